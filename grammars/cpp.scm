@@ -1,0 +1,2 @@
+;; Comments in cpp. See grammars/README.md for the capture contract.
+(comment) @comment

@@ -1,0 +1,2 @@
+;; Comments in hcl. See grammars/README.md for the capture contract.
+(comment) @comment

@@ -1,0 +1,2 @@
+;; Scala: line, block and Scaladoc comments.
+[(comment) (block_comment)] @comment

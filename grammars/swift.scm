@@ -1,0 +1,2 @@
+;; Swift: line and (nestable) block comments.
+[(comment) (multiline_comment)] @comment

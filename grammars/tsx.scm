@@ -1,0 +1,2 @@
+;; TSX: comments (JSDoc included) and HTML-style comments.
+[(comment) (html_comment)] @comment

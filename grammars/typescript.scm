@@ -1,0 +1,2 @@
+;; TypeScript: comments (JSDoc included) and HTML-style comments.
+[(comment) (html_comment)] @comment

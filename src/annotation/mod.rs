@@ -1,0 +1,80 @@
+//! The annotation language: comment lines in, annotations and diagnostics out.
+//!
+//! This is a pure function of its input (no files, no printing), so it is unit-tested line by
+//! line and fuzzed on arbitrary bytes. The grammar is a strict superset of Threatspec 0.5.0's
+//! (see docs/annotations.md): its tags and keyword patterns, its slug rule for ids, its YAML
+//! bodies, plus attributes, boundaries, actors and `: ` descriptions.
+
+mod ast;
+mod attrs;
+mod parser;
+
+pub use ast::{Annotation, Body, EntityRef, Kind, Tag};
+pub use attrs::is_valid_date;
+pub use parser::{is_tag_line, parse_comment};
+
+use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::model::{Location, Source};
+use crate::text::LineIndex;
+
+/// One line of comment text with the comment markers removed. `text` is a slice of the file's
+/// decoded text starting at byte `offset`, so every span maps back to the file exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommentLine<'a> {
+    pub text: &'a str,
+    pub offset: usize,
+}
+
+/// Turns byte offsets in one file into locations. Pure data: a path, the text, its line index.
+#[derive(Debug, Clone, Copy)]
+pub struct Locator<'a> {
+    pub path: &'a str,
+    pub text: &'a str,
+    pub index: &'a LineIndex,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(path: &'a str, text: &'a str, index: &'a LineIndex) -> Self {
+        Self { path, text, index }
+    }
+
+    pub fn location(&self, offset: usize) -> Location {
+        let (line, column) = self.index.position(self.text, offset);
+        Location::new(self.path, line, column)
+    }
+
+    pub fn source(&self, offset: usize, annotation: &str) -> Source {
+        let (line, column) = self.index.position(self.text, offset);
+        Source {
+            path: self.path.to_string(),
+            line,
+            column,
+            annotation: annotation.to_string(),
+        }
+    }
+
+    pub fn diag(&self, code: Code, message: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic::new(code, message)
+            .at(self.location(span.start))
+            .at_span(span)
+    }
+}
+
+/// Parse a standalone piece of text as one comment (each line a comment line). Used by tests,
+/// `debug`, and the fuzzer.
+pub fn parse_text(path: &str, text: &str) -> (Vec<Annotation>, Vec<Diagnostic>) {
+    let index = LineIndex::new(text);
+    let loc = Locator::new(path, text, &index);
+    let mut lines = Vec::new();
+    for line in 0..index.line_count() {
+        let r = index.line_range(text, line);
+        lines.push(CommentLine {
+            text: &text[r.clone()],
+            offset: r.start,
+        });
+    }
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    parse_comment(&lines, &loc, &mut out, &mut diags);
+    (out, diags)
+}

@@ -1,0 +1,782 @@
+//! Line-level parsing of annotations inside one comment.
+//!
+//! A tag is recognised only at the start of a comment line and only in lower case, exactly as
+//! Threatspec does, so prose such as `@connection pool` or a Java `@Component` is never an
+//! annotation. Keywords (`against`, `with`, `to`, ...) are matched case-insensitively and the
+//! first occurrence wins, which is what Threatspec's non-greedy regexes do.
+
+use super::ast::{Annotation, Body, EntityRef, Kind, Tag};
+use super::attrs;
+use super::{CommentLine, Locator};
+use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::model::{Attributes, ids};
+
+/// What follows an annotation's first line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Continuation {
+    /// Nothing: the next line is independent prose.
+    None,
+    /// The description goes on until a blank line or an `@` line (the Javadoc rule).
+    Description,
+    /// The line ended in `:`: a Threatspec YAML body follows, up to a blank line or an `@` line.
+    Yaml,
+}
+
+/// A `@word` at the start of a comment line.
+struct TagHead<'a> {
+    word: &'a str,
+    /// File offset of the `@`.
+    at: usize,
+    /// Text after the word, and its file offset.
+    rest: &'a str,
+    rest_offset: usize,
+    /// From `@` to the end of the line, trimmed.
+    full: &'a str,
+}
+
+fn tag_head<'a>(line: &CommentLine<'a>) -> Option<TagHead<'a>> {
+    let trimmed = line.text.trim_start();
+    let lead = line.text.len() - trimmed.len();
+    let after = trimmed.strip_prefix('@')?;
+    let word_len = after
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(after.len());
+    if word_len == 0 {
+        return None;
+    }
+    let word = &after[..word_len];
+    let rest = &after[word_len..];
+    Some(TagHead {
+        word,
+        at: line.offset + lead,
+        rest,
+        rest_offset: line.offset + lead + 1 + word_len,
+        full: trimmed.trim_end(),
+    })
+}
+
+/// Whether a line starts with `@` and a letter: it ends any description or YAML body above it.
+fn starts_at_word(text: &str) -> bool {
+    let t = text.trim_start();
+    t.strip_prefix('@')
+        .and_then(|r| r.chars().next())
+        .is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+/// Whether a comment line carries one of our tags (or `@skip`).
+pub fn is_tag_line(text: &str) -> bool {
+    let line = CommentLine { text, offset: 0 };
+    tag_head(&line).is_some_and(|h| {
+        (h.word == "skip" || Tag::from_word(h.word).is_some())
+            && (h.rest.is_empty() || h.rest.starts_with(char::is_whitespace))
+    })
+}
+
+/// Parse every annotation in one comment (a run of lines).
+pub fn parse_comment(
+    lines: &[CommentLine<'_>],
+    loc: &Locator<'_>,
+    out: &mut Vec<Annotation>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        i += 1;
+        let Some(head) = tag_head(&line) else {
+            continue;
+        };
+        if head.word == "skip" {
+            continue;
+        }
+        let separated = head.rest.is_empty() || head.rest.starts_with(char::is_whitespace);
+        let tag = match Tag::from_word(head.word) {
+            Some(tag) if separated => tag,
+            _ => {
+                if let Some(note) = near_miss(&head, loc) {
+                    diags.push(note);
+                }
+                continue;
+            }
+        };
+        let (annotation, mode) = parse_line(tag, &head, loc, diags);
+        let body_start = i;
+        while i < lines.len() {
+            let text = lines[i].text;
+            let ends = match mode {
+                Continuation::None => true,
+                Continuation::Description | Continuation::Yaml => {
+                    text.trim().is_empty() || starts_at_word(text)
+                }
+            };
+            if ends {
+                break;
+            }
+            i += 1;
+        }
+        let Some(mut annotation) = annotation else {
+            continue;
+        };
+        let body = &lines[body_start..i];
+        match mode {
+            Continuation::None => {}
+            Continuation::Description => {
+                for l in body {
+                    annotation.description.push('\n');
+                    annotation.description.push_str(l.text.trim());
+                }
+            }
+            Continuation::Yaml => apply_yaml(&mut annotation, body, loc, diags),
+        }
+        out.push(annotation);
+    }
+}
+
+fn parse_line(
+    tag: Tag,
+    head: &TagHead<'_>,
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> (Option<Annotation>, Continuation) {
+    let line_span = Span::new(head.at, head.at + head.full.len());
+    let (head_text, description, mode) = split_description(head.rest);
+    let (head_text, attr_block) = split_attributes(head_text, head.rest_offset, loc, diags);
+    let mut attributes = Attributes::default();
+    if let Some((inner, offset)) = attr_block {
+        attrs::parse_block(inner, offset, &mut attributes, loc, diags);
+    }
+    let ctx = Ctx {
+        tag,
+        loc,
+        line_span,
+    };
+    let body = ctx.body(head_text, head.rest_offset, diags);
+    let annotation = body.map(|body| Annotation {
+        tag,
+        body,
+        attributes,
+        description: description.to_string(),
+        source: loc.source(head.at, head.full),
+        span: line_span,
+    });
+    (annotation, mode)
+}
+
+/// Split `head: description`. The separator is the first `:` outside brackets that is followed
+/// by white space or ends the line (`Shop:API` is a hierarchy, not a description).
+fn split_description(rest: &str) -> (&str, &str, Continuation) {
+    let mut depth = 0usize;
+    let bytes = rest.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth = depth.saturating_sub(1),
+            b':' if depth == 0 => {
+                let next = bytes.get(i + 1);
+                if next.is_none_or(|n| n.is_ascii_whitespace()) {
+                    let desc = rest[i + 1..].trim();
+                    let mode = if desc.is_empty() {
+                        Continuation::Yaml
+                    } else {
+                        Continuation::Description
+                    };
+                    return (&rest[..i], desc, mode);
+                }
+            }
+            _ => {}
+        }
+    }
+    (rest, "", Continuation::None)
+}
+
+/// Split a trailing `[key: value; ...]` off the head. Brackets whose content has no `:` are
+/// part of a name (`parse[]`), not attributes.
+fn split_attributes<'a>(
+    head: &'a str,
+    offset: usize,
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> (&'a str, Option<(&'a str, usize)>) {
+    let trimmed = head.trim_end();
+    if trimmed.ends_with(']') {
+        let mut depth = 0usize;
+        for (i, b) in trimmed.bytes().enumerate().rev() {
+            match b {
+                b']' => depth += 1,
+                b'[' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let inner = &trimmed[i + 1..trimmed.len() - 1];
+                        if inner.contains(':') || inner.trim().is_empty() {
+                            return (&trimmed[..i], Some((inner, offset + i + 1)));
+                        }
+                        return (head, None);
+                    }
+                }
+                _ => {}
+            }
+        }
+        return (head, None);
+    }
+    if let Some(open) = trimmed.rfind('[') {
+        let inner = &trimmed[open + 1..];
+        if inner.contains(':') && !inner.contains(']') {
+            diags.push(
+                loc.diag(
+                    Code::MalformedAttributes,
+                    "unterminated attribute block",
+                    Span::new(offset + open, offset + trimmed.len()),
+                )
+                .label("this `[` is never closed")
+                .help("close the block with `]` before the `: description`"),
+            );
+            return (&trimmed[..open], Some((inner, offset + open + 1)));
+        }
+    }
+    (head, None)
+}
+
+/// Per-line parsing context.
+struct Ctx<'l, 'a> {
+    tag: Tag,
+    loc: &'l Locator<'a>,
+    line_span: Span,
+}
+
+impl Ctx<'_, '_> {
+    fn body(&self, head: &str, offset: usize, diags: &mut Vec<Diagnostic>) -> Option<Body> {
+        match self.tag {
+            Tag::Component | Tag::Threat | Tag::Control | Tag::Actor => {
+                let kind = match self.tag {
+                    Tag::Component => Kind::Component,
+                    Tag::Threat => Kind::Threat,
+                    Tag::Control => Kind::Control,
+                    _ => Kind::Actor,
+                };
+                let (target_part, within) = if kind == Kind::Component {
+                    self.split_within(head, offset, diags)
+                } else {
+                    ((head, offset), None)
+                };
+                let target = self.entity(target_part.0, target_part.1, kind.as_str(), diags)?;
+                Some(Body::Declare {
+                    kind,
+                    target,
+                    within,
+                })
+            }
+            Tag::Boundary => {
+                let (before, contains) = match find_kw(head, "contains") {
+                    Some((s, e)) => {
+                        let list = &head[e..];
+                        let mut items = Vec::new();
+                        let mut pos = e;
+                        for part in list.split(',') {
+                            if !part.trim().is_empty() {
+                                items.push(self.entity(part, offset + pos, "member", diags)?);
+                            }
+                            pos += part.len() + 1;
+                        }
+                        (&head[..s], items)
+                    }
+                    None => (head, Vec::new()),
+                };
+                let (target_part, within) = self.split_within(before, offset, diags);
+                let target = self.entity(target_part.0, target_part.1, "boundary", diags)?;
+                Some(Body::Boundary {
+                    target,
+                    within,
+                    contains,
+                })
+            }
+            Tag::Mitigates => {
+                let [component, threat, control] =
+                    self.parts(head, offset, &["against", "with"], diags)?;
+                Some(Body::Mitigates {
+                    component: self.entity(component.0, component.1, "component", diags)?,
+                    threat: self.entity(threat.0, threat.1, "threat", diags)?,
+                    control: self.entity(control.0, control.1, "control", diags)?,
+                })
+            }
+            Tag::Exposes => {
+                let (main, details) = optional_details(head);
+                let [component, threat] = self.parts(main, offset, &["to"], diags)?;
+                Some(Body::Exposes {
+                    component: self.entity(component.0, component.1, "component", diags)?,
+                    threat: self.entity(threat.0, threat.1, "threat", diags)?,
+                    details,
+                })
+            }
+            Tag::Accepts => {
+                let (main, details) = optional_details(head);
+                let [threat, component] = self.parts(main, offset, &["to"], diags)?;
+                Some(Body::Accepts {
+                    threat: self.entity(threat.0, threat.1, "threat", diags)?,
+                    component: self.entity(component.0, component.1, "component", diags)?,
+                    details,
+                })
+            }
+            Tag::Transfers => {
+                let (main, details) = optional_details(head);
+                let [threat, from, to] = self.parts(main, offset, &["from", "to"], diags)?;
+                Some(Body::Transfers {
+                    threat: self.entity(threat.0, threat.1, "threat", diags)?,
+                    from: self.entity(from.0, from.1, "component", diags)?,
+                    to: self.entity(to.0, to.1, "component", diags)?,
+                    details,
+                })
+            }
+            Tag::Connects => {
+                let to = find_kw(head, "to");
+                let with = find_kw(head, "with");
+                let (kw, bidirectional) = match (to, with) {
+                    (Some(t), Some(w)) if w.0 < t.0 => (w, true),
+                    (Some(t), _) => (t, false),
+                    (None, Some(w)) => (w, true),
+                    (None, None) => {
+                        diags.push(self.missing_keyword(
+                            "`to` or `with`",
+                            "@connects SOURCE to TARGET with DETAILS",
+                        ));
+                        return None;
+                    }
+                };
+                let source = &head[..kw.0];
+                let after = &head[kw.1..];
+                let (target, details) = optional_details(after);
+                Some(Body::Connects {
+                    source: self.entity(source, offset, "source component", diags)?,
+                    target: self.entity(target, offset + kw.1, "target component", diags)?,
+                    bidirectional,
+                    details,
+                })
+            }
+            Tag::Review => {
+                let trimmed = head.trim_start();
+                let lead = head.len() - trimmed.len();
+                // Threatspec takes the first word as the component; `Name (#id)` is our extension.
+                let split = match (trimmed.find("(#"), trimmed.find(')')) {
+                    (Some(open), Some(close)) if close > open => close + 1,
+                    _ => trimmed
+                        .find(char::is_whitespace)
+                        .unwrap_or(trimmed.len()),
+                };
+                let component = self.entity(
+                    &trimmed[..split],
+                    offset + lead,
+                    "component",
+                    diags,
+                )?;
+                Some(Body::Review {
+                    component,
+                    details: trimmed[split..].trim().to_string(),
+                })
+            }
+            Tag::Tests => {
+                let [control, component] = self.parts(head, offset, &["for"], diags)?;
+                Some(Body::Tests {
+                    control: self.entity(control.0, control.1, "control", diags)?,
+                    component: self.entity(component.0, component.1, "component", diags)?,
+                })
+            }
+        }
+    }
+
+    /// Split `a KW1 b KW2 c` into `[a, b, c]` (with offsets), reporting the first missing keyword.
+    fn parts<'h, const N: usize>(
+        &self,
+        head: &'h str,
+        offset: usize,
+        keywords: &[&str],
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<[(&'h str, usize); N]> {
+        let mut out = [("", 0usize); N];
+        let mut rest_start = 0;
+        for (n, kw) in keywords.iter().enumerate() {
+            let Some((s, e)) = find_kw(&head[rest_start..], kw) else {
+                diags.push(self.missing_keyword(&format!("`{kw}`"), self.usage()));
+                return None;
+            };
+            out[n] = (&head[rest_start..rest_start + s], offset + rest_start);
+            rest_start += e;
+        }
+        out[N - 1] = (&head[rest_start..], offset + rest_start);
+        Some(out)
+    }
+
+    fn usage(&self) -> &'static str {
+        match self.tag {
+            Tag::Mitigates => "@mitigates COMPONENT against THREAT with CONTROL",
+            Tag::Exposes => "@exposes COMPONENT to THREAT with DETAILS",
+            Tag::Accepts => "@accepts THREAT to COMPONENT with DETAILS",
+            Tag::Transfers => "@transfers THREAT from COMPONENT to COMPONENT with DETAILS",
+            Tag::Connects => "@connects SOURCE to TARGET with DETAILS",
+            Tag::Tests => "@tests CONTROL for COMPONENT",
+            _ => "",
+        }
+    }
+
+    fn missing_keyword(&self, what: &str, usage: &str) -> Diagnostic {
+        self.loc
+            .diag(
+                Code::MissingClause,
+                format!("`@{}` is missing {what}", self.tag.as_str()),
+                self.line_span,
+            )
+            .label(format!("expected {what} here"))
+            .help(format!("the form is `{usage}`"))
+    }
+
+    /// Split a trailing `in #ref` off a declaration (only a `#ref` counts, so a component called
+    /// `Log in page` stays whole).
+    fn split_within<'h>(
+        &self,
+        head: &'h str,
+        offset: usize,
+        diags: &mut Vec<Diagnostic>,
+    ) -> ((&'h str, usize), Option<EntityRef>) {
+        let mut search = 0;
+        let mut found = None;
+        while let Some((s, e)) = find_kw(&head[search..], "in") {
+            let after = head[search + e..].trim();
+            if after.starts_with('#') && !after.contains(char::is_whitespace) {
+                found = Some((search + s, search + e));
+            }
+            search += e;
+        }
+        match found {
+            Some((s, e)) => {
+                let within = self.entity(&head[e..], offset + e, "boundary", diags);
+                ((&head[..s], offset), within)
+            }
+            None => ((head, offset), None),
+        }
+    }
+
+    /// `Name`, `Name (#id)`, `Name (Label)` or `#id`, following Threatspec's `parse_name`.
+    fn entity(
+        &self,
+        text: &str,
+        offset: usize,
+        what: &str,
+        diags: &mut Vec<Diagnostic>,
+    ) -> Option<EntityRef> {
+        let trimmed = text.trim();
+        let lead = text.len() - text.trim_start().len();
+        let start = offset + lead;
+        let span = Span::new(start, start + trimmed.len());
+        if trimmed.is_empty() {
+            let at = Span::new(start, start);
+            diags.push(
+                self.loc
+                    .diag(
+                        Code::MissingName,
+                        format!("`@{}` has no {what}", self.tag.as_str()),
+                        if self.line_span.start <= at.start {
+                            Span::new(at.start, at.start.max(self.line_span.end))
+                        } else {
+                            self.line_span
+                        },
+                    )
+                    .label(format!("expected a {what} name or `#id` here")),
+            );
+            return None;
+        }
+        if let Some(id) = trimmed.strip_prefix('#') {
+            if ids::is_valid_id(id) {
+                return Some(EntityRef {
+                    name: None,
+                    id: id.to_string(),
+                    explicit_id: true,
+                    span,
+                });
+            }
+            diags.push(
+                self.loc
+                    .diag(
+                        Code::InvalidId,
+                        format!("`{trimmed}` is not a valid reference"),
+                        span,
+                    )
+                    .label("ids use letters, digits, `_`, `-`, `.` and `:`")
+                    .help("to give a name an id, write `Name (#id)`"),
+            );
+            return None;
+        }
+        if let Some(open) = trimmed.find('(')
+            && let Some(close_rel) = trimmed[open..].find(')')
+        {
+            let close = open + close_rel;
+            let name = trimmed[..open].trim();
+            let inner = trimmed[open + 1..close].trim();
+            let inner_span = Span::new(start + open + 1, start + close);
+            let explicit = match inner.strip_prefix('#') {
+                Some(id) if ids::is_valid_id(id) => Some(id.to_string()),
+                Some(_) => {
+                    diags.push(
+                        self.loc
+                            .diag(
+                                Code::InvalidId,
+                                format!("`{inner}` is not a valid id"),
+                                inner_span,
+                            )
+                            .label("ids use letters, digits, `_`, `-`, `.` and `:`")
+                            .help("the id derived from the name is used instead"),
+                    );
+                    None
+                }
+                // Threatspec slugs a label without `#`: `Cross-site scripting (XSS)` is `#xss`.
+                None if !ids::slug(inner).is_empty() => Some(ids::slug(inner)),
+                None => None,
+            };
+            if name.is_empty() {
+                return match explicit {
+                    Some(id) => Some(EntityRef {
+                        name: None,
+                        id,
+                        explicit_id: true,
+                        span,
+                    }),
+                    None => {
+                        diags.push(
+                            self.loc
+                                .diag(
+                                    Code::MissingName,
+                                    format!("`@{}` has no {what}", self.tag.as_str()),
+                                    span,
+                                )
+                                .label("expected a name before the parentheses"),
+                        );
+                        None
+                    }
+                };
+            }
+            return Some(EntityRef {
+                name: Some(name.to_string()),
+                id: explicit.clone().unwrap_or_else(|| ids::derive(name)),
+                explicit_id: explicit.is_some(),
+                span,
+            });
+        }
+        Some(EntityRef {
+            name: Some(trimmed.to_string()),
+            id: ids::derive(trimmed),
+            explicit_id: false,
+            span,
+        })
+    }
+}
+
+/// Split an optional trailing `with DETAILS`.
+fn optional_details(head: &str) -> (&str, String) {
+    match find_kw(head, "with") {
+        Some((s, e)) => (&head[..s], head[e..].trim().to_string()),
+        None => (head, String::new()),
+    }
+}
+
+/// First occurrence of ` keyword ` (case-insensitive, surrounded by white space or ending the
+/// text, outside parentheses). Returns the byte range of the keyword itself.
+fn find_kw(text: &str, keyword: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let kw = keyword.as_bytes();
+    let mut depth = 0usize;
+    for i in 0..bytes.len() {
+        match bytes[i] {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth != 0 || i == 0 || !bytes[i - 1].is_ascii_whitespace() {
+            continue;
+        }
+        let end = i + kw.len();
+        if end <= bytes.len()
+            && bytes[i..end].eq_ignore_ascii_case(kw)
+            && bytes.get(end).is_none_or(|b| b.is_ascii_whitespace())
+        {
+            return Some((i, end));
+        }
+    }
+    None
+}
+
+fn apply_yaml(
+    annotation: &mut Annotation,
+    body: &[CommentLine<'_>],
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if body.is_empty() {
+        return;
+    }
+    let indent = body
+        .iter()
+        .filter(|l| !l.text.trim().is_empty())
+        .map(|l| l.text.len() - l.text.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let dedented: Vec<&str> = body
+        .iter()
+        .map(|l| l.text.get(indent..).unwrap_or_else(|| l.text.trim_start()))
+        .collect();
+    let yaml = dedented.join("\n");
+    let first = body[0];
+    let body_span = Span::new(
+        first.offset,
+        body.last().map_or(first.offset, |l| l.offset + l.text.len()),
+    );
+    let parsed: Result<serde_json::Value, _> = serde_saphyr::from_str(&yaml);
+    let map = match parsed {
+        Ok(serde_json::Value::Object(map)) => map,
+        Ok(serde_json::Value::Null) => return,
+        // A plain paragraph after a trailing `:` is a description, not a mistake.
+        Ok(serde_json::Value::String(text)) => {
+            append_description(&mut annotation.description, &text);
+            return;
+        }
+        other => {
+            let why = match other {
+                Err(e) => first_line(&e.to_string()),
+                Ok(_) => "the body is not a `key: value` mapping".to_string(),
+            };
+            diags.push(
+                loc.diag(
+                    Code::InvalidYamlBody,
+                    "the YAML body of this annotation cannot be read",
+                    body_span,
+                )
+                .label(why)
+                .help("the body was kept as description text"),
+            );
+            append_description(&mut annotation.description, &yaml);
+            return;
+        }
+    };
+    for (key, value) in map {
+        let key_line = body
+            .iter()
+            .find(|l| l.text.trim_start().starts_with(key.as_str()))
+            .copied()
+            .unwrap_or(first);
+        let span = Span::new(key_line.offset, key_line.offset + key_line.text.len());
+        match key.as_str() {
+            "description" => append_description(&mut annotation.description, &scalar(&value)),
+            // Threatspec nests free-form fields under `custom`.
+            "custom" => {
+                if let serde_json::Value::Object(custom) = value {
+                    for (k, v) in custom {
+                        attrs::apply(&k, &scalar(&v), span, &mut annotation.attributes, loc, diags);
+                    }
+                } else {
+                    annotation
+                        .attributes
+                        .custom
+                        .insert("custom".into(), scalar(&value));
+                }
+            }
+            _ => attrs::apply(
+                &key,
+                &scalar(&value),
+                span,
+                &mut annotation.attributes,
+                loc,
+                diags,
+            ),
+        }
+    }
+}
+
+fn append_description(desc: &mut String, text: &str) {
+    let text = text.trim();
+    if text.is_empty() {
+        return;
+    }
+    if !desc.is_empty() {
+        desc.push('\n');
+    }
+    desc.push_str(text);
+}
+
+/// A YAML value as attribute text: scalars as written, lists joined with `, `.
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+/// A note for `@word` lines whose word is close to a tag: probably a typo.
+fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
+    // Words that other doc-comment conventions use at line start; never ours.
+    const PROSE: &[&str] = &[
+        "param", "return", "returns", "throws", "throw", "see", "since", "author", "version",
+        "deprecated", "type", "example", "link", "todo", "fixme", "override", "text", "tested",
+        "testing", "threw", "content", "contents", "controller", "connection", "connections",
+        "actors", "accepted", "exposed", "reviewed", "transferred",
+    ];
+    let word = head.word;
+    let lower = word.to_ascii_lowercase();
+    if PROSE.contains(&lower.as_str()) && lower == word {
+        return None;
+    }
+    let candidate = Tag::SPELLINGS
+        .iter()
+        .map(|(w, _)| *w)
+        .filter(|_| lower.len() >= 4)
+        .map(|w| (strsim::levenshtein(&lower, w), w))
+        .filter(|(d, w)| *d <= 2 || (lower == *w))
+        .min()?;
+    let span = Span::new(head.at, head.at + 1 + word.len());
+    let help = if lower == candidate.1 {
+        format!("tags are lower case: write `@{}`", candidate.1)
+    } else {
+        format!("did you mean `@{}`? Write `@skip` before the line to silence this", candidate.1)
+    };
+    Some(
+        loc.diag(
+            Code::UnknownTag,
+            format!("`@{word}` is not a tag; the line is treated as prose"),
+            span,
+        )
+        .label("not a tag")
+        .help(help),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyword_search() {
+        assert_eq!(find_kw("a against b", "against"), Some((2, 9)));
+        assert_eq!(find_kw("a AGAINST b", "against"), Some((2, 9)));
+        assert_eq!(find_kw("against b", "against"), None);
+        assert_eq!(find_kw("a (x with y) with z", "with"), Some((13, 17)));
+        assert_eq!(find_kw("awith b", "with"), None);
+        assert_eq!(find_kw("a with", "with"), Some((2, 6)));
+    }
+
+    #[test]
+    fn description_split() {
+        assert_eq!(
+            split_description(" Shop:API (#api): the API"),
+            (" Shop:API (#api)", "the API", Continuation::Description)
+        );
+        assert_eq!(
+            split_description(" X [a: b]:"),
+            (" X [a: b]", "", Continuation::Yaml)
+        );
+        assert_eq!(
+            split_description(" https://x"),
+            (" https://x", "", Continuation::None)
+        );
+    }
+}

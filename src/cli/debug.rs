@@ -1,0 +1,80 @@
+//! `threatmark debug comments FILE`: which language, which comments, which annotations.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+
+use crate::annotation::{self, Locator};
+use crate::comments::{self, Options};
+use crate::text::{self, LineIndex};
+use crate::{exit, lang, render};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DebugCommand {
+    /// Show the detected language and every comment extracted from FILE.
+    Comments {
+        file: PathBuf,
+        /// Force a language (a name from `threatmark languages`).
+        #[arg(long)]
+        lang: Option<String>,
+    },
+}
+
+pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
+    let DebugCommand::Comments { file, lang: forced } = cmd;
+    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let language = match forced {
+        Some(l) => match lang::by_name(&l) {
+            Some(lang) => lang,
+            None => bail!("unknown language `{l}`; see `threatmark languages`"),
+        },
+        None => match lang::detect(&name, &bytes, |_| None) {
+            Some(lang) => lang,
+            None => bail!("{}: no language detected; pass --lang", file.display()),
+        },
+    };
+    let decoded = text::decode(&bytes);
+    let text = decoded.text.as_ref();
+    let index = LineIndex::new(text);
+    let path = file.display().to_string();
+    let loc = Locator::new(&path, text, &index);
+    let extracted = comments::extract(language, &loc, &Options::default());
+    println!(
+        "{}: {} ({}), encoding {:?}, {} comments",
+        path,
+        language.name,
+        match extracted.method {
+            Some(comments::Method::TreeSitter) => "tree-sitter",
+            _ => "lexical",
+        },
+        decoded.decoding,
+        extracted.comments.len()
+    );
+    let mut diags = extracted.diagnostics.clone();
+    for (n, comment) in extracted.comments.iter().enumerate() {
+        let first = comment.first().map_or(0, |l| l.offset);
+        let (line, col) = index.position(text, first);
+        println!("\n#{} at {line}:{col}", n + 1);
+        for l in comment {
+            let (line, _) = index.position(text, l.offset);
+            let mark = if annotation::is_tag_line(l.text) { "@" } else { " " };
+            println!("{line:>6} {mark}| {}", l.text);
+        }
+        let mut found = Vec::new();
+        annotation::parse_comment(comment, &loc, &mut found, &mut diags);
+        for a in found {
+            println!("       => @{} {:?}", a.tag.as_str(), a.body);
+        }
+    }
+    if !diags.is_empty() {
+        let sources = BTreeMap::from([(path.clone(), Arc::<str>::from(text))]);
+        eprint!("{}", render::diagnostics::render(&diags, &sources, color));
+    }
+    Ok(exit::OK)
+}

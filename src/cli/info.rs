@@ -1,0 +1,84 @@
+//! Small informational commands: `explain`, `languages`, `init`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::config::{DEFAULT_TOML, FILE_NAME};
+use crate::diagnostic::{self, Code};
+use crate::{exit, lang, output};
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// A code such as TM003, or its name (undefined-reference).
+    #[arg(required_unless_present = "all")]
+    pub code: Option<String>,
+    /// Print the reference of every code, as Markdown (docs/diagnostics.md).
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
+    if args.all {
+        print!("{}", diagnostic::reference_markdown());
+        return Ok(exit::OK);
+    }
+    let raw = args.code.unwrap_or_default();
+    let Ok(code) = raw.parse::<Code>() else {
+        bail!("unknown diagnostic code `{raw}`; `threatmark explain --all` lists them");
+    };
+    println!(
+        "{} ({}, {}): {}\n\n{}",
+        code.as_str(),
+        code.name(),
+        code.default_severity().as_str(),
+        code.summary(),
+        code.explanation()
+    );
+    Ok(exit::OK)
+}
+
+pub fn languages() -> anyhow::Result<u8> {
+    println!("{:<12} {:<11} {:<40} FILES", "NAME", "COMMENTS", "TITLE");
+    for l in lang::LANGUAGES {
+        let how = if l.grammar.is_some() {
+            "tree-sitter"
+        } else {
+            "lexical"
+        };
+        let mut files: Vec<String> = l.extensions.iter().map(|e| format!("*.{e}")).collect();
+        files.extend(l.filenames.iter().map(|f| {
+            if f.ends_with('.') {
+                format!("{f}*")
+            } else {
+                (*f).to_string()
+            }
+        }));
+        println!("{:<12} {:<11} {:<40} {}", l.name, how, l.title, files.join(" "));
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Folder to write threatmark.toml into.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Overwrite an existing threatmark.toml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn init(args: InitArgs) -> anyhow::Result<u8> {
+    let target = args.path.join(FILE_NAME);
+    if target.exists() && !args.force {
+        bail!(
+            "{} already exists; pass --force to overwrite it",
+            target.display()
+        );
+    }
+    output::write_atomic(&target, DEFAULT_TOML.as_bytes())
+        .with_context(|| format!("writing {}", target.display()))?;
+    eprintln!("wrote {}", target.display());
+    Ok(exit::OK)
+}

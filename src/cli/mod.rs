@@ -1,0 +1,107 @@
+//! The command line: argument parsing and dispatch. Each command lives in its own file and
+//! returns an exit code; errors become exit code 2 here, at the edge (anyhow).
+
+mod debug;
+mod info;
+mod scan;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+
+/// Threat modeling as code: a living threat model built from annotations in your comments.
+#[derive(Debug, Parser)]
+#[command(name = "threatmark", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// When to use colour in diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Colour for stderr output: `auto` means a terminal and no `NO_COLOR`.
+    pub fn stderr(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find every annotation and write the living threat model (threatmodel.json).
+    Scan(scan::ScanArgs),
+    /// Print the long explanation of a diagnostic code (TM001...).
+    Explain(info::ExplainArgs),
+    /// List the supported languages and how their comments are found.
+    Languages,
+    /// Write a commented default threatmark.toml.
+    Init(info::InitArgs),
+    /// Print the JSON Schema of threatmodel.json.
+    Schema,
+    /// Tools for looking inside the scanner.
+    #[command(subcommand)]
+    Debug(debug::DebugCommand),
+}
+
+/// Where threatmark.toml is looked up and what the scan root is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RootArgs {
+    /// The folder to scan (the repository root).
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Use this configuration file instead of `<PATH>/threatmark.toml`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Parse arguments, run the command, map errors to exit code 2.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return exit::code(if e.use_stderr() { exit::ERROR } else { exit::OK });
+        }
+    };
+    match run(cli) {
+        Ok(code) => exit::code(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::code(exit::ERROR)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let color = cli.color.stderr();
+    match cli.command {
+        Command::Scan(args) => scan::run(args, color),
+        Command::Explain(args) => info::explain(args),
+        Command::Languages => info::languages(),
+        Command::Init(args) => info::init(args),
+        Command::Schema => {
+            print!("{}", crate::model::json_schema());
+            Ok(exit::OK)
+        }
+        Command::Debug(cmd) => debug::run(cmd, color),
+    }
+}

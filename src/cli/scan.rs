@@ -1,0 +1,105 @@
+//! `threatmark scan`: build the model and write it, or print it with `--format json`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+use super::RootArgs;
+use crate::config::Config;
+use crate::diagnostic::Counts;
+use crate::{exit, model, output, render, scan};
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// Write the model here instead of `[scan] output` (default threatmodel.json at the root).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// `json` prints the model on stdout and writes no file.
+    #[arg(long, value_enum)]
+    pub format: Option<ScanFormat>,
+    /// Worker threads (default: one per core). The output is identical for any value.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// Exit with code 1 when any error diagnostic was found.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print only diagnostics, no summary and no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    Json,
+}
+
+pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
+    let root = &args.root.path;
+    let config = Config::load(root, args.root.config.as_deref())?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    });
+
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} scanning: {pos} files {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let tick = || {
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    };
+    let result = scan::scan_dir(root, &config, threads, &tick)
+        .with_context(|| format!("scanning {}", root.display()))?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+
+    let json = model::to_json(&result.model);
+    let wrote = match args.format {
+        Some(ScanFormat::Json) => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(json.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("writing the model to stdout")?;
+            None
+        }
+        None => {
+            let target = args
+                .output
+                .clone()
+                .unwrap_or_else(|| root.join(&config.scan.output));
+            output::write_atomic(&target, json.as_bytes())
+                .with_context(|| format!("writing {}", target.display()))?;
+            Some(target.display().to_string())
+        }
+    };
+
+    let counts = Counts::of(&result.diagnostics);
+    let mut stderr = std::io::stderr().lock();
+    let rendered = render::diagnostics::render(&result.diagnostics, &result.sources, color);
+    // A closed stderr must not turn a finished scan into a failure.
+    let _ = stderr.write_all(rendered.as_bytes());
+    if !args.quiet {
+        let summary =
+            render::summary::scan_summary(&result.model, &result.stats, counts, wrote.as_deref());
+        let _ = stderr.write_all(summary.as_bytes());
+    }
+    Ok(if args.strict && counts.errors > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}

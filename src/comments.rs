@@ -1,0 +1,362 @@
+//! Finding comments in source text and removing their markers.
+//!
+//! Tree-sitter finds the comment nodes (the query in `grammars/<lang>.scm` says which), so
+//! `"// not a comment"` in a string is never mistaken for one. The text of each comment is then
+//! cut into [`CommentLine`]s: slices of the file with `//`, `#`, `/*`, ` * `, `*/`, quotes and
+//! the like removed, each remembering its byte offset so spans stay exact. Adjacent line
+//! comments are grouped into one comment, so a description can continue on the next `//` line.
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use tree_sitter::{ParseOptions, ParseState, Parser, QueryCursor, StreamingIterator};
+
+use crate::annotation::{CommentLine, Locator};
+use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::lang::Language;
+use crate::lang::lexical::{self, RawComment};
+
+/// How the comments of a file were found (for `debug comments`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    TreeSitter,
+    Lexical,
+}
+
+/// Comments of one file.
+#[derive(Debug, Default)]
+pub struct Extracted<'a> {
+    pub comments: Vec<Vec<CommentLine<'a>>>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub method: Option<Method>,
+}
+
+/// Limits for one file's extraction.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Stop tree-sitter after this long and fall back to the lexical scanner.
+    pub parse_timeout: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            parse_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+thread_local! {
+    // Parsers are not Sync; each worker thread keeps one and switches its language.
+    static PARSER: RefCell<Parser> = RefCell::new(Parser::new());
+}
+
+/// Find and clean every comment in `loc.text`.
+pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extracted<'a> {
+    let text = loc.text;
+    let mut out = Extracted::default();
+    let raw = match tree_sitter_comments(lang, text, opts) {
+        Ok(Some((mut raw, has_error))) => {
+            out.method = Some(Method::TreeSitter);
+            if has_error {
+                recover_unterminated(lang, text, &mut raw);
+            }
+            raw
+        }
+        Ok(None) => {
+            out.method = Some(Method::Lexical);
+            lexical::scan(lang, text)
+        }
+        Err(why) => {
+            out.method = Some(Method::Lexical);
+            out.diagnostics.push(
+                Diagnostic::new(Code::ParseBudget, format!("{why}; comments were found lexically"))
+                    .at(loc.location(0))
+                    .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
+            );
+            lexical::scan(lang, text)
+        }
+    };
+    for r in &raw {
+        if r.unterminated {
+            let open_len = text[r.start..]
+                .chars()
+                .take(4)
+                .map(char::len_utf8)
+                .sum::<usize>();
+            out.diagnostics.push(
+                loc.diag(
+                    Code::UnterminatedComment,
+                    "block comment is never closed",
+                    Span::new(r.start, r.start + open_len),
+                )
+                .label("this comment runs to the end of the file")
+                .help("annotations inside it were still read"),
+            );
+        }
+    }
+    out.comments = group(lang, loc, &raw);
+    out
+}
+
+/// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
+/// `Err` when the parse was stopped by the time budget or the query does not compile.
+fn tree_sitter_comments(
+    lang: &Language,
+    text: &str,
+    opts: &Options,
+) -> Result<Option<(Vec<RawComment>, bool)>, String> {
+    let (Some(ts_lang), Some(query)) = (lang.ts_language(), lang.query()) else {
+        return Ok(None);
+    };
+    let query = query.map_err(str::to_string)?;
+    PARSER.with(|cell| {
+        let mut parser = cell.borrow_mut();
+        parser
+            .set_language(&ts_lang)
+            .map_err(|e| format!("grammar for {} cannot be loaded: {e}", lang.name))?;
+        let bytes = text.as_bytes();
+        let started = Instant::now();
+        let mut timed_out = false;
+        let mut progress = |_: &ParseState| {
+            if opts
+                .parse_timeout
+                .is_some_and(|limit| started.elapsed() > limit)
+            {
+                timed_out = true;
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let options = ParseOptions::new().progress_callback(&mut progress);
+        let tree = parser.parse_with_options(
+            &mut |i, _| bytes.get(i..).unwrap_or_default(),
+            None,
+            Some(options),
+        );
+        let Some(tree) = tree else {
+            parser.reset();
+            let limit = opts.parse_timeout.unwrap_or_default().as_millis();
+            return Err(if timed_out {
+                format!("parsing stopped after {limit} ms")
+            } else {
+                "tree-sitter could not parse the file".to_string()
+            });
+        };
+        let root = tree.root_node();
+        let doc_index = query.capture_index_for_name("doc");
+        let mut cursor = QueryCursor::new();
+        let mut raw = Vec::new();
+        let mut captures = cursor.captures(query, root, bytes);
+        while let Some((m, idx)) = captures.next() {
+            let cap = m.captures()[*idx];
+            let node = cap.node;
+            let is_doc = Some(cap.index) == doc_index;
+            let start = node.start_byte();
+            let head = bytes.get(start..).unwrap_or_default();
+            let block = is_doc
+                || lang
+                    .block_comments
+                    .iter()
+                    .any(|(open, _)| head.starts_with(open.as_bytes()));
+            raw.push(RawComment {
+                start,
+                end: node.end_byte(),
+                block,
+                unterminated: false,
+            });
+        }
+        raw.sort_by_key(|r| (r.start, r.end));
+        raw.dedup_by_key(|r| r.start);
+        Ok(Some((raw, root.has_error())))
+    })
+}
+
+/// When the tree has errors, a block comment that is never closed shows up as an ERROR node, not
+/// a comment. Find such comments lexically and add the ones tree-sitter did not report.
+fn recover_unterminated(lang: &Language, text: &str, raw: &mut Vec<RawComment>) {
+    let found: Vec<RawComment> = lexical::scan(lang, text)
+        .into_iter()
+        .filter(|l| l.unterminated)
+        .filter(|l| !raw.iter().any(|r| r.start <= l.start && l.start < r.end))
+        .collect();
+    if !found.is_empty() {
+        raw.extend(found);
+        raw.sort_by_key(|r| (r.start, r.end));
+    }
+}
+
+/// Strip markers and group adjacent standalone line comments.
+fn group<'a>(lang: &Language, loc: &Locator<'a>, raw: &[RawComment]) -> Vec<Vec<CommentLine<'a>>> {
+    let text = loc.text;
+    let mut out: Vec<Vec<CommentLine<'a>>> = Vec::new();
+    let mut last_line_comment: Option<usize> = None;
+    for r in raw {
+        let start = r.start.min(text.len());
+        let end = r.end.clamp(start, text.len());
+        let (start, end) = (
+            crate::text::floor_char_boundary(text, start),
+            crate::text::floor_char_boundary(text, end),
+        );
+        let mut body = &text[start..end];
+        if !r.block {
+            // Some grammars include the line terminator in a line comment node.
+            body = body.trim_end_matches(['\n', '\r']);
+        }
+        let line_no = loc.index.line_of(start);
+        let standalone = text[loc.index.line_start(line_no)..start]
+            .chars()
+            .all(char::is_whitespace);
+        let lines = strip(lang, body, start, r.block);
+        let is_line_comment = !r.block;
+        let joins = is_line_comment
+            && standalone
+            && last_line_comment.is_some_and(|prev| prev + 1 == line_no);
+        match (joins, out.last_mut()) {
+            (true, Some(prev)) => prev.extend(lines),
+            _ => out.push(lines),
+        }
+        last_line_comment = (is_line_comment && standalone).then_some(line_no);
+    }
+    out
+}
+
+/// Remove comment markers; returns one [`CommentLine`] per line of the comment.
+fn strip<'a>(lang: &Language, body: &'a str, offset: usize, block: bool) -> Vec<CommentLine<'a>> {
+    let mut inner = body;
+    let mut inner_offset = offset;
+    let mut star_prefix = false;
+    let mut line_token: Option<&str> = None;
+
+    let opener = lang
+        .block_comments
+        .iter()
+        .find(|(o, _)| body.starts_with(o))
+        .or_else(|| DOC_QUOTES.iter().find(|(o, _)| body.starts_with(o)));
+    let string_prefix = body.len() - body.trim_start_matches(['r', 'R', 'b', 'B', 'u', 'U', 'f', 'F']).len();
+    if let Some((open, close)) = opener {
+        inner = &body[open.len()..];
+        inner_offset += open.len();
+        inner = inner.strip_suffix(close).unwrap_or(inner);
+        star_prefix = open.contains('*');
+    } else if let Some(tok) = lang
+        .line_comments
+        .iter()
+        .filter(|t| body.starts_with(*t))
+        .max_by_key(|t| t.len())
+    {
+        line_token = Some(tok);
+    } else if block && string_prefix <= 2 {
+        // A docstring with a prefix (r"""...""") or single quotes.
+        let after = &body[string_prefix..];
+        if let Some((open, close)) = DOC_QUOTES.iter().find(|(o, _)| after.starts_with(o)) {
+            inner = &after[open.len()..];
+            inner_offset += string_prefix + open.len();
+            inner = inner.strip_suffix(close).unwrap_or(inner);
+        }
+    }
+
+    let mut lines = Vec::new();
+    let mut pos = 0;
+    for raw_line in inner.split('\n') {
+        let line_offset = inner_offset + pos;
+        pos += raw_line.len() + 1;
+        let raw_line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        let mut t = raw_line;
+        let mut skip = 0;
+        let lead = t.len() - t.trim_start().len();
+        if let Some(tok) = line_token {
+            let rest = &t[lead..];
+            if let Some(after) = rest.strip_prefix(tok) {
+                // `///`, `//!`, `##`, `---`: repeated marker characters and a `!` are markers too.
+                let last = tok.chars().last().unwrap_or('/');
+                let extra = after.len() - after.trim_start_matches(last).len();
+                let after2 = &after[extra..];
+                let bang = usize::from(after2.starts_with('!'));
+                skip = lead + tok.len() + extra + bang;
+            }
+        } else if star_prefix {
+            let rest = &t[lead..];
+            if rest.starts_with('*') && !rest.starts_with("*/") {
+                let stars = rest.len() - rest.trim_start_matches('*').len();
+                skip = lead + stars;
+            } else if rest.starts_with('!') && lines.is_empty() {
+                skip = lead + 1; // `/*!` inner doc comments
+            }
+        }
+        t = &t[skip..];
+        lines.push(CommentLine {
+            text: t,
+            offset: line_offset + skip,
+        });
+    }
+    lines
+}
+
+/// Python docstring quotes (the lexical table lists `"""` too; this covers captures).
+const DOC_QUOTES: &[(&str, &str)] = &[
+    ("\"\"\"", "\"\"\""),
+    ("'''", "'''"),
+    ("\"", "\""),
+    ("'", "'"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::LineIndex;
+
+    fn lines_of(lang: &str, src: &str) -> Vec<Vec<String>> {
+        let lang = crate::lang::by_name(lang).expect("language");
+        let index = LineIndex::new(src);
+        let loc = Locator::new("t", src, &index);
+        let ex = extract(lang, &loc, &Options::default());
+        ex.comments
+            .iter()
+            .map(|c| c.iter().map(|l| l.text.trim().to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn rust_line_comments_group_and_strip() {
+        let got = lines_of("rust", "/// @threat A\n/// more\nfn x() {} // tail\n//! inner\n");
+        assert_eq!(got, vec![vec!["@threat A", "more"], vec!["tail"], vec!["inner"]]);
+    }
+
+    #[test]
+    fn block_comment_stars_are_stripped() {
+        let got = lines_of("java", "/**\n * @threat A\n *   indented\n */\nclass X {}\n");
+        assert_eq!(got, vec![vec!["", "@threat A", "indented", ""]]);
+    }
+
+    #[test]
+    fn offsets_point_into_the_file() {
+        let src = "x = 1\n# @threat Foo\n";
+        let lang = crate::lang::by_name("python").expect("python");
+        let index = LineIndex::new(src);
+        let loc = Locator::new("t", src, &index);
+        let ex = extract(lang, &loc, &Options::default());
+        let line = ex.comments[0][0];
+        assert_eq!(&src[line.offset..line.offset + line.text.len()], line.text);
+        assert_eq!(line.text.trim(), "@threat Foo");
+    }
+
+    #[test]
+    fn python_docstrings() {
+        let got = lines_of("python", "def f():\n    \"\"\"Doc.\n    @threat A\n    \"\"\"\n");
+        assert_eq!(got[0][1], "@threat A");
+    }
+
+    #[test]
+    fn unterminated_block_comment_is_recovered() {
+        let src = "int x;\n/* @threat Lost (#lost)\n";
+        let lang = crate::lang::by_name("c").expect("c");
+        let index = LineIndex::new(src);
+        let loc = Locator::new("t.c", src, &index);
+        let ex = extract(lang, &loc, &Options::default());
+        assert!(ex.diagnostics.iter().any(|d| d.code == Code::UnterminatedComment));
+        assert!(ex.comments.iter().flatten().any(|l| l.text.contains("@threat Lost")));
+    }
+}

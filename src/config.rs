@@ -1,0 +1,186 @@
+//! `threatmark.toml`: what to scan, where to write, and the limits.
+//!
+//! Unknown keys are rejected with the key's name, because a misspelt `exclude` that silently does
+//! nothing is worse than an error. `threatmark init` writes [`DEFAULT_TOML`], which documents
+//! every key.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file name looked up at the scan root.
+pub const FILE_NAME: &str = "threatmark.toml";
+
+/// What `threatmark init` writes: every key, commented, with its default.
+pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optional; the values shown are the defaults.
+
+[project]
+# Name and description of the model. Set the name: otherwise the folder name is used, and a
+# checkout in a folder with another name would yield a different model file.
+# name = "my-service"
+# description = ""
+
+[scan]
+# Globs (gitignore syntax, relative to this file) of paths to scan. Empty means everything.
+# include = ["src/**", "deploy/**"]
+# Globs of paths to leave out, on top of .gitignore and .threatmarkignore.
+# exclude = ["vendor/**", "**/testdata/**"]
+# Where `threatmark scan` writes the model, relative to this file.
+# output = "threatmodel.json"
+# Files larger than this many bytes are skipped with a warning (TM022).
+# max_file_size = 10485760
+# Tree-sitter stops parsing a file after this many milliseconds (TM025).
+# parse_timeout_ms = 5000
+# Follow symbolic links (loops are detected and reported, TM024).
+# follow_symlinks = false
+# Walk hidden files and folders such as .github/ (.git/ is always skipped).
+# hidden = true
+
+[languages]
+# Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
+# extensions = { tpl = "go", jenkins = "groovy" }
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: [languages] extensions: `{ext}` maps to unknown language `{lang}` (see `threatmark languages`)")]
+    UnknownLanguage {
+        path: PathBuf,
+        ext: String,
+        lang: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub project: ProjectConfig,
+    #[serde(default)]
+    pub scan: ScanConfig,
+    #[serde(default)]
+    pub languages: LanguagesConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub output: String,
+    pub max_file_size: u64,
+    pub parse_timeout_ms: u64,
+    pub follow_symlinks: bool,
+    pub hidden: bool,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        Self {
+            include: Vec::new(),
+            exclude: Vec::new(),
+            output: "threatmodel.json".into(),
+            max_file_size: 10 * 1024 * 1024,
+            parse_timeout_ms: 5000,
+            follow_symlinks: false,
+            hidden: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LanguagesConfig {
+    /// Extension (lower case, no dot) → language name.
+    #[serde(default)]
+    pub extensions: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Parse and validate TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let mut normalized = BTreeMap::new();
+        for (ext, lang) in &config.languages.extensions {
+            if crate::lang::by_name(lang).is_none() {
+                return Err(ConfigError::UnknownLanguage {
+                    path: path.to_path_buf(),
+                    ext: ext.clone(),
+                    lang: lang.clone(),
+                });
+            }
+            normalized.insert(
+                ext.trim_start_matches('.').to_ascii_lowercase(),
+                lang.clone(),
+            );
+        }
+        config.languages.extensions = normalized;
+        Ok(config)
+    }
+
+    /// Load `threatmark.toml` from `root` if there is one; defaults otherwise.
+    pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = root.join(FILE_NAME);
+                if !p.is_file() {
+                    return Ok(Config::default());
+                }
+                p
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Config::parse(&text, &path)
+    }
+
+    /// The extension override for `ext`, if configured.
+    pub fn language_for_extension(&self, ext: &str) -> Option<&str> {
+        self.languages.extensions.get(ext).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_parses_to_defaults() {
+        let c = Config::parse(DEFAULT_TOML, Path::new("t.toml")).expect("parses");
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse("[scan]\nexclud = []\n", Path::new("t.toml"));
+        assert!(err.is_err_and(|e| e.to_string().contains("exclud")));
+    }
+
+    #[test]
+    fn unknown_language_is_an_error() {
+        let err = Config::parse("[languages]\nextensions = { x = \"cobol\" }\n", Path::new("t"));
+        assert!(matches!(err, Err(ConfigError::UnknownLanguage { .. })));
+    }
+}

@@ -1,0 +1,310 @@
+//! Diagnostics are data: a code, a severity, a message, a location and a help line.
+//!
+//! Every problem threatmark finds, from a malformed annotation to an unreadable folder, becomes one
+//! of these instead of an early return, so one bad file never stops a scan (ruff's and rustc's
+//! model). Rendering lives in `render::diagnostics`; the long explanation of each code lives in the
+//! table below, which `threatmark explain` prints and docs/diagnostics.md is generated from.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Location;
+
+/// How bad a diagnostic is. `--strict` fails the scan on errors.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+}
+
+/// Byte range in a file's decoded text.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self {
+            start,
+            end: end.max(start),
+        }
+    }
+}
+
+macro_rules! codes {
+    ($( $variant:ident = $code:literal, $name:literal, $sev:ident, $summary:literal, $explain:literal; )*) => {
+        /// Every diagnostic threatmark can emit. Codes are stable: never renumber, only add.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum Code { $( #[serde(rename = $code)] $variant, )* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[ $( Code::$variant, )* ];
+
+            /// `TM001` and friends.
+            pub fn as_str(self) -> &'static str { match self { $( Code::$variant => $code, )* } }
+            /// A kebab-case name, for people who cannot remember numbers.
+            pub fn name(self) -> &'static str { match self { $( Code::$variant => $name, )* } }
+            pub fn default_severity(self) -> Severity { match self { $( Code::$variant => Severity::$sev, )* } }
+            /// One line: what the diagnostic means.
+            pub fn summary(self) -> &'static str { match self { $( Code::$variant => $summary, )* } }
+            /// The long text `threatmark explain` prints.
+            pub fn explanation(self) -> &'static str { match self { $( Code::$variant => $explain, )* } }
+        }
+    };
+}
+
+codes! {
+    MissingClause = "TM001", "missing-clause", Error,
+        "a relation annotation lacks one of its keywords",
+        "Relation annotations have fixed keywords between their parts:\n\n    @mitigates COMPONENT against THREAT with CONTROL\n    @exposes COMPONENT to THREAT with DETAILS\n    @accepts THREAT to COMPONENT with DETAILS\n    @transfers THREAT from COMPONENT to COMPONENT with DETAILS\n    @connects COMPONENT to|with COMPONENT with DETAILS\n    @tests CONTROL for COMPONENT\n\nWhen a keyword is missing the annotation cannot be understood, so it is skipped and\nreported. Threatspec reports nothing in this case and silently drops the line.\n\nFix: add the missing part, for example `@mitigates #api against #sqli with #prepared`.";
+    InvalidAttribute = "TM002", "invalid-attribute", Error,
+        "a known attribute has a value outside its scale",
+        "Attributes in `[key: value; ...]` are validated when the key is known:\n\n    stride      S T R I D E letters or the category words, comma separated\n    likelihood  rare | unlikely | possible | likely | certain   (or 1-5)\n    impact      negligible | minor | moderate | major | severe  (or 1-5)\n    severity    very-low | low | medium | high | critical\n    status      open | mitigated | accepted | transferred\n    expires     a date, YYYY-MM-DD\n    cwe         CWE-<n> (or <n>), comma separated\n    capec       CAPEC-<n> (or <n>), comma separated\n    actor       #actor-id\n    type        process | store | external (components only)\n\nThe attribute is dropped and the rest of the annotation is kept. Unknown keys are never\nan error: they are kept as custom fields.";
+    UndefinedReference = "TM003", "undefined-reference", Error,
+        "a `#id` reference names nothing that is declared",
+        "A bare `#id` refers to something declared elsewhere, with `Name (#id)` or by a name\nwhose derived id is `id`. When nothing of the expected kind has that id, the reference\ndangles and the relation that uses it is left out of the model.\n\nFix: declare it (`@threat SQL injection (#sqli)`), or correct the spelling; the help\nline suggests the closest id that exists.";
+    DuplicateId = "TM004", "duplicate-id", Error,
+        "one id is declared with two different names",
+        "Ids must name one thing. `@threat SQL injection (#sqli)` in one file and\n`@threat Stored XSS (#sqli)` in another declare two threats with one id. The first\ndeclaration (in path order) wins and the second is reported.\n\nFix: give one of them another id. Declaring the same name and id twice is fine: the\ndeclarations are merged.";
+    UnknownTag = "TM005", "unknown-tag", Note,
+        "a comment line starts with something that looks like a misspelt tag",
+        "A comment line that starts with `@word` is only an annotation when `word` is a tag.\nOther words are prose and are ignored (`@param`, `@return`, `@connection pool`).\nWhen the word is close to a tag (`@mitigtes`, `@threats`), this note says so, because\nthe line was probably meant to be an annotation. It never fails a scan.\n\nFix: correct the tag, or write `@skip` in front of the line to silence the note.";
+    MissingName = "TM006", "missing-name", Error,
+        "an annotation has no name or reference where one is required",
+        "Every tag needs something to talk about: `@threat` needs a name or `#id`,\n`@mitigates` needs a component, a threat and a control. An empty part cannot be\nresolved, so the annotation is skipped.";
+    MalformedAttributes = "TM007", "malformed-attributes", Error,
+        "the `[key: value; ...]` attribute block cannot be read",
+        "Attributes are written in one bracket at the end of the annotation head:\n\n    @threat SQL injection (#sqli) [stride: T,I; likelihood: likely]: description\n\nEach entry is `key: value`, entries are separated by `;`, list values by `,`.\nAn unterminated `[`, an entry without `:` or an empty key is reported and that entry is\nskipped. A key given twice keeps its first value.";
+    InvalidId = "TM008", "invalid-id", Error,
+        "an explicit `(#id)` is empty or uses characters ids cannot have",
+        "Ids are made of ASCII letters, digits, `_`, `-`, `.` and `:`. They are compared\nexactly, so `#SQLi` and `#sqli` are different ids. An invalid explicit id is replaced by\nthe id derived from the name.";
+    ConflictingBoundaries = "TM009", "conflicting-boundaries", Error,
+        "an element is placed in two boundaries, neither of which contains the other",
+        "A component (or boundary) can sit in nested boundaries, and then the innermost one\ncounts. Two sibling boundaries cannot both contain it: a process runs in one place.\nThe first placement (in path order) is kept.\n\nFix: remove one of the `@boundary #b contains #c` or `@component ... in #b` lines, or\nnest one boundary in the other.";
+    UndeclaredControl = "TM010", "undeclared-control", Warning,
+        "a mitigation names a control that no `@control` declares",
+        "`@mitigates A against B with Some control` creates the control `Some control` on the\nfly, as Threatspec does. That is allowed, but an undeclared control has no description,\nno owner and no single place where it is defined.\n\nFix: declare it once with `@control Some control (#some_control): what it does`.";
+    BoundaryCycle = "TM011", "boundary-cycle", Error,
+        "trust boundaries contain each other in a cycle",
+        "Boundaries nest like folders. `#a in #b` together with `#b in #a` (or a longer loop)\nhas no outside, so the nesting edge that closes the loop is dropped and reported.";
+    InvalidYamlBody = "TM012", "invalid-yaml-body", Warning,
+        "a Threatspec-style multi-line YAML body cannot be parsed",
+        "An annotation line that ends in `:` is followed by a YAML body, as in Threatspec:\n\n    # @threat Session hijack (#hijack):\n    #   description: Stolen cookies replay a session\n    #   impact: major\n\nWhen the body is not a YAML mapping it is kept as plain description text instead.";
+    ConflictingDeclaration = "TM013", "conflicting-declaration", Warning,
+        "two declarations of one id disagree on a description or attribute",
+        "The same `Name (#id)` may be declared in several places; the declarations are merged.\nWhen two of them give different descriptions or attribute values, the first (in path\norder) wins and the other is reported, because the model would otherwise depend on\nwhich file was read last.";
+    BinaryFile = "TM020", "binary-file", Warning,
+        "a file looks binary and was not scanned",
+        "A file with a NUL byte in its first 8 KiB is treated as binary, as git and ripgrep do.\nIt is reported when it has a source-code extension or contains annotation-like text,\nbecause then something may be lost; other binary files are only counted.";
+    InvalidEncoding = "TM021", "invalid-encoding", Warning,
+        "a file is not valid UTF-8; it was decoded with replacement characters",
+        "Invalid byte sequences were replaced with U+FFFD and the rest of the file was\nscanned. Line numbers are exact; annotation text that contained bad bytes will show\nthe replacement character. UTF-16 files with a BOM are converted without this warning.";
+    FileTooLarge = "TM022", "file-too-large", Warning,
+        "a file is larger than the size limit and was skipped",
+        "Files above `max_file_size` (default 10 MiB) are skipped to bound memory and time.\nRaise the limit in threatmark.toml (`[scan] max_file_size = 50_000_000`) or exclude\nthe file when it is generated or vendored.";
+    IoError = "TM023", "io-error", Error,
+        "a file or folder could not be read",
+        "The operating system refused to read a path (permissions, a file that vanished during\nthe scan, a broken symlink). The rest of the scan went on; the model lacks whatever\nthat path held.";
+    SymlinkLoop = "TM024", "symlink-loop", Warning,
+        "following symbolic links led back to an ancestor folder",
+        "With `follow_symlinks = true`, a link that points to one of its own ancestors would\nbe walked forever. It is skipped. Symbolic links are not followed by default.";
+    ParseBudget = "TM025", "parse-budget-exceeded", Warning,
+        "parsing a file took longer than its time budget",
+        "Tree-sitter parsing is stopped after `parse_timeout_ms` (default 5000 ms) per file,\nso a pathological file cannot stall a scan. The file's comments are then found with\nthe lexical fallback, which is less precise about strings but never slow.";
+    UnterminatedComment = "TM026", "unterminated-comment", Warning,
+        "a block comment is never closed",
+        "A block comment (`/*`, `<!--`, ...) runs to the end of the file. Compilers reject\nthis; threatmark still reads the annotations in it, and tells you.";
+    IgnoreFileError = "TM027", "ignore-file-error", Warning,
+        "an ignore file (.gitignore, .threatmarkignore) has a line that cannot be parsed",
+        "The offending glob is skipped; the other lines of the ignore file still apply.";
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s) || c.name() == s)
+            .ok_or(())
+    }
+}
+
+impl schemars::JsonSchema for Code {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Code".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        schemars::json_schema!({ "type": "string", "enum": codes })
+    }
+}
+
+/// One finding about the input. `location` is filled in once the file's line index is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    /// Where it is; `None` for problems without a file (a bad configuration value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Byte span in the file's decoded text, for the caret.
+    #[serde(skip)]
+    pub span: Option<Span>,
+    /// Text under the caret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: code.default_severity(),
+            message: message.into(),
+            location: None,
+            span: None,
+            label: None,
+            help: None,
+        }
+    }
+
+    pub fn at_span(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    /// A diagnostic about a whole file (no caret).
+    pub fn in_file(mut self, path: &str) -> Self {
+        self.location = Some(Location::file(path));
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Total order used before anything is printed: by path, line, column, code, message.
+    pub fn sort_key(&self) -> impl Ord + '_ {
+        let loc = self
+            .location
+            .as_ref()
+            .map(|l| (l.path.as_str(), l.line, l.column));
+        (loc, self.code, &self.message)
+    }
+}
+
+/// Sort and drop exact duplicates, so that output never depends on thread scheduling.
+pub fn normalize(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+}
+
+/// Counts per severity, for summaries and exit codes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+}
+
+impl Counts {
+    pub fn of(diags: &[Diagnostic]) -> Self {
+        let mut c = Counts::default();
+        for d in diags {
+            match d.severity {
+                Severity::Error => c.errors += 1,
+                Severity::Warning => c.warnings += 1,
+                Severity::Note => c.notes += 1,
+            }
+        }
+        c
+    }
+}
+
+/// Markdown reference of every code; docs/diagnostics.md is this text, checked by a test.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Diagnostics\n\n<!-- Generated by `threatmark explain --all`; a test keeps it in sync. -->\n\n\
+         Every diagnostic has a stable code. `threatmark explain CODE` prints the text below.\n\n\
+         | code | name | severity | meaning |\n|---|---|---|---|\n",
+    );
+    for c in Code::ALL {
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} |\n",
+            c.as_str(),
+            c.name(),
+            c.default_severity().as_str(),
+            c.summary().replace('|', "\\|")
+        ));
+    }
+    for c in Code::ALL {
+        out.push_str(&format!(
+            "\n## {} `{}`\n\n{}\n\n```text\n{}\n```\n",
+            c.as_str(),
+            c.name(),
+            c.summary(),
+            c.explanation()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_parse_back() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {c}");
+            assert_eq!(c.as_str().parse::<Code>(), Ok(*c));
+            assert_eq!(c.name().parse::<Code>(), Ok(*c));
+            assert!(!c.explanation().is_empty());
+        }
+        assert_eq!("tm001".parse::<Code>(), Ok(Code::MissingClause));
+    }
+}

@@ -1,0 +1,14 @@
+//! Exit codes are part of the CLI contract: CI pipelines branch on them.
+
+use std::process::ExitCode;
+
+/// Everything went fine (diagnostics may still have been printed).
+pub const OK: u8 = 0;
+/// A policy or check failed: `--strict` with errors, a failing `check`.
+pub const FAILED: u8 = 1;
+/// Usage error or IO error: bad flags, unreadable config, unwritable output.
+pub const ERROR: u8 = 2;
+
+pub fn code(n: u8) -> ExitCode {
+    ExitCode::from(n)
+}

@@ -1,0 +1,833 @@
+//! Assembling annotations from every file into one model, and validating it.
+//!
+//! Pure: annotations in (already sorted by path and position), model and diagnostics out.
+//! The result never depends on the order files were read in, because callers sort first and
+//! every collection here is a `BTreeMap` keyed by id.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::annotation::{Annotation, Body, EntityRef, Kind};
+use crate::diagnostic::{Code, Diagnostic};
+
+use super::ids;
+use super::types::*;
+
+/// All annotations of one file, in source order.
+#[derive(Debug, Clone, Default)]
+pub struct FileAnnotations {
+    pub path: String,
+    pub annotations: Vec<Annotation>,
+}
+
+#[derive(Debug, Clone)]
+struct EntityDraft {
+    name: String,
+    /// The name came from a declaring tag (not a mention in a relation).
+    named_by_declaration: bool,
+    declared: bool,
+    description: String,
+    attributes: Attributes,
+    sources: BTreeSet<Source>,
+    /// Sources of mentions, used when the entity is never declared.
+    mentions: BTreeSet<Source>,
+}
+
+impl EntityDraft {
+    fn finish<X>(self, id: String, extra: X) -> Entity<X> {
+        let sources = if self.sources.is_empty() {
+            self.mentions
+        } else {
+            self.sources
+        };
+        Entity {
+            id,
+            name: self.name,
+            description: self.description,
+            declared: self.declared,
+            extra,
+            attributes: self.attributes,
+            sources: sources.into_iter().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    by_kind: BTreeMap<Kind, BTreeMap<String, EntityDraft>>,
+}
+
+impl Registry {
+    fn get(&self, kind: Kind, id: &str) -> Option<&EntityDraft> {
+        self.by_kind.get(&kind).and_then(|m| m.get(id))
+    }
+
+    fn map(&mut self, kind: Kind) -> &mut BTreeMap<String, EntityDraft> {
+        self.by_kind.entry(kind).or_default()
+    }
+
+    fn ids(&self, kind: Kind) -> impl Iterator<Item = &String> {
+        self.by_kind.get(&kind).into_iter().flat_map(|m| m.keys())
+    }
+}
+
+/// Build the model from all files' annotations. `files` must be sorted by path.
+pub fn build(project: Project, files: &[FileAnnotations]) -> (ThreatModel, Vec<Diagnostic>) {
+    let mut b = Builder::default();
+    let all: Vec<&Annotation> = files.iter().flat_map(|f| f.annotations.iter()).collect();
+    for a in &all {
+        b.register_names(a);
+    }
+    for a in &all {
+        b.extend_by_reference(a);
+    }
+    for a in &all {
+        b.relations(a);
+    }
+    b.finish(project)
+}
+
+#[derive(Debug, Default)]
+struct Builder {
+    reg: Registry,
+    diags: Vec<Diagnostic>,
+    /// (placed id, is boundary) -> boundary placements in path order.
+    component_places: BTreeMap<String, Vec<(String, Source)>>,
+    boundary_places: BTreeMap<String, Vec<(String, Source)>>,
+    parents: BTreeMap<String, String>,
+    mitigations: BTreeMap<String, Mitigation>,
+    exposures: BTreeMap<String, Exposure>,
+    acceptances: BTreeMap<String, Acceptance>,
+    transfers: BTreeMap<String, Transfer>,
+    flows: BTreeMap<String, Flow>,
+    reviews: BTreeMap<String, Review>,
+    tests: BTreeMap<String, Test>,
+}
+
+/// Which entity slots of each relation hold which kind.
+fn mentions(body: &Body) -> Vec<(Kind, &EntityRef)> {
+    match body {
+        Body::Declare { kind, target, .. } => vec![(*kind, target)],
+        Body::Boundary { target, .. } => vec![(Kind::Boundary, target)],
+        Body::Mitigates {
+            component,
+            threat,
+            control,
+        } => vec![
+            (Kind::Component, component),
+            (Kind::Threat, threat),
+            (Kind::Control, control),
+        ],
+        Body::Exposes {
+            component, threat, ..
+        }
+        | Body::Accepts {
+            component, threat, ..
+        } => vec![(Kind::Component, component), (Kind::Threat, threat)],
+        Body::Transfers {
+            threat, from, to, ..
+        } => vec![
+            (Kind::Threat, threat),
+            (Kind::Component, from),
+            (Kind::Component, to),
+        ],
+        Body::Connects { source, target, .. } => {
+            vec![(Kind::Component, source), (Kind::Component, target)]
+        }
+        Body::Review { component, .. } => vec![(Kind::Component, component)],
+        Body::Tests { control, component } => {
+            vec![(Kind::Control, control), (Kind::Component, component)]
+        }
+    }
+}
+
+impl Builder {
+    /// Pass 1: every name, declared or mentioned, gets an id.
+    fn register_names(&mut self, a: &Annotation) {
+        let declaring = matches!(a.body, Body::Declare { .. } | Body::Boundary { .. });
+        for (kind, r) in mentions(&a.body) {
+            let Some(name) = &r.name else { continue };
+            if kind == Kind::Component {
+                self.register_component_parents(name, &r.id, &a.source);
+            }
+            if declaring {
+                self.declare(kind, r, name, a);
+            } else {
+                self.mention(kind, &r.id, name, &a.source);
+            }
+        }
+    }
+
+    /// `Shop:API:Checkout` implies `Shop:API` and `Shop`.
+    fn register_component_parents(&mut self, name: &str, id: &str, source: &Source) {
+        let parts: Vec<&str> = name.split(':').collect();
+        if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
+            return;
+        }
+        let mut child = id.to_string();
+        for n in (1..parts.len()).rev() {
+            let parent_name = parts[..n].join(":");
+            let parent_id = ids::derive(&parent_name);
+            if parent_id == child {
+                break;
+            }
+            self.parents.entry(child.clone()).or_insert(parent_id.clone());
+            self.mention(Kind::Component, &parent_id, &parent_name, source);
+            child = parent_id;
+        }
+    }
+
+    fn mention(&mut self, kind: Kind, id: &str, name: &str, source: &Source) {
+        let draft = self
+            .reg
+            .map(kind)
+            .entry(id.to_string())
+            .or_insert_with(|| EntityDraft {
+                name: name.to_string(),
+                named_by_declaration: false,
+                declared: false,
+                description: String::new(),
+                attributes: Attributes::default(),
+                sources: BTreeSet::new(),
+                mentions: BTreeSet::new(),
+            });
+        draft.mentions.insert(source.clone());
+    }
+
+    fn declare(&mut self, kind: Kind, r: &EntityRef, name: &str, a: &Annotation) {
+        let existing = self.reg.get(kind, &r.id).cloned();
+        match existing {
+            Some(d) if d.named_by_declaration && d.name != name => {
+                let first = d.sources.iter().next().map(|s| s.location());
+                let mut diag = Diagnostic::new(
+                    Code::DuplicateId,
+                    format!(
+                        "{} id `#{}` is already used by `{}`",
+                        kind.as_str(),
+                        r.id,
+                        d.name
+                    ),
+                )
+                .at(a.source.location())
+                .at_span(r.span)
+                .label(format!("`{name}` declared here with the same id"));
+                diag.help = Some(match first {
+                    Some(l) => format!("`{}` is declared at {l}; give one of them another id", d.name),
+                    None => "give one of them another id".into(),
+                });
+                self.diags.push(diag);
+                return;
+            }
+            _ => {}
+        }
+        let draft = self
+            .reg
+            .map(kind)
+            .entry(r.id.clone())
+            .or_insert_with(|| EntityDraft {
+                name: name.to_string(),
+                named_by_declaration: true,
+                declared: true,
+                description: String::new(),
+                attributes: Attributes::default(),
+                sources: BTreeSet::new(),
+                mentions: BTreeSet::new(),
+            });
+        draft.name = name.to_string();
+        draft.named_by_declaration = true;
+        draft.declared = true;
+        let diags = merge_into(draft, a, kind, &r.id);
+        self.diags.extend(diags);
+    }
+
+    /// Pass 2: `@threat #sqli: more text` adds to a declaration made elsewhere.
+    fn extend_by_reference(&mut self, a: &Annotation) {
+        let (kind, target) = match &a.body {
+            Body::Declare { kind, target, .. } => (*kind, target),
+            Body::Boundary { target, .. } => (Kind::Boundary, target),
+            _ => return,
+        };
+        if !target.is_reference() {
+            return;
+        }
+        if self.resolve(kind, target, a).is_none() {
+            return;
+        }
+        if let Some(draft) = self.reg.map(kind).get_mut(&target.id) {
+            draft.declared = true;
+            let diags = merge_into(draft, a, kind, &target.id);
+            self.diags.extend(diags);
+        }
+    }
+
+    fn resolve(&mut self, kind: Kind, r: &EntityRef, a: &Annotation) -> Option<String> {
+        if self.reg.get(kind, &r.id).is_some() {
+            return Some(r.id.clone());
+        }
+        let mut diag = Diagnostic::new(
+            Code::UndefinedReference,
+            format!("undefined {} `#{}`", kind.as_str(), r.id),
+        )
+        .at(a.source.location())
+        .at_span(r.span)
+        .label(format!("no {} has this id", kind.as_str()));
+        diag.help = Some(match closest(&r.id, self.reg.ids(kind)) {
+            Some(near) => format!("did you mean `#{near}`?"),
+            None => format!(
+                "declare it with `@{} Name (#{})`",
+                kind.as_str(),
+                r.id
+            ),
+        });
+        self.diags.push(diag);
+        None
+    }
+
+    fn resolve_actor(&mut self, a: &Annotation) {
+        if let Some(actor) = &a.attributes.actor
+            && self.reg.get(Kind::Actor, actor).is_none()
+        {
+            let r = EntityRef {
+                name: None,
+                id: actor.clone(),
+                explicit_id: true,
+                span: a.span,
+            };
+            self.resolve(Kind::Actor, &r, a);
+        }
+    }
+
+    /// Pass 3: placements and relations, now that every id is known.
+    fn relations(&mut self, a: &Annotation) {
+        self.resolve_actor(a);
+        match &a.body {
+            Body::Declare { target, within, .. } => {
+                if let Some(within) = within
+                    && let Some(b) = self.resolve(Kind::Boundary, within, a)
+                    && self.reg.get(Kind::Component, &target.id).is_some()
+                {
+                    self.component_places
+                        .entry(target.id.clone())
+                        .or_default()
+                        .push((b, a.source.clone()));
+                }
+            }
+            Body::Boundary {
+                target,
+                within,
+                contains,
+            } => {
+                if self.reg.get(Kind::Boundary, &target.id).is_none() {
+                    return;
+                }
+                if let Some(within) = within
+                    && let Some(parent) = self.resolve(Kind::Boundary, within, a)
+                {
+                    self.boundary_places
+                        .entry(target.id.clone())
+                        .or_default()
+                        .push((parent, a.source.clone()));
+                }
+                for member in contains {
+                    if self.reg.get(Kind::Boundary, &member.id).is_some() {
+                        self.boundary_places
+                            .entry(member.id.clone())
+                            .or_default()
+                            .push((target.id.clone(), a.source.clone()));
+                    } else if self.resolve(Kind::Component, member, a).is_some() {
+                        self.component_places
+                            .entry(member.id.clone())
+                            .or_default()
+                            .push((target.id.clone(), a.source.clone()));
+                    }
+                }
+            }
+            Body::Mitigates {
+                component,
+                threat,
+                control,
+            } => {
+                let (Some(c), Some(t), Some(k)) = (
+                    self.resolve(Kind::Component, component, a),
+                    self.resolve(Kind::Threat, threat, a),
+                    self.resolve(Kind::Control, control, a),
+                ) else {
+                    return;
+                };
+                let link = MitigationLink {
+                    component: c,
+                    threat: t,
+                    control: k,
+                };
+                let id = ids::relation_id(&[&link.component, &link.threat, &link.control]);
+                add_relation(&mut self.mitigations, &mut self.diags, id, link, "", a);
+            }
+            Body::Exposes {
+                component,
+                threat,
+                details,
+            } => {
+                let (Some(c), Some(t)) = (
+                    self.resolve(Kind::Component, component, a),
+                    self.resolve(Kind::Threat, threat, a),
+                ) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&c, &t]);
+                let link = ExposureLink {
+                    component: c,
+                    threat: t,
+                };
+                add_relation(&mut self.exposures, &mut self.diags, id, link, details, a);
+            }
+            Body::Accepts {
+                threat,
+                component,
+                details,
+            } => {
+                let (Some(t), Some(c)) = (
+                    self.resolve(Kind::Threat, threat, a),
+                    self.resolve(Kind::Component, component, a),
+                ) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&t, &c]);
+                let link = AcceptanceLink {
+                    threat: t,
+                    component: c,
+                };
+                add_relation(&mut self.acceptances, &mut self.diags, id, link, details, a);
+            }
+            Body::Transfers {
+                threat,
+                from,
+                to,
+                details,
+            } => {
+                let (Some(t), Some(f), Some(to)) = (
+                    self.resolve(Kind::Threat, threat, a),
+                    self.resolve(Kind::Component, from, a),
+                    self.resolve(Kind::Component, to, a),
+                ) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&t, &f, &to]);
+                let link = TransferLink {
+                    threat: t,
+                    from: f,
+                    to,
+                };
+                add_relation(&mut self.transfers, &mut self.diags, id, link, details, a);
+            }
+            Body::Connects {
+                source,
+                target,
+                bidirectional,
+                details,
+            } => {
+                let (Some(mut s), Some(mut t)) = (
+                    self.resolve(Kind::Component, source, a),
+                    self.resolve(Kind::Component, target, a),
+                ) else {
+                    return;
+                };
+                if *bidirectional && t < s {
+                    std::mem::swap(&mut s, &mut t);
+                }
+                let id = ids::relation_id(&[&s, &t, &ids::slug(details)]);
+                let link = FlowLink {
+                    source: s,
+                    target: t,
+                    bidirectional: *bidirectional,
+                    crosses: Vec::new(),
+                };
+                add_relation(&mut self.flows, &mut self.diags, id, link, details, a);
+            }
+            Body::Review { component, details } => {
+                let Some(c) = self.resolve(Kind::Component, component, a) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&c, &ids::slug(details)]);
+                let link = ReviewLink { component: c };
+                add_relation(&mut self.reviews, &mut self.diags, id, link, details, a);
+            }
+            Body::Tests { control, component } => {
+                let (Some(k), Some(c)) = (
+                    self.resolve(Kind::Control, control, a),
+                    self.resolve(Kind::Component, component, a),
+                ) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&k, &c]);
+                let link = TestLink {
+                    control: k,
+                    component: c,
+                };
+                add_relation(&mut self.tests, &mut self.diags, id, link, "", a);
+            }
+        }
+    }
+
+    fn finish(mut self, project: Project) -> (ThreatModel, Vec<Diagnostic>) {
+        let boundary_parent = self.boundary_parents();
+        let chain = |start: &str| -> Vec<String> {
+            // Outermost first; cycles were broken above, the bound is a second guard.
+            let mut out = vec![start.to_string()];
+            let mut cur = start;
+            while let Some(p) = boundary_parent.get(cur) {
+                if out.len() > boundary_parent.len() + 1 {
+                    break;
+                }
+                out.push(p.clone());
+                cur = p;
+            }
+            out.reverse();
+            out
+        };
+        let is_ancestor = |anc: &str, of: &str| chain(of).iter().any(|b| b == anc);
+
+        // Innermost placement per component.
+        let mut own_boundary: BTreeMap<String, String> = BTreeMap::new();
+        for (comp, places) in &self.component_places {
+            let mut current: Option<&String> = None;
+            for (b, source) in places {
+                match current {
+                    None => current = Some(b),
+                    Some(cur) if cur == b || is_ancestor(b, cur) => {}
+                    Some(cur) if is_ancestor(cur, b) => current = Some(b),
+                    Some(cur) => self.diags.push(
+                        Diagnostic::new(
+                            Code::ConflictingBoundaries,
+                            format!(
+                                "component `#{comp}` is placed in `#{b}` and in `#{cur}`, which do not nest"
+                            ),
+                        )
+                        .at(source.location())
+                        .label("second placement")
+                        .help(format!("the first placement, `#{cur}`, is kept")),
+                    ),
+                }
+            }
+            if let Some(b) = current {
+                own_boundary.insert(comp.clone(), b.clone());
+            }
+        }
+
+        let components: Vec<Component> = {
+            let drafts = self.reg.map(Kind::Component).clone();
+            let limit = drafts.len();
+            let effective = |id: &str| -> Option<String> {
+                let mut cur = id.to_string();
+                for _ in 0..=limit {
+                    if let Some(b) = own_boundary.get(&cur) {
+                        return Some(b.clone());
+                    }
+                    cur = self.parents.get(&cur)?.clone();
+                }
+                None
+            };
+            drafts
+                .into_iter()
+                .map(|(id, d)| {
+                    let extra = ComponentExtra {
+                        parent: self
+                            .parents
+                            .get(&id)
+                            .filter(|p| self.reg.get(Kind::Component, p).is_some())
+                            .cloned(),
+                        boundary: effective(&id),
+                    };
+                    d.finish(id, extra)
+                })
+                .collect()
+        };
+
+        let boundaries: Vec<Boundary> = self
+            .reg
+            .map(Kind::Boundary)
+            .clone()
+            .into_iter()
+            .map(|(id, d)| {
+                let extra = BoundaryExtra {
+                    parent: boundary_parent.get(&id).cloned(),
+                    components: components
+                        .iter()
+                        .filter(|c| c.extra.boundary.as_deref() == Some(id.as_str()))
+                        .map(|c| c.id.clone())
+                        .collect(),
+                };
+                d.finish(id, extra)
+            })
+            .collect();
+
+        let depth: BTreeMap<&str, usize> = boundaries
+            .iter()
+            .map(|b| (b.id.as_str(), chain(&b.id).len()))
+            .collect();
+        let comp_boundary: BTreeMap<&str, Option<&String>> = components
+            .iter()
+            .map(|c| (c.id.as_str(), c.extra.boundary.as_ref()))
+            .collect();
+        for flow in self.flows.values_mut() {
+            let side = |c: &str| -> BTreeSet<String> {
+                comp_boundary
+                    .get(c)
+                    .copied()
+                    .flatten()
+                    .map(|b| chain(b).into_iter().collect())
+                    .unwrap_or_default()
+            };
+            let (s, t) = (side(&flow.link.source), side(&flow.link.target));
+            let mut crosses: Vec<String> = s.symmetric_difference(&t).cloned().collect();
+            crosses.sort_by_key(|b| (depth.get(b.as_str()).copied().unwrap_or(0), b.clone()));
+            flow.link.crosses = crosses;
+        }
+
+        // A mitigation naming a control nobody declared: allowed, but worth a warning, once.
+        let undeclared: BTreeSet<&String> = self
+            .mitigations
+            .values()
+            .map(|m| &m.link.control)
+            .filter(|c| self.reg.get(Kind::Control, c).is_some_and(|d| !d.declared))
+            .collect();
+        let mut warned = Vec::new();
+        for control in undeclared {
+            let first = self
+                .mitigations
+                .values()
+                .filter(|m| &m.link.control == control)
+                .flat_map(|m| m.sources.iter())
+                .min();
+            if let Some(src) = first {
+                let name = self
+                    .reg
+                    .get(Kind::Control, control)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                warned.push(
+                    Diagnostic::new(
+                        Code::UndeclaredControl,
+                        format!("control `{name}` (#{control}) is never declared with `@control`"),
+                    )
+                    .at(src.location())
+                    .help(format!(
+                        "declare it once: `@control {name} (#{control}): what it does`"
+                    )),
+                );
+            }
+        }
+        self.diags.extend(warned);
+
+        let entities = |reg: &mut Registry, kind: Kind| -> Vec<Entity> {
+            std::mem::take(reg.map(kind))
+                .into_iter()
+                .map(|(id, d)| d.finish(id, NoExtra {}))
+                .collect()
+        };
+        let model = ThreatModel {
+            schema_version: SCHEMA_VERSION,
+            project,
+            components,
+            boundaries,
+            actors: entities(&mut self.reg, Kind::Actor),
+            threats: entities(&mut self.reg, Kind::Threat),
+            controls: entities(&mut self.reg, Kind::Control),
+            mitigations: self.mitigations.into_values().collect(),
+            exposures: self.exposures.into_values().collect(),
+            acceptances: self.acceptances.into_values().collect(),
+            transfers: self.transfers.into_values().collect(),
+            flows: self.flows.into_values().collect(),
+            reviews: self.reviews.into_values().collect(),
+            tests: self.tests.into_values().collect(),
+        };
+        crate::diagnostic::normalize(&mut self.diags);
+        (model, self.diags)
+    }
+
+    /// One parent per boundary: the first placement wins, a second different one is reported,
+    /// and an edge that would close a cycle is dropped.
+    fn boundary_parents(&mut self) -> BTreeMap<String, String> {
+        let mut parents: BTreeMap<String, String> = BTreeMap::new();
+        for (child, places) in &self.boundary_places {
+            for (parent, source) in places {
+                if parent == child {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::BoundaryCycle,
+                            format!("boundary `#{child}` is placed inside itself"),
+                        )
+                        .at(source.location()),
+                    );
+                    continue;
+                }
+                match parents.get(child) {
+                    None => {
+                        parents.insert(child.clone(), parent.clone());
+                    }
+                    Some(p) if p == parent => {}
+                    Some(p) => self.diags.push(
+                        Diagnostic::new(
+                            Code::ConflictingBoundaries,
+                            format!(
+                                "boundary `#{child}` is placed in `#{parent}` and in `#{p}`"
+                            ),
+                        )
+                        .at(source.location())
+                        .help(format!("the first placement, `#{p}`, is kept")),
+                    ),
+                }
+            }
+        }
+        // Break cycles deterministically: walk children in id order.
+        let children: Vec<String> = parents.keys().cloned().collect();
+        for child in children {
+            let mut seen = BTreeSet::from([child.clone()]);
+            let mut cur = child.clone();
+            while let Some(p) = parents.get(&cur).cloned() {
+                if !seen.insert(p.clone()) {
+                    let source = self
+                        .boundary_places
+                        .get(&cur)
+                        .and_then(|v| v.first())
+                        .map(|(_, s)| s.location());
+                    let mut d = Diagnostic::new(
+                        Code::BoundaryCycle,
+                        format!("boundaries `#{cur}` and `#{p}` contain each other"),
+                    )
+                    .help(format!("the nesting of `#{cur}` in `#{p}` was dropped"));
+                    d.location = source;
+                    self.diags.push(d);
+                    parents.remove(&cur);
+                    break;
+                }
+                cur = p;
+            }
+        }
+        parents
+    }
+}
+
+/// Merge a declaration's description and attributes into the draft; first one wins.
+fn merge_into(draft: &mut EntityDraft, a: &Annotation, kind: Kind, id: &str) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    draft.sources.insert(a.source.clone());
+    if !a.description.is_empty() {
+        if draft.description.is_empty() {
+            draft.description = a.description.clone();
+        } else if draft.description != a.description {
+            diags.push(conflict(a, kind, id, "description"));
+        }
+    }
+    for field in merge_attributes(&mut draft.attributes, &a.attributes) {
+        diags.push(conflict(a, kind, id, &field));
+    }
+    diags
+}
+
+fn conflict(a: &Annotation, kind: Kind, id: &str, field: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::ConflictingDeclaration,
+        format!(
+            "this declaration of {} `#{id}` gives a different {field}",
+            kind.as_str()
+        ),
+    )
+    .at(a.source.location())
+    .at_span(a.span)
+    .help("the first declaration in path order wins; keep one")
+}
+
+/// Fill unset fields of `into` from `from`; returns the names of fields set differently in both.
+fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
+    let mut conflicts = Vec::new();
+    macro_rules! field {
+        ($f:ident, $name:literal, $empty:expr) => {
+            if !$empty(&from.$f) {
+                if $empty(&into.$f) {
+                    into.$f = from.$f.clone();
+                } else if into.$f != from.$f {
+                    conflicts.push($name.to_string());
+                }
+            }
+        };
+    }
+    field!(stride, "stride", Vec::is_empty);
+    field!(severity, "severity", Option::is_none);
+    field!(likelihood, "likelihood", Option::is_none);
+    field!(impact, "impact", Option::is_none);
+    field!(owner, "owner", Option::is_none);
+    field!(status, "status", Option::is_none);
+    field!(expires, "expires", Option::is_none);
+    field!(ticket, "ticket", Option::is_none);
+    field!(cwe, "cwe", Vec::is_empty);
+    field!(capec, "capec", Vec::is_empty);
+    field!(actor, "actor", Option::is_none);
+    field!(element_type, "type", Option::is_none);
+    for (k, v) in &from.custom {
+        match into.custom.get(k) {
+            None => {
+                into.custom.insert(k.clone(), v.clone());
+            }
+            Some(existing) if existing != v => conflicts.push(k.clone()),
+            Some(_) => {}
+        }
+    }
+    conflicts
+}
+
+fn add_relation<T: Clone + PartialEq>(
+    map: &mut BTreeMap<String, Relation<T>>,
+    diags: &mut Vec<Diagnostic>,
+    id: String,
+    link: T,
+    details: &str,
+    a: &Annotation,
+) {
+    let entry = map.entry(id.clone()).or_insert_with(|| Relation {
+        id: id.clone(),
+        link,
+        details: details.to_string(),
+        description: String::new(),
+        attributes: Attributes::default(),
+        sources: Vec::new(),
+    });
+    if !a.description.is_empty() {
+        if entry.description.is_empty() {
+            entry.description = a.description.clone();
+        } else if entry.description != a.description {
+            diags.push(relation_conflict(a, &id, "description"));
+        }
+    }
+    if !details.is_empty() && entry.details != details {
+        if entry.details.is_empty() {
+            entry.details = details.to_string();
+        } else {
+            diags.push(relation_conflict(a, &id, "details"));
+        }
+    }
+    for field in merge_attributes(&mut entry.attributes, &a.attributes) {
+        diags.push(relation_conflict(a, &id, &field));
+    }
+    if let Err(pos) = entry.sources.binary_search(&a.source) {
+        entry.sources.insert(pos, a.source.clone());
+    }
+}
+
+fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::ConflictingDeclaration,
+        format!("`@{}` `{id}` is written twice with a different {field}", a.tag.as_str()),
+    )
+    .at(a.source.location())
+    .at_span(a.span)
+    .help("the first one in path order wins")
+}
+
+/// The closest id by edit distance, for "did you mean" help.
+fn closest<'a>(id: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    let limit = (id.len() / 3).max(2);
+    candidates
+        .map(|c| (strsim::levenshtein(id, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,108 @@
+//! Stable ids. An id never depends on a line number, so moving an annotation is not a change.
+//!
+//! The slug rule is Threatspec 0.5.0's, byte for byte (threatmodel.py, `Library.parse_name`):
+//! lower-case, drop `-`, turn every run of characters outside `[a-z0-9_]` into `_`, trim `_`,
+//! and give a name ending in `/` the suffix `root`. Projects annotated for Threatspec therefore
+//! get the same ids here.
+
+/// Threatspec's id for a name, without the leading `#`.
+pub fn slug(name: &str) -> String {
+    let trimmed = name.trim();
+    let mut body: String = trimmed.to_lowercase().replace('-', "");
+    if trimmed.ends_with('/') {
+        body.push_str("root");
+    }
+    let mut out = String::with_capacity(body.len());
+    let mut gap = false;
+    for c in body.chars() {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+            if gap {
+                out.push('_');
+                gap = false;
+            }
+            out.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    if gap {
+        out.push('_');
+    }
+    out.trim_matches('_').to_string()
+}
+
+/// An id for a name that has no slug-able characters at all (`日本`, `???`): stable, derived
+/// from the name's bytes (FNV-1a), never random.
+pub fn fallback_id(name: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.trim().as_bytes() {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("id_{:08x}", hash as u32)
+}
+
+/// The id of a name: its slug, or a stable fallback when the slug is empty.
+pub fn derive(name: &str) -> String {
+    let s = slug(name);
+    if s.is_empty() { fallback_id(name) } else { s }
+}
+
+/// Characters an explicit id may use.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// Id of a relation, built from the ids it links (`/` cannot occur in an entity id).
+pub fn relation_id(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slug_matches_threatspec() {
+        // Expected values computed with Threatspec 0.5.0's parse_name.
+        let cases = [
+            ("SQL injection", "sql_injection"),
+            ("WebApp:FileSystem", "webapp_filesystem"),
+            ("Cross-site scripting", "crosssite_scripting"),
+            ("  spaced  out  ", "spaced_out"),
+            ("logs/", "logs_root"),
+            ("a__b", "a__b"),
+            ("Ünïcode name", "n_code_name"),
+            ("--", ""),
+            ("Shop:API:Checkout", "shop_api_checkout"),
+            ("_private_", "private"),
+        ];
+        for (name, id) in cases {
+            assert_eq!(slug(name), id, "{name}");
+        }
+    }
+
+    #[test]
+    fn derive_never_returns_empty() {
+        assert_eq!(derive("日本"), derive("日本"));
+        assert!(derive("日本").starts_with("id_"));
+        assert_ne!(derive("日本"), derive("中国"));
+    }
+
+    #[test]
+    fn valid_ids() {
+        assert!(is_valid_id("sqli"));
+        assert!(is_valid_id("Shop.API-v2:x"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("a b"));
+        assert!(!is_valid_id("a/b"));
+    }
+}

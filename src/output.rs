@@ -1,0 +1,46 @@
+//! Writing files so that a crash never leaves half a file behind: write a temporary file in the
+//! same folder, flush it to disk, then rename it over the target (rename is atomic on POSIX).
+
+use std::io::Write;
+use std::path::Path;
+
+/// Atomically replace `path` with `contents`. Unchanged contents leave the file untouched, so
+/// its modification time (and any build system watching it) is not disturbed.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".threatmark-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_replaces() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("sub/out.json");
+        write_atomic(&p, b"one").expect("write");
+        write_atomic(&p, b"two").expect("write");
+        assert_eq!(std::fs::read(&p).expect("read"), b"two");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

@@ -1,0 +1,98 @@
+//! Diagnostics rendered like rustc and ruff: `error[TM003]: ...`, `--> file:line:col`, the
+//! source line and a caret, then a help line. Uses annotate-snippets, rustc's own renderer.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::text::LineIndex;
+
+/// Lines longer than this are not shown (a minified file would flood the terminal); the
+/// location is still printed.
+const MAX_SNIPPET: usize = 400;
+
+/// Render every diagnostic. `sources` holds the decoded text of files with spans.
+pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut indexes: BTreeMap<&str, LineIndex> = BTreeMap::new();
+    let mut out = String::new();
+    for d in diags {
+        let level = match d.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+            Severity::Note => Level::NOTE,
+        };
+        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+        let mut group = Group::with_title(title);
+        let snippet = d.location.as_ref().zip(d.span).and_then(|(loc, span)| {
+            let text = sources.get(&loc.path)?;
+            let index = indexes
+                .entry(loc.path.as_str())
+                .or_insert_with(|| LineIndex::new(text));
+            let first = index.line_of(span.start);
+            let last = index.line_of(span.end.saturating_sub(1).max(span.start));
+            let start = index.line_start(first);
+            let end = index.line_range(text, last).end;
+            if end < start || end - start > MAX_SNIPPET || span.end > end.max(span.start) + 1 {
+                return None;
+            }
+            let local = (span.start - start)..(span.end.min(end) - start);
+            let mut ann = AnnotationKind::Primary.span(local);
+            if let Some(label) = &d.label {
+                ann = ann.label(label.as_str());
+            }
+            Some(
+                Snippet::source(&text[start..end])
+                    .line_start(first + 1)
+                    .path(loc.path.as_str())
+                    .annotation(ann),
+            )
+        });
+        match (snippet, &d.location) {
+            (Some(s), _) => group = group.element(s),
+            (None, Some(loc)) => {
+                let mut origin = Origin::path(loc.path.as_str());
+                if loc.line > 0 {
+                    origin = origin.line(loc.line as usize).char_column(loc.column as usize);
+                }
+                group = group.element(origin);
+            }
+            (None, None) => {}
+        }
+        if let Some(help) = &d.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        out.push_str(&renderer.render(&[group]));
+        out.push_str("\n\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{Code, Span};
+    use crate::model::Location;
+
+    #[test]
+    fn renders_caret_and_location() {
+        let text: Arc<str> = Arc::from("x\n// @mitigates A against B\n");
+        let d = Diagnostic::new(Code::MissingClause, "`@mitigates` is missing `with`")
+            .at(Location::new("src/a.rs", 2, 4))
+            .at_span(Span::new(5, 27))
+            .label("expected `with` here")
+            .help("the form is `@mitigates COMPONENT against THREAT with CONTROL`");
+        let sources = BTreeMap::from([("src/a.rs".to_string(), text)]);
+        let out = render(&[d], &sources, false);
+        assert!(out.contains("error[TM001]"), "{out}");
+        assert!(out.contains("src/a.rs:2:4"), "{out}");
+        assert!(out.contains("^^^"), "{out}");
+        assert!(out.contains("help: the form is"), "{out}");
+    }
+}

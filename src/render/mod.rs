@@ -1,0 +1,4 @@
+//! Turning models and diagnostics into text for people and machines. One file per format.
+
+pub mod diagnostics;
+pub mod summary;

@@ -1,0 +1,56 @@
+//! The human summary a scan prints on stderr: counts per kind, diagnostics, time.
+
+use crate::diagnostic::Counts;
+use crate::model::ThreatModel;
+use crate::scan::Stats;
+
+/// A few lines; stable wording (tests match on it), no colour.
+pub fn scan_summary(model: &ThreatModel, stats: &Stats, counts: Counts, wrote: Option<&str>) -> String {
+    let mut out = String::new();
+    let kinds: Vec<String> = model
+        .counts()
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {}", if n == 1 { singular(k) } else { k }))
+        .collect();
+    out.push_str(&format!(
+        "threatmark: {} annotations in {} of {} files ({} read) in {:.2}s\n",
+        stats.annotations,
+        stats.files_annotated,
+        stats.files_seen,
+        stats.files_read,
+        stats.elapsed.as_secs_f64()
+    ));
+    if kinds.is_empty() {
+        out.push_str("  model: empty (no annotations found)\n");
+    } else {
+        out.push_str(&format!("  model: {}\n", kinds.join(", ")));
+    }
+    if stats.binary_skipped > 0 {
+        out.push_str(&format!("  skipped {} binary files\n", stats.binary_skipped));
+    }
+    out.push_str(&format!(
+        "  diagnostics: {} {}, {} {}, {} {}\n",
+        counts.errors,
+        plural(counts.errors, "error"),
+        counts.warnings,
+        plural(counts.warnings, "warning"),
+        counts.notes,
+        plural(counts.notes, "note"),
+    ));
+    if let Some(path) = wrote {
+        out.push_str(&format!("  wrote {path}\n"));
+    }
+    out
+}
+
+fn singular(kind: &str) -> &str {
+    match kind {
+        "boundaries" => "boundary",
+        k => k.strip_suffix('s').unwrap_or(k),
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { word.to_string() } else { format!("{word}s") }
+}

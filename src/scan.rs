@@ -1,0 +1,283 @@
+//! The scan: walk, prefilter, extract comments, parse annotations, build the model.
+//!
+//! [`process_file`] is the per-file pipeline and is pure (bytes in, annotations and diagnostics
+//! out), so a work-tree scan and a scan of a git revision share it. [`scan_dir`] is the IO shell:
+//! a parallel walk whose results are collected and sorted by path before anything is built, so
+//! the model is byte-identical whatever the thread count.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::annotation::{self, Annotation, Locator};
+use crate::comments::{self, Options};
+use crate::config::Config;
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::lang::{self, Language};
+use crate::model::{self, FileAnnotations, Project, ThreatModel};
+use crate::source::fs::{self, Found, WalkError};
+use crate::text::{self, Decoding, LineIndex};
+
+/// Per-file limits and overrides, from the configuration.
+#[derive(Debug, Clone)]
+pub struct FileOptions {
+    pub max_file_size: u64,
+    pub extract: Options,
+    pub extensions: BTreeMap<String, String>,
+}
+
+impl FileOptions {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_file_size: config.scan.max_file_size,
+            extract: Options {
+                parse_timeout: (config.scan.parse_timeout_ms > 0)
+                    .then(|| Duration::from_millis(config.scan.parse_timeout_ms)),
+            },
+            extensions: config.languages.extensions.clone(),
+        }
+    }
+
+    /// Language of a file from its name alone; `None` when its first bytes must decide.
+    pub fn language_by_name(&self, rel: &str) -> Option<&'static Language> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        lang::detect(name, b"", |ext| self.extensions.get(ext).map(String::as_str))
+    }
+}
+
+/// What one file contributed.
+#[derive(Debug, Default)]
+pub struct FileOutcome {
+    pub path: String,
+    pub annotations: Vec<Annotation>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// The decoded text, kept only when a diagnostic points into it (for the caret).
+    pub text: Option<Arc<str>>,
+    /// The file passed the prefilter.
+    pub matched: bool,
+    pub binary: bool,
+}
+
+/// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
+pub fn is_candidate(rel: &str, opts: &FileOptions) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    if opts.language_by_name(rel).is_some() {
+        return true;
+    }
+    // No extension: a `#!` line may still name the language.
+    !name.contains('.') || name.starts_with('.') && !name[1..].contains('.')
+}
+
+/// The per-file pipeline. Pure: `rel` is only used in locations.
+pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome {
+    let mut out = FileOutcome {
+        path: rel.to_string(),
+        ..FileOutcome::default()
+    };
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let lang = lang::detect(name, bytes, |ext| opts.extensions.get(ext).map(String::as_str));
+    if text::looks_binary(bytes) {
+        out.binary = true;
+        if lang.is_some() || crate::prefilter::may_contain_annotations(bytes) {
+            out.diagnostics.push(
+                Diagnostic::new(
+                    Code::BinaryFile,
+                    format!("`{rel}` looks binary (it contains NUL bytes) and was not scanned"),
+                )
+                .in_file(rel)
+                .help("if it is text, save it as UTF-8 or UTF-16 with a byte order mark"),
+            );
+        }
+        return out;
+    }
+    let Some(lang) = lang else {
+        return out;
+    };
+    let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
+    if !utf16 && !crate::prefilter::may_contain_annotations(bytes) {
+        return out;
+    }
+    let decoded = text::decode(bytes);
+    if utf16 && !crate::prefilter::may_contain_annotations(decoded.text.as_bytes()) {
+        return out;
+    }
+    out.matched = true;
+    let text = decoded.text.as_ref();
+    if decoded.decoding == Decoding::Lossy {
+        out.diagnostics.push(
+            Diagnostic::new(
+                Code::InvalidEncoding,
+                format!("`{rel}` is not valid UTF-8; invalid bytes were replaced"),
+            )
+            .in_file(rel)
+            .help("annotations were still read; save the file as UTF-8 to silence this"),
+        );
+    }
+    let index = LineIndex::new(text);
+    let loc = Locator::new(rel, text, &index);
+    let extracted = comments::extract(lang, &loc, &opts.extract);
+    out.diagnostics.extend(extracted.diagnostics);
+    for comment in &extracted.comments {
+        annotation::parse_comment(comment, &loc, &mut out.annotations, &mut out.diagnostics);
+    }
+    if out.diagnostics.iter().any(|d| d.span.is_some()) {
+        out.text = Some(Arc::from(text));
+    }
+    out
+}
+
+/// Everything a scan produced.
+#[derive(Debug)]
+pub struct ScanResult {
+    pub model: ThreatModel,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Decoded text of files that have diagnostics with spans, for rendering carets.
+    pub sources: BTreeMap<String, Arc<str>>,
+    pub stats: Stats,
+}
+
+/// Counters for the summary line.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub files_seen: usize,
+    pub files_read: usize,
+    pub files_matched: usize,
+    pub files_annotated: usize,
+    pub binary_skipped: usize,
+    pub bytes_read: u64,
+    pub annotations: usize,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+}
+
+/// Scan a directory on disk. `on_file` is called once per file seen (for progress bars).
+pub fn scan_dir(
+    root: &Path,
+    config: &Config,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+) -> Result<ScanResult, ScanError> {
+    let started = Instant::now();
+    let opts = FileOptions::from_config(config);
+    let outcomes: Mutex<Vec<FileOutcome>> = Mutex::new(Vec::new());
+    let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
+    let seen = AtomicUsize::new(0);
+    let read = AtomicUsize::new(0);
+    let bytes_read = AtomicU64::new(0);
+
+    let visit = |found: Found| match found {
+        Found::Problem(d) => lock(&problems).push(d),
+        Found::File(file) => {
+            seen.fetch_add(1, Ordering::Relaxed);
+            on_file();
+            if !is_candidate(&file.rel, &opts) {
+                return;
+            }
+            if file.size > opts.max_file_size {
+                lock(&problems).push(too_large(&file.rel, file.size, opts.max_file_size));
+                return;
+            }
+            match std::fs::read(&file.path) {
+                Ok(bytes) => {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    let outcome = process_file(&file.rel, &bytes, &opts);
+                    if outcome.matched || outcome.binary || !outcome.diagnostics.is_empty() {
+                        lock(&outcomes).push(outcome);
+                    }
+                }
+                Err(e) => lock(&problems).push(
+                    Diagnostic::new(Code::IoError, format!("cannot read `{}`: {e}", file.rel))
+                        .in_file(&file.rel)
+                        .help("check the permissions; the rest of the scan went on"),
+                ),
+            }
+        }
+    };
+    fs::walk(root, &config.scan, threads, &visit)?;
+
+    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats {
+        files_seen: seen.into_inner(),
+        files_read: read.into_inner(),
+        bytes_read: bytes_read.into_inner(),
+        ..Stats::default()
+    };
+    let project = project_for(root, config);
+    let mut result = assemble(project, outcomes, &mut stats);
+    diagnostics.append(&mut result.diagnostics);
+    diagnostic::normalize(&mut diagnostics);
+    result.diagnostics = diagnostics;
+    stats.elapsed = started.elapsed();
+    result.stats = stats;
+    Ok(result)
+}
+
+/// Sort per-file outcomes by path and build the model. Pure.
+pub fn assemble(project: Project, mut outcomes: Vec<FileOutcome>, stats: &mut Stats) -> ScanResult {
+    outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut diagnostics = Vec::new();
+    let mut sources = BTreeMap::new();
+    let mut files = Vec::new();
+    for o in outcomes {
+        stats.files_matched += usize::from(o.matched);
+        stats.binary_skipped += usize::from(o.binary);
+        stats.files_annotated += usize::from(!o.annotations.is_empty());
+        stats.annotations += o.annotations.len();
+        diagnostics.extend(o.diagnostics);
+        if let Some(text) = o.text {
+            sources.insert(o.path.clone(), text);
+        }
+        if !o.annotations.is_empty() {
+            files.push(FileAnnotations {
+                path: o.path,
+                annotations: o.annotations,
+            });
+        }
+    }
+    let (model, mut build_diags) = model::build(project, &files);
+    diagnostics.append(&mut build_diags);
+    diagnostic::normalize(&mut diagnostics);
+    ScanResult {
+        model,
+        diagnostics,
+        sources,
+        stats: stats.clone(),
+    }
+}
+
+fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {
+    Diagnostic::new(
+        Code::FileTooLarge,
+        format!("`{rel}` is {size} bytes, over the {limit}-byte limit; it was skipped"),
+    )
+    .in_file(rel)
+    .help("raise `max_file_size` in threatmark.toml, or exclude the file")
+}
+
+/// The project name: from the configuration, else the root folder's name.
+pub fn project_for(root: &Path, config: &Config) -> Project {
+    let name = config.project.name.clone().unwrap_or_else(|| {
+        let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        abs.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "threat model".into())
+    });
+    Project {
+        name,
+        description: config.project.description.clone(),
+    }
+}
+
+/// A poisoned lock only means another worker panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
