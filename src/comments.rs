@@ -5,6 +5,13 @@
 //! cut into [`CommentLine`]s: slices of the file with `//`, `#`, `/*`, ` * `, `*/`, quotes and
 //! the like removed, each remembering its byte offset so spans stay exact. Adjacent line
 //! comments are grouped into one comment, so a description can continue on the next `//` line.
+//!
+//! @component Threatmark:Comment extractor (#extractor) in #process [type: process]: tree-sitter parsing of untrusted source
+//! @threat Pathological parse (#pathological_parse) [stride: D; likelihood: possible; impact: moderate; cwe: 1333; actor: #malicious_contributor]:
+//! deeply nested or adversarial code makes a grammar take minutes
+//! @control Per-file parse budget (#parse_budget): tree-sitter is stopped after parse_timeout_ms and the lexical scanner takes over
+//! @mitigates #extractor against #pathological_parse with #parse_budget
+//! @connects #extractor to #parser with comment lines
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;

@@ -11,6 +11,20 @@
 //! - [`source`], [`scan`], [`render`] and [`cli`] are the IO shell around them.
 //!
 //! `main.rs` only calls [`cli::main`].
+//!
+//! Threatmark's own threat model lives in these annotations (see docs/security.md).
+//!
+//! @boundary Scanned repository (#repo): files written by anyone who can open a pull request
+//! @boundary threatmark process (#process): the scanner running on a developer's or CI machine
+//! @boundary Model consumers (#consumers): people and pipelines that read what threatmark writes
+//! @actor Malicious contributor (#malicious_contributor): plants hostile files or annotations in a repository that is later scanned
+//! @actor Careless maintainer (#careless_maintainer): commits huge, binary or broken files without malice
+//! @component Threatmark:CLI (#cli) in #process [type: process]: argument parsing, exit codes, output paths
+//! @component Repository files (#repo_files) in #repo [type: store]: source files, ignore files and threatmark.toml
+//! @component Model file (#model_file) in #consumers [type: store]: threatmodel.json, committed and diffed
+//! @component CI pipeline (#ci) in #consumers [type: external]: gates merges on the model
+//! @connects #repo_files to #walker with file reads
+//! @connects #model_file to #ci with threatmodel.json
 
 pub mod annotation;
 pub mod cli;

@@ -1,5 +1,12 @@
 //! Writing files so that a crash never leaves half a file behind: write a temporary file in the
 //! same folder, flush it to disk, then rename it over the target (rename is atomic on POSIX).
+//!
+//! @component Threatmark:Writer (#writer) in #process [type: process]
+//! @threat Torn model file (#torn_write) [stride: T; likelihood: unlikely; impact: moderate]:
+//! a crash or a full disk halfway through leaves a truncated threatmodel.json that CI then trusts
+//! @control Atomic writes (#atomic_write): temp file in the same folder, fsync, rename
+//! @mitigates #writer against #torn_write with #atomic_write
+//! @connects #writer to #model_file with atomic rename
 
 use std::io::Write;
 use std::path::Path;

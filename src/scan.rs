@@ -4,6 +4,19 @@
 //! out), so a work-tree scan and a scan of a git revision share it. [`scan_dir`] is the IO shell:
 //! a parallel walk whose results are collected and sorted by path before anything is built, so
 //! the model is byte-identical whatever the thread count.
+//!
+//! @component Threatmark:Scanner (#scanner) in #process [type: process]: reads files and runs the per-file pipeline
+//! @threat Resource exhaustion by huge files (#huge_files) [stride: D; likelihood: likely; impact: moderate; cwe: 400; actor: #careless_maintainer]:
+//! a 2 GB log or a vendored bundle makes the scan run out of memory or time
+//! @threat Silent loss of annotations in unreadable files (#silent_loss) [stride: R; likelihood: likely; impact: major; actor: #careless_maintainer]:
+//! a binary, mis-encoded or unreadable file drops its threats from the model and nobody notices
+//! @control File size limit (#size_limit): files over max_file_size are skipped with TM022
+//! @control Every bad file becomes a diagnostic (#diagnose_bad_input): binary, encoding, IO and size problems are reported with the file name, and the scan goes on
+//! @control Keyword prefilter (#prefilter): only files containing an annotation keyword reach tree-sitter
+//! @mitigates #scanner against #huge_files with #size_limit
+//! @mitigates #scanner against #huge_files with #prefilter
+//! @mitigates #scanner against #silent_loss with #diagnose_bad_input
+//! @connects #scanner to #extractor with file text
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -53,7 +66,7 @@ pub struct FileOutcome {
     pub path: String,
     pub annotations: Vec<Annotation>,
     pub diagnostics: Vec<Diagnostic>,
-    /// The decoded text, kept only when a diagnostic points into it (for the caret).
+    /// The decoded text, kept only when a diagnostic may point into it (for the caret).
     pub text: Option<Arc<str>>,
     /// The file passed the prefilter.
     pub matched: bool,
@@ -122,7 +135,8 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     for comment in &extracted.comments {
         annotation::parse_comment(comment, &loc, &mut out.annotations, &mut out.diagnostics);
     }
-    if out.diagnostics.iter().any(|d| d.span.is_some()) {
+    // Kept for carets: per-file diagnostics, and model diagnostics that point at annotations.
+    if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
         out.text = Some(Arc::from(text));
     }
     out

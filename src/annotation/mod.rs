@@ -4,6 +4,13 @@
 //! line and fuzzed on arbitrary bytes. The grammar is a strict superset of Threatspec 0.5.0's
 //! (see docs/annotations.md): its tags and keyword patterns, its slug rule for ids, its YAML
 //! bodies, plus attributes, boundaries, actors and `: ` descriptions.
+//!
+//! @component Threatmark:Annotation parser (#parser) in #process [type: process]
+//! @threat Crash on malformed annotations (#parser_crash) [stride: D; likelihood: likely; impact: moderate; cwe: 20; actor: #malicious_contributor]:
+//! a panic on odd input would let one file stop every scan in CI
+//! @control No panics on user input (#no_panics): spans are clamped to char boundaries, every malformed line becomes a diagnostic, and the parser is fuzzed
+//! @mitigates #parser against #parser_crash with #no_panics
+//! @connects #parser to #builder with annotations
 
 mod ast;
 mod attrs;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use annotate_snippets::normalize_untrusted_str as clean;
 use anyhow::{Context, bail};
 
 use crate::annotation::{self, Locator};
@@ -64,12 +65,12 @@ pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
         for l in comment {
             let (line, _) = index.position(text, l.offset);
             let mark = if annotation::is_tag_line(l.text) { "@" } else { " " };
-            println!("{line:>6} {mark}| {}", l.text);
+            println!("{line:>6} {mark}| {}", clean(l.text));
         }
         let mut found = Vec::new();
         annotation::parse_comment(comment, &loc, &mut found, &mut diags);
         for a in found {
-            println!("       => @{} {:?}", a.tag.as_str(), a.body);
+            println!("       => @{} {}", a.tag.as_str(), clean(&format!("{:?}", a.body)));
         }
     }
     if !diags.is_empty() {

@@ -3,6 +3,13 @@
 //! Pure: annotations in (already sorted by path and position), model and diagnostics out.
 //! The result never depends on the order files were read in, because callers sort first and
 //! every collection here is a `BTreeMap` keyed by id.
+//!
+//! @component Threatmark:Model builder (#builder) in #process [type: process]
+//! @threat Nondeterministic model (#nondeterminism) [stride: R; likelihood: possible; impact: major]:
+//! a model that changes without a code change hides real drift in noise and makes the stale-model gate flaky
+//! @control Sorted, id-keyed output (#sorted_output): collections are BTreeMaps keyed by stable ids, files are sorted by path before building, no clock or randomness
+//! @mitigates #builder against #nondeterminism with #sorted_output
+//! @connects #builder to #writer with the model
 
 use std::collections::{BTreeMap, BTreeSet};
 

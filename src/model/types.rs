@@ -277,6 +277,7 @@ pub struct NoExtra {}
 /// A thing that can be declared with a name: component, boundary, actor, threat or control.
 /// `X` holds the fields only some kinds have, serialised before the attributes and sources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Entity_{X}")]
 pub struct Entity<X = NoExtra> {
     pub id: String,
     pub name: String,
@@ -320,6 +321,7 @@ pub type Boundary = Entity<BoundaryExtra>;
 
 /// A relation between entities, keyed by a stable id built from the ids it links.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "Relation_{T}")]
 pub struct Relation<T> {
     pub id: String,
     #[serde(flatten)]

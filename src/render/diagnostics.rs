@@ -1,10 +1,17 @@
 //! Diagnostics rendered like rustc and ruff: `error[TM003]: ...`, `--> file:line:col`, the
 //! source line and a caret, then a help line. Uses annotate-snippets, rustc's own renderer.
+//!
+//! @threat Terminal escape injection (#terminal_injection) [stride: T; likelihood: possible; impact: minor; cwe: 150; actor: #malicious_contributor]:
+//! annotation text with ANSI escape sequences rewrites a developer's terminal when diagnostics are printed
+//! @control Control characters are neutralised (#escape_control_chars): user text goes through annotate-snippets' normalisation before it reaches a terminal
+//! @mitigates #cli against #terminal_injection with #escape_control_chars
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
+use annotate_snippets::{
+    AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str as clean,
+};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::text::LineIndex;
@@ -28,7 +35,7 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             Severity::Warning => Level::WARNING,
             Severity::Note => Level::NOTE,
         };
-        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+        let title = level.primary_title(clean(&d.message)).id(d.code.as_str());
         let mut group = Group::with_title(title);
         let snippet = d.location.as_ref().zip(d.span).and_then(|(loc, span)| {
             let text = sources.get(&loc.path)?;
@@ -45,19 +52,19 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             let local = (span.start - start)..(span.end.min(end) - start);
             let mut ann = AnnotationKind::Primary.span(local);
             if let Some(label) = &d.label {
-                ann = ann.label(label.as_str());
+                ann = ann.label(clean(label));
             }
             Some(
                 Snippet::source(&text[start..end])
                     .line_start(first + 1)
-                    .path(loc.path.as_str())
+                    .path(clean(&loc.path))
                     .annotation(ann),
             )
         });
         match (snippet, &d.location) {
             (Some(s), _) => group = group.element(s),
             (None, Some(loc)) => {
-                let mut origin = Origin::path(loc.path.as_str());
+                let mut origin = Origin::path(clean(&loc.path));
                 if loc.line > 0 {
                     origin = origin.line(loc.line as usize).char_column(loc.column as usize);
                 }
@@ -66,7 +73,7 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             (None, None) => {}
         }
         if let Some(help) = &d.help {
-            group = group.element(Level::HELP.message(help.as_str()));
+            group = group.element(Level::HELP.message(clean(help)));
         }
         out.push_str(&renderer.render(&[group]));
         out.push_str("\n\n");
@@ -79,6 +86,15 @@ mod tests {
     use super::*;
     use crate::diagnostic::{Code, Span};
     use crate::model::Location;
+
+    #[test]
+    fn escape_sequences_never_reach_the_terminal() {
+        let d = Diagnostic::new(Code::UnknownTag, "`@thr\u{1b}[2Jeat` is not a tag")
+            .at(Location::new("a\u{1b}]0;x\u{7}.rs", 1, 1))
+            .help("\u{1b}[31mred");
+        let out = render(&[d], &BTreeMap::new(), false);
+        assert!(!out.contains('\u{1b}'), "{out:?}");
+    }
 
     #[test]
     fn renders_caret_and_location() {

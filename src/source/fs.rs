@@ -8,6 +8,15 @@
 //! - `include`/`exclude` globs from threatmark.toml apply on top;
 //! - symbolic links are not followed unless configured, so a link out of the repository is never
 //!   read.
+//!
+//! @component Threatmark:Walker (#walker) in #process [type: process]: parallel directory walk
+//! @threat Path escape through symbolic links (#path_escape) [stride: I; likelihood: possible; impact: major; cwe: 59; actor: #malicious_contributor]:
+//! a link in the repository points at ~/.ssh or /etc, and its content ends up in a published model
+//! @threat Endless walk through a symlink loop (#symlink_loop) [stride: D; likelihood: possible; impact: minor; cwe: 835; actor: #malicious_contributor]
+//! @control Symbolic links are not followed (#no_follow_symlinks): links are skipped unless configured, and loops are detected when they are followed
+//! @mitigates #walker against #path_escape with #no_follow_symlinks
+//! @mitigates #walker against #symlink_loop with #no_follow_symlinks
+//! @connects #walker to #scanner with file paths
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,346 @@
+//! The command line as users and CI see it: exit codes, files written, determinism, and bad input
+//! that must end in diagnostics rather than a crash.
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn tm() -> Command {
+    let mut cmd = Command::cargo_bin("threatmark").expect("binary");
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn write(root: &Path, rel: &str, text: impl AsRef<[u8]>) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    fs::write(p, text).expect("write");
+}
+
+fn clean_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[project]\nname = \"demo\"\n",
+    );
+    write(
+        dir.path(),
+        "src/api.go",
+        "package api\n\n// @component Shop:API (#api) in #dmz: public API\n// @boundary DMZ (#dmz)\n// @threat SQL injection (#sqli) [stride: T; severity: high]\n// @control Prepared statements (#prepared)\n// @mitigates #api against #sqli with #prepared\nfunc Handle() {}\n",
+    );
+    write(
+        dir.path(),
+        "web/app.ts",
+        "/**\n * @connects Browser to #api with HTTPS\n * @exposes #api to XSS with unescaped output\n */\nexport const x = 1;\n",
+    );
+    dir
+}
+
+#[test]
+fn scan_writes_the_model_and_exits_zero() {
+    let repo = clean_repo();
+    tm().arg("scan")
+        .arg(repo.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("wrote"))
+        .stderr(predicate::str::contains("2 threats"));
+    let model = fs::read_to_string(repo.path().join("threatmodel.json")).expect("model");
+    assert!(model.contains("\"schema_version\": 1"));
+    assert!(model.contains("\"name\": \"demo\""));
+    assert!(model.ends_with("}\n"));
+}
+
+#[test]
+fn format_json_prints_to_stdout_and_writes_nothing() {
+    let repo = clean_repo();
+    tm().args(["scan", "--format", "json"])
+        .arg(repo.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("{\n  \"schema_version\": 1"));
+    assert!(!repo.path().join("threatmodel.json").exists());
+}
+
+// @tests #sorted_output for #builder
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let repo = clean_repo();
+    for i in 0..40 {
+        write(
+            repo.path(),
+            &format!("svc{i}/main.py"),
+            format!("# @threat T{i} (#t{i})\n# @mitigates Svc{i} against #t{i} with C{}\n", i % 3),
+        );
+    }
+    let run = |threads: &str| {
+        tm().args(["scan", "--format", "json", "--threads", threads])
+            .arg(repo.path())
+            .output()
+            .expect("run")
+    };
+    let one = run("1");
+    let two = run("2");
+    let four = run("4");
+    assert!(one.status.success());
+    assert_eq!(one.stdout, two.stdout);
+    assert_eq!(one.stdout, four.stdout);
+    assert_eq!(one.stderr.len() > 0, two.stderr.len() > 0);
+}
+
+#[test]
+fn rescanning_an_unchanged_repository_is_byte_identical() {
+    let repo = clean_repo();
+    tm().arg("scan").arg(repo.path()).assert().success();
+    let first = fs::read(repo.path().join("threatmodel.json")).expect("model");
+    tm().arg("scan").arg(repo.path()).assert().success();
+    let second = fs::read(repo.path().join("threatmodel.json")).expect("model");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn strict_fails_with_one_on_errors_and_default_does_not() {
+    let repo = clean_repo();
+    write(
+        repo.path(),
+        "src/bad.rs",
+        "// @mitigates #api against #sqli\nfn main() {}\n",
+    );
+    tm().arg("scan")
+        .arg(repo.path())
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("error[TM001]"))
+        .stderr(predicate::str::contains("src/bad.rs:1:4"));
+    tm().args(["scan", "--strict"])
+        .arg(repo.path())
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn diagnostics_show_a_caret_and_help() {
+    let repo = clean_repo();
+    write(
+        repo.path(),
+        "src/ref.py",
+        "# @mitigates #api against #sqlj with #prepared\n",
+    );
+    tm().arg("scan")
+        .arg(repo.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("error[TM003]: undefined threat `#sqlj`"))
+        .stderr(predicate::str::contains("--> src/ref.py:1:"))
+        .stderr(predicate::str::contains("^^^^^"))
+        .stderr(predicate::str::contains("did you mean `#sqli`?"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_two() {
+    tm().arg("no-such-command").assert().code(2);
+    tm().args(["scan", "/definitely/not/here"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/definitely/not/here"));
+    let repo = clean_repo();
+    write(repo.path(), "threatmark.toml", "[scan]\nexclud = []\n");
+    tm().arg("scan")
+        .arg(repo.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exclud"));
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    tm().arg("--help").assert().success();
+    tm().arg("--version").assert().success();
+}
+
+#[test]
+fn explain_prints_the_long_text() {
+    tm().args(["explain", "TM001"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("missing-clause"));
+    tm().args(["explain", "undefined-reference"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("TM003"));
+    tm().args(["explain", "TM999"]).assert().code(2);
+}
+
+#[test]
+fn languages_lists_every_row() {
+    let out = tm().arg("languages").output().expect("run");
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    for lang in threatmark::lang::LANGUAGES {
+        assert!(text.contains(lang.name), "{} missing", lang.name);
+    }
+}
+
+#[test]
+fn init_writes_a_config_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    tm().arg("init").arg(dir.path()).assert().success();
+    assert!(dir.path().join("threatmark.toml").is_file());
+    tm().arg("init").arg(dir.path()).assert().code(2);
+    tm().args(["init", "--force"]).arg(dir.path()).assert().success();
+}
+
+#[test]
+fn debug_comments_shows_language_and_comments() {
+    let repo = clean_repo();
+    tm().args(["debug", "comments"])
+        .arg(repo.path().join("web/app.ts"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("typescript (tree-sitter)"))
+        .stdout(predicate::str::contains("@connects Browser to #api with HTTPS"));
+}
+
+// @tests #diagnose_bad_input for #scanner
+// @tests #size_limit for #scanner
+// @tests #no_follow_symlinks for #walker
+#[test]
+fn hostile_input_ends_in_diagnostics_not_a_crash() {
+    let repo = clean_repo();
+    let root = repo.path();
+    // Binary with a source extension.
+    write(root, "bin/blob.rs", b"\x00\x01\x02// @threat Hidden\x00");
+    // Invalid UTF-8 inside a comment.
+    write(root, "src/latin1.py", b"# @threat Caf\xe9 (#cafe)\nx = 1\n");
+    // UTF-16 with a BOM.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "# @threat Wide (#wide)\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    write(root, "src/wide.py", utf16);
+    // CRLF and lone CR line endings.
+    write(root, "src/crlf.js", "// @threat Crlf (#crlf)\r\nvar a;\r\n");
+    write(root, "src/cr.js", "var a;\r// @threat Lone (#lone)\rvar b;\r");
+    // An unterminated block comment.
+    write(root, "src/open.c", "int x;\n/* @threat Unclosed (#unclosed)\n");
+    // A file over the size limit.
+    write(root, "threatmark.toml", "[project]\nname = \"demo\"\n[scan]\nmax_file_size = 1000\n");
+    write(root, "src/huge.js", format!("// @threat Big\n{}", "x".repeat(2000)));
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(root.join("src"), root.join("src/loop")).expect("symlink");
+        write(
+            root,
+            "threatmark.toml",
+            "[project]\nname = \"demo\"\n[scan]\nmax_file_size = 1000\nfollow_symlinks = true\n",
+        );
+    }
+
+    let out = tm()
+        .args(["scan", "--format", "json"])
+        .arg(root)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let model = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "warning[TM020]",
+        "bin/blob.rs",
+        "warning[TM021]",
+        "src/latin1.py",
+        "warning[TM026]",
+        "src/open.c:2:1",
+        "warning[TM022]",
+        "src/huge.js",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    #[cfg(unix)]
+    assert!(stderr.contains("warning[TM024]"), "{stderr}");
+    for id in ["\"cafe\"", "\"wide\"", "\"crlf\"", "\"lone\"", "\"unclosed\""] {
+        assert!(model.contains(id), "{id} missing from the model");
+    }
+    assert!(model.contains("\"line\": 2"), "lone CR must count as a line break");
+    assert!(!model.contains("Hidden"));
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_the_repository_are_not_followed_by_default() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(outside.path(), "secret.py", "# @threat Outside (#outside)\n");
+    let repo = clean_repo();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("link")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path().join("secret.py"), repo.path().join("file.py"))
+        .expect("symlink");
+    let out = tm()
+        .args(["scan", "--format", "json"])
+        .arg(repo.path())
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("outside"));
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_folders_are_reported_and_the_scan_goes_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = clean_repo();
+    write(repo.path(), "locked/x.py", "# @threat Locked\n");
+    let locked = repo.path().join("locked");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).expect("chmod");
+    // Root can read anything; the check only means something for other users.
+    let readable = fs::read_dir(&locked).is_ok();
+    let out = tm()
+        .args(["scan", "--format", "json"])
+        .arg(repo.path())
+        .output()
+        .expect("run");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).expect("chmod back");
+    assert!(out.status.success());
+    if !readable {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("TM023") && stderr.contains("locked"), "{stderr}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sqli"));
+}
+
+#[test]
+fn ignore_files_and_hidden_directories() {
+    let repo = clean_repo();
+    write(repo.path(), ".github/workflows/ci.yml", "# @threat Poisoned pipeline (#ppe)\non: push\n");
+    write(repo.path(), ".git/hooks/pre-commit.sh", "# @threat In git dir (#gitdir)\n");
+    write(repo.path(), "vendor/lib.js", "// @threat Vendored (#vendored)\n");
+    write(repo.path(), "gen/out.js", "// @threat Generated (#generated)\n");
+    write(repo.path(), ".gitignore", "gen/\n");
+    write(repo.path(), ".threatmarkignore", "vendor/\n");
+    let out = tm()
+        .args(["scan", "--format", "json"])
+        .arg(repo.path())
+        .output()
+        .expect("run");
+    let model = String::from_utf8_lossy(&out.stdout);
+    assert!(model.contains("\"ppe\""), "hidden .github must be walked");
+    assert!(!model.contains("gitdir"));
+    assert!(!model.contains("vendored"));
+    assert!(!model.contains("generated"));
+}
+
+#[test]
+fn an_ignore_file_that_ignores_everything_gives_an_empty_model() {
+    let repo = clean_repo();
+    write(repo.path(), ".threatmarkignore", "*\n");
+    tm().arg("scan")
+        .arg(repo.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("model: empty"));
+}
