@@ -37,6 +37,16 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # Walk hidden files and folders such as .github/ (.git/ is always skipped).
 # hidden = true
 
+[risk]
+# The likelihood x impact matrix. scores[likelihood][impact], likelihood rare..certain (rows),
+# impact negligible..severe (columns). Scores must not decrease along a row or a column.
+# scores = [[1, 2, 3, 4, 5], [2, 4, 6, 8, 10], [3, 6, 9, 12, 15], [4, 8, 12, 16, 20], [5, 10, 15, 20, 25]]
+# Lowest score of each band: very-low, low, medium, high, critical.
+# band_edges = [1, 3, 6, 12, 20]
+# Display names of the five levels (annotations always use the standard words or 1-5).
+# likelihood_labels = ["rare", "unlikely", "possible", "likely", "certain"]
+# impact_labels = ["negligible", "minor", "moderate", "major", "severe"]
+
 [languages]
 # Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
 # extensions = { tpl = "go", jenkins = "groovy" }
@@ -68,6 +78,8 @@ pub struct Config {
     pub scan: ScanConfig,
     #[serde(default)]
     pub languages: LanguagesConfig,
+    #[serde(default)]
+    pub risk: crate::analysis::RiskMatrix,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -118,6 +130,10 @@ impl Config {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
+        })?;
+        config.risk.validate().map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
         })?;
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {

@@ -134,6 +134,33 @@ codes! {
     IgnoreFileError = "TM027", "ignore-file-error", Warning,
         "an ignore file (.gitignore, .threatmarkignore) has a line that cannot be parsed",
         "The offending glob is skipped; the other lines of the ignore file still apply.";
+    UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
+        "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
+        "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";
+    UnguardedCrossing = "TM102", "unguarded-crossing", Warning,
+        "a data flow crosses a trust boundary and no control covers either end",
+        "A `@connects` flow whose ends sit in different trust boundaries crosses those\nboundaries. Interactions that cross boundaries deserve the most attention, so a\ncrossing is guarded only when a `@mitigates` names its source or its target.\n\nFix: mitigate the threats of the receiving side (input validation, authentication),\nor move both ends into one boundary if the crossing is not real.";
+    StrideGap = "TM103", "stride-gap", Note,
+        "an element on a boundary crossing lacks threats for some STRIDE categories",
+        "STRIDE per element (Microsoft's chart, as used by Threat Dragon): processes are\nsubject to all six categories; data stores to Tampering, Repudiation, Information\ndisclosure and Denial of service; external entities to Spoofing and Repudiation; data\nflows to Tampering, Information disclosure and Denial of service. For every element\nthat a crossing flow touches, the categories of the threats linked to it are compared\nwith its applicable set, and the missing ones are listed. A gap is a prompt to think,\nnot a defect: declare the threat, or note why it does not apply.";
+    ExpiredAcceptance = "TM104", "expired-acceptance", Error,
+        "a risk acceptance has passed its expiry date",
+        "`@accepts THREAT to COMPONENT [expires: YYYY-MM-DD]` accepts a risk until a date.\nAfter it, the acceptance no longer covers the exposure and the threat counts as open\nagain. Dates are compared with the date passed to `threatmark analyze` or `check`\n(`--today`, default: the current date); the model file itself never depends on the\nclock.\n\nFix: review the risk and renew the acceptance with a new date, or mitigate it.";
+    UnratedThreat = "TM105", "unrated-threat", Warning,
+        "a threat has no likelihood and impact, and no severity",
+        "Risk is likelihood x impact on the matrix; a threat with only a severity is ranked by\nthe severity. A threat with neither cannot be ranked and sinks to the bottom of the\nremediation plan.\n\nFix: add `[likelihood: possible; impact: major]` (or `[severity: high]`).";
+    UnownedThreat = "TM106", "unowned-threat", Note,
+        "a threat has no owner",
+        "Every risk needs someone who decides about it. A threat's owner is its `owner`\nattribute, or else the owner of the component it affects when there is exactly one.\n\nFix: add `[owner: @team]` to the threat or to its component.";
+    UnusedControl = "TM107", "unused-control", Note,
+        "a declared control mitigates nothing and is tested nowhere",
+        "A control declared with `@control` that no `@mitigates` and no `@tests` uses is either\ndead documentation or a missing link.";
+    ComponentWithoutThreats = "TM108", "component-without-threats", Note,
+        "a component has no threats at all",
+        "No exposure, mitigation, acceptance or transfer names this component (or any of its\nchildren). Either it has been threat-modelled and found clean, which is worth a\n`@review`, or nobody has looked yet. Components with a `@review` are not reported.";
+    UnaddressedThreat = "TM109", "unaddressed-threat", Note,
+        "a threat is declared but linked to nothing",
+        "The threat has no exposure, mitigation, acceptance or transfer, so nothing says where\nit applies or what was done about it. It appears in the remediation plan as open.";
 }
 
 impl std::fmt::Display for Code {

@@ -26,6 +26,7 @@
 //! @connects #repo_files to #walker with file reads
 //! @connects #model_file to #ci with threatmodel.json
 
+pub mod analysis;
 pub mod annotation;
 pub mod cli;
 pub mod comments;

@@ -226,7 +226,7 @@ pub fn scan_dir(
         ..Stats::default()
     };
     let project = project_for(root, config);
-    let mut result = assemble(project, outcomes, &mut stats);
+    let mut result = assemble(project, outcomes, &config.risk, &mut stats);
     diagnostics.append(&mut result.diagnostics);
     diagnostic::normalize(&mut diagnostics);
     result.diagnostics = diagnostics;
@@ -235,8 +235,13 @@ pub fn scan_dir(
     Ok(result)
 }
 
-/// Sort per-file outcomes by path and build the model. Pure.
-pub fn assemble(project: Project, mut outcomes: Vec<FileOutcome>, stats: &mut Stats) -> ScanResult {
+/// Sort per-file outcomes by path, build the model and embed its date-free analysis. Pure.
+pub fn assemble(
+    project: Project,
+    mut outcomes: Vec<FileOutcome>,
+    matrix: &crate::analysis::RiskMatrix,
+    stats: &mut Stats,
+) -> ScanResult {
     outcomes.sort_by(|a, b| a.path.cmp(&b.path));
     let mut diagnostics = Vec::new();
     let mut sources = BTreeMap::new();
@@ -257,7 +262,8 @@ pub fn assemble(project: Project, mut outcomes: Vec<FileOutcome>, stats: &mut St
             });
         }
     }
-    let (model, mut build_diags) = model::build(project, &files);
+    let (mut model, mut build_diags) = model::build(project, &files);
+    model.analysis = Some(crate::analysis::analyze(&model, matrix, None));
     diagnostics.append(&mut build_diags);
     diagnostic::normalize(&mut diagnostics);
     ScanResult {

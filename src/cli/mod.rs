@@ -1,6 +1,7 @@
 //! The command line: argument parsing and dispatch. Each command lives in its own file and
 //! returns an exit code; errors become exit code 2 here, at the edge (anyhow).
 
+mod analyze;
 mod debug;
 mod info;
 mod scan;
@@ -49,6 +50,9 @@ impl Color {
 pub enum Command {
     /// Find every annotation and write the living threat model (threatmodel.json).
     Scan(scan::ScanArgs),
+    /// Risk, residual status, boundary crossings, STRIDE coverage, findings and the ranked
+    /// remediation plan.
+    Analyze(analyze::AnalyzeArgs),
     /// Print the long explanation of a diagnostic code (TM001...).
     Explain(info::ExplainArgs),
     /// List the supported languages and how their comments are found.
@@ -95,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     let color = cli.color.stderr();
     match cli.command {
         Command::Scan(args) => scan::run(args, color),
+        Command::Analyze(args) => analyze::run(args, color),
         Command::Explain(args) => info::explain(args),
         Command::Languages => info::languages(),
         Command::Init(args) => info::init(args),

@@ -37,16 +37,20 @@ pub enum ScanFormat {
     Json,
 }
 
-pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
-    let root = &args.root.path;
-    let config = Config::load(root, args.root.config.as_deref())?;
-    let threads = args.threads.unwrap_or_else(|| {
+/// Load the configuration and scan, with a progress bar on a terminal. Shared by the commands
+/// that need a fresh model.
+pub fn scan_root(
+    root: &RootArgs,
+    threads: Option<usize>,
+    quiet: bool,
+) -> anyhow::Result<(Config, scan::ScanResult)> {
+    let config = Config::load(&root.path, root.config.as_deref())?;
+    let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)
     });
-
-    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+    let progress = (!quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} scanning: {pos} files {elapsed}")
@@ -60,11 +64,17 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
             bar.inc(1);
         }
     };
-    let result = scan::scan_dir(root, &config, threads, &tick)
-        .with_context(|| format!("scanning {}", root.display()))?;
+    let result = scan::scan_dir(&root.path, &config, threads, &tick)
+        .with_context(|| format!("scanning {}", root.path.display()))?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    Ok((config, result))
+}
+
+pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
+    let root = &args.root.path;
+    let (config, result) = scan_root(&args.root, args.threads, args.quiet)?;
 
     let json = model::to_json(&result.model);
     let wrote = match args.format {

@@ -84,6 +84,7 @@ pub fn build(project: Project, files: &[FileAnnotations]) -> (ThreatModel, Vec<D
     for a in &all {
         b.register_names(a);
     }
+    b.link_parents();
     for a in &all {
         b.extend_by_reference(a);
     }
@@ -101,6 +102,9 @@ struct Builder {
     component_places: BTreeMap<String, Vec<(String, Source)>>,
     boundary_places: BTreeMap<String, Vec<(String, Source)>>,
     parents: BTreeMap<String, String>,
+    /// Hierarchical component names (`Shop:API:Checkout`) with their ids, linked to parents once
+    /// every name is known.
+    hierarchy: Vec<(String, String, Source)>,
     mitigations: BTreeMap<String, Mitigation>,
     exposures: BTreeMap<String, Exposure>,
     acceptances: BTreeMap<String, Acceptance>,
@@ -154,7 +158,8 @@ impl Builder {
         for (kind, r) in mentions(&a.body) {
             let Some(name) = &r.name else { continue };
             if kind == Kind::Component {
-                self.register_component_parents(name, &r.id, &a.source);
+                self.hierarchy
+                    .push((name.clone(), r.id.clone(), a.source.clone()));
             }
             if declaring {
                 self.declare(kind, r, name, a);
@@ -164,23 +169,57 @@ impl Builder {
         }
     }
 
-    /// `Shop:API:Checkout` implies `Shop:API` and `Shop`.
-    fn register_component_parents(&mut self, name: &str, id: &str, source: &Source) {
-        let parts: Vec<&str> = name.split(':').collect();
-        if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
-            return;
-        }
-        let mut child = id.to_string();
-        for n in (1..parts.len()).rev() {
-            let parent_name = parts[..n].join(":");
-            let parent_id = ids::derive(&parent_name);
-            if parent_id == child {
-                break;
+    /// `Shop:API:Checkout` implies `Shop:API` and `Shop`. A parent is the component with that
+    /// name when there is one (`@component Shop:API (#api)` is the parent of `Shop:API:Checkout`),
+    /// else an implicit component with the derived id.
+    fn link_parents(&mut self) {
+        for (name, id, source) in std::mem::take(&mut self.hierarchy) {
+            let parts: Vec<&str> = name.split(':').collect();
+            if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
+                continue;
             }
-            self.parents.entry(child.clone()).or_insert(parent_id.clone());
-            self.mention(Kind::Component, &parent_id, &parent_name, source);
-            child = parent_id;
+            let mut child = id;
+            for n in (1..parts.len()).rev() {
+                let parent_name = parts[..n].join(":");
+                let parent_id = self
+                    .component_named(&parent_name)
+                    .unwrap_or_else(|| ids::derive(&parent_name));
+                if parent_id == child || self.is_component_ancestor(&child, &parent_id) {
+                    break;
+                }
+                self.parents.entry(child.clone()).or_insert(parent_id.clone());
+                self.mention(Kind::Component, &parent_id, &parent_name, &source);
+                child = parent_id;
+            }
         }
+    }
+
+    /// The component called `name`: a declared one before a mentioned one, then the one whose id
+    /// is derived from the name, then the smallest id.
+    fn component_named(&self, name: &str) -> Option<String> {
+        let derived = ids::derive(name);
+        self.reg
+            .by_kind
+            .get(&Kind::Component)?
+            .iter()
+            .filter(|(_, d)| d.name == name)
+            .min_by_key(|(id, d)| (!d.named_by_declaration, **id != derived, (*id).clone()))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// Is `anc` among the parents of `id` (or `id` itself)?
+    fn is_component_ancestor(&self, anc: &str, id: &str) -> bool {
+        let mut cur = id;
+        for _ in 0..=self.parents.len() {
+            if cur == anc {
+                return true;
+            }
+            match self.parents.get(cur) {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        true
     }
 
     fn mention(&mut self, kind: Kind, id: &str, name: &str, source: &Source) {
@@ -214,7 +253,7 @@ impl Builder {
                         d.name
                     ),
                 )
-                .at(a.source.location())
+                .at(ref_location(a, r.span))
                 .at_span(r.span)
                 .label(format!("`{name}` declared here with the same id"));
                 diag.help = Some(match first {
@@ -274,7 +313,7 @@ impl Builder {
             Code::UndefinedReference,
             format!("undefined {} `#{}`", kind.as_str(), r.id),
         )
-        .at(a.source.location())
+        .at(ref_location(a, r.span))
         .at_span(r.span)
         .label(format!("no {} has this id", kind.as_str()));
         diag.help = Some(match closest(&r.id, self.reg.ids(kind)) {
@@ -645,13 +684,15 @@ impl Builder {
             flows: self.flows.into_values().collect(),
             reviews: self.reviews.into_values().collect(),
             tests: self.tests.into_values().collect(),
+            analysis: None,
         };
         crate::diagnostic::normalize(&mut self.diags);
         (model, self.diags)
     }
 
-    /// One parent per boundary: the first placement wins, a second different one is reported,
-    /// and an edge that would close a cycle is dropped.
+    /// One parent per boundary: the first placement wins, a later one inside it is more precise,
+    /// one around it adds nothing, any other is reported; an edge that would close a cycle is
+    /// dropped.
     fn boundary_parents(&mut self) -> BTreeMap<String, String> {
         let mut parents: BTreeMap<String, String> = BTreeMap::new();
         for (child, places) in &self.boundary_places {
@@ -666,22 +707,51 @@ impl Builder {
                     );
                     continue;
                 }
-                match parents.get(child) {
-                    None => {
-                        parents.insert(child.clone(), parent.clone());
-                    }
-                    Some(p) if p == parent => {}
-                    Some(p) => self.diags.push(
-                        Diagnostic::new(
-                            Code::ConflictingBoundaries,
-                            format!(
-                                "boundary `#{child}` is placed in `#{parent}` and in `#{p}`"
-                            ),
-                        )
-                        .at(source.location())
-                        .help(format!("the first placement, `#{p}`, is kept")),
-                    ),
+                parents.entry(child.clone()).or_insert_with(|| parent.clone());
+            }
+        }
+        // Walks up from `of` (inclusive); bounded, because cycles are only broken below.
+        let encloses = |parents: &BTreeMap<String, String>, anc: &str, of: &str| {
+            let mut cur = of;
+            for _ in 0..=parents.len() {
+                if cur == anc {
+                    return true;
                 }
+                match parents.get(cur) {
+                    Some(p) => cur = p,
+                    None => return false,
+                }
+            }
+            false
+        };
+        for (child, places) in &self.boundary_places {
+            for (parent, source) in places.iter().skip(1) {
+                let Some(cur) = parents.get(child).cloned() else {
+                    continue;
+                };
+                if parent == child || encloses(&parents, parent, &cur) {
+                    continue;
+                }
+                if encloses(&parents, &cur, parent) && !encloses(&parents, child, parent) {
+                    parents.insert(child.clone(), parent.clone());
+                    continue;
+                }
+                let diag = if encloses(&parents, child, parent) {
+                    Diagnostic::new(
+                        Code::BoundaryCycle,
+                        format!("boundaries `#{child}` and `#{parent}` contain each other"),
+                    )
+                    .help(format!("the nesting of `#{child}` in `#{parent}` was dropped"))
+                } else {
+                    Diagnostic::new(
+                        Code::ConflictingBoundaries,
+                        format!(
+                            "boundary `#{child}` is placed in `#{cur}` and in `#{parent}`, which do not nest"
+                        ),
+                    )
+                    .help(format!("the first placement, `#{cur}`, is kept"))
+                };
+                self.diags.push(diag.at(source.location()));
             }
         }
         // Break cycles deterministically: walk children in id order.
@@ -711,6 +781,21 @@ impl Builder {
         }
         parents
     }
+}
+
+/// Where a reference starts: references are on the annotation's first line, whose text from the
+/// tag on is `source.annotation`, so the column is the tag's plus the characters before it.
+fn ref_location(a: &Annotation, span: crate::diagnostic::Span) -> Location {
+    let mut location = a.source.location();
+    if let Some(before) = span
+        .start
+        .checked_sub(a.span.start)
+        .and_then(|delta| a.source.annotation.get(..delta))
+    {
+        let chars = u32::try_from(before.chars().count()).unwrap_or(0);
+        location.column = location.column.saturating_add(chars);
+    }
+    location
 }
 
 /// Merge a declaration's description and attributes into the draft; first one wins.

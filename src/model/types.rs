@@ -442,6 +442,9 @@ pub struct ThreatModel {
     pub reviews: Vec<Review>,
     #[serde(default)]
     pub tests: Vec<Test>,
+    /// Derived by `analysis::analyze` without a date (see docs/analysis.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::analysis::Analysis>,
 }
 
 impl ThreatModel {

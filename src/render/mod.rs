@@ -1,4 +1,5 @@
 //! Turning models and diagnostics into text for people and machines. One file per format.
 
+pub mod analysis;
 pub mod diagnostics;
 pub mod summary;

@@ -1,0 +1,731 @@
+//! Analysis: what the model means for a team. Risk, residual status, boundary crossings,
+//! STRIDE-per-element coverage, findings and a ranked remediation plan.
+//!
+//! Pure: model, matrix and (optionally) today's date in; [`Analysis`] out. The copy embedded in
+//! threatmodel.json is computed without a date, so the file never changes with the calendar;
+//! `threatmark analyze` and `check` pass a date and then report expired acceptances.
+
+pub mod risk;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use risk::{Basis, MatrixError, Risk, RiskMatrix};
+
+use crate::diagnostic::{Code, Severity};
+use crate::model::{Band, ElementType, Entity, Location, Source, Stride, ThreatModel};
+
+/// The residual status of a threat, derived from its relations.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Residual {
+    /// At least one exposure is not covered by a mitigation, a valid acceptance or a transfer.
+    Exposed,
+    /// Declared but linked to nothing: nobody has said where it applies.
+    Open,
+    /// Every exposure covered, at least one only by an acceptance.
+    Accepted,
+    /// Every exposure covered, at least one only by a transfer.
+    Transferred,
+    /// Every exposure mitigated (or no exposure and at least one mitigation).
+    Mitigated,
+}
+
+impl Residual {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Residual::Exposed => "exposed",
+            Residual::Open => "open",
+            Residual::Accepted => "accepted",
+            Residual::Transferred => "transferred",
+            Residual::Mitigated => "mitigated",
+        }
+    }
+
+    /// Needs work: goes into the remediation plan.
+    pub fn is_open(self) -> bool {
+        matches!(self, Residual::Exposed | Residual::Open)
+    }
+}
+
+/// What kind of element a finding or coverage row is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ElementKind {
+    Component,
+    Boundary,
+    Actor,
+    Threat,
+    Control,
+    Flow,
+    Exposure,
+    Acceptance,
+}
+
+/// A reference to a model element.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub struct ElementRef {
+    pub kind: ElementKind,
+    pub id: String,
+}
+
+impl ElementRef {
+    fn new(kind: ElementKind, id: &str) -> Self {
+        Self {
+            kind,
+            id: id.to_string(),
+        }
+    }
+}
+
+/// The assessment of one threat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ThreatAssessment {
+    pub threat: String,
+    pub status: Residual,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Components the threat applies to (exposed, mitigated, accepted or transferred).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+/// A flow that crosses at least one trust boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Crossing {
+    pub flow: String,
+    pub source: String,
+    pub target: String,
+    pub crosses: Vec<String>,
+    /// Some control mitigates a threat on the source or the target.
+    pub guarded: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<String>,
+}
+
+/// STRIDE coverage of one element touched by a crossing flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Coverage {
+    pub element: ElementRef,
+    /// `process`, `store`, `external` or `flow`.
+    pub element_type: String,
+    pub applicable: Vec<Stride>,
+    pub covered: Vec<Stride>,
+    pub missing: Vec<Stride>,
+}
+
+/// One finding, with a stable code and the elements and places involved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    pub elements: Vec<ElementRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<Location>,
+}
+
+/// One row of the remediation plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanItem {
+    pub rank: usize,
+    pub threat: String,
+    pub name: String,
+    pub status: Residual,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
+    /// `None` renders as "unowned".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub components: Vec<String>,
+    /// Declared controls that mitigate this threat somewhere else in the model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidate_controls: Vec<String>,
+    pub locations: Vec<Location>,
+}
+
+/// The matrix as reports draw it: labels, cell scores and bands, and how many open threats sit
+/// in each cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MatrixView {
+    pub likelihood: Vec<String>,
+    pub impact: Vec<String>,
+    /// `scores[likelihood][impact]`, likelihood from rare to certain.
+    pub scores: Vec<Vec<u8>>,
+    pub bands: Vec<Vec<Band>>,
+    /// Threats rated on the matrix, per cell (all statuses).
+    pub threats: Vec<Vec<usize>>,
+}
+
+/// Counts for summaries.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    pub threats: usize,
+    pub by_status: BTreeMap<String, usize>,
+    /// Open (exposed or unaddressed) threats per risk band, plus `unrated`.
+    pub open_by_band: BTreeMap<String, usize>,
+    pub crossings: usize,
+    pub unguarded_crossings: usize,
+    pub findings_by_code: BTreeMap<String, usize>,
+}
+
+/// Everything the analysis computes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Analysis {
+    /// The date expiries were checked against; absent in threatmodel.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    pub summary: Summary,
+    pub matrix: MatrixView,
+    pub threats: Vec<ThreatAssessment>,
+    pub crossings: Vec<Crossing>,
+    pub coverage: Vec<Coverage>,
+    pub plan: Vec<PlanItem>,
+    pub findings: Vec<Finding>,
+}
+
+/// STRIDE per element (Microsoft's chart, as Threat Dragon uses it).
+pub fn applicable(element: Option<ElementType>) -> &'static [Stride] {
+    use Stride::*;
+    match element {
+        None | Some(ElementType::Process) => &Stride::ALL,
+        Some(ElementType::Store) => &[Tampering, Repudiation, InformationDisclosure, DenialOfService],
+        Some(ElementType::External) => &[Spoofing, Repudiation],
+    }
+}
+
+/// The applicable set of a data flow.
+pub const FLOW_STRIDE: &[Stride] = &[
+    Stride::Tampering,
+    Stride::InformationDisclosure,
+    Stride::DenialOfService,
+];
+
+fn locations(sources: &[Source]) -> Vec<Location> {
+    sources.iter().map(Source::location).collect()
+}
+
+/// Analyse a model. `today` (`YYYY-MM-DD`) enables expiry checks.
+pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) -> Analysis {
+    let mut a = Analyzer {
+        model,
+        matrix,
+        today,
+        findings: Vec::new(),
+    };
+    let threats = a.assess_threats();
+    let crossings = a.crossings();
+    let coverage = a.coverage(&crossings);
+    let plan = a.plan(&threats);
+    a.hygiene(&threats);
+    let mut findings = a.findings;
+    findings.sort_by(|x, y| {
+        (x.code, std::cmp::Reverse(x.risk.as_ref().map(|r| r.score)), &x.elements).cmp(&(
+            y.code,
+            std::cmp::Reverse(y.risk.as_ref().map(|r| r.score)),
+            &y.elements,
+        ))
+    });
+
+    let mut summary = Summary {
+        threats: threats.len(),
+        crossings: crossings.len(),
+        unguarded_crossings: crossings.iter().filter(|c| !c.guarded).count(),
+        ..Summary::default()
+    };
+    for t in &threats {
+        *summary.by_status.entry(t.status.as_str().into()).or_default() += 1;
+        if t.status.is_open() {
+            let band = t
+                .risk
+                .as_ref()
+                .map_or("unrated", |r| r.band.as_str());
+            *summary.open_by_band.entry(band.into()).or_default() += 1;
+        }
+    }
+    for f in &findings {
+        *summary
+            .findings_by_code
+            .entry(f.code.as_str().into())
+            .or_default() += 1;
+    }
+    let mut cells = vec![vec![0usize; 5]; 5];
+    for t in &threats {
+        if let Some(Risk {
+            likelihood: Some(l),
+            impact: Some(i),
+            basis: Basis::Matrix,
+            ..
+        }) = &t.risk
+        {
+            cells[usize::from(l.rank() - 1)][usize::from(i.rank() - 1)] += 1;
+        }
+    }
+    let view = MatrixView {
+        likelihood: matrix.likelihood_labels.to_vec(),
+        impact: matrix.impact_labels.to_vec(),
+        scores: matrix.scores.iter().map(|r| r.to_vec()).collect(),
+        bands: matrix
+            .scores
+            .iter()
+            .map(|r| r.iter().map(|s| matrix.band(*s)).collect())
+            .collect(),
+        threats: cells,
+    };
+    Analysis {
+        date: today.map(str::to_string),
+        summary,
+        matrix: view,
+        threats,
+        crossings,
+        coverage,
+        plan,
+        findings,
+    }
+}
+
+struct Analyzer<'m> {
+    model: &'m ThreatModel,
+    matrix: &'m RiskMatrix,
+    today: Option<&'m str>,
+    findings: Vec<Finding>,
+}
+
+impl Analyzer<'_> {
+    fn expired(&self, expires: Option<&String>) -> bool {
+        matches!((self.today, expires), (Some(today), Some(exp)) if exp.as_str() < today)
+    }
+
+    fn threat_components(&self, threat: &str) -> BTreeSet<String> {
+        let m = self.model;
+        let mut out = BTreeSet::new();
+        out.extend(m.exposures.iter().filter(|e| e.link.threat == threat).map(|e| e.link.component.clone()));
+        out.extend(m.mitigations.iter().filter(|e| e.link.threat == threat).map(|e| e.link.component.clone()));
+        out.extend(m.acceptances.iter().filter(|e| e.link.threat == threat).map(|e| e.link.component.clone()));
+        for t in m.transfers.iter().filter(|t| t.link.threat == threat) {
+            out.insert(t.link.from.clone());
+            out.insert(t.link.to.clone());
+        }
+        out
+    }
+
+    fn owner(&self, threat: &Entity, components: &BTreeSet<String>) -> Option<String> {
+        if let Some(o) = &threat.attributes.owner {
+            return Some(o.clone());
+        }
+        let owners: BTreeSet<&String> = components
+            .iter()
+            .filter_map(|c| self.model.component(c))
+            .filter_map(|c| c.attributes.owner.as_ref())
+            .collect();
+        match owners.len() {
+            1 => owners.into_iter().next().cloned(),
+            _ => None,
+        }
+    }
+
+    fn assess_threats(&mut self) -> Vec<ThreatAssessment> {
+        let m = self.model;
+        let mut out = Vec::new();
+        for threat in &m.threats {
+            let id = threat.id.as_str();
+            let risk = self.matrix.rate(&threat.attributes);
+            let components = self.threat_components(id);
+            let mitigated = |c: &str| {
+                m.mitigations
+                    .iter()
+                    .any(|x| x.link.threat == id && x.link.component == c)
+            };
+            let mut accepted_any = false;
+            let mut transferred_any = false;
+            let accepted = |c: &str, this: &mut Self| {
+                let mut valid = false;
+                for acc in m
+                    .acceptances
+                    .iter()
+                    .filter(|x| x.link.threat == id && x.link.component == c)
+                {
+                    let expires = acc.attributes.expires.as_ref().or(threat.attributes.expires.as_ref());
+                    if this.expired(expires) {
+                        this.findings.push(Finding {
+                            code: Code::ExpiredAcceptance,
+                            severity: Code::ExpiredAcceptance.default_severity(),
+                            message: format!(
+                                "the acceptance of `{}` on `{c}` expired on {}",
+                                threat.name,
+                                expires.map(String::as_str).unwrap_or_default()
+                            ),
+                            elements: vec![
+                                ElementRef::new(ElementKind::Acceptance, &acc.id),
+                                ElementRef::new(ElementKind::Threat, id),
+                            ],
+                            risk: risk.clone(),
+                            locations: locations(&acc.sources),
+                        });
+                    } else {
+                        valid = true;
+                    }
+                }
+                valid
+            };
+            let transferred = |c: &str| {
+                m.transfers
+                    .iter()
+                    .any(|x| x.link.threat == id && x.link.from == c)
+            };
+            let exposures: Vec<_> = m.exposures.iter().filter(|e| e.link.threat == id).collect();
+            let mut exposed_any = false;
+            for e in &exposures {
+                let c = e.link.component.as_str();
+                if mitigated(c) {
+                    continue;
+                }
+                if accepted(c, self) {
+                    accepted_any = true;
+                } else if transferred(c) {
+                    transferred_any = true;
+                } else {
+                    exposed_any = true;
+                    let severity = match risk.as_ref().map(|r| r.band) {
+                        Some(Band::Critical | Band::High) => Severity::Error,
+                        Some(Band::Medium) | None => Severity::Warning,
+                        Some(_) => Severity::Note,
+                    };
+                    self.findings.push(Finding {
+                        code: Code::UnmitigatedExposure,
+                        severity,
+                        message: format!(
+                            "`{c}` is exposed to `{}` and nothing mitigates it",
+                            threat.name
+                        ),
+                        elements: vec![
+                            ElementRef::new(ElementKind::Exposure, &e.id),
+                            ElementRef::new(ElementKind::Threat, id),
+                            ElementRef::new(ElementKind::Component, c),
+                        ],
+                        risk: risk.clone(),
+                        locations: locations(&e.sources),
+                    });
+                }
+            }
+            let has_mitigation = m.mitigations.iter().any(|x| x.link.threat == id);
+            let status = if exposed_any {
+                Residual::Exposed
+            } else if !exposures.is_empty() {
+                if accepted_any {
+                    Residual::Accepted
+                } else if transferred_any {
+                    Residual::Transferred
+                } else {
+                    Residual::Mitigated
+                }
+            } else if has_mitigation {
+                Residual::Mitigated
+            } else if m.acceptances.iter().any(|x| x.link.threat == id) {
+                // Acceptances without an exposure: valid ones accept, expired ones reopen.
+                let any_valid = components
+                    .iter()
+                    .any(|c| accepted(c, self));
+                if any_valid { Residual::Accepted } else { Residual::Exposed }
+            } else if m.transfers.iter().any(|x| x.link.threat == id) {
+                Residual::Transferred
+            } else {
+                Residual::Open
+            };
+            out.push(ThreatAssessment {
+                threat: id.to_string(),
+                status,
+                owner: self.owner(threat, &components),
+                risk,
+                components: components.into_iter().collect(),
+            });
+        }
+        out
+    }
+
+    fn crossings(&mut self) -> Vec<Crossing> {
+        let m = self.model;
+        let mut out = Vec::new();
+        for f in m.flows.iter().filter(|f| f.link.is_crossing()) {
+            let controls: BTreeSet<String> = m
+                .mitigations
+                .iter()
+                .filter(|x| x.link.component == f.link.source || x.link.component == f.link.target)
+                .map(|x| x.link.control.clone())
+                .collect();
+            let guarded = !controls.is_empty();
+            if !guarded {
+                let name = if f.details.is_empty() { f.id.clone() } else { f.details.clone() };
+                self.findings.push(Finding {
+                    code: Code::UnguardedCrossing,
+                    severity: Code::UnguardedCrossing.default_severity(),
+                    message: format!(
+                        "flow `{name}` from `{}` to `{}` crosses {} and no control covers either end",
+                        f.link.source,
+                        f.link.target,
+                        f.link
+                            .crosses
+                            .iter()
+                            .map(|b| format!("`{b}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    elements: vec![
+                        ElementRef::new(ElementKind::Flow, &f.id),
+                        ElementRef::new(ElementKind::Component, &f.link.source),
+                        ElementRef::new(ElementKind::Component, &f.link.target),
+                    ],
+                    risk: None,
+                    locations: locations(&f.sources),
+                });
+            }
+            out.push(Crossing {
+                flow: f.id.clone(),
+                source: f.link.source.clone(),
+                target: f.link.target.clone(),
+                crosses: f.link.crosses.clone(),
+                guarded,
+                controls: controls.into_iter().collect(),
+            });
+        }
+        out
+    }
+
+    /// STRIDE categories of the threats linked to a component.
+    fn covered(&self, component: &str) -> BTreeSet<Stride> {
+        let m = self.model;
+        let mut threats = BTreeSet::new();
+        threats.extend(m.exposures.iter().filter(|x| x.link.component == component).map(|x| &x.link.threat));
+        threats.extend(m.mitigations.iter().filter(|x| x.link.component == component).map(|x| &x.link.threat));
+        threats.extend(m.acceptances.iter().filter(|x| x.link.component == component).map(|x| &x.link.threat));
+        threats.extend(
+            m.transfers
+                .iter()
+                .filter(|x| x.link.from == component || x.link.to == component)
+                .map(|x| &x.link.threat),
+        );
+        threats
+            .into_iter()
+            .filter_map(|t| m.threat(t))
+            .flat_map(|t| t.attributes.stride.iter().copied())
+            .collect()
+    }
+
+    fn coverage(&mut self, crossings: &[Crossing]) -> Vec<Coverage> {
+        let m = self.model;
+        let mut rows = Vec::new();
+        let touched: BTreeSet<&String> = crossings
+            .iter()
+            .flat_map(|c| [&c.source, &c.target])
+            .collect();
+        for id in touched {
+            let element_type = m.component(id).and_then(|c| c.attributes.element_type);
+            let applicable = applicable(element_type);
+            let covered = self.covered(id);
+            rows.push(self.coverage_row(
+                ElementRef::new(ElementKind::Component, id),
+                element_type.map_or("process", |t| t.as_str()),
+                applicable,
+                &covered,
+                m.component(id).map(|c| locations(&c.sources)).unwrap_or_default(),
+            ));
+        }
+        for c in crossings {
+            let mut covered = self.covered(&c.source);
+            covered.extend(self.covered(&c.target));
+            let sources = m
+                .flows
+                .iter()
+                .find(|f| f.id == c.flow)
+                .map(|f| locations(&f.sources))
+                .unwrap_or_default();
+            rows.push(self.coverage_row(
+                ElementRef::new(ElementKind::Flow, &c.flow),
+                "flow",
+                FLOW_STRIDE,
+                &covered,
+                sources,
+            ));
+        }
+        rows
+    }
+
+    fn coverage_row(
+        &mut self,
+        element: ElementRef,
+        element_type: &str,
+        applicable: &[Stride],
+        covered: &BTreeSet<Stride>,
+        locs: Vec<Location>,
+    ) -> Coverage {
+        let covered: Vec<Stride> = applicable.iter().copied().filter(|s| covered.contains(s)).collect();
+        let missing: Vec<Stride> = applicable.iter().copied().filter(|s| !covered.contains(s)).collect();
+        if !missing.is_empty() {
+            self.findings.push(Finding {
+                code: Code::StrideGap,
+                severity: Code::StrideGap.default_severity(),
+                message: format!(
+                    "{} `{}` ({element_type}) crosses a trust boundary but has no threats for: {}",
+                    if element.kind == ElementKind::Flow { "flow" } else { "component" },
+                    element.id,
+                    missing.iter().map(|s| s.title()).collect::<Vec<_>>().join(", ")
+                ),
+                elements: vec![element.clone()],
+                risk: None,
+                locations: locs,
+            });
+        }
+        Coverage {
+            element,
+            element_type: element_type.to_string(),
+            applicable: applicable.to_vec(),
+            covered,
+            missing,
+        }
+    }
+
+    fn plan(&self, threats: &[ThreatAssessment]) -> Vec<PlanItem> {
+        let m = self.model;
+        let mut open: Vec<&ThreatAssessment> = threats.iter().filter(|t| t.status.is_open()).collect();
+        open.sort_by(|a, b| {
+            let key = |t: &ThreatAssessment| std::cmp::Reverse(t.risk.as_ref().map(|r| r.score));
+            key(a).cmp(&key(b)).then_with(|| a.threat.cmp(&b.threat))
+        });
+        open.into_iter()
+            .enumerate()
+            .map(|(n, t)| {
+                let threat = m.threat(&t.threat);
+                let exposed: Vec<String> = m
+                    .exposures
+                    .iter()
+                    .filter(|e| e.link.threat == t.threat)
+                    .map(|e| e.link.component.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let components = if exposed.is_empty() { t.components.clone() } else { exposed };
+                let candidate_controls: Vec<String> = m
+                    .mitigations
+                    .iter()
+                    .filter(|x| x.link.threat == t.threat)
+                    .map(|x| x.link.control.clone())
+                    .filter(|c| m.control(c).is_some_and(|c| c.declared))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let mut locs: BTreeSet<Location> = threat
+                    .map(|th| locations(&th.sources))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                for e in m.exposures.iter().filter(|e| e.link.threat == t.threat) {
+                    locs.extend(locations(&e.sources));
+                }
+                PlanItem {
+                    rank: n + 1,
+                    threat: t.threat.clone(),
+                    name: threat.map(|th| th.name.clone()).unwrap_or_default(),
+                    status: t.status,
+                    risk: t.risk.clone(),
+                    owner: t.owner.clone(),
+                    components,
+                    candidate_controls,
+                    locations: locs.into_iter().collect(),
+                }
+            })
+            .collect()
+    }
+
+    fn hygiene(&mut self, threats: &[ThreatAssessment]) {
+        let m = self.model;
+        for (threat, assessment) in m.threats.iter().zip(threats) {
+            let here = locations(&threat.sources);
+            let me = vec![ElementRef::new(ElementKind::Threat, &threat.id)];
+            if assessment.risk.is_none() {
+                self.findings.push(Finding {
+                    code: Code::UnratedThreat,
+                    severity: Code::UnratedThreat.default_severity(),
+                    message: format!("threat `{}` has no likelihood and impact, and no severity", threat.name),
+                    elements: me.clone(),
+                    risk: None,
+                    locations: here.clone(),
+                });
+            }
+            if assessment.owner.is_none() {
+                self.findings.push(Finding {
+                    code: Code::UnownedThreat,
+                    severity: Code::UnownedThreat.default_severity(),
+                    message: format!("threat `{}` has no owner", threat.name),
+                    elements: me.clone(),
+                    risk: assessment.risk.clone(),
+                    locations: here.clone(),
+                });
+            }
+            if assessment.status == Residual::Open {
+                self.findings.push(Finding {
+                    code: Code::UnaddressedThreat,
+                    severity: Code::UnaddressedThreat.default_severity(),
+                    message: format!("threat `{}` is linked to no component", threat.name),
+                    elements: me,
+                    risk: assessment.risk.clone(),
+                    locations: here,
+                });
+            }
+        }
+        for control in m.controls.iter().filter(|c| c.declared) {
+            let used = m.mitigations.iter().any(|x| x.link.control == control.id)
+                || m.tests.iter().any(|x| x.link.control == control.id);
+            if !used {
+                self.findings.push(Finding {
+                    code: Code::UnusedControl,
+                    severity: Code::UnusedControl.default_severity(),
+                    message: format!("control `{}` mitigates nothing and is tested nowhere", control.name),
+                    elements: vec![ElementRef::new(ElementKind::Control, &control.id)],
+                    risk: None,
+                    locations: locations(&control.sources),
+                });
+            }
+        }
+        // Components (and their descendants) linked to no threat.
+        let mut linked: BTreeSet<String> = threats.iter().flat_map(|t| t.components.iter().cloned()).collect();
+        linked.extend(m.reviews.iter().map(|r| r.link.component.clone()));
+        let mut with_linked_descendant = BTreeSet::new();
+        for id in &linked {
+            let mut cur = m.component(id).and_then(|c| c.extra.parent.clone());
+            let mut guard = 0;
+            while let Some(p) = cur {
+                guard += 1;
+                if guard > m.components.len() || !with_linked_descendant.insert(p.clone()) {
+                    break;
+                }
+                cur = m.component(&p).and_then(|c| c.extra.parent.clone());
+            }
+        }
+        for c in &m.components {
+            let external = c.attributes.element_type == Some(ElementType::External);
+            if external || linked.contains(&c.id) || with_linked_descendant.contains(&c.id) {
+                continue;
+            }
+            self.findings.push(Finding {
+                code: Code::ComponentWithoutThreats,
+                severity: Code::ComponentWithoutThreats.default_severity(),
+                message: format!("component `{}` has no threats", c.name),
+                elements: vec![ElementRef::new(ElementKind::Component, &c.id)],
+                risk: None,
+                locations: locations(&c.sources),
+            });
+        }
+    }
+}

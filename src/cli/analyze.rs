@@ -1,0 +1,117 @@
+//! `threatmark analyze`: risk, residual status, crossings, coverage, findings and the
+//! remediation plan, for people (a table) or machines (`--format json`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use super::RootArgs;
+use super::scan::scan_root;
+use crate::analysis::{self, Finding};
+use crate::annotation::is_valid_date;
+use crate::diagnostic::{Diagnostic, Span};
+use crate::text::LineIndex;
+use crate::{exit, render};
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+    #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
+    pub format: AnalyzeFormat,
+    /// Check acceptance expiry against this date (YYYY-MM-DD) instead of today.
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnalyzeFormat {
+    Table,
+    Json,
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+pub fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
+    let date = match args.today {
+        Some(d) if is_valid_date(&d) => d,
+        Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
+        None => today(),
+    };
+    let (config, result) = scan_root(&args.root, args.threads, true)?;
+    let analysis = analysis::analyze(&result.model, &config.risk, Some(&date));
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        AnalyzeFormat::Json => {
+            let mut json = serde_json::to_string_pretty(&analysis)?;
+            json.push('\n');
+            stdout.write_all(json.as_bytes())?;
+        }
+        AnalyzeFormat::Table => {
+            stdout.write_all(render::analysis::table(&result.model, &analysis).as_bytes())?;
+            let diags = findings_as_diagnostics(&analysis.findings, &result.sources);
+            let text = render::diagnostics::render(&diags, &result.sources, color);
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
+    }
+    stdout.flush().context("writing to stdout")?;
+    Ok(exit::OK)
+}
+
+/// Findings printed like diagnostics, with a caret under the annotation when its text is known.
+pub fn findings_as_diagnostics(
+    findings: &[Finding],
+    sources: &BTreeMap<String, Arc<str>>,
+) -> Vec<Diagnostic> {
+    let mut indexes: BTreeMap<&str, LineIndex> = BTreeMap::new();
+    findings
+        .iter()
+        .map(|f| {
+            let mut d = Diagnostic::new(f.code, f.message.clone());
+            d.severity = f.severity;
+            if let Some(loc) = f.locations.first() {
+                d = d.at(loc.clone());
+                if let Some(text) = sources.get(&loc.path) {
+                    let index = indexes
+                        .entry(loc.path.as_str())
+                        .or_insert_with(|| LineIndex::new(text));
+                    let line = (loc.line as usize).saturating_sub(1);
+                    let range = index.line_range(text, line);
+                    let start = text[range.clone()]
+                        .char_indices()
+                        .nth((loc.column as usize).saturating_sub(1))
+                        .map_or(range.start, |(i, _)| range.start + i);
+                    d = d.at_span(Span::new(start, range.end));
+                }
+            }
+            if let Some(r) = &f.risk {
+                d = d.label(format!("risk {} ({})", r.score, r.band));
+            }
+            let more = f.locations.len().saturating_sub(1);
+            d.help = Some(match more {
+                0 => format!("`threatmark explain {}` says more", f.code),
+                n => format!(
+                    "also at {}; `threatmark explain {}` says more",
+                    f.locations[1..]
+                        .iter()
+                        .take(3)
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + if n > 3 { ", ..." } else { "" },
+                    f.code
+                ),
+            });
+            d
+        })
+        .collect()
+}
