@@ -22,11 +22,12 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # description = ""
 
 [scan]
-# Globs (gitignore syntax, relative to this file) of paths to scan. Empty means everything.
+# Globs (gitignore syntax, relative to the scan root) of paths to scan; a folder name includes
+# everything below it. Empty means everything.
 # include = ["src/**", "deploy/**"]
 # Globs of paths to leave out, on top of .gitignore and .threatmarkignore.
 # exclude = ["vendor/**", "**/testdata/**"]
-# Where `threatmark scan` writes the model, relative to this file.
+# Where `threatmark scan` writes the model, relative to the scan root.
 # output = "threatmodel.json"
 # Files larger than this many bytes are skipped with a warning (TM022).
 # max_file_size = 10485760
@@ -47,6 +48,15 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # likelihood_labels = ["rare", "unlikely", "possible", "likely", "certain"]
 # impact_labels = ["negligible", "minor", "moderate", "major", "severe"]
 
+[check]
+# Policies of `threatmark check` (each has a command-line flag too).
+# Fail when the change adds an unmitigated exposure at or above this band; "none" disables.
+# fail_on_new_unmitigated = "high"
+# fail_on_errors = true       # dangling references and other error diagnostics
+# fail_on_expired = true      # acceptances past their expiry date
+# fail_on_unguarded = true    # boundary crossings that no control guards
+# fail_on_stale = true        # the committed model differs from what the code yields
+
 [languages]
 # Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
 # extensions = { tpl = "go", jenkins = "groovy" }
@@ -61,7 +71,9 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{path}: [languages] extensions: `{ext}` maps to unknown language `{lang}` (see `threatmark languages`)")]
+    #[error(
+        "{path}: [languages] extensions: `{ext}` maps to unknown language `{lang}` (see `threatmark languages`)"
+    )]
     UnknownLanguage {
         path: PathBuf,
         ext: String,
@@ -80,6 +92,37 @@ pub struct Config {
     pub languages: LanguagesConfig,
     #[serde(default)]
     pub risk: crate::analysis::RiskMatrix,
+    #[serde(default)]
+    pub check: CheckConfig,
+}
+
+/// `[check]`: the policies of `threatmark check`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    /// Fail when the change adds an unmitigated exposure at or above this risk band
+    /// (`very-low` .. `critical`), or `none` to switch the policy off.
+    pub fail_on_new_unmitigated: String,
+    /// Fail on error diagnostics (dangling references, malformed annotations).
+    pub fail_on_errors: bool,
+    /// Fail on expired acceptances.
+    pub fail_on_expired: bool,
+    /// Fail on boundary crossings that no control guards.
+    pub fail_on_unguarded: bool,
+    /// Fail when the committed model file differs from what the code yields.
+    pub fail_on_stale: bool,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        Self {
+            fail_on_new_unmitigated: "high".into(),
+            fail_on_errors: true,
+            fail_on_expired: true,
+            fail_on_unguarded: true,
+            fail_on_stale: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -135,6 +178,16 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        let band = &config.check.fail_on_new_unmitigated;
+        if band != "none" && crate::model::Band::parse(band).is_none() {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[check] fail_on_new_unmitigated: `{band}` is not a band ({} | none)",
+                    crate::model::Band::words()
+                ),
+            });
+        }
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {
             if crate::lang::by_name(lang).is_none() {
@@ -196,7 +249,10 @@ mod tests {
 
     #[test]
     fn unknown_language_is_an_error() {
-        let err = Config::parse("[languages]\nextensions = { x = \"cobol\" }\n", Path::new("t"));
+        let err = Config::parse(
+            "[languages]\nextensions = { x = \"cobol\" }\n",
+            Path::new("t"),
+        );
         assert!(matches!(err, Err(ConfigError::UnknownLanguage { .. })));
     }
 }

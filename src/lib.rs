@@ -32,6 +32,7 @@ pub mod cli;
 pub mod comments;
 pub mod config;
 pub mod diagnostic;
+pub mod diff;
 pub mod exit;
 pub mod lang;
 pub mod model;

@@ -18,7 +18,7 @@
 //! @mitigates #scanner against #silent_loss with #diagnose_bad_input
 //! @connects #scanner to #extractor with file text
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,9 @@ use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::lang::{self, Language};
 use crate::model::{self, FileAnnotations, Project, ThreatModel};
+use crate::source::filter::TreeFilter;
 use crate::source::fs::{self, Found, WalkError};
+use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
 use crate::text::{self, Decoding, LineIndex};
 
 /// Per-file limits and overrides, from the configuration.
@@ -56,12 +58,14 @@ impl FileOptions {
     /// Language of a file from its name alone; `None` when its first bytes must decide.
     pub fn language_by_name(&self, rel: &str) -> Option<&'static Language> {
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        lang::detect(name, b"", |ext| self.extensions.get(ext).map(String::as_str))
+        lang::detect(name, b"", |ext| {
+            self.extensions.get(ext).map(String::as_str)
+        })
     }
 }
 
 /// What one file contributed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FileOutcome {
     pub path: String,
     pub annotations: Vec<Annotation>,
@@ -90,7 +94,9 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
         ..FileOutcome::default()
     };
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    let lang = lang::detect(name, bytes, |ext| opts.extensions.get(ext).map(String::as_str));
+    let lang = lang::detect(name, bytes, |ext| {
+        opts.extensions.get(ext).map(String::as_str)
+    });
     if text::looks_binary(bytes) {
         out.binary = true;
         if lang.is_some() || crate::prefilter::may_contain_annotations(bytes) {
@@ -169,6 +175,188 @@ pub struct Stats {
 pub enum ScanError {
     #[error(transparent)]
     Walk(#[from] WalkError),
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Per-file outcomes already computed in this run, keyed by path and blob id: a file unchanged
+/// between two revisions is parsed once.
+#[derive(Debug, Default)]
+pub struct BlobCache {
+    map: Mutex<HashMap<(String, ObjectId), FileOutcome>>,
+    pub hits: AtomicUsize,
+}
+
+impl BlobCache {
+    fn get(&self, path: &str, id: ObjectId) -> Option<FileOutcome> {
+        let hit = lock(&self.map).get(&(path.to_string(), id)).cloned();
+        if hit.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    fn put(&self, path: &str, id: ObjectId, outcome: &FileOutcome) {
+        lock(&self.map).insert((path.to_string(), id), outcome.clone());
+    }
+}
+
+/// A revision to scan: the repository, the commit, and the folder inside the repository that
+/// plays the role of the scan root (`""` for the repository root).
+#[derive(Debug, Clone)]
+pub struct RevTarget<'a> {
+    pub repo: &'a GitRepo,
+    pub commit: ObjectId,
+    pub prefix: String,
+    /// Name used when threatmark.toml gives none (the work-tree folder's name).
+    pub default_name: String,
+}
+
+/// Scan a commit from the object database. The configuration and ignore files are read from that
+/// commit unless `config` is given.
+pub fn scan_rev(
+    target: &RevTarget<'_>,
+    config: Option<&Config>,
+    threads: usize,
+    cache: &BlobCache,
+) -> Result<(Config, ScanResult), ScanError> {
+    let started = Instant::now();
+    let reader = target.repo.reader();
+    let tree = reader.tree_of(target.commit)?;
+    let under = |p: &str| -> Option<String> {
+        if target.prefix.is_empty() {
+            Some(p.to_string())
+        } else {
+            p.strip_prefix(&format!("{}/", target.prefix))
+                .map(str::to_string)
+        }
+    };
+    let config = match config {
+        Some(c) => c.clone(),
+        None => {
+            let path = if target.prefix.is_empty() {
+                crate::config::FILE_NAME.to_string()
+            } else {
+                format!("{}/{}", target.prefix, crate::config::FILE_NAME)
+            };
+            match reader.file_at(tree, &path)? {
+                Some(bytes) => Config::parse(
+                    &String::from_utf8_lossy(&bytes),
+                    Path::new(&format!("{path} (at {})", target.commit)),
+                )?,
+                None => Config::default(),
+            }
+        }
+    };
+    let opts = FileOptions::from_config(&config);
+    let entries: Vec<(String, crate::source::git::TreeEntry)> = reader
+        .list(tree)?
+        .into_iter()
+        .filter_map(|e| under(&e.path).map(|rel| (rel, e)))
+        .collect();
+    let mut problems = Vec::new();
+    let mut ignore_files = Vec::new();
+    for (rel, e) in &entries {
+        if crate::source::filter::is_ignore_file(rel) && e.kind == EntryKind::File {
+            ignore_files.push((rel.clone(), reader.blob(e.id)?));
+        }
+    }
+    let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
+    let files: Vec<&(String, crate::source::git::TreeEntry)> = entries
+        .iter()
+        .filter(|(rel, e)| e.kind == EntryKind::File && !filter.is_ignored(rel))
+        .collect();
+
+    let next = AtomicUsize::new(0);
+    let read = AtomicUsize::new(0);
+    let bytes_read = AtomicU64::new(0);
+    let outcomes: Mutex<Vec<FileOutcome>> = Mutex::new(Vec::new());
+    let problems = Mutex::new(problems);
+    let failure: Mutex<Option<GitError>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                let reader = target.repo.reader();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((rel, entry)) = files.get(i).copied() else {
+                        break;
+                    };
+                    if lock(&failure).is_some() {
+                        break;
+                    }
+                    match rev_file(&reader, rel, entry.id, &opts, cache) {
+                        Ok(RevFile::Skipped) => {}
+                        Ok(RevFile::TooLarge(size)) => {
+                            lock(&problems).push(too_large(rel, size, opts.max_file_size));
+                        }
+                        Ok(RevFile::Done(outcome, size)) => {
+                            read.fetch_add(1, Ordering::Relaxed);
+                            bytes_read.fetch_add(size, Ordering::Relaxed);
+                            if outcome.matched || outcome.binary || !outcome.diagnostics.is_empty()
+                            {
+                                lock(&outcomes).push(outcome);
+                            }
+                        }
+                        Err(e) => {
+                            lock(&failure).get_or_insert(e);
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e.into());
+    }
+    let mut stats = Stats {
+        files_seen: files.len(),
+        files_read: read.into_inner(),
+        bytes_read: bytes_read.into_inner(),
+        ..Stats::default()
+    };
+    let project = project_named(&config, &target.default_name);
+    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut result = assemble(project, outcomes, &config.risk, &mut stats);
+    let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    diagnostics.append(&mut result.diagnostics);
+    diagnostic::normalize(&mut diagnostics);
+    result.diagnostics = diagnostics;
+    stats.elapsed = started.elapsed();
+    result.stats = stats;
+    Ok((config, result))
+}
+
+enum RevFile {
+    Skipped,
+    TooLarge(u64),
+    Done(FileOutcome, u64),
+}
+
+fn rev_file(
+    reader: &Reader,
+    rel: &str,
+    id: ObjectId,
+    opts: &FileOptions,
+    cache: &BlobCache,
+) -> Result<RevFile, GitError> {
+    if !is_candidate(rel, opts) {
+        return Ok(RevFile::Skipped);
+    }
+    if let Some(hit) = cache.get(rel, id) {
+        return Ok(RevFile::Done(hit, 0));
+    }
+    let size = reader.blob_size(id)?;
+    if size > opts.max_file_size {
+        return Ok(RevFile::TooLarge(size));
+    }
+    let bytes = reader.blob(id)?;
+    let outcome = process_file(rel, &bytes, opts);
+    cache.put(rel, id, &outcome);
+    Ok(RevFile::Done(outcome, size))
 }
 
 /// Scan a directory on disk. `on_file` is called once per file seen (for progress bars).
@@ -285,14 +473,24 @@ fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {
 
 /// The project name: from the configuration, else the root folder's name.
 pub fn project_for(root: &Path, config: &Config) -> Project {
-    let name = config.project.name.clone().unwrap_or_else(|| {
-        let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-        abs.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "threat model".into())
-    });
+    project_named(config, &folder_name(root))
+}
+
+/// The name of a folder, as the default project name.
+pub fn folder_name(root: &Path) -> String {
+    let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    abs.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "threat model".into())
+}
+
+fn project_named(config: &Config, default_name: &str) -> Project {
     Project {
-        name,
+        name: config
+            .project
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name.to_string()),
         description: config.project.description.clone(),
     }
 }

@@ -47,14 +47,18 @@ pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
     let loc = Locator::new(&path, text, &index);
     let extracted = comments::extract(language, &loc, &Options::default());
     println!(
-        "{}: {} ({}), encoding {:?}, {} comments",
+        "{}: {} ({}), {}, {} comments",
         path,
         language.name,
         match extracted.method {
             Some(comments::Method::TreeSitter) => "tree-sitter",
             _ => "lexical",
         },
-        decoded.decoding,
+        match decoded.decoding {
+            text::Decoding::Utf8 => "UTF-8",
+            text::Decoding::Utf16 => "UTF-16",
+            text::Decoding::Lossy => "invalid UTF-8 (replaced)",
+        },
         extracted.comments.len()
     );
     let mut diags = extracted.diagnostics.clone();
@@ -64,13 +68,21 @@ pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
         println!("\n#{} at {line}:{col}", n + 1);
         for l in comment {
             let (line, _) = index.position(text, l.offset);
-            let mark = if annotation::is_tag_line(l.text) { "@" } else { " " };
+            let mark = if annotation::is_tag_line(l.text) {
+                "@"
+            } else {
+                " "
+            };
             println!("{line:>6} {mark}| {}", clean(l.text));
         }
         let mut found = Vec::new();
         annotation::parse_comment(comment, &loc, &mut found, &mut diags);
         for a in found {
-            println!("       => @{} {}", a.tag.as_str(), clean(&format!("{:?}", a.body)));
+            println!(
+                "       => @{} {}",
+                a.tag.as_str(),
+                clean(&format!("{:?}", a.body))
+            );
         }
     }
     if !diags.is_empty() {

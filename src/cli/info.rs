@@ -54,7 +54,13 @@ pub fn languages() -> anyhow::Result<u8> {
                 (*f).to_string()
             }
         }));
-        println!("{:<12} {:<11} {:<40} {}", l.name, how, l.title, files.join(" "));
+        println!(
+            "{:<12} {:<11} {:<40} {}",
+            l.name,
+            how,
+            l.title,
+            files.join(" ")
+        );
     }
     Ok(exit::OK)
 }

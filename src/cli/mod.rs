@@ -2,8 +2,11 @@
 //! returns an exit code; errors become exit code 2 here, at the edge (anyhow).
 
 mod analyze;
+mod check;
 mod debug;
+mod diff;
 mod info;
+mod revs;
 mod scan;
 
 use std::io::IsTerminal;
@@ -34,6 +37,17 @@ pub enum Color {
 }
 
 impl Color {
+    /// Colour for stdout output: `auto` means a terminal and no `NO_COLOR`.
+    pub fn stdout(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        }
+    }
+
     /// Colour for stderr output: `auto` means a terminal and no `NO_COLOR`.
     pub fn stderr(self) -> bool {
         match self {
@@ -53,6 +67,10 @@ pub enum Command {
     /// Risk, residual status, boundary crossings, STRIDE coverage, findings and the ranked
     /// remediation plan.
     Analyze(analyze::AnalyzeArgs),
+    /// The semantic diff of the threat model between two commits (or model files).
+    Diff(diff::DiffArgs),
+    /// The CI gate: fail when a change makes the threat model worse or leaves it stale.
+    Check(check::CheckArgs),
     /// Print the long explanation of a diagnostic code (TM001...).
     Explain(info::ExplainArgs),
     /// List the supported languages and how their comments are found.
@@ -83,7 +101,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return exit::code(if e.use_stderr() { exit::ERROR } else { exit::OK });
+            return exit::code(if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            });
         }
     };
     match run(cli) {
@@ -100,6 +122,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(args) => scan::run(args, color),
         Command::Analyze(args) => analyze::run(args, color),
+        Command::Diff(args) => diff::run(args, cli.color.stdout()),
+        Command::Check(args) => check::run(args, color),
         Command::Explain(args) => info::explain(args),
         Command::Languages => info::languages(),
         Command::Init(args) => info::init(args),

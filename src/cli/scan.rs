@@ -18,6 +18,10 @@ pub struct ScanArgs {
     /// Write the model here instead of `[scan] output` (default threatmodel.json at the root).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Build the model of this git revision from the object database (no checkout). The model
+    /// goes to stdout unless `--output` is given.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
     /// `json` prints the model on stdout and writes no file.
     #[arg(long, value_enum)]
     pub format: Option<ScanFormat>,
@@ -74,11 +78,19 @@ pub fn scan_root(
 
 pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     let root = &args.root.path;
-    let (config, result) = scan_root(&args.root, args.threads, args.quiet)?;
+    let (config, result) = match &args.rev {
+        Some(rev) => {
+            let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
+            repo.scan_rev(rev)?
+        }
+        None => scan_root(&args.root, args.threads, args.quiet)?,
+    };
+    let to_stdout =
+        args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
 
     let json = model::to_json(&result.model);
-    let wrote = match args.format {
-        Some(ScanFormat::Json) => {
+    let wrote = match to_stdout {
+        true => {
             let mut stdout = std::io::stdout().lock();
             stdout
                 .write_all(json.as_bytes())
@@ -86,7 +98,7 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
                 .context("writing the model to stdout")?;
             None
         }
-        None => {
+        false => {
             let target = args
                 .output
                 .clone()

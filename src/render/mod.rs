@@ -2,4 +2,6 @@
 
 pub mod analysis;
 pub mod diagnostics;
+pub mod diff;
+pub mod sarif;
 pub mod summary;

@@ -20,7 +20,6 @@
 
 use std::path::{Path, PathBuf};
 
-use ignore::overrides::OverrideBuilder;
 use ignore::{WalkBuilder, WalkState};
 
 use crate::config::ScanConfig;
@@ -49,10 +48,14 @@ pub enum Found {
 #[derive(Debug, thiserror::Error)]
 pub enum WalkError {
     #[error("invalid glob in [scan] {field}: {message}")]
-    Glob { field: &'static str, message: String },
-    #[error("cannot scan {path}: {source}")]
+    Glob {
+        field: &'static str,
+        message: String,
+    },
+    #[error("cannot scan {path}")]
     Root {
         path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
 }
@@ -88,25 +91,7 @@ pub fn walk(
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
         });
     }
-    let mut overrides = OverrideBuilder::new(root);
-    for glob in &config.include {
-        overrides.add(glob).map_err(|e| WalkError::Glob {
-            field: "include",
-            message: e.to_string(),
-        })?;
-    }
-    for glob in &config.exclude {
-        overrides
-            .add(&format!("!{}", glob.trim_start_matches('!')))
-            .map_err(|e| WalkError::Glob {
-                field: "exclude",
-                message: e.to_string(),
-            })?;
-    }
-    let overrides = overrides.build().map_err(|e| WalkError::Glob {
-        field: "include/exclude",
-        message: e.to_string(),
-    })?;
+    let overrides = crate::source::filter::overrides(root, config)?;
 
     let mut builder = WalkBuilder::new(root);
     builder
@@ -116,6 +101,7 @@ pub fn walk(
         .git_global(false)
         .git_exclude(false)
         .require_git(false)
+        .ignore(false)
         .follow_links(config.follow_symlinks)
         .add_custom_ignore_filename(IGNORE_FILE)
         .overrides(overrides)
@@ -183,9 +169,7 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
                         Diagnostic::new(Code::IgnoreFileError, err.to_string()).in_file(&rel),
                     ))
                 }
-                ignore::Error::Loop { .. } | ignore::Error::Partial(_) => {
-                    problem(root, err, visit)
-                }
+                ignore::Error::Loop { .. } | ignore::Error::Partial(_) => problem(root, err, visit),
                 other => visit(Found::Problem(
                     Diagnostic::new(Code::IoError, format!("cannot read `{rel}`: {other}"))
                         .in_file(&rel)
@@ -193,9 +177,9 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
                 )),
             }
         }
-        ignore::Error::Glob { .. } | ignore::Error::WithLineNumber { .. } => visit(
-            Found::Problem(Diagnostic::new(Code::IgnoreFileError, err.to_string())),
-        ),
+        ignore::Error::Glob { .. } | ignore::Error::WithLineNumber { .. } => visit(Found::Problem(
+            Diagnostic::new(Code::IgnoreFileError, err.to_string()),
+        )),
         other => visit(Found::Problem(Diagnostic::new(
             Code::IoError,
             other.to_string(),

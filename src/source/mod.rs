@@ -1,4 +1,7 @@
-//! Where file contents come from: the work tree (`fs`). Both give `(relative path, bytes)` to the
+//! Where file contents come from: the work tree (`fs`) or a git revision (`git`, with the
+//! path rules of `filter`). Both give `(relative path, bytes)` to the
 //! same pure per-file pipeline in `scan`, so the same path rules hold everywhere.
 
+pub mod filter;
 pub mod fs;
+pub mod git;

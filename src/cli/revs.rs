@@ -1,0 +1,191 @@
+//! Turning what the user typed (`main..HEAD`, a sha, a model file, nothing) into models.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::config::Config;
+use crate::model::{self, ThreatModel};
+use crate::scan::{self, BlobCache, RevTarget, ScanResult};
+use crate::source::git::{GitRepo, ObjectId};
+
+/// One side of a comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side {
+    /// The files on disk.
+    WorkTree,
+    /// A git revision.
+    Rev(String),
+    /// A model JSON file written earlier.
+    File(PathBuf),
+}
+
+impl Side {
+    pub fn label(&self) -> String {
+        match self {
+            Side::WorkTree => "work tree".into(),
+            Side::Rev(r) => r.clone(),
+            Side::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Parse `[BASE [HEAD]]` as `diff` accepts it.
+pub fn parse_range(args: &[String]) -> anyhow::Result<(Option<Side>, Side)> {
+    let side = |s: &str| -> Side {
+        let p = Path::new(s);
+        if s.ends_with(".json") && p.is_file() {
+            Side::File(p.to_path_buf())
+        } else {
+            Side::Rev(s.to_string())
+        }
+    };
+    Ok(match args {
+        [] => (None, Side::WorkTree),
+        [one] => match one.split_once("..") {
+            Some((a, b)) if !a.is_empty() && !b.is_empty() && !one.contains("...") => {
+                (Some(side(a)), side(b))
+            }
+            Some(_) => bail!("`{one}`: write a range as BASE..HEAD"),
+            None => (Some(side(one)), Side::WorkTree),
+        },
+        [a, b] => (Some(side(a)), side(b)),
+        _ => bail!("give at most two revisions or model files"),
+    })
+}
+
+/// Everything needed to build models of one repository at several points.
+pub struct Repo {
+    pub root: PathBuf,
+    git: Option<GitRepo>,
+    prefix: String,
+    pub cache: BlobCache,
+    pub threads: usize,
+    config_override: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Repo {
+    pub fn open(root: &Path, threads: Option<usize>, config: Option<PathBuf>) -> Self {
+        let git = GitRepo::discover(root).ok();
+        let prefix = git
+            .as_ref()
+            .and_then(|g| g.workdir())
+            .and_then(|wd| {
+                let wd = std::fs::canonicalize(wd).ok()?;
+                let here = std::fs::canonicalize(root).ok()?;
+                here.strip_prefix(&wd)
+                    .ok()
+                    .map(|p| crate::source::fs::relative(Path::new(""), p))
+            })
+            .unwrap_or_default();
+        Self {
+            root: root.to_path_buf(),
+            git,
+            prefix,
+            cache: BlobCache::default(),
+            threads: threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(1)
+            }),
+            config_override: config,
+        }
+    }
+
+    pub fn git(&self) -> anyhow::Result<&GitRepo> {
+        match &self.git {
+            Some(g) => Ok(g),
+            None => bail!("{} is not inside a git repository", self.root.display()),
+        }
+    }
+
+    pub fn has_git(&self) -> bool {
+        self.git.is_some()
+    }
+
+    pub fn resolve(&self, rev: &str) -> anyhow::Result<ObjectId> {
+        Ok(self.git()?.reader().resolve_commit(rev)?)
+    }
+
+    /// `merge-base(default branch, HEAD)`: the default branch is `origin/HEAD`, else
+    /// `origin/main`, `origin/master`, `main`, `master`.
+    pub fn default_base(&self) -> anyhow::Result<String> {
+        let reader = self.git()?.reader();
+        let head = reader.resolve_commit("HEAD")?;
+        for candidate in [
+            "origin/HEAD",
+            "origin/main",
+            "origin/master",
+            "main",
+            "master",
+        ] {
+            if let Ok(id) = reader.resolve_commit(candidate)
+                && let Some(base) = reader.merge_base(id, head)?
+            {
+                return Ok(base.to_string());
+            }
+        }
+        bail!(
+            "no default branch (origin/HEAD, main or master) to compare with; name a base revision"
+        )
+    }
+
+    fn explicit_config(&self) -> anyhow::Result<Option<Config>> {
+        match &self.config_override {
+            Some(p) => Ok(Some(Config::load(&self.root, Some(p))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Scan a revision from the object database.
+    pub fn scan_rev(&self, rev: &str) -> anyhow::Result<(Config, ScanResult)> {
+        let git = self.git()?;
+        let commit = self.resolve(rev)?;
+        let target = RevTarget {
+            repo: git,
+            commit,
+            prefix: self.prefix.clone(),
+            default_name: scan::folder_name(&self.root),
+        };
+        let explicit = self.explicit_config()?;
+        scan::scan_rev(&target, explicit.as_ref(), self.threads, &self.cache)
+            .with_context(|| format!("scanning revision `{rev}`"))
+    }
+
+    /// Scan the work tree.
+    pub fn scan_worktree(&self) -> anyhow::Result<(Config, ScanResult)> {
+        let config = Config::load(&self.root, self.config_override.as_deref())?;
+        let result = scan::scan_dir(&self.root, &config, self.threads, &|| {})
+            .with_context(|| format!("scanning {}", self.root.display()))?;
+        Ok((config, result))
+    }
+
+    /// The model of one side (and its configuration, when it was scanned).
+    pub fn model(&self, side: &Side) -> anyhow::Result<(Option<Config>, ThreatModel)> {
+        match side {
+            Side::WorkTree => {
+                let (c, r) = self.scan_worktree()?;
+                Ok((Some(c), r.model))
+            }
+            Side::Rev(rev) => {
+                let (c, r) = self.scan_rev(rev)?;
+                Ok((Some(c), r.model))
+            }
+            Side::File(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                let m = model::from_json(&text)
+                    .with_context(|| format!("{} is not a threatmark model", p.display()))?;
+                Ok((None, m))
+            }
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! The semantic diff of two models, keyed by stable ids and never by line numbers.
+//!
+//! Pure: two models in, a [`ModelDiff`] out. An element whose id is in both models is the same
+//! element; if only its location differs it was moved, if its fields differ it changed. Status
+//! and risk changes come from each model's analysis, new boundary crossings from the flows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::analysis::{self, Analysis, Residual, RiskMatrix};
+use crate::model::{Band, Location, Source, ThreatModel};
+
+/// What happened to one element or relation.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Changed,
+    Moved,
+}
+
+/// One field that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldChange {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub old: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub new: Value,
+}
+
+/// A change to an entity (component, boundary, actor, threat, control) or relation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Change {
+    /// `component`, `threat`, ..., `mitigation`, `flow`, ...
+    pub kind: String,
+    pub id: String,
+    /// A readable label: the name, or the relation's ends.
+    pub label: String,
+    pub change: ChangeKind,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// Where it was and where it is now (when the primary location changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Location>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Location>,
+}
+
+impl Change {
+    /// A move within the same file (lines shifted by an edit above) is noise for reviewers.
+    pub fn is_line_shift(&self) -> bool {
+        self.change == ChangeKind::Moved
+            && matches!((&self.from, &self.to), (Some(a), Some(b)) if a.path == b.path)
+    }
+}
+
+/// A threat whose residual status changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StatusChange {
+    pub threat: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Residual>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Residual>,
+}
+
+/// A threat whose risk went up or down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RiskChange {
+    pub threat: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_score: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_band: Option<Band>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_score: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_band: Option<Band>,
+    /// `up` or `down`.
+    pub direction: String,
+}
+
+/// A flow that crosses a boundary now and did not before (or did not exist).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NewCrossing {
+    pub flow: String,
+    pub source: String,
+    pub target: String,
+    pub crosses: Vec<String>,
+    pub guarded: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct DiffSummary {
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub moved: usize,
+    pub mitigations_gained: usize,
+    pub mitigations_lost: usize,
+    pub newly_exposed: usize,
+    pub newly_mitigated: usize,
+    pub risk_up: usize,
+    pub risk_down: usize,
+    pub new_crossings: usize,
+    pub new_unguarded_crossings: usize,
+}
+
+/// The semantic difference between two models.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ModelDiff {
+    pub base: String,
+    pub head: String,
+    pub summary: DiffSummary,
+    pub changes: Vec<Change>,
+    pub status: Vec<StatusChange>,
+    pub risk: Vec<RiskChange>,
+    pub new_crossings: Vec<NewCrossing>,
+}
+
+impl ModelDiff {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+            && self.status.is_empty()
+            && self.risk.is_empty()
+            && self.new_crossings.is_empty()
+    }
+}
+
+/// Items of one kind, by id, as JSON objects (so every field is compared the same way).
+fn items(model: &ThreatModel) -> BTreeMap<(&'static str, String), (String, Value)> {
+    fn add<T: Serialize>(
+        out: &mut BTreeMap<(&'static str, String), (String, Value)>,
+        kind: &'static str,
+        list: &[T],
+        label: impl Fn(&T) -> String,
+    ) {
+        for item in list {
+            let value = serde_json::to_value(item).unwrap_or(Value::Null);
+            let id = value
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            out.insert((kind, id), (label(item), value));
+        }
+    }
+    let mut out = BTreeMap::new();
+    add(&mut out, "component", &model.components, |c| c.name.clone());
+    add(&mut out, "boundary", &model.boundaries, |b| b.name.clone());
+    add(&mut out, "actor", &model.actors, |a| a.name.clone());
+    add(&mut out, "threat", &model.threats, |t| t.name.clone());
+    add(&mut out, "control", &model.controls, |c| c.name.clone());
+    add(&mut out, "mitigation", &model.mitigations, |m| {
+        format!(
+            "{} against {} with {}",
+            m.link.component, m.link.threat, m.link.control
+        )
+    });
+    add(&mut out, "exposure", &model.exposures, |e| {
+        format!("{} to {}", e.link.component, e.link.threat)
+    });
+    add(&mut out, "acceptance", &model.acceptances, |a| {
+        format!("{} to {}", a.link.threat, a.link.component)
+    });
+    add(&mut out, "transfer", &model.transfers, |t| {
+        format!("{} from {} to {}", t.link.threat, t.link.from, t.link.to)
+    });
+    add(&mut out, "flow", &model.flows, |f| {
+        format!(
+            "{} {} {}{}",
+            f.link.source,
+            if f.link.bidirectional { "<->" } else { "->" },
+            f.link.target,
+            if f.details.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.details)
+            }
+        )
+    });
+    add(&mut out, "review", &model.reviews, |r| {
+        format!("{}: {}", r.link.component, r.details)
+    });
+    add(&mut out, "test", &model.tests, |t| {
+        format!("{} for {}", t.link.control, t.link.component)
+    });
+    out
+}
+
+fn primary(value: &Value) -> Option<Location> {
+    let s: Source = serde_json::from_value(value.get("sources")?.get(0)?.clone()).ok()?;
+    Some(s.location())
+}
+
+/// Compare two models. Analyses embedded in the models are used when present; otherwise they are
+/// computed with `matrix` (without a date, like the embedded ones).
+pub fn diff(
+    base: &ThreatModel,
+    head: &ThreatModel,
+    base_label: &str,
+    head_label: &str,
+    matrix: &RiskMatrix,
+) -> ModelDiff {
+    let (old, new) = (items(base), items(head));
+    let mut changes = Vec::new();
+    let keys: BTreeSet<&(&'static str, String)> = old.keys().chain(new.keys()).collect();
+    for key in keys {
+        let (kind, id) = (key.0, key.1.clone());
+        match (old.get(key), new.get(key)) {
+            (None, Some((label, v))) => changes.push(Change {
+                kind: kind.into(),
+                id,
+                label: label.clone(),
+                change: ChangeKind::Added,
+                fields: Vec::new(),
+                from: None,
+                to: primary(v),
+            }),
+            (Some((label, v)), None) => changes.push(Change {
+                kind: kind.into(),
+                id,
+                label: label.clone(),
+                change: ChangeKind::Removed,
+                fields: Vec::new(),
+                from: primary(v),
+                to: None,
+            }),
+            (Some((_, a)), Some((label, b))) => {
+                let fields = field_changes(a, b);
+                let (from, to) = (primary(a), primary(b));
+                let moved = from != to;
+                if fields.is_empty() && !moved {
+                    continue;
+                }
+                changes.push(Change {
+                    kind: kind.into(),
+                    id,
+                    label: label.clone(),
+                    change: if fields.is_empty() {
+                        ChangeKind::Moved
+                    } else {
+                        ChangeKind::Changed
+                    },
+                    fields,
+                    from: moved.then_some(from).flatten(),
+                    to: moved.then_some(to).flatten(),
+                });
+            }
+            (None, None) => {}
+        }
+    }
+
+    let analysis_of = |m: &ThreatModel| -> Analysis {
+        m.analysis
+            .clone()
+            .unwrap_or_else(|| analysis::analyze(m, matrix, None))
+    };
+    let (a_old, a_new) = (analysis_of(base), analysis_of(head));
+    let old_t: BTreeMap<&str, _> = a_old
+        .threats
+        .iter()
+        .map(|t| (t.threat.as_str(), t))
+        .collect();
+    let new_t: BTreeMap<&str, _> = a_new
+        .threats
+        .iter()
+        .map(|t| (t.threat.as_str(), t))
+        .collect();
+    let name = |id: &str| {
+        head.threat(id)
+            .or_else(|| base.threat(id))
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    };
+    let mut status = Vec::new();
+    let mut risk = Vec::new();
+    let ids: BTreeSet<&str> = old_t.keys().chain(new_t.keys()).copied().collect();
+    for id in ids {
+        let (o, n) = (old_t.get(id), new_t.get(id));
+        let (so, sn) = (o.map(|t| t.status), n.map(|t| t.status));
+        if so != sn {
+            status.push(StatusChange {
+                threat: id.into(),
+                name: name(id),
+                from: so,
+                to: sn,
+            });
+        }
+        let ro = o.and_then(|t| t.risk.as_ref());
+        let rn = n.and_then(|t| t.risk.as_ref());
+        if let (Some(a), Some(b)) = (ro, rn)
+            && a.score != b.score
+        {
+            risk.push(RiskChange {
+                threat: id.into(),
+                name: name(id),
+                from_score: Some(a.score),
+                from_band: Some(a.band),
+                to_score: Some(b.score),
+                to_band: Some(b.band),
+                direction: if b.score > a.score { "up" } else { "down" }.into(),
+            });
+        } else if let (None, Some(b), Some(_)) = (ro, rn, o) {
+            risk.push(RiskChange {
+                threat: id.into(),
+                name: name(id),
+                from_score: None,
+                from_band: None,
+                to_score: Some(b.score),
+                to_band: Some(b.band),
+                direction: "up".into(),
+            });
+        }
+    }
+
+    let old_crossing: BTreeSet<&str> = a_old.crossings.iter().map(|c| c.flow.as_str()).collect();
+    let new_crossings: Vec<NewCrossing> = a_new
+        .crossings
+        .iter()
+        .filter(|c| !old_crossing.contains(c.flow.as_str()))
+        .map(|c| NewCrossing {
+            flow: c.flow.clone(),
+            source: c.source.clone(),
+            target: c.target.clone(),
+            crosses: c.crosses.clone(),
+            guarded: c.guarded,
+            location: head
+                .flows
+                .iter()
+                .find(|f| f.id == c.flow)
+                .and_then(|f| f.sources.first())
+                .map(Source::location),
+        })
+        .collect();
+
+    let count = |k: ChangeKind| changes.iter().filter(|c| c.change == k).count();
+    let rel = |kind: &str, k: ChangeKind| {
+        changes
+            .iter()
+            .filter(|c| c.kind == kind && c.change == k)
+            .count()
+    };
+    let summary = DiffSummary {
+        added: count(ChangeKind::Added),
+        removed: count(ChangeKind::Removed),
+        changed: count(ChangeKind::Changed),
+        moved: count(ChangeKind::Moved),
+        mitigations_gained: rel("mitigation", ChangeKind::Added),
+        mitigations_lost: rel("mitigation", ChangeKind::Removed),
+        newly_exposed: status
+            .iter()
+            .filter(|s| s.to == Some(Residual::Exposed))
+            .count(),
+        newly_mitigated: status
+            .iter()
+            .filter(|s| s.to == Some(Residual::Mitigated))
+            .count(),
+        risk_up: risk.iter().filter(|r| r.direction == "up").count(),
+        risk_down: risk.iter().filter(|r| r.direction == "down").count(),
+        new_crossings: new_crossings.len(),
+        new_unguarded_crossings: new_crossings.iter().filter(|c| !c.guarded).count(),
+    };
+    ModelDiff {
+        base: base_label.into(),
+        head: head_label.into(),
+        summary,
+        changes,
+        status,
+        risk,
+        new_crossings,
+    }
+}
+
+/// Fields that differ, ignoring the id, the locations and the derived analysis.
+fn field_changes(a: &Value, b: &Value) -> Vec<FieldChange> {
+    let empty = serde_json::Map::new();
+    let (ma, mb) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let keys: BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
+    keys.into_iter()
+        .filter(|k| !matches!(k.as_str(), "id" | "sources"))
+        .filter_map(|k| {
+            let (x, y) = (ma.get(k), mb.get(k));
+            (x != y).then(|| FieldChange {
+                field: k.clone(),
+                old: x.cloned().unwrap_or(Value::Null),
+                new: y.cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotation::parse_text;
+    use crate::model::{FileAnnotations, Project, build};
+
+    fn model(files: &[(&str, &str)]) -> ThreatModel {
+        let files: Vec<FileAnnotations> = files
+            .iter()
+            .map(|(p, t)| FileAnnotations {
+                path: (*p).into(),
+                annotations: parse_text(p, t).0,
+            })
+            .collect();
+        build(Project::default(), &files).0
+    }
+
+    #[test]
+    fn moved_is_not_removed_and_added() {
+        let a = model(&[("a.rs", "@threat SQLi (#sqli)")]);
+        let b = model(&[("b.rs", "\n\n@threat SQLi (#sqli)")]);
+        let d = diff(&a, &b, "a", "b", &RiskMatrix::default());
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].change, ChangeKind::Moved);
+        assert!(!d.changes[0].is_line_shift());
+        assert_eq!(d.changes[0].to.as_ref().map(|l| l.line), Some(3));
+    }
+
+    #[test]
+    fn field_changes_status_and_risk() {
+        let a = model(&[(
+            "a.rs",
+            "@threat SQLi (#sqli) [likelihood: possible; impact: moderate]\n@exposes Api to #sqli",
+        )]);
+        let b = model(&[(
+            "a.rs",
+            "@threat SQLi (#sqli) [likelihood: likely; impact: major]\n@exposes Api to #sqli\n@mitigates Api against #sqli with Prepared",
+        )]);
+        let d = diff(&a, &b, "a", "b", &RiskMatrix::default());
+        let threat = d
+            .changes
+            .iter()
+            .find(|c| c.kind == "threat")
+            .expect("threat changed");
+        assert_eq!(threat.change, ChangeKind::Changed);
+        assert!(threat.fields.iter().any(|f| f.field == "likelihood"));
+        assert_eq!(d.summary.mitigations_gained, 1);
+        assert_eq!(d.status[0].to, Some(Residual::Mitigated));
+        assert_eq!(d.risk[0].direction, "up");
+    }
+
+    #[test]
+    fn new_crossings_are_reported() {
+        let a = model(&[(
+            "a.rs",
+            "@component Api (#api) in #dmz\n@boundary DMZ (#dmz)",
+        )]);
+        let b = model(&[(
+            "a.rs",
+            "@component Api (#api) in #dmz\n@boundary DMZ (#dmz)\n@connects Browser to #api with HTTPS",
+        )]);
+        let d = diff(&a, &b, "a", "b", &RiskMatrix::default());
+        assert_eq!(d.new_crossings.len(), 1);
+        assert!(!d.new_crossings[0].guarded);
+    }
+}

@@ -1,0 +1,339 @@
+//! The model diff for people: a terminal listing (coloured on a TTY) and a Markdown comment for
+//! pull requests (a summary line, then collapsible details).
+
+use annotate_snippets::normalize_untrusted_str as clean;
+
+use crate::diff::{Change, ChangeKind, ModelDiff};
+use crate::model::Location;
+
+/// ANSI styles, or nothing when colour is off.
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.0 {
+            format!("\u{1b}[{code}m{s}\u{1b}[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+fn loc(l: &Option<Location>) -> String {
+    l.as_ref()
+        .map(|l| format!("{}:{}", clean(&l.path), l.line))
+        .unwrap_or_default()
+}
+
+/// The one-line summary used by both formats.
+pub fn summary_line(d: &ModelDiff) -> String {
+    let s = &d.summary;
+    if d.is_empty() {
+        return "no change to the threat model".into();
+    }
+    let mut parts = Vec::new();
+    let mut push = |n: usize, what: &str| {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    };
+    push(s.added, "added");
+    push(s.removed, "removed");
+    push(s.changed, "changed");
+    push(s.mitigations_gained, "mitigations gained");
+    push(s.mitigations_lost, "mitigations lost");
+    push(s.newly_exposed, "newly exposed");
+    push(s.newly_mitigated, "newly mitigated");
+    push(s.risk_up, "risk up");
+    push(s.risk_down, "risk down");
+    push(s.new_crossings, "new boundary crossings");
+    let moved_files = d
+        .changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::Moved && !c.is_line_shift())
+        .count();
+    push(moved_files, "moved");
+    if parts.is_empty() {
+        "only annotations moved within their files".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn visible(d: &ModelDiff) -> impl Iterator<Item = &Change> {
+    d.changes.iter().filter(|c| !c.is_line_shift())
+}
+
+/// Terminal output.
+pub fn text(d: &ModelDiff, color: bool) -> String {
+    let p = Paint(color);
+    let mut out = format!(
+        "{} {} -> {}: {}\n",
+        p.bold("threat model diff"),
+        clean(&d.base),
+        clean(&d.head),
+        summary_line(d)
+    );
+    for c in visible(d) {
+        let (sign, body) = match c.change {
+            ChangeKind::Added => (
+                p.green("+"),
+                format!(
+                    "{} {} `{}` at {}",
+                    c.kind,
+                    c.id,
+                    clean(&c.label),
+                    loc(&c.to)
+                ),
+            ),
+            ChangeKind::Removed => (
+                p.red("-"),
+                format!(
+                    "{} {} `{}` (was at {})",
+                    c.kind,
+                    c.id,
+                    clean(&c.label),
+                    loc(&c.from)
+                ),
+            ),
+            ChangeKind::Moved => (
+                p.yellow(">"),
+                format!(
+                    "{} {} moved {} -> {}",
+                    c.kind,
+                    c.id,
+                    loc(&c.from),
+                    loc(&c.to)
+                ),
+            ),
+            ChangeKind::Changed => (
+                p.yellow("~"),
+                format!("{} {} `{}`", c.kind, c.id, clean(&c.label)),
+            ),
+        };
+        out.push_str(&format!("{sign} {body}\n"));
+        for f in &c.fields {
+            out.push_str(&format!(
+                "    {}: {} -> {}\n",
+                f.field,
+                p.red(&clean(&f.old.to_string())),
+                p.green(&clean(&f.new.to_string()))
+            ));
+        }
+    }
+    for s in &d.status {
+        let from = s.from.map_or("absent", |r| r.as_str());
+        let to = s.to.map_or("absent", |r| r.as_str());
+        let line = format!("status {} `{}`: {from} -> {to}", s.threat, clean(&s.name));
+        out.push_str(&format!(
+            "{} {}\n",
+            if s.to.is_some_and(|r| r.is_open()) {
+                p.red("!")
+            } else {
+                p.green("✓")
+            },
+            line
+        ));
+    }
+    for r in &d.risk {
+        out.push_str(&format!(
+            "{} risk {} `{}`: {} -> {}\n",
+            if r.direction == "up" {
+                p.red("↑")
+            } else {
+                p.green("↓")
+            },
+            r.threat,
+            clean(&r.name),
+            r.from_score.map_or("unrated".into(), |s| format!(
+                "{s} {}",
+                r.from_band.map_or("", |b| b.as_str())
+            )),
+            r.to_score.map_or("unrated".into(), |s| format!(
+                "{s} {}",
+                r.to_band.map_or("", |b| b.as_str())
+            )),
+        ));
+    }
+    for c in &d.new_crossings {
+        out.push_str(&format!(
+            "{} new boundary crossing {} -> {} (crosses {}){} at {}\n",
+            if c.guarded {
+                p.yellow("⇄")
+            } else {
+                p.red("⇄")
+            },
+            c.source,
+            c.target,
+            c.crosses.join(", "),
+            if c.guarded { "" } else { ", UNGUARDED" },
+            loc(&c.location)
+        ));
+    }
+    let shifts = d.changes.iter().filter(|c| c.is_line_shift()).count();
+    if shifts > 0 {
+        out.push_str(&format!(
+            "({shifts} annotations only moved within their files)\n"
+        ));
+    }
+    out
+}
+
+/// Escape text for a Markdown table cell or list item on GitHub/GitLab.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in clean(s).chars() {
+        match c {
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for inside a Markdown code span: no backticks, no line breaks (escapes do not work
+/// there).
+fn code(s: &str) -> String {
+    clean(s)
+        .chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '\n' | '\r' | '|' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// A pull-request comment.
+pub fn markdown(d: &ModelDiff) -> String {
+    let mut out = format!(
+        "### Threat model: {}\n\n`{}` → `{}`\n\n",
+        md(&summary_line(d)),
+        code(&d.base),
+        code(&d.head)
+    );
+    if d.is_empty() {
+        return out;
+    }
+    let s = &d.summary;
+    if s.newly_exposed + s.risk_up + s.new_unguarded_crossings + s.mitigations_lost > 0 {
+        out.push_str("**Needs attention**\n\n");
+        for st in d
+            .status
+            .iter()
+            .filter(|x| x.to.is_some_and(|r| r.is_open()))
+        {
+            out.push_str(&format!(
+                "- :warning: threat **{}** (`{}`) is now {}\n",
+                md(&st.name),
+                code(&st.threat),
+                st.to.map_or("", |r| r.as_str())
+            ));
+        }
+        for r in d.risk.iter().filter(|r| r.direction == "up") {
+            out.push_str(&format!(
+                "- :arrow_up: risk of **{}** rose to {} ({})\n",
+                md(&r.name),
+                r.to_score.unwrap_or_default(),
+                r.to_band.map_or("", |b| b.as_str())
+            ));
+        }
+        for c in d.new_crossings.iter().filter(|c| !c.guarded) {
+            out.push_str(&format!(
+                "- :no_entry: new **unguarded** boundary crossing `{}` → `{}` ({})\n",
+                code(&c.source),
+                code(&c.target),
+                md(&c.crosses.join(", "))
+            ));
+        }
+        for c in d
+            .changes
+            .iter()
+            .filter(|c| c.kind == "mitigation" && c.change == ChangeKind::Removed)
+        {
+            out.push_str(&format!("- :x: mitigation lost: {}\n", md(&c.label)));
+        }
+        out.push('\n');
+    }
+    let rows: Vec<&Change> = visible(d).collect();
+    if !rows.is_empty() {
+        out.push_str(&format!(
+            "<details><summary>{} element changes</summary>\n\n| | kind | id | what | where |\n|---|---|---|---|---|\n",
+            rows.len()
+        ));
+        for c in rows {
+            let sign = match c.change {
+                ChangeKind::Added => "➕",
+                ChangeKind::Removed => "➖",
+                ChangeKind::Changed => "✏️",
+                ChangeKind::Moved => "↪️",
+            };
+            let what = match c.change {
+                ChangeKind::Changed => c
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}: {} → {}",
+                            md(&f.field),
+                            md(&f.old.to_string()),
+                            md(&f.new.to_string())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
+                _ => md(&c.label),
+            };
+            let place = match c.change {
+                ChangeKind::Removed => loc(&c.from),
+                ChangeKind::Moved => format!("{} → {}", loc(&c.from), loc(&c.to)),
+                _ => loc(&c.to),
+            };
+            out.push_str(&format!(
+                "| {sign} | {} | `{}` | {what} | {} |\n",
+                c.kind,
+                code(&c.id),
+                md(&place)
+            ));
+        }
+        out.push_str("\n</details>\n");
+    }
+    if !d.status.is_empty() || !d.risk.is_empty() {
+        out.push_str("\n<details><summary>Status and risk changes</summary>\n\n");
+        for s in &d.status {
+            out.push_str(&format!(
+                "- **{}** (`{}`): {} → {}\n",
+                md(&s.name),
+                code(&s.threat),
+                s.from.map_or("absent", |r| r.as_str()),
+                s.to.map_or("absent", |r| r.as_str())
+            ));
+        }
+        for r in &d.risk {
+            out.push_str(&format!(
+                "- risk of **{}**: {} → {}\n",
+                md(&r.name),
+                r.from_score.map_or("unrated".into(), |x| x.to_string()),
+                r.to_score.map_or("unrated".into(), |x| x.to_string())
+            ));
+        }
+        out.push_str("\n</details>\n");
+    }
+    out
+}
