@@ -5,6 +5,7 @@ mod analyze;
 mod check;
 mod debug;
 mod diff;
+mod history;
 mod info;
 mod revs;
 mod scan;
@@ -71,6 +72,8 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// The CI gate: fail when a change makes the threat model worse or leaves it stale.
     Check(check::CheckArgs),
+    /// How the threat model evolved, commit by commit: threats by status and risk band.
+    History(history::HistoryArgs),
     /// Print the long explanation of a diagnostic code (TM001...).
     Explain(info::ExplainArgs),
     /// List the supported languages and how their comments are found.
@@ -124,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Analyze(args) => analyze::run(args, color),
         Command::Diff(args) => diff::run(args, cli.color.stdout()),
         Command::Check(args) => check::run(args, color),
+        Command::History(args) => history::run(args),
         Command::Explain(args) => info::explain(args),
         Command::Languages => info::languages(),
         Command::Init(args) => info::init(args),

@@ -1,0 +1,228 @@
+//! `threatmark history`: how the model evolved, commit by commit (first parent), as counts of
+//! threats by residual status and by risk band.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use super::revs::Repo;
+use crate::analysis::{self, Residual};
+use crate::exit;
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The repository (or a folder in it).
+    #[arg(short = 'C', long = "repo", default_value = ".")]
+    pub repo: PathBuf,
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Stop at this revision (exclusive).
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// At most this many commits, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub max: usize,
+    /// Start from this revision.
+    #[arg(long, default_value = "HEAD")]
+    pub from: String,
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
+    pub format: HistoryFormat,
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// The model's vital signs at one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Point {
+    pub commit: String,
+    pub date: String,
+    pub subject: String,
+    pub threats: usize,
+    pub exposed: usize,
+    pub open: usize,
+    pub accepted: usize,
+    pub transferred: usize,
+    pub mitigated: usize,
+    /// Open (exposed or unaddressed) threats per band.
+    pub critical: usize,
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub very_low: usize,
+    pub unrated: usize,
+}
+
+/// `YYYY-MM-DD` of a Unix time, UTC.
+fn date_of(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .map(|t| {
+            let d = t.date();
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        })
+        .unwrap_or_default()
+}
+
+/// Compute the history points (newest first). Unchanged files are parsed once for all commits.
+pub fn points(
+    repo: &Repo,
+    from: &str,
+    since: Option<&str>,
+    max: usize,
+) -> anyhow::Result<Vec<Point>> {
+    let git = repo.git()?;
+    let reader = git.reader();
+    let tip = reader.resolve_commit(from)?;
+    let stop = match since {
+        Some(s) => Some(reader.resolve_commit(s)?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for c in reader.first_parent_history(tip, stop, max)? {
+        let (config, result) = repo.scan_rev(&c.id.to_string())?;
+        let a = analysis::analyze(&result.model, &config.risk, None);
+        let status = |r: Residual| a.summary.by_status.get(r.as_str()).copied().unwrap_or(0);
+        let band = |b: &str| a.summary.open_by_band.get(b).copied().unwrap_or(0);
+        let id = c.id.to_string();
+        out.push(Point {
+            commit: id.chars().take(12).collect(),
+            date: date_of(c.time),
+            subject: c.summary,
+            threats: a.summary.threats,
+            exposed: status(Residual::Exposed),
+            open: status(Residual::Open),
+            accepted: status(Residual::Accepted),
+            transferred: status(Residual::Transferred),
+            mitigated: status(Residual::Mitigated),
+            critical: band("critical"),
+            high: band("high"),
+            medium: band("medium"),
+            low: band("low"),
+            very_low: band("very-low"),
+            unrated: band("unrated"),
+        });
+    }
+    Ok(out)
+}
+
+const COLUMNS: [&str; 15] = [
+    "commit",
+    "date",
+    "threats",
+    "exposed",
+    "open",
+    "accepted",
+    "transferred",
+    "mitigated",
+    "critical",
+    "high",
+    "medium",
+    "low",
+    "very_low",
+    "unrated",
+    "subject",
+];
+
+fn cells(p: &Point) -> [String; 15] {
+    [
+        p.commit.clone(),
+        p.date.clone(),
+        p.threats.to_string(),
+        p.exposed.to_string(),
+        p.open.to_string(),
+        p.accepted.to_string(),
+        p.transferred.to_string(),
+        p.mitigated.to_string(),
+        p.critical.to_string(),
+        p.high.to_string(),
+        p.medium.to_string(),
+        p.low.to_string(),
+        p.very_low.to_string(),
+        p.unrated.to_string(),
+        annotate_snippets::normalize_untrusted_str(&p.subject),
+    ]
+}
+
+/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so that spreadsheets do not
+/// run a commit subject as a formula.
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub fn run(args: HistoryArgs) -> anyhow::Result<u8> {
+    let repo = Repo::open(&args.repo, args.threads, args.config.clone());
+    let pts = points(&repo, &args.from, args.since.as_deref(), args.max)?;
+    let text = match args.format {
+        HistoryFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&pts)?;
+            s.push('\n');
+            s
+        }
+        HistoryFormat::Csv => {
+            let mut s = COLUMNS.join(",");
+            s.push('\n');
+            for p in &pts {
+                s.push_str(
+                    &cells(p)
+                        .iter()
+                        .map(|c| csv_cell(c))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                s.push('\n');
+            }
+            s
+        }
+        HistoryFormat::Table => {
+            let rows: Vec<[String; 15]> = pts.iter().map(cells).collect();
+            let mut widths: Vec<usize> = COLUMNS.iter().map(|c| c.len()).collect();
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.chars().count());
+                }
+            }
+            let mut all: Vec<Vec<String>> =
+                vec![COLUMNS.iter().map(|c| c.to_uppercase()).collect()];
+            all.extend(rows.iter().map(|r| r.to_vec()));
+            let mut s = String::new();
+            for row in &all {
+                let line: Vec<String> = row
+                    .iter()
+                    .zip(&widths)
+                    .enumerate()
+                    .map(|(i, (c, w))| {
+                        if i + 1 == row.len() {
+                            c.clone()
+                        } else {
+                            format!("{c:<w$}")
+                        }
+                    })
+                    .collect();
+                s.push_str(line.join("  ").trim_end());
+                s.push('\n');
+            }
+            s
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(exit::OK)
+}
