@@ -11,7 +11,8 @@ use crate::{diff, exit, render};
 
 #[derive(Debug, clap::Args)]
 pub struct DiffArgs {
-    /// `BASE..HEAD`, `BASE HEAD`, `BASE` (against the work tree), or two model JSON files.
+    /// `BASE..HEAD`, `BASE...HEAD` (from their merge base), `BASE HEAD`, `BASE` (against the
+    /// work tree), or two model JSON files.
     /// Without any: merge-base(default branch, HEAD) against the work tree.
     pub revs: Vec<String>,
     /// The repository (or a folder in it).
@@ -34,7 +35,12 @@ pub enum DiffFormat {
 
 pub fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
-    let (base, head) = parse_range(&args.revs)?;
+    let revs = args
+        .revs
+        .iter()
+        .map(|r| repo.expand_three_dot(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (base, head) = parse_range(&revs)?;
     let base = match base {
         Some(b) => b,
         None => Side::Rev(repo.default_base()?),

@@ -115,6 +115,19 @@ impl Repo {
         Ok(self.git()?.reader().resolve_commit(rev)?)
     }
 
+    /// `A...B` (as in git) means `merge-base(A, B)..B`; other arguments pass through.
+    pub fn expand_three_dot(&self, arg: &str) -> anyhow::Result<String> {
+        let Some((a, b)) = arg.split_once("...") else {
+            return Ok(arg.to_string());
+        };
+        let reader = self.git()?.reader();
+        let (ia, ib) = (reader.resolve_commit(a)?, reader.resolve_commit(b)?);
+        match reader.merge_base(ia, ib)? {
+            Some(base) => Ok(format!("{base}..{b}")),
+            None => bail!("`{a}` and `{b}` have no common ancestor"),
+        }
+    }
+
     /// `merge-base(default branch, HEAD)`: the default branch is `origin/HEAD`, else
     /// `origin/main`, `origin/master`, `main`, `master`.
     pub fn default_base(&self) -> anyhow::Result<String> {
