@@ -5,7 +5,12 @@ use crate::model::ThreatModel;
 use crate::scan::Stats;
 
 /// A few lines; stable wording (tests match on it), no colour.
-pub fn scan_summary(model: &ThreatModel, stats: &Stats, counts: Counts, wrote: Option<&str>) -> String {
+pub fn scan_summary(
+    model: &ThreatModel,
+    stats: &Stats,
+    counts: Counts,
+    wrote: Option<&str>,
+) -> String {
     let mut out = String::new();
     let kinds: Vec<String> = model
         .counts()
@@ -14,8 +19,9 @@ pub fn scan_summary(model: &ThreatModel, stats: &Stats, counts: Counts, wrote: O
         .map(|(k, n)| format!("{n} {}", if n == 1 { singular(k) } else { k }))
         .collect();
     out.push_str(&format!(
-        "threatmark: {} annotations in {} of {} files ({} read) in {:.2}s\n",
+        "threatmark: {} {} in {} of {} files ({} read) in {:.2}s\n",
         stats.annotations,
+        plural(stats.annotations, "annotation"),
         stats.files_annotated,
         stats.files_seen,
         stats.files_read,
@@ -27,7 +33,10 @@ pub fn scan_summary(model: &ThreatModel, stats: &Stats, counts: Counts, wrote: O
         out.push_str(&format!("  model: {}\n", kinds.join(", ")));
     }
     if stats.binary_skipped > 0 {
-        out.push_str(&format!("  skipped {} binary files\n", stats.binary_skipped));
+        out.push_str(&format!(
+            "  skipped {} binary files\n",
+            stats.binary_skipped
+        ));
     }
     out.push_str(&format!(
         "  diagnostics: {} {}, {} {}, {} {}\n",
@@ -52,5 +61,9 @@ fn singular(kind: &str) -> &str {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { word.to_string() } else { format!("{word}s") }
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
 }
