@@ -55,6 +55,26 @@ impl FileOptions {
         }
     }
 
+    /// What distinguishes two configurations for parsing purposes (FNV-1a of the extension map
+    /// and the tool version): cached outcomes are only reused under the same fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        };
+        feed(env!("CARGO_PKG_VERSION").as_bytes());
+        for (ext, lang) in &self.extensions {
+            feed(ext.as_bytes());
+            feed(lang.as_bytes());
+        }
+        h
+    }
+
     /// Language of a file from its name alone; `None` when its first bytes must decide.
     pub fn language_by_name(&self, rel: &str) -> Option<&'static Language> {
         let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -64,13 +84,20 @@ impl FileOptions {
     }
 }
 
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self::from_config(&Config::default())
+    }
+}
+
 /// What one file contributed.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FileOutcome {
     pub path: String,
     pub annotations: Vec<Annotation>,
     pub diagnostics: Vec<Diagnostic>,
     /// The decoded text, kept only when a diagnostic may point into it (for the caret).
+    #[serde(skip)]
     pub text: Option<Arc<str>>,
     /// The file passed the prefilter.
     pub matched: bool,
@@ -181,25 +208,60 @@ pub enum ScanError {
     Config(#[from] crate::config::ConfigError),
 }
 
-/// Per-file outcomes already computed in this run, keyed by path and blob id: a file unchanged
-/// between two revisions is parsed once.
+/// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
+/// between two revisions is parsed once. It can be loaded from and saved to disk (see
+/// `source::cache`), and only the entries used in this run are saved again.
 #[derive(Debug, Default)]
 pub struct BlobCache {
-    map: Mutex<HashMap<(String, ObjectId), FileOutcome>>,
+    map: Mutex<HashMap<CacheKey, (FileOutcome, bool)>>,
     pub hits: AtomicUsize,
+    /// Something was parsed in this run that the cache did not have.
+    pub added: AtomicUsize,
 }
 
+/// `(path, blob id, options fingerprint)`.
+pub type CacheKey = (String, ObjectId, u64);
+
 impl BlobCache {
-    fn get(&self, path: &str, id: ObjectId) -> Option<FileOutcome> {
-        let hit = lock(&self.map).get(&(path.to_string(), id)).cloned();
-        if hit.is_some() {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        }
-        hit
+    fn get(&self, key: &CacheKey) -> Option<FileOutcome> {
+        let mut map = lock(&self.map);
+        let entry = map.get_mut(key)?;
+        entry.1 = true;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry.0.clone())
     }
 
-    fn put(&self, path: &str, id: ObjectId, outcome: &FileOutcome) {
-        lock(&self.map).insert((path.to_string(), id), outcome.clone());
+    fn put(&self, key: CacheKey, outcome: &FileOutcome) {
+        self.added.fetch_add(1, Ordering::Relaxed);
+        lock(&self.map).insert(key, (outcome.clone(), true));
+    }
+
+    /// Add entries read from disk (not yet used in this run).
+    pub fn preload(&self, entries: impl IntoIterator<Item = (CacheKey, FileOutcome)>) {
+        let mut map = lock(&self.map);
+        for (k, v) in entries {
+            map.entry(k).or_insert((v, false));
+        }
+    }
+
+    /// Entries used in this run, sorted, for saving.
+    pub fn used(&self) -> Vec<(CacheKey, FileOutcome)> {
+        let map = lock(&self.map);
+        let mut out: Vec<(CacheKey, FileOutcome)> = map
+            .iter()
+            .filter(|(_, (_, used))| *used)
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -346,7 +408,8 @@ fn rev_file(
     if !is_candidate(rel, opts) {
         return Ok(RevFile::Skipped);
     }
-    if let Some(hit) = cache.get(rel, id) {
+    let key = (rel.to_string(), id, opts.fingerprint());
+    if let Some(hit) = cache.get(&key) {
         return Ok(RevFile::Done(hit, 0));
     }
     let size = reader.blob_size(id)?;
@@ -355,7 +418,7 @@ fn rev_file(
     }
     let bytes = reader.blob(id)?;
     let outcome = process_file(rel, &bytes, opts);
-    cache.put(rel, id, &outcome);
+    cache.put(key, &outcome);
     Ok(RevFile::Done(outcome, size))
 }
 

@@ -4,7 +4,9 @@ use crate::diagnostic::Span;
 use crate::model::{Attributes, Source};
 
 /// The tags. Relation tags also accept their singular form (`@mitigate`), as in Threatspec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Tag {
     Component,
     Threat,
@@ -71,7 +73,9 @@ impl Tag {
 }
 
 /// The kinds of things a name can refer to; each has its own id namespace, as in Threatspec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Kind {
     Component,
     Boundary,
@@ -93,7 +97,7 @@ impl Kind {
 }
 
 /// A mention of an entity: `Name`, `Name (#id)` or a bare `#id` reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EntityRef {
     /// `None` for a bare `#id` reference.
     pub name: Option<String>,
@@ -111,7 +115,7 @@ impl EntityRef {
 }
 
 /// The parts of an annotation, by tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Body {
     /// `@component`, `@threat`, `@control`, `@actor`; `within` is `in #boundary`.
     Declare {
@@ -163,7 +167,7 @@ pub enum Body {
 }
 
 /// One parsed annotation with its location.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Annotation {
     pub tag: Tag,
     pub body: Body,

@@ -51,6 +51,7 @@ pub fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
         .map(|c| c.risk)
         .unwrap_or_else(RiskMatrix::default);
     let d = diff::diff(&old, &new, &base.label(), &head.label(), &matrix);
+    repo.save_cache();
     let text = match args.format {
         DiffFormat::Text => render::diff::text(&d, color),
         DiffFormat::Markdown => render::diff::markdown(&d),

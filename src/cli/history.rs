@@ -169,6 +169,7 @@ pub fn csv_cell(s: &str) -> String {
 pub fn run(args: HistoryArgs) -> anyhow::Result<u8> {
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
     let pts = points(&repo, &args.from, args.since.as_deref(), args.max)?;
+    repo.save_cache();
     let text = match args.format {
         HistoryFormat::Json => {
             let mut s = serde_json::to_string_pretty(&pts)?;

@@ -42,6 +42,8 @@ pub fn parse_range(args: &[String]) -> anyhow::Result<(Option<Side>, Side)> {
     };
     Ok(match args {
         [] => (None, Side::WorkTree),
+        // A model file first: `../old/threatmodel.json` is a path, not a range.
+        [one] if matches!(side(one), Side::File(_)) => (Some(side(one)), Side::WorkTree),
         [one] => match one.split_once("..") {
             Some((a, b)) if !a.is_empty() && !b.is_empty() && !one.contains("...") => {
                 (Some(side(a)), side(b))
@@ -86,11 +88,19 @@ impl Repo {
                     .map(|p| crate::source::fs::relative(Path::new(""), p))
             })
             .unwrap_or_default();
+        let cache = BlobCache::default();
+        if let Some(g) = &git
+            && std::env::var_os("THREATMARK_NO_CACHE").is_none()
+            && let crate::source::cache::Loaded::Corrupt(why) =
+                crate::source::cache::load(&crate::source::cache::path_in(&g.git_dir()), &cache)
+        {
+            eprintln!("threatmark: ignoring the parse cache ({why}); it will be rebuilt");
+        }
         Self {
             root: root.to_path_buf(),
             git,
             prefix,
-            cache: BlobCache::default(),
+            cache,
             threads: threads.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(usize::from)
@@ -104,6 +114,20 @@ impl Repo {
         match &self.git {
             Some(g) => Ok(g),
             None => bail!("{} is not inside a git repository", self.root.display()),
+        }
+    }
+
+    /// Write the parse cache back (entries used in this run). Failing to write a cache is not an
+    /// error worth failing a command for.
+    pub fn save_cache(&self) {
+        if let Some(g) = &self.git
+            && std::env::var_os("THREATMARK_NO_CACHE").is_none()
+            && self.cache.added.load(std::sync::atomic::Ordering::Relaxed) > 0
+        {
+            let _ = crate::source::cache::save(
+                &crate::source::cache::path_in(&g.git_dir()),
+                &self.cache,
+            );
         }
     }
 

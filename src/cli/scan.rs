@@ -81,7 +81,9 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     let (config, result) = match &args.rev {
         Some(rev) => {
             let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
-            repo.scan_rev(rev)?
+            let scanned = repo.scan_rev(rev)?;
+            repo.save_cache();
+            scanned
         }
         None => scan_root(&args.root, args.threads, args.quiet)?,
     };
