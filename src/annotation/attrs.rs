@@ -85,9 +85,8 @@ pub(crate) fn apply(
         "stride" | "category" | "categories" => {
             let mut out = Vec::new();
             for item in split_list(value) {
-                let compact = item.len() <= 6
-                    && item.len() > 1
-                    && item.chars().all(|c| "STRIDE".contains(c));
+                let compact =
+                    item.len() <= 6 && item.len() > 1 && item.chars().all(|c| "STRIDE".contains(c));
                 if compact {
                     out.extend(item.chars().filter_map(Stride::from_letter));
                 } else if let Some(s) = Stride::parse(item) {

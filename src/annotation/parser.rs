@@ -139,7 +139,7 @@ fn parse_line(
     diags: &mut Vec<Diagnostic>,
 ) -> (Option<Annotation>, Continuation) {
     let line_span = Span::new(head.at, head.at + head.full.len());
-    let (head_text, description, mode) = split_description(head.rest);
+    let (head_text, description, mode) = split_description(head.rest, details_from(tag, head.rest));
     let (head_text, attr_block) = split_attributes(head_text, head.rest_offset, loc, diags);
     let mut attributes = Attributes::default();
     if let Some((inner, offset)) = attr_block {
@@ -164,7 +164,13 @@ fn parse_line(
 
 /// Split `head: description`. The separator is the first `:` outside brackets that is followed
 /// by white space or ends the line (`Shop:API` is a hierarchy, not a description).
-fn split_description(rest: &str) -> (&str, &str, Continuation) {
+///
+/// `details_from` is where the free-text details of the line begin (after `with` in
+/// `@exposes`/`@accepts`/`@transfers`/`@connects`, after the component of `@review`). Threatspec
+/// keeps a `: ` there as part of the details (`@review #web Cookies: HttpOnly` has the details
+/// `Cookies: HttpOnly`), so inside the details only a line-ending `:` (a YAML body, as in
+/// Threatspec) and a `: ` right after an attribute block (`with TLS [owner: ops]: why`) count.
+fn split_description(rest: &str, details_from: Option<usize>) -> (&str, &str, Continuation) {
     let mut depth = 0usize;
     let bytes = rest.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
@@ -175,6 +181,11 @@ fn split_description(rest: &str) -> (&str, &str, Continuation) {
                 let next = bytes.get(i + 1);
                 if next.is_none_or(|n| n.is_ascii_whitespace()) {
                     let desc = rest[i + 1..].trim();
+                    let in_details =
+                        details_from.is_some_and(|d| i > d && !rest[d..i].trim().is_empty());
+                    if in_details && !desc.is_empty() && !ends_with_attribute_block(&rest[..i]) {
+                        continue;
+                    }
                     let mode = if desc.is_empty() {
                         Continuation::Yaml
                     } else {
@@ -187,6 +198,64 @@ fn split_description(rest: &str) -> (&str, &str, Continuation) {
         }
     }
     (rest, "", Continuation::None)
+}
+
+/// `... [key: value]` right before a `:`.
+fn ends_with_attribute_block(text: &str) -> bool {
+    let text = text.trim_end();
+    text.ends_with(']')
+        && text
+            .rfind('[')
+            .is_some_and(|open| text[open..].contains(':'))
+}
+
+/// Byte offset in `rest` where the free-text details of a relation begin, found with the same
+/// keyword rules the body parser uses.
+fn details_from(tag: Tag, rest: &str) -> Option<usize> {
+    let after = |keywords: &[&str]| {
+        let mut pos = 0;
+        for kw in keywords {
+            let (_, end) = find_kw(&rest[pos..], kw)?;
+            pos += end;
+        }
+        Some(pos)
+    };
+    match tag {
+        Tag::Exposes | Tag::Accepts => after(&["to", "with"]),
+        Tag::Transfers => after(&["from", "to", "with"]),
+        Tag::Connects => {
+            let ((_, end), _) = direction(rest)?;
+            find_kw(&rest[end..], "with").map(|(_, e)| end + e)
+        }
+        Tag::Review => {
+            let trimmed = rest.trim_start();
+            Some(rest.len() - trimmed.len() + review_component_len(trimmed))
+        }
+        _ => None,
+    }
+}
+
+/// The direction keyword of `@connects`: the first `to` or `with` (`with` means both ways).
+fn direction(head: &str) -> Option<((usize, usize), bool)> {
+    match (find_kw(head, "to"), find_kw(head, "with")) {
+        (Some(t), Some(w)) if w.0 < t.0 => Some((w, true)),
+        (Some(t), _) => Some((t, false)),
+        (None, Some(w)) => Some((w, true)),
+        (None, None) => None,
+    }
+}
+
+/// Length of the component at the start of a `@review` line. Threatspec takes the first word;
+/// `Name (#id)` is our extension, except after a bare `#ref` (`#auth see the fix (#42)`).
+fn review_component_len(trimmed: &str) -> usize {
+    let first_word = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
+    if trimmed.starts_with('#') {
+        return first_word;
+    }
+    match (trimmed.find("(#"), trimmed.find(')')) {
+        (Some(open), Some(close)) if close > open => close + 1,
+        _ => first_word,
+    }
 }
 
 /// Split a trailing `[key: value; ...]` off the head. Brackets whose content has no `:` are
@@ -272,8 +341,12 @@ impl Ctx<'_, '_> {
                         let mut items = Vec::new();
                         let mut pos = e;
                         for part in list.split(',') {
-                            if !part.trim().is_empty() {
-                                items.push(self.entity(part, offset + pos, "member", diags)?);
+                            // A bad member is reported and left out; the boundary stays.
+                            if !part.trim().is_empty()
+                                && let Some(member) =
+                                    self.entity(part, offset + pos, "member", diags)
+                            {
+                                items.push(member);
                             }
                             pos += part.len() + 1;
                         }
@@ -298,48 +371,44 @@ impl Ctx<'_, '_> {
                     control: self.entity(control.0, control.1, "control", diags)?,
                 })
             }
+            // The keywords are found in order and the optional `with DETAILS` is looked for
+            // only after the last one, as Threatspec's regexes do: `@exposes A with B to C`
+            // exposes `A with B`.
             Tag::Exposes => {
-                let (main, details) = optional_details(head);
-                let [component, threat] = self.parts(main, offset, &["to"], diags)?;
+                let [component, threat] = self.parts(head, offset, &["to"], diags)?;
+                let (threat_text, details) = optional_details(threat.0);
                 Some(Body::Exposes {
                     component: self.entity(component.0, component.1, "component", diags)?,
-                    threat: self.entity(threat.0, threat.1, "threat", diags)?,
+                    threat: self.entity(threat_text, threat.1, "threat", diags)?,
                     details,
                 })
             }
             Tag::Accepts => {
-                let (main, details) = optional_details(head);
-                let [threat, component] = self.parts(main, offset, &["to"], diags)?;
+                let [threat, component] = self.parts(head, offset, &["to"], diags)?;
+                let (component_text, details) = optional_details(component.0);
                 Some(Body::Accepts {
                     threat: self.entity(threat.0, threat.1, "threat", diags)?,
-                    component: self.entity(component.0, component.1, "component", diags)?,
+                    component: self.entity(component_text, component.1, "component", diags)?,
                     details,
                 })
             }
             Tag::Transfers => {
-                let (main, details) = optional_details(head);
-                let [threat, from, to] = self.parts(main, offset, &["from", "to"], diags)?;
+                let [threat, from, to] = self.parts(head, offset, &["from", "to"], diags)?;
+                let (to_text, details) = optional_details(to.0);
                 Some(Body::Transfers {
                     threat: self.entity(threat.0, threat.1, "threat", diags)?,
                     from: self.entity(from.0, from.1, "component", diags)?,
-                    to: self.entity(to.0, to.1, "component", diags)?,
+                    to: self.entity(to_text, to.1, "component", diags)?,
                     details,
                 })
             }
             Tag::Connects => {
-                let to = find_kw(head, "to");
-                let with = find_kw(head, "with");
-                let (kw, bidirectional) = match (to, with) {
-                    (Some(t), Some(w)) if w.0 < t.0 => (w, true),
-                    (Some(t), _) => (t, false),
-                    (None, Some(w)) => (w, true),
-                    (None, None) => {
-                        diags.push(self.missing_keyword(
-                            "`to` or `with`",
-                            "@connects SOURCE to TARGET with DETAILS",
-                        ));
-                        return None;
-                    }
+                let Some((kw, bidirectional)) = direction(head) else {
+                    diags.push(self.missing_keyword(
+                        "`to` or `with`",
+                        "@connects SOURCE to TARGET with DETAILS",
+                    ));
+                    return None;
                 };
                 let source = &head[..kw.0];
                 let after = &head[kw.1..];
@@ -354,19 +423,9 @@ impl Ctx<'_, '_> {
             Tag::Review => {
                 let trimmed = head.trim_start();
                 let lead = head.len() - trimmed.len();
-                // Threatspec takes the first word as the component; `Name (#id)` is our extension.
-                let split = match (trimmed.find("(#"), trimmed.find(')')) {
-                    (Some(open), Some(close)) if close > open => close + 1,
-                    _ => trimmed
-                        .find(char::is_whitespace)
-                        .unwrap_or(trimmed.len()),
-                };
-                let component = self.entity(
-                    &trimmed[..split],
-                    offset + lead,
-                    "component",
-                    diags,
-                )?;
+                let split = review_component_len(trimmed);
+                let component =
+                    self.entity(&trimmed[..split], offset + lead, "component", diags)?;
                 Some(Body::Review {
                     component,
                     details: trimmed[split..].trim().to_string(),
@@ -504,6 +563,43 @@ impl Ctx<'_, '_> {
             return None;
         }
         if let Some(open) = trimmed.find('(')
+            && !trimmed[open..].contains(')')
+        {
+            // Threatspec reads `SQL injection (#sqli` as the name `SQL injection` with a derived
+            // id; do the same, but say so.
+            let name = trimmed[..open].trim();
+            diags.push(
+                self.loc
+                    .diag(
+                        Code::InvalidId,
+                        if name.is_empty() {
+                            "`(` is never closed".to_string()
+                        } else {
+                            format!("`(` after `{name}` is never closed")
+                        },
+                        Span::new(start + open, start + trimmed.len()),
+                    )
+                    .label("this `(` is never closed")
+                    .help(if name.is_empty() {
+                        "write `Name (#id)`".to_string()
+                    } else {
+                        format!(
+                            "the id derived from the name is used (`#{}`); write `Name (#id)`",
+                            ids::derive(name)
+                        )
+                    }),
+            );
+            if name.is_empty() {
+                return None;
+            }
+            return Some(EntityRef {
+                name: Some(name.to_string()),
+                id: ids::derive(name),
+                explicit_id: false,
+                span,
+            });
+        }
+        if let Some(open) = trimmed.find('(')
             && let Some(close_rel) = trimmed[open..].find(')')
         {
             let close = open + close_rel;
@@ -624,7 +720,8 @@ fn apply_yaml(
     let first = body[0];
     let body_span = Span::new(
         first.offset,
-        body.last().map_or(first.offset, |l| l.offset + l.text.len()),
+        body.last()
+            .map_or(first.offset, |l| l.offset + l.text.len()),
     );
     let parsed: Result<serde_json::Value, _> = serde_saphyr::from_str(&yaml);
     let map = match parsed {
@@ -654,19 +751,23 @@ fn apply_yaml(
         }
     };
     for (key, value) in map {
-        let key_line = body
-            .iter()
-            .find(|l| l.text.trim_start().starts_with(key.as_str()))
-            .copied()
-            .unwrap_or(first);
-        let span = Span::new(key_line.offset, key_line.offset + key_line.text.len());
+        let line = key_line(body, &key, 0);
+        let span = key_span(body, line);
         match key.as_str() {
             "description" => append_description(&mut annotation.description, &scalar(&value)),
             // Threatspec nests free-form fields under `custom`.
             "custom" => {
                 if let serde_json::Value::Object(custom) = value {
                     for (k, v) in custom {
-                        attrs::apply(&k, &scalar(&v), span, &mut annotation.attributes, loc, diags);
+                        let span = key_span(body, key_line(body, &k, line));
+                        attrs::apply(
+                            &k,
+                            &scalar(&v),
+                            span,
+                            &mut annotation.attributes,
+                            loc,
+                            diags,
+                        );
                     }
                 } else {
                     annotation
@@ -685,6 +786,29 @@ fn apply_yaml(
             ),
         }
     }
+}
+
+/// Index of the body line (from `from` on) that holds `key:`, to point diagnostics at it.
+fn key_line(body: &[CommentLine<'_>], key: &str, from: usize) -> usize {
+    let holds_key = |l: &CommentLine<'_>| {
+        let t = l.text.trim_start().trim_start_matches(['"', '\'']);
+        t.strip_prefix(key).is_some_and(|rest| {
+            rest.trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with(':')
+        })
+    };
+    (from..body.len())
+        .find(|&i| holds_key(&body[i]))
+        .unwrap_or(from)
+}
+
+/// From the first non-blank character of a body line to its end.
+fn key_span(body: &[CommentLine<'_>], line: usize) -> Span {
+    body.get(line).map_or(Span::default(), |l| {
+        let lead = l.text.len() - l.text.trim_start().len();
+        Span::new(l.offset + lead, l.offset + l.text.len())
+    })
 }
 
 fn append_description(desc: &mut String, text: &str) {
@@ -716,12 +840,53 @@ fn first_line(s: &str) -> String {
 fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
     // Words that other doc-comment conventions use at line start; never ours.
     const PROSE: &[&str] = &[
-        "param", "return", "returns", "throws", "throw", "see", "since", "author", "version",
-        "deprecated", "type", "example", "link", "todo", "fixme", "override", "text", "tested",
-        "testing", "threw", "content", "contents", "controller", "connection", "connections",
-        "actors", "accepted", "exposed", "reviewed", "transferred",
+        "param",
+        "return",
+        "returns",
+        "throws",
+        "throw",
+        "see",
+        "since",
+        "author",
+        "version",
+        "deprecated",
+        "type",
+        "example",
+        "link",
+        "todo",
+        "fixme",
+        "override",
+        "text",
+        "tested",
+        "testing",
+        "threw",
+        "content",
+        "contents",
+        "controller",
+        "connection",
+        "connections",
+        "actors",
+        "accepted",
+        "exposed",
+        "reviewed",
+        "transferred",
     ];
     let word = head.word;
+    if Tag::from_word(word).is_some() {
+        // `@threat: x`, `@tests.`: the tag itself, glued to what follows.
+        let glued = head.rest.chars().next().map_or(0, char::len_utf8);
+        return Some(
+            loc.diag(
+                Code::UnknownTag,
+                format!("`@{word}` is not followed by a space; the line is treated as prose"),
+                Span::new(head.at, head.at + 1 + word.len() + glued),
+            )
+            .label("not a tag")
+            .help(format!(
+                "put a space after `@{word}` to make this an annotation"
+            )),
+        );
+    }
     let lower = word.to_ascii_lowercase();
     if PROSE.contains(&lower.as_str()) && lower == word {
         return None;
@@ -737,7 +902,10 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
     let help = if lower == candidate.1 {
         format!("tags are lower case: write `@{}`", candidate.1)
     } else {
-        format!("did you mean `@{}`? Write `@skip` before the line to silence this", candidate.1)
+        format!(
+            "did you mean `@{}`? Write `@skip` before the line to silence this",
+            candidate.1
+        )
     };
     Some(
         loc.diag(
@@ -767,15 +935,15 @@ mod tests {
     #[test]
     fn description_split() {
         assert_eq!(
-            split_description(" Shop:API (#api): the API"),
+            split_description(" Shop:API (#api): the API", None),
             (" Shop:API (#api)", "the API", Continuation::Description)
         );
         assert_eq!(
-            split_description(" X [a: b]:"),
+            split_description(" X [a: b]:", None),
             (" X [a: b]", "", Continuation::Yaml)
         );
         assert_eq!(
-            split_description(" https://x"),
+            split_description(" https://x", None),
             (" https://x", "", Continuation::None)
         );
     }

@@ -187,7 +187,9 @@ impl Builder {
                 if parent_id == child || self.is_component_ancestor(&child, &parent_id) {
                     break;
                 }
-                self.parents.entry(child.clone()).or_insert(parent_id.clone());
+                self.parents
+                    .entry(child.clone())
+                    .or_insert(parent_id.clone());
                 self.mention(Kind::Component, &parent_id, &parent_name, &source);
                 child = parent_id;
             }
@@ -257,7 +259,10 @@ impl Builder {
                 .at_span(r.span)
                 .label(format!("`{name}` declared here with the same id"));
                 diag.help = Some(match first {
-                    Some(l) => format!("`{}` is declared at {l}; give one of them another id", d.name),
+                    Some(l) => format!(
+                        "`{}` is declared at {l}; give one of them another id",
+                        d.name
+                    ),
                     None => "give one of them another id".into(),
                 });
                 self.diags.push(diag);
@@ -318,11 +323,7 @@ impl Builder {
         .label(format!("no {} has this id", kind.as_str()));
         diag.help = Some(match closest(&r.id, self.reg.ids(kind)) {
             Some(near) => format!("did you mean `#{near}`?"),
-            None => format!(
-                "declare it with `@{} Name (#{})`",
-                kind.as_str(),
-                r.id
-            ),
+            None => format!("declare it with `@{} Name (#{})`", kind.as_str(), r.id),
         });
         self.diags.push(diag);
         None
@@ -486,7 +487,19 @@ impl Builder {
                     bidirectional: *bidirectional,
                     crosses: Vec::new(),
                 };
-                add_relation(&mut self.flows, &mut self.diags, id, link, details, a);
+                add_relation(
+                    &mut self.flows,
+                    &mut self.diags,
+                    id.clone(),
+                    link,
+                    details,
+                    a,
+                );
+                // `A to B` and `A with B` share an id; the flow goes both ways if either says so,
+                // whichever is read first.
+                if let Some(flow) = self.flows.get_mut(&id) {
+                    flow.link.bidirectional |= *bidirectional;
+                }
             }
             Body::Review { component, details } => {
                 let Some(c) = self.resolve(Kind::Component, component, a) else {
@@ -707,7 +720,9 @@ impl Builder {
                     );
                     continue;
                 }
-                parents.entry(child.clone()).or_insert_with(|| parent.clone());
+                parents
+                    .entry(child.clone())
+                    .or_insert_with(|| parent.clone());
             }
         }
         // Walks up from `of` (inclusive); bounded, because cycles are only broken below.
@@ -741,7 +756,9 @@ impl Builder {
                         Code::BoundaryCycle,
                         format!("boundaries `#{child}` and `#{parent}` contain each other"),
                     )
-                    .help(format!("the nesting of `#{child}` in `#{parent}` was dropped"))
+                    .help(format!(
+                        "the nesting of `#{child}` in `#{parent}` was dropped"
+                    ))
                 } else {
                     Diagnostic::new(
                         Code::ConflictingBoundaries,
@@ -907,19 +924,27 @@ fn add_relation<T: Clone + PartialEq>(
 fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
         Code::ConflictingDeclaration,
-        format!("`@{}` `{id}` is written twice with a different {field}", a.tag.as_str()),
+        format!(
+            "`@{}` `{id}` is written twice with a different {field}",
+            a.tag.as_str()
+        ),
     )
     .at(a.source.location())
     .at_span(a.span)
     .help("the first one in path order wins")
 }
 
-/// The closest id by edit distance, for "did you mean" help.
+/// The closest id by edit distance, for "did you mean" help. Case differences count for little:
+/// `#SQLi` suggests `#sqli`.
 fn closest<'a>(id: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a String> {
     let limit = (id.len() / 3).max(2);
+    let lower = id.to_lowercase();
     candidates
-        .map(|c| (strsim::levenshtein(id, c), c))
-        .filter(|(d, _)| *d <= limit)
+        .map(|c| {
+            let folded = strsim::levenshtein(&lower, &c.to_lowercase());
+            (folded, strsim::levenshtein(id, c), c)
+        })
+        .filter(|(d, _, _)| *d <= limit)
         .min()
-        .map(|(_, c)| c)
+        .map(|(_, _, c)| c)
 }

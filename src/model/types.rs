@@ -49,7 +49,9 @@ impl std::fmt::Display for Location {
 }
 
 /// An annotation as written, with its location.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct Source {
     pub path: String,
     pub line: u32,
@@ -132,7 +134,10 @@ impl Stride {
                 Stride::InformationDisclosure
             }
             "d" | "denialofservice" | "dos" => Stride::DenialOfService,
-            "e" | "elevationofprivilege" | "elevationofprivileges" | "eop"
+            "e"
+            | "elevationofprivilege"
+            | "elevationofprivileges"
+            | "eop"
             | "privilegeescalation" => Stride::ElevationOfPrivilege,
             _ => return None,
         })
