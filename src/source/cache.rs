@@ -5,6 +5,13 @@
 //! version and a checksum of the body; anything that does not match (a truncated write, a bit
 //! flip, another threatmark version) means the cache is ignored and rebuilt, never trusted.
 //! Writes are atomic.
+//!
+//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/cache-v1
+//! @threat Poisoned parse cache (#cache_poisoning) [stride: T; likelihood: rare; impact: major; owner: @threatmark-maintainers]:
+//! a stale or tampered cache makes diff and check report a model the code does not have
+//! @control Checksummed, versioned cache (#checksummed_cache): header with format, tool version, length and checksum; any mismatch discards the cache
+//! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
+//! @accepts #cache_poisoning to #parse_cache with whoever can write .git can already rewrite the repository itself
 
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,13 @@
 //! built from blobs. The interface is deliberately small (resolve, list a tree, read a blob,
 //! changed paths, merge base, history) so the rest of threatmark never sees gix types except
 //! `ObjectId`.
+//!
+//! @component Threatmark:Git reader (#git_reader) in #process [type: process]: reads commits, trees and blobs with gix
+//! @threat Hostile git objects (#hostile_objects) [stride: D,T; likelihood: unlikely; impact: moderate; cwe: 20; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a corrupt or crafted object database (truncated packs, giant blobs) crashes or stalls diff, check and history
+//! @control Checked object access (#checked_objects): every object read returns an error that ends the command with exit 2; blob sizes are read from headers before inflating and checked against max_file_size
+//! @mitigates #git_reader against #hostile_objects with #checked_objects
+//! @connects #repo_files to #git_reader with git objects
 
 use std::path::{Path, PathBuf};
 
