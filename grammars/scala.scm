@@ -1,2 +1,2 @@
-;; Scala: line, block and Scaladoc comments.
-[(comment) (block_comment)] @comment
+;; Scala: line, block and Scaladoc comments, and `<!-- -->` comments inside XML literals.
+[(comment) (block_comment) (xml_comment)] @comment

@@ -78,9 +78,12 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
         Err(why) => {
             out.method = Some(Method::Lexical);
             out.diagnostics.push(
-                Diagnostic::new(Code::ParseBudget, format!("{why}; comments were found lexically"))
-                    .at(loc.location(0))
-                    .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
+                Diagnostic::new(
+                    Code::ParseBudget,
+                    format!("{why}; comments were found lexically"),
+                )
+                .at(loc.location(0))
+                .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
             );
             lexical::scan(lang, text)
         }
@@ -161,16 +164,12 @@ fn tree_sitter_comments(
             let cap = m.captures()[*idx];
             let node = cap.node;
             let is_doc = Some(cap.index) == doc_index;
-            let start = node.start_byte();
-            let head = bytes.get(start..).unwrap_or_default();
-            let block = is_doc
-                || lang
-                    .block_comments
-                    .iter()
-                    .any(|(open, _)| head.starts_with(open.as_bytes()));
+            let (start, end) = (node.start_byte(), node.end_byte());
+            let node_text = bytes.get(start..end).unwrap_or_default();
+            let block = is_doc || is_block_comment(lang, node_text);
             raw.push(RawComment {
                 start,
-                end: node.end_byte(),
+                end,
                 block,
                 unterminated: false,
             });
@@ -178,6 +177,18 @@ fn tree_sitter_comments(
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
         Ok(Some((raw, root.has_error())))
+    })
+}
+
+/// A comment node is a block comment when it opens and closes with one of the language's block
+/// tokens. One that only opens like a block is a line comment: JavaScript's `<!--` runs to the
+/// end of the line (ECMAScript Annex B), so consecutive ones group like `//` lines.
+fn is_block_comment(lang: &Language, node_text: &[u8]) -> bool {
+    let trimmed = node_text.trim_ascii_end();
+    lang.block_comments.iter().any(|(open, close)| {
+        trimmed.len() >= open.len() + close.len()
+            && trimmed.starts_with(open.as_bytes())
+            && trimmed.ends_with(close.as_bytes())
     })
 }
 
@@ -242,7 +253,10 @@ fn strip<'a>(lang: &Language, body: &'a str, offset: usize, block: bool) -> Vec<
         .iter()
         .find(|(o, _)| body.starts_with(o))
         .or_else(|| DOC_QUOTES.iter().find(|(o, _)| body.starts_with(o)));
-    let string_prefix = body.len() - body.trim_start_matches(['r', 'R', 'b', 'B', 'u', 'U', 'f', 'F']).len();
+    let string_prefix = body.len()
+        - body
+            .trim_start_matches(['r', 'R', 'b', 'B', 'u', 'U', 'f', 'F'])
+            .len();
     if let Some((open, close)) = opener {
         inner = &body[open.len()..];
         inner_offset += open.len();
@@ -328,13 +342,22 @@ mod tests {
 
     #[test]
     fn rust_line_comments_group_and_strip() {
-        let got = lines_of("rust", "/// @threat A\n/// more\nfn x() {} // tail\n//! inner\n");
-        assert_eq!(got, vec![vec!["@threat A", "more"], vec!["tail"], vec!["inner"]]);
+        let got = lines_of(
+            "rust",
+            "/// @threat A\n/// more\nfn x() {} // tail\n//! inner\n",
+        );
+        assert_eq!(
+            got,
+            vec![vec!["@threat A", "more"], vec!["tail"], vec!["inner"]]
+        );
     }
 
     #[test]
     fn block_comment_stars_are_stripped() {
-        let got = lines_of("java", "/**\n * @threat A\n *   indented\n */\nclass X {}\n");
+        let got = lines_of(
+            "java",
+            "/**\n * @threat A\n *   indented\n */\nclass X {}\n",
+        );
         assert_eq!(got, vec![vec!["", "@threat A", "indented", ""]]);
     }
 
@@ -352,7 +375,10 @@ mod tests {
 
     #[test]
     fn python_docstrings() {
-        let got = lines_of("python", "def f():\n    \"\"\"Doc.\n    @threat A\n    \"\"\"\n");
+        let got = lines_of(
+            "python",
+            "def f():\n    \"\"\"Doc.\n    @threat A\n    \"\"\"\n",
+        );
         assert_eq!(got[0][1], "@threat A");
     }
 
@@ -363,7 +389,72 @@ mod tests {
         let index = LineIndex::new(src);
         let loc = Locator::new("t.c", src, &index);
         let ex = extract(lang, &loc, &Options::default());
-        assert!(ex.diagnostics.iter().any(|d| d.code == Code::UnterminatedComment));
-        assert!(ex.comments.iter().flatten().any(|l| l.text.contains("@threat Lost")));
+        assert!(
+            ex.diagnostics
+                .iter()
+                .any(|d| d.code == Code::UnterminatedComment)
+        );
+        assert!(
+            ex.comments
+                .iter()
+                .flatten()
+                .any(|l| l.text.contains("@threat Lost"))
+        );
+    }
+
+    #[test]
+    fn html_like_comments_are_line_comments_in_js_and_ts() {
+        let src = "<!-- @threat A (#a): first\n<!-- second\nvar x; /* @threat B */ <!-- c -->\n";
+        for lang in ["javascript", "typescript", "tsx"] {
+            let got = lines_of(lang, src);
+            assert_eq!(
+                got,
+                vec![
+                    vec!["@threat A (#a): first", "second"],
+                    vec!["@threat B"],
+                    vec!["c"]
+                ],
+                "{lang}"
+            );
+        }
+    }
+
+    #[test]
+    fn roxygen_comments() {
+        let got = lines_of(
+            "r",
+            "#' Title\n#' @threat A (#a)\nf <- function() 1 # tail\n",
+        );
+        assert_eq!(got, vec![vec!["Title", "@threat A (#a)"], vec!["tail"]]);
+    }
+
+    #[test]
+    fn scala_xml_literal_comments() {
+        let got = lines_of(
+            "scala",
+            "object A {\n  val x = <p><!-- @threat X (#x) --></p>\n}\n",
+        );
+        assert_eq!(got, vec![vec!["@threat X (#x)"]]);
+    }
+
+    #[test]
+    fn pod_and_ruby_block_comments() {
+        let got = lines_of(
+            "perl",
+            "my $x = 1;\n=head1 NAME\n\n@threat P (#p)\n\n=cut\n",
+        );
+        assert_eq!(got, vec![vec!["NAME", "", "@threat P (#p)", "", ""]]);
+        let got = lines_of("ruby", "x = 1\n=begin\n@threat R (#r): desc\n=end\n");
+        assert_eq!(got, vec![vec!["", "@threat R (#r): desc", ""]]);
+    }
+
+    #[test]
+    fn multiline_strings_are_not_comments_lexically() {
+        let src = "\"\"\"\n# @threat Fake\n\"\"\"\ntype Q { a: Int } # @threat Real\n";
+        assert_eq!(lines_of("graphql", src), vec![vec!["@threat Real"]]);
+        let src = "local s = [[\n-- @threat Fake\n]] -- @threat Real\n";
+        assert_eq!(lines_of("lua", src), vec![vec!["@threat Real"]]);
+        let src = "$s = @\"\n# @threat Fake\n\"@\n# @threat Real\n";
+        assert_eq!(lines_of("powershell", src), vec![vec!["@threat Real"]]);
     }
 }

@@ -2,8 +2,11 @@
 //! INI, SQL, Makefile, ...), for files whose parse ran out of time, and for recovering block
 //! comments that are never closed.
 //!
-//! It knows line comments, block comments and single-line `"`/`'` strings; that is tokei's
-//! level of understanding, and it is linear in the file size whatever the input.
+//! It knows line comments, block comments, single-line `"`/`'` strings and the language's
+//! multi-line strings (`"""`, Lua's `[[`, PowerShell's `@"`); that is tokei's level of
+//! understanding, and it is linear in the file size whatever the input. Block tokens that start
+//! with `=` (Perl's POD, Ruby's `=begin`) only count at the start of a line, as in those
+//! languages, so `$x =pod` is code.
 
 use super::Language;
 
@@ -17,12 +20,28 @@ pub struct RawComment {
     pub unterminated: bool,
 }
 
-/// Find every comment in `text` using the language's comment tokens.
+/// Find every comment in `text` using the language's comment and string tokens.
 pub fn scan(lang: &Language, text: &str) -> Vec<RawComment> {
-    scan_tokens(lang.line_comments, lang.block_comments, text)
+    scan_with_strings(
+        lang.line_comments,
+        lang.block_comments,
+        lang.multiline_strings,
+        text,
+    )
 }
 
+/// [`scan`] with explicit tokens and no multi-line strings.
 pub fn scan_tokens(line: &[&str], block: &[(&str, &str)], text: &str) -> Vec<RawComment> {
+    scan_with_strings(line, block, &[], text)
+}
+
+/// [`scan`] with explicit tokens.
+pub fn scan_with_strings(
+    line: &[&str],
+    block: &[(&str, &str)],
+    strings: &[(&str, &str)],
+    text: &str,
+) -> Vec<RawComment> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -41,9 +60,19 @@ pub fn scan_tokens(line: &[&str], block: &[(&str, &str)], text: &str) -> Vec<Raw
             continue;
         }
         let rest = &bytes[i..];
-        if let Some((open, close)) = block.iter().find(|(o, _)| rest.starts_with(o.as_bytes())) {
+        let line_start = i == 0 || bytes[i - 1] == b'\n';
+        if let Some((open, close)) = block
+            .iter()
+            .find(|(o, _)| rest.starts_with(o.as_bytes()) && (line_start || !o.starts_with('=')))
+        {
             let body_start = i + open.len();
-            let (end, unterminated) = match memchr::memmem::find(&bytes[body_start..], close.as_bytes()) {
+            let found = if open.starts_with('=') {
+                // `=cut` and `=end` close only at the start of a line, too.
+                find_at_line_start(&bytes[body_start..], close.as_bytes())
+            } else {
+                memchr::memmem::find(&bytes[body_start..], close.as_bytes())
+            };
+            let (end, unterminated) = match found {
                 Some(p) => (body_start + p + close.len(), false),
                 None => (bytes.len(), true),
             };
@@ -68,12 +97,32 @@ pub fn scan_tokens(line: &[&str], block: &[(&str, &str)], text: &str) -> Vec<Raw
             i = end;
             continue;
         }
+        if let Some((open, close)) = strings.iter().find(|(o, _)| rest.starts_with(o.as_bytes())) {
+            let body_start = i + open.len();
+            // An unterminated string runs to the end of the file, as it does for the compiler.
+            i = memchr::memmem::find(&bytes[body_start..], close.as_bytes())
+                .map_or(bytes.len(), |p| body_start + p + close.len());
+            continue;
+        }
         if b == b'"' || b == b'\'' {
             quote = Some(b);
         }
         i += 1;
     }
     out
+}
+
+/// Offset of the first `token` in `hay` that starts a line (a `\n` before it, or `hay`'s start).
+fn find_at_line_start(hay: &[u8], token: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&hay[from..], token) {
+        let at = from + p;
+        if at == 0 || hay[at - 1] == b'\n' {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -101,5 +150,41 @@ mod tests {
     fn url_is_not_a_comment() {
         let found = scan_tokens(&["//"], &[], "x = http://example.com");
         assert!(found.is_empty());
+    }
+
+    #[test]
+    fn multiline_strings_hide_comment_tokens() {
+        let text = "s = \"\"\"\n# not a comment\n\"\"\" # real\nt = [[\n-- no\n]] -- yes\n";
+        let found = scan_with_strings(
+            &["#", "--"],
+            &[],
+            &[("\"\"\"", "\"\"\""), ("[[", "]]")],
+            text,
+        );
+        let texts: Vec<&str> = found.iter().map(|c| &text[c.start..c.end]).collect();
+        assert_eq!(texts, ["# real", "-- yes"]);
+    }
+
+    #[test]
+    fn equals_sign_blocks_only_at_line_start() {
+        let text = "my $x =pod;\n=head1 NAME\n\nx =cut y\n=cut\nprint 1; # done\n";
+        let found = scan_tokens(&["#"], &[("=pod", "=cut"), ("=head1", "=cut")], text);
+        let texts: Vec<&str> = found.iter().map(|c| &text[c.start..c.end]).collect();
+        assert_eq!(texts, ["=head1 NAME\n\nx =cut y\n=cut", "# done"]);
+    }
+
+    #[test]
+    fn string_openers_are_not_comment_tokens() {
+        // The multi-line string column is consulted after comments, so a row whose string
+        // opener is also a comment token would hide its comments; none does.
+        for lang in crate::lang::LANGUAGES {
+            for (open, _) in lang.multiline_strings {
+                assert!(
+                    !lang.line_comments.iter().any(|t| open.starts_with(t)),
+                    "{}: string opener {open} starts with a line comment token",
+                    lang.name
+                );
+            }
+        }
     }
 }

@@ -41,6 +41,10 @@ pub struct Language {
     pub interpreters: &'static [&'static str],
     pub line_comments: &'static [&'static str],
     pub block_comments: &'static [(&'static str, &'static str)],
+    /// Strings that may span lines (`"""`, Lua's `[[`, PowerShell's `@"`). Only the lexical
+    /// fallback reads this column: it skips such strings whole, so a `#` or `//` line inside one
+    /// is not taken for a comment. One-line `"` and `'` strings are always skipped.
+    pub multiline_strings: &'static [(&'static str, &'static str)],
     pub grammar: Option<Grammar>,
 }
 
@@ -65,6 +69,13 @@ const C_BLOCK: &[(&str, &str)] = &[("/*", "*/")];
 const HASH: &[&str] = &["#"];
 const NONE_BLOCK: &[(&str, &str)] = &[];
 const XML_BLOCK: &[(&str, &str)] = &[("<!--", "-->")];
+/// JavaScript's HTML-like comments (ECMAScript Annex B): `<!--` runs to the end of the line.
+/// Tree-sitter captures them in js, ts and tsx, so all three need the token to strip it.
+const JS_BLOCK: &[(&str, &str)] = &[("/*", "*/"), ("<!--", "-->")];
+const NO_STRINGS: &[(&str, &str)] = &[];
+const TRIPLE_DOUBLE: &[(&str, &str)] = &[("\"\"\"", "\"\"\"")];
+const TRIPLE_BOTH: &[(&str, &str)] = &[("\"\"\"", "\"\"\""), ("'''", "'''")];
+const BACKTICK: &[(&str, &str)] = &[("`", "`")];
 
 /// Every language, sorted by name (a test checks the order).
 pub static LANGUAGES: &[Language] = &[
@@ -76,6 +87,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["sh", "bash", "zsh", "ksh", "dash"],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-bash", tree_sitter_bash::LANGUAGE, "bash.scm"),
     },
     Language {
@@ -86,6 +98,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-c", tree_sitter_c::LANGUAGE, "c.scm"),
     },
     Language {
@@ -96,16 +109,20 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: HASH,
         block_comments: &[("#[[", "]]")],
+        multiline_strings: &[("[[", "]]"), ("[=[", "]=]")],
         grammar: None,
     },
     Language {
         name: "cpp",
         title: "C++",
-        extensions: &["cc", "cpp", "cxx", "c++", "hh", "hpp", "hxx", "h++", "ipp", "tpp"],
+        extensions: &[
+            "cc", "cpp", "cxx", "c++", "hh", "hpp", "hxx", "h++", "ipp", "tpp",
+        ],
         filenames: &[],
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: &[("R\"(", ")\"")],
         grammar: grammar!("lang-cpp", tree_sitter_cpp::LANGUAGE, "cpp.scm"),
     },
     Language {
@@ -116,16 +133,23 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: &[("\"\"\"", "\"\"\""), ("@\"", "\"")],
         grammar: grammar!("lang-csharp", tree_sitter_c_sharp::LANGUAGE, "csharp.scm"),
     },
     Language {
         name: "dockerfile",
         title: "Dockerfile / Containerfile",
         extensions: &["dockerfile", "containerfile"],
-        filenames: &["Dockerfile", "Containerfile", "Dockerfile.", "Containerfile."],
+        filenames: &[
+            "Dockerfile",
+            "Containerfile",
+            "Dockerfile.",
+            "Containerfile.",
+        ],
         interpreters: &[],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: grammar!(
             "lang-dockerfile",
             tree_sitter_containerfile::LANGUAGE,
@@ -140,6 +164,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -150,6 +175,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: BACKTICK,
         grammar: grammar!("lang-go", tree_sitter_go::LANGUAGE, "go.scm"),
     },
     Language {
@@ -160,6 +186,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: TRIPLE_DOUBLE,
         grammar: None,
     },
     Language {
@@ -170,6 +197,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["groovy"],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: TRIPLE_BOTH,
         grammar: None,
     },
     Language {
@@ -180,26 +208,38 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: &["#", "//"],
         block_comments: C_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-hcl", tree_sitter_hcl::LANGUAGE, "hcl.scm"),
     },
     Language {
         name: "html",
         title: "HTML / XML",
-        extensions: &["html", "htm", "xhtml", "xml", "xsd", "xsl", "plist", "csproj", "vue", "svelte"],
+        extensions: &[
+            "html", "htm", "xhtml", "xml", "xsd", "xsl", "plist", "csproj", "vue", "svelte",
+        ],
         filenames: &[],
         interpreters: &[],
         line_comments: &[],
         block_comments: XML_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
         name: "ini",
         title: "INI / config",
-        extensions: &["ini", "cfg", "conf", "properties", "editorconfig", "desktop"],
+        extensions: &[
+            "ini",
+            "cfg",
+            "conf",
+            "properties",
+            "editorconfig",
+            "desktop",
+        ],
         filenames: &[".gitconfig", ".npmrc"],
         interpreters: &[],
         line_comments: &["#", ";"],
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -210,6 +250,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: TRIPLE_DOUBLE,
         grammar: grammar!("lang-java", tree_sitter_java::LANGUAGE, "java.scm"),
     },
     Language {
@@ -219,7 +260,8 @@ pub static LANGUAGES: &[Language] = &[
         filenames: &[],
         interpreters: &["node", "nodejs", "deno", "bun"],
         line_comments: C_LINE,
-        block_comments: &[("/*", "*/"), ("<!--", "-->")],
+        block_comments: JS_BLOCK,
+        multiline_strings: BACKTICK,
         grammar: grammar!(
             "lang-javascript",
             tree_sitter_javascript::LANGUAGE,
@@ -234,6 +276,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: TRIPLE_DOUBLE,
         grammar: grammar!("lang-kotlin", tree_sitter_kotlin_ng::LANGUAGE, "kotlin.scm"),
     },
     Language {
@@ -243,7 +286,8 @@ pub static LANGUAGES: &[Language] = &[
         filenames: &[],
         interpreters: &["lua", "luajit"],
         line_comments: &["--"],
-        block_comments: &[("--[[", "]]")],
+        block_comments: &[("--[[", "]]"), ("--[=[", "]=]"), ("--[==[", "]==]")],
+        multiline_strings: &[("[[", "]]"), ("[=[", "]=]"), ("[==[", "]==]")],
         grammar: None,
     },
     Language {
@@ -254,6 +298,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["make"],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -263,7 +308,18 @@ pub static LANGUAGES: &[Language] = &[
         filenames: &[],
         interpreters: &["perl"],
         line_comments: HASH,
-        block_comments: &[("=pod", "=cut")],
+        block_comments: &[
+            ("=pod", "=cut"),
+            ("=head1", "=cut"),
+            ("=head2", "=cut"),
+            ("=head3", "=cut"),
+            ("=head4", "=cut"),
+            ("=over", "=cut"),
+            ("=begin", "=cut"),
+            ("=for", "=cut"),
+            ("=encoding", "=cut"),
+        ],
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -274,6 +330,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["php"],
         line_comments: &["//", "#"],
         block_comments: C_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-php", tree_sitter_php::LANGUAGE_PHP, "php.scm"),
     },
     Language {
@@ -284,6 +341,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["pwsh", "powershell"],
         line_comments: HASH,
         block_comments: &[("<#", "#>")],
+        multiline_strings: &[("@\"", "\"@"), ("@'", "'@")],
         grammar: None,
     },
     Language {
@@ -294,6 +352,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -304,6 +363,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["python", "python3", "python2", "pypy", "pypy3"],
         line_comments: HASH,
         block_comments: &[("\"\"\"", "\"\"\""), ("'''", "'''")],
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-python", tree_sitter_python::LANGUAGE, "python.scm"),
     },
     Language {
@@ -312,8 +372,9 @@ pub static LANGUAGES: &[Language] = &[
         extensions: &["r"],
         filenames: &[],
         interpreters: &["Rscript"],
-        line_comments: HASH,
+        line_comments: &["#'", "#"],
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -324,6 +385,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &["ruby"],
         line_comments: HASH,
         block_comments: &[("=begin", "=end")],
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-ruby", tree_sitter_ruby::LANGUAGE, "ruby.scm"),
     },
     Language {
@@ -334,6 +396,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: &[("r#\"", "\"#"), ("r##\"", "\"##")],
         grammar: grammar!("lang-rust", tree_sitter_rust::LANGUAGE, "rust.scm"),
     },
     Language {
@@ -343,7 +406,8 @@ pub static LANGUAGES: &[Language] = &[
         filenames: &[],
         interpreters: &["scala"],
         line_comments: C_LINE,
-        block_comments: C_BLOCK,
+        block_comments: &[("/*", "*/"), ("<!--", "-->")],
+        multiline_strings: TRIPLE_DOUBLE,
         grammar: grammar!("lang-scala", tree_sitter_scala::LANGUAGE, "scala.scm"),
     },
     Language {
@@ -354,6 +418,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: &["--"],
         block_comments: C_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: None,
     },
     Language {
@@ -364,6 +429,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: C_LINE,
         block_comments: C_BLOCK,
+        multiline_strings: TRIPLE_DOUBLE,
         grammar: grammar!("lang-swift", tree_sitter_swift::LANGUAGE, "swift.scm"),
     },
     Language {
@@ -374,6 +440,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: TRIPLE_BOTH,
         grammar: grammar!("lang-toml", tree_sitter_toml_ng::LANGUAGE, "toml.scm"),
     },
     Language {
@@ -383,7 +450,8 @@ pub static LANGUAGES: &[Language] = &[
         filenames: &[],
         interpreters: &[],
         line_comments: C_LINE,
-        block_comments: C_BLOCK,
+        block_comments: JS_BLOCK,
+        multiline_strings: BACKTICK,
         grammar: grammar!(
             "lang-typescript",
             tree_sitter_typescript::LANGUAGE_TSX,
@@ -397,7 +465,8 @@ pub static LANGUAGES: &[Language] = &[
         filenames: &[],
         interpreters: &["ts-node", "tsx"],
         line_comments: C_LINE,
-        block_comments: C_BLOCK,
+        block_comments: JS_BLOCK,
+        multiline_strings: BACKTICK,
         grammar: grammar!(
             "lang-typescript",
             tree_sitter_typescript::LANGUAGE_TYPESCRIPT,
@@ -412,6 +481,7 @@ pub static LANGUAGES: &[Language] = &[
         interpreters: &[],
         line_comments: HASH,
         block_comments: NONE_BLOCK,
+        multiline_strings: NO_STRINGS,
         grammar: grammar!("lang-yaml", tree_sitter_yaml::LANGUAGE, "yaml.scm"),
     },
 ];
@@ -456,7 +526,9 @@ pub fn detect<'a>(
     }
     if let Some((stem, ext)) = &ext
         && !stem.is_empty()
-        && let Some(lang) = LANGUAGES.iter().find(|l| l.extensions.contains(&ext.as_str()))
+        && let Some(lang) = LANGUAGES
+            .iter()
+            .find(|l| l.extensions.contains(&ext.as_str()))
     {
         return Some(lang);
     }
@@ -551,5 +623,18 @@ mod tests {
             detect("x.tpl", b"", |e| (e == "tpl").then_some("go")).map(|l| l.name),
             Some("go")
         );
+    }
+
+    #[test]
+    fn unknown_captures_are_rejected() {
+        let Some(rust) = by_name("rust").and_then(|l| l.grammar) else {
+            return; // compiled without the rust grammar
+        };
+        let bad = Grammar {
+            language: rust.language,
+            query: "(line_comment) @comment (block_comment) @name",
+        };
+        let err = compile("rust", bad).expect_err("`@name` is not in the contract");
+        assert!(err.contains("unknown capture `@name`"), "{err}");
     }
 }
