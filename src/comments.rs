@@ -75,16 +75,21 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
             out.method = Some(Method::Lexical);
             lexical::scan(lang, text)
         }
-        Err(why) => {
+        Err(failure) => {
             out.method = Some(Method::Lexical);
-            out.diagnostics.push(
-                Diagnostic::new(
+            let diag = match failure {
+                TsFailure::Budget(why) => Diagnostic::new(
                     Code::ParseBudget,
                     format!("{why}; comments were found lexically"),
                 )
-                .at(loc.location(0))
                 .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
-            );
+                TsFailure::Grammar(why) => Diagnostic::new(
+                    Code::GrammarError,
+                    format!("{why}; comments were found lexically"),
+                )
+                .help("this is a bug in threatmark's grammar table; please report it"),
+            };
+            out.diagnostics.push(diag.at(loc.location(0)));
             lexical::scan(lang, text)
         }
     };
@@ -112,20 +117,28 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
 
 /// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
 /// `Err` when the parse was stopped by the time budget or the query does not compile.
+/// Why tree-sitter could not be used for a file.
+enum TsFailure {
+    /// The parse ran out of time (or was cancelled).
+    Budget(String),
+    /// The grammar or its query is broken: our bug, not the user's.
+    Grammar(String),
+}
+
 fn tree_sitter_comments(
     lang: &Language,
     text: &str,
     opts: &Options,
-) -> Result<Option<(Vec<RawComment>, bool)>, String> {
+) -> Result<Option<(Vec<RawComment>, bool)>, TsFailure> {
     let (Some(ts_lang), Some(query)) = (lang.ts_language(), lang.query()) else {
         return Ok(None);
     };
-    let query = query.map_err(str::to_string)?;
+    let query = query.map_err(|e| TsFailure::Grammar(e.to_string()))?;
     PARSER.with(|cell| {
         let mut parser = cell.borrow_mut();
         parser
             .set_language(&ts_lang)
-            .map_err(|e| format!("grammar for {} cannot be loaded: {e}", lang.name))?;
+            .map_err(|e| TsFailure::Grammar(format!("grammar for {} cannot be loaded: {e}", lang.name)))?;
         let bytes = text.as_bytes();
         let started = Instant::now();
         let mut timed_out = false;
@@ -149,11 +162,11 @@ fn tree_sitter_comments(
         let Some(tree) = tree else {
             parser.reset();
             let limit = opts.parse_timeout.unwrap_or_default().as_millis();
-            return Err(if timed_out {
+            return Err(TsFailure::Budget(if timed_out {
                 format!("parsing stopped after {limit} ms")
             } else {
                 "tree-sitter could not parse the file".to_string()
-            });
+            }));
         };
         let root = tree.root_node();
         let doc_index = query.capture_index_for_name("doc");

@@ -11,7 +11,17 @@ use crate::model::Location;
 
 /// How bad a diagnostic is. `--strict` fails the scan on errors.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -134,6 +144,9 @@ codes! {
     IgnoreFileError = "TM027", "ignore-file-error", Warning,
         "an ignore file (.gitignore, .threatmarkignore) has a line that cannot be parsed",
         "The offending glob is skipped; the other lines of the ignore file still apply.";
+    GrammarError = "TM028", "grammar-error", Warning,
+        "a tree-sitter grammar or its comment query could not be used",
+        "The grammar compiled into threatmark failed to load, or its query in grammars/ did not\ncompile. The file's comments were found with the lexical fallback instead. This is a\nbug in threatmark (a test loads every grammar to prevent it); please report it.";
     UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
         "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
         "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";
