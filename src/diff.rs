@@ -46,7 +46,7 @@ pub struct Change {
     pub change: ChangeKind,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
-    /// Where it was and where it is now (when the primary location changed).
+    /// Where it was (only when the primary location changed) and where it is now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,7 +256,7 @@ pub fn diff(
                     },
                     fields,
                     from: moved.then_some(from).flatten(),
-                    to: moved.then_some(to).flatten(),
+                    to,
                 });
             }
             (None, None) => {}
@@ -451,6 +451,9 @@ mod tests {
             .expect("threat changed");
         assert_eq!(threat.change, ChangeKind::Changed);
         assert!(threat.fields.iter().any(|f| f.field == "likelihood"));
+        // Changed in place: where it is, for the reader, but no `from`.
+        assert_eq!(threat.to.as_ref().map(|l| l.line), Some(1));
+        assert_eq!(threat.from, None);
         assert_eq!(d.summary.mitigations_gained, 1);
         assert_eq!(d.status[0].to, Some(Residual::Mitigated));
         assert_eq!(d.risk[0].direction, "up");

@@ -126,6 +126,8 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         |code: Code| -> Vec<&Finding> { a.findings.iter().filter(|f| f.code == code).collect() };
 
     let mut outcomes = Vec::new();
+    // The findings behind failed policies, shown with carets on stderr.
+    let mut failing: Vec<Finding> = Vec::new();
 
     // New unmitigated exposures at or above the threshold, against the base.
     let mut new_unmitigated = Outcome {
@@ -162,6 +164,9 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                     .filter(|f| exposure(f).is_some_and(|e| !before.contains(&e)))
                     .collect();
                 new_unmitigated = outcome("new-unmitigated", true, violations_of(&new));
+                if new_unmitigated.state == "failed" {
+                    failing.extend(new.into_iter().cloned());
+                }
                 new_unmitigated.note = Some(format!("at or above {band}, against {base}"));
             }
             None => {
@@ -184,21 +189,32 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             location: d.location.clone(),
         })
         .collect();
-    outcomes.push(outcome(
+    let errors = outcome(
         "errors",
         policy.fail_on_errors && !args.allow_errors,
         errors,
-    ));
-    outcomes.push(outcome(
-        "expired-acceptances",
-        policy.fail_on_expired && !args.allow_expired,
-        violations_of(&by_code(Code::ExpiredAcceptance)),
-    ));
-    outcomes.push(outcome(
-        "unguarded-crossings",
-        policy.fail_on_unguarded && !args.allow_unguarded,
-        violations_of(&by_code(Code::UnguardedCrossing)),
-    ));
+    );
+    let errors_failed = errors.state == "failed";
+    outcomes.push(errors);
+    for (name, enabled, code) in [
+        (
+            "expired-acceptances",
+            policy.fail_on_expired && !args.allow_expired,
+            Code::ExpiredAcceptance,
+        ),
+        (
+            "unguarded-crossings",
+            policy.fail_on_unguarded && !args.allow_unguarded,
+            Code::UnguardedCrossing,
+        ),
+    ] {
+        let found = by_code(code);
+        let o = outcome(name, enabled, violations_of(&found));
+        if o.state == "failed" {
+            failing.extend(found.into_iter().cloned());
+        }
+        outcomes.push(o);
+    }
 
     let model_path = repo.root.join(&config.scan.output);
     let fresh = model::to_json(&result.model);
@@ -262,22 +278,12 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         }
     }
     if args.format == CheckFormat::Text {
-        // Carets for what failed, on stderr.
+        // Carets for what failed (and only that: an allowed or old problem is no failure), on
+        // stderr.
         let mut diags: Vec<_> = result
             .diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .cloned()
-            .collect();
-        let failing: Vec<Finding> = a
-            .findings
-            .iter()
-            .filter(|f| {
-                matches!(
-                    f.code,
-                    Code::ExpiredAcceptance | Code::UnguardedCrossing | Code::UnmitigatedExposure
-                ) && f.severity == Severity::Error
-            })
+            .filter(|d| errors_failed && d.severity == Severity::Error)
             .cloned()
             .collect();
         diags.extend(findings_as_diagnostics(&failing, &result.sources));

@@ -79,10 +79,11 @@ impl TreeFilter {
                 None => (String::new(), path.as_str()),
             };
             let mut b = GitignoreBuilder::new(virtual_path(&dir));
-            for line in String::from_utf8_lossy(bytes).lines() {
+            for (i, line) in ignore_lines(bytes).into_iter().enumerate() {
                 if let Err(e) = b.add_line(None, line) {
+                    // Worded as the walk words it, so both scans print the same diagnostic.
                     diags.push(
-                        Diagnostic::new(Code::IgnoreFileError, format!("{path}: {e}"))
+                        Diagnostic::new(Code::IgnoreFileError, format!("line {}: {e}", i + 1))
                             .in_file(path),
                     );
                 }
@@ -144,6 +145,29 @@ impl TreeFilter {
     }
 }
 
+/// The lines of an ignore file exactly as the work-tree walk reads them (`ignore`'s
+/// `GitignoreBuilder::add`, which uses `BufRead::lines`): split at `\n` with a `\r` before it
+/// dropped, a UTF-8 byte order mark removed from the first line, and reading stopped at the first
+/// line that is not UTF-8 (the walk drops that error silently, so no diagnostic here either).
+fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let line = match raw.strip_suffix(b"\n") {
+            Some(l) => l.strip_suffix(b"\r").unwrap_or(l),
+            None => raw,
+        };
+        let Ok(line) = std::str::from_utf8(line) else {
+            break;
+        };
+        out.push(if i == 0 {
+            line.trim_start_matches('\u{feff}')
+        } else {
+            line
+        });
+    }
+    out
+}
+
 /// Is this path an ignore file whose rules the tree filter needs?
 pub fn is_ignore_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -179,6 +203,29 @@ mod tests {
         assert!(f.is_ignored("vendor/lib.js"));
         assert!(!f.is_ignored("src/main.rs"));
         assert!(!f.is_ignored(".github/workflows/ci.yml"));
+    }
+
+    #[test]
+    fn ignore_files_are_read_like_the_walk_reads_them() {
+        let files = vec![
+            (
+                ".gitignore".to_string(),
+                b"\xEF\xBB\xBFgen/\r\n*.log".to_vec(),
+            ),
+            (
+                "sub/.gitignore".to_string(),
+                b"a.py\nbad\xFF\nb.py\n".to_vec(),
+            ),
+        ];
+        let f = TreeFilter::new(&ScanConfig::default(), &files, &mut Vec::new()).expect("filter");
+        assert!(
+            f.is_ignored("gen/a.py"),
+            "a byte order mark is not part of the pattern"
+        );
+        assert!(f.is_ignored("x.log"));
+        assert!(f.is_ignored("sub/a.py"));
+        // The walk stops reading at the first line that is not UTF-8.
+        assert!(!f.is_ignored("sub/b.py"));
     }
 
     #[test]
