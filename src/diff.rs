@@ -85,7 +85,7 @@ pub struct RiskChange {
     pub to_score: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to_band: Option<Band>,
-    /// `up` or `down`.
+    /// `up`, `down`, or `unrated` (the rating was removed).
     pub direction: String,
 }
 
@@ -312,6 +312,16 @@ pub fn diff(
                 to_score: Some(b.score),
                 to_band: Some(b.band),
                 direction: if b.score > a.score { "up" } else { "down" }.into(),
+            });
+        } else if let (Some(a), None, Some(_)) = (ro, rn, n) {
+            risk.push(RiskChange {
+                threat: id.into(),
+                name: name(id),
+                from_score: Some(a.score),
+                from_band: Some(a.band),
+                to_score: None,
+                to_band: None,
+                direction: "unrated".into(),
             });
         } else if let (None, Some(b), Some(_)) = (ro, rn, o) {
             risk.push(RiskChange {

@@ -225,14 +225,15 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 "{} differs from what the code yields: run `threatmark scan` and commit it",
                 config.scan.output
             ),
-            location: Some(Location::file(&config.scan.output)),
+            // Line 1, so that code scanning can show the alert.
+            location: Some(Location::new(config.scan.output.clone(), 1, 1)),
         }],
         Err(_) => vec![Violation {
             message: format!(
                 "{} is missing: run `threatmark scan` and commit it",
                 config.scan.output
             ),
-            location: None,
+            location: Some(Location::new(config.scan.output.clone(), 1, 1)),
         }],
     };
     outcomes.push(outcome(
@@ -265,7 +266,29 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                     })
                 })
                 .collect();
-            sarif(&result.diagnostics, &a.findings, &policies)
+            // Findings that fail an enabled policy are errors, whatever their default level.
+            let failing = |code: Code| {
+                outcomes.iter().any(|o| {
+                    o.state == "failed"
+                        && matches!(
+                            (o.policy, code),
+                            ("unguarded-crossings", Code::UnguardedCrossing)
+                                | ("expired-acceptances", Code::ExpiredAcceptance)
+                        )
+                })
+            };
+            let findings: Vec<Finding> = a
+                .findings
+                .iter()
+                .cloned()
+                .map(|mut f| {
+                    if failing(f.code) {
+                        f.severity = Severity::Error;
+                    }
+                    f
+                })
+                .collect();
+            sarif(&result.diagnostics, &findings, &policies)
         }
     };
     match &args.output {

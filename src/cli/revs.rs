@@ -165,7 +165,7 @@ impl Repo {
             "master",
         ] {
             if let Ok(id) = reader.resolve_commit(candidate)
-                && let Some(base) = reader.merge_base(id, head)?
+                && let Ok(Some(base)) = reader.merge_base(id, head)
             {
                 return Ok(base.to_string());
             }

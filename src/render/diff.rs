@@ -150,10 +150,10 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
     for r in &d.risk {
         out.push_str(&format!(
             "{} risk {} `{}`: {} -> {}\n",
-            if r.direction == "up" {
-                p.red("↑")
-            } else {
-                p.green("↓")
+            match r.direction.as_str() {
+                "up" => p.red("↑"),
+                "down" => p.green("↓"),
+                _ => p.yellow("?"),
             },
             r.threat,
             clean(&r.name),
