@@ -201,7 +201,12 @@ pub fn applicable(element: Option<ElementType>) -> &'static [Stride] {
     use Stride::*;
     match element {
         None | Some(ElementType::Process) => &Stride::ALL,
-        Some(ElementType::Store) => &[Tampering, Repudiation, InformationDisclosure, DenialOfService],
+        Some(ElementType::Store) => &[
+            Tampering,
+            Repudiation,
+            InformationDisclosure,
+            DenialOfService,
+        ],
         Some(ElementType::External) => &[Spoofing, Repudiation],
     }
 }
@@ -217,6 +222,15 @@ fn locations(sources: &[Source]) -> Vec<Location> {
     sources.iter().map(Source::location).collect()
 }
 
+/// `` `a`, `b` `` for messages.
+fn quoted_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|b| format!("`{b}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Analyse a model. `today` (`YYYY-MM-DD`) enables expiry checks.
 pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) -> Analysis {
     let mut a = Analyzer {
@@ -224,6 +238,7 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
         matrix,
         today,
         findings: Vec::new(),
+        uncovered: BTreeMap::new(),
     };
     let threats = a.assess_threats();
     let crossings = a.crossings();
@@ -231,12 +246,20 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
     let plan = a.plan(&threats);
     a.hygiene(&threats);
     let mut findings = a.findings;
-    findings.sort_by(|x, y| {
-        (x.code, std::cmp::Reverse(x.risk.as_ref().map(|r| r.score)), &x.elements).cmp(&(
-            y.code,
-            std::cmp::Reverse(y.risk.as_ref().map(|r| r.score)),
-            &y.elements,
-        ))
+    // By code, then by risk (highest first, unrated last), then by threat id as the plan
+    // breaks ties, then by the elements involved.
+    findings.sort_by_cached_key(|f| {
+        let threat = f
+            .elements
+            .iter()
+            .find(|e| e.kind == ElementKind::Threat)
+            .map(|e| e.id.clone());
+        (
+            f.code,
+            std::cmp::Reverse(f.risk.as_ref().map(|r| r.score)),
+            threat,
+            f.elements.clone(),
+        )
     });
 
     let mut summary = Summary {
@@ -246,12 +269,12 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
         ..Summary::default()
     };
     for t in &threats {
-        *summary.by_status.entry(t.status.as_str().into()).or_default() += 1;
+        *summary
+            .by_status
+            .entry(t.status.as_str().into())
+            .or_default() += 1;
         if t.status.is_open() {
-            let band = t
-                .risk
-                .as_ref()
-                .map_or("unrated", |r| r.band.as_str());
+            let band = t.risk.as_ref().map_or("unrated", |r| r.band.as_str());
             *summary.open_by_band.entry(band.into()).or_default() += 1;
         }
     }
@@ -301,6 +324,9 @@ struct Analyzer<'m> {
     matrix: &'m RiskMatrix,
     today: Option<&'m str>,
     findings: Vec<Finding>,
+    /// Per threat: the components where it is still uncovered, with the annotations that say
+    /// so (open exposures, expired acceptances). Filled by `assess_threats`, read by `plan`.
+    uncovered: BTreeMap<String, Vec<(String, Vec<Location>)>>,
 }
 
 impl Analyzer<'_> {
@@ -311,9 +337,24 @@ impl Analyzer<'_> {
     fn threat_components(&self, threat: &str) -> BTreeSet<String> {
         let m = self.model;
         let mut out = BTreeSet::new();
-        out.extend(m.exposures.iter().filter(|e| e.link.threat == threat).map(|e| e.link.component.clone()));
-        out.extend(m.mitigations.iter().filter(|e| e.link.threat == threat).map(|e| e.link.component.clone()));
-        out.extend(m.acceptances.iter().filter(|e| e.link.threat == threat).map(|e| e.link.component.clone()));
+        out.extend(
+            m.exposures
+                .iter()
+                .filter(|e| e.link.threat == threat)
+                .map(|e| e.link.component.clone()),
+        );
+        out.extend(
+            m.mitigations
+                .iter()
+                .filter(|e| e.link.threat == threat)
+                .map(|e| e.link.component.clone()),
+        );
+        out.extend(
+            m.acceptances
+                .iter()
+                .filter(|e| e.link.threat == threat)
+                .map(|e| e.link.component.clone()),
+        );
         for t in m.transfers.iter().filter(|t| t.link.threat == threat) {
             out.insert(t.link.from.clone());
             out.insert(t.link.to.clone());
@@ -321,21 +362,94 @@ impl Analyzer<'_> {
         out
     }
 
+    /// Distinct owners of the components a threat applies to, with the components.
+    fn component_owners(&self, components: &BTreeSet<String>) -> BTreeMap<String, Vec<String>> {
+        let mut owners: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for c in components.iter().filter_map(|c| self.model.component(c)) {
+            if let Some(o) = &c.attributes.owner {
+                owners.entry(o.clone()).or_default().push(c.id.clone());
+            }
+        }
+        owners
+    }
+
+    /// The threat's own owner, else the one owner its components share.
     fn owner(&self, threat: &Entity, components: &BTreeSet<String>) -> Option<String> {
         if let Some(o) = &threat.attributes.owner {
             return Some(o.clone());
         }
-        let owners: BTreeSet<&String> = components
-            .iter()
-            .filter_map(|c| self.model.component(c))
-            .filter_map(|c| c.attributes.owner.as_ref())
-            .collect();
+        let owners = self.component_owners(components);
         match owners.len() {
-            1 => owners.into_iter().next().cloned(),
+            1 => owners.into_keys().next(),
             _ => None,
         }
     }
 
+    /// Whether a valid acceptance covers `threat` on `component`. Each expired acceptance is
+    /// reported (TM104) and its locations are returned, so the plan can point at it.
+    fn accepted(
+        &mut self,
+        threat: &Entity,
+        component: &str,
+        risk: Option<&Risk>,
+    ) -> (bool, Vec<Location>) {
+        let m = self.model;
+        let mut valid = false;
+        let mut expired_at = Vec::new();
+        for acc in m
+            .acceptances
+            .iter()
+            .filter(|x| x.link.threat == threat.id && x.link.component == component)
+        {
+            let expires = acc
+                .attributes
+                .expires
+                .as_ref()
+                .or(threat.attributes.expires.as_ref());
+            if !self.expired(expires) {
+                valid = true;
+                continue;
+            }
+            let who: Vec<String> = [
+                ("owner", &acc.attributes.owner),
+                ("ticket", &acc.attributes.ticket),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}")))
+            .collect();
+            self.findings.push(Finding {
+                code: Code::ExpiredAcceptance,
+                severity: Code::ExpiredAcceptance.default_severity(),
+                message: format!(
+                    "the acceptance of `{}` on `{component}` expired on {}{}",
+                    threat.name,
+                    expires.map(String::as_str).unwrap_or_default(),
+                    if who.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", who.join("; "))
+                    }
+                ),
+                elements: vec![
+                    ElementRef::new(ElementKind::Acceptance, &acc.id),
+                    ElementRef::new(ElementKind::Threat, &threat.id),
+                    ElementRef::new(ElementKind::Component, component),
+                ],
+                risk: risk.cloned(),
+                locations: locations(&acc.sources),
+            });
+            expired_at.extend(locations(&acc.sources));
+        }
+        (valid, expired_at)
+    }
+
+    /// Residual status, per (component, threat) pair. A threat applies to every component an
+    /// exposure, a mitigation or an acceptance names, and to the component a transfer moves it
+    /// away from. Each pair is covered by a mitigation, else by a valid acceptance, else by a
+    /// transfer; a pair with none of them (an open exposure, or an acceptance that expired) is
+    /// uncovered. The threat is exposed when any pair is uncovered, open when it applies
+    /// nowhere, and otherwise takes the weakest cover of its pairs: accepted, then
+    /// transferred, then mitigated.
     fn assess_threats(&mut self) -> Vec<ThreatAssessment> {
         let m = self.model;
         let mut out = Vec::new();
@@ -343,61 +457,61 @@ impl Analyzer<'_> {
             let id = threat.id.as_str();
             let risk = self.matrix.rate(&threat.attributes);
             let components = self.threat_components(id);
-            let mitigated = |c: &str| {
+            let mut applies: BTreeSet<&str> = BTreeSet::new();
+            applies.extend(
+                m.exposures
+                    .iter()
+                    .filter(|x| x.link.threat == id)
+                    .map(|x| x.link.component.as_str()),
+            );
+            applies.extend(
                 m.mitigations
                     .iter()
-                    .any(|x| x.link.threat == id && x.link.component == c)
-            };
-            let mut accepted_any = false;
-            let mut transferred_any = false;
-            let accepted = |c: &str, this: &mut Self| {
-                let mut valid = false;
-                for acc in m
-                    .acceptances
+                    .filter(|x| x.link.threat == id)
+                    .map(|x| x.link.component.as_str()),
+            );
+            applies.extend(
+                m.acceptances
                     .iter()
-                    .filter(|x| x.link.threat == id && x.link.component == c)
-                {
-                    let expires = acc.attributes.expires.as_ref().or(threat.attributes.expires.as_ref());
-                    if this.expired(expires) {
-                        this.findings.push(Finding {
-                            code: Code::ExpiredAcceptance,
-                            severity: Code::ExpiredAcceptance.default_severity(),
-                            message: format!(
-                                "the acceptance of `{}` on `{c}` expired on {}",
-                                threat.name,
-                                expires.map(String::as_str).unwrap_or_default()
-                            ),
-                            elements: vec![
-                                ElementRef::new(ElementKind::Acceptance, &acc.id),
-                                ElementRef::new(ElementKind::Threat, id),
-                            ],
-                            risk: risk.clone(),
-                            locations: locations(&acc.sources),
-                        });
-                    } else {
-                        valid = true;
-                    }
-                }
-                valid
-            };
-            let transferred = |c: &str| {
+                    .filter(|x| x.link.threat == id)
+                    .map(|x| x.link.component.as_str()),
+            );
+            applies.extend(
                 m.transfers
                     .iter()
-                    .any(|x| x.link.threat == id && x.link.from == c)
-            };
-            let exposures: Vec<_> = m.exposures.iter().filter(|e| e.link.threat == id).collect();
-            let mut exposed_any = false;
-            for e in &exposures {
-                let c = e.link.component.as_str();
-                if mitigated(c) {
+                    .filter(|x| x.link.threat == id)
+                    .map(|x| x.link.from.as_str()),
+            );
+            let mut accepted_any = false;
+            let mut transferred_any = false;
+            let mut uncovered: Vec<(String, Vec<Location>)> = Vec::new();
+            for c in applies.iter().copied() {
+                let mitigated = m
+                    .mitigations
+                    .iter()
+                    .any(|x| x.link.threat == id && x.link.component == c);
+                if mitigated {
                     continue;
                 }
-                if accepted(c, self) {
+                let (accepted, expired_at) = self.accepted(threat, c, risk.as_ref());
+                if accepted {
                     accepted_any = true;
-                } else if transferred(c) {
+                    continue;
+                }
+                let transferred = m
+                    .transfers
+                    .iter()
+                    .any(|x| x.link.threat == id && x.link.from == c);
+                if transferred {
                     transferred_any = true;
-                } else {
-                    exposed_any = true;
+                    continue;
+                }
+                let mut here = Vec::new();
+                for e in m
+                    .exposures
+                    .iter()
+                    .filter(|e| e.link.threat == id && e.link.component == c)
+                {
                     let severity = match risk.as_ref().map(|r| r.band) {
                         Some(Band::Critical | Band::High) => Severity::Error,
                         Some(Band::Medium) | None => Severity::Warning,
@@ -407,7 +521,7 @@ impl Analyzer<'_> {
                         code: Code::UnmitigatedExposure,
                         severity,
                         message: format!(
-                            "`{c}` is exposed to `{}` and nothing mitigates it",
+                            "`{c}` is exposed to `{}` and nothing mitigates, accepts or transfers it",
                             threat.name
                         ),
                         elements: vec![
@@ -418,32 +532,23 @@ impl Analyzer<'_> {
                         risk: risk.clone(),
                         locations: locations(&e.sources),
                     });
+                    here.extend(locations(&e.sources));
                 }
+                here.extend(expired_at);
+                uncovered.push((c.to_string(), here));
             }
-            let has_mitigation = m.mitigations.iter().any(|x| x.link.threat == id);
-            let status = if exposed_any {
+            let status = if !uncovered.is_empty() {
                 Residual::Exposed
-            } else if !exposures.is_empty() {
-                if accepted_any {
-                    Residual::Accepted
-                } else if transferred_any {
-                    Residual::Transferred
-                } else {
-                    Residual::Mitigated
-                }
-            } else if has_mitigation {
-                Residual::Mitigated
-            } else if m.acceptances.iter().any(|x| x.link.threat == id) {
-                // Acceptances without an exposure: valid ones accept, expired ones reopen.
-                let any_valid = components
-                    .iter()
-                    .any(|c| accepted(c, self));
-                if any_valid { Residual::Accepted } else { Residual::Exposed }
-            } else if m.transfers.iter().any(|x| x.link.threat == id) {
+            } else if applies.is_empty() {
+                Residual::Open
+            } else if accepted_any {
+                Residual::Accepted
+            } else if transferred_any {
                 Residual::Transferred
             } else {
-                Residual::Open
+                Residual::Mitigated
             };
+            self.uncovered.insert(id.to_string(), uncovered);
             out.push(ThreatAssessment {
                 threat: id.to_string(),
                 status,
@@ -467,7 +572,11 @@ impl Analyzer<'_> {
                 .collect();
             let guarded = !controls.is_empty();
             if !guarded {
-                let name = if f.details.is_empty() { f.id.clone() } else { f.details.clone() };
+                let name = if f.details.is_empty() {
+                    f.id.clone()
+                } else {
+                    f.details.clone()
+                };
                 self.findings.push(Finding {
                     code: Code::UnguardedCrossing,
                     severity: Code::UnguardedCrossing.default_severity(),
@@ -475,12 +584,7 @@ impl Analyzer<'_> {
                         "flow `{name}` from `{}` to `{}` crosses {} and no control covers either end",
                         f.link.source,
                         f.link.target,
-                        f.link
-                            .crosses
-                            .iter()
-                            .map(|b| format!("`{b}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        quoted_list(&f.link.crosses)
                     ),
                     elements: vec![
                         ElementRef::new(ElementKind::Flow, &f.id),
@@ -507,9 +611,24 @@ impl Analyzer<'_> {
     fn covered(&self, component: &str) -> BTreeSet<Stride> {
         let m = self.model;
         let mut threats = BTreeSet::new();
-        threats.extend(m.exposures.iter().filter(|x| x.link.component == component).map(|x| &x.link.threat));
-        threats.extend(m.mitigations.iter().filter(|x| x.link.component == component).map(|x| &x.link.threat));
-        threats.extend(m.acceptances.iter().filter(|x| x.link.component == component).map(|x| &x.link.threat));
+        threats.extend(
+            m.exposures
+                .iter()
+                .filter(|x| x.link.component == component)
+                .map(|x| &x.link.threat),
+        );
+        threats.extend(
+            m.mitigations
+                .iter()
+                .filter(|x| x.link.component == component)
+                .map(|x| &x.link.threat),
+        );
+        threats.extend(
+            m.acceptances
+                .iter()
+                .filter(|x| x.link.component == component)
+                .map(|x| &x.link.threat),
+        );
         threats.extend(
             m.transfers
                 .iter()
@@ -534,26 +653,38 @@ impl Analyzer<'_> {
             let element_type = m.component(id).and_then(|c| c.attributes.element_type);
             let applicable = applicable(element_type);
             let covered = self.covered(id);
-            rows.push(self.coverage_row(
-                ElementRef::new(ElementKind::Component, id),
-                element_type.map_or("process", |t| t.as_str()),
-                applicable,
-                &covered,
-                m.component(id).map(|c| locations(&c.sources)).unwrap_or_default(),
-            ));
+            let type_name = element_type.map_or("process", |t| t.as_str());
+            rows.push(
+                self.coverage_row(
+                    ElementRef::new(ElementKind::Component, id),
+                    type_name,
+                    format!("component `{id}` ({type_name}) is on a boundary crossing"),
+                    applicable,
+                    &covered,
+                    m.component(id)
+                        .map(|c| locations(&c.sources))
+                        .unwrap_or_default(),
+                ),
+            );
         }
         for c in crossings {
             let mut covered = self.covered(&c.source);
             covered.extend(self.covered(&c.target));
-            let sources = m
-                .flows
-                .iter()
-                .find(|f| f.id == c.flow)
-                .map(|f| locations(&f.sources))
-                .unwrap_or_default();
+            let flow = m.flows.iter().find(|f| f.id == c.flow);
+            let sources = flow.map(|f| locations(&f.sources)).unwrap_or_default();
+            let name = flow
+                .map(|f| f.details.as_str())
+                .filter(|d| !d.is_empty())
+                .unwrap_or(&c.flow);
             rows.push(self.coverage_row(
                 ElementRef::new(ElementKind::Flow, &c.flow),
                 "flow",
+                format!(
+                    "flow `{name}` from `{}` to `{}` crosses {}",
+                    c.source,
+                    c.target,
+                    quoted_list(&c.crosses)
+                ),
                 FLOW_STRIDE,
                 &covered,
                 sources,
@@ -566,21 +697,32 @@ impl Analyzer<'_> {
         &mut self,
         element: ElementRef,
         element_type: &str,
+        subject: String,
         applicable: &[Stride],
         covered: &BTreeSet<Stride>,
         locs: Vec<Location>,
     ) -> Coverage {
-        let covered: Vec<Stride> = applicable.iter().copied().filter(|s| covered.contains(s)).collect();
-        let missing: Vec<Stride> = applicable.iter().copied().filter(|s| !covered.contains(s)).collect();
+        let covered: Vec<Stride> = applicable
+            .iter()
+            .copied()
+            .filter(|s| covered.contains(s))
+            .collect();
+        let missing: Vec<Stride> = applicable
+            .iter()
+            .copied()
+            .filter(|s| !covered.contains(s))
+            .collect();
         if !missing.is_empty() {
             self.findings.push(Finding {
                 code: Code::StrideGap,
                 severity: Code::StrideGap.default_severity(),
                 message: format!(
-                    "{} `{}` ({element_type}) crosses a trust boundary but has no threats for: {}",
-                    if element.kind == ElementKind::Flow { "flow" } else { "component" },
-                    element.id,
-                    missing.iter().map(|s| s.title()).collect::<Vec<_>>().join(", ")
+                    "{subject} but has no threats for: {}",
+                    missing
+                        .iter()
+                        .map(|s| s.title())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 elements: vec![element.clone()],
                 risk: None,
@@ -598,7 +740,8 @@ impl Analyzer<'_> {
 
     fn plan(&self, threats: &[ThreatAssessment]) -> Vec<PlanItem> {
         let m = self.model;
-        let mut open: Vec<&ThreatAssessment> = threats.iter().filter(|t| t.status.is_open()).collect();
+        let mut open: Vec<&ThreatAssessment> =
+            threats.iter().filter(|t| t.status.is_open()).collect();
         open.sort_by(|a, b| {
             let key = |t: &ThreatAssessment| std::cmp::Reverse(t.risk.as_ref().map(|r| r.score));
             key(a).cmp(&key(b)).then_with(|| a.threat.cmp(&b.threat))
@@ -607,15 +750,19 @@ impl Analyzer<'_> {
             .enumerate()
             .map(|(n, t)| {
                 let threat = m.threat(&t.threat);
-                let exposed: Vec<String> = m
-                    .exposures
-                    .iter()
-                    .filter(|e| e.link.threat == t.threat)
-                    .map(|e| e.link.component.clone())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                let components = if exposed.is_empty() { t.components.clone() } else { exposed };
+                // Where work is left: the uncovered components, and the annotations that
+                // leave them uncovered (open exposures, expired acceptances) before the
+                // threat's declaration.
+                let uncovered = self
+                    .uncovered
+                    .get(&t.threat)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                let components = if uncovered.is_empty() {
+                    t.components.clone()
+                } else {
+                    uncovered.iter().map(|(c, _)| c.clone()).collect()
+                };
                 let candidate_controls: Vec<String> = m
                     .mitigations
                     .iter()
@@ -625,13 +772,13 @@ impl Analyzer<'_> {
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();
-                let mut locs: BTreeSet<Location> = threat
-                    .map(|th| locations(&th.sources))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                for e in m.exposures.iter().filter(|e| e.link.threat == t.threat) {
-                    locs.extend(locations(&e.sources));
+                let mut locs: Vec<Location> = Vec::new();
+                let mut seen = BTreeSet::new();
+                let declared = threat.map(|th| locations(&th.sources)).unwrap_or_default();
+                for l in uncovered.iter().flat_map(|(_, l)| l).chain(&declared) {
+                    if seen.insert(l) {
+                        locs.push(l.clone());
+                    }
                 }
                 PlanItem {
                     rank: n + 1,
@@ -642,7 +789,7 @@ impl Analyzer<'_> {
                     owner: t.owner.clone(),
                     components,
                     candidate_controls,
-                    locations: locs.into_iter().collect(),
+                    locations: locs,
                 }
             })
             .collect()
@@ -657,7 +804,10 @@ impl Analyzer<'_> {
                 self.findings.push(Finding {
                     code: Code::UnratedThreat,
                     severity: Code::UnratedThreat.default_severity(),
-                    message: format!("threat `{}` has no likelihood and impact, and no severity", threat.name),
+                    message: format!(
+                        "threat `{}` has no likelihood and impact, and no severity",
+                        threat.name
+                    ),
                     elements: me.clone(),
                     risk: None,
                     locations: here.clone(),
@@ -667,7 +817,24 @@ impl Analyzer<'_> {
                 self.findings.push(Finding {
                     code: Code::UnownedThreat,
                     severity: Code::UnownedThreat.default_severity(),
-                    message: format!("threat `{}` has no owner", threat.name),
+                    message: {
+                        let components: BTreeSet<String> =
+                            assessment.components.iter().cloned().collect();
+                        let owners = self.component_owners(&components);
+                        if owners.len() > 1 {
+                            let list: Vec<String> = owners
+                                .iter()
+                                .map(|(o, cs)| format!("{o} ({})", cs.join(", ")))
+                                .collect();
+                            format!(
+                                "threat `{}` has no owner, and its components have different owners: {}",
+                                threat.name,
+                                list.join(", ")
+                            )
+                        } else {
+                            format!("threat `{}` has no owner", threat.name)
+                        }
+                    },
                     elements: me.clone(),
                     risk: assessment.risk.clone(),
                     locations: here.clone(),
@@ -691,7 +858,10 @@ impl Analyzer<'_> {
                 self.findings.push(Finding {
                     code: Code::UnusedControl,
                     severity: Code::UnusedControl.default_severity(),
-                    message: format!("control `{}` mitigates nothing and is tested nowhere", control.name),
+                    message: format!(
+                        "control `{}` mitigates nothing and is tested nowhere",
+                        control.name
+                    ),
                     elements: vec![ElementRef::new(ElementKind::Control, &control.id)],
                     risk: None,
                     locations: locations(&control.sources),
@@ -699,7 +869,10 @@ impl Analyzer<'_> {
             }
         }
         // Components (and their descendants) linked to no threat.
-        let mut linked: BTreeSet<String> = threats.iter().flat_map(|t| t.components.iter().cloned()).collect();
+        let mut linked: BTreeSet<String> = threats
+            .iter()
+            .flat_map(|t| t.components.iter().cloned())
+            .collect();
         linked.extend(m.reviews.iter().map(|r| r.link.component.clone()));
         let mut with_linked_descendant = BTreeSet::new();
         for id in &linked {

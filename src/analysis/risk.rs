@@ -75,7 +75,11 @@ impl RiskMatrix {
     }
 
     pub fn band(&self, score: u8) -> Band {
-        let idx = self.band_edges.iter().rposition(|e| score >= *e).unwrap_or(0);
+        let idx = self
+            .band_edges
+            .iter()
+            .rposition(|e| score >= *e)
+            .unwrap_or(0);
         Band::ALL[idx]
     }
 
@@ -168,14 +172,19 @@ mod tests {
             ..Attributes::default()
         };
         let r = m.rate(&attrs).expect("rated");
-        assert_eq!((r.score, r.band, r.basis), (12, Band::High, Basis::Severity));
+        assert_eq!(
+            (r.score, r.band, r.basis),
+            (12, Band::High, Basis::Severity)
+        );
         assert_eq!(m.rate(&Attributes::default()), None);
     }
 
     #[test]
     fn invalid_matrices_are_rejected() {
-        let mut m = RiskMatrix::default();
-        m.band_edges = [1, 3, 3, 12, 20];
+        let m = RiskMatrix {
+            band_edges: [1, 3, 3, 12, 20],
+            ..RiskMatrix::default()
+        };
         assert!(m.validate().is_err());
         let mut m = RiskMatrix::default();
         m.scores[2][2] = 1;

@@ -1,8 +1,11 @@
 //! The `threatmark analyze` table: what a team reads on Monday morning.
 
+use std::collections::BTreeSet;
+
 use annotate_snippets::normalize_untrusted_str as clean;
 
-use crate::analysis::{Analysis, Residual};
+use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk};
+use crate::diagnostic::Code;
 use crate::model::{Stride, ThreatModel};
 
 /// A plain-text table with columns sized to their content.
@@ -20,7 +23,8 @@ impl Table {
     }
 
     fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells.into_iter().map(|c| clean(&c)).collect());
+        self.rows
+            .push(cells.into_iter().map(|c| clean(&c)).collect());
     }
 
     fn render(&self, out: &mut String) {
@@ -71,7 +75,13 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         Residual::Mitigated,
     ]
     .iter()
-    .map(|r| format!("{} {}", s.by_status.get(r.as_str()).copied().unwrap_or(0), r.as_str()))
+    .map(|r| {
+        format!(
+            "{} {}",
+            s.by_status.get(r.as_str()).copied().unwrap_or(0),
+            r.as_str()
+        )
+    })
     .collect::<Vec<_>>()
     .join(", ");
     out.push_str(&format!(
@@ -85,21 +95,41 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         .collect::<Vec<_>>();
     out.push_str(&format!(
         "open by risk: {}\n",
-        if bands.is_empty() { "none".into() } else { bands.join(", ") }
+        if bands.is_empty() {
+            "none".into()
+        } else {
+            bands.join(", ")
+        }
     ));
     out.push_str(&format!(
         "boundary crossings: {} ({} unguarded)\n",
         s.crossings, s.unguarded_crossings
     ));
     if let Some(date) = &a.date {
-        out.push_str(&format!("acceptances checked against {date}\n"));
+        let expired = s
+            .findings_by_code
+            .get(Code::ExpiredAcceptance.as_str())
+            .copied()
+            .unwrap_or(0);
+        out.push_str(&format!(
+            "acceptances checked against {date} ({expired} expired)\n"
+        ));
     }
 
     out.push_str("\nREMEDIATION PLAN\n");
     if a.plan.is_empty() {
         out.push_str("nothing open\n");
     } else {
-        let mut t = Table::new(vec!["#", "RISK", "STATUS", "THREAT", "OWNER", "COMPONENTS", "CANDIDATE CONTROLS", "WHERE"]);
+        let mut t = Table::new(vec![
+            "#",
+            "RISK",
+            "STATUS",
+            "THREAT",
+            "OWNER",
+            "COMPONENTS",
+            "CANDIDATE CONTROLS",
+            "WHERE",
+        ]);
         for p in &a.plan {
             t.row(vec![
                 p.rank.to_string(),
@@ -109,9 +139,19 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
                 p.status.as_str().into(),
                 format!("{} (#{})", p.name, p.threat),
                 p.owner.clone().unwrap_or_else(|| "unowned".into()),
-                p.components.join(", "),
-                if p.candidate_controls.is_empty() { "-".into() } else { p.candidate_controls.join(", ") },
-                p.locations.first().map_or(String::new(), |l| format!("{}:{}", l.path, l.line)),
+                if p.components.is_empty() {
+                    "-".into()
+                } else {
+                    p.components.join(", ")
+                },
+                if p.candidate_controls.is_empty() {
+                    "-".into()
+                } else {
+                    p.candidate_controls.join(", ")
+                },
+                p.locations
+                    .first()
+                    .map_or(String::new(), |l| format!("{}:{}", l.path, l.line)),
             ]);
         }
         t.render(&mut out);
@@ -121,8 +161,17 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
     if a.crossings.is_empty() {
         out.push_str("none\n");
     } else {
-        let mut t = Table::new(vec!["FLOW", "FROM", "TO", "CROSSES", "GUARDED BY"]);
-        for c in &a.crossings {
+        let mut t = Table::new(vec![
+            "FLOW",
+            "FROM",
+            "TO",
+            "CROSSES",
+            "GUARDED BY (controls at either end)",
+        ]);
+        // Unguarded crossings first: they are the ones to look at.
+        let mut crossings: Vec<_> = a.crossings.iter().collect();
+        crossings.sort_by_key(|c| c.guarded);
+        for c in crossings {
             let details = model
                 .flows
                 .iter()
@@ -130,11 +179,19 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
                 .map(|f| f.details.clone())
                 .unwrap_or_default();
             t.row(vec![
-                if details.is_empty() { c.flow.clone() } else { details },
+                if details.is_empty() {
+                    c.flow.clone()
+                } else {
+                    details
+                },
                 c.source.clone(),
                 c.target.clone(),
                 c.crosses.join(", "),
-                if c.guarded { c.controls.join(", ") } else { "UNGUARDED".into() },
+                if c.guarded {
+                    guards(model, &c.source, &c.target)
+                } else {
+                    "UNGUARDED".into()
+                },
             ]);
         }
         t.render(&mut out);
@@ -147,7 +204,7 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         let mut t = Table::new(vec!["ELEMENT", "TYPE", "APPLICABLE", "COVERED", "MISSING"]);
         for c in &a.coverage {
             t.row(vec![
-                c.element.id.clone(),
+                element_label(model, a, &c.element),
                 c.element_type.clone(),
                 letters(&c.applicable),
                 letters(&c.covered),
@@ -157,19 +214,42 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         t.render(&mut out);
     }
 
-    out.push_str("\nRISK MATRIX (threats rated by likelihood x impact)\n");
+    out.push_str(
+        "\nRISK MATRIX (threats rated by likelihood x impact: [in the cell, of which open])\n",
+    );
+    let mut open = vec![vec![0usize; a.matrix.impact.len()]; a.matrix.likelihood.len()];
+    for t in a.threats.iter().filter(|t| t.status.is_open()) {
+        if let Some(Risk {
+            likelihood: Some(l),
+            impact: Some(i),
+            basis: Basis::Matrix,
+            ..
+        }) = &t.risk
+        {
+            let (l, i) = (usize::from(l.rank() - 1), usize::from(i.rank() - 1));
+            if let Some(cell) = open.get_mut(l).and_then(|r| r.get_mut(i)) {
+                *cell += 1;
+            }
+        }
+    }
     let mut header = vec!["LIKELIHOOD \\ IMPACT".to_string()];
     header.extend(a.matrix.impact.iter().cloned());
     let mut t = Table::new(header);
     for (l, label) in a.matrix.likelihood.iter().enumerate().rev() {
         let mut row = vec![label.clone()];
-        for i in 0..a.matrix.impact.len() {
-            let n = a.matrix.threats[l][i];
+        let cells = a.matrix.scores[l]
+            .iter()
+            .zip(&a.matrix.bands[l])
+            .zip(&a.matrix.threats[l])
+            .zip(&open[l]);
+        for (((score, band), n), k) in cells {
             row.push(format!(
-                "{} {}{}",
-                a.matrix.scores[l][i],
-                a.matrix.bands[l][i],
-                if n > 0 { format!(" [{n}]") } else { String::new() }
+                "{score} {band}{}",
+                match (*n, *k) {
+                    (0, _) => String::new(),
+                    (n, 0) => format!(" [{n}]"),
+                    (n, k) => format!(" [{n}, {k} open]"),
+                }
             ));
         }
         t.row(row);
@@ -178,7 +258,57 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
 
     out.push_str(&format!("\nFINDINGS: {}\n", a.findings.len()));
     for (code, n) in &s.findings_by_code {
-        out.push_str(&format!("  {code} {n}\n"));
+        let name = code.parse::<Code>().map_or("", |c| c.name());
+        out.push_str(&format!("  {code} {n:>3}  {name}\n"));
     }
     out
+}
+
+/// The controls of the mitigations that name each end of a crossing, grouped by end:
+/// `source: a, b; target: c`.
+fn guards(model: &ThreatModel, source: &str, target: &str) -> String {
+    let mut ends = vec![source];
+    if target != source {
+        ends.push(target);
+    }
+    ends.into_iter()
+        .filter_map(|end| {
+            let controls: BTreeSet<&str> = model
+                .mitigations
+                .iter()
+                .filter(|x| x.link.component == end)
+                .map(|x| x.link.control.as_str())
+                .collect();
+            (!controls.is_empty()).then(|| {
+                format!(
+                    "{end}: {}",
+                    controls.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// How the coverage table names an element: components by id, flows by their ends
+/// (`a -> b`, `a <-> b` both ways), with the details when two crossing flows share their ends.
+fn element_label(model: &ThreatModel, a: &Analysis, e: &ElementRef) -> String {
+    if e.kind != ElementKind::Flow {
+        return e.id.clone();
+    }
+    let Some(f) = model.flows.iter().find(|f| f.id == e.id) else {
+        return e.id.clone();
+    };
+    let arrow = if f.link.bidirectional { "<->" } else { "->" };
+    let label = format!("{} {arrow} {}", f.link.source, f.link.target);
+    let same_ends = a
+        .crossings
+        .iter()
+        .filter(|c| c.source == f.link.source && c.target == f.link.target)
+        .count();
+    if same_ends > 1 && !f.details.is_empty() {
+        format!("{label} ({})", f.details)
+    } else {
+        label
+    }
 }
