@@ -58,7 +58,15 @@ pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
         }
         AnalyzeFormat::Table => {
             stdout.write_all(render::analysis::table(&result.model, &analysis).as_bytes())?;
-            let diags = findings_as_diagnostics(&analysis.findings, &result.sources);
+            // Scan problems first (a dangling reference drops a relation from the model), then
+            // the findings.
+            let mut diags: Vec<Diagnostic> = result
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity != crate::diagnostic::Severity::Note)
+                .cloned()
+                .collect();
+            diags.extend(findings_as_diagnostics(&analysis.findings, &result.sources));
             let text = render::diagnostics::render(&diags, &result.sources, color);
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
