@@ -60,6 +60,15 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 [languages]
 # Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
 # extensions = { tpl = "go", jenkins = "groovy" }
+
+[report]
+# Link every source location in `threatmark report` and `threatmark site` to a web page.
+# Placeholders: {rev} (the commit checked out, or --source-rev), {path} (from the repository
+# root, URL-encoded) and {line}. Only http:// and https:// URLs are accepted.
+# source_url = "https://github.com/ORG/REPO/blob/{rev}/{path}#L{line}"
+# A folder, relative to the scan root, whose files override the built-in templates by file
+# name (`threatmark templates export DIR` writes the built-ins as a starting point).
+# templates = ".threatmark/templates"
 "#;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +103,18 @@ pub struct Config {
     pub risk: crate::analysis::RiskMatrix,
     #[serde(default)]
     pub check: CheckConfig,
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// `[report]`: `threatmark report` and `threatmark site`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Link template for source locations: `https://.../{rev}/{path}#L{line}`.
+    pub source_url: Option<String>,
+    /// Template override folder, relative to the scan root (no `..`).
+    pub templates: Option<String>,
 }
 
 /// `[check]`: the policies of `threatmark check`.
@@ -188,6 +209,33 @@ impl Config {
                 ),
             });
         }
+        if let Some(url) = &config.report.source_url
+            && let Err(why) = crate::render::view::SourceUrl::parse(url)
+        {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!("[report] source_url: {why}"),
+            });
+        }
+        if let Some(dir) = &config.report.templates {
+            let p = Path::new(dir);
+            let escapes = p.is_absolute()
+                || dir.starts_with(['/', '\\'])
+                || p.components().any(|c| {
+                    !matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                });
+            if escapes || dir.trim().is_empty() {
+                return Err(ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "[report] templates: `{dir}` must be a folder inside the scan root (relative, without `..`)"
+                    ),
+                });
+            }
+        }
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {
             if crate::lang::by_name(lang).is_none() {
@@ -206,23 +254,47 @@ impl Config {
         Ok(config)
     }
 
-    /// Load `threatmark.toml` from `root` if there is one; defaults otherwise.
+    /// Load the configuration of `root`: `explicit` if given (a `.yaml`/`.yml` file is read as a
+    /// `threatspec.yaml`), else `threatmark.toml`, else a Threatspec project's
+    /// `threatspec.yaml`, else the defaults.
     pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
                 let p = root.join(FILE_NAME);
-                if !p.is_file() {
+                let ts = root.join(crate::import::threatspec::CONFIG_FILE);
+                if p.is_file() {
+                    p
+                } else if ts.is_file() {
+                    ts
+                } else {
                     return Ok(Config::default());
                 }
-                p
             }
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if yaml {
+            return Config::from_threatspec(&text, &path, root);
+        }
         Config::parse(&text, &path)
+    }
+
+    /// The configuration a Threatspec project's `threatspec.yaml` means, for a scan rooted at
+    /// `root`: see [`crate::import::threatspec::config_from`]. `path` is only used in messages.
+    pub fn from_threatspec(text: &str, path: &Path, root: &Path) -> Result<Config, ConfigError> {
+        let ts = crate::import::threatspec::parse_config(text).map_err(|message| {
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            }
+        })?;
+        Ok(crate::import::threatspec::config_from(&ts, root))
     }
 
     /// The extension override for `ext`, if configured.
@@ -245,6 +317,25 @@ mod tests {
     fn unknown_keys_are_errors() {
         let err = Config::parse("[scan]\nexclud = []\n", Path::new("t.toml"));
         assert!(err.is_err_and(|e| e.to_string().contains("exclud")));
+    }
+
+    #[test]
+    fn report_section_is_validated() {
+        let ok = Config::parse(
+            "[report]\nsource_url = \"https://example.com/r/blob/{rev}/{path}#L{line}\"\ntemplates = \"docs/tpl\"\n",
+            Path::new("t"),
+        )
+        .expect("valid");
+        assert_eq!(ok.report.templates.as_deref(), Some("docs/tpl"));
+        for bad in [
+            "[report]\nsource_url = \"javascript:alert(1)\"\n",
+            "[report]\nsource_url = \"https://x/{nope}\"\n",
+            "[report]\ntemplates = \"../elsewhere\"\n",
+            "[report]\ntemplates = \"/etc\"\n",
+            "[report]\ntemplate = \"x\"\n",
+        ] {
+            assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
+        }
     }
 
     #[test]

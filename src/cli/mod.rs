@@ -5,8 +5,10 @@ mod analyze;
 mod check;
 mod debug;
 mod diff;
+mod export;
 mod history;
 mod info;
+mod report;
 mod revs;
 mod scan;
 
@@ -74,6 +76,14 @@ pub enum Command {
     Check(check::CheckArgs),
     /// How the threat model evolved, commit by commit: threats by status and risk band.
     History(history::HistoryArgs),
+    /// The threat model as a report: Markdown (with a Mermaid diagram), HTML, Mermaid, DOT, CSV
+    /// or the template view model as JSON.
+    Report(report::ReportArgs),
+    /// A static, self-contained, multi-page HTML site of the threat model.
+    Site(report::SiteArgs),
+    /// Work with the report and site templates.
+    #[command(subcommand)]
+    Templates(report::TemplatesCommand),
     /// Print the long explanation of a diagnostic code (TM001...).
     Explain(info::ExplainArgs),
     /// List the supported languages and how their comments are found.
@@ -82,6 +92,13 @@ pub enum Command {
     Init(info::InitArgs),
     /// Print the JSON Schema of threatmodel.json.
     Schema,
+    /// Write the threat model as Threat Dragon, OTM or TM-BOM JSON.
+    Export(export::ExportArgs),
+    /// Read another tool's threat model into threatmark's format.
+    #[command(subcommand)]
+    Import(export::ImportCommand),
+    /// Merge the models of several repositories into one.
+    Merge(export::MergeArgs),
     /// Tools for looking inside the scanner.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
@@ -128,6 +145,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Diff(args) => diff::run(args, cli.color.stdout()),
         Command::Check(args) => check::run(args, color),
         Command::History(args) => history::run(args),
+        Command::Report(args) => report::run_report(args),
+        Command::Site(args) => report::run_site(args),
+        Command::Templates(cmd) => report::run_templates(cmd),
         Command::Explain(args) => info::explain(args),
         Command::Languages => info::languages(),
         Command::Init(args) => info::init(args),
@@ -136,5 +156,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         Command::Debug(cmd) => debug::run(cmd, color),
+        Command::Export(args) => export::export(args),
+        Command::Import(cmd) => export::import(cmd),
+        Command::Merge(args) => export::merge(args),
     }
 }

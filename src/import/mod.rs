@@ -1,0 +1,3 @@
+//! Reading models written by other tools into ours.
+
+pub mod threatspec;

@@ -1,0 +1,1021 @@
+//! Threatspec 0.5.0 projects, unchanged: their configuration (`threatspec.yaml`) and the
+//! output they committed (`threatmodel/threatmodel.json`, `threats.json`, `controls.json`,
+//! `components.json`). docs/migrating-from-threatspec.md is the user's side of this.
+//!
+//! [`convert`] is pure (the JSON documents in, our model out); [`load_dir`] is the IO shell that
+//! also turns Threatspec's absolute file names and comment-relative line numbers into
+//! repository paths and real lines, by reading the annotated files when they are there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component as PathPart, Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::annotation::parse_text;
+use crate::config::Config;
+use crate::model::{
+    self, AcceptanceLink, Attributes, Component, ComponentExtra, Entity, ExposureLink, FlowLink,
+    MitigationLink, NoExtra, Project, Relation, ReviewLink, Source, TestLink, ThreatModel,
+    TransferLink, ids,
+};
+
+/// The configuration file Threatspec reads.
+pub const CONFIG_FILE: &str = "threatspec.yaml";
+/// The folder Threatspec writes its output to.
+pub const OUTPUT_DIR: &str = "threatmodel";
+
+// ---------------------------------------------------------------------------------------------
+// threatspec.yaml
+
+/// `threatspec.yaml` (data/config_schema.json of Threatspec 0.5.0; extra keys are allowed
+/// everywhere, as there).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ThreatspecConfig {
+    #[serde(default)]
+    pub project: ThreatspecProject,
+    #[serde(default)]
+    pub imports: Vec<PathEntry>,
+    #[serde(default)]
+    pub paths: Vec<PathEntry>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+pub struct ThreatspecProject {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `'src'` or `{path: 'src', ignore: [...], mime: '...'}`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum PathEntry {
+    Plain(String),
+    Detailed {
+        path: String,
+        #[serde(default)]
+        ignore: Option<OneOrMany>,
+        #[serde(default)]
+        mime: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl PathEntry {
+    pub fn path(&self) -> &str {
+        match self {
+            PathEntry::Plain(p) | PathEntry::Detailed { path: p, .. } => p,
+        }
+    }
+
+    pub fn ignore(&self) -> Vec<&str> {
+        match self {
+            PathEntry::Detailed {
+                ignore: Some(OneOrMany::One(s)),
+                ..
+            } => vec![s.as_str()],
+            PathEntry::Detailed {
+                ignore: Some(OneOrMany::Many(v)),
+                ..
+            } => v.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn mime(&self) -> Option<&str> {
+        match self {
+            PathEntry::Detailed { mime: Some(m), .. } => Some(m.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// Parse `threatspec.yaml`.
+pub fn parse_config(text: &str) -> Result<ThreatspecConfig, String> {
+    serde_saphyr::from_str::<ThreatspecConfig>(text).map_err(|e| e.to_string())
+}
+
+/// Our language for a MIME type Threatspec's comment parser knows (comment_parser 1.2.4's
+/// `MIME_MAP`). `text/plain` and everything else map to nothing.
+pub fn language_for_mime(mime: &str) -> Option<&'static str> {
+    Some(match mime.trim().to_ascii_lowercase().as_str() {
+        "application/javascript" | "text/x-javascript" => "javascript",
+        "text/x-c" => "c",
+        "text/x-c++" => "cpp",
+        "text/x-java" | "text/x-java-source" => "java",
+        "text/x-go" => "go",
+        "text/x-python" | "text/x-script.python" => "python",
+        "text/x-ruby" => "ruby",
+        "text/x-shellscript" => "bash",
+        "text/html" | "text/xml" => "html",
+        _ => return None,
+    })
+}
+
+/// A path of `threatspec.yaml`, relative to the folder of the file, as a path relative to
+/// `root` with `/` separators: `""` for the root itself, `None` when it leaves the root.
+pub fn relative_to_root(entry: &str, root: &Path) -> Option<String> {
+    let p = Path::new(entry.trim());
+    let rel: PathBuf = if p.is_absolute() {
+        let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        abs.strip_prefix(&abs_root).ok()?.to_path_buf()
+    } else {
+        p.to_path_buf()
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for part in rel.components() {
+        match part {
+            PathPart::CurDir => {}
+            PathPart::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            PathPart::ParentDir => {
+                parts.pop()?;
+            }
+            PathPart::RootDir | PathPart::Prefix(_) => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// A Threatspec `ignore` string (a substring of the absolute path) under the configured path
+/// `under` as a gitignore glob. Scoped to the path entry and to the repository: a substring of
+/// the folders above the repository matches nothing here.
+pub fn ignore_glob(under: &str, ignore: &str) -> Option<String> {
+    let core = ignore.trim().trim_matches('/');
+    if core.is_empty() {
+        return None;
+    }
+    let start = if ignore.trim().starts_with('/') {
+        ""
+    } else {
+        "*"
+    };
+    let end = if ignore.trim().ends_with('/') {
+        ""
+    } else {
+        "*"
+    };
+    let prefix = if under.is_empty() {
+        "**".to_string()
+    } else {
+        format!("{under}/**")
+    };
+    Some(format!("{prefix}/{start}{core}{end}"))
+}
+
+/// The configuration a Threatspec project means, for a scan rooted at `root` (the folder of
+/// `threatspec.yaml`):
+///
+/// - `project` names the model;
+/// - `paths` become `include` globs (`./` means everything); paths outside the repository are
+///   left out (merge the other repository's model instead);
+/// - `ignore` strings become `exclude` globs under their path;
+/// - a `mime` names a language: the extensions under that path that threatmark does not know
+///   are mapped to it (known extensions keep their own, more precise, parser);
+/// - `imports` are not scan settings: see [`import_dirs`].
+pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
+    let mut config = Config::default();
+    if !ts.project.name.trim().is_empty() {
+        config.project.name = Some(ts.project.name.trim().to_string());
+    }
+    config.project.description = ts.project.description.trim().to_string();
+    let mut everything = ts.paths.is_empty();
+    let mut include = BTreeSet::new();
+    let mut exclude = BTreeSet::new();
+    for entry in &ts.paths {
+        let Some(rel) = relative_to_root(entry.path(), root) else {
+            continue;
+        };
+        if rel.is_empty() {
+            everything = true;
+        } else {
+            include.insert(rel.clone());
+        }
+        for i in entry.ignore() {
+            exclude.extend(ignore_glob(&rel, i));
+        }
+        if let Some(lang) = entry.mime().and_then(language_for_mime) {
+            for ext in unknown_extensions(&root.join(&rel)) {
+                config
+                    .languages
+                    .extensions
+                    .entry(ext)
+                    .or_insert_with(|| lang.to_string());
+            }
+        }
+    }
+    if !everything {
+        config.scan.include = include.into_iter().collect();
+    }
+    config.scan.exclude = exclude.into_iter().collect();
+    config
+}
+
+/// Extensions (lower case) of the files under `path` (or of `path` itself) that no language of
+/// ours claims. Hidden entries and symbolic links are skipped; the walk stops after 20,000
+/// entries.
+fn unknown_extensions(path: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![path.to_path_buf()];
+    let mut budget = 20_000usize;
+    while let Some(p) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let Ok(entries) = std::fs::read_dir(&p) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                budget = budget.saturating_sub(1);
+                if budget == 0 {
+                    return out;
+                }
+                if !e.file_name().to_string_lossy().starts_with('.') {
+                    stack.push(e.path());
+                }
+            }
+        } else if meta.is_file() {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some((stem, ext)) = name.rsplit_once('.')
+                && !stem.is_empty()
+                && crate::lang::detect(&name, b"", |_| None).is_none()
+            {
+                out.insert(ext.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// The folders of `imports`, relative to `root`, without the root itself. Each holds a
+/// Threatspec output folder (`threatmodel/`) or a threatmark model (`threatmodel.json`).
+pub fn import_dirs(ts: &ThreatspecConfig, root: &Path) -> Vec<PathBuf> {
+    let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let mut out = Vec::new();
+    for entry in &ts.imports {
+        let p = root.join(entry.path().trim());
+        let abs = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+        if abs != abs_root && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Read the model of an import: a threatmark model file, a folder holding one
+/// (`threatmodel.json`), or a Threatspec project or output folder.
+pub fn load_import(path: &Path) -> anyhow::Result<ThreatModel> {
+    use anyhow::Context;
+    let read = |f: &Path| -> anyhow::Result<String> {
+        std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))
+    };
+    if path.is_file() {
+        return model::from_json(&read(path)?)
+            .with_context(|| format!("{} is not a threatmark model", path.display()));
+    }
+    // A threatmark model in the folder, else Threatspec's output.
+    let f = path.join("threatmodel.json");
+    if f.is_file()
+        && let Ok(m) = model::from_json(&read(&f)?)
+    {
+        return Ok(m);
+    }
+    Ok(load_dir(path)?.model)
+}
+
+/// The model of the root's Threatspec project with the models of its `imports` merged in
+/// (see [`crate::merge`]). Without a `threatspec.yaml` (or with a threatmark.toml, which takes
+/// precedence), or without imports, the model is returned as it is.
+pub fn with_imports(
+    root: &Path,
+    model: ThreatModel,
+    matrix: &crate::analysis::RiskMatrix,
+) -> anyhow::Result<ThreatModel> {
+    use anyhow::Context;
+    let file = root.join(CONFIG_FILE);
+    if root.join(crate::config::FILE_NAME).is_file() || !file.is_file() {
+        return Ok(model);
+    }
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let ts = parse_config(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let dirs = import_dirs(&ts, root);
+    if dirs.is_empty() {
+        return Ok(model);
+    }
+    let name = model.project.name.clone();
+    let description = model.project.description.clone();
+    let mut models = vec![model];
+    for d in dirs {
+        models.push(load_import(&d).with_context(|| format!("import {}", d.display()))?);
+    }
+    let mut merged = crate::merge::merge(&models, matrix);
+    merged.project = Project { name, description };
+    Ok(merged)
+}
+
+// ---------------------------------------------------------------------------------------------
+// threatmodel/*.json
+
+/// The four files of a Threatspec output folder, as JSON. Library files may be missing.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    pub threatmodel: Value,
+    pub threats: Option<Value>,
+    pub controls: Option<Value>,
+    pub components: Option<Value>,
+}
+
+/// How to turn a recorded `source` into ours: `(filename, annotation's first line, line)` →
+/// `(repository path, line, column)`.
+pub type Locate<'a> = dyn Fn(&str, &str, u32) -> (String, u32, u32) + 'a;
+
+/// What an import produced.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub model: ThreatModel,
+    /// Things that could not be carried over exactly, for the user.
+    pub warnings: Vec<String>,
+}
+
+/// Keep a file name as it is, line 0 (unknown): the pure default.
+pub fn keep_paths(file: &str, _annotation: &str, _line: u32) -> (String, u32, u32) {
+    (file.trim_start_matches("./").to_string(), 0, 0)
+}
+
+/// Our id for a Threatspec id (`#sqli` → `sqli`); ids we would not accept are slugged.
+pub fn our_id(raw: &str) -> String {
+    let bare = raw.trim().trim_start_matches('#');
+    if ids::is_valid_id(bare) {
+        bare.to_string()
+    } else {
+        ids::derive(bare)
+    }
+}
+
+/// A YAML value of `custom` as attribute text.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// Threatspec's `custom` fields as our attributes, read exactly as our parser reads
+/// `[key: value]` (so `impact: high` is `major`, `cwe: 79` is `CWE-79`). Values our attribute
+/// syntax cannot hold, and values our parser rejects, are kept verbatim in `custom`.
+fn attributes(
+    tag: &str,
+    custom: Option<&Value>,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Attributes {
+    let mut attrs = Attributes::default();
+    let Some(Value::Object(map)) = custom else {
+        return attrs;
+    };
+    for (key, value) in map {
+        let text = scalar(value);
+        let plain = !text.contains([';', ']', '[', '\n', '\r']) && !key.contains([';', ']', ':']);
+        let (anns, diags) = if plain && !text.trim().is_empty() {
+            parse_text("import", &format!("@{tag} X [{key}: {text}]"))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        match anns.first() {
+            Some(a) if diags.is_empty() => merge_attributes(&mut attrs, &a.attributes),
+            _ => {
+                if plain && !text.trim().is_empty() {
+                    warnings.push(format!(
+                        "{what}: custom field `{key}: {text}` is not a valid attribute; kept as text"
+                    ));
+                }
+                attrs
+                    .custom
+                    .insert(key.trim().to_ascii_lowercase().replace('-', "_"), text);
+            }
+        }
+    }
+    attrs
+}
+
+fn merge_attributes(into: &mut Attributes, from: &Attributes) {
+    if !from.stride.is_empty() {
+        into.stride = from.stride.clone();
+    }
+    into.severity = from.severity.or(into.severity);
+    into.likelihood = from.likelihood.or(into.likelihood);
+    into.impact = from.impact.or(into.impact);
+    into.status = from.status.or(into.status);
+    into.element_type = from.element_type.or(into.element_type);
+    for (dst, src) in [
+        (&mut into.owner, &from.owner),
+        (&mut into.expires, &from.expires),
+        (&mut into.ticket, &from.ticket),
+        (&mut into.actor, &from.actor),
+    ] {
+        if src.is_some() {
+            dst.clone_from(src);
+        }
+    }
+    if !from.cwe.is_empty() {
+        into.cwe = from.cwe.clone();
+    }
+    if !from.capec.is_empty() {
+        into.capec = from.capec.clone();
+    }
+    into.custom
+        .extend(from.custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
+/// A library entity under construction.
+#[derive(Debug, Clone)]
+struct Draft {
+    name: String,
+    description: String,
+    declared: bool,
+    attributes: Attributes,
+    sources: BTreeSet<Source>,
+}
+
+fn library(
+    doc: Option<&Value>,
+    key: &str,
+    tag: &str,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, Draft> {
+    let mut out = BTreeMap::new();
+    let Some(Value::Object(entries)) = doc.and_then(|d| d.get(key)) else {
+        return out;
+    };
+    for (raw_id, entry) in entries {
+        let id = our_id(entry.get("id").and_then(Value::as_str).unwrap_or(raw_id));
+        let name = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let description = entry
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim_end()
+            .to_string();
+        let attributes = attributes(
+            tag,
+            entry.get("custom"),
+            &format!("{key} {raw_id}"),
+            warnings,
+        );
+        out.insert(
+            id.clone(),
+            Draft {
+                declared: !name.is_empty(),
+                name: if name.is_empty() { id } else { name },
+                description,
+                attributes,
+                sources: BTreeSet::new(),
+            },
+        );
+    }
+    out
+}
+
+fn text_of<'v>(v: &'v Value, key: &str) -> &'v str {
+    v.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The records of one list of threatmodel.json.
+fn records<'v>(tm: &'v Value, list: &str) -> impl Iterator<Item = &'v Value> {
+    tm.get(list).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// Turn Threatspec's recorded output into our model. `locate` maps each recorded source to a
+/// repository path and a real line ([`keep_paths`] keeps the file name and says line 0).
+pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported {
+    let mut warnings = Vec::new();
+    let mut threats = library(out.threats.as_ref(), "threats", "threat", &mut warnings);
+    let mut controls = library(out.controls.as_ref(), "controls", "control", &mut warnings);
+    let mut components = library(
+        out.components.as_ref(),
+        "components",
+        "component",
+        &mut warnings,
+    );
+    let tm = &out.threatmodel;
+
+    let source_of = |r: &Value| -> Source {
+        let s = r.get("source").cloned().unwrap_or(Value::Null);
+        let annotation = text_of(&s, "annotation")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let line = s.get("line").and_then(Value::as_u64).unwrap_or(0);
+        let (path, line, column) = locate(
+            text_of(&s, "filename"),
+            &annotation,
+            u32::try_from(line).unwrap_or(0),
+        );
+        Source {
+            path,
+            line,
+            column,
+            annotation,
+        }
+    };
+    // Every id a relation names exists afterwards, with the relation's source as a mention.
+    fn touch(lib: &mut BTreeMap<String, Draft>, id: &str, source: &Source) {
+        lib.entry(id.to_string())
+            .or_insert_with(|| Draft {
+                name: id.to_string(),
+                description: String::new(),
+                declared: false,
+                attributes: Attributes::default(),
+                sources: BTreeSet::new(),
+            })
+            .sources
+            .insert(source.clone());
+    }
+    let rel_attrs = |r: &Value, what: &str, warnings: &mut Vec<String>| {
+        attributes("threat", r.get("custom"), what, warnings)
+    };
+    let details = |r: &Value| text_of(r, "details").to_string();
+    let description = |r: &Value| text_of(r, "description").trim_end().to_string();
+
+    let mut mitigations = BTreeMap::new();
+    for r in records(tm, "mitigations") {
+        let src = source_of(r);
+        let link = MitigationLink {
+            component: our_id(text_of(r, "component")),
+            threat: our_id(text_of(r, "threat")),
+            control: our_id(text_of(r, "control")),
+        };
+        touch(&mut components, &link.component, &src);
+        touch(&mut threats, &link.threat, &src);
+        touch(&mut controls, &link.control, &src);
+        let id = ids::relation_id(&[&link.component, &link.threat, &link.control]);
+        let attrs = rel_attrs(r, &format!("mitigation {id}"), &mut warnings);
+        add(
+            &mut mitigations,
+            id,
+            link,
+            String::new(),
+            description(r),
+            attrs,
+            src,
+        );
+    }
+    let mut exposures = BTreeMap::new();
+    for r in records(tm, "exposures") {
+        let src = source_of(r);
+        let link = ExposureLink {
+            component: our_id(text_of(r, "component")),
+            threat: our_id(text_of(r, "threat")),
+        };
+        touch(&mut components, &link.component, &src);
+        touch(&mut threats, &link.threat, &src);
+        let id = ids::relation_id(&[&link.component, &link.threat]);
+        let attrs = rel_attrs(r, &format!("exposure {id}"), &mut warnings);
+        add(
+            &mut exposures,
+            id,
+            link,
+            details(r),
+            description(r),
+            attrs,
+            src,
+        );
+    }
+    let mut acceptances = BTreeMap::new();
+    for r in records(tm, "acceptances") {
+        let src = source_of(r);
+        let link = AcceptanceLink {
+            threat: our_id(text_of(r, "threat")),
+            component: our_id(text_of(r, "component")),
+        };
+        touch(&mut threats, &link.threat, &src);
+        touch(&mut components, &link.component, &src);
+        let id = ids::relation_id(&[&link.threat, &link.component]);
+        let attrs = rel_attrs(r, &format!("acceptance {id}"), &mut warnings);
+        add(
+            &mut acceptances,
+            id,
+            link,
+            details(r),
+            description(r),
+            attrs,
+            src,
+        );
+    }
+    let mut transfers = BTreeMap::new();
+    for r in records(tm, "transfers") {
+        let src = source_of(r);
+        let link = TransferLink {
+            threat: our_id(text_of(r, "threat")),
+            from: our_id(text_of(r, "source_component")),
+            to: our_id(text_of(r, "destination_component")),
+        };
+        touch(&mut threats, &link.threat, &src);
+        touch(&mut components, &link.from, &src);
+        touch(&mut components, &link.to, &src);
+        let id = ids::relation_id(&[&link.threat, &link.from, &link.to]);
+        let attrs = rel_attrs(r, &format!("transfer {id}"), &mut warnings);
+        add(
+            &mut transfers,
+            id,
+            link,
+            details(r),
+            description(r),
+            attrs,
+            src,
+        );
+    }
+    let mut flows: BTreeMap<String, Relation<FlowLink>> = BTreeMap::new();
+    for r in records(tm, "connections") {
+        let src = source_of(r);
+        let mut s = our_id(text_of(r, "source_component"));
+        let mut t = our_id(text_of(r, "destination_component"));
+        touch(&mut components, &s, &src);
+        touch(&mut components, &t, &src);
+        let both = text_of(r, "direction").eq_ignore_ascii_case("with");
+        // As the builder stores them: a two-way flow has its ends in id order.
+        if both && t < s {
+            std::mem::swap(&mut s, &mut t);
+        }
+        let d = details(r);
+        let id = ids::relation_id(&[&s, &t, &ids::slug(&d)]);
+        let attrs = rel_attrs(r, &format!("flow {id}"), &mut warnings);
+        let link = FlowLink {
+            source: s,
+            target: t,
+            bidirectional: both,
+            crosses: Vec::new(),
+        };
+        add(&mut flows, id.clone(), link, d, description(r), attrs, src);
+        if let Some(f) = flows.get_mut(&id) {
+            f.link.bidirectional |= both;
+        }
+    }
+    let mut reviews = BTreeMap::new();
+    for r in records(tm, "reviews") {
+        let src = source_of(r);
+        let link = ReviewLink {
+            component: our_id(text_of(r, "component")),
+        };
+        touch(&mut components, &link.component, &src);
+        let d = details(r);
+        let id = ids::relation_id(&[&link.component, &ids::slug(&d)]);
+        let attrs = rel_attrs(r, &format!("review {id}"), &mut warnings);
+        add(&mut reviews, id, link, d, description(r), attrs, src);
+    }
+    let mut tests = BTreeMap::new();
+    for r in records(tm, "tests") {
+        let src = source_of(r);
+        let link = TestLink {
+            control: our_id(text_of(r, "control")),
+            component: our_id(text_of(r, "component")),
+        };
+        touch(&mut controls, &link.control, &src);
+        touch(&mut components, &link.component, &src);
+        let id = ids::relation_id(&[&link.control, &link.component]);
+        let attrs = rel_attrs(r, &format!("test {id}"), &mut warnings);
+        add(
+            &mut tests,
+            id,
+            link,
+            String::new(),
+            description(r),
+            attrs,
+            src,
+        );
+    }
+
+    // `Shop:API:Checkout` is a child of `Shop:API`, which is a child of `Shop`: the component
+    // with that name, else an implicit one with the derived id (as the builder does).
+    let mut parents: BTreeMap<String, String> = BTreeMap::new();
+    let named: Vec<(String, String, BTreeSet<Source>)> = components
+        .iter()
+        .map(|(id, d)| (id.clone(), d.name.clone(), d.sources.clone()))
+        .collect();
+    for (id, name, sources) in named {
+        let parts: Vec<&str> = name.split(':').collect();
+        if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
+            continue;
+        }
+        let mut child = id;
+        for n in (1..parts.len()).rev() {
+            let parent_name = parts[..n].join(":");
+            let derived = ids::derive(&parent_name);
+            let parent = components
+                .iter()
+                .filter(|(_, d)| d.name == parent_name)
+                .min_by_key(|(pid, d)| (!d.declared, **pid != derived, (*pid).clone()))
+                .map(|(pid, _)| pid.clone())
+                .unwrap_or(derived);
+            if parent == child || is_ancestor(&parents, &child, &parent) {
+                break;
+            }
+            parents.entry(child.clone()).or_insert(parent.clone());
+            let entry = components.entry(parent.clone()).or_insert_with(|| Draft {
+                name: parent_name.clone(),
+                description: String::new(),
+                declared: false,
+                attributes: Attributes::default(),
+                sources: BTreeSet::new(),
+            });
+            if !entry.declared {
+                entry.sources.extend(sources.iter().cloned());
+            }
+            child = parent;
+        }
+    }
+
+    let finish = |(id, d): (String, Draft)| Entity {
+        id,
+        name: d.name,
+        description: d.description,
+        declared: d.declared,
+        extra: NoExtra {},
+        attributes: d.attributes,
+        sources: d.sources.into_iter().collect(),
+    };
+    let components: Vec<Component> = components
+        .into_iter()
+        .map(|(id, d)| Component {
+            extra: ComponentExtra {
+                parent: parents.get(&id).cloned(),
+                boundary: None,
+            },
+            id,
+            name: d.name,
+            description: d.description,
+            declared: d.declared,
+            attributes: d.attributes,
+            sources: d.sources.into_iter().collect(),
+        })
+        .collect();
+    let model = ThreatModel {
+        schema_version: model::SCHEMA_VERSION,
+        project,
+        components,
+        boundaries: Vec::new(),
+        actors: Vec::new(),
+        threats: threats.into_iter().map(finish).collect(),
+        controls: controls.into_iter().map(finish).collect(),
+        mitigations: mitigations.into_values().collect(),
+        exposures: exposures.into_values().collect(),
+        acceptances: acceptances.into_values().collect(),
+        transfers: transfers.into_values().collect(),
+        flows: flows.into_values().collect(),
+        reviews: reviews.into_values().collect(),
+        tests: tests.into_values().collect(),
+        analysis: None,
+    };
+    Imported { model, warnings }
+}
+
+/// Is `anc` among the ancestors of `id` (or `id` itself)?
+fn is_ancestor(parents: &BTreeMap<String, String>, anc: &str, id: &str) -> bool {
+    let mut cur = id;
+    for _ in 0..=parents.len() {
+        if cur == anc {
+            return true;
+        }
+        match parents.get(cur) {
+            Some(p) => cur = p,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Add a relation; the same relation recorded twice (Threatspec duplicates annotations of files
+/// it reads twice) keeps the first record and gains the other's source.
+fn add<T>(
+    map: &mut BTreeMap<String, Relation<T>>,
+    id: String,
+    link: T,
+    details: String,
+    description: String,
+    attributes: Attributes,
+    source: Source,
+) {
+    match map.get_mut(&id) {
+        Some(existing) => {
+            if !existing.sources.contains(&source) {
+                existing.sources.push(source);
+                existing.sources.sort();
+            }
+        }
+        None => {
+            map.insert(
+                id.clone(),
+                Relation {
+                    id,
+                    link,
+                    details,
+                    description,
+                    attributes,
+                    sources: vec![source],
+                },
+            );
+        }
+    }
+}
+
+/// The output folder of a project folder, or the folder itself when it holds the files.
+pub fn output_dir(dir: &Path) -> PathBuf {
+    let nested = dir.join(OUTPUT_DIR);
+    if nested.join("threatmodel.json").is_file() {
+        nested
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Read a Threatspec project's committed output: `DIR/threatmodel/*.json` or `DIR/*.json`.
+/// Paths are made relative to the project folder (the parent of `threatmodel/`), and lines are
+/// found again in the annotated files when they are there (Threatspec numbers lines within each
+/// comment, so its `line` is usually 1); a line that cannot be found is 0.
+pub fn load_dir(dir: &Path) -> anyhow::Result<Imported> {
+    use anyhow::Context;
+    let out_dir = output_dir(dir);
+    let read = |name: &str, required: bool| -> anyhow::Result<Option<Value>> {
+        let p = out_dir.join(name);
+        if !p.is_file() {
+            if required {
+                anyhow::bail!("{} not found", p.display());
+            }
+            return Ok(None);
+        }
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let v = serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
+        Ok(Some(v))
+    };
+    let outputs = Outputs {
+        threatmodel: read("threatmodel.json", true)?.unwrap_or(Value::Null),
+        threats: read("threats.json", false)?,
+        controls: read("controls.json", false)?,
+        components: read("components.json", false)?,
+    };
+    let project_root = if out_dir.file_name().is_some_and(|n| n == OUTPUT_DIR) {
+        out_dir
+            .parent()
+            .map_or_else(|| dir.to_path_buf(), Path::to_path_buf)
+    } else {
+        out_dir.clone()
+    };
+    let project = project_of(&project_root);
+    let files = FileCache::new(&project_root);
+    let locate = |file: &str, annotation: &str, _line: u32| files.locate(file, annotation);
+    let mut imported = convert(project, &outputs, &locate);
+    if imported.model.component("").is_some() {
+        imported
+            .warnings
+            .push("a record names an empty component id".into());
+    }
+    Ok(imported)
+}
+
+/// The project of a Threatspec folder: `project` of its threatspec.yaml, else the folder name.
+fn project_of(root: &Path) -> Project {
+    let from_yaml = std::fs::read_to_string(root.join(CONFIG_FILE))
+        .ok()
+        .and_then(|t| parse_config(&t).ok())
+        .filter(|c| !c.project.name.trim().is_empty());
+    match from_yaml {
+        Some(c) => Project {
+            name: c.project.name.trim().to_string(),
+            description: c.project.description.trim().to_string(),
+        },
+        None => Project {
+            name: crate::scan::folder_name(root),
+            description: String::new(),
+        },
+    }
+}
+
+/// The annotated files, read on demand, to make paths relative and find real lines.
+struct FileCache {
+    root: PathBuf,
+    abs_root: PathBuf,
+    texts: std::cell::RefCell<BTreeMap<String, Option<String>>>,
+}
+
+impl FileCache {
+    fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            abs_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            texts: std::cell::RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// The repository path of a recorded file name: relative names as they are; absolute ones
+    /// under the project folder relative to it; other absolute ones (recorded on another
+    /// machine) by the longest tail that exists under the project folder, else as written.
+    fn relative(&self, file: &str) -> String {
+        let p = Path::new(file);
+        if !p.is_absolute() {
+            return relative_to_root(file, Path::new("")).unwrap_or_else(|| file.to_string());
+        }
+        if let Ok(rest) = p.strip_prefix(&self.abs_root) {
+            return rest.to_string_lossy().replace('\\', "/");
+        }
+        let parts: Vec<String> = p
+            .components()
+            .filter_map(|c| match c {
+                PathPart::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        for start in 0..parts.len() {
+            let tail = parts[start..].join("/");
+            if self.root.join(&tail).is_file() {
+                return tail;
+            }
+        }
+        file.to_string()
+    }
+
+    fn locate(&self, file: &str, annotation: &str) -> (String, u32, u32) {
+        let rel = self.relative(file);
+        let mut texts = self.texts.borrow_mut();
+        let text = texts
+            .entry(rel.clone())
+            .or_insert_with(|| std::fs::read_to_string(self.root.join(&rel)).ok());
+        let found = text.as_deref().and_then(|t| {
+            if annotation.is_empty() {
+                return None;
+            }
+            t.lines().enumerate().find_map(|(i, l)| {
+                let at = l.find(annotation)?;
+                let column = l[..at].chars().count() + 1;
+                Some((u32::try_from(i + 1).ok()?, u32::try_from(column).ok()?))
+            })
+        });
+        let (line, column) = found.unwrap_or((0, 0));
+        (rel, line, column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_entries() {
+        let yaml = "project:\n  name: x\n  description: y\nimports:\n  - './'\n  - path: ../lib\npaths:\n  - './'\n  - path: 'src/js'\n    ignore: node_modules\n    mime: 'application/javascript'\n  - path: docs\n    ignore: ['a', 'b/']\n";
+        let c = parse_config(yaml).expect("parses");
+        assert_eq!(c.project.name, "x");
+        assert_eq!(c.paths.len(), 3);
+        assert_eq!(c.paths[1].ignore(), vec!["node_modules"]);
+        assert_eq!(c.paths[1].mime(), Some("application/javascript"));
+        assert_eq!(c.paths[2].ignore(), vec!["a", "b/"]);
+        assert_eq!(c.imports[1].path(), "../lib");
+    }
+
+    #[test]
+    fn paths_and_ignores() {
+        let root = Path::new("/nonexistent/repo");
+        assert_eq!(relative_to_root("./", root).as_deref(), Some(""));
+        assert_eq!(
+            relative_to_root("./src/js/", root).as_deref(),
+            Some("src/js")
+        );
+        assert_eq!(relative_to_root("a/../b", root).as_deref(), Some("b"));
+        assert_eq!(relative_to_root("../other", root), None);
+        assert_eq!(
+            ignore_glob("src/js", "node_modules").as_deref(),
+            Some("src/js/**/*node_modules*")
+        );
+        assert_eq!(ignore_glob("", "/vendor/").as_deref(), Some("**/vendor"));
+        assert_eq!(ignore_glob("", "  "), None);
+    }
+
+    #[test]
+    fn ids_and_mimes() {
+        assert_eq!(our_id("#sqli"), "sqli");
+        assert_eq!(our_id("#SQLi"), "SQLi");
+        assert_eq!(our_id("#a b"), "a_b");
+        assert_eq!(language_for_mime("text/x-python"), Some("python"));
+        assert_eq!(language_for_mime("text/plain"), None);
+    }
+}

@@ -1,0 +1,406 @@
+//! Merging the models of several repositories (one per microservice, say) into one.
+//!
+//! Pure and independent of the order of its inputs: the models are sorted by project name
+//! (then by content) first. The rules, per kind of entity (components, boundaries, actors,
+//! threats and controls each have their own ids):
+//!
+//! - an id used by one model only is kept;
+//! - an id several models use is **one** entity when at most one of them declares it (the
+//!   others only mention it: a flow from this service to one declared in another repository),
+//!   or when every declaration is identical (a shared `@boundary Internet (#internet)`); the
+//!   declaration wins and the sources are joined;
+//! - otherwise the ids **collide**, and each declaring model's entity is namespaced with its
+//!   project: `checkout.api`, `catalog.api`. References inside that model follow. Mentions
+//!   in other models stay on the bare id, which then names an undeclared entity.
+//!
+//! Source paths are prefixed with the project (`checkout/src/api.go`), so that two
+//! repositories' `src/main.go` stay apart. Relations are then rebuilt with ids from their new
+//! ends, and the derived fields (boundary members, crossings) and the analysis recomputed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::{self, RiskMatrix};
+use crate::model::{
+    Actor, ActorExtra, Attributes, Boundary, BoundaryExtra, Component, ComponentExtra, Entity,
+    NoExtra, Project, Relation, SCHEMA_VERSION, Source, ThreatModel, ids,
+};
+
+/// The kinds with their own id spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Kind {
+    Component,
+    Boundary,
+    Actor,
+    Threat,
+    Control,
+}
+
+/// The namespace of each input model: the project name's id, made unique.
+fn namespaces(models: &[ThreatModel]) -> Vec<String> {
+    let mut used = BTreeSet::new();
+    models
+        .iter()
+        .map(|m| {
+            let base = ids::derive(&m.project.name);
+            let mut ns = base.clone();
+            let mut n = 2;
+            while !used.insert(ns.clone()) {
+                ns = format!("{base}_{n}");
+                n += 1;
+            }
+            ns
+        })
+        .collect()
+}
+
+/// What makes two declarations the same: everything but the sources and derived fields.
+fn signature<X>(e: &Entity<X>, extra: String) -> String {
+    let attrs = serde_json::to_string(&e.attributes).unwrap_or_default();
+    format!("{}\u{0}{}\u{0}{attrs}\u{0}{extra}", e.name, e.description)
+}
+
+/// One model's use of an id: (model index, declared, signature).
+type Use = (usize, bool, String);
+
+/// Per kind and per model, the renaming of ids that collide.
+type Renames = BTreeMap<(Kind, usize), BTreeMap<String, String>>;
+
+fn collect_renames(models: &[ThreatModel], ns: &[String]) -> Renames {
+    let mut seen: BTreeMap<(Kind, String), Vec<Use>> = BTreeMap::new();
+    for (i, m) in models.iter().enumerate() {
+        for c in &m.components {
+            let extra = format!("{:?}", c.extra.parent);
+            seen.entry((Kind::Component, c.id.clone()))
+                .or_default()
+                .push((i, c.declared, signature(c, extra)));
+        }
+        for b in &m.boundaries {
+            let extra = format!("{:?}", b.extra.parent);
+            seen.entry((Kind::Boundary, b.id.clone()))
+                .or_default()
+                .push((i, b.declared, signature(b, extra)));
+        }
+        for a in &m.actors {
+            let extra = format!("{:?}", a.extra.boundary);
+            seen.entry((Kind::Actor, a.id.clone())).or_default().push((
+                i,
+                a.declared,
+                signature(a, extra),
+            ));
+        }
+        for (kind, list) in [(Kind::Threat, &m.threats), (Kind::Control, &m.controls)] {
+            for e in list {
+                seen.entry((kind, e.id.clone())).or_default().push((
+                    i,
+                    e.declared,
+                    signature(e, String::new()),
+                ));
+            }
+        }
+    }
+    let mut existing: BTreeSet<(Kind, String)> = seen.keys().cloned().collect();
+    let mut renames = Renames::new();
+    for ((kind, id), uses) in &seen {
+        let declaring: Vec<&Use> = uses.iter().filter(|u| u.1).collect();
+        let distinct: BTreeSet<&String> = declaring.iter().map(|u| &u.2).collect();
+        if distinct.len() <= 1 {
+            continue;
+        }
+        for (i, _, _) in declaring {
+            let base = format!("{}.{id}", ns[*i]);
+            let mut new = base.clone();
+            let mut n = 2;
+            while !existing.insert((*kind, new.clone())) {
+                new = format!("{base}_{n}");
+                n += 1;
+            }
+            renames
+                .entry((*kind, *i))
+                .or_default()
+                .insert(id.clone(), new);
+        }
+    }
+    renames
+}
+
+struct Renamer<'r> {
+    renames: &'r Renames,
+    model: usize,
+    prefix: String,
+}
+
+impl Renamer<'_> {
+    fn id(&self, kind: Kind, id: &str) -> String {
+        self.renames
+            .get(&(kind, self.model))
+            .and_then(|m| m.get(id))
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn opt(&self, kind: Kind, id: &Option<String>) -> Option<String> {
+        id.as_deref().map(|i| self.id(kind, i))
+    }
+
+    fn sources(&self, sources: &[Source]) -> Vec<Source> {
+        sources
+            .iter()
+            .map(|s| Source {
+                path: format!("{}/{}", self.prefix, s.path),
+                ..s.clone()
+            })
+            .collect()
+    }
+
+    fn attributes(&self, a: &Attributes) -> Attributes {
+        Attributes {
+            actor: self.opt(Kind::Actor, &a.actor),
+            ..a.clone()
+        }
+    }
+
+    fn relation<T>(&self, id: String, link: T, x: &Relation<T>) -> Relation<T> {
+        Relation {
+            id,
+            link,
+            details: x.details.clone(),
+            description: x.description.clone(),
+            attributes: self.attributes(&x.attributes),
+            sources: self.sources(&x.sources),
+        }
+    }
+
+    fn entity<X: Clone>(&self, kind: Kind, e: &Entity<X>, extra: X) -> Entity<X> {
+        Entity {
+            id: self.id(kind, &e.id),
+            name: e.name.clone(),
+            description: e.description.clone(),
+            declared: e.declared,
+            extra,
+            attributes: self.attributes(&e.attributes),
+            sources: self.sources(&e.sources),
+        }
+    }
+}
+
+/// Join an entity into the merged map: a declaration wins over mentions, sources are joined.
+fn join<X: Clone>(map: &mut BTreeMap<String, Entity<X>>, e: Entity<X>) {
+    match map.get_mut(&e.id) {
+        None => {
+            map.insert(e.id.clone(), e);
+        }
+        Some(have) => {
+            let mut sources: BTreeSet<Source> = have.sources.drain(..).collect();
+            if e.declared && !have.declared {
+                sources = e.sources.iter().cloned().collect();
+                *have = Entity {
+                    sources: Vec::new(),
+                    ..e
+                };
+            } else if e.declared == have.declared {
+                sources.extend(e.sources);
+            }
+            have.sources = sources.into_iter().collect();
+        }
+    }
+}
+
+/// Join a relation: the first one (in model order) keeps its fields, sources are joined.
+fn join_relation<T>(map: &mut BTreeMap<String, Relation<T>>, r: Relation<T>) {
+    match map.get_mut(&r.id) {
+        None => {
+            map.insert(r.id.clone(), r);
+        }
+        Some(have) => {
+            let mut sources: BTreeSet<Source> = have.sources.drain(..).collect();
+            sources.extend(r.sources);
+            have.sources = sources.into_iter().collect();
+        }
+    }
+}
+
+/// Merge `models` into one, named after them (override `project` afterwards if needed), and
+/// analyse it with `matrix`.
+pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
+    let mut sorted: Vec<&ThreatModel> = models.iter().collect();
+    sorted.sort_by_cached_key(|m| {
+        let mut bare = (*m).clone();
+        bare.analysis = None;
+        (m.project.name.clone(), crate::model::to_json(&bare))
+    });
+    let models: Vec<ThreatModel> = sorted
+        .into_iter()
+        .map(|m| ThreatModel {
+            analysis: None,
+            ..m.clone()
+        })
+        .collect();
+    let ns = namespaces(&models);
+    let renames = collect_renames(&models, &ns);
+
+    let mut components: BTreeMap<String, Component> = BTreeMap::new();
+    let mut boundaries: BTreeMap<String, Boundary> = BTreeMap::new();
+    let mut actors: BTreeMap<String, Actor> = BTreeMap::new();
+    let mut threats: BTreeMap<String, Entity> = BTreeMap::new();
+    let mut controls: BTreeMap<String, Entity> = BTreeMap::new();
+    let mut mitigations = BTreeMap::new();
+    let mut exposures = BTreeMap::new();
+    let mut acceptances = BTreeMap::new();
+    let mut transfers = BTreeMap::new();
+    let mut flows = BTreeMap::new();
+    let mut reviews = BTreeMap::new();
+    let mut tests = BTreeMap::new();
+
+    for (i, m) in models.iter().enumerate() {
+        let r = Renamer {
+            renames: &renames,
+            model: i,
+            prefix: ns[i].clone(),
+        };
+        for c in &m.components {
+            let extra = ComponentExtra {
+                parent: r.opt(Kind::Component, &c.extra.parent),
+                boundary: r.opt(Kind::Boundary, &c.extra.boundary),
+            };
+            join(&mut components, r.entity(Kind::Component, c, extra));
+        }
+        for b in &m.boundaries {
+            let extra = BoundaryExtra {
+                parent: r.opt(Kind::Boundary, &b.extra.parent),
+                components: Vec::new(),
+            };
+            join(&mut boundaries, r.entity(Kind::Boundary, b, extra));
+        }
+        for a in &m.actors {
+            let extra = ActorExtra {
+                boundary: r.opt(Kind::Boundary, &a.extra.boundary),
+            };
+            join(&mut actors, r.entity(Kind::Actor, a, extra));
+        }
+        for (kind, list, into) in [
+            (Kind::Threat, &m.threats, &mut threats),
+            (Kind::Control, &m.controls, &mut controls),
+        ] {
+            for e in list {
+                join(into, r.entity(kind, e, NoExtra {}));
+            }
+        }
+        for x in &m.mitigations {
+            let mut link = x.link.clone();
+            link.component = r.id(Kind::Component, &link.component);
+            link.threat = r.id(Kind::Threat, &link.threat);
+            link.control = r.id(Kind::Control, &link.control);
+            let id = ids::relation_id(&[&link.component, &link.threat, &link.control]);
+            join_relation(&mut mitigations, r.relation(id, link, x));
+        }
+        for x in &m.exposures {
+            let mut link = x.link.clone();
+            link.component = r.id(Kind::Component, &link.component);
+            link.threat = r.id(Kind::Threat, &link.threat);
+            let id = ids::relation_id(&[&link.component, &link.threat]);
+            join_relation(&mut exposures, r.relation(id, link, x));
+        }
+        for x in &m.acceptances {
+            let mut link = x.link.clone();
+            link.threat = r.id(Kind::Threat, &link.threat);
+            link.component = r.id(Kind::Component, &link.component);
+            let id = ids::relation_id(&[&link.threat, &link.component]);
+            join_relation(&mut acceptances, r.relation(id, link, x));
+        }
+        for x in &m.transfers {
+            let mut link = x.link.clone();
+            link.threat = r.id(Kind::Threat, &link.threat);
+            link.from = r.id(Kind::Component, &link.from);
+            link.to = r.id(Kind::Component, &link.to);
+            let id = ids::relation_id(&[&link.threat, &link.from, &link.to]);
+            join_relation(&mut transfers, r.relation(id, link, x));
+        }
+        for x in &m.flows {
+            let mut link = x.link.clone();
+            link.source = r.id(Kind::Component, &link.source);
+            link.target = r.id(Kind::Component, &link.target);
+            if link.bidirectional && link.target < link.source {
+                std::mem::swap(&mut link.source, &mut link.target);
+            }
+            link.crosses = Vec::new();
+            let id = ids::relation_id(&[&link.source, &link.target, &ids::slug(&x.details)]);
+            join_relation(&mut flows, r.relation(id, link, x));
+        }
+        for x in &m.reviews {
+            let mut link = x.link.clone();
+            link.component = r.id(Kind::Component, &link.component);
+            let id = ids::relation_id(&[&link.component, &ids::slug(&x.details)]);
+            join_relation(&mut reviews, r.relation(id, link, x));
+        }
+        for x in &m.tests {
+            let mut link = x.link.clone();
+            link.control = r.id(Kind::Control, &link.control);
+            link.component = r.id(Kind::Component, &link.component);
+            let id = ids::relation_id(&[&link.control, &link.component]);
+            join_relation(&mut tests, r.relation(id, link, x));
+        }
+    }
+
+    // Derived fields: each boundary's members, each flow's crossings.
+    for b in boundaries.values_mut() {
+        b.extra.components = components
+            .values()
+            .filter(|c| c.extra.boundary.as_deref() == Some(b.id.as_str()))
+            .map(|c| c.id.clone())
+            .collect();
+    }
+    let chain = |start: &str| -> Vec<String> {
+        let mut out = vec![start.to_string()];
+        let mut cur = start.to_string();
+        while let Some(p) = boundaries.get(&cur).and_then(|b| b.extra.parent.clone()) {
+            if out.contains(&p) || out.len() > boundaries.len() {
+                break;
+            }
+            out.push(p.clone());
+            cur = p;
+        }
+        out.reverse();
+        out
+    };
+    let depth: BTreeMap<String, usize> = boundaries
+        .keys()
+        .map(|b| (b.clone(), chain(b).len()))
+        .collect();
+    let side = |c: &str| -> BTreeSet<String> {
+        components
+            .get(c)
+            .and_then(|c| c.extra.boundary.as_deref())
+            .map(|b| chain(b).into_iter().collect())
+            .unwrap_or_default()
+    };
+    for f in flows.values_mut() {
+        let (s, t) = (side(&f.link.source), side(&f.link.target));
+        let mut crosses: Vec<String> = s.symmetric_difference(&t).cloned().collect();
+        crosses.sort_by_key(|b| (depth.get(b).copied().unwrap_or(0), b.clone()));
+        f.link.crosses = crosses;
+    }
+
+    let names: Vec<&str> = models.iter().map(|m| m.project.name.as_str()).collect();
+    let mut merged = ThreatModel {
+        schema_version: SCHEMA_VERSION,
+        project: Project {
+            name: names.join(" + "),
+            description: format!("Merged from {}", names.join(", ")),
+        },
+        components: components.into_values().collect(),
+        boundaries: boundaries.into_values().collect(),
+        actors: actors.into_values().collect(),
+        threats: threats.into_values().collect(),
+        controls: controls.into_values().collect(),
+        mitigations: mitigations.into_values().collect(),
+        exposures: exposures.into_values().collect(),
+        acceptances: acceptances.into_values().collect(),
+        transfers: transfers.into_values().collect(),
+        flows: flows.into_values().collect(),
+        reviews: reviews.into_values().collect(),
+        tests: tests.into_values().collect(),
+        analysis: None,
+    };
+    merged.analysis = Some(analysis::analyze(&merged, matrix, None));
+    merged
+}
