@@ -303,12 +303,32 @@ pub fn scan_rev(
             } else {
                 format!("{}/{}", target.prefix, crate::config::FILE_NAME)
             };
+            let ts_path = path.replace(
+                crate::config::FILE_NAME,
+                crate::import::threatspec::CONFIG_FILE,
+            );
             match reader.file_at(tree, &path)? {
                 Some(bytes) => Config::parse(
                     &String::from_utf8_lossy(&bytes),
                     Path::new(&format!("{path} (at {})", target.commit)),
                 )?,
-                None => Config::default(),
+                // A Threatspec project, as in a work-tree scan. Its `mime` overrides look at the
+                // work tree's files, the only IO a revision scan does outside git.
+                None => match reader.file_at(tree, &ts_path)? {
+                    Some(bytes) => {
+                        let root = target
+                            .repo
+                            .workdir()
+                            .map(|w| w.join(&target.prefix))
+                            .unwrap_or_default();
+                        Config::from_threatspec(
+                            &String::from_utf8_lossy(&bytes),
+                            Path::new(&format!("{ts_path} (at {})", target.commit)),
+                            &root,
+                        )?
+                    }
+                    None => Config::default(),
+                },
             }
         }
     };

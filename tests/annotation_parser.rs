@@ -202,8 +202,14 @@ fn every_tag_and_form() {
         ("@control Prepared statements (#prepared)", "control Prepared statements (#prepared)"),
         ("@actor Outsider (#outsider)", "actor Outsider (#outsider)"),
         ("@actor Malicious insider", "actor Malicious insider ~#malicious_insider"),
-        // `in` is only a placement on components.
+        // Actors are placed in boundaries like components.
+        ("@actor Fraudster in #cloud", "actor Fraudster ~#fraudster in #cloud"),
+        ("@actor Fraudster (#fraudster) in #internet", "actor Fraudster (#fraudster) in #internet"),
+        ("@actor #fraudster in #internet", "actor #fraudster in #internet"),
+        ("@actor Log in page", "actor Log in page ~#log_in_page"),
+        // `in` is only a placement on components and actors.
         ("@threat Log in #x", "threat Log in #x ~#log_in_x"),
+        ("@control Log in #x", "control Log in #x ~#log_in_x"),
         // Boundaries.
         ("@boundary DMZ (#dmz)", "boundary DMZ (#dmz)"),
         ("@boundary Internal (#internal) in #dc", "boundary Internal (#internal) in #dc"),
@@ -369,7 +375,6 @@ fn attributes_and_their_validation() {
         ("@threat T [impact: HIGH]", r#"{"impact":"major"}"#),
         ("@threat T [owner: team-web]", r#"{"owner":"team-web"}"#),
         ("@threat T [owners: a, b]", r#"{"owner":"a, b"}"#),
-        ("@threat T [owner: ]", r#"{}"#),
         ("@threat T [status: mitigated]", r#"{"status":"mitigated"}"#),
         ("@threat T [status: exposed]", r#"{"status":"open"}"#),
         ("@threat T [expires: 2024-02-29]", r#"{"expires":"2024-02-29"}"#),
@@ -386,6 +391,8 @@ fn attributes_and_their_validation() {
         ("@component C [kind: database]", r#"{"type":"store"}"#),
         ("@component C [type: external entity]", r#"{"type":"external"}"#),
         ("@component C [type: service]", r#"{"type":"process"}"#),
+        ("@actor A [type: external]", r#"{"type":"external"}"#),
+        ("@component #c [type: store]", r#"{"type":"store"}"#),
         // Unknown keys are custom fields; keys are case-insensitive and `-` becomes `_`.
         ("@threat T [team: payments]", r#"{"custom":{"team":"payments"}}"#),
         ("@threat T [Data-Class: PII]", r#"{"custom":{"data_class":"PII"}}"#),
@@ -433,13 +440,20 @@ fn attribute_errors() {
         ("@threat T [expires: 2023-02-29]", &["TM002@1:12"], "{}"),
         ("@threat T [expires: tomorrow]", &["TM002@1:12"], "{}"),
         ("@threat T [cwe: XSS]", &["TM002@1:12"], "{}"),
-        ("@threat T [cwe: ]", &["TM002@1:12"], "{}"),
         ("@threat T [capec: CAPEC-x]", &["TM002@1:12"], "{}"),
         ("@threat T [actor: two words]", &["TM002@1:12"], "{}"),
+        // Digits are ranks: only the ordered scales (likelihood, impact, severity) take them.
+        ("@threat T [status: 3]", &["TM002@1:12"], "{}"),
+        ("@component C [type: 2]", &["TM002@1:15"], "{}"),
+        ("@component C [kind: 1]", &["TM002@1:15"], "{}"),
+        ("@threat T [stride: ,]", &["TM002@1:12"], "{}"),
         // One bad entry does not spoil the others.
         ("@threat T [severity: high; impact: nope; owner: bob]", &["TM002@1:28"], r#"{"severity":"high","owner":"bob"}"#),
         // Malformed blocks (TM007).
         ("@threat T [severity: high; severity: low]", &["TM007@1:28"], r#"{"severity":"high"}"#),
+        // An alias or another spelling is the same key.
+        ("@threat T [severity: high; Priority: low]", &["TM007@1:28"], r#"{"severity":"high"}"#),
+        ("@threat T [data-class: a; Data_Class: b]", &["TM007@1:27"], r#"{"custom":{"data_class":"a"}}"#),
         ("@threat T [severity: high; oops]", &["TM007@1:28"], r#"{"severity":"high"}"#),
         ("@threat T [: v]", &["TM007@1:12"], "{}"),
         ("@threat T [severity: high", &["TM007@1:11"], r#"{"severity":"high"}"#),
@@ -453,6 +467,47 @@ fn attribute_errors() {
         assert_eq!(anns.len(), 1, "{input:?}: the annotation is kept");
         assert_eq!(attrs_json(&anns[0]), *attrs, "{input:?}");
     }
+    // Warnings (TM002 at warning severity): the attribute is dropped, the annotation is fine.
+    // One rule for empty values, whatever the key: ignored, with a warning.
+    // `type` only applies to components and actors.
+    #[rustfmt::skip]
+    let warnings: &[(&str, &[&str], &str)] = &[
+        ("@threat T [owner: ]", &["TM002@1:12"], "{}"),
+        ("@threat T [severity: ]", &["TM002@1:12"], "{}"),
+        ("@threat T [cwe: ]", &["TM002@1:12"], "{}"),
+        ("@threat T [team: ; owner: bob]", &["TM002@1:12"], r#"{"owner":"bob"}"#),
+        ("@threat T [type: process]", &["TM002@1:12"], "{}"),
+        ("@threat T [kind: store; impact: 2]", &["TM002@1:12"], r#"{"impact":"minor"}"#),
+        ("@control K [type: process]", &["TM002@1:13"], "{}"),
+        ("@boundary B [type: process]", &["TM002@1:14"], "{}"),
+        ("@mitigates #a against #t with #k [type: process]", &["TM002@1:35"], "{}"),
+        ("@connects #a to #b with TLS [type: store]", &["TM002@1:30"], "{}"),
+        ("@threat X (#x):\n  type: process", &["TM002@2:3"], "{}"),
+        ("@threat X (#x):\n  owner:\n  impact: high", &["TM002@2:3"], r#"{"impact":"major"}"#),
+    ];
+    for (input, expected, attrs) in warnings {
+        let (anns, ds) = parse(input);
+        assert_eq!(diags(&ds), *expected, "{input:?}");
+        assert!(
+            ds.iter().all(|d| d.severity == Severity::Warning),
+            "{input:?}"
+        );
+        assert_eq!(anns.len(), 1, "{input:?}: the annotation is kept");
+        assert_eq!(attrs_json(&anns[0]), *attrs, "{input:?}");
+    }
+    let (_, ds) = parse("@threat T [owner: ]");
+    assert_eq!(ds[0].message, "attribute `owner` has no value");
+    let (_, ds) = parse("@threat T [type: process]");
+    assert_eq!(
+        ds[0].message,
+        "attribute `type` only applies to components and actors, not to `@threat`"
+    );
+    let (_, ds) = parse("@threat T [status: 3]");
+    assert_eq!(
+        ds[0].label.as_deref(),
+        Some("expected open | mitigated | accepted | transferred")
+    );
+
     // The messages name the key and the problem.
     let (_, ds) = parse("@threat T [severity: huge]");
     assert_eq!(
@@ -544,6 +599,42 @@ fn yaml_bodies() {
         attrs_json(&a),
         r#"{"custom":{"reviewed":"true","tags":"a, b","version":"2"}}"#
     );
+    // Keys are matched in any case, as in `[...]`, nested `custom:` keys too.
+    let a = one(
+        "@threat X (#x):\n  Description: d\n  Impact: High\n  CWE: 79\n  Team: web\n  Custom:\n    Ticket: SEC-7",
+    );
+    assert_eq!(a.description, "d");
+    assert_eq!(
+        attrs_json(&a),
+        r#"{"impact":"major","ticket":"SEC-7","cwe":["CWE-79"],"custom":{"team":"web"}}"#
+    );
+    // A paragraph with `: ` in it is prose, not a mapping with a phrase as its key.
+    let a = one("@threat Replay (#replay):\n  Attackers can do this: resend a captured request.");
+    assert_eq!(
+        a.description,
+        "Attackers can do this: resend a captured request."
+    );
+    assert!(a.attributes.is_empty());
+    let a = one(
+        "@threat Replay (#replay):\n  Attackers can do this: resend\n    a captured request\n  impact: high",
+    );
+    assert_eq!(
+        a.description, "Attackers can do this: resend\na captured request\nimpact: high",
+        "the lines, trimmed, as for continuation lines"
+    );
+    assert!(a.attributes.is_empty(), "{}", attrs_json(&a));
+    let a = one("@threat Replay (#replay):\n  impact: high\n  Attackers can do this: resend it");
+    assert_eq!(
+        a.description,
+        "impact: high\nAttackers can do this: resend it"
+    );
+    assert!(a.attributes.is_empty(), "{}", attrs_json(&a));
+    // A key without white space is still a key.
+    let a = one("@threat Replay (#replay):\n  Note: attackers resend requests");
+    assert_eq!(
+        attrs_json(&a),
+        r#"{"custom":{"note":"attackers resend requests"}}"#
+    );
     // A YAML body combines with an attribute block on the tag line.
     let a = one("@threat X (#x) [severity: low]:\n  owner: bob");
     assert_eq!(attrs_json(&a), r#"{"severity":"low","owner":"bob"}"#);
@@ -558,6 +649,11 @@ fn yaml_bodies() {
         // Typed keys in the body are validated; the error points at the key's line.
         ("@threat X (#x):\n  description: ok\n  severity: bogus", &["TM002@3:3"], "ok"),
         ("@threat X (#x):\n  custom:\n    impact: nope", &["TM002@3:5"], ""),
+        // A key given twice in two cases keeps its first value, as in `[...]`.
+        ("@threat X (#x):\n  impact: high\n  Impact: low", &["TM007@3:3"], ""),
+        ("@threat X (#x):\n  owner: a\n  owners: b", &["TM007@3:3"], ""),
+        ("@threat X (#x):\n  Description: one\n  description: two", &["TM007@3:3"], "one"),
+        ("@threat X (#x):\n  impact: high\n  custom:\n    IMPACT: low", &["TM007@4:5"], ""),
     ];
     for (input, expected, description) in table {
         let (anns, ds) = parse(input);
@@ -583,6 +679,9 @@ fn skip() {
     let table: &[(&str, &[&str], &[&str])] = &[
         ("@skip @mitigates A against B with C", &[], &[]),
         ("@skip @mitigtes A against B with C", &[], &[]),
+        ("  @skip  @threats are listed elsewhere", &[], &[]),
+        // An `@skip` on the line before does not silence a note.
+        ("@skip\n@threats are listed elsewhere", &[], &["TM005@2:1"]),
         ("@skip: not ready yet @threat X", &[], &[]),
         // A `@skip` line only disables itself: like Threatspec (which has no `@skip`), the
         // next line is still read.
@@ -606,6 +705,8 @@ fn near_miss_notes() {
     #[rustfmt::skip]
     let table: &[(&str, &[&str], &str)] = &[
         ("@mitigtes A against B with C", &["TM005@1:1"], "did you mean `@mitigates`?"),
+        // The help says exactly where `@skip` goes: in front of the tag, on the same line.
+        ("@mitigtes A against B with C", &["TM005@1:1"], "write `@skip` in front of the tag on the same line: `@skip @mitigtes`"),
         ("@threats X", &["TM005@1:1"], "did you mean `@threat`?"),
         ("  @compnent X", &["TM005@1:3"], "did you mean `@component`?"),
         ("@reviewer bob", &["TM005@1:1"], "did you mean `@review`?"),
@@ -906,7 +1007,54 @@ fn declarations_merge_and_conflict() {
     assert_eq!(t.name, "SQL injection");
     assert!(t.declared);
 
-    // (files, diagnostics): TM013 when two declarations disagree, TM004 for one id with two names.
+    // Declarations and additions by reference merge in one pass in path order: the first one
+    // that sets a field wins, whichever form it has.
+    for (first, second, wins) in [
+        (
+            "@threat #sqli [severity: low]: by reference",
+            "@threat SQL injection (#sqli) [severity: high]: by name",
+            "by reference",
+        ),
+        (
+            "@threat SQL injection (#sqli) [severity: high]: by name",
+            "@threat #sqli [severity: low]: by reference",
+            "by name",
+        ),
+    ] {
+        let (m, ds) = build_files(&[("a.txt", first), ("b.txt", second)]);
+        let t = m.threat("sqli").expect("sqli");
+        assert_eq!(t.name, "SQL injection");
+        assert_eq!(t.description, wins, "{first:?} then {second:?}");
+        let severity = if wins == "by name" { "high" } else { "low" };
+        assert_eq!(t.attributes.severity.map(|s| s.as_str()), Some(severity));
+        let got: Vec<(String, &str)> = ds
+            .iter()
+            .map(|d| {
+                let path = d
+                    .location
+                    .as_ref()
+                    .map(|l| l.path.clone())
+                    .unwrap_or_default();
+                (format!("{path}:{}", diag(d)), d.message.as_str())
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "b.txt:TM013@1:1".to_string(),
+                    "this declaration of threat `#sqli` gives a different description"
+                ),
+                (
+                    "b.txt:TM013@1:1".to_string(),
+                    "this declaration of threat `#sqli` gives a different severity"
+                ),
+            ]
+        );
+    }
+
+    // (files, diagnostics): TM013 when two declarations disagree, TM004 for one explicit id with
+    // two names.
     #[rustfmt::skip]
     let table: &[(Files, &[&str])] = &[
         (&[("m.txt", "@threat S (#s): one\n@threat S (#s): two")], &["TM013@2:1"]),
@@ -917,8 +1065,14 @@ fn declarations_merge_and_conflict() {
         (&[("m.txt", "@control A (#x)\n@control B (#x)")], &["TM004@2:10"]),
         // Ids are per kind: a threat and a control may share one.
         (&[("m.txt", "@threat Tampering (#t)\n@control Signing (#t)")], &[]),
-        // Different names deriving the same id are one id too.
-        (&[("m.txt", "@component Web-App\n@component WebApp")], &["TM004@2:12"]),
+        // Different names deriving the same id are one thing written two ways: TM013, a warning.
+        (&[("m.txt", "@component Web-App\n@component WebApp")], &["TM013@2:12"]),
+        (&[("m.txt", "@threat SQL injection\n@threat SQL Injection")], &["TM013@2:9"]),
+        (&[("m.txt", "@threat SQL injection (#sql_injection)\n@threat SQL Injection")], &["TM013@2:9"]),
+        (&[("m.txt", "@threat SQL Injection\n@threat SQL injection (#sql_injection)")], &["TM013@2:9"]),
+        // Only two explicit ids with two names are TM004, even if the names differ in case only.
+        (&[("m.txt", "@threat SQL injection (#sqli)\n@threat SQL Injection (#sqli)")], &["TM004@2:9"]),
+        (&[("m.txt", "@threat SQL injection (#sqli)\n@threat #sqli\n@threat SQL injection")], &[]),
     ];
     for (files, expected) in table {
         let (_, ds) = build_files(files);
@@ -948,6 +1102,60 @@ fn declarations_merge_and_conflict() {
     );
     let (_, ds) = build("@threat S (#s): one\n@threat S (#s): two");
     assert_eq!(ds[0].severity, Severity::Warning);
+
+    // A derived-id collision: the first name wins and the declarations merge.
+    let (m, ds) = build_files(&[
+        ("a.txt", "@threat SQL injection: first"),
+        ("b.txt", "@threat SQL Injection [severity: high]: second"),
+    ]);
+    let t = m.threat("sql_injection").expect("sql_injection");
+    assert_eq!(
+        (t.name.as_str(), t.description.as_str(), t.sources.len()),
+        ("SQL injection", "first", 2)
+    );
+    assert_eq!(t.attributes.severity.map(|s| s.as_str()), Some("high"));
+    assert_eq!(diags(&ds), ["TM013@1:1", "TM013@1:9"]);
+    assert!(ds.iter().all(|d| d.severity == Severity::Warning));
+    assert_eq!(
+        ds[1].message,
+        "this declaration of threat `#sql_injection` gives a different name"
+    );
+    assert!(
+        ds[1]
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("`SQL injection` at a.txt:1:1"),
+        "{:?}",
+        ds[1].help
+    );
+
+    // A declaration rejected with TM004 is ignored entirely: no placement, no members.
+    let (m, ds) = build(
+        "@boundary B (#b)\n@component X (#x)\n@component Y (#x) in #b\n@boundary C (#b) contains Web",
+    );
+    assert_eq!(diags(&ds), ["TM004@3:12", "TM004@4:11"]);
+    assert_eq!(component(&m, "x").extra.boundary, None);
+    assert_eq!(ids(&m.components), ["x"]);
+
+    // TM013 messages name the field in good English.
+    #[rustfmt::skip]
+    let messages: &[(&str, &str)] = &[
+        ("@threat S (#s) [cwe: 79]\n@threat S (#s) [cwe: 89]", "this declaration of threat `#s` gives different CWE ids"),
+        ("@threat S (#s) [stride: S]\n@threat S (#s) [stride: T]", "this declaration of threat `#s` gives different STRIDE categories"),
+        ("@threat S (#s) [team: a]\n@threat S (#s) [team: b]", "this declaration of threat `#s` gives a different value for `team`"),
+        ("@threat S (#s) [expires: 2030-01-01]\n@threat S (#s) [expires: 2031-01-01]", "this declaration of threat `#s` gives a different expiry date"),
+        ("@component C (#c) [type: store]\n@component C (#c) [type: process]", "this declaration of component `#c` gives a different type"),
+        ("@exposes W to T with x\n@exposes W to T with y", "`@exposes` `w/t` is written twice with different details"),
+        ("@exposes W to T: a\n@exposes W to T: b", "`@exposes` `w/t` is written twice with a different description"),
+        ("@accepts T to W [owner: a]\n@accepts T to W [owner: b]", "`@accepts` `t/w` is written twice with a different owner"),
+        ("@tests K for W [data: a]\n@tests K for W [data: b]", "`@tests` `k/w` is written twice with a different value for `data`"),
+    ];
+    for (text, message) in messages {
+        let (_, ds) = build(text);
+        assert_eq!(diags(&ds), ["TM013@2:1"], "{text:?}");
+        assert_eq!(ds[0].message, *message, "{text:?}");
+    }
 }
 
 #[test]
@@ -1100,6 +1308,44 @@ fn boundaries_nesting_cycles_and_conflicts() {
         .map(|b| b.extra.parent.as_deref())
         .collect();
     assert_eq!(parents, [Some("b"), None], "the loop is cut once");
+}
+
+#[test]
+fn boundary_members_by_name() {
+    // A name in `contains` is a component, created like a name in a relation, unless a boundary
+    // has its id: then it is nesting.
+    let (m, ds) = build(
+        "@boundary Cloud (#cloud) contains Web App, #db, Private subnet, Shop:API\n@component DB (#db)\n@boundary Private subnet",
+    );
+    assert!(ds.is_empty(), "{:?}", diags(&ds));
+    assert_eq!(ids(&m.components), ["db", "shop", "shop_api", "web_app"]);
+    let web = component(&m, "web_app");
+    assert_eq!(web.name, "Web App");
+    assert!(!web.declared, "only named in `contains`");
+    assert_eq!(web.sources.len(), 1);
+    assert_eq!(web.extra.boundary.as_deref(), Some("cloud"));
+    assert_eq!(component(&m, "db").extra.boundary.as_deref(), Some("cloud"));
+    assert_eq!(
+        component(&m, "shop_api").extra.parent.as_deref(),
+        Some("shop")
+    );
+    assert_eq!(component(&m, "shop").extra.boundary, None);
+    let private = m.boundary("private_subnet").expect("boundary");
+    assert_eq!(private.extra.parent.as_deref(), Some("cloud"));
+    assert_eq!(
+        m.boundary("cloud").expect("cloud").extra.components,
+        ["db", "shop_api", "web_app"]
+    );
+    // A name that is also declared as a component is that component.
+    let (m, ds) = build("@boundary Cloud contains Web App\n@component Web App: the site");
+    assert!(ds.is_empty(), "{:?}", diags(&ds));
+    let web = component(&m, "web_app");
+    assert!(web.declared);
+    assert_eq!(web.extra.boundary.as_deref(), Some("cloud"));
+    // References still have to exist.
+    let (m, ds) = build("@boundary Cloud contains #web");
+    assert_eq!(diags(&ds), ["TM003@1:26"]);
+    assert!(m.components.is_empty());
 }
 
 #[test]
@@ -1262,4 +1508,62 @@ fn actors() {
         Some("outsider")
     );
     assert_eq!(m.exposures[0].attributes.actor.as_deref(), Some("outsider"));
+
+    // An actor that names no `@actor` is reported and left out of the model.
+    let (m, ds) = build(
+        "@threat T [actor: #nobody; severity: high]\n@exposes W to T with x [actor: nobody]\n@threat #t [actor: #ghost]",
+    );
+    assert_eq!(diags(&ds), ["TM003@1:1", "TM003@2:1", "TM003@3:1"]);
+    let t = m.threat("t").expect("t");
+    assert_eq!(t.attributes.actor, None);
+    assert_eq!(t.attributes.severity.map(|s| s.as_str()), Some("high"));
+    assert_eq!(m.exposures[0].attributes.actor, None);
+    assert!(m.actors.is_empty());
+
+    // Actors are placed in boundaries like components: `in #b`, or `@boundary #b contains
+    // #actor` when no component has that id. The innermost placement counts; siblings are TM009.
+    let (m, ds) = build(
+        "@boundary Internet (#internet)\n@boundary Cloud (#cloud)\n@boundary Tenants (#tenants) in #cloud\n@actor Fraudster in #internet\n@actor Outsider (#outsider) in #internet: anyone\n@actor Tenant (#tenant) in #cloud\n@boundary #tenants contains #tenant\n@actor Insider (#insider)\n@boundary #cloud contains #insider",
+    );
+    assert!(ds.is_empty(), "{:?}", diags(&ds));
+    assert_eq!(
+        ids(&m.actors),
+        ["fraudster", "insider", "outsider", "tenant"]
+    );
+    let place = |id: &str| m.actor(id).expect("actor").extra.boundary.clone();
+    assert_eq!(place("fraudster").as_deref(), Some("internet"));
+    assert_eq!(m.actor("fraudster").expect("actor").name, "Fraudster");
+    assert_eq!(place("outsider").as_deref(), Some("internet"));
+    assert_eq!(m.actor("outsider").expect("actor").description, "anyone");
+    assert_eq!(place("tenant").as_deref(), Some("tenants"));
+    assert_eq!(place("insider").as_deref(), Some("cloud"));
+    assert!(m.components.is_empty(), "actors are not components");
+    let json = serde_json::to_value(m.actor("fraudster").expect("actor")).expect("json");
+    assert_eq!(json["boundary"], "internet");
+
+    #[rustfmt::skip]
+    let table: &[(&str, &[&str])] = &[
+        ("@boundary A (#a)\n@boundary B (#b)\n@actor X (#x) in #a\n@actor X (#x) in #b", &["TM009@4:1"]),
+        ("@actor X (#x) in #nowhere", &["TM003@1:18"]),
+        ("@actor #x in #a\n@boundary A (#a)", &["TM003@1:8"]),
+        // A component of that id comes first in `contains`.
+        ("@boundary A (#a) contains #x\n@actor X (#x)\n@component X (#x)", &[]),
+    ];
+    for (text, expected) in table {
+        let (_, ds) = build(text);
+        assert_eq!(diags(&ds), *expected, "{text:?}");
+    }
+    let (m, ds) =
+        build("@boundary A (#a)\n@boundary B (#b)\n@actor X (#x) in #a\n@actor X (#x) in #b");
+    assert_eq!(
+        m.actor("x").expect("x").extra.boundary.as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        ds[0].message,
+        "actor `#x` is placed in `#b` and in `#a`, which do not nest"
+    );
+    let (m, _) = build("@boundary A (#a) contains #x\n@actor X (#x)\n@component X (#x)");
+    assert_eq!(m.actor("x").expect("x").extra.boundary, None);
+    assert_eq!(component(&m, "x").extra.boundary.as_deref(), Some("a"));
 }

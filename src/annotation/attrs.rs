@@ -3,11 +3,14 @@
 use std::collections::BTreeSet;
 
 use super::Locator;
-use crate::diagnostic::{Code, Diagnostic, Span};
+use super::ast::Tag;
+use crate::diagnostic::{Code, Diagnostic, Severity, Span};
 use crate::model::{Attributes, Band, ElementType, Impact, Likelihood, Status, Stride};
 
-/// Parse the inside of `[...]`; `offset` is the byte offset of the first character after `[`.
+/// Parse the inside of `[...]` of a `tag` line; `offset` is the byte offset of the first
+/// character after `[`.
 pub(crate) fn parse_block(
+    tag: Tag,
     inner: &str,
     offset: usize,
     attrs: &mut Attributes,
@@ -45,7 +48,7 @@ pub(crate) fn parse_block(
             );
             continue;
         }
-        if !seen.insert(key.clone()) {
+        if !seen.insert(canonical_key(&key)) {
             diags.push(
                 loc.diag(
                     Code::MalformedAttributes,
@@ -56,12 +59,35 @@ pub(crate) fn parse_block(
             );
             continue;
         }
-        apply(&key, value.trim(), span, attrs, loc, diags);
+        apply(tag, &key, value.trim(), span, attrs, loc, diags);
     }
 }
 
-/// Store one `key: value` into `attrs`, validating known keys.
+/// The key an entry sets, whatever alias or spelling it was written with (`priority` and
+/// `severity`, `data-class` and `data_class`): what "given twice" compares.
+pub(crate) fn canonical_key(key: &str) -> String {
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    let canonical = match key.as_str() {
+        "category" | "categories" => "stride",
+        "priority" => "severity",
+        "probability" => "likelihood",
+        "kind" => "type",
+        "expiry" | "until" => "expires",
+        "owners" => "owner",
+        "issue" => "ticket",
+        "cwes" => "cwe",
+        _ => return key,
+    };
+    canonical.to_string()
+}
+
+/// Store one `key: value` of a `tag` line into `attrs`, validating known keys. `key` is already
+/// lower case.
+///
+/// One rule for empty values, whatever the key: an empty value sets nothing and draws a TM002
+/// warning (`[owner: ]`, `[severity: ]`, a YAML `impact:` with no value).
 pub(crate) fn apply(
+    tag: Tag,
     key: &str,
     value: &str,
     span: Span,
@@ -69,6 +95,7 @@ pub(crate) fn apply(
     loc: &Locator<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    let value = value.trim();
     let invalid = |expected: String| {
         loc.diag(
             Code::InvalidAttribute,
@@ -80,9 +107,24 @@ pub(crate) fn apply(
             "run `threatmark explain TM002` for every attribute and its scale; the attribute `{key}` was dropped"
         ))
     };
+    let warning = |message: String, help: String| {
+        let mut d = loc.diag(Code::InvalidAttribute, message, span).help(help);
+        d.severity = Severity::Warning;
+        d
+    };
     let key = key.replace('-', "_");
-    match key.as_str() {
-        "stride" | "category" | "categories" => {
+    if value.is_empty() {
+        diags.push(
+            warning(
+                format!("attribute `{key}` has no value"),
+                "an empty value sets nothing; give a value or remove the entry".into(),
+            )
+            .label("expected `key: value`"),
+        );
+        return;
+    }
+    match canonical_key(&key).as_str() {
+        "stride" => {
             let mut out = Vec::new();
             for item in split_list(value) {
                 let compact =
@@ -98,15 +140,21 @@ pub(crate) fn apply(
                     return;
                 }
             }
+            if out.is_empty() {
+                diags.push(invalid(
+                    "STRIDE letters (S,T,R,I,D,E) or category names".into(),
+                ));
+                return;
+            }
             out.sort();
             out.dedup();
             attrs.stride = out;
         }
-        "severity" | "priority" => match Band::parse(value) {
+        "severity" => match Band::parse(value) {
             Some(v) => attrs.severity = Some(v),
             None => diags.push(invalid(Band::words())),
         },
-        "likelihood" | "probability" => match Likelihood::parse(value) {
+        "likelihood" => match Likelihood::parse(value) {
             Some(v) => attrs.likelihood = Some(v),
             None => diags.push(invalid(Likelihood::words())),
         },
@@ -114,24 +162,35 @@ pub(crate) fn apply(
             Some(v) => attrs.impact = Some(v),
             None => diags.push(invalid(Impact::words())),
         },
-        "status" => match Status::parse(value) {
+        // Status and type are not ordered scales: words only, no digits.
+        "status" => match Status::parse_word(value) {
             Some(v) => attrs.status = Some(v),
             None => diags.push(invalid(Status::words())),
         },
-        "type" | "kind" => match ElementType::parse(value) {
+        "type" if !matches!(tag, Tag::Component | Tag::Actor) => diags.push(
+            warning(
+                format!(
+                    "attribute `{key}` only applies to components and actors, not to `@{}`",
+                    tag.as_str()
+                ),
+                format!("the attribute `{key}` was dropped; use another key for a custom field"),
+            )
+            .label("not a component or actor"),
+        ),
+        "type" => match ElementType::parse_word(value) {
             Some(v) => attrs.element_type = Some(v),
             None => diags.push(invalid(ElementType::words())),
         },
-        "expires" | "expiry" | "until" => {
+        "expires" => {
             if is_valid_date(value) {
                 attrs.expires = Some(value.to_string());
             } else {
                 diags.push(invalid("a date written YYYY-MM-DD".into()));
             }
         }
-        "owner" | "owners" => non_empty(value, &mut attrs.owner),
-        "ticket" | "issue" => non_empty(value, &mut attrs.ticket),
-        "cwe" | "cwes" => match prefixed_ids(value, "CWE") {
+        "owner" => attrs.owner = Some(value.to_string()),
+        "ticket" => attrs.ticket = Some(value.to_string()),
+        "cwe" => match prefixed_ids(value, "CWE") {
             Some(v) => attrs.cwe = v,
             None => diags.push(invalid("CWE-<number>, comma separated".into())),
         },
@@ -150,12 +209,6 @@ pub(crate) fn apply(
         _ => {
             attrs.custom.insert(key, value.to_string());
         }
-    }
-}
-
-fn non_empty(value: &str, slot: &mut Option<String>) {
-    if !value.is_empty() {
-        *slot = Some(value.to_string());
     }
 }
 

@@ -5,6 +5,8 @@
 //! annotation. Keywords (`against`, `with`, `to`, ...) are matched case-insensitively and the
 //! first occurrence wins, which is what Threatspec's non-greedy regexes do.
 
+use std::collections::BTreeSet;
+
 use super::ast::{Annotation, Body, EntityRef, Kind, Tag};
 use super::attrs;
 use super::{CommentLine, Locator};
@@ -126,7 +128,7 @@ pub fn parse_comment(
                     annotation.description.push_str(l.text.trim());
                 }
             }
-            Continuation::Yaml => apply_yaml(&mut annotation, body, loc, diags),
+            Continuation::Yaml => apply_yaml(tag, &mut annotation, body, loc, diags),
         }
         out.push(annotation);
     }
@@ -143,7 +145,7 @@ fn parse_line(
     let (head_text, attr_block) = split_attributes(head_text, head.rest_offset, loc, diags);
     let mut attributes = Attributes::default();
     if let Some((inner, offset)) = attr_block {
-        attrs::parse_block(inner, offset, &mut attributes, loc, diags);
+        attrs::parse_block(tag, inner, offset, &mut attributes, loc, diags);
     }
     let ctx = Ctx {
         tag,
@@ -322,7 +324,7 @@ impl Ctx<'_, '_> {
                     Tag::Control => Kind::Control,
                     _ => Kind::Actor,
                 };
-                let (target_part, within) = if kind == Kind::Component {
+                let (target_part, within) = if matches!(kind, Kind::Component | Kind::Actor) {
                     self.split_within(head, offset, diags)
                 } else {
                     ((head, offset), None)
@@ -486,8 +488,8 @@ impl Ctx<'_, '_> {
             .help(format!("the form is `{usage}`"))
     }
 
-    /// Split a trailing `in #ref` off a declaration (only a `#ref` counts, so a component called
-    /// `Log in page` stays whole).
+    /// Split a trailing `in #ref` off a component, actor or boundary declaration (only a `#ref`
+    /// counts, so a component called `Log in page` stays whole).
     fn split_within<'h>(
         &self,
         head: &'h str,
@@ -698,6 +700,7 @@ fn find_kw(text: &str, keyword: &str) -> Option<(usize, usize)> {
 }
 
 fn apply_yaml(
+    tag: Tag,
     annotation: &mut Annotation,
     body: &[CommentLine<'_>],
     loc: &Locator<'_>,
@@ -750,42 +753,106 @@ fn apply_yaml(
             return;
         }
     };
-    for (key, value) in map {
-        let line = key_line(body, &key, 0);
-        let span = key_span(body, line);
-        match key.as_str() {
+    // A paragraph with a `: ` in it (`Attackers can do this: resend a captured request.`) reads
+    // as a mapping whose key is a phrase. Keys never hold white space, so that is prose.
+    if map.keys().any(|k| k.contains(char::is_whitespace)) {
+        let lines: Vec<&str> = body.iter().map(|l| l.text.trim()).collect();
+        append_description(&mut annotation.description, &lines.join("\n"));
+        return;
+    }
+    // Keys are matched in any case, as in `[...]`; a key given twice keeps its first value.
+    let mut yaml = YamlBody {
+        tag,
+        body,
+        loc,
+        seen: BTreeSet::new(),
+    };
+    for (key, value, line) in in_body_order(map, body, 0) {
+        let Some(lower) = yaml.first(&key, line, diags) else {
+            continue;
+        };
+        match lower.as_str() {
             "description" => append_description(&mut annotation.description, &scalar(&value)),
             // Threatspec nests free-form fields under `custom`.
             "custom" => {
                 if let serde_json::Value::Object(custom) = value {
-                    for (k, v) in custom {
-                        let span = key_span(body, key_line(body, &k, line));
-                        attrs::apply(
-                            &k,
-                            &scalar(&v),
-                            span,
-                            &mut annotation.attributes,
-                            loc,
-                            diags,
-                        );
+                    for (k, v, line) in in_body_order(custom, body, line) {
+                        if let Some(lower) = yaml.first(&k, line, diags) {
+                            yaml.apply(&lower, &v, line, annotation, diags);
+                        }
                     }
                 } else {
-                    annotation
-                        .attributes
-                        .custom
-                        .insert("custom".into(), scalar(&value));
+                    yaml.apply(&lower, &value, line, annotation, diags);
                 }
             }
-            _ => attrs::apply(
-                &key,
-                &scalar(&value),
-                span,
-                &mut annotation.attributes,
-                loc,
-                diags,
-            ),
+            _ => yaml.apply(&lower, &value, line, annotation, diags),
         }
     }
+}
+
+/// The keys of one YAML body, read like the entries of an attribute block.
+struct YamlBody<'b, 'l, 'a> {
+    tag: Tag,
+    body: &'b [CommentLine<'b>],
+    loc: &'l Locator<'a>,
+    seen: BTreeSet<String>,
+}
+
+impl YamlBody<'_, '_, '_> {
+    /// The key in lower case, or `None` (and TM007) when it was given before in another case.
+    fn first(&mut self, key: &str, line: usize, diags: &mut Vec<Diagnostic>) -> Option<String> {
+        let lower = key.to_ascii_lowercase();
+        if self.seen.insert(attrs::canonical_key(&lower)) {
+            return Some(lower);
+        }
+        diags.push(
+            self.loc
+                .diag(
+                    Code::MalformedAttributes,
+                    format!("attribute `{lower}` is given twice"),
+                    key_span(self.body, line),
+                )
+                .label("the first value is kept"),
+        );
+        None
+    }
+
+    fn apply(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        line: usize,
+        annotation: &mut Annotation,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        attrs::apply(
+            self.tag,
+            key,
+            &scalar(value),
+            key_span(self.body, line),
+            &mut annotation.attributes,
+            self.loc,
+            diags,
+        );
+    }
+}
+
+/// The entries of a mapping with the body line of each key (from `from` on), in the order they
+/// are written, whatever order the map keeps.
+fn in_body_order(
+    map: serde_json::Map<String, serde_json::Value>,
+    body: &[CommentLine<'_>],
+    from: usize,
+) -> Vec<(String, serde_json::Value, usize)> {
+    let mut entries: Vec<_> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let line = key_line(body, &k, from);
+            (k, v, line)
+        })
+        .collect();
+    entries.sort_by_key(|(_, _, line)| *line);
+    entries
 }
 
 /// Index of the body line (from `from` on) that holds `key:`, to point diagnostics at it.
@@ -903,7 +970,7 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
         format!("tags are lower case: write `@{}`", candidate.1)
     } else {
         format!(
-            "did you mean `@{}`? Write `@skip` before the line to silence this",
+            "did you mean `@{}`? To silence this note, write `@skip` in front of the tag on the same line: `@skip @{word}`",
             candidate.1
         )
     };

@@ -31,6 +31,8 @@ struct EntityDraft {
     name: String,
     /// The name came from a declaring tag (not a mention in a relation).
     named_by_declaration: bool,
+    /// The declaration that gave the name wrote its id out (`Name (#id)`).
+    explicit_id: bool,
     declared: bool,
     description: String,
     attributes: Attributes,
@@ -40,6 +42,19 @@ struct EntityDraft {
 }
 
 impl EntityDraft {
+    fn new(name: &str) -> Self {
+        EntityDraft {
+            name: name.to_string(),
+            named_by_declaration: false,
+            explicit_id: false,
+            declared: false,
+            description: String::new(),
+            attributes: Attributes::default(),
+            sources: BTreeSet::new(),
+            mentions: BTreeSet::new(),
+        }
+    }
+
     fn finish<X>(self, id: String, extra: X) -> Entity<X> {
         let sources = if self.sources.is_empty() {
             self.mentions
@@ -78,28 +93,51 @@ impl Registry {
 }
 
 /// Build the model from all files' annotations. `files` must be sorted by path.
+///
+/// The passes: every name gets an id (and declared names their entity); names listed in
+/// `@boundary ... contains` become components; hierarchies are linked; descriptions and
+/// attributes of declarations and of `#ref` extensions are merged in one pass in path order, so
+/// the first one in path order wins; then placements and relations.
 pub fn build(project: Project, files: &[FileAnnotations]) -> (ThreatModel, Vec<Diagnostic>) {
     let mut b = Builder::default();
     let all: Vec<&Annotation> = files.iter().flat_map(|f| f.annotations.iter()).collect();
-    for a in &all {
-        b.register_names(a);
+    for (i, a) in all.iter().enumerate() {
+        b.register_names(i, a);
+    }
+    for (i, a) in all.iter().enumerate() {
+        b.register_members(i, a);
     }
     b.link_parents();
-    for a in &all {
-        b.extend_by_reference(a);
+    let attributes: Vec<Attributes> = all.iter().map(|a| b.checked_attributes(a)).collect();
+    for (i, (a, attrs)) in all.iter().zip(&attributes).enumerate() {
+        b.merge_declaration(i, a, attrs);
     }
-    for a in &all {
-        b.relations(a);
+    for (i, (a, attrs)) in all.iter().zip(&attributes).enumerate() {
+        b.relations(i, a, attrs);
     }
     b.finish(project)
+}
+
+/// What became of a declaration's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    /// It names the entity (first declaration, or the same name again).
+    Named,
+    /// Another name came first and the id was derived on at least one side: TM013, merged.
+    OtherName,
+    /// Both wrote the id out with different names: TM004, the declaration is ignored.
+    Rejected,
 }
 
 #[derive(Debug, Default)]
 struct Builder {
     reg: Registry,
     diags: Vec<Diagnostic>,
-    /// (placed id, is boundary) -> boundary placements in path order.
+    /// Indices (in path order) of declarations ignored because of TM004.
+    rejected: BTreeSet<usize>,
+    /// Placed id -> boundary placements in path order.
     component_places: BTreeMap<String, Vec<(String, Source)>>,
+    actor_places: BTreeMap<String, Vec<(String, Source)>>,
     boundary_places: BTreeMap<String, Vec<(String, Source)>>,
     parents: BTreeMap<String, String>,
     /// Hierarchical component names (`Shop:API:Checkout`) with their ids, linked to parents once
@@ -153,19 +191,43 @@ fn mentions(body: &Body) -> Vec<(Kind, &EntityRef)> {
 
 impl Builder {
     /// Pass 1: every name, declared or mentioned, gets an id.
-    fn register_names(&mut self, a: &Annotation) {
+    fn register_names(&mut self, i: usize, a: &Annotation) {
         let declaring = matches!(a.body, Body::Declare { .. } | Body::Boundary { .. });
         for (kind, r) in mentions(&a.body) {
             let Some(name) = &r.name else { continue };
-            if kind == Kind::Component {
+            let named = if declaring {
+                self.declare(kind, r, name, a)
+            } else {
+                self.mention(kind, &r.id, name, &a.source);
+                Declared::Named
+            };
+            if named == Declared::Rejected {
+                self.rejected.insert(i);
+            }
+            if kind == Kind::Component && named == Declared::Named {
                 self.hierarchy
                     .push((name.clone(), r.id.clone(), a.source.clone()));
             }
-            if declaring {
-                self.declare(kind, r, name, a);
-            } else {
-                self.mention(kind, &r.id, name, &a.source);
+        }
+    }
+
+    /// Pass 1b: a name in `@boundary B contains Name` is a component, created if need be like
+    /// a name in a relation, unless a boundary has its id (then it is nesting).
+    fn register_members(&mut self, i: usize, a: &Annotation) {
+        let Body::Boundary { contains, .. } = &a.body else {
+            return;
+        };
+        if self.rejected.contains(&i) {
+            return;
+        }
+        for member in contains {
+            let Some(name) = &member.name else { continue };
+            if self.reg.get(Kind::Boundary, &member.id).is_some() {
+                continue;
             }
+            self.hierarchy
+                .push((name.clone(), member.id.clone(), a.source.clone()));
+            self.mention(Kind::Component, &member.id, name, &a.source);
         }
     }
 
@@ -229,83 +291,111 @@ impl Builder {
             .reg
             .map(kind)
             .entry(id.to_string())
-            .or_insert_with(|| EntityDraft {
-                name: name.to_string(),
-                named_by_declaration: false,
-                declared: false,
-                description: String::new(),
-                attributes: Attributes::default(),
-                sources: BTreeSet::new(),
-                mentions: BTreeSet::new(),
-            });
+            .or_insert_with(|| EntityDraft::new(name));
         draft.mentions.insert(source.clone());
     }
 
-    fn declare(&mut self, kind: Kind, r: &EntityRef, name: &str, a: &Annotation) {
-        let existing = self.reg.get(kind, &r.id).cloned();
-        match existing {
-            Some(d) if d.named_by_declaration && d.name != name => {
-                let first = d.sources.iter().next().map(|s| s.location());
-                let mut diag = Diagnostic::new(
-                    Code::DuplicateId,
-                    format!(
-                        "{} id `#{}` is already used by `{}`",
-                        kind.as_str(),
-                        r.id,
-                        d.name
-                    ),
-                )
-                .at(ref_location(a, r.span))
-                .at_span(r.span)
-                .label(format!("`{name}` declared here with the same id"));
-                diag.help = Some(match first {
-                    Some(l) => format!(
-                        "`{}` is declared at {l}; give one of them another id",
-                        d.name
-                    ),
-                    None => "give one of them another id".into(),
-                });
-                self.diags.push(diag);
-                return;
-            }
-            _ => {}
-        }
+    /// Register a declared name. The first declaration in path order names the entity; only
+    /// its description and attributes are merged later, in [`Builder::merge_declaration`].
+    fn declare(&mut self, kind: Kind, r: &EntityRef, name: &str, a: &Annotation) -> Declared {
         let draft = self
             .reg
             .map(kind)
             .entry(r.id.clone())
-            .or_insert_with(|| EntityDraft {
-                name: name.to_string(),
-                named_by_declaration: true,
-                declared: true,
-                description: String::new(),
-                attributes: Attributes::default(),
-                sources: BTreeSet::new(),
-                mentions: BTreeSet::new(),
+            .or_insert_with(|| EntityDraft::new(name));
+        if !draft.named_by_declaration {
+            draft.name = name.to_string();
+            draft.named_by_declaration = true;
+            draft.explicit_id = r.explicit_id;
+            draft.sources.insert(a.source.clone());
+            return Declared::Named;
+        }
+        if draft.name == name {
+            draft.sources.insert(a.source.clone());
+            return Declared::Named;
+        }
+        let first_name = draft.name.clone();
+        let first = draft.sources.iter().next().map(|s| s.location());
+        let at = |l: &Option<Location>| l.as_ref().map(|l| format!(" at {l}")).unwrap_or_default();
+        if draft.explicit_id && r.explicit_id {
+            let mut diag = Diagnostic::new(
+                Code::DuplicateId,
+                format!(
+                    "{} id `#{}` is already used by `{first_name}`",
+                    kind.as_str(),
+                    r.id,
+                ),
+            )
+            .at(ref_location(a, r.span))
+            .at_span(r.span)
+            .label(format!("`{name}` declared here with the same id"));
+            diag.help = Some(match first {
+                Some(l) => {
+                    format!("`{first_name}` is declared at {l}; give one of them another id")
+                }
+                None => "give one of them another id".into(),
             });
-        draft.name = name.to_string();
-        draft.named_by_declaration = true;
-        draft.declared = true;
-        let diags = merge_into(draft, a, kind, &r.id);
-        self.diags.extend(diags);
+            self.diags.push(diag);
+            return Declared::Rejected;
+        }
+        // Names that derive one id (`SQL injection`, `SQL Injection`) are one entity.
+        draft.sources.insert(a.source.clone());
+        self.diags.push(
+            Diagnostic::new(
+                Code::ConflictingDeclaration,
+                format!(
+                    "this declaration of {} `#{}` gives {}",
+                    kind.as_str(),
+                    r.id,
+                    field_phrase("name")
+                ),
+            )
+            .at(ref_location(a, r.span))
+            .at_span(r.span)
+            .label(format!("`{name}` here"))
+            .help(format!(
+                "the first declaration in path order wins: `{first_name}`{}; write the name the same way everywhere",
+                at(&first)
+            )),
+        );
+        Declared::OtherName
     }
 
-    /// Pass 2: `@threat #sqli: more text` adds to a declaration made elsewhere.
-    fn extend_by_reference(&mut self, a: &Annotation) {
+    /// The annotation's attributes, without an `actor` that names no `@actor` (TM003).
+    fn checked_attributes(&mut self, a: &Annotation) -> Attributes {
+        let mut attributes = a.attributes.clone();
+        if let Some(actor) = &attributes.actor
+            && self.reg.get(Kind::Actor, actor).is_none()
+        {
+            let r = EntityRef {
+                name: None,
+                id: actor.clone(),
+                explicit_id: true,
+                span: a.span,
+            };
+            self.resolve(Kind::Actor, &r, a);
+            attributes.actor = None;
+        }
+        attributes
+    }
+
+    /// Pass 2, in path order: the description and attributes of a declaration by name, or of a
+    /// `@threat #sqli: more text` that adds to a declaration made elsewhere.
+    fn merge_declaration(&mut self, i: usize, a: &Annotation, attributes: &Attributes) {
         let (kind, target) = match &a.body {
             Body::Declare { kind, target, .. } => (*kind, target),
             Body::Boundary { target, .. } => (Kind::Boundary, target),
             _ => return,
         };
-        if !target.is_reference() {
+        if self.rejected.contains(&i) {
             return;
         }
-        if self.resolve(kind, target, a).is_none() {
+        if target.is_reference() && self.resolve(kind, target, a).is_none() {
             return;
         }
         if let Some(draft) = self.reg.map(kind).get_mut(&target.id) {
             draft.declared = true;
-            let diags = merge_into(draft, a, kind, &target.id);
+            let diags = merge_into(draft, a, attributes, kind, &target.id);
             self.diags.extend(diags);
         }
     }
@@ -329,30 +419,28 @@ impl Builder {
         None
     }
 
-    fn resolve_actor(&mut self, a: &Annotation) {
-        if let Some(actor) = &a.attributes.actor
-            && self.reg.get(Kind::Actor, actor).is_none()
-        {
-            let r = EntityRef {
-                name: None,
-                id: actor.clone(),
-                explicit_id: true,
-                span: a.span,
-            };
-            self.resolve(Kind::Actor, &r, a);
+    /// Pass 3: placements and relations, now that every id is known. `attributes` are the
+    /// annotation's, checked.
+    fn relations(&mut self, i: usize, a: &Annotation, attributes: &Attributes) {
+        if self.rejected.contains(&i) {
+            return;
         }
-    }
-
-    /// Pass 3: placements and relations, now that every id is known.
-    fn relations(&mut self, a: &Annotation) {
-        self.resolve_actor(a);
         match &a.body {
-            Body::Declare { target, within, .. } => {
+            Body::Declare {
+                kind,
+                target,
+                within,
+            } => {
                 if let Some(within) = within
                     && let Some(b) = self.resolve(Kind::Boundary, within, a)
-                    && self.reg.get(Kind::Component, &target.id).is_some()
+                    && self.reg.get(*kind, &target.id).is_some()
                 {
-                    self.component_places
+                    let places = match kind {
+                        Kind::Component => &mut self.component_places,
+                        Kind::Actor => &mut self.actor_places,
+                        _ => return,
+                    };
+                    places
                         .entry(target.id.clone())
                         .or_default()
                         .push((b, a.source.clone()));
@@ -377,6 +465,15 @@ impl Builder {
                 for member in contains {
                     if self.reg.get(Kind::Boundary, &member.id).is_some() {
                         self.boundary_places
+                            .entry(member.id.clone())
+                            .or_default()
+                            .push((target.id.clone(), a.source.clone()));
+                    } else if member.is_reference()
+                        && self.reg.get(Kind::Component, &member.id).is_none()
+                        && self.reg.get(Kind::Actor, &member.id).is_some()
+                    {
+                        // `contains #fraudster` places an actor when no component has the id.
+                        self.actor_places
                             .entry(member.id.clone())
                             .or_default()
                             .push((target.id.clone(), a.source.clone()));
@@ -406,7 +503,15 @@ impl Builder {
                     control: k,
                 };
                 let id = ids::relation_id(&[&link.component, &link.threat, &link.control]);
-                add_relation(&mut self.mitigations, &mut self.diags, id, link, "", a);
+                add_relation(
+                    &mut self.mitigations,
+                    &mut self.diags,
+                    id,
+                    link,
+                    "",
+                    a,
+                    attributes,
+                );
             }
             Body::Exposes {
                 component,
@@ -424,7 +529,15 @@ impl Builder {
                     component: c,
                     threat: t,
                 };
-                add_relation(&mut self.exposures, &mut self.diags, id, link, details, a);
+                add_relation(
+                    &mut self.exposures,
+                    &mut self.diags,
+                    id,
+                    link,
+                    details,
+                    a,
+                    attributes,
+                );
             }
             Body::Accepts {
                 threat,
@@ -442,7 +555,15 @@ impl Builder {
                     threat: t,
                     component: c,
                 };
-                add_relation(&mut self.acceptances, &mut self.diags, id, link, details, a);
+                add_relation(
+                    &mut self.acceptances,
+                    &mut self.diags,
+                    id,
+                    link,
+                    details,
+                    a,
+                    attributes,
+                );
             }
             Body::Transfers {
                 threat,
@@ -463,7 +584,15 @@ impl Builder {
                     from: f,
                     to,
                 };
-                add_relation(&mut self.transfers, &mut self.diags, id, link, details, a);
+                add_relation(
+                    &mut self.transfers,
+                    &mut self.diags,
+                    id,
+                    link,
+                    details,
+                    a,
+                    attributes,
+                );
             }
             Body::Connects {
                 source,
@@ -494,6 +623,7 @@ impl Builder {
                     link,
                     details,
                     a,
+                    attributes,
                 );
                 // `A to B` and `A with B` share an id; the flow goes both ways if either says so,
                 // whichever is read first.
@@ -507,7 +637,15 @@ impl Builder {
                 };
                 let id = ids::relation_id(&[&c, &ids::slug(details)]);
                 let link = ReviewLink { component: c };
-                add_relation(&mut self.reviews, &mut self.diags, id, link, details, a);
+                add_relation(
+                    &mut self.reviews,
+                    &mut self.diags,
+                    id,
+                    link,
+                    details,
+                    a,
+                    attributes,
+                );
             }
             Body::Tests { control, component } => {
                 let (Some(k), Some(c)) = (
@@ -521,7 +659,15 @@ impl Builder {
                     control: k,
                     component: c,
                 };
-                add_relation(&mut self.tests, &mut self.diags, id, link, "", a);
+                add_relation(
+                    &mut self.tests,
+                    &mut self.diags,
+                    id,
+                    link,
+                    "",
+                    a,
+                    attributes,
+                );
             }
         }
     }
@@ -544,32 +690,14 @@ impl Builder {
         };
         let is_ancestor = |anc: &str, of: &str| chain(of).iter().any(|b| b == anc);
 
-        // Innermost placement per component.
-        let mut own_boundary: BTreeMap<String, String> = BTreeMap::new();
-        for (comp, places) in &self.component_places {
-            let mut current: Option<&String> = None;
-            for (b, source) in places {
-                match current {
-                    None => current = Some(b),
-                    Some(cur) if cur == b || is_ancestor(b, cur) => {}
-                    Some(cur) if is_ancestor(cur, b) => current = Some(b),
-                    Some(cur) => self.diags.push(
-                        Diagnostic::new(
-                            Code::ConflictingBoundaries,
-                            format!(
-                                "component `#{comp}` is placed in `#{b}` and in `#{cur}`, which do not nest"
-                            ),
-                        )
-                        .at(source.location())
-                        .label("second placement")
-                        .help(format!("the first placement, `#{cur}`, is kept")),
-                    ),
-                }
-            }
-            if let Some(b) = current {
-                own_boundary.insert(comp.clone(), b.clone());
-            }
-        }
+        // Innermost placement per component and per actor.
+        let own_boundary = innermost(
+            &self.component_places,
+            "component",
+            &is_ancestor,
+            &mut self.diags,
+        );
+        let actor_boundary = innermost(&self.actor_places, "actor", &is_ancestor, &mut self.diags);
 
         let components: Vec<Component> = {
             let drafts = self.reg.map(Kind::Component).clone();
@@ -682,12 +810,21 @@ impl Builder {
                 .map(|(id, d)| d.finish(id, NoExtra {}))
                 .collect()
         };
+        let actors: Vec<Actor> = std::mem::take(self.reg.map(Kind::Actor))
+            .into_iter()
+            .map(|(id, d)| {
+                let extra = ActorExtra {
+                    boundary: actor_boundary.get(&id).cloned(),
+                };
+                d.finish(id, extra)
+            })
+            .collect();
         let model = ThreatModel {
             schema_version: SCHEMA_VERSION,
             project,
             components,
             boundaries,
-            actors: entities(&mut self.reg, Kind::Actor),
+            actors,
             threats: entities(&mut self.reg, Kind::Threat),
             controls: entities(&mut self.reg, Kind::Control),
             mitigations: self.mitigations.into_values().collect(),
@@ -800,6 +937,42 @@ impl Builder {
     }
 }
 
+/// The innermost boundary of each placed element; placements in boundaries that do not nest are
+/// TM009 and the first one (in path order) is kept.
+fn innermost(
+    places: &BTreeMap<String, Vec<(String, Source)>>,
+    what: &str,
+    is_ancestor: &dyn Fn(&str, &str) -> bool,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
+    let mut own = BTreeMap::new();
+    for (id, places) in places {
+        let mut current: Option<&String> = None;
+        for (b, source) in places {
+            match current {
+                None => current = Some(b),
+                Some(cur) if cur == b || is_ancestor(b, cur) => {}
+                Some(cur) if is_ancestor(cur, b) => current = Some(b),
+                Some(cur) => diags.push(
+                    Diagnostic::new(
+                        Code::ConflictingBoundaries,
+                        format!(
+                            "{what} `#{id}` is placed in `#{b}` and in `#{cur}`, which do not nest"
+                        ),
+                    )
+                    .at(source.location())
+                    .label("second placement")
+                    .help(format!("the first placement, `#{cur}`, is kept")),
+                ),
+            }
+        }
+        if let Some(b) = current {
+            own.insert(id.clone(), b.clone());
+        }
+    }
+    own
+}
+
 /// Where a reference starts: references are on the annotation's first line, whose text from the
 /// tag on is `source.annotation`, so the column is the tag's plus the characters before it.
 fn ref_location(a: &Annotation, span: crate::diagnostic::Span) -> Location {
@@ -815,8 +988,14 @@ fn ref_location(a: &Annotation, span: crate::diagnostic::Span) -> Location {
     location
 }
 
-/// Merge a declaration's description and attributes into the draft; first one wins.
-fn merge_into(draft: &mut EntityDraft, a: &Annotation, kind: Kind, id: &str) -> Vec<Diagnostic> {
+/// Merge a declaration's description and (checked) attributes into the draft; first one wins.
+fn merge_into(
+    draft: &mut EntityDraft,
+    a: &Annotation,
+    attributes: &Attributes,
+    kind: Kind,
+    id: &str,
+) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     draft.sources.insert(a.source.clone());
     if !a.description.is_empty() {
@@ -826,7 +1005,7 @@ fn merge_into(draft: &mut EntityDraft, a: &Annotation, kind: Kind, id: &str) -> 
             diags.push(conflict(a, kind, id, "description"));
         }
     }
-    for field in merge_attributes(&mut draft.attributes, &a.attributes) {
+    for field in merge_attributes(&mut draft.attributes, attributes) {
         diags.push(conflict(a, kind, id, &field));
     }
     diags
@@ -836,13 +1015,29 @@ fn conflict(a: &Annotation, kind: Kind, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
         Code::ConflictingDeclaration,
         format!(
-            "this declaration of {} `#{id}` gives a different {field}",
-            kind.as_str()
+            "this declaration of {} `#{id}` gives {}",
+            kind.as_str(),
+            field_phrase(field)
         ),
     )
     .at(a.source.location())
     .at_span(a.span)
     .help("the first declaration in path order wins; keep one")
+}
+
+/// `a different owner`, `different details`, `different CWE ids`, ... for TM013 messages.
+/// Attribute names are the keys of [`merge_attributes`]; anything else is a custom key.
+fn field_phrase(field: &str) -> String {
+    match field {
+        "details" => "different details".into(),
+        "stride" => "different STRIDE categories".into(),
+        "cwe" => "different CWE ids".into(),
+        "capec" => "different CAPEC ids".into(),
+        "expires" => "a different expiry date".into(),
+        "name" | "description" | "severity" | "likelihood" | "impact" | "owner" | "status"
+        | "ticket" | "actor" | "type" => format!("a different {field}"),
+        custom => format!("a different value for `{custom}`"),
+    }
 }
 
 /// Fill unset fields of `into` from `from`; returns the names of fields set differently in both.
@@ -890,6 +1085,7 @@ fn add_relation<T: Clone + PartialEq>(
     link: T,
     details: &str,
     a: &Annotation,
+    attributes: &Attributes,
 ) {
     let entry = map.entry(id.clone()).or_insert_with(|| Relation {
         id: id.clone(),
@@ -913,7 +1109,7 @@ fn add_relation<T: Clone + PartialEq>(
             diags.push(relation_conflict(a, &id, "details"));
         }
     }
-    for field in merge_attributes(&mut entry.attributes, &a.attributes) {
+    for field in merge_attributes(&mut entry.attributes, attributes) {
         diags.push(relation_conflict(a, &id, &field));
     }
     if let Err(pos) = entry.sources.binary_search(&a.source) {
@@ -925,8 +1121,9 @@ fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
         Code::ConflictingDeclaration,
         format!(
-            "`@{}` `{id}` is written twice with a different {field}",
-            a.tag.as_str()
+            "`@{}` `{id}` is written twice with {}",
+            a.tag.as_str(),
+            field_phrase(field)
         ),
     )
     .at(a.source.location())

@@ -159,12 +159,16 @@ macro_rules! scale {
             pub fn from_rank(n: u8) -> Option<Self> { match n { $( $n => Some($name::$variant), )* _ => None } }
             /// The word, an alias, or the rank as a digit; case and `-`/`_`/space are ignored.
             pub fn parse(s: &str) -> Option<Self> {
+                Self::parse_word(s).or_else(|| s.trim().parse::<u8>().ok().and_then(Self::from_rank))
+            }
+            /// The word or an alias only, for scales whose order means nothing (status, type).
+            pub fn parse_word(s: &str) -> Option<Self> {
                 let norm: String = s.trim().chars()
                     .map(|c| if c == '_' || c == ' ' { '-' } else { c.to_ascii_lowercase() })
                     .collect();
                 match norm.as_str() {
                     $( $word $(| $alias)* => Some($name::$variant), )*
-                    _ => norm.parse::<u8>().ok().and_then(Self::from_rank),
+                    _ => None,
                 }
             }
             pub fn words() -> String {
@@ -275,7 +279,7 @@ impl Attributes {
     }
 }
 
-/// No extra fields: threats, controls and actors.
+/// No extra fields: threats and controls.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct NoExtra {}
 
@@ -319,8 +323,18 @@ pub struct BoundaryExtra {
     pub components: Vec<String>,
 }
 
+/// Fields of a threat actor.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ActorExtra {
+    /// The innermost trust boundary the actor is placed in (`@actor Name in #boundary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
+}
+
 /// A component: a process, a store or an external entity.
 pub type Component = Entity<ComponentExtra>;
+/// A threat actor.
+pub type Actor = Entity<ActorExtra>;
 /// A trust boundary.
 pub type Boundary = Entity<BoundaryExtra>;
 
@@ -428,7 +442,7 @@ pub struct ThreatModel {
     #[serde(default)]
     pub boundaries: Vec<Boundary>,
     #[serde(default)]
-    pub actors: Vec<Entity>,
+    pub actors: Vec<Actor>,
     #[serde(default)]
     pub threats: Vec<Entity>,
     #[serde(default)]
@@ -465,7 +479,7 @@ impl ThreatModel {
     pub fn control(&self, id: &str) -> Option<&Entity> {
         find(&self.controls, id, |t| &t.id)
     }
-    pub fn actor(&self, id: &str) -> Option<&Entity> {
+    pub fn actor(&self, id: &str) -> Option<&Actor> {
         find(&self.actors, id, |t| &t.id)
     }
 
