@@ -136,9 +136,9 @@ fn tree_sitter_comments(
     let query = query.map_err(|e| TsFailure::Grammar(e.to_string()))?;
     PARSER.with(|cell| {
         let mut parser = cell.borrow_mut();
-        parser
-            .set_language(&ts_lang)
-            .map_err(|e| TsFailure::Grammar(format!("grammar for {} cannot be loaded: {e}", lang.name)))?;
+        parser.set_language(&ts_lang).map_err(|e| {
+            TsFailure::Grammar(format!("grammar for {} cannot be loaded: {e}", lang.name))
+        })?;
         let bytes = text.as_bytes();
         let started = Instant::now();
         let mut timed_out = false;

@@ -12,8 +12,19 @@ use regex::bytes::Regex;
 
 /// Every tag starts with one of these stems.
 pub const STEMS: &[&str] = &[
-    "accept", "actor", "boundary", "component", "connect", "control", "expose", "mitigate",
-    "review", "skip", "test", "threat", "transfer",
+    "accept",
+    "actor",
+    "boundary",
+    "component",
+    "connect",
+    "control",
+    "expose",
+    "mitigate",
+    "review",
+    "skip",
+    "test",
+    "threat",
+    "transfer",
 ];
 
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
@@ -34,9 +45,14 @@ mod tests {
     #[test]
     fn matches_every_tag_spelling() {
         for (word, _) in crate::annotation::Tag::SPELLINGS {
-            assert!(may_contain_annotations(format!("// @{word} x").as_bytes()), "{word}");
+            assert!(
+                may_contain_annotations(format!("// @{word} x").as_bytes()),
+                "{word}"
+            );
         }
-        assert!(!may_contain_annotations(b"fn main() { println!(\"hello\"); }"));
+        assert!(!may_contain_annotations(
+            b"fn main() { println!(\"hello\"); }"
+        ));
         assert!(!may_contain_annotations(b"@Component class X {}"));
     }
 }

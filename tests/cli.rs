@@ -73,7 +73,10 @@ fn output_is_identical_for_any_thread_count() {
         write(
             repo.path(),
             &format!("svc{i}/main.py"),
-            format!("# @threat T{i} (#t{i})\n# @mitigates Svc{i} against #t{i} with C{}\n", i % 3),
+            format!(
+                "# @threat T{i} (#t{i})\n# @mitigates Svc{i} against #t{i} with C{}\n",
+                i % 3
+            ),
         );
     }
     let run = |threads: &str| {
@@ -141,7 +144,9 @@ fn diagnostics_show_a_caret_and_help() {
         .arg(repo.path())
         .assert()
         .success()
-        .stderr(predicate::str::contains("error[TM003]: undefined threat `#sqlj`"))
+        .stderr(predicate::str::contains(
+            "error[TM003]: undefined threat `#sqlj`",
+        ))
         .stderr(predicate::str::contains("--> src/ref.py:1:"))
         .stderr(predicate::str::contains("^^^^^"))
         .stderr(predicate::str::contains("did you mean `#sqli`?"));
@@ -197,7 +202,10 @@ fn init_writes_a_config_and_refuses_to_overwrite() {
     tm().arg("init").arg(dir.path()).assert().success();
     assert!(dir.path().join("threatmark.toml").is_file());
     tm().arg("init").arg(dir.path()).assert().code(2);
-    tm().args(["init", "--force"]).arg(dir.path()).assert().success();
+    tm().args(["init", "--force"])
+        .arg(dir.path())
+        .assert()
+        .success();
 }
 
 #[test]
@@ -208,7 +216,9 @@ fn debug_comments_shows_language_and_comments() {
         .assert()
         .success()
         .stdout(predicate::str::contains("typescript (tree-sitter)"))
-        .stdout(predicate::str::contains("@connects Browser to #api with HTTPS"));
+        .stdout(predicate::str::contains(
+            "@connects Browser to #api with HTTPS",
+        ));
 }
 
 // @tests #diagnose_bad_input for #scanner
@@ -234,12 +244,28 @@ fn hostile_input_ends_in_diagnostics_not_a_crash() {
     write(root, "src/wide.py", utf16);
     // CRLF and lone CR line endings.
     write(root, "src/crlf.js", "// @threat Crlf (#crlf)\r\nvar a;\r\n");
-    write(root, "src/cr.js", "var a;\r// @threat Lone (#lone)\rvar b;\r");
+    write(
+        root,
+        "src/cr.js",
+        "var a;\r// @threat Lone (#lone)\rvar b;\r",
+    );
     // An unterminated block comment.
-    write(root, "src/open.c", "int x;\n/* @threat Unclosed (#unclosed)\n");
+    write(
+        root,
+        "src/open.c",
+        "int x;\n/* @threat Unclosed (#unclosed)\n",
+    );
     // A file over the size limit.
-    write(root, "threatmark.toml", "[project]\nname = \"demo\"\n[scan]\nmax_file_size = 1000\n");
-    write(root, "src/huge.js", format!("// @threat Big\n{}", "x".repeat(2000)));
+    write(
+        root,
+        "threatmark.toml",
+        "[project]\nname = \"demo\"\n[scan]\nmax_file_size = 1000\n",
+    );
+    write(
+        root,
+        "src/huge.js",
+        format!("// @threat Big\n{}", "x".repeat(2000)),
+    );
     #[cfg(unix)]
     {
         std::os::unix::fs::symlink(root.join("src"), root.join("src/loop")).expect("symlink");
@@ -255,7 +281,12 @@ fn hostile_input_ends_in_diagnostics_not_a_crash() {
         .arg(root)
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let model = String::from_utf8_lossy(&out.stdout);
     for expected in [
@@ -268,14 +299,26 @@ fn hostile_input_ends_in_diagnostics_not_a_crash() {
         "warning[TM022]",
         "src/huge.js",
     ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
     #[cfg(unix)]
     assert!(stderr.contains("warning[TM024]"), "{stderr}");
-    for id in ["\"cafe\"", "\"wide\"", "\"crlf\"", "\"lone\"", "\"unclosed\""] {
+    for id in [
+        "\"cafe\"",
+        "\"wide\"",
+        "\"crlf\"",
+        "\"lone\"",
+        "\"unclosed\"",
+    ] {
         assert!(model.contains(id), "{id} missing from the model");
     }
-    assert!(model.contains("\"line\": 2"), "lone CR must count as a line break");
+    assert!(
+        model.contains("\"line\": 2"),
+        "lone CR must count as a line break"
+    );
     assert!(!model.contains("Hidden"));
 }
 
@@ -283,11 +326,18 @@ fn hostile_input_ends_in_diagnostics_not_a_crash() {
 #[test]
 fn symlinks_out_of_the_repository_are_not_followed_by_default() {
     let outside = tempfile::tempdir().expect("tempdir");
-    write(outside.path(), "secret.py", "# @threat Outside (#outside)\n");
+    write(
+        outside.path(),
+        "secret.py",
+        "# @threat Outside (#outside)\n",
+    );
     let repo = clean_repo();
     std::os::unix::fs::symlink(outside.path(), repo.path().join("link")).expect("symlink");
-    std::os::unix::fs::symlink(outside.path().join("secret.py"), repo.path().join("file.py"))
-        .expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.py"),
+        repo.path().join("file.py"),
+    )
+    .expect("symlink");
     let out = tm()
         .args(["scan", "--format", "json"])
         .arg(repo.path())
@@ -316,7 +366,10 @@ fn unreadable_folders_are_reported_and_the_scan_goes_on() {
     assert!(out.status.success());
     if !readable {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("TM023") && stderr.contains("locked"), "{stderr}");
+        assert!(
+            stderr.contains("TM023") && stderr.contains("locked"),
+            "{stderr}"
+        );
     }
     assert!(String::from_utf8_lossy(&out.stdout).contains("sqli"));
 }
@@ -324,10 +377,26 @@ fn unreadable_folders_are_reported_and_the_scan_goes_on() {
 #[test]
 fn ignore_files_and_hidden_directories() {
     let repo = clean_repo();
-    write(repo.path(), ".github/workflows/ci.yml", "# @threat Poisoned pipeline (#ppe)\non: push\n");
-    write(repo.path(), ".git/hooks/pre-commit.sh", "# @threat In git dir (#gitdir)\n");
-    write(repo.path(), "vendor/lib.js", "// @threat Vendored (#vendored)\n");
-    write(repo.path(), "gen/out.js", "// @threat Generated (#generated)\n");
+    write(
+        repo.path(),
+        ".github/workflows/ci.yml",
+        "# @threat Poisoned pipeline (#ppe)\non: push\n",
+    );
+    write(
+        repo.path(),
+        ".git/hooks/pre-commit.sh",
+        "# @threat In git dir (#gitdir)\n",
+    );
+    write(
+        repo.path(),
+        "vendor/lib.js",
+        "// @threat Vendored (#vendored)\n",
+    );
+    write(
+        repo.path(),
+        "gen/out.js",
+        "// @threat Generated (#generated)\n",
+    );
     write(repo.path(), ".gitignore", "gen/\n");
     write(repo.path(), ".threatmarkignore", "vendor/\n");
     let out = tm()

@@ -18,10 +18,16 @@ fn check(rel: &str, expected: &str) {
 
 #[test]
 fn threatmodel_schema_is_current() {
-    check("docs/threatmodel.schema.json", &threatmark::model::json_schema());
+    check(
+        "docs/threatmodel.schema.json",
+        &threatmark::model::json_schema(),
+    );
 }
 
 #[test]
 fn diagnostics_reference_is_current() {
-    check("docs/diagnostics.md", &threatmark::diagnostic::reference_markdown());
+    check(
+        "docs/diagnostics.md",
+        &threatmark::diagnostic::reference_markdown(),
+    );
 }

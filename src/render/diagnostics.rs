@@ -66,7 +66,9 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             (None, Some(loc)) => {
                 let mut origin = Origin::path(clean(&loc.path));
                 if loc.line > 0 {
-                    origin = origin.line(loc.line as usize).char_column(loc.column as usize);
+                    origin = origin
+                        .line(loc.line as usize)
+                        .char_column(loc.column as usize);
                 }
                 group = group.element(origin);
             }
