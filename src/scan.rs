@@ -107,7 +107,7 @@ pub struct FileOutcome {
 /// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
 pub fn is_candidate(rel: &str, opts: &FileOptions) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    if opts.language_by_name(rel).is_some() {
+    if opts.language_by_name(rel).is_some() || name.ends_with(".json") {
         return true;
     }
     // No extension: a `#!` line may still name the language.
@@ -139,6 +139,18 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
         return out;
     }
     let Some(lang) = lang else {
+        // Threatspec reads `x-threatspec` keys in JSON documents (OpenAPI) too.
+        if name.ends_with(".json") && memchr::memmem::find(bytes, b"x-threatspec").is_some() {
+            let decoded = text::decode(bytes);
+            let text = decoded.text.as_ref();
+            let index = LineIndex::new(text);
+            let loc = Locator::new(rel, text, &index);
+            out.matched = true;
+            annotation::xthreatspec::extract(&loc, &mut out.annotations, &mut out.diagnostics);
+            if !out.annotations.is_empty() {
+                out.text = Some(Arc::from(text));
+            }
+        }
         return out;
     };
     let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
@@ -167,6 +179,9 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     out.diagnostics.extend(extracted.diagnostics);
     for comment in &extracted.comments {
         annotation::parse_comment(comment, &loc, &mut out.annotations, &mut out.diagnostics);
+    }
+    if lang.name == "yaml" {
+        annotation::xthreatspec::extract(&loc, &mut out.annotations, &mut out.diagnostics);
     }
     // Kept for carets: per-file diagnostics, and model diagnostics that point at annotations.
     if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {

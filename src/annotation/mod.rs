@@ -15,6 +15,7 @@
 mod ast;
 mod attrs;
 mod parser;
+pub mod xthreatspec;
 
 pub use ast::{Annotation, Body, EntityRef, Kind, Tag};
 pub use attrs::is_valid_date;

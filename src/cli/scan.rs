@@ -71,8 +71,7 @@ pub fn scan_root(
     let mut result = scan::scan_dir(&root.path, &config, threads, &tick)
         .with_context(|| format!("scanning {}", root.path.display()))?;
     // A Threatspec project's `imports` are other projects' models, merged in.
-    result.model =
-        crate::import::threatspec::with_imports(&root.path, result.model, &config.risk)?;
+    result.model = crate::import::threatspec::with_imports(&root.path, result.model, &config.risk)?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

@@ -1,7 +1,17 @@
 //! Turning models and diagnostics into text for people and machines. One file per format.
 
 pub mod analysis;
+pub mod csv;
 pub mod diagnostics;
 pub mod diff;
+pub mod dot;
+pub mod escape;
+pub mod layout;
+pub mod mermaid;
+pub mod report;
 pub mod sarif;
+pub mod site;
 pub mod summary;
+pub mod svg;
+pub mod templates;
+pub mod view;

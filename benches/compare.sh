@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of threatmark against ripgrep (the physical limit of reading the files),
+# Threatspec 0.5.0, and git itself. Prints one table of medians, ratios and peak RSS.
+#
+#   benches/compare.sh [--files 50000] [--runs 5] [--real DIR] [--million]
+#
+# Installs what is missing: ripgrep, hyperfine and GNU time from Debian (as root), Threatspec in a
+# venv under target/bench/. Corpora live under target/bench/ and are deterministic (seeded).
+# Not part of `cargo test`; CI only builds the benches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FILES=50000
+RUNS=5
+REAL=""
+MILLION=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --files) FILES="$2"; shift 2 ;;
+    --runs) RUNS="$2"; shift 2 ;;
+    --real) REAL="$2"; shift 2 ;;
+    --million) MILLION=1; shift ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+W=target/bench
+mkdir -p "$W"
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need rg || ! need hyperfine || [ ! -x /usr/bin/time ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ripgrep hyperfine time >/dev/null
+  else
+    echo "need ripgrep, hyperfine and GNU time (apt-get install ripgrep hyperfine time)" >&2; exit 2
+  fi
+fi
+if [ ! -x "$W/venv/bin/threatspec" ]; then
+  python3 -m venv "$W/venv" && "$W/venv/bin/pip" install -q threatspec==0.5.0
+fi
+
+cargo build --release --quiet
+TM="$PWD/target/release/threatmark"
+KW='@(component|threat|control|boundary|actor|mitigates?|exposes?|accepts?|transfers?|connects?|reviews?|tests?)\b'
+
+CORPUS="$W/corpus-$FILES"
+[ -d "$CORPUS" ] || python3 benches/gen_corpus.py "$CORPUS" --files "$FILES" --seed 42 >/dev/null
+if [ -z "$REAL" ]; then
+  # Real code that every machine of this kind has: the cargo registry and Python's library.
+  REAL="$W/real"
+  if [ ! -d "$REAL" ]; then
+    mkdir -p "$REAL"
+    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/src" "$REAL/cargo" 2>/dev/null || true
+    py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    cp -r "$py" "$REAL/python" 2>/dev/null || true
+  fi
+fi
+
+rss() { # peak RSS in MB of one run of "$@"
+  /usr/bin/time -f '%M' -o "$W/rss.txt" "$@" >/dev/null 2>&1 || true
+  echo $(( $(tail -n1 "$W/rss.txt") / 1024 ))
+}
+median() { # median seconds of a hyperfine JSON export
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.3f" % r["median"])' "$1"
+}
+bench() { # name, command...
+  local name=$1; shift
+  hyperfine --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/$name.json" "$*" >/dev/null 2>&1
+  median "$W/$name.json"
+}
+
+ROWS=()
+row() { ROWS+=("$(printf '%-44s %10s %10s %8s' "$1" "$2" "$3" "$4")"); }
+
+for tree in "$CORPUS" "$REAL"; do
+  n=$(find "$tree" -type f | wc -l)
+  t_rg=$(bench rg "rg -c --no-messages '$KW' '$tree'")
+  t_tm=$(bench tm "'$TM' scan '$tree' -q -o '$W/model.json' --config /dev/null")
+  ratio=$(python3 -c "print('%.2fx' % ($t_tm / $t_rg))")
+  row "rg -c ($n files, $(basename "$tree"))" "$t_rg" "" "$(rss rg -c --no-messages "$KW" "$tree")"
+  row "threatmark scan ($(basename "$tree"))" "$t_tm" "$ratio" "$(rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)"
+done
+
+# Threatspec reads only what its mime table knows; force a mime per language folder so it reads
+# every file it can, on a tree small enough to finish.
+TS="$W/ts-corpus"
+if [ ! -d "$TS" ]; then
+  python3 benches/gen_corpus.py "$TS" --files 5000 --seed 7 --no-hostile >/dev/null
+fi
+python3 - "$TS" <<'PY'
+import os, sys
+root = sys.argv[1]
+mime = {"py": "text/x-python", "js": "application/javascript", "ts": "application/javascript",
+        "go": "text/x-go", "java": "text/x-java", "c": "text/x-c", "cpp": "text/x-c++",
+        "cs": "text/x-c", "rb": "text/x-ruby", "sh": "text/x-shellscript", "rs": "text/x-c",
+        "php": "text/x-c", "kt": "text/x-java", "swift": "text/x-c", "scala": "text/x-java"}
+paths = []
+for d, _, files in os.walk(root):
+    for f in sorted(files):
+        ext = f.rsplit(".", 1)[-1]
+        if ext in mime:
+            paths.append(f"  - path: '{os.path.join(d, f)}'\n    mime: '{mime[ext]}'\n")
+with open(os.path.join(root, "threatspec.yaml"), "w") as out:
+    out.write("project:\n  name: bench\n  description: bench\npaths:\n" + "".join(paths))
+PY
+mkdir -p "$TS/threatmodel"
+TSBIN="$PWD/$W/venv/bin/threatspec"
+t_ts=$(cd "$TS" && hyperfine --style none --runs 3 -i --export-json "../threatspec.json" "$TSBIN run" >/dev/null 2>&1; median "../threatspec.json")
+t_tm5=$(bench tm5 "'$TM' scan '$TS' -q -o '$W/model5.json' --config /dev/null")
+row "threatspec run (5000 files, mime forced)" "$t_ts" "" ""
+row "threatmark scan (same 5000 files)" "$t_tm5" "$(python3 -c "print('%.0fx faster' % ($t_ts / $t_tm5))")" ""
+found_ts=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(len(v) for k,v in m.items() if isinstance(v,list)))' "$TS/threatmodel/threatmodel.json" 2>/dev/null || echo "?")
+found_tm=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(len(m[k]) for k in ["mitigations","exposures","acceptances","transfers","flows","reviews","tests"]))' "$W/model5.json")
+row "relations found: threatspec / threatmark" "$found_ts" "$found_tm" ""
+
+# diff cost follows the change, not the repository.
+G="$W/git-corpus"
+if [ ! -d "$G/.git" ]; then
+  rm -rf "$G"; cp -r "$CORPUS" "$G"
+  (cd "$G" && git init -q -b main && git add -A && git -c user.name=b -c user.email=b@b commit -qm base)
+  python3 - "$G" <<'PY'
+import os, subprocess, sys
+root = sys.argv[1]
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) if ".git" not in d for f in fs)
+def touch(step, tag):
+    for p in files[::step]:
+        with open(p, "a") as fh:
+            fh.write(f"\n// {tag}\n")
+    subprocess.run(["git", "-C", root, "add", "-A"], check=True)
+    subprocess.run(["git", "-C", root, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", tag], check=True)
+touch(100, "one-percent")
+touch(1000, "tenth-percent")
+PY
+fi
+for range in "HEAD~2 HEAD~1" "HEAD~1 HEAD"; do
+  set -- $range
+  t_git=$(bench gitdiff "git -C '$G' diff --name-only $1 $2")
+  t_tmd=$(bench tmdiff "'$TM' diff -C '$G' $1..$2 --format json")
+  changed=$(git -C "$G" diff --name-only "$1" "$2" | wc -l)
+  row "git diff --name-only ($changed files changed)" "$t_git" "" ""
+  row "threatmark diff ($changed files changed)" "$t_tmd" "$(python3 -c "print('%.2fx' % ($t_tmd / $t_git))")" ""
+done
+
+if [ "$MILLION" = 1 ]; then
+  M="$W/corpus-million"
+  [ -d "$M" ] || python3 benches/gen_corpus.py "$M" --files 1000000 --seed 3 --tiny --no-hostile >/dev/null
+  t_m=$(hyperfine --style none --runs 1 -i --export-json "$W/million.json" "'$TM' scan '$M' -q -o '$W/million-model.json' --config /dev/null" >/dev/null 2>&1; median "$W/million.json")
+  row "threatmark scan (1,000,000 tiny files)" "$t_m" "" "$(rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
+fi
+
+printf '\n%-44s %10s %10s %8s\n' "run (median of $RUNS)" "seconds" "ratio" "RSS MB"
+printf '%s\n' "${ROWS[@]}"

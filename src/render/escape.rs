@@ -1,0 +1,243 @@
+//! Escaping and encoding for the report formats, in one place so that every format treats
+//! repository text (names, descriptions, paths: anything an annotation author wrote) the same
+//! way: as untrusted input.
+//!
+//! - [`clean`]: text for any format: control characters, line breaks and Unicode
+//!   bidirectional overrides are neutralised, so a name cannot reorder or hide what follows it.
+//! - [`html`]: text and quoted attribute values in HTML and SVG.
+//! - [`markdown`]: text in GitHub/GitLab Markdown, including table cells.
+//! - [`slug`]: a file-name- and fragment-safe form of an id.
+//! - [`percent_encode_segment`]: one URL path segment.
+//! - [`sha256`] and [`base64`]: the Content-Security-Policy hash of the site's inline script.
+
+/// Replace what must never reach a report verbatim: C0/C1 control characters (a line break or
+/// tab becomes a space), Unicode bidirectional controls and invisible formatting characters
+/// (shown as U+FFFD, so a reviewer sees that something was there).
+pub fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push('\u{FFFD}'),
+            '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{061C}'
+            | '\u{FEFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// HTML/XML escaping for text and double- or single-quoted attribute values (the same set
+/// handlebars escapes).
+pub fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#x27;"),
+            '`' => out.push_str("&#x60;"),
+            '=' => out.push_str("&#x3D;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Markdown escaping for inline text, table cells included: HTML is entity-encoded (GitHub and
+/// GitLab render inline HTML), and every character that could start a link, an image, emphasis,
+/// code, a heading, math, a footnote or a table cell boundary is backslash-escaped. `_` between
+/// two letters or digits cannot start emphasis and is kept, so `shop_db` stays readable.
+/// Line breaks become spaces, so a value never starts a block of its own.
+pub fn markdown(s: &str) -> String {
+    let chars: Vec<char> = clean(s).chars().collect();
+    let mut out = String::with_capacity(chars.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '_' => {
+                let alnum = |j: Option<usize>| {
+                    j.and_then(|j| chars.get(j))
+                        .is_some_and(|c| c.is_alphanumeric())
+                };
+                if alnum(i.checked_sub(1)) && alnum(Some(i + 1)) {
+                    out.push('_');
+                } else {
+                    out.push_str("\\_");
+                }
+            }
+            '\\' | '`' | '*' | '[' | ']' | '(' | ')' | '#' | '|' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A safe name for a file or a URL fragment: `[a-z0-9]` words joined by single `-` or `_`, at
+/// most 48 characters. An id that is already of that form is kept; any other id (upper case,
+/// `.`, `:`, `..`, `/`, non-ASCII, too long) is mapped to its cleaned form plus a short stable
+/// hash of the original, so two ids never share a slug.
+pub fn slug(id: &str) -> String {
+    const MAX: usize = 48;
+    let mut base = String::new();
+    let mut sep: Option<char> = None;
+    for c in id.chars() {
+        if c.is_ascii_alphanumeric() {
+            if let Some(s) = sep.take()
+                && !base.is_empty()
+            {
+                base.push(s);
+            }
+            base.push(c.to_ascii_lowercase());
+        } else if sep.is_none() {
+            sep = Some(if c == '_' { '_' } else { '-' });
+        }
+    }
+    let exact = base == id && !base.is_empty() && base.len() <= MAX;
+    if exact {
+        return base;
+    }
+    let mut cut: String = base.chars().take(MAX - 9).collect();
+    while cut.ends_with(['-', '_']) {
+        cut.pop();
+    }
+    let hash = format!("{:08x}", fnv1a(id.as_bytes()) as u32);
+    if cut.is_empty() {
+        format!("x-{hash}")
+    } else {
+        format!("{cut}-{hash}")
+    }
+}
+
+/// FNV-1a, 64 bits: stable across platforms and versions (unlike `std`'s hashers).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Percent-encode one URL path segment (RFC 3986 unreserved characters are kept).
+pub fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-encode a `/`-separated path segment by segment; `.` and `..` segments are encoded so
+/// that a URL never climbs out of the folder the template points at.
+pub fn percent_encode_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg {
+            "." => "%2E".to_string(),
+            ".." => "%2E%2E".to_string(),
+            s => percent_encode_segment(s),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The `'sha256-...'` source expression of a Content-Security-Policy for an inline script or
+/// style with exactly this text.
+pub fn csp_hash(text: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csp_hash_matches_known_value() {
+        // echo -n 'abc' | openssl dgst -sha256 -binary | base64
+        assert_eq!(
+            csp_hash("abc"),
+            "'sha256-ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0='"
+        );
+    }
+
+    #[test]
+    fn slugs_are_safe_and_distinct() {
+        assert_eq!(slug("shop_db"), "shop_db");
+        assert_eq!(slug("checkout-api"), "checkout-api");
+        for hostile in [
+            "..",
+            "../etc/passwd",
+            "a/b",
+            "A",
+            "a.b",
+            "a:b",
+            "",
+            "日本",
+            "a\\b",
+        ] {
+            let s = slug(hostile);
+            assert!(!s.is_empty(), "{hostile}");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || b == b'_'),
+                "{hostile} -> {s}"
+            );
+            assert!(!s.starts_with(['-', '_']), "{hostile} -> {s}");
+        }
+        assert_ne!(slug("a.b"), slug("a:b"));
+        assert_ne!(slug("A"), slug("a"));
+        assert!(slug(&"x".repeat(200)).len() <= 48);
+        // A slug is unchanged by Markdown escaping, so it can sit in an HTML attribute there.
+        for id in ["shop_db", "a.b", "x__y", "_lead"] {
+            assert_eq!(markdown(&slug(id)), slug(id));
+        }
+    }
+
+    #[test]
+    fn markdown_neutralises_links_html_and_tables() {
+        let m = markdown("[x](javascript:alert(1)) <img src=x onerror=alert(1)> | a_b _c_");
+        assert!(!m.contains('<'));
+        assert!(!m.contains("]("));
+        assert!(m.contains("\\|"));
+        assert!(m.contains("a_b"));
+        assert!(m.contains("\\_c\\_"));
+        assert_eq!(markdown("a\nb"), "a b");
+    }
+
+    #[test]
+    fn clean_shows_bidi_and_controls() {
+        assert_eq!(clean("a\u{202E}b\u{7}c\td"), "a\u{FFFD}b\u{FFFD}c d");
+    }
+
+    #[test]
+    fn percent_encoding() {
+        assert_eq!(
+            percent_encode_path("a b/../c?d#e"),
+            "a%20b/%2E%2E/c%3Fd%23e"
+        );
+        assert_eq!(percent_encode_segment("ü"), "%C3%BC");
+    }
+}

@@ -1,0 +1,603 @@
+//! The data-flow diagram's geometry, computed by threatmark itself (no Graphviz, no
+//! JavaScript): trust boundaries as nested boxes, components inside them, flows as straight
+//! arrows between component borders.
+//!
+//! Pure and deterministic: integer box coordinates, children ordered by their place in the
+//! flow graph (sources left, sinks right) then by id. The SVG renderer draws a [`Layout`]; an
+//! exporter that needs positions (a Threat Dragon diagram) can reuse it as is.
+//!
+//! The algorithm is a recursive shelf packing: each boundary lays out its members (components
+//! as fixed-size nodes, nested boundaries as the boxes their own layout produced) in rows, with
+//! the number of members per row chosen so that the box's shape is close to a target aspect
+//! ratio. Flows are then drawn between the nodes' centres, clipped to their borders.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::analysis::Analysis;
+use crate::model::{ElementType, ThreatModel};
+
+/// An axis-aligned rectangle; `x`, `y` is the top-left corner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rect {
+    pub x: i32,
+    pub y: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
+impl Rect {
+    pub fn center(&self) -> (f64, f64) {
+        (
+            f64::from(self.x) + f64::from(self.w) / 2.0,
+            f64::from(self.y) + f64::from(self.h) / 2.0,
+        )
+    }
+}
+
+/// A trust boundary's box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundaryBox {
+    pub id: String,
+    pub name: String,
+    /// 0 for an outermost boundary.
+    pub depth: usize,
+    pub rect: Rect,
+}
+
+/// A component's box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeBox {
+    pub id: String,
+    pub name: String,
+    /// The name wrapped to at most two lines (the second may end with `…`).
+    pub lines: Vec<String>,
+    pub element_type: Option<ElementType>,
+    pub declared: bool,
+    pub rect: Rect,
+}
+
+/// A flow's arrow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgePath {
+    pub flow: String,
+    /// 1-based position of the flow in the model (the number on the diagram).
+    pub number: usize,
+    pub label: String,
+    pub source: String,
+    pub target: String,
+    pub bidirectional: bool,
+    pub crossing: bool,
+    /// False for a crossing that no control guards.
+    pub guarded: bool,
+    pub start: (f64, f64),
+    pub end: (f64, f64),
+    /// Where the number badge goes.
+    pub mid: (f64, f64),
+}
+
+/// The whole diagram.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Layout {
+    pub width: i32,
+    pub height: i32,
+    /// Outer boxes before inner ones, so that drawing in order nests correctly.
+    pub boundaries: Vec<BoundaryBox>,
+    pub nodes: Vec<NodeBox>,
+    pub edges: Vec<EdgePath>,
+}
+
+/// A boundary and what sits directly inside it; the root group has no boundary.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Group {
+    pub boundary: Option<String>,
+    pub groups: Vec<Group>,
+    pub components: Vec<String>,
+}
+
+pub const NODE_H: i32 = 56;
+const CHAR_W: f64 = 7.3;
+const LINE_CHARS: usize = 22;
+const PAD: i32 = 18;
+const HEADER: i32 = 30;
+const GAP: i32 = 34;
+const MARGIN: i32 = 12;
+
+/// The enclosing boundary of each boundary, with dangling parents and cycles cut (such a
+/// boundary becomes outermost).
+fn valid_parents(model: &ThreatModel) -> BTreeMap<&str, Option<&str>> {
+    let mut out = BTreeMap::new();
+    for b in &model.boundaries {
+        let mut parent = b
+            .extra
+            .parent
+            .as_deref()
+            .filter(|p| model.boundary(p).is_some());
+        // Walk up: a cycle back to `b` (or any repeat) makes `b` outermost.
+        let mut seen = BTreeSet::from([b.id.as_str()]);
+        let mut cur = parent;
+        while let Some(p) = cur {
+            if !seen.insert(p) {
+                parent = None;
+                break;
+            }
+            cur = model
+                .boundary(p)
+                .and_then(|x| x.extra.parent.as_deref())
+                .filter(|q| model.boundary(q).is_some());
+        }
+        out.insert(b.id.as_str(), parent);
+    }
+    out
+}
+
+/// Longest-path layers of the flow graph, capped so that cycles terminate.
+pub fn flow_ranks(model: &ThreatModel) -> BTreeMap<&str, usize> {
+    let mut rank: BTreeMap<&str, usize> = model
+        .components
+        .iter()
+        .map(|c| (c.id.as_str(), 0))
+        .collect();
+    let cap = model.components.len();
+    for _ in 0..cap {
+        let mut changed = false;
+        for f in &model.flows {
+            let (s, t) = (f.link.source.as_str(), f.link.target.as_str());
+            if s == t {
+                continue;
+            }
+            let (Some(&rs), Some(&rt)) = (rank.get(s), rank.get(t)) else {
+                continue;
+            };
+            if rt < rs + 1 && rs < cap {
+                rank.insert(t, rs + 1);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    rank
+}
+
+/// Boundaries and components as a tree, members in flow order (then by id).
+pub fn containment(model: &ThreatModel) -> Group {
+    let parents = valid_parents(model);
+    let ranks = flow_ranks(model);
+    let mut child_groups: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+    for b in &model.boundaries {
+        child_groups
+            .entry(parents.get(b.id.as_str()).copied().flatten())
+            .or_default()
+            .push(b.id.as_str());
+    }
+    let mut members: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+    for c in &model.components {
+        let b = c
+            .extra
+            .boundary
+            .as_deref()
+            .filter(|b| model.boundary(b).is_some());
+        members.entry(b).or_default().push(c.id.as_str());
+    }
+
+    fn build<'m>(
+        at: Option<&'m str>,
+        child_groups: &BTreeMap<Option<&'m str>, Vec<&'m str>>,
+        members: &BTreeMap<Option<&'m str>, Vec<&'m str>>,
+        ranks: &BTreeMap<&str, usize>,
+        depth: usize,
+    ) -> Group {
+        let mut groups: Vec<Group> = if depth > 64 {
+            Vec::new()
+        } else {
+            child_groups
+                .get(&at)
+                .map(|v| {
+                    v.iter()
+                        .map(|b| build(Some(b), child_groups, members, ranks, depth + 1))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut components: Vec<String> = members
+            .get(&at)
+            .map(|v| v.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default();
+        components.sort_by(|a, b| (ranks.get(a.as_str()), a).cmp(&(ranks.get(b.as_str()), b)));
+        groups.sort_by(|a, b| {
+            (group_rank(a, ranks), &a.boundary).cmp(&(group_rank(b, ranks), &b.boundary))
+        });
+        Group {
+            boundary: at.map(str::to_string),
+            groups,
+            components,
+        }
+    }
+    build(None, &child_groups, &members, &ranks, 0)
+}
+
+/// The mean flow rank of the components in a group (x1000, integer), for ordering.
+fn group_rank(g: &Group, ranks: &BTreeMap<&str, usize>) -> usize {
+    fn collect(g: &Group, ranks: &BTreeMap<&str, usize>, out: &mut Vec<usize>) {
+        out.extend(g.components.iter().filter_map(|c| ranks.get(c.as_str())));
+        for sub in &g.groups {
+            collect(sub, ranks, out);
+        }
+    }
+    let mut v = Vec::new();
+    collect(g, ranks, &mut v);
+    if v.is_empty() {
+        usize::MAX
+    } else {
+        v.iter().sum::<usize>() * 1000 / v.len()
+    }
+}
+
+/// Word-wrap a name into at most two lines of about [`LINE_CHARS`] characters.
+pub fn wrap(name: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for word in name.split_whitespace() {
+        let fits = cur.chars().count() + 1 + word.chars().count() <= LINE_CHARS;
+        if cur.is_empty() {
+            cur = word.to_string();
+        } else if fits {
+            cur.push(' ');
+            cur.push_str(word);
+        } else {
+            lines.push(std::mem::take(&mut cur));
+            cur = word.to_string();
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    let truncate = |s: &str| -> String {
+        if s.chars().count() > LINE_CHARS + 4 {
+            let mut t: String = s.chars().take(LINE_CHARS + 2).collect();
+            t.push('…');
+            t
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out: Vec<String> = lines.iter().take(2).map(|l| truncate(l)).collect();
+    if lines.len() > 2
+        && let Some(last) = out.last_mut()
+        && !last.ends_with('…')
+    {
+        last.push('…');
+    }
+    out
+}
+
+fn text_width(chars: usize) -> i32 {
+    (chars as f64 * CHAR_W).ceil() as i32
+}
+
+/// A laid-out subtree, positions relative to its own top-left corner.
+struct Placed {
+    w: i32,
+    h: i32,
+    /// (id, depth, rect) of the boundary boxes inside, this one first.
+    boxes: Vec<(String, usize, Rect)>,
+    nodes: Vec<(String, Rect)>,
+}
+
+enum Item {
+    Node(String, i32),
+    Sub(Placed),
+}
+
+impl Item {
+    fn size(&self) -> (i32, i32) {
+        match self {
+            Item::Node(_, w) => (*w, NODE_H),
+            Item::Sub(p) => (p.w, p.h),
+        }
+    }
+}
+
+/// Rows of items, `per_row` at most per row; returns (rows, width, height) of the packing.
+fn pack(sizes: &[(i32, i32)], per_row: usize) -> (Vec<Vec<usize>>, i32, i32) {
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    for (i, _) in sizes.iter().enumerate() {
+        match rows.last_mut() {
+            Some(r) if r.len() < per_row => r.push(i),
+            _ => rows.push(vec![i]),
+        }
+    }
+    let mut w = 0;
+    let mut h = 0;
+    for (n, r) in rows.iter().enumerate() {
+        let rw: i32 = r.iter().map(|i| sizes[*i].0).sum::<i32>() + GAP * (r.len() as i32 - 1);
+        let rh = r.iter().map(|i| sizes[*i].1).max().unwrap_or(0);
+        w = w.max(rw);
+        h += rh + if n > 0 { GAP } else { 0 };
+    }
+    (rows, w, h)
+}
+
+fn place(model: &ThreatModel, g: &Group, depth: usize, widths: &BTreeMap<String, i32>) -> Placed {
+    let mut items: Vec<Item> = Vec::new();
+    // Nested boundaries first, then components, each in flow order.
+    for sub in &g.groups {
+        items.push(Item::Sub(place(model, sub, depth + 1, widths)));
+    }
+    for c in &g.components {
+        items.push(Item::Node(c.clone(), widths.get(c).copied().unwrap_or(120)));
+    }
+    let sizes: Vec<(i32, i32)> = items.iter().map(Item::size).collect();
+    // Choose how many members per row: the packing whose shape is closest to the target.
+    let target = if g.boundary.is_none() { 1.9 } else { 2.4 };
+    let mut best: Option<(f64, usize)> = None;
+    for per_row in 1..=sizes.len().max(1) {
+        let (_, w, h) = pack(&sizes, per_row);
+        if h == 0 {
+            continue;
+        }
+        let score = ((f64::from(w) / f64::from(h)) / target).ln().abs();
+        if best.is_none_or(|(s, _)| score < s - 1e-9) {
+            best = Some((score, per_row));
+        }
+    }
+    let per_row = best.map_or(1, |(_, n)| n);
+    let (rows, content_w, content_h) = pack(&sizes, per_row);
+
+    let (label_w, header, pad) = match &g.boundary {
+        Some(b) => {
+            let name = model.boundary(b).map_or(b.as_str(), |x| x.name.as_str());
+            (text_width(name.chars().count().min(60)) + 24, HEADER, PAD)
+        }
+        None => (0, 0, 0),
+    };
+    let inner_w = content_w.max(label_w);
+    let w = inner_w + 2 * pad;
+    let h = header + content_h + 2 * pad;
+    let mut boxes = Vec::new();
+    let mut nodes = Vec::new();
+    if let Some(b) = &g.boundary {
+        boxes.push((b.clone(), depth, Rect { x: 0, y: 0, w, h }));
+    }
+    let mut y = header + pad;
+    let mut items: Vec<Option<Item>> = items.into_iter().map(Some).collect();
+    for row in rows {
+        let rw: i32 = row.iter().map(|i| sizes[*i].0).sum::<i32>() + GAP * (row.len() as i32 - 1);
+        let rh = row.iter().map(|i| sizes[*i].1).max().unwrap_or(0);
+        // Centre each row horizontally and each member vertically.
+        let mut x = pad + (inner_w - rw) / 2;
+        for i in row {
+            let (iw, ih) = sizes[i];
+            let dy = (rh - ih) / 2;
+            match items[i].take() {
+                Some(Item::Node(id, _)) => nodes.push((
+                    id,
+                    Rect {
+                        x,
+                        y: y + dy,
+                        w: iw,
+                        h: ih,
+                    },
+                )),
+                Some(Item::Sub(p)) => {
+                    boxes.extend(p.boxes.into_iter().map(|(id, d, r)| {
+                        (
+                            id,
+                            d,
+                            Rect {
+                                x: r.x + x,
+                                y: r.y + y + dy,
+                                ..r
+                            },
+                        )
+                    }));
+                    nodes.extend(p.nodes.into_iter().map(|(id, r)| {
+                        (
+                            id,
+                            Rect {
+                                x: r.x + x,
+                                y: r.y + y + dy,
+                                ..r
+                            },
+                        )
+                    }));
+                }
+                None => {}
+            }
+            x += iw + GAP;
+        }
+        y += rh + GAP;
+    }
+    Placed { w, h, boxes, nodes }
+}
+
+/// Where the segment from the centre of `r` towards `to` leaves `r`, plus `gap` pixels.
+fn clip(r: &Rect, to: (f64, f64), gap: f64) -> (f64, f64) {
+    let (cx, cy) = r.center();
+    let (dx, dy) = (to.0 - cx, to.1 - cy);
+    let len = (dx * dx + dy * dy).sqrt();
+    if len < 1e-6 {
+        return (cx, cy);
+    }
+    let hw = f64::from(r.w) / 2.0;
+    let hh = f64::from(r.h) / 2.0;
+    let tx = if dx.abs() > 1e-9 {
+        hw / dx.abs()
+    } else {
+        f64::INFINITY
+    };
+    let ty = if dy.abs() > 1e-9 {
+        hh / dy.abs()
+    } else {
+        f64::INFINITY
+    };
+    let t = tx.min(ty);
+    let extra = gap / len;
+    (cx + dx * (t + extra), cy + dy * (t + extra))
+}
+
+/// Round to one decimal so that coordinates print the same everywhere.
+fn r1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// Lay out the data-flow diagram of a model.
+pub fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
+    let tree = containment(model);
+    let widths: BTreeMap<String, i32> = model
+        .components
+        .iter()
+        .map(|c| {
+            let lines = wrap(&c.name);
+            let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            (c.id.clone(), (text_width(longest) + 28).clamp(112, 210))
+        })
+        .collect();
+    let placed = place(model, &tree, 0, &widths);
+    let off = |r: Rect| Rect {
+        x: r.x + MARGIN,
+        y: r.y + MARGIN,
+        ..r
+    };
+    let mut boundaries: Vec<BoundaryBox> = placed
+        .boxes
+        .into_iter()
+        .map(|(id, depth, r)| BoundaryBox {
+            name: model.boundary(&id).map_or(id.clone(), |b| b.name.clone()),
+            id,
+            depth: depth.saturating_sub(1),
+            rect: off(r),
+        })
+        .collect();
+    boundaries.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
+    let mut nodes: Vec<NodeBox> = placed
+        .nodes
+        .into_iter()
+        .map(|(id, r)| {
+            let c = model.component(&id);
+            let name = c.map_or(id.clone(), |c| c.name.clone());
+            NodeBox {
+                lines: wrap(&name),
+                name,
+                element_type: c.and_then(|c| c.attributes.element_type),
+                declared: c.is_some_and(|c| c.declared),
+                id,
+                rect: off(r),
+            }
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    let rects: BTreeMap<&str, Rect> = nodes.iter().map(|n| (n.id.as_str(), n.rect)).collect();
+
+    // Flows between the same two components are drawn side by side.
+    let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for f in &model.flows {
+        let key = pair_key(&f.link.source, &f.link.target);
+        *pairs.entry(key).or_default() += 1;
+    }
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let guarded: BTreeMap<&str, bool> = analysis
+        .crossings
+        .iter()
+        .map(|c| (c.flow.as_str(), c.guarded))
+        .collect();
+    let mut edges = Vec::new();
+    for (n, f) in model.flows.iter().enumerate() {
+        let (Some(rs), Some(rt)) = (
+            rects.get(f.link.source.as_str()),
+            rects.get(f.link.target.as_str()),
+        ) else {
+            continue;
+        };
+        if f.link.source == f.link.target {
+            continue;
+        }
+        let key = pair_key(&f.link.source, &f.link.target);
+        let total = pairs.get(&key).copied().unwrap_or(1);
+        let k = seen.entry(key.clone()).or_default();
+        let index = *k;
+        *k += 1;
+        // Perpendicular offset, in a direction fixed by the pair's id order.
+        let (a, b) = if key.0 == f.link.source {
+            (rs.center(), rt.center())
+        } else {
+            (rt.center(), rs.center())
+        };
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len = (dx * dx + dy * dy).sqrt().max(1e-6);
+        let (px, py) = (-dy / len, dx / len);
+        let shift = (index as f64 - (total as f64 - 1.0) / 2.0) * 12.0;
+        let (sc, tc) = (rs.center(), rt.center());
+        let s_from = (sc.0 + px * shift, sc.1 + py * shift);
+        let t_from = (tc.0 + px * shift, tc.1 + py * shift);
+        let shifted = |r: &Rect| Rect {
+            x: (f64::from(r.x) + px * shift).round() as i32,
+            y: (f64::from(r.y) + py * shift).round() as i32,
+            ..*r
+        };
+        let start = clip(&shifted(rs), t_from, 2.0);
+        let end = clip(&shifted(rt), s_from, 4.0);
+        let start = (r1(start.0), r1(start.1));
+        let end = (r1(end.0), r1(end.1));
+        edges.push(EdgePath {
+            flow: f.id.clone(),
+            number: n + 1,
+            label: crate::render::view::flow_name(f, model),
+            source: f.link.source.clone(),
+            target: f.link.target.clone(),
+            bidirectional: f.link.bidirectional,
+            crossing: f.link.is_crossing(),
+            guarded: guarded.get(f.id.as_str()).copied().unwrap_or(true),
+            start,
+            end,
+            mid: (r1((start.0 + end.0) / 2.0), r1((start.1 + end.1) / 2.0)),
+        });
+    }
+    Layout {
+        width: placed.w + 2 * MARGIN,
+        height: placed.h + 2 * MARGIN,
+        boundaries,
+        nodes,
+        edges,
+    }
+}
+
+fn pair_key(a: &str, b: &str) -> (String, String) {
+    if a <= b {
+        (a.to_string(), b.to_string())
+    } else {
+        (b.to_string(), a.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_two_lines() {
+        assert_eq!(wrap("Checkout service"), vec!["Checkout service"]);
+        let w = wrap("A very long component name that goes on and on and on");
+        assert_eq!(w.len(), 2);
+        assert!(w[1].ends_with('…'));
+        assert_eq!(wrap(""), vec![String::new()]);
+    }
+
+    #[test]
+    fn clip_stops_at_the_border() {
+        let r = Rect {
+            x: 0,
+            y: 0,
+            w: 100,
+            h: 50,
+        };
+        let p = clip(&r, (500.0, 25.0), 0.0);
+        assert!((p.0 - 100.0).abs() < 1e-9 && (p.1 - 25.0).abs() < 1e-9);
+        let p = clip(&r, (50.0, -500.0), 0.0);
+        assert!((p.0 - 50.0).abs() < 1e-9 && p.1.abs() < 1e-9);
+    }
+}

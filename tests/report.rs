@@ -1,0 +1,543 @@
+//! `threatmark report`, `threatmark site` and `threatmark templates export`.
+//!
+//! Snapshot tests render every format of the example shop (docs/examples/shop) so that a
+//! change in wording, layout or escaping shows up in review. To accept a change:
+//! `INSTA_UPDATE=always cargo test --test report`, then read the diff of
+//! `tests/snapshots/report__*` before committing it.
+//!
+//! The hostile fixture (tests/fixtures/xss) checks that repository text stays inert in every
+//! format; tests/site_browser.rs loads its site in a real browser.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/shop");
+const POLYGLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/polyglot");
+const XSS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xss");
+
+/// The example the snapshots use: the shop when it is there, else the polyglot fixture.
+fn example() -> (&'static str, &'static str) {
+    if Path::new(SHOP).join("threatmark.toml").is_file() {
+        (SHOP, "shop")
+    } else {
+        (POLYGLOT, "polyglot")
+    }
+}
+
+fn tm() -> Command {
+    let mut cmd = Command::cargo_bin("threatmark").expect("binary");
+    cmd.env("NO_COLOR", "1").env("THREATMARK_NO_CACHE", "1");
+    cmd
+}
+
+fn report(root: &str, format: &str, extra: &[&str]) -> String {
+    let out = tm()
+        .args(["report", root, "--format", format])
+        .args(extra)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "report --format {format} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots of every format
+
+#[test]
+fn snapshot_markdown() {
+    let (root, name) = example();
+    insta::assert_snapshot!(format!("{name}_markdown"), report(root, "markdown", &[]));
+}
+
+#[test]
+fn snapshot_html() {
+    let (root, name) = example();
+    insta::assert_snapshot!(format!("{name}_html"), report(root, "html", &[]));
+}
+
+#[test]
+fn snapshot_mermaid() {
+    let (root, name) = example();
+    insta::assert_snapshot!(format!("{name}_mermaid"), report(root, "mermaid", &[]));
+}
+
+#[test]
+fn snapshot_dot() {
+    let (root, name) = example();
+    insta::assert_snapshot!(format!("{name}_dot"), report(root, "dot", &[]));
+}
+
+#[test]
+fn snapshot_csv() {
+    let (root, name) = example();
+    insta::assert_snapshot!(format!("{name}_csv"), report(root, "csv", &[]));
+}
+
+#[test]
+fn snapshot_json_view_model() {
+    let (root, name) = example();
+    let text = report(root, "json", &[]);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["view_version"], 1);
+    insta::assert_snapshot!(format!("{name}_json"), text);
+}
+
+#[test]
+fn snapshot_site() {
+    let (root, name) = example();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("site");
+    tm().args(["site", root, "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let files = list(&out);
+    insta::assert_snapshot!(format!("{name}_site_files"), files.join("\n"));
+    let index = fs::read_to_string(out.join("index.html")).expect("index");
+    insta::assert_snapshot!(format!("{name}_site_index"), index);
+    let first_threat = files
+        .iter()
+        .find(|f| f.starts_with("threats/"))
+        .expect("a threat page");
+    insta::assert_snapshot!(
+        format!("{name}_site_threat"),
+        fs::read_to_string(out.join(first_threat)).expect("threat page")
+    );
+}
+
+/// Every file below `dir`, relative, sorted.
+fn list(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let rel = p.strip_prefix(base).expect("inside");
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism and options
+
+#[test]
+fn output_is_byte_identical_across_runs() {
+    let (root, _) = example();
+    for format in ["markdown", "html", "json", "csv"] {
+        assert_eq!(
+            report(root, format, &[]),
+            report(root, format, &["-j", "1"]),
+            "{format}"
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        tm().args(["site", root, "--out"])
+            .arg(out)
+            .assert()
+            .success();
+    }
+    let files = list(&a);
+    assert_eq!(files, list(&b));
+    for f in files {
+        assert_eq!(
+            fs::read(a.join(&f)).expect("a"),
+            fs::read(b.join(&f)).expect("b"),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn out_writes_a_file() {
+    let (root, _) = example();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("nested/report.md");
+    tm().args(["report", root, "--format", "markdown", "--out"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout("");
+    let text = fs::read_to_string(&file).expect("written");
+    assert!(text.starts_with("# Threat model: "));
+    assert!(text.contains("```mermaid\nflowchart LR\n"));
+}
+
+#[test]
+fn today_checks_expiry_and_is_validated() {
+    let (root, _) = example();
+    let plain = report(root, "json", &[]);
+    let dated = report(root, "json", &["--today", "2099-01-01"]);
+    let v: serde_json::Value = serde_json::from_str(&dated).expect("json");
+    assert_eq!(v["analysis_date"], "2099-01-01");
+    let p: serde_json::Value = serde_json::from_str(&plain).expect("json");
+    assert!(p["analysis_date"].is_null());
+    tm().args(["report", root, "--today", "tomorrow"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("YYYY-MM-DD"));
+}
+
+/// A copy of the example with a `source_url`, so links can be checked.
+fn with_config(extra: &str) -> (tempfile::TempDir, PathBuf) {
+    let (root, _) = example();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = fs::read_to_string(Path::new(root).join("threatmark.toml")).unwrap_or_default();
+    let cfg = dir.path().join("threatmark.toml");
+    fs::write(&cfg, format!("{base}\n{extra}\n")).expect("config");
+    (dir, cfg)
+}
+
+#[test]
+fn source_url_links_every_location() {
+    let (root, _) = example();
+    let (_dir, cfg) = with_config(
+        "[report]\nsource_url = \"https://github.com/acme/shop/blob/{rev}/{path}#L{line}\"",
+    );
+    let cfg = cfg.to_string_lossy().to_string();
+    let md = report(
+        root,
+        "markdown",
+        &["--config", &cfg, "--source-rev", "v1.2"],
+    );
+    assert!(
+        md.contains("](https://github.com/acme/shop/blob/v1.2/"),
+        "{md}"
+    );
+    let json = report(root, "json", &["--config", &cfg, "--source-rev", "v1.2"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["source_links"], true);
+    let src = &v["threats"][0]["sources"][0];
+    let url = src["url"].as_str().expect("url");
+    let path = src["path"].as_str().expect("path");
+    assert!(url.starts_with("https://github.com/acme/shop/blob/v1.2/"));
+    assert!(url.ends_with(&format!("{path}#L{}", src["line"])), "{url}");
+}
+
+#[test]
+fn dangerous_source_url_is_rejected() {
+    let (root, _) = example();
+    for bad in [
+        "javascript:alert(document.cookie)//{path}",
+        "data:text/html,<script>alert(1)</script>",
+        "https://example.com/{path}\" onclick=\"alert(1)",
+    ] {
+        let (_dir, cfg) = with_config(&format!("[report]\nsource_url = '{bad}'"));
+        tm().args(["report", root, "--config"])
+            .arg(&cfg)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("source_url"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+
+#[test]
+fn templates_export_and_override() {
+    let (root, _) = example();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tpl = dir.path().join("tpl");
+    tm().args(["templates", "export"])
+        .arg(&tpl)
+        .assert()
+        .success();
+    for f in [
+        "report.md.hbs",
+        "report.html.hbs",
+        "site-index.html.hbs",
+        "style.css",
+    ] {
+        assert!(tpl.join(f).is_file(), "{f}");
+    }
+    // Exported templates render exactly like the built-ins.
+    let tpl_s = tpl.to_string_lossy().to_string();
+    assert_eq!(
+        report(root, "markdown", &["--templates", &tpl_s]),
+        report(root, "markdown", &[])
+    );
+    // Override a template and a partial by file name.
+    fs::write(
+        tpl.join("report.md.hbs"),
+        "# {{project.name}}\n{{#each threats}}- {{> md-links items=components}}\n{{/each}}",
+    )
+    .expect("write");
+    fs::write(tpl.join("md-links.hbs"), "{{#each items}}<{{id}}>{{/each}}").expect("write");
+    let md = report(root, "markdown", &["--templates", &tpl_s]);
+    assert!(md.starts_with("# "), "{md}");
+    // The custom partial's `<` `>` are template text; the ids inside are escaped values.
+    assert!(md.contains("- <"), "{md}");
+    // A second export refuses to clobber the edited files.
+    tm().args(["templates", "export"])
+        .arg(&tpl)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("report.md.hbs"));
+    tm().args(["templates", "export", "--force"])
+        .arg(&tpl)
+        .assert()
+        .success();
+}
+
+#[test]
+fn strict_mode_reports_missing_fields() {
+    let (root, _) = example();
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::write(dir.path().join("report.md.hbs"), "{{project.nmae}}\n").expect("write");
+    tm().args(["report", root, "--templates"])
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("report.md").and(predicate::str::contains("strict")));
+}
+
+#[test]
+fn config_templates_folder_is_used_and_confined() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    fs::write(
+        root.join("threatmark.toml"),
+        "[project]\nname = \"demo\"\n[report]\ntemplates = \"tpl\"\n",
+    )
+    .expect("config");
+    fs::create_dir_all(root.join("tpl")).expect("mkdir");
+    fs::write(root.join("tpl/report.md.hbs"), "custom {{project.name}}\n").expect("tpl");
+    fs::write(root.join("a.go"), "// @threat T (#t)\npackage a\n").expect("src");
+    let md = report(&root.to_string_lossy(), "markdown", &[]);
+    assert_eq!(md, "custom demo\n");
+    fs::write(
+        root.join("threatmark.toml"),
+        "[report]\ntemplates = \"../outside\"\n",
+    )
+    .expect("config");
+    tm().args(["report"])
+        .arg(root)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("templates"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The site's output folder
+
+#[test]
+fn site_refuses_precious_folders() {
+    let (root, _) = example();
+    let home = tempfile::tempdir().expect("home");
+    let run = |out: &Path| {
+        tm().env("HOME", home.path())
+            .args(["site", root, "--force", "--out"])
+            .arg(out)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("refusing"));
+    };
+    run(Path::new("/"));
+    run(home.path());
+    run(Path::new(root));
+    run(Path::new(env!("CARGO_MANIFEST_DIR")));
+    // A parent of the repository is refused too.
+    run(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("parent"));
+}
+
+#[test]
+fn site_refuses_foreign_folders_unless_forced_and_cleans_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("repo");
+    fs::create_dir_all(&src).expect("mkdir");
+    fs::write(src.join("threatmark.toml"), "[project]\nname = \"demo\"\n").expect("config");
+    fs::write(
+        src.join("a.go"),
+        "// @threat Alpha (#alpha)\n// @threat Beta (#beta)\npackage a\n",
+    )
+    .expect("src");
+    let out = dir.path().join("out");
+    fs::create_dir_all(&out).expect("mkdir");
+    fs::write(out.join("keep.txt"), "mine").expect("foreign file");
+    tm().args(["site"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+    tm().args(["site"])
+        .arg(&src)
+        .args(["--force", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("threats/beta.html").is_file());
+    assert!(out.join(".threatmark-site").is_file());
+    // The threat goes away: its page goes too, the foreign file stays.
+    fs::write(src.join("a.go"), "// @threat Alpha (#alpha)\npackage a\n").expect("src");
+    tm().args(["site"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(!out.join("threats/beta.html").exists());
+    assert!(out.join("threats/alpha.html").is_file());
+    assert_eq!(
+        fs::read_to_string(out.join("keep.txt")).expect("kept"),
+        "mine"
+    );
+    // A new folder is created and marked.
+    let fresh = dir.path().join("fresh/site");
+    tm().args(["site"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&fresh)
+        .assert()
+        .success();
+    assert!(fresh.join("index.html").is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn site_does_not_write_through_symlinks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("repo");
+    fs::create_dir_all(&src).expect("mkdir");
+    fs::write(src.join("a.go"), "// @threat Alpha (#alpha)\npackage a\n").expect("src");
+    let out = dir.path().join("out");
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir_all(&out).expect("mkdir");
+    fs::create_dir_all(&elsewhere).expect("mkdir");
+    fs::write(
+        out.join(".threatmark-site"),
+        "# threatmark site: files written by `threatmark site`\n",
+    )
+    .expect("marker");
+    std::os::unix::fs::symlink(&elsewhere, out.join("threats")).expect("symlink");
+    tm().args(["site"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("symbolic link"));
+    assert!(fs::read_dir(&elsewhere).expect("dir").next().is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input
+
+const PAYLOADS: [&str; 6] = [
+    "<script",
+    "<img",
+    "<svg onload",
+    "<iframe",
+    "<style>body",
+    "<a href=\"javascript:",
+];
+
+#[test]
+fn xss_fixture_is_inert_in_markdown() {
+    let md = report(XSS, "markdown", &["--source-rev", "main"]);
+    for p in PAYLOADS {
+        assert!(!md.contains(p), "markdown contains {p}");
+    }
+    assert!(!md.contains("](javascript:"), "a javascript: link");
+    assert!(!md.contains('\u{202E}'), "a bidi override");
+    // Only the generated anchors are raw HTML.
+    let mut in_fence = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence || !line.contains('<') {
+            continue;
+        }
+        let rest = line
+            .replace("<a id=\"", "")
+            .replace("\" name=\"", "")
+            .replace("\"></a>", "");
+        assert!(!rest.contains('<'), "raw HTML: {line}");
+    }
+    // The Mermaid block cannot be closed early.
+    assert_eq!(md.matches("```").count(), 2, "{md}");
+}
+
+#[test]
+fn xss_fixture_is_inert_in_mermaid_and_dot() {
+    let mmd = report(XSS, "mermaid", &[]);
+    for line in mmd.lines() {
+        assert_eq!(line.matches('"').count() % 2, 0, "unbalanced quote: {line}");
+        assert!(!line.contains("<script") && !line.contains("<svg") && !line.contains("click "));
+    }
+    let dot = report(XSS, "dot", &[]);
+    for line in dot.lines() {
+        assert_eq!(unescaped_quotes(line) % 2, 0, "unbalanced quote: {line}");
+    }
+}
+
+/// `"` not preceded by an odd number of backslashes.
+fn unescaped_quotes(line: &str) -> usize {
+    let mut n = 0;
+    let mut backslashes = 0;
+    for c in line.chars() {
+        match c {
+            '\\' => backslashes += 1,
+            '"' if backslashes % 2 == 0 => {
+                n += 1;
+                backslashes = 0;
+            }
+            _ => backslashes = 0,
+        }
+    }
+    n
+}
+
+#[test]
+fn xss_fixture_csv_cannot_run_formulas() {
+    let csv = report(XSS, "csv", &[]);
+    for line in csv.lines().skip(1) {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@']),
+                "formula cell {cell:?} in {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn xss_fixture_site_pages_have_safe_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("site");
+    tm().args(["site", XSS, "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    for f in list(&out) {
+        assert!(
+            f.bytes().all(|b| b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'-' | b'_' | b'.' | b'/')),
+            "{f}"
+        );
+        assert!(!f.contains(".."), "{f}");
+    }
+}
