@@ -15,15 +15,15 @@
 //! | `src/go/payments.go`      | `//`, `/* */`                           | the same                          |
 //! | `src/java/Auth.java`      | `//`, `/* */`                           | the same                          |
 //! | `docs/threats.txt`        | the whole file is one comment           | not read: `.txt` is no language   |
-//! | `api/openapi.yaml`        | `x-threatspec` keys                     | not read (excluded, see below)    |
+//! | `api/openapi.yaml`        | `x-threatspec` keys                     | the same, at their real lines     |
 //! | `threatspec.yaml`         | not read (it is the configuration)      | YAML comments: nothing in them    |
 //! | `expected/*.json`         | (its output)                            | not read: `.json` is no language  |
 //!
 //! `docs/threats.txt` is checked separately by feeding it to `annotation::parse_text`, which reads
 //! every line as a comment line: that is exactly Threatspec's TextFileParser.
 //!
-//! `x-threatspec` keys in OpenAPI/YAML files are not supported yet (a later issue): that file is
-//! excluded from the scan and the facts Threatspec took from it are left out of the comparison.
+//! `x-threatspec` keys in OpenAPI/YAML files are read like Threatspec reads them (string, list,
+//! or mapping to a body), but with real line numbers where Threatspec records line 0.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -36,13 +36,9 @@ use threatmark::model::{self, Entity, FileAnnotations, Project, Source, ThreatMo
 use threatmark::scan::{ScanResult, scan_dir};
 
 /// Files whose facts are not expected in the scanned model (see the module comment).
-const UNREAD: &[&str] = &["docs/threats.txt", "api/openapi.yaml"];
+const UNREAD: &[&str] = &["docs/threats.txt"];
 /// Library entries that only those files mention (the libraries do not record sources).
-const ONLY_IN_UNREAD: &[(&str, &str)] = &[
-    ("threats", "dos"),
-    ("controls", "rate_limiting"),
-    ("threats", "information_disclosure"),
-];
+const ONLY_IN_UNREAD: &[(&str, &str)] = &[("threats", "dos"), ("controls", "rate_limiting")];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/threatspec")
@@ -55,10 +51,7 @@ fn expected(name: &str) -> Value {
 }
 
 fn scan() -> ScanResult {
-    let mut config = Config::default();
-    // `x-threatspec` keys are not supported yet; the file holds nothing else of interest.
-    config.scan.exclude = vec!["api/**".into()];
-    scan_dir(&root(), &config, 1, &|| {}).expect("scan")
+    scan_dir(&root(), &Config::default(), 1, &|| {}).expect("scan")
 }
 
 fn str_of<'v>(v: &'v Value, key: &str) -> &'v str {
@@ -308,8 +301,8 @@ fn every_threatspec_relation_is_in_our_model() {
         assert_source(&ours.sources, &r, "test");
         checked += 1;
     }
-    // 33 records in threatmodel.json, minus 1 from docs/threats.txt and 3 from api/openapi.yaml.
-    assert_eq!(checked, 29);
+    // 33 records in threatmodel.json, minus 1 from docs/threats.txt.
+    assert_eq!(checked, 32);
 }
 
 /// Our model holds Threatspec's facts and exactly the extra ones listed here, each of them a
