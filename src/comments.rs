@@ -13,11 +13,14 @@
 //! @mitigates #extractor against #pathological_parse with #parse_budget
 //! @connects #extractor to #parser with comment lines
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use tree_sitter::{ParseOptions, ParseState, Parser, QueryCursor, StreamingIterator};
+use tree_sitter::{
+    ParseOptions, ParseState, Parser, QueryCursor, QueryCursorOptions, QueryCursorState,
+    StreamingIterator,
+};
 
 use crate::annotation::{CommentLine, Locator};
 use crate::diagnostic::{Code, Diagnostic, Span};
@@ -54,6 +57,13 @@ impl Default for Options {
     }
 }
 
+/// Files larger than this are never given to tree-sitter: its syntax tree costs up to about 100
+/// bytes of memory per byte of source (measured: a 10 MB minified JavaScript file took 970 MB),
+/// and every worker thread parses a file at once, so a repository of 10 MB files could take
+/// gigabytes. Hand-written source files are far smaller; the lexical scanner is linear in time
+/// and needs memory only for the comments it finds.
+pub const MAX_TREE_SITTER_BYTES: usize = 2 * 1024 * 1024;
+
 thread_local! {
     // Parsers are not Sync; each worker thread keeps one and switches its language.
     static PARSER: RefCell<Parser> = RefCell::new(Parser::new());
@@ -62,18 +72,21 @@ thread_local! {
 /// Find and clean every comment in `loc.text`.
 pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extracted<'a> {
     let text = loc.text;
+    // Comments are found in a copy where lone `\r`s are line ends (same length, so every offset
+    // holds for `text` too); their text is then cut from `text` itself.
+    let scanned = crate::text::lone_cr_as_lf(text);
     let mut out = Extracted::default();
-    let raw = match tree_sitter_comments(lang, text, opts) {
+    let raw = match tree_sitter_comments(lang, &scanned, opts) {
         Ok(Some((mut raw, has_error))) => {
             out.method = Some(Method::TreeSitter);
             if has_error {
-                recover_unterminated(lang, text, &mut raw);
+                recover_unterminated(lang, &scanned, &mut raw);
             }
             raw
         }
         Ok(None) => {
             out.method = Some(Method::Lexical);
-            lexical::scan(lang, text)
+            lexical::scan(lang, &scanned)
         }
         Err(failure) => {
             out.method = Some(Method::Lexical);
@@ -83,6 +96,14 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
                     format!("{why}; comments were found lexically"),
                 )
                 .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
+                TsFailure::TooLarge(size) => Diagnostic::new(
+                    Code::ParseBudget,
+                    format!(
+                        "`{}` is {size} bytes, over the {MAX_TREE_SITTER_BYTES}-byte limit for tree-sitter; comments were found lexically",
+                        loc.path
+                    ),
+                )
+                .help("annotations were still read; exclude the file if it is generated or minified"),
                 TsFailure::Grammar(why) => Diagnostic::new(
                     Code::GrammarError,
                     format!("{why}; comments were found lexically"),
@@ -90,7 +111,7 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
                 .help("this is a bug in threatmark's grammar table; please report it"),
             };
             out.diagnostics.push(diag.at(loc.location(0)));
-            lexical::scan(lang, text)
+            lexical::scan(lang, &scanned)
         }
     };
     for r in &raw {
@@ -119,8 +140,10 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
 /// `Err` when the parse was stopped by the time budget or the query does not compile.
 /// Why tree-sitter could not be used for a file.
 enum TsFailure {
-    /// The parse ran out of time (or was cancelled).
+    /// The parse or the comment query ran out of time (or was cancelled).
     Budget(String),
+    /// The file (this many bytes) is over [`MAX_TREE_SITTER_BYTES`].
+    TooLarge(usize),
     /// The grammar or its query is broken: our bug, not the user's.
     Grammar(String),
 }
@@ -134,19 +157,27 @@ fn tree_sitter_comments(
         return Ok(None);
     };
     let query = query.map_err(|e| TsFailure::Grammar(e.to_string()))?;
+    if text.len() > MAX_TREE_SITTER_BYTES {
+        return Err(TsFailure::TooLarge(text.len()));
+    }
     PARSER.with(|cell| {
         let mut parser = cell.borrow_mut();
         parser.set_language(&ts_lang).map_err(|e| {
             TsFailure::Grammar(format!("grammar for {} cannot be loaded: {e}", lang.name))
         })?;
         let bytes = text.as_bytes();
+        // One budget for the parse and the query: the query alone can take minutes on a deep
+        // tree (50,000 unclosed `{` took 11 s in a debug build: its cost grows with the number
+        // of nodes times their depth), so it is stopped the same way.
         let started = Instant::now();
+        let over = || {
+            opts.parse_timeout
+                .is_some_and(|limit| started.elapsed() > limit)
+        };
+        let limit_ms = opts.parse_timeout.unwrap_or_default().as_millis();
         let mut timed_out = false;
         let mut progress = |_: &ParseState| {
-            if opts
-                .parse_timeout
-                .is_some_and(|limit| started.elapsed() > limit)
-            {
+            if over() {
                 timed_out = true;
                 ControlFlow::Break(())
             } else {
@@ -161,9 +192,8 @@ fn tree_sitter_comments(
         );
         let Some(tree) = tree else {
             parser.reset();
-            let limit = opts.parse_timeout.unwrap_or_default().as_millis();
             return Err(TsFailure::Budget(if timed_out {
-                format!("parsing stopped after {limit} ms")
+                format!("parsing stopped after {limit_ms} ms")
             } else {
                 "tree-sitter could not parse the file".to_string()
             }));
@@ -172,7 +202,17 @@ fn tree_sitter_comments(
         let doc_index = query.capture_index_for_name("doc");
         let mut cursor = QueryCursor::new();
         let mut raw = Vec::new();
-        let mut captures = cursor.captures(query, root, bytes);
+        let query_timed_out = Cell::new(false);
+        let mut query_progress = |_: &QueryCursorState| {
+            if over() {
+                query_timed_out.set(true);
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let options = QueryCursorOptions::new().progress_callback(&mut query_progress);
+        let mut captures = cursor.captures_with_options(query, root, bytes, options);
         while let Some((m, idx)) = captures.next() {
             let cap = m.captures()[*idx];
             let node = cap.node;
@@ -186,6 +226,12 @@ fn tree_sitter_comments(
                 block,
                 unterminated: false,
             });
+        }
+        drop(captures);
+        if query_timed_out.get() {
+            return Err(TsFailure::Budget(format!(
+                "finding comments in the syntax tree stopped after {limit_ms} ms"
+            )));
         }
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
@@ -294,10 +340,19 @@ fn strip<'a>(lang: &Language, body: &'a str, offset: usize, block: bool) -> Vec<
 
     let mut lines = Vec::new();
     let mut pos = 0;
-    for raw_line in inner.split('\n') {
-        let line_offset = inner_offset + pos;
-        pos += raw_line.len() + 1;
-        let raw_line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+    // Lines end at `\n`, `\r\n` or a lone `\r`, as in `LineIndex`.
+    let pieces = inner.split('\n').flat_map(|piece| {
+        let piece_offset = inner_offset + pos;
+        pos += piece.len() + 1;
+        let piece = piece.strip_suffix('\r').unwrap_or(piece);
+        let mut sub = 0;
+        piece.split('\r').map(move |line| {
+            let offset = piece_offset + sub;
+            sub += line.len() + 1;
+            (line, offset)
+        })
+    });
+    for (raw_line, line_offset) in pieces {
         let mut t = raw_line;
         let mut skip = 0;
         let lead = t.len() - t.trim_start().len();

@@ -466,7 +466,9 @@ pub fn scan_dir(
 ) -> Result<ScanResult, ScanError> {
     let started = Instant::now();
     let opts = FileOptions::from_config(config);
-    let outcomes: Mutex<Vec<FileOutcome>> = Mutex::new(Vec::new());
+    // Each outcome with the path it was read from: two names that are not UTF-8 can map to one
+    // lossy `rel`, and the real path then keeps their order independent of thread timing.
+    let outcomes: Mutex<Vec<(PathBuf, FileOutcome)>> = Mutex::new(Vec::new());
     let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
     let seen = AtomicUsize::new(0);
     let read = AtomicUsize::new(0);
@@ -484,13 +486,28 @@ pub fn scan_dir(
                 lock(&problems).push(too_large(&file.rel, file.size, opts.max_file_size));
                 return;
             }
-            match std::fs::read(&file.path) {
-                Ok(bytes) => {
+            match read_limited(&file.path, opts.max_file_size) {
+                Ok(Limited::TooLarge(size)) => {
+                    let d = match size {
+                        Some(size) => too_large(&file.rel, size, opts.max_file_size),
+                        None => Diagnostic::new(
+                            Code::FileTooLarge,
+                            format!(
+                                "`{}` holds more than the {}-byte limit (its listed size was smaller); it was skipped",
+                                file.rel, opts.max_file_size
+                            ),
+                        )
+                        .in_file(&file.rel)
+                        .help("a file that grows while it is scanned, or a special file reached through a link, is cut off at `max_file_size`"),
+                    };
+                    lock(&problems).push(d);
+                }
+                Ok(Limited::Read(bytes)) => {
                     read.fetch_add(1, Ordering::Relaxed);
                     bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     let outcome = process_file(&file.rel, &bytes, &opts);
                     if outcome.matched || outcome.binary || !outcome.diagnostics.is_empty() {
-                        lock(&outcomes).push(outcome);
+                        lock(&outcomes).push((file.path, outcome));
                     }
                 }
                 Err(e) => lock(&problems).push(
@@ -503,7 +520,9 @@ pub fn scan_dir(
     };
     fs::walk(root, &config.scan, threads, &visit)?;
 
-    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    let outcomes = outcomes.into_iter().map(|(_, o)| o).collect();
     let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut stats = Stats {
         files_seen: seen.into_inner(),
@@ -558,6 +577,32 @@ pub fn assemble(
         sources,
         stats: stats.clone(),
     }
+}
+
+/// A file's bytes, or its size when it is over the limit (`None`: its size is unknown, but it
+/// held more bytes than the limit).
+enum Limited {
+    Read(Vec<u8>),
+    TooLarge(Option<u64>),
+}
+
+/// Read at most `limit` bytes of `path`. The walk's size check alone is not enough: a file can
+/// grow after it was listed, and with `follow_symlinks = true` a link can lead to a file whose
+/// size says nothing about its contents (`/proc/self/pagemap` reports 0 bytes and reads
+/// without end), which `std::fs::read` would read until memory runs out.
+fn read_limited(path: &Path, limit: u64) -> std::io::Result<Limited> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if hint > limit {
+        return Ok(Limited::TooLarge(Some(hint)));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Ok(Limited::TooLarge(None));
+    }
+    Ok(Limited::Read(bytes))
 }
 
 fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {

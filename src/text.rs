@@ -84,6 +84,29 @@ pub fn looks_binary(bytes: &[u8]) -> bool {
     memchr::memchr(0, head).is_some()
 }
 
+/// `text` with every lone `\r` (one not followed by `\n`) replaced by `\n`. The result has the
+/// same length, so byte offsets into it are byte offsets into `text`. [`LineIndex`], editors and
+/// most languages end a line at a lone `\r` (classic Mac OS files), but tree-sitter grammars
+/// and the lexical scanner end line comments at `\n` only: without this, the comment on the
+/// first line of such a file would swallow every following line, and their annotations.
+pub fn lone_cr_as_lf(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let lone = |i: usize| bytes.get(i + 1) != Some(&b'\n');
+    if !memchr::memchr_iter(b'\r', bytes).any(lone) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = memchr::memchr(b'\r', rest.as_bytes()) {
+        out.push_str(&rest[..pos]);
+        let crlf = rest.as_bytes().get(pos + 1) == Some(&b'\n');
+        out.push(if crlf { '\r' } else { '\n' });
+        rest = &rest[pos + 1..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 /// Maps byte offsets to 1-based line and character column. Lines end at `\n`, `\r\n` or a lone
 /// `\r`, so old Mac files get real line numbers too.
 #[derive(Debug, Clone)]
@@ -206,6 +229,15 @@ mod tests {
         assert_eq!(idx.position(text, 10), (4, 1));
         assert_eq!(&text[idx.line_range(text, 1)], "bb");
         assert_eq!(&text[idx.line_range(text, 2)], "ccc");
+    }
+
+    #[test]
+    fn lone_cr_becomes_lf_and_offsets_stay() {
+        assert!(matches!(lone_cr_as_lf("a\r\nb\n"), Cow::Borrowed(_)));
+        let t = "a\rb\r\nc\ré\r";
+        let n = lone_cr_as_lf(t);
+        assert_eq!(n, "a\nb\r\nc\né\n");
+        assert_eq!(n.len(), t.len());
     }
 
     #[test]

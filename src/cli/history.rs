@@ -151,21 +151,6 @@ fn cells(p: &Point) -> [String; 15] {
     ]
 }
 
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is neutralised so that spreadsheets do not
-/// run a commit subject as a formula.
-pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 pub fn run(args: HistoryArgs) -> anyhow::Result<u8> {
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
     let pts = points(&repo, &args.from, args.since.as_deref(), args.max)?;
@@ -183,7 +168,7 @@ pub fn run(args: HistoryArgs) -> anyhow::Result<u8> {
                 s.push_str(
                     &cells(p)
                         .iter()
-                        .map(|c| csv_cell(c))
+                        .map(|c| crate::render::csv::cell(c))
                         .collect::<Vec<_>>()
                         .join(","),
                 );

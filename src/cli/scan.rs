@@ -1,7 +1,10 @@
 //! `threatmark scan`: build the model and write it, or print it with `--format json`.
+//!
+//! `[scan] output` comes from the repository's threatmark.toml, which may be hostile, so it must
+//! stay inside the scan root ([`model_path`]); only `-o` on the command line writes elsewhere.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -48,6 +51,9 @@ pub fn scan_root(
     threads: Option<usize>,
     quiet: bool,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
+    if root.config.is_none() {
+        refuse_linked_config(&root.path)?;
+    }
     let config = Config::load(&root.path, root.config.as_deref())?;
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -83,7 +89,9 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     let (config, result) = match &args.rev {
         Some(rev) => {
             let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
-            let scanned = repo.scan_rev(rev)?;
+            let scanned = repo
+                .scan_rev(rev)
+                .map_err(|e| explain_unborn(root, rev, e))?;
             repo.save_cache();
             scanned
         }
@@ -103,10 +111,12 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
             None
         }
         false => {
-            let target = args
-                .output
-                .clone()
-                .unwrap_or_else(|| root.join(&config.scan.output));
+            // `-o` is the user's own choice; `[scan] output` comes from the repository, which
+            // may be hostile, so it must stay inside it.
+            let target = match &args.output {
+                Some(path) => path.clone(),
+                None => model_path(root, &config.scan.output)?,
+            };
             output::write_atomic(&target, json.as_bytes())
                 .with_context(|| format!("writing {}", target.display()))?;
             Some(target.display().to_string())
@@ -128,4 +138,155 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Where `[scan] output` (from threatmark.toml, so from the repository) puts the model under
+/// `root`: a relative path whose `..` never climb above `root` (it is normalised before it is
+/// joined), and whose existing folders do not lead out of `root` through a symbolic link.
+/// Anything else is refused: a hostile repository must not make `threatmark scan` overwrite
+/// `~/.bashrc`. The file itself may be a link: it is replaced, not written through.
+pub(super) fn model_path(root: &Path, output: &str) -> anyhow::Result<PathBuf> {
+    // The value comes from the repository: shown cleaned, so it cannot drive the terminal.
+    let shown = crate::render::escape::clean(output);
+    let refuse = |why: &str| {
+        anyhow::anyhow!(
+            "[scan] output `{shown}` {why}; the model must be written inside the scan root ({}). Pass `-o FILE` to write it elsewhere",
+            crate::render::escape::clean(&root.display().to_string())
+        )
+    };
+    let mut rel = PathBuf::new();
+    for part in Path::new(output).components() {
+        match part {
+            Component::Normal(p) => rel.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !rel.pop() {
+                    return Err(refuse("leaves the scan root"));
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(refuse("is an absolute path"));
+            }
+        }
+    }
+    // `\\server\share` is one file name on Unix, but absolute on Windows: refuse it everywhere.
+    if output.starts_with(['/', '\\']) {
+        return Err(refuse("is an absolute path"));
+    }
+    if rel.as_os_str().is_empty() {
+        return Err(refuse("names no file"));
+    }
+    let target = root.join(&rel);
+    // The deepest folder on the way that exists (a dangling link counts) must be inside the
+    // root once links are resolved; folders that do not exist yet are created inside it.
+    if let (Ok(root_real), Some(parent)) = (std::fs::canonicalize(root), target.parent()) {
+        let existing = parent
+            .ancestors()
+            .find(|p| std::fs::symlink_metadata(p).is_ok());
+        if let Some(existing) = existing {
+            match std::fs::canonicalize(existing) {
+                Ok(real) if real.starts_with(&root_real) => {}
+                Ok(real) => {
+                    return Err(refuse(&format!(
+                        "leads out of the scan root through a symbolic link (to {})",
+                        crate::render::escape::clean(&real.display().to_string())
+                    )));
+                }
+                Err(_) => return Err(refuse("passes through a broken symbolic link")),
+            }
+        }
+    }
+    Ok(target)
+}
+
+/// The configuration comes from the repository. A `threatmark.toml` (or `threatspec.yaml`) that
+/// is a symbolic link to a file outside the scan root would be read, and a line of it echoed in
+/// the parse error: `threatmark.toml -> ~/.aws/credentials` printed a key into CI logs. Such a
+/// link is refused; a link inside the repository (a shared configuration) is fine, and so is
+/// any file given with `--config`.
+pub(super) fn refuse_linked_config(root: &Path) -> anyhow::Result<()> {
+    let Ok(root_real) = std::fs::canonicalize(root) else {
+        return Ok(()); // The scan reports an unreadable root itself.
+    };
+    for name in [
+        crate::config::FILE_NAME,
+        crate::import::threatspec::CONFIG_FILE,
+    ] {
+        let path = root.join(name);
+        let linked = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        if !linked {
+            continue;
+        }
+        match std::fs::canonicalize(&path) {
+            Ok(real) if real.starts_with(&root_real) => {}
+            // A dangling link is not read (`Config::load` wants a file).
+            Err(_) => {}
+            Ok(real) => {
+                let real = crate::render::escape::clean(&real.display().to_string());
+                anyhow::bail!(
+                    "{} is a symbolic link to {real}, outside the scan root; refusing to read it (pass `--config {real}` to use it anyway)",
+                    path.display(),
+                )
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--rev` in a repository without commits: git's own message ("the rev-spec is malformed and
+/// misses a ref name") does not say what is wrong.
+fn explain_unborn(root: &Path, rev: &str, e: anyhow::Error) -> anyhow::Error {
+    let unborn = gix::discover(root)
+        .ok()
+        .and_then(|repo| repo.head().ok().map(|head| head.is_unborn()))
+        .unwrap_or(false);
+    if unborn {
+        e.context(format!(
+            "cannot scan revision `{rev}`: the repository has no commits yet; commit first, or scan the work tree (without --rev)"
+        ))
+    } else {
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_path_stays_inside_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for ok in [
+            "threatmodel.json",
+            "./docs/model.json",
+            "a/../model.json",
+            "new/dir/m.json",
+        ] {
+            let p = model_path(root, ok).expect(ok);
+            assert!(p.starts_with(root), "{ok} -> {}", p.display());
+        }
+        for bad in [
+            "../escape.json",
+            "../../escape.json",
+            "a/../../x.json",
+            "/etc/passwd",
+            ".",
+            "",
+        ] {
+            assert!(model_path(root, bad).is_err(), "{bad} was accepted");
+        }
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().expect("tempdir");
+            std::os::unix::fs::symlink(outside.path(), root.join("out")).expect("symlink");
+            assert!(model_path(root, "out/model.json").is_err());
+            assert!(model_path(root, "out/new/model.json").is_err());
+            std::os::unix::fs::symlink("/nonexistent/threatmark", root.join("dangling"))
+                .expect("symlink");
+            assert!(model_path(root, "dangling/model.json").is_err());
+        }
+        let err = model_path(root, "../\u{1b}[2J.json").expect_err("escapes");
+        assert!(!err.to_string().contains('\u{1b}'), "{err}");
+    }
 }

@@ -43,22 +43,45 @@ pub fn scan_with_strings(
     text: &str,
 ) -> Vec<RawComment> {
     let bytes = text.as_bytes();
+    // Bytes that can start something (a comment or string token, a quote). Any other byte only
+    // moves the scan on by one, so the scan jumps from one of these to the next: the same
+    // result, without matching every token at every byte (the fallback for pathological files
+    // must be fast, even in a debug build).
+    let mut starts = [false; 256];
+    for token in line
+        .iter()
+        .chain(block.iter().map(|(o, _)| o))
+        .chain(strings.iter().map(|(o, _)| o))
+    {
+        if let Some(&first) = token.as_bytes().first() {
+            starts[usize::from(first)] = true;
+        }
+    }
+    starts[usize::from(b'"')] = true;
+    starts[usize::from(b'\'')] = true;
     let mut out = Vec::new();
     let mut i = 0;
     let mut quote: Option<u8> = None;
     while i < bytes.len() {
-        let b = bytes[i];
         if let Some(q) = quote {
-            if b == b'\\' {
+            // Inside a quoted string only a backslash, the closing quote or a line end matter.
+            let Some(p) = memchr::memchr3(b'\\', q, b'\n', &bytes[i..]) else {
+                break;
+            };
+            i += p;
+            if bytes[i] == b'\\' {
                 i += 2;
                 continue;
             }
-            if b == q || b == b'\n' {
-                quote = None;
-            }
+            quote = None;
             i += 1;
             continue;
         }
+        match bytes[i..].iter().position(|&b| starts[usize::from(b)]) {
+            Some(p) => i += p,
+            None => break,
+        }
+        let b = bytes[i];
         let rest = &bytes[i..];
         let line_start = i == 0 || bytes[i - 1] == b'\n';
         if let Some((open, close)) = block

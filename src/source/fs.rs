@@ -18,9 +18,13 @@
 //! @mitigates #walker against #symlink_loop with #no_follow_symlinks
 //! @connects #walker to #scanner with file paths
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
-use ignore::{WalkBuilder, WalkState};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::overrides::Override;
+use ignore::{Match, WalkBuilder, WalkState};
 
 use crate::config::ScanConfig;
 use crate::diagnostic::{Code, Diagnostic};
@@ -91,21 +95,30 @@ pub fn walk(
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
         });
     }
-    let overrides = crate::source::filter::overrides(root, config)?;
+    let rules = Arc::new(Rules {
+        root: root.to_path_buf(),
+        overrides: crate::source::filter::overrides(root, config)?,
+        hidden: config.hidden,
+        follow_symlinks: config.follow_symlinks,
+        dirs: RwLock::default(),
+        errors: Mutex::default(),
+    });
 
+    // Every ignore rule (globs, ignore files, hidden files) is applied by `Rules` in
+    // `filter_entry`, with the crate's precedence; the crate itself reads no ignore file.
     let mut builder = WalkBuilder::new(root);
+    let filter = Arc::clone(&rules);
     builder
         .threads(threads.max(1))
-        .hidden(!config.hidden)
+        .hidden(false)
         .parents(false)
+        .git_ignore(false)
         .git_global(false)
         .git_exclude(false)
         .require_git(false)
         .ignore(false)
         .follow_links(config.follow_symlinks)
-        .add_custom_ignore_filename(IGNORE_FILE)
-        .overrides(overrides)
-        .filter_entry(|e| e.file_name() != ".git");
+        .filter_entry(move |e| e.depth() == 0 || !filter.is_ignored(e));
 
     let root_buf = root.to_path_buf();
     builder.build_parallel().run(|| {
@@ -136,7 +149,166 @@ pub fn walk(
             WalkState::Continue
         })
     });
+    let errors = std::mem::take(&mut *rules.errors.lock().unwrap_or_else(|e| e.into_inner()));
+    for err in errors {
+        match err {
+            RuleError::Ignore(err) => problem(root, &err, visit),
+            RuleError::Linked(rel) => visit(Found::Problem(
+                Diagnostic::new(
+                    Code::IgnoreFileError,
+                    format!("`{rel}` is a symbolic link; it was not read"),
+                )
+                .in_file(&rel)
+                .help("ignore files must be part of the repository: replace the link with a copy, or set `follow_symlinks = true`"),
+            )),
+            RuleError::Special(rel) => visit(Found::Problem(
+                Diagnostic::new(
+                    Code::IgnoreFileError,
+                    format!("`{rel}` is not a regular file; it was not read"),
+                )
+                .in_file(&rel),
+            )),
+        }
+    }
     Ok(())
+}
+
+/// The ignore rules of one folder: its `.threatmarkignore` and its `.gitignore`.
+#[derive(Debug)]
+struct DirRules {
+    custom: Gitignore,
+    git: Gitignore,
+}
+
+#[derive(Debug)]
+enum RuleError {
+    /// An ignore file had lines that are not globs (or could not be read).
+    Ignore(ignore::Error),
+    /// An ignore file is a symbolic link and links are not followed: relative path.
+    Linked(String),
+    /// An ignore file is a FIFO, a socket or a device: relative path.
+    Special(String),
+}
+
+/// Symbolic links are not followed unless configured, and that includes ignore files: the
+/// `ignore` crate opens `.gitignore` with `File::open`, which follows a link, so threatmark reads
+/// ignore files itself and skips linked ones with a TM027 warning. Otherwise a committed
+/// `.gitignore -> ~/.aws/credentials` would decide what is scanned, and its lines that are not
+/// valid globs would be echoed in diagnostics (and in SARIF uploads).
+///
+/// What the walk leaves out, with the precedence of the `ignore` crate (and of
+/// `filter::TreeFilter`, which a `--rev` scan uses): `include`/`exclude` globs first; then
+/// `.threatmarkignore` files, the deepest folder's first; then `.gitignore` files, the deepest
+/// first; then hidden files when `hidden = false`. A folder that is left out is not walked, so
+/// only an entry's own match matters. Ignore files are read once per folder, on first use.
+#[derive(Debug)]
+struct Rules {
+    root: PathBuf,
+    overrides: Override,
+    hidden: bool,
+    follow_symlinks: bool,
+    dirs: RwLock<HashMap<PathBuf, Arc<DirRules>>>,
+    errors: Mutex<Vec<RuleError>>,
+}
+
+impl Rules {
+    fn is_ignored(&self, entry: &ignore::DirEntry) -> bool {
+        if entry.file_name() == ".git" {
+            return true;
+        }
+        let path = entry.path();
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        match self.overrides.matched(path, is_dir) {
+            Match::Whitelist(_) => return false,
+            Match::Ignore(_) => return true,
+            Match::None => {}
+        }
+        // The folders above the entry, the deepest first, up to the root (depth 0).
+        let dirs: Vec<Arc<DirRules>> = path
+            .ancestors()
+            .skip(1)
+            .take(entry.depth())
+            .map(|dir| self.dir(dir))
+            .collect();
+        // `.threatmarkignore` files outrank `.gitignore` files at any depth.
+        for custom in [true, false] {
+            for d in &dirs {
+                let gi = if custom { &d.custom } else { &d.git };
+                match gi.matched(path, is_dir) {
+                    Match::Ignore(_) => return true,
+                    Match::Whitelist(_) => return false,
+                    Match::None => {}
+                }
+            }
+        }
+        !self.hidden && entry.file_name().as_encoded_bytes().starts_with(b".")
+    }
+
+    /// The rules of `dir`, read on first use.
+    fn dir(&self, dir: &Path) -> Arc<DirRules> {
+        if let Some(d) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            return Arc::clone(d);
+        }
+        // Two threads may read the same folder at once; the first insert wins and duplicate
+        // diagnostics are removed when diagnostics are normalised.
+        let rules = Arc::new(DirRules {
+            custom: self.read(dir, IGNORE_FILE),
+            git: self.read(dir, ".gitignore"),
+        });
+        let mut map = self.dirs.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(dir.to_path_buf()).or_insert(rules))
+    }
+
+    /// One ignore file, as the `ignore` crate reads it (`GitignoreBuilder::add`: a byte order
+    /// mark dropped, reading stopped at the first line that is not UTF-8, an error that is
+    /// only an I/O error dropped), except that a symbolic link is not followed unless links
+    /// are.
+    fn read(&self, dir: &Path, name: &str) -> Gitignore {
+        let mut errors = Vec::new();
+        let gi = self.read_file(&dir.join(name), dir, &mut errors);
+        if !errors.is_empty() {
+            let mut all = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+            all.extend(errors);
+        }
+        gi
+    }
+
+    fn read_file(&self, path: &Path, dir: &Path, errors: &mut Vec<RuleError>) -> Gitignore {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Gitignore::empty();
+        };
+        let linked = meta.file_type().is_symlink();
+        if linked && !self.follow_symlinks {
+            errors.push(RuleError::Linked(relative(&self.root, path)));
+            return Gitignore::empty();
+        }
+        // Only regular files: opening a FIFO named `.gitignore` would block the walk forever.
+        let meta = if linked {
+            std::fs::metadata(path).unwrap_or(meta)
+        } else {
+            meta
+        };
+        if !meta.is_file() {
+            // A folder (or a dangling link) named like an ignore file is no ignore file.
+            if !meta.is_dir() && !meta.file_type().is_symlink() {
+                errors.push(RuleError::Special(relative(&self.root, path)));
+            }
+            return Gitignore::empty();
+        }
+        let mut builder = GitignoreBuilder::new(dir);
+        if let Some(err) = builder.add(path)
+            && !err.is_io()
+        {
+            errors.push(RuleError::Ignore(err));
+        }
+        builder.build().unwrap_or_else(|err| {
+            errors.push(RuleError::Ignore(ignore::Error::WithPath {
+                path: path.to_path_buf(),
+                err: Box::new(err),
+            }));
+            Gitignore::empty()
+        })
+    }
 }
 
 fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
@@ -149,13 +321,15 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
         ignore::Error::WithDepth { err, .. } => problem(root, err, visit),
         ignore::Error::Loop { ancestor, child } => {
             let child = relative(root, child);
+            // A loop back to the root would otherwise read "leads back to ``".
+            let target = match relative(root, ancestor) {
+                rel if rel.is_empty() => "the scan root".to_string(),
+                rel => format!("`{rel}`"),
+            };
             visit(Found::Problem(
                 Diagnostic::new(
                     Code::SymlinkLoop,
-                    format!(
-                        "symbolic link loop: `{child}` leads back to `{}`",
-                        relative(root, ancestor)
-                    ),
+                    format!("symbolic link loop: `{child}` leads back to {target}"),
                 )
                 .in_file(&child)
                 .help("the link was not followed"),
