@@ -10,10 +10,8 @@
 //! Cases that depend on Unix (symbolic links, file modes, names that are not UTF-8, signals) are
 //! compiled on Unix only; the memory measurement reads `/proc` and runs on Linux only.
 //!
-//! docs/security.md lists what each test covers. The "Covers control #x of #y" comments name
-//! the controls of threatmark's own threat model that a test exercises; they become `tests`
-//! annotations (with an `@`) in the change that also regenerates threatmodel.json, which the
-//! dogfood `threatmark check` compares with the code.
+//! docs/security.md lists what each test covers. The `tests` annotations name the controls of
+//! threatmark's own threat model that a test exercises.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -392,7 +390,7 @@ fn utf16_with_a_byte_order_mark_is_read_in_both_byte_orders() {
     assert!(located(&out.stderr, "TM020").is_empty(), "{}", out.stderr);
 }
 
-// Covers control #diagnose_bad_input of #scanner.
+// @tests #diagnose_bad_input for #scanner
 #[test]
 fn crlf_and_lone_cr_line_endings_put_annotations_on_the_right_lines() {
     let dir = repo("");
@@ -465,7 +463,7 @@ fn crlf_and_lone_cr_line_endings_put_annotations_on_the_right_lines() {
 // Size: huge files, long lines, many and long annotations
 // ---------------------------------------------------------------------------------------------
 
-// Covers control #size_limit of #scanner.
+// @tests #size_limit for #scanner
 #[test]
 fn a_100_mb_file_is_skipped_by_name_under_the_default_limit() {
     let dir = repo("");
@@ -722,7 +720,7 @@ fn a_1_mb_description_is_kept_whole() {
 /// 50,000 nested brackets, parentheses and (unclosed) braces. With a 1 ms budget tree-sitter is
 /// stopped on every file, TM025 names it, and the lexical scanner still finds the annotations
 /// before and after the nesting.
-// Covers control #parse_budget of #extractor.
+// @tests #parse_budget for #extractor
 #[test]
 fn deep_nesting_hits_the_parse_budget_and_annotations_are_still_found() {
     const N: usize = 50_000;
@@ -846,7 +844,7 @@ fn symlink_loops_end_in_diagnostics_when_links_are_followed() {
 /// run as root (a read would be a TM023); and one link points at a FIFO, whose opening blocks
 /// until someone writes to it, so any open through that link would hang the scan into the
 /// hang guard.
-// Covers control #no_follow_symlinks of #walker.
+// @tests #no_follow_symlinks for #walker
 #[cfg(unix)]
 #[test]
 fn links_out_of_the_repository_are_never_read() {
@@ -1151,7 +1149,7 @@ fn empty_folders_and_repositories_without_commits() {
 /// `threatmodel.json` is the old file or the complete new one, never a truncated file.
 /// SIGKILL runs no destructor, so `.threatmark-*.tmp` files may remain: they are never the
 /// model, nothing else is left behind, and the scan does not read them.
-// Covers control #atomic_write of #writer.
+// @tests #atomic_write for #writer
 #[cfg(unix)]
 #[test]
 fn killing_a_scan_while_it_writes_never_tears_the_model() {
@@ -1277,6 +1275,7 @@ fn killing_a_scan_while_it_writes_never_tears_the_model() {
     assert!(again.stdout.as_bytes() == new.as_slice());
 }
 
+// @tests #confined_output for #cli
 #[test]
 fn scan_output_from_the_configuration_cannot_leave_the_scan_root() {
     let outer = tempfile::tempdir().expect("tempdir");
@@ -1346,6 +1345,7 @@ fn scan_output_from_the_configuration_cannot_leave_the_scan_root() {
 /// A configuration is read from the repository; a link to a file outside it would be read, and
 /// the TOML parse error would quote the offending line (`threatmark.toml ->
 /// ~/.aws/credentials`).
+// @tests #no_linked_inputs for #cli
 #[cfg(unix)]
 #[test]
 fn a_configuration_linked_from_outside_the_repository_is_refused() {
@@ -1383,7 +1383,6 @@ fn a_configuration_linked_from_outside_the_repository_is_refused() {
 /// The fix belongs in `Config::load` (src/config.rs), so every command gets it.
 #[cfg(unix)]
 #[test]
-#[ignore = "known gap: Config::load follows a linked threatmark.toml for check/diff/history (fix in src/config.rs)"]
 fn check_refuses_a_configuration_linked_from_outside() {
     const MARKER: &str = "AKIA7D2F0HOSTILE";
     let outside = tempfile::tempdir().expect("tempdir");
@@ -1408,7 +1407,6 @@ fn check_refuses_a_configuration_linked_from_outside() {
 /// (src/render/templates.rs): refuse links, as the walk does.
 #[cfg(unix)]
 #[test]
-#[ignore = "known gap: template overrides follow symbolic links (fix in src/render/templates.rs)"]
 fn template_overrides_are_not_read_through_links() {
     const MARKER: &str = "TEMPLATE-LEAK-51f0";
     let outside = tempfile::tempdir().expect("tempdir");
@@ -1498,7 +1496,6 @@ fn site_out_refuses_precious_folders_however_they_are_spelled() {
 /// path is never normalised, and no precious folder matches it. Fix: normalise `.` and `..`
 /// lexically before looking for the existing ancestor.
 #[test]
-#[ignore = "known gap: site --out through a missing folder and `..` is not normalised (fix in src/cli/report.rs)"]
 fn site_out_refuses_the_repository_reached_through_a_missing_folder() {
     let home = tempfile::tempdir().expect("home");
     let dir = repo("");

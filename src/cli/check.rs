@@ -216,7 +216,8 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         outcomes.push(o);
     }
 
-    let model_path = repo.root.join(&config.scan.output);
+    // Confined to the scan root like `scan` writes it: the value comes from the repository.
+    let model_path = super::scan::model_path(&repo.root, &config.scan.output)?;
     let fresh = model::to_json(&result.model);
     let stale = match std::fs::read_to_string(&model_path) {
         Ok(committed) if committed == fresh => Vec::new(),

@@ -211,8 +211,20 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     } else {
         std::env::current_dir()?.join(p)
     };
-    // Canonicalise the longest existing ancestor, then append the rest.
-    let mut existing = abs.clone();
+    // The path does not exist yet. `missing/..` must not survive lexically just because
+    // `missing` does not exist: once the site creates `missing`, it *is* the parent.
+    let mut norm = PathBuf::new();
+    for part in abs.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                norm.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => norm.push(other),
+        }
+    }
+    // Canonicalise the longest existing ancestor (links resolved), then append the rest.
+    let mut existing = norm.clone();
     let mut rest = Vec::new();
     while !existing.exists() {
         match (existing.file_name(), existing.parent()) {
@@ -225,11 +237,7 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
     }
     let mut out = std::fs::canonicalize(&existing).unwrap_or(existing);
     for part in rest.iter().rev() {
-        if part == ".." {
-            out.pop();
-        } else if part != "." {
-            out.push(part);
-        }
+        out.push(part);
     }
     Ok(out)
 }

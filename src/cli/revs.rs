@@ -199,6 +199,9 @@ impl Repo {
 
     /// Scan the work tree.
     pub fn scan_worktree(&self) -> anyhow::Result<(Config, ScanResult)> {
+        if self.config_override.is_none() {
+            super::scan::refuse_linked_config(&self.root)?;
+        }
         let config = Config::load(&self.root, self.config_override.as_deref())?;
         let result = scan::scan_dir(&self.root, &config, self.threads, &|| {})
             .with_context(|| format!("scanning {}", self.root.display()))?;

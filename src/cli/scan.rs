@@ -2,6 +2,15 @@
 //!
 //! `[scan] output` comes from the repository's threatmark.toml, which may be hostile, so it must
 //! stay inside the scan root ([`model_path`]); only `-o` on the command line writes elsewhere.
+//!
+//! @threat Model written outside the repository (#output_escape) [stride: T; likelihood: possible; impact: major; cwe: 22; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a committed threatmark.toml with `output = "../../.bashrc"`, or an output folder linked out of the repository, makes a scan overwrite a file elsewhere
+//! @control Output confined to the scan root (#confined_output): `[scan] output` must stay inside the scan root after resolving links; only `-o` on the command line may write elsewhere
+//! @mitigates #cli against #output_escape with #confined_output
+//! @threat Repository files read through links (#linked_reads) [stride: I; likelihood: possible; impact: major; cwe: 59; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a committed threatmark.toml, ignore file or template that is a link to ~/.aws/credentials leaks it into logs or a published site
+//! @control Configuration, ignore files and templates are not read through links out of the repository (#no_linked_inputs)
+//! @mitigates #cli against #linked_reads with #no_linked_inputs
 
 use std::io::{IsTerminal, Write};
 use std::path::{Component, Path, PathBuf};

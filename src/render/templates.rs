@@ -217,7 +217,9 @@ impl TemplateSet {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
             let path = entry.path();
-            let meta = std::fs::metadata(&path).map_err(read_err)?;
+            // Not through links: a repository's `[report] templates` folder with
+            // `report.md.hbs -> /proc/self/environ` would publish the environment.
+            let meta = std::fs::symlink_metadata(&path).map_err(read_err)?;
             if !wanted || !safe || !meta.is_file() || meta.len() > MAX_TEMPLATE_BYTES {
                 continue;
             }
