@@ -133,6 +133,8 @@ enum Declared {
 struct Builder {
     reg: Registry,
     diags: Vec<Diagnostic>,
+    /// "Did you mean" searches done so far (bounded by `MAX_SUGGESTIONS`).
+    suggestions: usize,
     /// Indices (in path order) of declarations ignored because of TM004.
     rejected: BTreeSet<usize>,
     /// Placed id -> boundary placements in path order.
@@ -411,7 +413,15 @@ impl Builder {
         .at(ref_location(a, r.span))
         .at_span(r.span)
         .label(format!("no {} has this id", kind.as_str()));
-        diag.help = Some(match closest(&r.id, self.reg.ids(kind)) {
+        // Suggestions cost an edit distance per candidate id; a repository with thousands of
+        // dangling references has a systematic problem, and the first ones show it.
+        let near = if self.suggestions < MAX_SUGGESTIONS {
+            self.suggestions += 1;
+            closest(&r.id, self.reg.ids(kind))
+        } else {
+            None
+        };
+        diag.help = Some(match near {
             Some(near) => format!("did you mean `#{near}`?"),
             None => format!("declare it with `@{} Name (#{})`", kind.as_str(), r.id),
         });
@@ -1131,12 +1141,17 @@ fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     .help("the first one in path order wins")
 }
 
+/// How many undefined references get a "did you mean" search.
+const MAX_SUGGESTIONS: usize = 100;
+
 /// The closest id by edit distance, for "did you mean" help. Case differences count for little:
 /// `#SQLi` suggests `#sqli`.
 fn closest<'a>(id: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a String> {
     let limit = (id.len() / 3).max(2);
     let lower = id.to_lowercase();
     candidates
+        // The distance is at least the difference in length: skip hopeless candidates cheaply.
+        .filter(|c| c.len().abs_diff(id.len()) <= limit)
         .map(|c| {
             let folded = strsim::levenshtein(&lower, &c.to_lowercase());
             (folded, strsim::levenshtein(id, c), c)
