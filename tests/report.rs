@@ -442,14 +442,27 @@ fn site_does_not_write_through_symlinks() {
 // ---------------------------------------------------------------------------------------------
 // Hostile input
 
-const PAYLOADS: [&str; 6] = [
+const PAYLOADS: [&str; 9] = [
     "<script",
     "<img",
     "<svg onload",
     "<iframe",
     "<style>body",
     "<a href=\"javascript:",
+    "<a href=\"data:",
+    "<object",
+    "<foreignObject",
 ];
+
+/// The escaped payloads are part of the public output: review them in the snapshots.
+#[test]
+fn xss_fixture_snapshots() {
+    insta::assert_snapshot!(
+        "xss_markdown",
+        report(XSS, "markdown", &["--source-rev", "main"])
+    );
+    insta::assert_snapshot!("xss_html", report(XSS, "html", &["--source-rev", "main"]));
+}
 
 #[test]
 fn xss_fixture_is_inert_in_markdown() {
