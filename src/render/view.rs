@@ -580,50 +580,34 @@ impl Builder<'_> {
         }
     }
 
-    fn component(&self, id: &str) -> ItemRef {
-        let c = self.model.component(id);
+    /// A reference to a named element, by kind; unknown ids still render (as their id).
+    fn entity<X>(
+        &self,
+        kind: &'static str,
+        id: &str,
+        e: Option<&crate::model::Entity<X>>,
+    ) -> ItemRef {
         self.item(
-            "component",
+            kind,
             id,
-            c.map(|c| c.name.as_str()),
-            c.is_some_and(|c| c.declared),
+            e.map(|e| e.name.as_str()),
+            e.is_some_and(|e| e.declared),
         )
+    }
+    fn component(&self, id: &str) -> ItemRef {
+        self.entity("component", id, self.model.component(id))
     }
     fn boundary(&self, id: &str) -> ItemRef {
-        let b = self.model.boundary(id);
-        self.item(
-            "boundary",
-            id,
-            b.map(|b| b.name.as_str()),
-            b.is_some_and(|b| b.declared),
-        )
+        self.entity("boundary", id, self.model.boundary(id))
     }
     fn threat(&self, id: &str) -> ItemRef {
-        let t = self.model.threat(id);
-        self.item(
-            "threat",
-            id,
-            t.map(|t| t.name.as_str()),
-            t.is_some_and(|t| t.declared),
-        )
+        self.entity("threat", id, self.model.threat(id))
     }
     fn control(&self, id: &str) -> ItemRef {
-        let t = self.model.control(id);
-        self.item(
-            "control",
-            id,
-            t.map(|t| t.name.as_str()),
-            t.is_some_and(|t| t.declared),
-        )
+        self.entity("control", id, self.model.control(id))
     }
     fn actor(&self, id: &str) -> ItemRef {
-        let t = self.model.actor(id);
-        self.item(
-            "actor",
-            id,
-            t.map(|t| t.name.as_str()),
-            t.is_some_and(|t| t.declared),
-        )
+        self.entity("actor", id, self.model.actor(id))
     }
     fn flow(&self, id: &str) -> ItemRef {
         let f = self.model.flows.iter().find(|f| f.id == id);
