@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::revs::Repo;
 use crate::analysis::{self, Residual};
 use crate::exit;
+use crate::render::view::TimelinePoint;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
@@ -40,18 +41,12 @@ pub enum HistoryFormat {
     Csv,
 }
 
-/// The model's vital signs at one commit.
+/// The model's vital signs at one commit: the site's timeline point (commit, threats by
+/// status) plus open threats per band.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Point {
-    pub commit: String,
-    pub date: String,
-    pub subject: String,
-    pub threats: usize,
-    pub exposed: usize,
-    pub open: usize,
-    pub accepted: usize,
-    pub transferred: usize,
-    pub mitigated: usize,
+    #[serde(flatten)]
+    pub status: TimelinePoint,
     /// Open (exposed or unaddressed) threats per band.
     pub critical: usize,
     pub high: usize,
@@ -93,15 +88,17 @@ pub fn points(
         let band = |b: &str| a.summary.open_by_band.get(b).copied().unwrap_or(0);
         let id = c.id.to_string();
         out.push(Point {
-            commit: id.chars().take(12).collect(),
-            date: date_of(c.time),
-            subject: c.summary,
-            threats: a.summary.threats,
-            exposed: status(Residual::Exposed),
-            open: status(Residual::Open),
-            accepted: status(Residual::Accepted),
-            transferred: status(Residual::Transferred),
-            mitigated: status(Residual::Mitigated),
+            status: TimelinePoint {
+                commit: id.chars().take(12).collect(),
+                date: date_of(c.time),
+                subject: c.summary,
+                threats: a.summary.threats,
+                exposed: status(Residual::Exposed),
+                open: status(Residual::Open),
+                accepted: status(Residual::Accepted),
+                transferred: status(Residual::Transferred),
+                mitigated: status(Residual::Mitigated),
+            },
             critical: band("critical"),
             high: band("high"),
             medium: band("medium"),
@@ -132,22 +129,23 @@ const COLUMNS: [&str; 15] = [
 ];
 
 fn cells(p: &Point) -> [String; 15] {
+    let s = &p.status;
     [
-        p.commit.clone(),
-        p.date.clone(),
-        p.threats.to_string(),
-        p.exposed.to_string(),
-        p.open.to_string(),
-        p.accepted.to_string(),
-        p.transferred.to_string(),
-        p.mitigated.to_string(),
+        s.commit.clone(),
+        s.date.clone(),
+        s.threats.to_string(),
+        s.exposed.to_string(),
+        s.open.to_string(),
+        s.accepted.to_string(),
+        s.transferred.to_string(),
+        s.mitigated.to_string(),
         p.critical.to_string(),
         p.high.to_string(),
         p.medium.to_string(),
         p.low.to_string(),
         p.very_low.to_string(),
         p.unrated.to_string(),
-        annotate_snippets::normalize_untrusted_str(&p.subject),
+        annotate_snippets::normalize_untrusted_str(&s.subject),
     ]
 }
 

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::render::report::{self, Format};
 use crate::render::site;
 use crate::render::templates::{BUILTINS, TemplateSet};
-use crate::render::view::{Options, SourceUrl, TimelinePoint};
+use crate::render::view::{Options, SourceUrl};
 use crate::source::git::GitRepo;
 use crate::{exit, output};
 
@@ -340,21 +340,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
         );
         let mut pts = super::history::points(&repo, "HEAD", None, args.history_max)?;
         pts.reverse();
-        opts.timeline = Some(
-            pts.into_iter()
-                .map(|p| TimelinePoint {
-                    commit: p.commit,
-                    date: p.date,
-                    subject: p.subject,
-                    threats: p.threats,
-                    exposed: p.exposed,
-                    open: p.open,
-                    accepted: p.accepted,
-                    transferred: p.transferred,
-                    mitigated: p.mitigated,
-                })
-                .collect(),
-        );
+        opts.timeline = Some(pts.into_iter().map(|p| p.status).collect());
     }
     let analysis = analysis::analyze(&result.model, &config.risk, today.as_deref());
     let files = site::render(&result.model, &analysis, &config.risk, &opts, &templates)?;
