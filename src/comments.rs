@@ -24,8 +24,8 @@ use tree_sitter::{
 
 use crate::annotation::{CommentLine, Locator};
 use crate::diagnostic::{Code, Diagnostic, Span};
-use crate::lang::Language;
 use crate::lang::lexical::{self, RawComment};
+use crate::lang::{Language, Matcher};
 
 /// How the comments of a file were found (for `debug comments`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,10 +153,10 @@ fn tree_sitter_comments(
     text: &str,
     opts: &Options,
 ) -> Result<Option<(Vec<RawComment>, bool)>, TsFailure> {
-    let (Some(ts_lang), Some(query)) = (lang.ts_language(), lang.query()) else {
+    let (Some(ts_lang), Some(matcher)) = (lang.ts_language(), lang.matcher()) else {
         return Ok(None);
     };
-    let query = query.map_err(|e| TsFailure::Grammar(e.to_string()))?;
+    let matcher = matcher.map_err(|e| TsFailure::Grammar(e.to_string()))?;
     if text.len() > MAX_TREE_SITTER_BYTES {
         return Err(TsFailure::TooLarge(text.len()));
     }
@@ -199,24 +199,8 @@ fn tree_sitter_comments(
             }));
         };
         let root = tree.root_node();
-        let doc_index = query.capture_index_for_name("doc");
-        let mut cursor = QueryCursor::new();
         let mut raw = Vec::new();
-        let query_timed_out = Cell::new(false);
-        let mut query_progress = |_: &QueryCursorState| {
-            if over() {
-                query_timed_out.set(true);
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        };
-        let options = QueryCursorOptions::new().progress_callback(&mut query_progress);
-        let mut captures = cursor.captures_with_options(query, root, bytes, options);
-        while let Some((m, idx)) = captures.next() {
-            let cap = m.captures()[*idx];
-            let node = cap.node;
-            let is_doc = Some(cap.index) == doc_index;
+        let mut push = |node: tree_sitter::Node<'_>, is_doc: bool| {
             let (start, end) = (node.start_byte(), node.end_byte());
             let node_text = bytes.get(start..end).unwrap_or_default();
             let block = is_doc || is_block_comment(lang, node_text);
@@ -226,9 +210,12 @@ fn tree_sitter_comments(
                 block,
                 unterminated: false,
             });
-        }
-        drop(captures);
-        if query_timed_out.get() {
+        };
+        let stopped = match matcher {
+            Matcher::Kinds(kinds) => walk_kinds(root, kinds, &mut push, &over),
+            Matcher::Query(query) => run_query(query, root, bytes, &mut push, &over),
+        };
+        if stopped {
             return Err(TsFailure::Budget(format!(
                 "finding comments in the syntax tree stopped after {limit_ms} ms"
             )));
@@ -237,6 +224,64 @@ fn tree_sitter_comments(
         raw.dedup_by_key(|r| r.start);
         Ok(Some((raw, root.has_error())))
     })
+}
+
+/// Every node whose kind is a comment kind, in document order; `true` when the budget ran out.
+fn walk_kinds(
+    root: tree_sitter::Node<'_>,
+    kinds: &[bool],
+    push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
+    over: &dyn Fn() -> bool,
+) -> bool {
+    let mut cursor = root.walk();
+    let mut visited: u32 = 0;
+    loop {
+        let node = cursor.node();
+        if kinds.get(usize::from(node.kind_id())) == Some(&true) {
+            push(node, false);
+        }
+        visited = visited.wrapping_add(1);
+        if visited % 4096 == 0 && over() {
+            return true;
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return false;
+            }
+        }
+    }
+}
+
+/// The captures of a comment query; `true` when the budget ran out.
+fn run_query(
+    query: &tree_sitter::Query,
+    root: tree_sitter::Node<'_>,
+    bytes: &[u8],
+    push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
+    over: &dyn Fn() -> bool,
+) -> bool {
+    let doc_index = query.capture_index_for_name("doc");
+    let mut cursor = QueryCursor::new();
+    let timed_out = Cell::new(false);
+    let mut progress = |_: &QueryCursorState| {
+        if over() {
+            timed_out.set(true);
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let options = QueryCursorOptions::new().progress_callback(&mut progress);
+    let mut captures = cursor.captures_with_options(query, root, bytes, options);
+    while let Some((m, idx)) = captures.next() {
+        let cap = m.captures()[*idx];
+        push(cap.node, Some(cap.index) == doc_index);
+    }
+    drop(captures);
+    timed_out.get()
 }
 
 /// A comment node is a block comment when it opens and closes with one of the language's block
@@ -396,6 +441,77 @@ const DOC_QUOTES: &[(&str, &str)] = &[
 mod tests {
     use super::*;
     use crate::text::LineIndex;
+
+    type Ranges = Vec<(usize, usize)>;
+
+    /// Comment node ranges of `text` found by walking for kinds and by the compiled query.
+    fn both_ways(lang: &Language, text: &str) -> Option<(Ranges, Ranges)> {
+        let Some(Ok(Matcher::Kinds(kinds))) = lang.matcher() else {
+            return None;
+        };
+        let query = lang.query()?.ok()?;
+        let mut parser = Parser::new();
+        parser.set_language(&lang.ts_language()?).ok()?;
+        let tree = parser.parse(text, None)?;
+        let never = || false;
+        let mut walked = Vec::new();
+        walk_kinds(
+            tree.root_node(),
+            kinds,
+            &mut |n, _| walked.push((n.start_byte(), n.end_byte())),
+            &never,
+        );
+        let mut queried = Vec::new();
+        run_query(
+            query,
+            tree.root_node(),
+            text.as_bytes(),
+            &mut |n, _| queried.push((n.start_byte(), n.end_byte())),
+            &never,
+        );
+        queried.sort_unstable();
+        Some((walked, queried))
+    }
+
+    /// The kind walk finds exactly what the query finds, on every polyglot sample and on broken
+    /// input, for every grammar whose query is a list of kinds.
+    #[test]
+    fn kind_walk_equals_query() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("fixtures").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        let mut compared = std::collections::BTreeSet::new();
+        for path in files {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let Some(lang) = crate::lang::detect(name, text.as_bytes(), |_| None) else {
+                continue;
+            };
+            for text in [
+                text.clone(),
+                format!("{text}\n/* {{ \"unclosed"),
+                text[..text.len() / 2].to_string(),
+            ] {
+                if let Some((walked, queried)) = both_ways(lang, &text) {
+                    assert_eq!(walked, queried, "{} ({})", path.display(), lang.name);
+                    compared.insert(lang.name);
+                }
+            }
+        }
+        assert!(compared.len() >= 15, "compared only {compared:?}");
+    }
 
     fn lines_of(lang: &str, src: &str) -> Vec<Vec<String>> {
         let lang = crate::lang::by_name(lang).expect("language");

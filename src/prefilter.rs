@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
+use crate::annotation::Tag;
+
 /// Every tag starts with one of these stems.
 pub const STEMS: &[&str] = &[
     "accept",
@@ -21,7 +23,6 @@ pub const STEMS: &[&str] = &[
     "expose",
     "mitigate",
     "review",
-    "skip",
     "test",
     "threat",
     "transfer",
@@ -33,9 +34,36 @@ static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!("@(?:{alternation})")).unwrap_or_else(|_| unreachable!())
 });
 
-/// Could `bytes` contain an annotation?
+/// Could `bytes` contain an annotation, or a near miss that deserves a note?
+///
+/// After the SIMD search, each hit is checked the way the parser will check it, which keeps
+/// decorators, e-mail addresses and words such as `@skipUnless` away from tree-sitter: in a
+/// comment line a tag can only follow whitespace or comment-marker punctuation, and the word
+/// must be a tag or within the parser's near-miss distance of one.
 pub fn may_contain_annotations(bytes: &[u8]) -> bool {
-    PATTERN.is_match(bytes)
+    PATTERN
+        .find_iter(bytes)
+        .any(|m| plausible_tag(bytes, m.start()))
+}
+
+fn plausible_tag(bytes: &[u8], at: usize) -> bool {
+    let glued = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if at > 0 && glued(bytes[at - 1]) {
+        return false;
+    }
+    let rest = &bytes[at + 1..];
+    let len = rest
+        .iter()
+        .position(|&b| !(glued(b) || b == b'-'))
+        .unwrap_or(rest.len());
+    // Long words are never within distance 2 of a tag (the longest spelling has 9 letters).
+    if len > 12 {
+        return false;
+    }
+    let Ok(word) = std::str::from_utf8(&rest[..len]) else {
+        return false;
+    };
+    Tag::from_word(word).is_some() || crate::annotation::near_miss_tag(word).is_some()
 }
 
 #[cfg(test)]
@@ -54,5 +82,14 @@ mod tests {
             b"fn main() { println!(\"hello\"); }"
         ));
         assert!(!may_contain_annotations(b"@Component class X {}"));
+        // Decorators, addresses and long words are not tags.
+        assert!(!may_contain_annotations(b"@skipUnless(x)\n@skip_doctest\n"));
+        assert!(!may_contain_annotations(b"mail test@test.test"));
+        assert!(!may_contain_annotations(b"# @connections are pooled"));
+        // Near misses still reach the parser, which notes them.
+        assert!(may_contain_annotations(b"// @threats X"));
+        assert!(may_contain_annotations(b"// @tests."));
+        assert!(may_contain_annotations(b"/*@threat X*/"));
+        assert!(may_contain_annotations(b"r\"\"\"@threat X"));
     }
 }

@@ -291,17 +291,104 @@ pub struct RevTarget<'a> {
     pub default_name: String,
 }
 
+/// What a revision scan keeps so that the scan of a nearby revision can follow the change
+/// instead of reading the whole tree again: the per-file outcomes that contribute to the model,
+/// and what decides which files are scanned. Saved under `.git/threatmark/` by the CLI.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// The commit's root tree, hex.
+    pub tree: String,
+    pub prefix: String,
+    /// See [`config_key`]: the snapshot only serves scans with the same configuration.
+    pub config_key: u64,
+    /// Ignore files under the prefix: relative path and blob id (hex).
+    pub ignore_files: Vec<(String, String)>,
+    pub files_seen: usize,
+    /// Problems of the path rules (unreadable ignore files).
+    pub problems: Vec<Diagnostic>,
+    /// Every file that contributed annotations or diagnostics, sorted by path.
+    pub outcomes: Vec<FileOutcome>,
+}
+
+/// A fingerprint of everything in a configuration (and the tool version).
+pub fn config_key(config: &Config) -> u64 {
+    fnv(format!("{} {config:?}", env!("CARGO_PKG_VERSION")).as_bytes())
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The configuration of a revision scan: `config` when given, else the revision's
+/// threatmark.toml, else its threatspec.yaml, else the defaults.
+fn rev_config(
+    reader: &Reader,
+    target: &RevTarget<'_>,
+    tree: ObjectId,
+    config: Option<&Config>,
+) -> Result<Config, ScanError> {
+    if let Some(c) = config {
+        return Ok(c.clone());
+    }
+    let path = if target.prefix.is_empty() {
+        crate::config::FILE_NAME.to_string()
+    } else {
+        format!("{}/{}", target.prefix, crate::config::FILE_NAME)
+    };
+    let ts_path = path.replace(
+        crate::config::FILE_NAME,
+        crate::import::threatspec::CONFIG_FILE,
+    );
+    Ok(match reader.file_at(tree, &path)? {
+        Some(bytes) => Config::parse(
+            &String::from_utf8_lossy(&bytes),
+            Path::new(&format!("{path} (at {})", target.commit)),
+        )?,
+        // A Threatspec project, as in a work-tree scan. Its `mime` overrides look at the
+        // work tree's files, the only IO a revision scan does outside git.
+        None => match reader.file_at(tree, &ts_path)? {
+            Some(bytes) => {
+                let root = target
+                    .repo
+                    .workdir()
+                    .map(|w| w.join(&target.prefix))
+                    .unwrap_or_default();
+                Config::from_threatspec(
+                    &String::from_utf8_lossy(&bytes),
+                    Path::new(&format!("{ts_path} (at {})", target.commit)),
+                    &root,
+                )?
+            }
+            None => Config::default(),
+        },
+    })
+}
+
 /// Scan a commit from the object database. The configuration and ignore files are read from that
 /// commit unless `config` is given.
+///
+/// With a `base` snapshot of another revision (same prefix and configuration, same ignore
+/// files), only the paths that differ between the two trees are read: the cost follows the
+/// change, not the repository. Otherwise every file of the tree is listed and read (each blob
+/// once per run, and not at all when `cache` has it).
 pub fn scan_rev(
     target: &RevTarget<'_>,
     config: Option<&Config>,
     threads: usize,
     cache: &BlobCache,
-) -> Result<(Config, ScanResult), ScanError> {
+    base: Option<&Snapshot>,
+) -> Result<(Config, ScanResult, Snapshot), ScanError> {
     let started = Instant::now();
     let reader = target.repo.reader();
     let tree = reader.tree_of(target.commit)?;
+    let config = rev_config(&reader, target, tree, config)?;
+    let opts = FileOptions::from_config(&config);
+    let key = config_key(&config);
     let under = |p: &str| -> Option<String> {
         if target.prefix.is_empty() {
             Some(p.to_string())
@@ -310,44 +397,72 @@ pub fn scan_rev(
                 .map(str::to_string)
         }
     };
-    let config = match config {
-        Some(c) => c.clone(),
-        None => {
-            let path = if target.prefix.is_empty() {
-                crate::config::FILE_NAME.to_string()
-            } else {
-                format!("{}/{}", target.prefix, crate::config::FILE_NAME)
-            };
-            let ts_path = path.replace(
-                crate::config::FILE_NAME,
-                crate::import::threatspec::CONFIG_FILE,
-            );
-            match reader.file_at(tree, &path)? {
-                Some(bytes) => Config::parse(
-                    &String::from_utf8_lossy(&bytes),
-                    Path::new(&format!("{path} (at {})", target.commit)),
-                )?,
-                // A Threatspec project, as in a work-tree scan. Its `mime` overrides look at the
-                // work tree's files, the only IO a revision scan does outside git.
-                None => match reader.file_at(tree, &ts_path)? {
-                    Some(bytes) => {
-                        let root = target
-                            .repo
-                            .workdir()
-                            .map(|w| w.join(&target.prefix))
-                            .unwrap_or_default();
-                        Config::from_threatspec(
-                            &String::from_utf8_lossy(&bytes),
-                            Path::new(&format!("{ts_path} (at {})", target.commit)),
-                            &root,
-                        )?
-                    }
-                    None => Config::default(),
-                },
+    if let Some(base) = base.filter(|b| b.prefix == target.prefix && b.config_key == key)
+        && let Ok(base_tree) = ObjectId::from_hex(base.tree.as_bytes())
+    {
+        let changes: Vec<(String, crate::source::git::Change)> = reader
+            .changes(base_tree, tree)?
+            .into_iter()
+            .filter_map(|c| under(&c.path).map(|rel| (rel, c)))
+            .collect();
+        // New ignore rules can change which unchanged files are scanned: read everything.
+        if !changes
+            .iter()
+            .any(|(rel, _)| crate::source::filter::is_ignore_file(rel))
+        {
+            let mut ignore_files = Vec::new();
+            for (rel, id) in &base.ignore_files {
+                let id = ObjectId::from_hex(id.as_bytes())
+                    .map_err(|_| GitError::Other(format!("bad object id `{id}` in a snapshot")))?;
+                ignore_files.push((rel.clone(), reader.blob(id)?));
             }
+            let mut problems = Vec::new();
+            let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
+            let mut outcomes: BTreeMap<String, FileOutcome> = base
+                .outcomes
+                .iter()
+                .map(|o| (o.path.clone(), o.clone()))
+                .collect();
+            let mut seen = base.files_seen;
+            let mut todo = Vec::new();
+            for (rel, change) in &changes {
+                outcomes.remove(rel);
+                let scanned = |side: Option<(ObjectId, EntryKind)>| match side {
+                    Some((id, EntryKind::File)) if !filter.is_ignored(rel) => Some(id),
+                    _ => None,
+                };
+                if scanned(change.old).is_some() {
+                    seen = seen.saturating_sub(1);
+                }
+                if let Some(id) = scanned(change.new) {
+                    seen += 1;
+                    todo.push((rel.as_str(), id));
+                }
+            }
+            let batch = read_blobs(target.repo, &todo, &opts, cache, threads)?;
+            for o in batch.outcomes {
+                outcomes.insert(o.path.clone(), o);
+            }
+            let snapshot = Snapshot {
+                tree: tree.to_string(),
+                prefix: target.prefix.clone(),
+                config_key: key,
+                ignore_files: base.ignore_files.clone(),
+                files_seen: seen,
+                problems: problems.clone(),
+                outcomes: outcomes.into_values().collect(),
+            };
+            let stats = Stats {
+                files_seen: seen,
+                files_read: batch.read,
+                bytes_read: batch.bytes,
+                ..Stats::default()
+            };
+            let result = finish(target, &config, &snapshot, problems, stats, started);
+            return Ok((config, result, snapshot));
         }
-    };
-    let opts = FileOptions::from_config(&config);
+    }
+
     let entries: Vec<(String, crate::source::git::TreeEntry)> = reader
         .list(tree)?
         .into_iter()
@@ -355,40 +470,102 @@ pub fn scan_rev(
         .collect();
     let mut problems = Vec::new();
     let mut ignore_files = Vec::new();
+    let mut ignore_ids = Vec::new();
     for (rel, e) in &entries {
         if crate::source::filter::is_ignore_file(rel) && e.kind == EntryKind::File {
             ignore_files.push((rel.clone(), reader.blob(e.id)?));
+            ignore_ids.push((rel.clone(), e.id.to_string()));
         }
     }
     let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
-    let files: Vec<&(String, crate::source::git::TreeEntry)> = entries
+    let files: Vec<(&str, ObjectId)> = entries
         .iter()
         .filter(|(rel, e)| e.kind == EntryKind::File && !filter.is_ignored(rel))
+        .map(|(rel, e)| (rel.as_str(), e.id))
         .collect();
+    let batch = read_blobs(target.repo, &files, &opts, cache, threads)?;
+    let mut outcomes = batch.outcomes;
+    outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+    let snapshot = Snapshot {
+        tree: tree.to_string(),
+        prefix: target.prefix.clone(),
+        config_key: key,
+        ignore_files: ignore_ids,
+        files_seen: files.len(),
+        problems: problems.clone(),
+        outcomes,
+    };
+    let stats = Stats {
+        files_seen: files.len(),
+        files_read: batch.read,
+        bytes_read: batch.bytes,
+        ..Stats::default()
+    };
+    let result = finish(target, &config, &snapshot, problems, stats, started);
+    Ok((config, result, snapshot))
+}
 
+/// Build the model of a revision scan from its snapshot.
+fn finish(
+    target: &RevTarget<'_>,
+    config: &Config,
+    snapshot: &Snapshot,
+    problems: Vec<Diagnostic>,
+    mut stats: Stats,
+    started: Instant,
+) -> ScanResult {
+    let project = project_named(config, &target.default_name);
+    let mut result = assemble(project, snapshot.outcomes.clone(), &config.risk, &mut stats);
+    let mut diagnostics = problems;
+    diagnostics.append(&mut result.diagnostics);
+    diagnostic::normalize(&mut diagnostics);
+    result.diagnostics = diagnostics;
+    stats.elapsed = started.elapsed();
+    result.stats = stats;
+    result
+}
+
+/// What reading a list of blobs produced.
+struct Batch {
+    /// The files that contributed annotations or diagnostics, in no particular order.
+    outcomes: Vec<FileOutcome>,
+    read: usize,
+    bytes: u64,
+}
+
+/// Read and process blobs on `threads` threads.
+fn read_blobs(
+    repo: &GitRepo,
+    files: &[(&str, ObjectId)],
+    opts: &FileOptions,
+    cache: &BlobCache,
+    threads: usize,
+) -> Result<Batch, GitError> {
     let next = AtomicUsize::new(0);
     let read = AtomicUsize::new(0);
     let bytes_read = AtomicU64::new(0);
     let outcomes: Mutex<Vec<FileOutcome>> = Mutex::new(Vec::new());
-    let problems = Mutex::new(problems);
     let failure: Mutex<Option<GitError>> = Mutex::new(None);
+    let threads = threads.clamp(1, files.len().max(1));
     std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
+        for _ in 0..threads {
             s.spawn(|| {
-                let reader = target.repo.reader();
+                let reader = repo.reader();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((rel, entry)) = files.get(i).copied() else {
+                    let Some((rel, id)) = files.get(i).copied() else {
                         break;
                     };
                     if lock(&failure).is_some() {
                         break;
                     }
-                    match rev_file(&reader, rel, entry.id, &opts, cache) {
+                    match rev_file(&reader, rel, id, opts, cache) {
                         Ok(RevFile::Skipped) => {}
-                        Ok(RevFile::TooLarge(size)) => {
-                            lock(&problems).push(too_large(rel, size, opts.max_file_size));
-                        }
+                        Ok(RevFile::TooLarge(size)) => lock(&outcomes).push(FileOutcome {
+                            path: rel.to_string(),
+                            diagnostics: vec![too_large(rel, size, opts.max_file_size)],
+                            ..FileOutcome::default()
+                        }),
                         Ok(RevFile::Done(outcome, size)) => {
                             read.fetch_add(1, Ordering::Relaxed);
                             bytes_read.fetch_add(size, Ordering::Relaxed);
@@ -407,24 +584,13 @@ pub fn scan_rev(
         }
     });
     if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
-        return Err(e.into());
+        return Err(e);
     }
-    let mut stats = Stats {
-        files_seen: files.len(),
-        files_read: read.into_inner(),
-        bytes_read: bytes_read.into_inner(),
-        ..Stats::default()
-    };
-    let project = project_named(&config, &target.default_name);
-    let outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut result = assemble(project, outcomes, &config.risk, &mut stats);
-    let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
-    diagnostics.append(&mut result.diagnostics);
-    diagnostic::normalize(&mut diagnostics);
-    result.diagnostics = diagnostics;
-    stats.elapsed = started.elapsed();
-    result.stats = stats;
-    Ok((config, result))
+    Ok(Batch {
+        outcomes: outcomes.into_inner().unwrap_or_else(|e| e.into_inner()),
+        read: read.into_inner(),
+        bytes: bytes_read.into_inner(),
+    })
 }
 
 enum RevFile {
@@ -482,11 +648,7 @@ pub fn scan_dir(
             if !is_candidate(&file.rel, &opts) {
                 return;
             }
-            if file.size > opts.max_file_size {
-                lock(&problems).push(too_large(&file.rel, file.size, opts.max_file_size));
-                return;
-            }
-            match read_limited(&file.path, opts.max_file_size) {
+            READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer) {
                 Ok(Limited::TooLarge(size)) => {
                     let d = match size {
                         Some(size) => too_large(&file.rel, size, opts.max_file_size),
@@ -502,10 +664,10 @@ pub fn scan_dir(
                     };
                     lock(&problems).push(d);
                 }
-                Ok(Limited::Read(bytes)) => {
+                Ok(Limited::Read(len)) => {
                     read.fetch_add(1, Ordering::Relaxed);
-                    bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    let outcome = process_file(&file.rel, &bytes, &opts);
+                    bytes_read.fetch_add(len as u64, Ordering::Relaxed);
+                    let outcome = process_file(&file.rel, &buffer[..len], &opts);
                     if outcome.matched || outcome.binary || !outcome.diagnostics.is_empty() {
                         lock(&outcomes).push((file.path, outcome));
                     }
@@ -515,7 +677,13 @@ pub fn scan_dir(
                         .in_file(&file.rel)
                         .help("check the permissions; the rest of the scan went on"),
                 ),
-            }
+            });
+            // One huge file must not pin its size in every thread for the rest of the scan.
+            READ_BUFFER.with_borrow_mut(|buffer| {
+                if buffer.capacity() > KEEP_BUFFER {
+                    *buffer = vec![0; FIRST_READ];
+                }
+            });
         }
     };
     fs::walk(root, &config.scan, threads, &visit)?;
@@ -579,30 +747,60 @@ pub fn assemble(
     }
 }
 
-/// A file's bytes, or its size when it is over the limit (`None`: its size is unknown, but it
-/// held more bytes than the limit).
+/// The first `n` bytes of the buffer are the file, or it is over the limit (`None`: its size is
+/// unknown, but it held more bytes than the limit).
 enum Limited {
-    Read(Vec<u8>),
+    Read(usize),
     TooLarge(Option<u64>),
 }
 
-/// Read at most `limit` bytes of `path`. The walk's size check alone is not enough: a file can
-/// grow after it was listed, and with `follow_symlinks = true` a link can lead to a file whose
-/// size says nothing about its contents (`/proc/self/pagemap` reports 0 bytes and reads
+/// Size of the first read: most source files fit, so they cost `open`, two `read`s and `close`,
+/// as in ripgrep, with no `stat`.
+const FIRST_READ: usize = 64 * 1024;
+/// A worker's buffer that grew past this for one large file is given back afterwards.
+const KEEP_BUFFER: usize = 1024 * 1024;
+
+thread_local! {
+    /// One read buffer per walker thread, reused for every file. It is never cleared, so the
+    /// first read needs no zeroing.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; FIRST_READ]);
+}
+
+/// Read at most `limit` bytes of `path` into `buffer`. A file that fills the first read is
+/// `stat`ed, so a 2 GB log is refused without reading it. The size alone is not enough either: a
+/// file can grow after it was listed, and with `follow_symlinks = true` a link can lead to a file
+/// whose size says nothing about its contents (`/proc/self/pagemap` reports 0 bytes and reads
 /// without end), which `std::fs::read` would read until memory runs out.
-fn read_limited(path: &Path, limit: u64) -> std::io::Result<Limited> {
+fn read_limited(path: &Path, limit: u64, buffer: &mut Vec<u8>) -> std::io::Result<Limited> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let hint = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if hint > limit {
-        return Ok(Limited::TooLarge(Some(hint)));
+    let mut file = std::fs::File::open(path)?;
+    let first = usize::try_from(limit.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .min(FIRST_READ);
+    if buffer.len() < first {
+        buffer.resize(first, 0);
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
+    let mut filled = 0;
+    while filled < first {
+        match file.read(&mut buffer[filled..first]) {
+            Ok(0) => return Ok(Limited::Read(filled)),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limit {
+        return Ok(Limited::TooLarge(Some(size)));
+    }
+    buffer.truncate(filled);
+    buffer.reserve(usize::try_from(size.saturating_sub(filled as u64)).unwrap_or(0));
+    let rest = limit.saturating_add(1).saturating_sub(filled as u64);
+    file.take(rest).read_to_end(buffer)?;
+    if buffer.len() as u64 > limit {
         return Ok(Limited::TooLarge(None));
     }
-    Ok(Limited::Read(bytes))
+    Ok(Limited::Read(buffer.len()))
 }
 
 fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {

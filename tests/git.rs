@@ -1441,3 +1441,90 @@ fn check_sarif_with_a_failed_policy_is_valid() {
     let out = repo.expect(&["check", "--format", "sarif"], 1);
     assert_valid_sarif(&parse(&out.stdout));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots: a revision scan that follows the change equals a full scan
+// ---------------------------------------------------------------------------------------------
+
+/// Each commit changes the tree in another way: edits, additions, deletions, a rename, a binary
+/// file, a file that becomes a folder, a new ignore rule, a new configuration. Scanned in order
+/// with snapshots (each scan starts from the previous one's), every model and every diagnostic
+/// must equal a full scan of the same commit.
+#[test]
+fn scans_that_follow_snapshots_equal_full_scans() {
+    let repo = path_rules_repo();
+    let mut commits = vec![repo.rev("HEAD")];
+    repo.write("src/main.rs", "// @component Api (#api) in #dmz\n// @boundary DMZ (#dmz)\n// @threat Injection (#sqli)\n// @exposes #api to #sqli with raw queries\nfn main() {}\n");
+    repo.write(
+        "lib/new.py",
+        "# @threat New (#new)\n# @mitigates #api against #nope with #missing\n",
+    );
+    repo.remove("lib/ok.py");
+    commits.push(repo.commit("edit, add, delete"));
+    repo.git(&["mv", "src/keep.tmp.py", "src/moved.py"]);
+    repo.write("src/blob.rs", b"\0\x01binary @threat");
+    commits.push(repo.commit("rename and a binary file"));
+    repo.remove("lib/new.py");
+    repo.write("lib/new.py/inner.py", "# @threat Inner (#inner)\n");
+    commits.push(repo.commit("a file becomes a folder"));
+    repo.write("lib/.gitignore", "new.py/\n");
+    commits.push(repo.commit("a new ignore rule"));
+    repo.write(
+        "threatmark.toml",
+        "[project]\nname = \"renamed\"\n\n[scan]\nexclude = [\"src/moved.py\"]\n",
+    );
+    commits.push(repo.commit("a new configuration"));
+    repo.write("docs/more.py", "# @threat More (#more)\n");
+    commits.push(repo.commit("after the configuration change"));
+
+    for (i, commit) in commits.iter().enumerate() {
+        let followed = repo.expect(&["scan", "-q", "--rev", commit, "--format", "json"], 0);
+        let mut full = repo.tm();
+        full.env("THREATMARK_NO_CACHE", "1")
+            .args(["scan", "-q", "--rev", commit, "--format", "json"]);
+        let full = run(full);
+        assert_eq!(full.code, 0, "{}", full.stderr);
+        assert_eq!(followed.stdout, full.stdout, "model of commit {i}");
+        assert_eq!(followed.stderr, full.stderr, "diagnostics of commit {i}");
+    }
+    let snapshots = repo.path().join(".git/threatmark/snapshots");
+    let saved = fs::read_dir(&snapshots)
+        .expect("snapshots were saved")
+        .count();
+    assert!((1..=8).contains(&saved), "{saved} snapshots");
+
+    // And backwards, and a diff, from the snapshots now on disk.
+    for commit in commits.iter().rev() {
+        let followed = repo.expect(&["scan", "-q", "--rev", commit, "--format", "json"], 0);
+        let mut full = repo.tm();
+        full.env("THREATMARK_NO_CACHE", "1")
+            .args(["scan", "-q", "--rev", commit, "--format", "json"]);
+        assert_eq!(followed.stdout, run(full).stdout);
+    }
+    let range = format!("{}..{}", commits[0], commits[commits.len() - 1]);
+    let followed = repo.expect(&["diff", &range, "--format", "json"], 0);
+    let mut full = repo.tm();
+    full.env("THREATMARK_NO_CACHE", "1")
+        .args(["diff", &range, "--format", "json"]);
+    assert_eq!(followed.stdout, run(full).stdout);
+}
+
+/// A damaged snapshot is never trusted: the scan reads the tree instead.
+#[test]
+fn a_damaged_snapshot_is_ignored() {
+    let repo = path_rules_repo();
+    let head = repo.rev("HEAD");
+    let expected = repo.stdout(&["scan", "--rev", &head, "--format", "json"]);
+    let dir = repo.path().join(".git/threatmark/snapshots");
+    for entry in fs::read_dir(&dir).expect("snapshots") {
+        let path = entry.expect("entry").path();
+        let mut bytes = fs::read(&path).expect("read");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x20;
+        fs::write(&path, bytes).expect("write");
+    }
+    assert_eq!(
+        repo.stdout(&["scan", "--rev", &head, "--format", "json"]),
+        expected
+    );
+}

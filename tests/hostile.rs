@@ -777,23 +777,34 @@ fn the_parse_budget_bounds_every_file_including_the_comment_query() {
     let dir = repo("[scan]\nparse_timeout_ms = 300\n");
     let root = dir.path();
     for i in 0..3 {
+        // Python's query (docstrings) is compiled and run: 100,000 unclosed `[` make it slow.
         write(
             root,
-            &format!("open{i}.js"),
+            &format!("open{i}.py"),
             format!(
-                "// @threat Open {i} (#open{i})\nvar x = {}\n",
+                "# @threat Open {i} (#open{i})\nx = {}\n",
+                "[".repeat(100_000)
+            ),
+        );
+        // JavaScript's comments are a list of kinds, found by a walk of the tree.
+        write(
+            root,
+            &format!("brace{i}.js"),
+            format!(
+                "// @threat Brace {i} (#brace{i})\nvar x = {}\n",
                 "{".repeat(100_000)
             ),
         );
     }
     let (out, model) = scan(root, &["--threads", "1"]);
     for i in 0..3 {
-        diagnostic(&out.stderr, "TM025", &format!("open{i}.js"));
-        assert_at(&model, &format!("open{i}"), &format!("open{i}.js"), 1);
+        diagnostic(&out.stderr, "TM025", &format!("open{i}.py"));
+        assert_at(&model, &format!("open{i}"), &format!("open{i}.py"), 1);
+        assert_at(&model, &format!("brace{i}"), &format!("brace{i}.js"), 1);
     }
     assert!(
         out.elapsed < Duration::from_secs(30),
-        "three budgeted files took {:?}",
+        "six deep files took {:?}",
         out.elapsed
     );
 }

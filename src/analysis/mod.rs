@@ -233,10 +233,40 @@ fn quoted_list(items: &[String]) -> String {
 
 /// Analyse a model. `today` (`YYYY-MM-DD`) enables expiry checks.
 pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) -> Analysis {
+    let mut by_threat: BTreeMap<&str, Links<'_>> = BTreeMap::new();
+    for x in &model.exposures {
+        by_threat
+            .entry(&x.link.threat)
+            .or_default()
+            .exposures
+            .push(x);
+    }
+    for x in &model.mitigations {
+        by_threat
+            .entry(&x.link.threat)
+            .or_default()
+            .mitigations
+            .push(x);
+    }
+    for x in &model.acceptances {
+        by_threat
+            .entry(&x.link.threat)
+            .or_default()
+            .acceptances
+            .push(x);
+    }
+    for x in &model.transfers {
+        by_threat
+            .entry(&x.link.threat)
+            .or_default()
+            .transfers
+            .push(x);
+    }
     let mut a = Analyzer {
         model,
         matrix,
         today,
+        by_threat: &by_threat,
         findings: Vec::new(),
         uncovered: BTreeMap::new(),
     };
@@ -319,43 +349,50 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
     }
 }
 
+/// A threat's relations, in model order. Built once, so each threat reads its own links instead
+/// of scanning every relation of the model (thousands of each in a large monorepo).
+#[derive(Default)]
+struct Links<'m> {
+    exposures: Vec<&'m crate::model::Exposure>,
+    mitigations: Vec<&'m crate::model::Mitigation>,
+    acceptances: Vec<&'m crate::model::Acceptance>,
+    transfers: Vec<&'m crate::model::Transfer>,
+}
+
+static NO_LINKS: Links<'static> = Links {
+    exposures: Vec::new(),
+    mitigations: Vec::new(),
+    acceptances: Vec::new(),
+    transfers: Vec::new(),
+};
+
 struct Analyzer<'m> {
     model: &'m ThreatModel,
     matrix: &'m RiskMatrix,
     today: Option<&'m str>,
+    by_threat: &'m BTreeMap<&'m str, Links<'m>>,
     findings: Vec<Finding>,
     /// Per threat: the components where it is still uncovered, with the annotations that say
     /// so (open exposures, expired acceptances). Filled by `assess_threats`, read by `plan`.
     uncovered: BTreeMap<String, Vec<(String, Vec<Location>)>>,
 }
 
-impl Analyzer<'_> {
+impl<'m> Analyzer<'m> {
     fn expired(&self, expires: Option<&String>) -> bool {
         matches!((self.today, expires), (Some(today), Some(exp)) if exp.as_str() < today)
     }
 
+    fn links(&self, threat: &str) -> &'m Links<'m> {
+        self.by_threat.get(threat).unwrap_or(&NO_LINKS)
+    }
+
     fn threat_components(&self, threat: &str) -> BTreeSet<String> {
-        let m = self.model;
+        let l = self.links(threat);
         let mut out = BTreeSet::new();
-        out.extend(
-            m.exposures
-                .iter()
-                .filter(|e| e.link.threat == threat)
-                .map(|e| e.link.component.clone()),
-        );
-        out.extend(
-            m.mitigations
-                .iter()
-                .filter(|e| e.link.threat == threat)
-                .map(|e| e.link.component.clone()),
-        );
-        out.extend(
-            m.acceptances
-                .iter()
-                .filter(|e| e.link.threat == threat)
-                .map(|e| e.link.component.clone()),
-        );
-        for t in m.transfers.iter().filter(|t| t.link.threat == threat) {
+        out.extend(l.exposures.iter().map(|e| e.link.component.clone()));
+        out.extend(l.mitigations.iter().map(|e| e.link.component.clone()));
+        out.extend(l.acceptances.iter().map(|e| e.link.component.clone()));
+        for t in &l.transfers {
             out.insert(t.link.from.clone());
             out.insert(t.link.to.clone());
         }
@@ -393,14 +430,16 @@ impl Analyzer<'_> {
         component: &str,
         risk: Option<&Risk>,
     ) -> (bool, Vec<Location>) {
-        let m = self.model;
         let mut valid = false;
         let mut expired_at = Vec::new();
-        for acc in m
+        let links = self.links(&threat.id);
+        let acceptances: Vec<&crate::model::Acceptance> = links
             .acceptances
             .iter()
-            .filter(|x| x.link.threat == threat.id && x.link.component == component)
-        {
+            .copied()
+            .filter(|x| x.link.component == component)
+            .collect();
+        for acc in acceptances {
             let expires = acc
                 .attributes
                 .expires
@@ -457,39 +496,17 @@ impl Analyzer<'_> {
             let id = threat.id.as_str();
             let risk = self.matrix.rate(&threat.attributes);
             let components = self.threat_components(id);
+            let links = self.links(id);
             let mut applies: BTreeSet<&str> = BTreeSet::new();
-            applies.extend(
-                m.exposures
-                    .iter()
-                    .filter(|x| x.link.threat == id)
-                    .map(|x| x.link.component.as_str()),
-            );
-            applies.extend(
-                m.mitigations
-                    .iter()
-                    .filter(|x| x.link.threat == id)
-                    .map(|x| x.link.component.as_str()),
-            );
-            applies.extend(
-                m.acceptances
-                    .iter()
-                    .filter(|x| x.link.threat == id)
-                    .map(|x| x.link.component.as_str()),
-            );
-            applies.extend(
-                m.transfers
-                    .iter()
-                    .filter(|x| x.link.threat == id)
-                    .map(|x| x.link.from.as_str()),
-            );
+            applies.extend(links.exposures.iter().map(|x| x.link.component.as_str()));
+            applies.extend(links.mitigations.iter().map(|x| x.link.component.as_str()));
+            applies.extend(links.acceptances.iter().map(|x| x.link.component.as_str()));
+            applies.extend(links.transfers.iter().map(|x| x.link.from.as_str()));
             let mut accepted_any = false;
             let mut transferred_any = false;
             let mut uncovered: Vec<(String, Vec<Location>)> = Vec::new();
             for c in applies.iter().copied() {
-                let mitigated = m
-                    .mitigations
-                    .iter()
-                    .any(|x| x.link.threat == id && x.link.component == c);
+                let mitigated = links.mitigations.iter().any(|x| x.link.component == c);
                 if mitigated {
                     continue;
                 }
@@ -498,20 +515,13 @@ impl Analyzer<'_> {
                     accepted_any = true;
                     continue;
                 }
-                let transferred = m
-                    .transfers
-                    .iter()
-                    .any(|x| x.link.threat == id && x.link.from == c);
+                let transferred = links.transfers.iter().any(|x| x.link.from == c);
                 if transferred {
                     transferred_any = true;
                     continue;
                 }
                 let mut here = Vec::new();
-                for e in m
-                    .exposures
-                    .iter()
-                    .filter(|e| e.link.threat == id && e.link.component == c)
-                {
+                for e in links.exposures.iter().filter(|e| e.link.component == c) {
                     let severity = match risk.as_ref().map(|r| r.band) {
                         Some(Band::Critical | Band::High) => Severity::Error,
                         Some(Band::Medium) | None => Severity::Warning,

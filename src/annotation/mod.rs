@@ -19,7 +19,7 @@ pub mod xthreatspec;
 
 pub use ast::{Annotation, Body, EntityRef, Kind, Tag};
 pub use attrs::is_valid_date;
-pub use parser::{is_tag_line, parse_comment};
+pub use parser::{is_tag_line, near_miss_tag, parse_comment};
 
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::model::{Location, Source};

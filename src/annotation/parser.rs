@@ -904,6 +904,20 @@ fn first_line(s: &str) -> String {
 }
 
 /// A note for `@word` lines whose word is close to a tag: probably a typo.
+/// The tag a word that is not one is closest to, when it is close enough to be a typo (an edit
+/// distance of at most 2, case ignored, words of 4 letters or more): `(distance, tag)`.
+pub fn near_miss_tag(word: &str) -> Option<(usize, &'static str)> {
+    if word.len() < 4 {
+        return None;
+    }
+    let lower = word.to_ascii_lowercase();
+    Tag::SPELLINGS
+        .iter()
+        .map(|(w, _)| (strsim::levenshtein(&lower, w), *w))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+}
+
 fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
     // Words that other doc-comment conventions use at line start; never ours.
     const PROSE: &[&str] = &[
@@ -958,13 +972,7 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
     if PROSE.contains(&lower.as_str()) && lower == word {
         return None;
     }
-    let candidate = Tag::SPELLINGS
-        .iter()
-        .map(|(w, _)| *w)
-        .filter(|_| lower.len() >= 4)
-        .map(|w| (strsim::levenshtein(&lower, w), w))
-        .filter(|(d, w)| *d <= 2 || (lower == *w))
-        .min()?;
+    let candidate = near_miss_tag(word)?;
     let span = Span::new(head.at, head.at + 1 + word.len());
     let help = if lower == candidate.1 {
         format!("tags are lower case: write `@{}`", candidate.1)

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 
 use crate::config::Config;
 use crate::model::{self, ThreatModel};
-use crate::scan::{self, BlobCache, RevTarget, ScanResult};
+use crate::scan::{self, BlobCache, RevTarget, ScanResult, Snapshot};
 use crate::source::git::{GitRepo, ObjectId};
 
 /// One side of a comparison.
@@ -61,7 +61,11 @@ pub struct Repo {
     pub root: PathBuf,
     git: Option<GitRepo>,
     prefix: String,
-    pub cache: BlobCache,
+    /// Loaded on first use: a scan that follows a snapshot does not need it.
+    cache: std::sync::OnceLock<BlobCache>,
+    /// Snapshots of the revisions scanned in this run (the last two), and whether each one
+    /// still has to be saved.
+    snapshots: std::cell::RefCell<Vec<(Snapshot, bool)>>,
     pub threads: usize,
     config_override: Option<PathBuf>,
 }
@@ -88,19 +92,12 @@ impl Repo {
                     .map(|p| crate::source::fs::relative(Path::new(""), p))
             })
             .unwrap_or_default();
-        let cache = BlobCache::default();
-        if let Some(g) = &git
-            && std::env::var_os("THREATMARK_NO_CACHE").is_none()
-            && let crate::source::cache::Loaded::Corrupt(why) =
-                crate::source::cache::load(&crate::source::cache::path_in(&g.git_dir()), &cache)
-        {
-            eprintln!("threatmark: ignoring the parse cache ({why}); it will be rebuilt");
-        }
         Self {
             root: root.to_path_buf(),
             git,
             prefix,
-            cache,
+            cache: std::sync::OnceLock::new(),
+            snapshots: std::cell::RefCell::default(),
             threads: threads.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(usize::from)
@@ -117,18 +114,77 @@ impl Repo {
         }
     }
 
-    /// Write the parse cache back (entries used in this run). Failing to write a cache is not an
-    /// error worth failing a command for.
+    fn caching(&self) -> Option<&GitRepo> {
+        self.git
+            .as_ref()
+            .filter(|_| std::env::var_os("THREATMARK_NO_CACHE").is_none())
+    }
+
+    /// The parse cache, read from disk on first use.
+    fn cache(&self) -> &BlobCache {
+        self.cache.get_or_init(|| {
+            let cache = BlobCache::default();
+            if let Some(g) = self.caching()
+                && let crate::source::cache::Loaded::Corrupt(why) =
+                    crate::source::cache::load(&crate::source::cache::path_in(&g.git_dir()), &cache)
+            {
+                eprintln!("threatmark: ignoring the parse cache ({why}); it will be rebuilt");
+            }
+            cache
+        })
+    }
+
+    /// Write the parse cache back (entries used in this run) and the new snapshots. Failing to
+    /// write a cache is not an error worth failing a command for.
     pub fn save_cache(&self) {
-        if let Some(g) = &self.git
-            && std::env::var_os("THREATMARK_NO_CACHE").is_none()
-            && self.cache.added.load(std::sync::atomic::Ordering::Relaxed) > 0
+        let Some(g) = self.caching() else {
+            return;
+        };
+        if let Some(cache) = self.cache.get()
+            && cache.added.load(std::sync::atomic::Ordering::Relaxed) > 0
         {
-            let _ = crate::source::cache::save(
-                &crate::source::cache::path_in(&g.git_dir()),
-                &self.cache,
-            );
+            let _ = crate::source::cache::save(&crate::source::cache::path_in(&g.git_dir()), cache);
         }
+        let dir = crate::source::cache::snapshot_dir(&g.git_dir());
+        for (snapshot, unsaved) in self.snapshots.borrow_mut().iter_mut() {
+            if *unsaved {
+                let _ = crate::source::cache::save_snapshot(&dir, snapshot);
+                *unsaved = false;
+            }
+        }
+    }
+
+    /// The snapshot to start a scan of `commit` from: one of its own tree, else the last one
+    /// of this run, else the newest on disk.
+    fn base_snapshot(&self, git: &GitRepo, commit: ObjectId) -> Option<(Snapshot, bool)> {
+        let tree = git.reader().tree_of(commit).ok()?.to_string();
+        let dir = self
+            .caching()
+            .map(|g| crate::source::cache::snapshot_dir(&g.git_dir()));
+        let known = self
+            .snapshots
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(s, _)| s.tree == tree)
+            .map(|(s, _)| (s.clone(), true));
+        known
+            .or_else(|| {
+                dir.as_deref()
+                    .and_then(|d| crate::source::cache::load_snapshot(d, &tree))
+                    .map(|s| (s, true))
+            })
+            .or_else(|| {
+                self.snapshots
+                    .borrow()
+                    .last()
+                    .map(|(s, _)| (s.clone(), false))
+            })
+            .or_else(|| {
+                dir.as_deref()
+                    .and_then(crate::source::cache::newest_snapshot)
+                    .map(|s| (s, false))
+            })
     }
 
     pub fn has_git(&self) -> bool {
@@ -193,8 +249,30 @@ impl Repo {
             default_name: scan::folder_name(&self.root),
         };
         let explicit = self.explicit_config()?;
-        scan::scan_rev(&target, explicit.as_ref(), self.threads, &self.cache)
-            .with_context(|| format!("scanning revision `{rev}`"))
+        let base = self.base_snapshot(git, commit);
+        // A scan that follows a snapshot reads few blobs: the parse cache is not worth loading.
+        let fresh = BlobCache::default();
+        let cache = if base.is_some() { &fresh } else { self.cache() };
+        let (config, result, snapshot) = scan::scan_rev(
+            &target,
+            explicit.as_ref(),
+            self.threads,
+            cache,
+            base.as_ref().map(|(s, _)| s),
+        )
+        .with_context(|| format!("scanning revision `{rev}`"))?;
+        // A snapshot of the same tree and configuration is already on disk.
+        let saved = base.is_some_and(|(b, same_tree)| {
+            same_tree && b.config_key == snapshot.config_key && b.tree == snapshot.tree
+        });
+        let mut snapshots = self.snapshots.borrow_mut();
+        snapshots.push((snapshot, !saved));
+        if snapshots.len() > 2 {
+            // Keep the unsaved ones of a long `history` run from piling up: only the last two
+            // revisions are saved.
+            snapshots.remove(0);
+        }
+        Ok((config, result))
     }
 
     /// Scan the work tree.

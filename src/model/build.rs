@@ -133,8 +133,8 @@ enum Declared {
 struct Builder {
     reg: Registry,
     diags: Vec<Diagnostic>,
-    /// "Did you mean" searches done so far (bounded by `MAX_SUGGESTIONS`).
-    suggestions: usize,
+    /// Ids compared in "did you mean" searches so far (bounded by `SUGGESTION_BUDGET`).
+    compared: usize,
     /// Indices (in path order) of declarations ignored because of TM004.
     rejected: BTreeSet<usize>,
     /// Placed id -> boundary placements in path order.
@@ -415,9 +415,10 @@ impl Builder {
         .label(format!("no {} has this id", kind.as_str()));
         // Suggestions cost an edit distance per candidate id; a repository with thousands of
         // dangling references has a systematic problem, and the first ones show it.
-        let near = if self.suggestions < MAX_SUGGESTIONS {
-            self.suggestions += 1;
-            closest(&r.id, self.reg.ids(kind))
+        let near = if self.compared < SUGGESTION_BUDGET {
+            let (near, compared) = closest(&r.id, self.reg.ids(kind));
+            self.compared += compared;
+            near
         } else {
             None
         };
@@ -1141,22 +1142,34 @@ fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     .help("the first one in path order wins")
 }
 
-/// How many undefined references get a "did you mean" search.
-const MAX_SUGGESTIONS: usize = 100;
+/// How many ids "did you mean" searches may compare in one build, in total. A model with 100
+/// ids of a kind gets a suggestion for each of 200 undefined references; one with 10,000 ids
+/// (where each search costs about 5 ms) for the first 2. Thousands of dangling references are a
+/// systematic problem, and the first ones show it.
+const SUGGESTION_BUDGET: usize = 20_000;
 
-/// The closest id by edit distance, for "did you mean" help. Case differences count for little:
-/// `#SQLi` suggests `#sqli`.
-fn closest<'a>(id: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+/// The closest id by edit distance, for "did you mean" help, and how many ids were compared.
+/// Case differences count for little: `#SQLi` suggests `#sqli`.
+fn closest<'a>(
+    id: &str,
+    candidates: impl Iterator<Item = &'a String>,
+) -> (Option<&'a String>, usize) {
     let limit = (id.len() / 3).max(2);
     let lower = id.to_lowercase();
-    candidates
+    let mut compared = 0;
+    let best = candidates
         // The distance is at least the difference in length: skip hopeless candidates cheaply.
         .filter(|c| c.len().abs_diff(id.len()) <= limit)
-        .map(|c| {
-            let folded = strsim::levenshtein(&lower, &c.to_lowercase());
-            (folded, strsim::levenshtein(id, c), c)
+        .filter_map(|c| {
+            compared += 1;
+            let folded = if c.chars().any(char::is_uppercase) {
+                strsim::levenshtein(&lower, &c.to_lowercase())
+            } else {
+                strsim::levenshtein(&lower, c)
+            };
+            (folded <= limit).then(|| (folded, strsim::levenshtein(id, c), c))
         })
-        .filter(|(d, _, _)| *d <= limit)
         .min()
-        .map(|(_, _, c)| c)
+        .map(|(_, _, c)| c);
+    (best, compared)
 }

@@ -1,14 +1,16 @@
 //! The optional on-disk parse cache under `.git/threatmark/`, so that `diff`, `check` and
-//! `history` do not re-parse blobs that an earlier run already parsed.
+//! `history` do not re-parse blobs that an earlier run already parsed, and the snapshots of
+//! scanned revisions (`snapshots/<tree>-<config>`), from which the scan of a nearby revision
+//! reads only the files that changed.
 //!
 //! The file is a header line and a JSON body. The header carries the format version, the tool
 //! version and a checksum of the body; anything that does not match (a truncated write, a bit
 //! flip, another threatmark version) means the cache is ignored and rebuilt, never trusted.
 //! Writes are atomic.
 //!
-//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/cache-v1
+//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/cache-v1 and .git/threatmark/snapshots/
 //! @threat Poisoned parse cache (#cache_poisoning) [stride: T; likelihood: rare; impact: major; owner: @threatmark-maintainers]:
-//! a stale or tampered cache makes diff and check report a model the code does not have
+//! a stale or tampered cache or snapshot makes diff and check report a model the code does not have
 //! @control Checksummed, versioned cache (#checksummed_cache): header with format, tool version, length and checksum; any mismatch discards the cache
 //! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
 //! @accepts #cache_poisoning to #parse_cache with whoever can write .git can already rewrite the repository itself
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scan::{BlobCache, CacheKey, FileOutcome};
+use crate::scan::{BlobCache, CacheKey, FileOutcome, Snapshot};
 use crate::source::git::ObjectId;
 
 const MAGIC: &str = "threatmark-cache";
@@ -68,7 +70,8 @@ pub fn load(path: &Path, cache: &BlobCache) -> Loaded {
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<Vec<(CacheKey, FileOutcome)>, String> {
+/// The body of a file written by [`with_header`], if its header checks out.
+fn checked_body(bytes: &[u8]) -> Result<&[u8], String> {
     let nl = memchr::memchr(b'\n', bytes).ok_or("no header")?;
     let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| "header is not text")?;
     let body = &bytes[nl + 1..];
@@ -85,6 +88,23 @@ fn parse(bytes: &[u8]) -> Result<Vec<(CacheKey, FileOutcome)>, String> {
     if len != body.len().to_string() || sum != checksum(body) {
         return Err("checksum mismatch".into());
     }
+    Ok(body)
+}
+
+fn with_header(body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{MAGIC} {FORMAT} {} {} {}\n",
+        env!("CARGO_PKG_VERSION"),
+        checksum(body),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+fn parse(bytes: &[u8]) -> Result<Vec<(CacheKey, FileOutcome)>, String> {
+    let body = checked_body(bytes)?;
     let entries: Vec<Entry> =
         serde_json::from_slice(body).map_err(|e| format!("unreadable body: {e}"))?;
     entries
@@ -110,15 +130,83 @@ pub fn save(path: &Path, cache: &BlobCache) -> std::io::Result<()> {
         })
         .collect();
     let body = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
-    let mut out = format!(
-        "{MAGIC} {FORMAT} {} {} {}\n",
-        env!("CARGO_PKG_VERSION"),
-        checksum(&body),
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    crate::output::write_atomic(path, &out)
+    crate::output::write_atomic(path, &with_header(&body))
+}
+
+/// How many snapshots are kept; the oldest are removed.
+const KEEP_SNAPSHOTS: usize = 8;
+
+pub fn snapshot_dir(git_dir: &Path) -> PathBuf {
+    git_dir.join("threatmark").join("snapshots")
+}
+
+/// A snapshot of the tree `tree` (hex), if one was saved and is intact.
+pub fn load_snapshot(dir: &Path, tree: &str) -> Option<Snapshot> {
+    let prefix = format!("{tree}-");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names.iter().find_map(|n| read_snapshot(&dir.join(n)))
+}
+
+/// The most recently saved intact snapshot.
+pub fn newest_snapshot(dir: &Path) -> Option<Snapshot> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort();
+    files.iter().rev().find_map(|(_, p)| read_snapshot(p))
+}
+
+/// A snapshot on disk, with the text of the files whose diagnostics may need a caret
+/// (`FileOutcome::text` is not serialised).
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    snapshot: Snapshot,
+    texts: Vec<(String, String)>,
+}
+
+fn read_snapshot(path: &Path) -> Option<Snapshot> {
+    let bytes = std::fs::read(path).ok()?;
+    let stored: StoredSnapshot = serde_json::from_slice(checked_body(&bytes).ok()?).ok()?;
+    let mut snapshot = stored.snapshot;
+    let texts: std::collections::BTreeMap<String, String> = stored.texts.into_iter().collect();
+    for o in &mut snapshot.outcomes {
+        o.text = texts.get(&o.path).map(|t| std::sync::Arc::from(t.as_str()));
+    }
+    Some(snapshot)
+}
+
+/// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`].
+pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    let stored = StoredSnapshot {
+        texts: snapshot
+            .outcomes
+            .iter()
+            .filter_map(|o| Some((o.path.clone(), o.text.as_deref()?.to_string())))
+            .collect(),
+        snapshot: snapshot.clone(),
+    };
+    let body = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
+    let name = format!("{}-{:016x}", snapshot.tree, snapshot.config_key);
+    crate::output::write_atomic(&dir.join(name), &with_header(&body))?;
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort();
+    let excess = files.len().saturating_sub(KEEP_SNAPSHOTS);
+    for (_, path) in files.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! the deepest folder's first; then `.gitignore` files, the deepest first. A folder that is
 //! ignored hides everything below it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use ignore::Match;
@@ -16,29 +16,106 @@ use crate::config::ScanConfig;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::fs::{IGNORE_FILE, WalkError};
 
-/// The `include`/`exclude` globs of the configuration as an `ignore` override set, rooted at
-/// `root`. Shared by the work-tree walk and the tree filter.
-pub fn overrides(root: &Path, config: &ScanConfig) -> Result<Override, WalkError> {
-    let mut b = OverrideBuilder::new(root);
+/// The `include`/`exclude` globs of the configuration, with `ignore`'s override semantics,
+/// rooted at `root`. Shared by the work-tree walk and the tree filter.
+///
+/// Includes that are plain paths (`src/api/handler.py`) are looked up in a set, with their
+/// folders, instead of becoming globs: a Threatspec project that lists 4,000 files would
+/// otherwise compile 8,000 globs into one regex set (0.4 s before the walk starts) and run it
+/// on every entry.
+#[derive(Debug)]
+pub struct PathGlobs {
+    includes: Override,
+    excludes: Override,
+    literal: HashSet<String>,
+}
+
+impl PathGlobs {
+    /// `Whitelist`: included (and then no ignore file applies); `Ignore`: excluded, or not
+    /// included while includes exist (folders are never left out for that); `None`: neither.
+    /// `rel` gives the path relative to the root; it is only asked for when there are
+    /// plain-path includes.
+    pub fn matched(&self, path: &Path, is_dir: bool, rel: impl FnOnce() -> String) -> Match<()> {
+        if self.excludes.matched(path, is_dir).is_ignore() {
+            return Match::Ignore(());
+        }
+        if self.includes.matched(path, is_dir).is_whitelist()
+            || (!self.literal.is_empty() && self.literal_hit(&rel()))
+        {
+            return Match::Whitelist(());
+        }
+        let any_include = self.includes.num_whitelists() > 0 || !self.literal.is_empty();
+        if any_include && !is_dir {
+            Match::Ignore(())
+        } else {
+            Match::None
+        }
+    }
+
+    /// `rel` or a folder above it is a plain-path include.
+    fn literal_hit(&self, rel: &str) -> bool {
+        if self.literal.is_empty() {
+            return false;
+        }
+        let mut end = rel.len();
+        loop {
+            if self.literal.contains(&rel[..end]) {
+                return true;
+            }
+            match rel[..end].rfind('/') {
+                Some(i) => end = i,
+                None => return false,
+            }
+        }
+    }
+}
+
+/// A path that `.gitignore` syntax would match only as itself (and, as an include, everything
+/// under it): it has a `/` inside (so it is anchored at the root), no glob characters, and no
+/// empty, `.` or `..` segment.
+fn is_plain_path(glob: &str) -> bool {
+    glob.contains('/')
+        && !glob.contains(['*', '?', '[', ']', '{', '}', '\\', '!'])
+        && glob
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
+pub fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkError> {
+    let mut includes = OverrideBuilder::new(root);
+    let mut literal = HashSet::new();
     for glob in &config.include {
+        if is_plain_path(glob) {
+            literal.insert(glob.clone());
+            continue;
+        }
         // `src` means the folder and everything in it, as in .gitignore.
         for g in [glob.clone(), format!("{}/**", glob.trim_end_matches('/'))] {
-            b.add(&g).map_err(|e| WalkError::Glob {
+            includes.add(&g).map_err(|e| WalkError::Glob {
                 field: "include",
                 message: e.to_string(),
             })?;
         }
     }
+    let mut excludes = OverrideBuilder::new(root);
     for glob in &config.exclude {
-        b.add(&format!("!{}", glob.trim_start_matches('!')))
+        excludes
+            .add(&format!("!{}", glob.trim_start_matches('!')))
             .map_err(|e| WalkError::Glob {
                 field: "exclude",
                 message: e.to_string(),
             })?;
     }
-    b.build().map_err(|e| WalkError::Glob {
-        field: "include/exclude",
-        message: e.to_string(),
+    let build = |b: &OverrideBuilder| {
+        b.build().map_err(|e| WalkError::Glob {
+            field: "include/exclude",
+            message: e.to_string(),
+        })
+    };
+    Ok(PathGlobs {
+        includes: build(&includes)?,
+        excludes: build(&excludes)?,
+        literal,
     })
 }
 
@@ -56,7 +133,7 @@ fn virtual_path(rel: &str) -> PathBuf {
 /// Ignore rules of one tree.
 #[derive(Debug)]
 pub struct TreeFilter {
-    overrides: Override,
+    overrides: PathGlobs,
     hidden: bool,
     /// Folder (relative, `""` for the root) → matcher.
     custom: BTreeMap<String, Gitignore>,
@@ -121,7 +198,7 @@ impl TreeFilter {
 
     fn entry_ignored(&self, rel: &str, is_dir: bool) -> bool {
         let path = virtual_path(rel);
-        match self.overrides.matched(&path, is_dir) {
+        match self.overrides.matched(&path, is_dir, || rel.to_string()) {
             Match::Whitelist(_) => return false,
             Match::Ignore(_) => return true,
             Match::None => {}
@@ -177,6 +254,71 @@ pub fn is_ignore_file(rel: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plain-path includes answer exactly as the globs they replace would.
+    #[test]
+    fn plain_path_includes_match_like_globs() {
+        let include: Vec<String> = ["src/a.py", "lib", "docs/*.md", "x/y", "deep/er/z.rs", "t/"]
+            .map(String::from)
+            .to_vec();
+        let exclude = vec!["**/skip.py".to_string(), "x/y/no.py".to_string()];
+        let config = ScanConfig {
+            include: include.clone(),
+            exclude: exclude.clone(),
+            ..ScanConfig::default()
+        };
+        let globs = overrides(Path::new(ROOT), &config).expect("globs");
+        assert!(globs.literal.len() == 3, "{:?}", globs.literal);
+        let mut old = OverrideBuilder::new(ROOT);
+        for g in &include {
+            old.add(g).expect("glob");
+            old.add(&format!("{}/**", g.trim_end_matches('/')))
+                .expect("glob");
+        }
+        for g in &exclude {
+            old.add(&format!("!{g}")).expect("glob");
+        }
+        let old = old.build().expect("build");
+        for rel in [
+            "src",
+            "src/a.py",
+            "src/a.pyc",
+            "src/a.py/inner.rs",
+            "src/b.py",
+            "lib",
+            "lib/x.py",
+            "lib/skip.py",
+            "libx/a.py",
+            "docs/r.md",
+            "docs/sub/r.md",
+            "x",
+            "x/y",
+            "x/y/a.py",
+            "x/y/no.py",
+            "x/yz.py",
+            "deep/er/z.rs",
+            "deep/er",
+            "t",
+            "t/u.py",
+            "other.py",
+            "a/src/a.py",
+        ] {
+            for is_dir in [false, true] {
+                let path = virtual_path(rel);
+                let want = match old.matched(&path, is_dir) {
+                    Match::Whitelist(_) => "whitelist",
+                    Match::Ignore(_) => "ignore",
+                    Match::None => "none",
+                };
+                let got = match globs.matched(&path, is_dir, || rel.to_string()) {
+                    Match::Whitelist(()) => "whitelist",
+                    Match::Ignore(()) => "ignore",
+                    Match::None => "none",
+                };
+                assert_eq!(got, want, "{rel} (dir: {is_dir})");
+            }
+        }
+    }
 
     fn filter(files: &[(&str, &str)], config: ScanConfig) -> TreeFilter {
         let files: Vec<(String, Vec<u8>)> = files

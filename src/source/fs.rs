@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use ignore::overrides::Override;
 use ignore::{Match, WalkBuilder, WalkState};
 
 use crate::config::ScanConfig;
@@ -32,13 +31,13 @@ use crate::diagnostic::{Code, Diagnostic};
 /// Ignore files with our own name.
 pub const IGNORE_FILE: &str = ".threatmarkignore";
 
-/// A file the walk found.
+/// A file the walk found. Its size is not known yet: asking for it costs a `statx` per file,
+/// and most files are either never read (unknown extension) or small; the reader checks it.
 #[derive(Debug, Clone)]
 pub struct FoundFile {
     pub path: PathBuf,
     /// Relative to the root, `/`-separated.
     pub rel: String,
-    pub size: u64,
 }
 
 /// What the walk reports: files, or problems that name a path.
@@ -133,16 +132,9 @@ pub fn walk(
                     if !is_file {
                         return WalkState::Continue;
                     }
-                    let path = entry.path().to_path_buf();
+                    let path = entry.into_path();
                     let rel = relative(&root, &path);
-                    match entry.metadata() {
-                        Ok(m) => visit(Found::File(FoundFile {
-                            path,
-                            rel,
-                            size: m.len(),
-                        })),
-                        Err(e) => problem(&root, &e, visit),
-                    }
+                    visit(Found::File(FoundFile { path, rel }));
                 }
                 Err(err) => problem(&root, &err, visit),
             }
@@ -173,11 +165,12 @@ pub fn walk(
     Ok(())
 }
 
-/// The ignore rules of one folder: its `.threatmarkignore` and its `.gitignore`.
-#[derive(Debug)]
-struct DirRules {
-    custom: Gitignore,
-    git: Gitignore,
+/// The ignore files that apply in one folder, its own and those above it up to the root, the
+/// deepest first.
+#[derive(Debug, Default)]
+struct Chain {
+    custom: Vec<Arc<Gitignore>>,
+    git: Vec<Arc<Gitignore>>,
 }
 
 #[derive(Debug)]
@@ -204,10 +197,10 @@ enum RuleError {
 #[derive(Debug)]
 struct Rules {
     root: PathBuf,
-    overrides: Override,
+    overrides: crate::source::filter::PathGlobs,
     hidden: bool,
     follow_symlinks: bool,
-    dirs: RwLock<HashMap<PathBuf, Arc<DirRules>>>,
+    dirs: RwLock<HashMap<PathBuf, Arc<Chain>>>,
     errors: Mutex<Vec<RuleError>>,
 }
 
@@ -218,45 +211,56 @@ impl Rules {
         }
         let path = entry.path();
         let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-        match self.overrides.matched(path, is_dir) {
+        match self
+            .overrides
+            .matched(path, is_dir, || relative(&self.root, path))
+        {
             Match::Whitelist(_) => return false,
             Match::Ignore(_) => return true,
             Match::None => {}
         }
-        // The folders above the entry, the deepest first, up to the root (depth 0).
-        let dirs: Vec<Arc<DirRules>> = path
-            .ancestors()
-            .skip(1)
-            .take(entry.depth())
-            .map(|dir| self.dir(dir))
-            .collect();
-        // `.threatmarkignore` files outrank `.gitignore` files at any depth.
-        for custom in [true, false] {
-            for d in &dirs {
-                let gi = if custom { &d.custom } else { &d.git };
-                match gi.matched(path, is_dir) {
-                    Match::Ignore(_) => return true,
-                    Match::Whitelist(_) => return false,
-                    Match::None => {}
-                }
+        let Some(parent) = path.parent() else {
+            return false;
+        };
+        // `.threatmarkignore` files outrank `.gitignore` files at any depth; the deepest first.
+        let chain = self.chain(parent, entry.depth().saturating_sub(1));
+        for gi in chain.custom.iter().chain(chain.git.iter()) {
+            match gi.matched(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
             }
         }
         !self.hidden && entry.file_name().as_encoded_bytes().starts_with(b".")
     }
 
-    /// The rules of `dir`, read on first use.
-    fn dir(&self, dir: &Path) -> Arc<DirRules> {
-        if let Some(d) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
-            return Arc::clone(d);
+    /// The ignore files that apply to the entries of `dir` (at `depth` below the root), read on
+    /// first use and cached per folder, so an entry costs one lookup however deep it is. Only
+    /// non-empty files are kept: in most trees every chain is empty.
+    fn chain(&self, dir: &Path, depth: usize) -> Arc<Chain> {
+        if let Some(c) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
+            return Arc::clone(c);
+        }
+        let mut chain = Chain::default();
+        for (own, list) in [
+            (self.read(dir, IGNORE_FILE), &mut chain.custom),
+            (self.read(dir, ".gitignore"), &mut chain.git),
+        ] {
+            if !own.is_empty() {
+                list.push(Arc::new(own));
+            }
+        }
+        if depth > 0
+            && let Some(parent) = dir.parent()
+        {
+            let above = self.chain(parent, depth - 1);
+            chain.custom.extend(above.custom.iter().cloned());
+            chain.git.extend(above.git.iter().cloned());
         }
         // Two threads may read the same folder at once; the first insert wins and duplicate
         // diagnostics are removed when diagnostics are normalised.
-        let rules = Arc::new(DirRules {
-            custom: self.read(dir, IGNORE_FILE),
-            git: self.read(dir, ".gitignore"),
-        });
         let mut map = self.dirs.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(map.entry(dir.to_path_buf()).or_insert(rules))
+        Arc::clone(map.entry(dir.to_path_buf()).or_insert(Arc::new(chain)))
     }
 
     /// One ignore file, as the `ignore` crate reads it (`GitignoreBuilder::add`: a byte order

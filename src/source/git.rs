@@ -12,6 +12,7 @@
 //! @mitigates #git_reader against #hostile_objects with #checked_objects
 //! @connects #repo_files to #git_reader with git objects
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use gix::ObjectId;
@@ -72,6 +73,15 @@ pub struct TreeEntry {
 /// default (design notes, section 5).
 const PACK_CACHE_BYTES: usize = 96 * 1024 * 1024;
 const OBJECT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A path that differs between two trees: the file (blob id and kind) on each side, `None`
+/// where there is no file (absent, or a folder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub old: Option<(ObjectId, EntryKind)>,
+    pub new: Option<(ObjectId, EntryKind)>,
+}
 
 /// A repository opened for reading.
 #[derive(Debug, Clone)]
@@ -227,13 +237,13 @@ impl Reader {
         Ok(None)
     }
 
-    /// Paths whose content or kind differs between two trees. Identical subtrees are skipped by
-    /// id, so the cost follows the size of the change, not of the repository.
-    pub fn changed_paths(&self, a: ObjectId, b: ObjectId) -> Result<Vec<String>, GitError> {
+    /// Paths whose content or kind differs between two trees, sorted, with the file on each
+    /// side. Identical subtrees are skipped by id, so the cost follows the size of the change,
+    /// not of the repository.
+    pub fn changes(&self, a: ObjectId, b: ObjectId) -> Result<Vec<Change>, GitError> {
         let mut out = Vec::new();
         self.diff_into(Some(a), Some(b), "", &mut out)?;
-        out.sort();
-        out.dedup();
+        out.sort_by(|x, y| x.path.cmp(&y.path));
         Ok(out)
     }
 
@@ -242,39 +252,43 @@ impl Reader {
         a: Option<ObjectId>,
         b: Option<ObjectId>,
         prefix: &str,
-        out: &mut Vec<String>,
+        out: &mut Vec<Change>,
     ) -> Result<(), GitError> {
+        type Entries = BTreeMap<String, (ObjectId, gix::object::tree::EntryMode)>;
         if a == b {
             return Ok(());
         }
-        let list = |t: Option<ObjectId>| -> Result<Vec<(String, ObjectId, gix::object::tree::EntryMode)>, GitError> {
-            match t {
-                Some(t) => self.entries(t),
-                None => Ok(Vec::new()),
-            }
+        let list = |t: Option<ObjectId>| -> Result<Entries, GitError> {
+            Ok(match t {
+                Some(t) => self
+                    .entries(t)?
+                    .into_iter()
+                    .map(|(name, id, mode)| (name, (id, mode)))
+                    .collect(),
+                None => Entries::new(),
+            })
         };
         let (ea, eb) = (list(a)?, list(b)?);
-        let mut names: Vec<&String> = ea.iter().chain(&eb).map(|(n, _, _)| n).collect();
+        let mut names: Vec<&String> = ea.keys().chain(eb.keys()).collect();
         names.sort();
         names.dedup();
         for name in names {
-            let x = ea.iter().find(|(n, _, _)| n == name);
-            let y = eb.iter().find(|(n, _, _)| n == name);
+            let (x, y) = (ea.get(name), eb.get(name));
             let path = join(prefix, name);
-            let tree_id = |e: Option<&(String, ObjectId, gix::object::tree::EntryMode)>| {
-                e.filter(|(_, _, m)| m.is_tree()).map(|(_, id, _)| *id)
+            let tree_id = |e: Option<&(ObjectId, gix::object::tree::EntryMode)>| {
+                e.filter(|(_, m)| m.is_tree()).map(|(id, _)| *id)
             };
-            let file = |e: Option<&(String, ObjectId, gix::object::tree::EntryMode)>| {
-                e.filter(|(_, _, m)| !m.is_tree())
-                    .map(|(_, id, m)| (*id, kind_of(*m)))
+            let file = |e: Option<&(ObjectId, gix::object::tree::EntryMode)>| {
+                e.filter(|(_, m)| !m.is_tree())
+                    .map(|(id, m)| (*id, kind_of(*m)))
             };
             let (ta, tb) = (tree_id(x), tree_id(y));
             if ta.is_some() || tb.is_some() {
                 self.diff_into(ta, tb, &path, out)?;
             }
-            let (fa, fb) = (file(x), file(y));
-            if fa != fb && (fa.is_some() || fb.is_some()) {
-                out.push(path);
+            let (old, new) = (file(x), file(y));
+            if old != new && (old.is_some() || new.is_some()) {
+                out.push(Change { path, old, new });
             }
         }
         Ok(())
