@@ -139,65 +139,161 @@ impl ModelDiff {
     }
 }
 
-/// Items of one kind, by id, as JSON objects (so every field is compared the same way).
-fn items(model: &ThreatModel) -> BTreeMap<(&'static str, String), (String, Value)> {
-    fn add<T: Serialize>(
-        out: &mut BTreeMap<(&'static str, String), (String, Value)>,
-        kind: &'static str,
-        list: &[T],
-        label: impl Fn(&T) -> String,
-    ) {
-        for item in list {
-            let value = serde_json::to_value(item).unwrap_or(Value::Null);
-            let id = value
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            out.insert((kind, id), (label(item), value));
-        }
-    }
+/// Items of one kind, by id, as JSON objects (so every field is compared the same way). Items
+/// that `other` holds unchanged (same id, equal in every field and source) are left out: in a
+/// large model almost all are, and turning them into JSON would cost more than the diff.
+fn items(
+    model: &ThreatModel,
+    other: &ThreatModel,
+) -> BTreeMap<(&'static str, String), (String, Value)> {
     let mut out = BTreeMap::new();
-    add(&mut out, "component", &model.components, |c| c.name.clone());
-    add(&mut out, "boundary", &model.boundaries, |b| b.name.clone());
-    add(&mut out, "actor", &model.actors, |a| a.name.clone());
-    add(&mut out, "threat", &model.threats, |t| t.name.clone());
-    add(&mut out, "control", &model.controls, |c| c.name.clone());
-    add(&mut out, "mitigation", &model.mitigations, |m| {
-        format!(
-            "{} against {} with {}",
-            m.link.component, m.link.threat, m.link.control
-        )
-    });
-    add(&mut out, "exposure", &model.exposures, |e| {
-        format!("{} to {}", e.link.component, e.link.threat)
-    });
-    add(&mut out, "acceptance", &model.acceptances, |a| {
-        format!("{} to {}", a.link.threat, a.link.component)
-    });
-    add(&mut out, "transfer", &model.transfers, |t| {
-        format!("{} from {} to {}", t.link.threat, t.link.from, t.link.to)
-    });
-    add(&mut out, "flow", &model.flows, |f| {
-        format!(
-            "{} {} {}{}",
-            f.link.source,
-            if f.link.bidirectional { "<->" } else { "->" },
-            f.link.target,
-            if f.details.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", f.details)
-            }
-        )
-    });
-    add(&mut out, "review", &model.reviews, |r| {
-        format!("{}: {}", r.link.component, r.details)
-    });
-    add(&mut out, "test", &model.tests, |t| {
-        format!("{} for {}", t.link.control, t.link.component)
-    });
+    items_of(model, other, &mut out);
     out
+}
+
+/// One kind's items of `list` that `others` does not hold unchanged.
+fn add<T: Serialize + PartialEq>(
+    out: &mut BTreeMap<(&'static str, String), (String, Value)>,
+    kind: &'static str,
+    list: &[T],
+    others: &[T],
+    id: impl Fn(&T) -> &str,
+    label: impl Fn(&T) -> String,
+) {
+    let unchanged: std::collections::HashMap<&str, &T> =
+        others.iter().map(|o| (id(o), o)).collect();
+    for item in list {
+        if unchanged.get(id(item)).is_some_and(|o| *o == item) {
+            continue;
+        }
+        let value = serde_json::to_value(item).unwrap_or(Value::Null);
+        let id = value
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        out.insert((kind, id), (label(item), value));
+    }
+}
+
+fn items_of(
+    model: &ThreatModel,
+    other: &ThreatModel,
+    out: &mut BTreeMap<(&'static str, String), (String, Value)>,
+) {
+    add(
+        out,
+        "component",
+        &model.components,
+        &other.components,
+        |c| &c.id,
+        |c| c.name.clone(),
+    );
+    add(
+        out,
+        "boundary",
+        &model.boundaries,
+        &other.boundaries,
+        |b| &b.id,
+        |b| b.name.clone(),
+    );
+    add(
+        out,
+        "actor",
+        &model.actors,
+        &other.actors,
+        |a| &a.id,
+        |a| a.name.clone(),
+    );
+    add(
+        out,
+        "threat",
+        &model.threats,
+        &other.threats,
+        |t| &t.id,
+        |t| t.name.clone(),
+    );
+    add(
+        out,
+        "control",
+        &model.controls,
+        &other.controls,
+        |c| &c.id,
+        |c| c.name.clone(),
+    );
+    add(
+        out,
+        "mitigation",
+        &model.mitigations,
+        &other.mitigations,
+        |m| &m.id,
+        |m| {
+            format!(
+                "{} against {} with {}",
+                m.link.component, m.link.threat, m.link.control
+            )
+        },
+    );
+    add(
+        out,
+        "exposure",
+        &model.exposures,
+        &other.exposures,
+        |x| &x.id,
+        |e| format!("{} to {}", e.link.component, e.link.threat),
+    );
+    add(
+        out,
+        "acceptance",
+        &model.acceptances,
+        &other.acceptances,
+        |x| &x.id,
+        |a| format!("{} to {}", a.link.threat, a.link.component),
+    );
+    add(
+        out,
+        "transfer",
+        &model.transfers,
+        &other.transfers,
+        |x| &x.id,
+        |t| format!("{} from {} to {}", t.link.threat, t.link.from, t.link.to),
+    );
+    add(
+        out,
+        "flow",
+        &model.flows,
+        &other.flows,
+        |x| &x.id,
+        |f| {
+            format!(
+                "{} {} {}{}",
+                f.link.source,
+                if f.link.bidirectional { "<->" } else { "->" },
+                f.link.target,
+                if f.details.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", f.details)
+                }
+            )
+        },
+    );
+    add(
+        out,
+        "review",
+        &model.reviews,
+        &other.reviews,
+        |x| &x.id,
+        |r| format!("{}: {}", r.link.component, r.details),
+    );
+    add(
+        out,
+        "test",
+        &model.tests,
+        &other.tests,
+        |x| &x.id,
+        |t| format!("{} for {}", t.link.control, t.link.component),
+    );
 }
 
 fn primary(value: &Value) -> Option<Location> {
@@ -214,7 +310,7 @@ pub fn diff(
     head_label: &str,
     matrix: &RiskMatrix,
 ) -> ModelDiff {
-    let (old, new) = (items(base), items(head));
+    let (old, new) = (items(base, head), items(head, base));
     let mut changes = Vec::new();
     let keys: BTreeSet<&(&'static str, String)> = old.keys().chain(new.keys()).collect();
     for key in keys {

@@ -130,7 +130,7 @@ pub fn save(path: &Path, cache: &BlobCache) -> std::io::Result<()> {
         })
         .collect();
     let body = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
-    crate::output::write_atomic(path, &with_header(&body))
+    crate::output::write_cache(path, &with_header(&body))
 }
 
 /// How many snapshots are kept; the oldest are removed.
@@ -167,7 +167,7 @@ pub fn newest_snapshot(dir: &Path) -> Option<Snapshot> {
 
 /// A snapshot on disk, with the text of the files whose diagnostics may need a caret
 /// (`FileOutcome::text` is not serialised).
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoredSnapshot {
     snapshot: Snapshot,
     texts: Vec<(String, String)>,
@@ -186,17 +186,22 @@ fn read_snapshot(path: &Path) -> Option<Snapshot> {
 
 /// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`].
 pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
-    let stored = StoredSnapshot {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        snapshot: &'a Snapshot,
+        texts: Vec<(&'a str, &'a str)>,
+    }
+    let stored = Borrowed {
         texts: snapshot
             .outcomes
             .iter()
-            .filter_map(|o| Some((o.path.clone(), o.text.as_deref()?.to_string())))
+            .filter_map(|o| Some((o.path.as_str(), o.text.as_deref()?)))
             .collect(),
-        snapshot: snapshot.clone(),
+        snapshot,
     };
     let body = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
     let name = format!("{}-{:016x}", snapshot.tree, snapshot.config_key);
-    crate::output::write_atomic(&dir.join(name), &with_header(&body))?;
+    crate::output::write_cache(&dir.join(name), &with_header(&body))?;
     let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)?
         .flatten()
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
