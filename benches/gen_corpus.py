@@ -103,6 +103,9 @@ def main():
             text = f"{lang[1]} @threat Tiny {i} (#tiny{i})\n" if annotated else f"{lang[1]} file {i}\n"
         else:
             text = source_file(rng, lang, annotated)
+        if lang[0] == "php":
+            # Outside `<?php` a PHP file is HTML text, and its `//` lines are no comments.
+            text = "<?php\n" + text
         write(os.path.join(d, f"{ident(rng)}_{i}.{lang[0]}"), text)
     if not args.no_hostile:
         h = os.path.join(args.out, "hostile")
