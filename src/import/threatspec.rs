@@ -310,6 +310,11 @@ pub fn with_imports(
     }
     let text =
         std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    // The configuration was parsed already; a file without the key has nothing to import, and
+    // parsing a few thousand `paths` entries again costs more than the rest of a small scan.
+    if !text.contains("imports") {
+        return Ok(model);
+    }
     let ts = parse_config(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let dirs = import_dirs(&ts, root);
     if dirs.is_empty() {
