@@ -17,6 +17,19 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if std::fs::read(path).is_ok_and(|old| old == contents) {
         return Ok(());
     }
+    replace(path, contents, true)
+}
+
+/// Replace a cache file: atomically (temp file, rename), but without waiting for the disk. A
+/// cache that a crash leaves short fails its checksum and is rebuilt, so durability is not
+/// worth an fsync of several megabytes on every run.
+pub fn write_cache(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace(path, contents, false)
+}
+
+/// Write a temporary file next to `path` and rename it over `path`. A `published` file gets
+/// an ordinary mode and is flushed to disk before the rename; a cache stays private (0600).
+fn replace(path: &Path, contents: &[u8], published: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -27,7 +40,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     // Temp files are private (0600); the files we publish are ordinary files. Keep an existing
     // file's mode, otherwise 0644 less the umask.
     #[cfg(unix)]
-    {
+    if published {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)
             .map(|m| m.permissions().mode() & 0o7777)
@@ -36,25 +49,9 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     }
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// Replace a cache file: atomically (temp file, rename), but without waiting for the disk. A
-/// cache that a crash leaves short fails its checksum and is rebuilt, so durability is not
-/// worth an fsync of several megabytes on every run.
-pub fn write_cache(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".threatmark-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    tmp.write_all(contents)?;
+    if published {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

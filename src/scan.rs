@@ -58,21 +58,17 @@ impl FileOptions {
     /// What distinguishes two configurations for parsing purposes (FNV-1a of the extension map
     /// and the tool version): cached outcomes are only reused under the same fingerprint.
     pub fn fingerprint(&self) -> u64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut feed = |bytes: &[u8]| {
-            for b in bytes {
-                h ^= u64::from(*b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
-            h ^= 0xff;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        };
-        feed(env!("CARGO_PKG_VERSION").as_bytes());
-        for (ext, lang) in &self.extensions {
-            feed(ext.as_bytes());
-            feed(lang.as_bytes());
+        // Each piece ends with 0xff, a byte UTF-8 never contains, so pieces cannot run together.
+        let mut bytes = Vec::new();
+        let pieces = self
+            .extensions
+            .iter()
+            .flat_map(|(ext, lang)| [ext.as_str(), lang.as_str()]);
+        for piece in std::iter::once(env!("CARGO_PKG_VERSION")).chain(pieces) {
+            bytes.extend_from_slice(piece.as_bytes());
+            bytes.push(0xff);
         }
-        h
+        crate::text::fnv1a(&bytes)
     }
 
     /// Language of a file from its name alone; `None` when its first bytes must decide.
@@ -312,16 +308,7 @@ pub struct Snapshot {
 
 /// A fingerprint of everything in a configuration (and the tool version).
 pub fn config_key(config: &Config) -> u64 {
-    fnv(format!("{} {config:?}", env!("CARGO_PKG_VERSION")).as_bytes())
-}
-
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::text::fnv1a(format!("{} {config:?}", env!("CARGO_PKG_VERSION")).as_bytes())
 }
 
 /// The configuration of a revision scan: `config` when given, else the revision's
@@ -439,8 +426,8 @@ pub fn scan_rev(
                     todo.push((rel.as_str(), id));
                 }
             }
-            let batch = read_blobs(target.repo, &todo, &opts, cache, threads)?;
-            for o in batch.outcomes {
+            let mut batch = read_blobs(target.repo, &todo, &opts, cache, threads)?;
+            for o in std::mem::take(&mut batch.outcomes) {
                 outcomes.insert(o.path.clone(), o);
             }
             let snapshot = Snapshot {
@@ -449,16 +436,10 @@ pub fn scan_rev(
                 config_key: key,
                 ignore_files: base.ignore_files.clone(),
                 files_seen: seen,
-                problems: problems.clone(),
+                problems,
                 outcomes: outcomes.into_values().collect(),
             };
-            let stats = Stats {
-                files_seen: seen,
-                files_read: batch.read,
-                bytes_read: batch.bytes,
-                ..Stats::default()
-            };
-            let result = finish(target, &config, &snapshot, problems, stats, started);
+            let result = finish(target, &config, &snapshot, &batch, started);
             return Ok((config, result, snapshot));
         }
     }
@@ -483,8 +464,8 @@ pub fn scan_rev(
         .filter(|(rel, e)| e.kind == EntryKind::File && !filter.is_ignored(rel))
         .map(|(rel, e)| (rel.as_str(), e.id))
         .collect();
-    let batch = read_blobs(target.repo, &files, &opts, cache, threads)?;
-    let mut outcomes = batch.outcomes;
+    let mut batch = read_blobs(target.repo, &files, &opts, cache, threads)?;
+    let mut outcomes = std::mem::take(&mut batch.outcomes);
     outcomes.sort_by(|a, b| a.path.cmp(&b.path));
     let snapshot = Snapshot {
         tree: tree.to_string(),
@@ -492,31 +473,30 @@ pub fn scan_rev(
         config_key: key,
         ignore_files: ignore_ids,
         files_seen: files.len(),
-        problems: problems.clone(),
+        problems,
         outcomes,
     };
-    let stats = Stats {
-        files_seen: files.len(),
-        files_read: batch.read,
-        bytes_read: batch.bytes,
-        ..Stats::default()
-    };
-    let result = finish(target, &config, &snapshot, problems, stats, started);
+    let result = finish(target, &config, &snapshot, &batch, started);
     Ok((config, result, snapshot))
 }
 
-/// Build the model of a revision scan from its snapshot.
+/// Build the model of a revision scan from its snapshot; `batch` is what this run read.
 fn finish(
     target: &RevTarget<'_>,
     config: &Config,
     snapshot: &Snapshot,
-    problems: Vec<Diagnostic>,
-    mut stats: Stats,
+    batch: &Batch,
     started: Instant,
 ) -> ScanResult {
+    let mut stats = Stats {
+        files_seen: snapshot.files_seen,
+        files_read: batch.read,
+        bytes_read: batch.bytes,
+        ..Stats::default()
+    };
     let project = project_named(config, &target.default_name);
     let mut result = assemble(project, snapshot.outcomes.clone(), &config.risk, &mut stats);
-    let mut diagnostics = problems;
+    let mut diagnostics = snapshot.problems.clone();
     diagnostics.append(&mut result.diagnostics);
     diagnostic::normalize(&mut diagnostics);
     result.diagnostics = diagnostics;

@@ -81,6 +81,17 @@ fn decode_utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Decoded<'static> {
     }
 }
 
+/// FNV-1a, 64 bits: stable across platforms, runs and versions (unlike `std`'s hashers), so it
+/// can name things that are stored (ids, cache keys, checksums).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 /// Heuristic used by git and ripgrep: a NUL byte in the first 8 KiB means binary.
 /// UTF-16 text has NULs too, so a UTF-16 BOM wins.
 pub fn looks_binary(bytes: &[u8]) -> bool {

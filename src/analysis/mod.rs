@@ -432,14 +432,13 @@ impl<'m> Analyzer<'m> {
     ) -> (bool, Vec<Location>) {
         let mut valid = false;
         let mut expired_at = Vec::new();
+        // `links` borrows the model, not `self`, so findings can be pushed while iterating.
         let links = self.links(&threat.id);
-        let acceptances: Vec<&crate::model::Acceptance> = links
+        for acc in links
             .acceptances
             .iter()
-            .copied()
             .filter(|x| x.link.component == component)
-            .collect();
-        for acc in acceptances {
+        {
             let expires = acc
                 .attributes
                 .expires

@@ -34,12 +34,10 @@ pub fn slug(name: &str) -> String {
 /// An id for a name that has no slug-able characters at all (`日本`, `???`): stable, derived
 /// from the name's bytes (FNV-1a), never random.
 pub fn fallback_id(name: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.trim().as_bytes() {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("id_{:08x}", hash as u32)
+    format!(
+        "id_{:08x}",
+        crate::text::fnv1a(name.trim().as_bytes()) as u32
+    )
 }
 
 /// The id of a name: its slug, or a stable fallback when the slug is empty.

@@ -112,22 +112,12 @@ pub fn slug(id: &str) -> String {
     while cut.ends_with(['-', '_']) {
         cut.pop();
     }
-    let hash = format!("{:08x}", fnv1a(id.as_bytes()) as u32);
+    let hash = format!("{:08x}", crate::text::fnv1a(id.as_bytes()) as u32);
     if cut.is_empty() {
         format!("x-{hash}")
     } else {
         format!("{cut}-{hash}")
     }
-}
-
-/// FNV-1a, 64 bits: stable across platforms and versions (unlike `std`'s hashers).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
 }
 
 /// Percent-encode one URL path segment (RFC 3986 unreserved characters are kept).

@@ -47,12 +47,7 @@ pub fn path_in(git_dir: &Path) -> PathBuf {
 }
 
 fn checksum(body: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in body {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::text::fnv1a(body))
 }
 
 /// Load the cache file into `cache`.
@@ -155,14 +150,23 @@ pub fn load_snapshot(dir: &Path, tree: &str) -> Option<Snapshot> {
 
 /// The most recently saved intact snapshot.
 pub fn newest_snapshot(dir: &Path) -> Option<Snapshot> {
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
+    oldest_first(dir)
         .ok()?
+        .iter()
+        .rev()
+        .find_map(|p| read_snapshot(p))
+}
+
+/// The snapshot files in `dir`, the oldest first. Temporary files of a write in progress (named
+/// `.threatmark-…`) are not snapshots.
+fn oldest_first(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)?
         .flatten()
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     files.sort();
-    files.iter().rev().find_map(|(_, p)| read_snapshot(p))
+    Ok(files.into_iter().map(|(_, p)| p).collect())
 }
 
 /// A snapshot on disk, with the text of the files whose diagnostics may need a caret
@@ -202,13 +206,9 @@ pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let body = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
     let name = format!("{}-{:016x}", snapshot.tree, snapshot.config_key);
     crate::output::write_cache(&dir.join(name), &with_header(&body))?;
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)?
-        .flatten()
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    files.sort();
+    let files = oldest_first(dir)?;
     let excess = files.len().saturating_sub(KEEP_SNAPSHOTS);
-    for (_, path) in files.into_iter().take(excess) {
+    for path in files.into_iter().take(excess) {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
