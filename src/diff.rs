@@ -301,6 +301,19 @@ fn primary(value: &Value) -> Option<Location> {
     Some(s.location())
 }
 
+/// The diff of two models known to be equal, which [`diff`] would find empty.
+pub fn unchanged(base_label: &str, head_label: &str) -> ModelDiff {
+    ModelDiff {
+        base: base_label.into(),
+        head: head_label.into(),
+        summary: DiffSummary::default(),
+        changes: Vec::new(),
+        status: Vec::new(),
+        risk: Vec::new(),
+        new_crossings: Vec::new(),
+    }
+}
+
 /// Compare two models. Analyses embedded in the models are used when present; otherwise they are
 /// computed with `matrix` (without a date, like the embedded ones).
 pub fn diff(
@@ -563,6 +576,17 @@ mod tests {
         assert_eq!(d.summary.mitigations_gained, 1);
         assert_eq!(d.status[0].to, Some(Residual::Mitigated));
         assert_eq!(d.risk[0].direction, "up");
+    }
+
+    #[test]
+    fn a_model_compared_with_itself_is_unchanged() {
+        let a = model(&[(
+            "a.rs",
+            "@component Api (#api) in #dmz\n@boundary DMZ (#dmz)\n@threat SQLi (#sqli) [likelihood: likely; impact: major]\n@exposes #api to #sqli\n@connects Browser to #api with HTTPS\n@accepts #sqli to #api with legacy [expires: 2020-01-01]",
+        )]);
+        let d = diff(&a, &a.clone(), "a", "b", &RiskMatrix::default());
+        assert_eq!(d, unchanged("a", "b"));
+        assert!(d.is_empty());
     }
 
     #[test]

@@ -43,5 +43,7 @@ pub mod output;
 pub mod prefilter;
 pub mod render;
 pub mod scan;
+pub mod snapshot;
 pub mod source;
 pub mod text;
+pub mod timings;

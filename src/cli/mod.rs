@@ -117,6 +117,7 @@ pub struct RootArgs {
 
 /// Parse arguments, run the command, map errors to exit code 2.
 pub fn main() -> ExitCode {
+    crate::timings::start();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -128,7 +129,9 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    match run(cli) {
+    let outcome = run(cli);
+    crate::timings::mark("done");
+    match outcome {
         Ok(code) => exit::code(code),
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 
 use crate::config::Config;
 use crate::model::{self, ThreatModel};
-use crate::scan::{self, BlobCache, RevTarget, ScanResult, Snapshot};
+use crate::scan::{self, BlobCache, RevScan, RevTarget, ScanResult, Snapshot};
 use crate::source::git::{GitRepo, ObjectId};
 
 /// One side of a comparison.
@@ -238,8 +238,41 @@ impl Repo {
         }
     }
 
-    /// Scan a revision from the object database.
+    /// Scan a revision from the object database and build its model.
     pub fn scan_rev(&self, rev: &str) -> anyhow::Result<(Config, ScanResult)> {
+        let (config, scanned) = self.rev_scan(rev)?;
+        let result = self.result(rev, &config, &scanned)?;
+        Ok((config, result))
+    }
+
+    /// The model of a scanned revision. A snapshot record that does not decode (which its
+    /// checksum makes all but impossible) means the revision is scanned again in full.
+    fn result(&self, rev: &str, config: &Config, scanned: &RevScan) -> anyhow::Result<ScanResult> {
+        match scanned.result(config) {
+            Ok(result) => Ok(result),
+            Err(damaged) => {
+                eprintln!("threatmark: ignoring a snapshot ({damaged}); reading `{rev}` in full");
+                let (config, fresh) = self.scan_rev_from(rev, None)?;
+                Ok(fresh.result(&config)?)
+            }
+        }
+    }
+
+    /// Scan a revision from the object database, without building its model yet.
+    pub fn rev_scan(&self, rev: &str) -> anyhow::Result<(Config, RevScan)> {
+        let git = self.git()?;
+        let commit = self.resolve(rev)?;
+        crate::timings::mark("revision resolved");
+        let base = self.base_snapshot(git, commit);
+        crate::timings::mark("base snapshot found");
+        self.scan_rev_from(rev, base)
+    }
+
+    fn scan_rev_from(
+        &self,
+        rev: &str,
+        base: Option<(Snapshot, bool)>,
+    ) -> anyhow::Result<(Config, RevScan)> {
         let git = self.git()?;
         let commit = self.resolve(rev)?;
         let target = RevTarget {
@@ -249,11 +282,10 @@ impl Repo {
             default_name: scan::folder_name(&self.root),
         };
         let explicit = self.explicit_config()?;
-        let base = self.base_snapshot(git, commit);
         // A scan that follows a snapshot reads few blobs: the parse cache is not worth loading.
         let fresh = BlobCache::default();
         let cache = if base.is_some() { &fresh } else { self.cache() };
-        let (config, result, snapshot) = scan::scan_rev(
+        let (config, scanned) = scan::scan_rev(
             &target,
             explicit.as_ref(),
             self.threads,
@@ -263,16 +295,18 @@ impl Repo {
         .with_context(|| format!("scanning revision `{rev}`"))?;
         // A snapshot of the same tree and configuration is already on disk.
         let saved = base.is_some_and(|(b, same_tree)| {
-            same_tree && b.config_key == snapshot.config_key && b.tree == snapshot.tree
+            same_tree
+                && b.config_key == scanned.snapshot.config_key
+                && b.tree == scanned.snapshot.tree
         });
         let mut snapshots = self.snapshots.borrow_mut();
-        snapshots.push((snapshot, !saved));
+        snapshots.push((scanned.snapshot.clone(), !saved));
         if snapshots.len() > 2 {
             // Keep the unsaved ones of a long `history` run from piling up: only the last two
             // revisions are saved.
             snapshots.remove(0);
         }
-        Ok((config, result))
+        Ok((config, scanned))
     }
 
     /// Scan the work tree.

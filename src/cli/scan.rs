@@ -64,6 +64,7 @@ pub fn scan_root(
         refuse_linked_config(&root.path)?;
     }
     let config = Config::load(&root.path, root.config.as_deref())?;
+    crate::timings::mark("configuration loaded");
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
@@ -109,7 +110,9 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     let to_stdout =
         args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
 
+    crate::timings::mark("scanned");
     let json = model::to_json(&result.model);
+    crate::timings::mark("model serialised");
     let wrote = match to_stdout {
         true => {
             let mut stdout = std::io::stdout().lock();
@@ -132,6 +135,7 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         }
     };
 
+    crate::timings::mark("model written");
     let counts = Counts::of(&result.diagnostics);
     let mut stderr = std::io::stderr().lock();
     let rendered = render::diagnostics::render(&result.diagnostics, &result.sources, color);

@@ -27,7 +27,7 @@ pub struct FileAnnotations {
 }
 
 #[derive(Debug, Clone)]
-struct EntityDraft {
+struct EntityDraft<'a> {
     name: String,
     /// The name came from a declaring tag (not a mention in a relation).
     named_by_declaration: bool,
@@ -36,12 +36,12 @@ struct EntityDraft {
     declared: bool,
     description: String,
     attributes: Attributes,
-    sources: BTreeSet<Source>,
+    sources: BTreeSet<&'a Source>,
     /// Sources of mentions, used when the entity is never declared.
-    mentions: BTreeSet<Source>,
+    mentions: BTreeSet<&'a Source>,
 }
 
-impl EntityDraft {
+impl<'a> EntityDraft<'a> {
     fn new(name: &str) -> Self {
         EntityDraft {
             name: name.to_string(),
@@ -68,27 +68,31 @@ impl EntityDraft {
             declared: self.declared,
             extra,
             attributes: self.attributes,
-            sources: sources.into_iter().collect(),
+            sources: sources.into_iter().cloned().collect(),
         }
     }
 }
 
 #[derive(Debug, Default)]
-struct Registry {
-    by_kind: BTreeMap<Kind, BTreeMap<String, EntityDraft>>,
+struct Registry<'a> {
+    by_kind: BTreeMap<Kind, BTreeMap<String, EntityDraft<'a>>>,
 }
 
-impl Registry {
-    fn get(&self, kind: Kind, id: &str) -> Option<&EntityDraft> {
+impl<'a> Registry<'a> {
+    fn get(&self, kind: Kind, id: &str) -> Option<&EntityDraft<'a>> {
         self.by_kind.get(&kind).and_then(|m| m.get(id))
     }
 
-    fn map(&mut self, kind: Kind) -> &mut BTreeMap<String, EntityDraft> {
+    fn map(&mut self, kind: Kind) -> &mut BTreeMap<String, EntityDraft<'a>> {
         self.by_kind.entry(kind).or_default()
     }
 
     fn ids(&self, kind: Kind) -> impl Iterator<Item = &String> {
         self.by_kind.get(&kind).into_iter().flat_map(|m| m.keys())
+    }
+
+    fn ids_and_drafts(&self, kind: Kind) -> impl Iterator<Item = (&String, &EntityDraft<'a>)> {
+        self.by_kind.get(&kind).into_iter().flat_map(|m| m.iter())
     }
 }
 
@@ -99,8 +103,16 @@ impl Registry {
 /// attributes of declarations and of `#ref` extensions are merged in one pass in path order, so
 /// the first one in path order wins; then placements and relations.
 pub fn build(project: Project, files: &[FileAnnotations]) -> (ThreatModel, Vec<Diagnostic>) {
+    build_from(project, files.iter().flat_map(|f| f.annotations.iter()))
+}
+
+/// [`build`] from the annotations of all files, in path order and source order within a file.
+pub fn build_from<'a>(
+    project: Project,
+    annotations: impl IntoIterator<Item = &'a Annotation>,
+) -> (ThreatModel, Vec<Diagnostic>) {
     let mut b = Builder::default();
-    let all: Vec<&Annotation> = files.iter().flat_map(|f| f.annotations.iter()).collect();
+    let all: Vec<&Annotation> = annotations.into_iter().collect();
     for (i, a) in all.iter().enumerate() {
         b.register_names(i, a);
     }
@@ -130,21 +142,23 @@ enum Declared {
 }
 
 #[derive(Debug, Default)]
-struct Builder {
-    reg: Registry,
+struct Builder<'a> {
+    reg: Registry<'a>,
     diags: Vec<Diagnostic>,
     /// Ids compared in "did you mean" searches so far (bounded by `SUGGESTION_BUDGET`).
     compared: usize,
+    /// The ids of each kind, for those searches.
+    candidates: BTreeMap<Kind, Vec<Candidate>>,
     /// Indices (in path order) of declarations ignored because of TM004.
     rejected: BTreeSet<usize>,
     /// Placed id -> boundary placements in path order.
-    component_places: BTreeMap<String, Vec<(String, Source)>>,
-    actor_places: BTreeMap<String, Vec<(String, Source)>>,
-    boundary_places: BTreeMap<String, Vec<(String, Source)>>,
+    component_places: BTreeMap<String, Vec<(String, &'a Source)>>,
+    actor_places: BTreeMap<String, Vec<(String, &'a Source)>>,
+    boundary_places: BTreeMap<String, Vec<(String, &'a Source)>>,
     parents: BTreeMap<String, String>,
     /// Hierarchical component names (`Shop:API:Checkout`) with their ids, linked to parents once
     /// every name is known.
-    hierarchy: Vec<(String, String, Source)>,
+    hierarchy: Vec<(String, String, &'a Source)>,
     mitigations: BTreeMap<String, Mitigation>,
     exposures: BTreeMap<String, Exposure>,
     acceptances: BTreeMap<String, Acceptance>,
@@ -191,9 +205,9 @@ fn mentions(body: &Body) -> Vec<(Kind, &EntityRef)> {
     }
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     /// Pass 1: every name, declared or mentioned, gets an id.
-    fn register_names(&mut self, i: usize, a: &Annotation) {
+    fn register_names(&mut self, i: usize, a: &'a Annotation) {
         let declaring = matches!(a.body, Body::Declare { .. } | Body::Boundary { .. });
         for (kind, r) in mentions(&a.body) {
             let Some(name) = &r.name else { continue };
@@ -207,15 +221,14 @@ impl Builder {
                 self.rejected.insert(i);
             }
             if kind == Kind::Component && named == Declared::Named {
-                self.hierarchy
-                    .push((name.clone(), r.id.clone(), a.source.clone()));
+                self.hierarchy.push((name.clone(), r.id.clone(), &a.source));
             }
         }
     }
 
     /// Pass 1b: a name in `@boundary B contains Name` is a component, created if need be like
     /// a name in a relation, unless a boundary has its id (then it is nesting).
-    fn register_members(&mut self, i: usize, a: &Annotation) {
+    fn register_members(&mut self, i: usize, a: &'a Annotation) {
         let Body::Boundary { contains, .. } = &a.body else {
             return;
         };
@@ -228,7 +241,7 @@ impl Builder {
                 continue;
             }
             self.hierarchy
-                .push((name.clone(), member.id.clone(), a.source.clone()));
+                .push((name.clone(), member.id.clone(), &a.source));
             self.mention(Kind::Component, &member.id, name, &a.source);
         }
     }
@@ -237,6 +250,12 @@ impl Builder {
     /// name when there is one (`@component Shop:API (#api)` is the parent of `Shop:API:Checkout`),
     /// else an implicit component with the derived id.
     fn link_parents(&mut self) {
+        // Component ids by name. Only new components appear while parents are linked (a
+        // mention never renames one), so the index is kept up to date by adding them.
+        let mut named: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (id, d) in self.reg.ids_and_drafts(Kind::Component) {
+            named.entry(d.name.clone()).or_default().insert(id.clone());
+        }
         for (name, id, source) in std::mem::take(&mut self.hierarchy) {
             let parts: Vec<&str> = name.split(':').collect();
             if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
@@ -246,7 +265,7 @@ impl Builder {
             for n in (1..parts.len()).rev() {
                 let parent_name = parts[..n].join(":");
                 let parent_id = self
-                    .component_named(&parent_name)
+                    .component_named(&parent_name, named.get(&parent_name))
                     .unwrap_or_else(|| ids::derive(&parent_name));
                 if parent_id == child || self.is_component_ancestor(&child, &parent_id) {
                     break;
@@ -254,21 +273,24 @@ impl Builder {
                 self.parents
                     .entry(child.clone())
                     .or_insert(parent_id.clone());
-                self.mention(Kind::Component, &parent_id, &parent_name, &source);
+                if self.reg.get(Kind::Component, &parent_id).is_none() {
+                    named
+                        .entry(parent_name.clone())
+                        .or_default()
+                        .insert(parent_id.clone());
+                }
+                self.mention(Kind::Component, &parent_id, &parent_name, source);
                 child = parent_id;
             }
         }
     }
 
-    /// The component called `name`: a declared one before a mentioned one, then the one whose id
-    /// is derived from the name, then the smallest id.
-    fn component_named(&self, name: &str) -> Option<String> {
+    /// The component called `name` (whose ids are `ids`): a declared one before a mentioned
+    /// one, then the one whose id is derived from the name, then the smallest id.
+    fn component_named(&self, name: &str, ids: Option<&BTreeSet<String>>) -> Option<String> {
         let derived = ids::derive(name);
-        self.reg
-            .by_kind
-            .get(&Kind::Component)?
-            .iter()
-            .filter(|(_, d)| d.name == name)
+        ids?.iter()
+            .filter_map(|id| Some((id, self.reg.get(Kind::Component, id)?)))
             .min_by_key(|(id, d)| (!d.named_by_declaration, **id != derived, (*id).clone()))
             .map(|(id, _)| id.clone())
     }
@@ -288,18 +310,18 @@ impl Builder {
         true
     }
 
-    fn mention(&mut self, kind: Kind, id: &str, name: &str, source: &Source) {
+    fn mention(&mut self, kind: Kind, id: &str, name: &str, source: &'a Source) {
         let draft = self
             .reg
             .map(kind)
             .entry(id.to_string())
             .or_insert_with(|| EntityDraft::new(name));
-        draft.mentions.insert(source.clone());
+        draft.mentions.insert(source);
     }
 
     /// Register a declared name. The first declaration in path order names the entity; only
     /// its description and attributes are merged later, in [`Builder::merge_declaration`].
-    fn declare(&mut self, kind: Kind, r: &EntityRef, name: &str, a: &Annotation) -> Declared {
+    fn declare(&mut self, kind: Kind, r: &EntityRef, name: &str, a: &'a Annotation) -> Declared {
         let draft = self
             .reg
             .map(kind)
@@ -309,11 +331,11 @@ impl Builder {
             draft.name = name.to_string();
             draft.named_by_declaration = true;
             draft.explicit_id = r.explicit_id;
-            draft.sources.insert(a.source.clone());
+            draft.sources.insert(&a.source);
             return Declared::Named;
         }
         if draft.name == name {
-            draft.sources.insert(a.source.clone());
+            draft.sources.insert(&a.source);
             return Declared::Named;
         }
         let first_name = draft.name.clone();
@@ -341,7 +363,7 @@ impl Builder {
             return Declared::Rejected;
         }
         // Names that derive one id (`SQL injection`, `SQL Injection`) are one entity.
-        draft.sources.insert(a.source.clone());
+        draft.sources.insert(&a.source);
         self.diags.push(
             Diagnostic::new(
                 Code::ConflictingDeclaration,
@@ -383,7 +405,7 @@ impl Builder {
 
     /// Pass 2, in path order: the description and attributes of a declaration by name, or of a
     /// `@threat #sqli: more text` that adds to a declaration made elsewhere.
-    fn merge_declaration(&mut self, i: usize, a: &Annotation, attributes: &Attributes) {
+    fn merge_declaration(&mut self, i: usize, a: &'a Annotation, attributes: &Attributes) {
         let (kind, target) = match &a.body {
             Body::Declare { kind, target, .. } => (*kind, target),
             Body::Boundary { target, .. } => (Kind::Boundary, target),
@@ -416,9 +438,20 @@ impl Builder {
         // Suggestions cost an edit distance per candidate id; a repository with thousands of
         // dangling references has a systematic problem, and the first ones show it.
         let near = if self.compared < SUGGESTION_BUDGET {
-            let (near, compared) = closest(&r.id, self.reg.ids(kind));
+            // Every id is known by the time references are resolved: the candidates of a kind
+            // are listed once.
+            let reg = &self.reg;
+            let candidates = self.candidates.entry(kind).or_insert_with(|| {
+                reg.ids(kind)
+                    .map(|id| Candidate {
+                        id: id.clone(),
+                        counts: CharCounts::of_folded(id),
+                    })
+                    .collect()
+            });
+            let (near, compared) = closest(&r.id, candidates);
             self.compared += compared;
-            near
+            near.cloned()
         } else {
             None
         };
@@ -432,7 +465,7 @@ impl Builder {
 
     /// Pass 3: placements and relations, now that every id is known. `attributes` are the
     /// annotation's, checked.
-    fn relations(&mut self, i: usize, a: &Annotation, attributes: &Attributes) {
+    fn relations(&mut self, i: usize, a: &'a Annotation, attributes: &Attributes) {
         if self.rejected.contains(&i) {
             return;
         }
@@ -454,7 +487,7 @@ impl Builder {
                     places
                         .entry(target.id.clone())
                         .or_default()
-                        .push((b, a.source.clone()));
+                        .push((b, &a.source));
                 }
             }
             Body::Boundary {
@@ -471,14 +504,14 @@ impl Builder {
                     self.boundary_places
                         .entry(target.id.clone())
                         .or_default()
-                        .push((parent, a.source.clone()));
+                        .push((parent, &a.source));
                 }
                 for member in contains {
                     if self.reg.get(Kind::Boundary, &member.id).is_some() {
                         self.boundary_places
                             .entry(member.id.clone())
                             .or_default()
-                            .push((target.id.clone(), a.source.clone()));
+                            .push((target.id.clone(), &a.source));
                     } else if member.is_reference()
                         && self.reg.get(Kind::Component, &member.id).is_none()
                         && self.reg.get(Kind::Actor, &member.id).is_some()
@@ -487,12 +520,12 @@ impl Builder {
                         self.actor_places
                             .entry(member.id.clone())
                             .or_default()
-                            .push((target.id.clone(), a.source.clone()));
+                            .push((target.id.clone(), &a.source));
                     } else if self.resolve(Kind::Component, member, a).is_some() {
                         self.component_places
                             .entry(member.id.clone())
                             .or_default()
-                            .push((target.id.clone(), a.source.clone()));
+                            .push((target.id.clone(), &a.source));
                     }
                 }
             }
@@ -711,7 +744,7 @@ impl Builder {
         let actor_boundary = innermost(&self.actor_places, "actor", &is_ancestor, &mut self.diags);
 
         let components: Vec<Component> = {
-            let drafts = self.reg.map(Kind::Component).clone();
+            let drafts = std::mem::take(self.reg.map(Kind::Component));
             let limit = drafts.len();
             let effective = |id: &str| -> Option<String> {
                 let mut cur = id.to_string();
@@ -723,35 +756,37 @@ impl Builder {
                 }
                 None
             };
+            let extras: Vec<ComponentExtra> = drafts
+                .keys()
+                .map(|id| ComponentExtra {
+                    parent: self
+                        .parents
+                        .get(id)
+                        .filter(|p| drafts.contains_key(*p))
+                        .cloned(),
+                    boundary: effective(id),
+                })
+                .collect();
             drafts
                 .into_iter()
-                .map(|(id, d)| {
-                    let extra = ComponentExtra {
-                        parent: self
-                            .parents
-                            .get(&id)
-                            .filter(|p| self.reg.get(Kind::Component, p).is_some())
-                            .cloned(),
-                        boundary: effective(&id),
-                    };
-                    d.finish(id, extra)
-                })
+                .zip(extras)
+                .map(|((id, d), extra)| d.finish(id, extra))
                 .collect()
         };
 
-        let boundaries: Vec<Boundary> = self
-            .reg
-            .map(Kind::Boundary)
-            .clone()
+        // Components are sorted by id, so each boundary's list is too.
+        let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for c in &components {
+            if let Some(b) = &c.extra.boundary {
+                members.entry(b.as_str()).or_default().push(c.id.clone());
+            }
+        }
+        let boundaries: Vec<Boundary> = std::mem::take(self.reg.map(Kind::Boundary))
             .into_iter()
             .map(|(id, d)| {
                 let extra = BoundaryExtra {
                     parent: boundary_parent.get(&id).cloned(),
-                    components: components
-                        .iter()
-                        .filter(|c| c.extra.boundary.as_deref() == Some(id.as_str()))
-                        .map(|c| c.id.clone())
-                        .collect(),
+                    components: members.remove(id.as_str()).unwrap_or_default(),
                 };
                 d.finish(id, extra)
             })
@@ -951,7 +986,7 @@ impl Builder {
 /// The innermost boundary of each placed element; placements in boundaries that do not nest are
 /// TM009 and the first one (in path order) is kept.
 fn innermost(
-    places: &BTreeMap<String, Vec<(String, Source)>>,
+    places: &BTreeMap<String, Vec<(String, &Source)>>,
     what: &str,
     is_ancestor: &dyn Fn(&str, &str) -> bool,
     diags: &mut Vec<Diagnostic>,
@@ -1000,15 +1035,15 @@ fn ref_location(a: &Annotation, span: crate::diagnostic::Span) -> Location {
 }
 
 /// Merge a declaration's description and (checked) attributes into the draft; first one wins.
-fn merge_into(
-    draft: &mut EntityDraft,
-    a: &Annotation,
+fn merge_into<'a>(
+    draft: &mut EntityDraft<'a>,
+    a: &'a Annotation,
     attributes: &Attributes,
     kind: Kind,
     id: &str,
 ) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    draft.sources.insert(a.source.clone());
+    draft.sources.insert(&a.source);
     if !a.description.is_empty() {
         if draft.description.is_empty() {
             draft.description = a.description.clone();
@@ -1150,26 +1185,137 @@ const SUGGESTION_BUDGET: usize = 20_000;
 
 /// The closest id by edit distance, for "did you mean" help, and how many ids were compared.
 /// Case differences count for little: `#SQLi` suggests `#sqli`.
-fn closest<'a>(
-    id: &str,
-    candidates: impl Iterator<Item = &'a String>,
-) -> (Option<&'a String>, usize) {
+fn closest<'a>(id: &str, candidates: &'a [Candidate]) -> (Option<&'a String>, usize) {
     let limit = (id.len() / 3).max(2);
     let lower = id.to_lowercase();
+    let wanted = CharCounts::of(&lower);
     let mut compared = 0;
     let best = candidates
+        .iter()
         // The distance is at least the difference in length: skip hopeless candidates cheaply.
-        .filter(|c| c.len().abs_diff(id.len()) <= limit)
+        .filter(|c| c.id.len().abs_diff(id.len()) <= limit)
         .filter_map(|c| {
             compared += 1;
-            let folded = if c.chars().any(char::is_uppercase) {
-                strsim::levenshtein(&lower, &c.to_lowercase())
+            // A cheaper lower bound first: most ids share few characters with the one sought.
+            if wanted.distance_bound(&c.counts) > limit {
+                return None;
+            }
+            let folded = if c.id.chars().any(char::is_uppercase) {
+                strsim::levenshtein(&lower, &c.id.to_lowercase())
             } else {
-                strsim::levenshtein(&lower, c)
+                strsim::levenshtein(&lower, &c.id)
             };
-            (folded <= limit).then(|| (folded, strsim::levenshtein(id, c), c))
+            (folded <= limit).then(|| (folded, strsim::levenshtein(id, &c.id), &c.id))
         })
         .min()
         .map(|(_, _, c)| c);
     (best, compared)
+}
+
+/// An id that "did you mean" may suggest, with the character counts of its lower-case form.
+struct Candidate {
+    id: String,
+    counts: CharCounts,
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.id)
+    }
+}
+
+/// Characters counted in 128 buckets (ASCII exactly): a lower bound on the edit distance of two strings that
+/// costs one pass over each. A substitution changes at most two counts by one, an insertion or
+/// deletion one, so the distance is at least half the sum of the count differences (buckets
+/// shared by several characters only make the bound lower, never wrong).
+struct CharCounts([u8; 128]);
+
+impl CharCounts {
+    fn of(s: &str) -> Self {
+        let mut counts = [0u8; 128];
+        for ch in s.chars() {
+            let slot = &mut counts[(u32::from(ch) & 127) as usize];
+            *slot = slot.saturating_add(1);
+        }
+        CharCounts(counts)
+    }
+
+    /// The counts of `s.to_lowercase()`, without building it.
+    fn of_folded(s: &str) -> Self {
+        let mut counts = [0u8; 128];
+        for ch in s.chars() {
+            if ch.is_ascii() {
+                let slot = &mut counts[(u32::from(ch.to_ascii_lowercase()) & 127) as usize];
+                *slot = slot.saturating_add(1);
+            } else {
+                for low in ch.to_lowercase() {
+                    let slot = &mut counts[(u32::from(low) & 127) as usize];
+                    *slot = slot.saturating_add(1);
+                }
+            }
+        }
+        CharCounts(counts)
+    }
+
+    fn distance_bound(&self, other: &CharCounts) -> usize {
+        // Counts saturate at 255, which can only lower the bound. Sums of 16 differences fit a
+        // u16 and the loop is one the compiler turns into vector instructions.
+        let mut differ = 0usize;
+        for (a, b) in self.0.chunks_exact(16).zip(other.0.chunks_exact(16)) {
+            let mut sum = 0u16;
+            for (x, y) in a.iter().zip(b) {
+                sum += u16::from(x.max(y) - x.min(y));
+            }
+            differ += usize::from(sum);
+        }
+        differ.div_ceil(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn char_counts_bound_the_folded_edit_distance() {
+        let words = [
+            "",
+            "a",
+            "sqli",
+            "SQLi",
+            "sqli_2",
+            "xss",
+            "ssx",
+            "audit59525_dos",
+            "audit78805_dos",
+            "Straße",
+            "STRASSE",
+            "İstanbul",
+            "istanbul",
+            "ǅemal",
+            "ﬁle",
+            "file",
+            "日本語",
+            "日本",
+            "report90491_val",
+            "report90491_inj",
+            "ab",
+            "ba",
+        ];
+        for a in words {
+            for b in words {
+                let (la, lb) = (a.to_lowercase(), b.to_lowercase());
+                let bound = CharCounts::of(&la).distance_bound(&CharCounts::of_folded(b));
+                assert_eq!(
+                    CharCounts::of(&lb).0,
+                    CharCounts::of_folded(b).0,
+                    "folded counts of {b:?}"
+                );
+                assert!(
+                    bound <= strsim::levenshtein(&la, &lb),
+                    "{a:?} / {b:?}: bound {bound}"
+                );
+            }
+        }
+    }
 }

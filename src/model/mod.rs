@@ -4,7 +4,7 @@ mod build;
 pub mod ids;
 mod types;
 
-pub use build::{FileAnnotations, build};
+pub use build::{FileAnnotations, build, build_from};
 pub use types::*;
 
 /// The model as `threatmodel.json` holds it: pretty-printed, one value per line, a final newline.

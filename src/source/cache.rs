@@ -3,10 +3,12 @@
 //! scanned revisions (`snapshots/<tree>-<config>`), from which the scan of a nearby revision
 //! reads only the files that changed.
 //!
-//! The file is a header line and a JSON body. The header carries the format version, the tool
-//! version and a checksum of the body; anything that does not match (a truncated write, a bit
-//! flip, another threatmark version) means the cache is ignored and rebuilt, never trusted.
-//! Writes are atomic.
+//! Each file starts with a header line: the format version, the tool version, a CRC-32 and a
+//! length. The parse cache's CRC covers its JSON body. A snapshot's covers its index, and each
+//! record carries its own CRC, checked when the record is read: a snapshot serves a scan that
+//! reads a few records, so loading one reads the index and nothing else. Anything that does not
+//! match (a truncated write, a bit flip, another threatmark version) means the file is ignored
+//! and rebuilt, never trusted. Writes are atomic.
 //!
 //! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/cache-v1 and .git/threatmark/snapshots/
 //! @threat Poisoned parse cache (#cache_poisoning) [stride: T; likelihood: rare; impact: major; owner: @threatmark-maintainers]:
@@ -19,11 +21,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scan::{BlobCache, CacheKey, FileOutcome, Snapshot};
+use crate::scan::{BlobCache, CacheKey, FileOutcome};
+use crate::snapshot::{Decoded, Records, Snapshot};
 use crate::source::git::ObjectId;
 
 const MAGIC: &str = "threatmark-cache";
-const FORMAT: u32 = 1;
+/// 2: CRC-32 checksums.
+const FORMAT: u32 = 2;
+const SNAPSHOT_MAGIC: &str = "threatmark-snapshot";
+/// 3: an index with a CRC, records with their own.
+const SNAPSHOT_FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
@@ -46,8 +53,9 @@ pub fn path_in(git_dir: &Path) -> PathBuf {
     git_dir.join("threatmark").join("cache-v1")
 }
 
+/// CRC-32 (with SIMD where the CPU has it): megabytes are checked in well under a millisecond.
 fn checksum(body: &[u8]) -> String {
-    format!("{:016x}", crate::text::fnv1a(body))
+    format!("{:08x}", crc32fast::hash(body))
 }
 
 /// Load the cache file into `cache`.
@@ -68,32 +76,43 @@ pub fn load(path: &Path, cache: &BlobCache) -> Loaded {
 /// The body of a file written by [`with_header`], if its header checks out.
 fn checked_body(bytes: &[u8]) -> Result<&[u8], String> {
     let nl = memchr::memchr(b'\n', bytes).ok_or("no header")?;
-    let header = std::str::from_utf8(&bytes[..nl]).map_err(|_| "header is not text")?;
+    let (sum, len) = checked_header(&bytes[..nl], MAGIC, FORMAT)?;
     let body = &bytes[nl + 1..];
-    let fields: Vec<&str> = header.split(' ').collect();
-    let [magic, format, version, sum, len] = fields[..] else {
-        return Err("malformed header".into());
-    };
-    if magic != MAGIC || format != FORMAT.to_string() {
-        return Err("unknown format".into());
-    }
-    if version != env!("CARGO_PKG_VERSION") {
-        return Err(format!("written by threatmark {version}"));
-    }
-    if len != body.len().to_string() || sum != checksum(body) {
+    if len != body.len() || sum != checksum(body) {
         return Err("checksum mismatch".into());
     }
     Ok(body)
 }
 
-fn with_header(body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "{MAGIC} {FORMAT} {} {} {}\n",
+/// The checksum and length a header line gives, if it is of this format and tool version.
+fn checked_header(line: &[u8], magic: &str, format: u32) -> Result<(String, usize), String> {
+    let header = std::str::from_utf8(line).map_err(|_| "header is not text")?;
+    let fields: Vec<&str> = header.split(' ').collect();
+    let [found, version_of_format, version, sum, len] = fields[..] else {
+        return Err("malformed header".into());
+    };
+    if found != magic || version_of_format != format.to_string() {
+        return Err("unknown format".into());
+    }
+    if version != env!("CARGO_PKG_VERSION") {
+        return Err(format!("written by threatmark {version}"));
+    }
+    let len = len.parse().map_err(|_| "malformed length")?;
+    Ok((sum.to_string(), len))
+}
+
+fn header(magic: &str, format: u32, checked: &[u8]) -> Vec<u8> {
+    format!(
+        "{magic} {format} {} {} {}\n",
         env!("CARGO_PKG_VERSION"),
-        checksum(body),
-        body.len()
+        checksum(checked),
+        checked.len()
     )
-    .into_bytes();
+    .into_bytes()
+}
+
+fn with_header(body: &[u8]) -> Vec<u8> {
+    let mut out = header(MAGIC, FORMAT, body);
     out.extend_from_slice(body);
     out
 }
@@ -169,43 +188,120 @@ fn oldest_first(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files.into_iter().map(|(_, p)| p).collect())
 }
 
-/// A snapshot on disk, with the text of the files whose diagnostics may need a caret
-/// (`FileOutcome::text` is not serialised).
-#[derive(Deserialize)]
-struct StoredSnapshot {
-    snapshot: Snapshot,
-    texts: Vec<(String, String)>,
+fn snapshot_name(tree: &str, config_key: u64) -> String {
+    format!("{tree}-{config_key:016x}")
 }
 
+/// The records of a snapshot file, read where and when they are needed.
+struct SnapshotFile {
+    file: std::fs::File,
+    /// Where the records start in the file.
+    start: u64,
+    size: u64,
+}
+
+impl Records for SnapshotFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        if offset.saturating_add(buf.len() as u64) > self.size {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        read_exact_at(&self.file, buf, self.start + offset)
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Elsewhere, through a cloned handle: a `&File` seeks its one shared cursor.
+#[cfg(not(unix))]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    let mut file = file.try_clone()?;
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
+/// A snapshot file, whole (a delta is applied to the full snapshot it names).
 fn read_snapshot(path: &Path) -> Option<Snapshot> {
-    let bytes = std::fs::read(path).ok()?;
-    let stored: StoredSnapshot = serde_json::from_slice(checked_body(&bytes).ok()?).ok()?;
-    let mut snapshot = stored.snapshot;
-    let texts: std::collections::BTreeMap<String, String> = stored.texts.into_iter().collect();
-    for o in &mut snapshot.outcomes {
-        o.text = texts.get(&o.path).map(|t| std::sync::Arc::from(t.as_str()));
+    match read_decoded(path)? {
+        Decoded::Full(s) => Some(s),
+        Decoded::Delta { base, delta } => {
+            let dir = path.parent()?;
+            let Decoded::Full(full) =
+                read_decoded(&dir.join(snapshot_name(&base, delta.config_key)))?
+            else {
+                return None;
+            };
+            delta.apply(&full, &base).ok()
+        }
     }
-    Some(snapshot)
 }
 
-/// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`].
-pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
-    #[derive(Serialize)]
-    struct Borrowed<'a> {
-        snapshot: &'a Snapshot,
-        texts: Vec<(&'a str, &'a str)>,
+/// The header and index of a snapshot file; its records stay in the file.
+fn read_decoded(path: &Path) -> Option<Decoded> {
+    let file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
+    // The header and, in most files, the whole index.
+    let mut head = vec![0; usize::try_from(size.min(256 * 1024)).ok()?];
+    read_exact_at(&file, &mut head, 0).ok()?;
+    let nl = memchr::memchr(b'\n', &head)?;
+    let (sum, len) = checked_header(&head[..nl], SNAPSHOT_MAGIC, SNAPSHOT_FORMAT).ok()?;
+    // The index, then a newline, then the records.
+    let index_end = (nl + 1).checked_add(len)?;
+    if index_end as u64 >= size {
+        return None;
     }
-    let stored = Borrowed {
-        texts: snapshot
-            .outcomes
-            .iter()
-            .filter_map(|o| Some((o.path.as_str(), o.text.as_deref()?)))
-            .collect(),
-        snapshot,
+    if head.len() <= index_end {
+        let have = head.len();
+        head.resize(index_end + 1, 0);
+        read_exact_at(&file, &mut head[have..], have as u64).ok()?;
+    }
+    let index = &head[nl + 1..index_end];
+    if head[index_end] != b'\n' || checksum(index) != sum {
+        return None;
+    }
+    let start = index_end as u64 + 1;
+    let records = SnapshotFile {
+        file,
+        start,
+        size: size - start,
     };
-    let body = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
-    let name = format!("{}-{:016x}", snapshot.tree, snapshot.config_key);
-    crate::output::write_cache(&dir.join(name), &with_header(&body))?;
+    Snapshot::decode(index, std::sync::Arc::new(records)).ok()
+}
+
+/// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`]. A snapshot that
+/// follows a full one on disk by a small change is saved as a delta of it (and the full one is
+/// touched, so that pruning keeps it as long as its deltas).
+pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    let base = snapshot.origin.as_ref().and_then(|o| {
+        let small = o.changed.len() <= (snapshot.outcomes.len() / 4).max(64);
+        let path = dir.join(snapshot_name(&o.tree, snapshot.config_key));
+        (small && path.is_file()).then_some(path)
+    });
+    let encoded = match base.as_ref().and_then(|_| snapshot.encode_delta()) {
+        Some(delta) => delta,
+        None => snapshot.encode(),
+    }
+    .map_err(std::io::Error::other)?;
+    if let Some(base) = &base {
+        let _ = std::fs::File::options()
+            .write(true)
+            .open(base)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    }
+    let mut bytes = header(SNAPSHOT_MAGIC, SNAPSHOT_FORMAT, &encoded.index);
+    bytes.reserve(encoded.index.len() + 1 + encoded.records.len());
+    bytes.extend_from_slice(&encoded.index);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&encoded.records);
+    let name = snapshot_name(&snapshot.tree, snapshot.config_key);
+    crate::output::write_cache(&dir.join(name), &bytes)?;
     let files = oldest_first(dir)?;
     let excess = files.len().saturating_sub(KEEP_SNAPSHOTS);
     for path in files.into_iter().take(excess) {
