@@ -1528,3 +1528,143 @@ fn a_damaged_snapshot_is_ignored() {
         expected
     );
 }
+
+/// The scan of `commit` with every cache switched off: what any cached scan must equal.
+fn uncached(repo: &Repo, args: &[&str]) -> Output {
+    let mut full = repo.tm();
+    full.env("THREATMARK_NO_CACHE", "1").args(args);
+    run(full)
+}
+
+/// Snapshots saved as deltas: a chain of small commits leaves one full snapshot and deltas of
+/// it, and every scan and diff that starts from them equals a scan without snapshots. A delta
+/// whose full snapshot is gone, or a damaged record, is never trusted.
+#[test]
+fn delta_snapshots_equal_full_scans() {
+    let repo = path_rules_repo();
+    let mut commits = vec![repo.rev("HEAD")];
+    repo.expect(&["scan", "-q", "--rev", &commits[0], "--format", "json"], 0);
+    for i in 0..4 {
+        repo.write(
+            &format!("src/step{i}.rs"),
+            format!("// @threat Step {i} (#step{i})\n// @exposes #api to #step{i}\n"),
+        );
+        if i == 2 {
+            repo.remove("src/step0.rs");
+        }
+        commits.push(repo.commit(&format!("step {i}")));
+        // Each scan follows the previous revision's snapshot.
+        let followed = repo.expect(
+            &["scan", "-q", "--rev", &commits[i + 1], "--format", "json"],
+            0,
+        );
+        let full = uncached(
+            &repo,
+            &["scan", "-q", "--rev", &commits[i + 1], "--format", "json"],
+        );
+        assert_eq!(followed.stdout, full.stdout, "model of step {i}");
+        assert_eq!(followed.stderr, full.stderr, "diagnostics of step {i}");
+    }
+    let dir = repo.path().join(".git/threatmark/snapshots");
+    let mut sizes: Vec<u64> = fs::read_dir(&dir)
+        .expect("snapshots")
+        .map(|e| e.expect("entry").metadata().expect("metadata").len())
+        .collect();
+    sizes.sort();
+    assert_eq!(
+        sizes.len(),
+        commits.len(),
+        "one snapshot per revision: {sizes:?}"
+    );
+    assert!(
+        sizes[0] < sizes[sizes.len() - 1],
+        "the later ones are deltas, smaller than the full one: {sizes:?}"
+    );
+
+    // From the snapshots on disk, in another order, and the diffs between them.
+    for commit in commits.iter().rev() {
+        let args = ["scan", "-q", "--rev", commit, "--format", "json"];
+        assert_eq!(repo.expect(&args, 0).stdout, uncached(&repo, &args).stdout);
+    }
+    for pair in commits.windows(2) {
+        let range = format!("{}..{}", pair[0], pair[1]);
+        let args = ["diff", &range, "--format", "json"];
+        assert_eq!(repo.expect(&args, 0).stdout, uncached(&repo, &args).stdout);
+    }
+
+    // A flipped byte in a delta's last record: its checksum fails when the record is read, and
+    // the revision is read again from the tree.
+    let full = fs::read_dir(&dir)
+        .expect("snapshots")
+        .map(|e| e.expect("entry").path())
+        .max_by_key(|p| fs::metadata(p).expect("metadata").len())
+        .expect("a full snapshot");
+    for entry in fs::read_dir(&dir).expect("snapshots") {
+        let path = entry.expect("entry").path();
+        if path != full {
+            let mut bytes = fs::read(&path).expect("read");
+            let at = bytes.len() - 3;
+            bytes[at] ^= 0x01;
+            fs::write(&path, bytes).expect("write");
+        }
+    }
+    for commit in &commits {
+        let args = ["scan", "-q", "--rev", commit, "--format", "json"];
+        assert_eq!(repo.expect(&args, 0).stdout, uncached(&repo, &args).stdout);
+    }
+
+    // Without the full snapshot the deltas are useless: the scans read the trees instead.
+    fs::remove_file(&full).expect("remove");
+    for commit in &commits {
+        let args = ["scan", "-q", "--rev", commit, "--format", "json"];
+        assert_eq!(repo.expect(&args, 0).stdout, uncached(&repo, &args).stdout);
+    }
+}
+
+/// A commit that changes no annotation gives an empty diff without building a model, the same
+/// one a full computation gives; one that changes an annotation anywhere is seen.
+#[test]
+fn diff_of_a_change_that_touches_no_annotation() {
+    let repo = path_rules_repo();
+    let base = repo.rev("HEAD");
+    repo.expect(&["scan", "-q", "--rev", &base, "--format", "json"], 0);
+    // Code changes, a new file without annotations, an edit below an annotation.
+    repo.write("src/plain.rs", "fn plain() {}\n");
+    repo.write(
+        "src/main.rs",
+        format!(
+            "{}\nfn more() {{}}\n",
+            fs::read_to_string(repo.path().join("src/main.rs")).expect("read")
+        ),
+    );
+    let quiet = repo.commit("code only");
+    let range = format!("{base}..{quiet}");
+    let args = ["diff", &range, "--format", "json"];
+    let fast = repo.expect(&args, 0);
+    assert_eq!(fast.stdout, uncached(&repo, &args).stdout);
+    let d = parse(&fast.stdout);
+    assert_eq!(
+        d["changes"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        fast.stdout
+    );
+
+    // The same kind of commit, but one annotation gains an attribute.
+    repo.write(
+        "lib/ok.py",
+        "# @threat Library (#library) [likelihood: likely]\n",
+    );
+    let loud = repo.commit("an annotation changes");
+    let range = format!("{quiet}..{loud}");
+    let args = ["diff", &range, "--format", "json"];
+    let slow = repo.expect(&args, 0);
+    assert_eq!(slow.stdout, uncached(&repo, &args).stdout);
+    let d = parse(&slow.stdout);
+    assert_eq!(
+        d["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        slow.stdout
+    );
+}

@@ -252,9 +252,17 @@ impl Reader {
     /// side. Identical subtrees are skipped by id, so the cost follows the size of the change,
     /// not of the repository (gix-diff's walk, which reuses two buffers for every tree).
     pub fn changes(&self, a: ObjectId, b: ObjectId) -> Result<Vec<Change>, GitError> {
-        use gix::bstr::ByteSlice;
+        self.changes_with(a, b, &mut |_| {})
+    }
+
+    /// [`Reader::changes`], and each change as soon as the walk finds it (in walk order).
+    pub fn changes_with(
+        &self,
+        a: ObjectId,
+        b: ObjectId,
+        on_change: &mut dyn FnMut(&Change),
+    ) -> Result<Vec<Change>, GitError> {
         use gix::objs::FindExt;
-        use gix_diff::tree::recorder::Change as Record;
         let (mut buf_a, mut buf_b) = (Vec::new(), Vec::new());
         let lhs = self
             .repo
@@ -266,64 +274,21 @@ impl Reader {
             .objects
             .find_tree_iter(&b, &mut buf_b)
             .map_err(|e| GitError::Other(format!("cannot read tree {b}: {e}")))?;
-        let mut recorder = gix_diff::tree::Recorder::default();
+        let mut walk = Streaming {
+            recorder: gix_diff::tree::Recorder::default(),
+            changes: Vec::new(),
+            on_change,
+        };
         gix_diff::tree(
             lhs,
             rhs,
             gix_diff::tree::State::default(),
             &self.repo.objects,
-            &mut recorder,
+            &mut walk,
         )
         .map_err(|e| GitError::Other(format!("cannot compare trees {a} and {b}: {e}")))?;
-        let file = |mode: gix::object::tree::EntryMode, id: ObjectId| {
-            (!mode.is_tree()).then(|| (id, kind_of(mode)))
-        };
-        let mut out: Vec<Change> = recorder
-            .records
-            .into_iter()
-            .filter_map(|record| {
-                let (path, old, new) = match record {
-                    Record::Addition {
-                        entry_mode,
-                        oid,
-                        path,
-                        ..
-                    } => (path, None, file(entry_mode, oid)),
-                    Record::Deletion {
-                        entry_mode,
-                        oid,
-                        path,
-                        ..
-                    } => (path, file(entry_mode, oid), None),
-                    Record::Modification {
-                        previous_entry_mode,
-                        previous_oid,
-                        entry_mode,
-                        oid,
-                        path,
-                    } => (
-                        path,
-                        file(previous_entry_mode, previous_oid),
-                        file(entry_mode, oid),
-                    ),
-                };
-                (old != new).then(|| Change {
-                    path: path.to_str_lossy().into_owned(),
-                    old,
-                    new,
-                })
-            })
-            .collect();
+        let mut out = walk.changes;
         out.sort_by(|x, y| x.path.cmp(&y.path));
-        // A name that is a file on one side and a folder on the other comes as two records.
-        out.dedup_by(|later, first| {
-            if later.path != first.path {
-                return false;
-            }
-            first.old = first.old.or(later.old);
-            first.new = first.new.or(later.new);
-            true
-        });
         Ok(out)
     }
 
@@ -359,6 +324,79 @@ impl Reader {
             cur = parent;
         }
         Ok(out)
+    }
+}
+
+/// A tree-diff delegate that keeps the file-level changes (a folder is not a file: what is in
+/// an added or deleted folder is reported entry by entry) and hands each one on at once.
+struct Streaming<'a> {
+    /// Tracks the path; its records are taken as soon as it makes them.
+    recorder: gix_diff::tree::Recorder,
+    changes: Vec<Change>,
+    on_change: &'a mut dyn FnMut(&Change),
+}
+
+impl gix_diff::tree::Visit for Streaming<'_> {
+    fn pop_front_tracked_path_and_set_current(&mut self) {
+        self.recorder.pop_front_tracked_path_and_set_current();
+    }
+
+    fn push_back_tracked_path_component(&mut self, component: &gix::bstr::BStr) {
+        self.recorder.push_back_tracked_path_component(component);
+    }
+
+    fn push_path_component(&mut self, component: &gix::bstr::BStr) {
+        self.recorder.push_path_component(component);
+    }
+
+    fn pop_path_component(&mut self) {
+        self.recorder.pop_path_component();
+    }
+
+    fn visit(&mut self, change: gix_diff::tree::visit::Change) -> gix_diff::tree::visit::Action {
+        use gix::bstr::ByteSlice;
+        use gix_diff::tree::recorder::Change as Record;
+        let action = self.recorder.visit(change);
+        let file = |mode: gix::object::tree::EntryMode, id: ObjectId| {
+            (!mode.is_tree()).then(|| (id, kind_of(mode)))
+        };
+        for record in self.recorder.records.drain(..) {
+            let (path, old, new) = match record {
+                Record::Addition {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => (path, None, file(entry_mode, oid)),
+                Record::Deletion {
+                    entry_mode,
+                    oid,
+                    path,
+                    ..
+                } => (path, file(entry_mode, oid), None),
+                Record::Modification {
+                    previous_entry_mode,
+                    previous_oid,
+                    entry_mode,
+                    oid,
+                    path,
+                } => (
+                    path,
+                    file(previous_entry_mode, previous_oid),
+                    file(entry_mode, oid),
+                ),
+            };
+            if old != new {
+                let change = Change {
+                    path: path.to_str_lossy().into_owned(),
+                    old,
+                    new,
+                };
+                (self.on_change)(&change);
+                self.changes.push(change);
+            }
+        }
+        action
     }
 }
 
