@@ -212,7 +212,10 @@ fn tree_sitter_comments(
             });
         };
         let stopped = match matcher {
-            Matcher::Kinds(kinds) => walk_kinds(root, kinds, &mut push, &over),
+            Matcher::Kinds {
+                kinds,
+                sole_children,
+            } => walk_kinds(root, kinds, sole_children, &mut push, &over),
             Matcher::Query(query) => run_query(query, root, bytes, &mut push, &over),
         };
         if stopped {
@@ -226,19 +229,33 @@ fn tree_sitter_comments(
     })
 }
 
-/// Every node whose kind is a comment kind, in document order; `true` when the budget ran out.
+/// Every node whose kind is a comment kind, and every only named child of the kinds that
+/// `sole_children` pairs (a docstring), in document order; `true` when the budget ran out.
 fn walk_kinds(
     root: tree_sitter::Node<'_>,
     kinds: &[bool],
+    sole_children: &[(Vec<bool>, Vec<bool>)],
     push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
     over: &dyn Fn() -> bool,
 ) -> bool {
+    let is = |set: &[bool], node: tree_sitter::Node<'_>| {
+        set.get(usize::from(node.kind_id())) == Some(&true)
+    };
     let mut cursor = root.walk();
     let mut visited: u32 = 0;
     loop {
         let node = cursor.node();
-        if kinds.get(usize::from(node.kind_id())) == Some(&true) {
+        if is(kinds, node) {
             push(node, false);
+        }
+        for (parents, children) in sole_children {
+            if is(parents, node)
+                && node.named_child_count() == 1
+                && let Some(child) = node.named_child(0)
+                && is(children, child)
+            {
+                push(child, true);
+            }
         }
         visited = visited.wrapping_add(1);
         if visited % 4096 == 0 && over() {
@@ -442,11 +459,15 @@ mod tests {
     use super::*;
     use crate::text::LineIndex;
 
-    type Ranges = Vec<(usize, usize)>;
+    type Ranges = Vec<(usize, usize, bool)>;
 
     /// Comment node ranges of `text` found by walking for kinds and by the compiled query.
     fn both_ways(lang: &Language, text: &str) -> Option<(Ranges, Ranges)> {
-        let Some(Ok(Matcher::Kinds(kinds))) = lang.matcher() else {
+        let Some(Ok(Matcher::Kinds {
+            kinds,
+            sole_children,
+        })) = lang.matcher()
+        else {
             return None;
         };
         let query = lang.query()?.ok()?;
@@ -458,7 +479,8 @@ mod tests {
         walk_kinds(
             tree.root_node(),
             kinds,
-            &mut |n, _| walked.push((n.start_byte(), n.end_byte())),
+            sole_children,
+            &mut |n, doc| walked.push((n.start_byte(), n.end_byte(), doc)),
             &never,
         );
         let mut queried = Vec::new();
@@ -466,9 +488,10 @@ mod tests {
             query,
             tree.root_node(),
             text.as_bytes(),
-            &mut |n, _| queried.push((n.start_byte(), n.end_byte())),
+            &mut |n, doc| queried.push((n.start_byte(), n.end_byte(), doc)),
             &never,
         );
+        walked.sort_unstable();
         queried.sort_unstable();
         Some((walked, queried))
     }
@@ -511,6 +534,70 @@ mod tests {
             }
         }
         assert!(compared.len() >= 15, "compared only {compared:?}");
+        // Docstrings in every position a Python file can hold a lone string.
+        let python = crate::lang::by_name("python").expect("python");
+        let sample = r#""""module"""
+x = 1
+"bare"  # trailing
+("paren")
+"a" "b"
+f"f{x}"
+b'bytes'
+"s", 1
+def f():
+    """doc"""  # c
+    "second"
+    return "not"
+class C:
+    '''cdoc'''
+    # comment
+    "attr" # x
+    y = "no"
+if x:
+    "in if"
+lambda: "no"
+"#;
+        for text in [
+            sample.to_string(),
+            sample[..sample.len() / 3].to_string(),
+            format!("{sample}\n\"\"\"unclosed"),
+        ] {
+            let (walked, queried) = both_ways(python, &text).expect("python is walked");
+            assert_eq!(walked, queried, "{text}");
+            assert!(walked.iter().filter(|r| r.2).count() >= 3, "{walked:?}");
+        }
+    }
+
+    /// A query the walk cannot answer is compiled and run under the same budget as the parse:
+    /// over 100,000 unclosed brackets (nodes x depth) it is stopped, not run for minutes.
+    #[test]
+    fn a_compiled_query_stops_at_the_budget() {
+        let Some(python) = crate::lang::by_name("python").and_then(|l| l.grammar) else {
+            return;
+        };
+        let query = tree_sitter::Query::new(
+            &tree_sitter::Language::new(python.language),
+            "((comment) @comment (#match? @comment \"@threat\"))\n(expression_statement . (string) @doc .)",
+        )
+        .expect("query");
+        let text = format!("# @threat T\nx = {}\n", "[".repeat(100_000));
+        let mut parser = Parser::new();
+        parser
+            .set_language(&tree_sitter::Language::new(python.language))
+            .expect("language");
+        let tree = parser.parse(&text, None).expect("tree");
+        let started = Instant::now();
+        let limit = std::time::Duration::from_millis(50);
+        let over = || started.elapsed() > limit;
+        let stopped = run_query(
+            &query,
+            tree.root_node(),
+            text.as_bytes(),
+            &mut |_, _| {},
+            &over,
+        );
+        assert!(stopped, "the query ran to its end");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     fn lines_of(lang: &str, src: &str) -> Vec<Vec<String>> {

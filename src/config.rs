@@ -4,6 +4,7 @@
 //! nothing is worse than an error. `threatmark init` writes [`DEFAULT_TOML`], which documents
 //! every key.
 
+use crate::source::scan_cache::CachedThreatspec;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -258,6 +259,17 @@ impl Config {
     /// `threatspec.yaml`), else `threatmark.toml`, else a Threatspec project's
     /// `threatspec.yaml`, else the defaults.
     pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_reusing(root, explicit, &|_| None).map(|(config, _)| config)
+    }
+
+    /// [`Config::load`], with `reuse` giving what a `threatspec.yaml` text set before (used
+    /// while the folders it was resolved from are unchanged). Also returns the text and what it
+    /// set (for the next run), and whether that was reused.
+    pub fn load_reusing(
+        root: &Path,
+        explicit: Option<&Path>,
+        reuse: &dyn Fn(&str) -> Option<crate::import::threatspec::Derived>,
+    ) -> Result<(Config, Option<(CachedThreatspec, bool)>), ConfigError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
@@ -268,7 +280,7 @@ impl Config {
                 } else if ts.is_file() {
                     ts
                 } else {
-                    return Ok(Config::default());
+                    return Ok((Config::default(), None));
                 }
             }
         };
@@ -280,9 +292,39 @@ impl Config {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if yaml {
-            return Config::from_threatspec(&text, &path, root);
+            if let Some(derived) = reuse(&text).filter(|d| d.still_holds(root)) {
+                let config = derived.config();
+                return Ok((
+                    config,
+                    Some((
+                        CachedThreatspec {
+                            yaml: text,
+                            derived,
+                        },
+                        true,
+                    )),
+                ));
+            }
+            let ts = crate::import::threatspec::parse_config(&text).map_err(|message| {
+                ConfigError::Parse {
+                    path: path.clone(),
+                    message,
+                }
+            })?;
+            let derived = crate::import::threatspec::derive_config(&ts, root);
+            let config = derived.config();
+            return Ok((
+                config,
+                Some((
+                    CachedThreatspec {
+                        yaml: text,
+                        derived,
+                    },
+                    false,
+                )),
+            ));
         }
-        Config::parse(&text, &path)
+        Config::parse(&text, &path).map(|c| (c, None))
     }
 
     /// The configuration a Threatspec project's `threatspec.yaml` means, for a scan rooted at

@@ -33,6 +33,7 @@ use crate::model::{self, Project, ThreatModel};
 use crate::source::filter::TreeFilter;
 use crate::source::fs::{self, Found, WalkError};
 use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
+use crate::source::scan_cache::{CachedFile, FileStat, ScanCache};
 use crate::text::{self, Decoding, LineIndex};
 
 /// Per-file limits and overrides, from the configuration.
@@ -217,6 +218,9 @@ pub enum ScanError {
     Git(#[from] GitError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A record of the scan cache does not decode (its checksum makes this all but impossible).
+    #[error(transparent)]
+    Cache(#[from] Damaged),
 }
 
 /// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
@@ -707,12 +711,37 @@ pub fn scan_dir(
     threads: usize,
     on_file: &(dyn Fn() + Sync),
 ) -> Result<ScanResult, ScanError> {
+    scan_dir_cached(root, config, threads, on_file, None, false).map(|(result, _)| result)
+}
+
+/// What a scan found for the next scan's cache.
+#[derive(Debug, Default)]
+pub struct ForCache {
+    /// Every file read or reused, with its stat.
+    pub files: Vec<CachedFile>,
+    /// Files read although the cache was given (changed, new, or not cached).
+    pub misses: usize,
+}
+
+/// [`scan_dir`] with the last scan's cache (of the same configuration: see [`config_key`]): a
+/// file whose stat is the one cached is not read. With `record`, also returns what the next
+/// scan's cache holds. The result is the same as without a cache, byte for byte.
+pub fn scan_dir_cached(
+    root: &Path,
+    config: &Config,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+    cache: Option<&ScanCache>,
+    record: bool,
+) -> Result<(ScanResult, ForCache), ScanError> {
     let started = Instant::now();
     let opts = FileOptions::from_config(config);
     // Each outcome with the path it was read from: two names that are not UTF-8 can map to one
     // lossy `rel`, and the real path then keeps their order independent of thread timing.
-    let outcomes: Mutex<Vec<(PathBuf, FileOutcome)>> = Mutex::new(Vec::new());
+    let outcomes: Mutex<Vec<(PathBuf, Stored)>> = Mutex::new(Vec::new());
     let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
+    let cached: Mutex<Vec<CachedFile>> = Mutex::new(Vec::new());
+    let misses = AtomicUsize::new(0);
     let seen = AtomicUsize::new(0);
     let read = AtomicUsize::new(0);
     let bytes_read = AtomicU64::new(0);
@@ -725,8 +754,23 @@ pub fn scan_dir(
             if !is_candidate(&file.rel, &opts) {
                 return;
             }
-            READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer) {
-                Ok(Limited::TooLarge(size)) => {
+            // Unchanged since the last scan: its outcome, without reading it.
+            if let Some(hit) = cache.and_then(|c| c.get(&file.rel))
+                && let Ok(meta) = std::fs::metadata(&file.path)
+                && FileStat::of(&meta) == Some(hit.stat)
+                && hit.stat.size <= opts.max_file_size
+            {
+                read.fetch_add(1, Ordering::Relaxed);
+                bytes_read.fetch_add(hit.stat.size, Ordering::Relaxed);
+                if let Some(outcome) = &hit.outcome {
+                    lock(&outcomes).push((file.path.clone(), outcome.clone()));
+                }
+                lock(&cached).push(hit.clone());
+                return;
+            }
+            misses.fetch_add(1, Ordering::Relaxed);
+            READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
+                Ok((Limited::TooLarge(size), _)) => {
                     let d = match size {
                         Some(size) => too_large(&file.rel, size, opts.max_file_size),
                         None => Diagnostic::new(
@@ -741,11 +785,21 @@ pub fn scan_dir(
                     };
                     lock(&problems).push(d);
                 }
-                Ok(Limited::Read(len)) => {
+                Ok((Limited::Read(len), stat)) => {
                     read.fetch_add(1, Ordering::Relaxed);
                     bytes_read.fetch_add(len as u64, Ordering::Relaxed);
                     let outcome = process_file(&file.rel, &buffer[..len], &opts);
-                    if outcome.matched || outcome.binary || !outcome.diagnostics.is_empty() {
+                    let outcome = (outcome.matched || outcome.binary || !outcome.diagnostics.is_empty())
+                        .then(|| Stored::new(outcome));
+                    // Only a file whose size did not change while it was read is cached.
+                    if let Some(stat) = stat.filter(|s| s.size == len as u64) {
+                        lock(&cached).push(CachedFile {
+                            rel: file.rel.clone(),
+                            stat,
+                            outcome: outcome.clone(),
+                        });
+                    }
+                    if let Some(outcome) = outcome {
                         lock(&outcomes).push((file.path, outcome));
                     }
                 }
@@ -768,7 +822,11 @@ pub fn scan_dir(
 
     let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     outcomes.sort_by(|a, b| a.0.cmp(&b.0));
-    let outcomes: Vec<FileOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    let stored: Vec<Stored> = outcomes.into_iter().map(|(_, o)| o).collect();
+    let decoded = stored
+        .iter()
+        .map(Stored::decode)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut stats = Stats {
         files_seen: seen.into_inner(),
@@ -777,14 +835,18 @@ pub fn scan_dir(
         ..Stats::default()
     };
     let project = project_for(root, config);
-    let outcomes: Vec<&FileOutcome> = outcomes.iter().collect();
+    let outcomes: Vec<&FileOutcome> = decoded.iter().map(|o| &**o).collect();
     let mut result = assemble(project, &outcomes, &config.risk, &mut stats);
     diagnostics.append(&mut result.diagnostics);
     diagnostic::normalize(&mut diagnostics);
     result.diagnostics = diagnostics;
     stats.elapsed = started.elapsed();
     result.stats = stats;
-    Ok(result)
+    let for_cache = ForCache {
+        files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
+        misses: misses.into_inner(),
+    };
+    Ok((result, for_cache))
 }
 
 /// Sort per-file outcomes by path, build the model and embed its date-free analysis. Pure.
@@ -848,9 +910,27 @@ thread_local! {
 /// file can grow after it was listed, and with `follow_symlinks = true` a link can lead to a file
 /// whose size says nothing about its contents (`/proc/self/pagemap` reports 0 bytes and reads
 /// without end), which `std::fs::read` would read until memory runs out.
-fn read_limited(path: &Path, limit: u64, buffer: &mut Vec<u8>) -> std::io::Result<Limited> {
+///
+/// With `stat`, the open file is `fstat`ed before it is read (for the scan cache: a stat taken
+/// before the read can only be older than what was read, so a change during the read shows next
+/// time), and a regular file over the limit is refused without reading.
+fn read_limited(
+    path: &Path,
+    limit: u64,
+    buffer: &mut Vec<u8>,
+    stat: bool,
+) -> std::io::Result<(Limited, Option<FileStat>)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
+    let stat = match stat {
+        true => FileStat::of(&file.metadata()?),
+        false => None,
+    };
+    if let Some(s) = stat
+        && s.size > limit
+    {
+        return Ok((Limited::TooLarge(Some(s.size)), None));
+    }
     let first = usize::try_from(limit.saturating_add(1))
         .unwrap_or(usize::MAX)
         .min(FIRST_READ);
@@ -860,7 +940,7 @@ fn read_limited(path: &Path, limit: u64, buffer: &mut Vec<u8>) -> std::io::Resul
     let mut filled = 0;
     while filled < first {
         match file.read(&mut buffer[filled..first]) {
-            Ok(0) => return Ok(Limited::Read(filled)),
+            Ok(0) => return Ok((Limited::Read(filled), stat)),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -868,16 +948,16 @@ fn read_limited(path: &Path, limit: u64, buffer: &mut Vec<u8>) -> std::io::Resul
     }
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     if size > limit {
-        return Ok(Limited::TooLarge(Some(size)));
+        return Ok((Limited::TooLarge(Some(size)), None));
     }
     buffer.truncate(filled);
     buffer.reserve(usize::try_from(size.saturating_sub(filled as u64)).unwrap_or(0));
     let rest = limit.saturating_add(1).saturating_sub(filled as u64);
     file.take(rest).read_to_end(buffer)?;
     if buffer.len() as u64 > limit {
-        return Ok(Limited::TooLarge(None));
+        return Ok((Limited::TooLarge(None), None));
     }
-    Ok(Limited::Read(buffer.len()))
+    Ok((Limited::Read(buffer.len()), stat))
 }
 
 fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {

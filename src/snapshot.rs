@@ -109,13 +109,82 @@ impl std::fmt::Debug for Stored {
 
 /// A record that cannot be read or does not decode: the snapshot must not be used.
 #[derive(Debug, thiserror::Error)]
-#[error("the snapshot record of `{path}` is unusable: {why}")]
+#[error("the saved record of `{path}` is unusable: {why}")]
 pub struct Damaged {
     pub path: String,
     pub why: String,
 }
 
+/// Where one record is among saved records, and its CRC-32 (see [`encode_records`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRef {
+    pub at: u64,
+    /// Bytes of the outcome's JSON.
+    pub outcome: usize,
+    /// Bytes of the file's text after it, when it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<usize>,
+    pub crc: u32,
+}
+
+/// Append the records of `items` to `out` (saved ones copied, decoded ones encoded), and
+/// where each one is.
+pub fn encode_records<'a>(
+    items: impl Iterator<Item = &'a Stored>,
+    out: &mut Vec<u8>,
+) -> Result<Vec<RecordRef>, Damaged> {
+    let mut refs = Vec::new();
+    for stored in items {
+        let start = out.len();
+        let (outcome, text) = match &stored.form {
+            Form::Saved { outcome, text, .. } => {
+                let bytes = stored.bytes()?.unwrap_or_default();
+                out.extend_from_slice(&bytes);
+                (*outcome, *text)
+            }
+            Form::Decoded(o) => {
+                serde_json::to_writer(&mut *out, &**o).map_err(|e| stored.damaged(e))?;
+                let outcome = out.len() - start;
+                let text = o.text.as_deref().map(|t| {
+                    out.extend_from_slice(t.as_bytes());
+                    t.len()
+                });
+                (outcome, text)
+            }
+        };
+        refs.push(RecordRef {
+            at: start as u64,
+            outcome,
+            text,
+            crc: crc32fast::hash(&out[start..]),
+        });
+    }
+    Ok(refs)
+}
+
 impl Stored {
+    /// A record saved in `records` at `at`, read when it is needed.
+    pub fn saved(path: String, annotated: bool, records: Arc<dyn Records>, at: &RecordRef) -> Self {
+        Stored {
+            path,
+            annotated,
+            form: Form::Saved {
+                records,
+                at: at.at,
+                outcome: at.outcome,
+                text: at.text,
+                crc: at.crc,
+            },
+        }
+    }
+
+    /// The record fits in `size` bytes of records.
+    pub fn fits(at: &RecordRef, size: u64) -> bool {
+        let len = (at.outcome as u64).checked_add(at.text.unwrap_or(0) as u64);
+        len.and_then(|l| at.at.checked_add(l))
+            .is_some_and(|end| end <= size)
+    }
+
     pub fn new(outcome: FileOutcome) -> Self {
         Stored {
             path: outcome.path.clone(),
@@ -353,35 +422,21 @@ impl Snapshot {
         keep: impl Fn(&str) -> bool,
         delta: Option<&Origin>,
     ) -> Result<Encoded, Damaged> {
+        let kept: Vec<&Stored> = self.outcomes.iter().filter(|o| keep(&o.path)).collect();
         let mut records = Vec::new();
-        let mut entries = Vec::new();
-        for stored in self.outcomes.iter().filter(|o| keep(&o.path)) {
-            let start = records.len();
-            let (outcome, text) = match &stored.form {
-                Form::Saved { outcome, text, .. } => {
-                    let bytes = stored.bytes()?.unwrap_or_default();
-                    records.extend_from_slice(&bytes);
-                    (*outcome, *text)
-                }
-                Form::Decoded(o) => {
-                    serde_json::to_writer(&mut records, &**o).map_err(|e| stored.damaged(e))?;
-                    let outcome = records.len() - start;
-                    let text = o.text.as_deref().map(|t| {
-                        records.extend_from_slice(t.as_bytes());
-                        t.len()
-                    });
-                    (outcome, text)
-                }
-            };
-            entries.push(Entry {
+        let refs = encode_records(kept.iter().copied(), &mut records)?;
+        let entries = kept
+            .iter()
+            .zip(refs)
+            .map(|(stored, r)| Entry {
                 path: stored.path.clone(),
                 annotated: stored.annotated,
-                at: start as u64,
-                outcome,
-                text,
-                crc: crc32fast::hash(&records[start..]),
-            });
-        }
+                at: r.at,
+                outcome: r.outcome,
+                text: r.text,
+                crc: r.crc,
+            })
+            .collect();
         let index = Index {
             tree: self.tree.clone(),
             prefix: self.prefix.clone(),
@@ -410,24 +465,21 @@ impl Snapshot {
         let size = records.size();
         let mut outcomes = Vec::with_capacity(index.entries.len());
         for e in index.entries {
-            let len = (e.outcome as u64).checked_add(e.text.unwrap_or(0) as u64);
-            if len
-                .and_then(|l| e.at.checked_add(l))
-                .is_none_or(|end| end > size)
-            {
+            let at = RecordRef {
+                at: e.at,
+                outcome: e.outcome,
+                text: e.text,
+                crc: e.crc,
+            };
+            if !Stored::fits(&at, size) {
                 return Err("a record lies outside the file".into());
             }
-            outcomes.push(Stored {
-                form: Form::Saved {
-                    records: Arc::clone(&records),
-                    at: e.at,
-                    outcome: e.outcome,
-                    text: e.text,
-                    crc: e.crc,
-                },
-                path: e.path,
-                annotated: e.annotated,
-            });
+            outcomes.push(Stored::saved(
+                e.path,
+                e.annotated,
+                Arc::clone(&records),
+                &at,
+            ));
         }
         if !outcomes.windows(2).all(|w| w[0].path < w[1].path) {
             return Err("records are not sorted by path".into());

@@ -311,13 +311,12 @@ impl Repo {
 
     /// Scan the work tree.
     pub fn scan_worktree(&self) -> anyhow::Result<(Config, ScanResult)> {
-        if self.config_override.is_none() {
-            super::scan::refuse_linked_config(&self.root)?;
-        }
-        let config = Config::load(&self.root, self.config_override.as_deref())?;
-        let result = scan::scan_dir(&self.root, &config, self.threads, &|| {})
-            .with_context(|| format!("scanning {}", self.root.display()))?;
-        Ok((config, result))
+        super::scan::scan_folder(
+            &self.root,
+            self.config_override.as_deref(),
+            self.threads,
+            &|| {},
+        )
     }
 
     /// The model of one side (and its configuration, when it was scanned).

@@ -60,11 +60,6 @@ pub fn scan_root(
     threads: Option<usize>,
     quiet: bool,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
-    if root.config.is_none() {
-        refuse_linked_config(&root.path)?;
-    }
-    let config = Config::load(&root.path, root.config.as_deref())?;
-    crate::timings::mark("configuration loaded");
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
@@ -84,12 +79,60 @@ pub fn scan_root(
             bar.inc(1);
         }
     };
-    let mut result = scan::scan_dir(&root.path, &config, threads, &tick)
-        .with_context(|| format!("scanning {}", root.path.display()))?;
+    let (config, mut result) = scan_folder(&root.path, root.config.as_deref(), threads, &tick)?;
     // A Threatspec project's `imports` are other projects' models, merged in.
     result.model = crate::import::threatspec::with_imports(&root.path, result.model, &config.risk)?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    Ok((config, result))
+}
+
+/// Load the configuration and scan a folder of the work tree, with the scan cache of the last
+/// scan of that folder (see `source::scan_cache`), and save the cache for the next one.
+pub fn scan_folder(
+    root: &Path,
+    explicit_config: Option<&Path>,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+) -> anyhow::Result<(Config, scan::ScanResult)> {
+    use crate::source::scan_cache::{self, ScanCache};
+    if explicit_config.is_none() {
+        refuse_linked_config(root)?;
+    }
+    let at = scan_cache::location(root);
+    let previous = at.as_deref().and_then(scan_cache::load);
+    crate::timings::mark("scan cache loaded");
+    let (config, threatspec) = Config::load_reusing(root, explicit_config, &|yaml| {
+        previous.as_ref().and_then(|c| c.threatspec(yaml))
+    })?;
+    crate::timings::mark("configuration loaded");
+    let key = scan::config_key(&config);
+    let previous = previous.filter(|p| p.config_key == key);
+    let started = std::time::SystemTime::now();
+    let scanned = |cache: Option<&ScanCache>| {
+        scan::scan_dir_cached(root, &config, threads, on_file, cache, at.is_some())
+    };
+    let (result, found) = match scanned(previous.as_ref()) {
+        // A cache record that does not decode: scan again without the cache.
+        Err(scan::ScanError::Cache(damaged)) => {
+            eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
+            scanned(None)
+        }
+        other => other,
+    }
+    .with_context(|| format!("scanning {}", root.display()))?;
+    if let Some(at) = at {
+        let same_yaml = threatspec.as_ref().is_none_or(|(_, reused)| *reused);
+        // Every file came from the cache, and no cached file is gone: it is still current.
+        let unchanged = previous
+            .as_ref()
+            .is_some_and(|p| same_yaml && found.misses == 0 && p.files.len() == found.files.len());
+        if !unchanged {
+            let cache = ScanCache::new(key, found.files);
+            let _ = scan_cache::save(&at, cache, threatspec.as_ref().map(|(t, _)| t), started);
+        }
+        crate::timings::mark("scan cache saved");
     }
     Ok((config, result))
 }

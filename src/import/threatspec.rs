@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component as PathPart, Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::annotation::parse_text;
@@ -30,7 +30,7 @@ pub const OUTPUT_DIR: &str = "threatmodel";
 
 /// `threatspec.yaml` (data/config_schema.json of Threatspec 0.5.0; extra keys are allowed
 /// everywhere, as there).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ThreatspecConfig {
     #[serde(default)]
     pub project: ThreatspecProject,
@@ -40,7 +40,7 @@ pub struct ThreatspecConfig {
     pub paths: Vec<PathEntry>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ThreatspecProject {
     #[serde(default)]
     pub name: String,
@@ -48,25 +48,73 @@ pub struct ThreatspecProject {
     pub description: String,
 }
 
-/// `'src'` or `{path: 'src', ignore: [...], mime: '...'}`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// `'src'` or `{path: 'src', ignore: [...], mime: '...'}`. Deserialized by hand rather than
+/// as an untagged enum, which buffers every entry before trying each variant: a
+/// `threatspec.yaml` that lists 4,000 files took twice as long to read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum PathEntry {
     Plain(String),
     Detailed {
         path: String,
-        #[serde(default)]
         ignore: Option<OneOrMany>,
-        #[serde(default)]
         mime: Option<String>,
     },
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for PathEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct Entry;
+        impl<'de> Visitor<'de> for Entry {
+            type Value = PathEntry;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a path, or a map with `path` and optional `ignore` and `mime`")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PathEntry, E> {
+                Ok(PathEntry::Plain(v.to_string()))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<PathEntry, E> {
+                Ok(PathEntry::Plain(v))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PathEntry, A::Error> {
+                let (mut path, mut ignore, mut mime) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "path" if path.is_some() => return Err(de::Error::duplicate_field("path")),
+                        "path" => path = Some(map.next_value::<String>()?),
+                        "ignore" if ignore.is_some() => {
+                            return Err(de::Error::duplicate_field("ignore"));
+                        }
+                        "ignore" => ignore = Some(map.next_value::<Option<OneOrMany>>()?),
+                        "mime" if mime.is_some() => return Err(de::Error::duplicate_field("mime")),
+                        "mime" => mime = Some(map.next_value::<Option<String>>()?),
+                        // Extra keys are allowed, as in Threatspec's schema.
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(PathEntry::Detailed {
+                    path: path.ok_or_else(|| de::Error::missing_field("path"))?,
+                    ignore: ignore.flatten(),
+                    mime: mime.flatten(),
+                })
+            }
+        }
+        d.deserialize_any(Entry)
+    }
 }
 
 impl PathEntry {
@@ -123,7 +171,19 @@ pub fn language_for_mime(mime: &str) -> Option<&'static str> {
 /// A path of `threatspec.yaml`, relative to the folder of the file, as a path relative to
 /// `root` with `/` separators: `""` for the root itself, `None` when it leaves the root.
 pub fn relative_to_root(entry: &str, root: &Path) -> Option<String> {
-    let p = Path::new(entry.trim());
+    let entry = entry.trim();
+    // Most entries are already plain relative paths (`src/app.py`): nothing to normalize.
+    if !entry.is_empty()
+        && !entry.starts_with('/')
+        && !entry.ends_with('/')
+        && !entry.contains('\\')
+        && entry
+            .split('/')
+            .all(|part| !matches!(part, "" | "." | ".."))
+    {
+        return Some(entry.to_string());
+    }
+    let p = Path::new(entry);
     let rel: PathBuf = if p.is_absolute() {
         let abs_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -182,14 +242,99 @@ pub fn ignore_glob(under: &str, ignore: &str) -> Option<String> {
 ///   are mapped to it (known extensions keep their own, more precise, parser);
 /// - `imports` are not scan settings: see [`import_dirs`].
 pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
-    let mut config = Config::default();
-    if !ts.project.name.trim().is_empty() {
-        config.project.name = Some(ts.project.name.trim().to_string());
+    derive_config(ts, root).config()
+}
+
+/// What a `threatspec.yaml` sets, with what was seen on disk to set it: the `mime`
+/// extensions depend on the files under the mime paths, so the folders that were read are kept
+/// as witnesses. While none of them changed, the same `threatspec.yaml` means the same settings
+/// (the scan cache keeps them, so that a large one is neither parsed nor resolved again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    pub name: Option<String>,
+    pub description: String,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub extensions: BTreeMap<String, String>,
+    /// Each folder read (or path looked at) relative to the root, and what it looked like.
+    pub witnesses: Vec<(String, Option<Witness>)>,
+}
+
+/// A folder's (or path's) inode and times: a folder's change as soon as an entry is added,
+/// removed or renamed in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Witness {
+    pub ino: u64,
+    pub kind: u8,
+    pub mtime: i64,
+    pub ctime: i64,
+}
+
+impl Witness {
+    /// What `path` looks like now (without following a link); `None` when it is not there.
+    pub fn of(path: &Path) -> Option<Witness> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        let kind = match meta.file_type() {
+            t if t.is_dir() => 1,
+            t if t.is_file() => 2,
+            t if t.is_symlink() => 3,
+            _ => 4,
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Some(Witness {
+                ino: meta.ino(),
+                kind,
+                mtime: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+                ctime: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+            Some(Witness {
+                ino: 0,
+                kind,
+                mtime,
+                ctime: mtime,
+            })
+        }
     }
-    config.project.description = ts.project.description.trim().to_string();
+}
+
+impl Derived {
+    /// The configuration: the defaults with what `threatspec.yaml` set.
+    pub fn config(&self) -> Config {
+        let mut config = Config::default();
+        config.project.name = self.name.clone();
+        config.project.description = self.description.clone();
+        config.scan.include = self.include.clone();
+        config.scan.exclude = self.exclude.clone();
+        config.languages.extensions = self.extensions.clone();
+        config
+    }
+
+    /// Every witness under `root` still looks as it did.
+    pub fn still_holds(&self, root: &Path) -> bool {
+        self.witnesses
+            .iter()
+            .all(|(rel, seen)| Witness::of(&root.join(rel)) == *seen)
+    }
+}
+
+/// [`config_from`], with the witnesses of what it read on disk.
+pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
+    let name = Some(ts.project.name.trim().to_string()).filter(|n| !n.is_empty());
+    let description = ts.project.description.trim().to_string();
     let mut everything = ts.paths.is_empty();
     let mut include = BTreeSet::new();
     let mut exclude = BTreeSet::new();
+    let mut mimes = Vec::new();
     for entry in &ts.paths {
         let Some(rel) = relative_to_root(entry.path(), root) else {
             continue;
@@ -203,34 +348,154 @@ pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
             exclude.extend(ignore_glob(&rel, i));
         }
         if let Some(lang) = entry.mime().and_then(language_for_mime) {
-            for ext in unknown_extensions(&root.join(&rel)) {
-                config
-                    .languages
-                    .extensions
-                    .entry(ext)
-                    .or_insert_with(|| lang.to_string());
-            }
+            mimes.push((rel, lang));
         }
     }
-    if !everything {
-        config.scan.include = include.into_iter().collect();
+    let rels: Vec<&str> = mimes.iter().map(|(r, _)| r.as_str()).collect();
+    let mut witnesses = Vec::new();
+    let mut extensions = BTreeMap::new();
+    for (exts, (_, lang)) in unknown_extensions(root, &rels, &mut witnesses)
+        .into_iter()
+        .zip(&mimes)
+    {
+        for ext in exts {
+            extensions.entry(ext).or_insert_with(|| lang.to_string());
+        }
     }
-    config.scan.exclude = exclude.into_iter().collect();
-    config
+    witnesses.sort();
+    witnesses.dedup();
+    Derived {
+        name,
+        description,
+        include: if everything {
+            Vec::new()
+        } else {
+            include.into_iter().collect()
+        },
+        exclude: exclude.into_iter().collect(),
+        extensions,
+        witnesses,
+    }
 }
 
-/// Extensions (lower case) of the files under `path` (or of `path` itself) that no language of
-/// ours claims. Hidden entries and symbolic links are skipped; the walk stops after 20,000
-/// entries.
-fn unknown_extensions(path: &Path) -> BTreeSet<String> {
+/// For each path (relative to `root`, `/`-separated), the extensions (lower case) of the files
+/// under it (or of the path itself) that no language of ours claims. Hidden entries and symbolic
+/// links are skipped; the walk under one path stops after 20,000 entries.
+///
+/// A `threatspec.yaml` that forces a `mime` per file lists thousands of files: what each path
+/// is (a file, a folder, a link, nothing) is read from one listing of its parent folder (on
+/// every core), not from a `stat` per path.
+fn unknown_extensions(
+    root: &Path,
+    rels: &[&str],
+    witnesses: &mut Vec<(String, Option<Witness>)>,
+) -> Vec<BTreeSet<String>> {
+    type Types = std::collections::HashMap<std::ffi::OsString, std::fs::FileType>;
+    // The names wanted from each parent folder.
+    let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for rel in rels {
+        if let Some((parent, name)) = rel.rsplit_once('/').or(Some(("", rel)))
+            && !name.is_empty()
+        {
+            wanted.entry(parent).or_default().insert(name);
+        }
+    }
+    let wanted: Vec<(&str, BTreeSet<&str>)> = wanted.into_iter().collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = wanted.len().div_ceil(threads).max(1);
+    let listed: Vec<(&str, Option<Witness>, Option<Types>)> = std::thread::scope(|s| {
+        let parts: Vec<_> = wanted
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(dir, names)| {
+                            // The folder's times before its listing: a change during it shows.
+                            let path = root.join(dir);
+                            let seen = Witness::of(&path);
+                            (*dir, seen, list_types(&path, names))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_default())
+            .collect()
+    });
+    let mut listings: std::collections::HashMap<&str, Types> = Default::default();
+    for (dir, seen, types) in listed {
+        witnesses.push((dir.to_string(), seen));
+        if let Some(types) = types {
+            listings.insert(dir, types);
+        }
+    }
+    rels.iter()
+        .map(|rel| {
+            let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+            // Not in a listing (the root, a folder that cannot be read): ask directly.
+            let listed = listings
+                .get(parent)
+                .and_then(|l| l.get(std::ffi::OsStr::new(name)).copied());
+            let kind = listed.or_else(|| {
+                witnesses.push((rel.to_string(), Witness::of(&root.join(rel))));
+                std::fs::symlink_metadata(root.join(rel))
+                    .ok()
+                    .map(|m| m.file_type())
+            });
+            match kind {
+                Some(k) if k.is_dir() => unknown_extensions_under(root, rel, witnesses),
+                Some(k) if k.is_file() => unknown_extension(name).into_iter().collect(),
+                _ => BTreeSet::new(),
+            }
+        })
+        .collect()
+}
+
+/// The types of the entries `names` of a folder (from the listing itself where the file
+/// system gives them, as `d_type`).
+fn list_types(
+    dir: &Path,
+    names: &BTreeSet<&str>,
+) -> Option<std::collections::HashMap<std::ffi::OsString, std::fs::FileType>> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    Some(
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                names.contains(name.to_str()?).then_some(())?;
+                Some((name, e.file_type().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// The extension of a file name, if no language of ours claims the name.
+fn unknown_extension(name: &str) -> Option<String> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    (!stem.is_empty() && !crate::lang::is_known_name(name)).then(|| ext.to_ascii_lowercase())
+}
+
+fn unknown_extensions_under(
+    root: &Path,
+    rel: &str,
+    witnesses: &mut Vec<(String, Option<Witness>)>,
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut stack = vec![path.to_path_buf()];
+    let mut stack = vec![root.join(rel)];
     let mut budget = 20_000usize;
     while let Some(p) = stack.pop() {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             continue;
         };
         if meta.is_dir() {
+            let under = p.strip_prefix(root).map_or_else(
+                |_| p.to_string_lossy().into_owned(),
+                |r| r.to_string_lossy().into_owned(),
+            );
+            witnesses.push((under, Witness::of(&p)));
             let Ok(entries) = std::fs::read_dir(&p) else {
                 continue;
             };
@@ -244,16 +509,8 @@ fn unknown_extensions(path: &Path) -> BTreeSet<String> {
                 }
             }
         } else if meta.is_file() {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if let Some((stem, ext)) = name.rsplit_once('.')
-                && !stem.is_empty()
-                && crate::lang::detect(&name, b"", |_| None).is_none()
-            {
-                out.insert(ext.to_ascii_lowercase());
-            }
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            out.extend(name.as_deref().and_then(unknown_extension));
         }
     }
     out

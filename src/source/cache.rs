@@ -214,13 +214,21 @@ impl Records for SnapshotFile {
 }
 
 #[cfg(unix)]
-fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    file: &std::fs::File,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
 /// Elsewhere, through a cloned handle: a `&File` seeks its one shared cursor.
 #[cfg(not(unix))]
-fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+pub(crate) fn read_exact_at(
+    file: &std::fs::File,
+    buf: &mut [u8],
+    offset: u64,
+) -> std::io::Result<()> {
     use std::io::{Read, Seek};
     let mut file = file.try_clone()?;
     file.seek(std::io::SeekFrom::Start(offset))?;
@@ -245,13 +253,25 @@ fn read_snapshot(path: &Path) -> Option<Snapshot> {
 
 /// The header and index of a snapshot file; its records stay in the file.
 fn read_decoded(path: &Path) -> Option<Decoded> {
+    let (file, index, start, size) = read_index(path, SNAPSHOT_MAGIC, SNAPSHOT_FORMAT)?;
+    let records = SnapshotFile { file, start, size };
+    Snapshot::decode(&index, std::sync::Arc::new(records)).ok()
+}
+
+/// A file written by [`write_indexed`]: the open file, its checked index, and where and how
+/// long its records are. Only the header and the index are read.
+pub(crate) fn read_index(
+    path: &Path,
+    magic: &str,
+    format: u32,
+) -> Option<(std::fs::File, Vec<u8>, u64, u64)> {
     let file = std::fs::File::open(path).ok()?;
     let size = file.metadata().ok()?.len();
     // The header and, in most files, the whole index.
     let mut head = vec![0; usize::try_from(size.min(256 * 1024)).ok()?];
     read_exact_at(&file, &mut head, 0).ok()?;
     let nl = memchr::memchr(b'\n', &head)?;
-    let (sum, len) = checked_header(&head[..nl], SNAPSHOT_MAGIC, SNAPSHOT_FORMAT).ok()?;
+    let (sum, len) = checked_header(&head[..nl], magic, format).ok()?;
     // The index, then a newline, then the records.
     let index_end = (nl + 1).checked_add(len)?;
     if index_end as u64 >= size {
@@ -262,17 +282,47 @@ fn read_decoded(path: &Path) -> Option<Decoded> {
         head.resize(index_end + 1, 0);
         read_exact_at(&file, &mut head[have..], have as u64).ok()?;
     }
-    let index = &head[nl + 1..index_end];
-    if head[index_end] != b'\n' || checksum(index) != sum {
+    if head[index_end] != b'\n' || checksum(&head[nl + 1..index_end]) != sum {
         return None;
     }
     let start = index_end as u64 + 1;
-    let records = SnapshotFile {
-        file,
-        start,
-        size: size - start,
+    head.truncate(index_end);
+    head.drain(..nl + 1);
+    Some((file, head, start, size - start))
+}
+
+/// Write a header (with the index's checksum), the index, a newline and the records.
+pub(crate) fn write_indexed(
+    path: &Path,
+    magic: &str,
+    format: u32,
+    index: &[u8],
+    records: &[u8],
+) -> std::io::Result<()> {
+    let mut bytes = header(magic, format, index);
+    bytes.reserve(index.len() + 1 + records.len());
+    bytes.extend_from_slice(index);
+    bytes.push(b'\n');
+    bytes.extend_from_slice(records);
+    crate::output::write_cache(path, &bytes)
+}
+
+/// Remove the oldest files of `dir` whose names start with `prefix`, beyond `keep`.
+pub(crate) fn prune(dir: &Path, prefix: &str, keep: usize) {
+    let Ok(files) = oldest_first(dir) else {
+        return;
     };
-    Snapshot::decode(index, std::sync::Arc::new(records)).ok()
+    let ours: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect();
+    let excess = ours.len().saturating_sub(keep);
+    for path in ours.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`]. A snapshot that
@@ -295,18 +345,15 @@ pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
             .open(base)
             .and_then(|f| f.set_modified(std::time::SystemTime::now()));
     }
-    let mut bytes = header(SNAPSHOT_MAGIC, SNAPSHOT_FORMAT, &encoded.index);
-    bytes.reserve(encoded.index.len() + 1 + encoded.records.len());
-    bytes.extend_from_slice(&encoded.index);
-    bytes.push(b'\n');
-    bytes.extend_from_slice(&encoded.records);
     let name = snapshot_name(&snapshot.tree, snapshot.config_key);
-    crate::output::write_cache(&dir.join(name), &bytes)?;
-    let files = oldest_first(dir)?;
-    let excess = files.len().saturating_sub(KEEP_SNAPSHOTS);
-    for path in files.into_iter().take(excess) {
-        let _ = std::fs::remove_file(path);
-    }
+    write_indexed(
+        &dir.join(name),
+        SNAPSHOT_MAGIC,
+        SNAPSHOT_FORMAT,
+        &encoded.index,
+        &encoded.records,
+    )?;
+    prune(dir, "", KEEP_SNAPSHOTS);
     Ok(())
 }
 

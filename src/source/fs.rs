@@ -65,6 +65,25 @@ pub enum WalkError {
 
 /// `path` relative to `root`, with `/` separators.
 pub fn relative(root: &Path, path: &Path) -> String {
+    // The walker's paths are the root joined with plain names: as text they are already what
+    // the component-wise form below gives, and this runs several times per file.
+    #[cfg(unix)]
+    if let (Some(root), Some(path)) = (root.to_str(), path.to_str())
+        && let Some(text) = path
+            .strip_prefix(root)
+            .and_then(|rest| match root.ends_with('/') {
+                true => Some(rest),
+                false => rest.strip_prefix('/'),
+            })
+        && !root.is_empty()
+        && !text.is_empty()
+        && !text.starts_with('/')
+        && !text.ends_with('/')
+        && !text.contains("//")
+        && !text.split('/').any(|part| part == ".")
+    {
+        return text.to_string();
+    }
     let rel = path.strip_prefix(root).unwrap_or(path);
     let mut out = String::new();
     for (i, part) in rel.components().enumerate() {
@@ -362,5 +381,58 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
             Code::IoError,
             other.to_string(),
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text fast path of [`relative`] gives what the component-wise form gives.
+    #[test]
+    fn relative_paths_are_normalized_the_same_way() {
+        let slow = |root: &Path, path: &Path| {
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let root = Path::new("/repo");
+        for p in [
+            "/repo/a",
+            "/repo/a/b.rs",
+            "/repo/./a",
+            "/repo/a/./b",
+            "/repo/a//b",
+            "/repo/a/",
+            "/repo/../x",
+            "/repo/a/../b",
+            "/elsewhere/a",
+            "/repo",
+            "/repo/.hidden/.x",
+            "/repo/a b/ü.py",
+            "/repo/.../x",
+        ] {
+            let path = Path::new(p);
+            assert_eq!(relative(root, path), slow(root, path), "{p}");
+        }
+        assert_eq!(
+            relative(Path::new("."), Path::new("./src/a.rs")),
+            "src/a.rs"
+        );
+        for (root, path) in [
+            (".", "./src/a.rs"),
+            ("./", "./src/a.rs"),
+            ("/", "/etc/x"),
+            ("/repo/", "/repo/a"),
+            ("/repo", "/repository/a"),
+            ("repo", "repo"),
+            ("", "a/b"),
+            ("/repo/./x", "/repo/./x/y"),
+        ] {
+            let (root, path) = (Path::new(root), Path::new(path));
+            assert_eq!(relative(root, path), slow(root, path), "{root:?} {path:?}");
+        }
     }
 }

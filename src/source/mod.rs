@@ -6,3 +6,4 @@ pub mod cache;
 pub mod filter;
 pub mod fs;
 pub mod git;
+pub mod scan_cache;

@@ -1,0 +1,516 @@
+//! The work-tree scan cache: what the last scan of a folder found in each file, with the file's
+//! inode, size, modification and change times. A scan that finds a file with the same four
+//! reads nothing and parses nothing: a pre-commit hook on a large repository `stat`s its files
+//! instead of reading them, as git does with its index.
+//!
+//! Trust rules, git's in spirit ("racy git"): an entry is only written for a file whose
+//! modification and change times are both more than [`SETTLE`] older than the start of the scan
+//! that read it, so an edit in the same clock tick as the scan cannot hide behind equal times.
+//! The change time cannot be set by a user; any write moves it. The cache also carries the
+//! configuration's key and the tool version, and a project's `threatspec.yaml` is reused only
+//! when its bytes are the same.
+//!
+//! It lives in the repository's git folder (`.git/threatmark/scan-…`) when there is one, else in
+//! the user's cache folder (`$XDG_CACHE_HOME/threatmark/`, `~/.cache/threatmark/`), never in the
+//! scanned folder itself: a repository could ship a forged one. `THREATMARK_NO_CACHE=1` turns it
+//! off.
+//!
+//! @threat Stale scan cache (#stale_scan_cache) [stride: T,R; likelihood: unlikely; impact: major; owner: @threatmark-maintainers]:
+//! a file edited without its times changing keeps its old annotations in the model, and a threat added to it goes unseen
+//! @control Racy-entry rule and change times (#racy_rule): entries are keyed by inode, size, mtime and ctime (which no user can set), and files touched within two seconds of the scan are never cached
+//! @mitigates #parse_cache against #stale_scan_cache with #racy_rule
+//! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::import::threatspec::{Derived, Witness};
+use crate::snapshot::{RecordRef, Records, Stored, encode_records};
+
+const MAGIC: &str = "threatmark-scan-cache";
+const FORMAT: u32 = 1;
+
+/// Files touched this recently before a scan are not cached by it.
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// How many work-tree caches the user's cache folder keeps (one per scanned folder).
+const KEEP_IN_USER_CACHE: usize = 64;
+
+/// What a file looked like when it was read. Saved as a four-number array: a cache holds one
+/// per file of the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "[i64; 4]", try_from = "[i64; 4]")]
+pub struct FileStat {
+    pub ino: u64,
+    pub size: u64,
+    /// Nanoseconds since the epoch.
+    pub mtime: i64,
+    pub ctime: i64,
+}
+
+impl From<FileStat> for [i64; 4] {
+    fn from(s: FileStat) -> Self {
+        // Inodes and sizes above i64::MAX do not occur; they would only make an entry miss.
+        [s.ino as i64, s.size as i64, s.mtime, s.ctime]
+    }
+}
+
+impl TryFrom<[i64; 4]> for FileStat {
+    type Error = &'static str;
+
+    fn try_from([ino, size, mtime, ctime]: [i64; 4]) -> Result<Self, Self::Error> {
+        Ok(FileStat {
+            ino: u64::try_from(ino).map_err(|_| "negative inode")?,
+            size: u64::try_from(size).map_err(|_| "negative size")?,
+            mtime,
+            ctime,
+        })
+    }
+}
+
+impl FileStat {
+    /// The stat of a regular file; `None` for anything else, or where the platform does not
+    /// give inodes and change times (the file is then always read).
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileStat> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            meta.is_file().then(|| FileStat {
+                ino: meta.ino(),
+                size: meta.size(),
+                mtime: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
+                ctime: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            None
+        }
+    }
+
+    /// Both times are older than `started` by more than [`SETTLE`].
+    fn settled(&self, started: SystemTime) -> bool {
+        let Ok(since) = started.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let limit = i64::try_from(since.saturating_sub(SETTLE).as_nanos()).unwrap_or(i64::MAX);
+        self.mtime < limit && self.ctime < limit
+    }
+}
+
+/// One file of the last scan.
+#[derive(Debug, Clone)]
+pub struct CachedFile {
+    pub rel: String,
+    pub stat: FileStat,
+    /// What the file contributed; `None` for the many files that contribute nothing.
+    pub outcome: Option<Stored>,
+}
+
+/// A project's `threatspec.yaml` and what it set: parsing and resolving a large one costs more
+/// than the rest of a cached scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedThreatspec {
+    pub yaml: String,
+    pub derived: Derived,
+}
+
+/// The cache of one scanned folder.
+#[derive(Clone, Default)]
+pub struct ScanCache {
+    /// The `threatspec.yaml` it was scanned with, read from the cache on demand.
+    threatspec: Option<(Arc<dyn Records>, RecordRef, RecordRef)>,
+    /// `scan::config_key` of the configuration the files were scanned with.
+    pub config_key: u64,
+    /// Sorted by path.
+    pub files: Vec<CachedFile>,
+    /// Where each path is in `files` (filled on load: a scan looks up every file).
+    by_path: std::collections::HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for ScanCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanCache")
+            .field("config_key", &self.config_key)
+            .field("files", &self.files.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScanCache {
+    /// A cache of these files, scanned with this configuration (and this `threatspec.yaml`).
+    pub fn new(config_key: u64, files: Vec<CachedFile>) -> Self {
+        ScanCache {
+            threatspec: None,
+            config_key,
+            files,
+            by_path: Default::default(),
+        }
+    }
+
+    /// What `threatspec.yaml` set for the last scan, if `yaml` is still its text (whether the
+    /// folders it looked at are unchanged is [`Derived::still_holds`]'s question).
+    pub fn threatspec(&self, yaml: &str) -> Option<Derived> {
+        let (records, text, parsed) = self.threatspec.as_ref()?;
+        if text.outcome != yaml.len() {
+            return None;
+        }
+        let read = |r: &RecordRef| -> Option<Vec<u8>> {
+            let mut buf = vec![0; r.outcome];
+            records.read_at(r.at, &mut buf).ok()?;
+            (crc32fast::hash(&buf) == r.crc).then_some(buf)
+        };
+        if read(text)? != yaml.as_bytes() {
+            return None;
+        }
+        serde_json::from_slice(&read(parsed)?).ok()
+    }
+
+    /// The entry of `rel`, if the last scan cached it.
+    pub fn get(&self, rel: &str) -> Option<&CachedFile> {
+        match self.by_path.is_empty() {
+            false => self.by_path.get(rel).map(|i| &self.files[*i]),
+            true => self
+                .files
+                .binary_search_by(|f| f.rel.as_str().cmp(rel))
+                .ok()
+                .map(|i| &self.files[i]),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Index {
+    config_key: u64,
+    /// The `threatspec.yaml` text and its parse (JSON), as two records: read only to compare
+    /// with the file and, when it is the same, to be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    threatspec: Option<(Saved, Saved)>,
+    /// In path order.
+    files: Vec<IndexedFile>,
+}
+
+/// `(path, stat, (annotated, record))`: the record only for files that contribute something.
+type IndexedFile = (String, FileStat, Option<(bool, Saved)>);
+
+/// A record as `[at, outcome length, text length or -1, crc]`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Saved(u64, usize, i64, u32);
+
+impl From<RecordRef> for Saved {
+    fn from(r: RecordRef) -> Self {
+        Saved(r.at, r.outcome, r.text.map_or(-1, |t| t as i64), r.crc)
+    }
+}
+
+impl From<Saved> for RecordRef {
+    fn from(Saved(at, outcome, text, crc): Saved) -> Self {
+        RecordRef {
+            at,
+            outcome,
+            text: usize::try_from(text).ok(),
+            crc,
+        }
+    }
+}
+
+/// Where the cache of the folder `root` lives, unless caching is off or there is no place for
+/// it.
+pub fn location(root: &Path) -> Option<PathBuf> {
+    if std::env::var_os("THREATMARK_NO_CACHE").is_some() {
+        return None;
+    }
+    let abs = std::fs::canonicalize(root).ok()?;
+    let name = format!(
+        "scan-{:016x}",
+        crate::text::fnv1a(abs.to_string_lossy().as_bytes())
+    );
+    if let Some(git_dir) = git_dir_of(&abs) {
+        return Some(git_dir.join("threatmark").join(name));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("threatmark").join(name))
+}
+
+/// The git folder of the repository that holds `dir`: `.git` itself, or where a `.git` file
+/// (a linked work tree, a submodule) points.
+fn git_dir_of(dir: &Path) -> Option<PathBuf> {
+    for folder in dir.ancestors().take(128) {
+        let dot_git = folder.join(".git");
+        let Ok(meta) = std::fs::symlink_metadata(&dot_git) else {
+            continue;
+        };
+        if meta.is_dir() {
+            return Some(dot_git);
+        }
+        if meta.is_file() {
+            let text = std::fs::read_to_string(&dot_git).ok()?;
+            let target = text.strip_prefix("gitdir:")?.trim();
+            let target = folder.join(target);
+            return target.is_dir().then_some(target);
+        }
+    }
+    None
+}
+
+/// The records of a cache file, read when a record is needed.
+struct CacheFile {
+    file: std::fs::File,
+    start: u64,
+    size: u64,
+}
+
+impl Records for CacheFile {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        if offset.saturating_add(buf.len() as u64) > self.size {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        super::cache::read_exact_at(&self.file, buf, self.start + offset)
+    }
+}
+
+/// Load the cache at `path`; a missing, damaged or foreign one is `None`.
+pub fn load(path: &Path) -> Option<ScanCache> {
+    let (file, index, start, size) = super::cache::read_index(path, MAGIC, FORMAT)?;
+    let index: Index = serde_json::from_slice(&index).ok()?;
+    let records: Arc<dyn Records> = Arc::new(CacheFile { file, start, size });
+    let mut files = Vec::with_capacity(index.files.len());
+    for (rel, stat, record) in index.files {
+        let outcome = match record {
+            Some((annotated, at)) => {
+                let at = RecordRef::from(at);
+                if !Stored::fits(&at, size) {
+                    return None;
+                }
+                Some(Stored::saved(
+                    rel.clone(),
+                    annotated,
+                    Arc::clone(&records),
+                    &at,
+                ))
+            }
+            None => None,
+        };
+        files.push(CachedFile { rel, stat, outcome });
+    }
+    if !files.windows(2).all(|w| w[0].rel < w[1].rel) {
+        return None;
+    }
+    let threatspec = match index.threatspec {
+        Some((text, parsed)) => {
+            let (text, parsed) = (RecordRef::from(text), RecordRef::from(parsed));
+            if !Stored::fits(&text, size) || !Stored::fits(&parsed, size) {
+                return None;
+            }
+            Some((records, text, parsed))
+        }
+        None => None,
+    };
+    let by_path = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.rel.clone(), i))
+        .collect();
+    Some(ScanCache {
+        threatspec,
+        config_key: index.config_key,
+        files,
+        by_path,
+    })
+}
+
+/// Save `cache` (its files in any order) for a scan that started at `started`: files touched
+/// too close to it are left out (see [`SETTLE`]). Failing to save is not an error worth
+/// failing a scan for, so callers may ignore the result.
+pub fn save(
+    path: &Path,
+    mut cache: ScanCache,
+    threatspec: Option<&CachedThreatspec>,
+    started: SystemTime,
+) -> std::io::Result<()> {
+    cache.files.retain(|f| f.stat.settled(started));
+    cache.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    cache.files.dedup_by(|a, b| a.rel == b.rel);
+    let mut records = Vec::new();
+    let refs = encode_records(
+        cache.files.iter().filter_map(|f| f.outcome.as_ref()),
+        &mut records,
+    )
+    .map_err(std::io::Error::other)?;
+    let mut refs = refs.into_iter();
+    let files = cache
+        .files
+        .iter()
+        .map(|f| {
+            let record = f
+                .outcome
+                .as_ref()
+                .and_then(|o| Some((o.annotated, Saved::from(refs.next()?))));
+            (f.rel.clone(), f.stat, record)
+        })
+        .collect();
+    let mut raw = |bytes: &[u8]| {
+        let at = records.len();
+        records.extend_from_slice(bytes);
+        Saved(at as u64, bytes.len(), -1, crc32fast::hash(bytes))
+    };
+    // Settings resolved from folders that changed just before the scan are not kept (the
+    // same rule as for files).
+    let settled = |w: &Option<Witness>| {
+        w.is_none_or(|w| {
+            FileStat {
+                ino: w.ino,
+                size: 0,
+                mtime: w.mtime,
+                ctime: w.ctime,
+            }
+            .settled(started)
+        })
+    };
+    let threatspec =
+        match threatspec.filter(|t| t.derived.witnesses.iter().all(|(_, w)| settled(w))) {
+            Some(ts) => {
+                let derived = serde_json::to_vec(&ts.derived).map_err(std::io::Error::other)?;
+                Some((raw(ts.yaml.as_bytes()), raw(&derived)))
+            }
+            None => None,
+        };
+    let index = Index {
+        config_key: cache.config_key,
+        threatspec,
+        files,
+    };
+    let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
+    super::cache::write_indexed(path, MAGIC, FORMAT, &index, &records)?;
+    // Outside a git folder, one cache per scanned folder piles up in the user's cache folder.
+    if let Some(dir) = path.parent()
+        && dir
+            .parent()
+            .is_some_and(|p| p.file_name() != Some(".git".as_ref()))
+    {
+        super::cache::prune(dir, "scan-", KEEP_IN_USER_CACHE);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(age_secs: u64) -> FileStat {
+        let t = SystemTime::now() - Duration::from_secs(age_secs);
+        let ns = i64::try_from(
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after the epoch")
+                .as_nanos(),
+        )
+        .expect("fits");
+        FileStat {
+            ino: 1,
+            size: 2,
+            mtime: ns,
+            ctime: ns,
+        }
+    }
+
+    #[test]
+    fn round_trip_drops_racy_files_and_keeps_outcomes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".git/threatmark/scan-x");
+        let outcome = crate::scan::process_file("a.py", b"# @threat T (#t)\n", &Default::default());
+        let cache = ScanCache::new(
+            9,
+            vec![
+                CachedFile {
+                    rel: "b.py".into(),
+                    stat: stat(60),
+                    outcome: None,
+                },
+                CachedFile {
+                    rel: "a.py".into(),
+                    stat: stat(60),
+                    outcome: Some(Stored::new(outcome.clone())),
+                },
+                CachedFile {
+                    rel: "new.py".into(),
+                    stat: stat(0),
+                    outcome: None,
+                },
+            ],
+        );
+        let yaml = "paths:\n  - 'src'\n".to_string();
+        let parsed = crate::import::threatspec::parse_config(&yaml).expect("yaml");
+        let ts = CachedThreatspec {
+            derived: crate::import::threatspec::derive_config(&parsed, dir.path()),
+            yaml: yaml.clone(),
+        };
+        save(&path, cache, Some(&ts), SystemTime::now()).expect("save");
+        let back = load(&path).expect("load");
+        assert_eq!(back.config_key, 9);
+        let rels: Vec<&str> = back.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(
+            rels,
+            ["a.py", "b.py"],
+            "the file touched just now is not cached"
+        );
+        let a = back
+            .get("a.py")
+            .and_then(|f| f.outcome.as_ref())
+            .expect("a.py");
+        assert_eq!(a.decode().expect("decode").annotations, outcome.annotations);
+        assert!(back.get("b.py").expect("b.py").outcome.is_none());
+        assert_eq!(back.threatspec(&yaml), Some(ts.derived.clone()));
+        assert_eq!(back.threatspec("paths:\n  - 'lib'\n"), None);
+
+        // A flipped byte in a record fails the record's checksum; in the index, the index's.
+        let mut bytes = std::fs::read(&path).expect("read");
+        let records = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(1)
+            .map(|(i, _)| i + 1)
+            .expect("header and index lines");
+        let at = records
+            + bytes[records..]
+                .windows(4)
+                .position(|w| w == b"a.py")
+                .expect("the record of a.py");
+        bytes[at] ^= 1;
+        std::fs::write(&path, &bytes).expect("write");
+        let damaged = load(&path).expect("the index is intact");
+        let a = damaged
+            .get("a.py")
+            .and_then(|f| f.outcome.as_ref())
+            .expect("a.py");
+        assert!(a.decode().is_err());
+        bytes[40] ^= 1;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(load(&path).is_none());
+    }
+
+    #[test]
+    fn the_cache_never_lives_in_the_scanned_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join(".git")).expect("mkdir");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        let at = location(&root.join("sub")).expect("a location");
+        assert!(at.starts_with(std::fs::canonicalize(root.join(".git")).expect("canon")));
+    }
+}

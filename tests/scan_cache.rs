@@ -1,0 +1,232 @@
+//! The work-tree scan cache (`source::scan_cache`): a scan that reuses it gives what a scan
+//! without it gives, byte for byte, whatever changed in between; it is rebuilt when damaged; it
+//! never lands in the scanned folder.
+//!
+//! Files are only cached once their times are two seconds old (the racy-entry rule), so each
+//! test waits that long once before the scan that writes the cache.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+struct Run {
+    stdout: String,
+    stderr: String,
+}
+
+/// `threatmark scan --format json ROOT -q` with the user cache folder in `cache`.
+fn scan(root: &Path, cache: &Path, cached: bool) -> Run {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("threatmark"));
+    cmd.env("XDG_CACHE_HOME", cache)
+        .env_remove("THREATMARK_NO_CACHE")
+        .env("NO_COLOR", "1")
+        .args(["scan", "--format", "json", "-q", "-j", "2"])
+        .arg(root);
+    if !cached {
+        cmd.env("THREATMARK_NO_CACHE", "1");
+    }
+    let out = cmd.output().expect("threatmark runs");
+    assert!(
+        out.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A cached scan and a scan without the cache agree (but for the notice that a damaged cache
+/// was ignored).
+fn same_as_uncached(root: &Path, cache: &Path, what: &str) {
+    let (with, without) = (scan(root, cache, true), scan(root, cache, false));
+    assert_eq!(with.stdout, without.stdout, "model after {what}");
+    let notices = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("threatmark: ignoring the scan cache"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        notices(&with.stderr),
+        notices(&without.stderr),
+        "diagnostics after {what}"
+    );
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, text).expect("write");
+}
+
+/// The cache files in the user cache folder.
+fn caches(cache: &Path) -> Vec<std::path::PathBuf> {
+    fs::read_dir(cache.join("threatmark"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+fn modified(path: &Path) -> SystemTime {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime")
+}
+
+/// Until files are two seconds old they are not cached.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(2200));
+}
+
+#[test]
+fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
+    let (dir, cache) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let root = dir.path();
+    write(root, "threatmark.toml", "[project]\nname = \"cached\"\n");
+    write(
+        root,
+        "src/api.py",
+        "# @component Api (#api)\n# @threat Injection (#sqli) [likelihood: possible]\n# @exposes #api to #sqli with raw SQL\n",
+    );
+    write(root, "src/plain.rs", "fn main() {}\n");
+    write(
+        root,
+        "src/bad.py",
+        "# @mitigates #api against #nope with #nothing\n",
+    );
+    write(root, "src/blob.rs", "\0\0binary @threat");
+    for i in 0..20 {
+        write(root, &format!("lib/m{i}.go"), "package lib\n");
+    }
+    settle();
+    let first = scan(root, cache.path(), true);
+    let saved = caches(cache.path());
+    assert_eq!(saved.len(), 1, "one cache for the folder: {saved:?}");
+    let written = modified(&saved[0]);
+
+    // Nothing changed: every file comes from the cache, which is not even written again.
+    let second = scan(root, cache.path(), true);
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(second.stderr, first.stderr);
+    assert_eq!(
+        modified(&saved[0]),
+        written,
+        "an unchanged scan rewrote the cache"
+    );
+    same_as_uncached(root, cache.path(), "no change");
+
+    // An edit of the same size, with the modification time put back: the change time moved.
+    let api = root.join("src/api.py");
+    let mtime = modified(&api);
+    let text = fs::read_to_string(&api).expect("read");
+    fs::write(&api, text.replace("possible", "probable")).expect("write");
+    fs::File::options()
+        .write(true)
+        .open(&api)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set mtime");
+    assert_eq!(fs::metadata(&api).expect("meta").len() as usize, text.len());
+    let edited = scan(root, cache.path(), true);
+    assert_ne!(edited.stdout, first.stdout, "the edit was not seen");
+    same_as_uncached(root, cache.path(), "a same-size edit with the old mtime");
+
+    // New, deleted and renamed files, a file that becomes binary, and new settings.
+    write(root, "src/new.py", "# @threat New (#new)\n");
+    fs::remove_file(root.join("src/bad.py")).expect("rm");
+    fs::rename(root.join("lib/m3.go"), root.join("lib/moved.go")).expect("mv");
+    write(
+        root,
+        "lib/m4.go",
+        "// @threat Now annotated (#m4)\npackage lib\n",
+    );
+    write(root, "src/plain.rs", "\0fn main() {}\n");
+    same_as_uncached(root, cache.path(), "added, removed and renamed files");
+    write(
+        root,
+        "threatmark.toml",
+        "[project]\nname = \"cached\"\n\n[scan]\nexclude = [\"lib/**\"]\n",
+    );
+    same_as_uncached(root, cache.path(), "a new configuration");
+    settle();
+    same_as_uncached(root, cache.path(), "the changes settling");
+
+    // A damaged cache is rebuilt, and the scan is the same.
+    for path in caches(cache.path()) {
+        let mut bytes = fs::read(&path).expect("read");
+        for at in [bytes.len() / 2, bytes.len() - 2] {
+            bytes[at] ^= 0x40;
+        }
+        fs::write(&path, bytes).expect("write");
+    }
+    same_as_uncached(root, cache.path(), "damage to the cache");
+
+    // Nothing but the model may ever be written into the scanned folder.
+    let mut names: Vec<String> = fs::read_dir(root)
+        .expect("root")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["lib", "src", "threatmark.toml"]);
+}
+
+/// A Threatspec project's `mime` extensions come from the files under its paths: its settings
+/// are reused from the cache only while those folders are unchanged.
+#[test]
+fn threatspec_settings_are_reused_only_while_their_folders_hold() {
+    let (dir, cache) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let root = dir.path();
+    write(
+        root,
+        "threatspec.yaml",
+        "project:\n  name: \"ts\"\n  description: \"d\"\npaths:\n  - path: 'tpl'\n    mime: 'text/x-c'\n  - 'src/app.py'\n  - path: 'src/x.go'\n    mime: 'text/x-go'\n",
+    );
+    write(root, "tpl/page.tpl", "// @threat Template (#tpl)\n");
+    write(root, "src/app.py", "# @threat App (#app)\n");
+    write(root, "src/x.go", "// @threat Go (#go)\n");
+    settle();
+    same_as_uncached(root, cache.path(), "the first scan");
+    same_as_uncached(root, cache.path(), "no change");
+
+    // A new unknown extension under the mime path: `.tmpl` files are now read as C.
+    write(root, "tpl/more.tmpl", "// @threat More (#more)\n");
+    let run = scan(root, cache.path(), true);
+    assert!(run.stdout.contains("\"id\": \"more\""), "{}", run.stdout);
+    same_as_uncached(root, cache.path(), "a new extension under a mime path");
+
+    // And a new threatspec.yaml.
+    write(
+        root,
+        "threatspec.yaml",
+        "project:\n  name: \"ts2\"\n  description: \"\"\npaths:\n  - 'src'\n",
+    );
+    same_as_uncached(root, cache.path(), "a new threatspec.yaml");
+}
+
+/// In a git work tree the cache is in the git folder, not in the user's cache folder.
+#[test]
+fn in_a_repository_the_cache_is_in_the_git_folder() {
+    let (dir, cache) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let root = dir.path();
+    fs::create_dir_all(root.join(".git")).expect("mkdir");
+    write(root, "src/a.py", "# @threat A (#a)\n");
+    scan(&root.join("src"), cache.path(), true);
+    assert!(caches(cache.path()).is_empty());
+    let in_git: Vec<_> = fs::read_dir(root.join(".git/threatmark"))
+        .expect("cache folder")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("scan-"))
+        .collect();
+    assert_eq!(in_git.len(), 1);
+}
