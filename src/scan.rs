@@ -714,12 +714,16 @@ pub fn scan_dir(
     scan_dir_cached(root, config, threads, on_file, None, false).map(|(result, _)| result)
 }
 
+/// Files smaller than this that contribute nothing are not kept in the scan cache.
+const MIN_CACHED_SIZE: u64 = 512;
+
 /// What a scan found for the next scan's cache.
 #[derive(Debug, Default)]
 pub struct ForCache {
     /// Every file read or reused, with its stat.
     pub files: Vec<CachedFile>,
-    /// Files read although the cache was given (changed, new, or not cached).
+    /// Files read and kept for the cache although a cache was given (new, changed, or not
+    /// cached before): the cache on disk is out of date when there is any.
     pub misses: usize,
 }
 
@@ -763,12 +767,11 @@ pub fn scan_dir_cached(
                 read.fetch_add(1, Ordering::Relaxed);
                 bytes_read.fetch_add(hit.stat.size, Ordering::Relaxed);
                 if let Some(outcome) = &hit.outcome {
-                    lock(&outcomes).push((file.path.clone(), outcome.clone()));
+                    lock(&outcomes).push((file.path.clone(), Stored::clone(outcome)));
                 }
                 lock(&cached).push(hit.clone());
                 return;
             }
-            misses.fetch_add(1, Ordering::Relaxed);
             READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
                 Ok((Limited::TooLarge(size), _)) => {
                     let d = match size {
@@ -785,18 +788,26 @@ pub fn scan_dir_cached(
                     };
                     lock(&problems).push(d);
                 }
-                Ok((Limited::Read(len), stat)) => {
+                Ok((Limited::Read(len), open)) => {
                     read.fetch_add(1, Ordering::Relaxed);
                     bytes_read.fetch_add(len as u64, Ordering::Relaxed);
                     let outcome = process_file(&file.rel, &buffer[..len], &opts);
                     let outcome = (outcome.matched || outcome.binary || !outcome.diagnostics.is_empty())
                         .then(|| Stored::new(outcome));
-                    // Only a file whose size did not change while it was read is cached.
-                    if let Some(stat) = stat.filter(|s| s.size == len as u64) {
+                    // Not a tiny file that holds nothing: reading it again costs about what its
+                    // entry would (a tree of a million one-line files made a 110 MB cache). Only
+                    // a file whose size is what was read is cached.
+                    let worth = outcome.is_some() || len as u64 >= MIN_CACHED_SIZE;
+                    if let Some(stat) = open
+                        .filter(|_| worth)
+                        .and_then(|f| FileStat::of(&f.metadata().ok()?))
+                        .filter(|s| s.size == len as u64)
+                    {
+                        misses.fetch_add(1, Ordering::Relaxed);
                         lock(&cached).push(CachedFile {
                             rel: file.rel.clone(),
                             stat,
-                            outcome: outcome.clone(),
+                            outcome: outcome.clone().map(Box::new),
                         });
                     }
                     if let Some(outcome) = outcome {
@@ -911,26 +922,17 @@ thread_local! {
 /// whose size says nothing about its contents (`/proc/self/pagemap` reports 0 bytes and reads
 /// without end), which `std::fs::read` would read until memory runs out.
 ///
-/// With `stat`, the open file is `fstat`ed before it is read (for the scan cache: a stat taken
-/// before the read can only be older than what was read, so a change during the read shows next
-/// time), and a regular file over the limit is refused without reading.
+/// With `keep`, the open file is returned too, for the scan cache to `fstat` it after the read
+/// when the file is worth an entry (a stat taken after the read is safe there: a change after
+/// the scan started moves the change time past the racy-entry limit, so the entry is dropped).
 fn read_limited(
     path: &Path,
     limit: u64,
     buffer: &mut Vec<u8>,
-    stat: bool,
-) -> std::io::Result<(Limited, Option<FileStat>)> {
+    keep: bool,
+) -> std::io::Result<(Limited, Option<std::fs::File>)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
-    let stat = match stat {
-        true => FileStat::of(&file.metadata()?),
-        false => None,
-    };
-    if let Some(s) = stat
-        && s.size > limit
-    {
-        return Ok((Limited::TooLarge(Some(s.size)), None));
-    }
     let first = usize::try_from(limit.saturating_add(1))
         .unwrap_or(usize::MAX)
         .min(FIRST_READ);
@@ -940,7 +942,7 @@ fn read_limited(
     let mut filled = 0;
     while filled < first {
         match file.read(&mut buffer[filled..first]) {
-            Ok(0) => return Ok((Limited::Read(filled), stat)),
+            Ok(0) => return Ok((Limited::Read(filled), keep.then_some(file))),
             Ok(n) => filled += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -953,11 +955,11 @@ fn read_limited(
     buffer.truncate(filled);
     buffer.reserve(usize::try_from(size.saturating_sub(filled as u64)).unwrap_or(0));
     let rest = limit.saturating_add(1).saturating_sub(filled as u64);
-    file.take(rest).read_to_end(buffer)?;
+    (&mut file).take(rest).read_to_end(buffer)?;
     if buffer.len() as u64 > limit {
         return Ok((Limited::TooLarge(None), None));
     }
-    Ok((Limited::Read(buffer.len()), stat))
+    Ok((Limited::Read(buffer.len()), keep.then_some(file)))
 }
 
 fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {

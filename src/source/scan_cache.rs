@@ -107,8 +107,9 @@ impl FileStat {
 pub struct CachedFile {
     pub rel: String,
     pub stat: FileStat,
-    /// What the file contributed; `None` for the many files that contribute nothing.
-    pub outcome: Option<Stored>,
+    /// What the file contributed; `None` for the many files that contribute nothing (boxed:
+    /// few files have one).
+    pub outcome: Option<Box<Stored>>,
 }
 
 /// A project's `threatspec.yaml` and what it set: parsing and resolving a large one costs more
@@ -297,12 +298,12 @@ pub fn load(path: &Path) -> Option<ScanCache> {
                 if !Stored::fits(&at, size) {
                     return None;
                 }
-                Some(Stored::saved(
+                Some(Box::new(Stored::saved(
                     rel.clone(),
                     annotated,
                     Arc::clone(&records),
                     &at,
-                ))
+                )))
             }
             None => None,
         };
@@ -348,7 +349,7 @@ pub fn save(
     cache.files.dedup_by(|a, b| a.rel == b.rel);
     let mut records = Vec::new();
     let refs = encode_records(
-        cache.files.iter().filter_map(|f| f.outcome.as_ref()),
+        cache.files.iter().filter_map(|f| f.outcome.as_deref()),
         &mut records,
     )
     .map_err(std::io::Error::other)?;
@@ -444,7 +445,7 @@ mod tests {
                 CachedFile {
                     rel: "a.py".into(),
                     stat: stat(60),
-                    outcome: Some(Stored::new(outcome.clone())),
+                    outcome: Some(Box::new(Stored::new(outcome.clone()))),
                 },
                 CachedFile {
                     rel: "new.py".into(),
