@@ -7,6 +7,10 @@
 # Installs what is missing: ripgrep, hyperfine and GNU time from Debian (as root), Threatspec in a
 # venv under target/bench/. Corpora live under target/bench/ and are deterministic (seeded).
 # Not part of `cargo test`; CI only builds the benches.
+#
+# "cold" rows run with THREATMARK_NO_CACHE=1: every file is read and parsed, as on a fresh CI
+# machine. "warm" rows keep the work-tree scan cache of the previous run (as in a pre-commit
+# hook): unchanged files are stat-ed, not read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +45,8 @@ fi
 cargo build --release --quiet
 TM="$PWD/target/release/threatmark"
 KW='@(component|threat|control|boundary|actor|mitigates?|exposes?|accepts?|transfers?|connects?|reviews?|tests?)\b'
+# The caches of work-tree scans outside a git repository go here, not to the user's home.
+export XDG_CACHE_HOME="$PWD/$W/xdg-cache"
 
 CORPUS="$W/corpus-$FILES"
 [ -d "$CORPUS" ] || python3 benches/gen_corpus.py "$CORPUS" --files "$FILES" --seed 42 >/dev/null
@@ -65,28 +71,39 @@ rss() { # peak RSS in MB of one run of "$@"
   echo $(( $(tail -n1 "$W/rss.txt") / 1024 ))
 }
 median() { # median seconds of a hyperfine JSON export
-  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.3f" % r["median"])' "$1"
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.4f" % r["median"])' "$1"
 }
-bench() { # name, command...
+bench() { # name, command (run without a shell, so that a few milliseconds are not its start-up)
   local name=$1; shift
-  hyperfine --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/$name.json" "$*" >/dev/null 2>&1
+  hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/$name.json" "$*" >/dev/null 2>&1
   median "$W/$name.json"
 }
+cold() { (export THREATMARK_NO_CACHE=1; "$@"); }
+ratio() { python3 -c "import sys; print('%.2fx %s' % (float(sys.argv[1]) / float(sys.argv[2]), sys.argv[3]))" "$@"; }
+faster() { python3 -c "import sys; print('%.0fx faster' % (float(sys.argv[1]) / float(sys.argv[2])))" "$@"; }
 
 ROWS=()
-row() { ROWS+=("$(printf '%-44s %10s %10s %8s' "$1" "$2" "$3" "$4")"); }
+row() { ROWS+=("$(printf '%-58s %9s %16s %7s' "$1" "$2" "$3" "$4")"); }
 
 for tree in "$CORPUS" "$REAL"; do
   n=$(find "$tree" -type f | wc -l)
+  name=$(basename "$tree")
   t_rg=$(bench rg "rg -c --no-messages '$KW' '$tree'")
-  t_tm=$(bench tm "'$TM' scan '$tree' -q -o '$W/model.json' --config /dev/null")
-  ratio=$(python3 -c "print('%.2fx' % ($t_tm / $t_rg))")
-  row "rg -c ($n files, $(basename "$tree"))" "$t_rg" "" "$(rss rg -c --no-messages "$KW" "$tree")"
-  row "threatmark scan ($(basename "$tree"))" "$t_tm" "$ratio" "$(rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)"
+  scan="'$TM' scan '$tree' -q -o '$W/model.json' --config /dev/null"
+  t_cold=$(cold bench tm-cold "$scan")
+  "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null >/dev/null 2>&1 || true
+  sleep 3 # files younger than two seconds are not cached
+  "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null >/dev/null 2>&1 || true
+  t_warm=$(bench tm-warm "$scan")
+  row "rg -c ($n files, $name)" "$t_rg" "" "$(rss rg -c --no-messages "$KW" "$tree")"
+  row "threatmark scan, cold ($name)" "$t_cold" "$(ratio "$t_cold" "$t_rg" rg)" \
+    "$(cold rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)"
+  row "threatmark scan, warm scan cache ($name)" "$t_warm" "$(ratio "$t_warm" "$t_rg" rg)" \
+    "$(rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)"
 done
 
-# Threatspec reads only what its mime table knows; force a mime per language folder so it reads
-# every file it can, on a tree small enough to finish.
+# Threatspec reads only what its mime table knows; force a mime per file so it reads every
+# file it can, on a tree small enough to finish.
 TS="$W/ts-corpus"
 if [ ! -d "$TS" ]; then
   python3 benches/gen_corpus.py "$TS" --files 5000 --seed 7 --no-hostile >/dev/null
@@ -110,11 +127,17 @@ with open(os.path.join(root, "threatspec.yaml"), "w") as out:
 PY
 mkdir -p "$TS/threatmodel"
 TSBIN="$PWD/$W/venv/bin/threatspec"
-t_ts=$(cd "$TS" && hyperfine --style none --runs 3 -i --export-json "../threatspec.json" "$TSBIN run" >/dev/null 2>&1; median "../threatspec.json")
+t_ts=$(cd "$TS" && hyperfine -N --style none --runs 3 -i --export-json "../threatspec.json" "$TSBIN run" >/dev/null 2>&1; median "../threatspec.json")
 # threatmark reads the same threatspec.yaml (its paths become includes, its mimes extensions).
-t_tm5=$(bench tm5 "'$TM' scan '$TS' -q -o '$W/model5.json'")
-row "threatspec run (5000 files, mime forced)" "$t_ts" "" ""
-row "threatmark scan (same 5000 files)" "$t_tm5" "$(python3 -c "print('%.0fx faster' % ($t_ts / $t_tm5))")" ""
+scan5="'$TM' scan '$TS' -q -o '$W/model5.json'"
+t_tm5_cold=$(cold bench tm5-cold "$scan5")
+"$TM" scan "$TS" -q -o "$W/model5.json" >/dev/null 2>&1 || true
+sleep 3
+"$TM" scan "$TS" -q -o "$W/model5.json" >/dev/null 2>&1 || true
+t_tm5_warm=$(bench tm5-warm "$scan5")
+row "threatspec run (5000 files, mime forced per file)" "$t_ts" "" ""
+row "threatmark scan, cold (same files, same yaml)" "$t_tm5_cold" "$(faster "$t_ts" "$t_tm5_cold")" ""
+row "threatmark scan, warm scan cache" "$t_tm5_warm" "$(faster "$t_ts" "$t_tm5_warm")" ""
 found_ts=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(sum(len(v) for k,v in m.items() if isinstance(v,list)))' "$TS/threatmodel/threatmodel.json" 2>/dev/null || echo "?")
 # Threatspec keeps one record per annotation; we merge repeats of one relation but keep each
 # annotation's source, so count sources.
@@ -123,56 +146,82 @@ row "relation annotations found: threatspec / threatmark" "$found_ts" "$found_tm
 
 # diff cost follows the change, not the repository.
 # A repository of ordinary files (no hostile ones: the 10,000-annotation file alone makes a
-# 17 MB model, which would measure model building, not following the change).
+# 17 MB model, which would measure model building, not following the change). Its history:
+#   base; one-percent (appends a comment to 1% of the files); tenth-percent (0.1%);
+#   annotations (1% of the files again, and in the annotated ones among them a rating changes).
+# The last three commits' objects are loose, as after local commits; a packed copy (git gc), as
+# after a fetch or in a CI clone, is measured too.
 G="$W/git-corpus-$FILES"
-if [ ! -d "$G/.git" ]; then
-  rm -rf "$G"
+if [ ! -d "$G/.git" ] || [ -z "$(git -C "$G" log --oneline --grep=annotations 2>/dev/null)" ]; then
+  rm -rf "$G" "$G-packed"
   python3 benches/gen_corpus.py "$G" --files "$FILES" --seed 42 --no-hostile >/dev/null
   (cd "$G" && git init -q -b main && git add -A && git -c user.name=b -c user.email=b@b commit -qm base)
   python3 - "$G" <<'PY'
 import os, subprocess, sys
 root = sys.argv[1]
 files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) if ".git" not in d for f in fs)
-def touch(step, tag):
-    for p in files[::step]:
-        with open(p, "a") as fh:
-            fh.write(f"\n// {tag}\n")
+def commit(tag):
     subprocess.run(["git", "-C", root, "add", "-A"], check=True)
     subprocess.run(["git", "-C", root, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", tag], check=True)
-touch(100, "one-percent")
-touch(1000, "tenth-percent")
+def touch(chosen, tag, rerate=False):
+    for p in chosen:
+        with open(p) as fh:
+            text = fh.read()
+        if rerate:
+            text = text.replace("likelihood: possible", "likelihood: likely")
+        with open(p, "w") as fh:
+            fh.write(text + f"\n// {tag}\n")
+    commit(tag)
+touch(files[::100], "one-percent")
+touch(files[::1000], "tenth-percent")
+touch(files[50::100], "annotations", rerate=True)
 PY
 fi
-for range in "HEAD~2 HEAD~1" "HEAD~1 HEAD"; do
-  set -- $range
-  t_git=$(bench gitdiff "git -C '$G' diff --name-only $1 $2")
-  # The base's snapshot is on disk (an earlier scan, diff or check of it, as on a developer's
-  # machine or a CI cache); the head's is removed before every run, so the head is followed
-  # from the base through the tree diff.
-  "$TM" scan "$G" --rev "$1" -q >/dev/null 2>&1
-  head_tree=$(git -C "$G" rev-parse "$2^{tree}")
-  hyperfine --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/tmdiff.json" \
-    --prepare "rm -f '$G/.git/threatmark/snapshots/$head_tree'-*" \
-    "'$TM' diff -C '$G' $1..$2 --format json" >/dev/null 2>&1
-  t_tmd=$(median "$W/tmdiff.json")
-  # No snapshot at all (a fresh clone): the base is read in full.
-  hyperfine --style none --runs "$RUNS" -i --export-json "$W/tmdiff-cold.json" \
-    --prepare "rm -rf '$G/.git/threatmark'" \
-    "'$TM' diff -C '$G' $1..$2 --format json" >/dev/null 2>&1
-  t_cold=$(median "$W/tmdiff-cold.json")
-  changed=$(git -C "$G" diff --name-only "$1" "$2" | wc -l)
-  row "git diff --name-only ($changed files changed)" "$t_git" "" ""
-  row "threatmark diff ($changed files changed)" "$t_tmd" "$(python3 -c "print('%.2fx git' % ($t_tmd / $t_git))")" ""
-  row "  same, no snapshot of the base (fresh clone)" "$t_cold" "$(python3 -c "print('%.2fx git' % ($t_cold / $t_git))")" ""
+if [ ! -d "$G-packed/.git" ]; then
+  rm -rf "$G-packed"
+  cp -r "$G" "$G-packed"
+  rm -rf "$G-packed/.git/threatmark"
+  git -C "$G-packed" gc -q
+fi
+for repo in "$G" "$G-packed"; do
+  kind=loose; [ "$repo" = "$G-packed" ] && kind=packed
+  for range in "HEAD~3 HEAD~2" "HEAD~2 HEAD~1" "HEAD~1 HEAD"; do
+    set -- $range
+    changed=$(git -C "$repo" diff --name-only "$1" "$2" | wc -l)
+    what="$changed files"
+    [ "$2" = HEAD ] && what="$changed files, annotations changed"
+    t_git=$(bench gitdiff "git -C '$repo' diff --name-only $1 $2")
+    # The base's snapshot is on disk (an earlier scan, diff or check of it, as on a developer's
+    # machine or a CI cache); the head's is removed before every run, so the head is followed
+    # from the base through the tree diff.
+    "$TM" scan "$repo" --rev "$1" -q >/dev/null 2>&1
+    head_tree=$(git -C "$repo" rev-parse "$2^{tree}")
+    hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/tmdiff.json" \
+      --prepare "find '$repo/.git/threatmark/snapshots' -name '$head_tree-*' -delete" \
+      "'$TM' diff -C '$repo' $1..$2 --format json" >/dev/null 2>&1
+    t_tmd=$(median "$W/tmdiff.json")
+    row "git diff --name-only ($what, $kind)" "$t_git" "" ""
+    row "threatmark diff ($what, $kind)" "$t_tmd" "$(ratio "$t_tmd" "$t_git" git)" ""
+    if [ "$2" != HEAD ]; then
+      # No snapshot at all (a fresh clone): the base is read in full.
+      hyperfine -N --style none --runs "$RUNS" -i --export-json "$W/tmdiff-cold.json" \
+        --prepare "rm -rf '$repo/.git/threatmark'" \
+        "'$TM' diff -C '$repo' $1..$2 --format json" >/dev/null 2>&1
+      row "  same, no snapshot of the base (fresh clone)" "$(median "$W/tmdiff-cold.json")" "" ""
+    fi
+  done
 done
 
 if [ "$MILLION" = 1 ]; then
   M="$W/corpus-million"
   [ -d "$M" ] || python3 benches/gen_corpus.py "$M" --files 1000000 --seed 3 --tiny --no-hostile >/dev/null
   # One warm-up run: the first read of 1,000,000 files comes from disk (49 s here), not the page cache.
-  t_m=$(hyperfine --style none --runs 3 --warmup 1 -i --export-json "$W/million.json" "'$TM' scan '$M' -q -o '$W/million-model.json' --config /dev/null" >/dev/null 2>&1; median "$W/million.json")
-  row "threatmark scan (1,000,000 tiny files)" "$t_m" "" "$(rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
+  million="'$TM' scan '$M' -q -o '$W/million-model.json' --config /dev/null"
+  t_m=$(cold hyperfine -N --style none --runs 3 --warmup 1 -i --export-json "$W/million.json" "$million" >/dev/null 2>&1; median "$W/million.json")
+  row "threatmark scan, cold (1,000,000 tiny files)" "$t_m" "" "$(cold rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
+  t_mw=$(hyperfine -N --style none --runs 3 --warmup 1 -i --export-json "$W/million-warm.json" "$million" >/dev/null 2>&1; median "$W/million-warm.json")
+  row "threatmark scan, warm scan cache (1,000,000 tiny files)" "$t_mw" "" "$(rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
 fi
 
-printf '\n%-44s %10s %10s %8s\n' "run (median of $RUNS)" "seconds" "ratio" "RSS MB"
+printf '\n%-58s %9s %16s %7s\n' "run (median of $RUNS)" "seconds" "ratio" "RSS MB"
 printf '%s\n' "${ROWS[@]}"

@@ -372,12 +372,13 @@ pub fn diff(
         }
     }
 
-    let analysis_of = |m: &ThreatModel| -> Analysis {
-        m.analysis
-            .clone()
-            .unwrap_or_else(|| analysis::analyze(m, matrix, None))
-    };
-    let (a_old, a_new) = (analysis_of(base), analysis_of(head));
+    fn analysis_of<'m>(m: &'m ThreatModel, matrix: &RiskMatrix) -> std::borrow::Cow<'m, Analysis> {
+        match &m.analysis {
+            Some(a) => std::borrow::Cow::Borrowed(a),
+            None => std::borrow::Cow::Owned(analysis::analyze(m, matrix, None)),
+        }
+    }
+    let (a_old, a_new) = (analysis_of(base, matrix), analysis_of(head, matrix));
     let old_t: BTreeMap<&str, _> = a_old
         .threats
         .iter()

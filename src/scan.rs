@@ -357,13 +357,20 @@ pub struct RevScan {
 impl RevScan {
     /// Build the model (and its date-free analysis) from the snapshot.
     pub fn result(&self, config: &Config) -> Result<ScanResult, Damaged> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let outcomes = self.snapshot.decode_all_on(threads)?;
+        Ok(self.result_from(config, &outcomes))
+    }
+
+    /// [`RevScan::result`] from the snapshot's outcomes, decoded already
+    /// ([`Snapshot::decode_both`] decodes two snapshots' shared records once).
+    pub fn result_from(&self, config: &Config, outcomes: &[Arc<FileOutcome>]) -> ScanResult {
         let mut stats = Stats {
             files_seen: self.snapshot.files_seen,
             files_read: self.read,
             bytes_read: self.bytes,
             ..Stats::default()
         };
-        let outcomes = self.snapshot.decode_all()?;
         let outcomes: Vec<&FileOutcome> = outcomes.iter().map(|o| &**o).collect();
         let mut result = assemble(self.project.clone(), &outcomes, &config.risk, &mut stats);
         let mut diagnostics = self.snapshot.problems.clone();
@@ -372,7 +379,7 @@ impl RevScan {
         result.diagnostics = diagnostics;
         stats.elapsed = self.started.elapsed();
         result.stats = stats;
-        Ok(result)
+        result
     }
 }
 

@@ -216,14 +216,23 @@ impl Stored {
         records
             .read_at(*at, &mut buf)
             .map_err(|e| self.damaged(e))?;
-        self.checked(buf, *crc).map(Some)
+        self.check(&buf, *crc)?;
+        Ok(Some(buf))
     }
 
-    fn checked(&self, bytes: Vec<u8>, crc: u32) -> Result<Vec<u8>, Damaged> {
-        if crc32fast::hash(&bytes) != crc {
+    fn check(&self, bytes: &[u8], crc: u32) -> Result<(), Damaged> {
+        if crc32fast::hash(bytes) != crc {
             return Err(self.damaged("checksum mismatch"));
         }
-        Ok(bytes)
+        Ok(())
+    }
+
+    /// What identifies the record: its source and place, or the decoded outcome itself.
+    fn record_key(&self) -> (usize, u64) {
+        match &self.form {
+            Form::Saved { records, at, .. } => (source_key(records), *at),
+            Form::Decoded(d) => (Arc::as_ptr(d) as usize, u64::MAX),
+        }
     }
 
     /// Decode a saved record from its bytes.
@@ -272,6 +281,14 @@ impl Stored {
             _ => false,
         })
     }
+}
+
+/// Decoded outcomes, shared between the snapshots that hold the same records.
+pub type Outcomes = Vec<Arc<FileOutcome>>;
+
+/// Which [`Records`] a record is in (the address of the shared source).
+fn source_key(records: &Arc<dyn Records>) -> usize {
+    Arc::as_ptr(records).cast::<()>() as usize
 }
 
 /// The index at the start of a saved snapshot; the records follow it.
@@ -325,7 +342,12 @@ pub enum Decoded {
 impl Snapshot {
     /// Every outcome, decoded. The saved records of each source are read in one piece.
     pub fn decode_all(&self) -> Result<Vec<Arc<FileOutcome>>, Damaged> {
-        let mut spans: Vec<(*const (), &Arc<dyn Records>, u64, u64)> = Vec::new();
+        self.decode_all_on(1)
+    }
+
+    /// [`Snapshot::decode_all`], decoding on `threads` threads.
+    pub fn decode_all_on(&self, threads: usize) -> Result<Vec<Arc<FileOutcome>>, Damaged> {
+        let mut spans: Vec<(usize, &Arc<dyn Records>, u64, u64)> = Vec::new();
         for o in &self.outcomes {
             if let Form::Saved {
                 records,
@@ -336,7 +358,7 @@ impl Snapshot {
             } = &o.form
             {
                 let end = at + (outcome + text.unwrap_or(0)) as u64;
-                let key = Arc::as_ptr(records).cast::<()>();
+                let key = source_key(records);
                 match spans.iter_mut().find(|s| s.0 == key) {
                     Some(s) => {
                         s.2 = s.2.min(*at);
@@ -346,7 +368,7 @@ impl Snapshot {
                 }
             }
         }
-        let mut read = Vec::with_capacity(spans.len());
+        let mut read: Vec<(usize, u64, Vec<u8>)> = Vec::with_capacity(spans.len());
         for (key, records, start, end) in spans {
             let len = usize::try_from(end - start).unwrap_or(usize::MAX);
             let mut buf = vec![0; len];
@@ -356,31 +378,72 @@ impl Snapshot {
             })?;
             read.push((key, start, buf));
         }
-        self.outcomes
-            .iter()
-            .map(|o| match &o.form {
-                Form::Decoded(d) => Ok(Arc::clone(d)),
-                Form::Saved {
-                    records,
-                    at,
-                    outcome,
-                    text,
-                    crc,
-                } => {
-                    let key = Arc::as_ptr(records).cast::<()>();
-                    let (_, start, buf) = read
-                        .iter()
-                        .find(|r| r.0 == key)
-                        .ok_or_else(|| o.damaged("not read"))?;
-                    let from = usize::try_from(at - start).map_err(|e| o.damaged(e))?;
-                    let bytes = buf
-                        .get(from..from + outcome + text.unwrap_or(0))
-                        .ok_or_else(|| o.damaged("out of bounds"))?;
-                    let bytes = o.checked(bytes.to_vec(), *crc)?;
-                    o.decode_bytes(&bytes)
+        let decode = |o: &Stored| match &o.form {
+            Form::Decoded(d) => Ok(Arc::clone(d)),
+            Form::Saved {
+                records,
+                at,
+                outcome,
+                text,
+                crc,
+            } => {
+                let key = source_key(records);
+                let (_, start, buf) = read
+                    .iter()
+                    .find(|r| r.0 == key)
+                    .ok_or_else(|| o.damaged("not read"))?;
+                let from = usize::try_from(at - start).map_err(|e| o.damaged(e))?;
+                let bytes = buf
+                    .get(from..from + outcome + text.unwrap_or(0))
+                    .ok_or_else(|| o.damaged("out of bounds"))?;
+                o.check(bytes, *crc)?;
+                o.decode_bytes(bytes)
+            }
+        };
+        let chunk = self.outcomes.len().div_ceil(threads.max(1)).max(256);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = self
+                .outcomes
+                .chunks(chunk)
+                .map(|part| s.spawn(|| part.iter().map(decode).collect::<Vec<_>>()))
+                .collect();
+            let mut out = Vec::with_capacity(self.outcomes.len());
+            for part in parts {
+                let decoded = part.join().map_err(|_| Damaged {
+                    path: String::new(),
+                    why: "a decoding thread panicked".into(),
+                })?;
+                for d in decoded {
+                    out.push(d?);
                 }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The outcomes of `self` and of `other`: the records `other` shares with `self` (all but
+    /// the changed files, when one follows the other) are decoded once.
+    pub fn decode_both(
+        &self,
+        other: &Snapshot,
+        threads: usize,
+    ) -> Result<(Outcomes, Outcomes), Damaged> {
+        let mine = self.decode_all_on(threads)?;
+        let known: std::collections::HashMap<(usize, u64), &Arc<FileOutcome>> = self
+            .outcomes
+            .iter()
+            .zip(&mine)
+            .map(|(o, d)| (o.record_key(), d))
+            .collect();
+        let theirs = other
+            .outcomes
+            .iter()
+            .map(|o| match known.get(&o.record_key()) {
+                Some(d) => Ok(Arc::clone(d)),
+                None => o.decode(),
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((mine, theirs))
     }
 
     /// Is the model built from `other` (with the same configuration and project) the one built

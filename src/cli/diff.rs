@@ -88,19 +88,19 @@ fn diff_revs(repo: &Repo, a: &str, b: &str) -> anyhow::Result<diff::ModelDiff> {
     {
         return Ok(diff::unchanged(a, b));
     }
-    let (old, new) = std::thread::scope(|s| {
-        let old = s.spawn(|| scan_a.result(&config_a));
-        let new = scan_b.result(&config_b);
-        (old.join(), new)
-    });
-    // A snapshot record that does not decode: build that side again from the tree.
-    let old = match old {
-        Ok(Ok(r)) => r.model,
-        _ => repo.scan_rev(a)?.1.model,
+    let threads = repo.threads;
+    let (old, new) = match scan_a.snapshot.decode_both(&scan_b.snapshot, threads) {
+        Ok((outcomes_a, outcomes_b)) => std::thread::scope(|s| {
+            let old = s.spawn(|| scan_a.result_from(&config_a, &outcomes_a).model);
+            let new = scan_b.result_from(&config_b, &outcomes_b).model;
+            (old.join(), new)
+        }),
+        // A snapshot record that does not decode: both sides again from the trees.
+        Err(_) => (Ok(repo.scan_rev(a)?.1.model), repo.scan_rev(b)?.1.model),
     };
-    let new = match new {
-        Ok(r) => r.model,
-        Err(_) => repo.scan_rev(b)?.1.model,
+    let old = match old {
+        Ok(model) => model,
+        Err(_) => repo.scan_rev(a)?.1.model,
     };
     crate::timings::mark("both models");
     Ok(diff::diff(&old, &new, a, b, &config_b.risk))

@@ -256,6 +256,11 @@ impl<'a> Builder<'a> {
         for (id, d) in self.reg.ids_and_drafts(Kind::Component) {
             named.entry(d.name.clone()).or_default().insert(id.clone());
         }
+        // The parent an ancestor name resolves to never changes while parents are linked (a
+        // new component with that name is only ever the one the name derives, which is also the
+        // answer before it exists), so each name is resolved once: a model mentions
+        // `Shop:Orders` in every relation that names it.
+        let mut resolved: std::collections::HashMap<String, String> = Default::default();
         for (name, id, source) in std::mem::take(&mut self.hierarchy) {
             let parts: Vec<&str> = name.split(':').collect();
             if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
@@ -264,9 +269,16 @@ impl<'a> Builder<'a> {
             let mut child = id;
             for n in (1..parts.len()).rev() {
                 let parent_name = parts[..n].join(":");
-                let parent_id = self
-                    .component_named(&parent_name, named.get(&parent_name))
-                    .unwrap_or_else(|| ids::derive(&parent_name));
+                let parent_id = match resolved.get(&parent_name) {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = self
+                            .component_named(&parent_name, named.get(&parent_name))
+                            .unwrap_or_else(|| ids::derive(&parent_name));
+                        resolved.insert(parent_name.clone(), id.clone());
+                        id
+                    }
+                };
                 if parent_id == child || self.is_component_ancestor(&child, &parent_id) {
                     break;
                 }
@@ -311,12 +323,16 @@ impl<'a> Builder<'a> {
     }
 
     fn mention(&mut self, kind: Kind, id: &str, name: &str, source: &'a Source) {
-        let draft = self
-            .reg
-            .map(kind)
-            .entry(id.to_string())
-            .or_insert_with(|| EntityDraft::new(name));
-        draft.mentions.insert(source);
+        let map = self.reg.map(kind);
+        // Most mentions are of an entity already known: no key to allocate.
+        if let Some(draft) = map.get_mut(id) {
+            draft.mentions.insert(source);
+            return;
+        }
+        map.entry(id.to_string())
+            .or_insert_with(|| EntityDraft::new(name))
+            .mentions
+            .insert(source);
     }
 
     /// Register a declared name. The first declaration in path order names the entity; only
