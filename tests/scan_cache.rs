@@ -80,6 +80,8 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(2200));
 }
 
+// @tests #racy_rule for #parse_cache
+// @tests #checksummed_cache for #parse_cache
 #[test]
 fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
     let (dir, cache) = (
