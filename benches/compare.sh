@@ -83,7 +83,11 @@ ratio() { python3 -c "import sys; print('%.2fx %s' % (float(sys.argv[1]) / float
 faster() { python3 -c "import sys; print('%.0fx faster' % (float(sys.argv[1]) / float(sys.argv[2])))" "$@"; }
 
 ROWS=()
-row() { ROWS+=("$(printf '%-58s %9s %16s %7s' "$1" "$2" "$3" "$4")"); }
+# Each row is printed as soon as it is measured (on stderr), and the table again at the end.
+row() {
+  ROWS+=("$(printf '%-58s %9s %16s %7s' "$1" "$2" "$3" "$4")")
+  printf '%s\n' "${ROWS[-1]}" >&2
+}
 
 for tree in "$CORPUS" "$REAL"; do
   n=$(find "$tree" -type f | wc -l)

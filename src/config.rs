@@ -292,37 +292,24 @@ impl Config {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if yaml {
-            if let Some(derived) = reuse(&text).filter(|d| d.still_holds(root)) {
-                let config = derived.config();
-                return Ok((
-                    config,
-                    Some((
-                        CachedThreatspec {
-                            yaml: text,
-                            derived,
-                        },
-                        true,
-                    )),
-                ));
-            }
-            let ts = crate::import::threatspec::parse_config(&text).map_err(|message| {
-                ConfigError::Parse {
-                    path: path.clone(),
-                    message,
+            let (derived, reused) = match reuse(&text).filter(|d| d.still_holds(root)) {
+                Some(derived) => (derived, true),
+                None => {
+                    let ts = crate::import::threatspec::parse_config(&text).map_err(|message| {
+                        ConfigError::Parse {
+                            path: path.clone(),
+                            message,
+                        }
+                    })?;
+                    (crate::import::threatspec::derive_config(&ts, root), false)
                 }
-            })?;
-            let derived = crate::import::threatspec::derive_config(&ts, root);
+            };
             let config = derived.config();
-            return Ok((
-                config,
-                Some((
-                    CachedThreatspec {
-                        yaml: text,
-                        derived,
-                    },
-                    false,
-                )),
-            ));
+            let parsed = CachedThreatspec {
+                yaml: text,
+                derived,
+            };
+            return Ok((config, Some((parsed, reused))));
         }
         Config::parse(&text, &path).map(|c| (c, None))
     }

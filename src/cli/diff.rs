@@ -103,5 +103,9 @@ fn diff_revs(repo: &Repo, a: &str, b: &str) -> anyhow::Result<diff::ModelDiff> {
         Err(_) => repo.scan_rev(a)?.1.model,
     };
     crate::timings::mark("both models");
-    Ok(diff::diff(&old, &new, a, b, &config_b.risk))
+    let d = diff::diff(&old, &new, a, b, &config_b.risk);
+    // The process ends after printing the diff: freeing two large models node by node would
+    // cost it more than the diff itself (about 10 ms for 3,800 annotations each).
+    std::mem::forget((old, new, scan_a, scan_b));
+    Ok(d)
 }

@@ -10,7 +10,7 @@
 //! match (a truncated write, a bit flip, another threatmark version) means the file is ignored
 //! and rebuilt, never trusted. Writes are atomic.
 //!
-//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/cache-v1 and .git/threatmark/snapshots/
+//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/ (cache-v1, snapshots/, scan-*) and the user cache folder
 //! @threat Poisoned parse cache (#cache_poisoning) [stride: T; likelihood: rare; impact: major; owner: @threatmark-maintainers]:
 //! a stale or tampered cache or snapshot makes diff and check report a model the code does not have
 //! @control Checksummed, versioned cache (#checksummed_cache): header with format, tool version, length and checksum; any mismatch discards the cache
@@ -192,15 +192,16 @@ fn snapshot_name(tree: &str, config_key: u64) -> String {
     format!("{tree}-{config_key:016x}")
 }
 
-/// The records of a snapshot file, read where and when they are needed.
-struct SnapshotFile {
+/// The records of a file written by [`write_indexed`] (a snapshot, a scan cache), read where
+/// and when they are needed.
+pub(crate) struct FileRecords {
     file: std::fs::File,
     /// Where the records start in the file.
     start: u64,
     size: u64,
 }
 
-impl Records for SnapshotFile {
+impl Records for FileRecords {
     fn size(&self) -> u64 {
         self.size
     }
@@ -253,18 +254,13 @@ fn read_snapshot(path: &Path) -> Option<Snapshot> {
 
 /// The header and index of a snapshot file; its records stay in the file.
 fn read_decoded(path: &Path) -> Option<Decoded> {
-    let (file, index, start, size) = read_index(path, SNAPSHOT_MAGIC, SNAPSHOT_FORMAT)?;
-    let records = SnapshotFile { file, start, size };
+    let (index, records) = read_index(path, SNAPSHOT_MAGIC, SNAPSHOT_FORMAT)?;
     Snapshot::decode(&index, std::sync::Arc::new(records)).ok()
 }
 
-/// A file written by [`write_indexed`]: the open file, its checked index, and where and how
-/// long its records are. Only the header and the index are read.
-pub(crate) fn read_index(
-    path: &Path,
-    magic: &str,
-    format: u32,
-) -> Option<(std::fs::File, Vec<u8>, u64, u64)> {
+/// A file written by [`write_indexed`]: its checked index, and its records. Only the header and
+/// the index are read.
+pub(crate) fn read_index(path: &Path, magic: &str, format: u32) -> Option<(Vec<u8>, FileRecords)> {
     let file = std::fs::File::open(path).ok()?;
     let size = file.metadata().ok()?.len();
     // The header and, in most files, the whole index.
@@ -288,7 +284,12 @@ pub(crate) fn read_index(
     let start = index_end as u64 + 1;
     head.truncate(index_end);
     head.drain(..nl + 1);
-    Some((file, head, start, size - start))
+    let records = FileRecords {
+        file,
+        start,
+        size: size - start,
+    };
+    Some((head, records))
 }
 
 /// Write a header (with the index's checksum), the index, a newline and the records.

@@ -265,31 +265,12 @@ fn git_dir_of(dir: &Path) -> Option<PathBuf> {
     None
 }
 
-/// The records of a cache file, read when a record is needed.
-struct CacheFile {
-    file: std::fs::File,
-    start: u64,
-    size: u64,
-}
-
-impl Records for CacheFile {
-    fn size(&self) -> u64 {
-        self.size
-    }
-
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
-        if offset.saturating_add(buf.len() as u64) > self.size {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        super::cache::read_exact_at(&self.file, buf, self.start + offset)
-    }
-}
-
 /// Load the cache at `path`; a missing, damaged or foreign one is `None`.
 pub fn load(path: &Path) -> Option<ScanCache> {
-    let (file, index, start, size) = super::cache::read_index(path, MAGIC, FORMAT)?;
+    let (index, records) = super::cache::read_index(path, MAGIC, FORMAT)?;
     let index: Index = serde_json::from_slice(&index).ok()?;
-    let records: Arc<dyn Records> = Arc::new(CacheFile { file, start, size });
+    let size = records.size();
+    let records: Arc<dyn Records> = Arc::new(records);
     let mut files = Vec::with_capacity(index.files.len());
     for (rel, stat, record) in index.files {
         let outcome = match record {
