@@ -131,7 +131,7 @@ with open(os.path.join(root, "threatspec.yaml"), "w") as out:
 PY
 mkdir -p "$TS/threatmodel"
 TSBIN="$PWD/$W/venv/bin/threatspec"
-t_ts=$(cd "$TS" && hyperfine -N --style none --runs 3 -i --export-json "../threatspec.json" "$TSBIN run" >/dev/null 2>&1; median "../threatspec.json")
+t_ts=$(cd "$TS" && hyperfine -N --style none --runs "$RUNS" -i --export-json "../threatspec.json" "$TSBIN run" >/dev/null 2>&1; median "../threatspec.json")
 # threatmark reads the same threatspec.yaml (its paths become includes, its mimes extensions).
 scan5="'$TM' scan '$TS' -q -o '$W/model5.json'"
 t_tm5_cold=$(cold bench tm5-cold "$scan5")
@@ -221,9 +221,9 @@ if [ "$MILLION" = 1 ]; then
   [ -d "$M" ] || python3 benches/gen_corpus.py "$M" --files 1000000 --seed 3 --tiny --no-hostile >/dev/null
   # One warm-up run: the first read of 1,000,000 files comes from disk (49 s here), not the page cache.
   million="'$TM' scan '$M' -q -o '$W/million-model.json' --config /dev/null"
-  t_m=$(cold hyperfine -N --style none --runs 3 --warmup 1 -i --export-json "$W/million.json" "$million" >/dev/null 2>&1; median "$W/million.json")
+  t_m=$(cold hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/million.json" "$million" >/dev/null 2>&1; median "$W/million.json")
   row "threatmark scan, cold (1,000,000 tiny files)" "$t_m" "" "$(cold rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
-  t_mw=$(hyperfine -N --style none --runs 3 --warmup 1 -i --export-json "$W/million-warm.json" "$million" >/dev/null 2>&1; median "$W/million-warm.json")
+  t_mw=$(hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/million-warm.json" "$million" >/dev/null 2>&1; median "$W/million-warm.json")
   row "threatmark scan, warm scan cache (1,000,000 tiny files)" "$t_mw" "" "$(rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
 fi
 
