@@ -159,7 +159,9 @@ G="$W/git-corpus-$FILES"
 if [ ! -d "$G/.git" ] || [ -z "$(git -C "$G" log --oneline --grep=annotations 2>/dev/null)" ]; then
   rm -rf "$G" "$G-packed"
   python3 benches/gen_corpus.py "$G" --files "$FILES" --seed 42 --no-hostile >/dev/null
-  (cd "$G" && git init -q -b main && git add -A && git -c user.name=b -c user.email=b@b commit -qm base)
+  # No automatic gc: it would pack the "loose" commits in the background (and leave a gc.pid
+  # that makes the packed copy's own gc refuse to run).
+  (cd "$G" && git init -q -b main && git config gc.auto 0 && git add -A && git -c user.name=b -c user.email=b@b commit -qm base)
   python3 - "$G" <<'PY'
 import os, subprocess, sys
 root = sys.argv[1]
@@ -184,7 +186,7 @@ fi
 if [ ! -d "$G-packed/.git" ]; then
   rm -rf "$G-packed"
   cp -r "$G" "$G-packed"
-  rm -rf "$G-packed/.git/threatmark"
+  rm -rf "$G-packed/.git/threatmark" "$G-packed/.git/gc.pid"
   git -C "$G-packed" gc -q
 fi
 for repo in "$G" "$G-packed"; do

@@ -40,6 +40,9 @@ pub struct Extracted<'a> {
     pub comments: Vec<Vec<CommentLine<'a>>>,
     pub diagnostics: Vec<Diagnostic>,
     pub method: Option<Method>,
+    /// tree-sitter ran out of time: what was found depends on the machine's load, not only on
+    /// the file, so it must not be cached.
+    pub timed_out: bool,
 }
 
 /// Limits for one file's extraction.
@@ -91,11 +94,14 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
         Err(failure) => {
             out.method = Some(Method::Lexical);
             let diag = match failure {
-                TsFailure::Budget(why) => Diagnostic::new(
+                TsFailure::Budget(why) => {
+                    out.timed_out = true;
+                    Diagnostic::new(
                     Code::ParseBudget,
                     format!("{why}; comments were found lexically"),
                 )
-                .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
+                    .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate")
+                }
                 TsFailure::TooLarge(size) => Diagnostic::new(
                     Code::ParseBudget,
                     format!(

@@ -284,6 +284,13 @@ impl Config {
                 }
             }
         };
+        // The file's own inode and times, taken before it is read: settings kept from an
+        // earlier run are only reused for this very file (a fresh checkout, or a copy that
+        // ships a forged cache, has new ones).
+        let own = std::path::absolute(&path).ok().map(|abs| {
+            let seen = crate::import::threatspec::Witness::of(&abs);
+            (abs.to_string_lossy().into_owned(), seen)
+        });
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
@@ -292,7 +299,14 @@ impl Config {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if yaml {
-            let (derived, reused) = match reuse(&text).filter(|d| d.still_holds(root)) {
+            // Reused only when the kept settings name this very file, unchanged, among their
+            // witnesses.
+            let kept = reuse(&text).filter(|d| {
+                own.as_ref()
+                    .is_some_and(|(p, _)| d.witnesses.iter().any(|(w, _)| w == p))
+                    && d.still_holds(root)
+            });
+            let (derived, reused) = match kept {
                 Some(derived) => (derived, true),
                 None => {
                     let ts = crate::import::threatspec::parse_config(&text).map_err(|message| {
@@ -301,7 +315,13 @@ impl Config {
                             message,
                         }
                     })?;
-                    (crate::import::threatspec::derive_config(&ts, root), false)
+                    let mut derived = crate::import::threatspec::derive_config(&ts, root);
+                    match own {
+                        Some(own) => derived.witnesses.push(own),
+                        None => derived.reusable = false,
+                    }
+                    derived.witnesses.sort();
+                    (derived, false)
                 }
             };
             let config = derived.config();
@@ -365,6 +385,40 @@ mod tests {
         ] {
             assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
         }
+    }
+
+    /// Settings kept from an earlier run of a `threatspec.yaml` are only reused for that very
+    /// file: not when the kept record does not name it (a forged cache), nor when the file was
+    /// replaced by one with the same text (a fresh checkout).
+    #[test]
+    fn kept_threatspec_settings_need_the_same_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let yaml = dir.path().join("threatspec.yaml");
+        let text = "project:\n  name: ts\npaths:\n  - src\n";
+        std::fs::write(&yaml, text).expect("write");
+        let load = |kept: Option<crate::import::threatspec::Derived>| {
+            let (_, cached) =
+                Config::load_reusing(dir.path(), None, &|_| kept.clone()).expect("loads");
+            cached.expect("a threatspec.yaml")
+        };
+        let (first, reused) = load(None);
+        assert!(!reused);
+        assert!(first.derived.reusable);
+        let (_, reused) = load(Some(first.derived.clone()));
+        assert!(reused, "the same file, unchanged");
+
+        let mut forged = first.derived.clone();
+        forged.witnesses.clear();
+        forged.exclude = vec!["**".into()];
+        let (again, reused) = load(Some(forged));
+        assert!(!reused, "a record that does not name the file");
+        assert_eq!(again.derived, first.derived);
+
+        let copy = dir.path().join("copy.yaml");
+        std::fs::write(&copy, text).expect("write");
+        std::fs::rename(&copy, &yaml).expect("rename");
+        let (_, reused) = load(Some(first.derived.clone()));
+        assert!(!reused, "a new file with the same text");
     }
 
     #[test]

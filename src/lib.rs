@@ -26,6 +26,11 @@
 //! @connects #repo_files to #walker with file reads
 //! @connects #model_file to #ci with threatmodel.json
 
+/// What the caches under `.git/threatmark/` are keyed by besides their own format: the version
+/// and a hash of the sources and locked grammars (see `build.rs`), so that a cache written by
+/// another build is never trusted.
+pub const BUILD_ID: &str = env!("THREATMARK_BUILD_ID");
+
 pub mod analysis;
 pub mod annotation;
 pub mod cli;

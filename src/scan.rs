@@ -65,7 +65,7 @@ impl FileOptions {
             .extensions
             .iter()
             .flat_map(|(ext, lang)| [ext.as_str(), lang.as_str()]);
-        for piece in std::iter::once(env!("CARGO_PKG_VERSION")).chain(pieces) {
+        for piece in std::iter::once(crate::BUILD_ID).chain(pieces) {
             bytes.extend_from_slice(piece.as_bytes());
             bytes.push(0xff);
         }
@@ -99,6 +99,10 @@ pub struct FileOutcome {
     /// The file passed the prefilter.
     pub matched: bool,
     pub binary: bool,
+    /// tree-sitter ran out of time on it: never cached (the next run, on a quieter machine,
+    /// may parse it). A saved outcome never has it.
+    #[serde(skip)]
+    pub timed_out: bool,
 }
 
 /// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
@@ -174,6 +178,7 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     let loc = Locator::new(rel, text, &index);
     let extracted = comments::extract(lang, &loc, &opts.extract);
     out.diagnostics.extend(extracted.diagnostics);
+    out.timed_out = extracted.timed_out;
     for comment in &extracted.comments {
         annotation::parse_comment(comment, &loc, &mut out.annotations, &mut out.diagnostics);
     }
@@ -264,7 +269,7 @@ impl BlobCache {
         let map = lock(&self.map);
         let mut out: Vec<(CacheKey, FileOutcome)> = map
             .iter()
-            .filter(|(_, (_, used))| *used)
+            .filter(|(_, (outcome, used))| *used && !outcome.timed_out)
             .map(|(k, (v, _))| (k.clone(), v.clone()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -295,7 +300,7 @@ pub use crate::snapshot::{Damaged, Origin, Snapshot, Stored};
 
 /// A fingerprint of everything in a configuration (and the tool version).
 pub fn config_key(config: &Config) -> u64 {
-    crate::text::fnv1a(format!("{} {config:?}", env!("CARGO_PKG_VERSION")).as_bytes())
+    crate::text::fnv1a(format!("{} {config:?}", crate::BUILD_ID).as_bytes())
 }
 
 /// The configuration of a revision scan: `config` when given, else the revision's
@@ -804,7 +809,8 @@ pub fn scan_dir_cached(
                     // Not a tiny file that holds nothing: reading it again costs about what its
                     // entry would (a tree of a million one-line files made a 110 MB cache). Only
                     // a file whose size is what was read is cached.
-                    let worth = outcome.is_some() || len as u64 >= MIN_CACHED_SIZE;
+                    let worth = (outcome.is_some() || len as u64 >= MIN_CACHED_SIZE)
+                        && !outcome.as_ref().is_some_and(Stored::timed_out);
                     if let Some(stat) = open
                         .filter(|_| worth)
                         .and_then(|f| FileStat::of(&f.metadata().ok()?))

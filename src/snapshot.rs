@@ -185,6 +185,12 @@ impl Stored {
             .is_some_and(|end| end <= size)
     }
 
+    /// tree-sitter ran out of time on this file in this run (see `FileOutcome::timed_out`);
+    /// a saved record never did.
+    pub fn timed_out(&self) -> bool {
+        matches!(&self.form, Form::Decoded(o) if o.timed_out)
+    }
+
     pub fn new(outcome: FileOutcome) -> Self {
         Stored {
             path: outcome.path.clone(),
@@ -642,6 +648,33 @@ mod tests {
 
     fn reload(s: &Snapshot) -> Snapshot {
         full(load(s.encode().expect("encode")))
+    }
+
+    /// An outcome whose parse ran out of time depends on the machine's load: it is marked, so
+    /// that no cache keeps it, and a saved record never carries the mark.
+    #[test]
+    fn an_outcome_that_ran_out_of_time_is_marked_and_never_saved_as_such() {
+        let mut text = String::from("# @threat Slow (#slow)\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("x{i} = [({i}, {{'k': [{i}]}})]\n"));
+        }
+        let opts = crate::scan::FileOptions {
+            extract: crate::comments::Options {
+                parse_timeout: Some(std::time::Duration::from_nanos(1)),
+            },
+            ..Default::default()
+        };
+        let slow = crate::scan::process_file("slow.py", text.as_bytes(), &opts);
+        assert!(slow.timed_out, "{:?}", slow.diagnostics);
+        assert_eq!(slow.annotations.len(), 1, "found lexically all the same");
+        let stored = Stored::new(slow);
+        assert!(stored.timed_out());
+        let s = Snapshot {
+            outcomes: vec![stored],
+            ..snapshot(&[])
+        };
+        assert!(!reload(&s).outcomes[0].timed_out());
+        assert!(!Stored::new(outcome("a.py", "# @threat A (#a)\n")).timed_out());
     }
 
     #[test]

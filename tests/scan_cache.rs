@@ -75,6 +75,11 @@ fn modified(path: &Path) -> SystemTime {
         .expect("mtime")
 }
 
+fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).expect("meta").ino()
+}
+
 /// Until files are two seconds old they are not cached.
 fn settle() {
     std::thread::sleep(Duration::from_millis(2200));
@@ -109,16 +114,18 @@ fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
     let first = scan(root, cache.path(), true);
     let saved = caches(cache.path());
     assert_eq!(saved.len(), 1, "one cache for the folder: {saved:?}");
-    let written = modified(&saved[0]);
+    let (written, ino) = (modified(&saved[0]), inode(&saved[0]));
 
-    // Nothing changed: every file comes from the cache, which is not even written again.
+    // Nothing changed: every file comes from the cache, which is not written again (a rewrite
+    // is a new file, renamed into place), only marked as used for the pruning.
+    std::thread::sleep(Duration::from_millis(20));
     let second = scan(root, cache.path(), true);
     assert_eq!(second.stdout, first.stdout);
     assert_eq!(second.stderr, first.stderr);
-    assert_eq!(
-        modified(&saved[0]),
-        written,
-        "an unchanged scan rewrote the cache"
+    assert_eq!(inode(&saved[0]), ino, "an unchanged scan rewrote the cache");
+    assert!(
+        modified(&saved[0]) > written,
+        "an unchanged scan did not mark the cache used"
     );
     same_as_uncached(root, cache.path(), "no change");
 
@@ -231,4 +238,26 @@ fn in_a_repository_the_cache_is_in_the_git_folder() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("scan-"))
         .collect();
     assert_eq!(in_git.len(), 1);
+}
+
+/// A `.git` folder that another user owns (planted above a scanned folder, as `/tmp/.git` for a
+/// scan of `/tmp/x`) neither holds nor gives the cache: the user cache folder is used instead.
+/// Needs root to give the folder away; skipped otherwise.
+// @tests #cache_owner for #parse_cache
+#[test]
+fn a_git_folder_of_another_user_is_not_trusted() {
+    let (dir, cache) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let root = dir.path();
+    fs::create_dir_all(root.join(".git")).expect("mkdir");
+    if std::os::unix::fs::chown(root.join(".git"), Some(65534), Some(65534)).is_err() {
+        eprintln!("skipped: not allowed to give a folder to another user");
+        return;
+    }
+    write(root, "src/a.py", "# @threat A (#a)\n");
+    scan(&root.join("src"), cache.path(), true);
+    assert!(!root.join(".git/threatmark").exists());
+    assert_eq!(caches(cache.path()).len(), 1);
 }

@@ -147,7 +147,13 @@ impl Repo {
         }
         let dir = crate::source::cache::snapshot_dir(&g.git_dir());
         for (snapshot, unsaved) in self.snapshots.borrow_mut().iter_mut() {
-            if *unsaved {
+            // A snapshot with an outcome that ran out of time would keep it for good.
+            if *unsaved
+                && !snapshot
+                    .outcomes
+                    .iter()
+                    .any(crate::snapshot::Stored::timed_out)
+            {
                 let _ = crate::source::cache::save_snapshot(&dir, snapshot);
                 *unsaved = false;
             }

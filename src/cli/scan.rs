@@ -128,7 +128,9 @@ pub fn scan_folder(
         let unchanged = previous
             .as_ref()
             .is_some_and(|p| same_yaml && found.misses == 0 && p.files.len() == found.files.len());
-        if !unchanged {
+        if unchanged {
+            scan_cache::touch(&at);
+        } else {
             let cache = ScanCache::new(key, found.files);
             let _ = scan_cache::save(&at, cache, threatspec.as_ref().map(|(t, _)| t), started);
         }

@@ -258,6 +258,10 @@ pub struct Derived {
     pub extensions: BTreeMap<String, String>,
     /// Each folder read (or path looked at) relative to the root, and what it looked like.
     pub witnesses: Vec<(String, Option<Witness>)>,
+    /// No entry is an absolute path: resolving one follows links that no witness covers, so
+    /// such settings are always resolved again.
+    #[serde(default)]
+    pub reusable: bool,
 }
 
 /// A folder's (or path's) inode and times: a folder's change as soon as an entry is added,
@@ -286,8 +290,14 @@ impl Witness {
             Some(Witness {
                 ino: meta.ino(),
                 kind,
-                mtime: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
-                ctime: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+                mtime: meta
+                    .mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.mtime_nsec()),
+                ctime: meta
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec()),
             })
         }
         #[cfg(not(unix))]
@@ -321,9 +331,11 @@ impl Derived {
 
     /// Every witness under `root` still looks as it did.
     pub fn still_holds(&self, root: &Path) -> bool {
-        self.witnesses
-            .iter()
-            .all(|(rel, seen)| Witness::of(&root.join(rel)) == *seen)
+        self.reusable
+            && self
+                .witnesses
+                .iter()
+                .all(|(rel, seen)| Witness::of(&root.join(rel)) == *seen)
     }
 }
 
@@ -335,6 +347,10 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
     let mut include = BTreeSet::new();
     let mut exclude = BTreeSet::new();
     let mut mimes = Vec::new();
+    let reusable = !ts
+        .paths
+        .iter()
+        .any(|e| Path::new(e.path().trim()).is_absolute());
     for entry in &ts.paths {
         let Some(rel) = relative_to_root(entry.path(), root) else {
             continue;
@@ -375,6 +391,7 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
         exclude: exclude.into_iter().collect(),
         extensions,
         witnesses,
+        reusable,
     }
 }
 

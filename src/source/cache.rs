@@ -13,7 +13,7 @@
 //! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/ (cache-v1, snapshots/, scan-*) and the user cache folder
 //! @threat Poisoned parse cache (#cache_poisoning) [stride: T; likelihood: rare; impact: major; owner: @threatmark-maintainers]:
 //! a stale or tampered cache or snapshot makes diff and check report a model the code does not have
-//! @control Checksummed, versioned cache (#checksummed_cache): header with format, tool version, length and checksum; any mismatch discards the cache
+//! @control Checksummed, versioned cache (#checksummed_cache): header with format, build identity (version and a hash of the sources), length and checksum; any mismatch discards the cache
 //! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
 //! @accepts #cache_poisoning to #parse_cache with whoever can write .git can already rewrite the repository itself
 
@@ -94,7 +94,7 @@ fn checked_header(line: &[u8], magic: &str, format: u32) -> Result<(String, usiz
     if found != magic || version_of_format != format.to_string() {
         return Err("unknown format".into());
     }
-    if version != env!("CARGO_PKG_VERSION") {
+    if version != crate::BUILD_ID {
         return Err(format!("written by threatmark {version}"));
     }
     let len = len.parse().map_err(|_| "malformed length")?;
@@ -104,7 +104,7 @@ fn checked_header(line: &[u8], magic: &str, format: u32) -> Result<(String, usiz
 fn header(magic: &str, format: u32, checked: &[u8]) -> Vec<u8> {
     format!(
         "{magic} {format} {} {} {}\n",
-        env!("CARGO_PKG_VERSION"),
+        crate::BUILD_ID,
         checksum(checked),
         checked.len()
     )

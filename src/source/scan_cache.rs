@@ -7,13 +7,18 @@
 //! modification and change times are both more than [`SETTLE`] older than the start of the scan
 //! that read it, so an edit in the same clock tick as the scan cannot hide behind equal times.
 //! The change time cannot be set by a user; any write moves it. The cache also carries the
-//! configuration's key and the tool version, and a project's `threatspec.yaml` is reused only
-//! when its bytes are the same.
+//! configuration's key and the build's identity (`BUILD_ID`: the version and a hash of the
+//! sources), and what a project's `threatspec.yaml` set is reused only for the same bytes in the
+//! same file (its inode and times are among the witnesses), so a copy of a tree that ships a
+//! cache matches nothing in it.
 //!
-//! It lives in the repository's git folder (`.git/threatmark/scan-…`) when there is one, else in
-//! the user's cache folder (`$XDG_CACHE_HOME/threatmark/`, `~/.cache/threatmark/`), never in the
-//! scanned folder itself: a repository could ship a forged one. `THREATMARK_NO_CACHE=1` turns it
-//! off.
+//! It lives in the repository's git folder (`.git/threatmark/scan-…`) when there is one that
+//! belongs to the scanned folder's owner, else in the user's cache folder
+//! (`$XDG_CACHE_HOME/threatmark/`, `~/.cache/threatmark/`), never in the scanned folder itself: a
+//! repository could ship a forged one. `THREATMARK_NO_CACHE=1` turns it off.
+//!
+//! @control Caches only in folders of the scanned folder's owner (#cache_owner): a `.git` folder that another user owns is never used for caches
+//! @mitigates #parse_cache against #cache_poisoning with #cache_owner
 //!
 //! @threat Stale scan cache (#stale_scan_cache) [stride: T,R; likelihood: unlikely; impact: major; owner: @threatmark-maintainers]:
 //! a file edited without its times changing keeps its old annotations in the model, and a threat added to it goes unseen
@@ -36,8 +41,8 @@ const FORMAT: u32 = 1;
 /// Files touched this recently before a scan are not cached by it.
 pub const SETTLE: Duration = Duration::from_secs(2);
 
-/// How many work-tree caches the user's cache folder keeps (one per scanned folder).
-const KEEP_IN_USER_CACHE: usize = 64;
+/// How many work-tree caches a cache folder keeps (one per scanned folder).
+const KEEP_CACHES: usize = 64;
 
 /// What a file looked like when it was read. Saved as a four-number array: a cache holds one
 /// per file of the repository.
@@ -81,8 +86,14 @@ impl FileStat {
             meta.is_file().then(|| FileStat {
                 ino: meta.ino(),
                 size: meta.size(),
-                mtime: meta.mtime().saturating_mul(1_000_000_000) + meta.mtime_nsec(),
-                ctime: meta.ctime().saturating_mul(1_000_000_000) + meta.ctime_nsec(),
+                mtime: meta
+                    .mtime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.mtime_nsec()),
+                ctime: meta
+                    .ctime()
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(meta.ctime_nsec()),
             })
         }
         #[cfg(not(unix))]
@@ -230,7 +241,7 @@ pub fn location(root: &Path) -> Option<PathBuf> {
         "scan-{:016x}",
         crate::text::fnv1a(abs.to_string_lossy().as_bytes())
     );
-    if let Some(git_dir) = git_dir_of(&abs) {
+    if let Some(git_dir) = git_dir_of(&abs).filter(|g| same_owner(g, &abs)) {
         return Some(git_dir.join("threatmark").join(name));
     }
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -242,6 +253,25 @@ pub fn location(root: &Path) -> Option<PathBuf> {
                 .map(|h| PathBuf::from(h).join(".cache"))
         })?;
     Some(base.join("threatmark").join(name))
+}
+
+/// `git_dir` belongs to whoever owns the scanned folder (git's `safe.directory` rule in spirit):
+/// a `.git` that another user planted above the folder (`/tmp/.git` for a scan of `/tmp/x`)
+/// must not hold, nor give, what the scan trusts.
+fn same_owner(git_dir: &Path, scanned: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(git_dir), std::fs::metadata(scanned)) {
+            (Ok(g), Ok(s)) => g.uid() == s.uid(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (git_dir, scanned);
+        true
+    }
 }
 
 /// The git folder of the repository that holds `dir`: `.git` itself, or where a `.git` file
@@ -379,15 +409,21 @@ pub fn save(
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     super::cache::write_indexed(path, MAGIC, FORMAT, &index, &records)?;
-    // Outside a git folder, one cache per scanned folder piles up in the user's cache folder.
-    if let Some(dir) = path.parent()
-        && dir
-            .parent()
-            .is_some_and(|p| p.file_name() != Some(".git".as_ref()))
-    {
-        super::cache::prune(dir, "scan-", KEEP_IN_USER_CACHE);
+    // One cache per scanned folder piles up (in the user's cache folder, or in a repository
+    // whose subfolders are scanned one by one): the least recently used go.
+    if let Some(dir) = path.parent() {
+        super::cache::prune(dir, "scan-", KEEP_CACHES);
     }
     Ok(())
+}
+
+/// Mark the cache at `path` as just used, when a scan found it current and did not rewrite it:
+/// pruning goes by modification time, and must not take the cache used most.
+pub fn touch(path: &Path) {
+    let _ = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(SystemTime::now()));
 }
 
 #[cfg(test)]
