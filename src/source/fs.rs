@@ -219,7 +219,9 @@ struct Rules {
     overrides: crate::source::filter::PathGlobs,
     hidden: bool,
     follow_symlinks: bool,
-    dirs: RwLock<HashMap<PathBuf, Arc<Chain>>>,
+    /// Keyed by the folder's path as bytes, with a fast hash: one lookup per entry of the
+    /// tree, and `Path`'s own hash goes component by component.
+    dirs: RwLock<HashMap<Vec<u8>, Arc<Chain>, foldhash::fast::RandomState>>,
     errors: Mutex<Vec<RuleError>>,
 }
 
@@ -257,7 +259,8 @@ impl Rules {
     /// first use and cached per folder, so an entry costs one lookup however deep it is. Only
     /// non-empty files are kept: in most trees every chain is empty.
     fn chain(&self, dir: &Path, depth: usize) -> Arc<Chain> {
-        if let Some(c) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(dir) {
+        let key = dir.as_os_str().as_encoded_bytes();
+        if let Some(c) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(key) {
             return Arc::clone(c);
         }
         let mut chain = Chain::default();
@@ -279,7 +282,7 @@ impl Rules {
         // Two threads may read the same folder at once; the first insert wins and duplicate
         // diagnostics are removed when diagnostics are normalised.
         let mut map = self.dirs.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(map.entry(dir.to_path_buf()).or_insert(Arc::new(chain)))
+        Arc::clone(map.entry(key.to_vec()).or_insert(Arc::new(chain)))
     }
 
     /// One ignore file, as the `ignore` crate reads it (`GitignoreBuilder::add`: a byte order
