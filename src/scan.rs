@@ -57,7 +57,7 @@ impl FileOptions {
     }
 
     /// What distinguishes two configurations for parsing purposes (FNV-1a of the extension map
-    /// and the tool version): cached outcomes are only reused under the same fingerprint.
+    /// and the build identity): cached outcomes are only reused under the same fingerprint.
     pub fn fingerprint(&self) -> u64 {
         // Each piece ends with 0xff, a byte UTF-8 never contains, so pieces cannot run together.
         let mut bytes = Vec::new();
@@ -298,7 +298,7 @@ pub struct RevTarget<'a> {
 
 pub use crate::snapshot::{Damaged, Origin, Snapshot, Stored};
 
-/// A fingerprint of everything in a configuration (and the tool version).
+/// A fingerprint of everything in a configuration (and the build identity).
 pub fn config_key(config: &Config) -> u64 {
     crate::text::fnv1a(format!("{} {config:?}", crate::BUILD_ID).as_bytes())
 }

@@ -3,11 +3,12 @@
 //! scanned revisions (`snapshots/<tree>-<config>`), from which the scan of a nearby revision
 //! reads only the files that changed.
 //!
-//! Each file starts with a header line: the format version, the tool version, a CRC-32 and a
-//! length. The parse cache's CRC covers its JSON body. A snapshot's covers its index, and each
+//! Each file starts with a header line: the format version, the build identity
+//! (`BUILD_ID`: the version and a hash of the sources), a CRC-32 and a length. The parse
+//! cache's CRC covers its JSON body. A snapshot's covers its index, and each
 //! record carries its own CRC, checked when the record is read: a snapshot serves a scan that
 //! reads a few records, so loading one reads the index and nothing else. Anything that does not
-//! match (a truncated write, a bit flip, another threatmark version) means the file is ignored
+//! match (a truncated write, a bit flip, another threatmark build) means the file is ignored
 //! and rebuilt, never trusted. Writes are atomic.
 //!
 //! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/ (cache-v1, snapshots/, scan-*) and the user cache folder
@@ -84,7 +85,7 @@ fn checked_body(bytes: &[u8]) -> Result<&[u8], String> {
     Ok(body)
 }
 
-/// The checksum and length a header line gives, if it is of this format and tool version.
+/// The checksum and length a header line gives, if it is of this format and build.
 fn checked_header(line: &[u8], magic: &str, format: u32) -> Result<(String, usize), String> {
     let header = std::str::from_utf8(line).map_err(|_| "header is not text")?;
     let fields: Vec<&str> = header.split(' ').collect();
