@@ -287,17 +287,12 @@ impl Witness {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
+            let (mtime, ctime) = crate::source::scan_cache::times_ns(&meta);
             Some(Witness {
                 ino: meta.ino(),
                 kind,
-                mtime: meta
-                    .mtime()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(meta.mtime_nsec()),
-                ctime: meta
-                    .ctime()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(meta.ctime_nsec()),
+                mtime,
+                ctime,
             })
         }
         #[cfg(not(unix))]

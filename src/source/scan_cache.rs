@@ -83,17 +83,12 @@ impl FileStat {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
+            let (mtime, ctime) = times_ns(meta);
             meta.is_file().then(|| FileStat {
                 ino: meta.ino(),
                 size: meta.size(),
-                mtime: meta
-                    .mtime()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(meta.mtime_nsec()),
-                ctime: meta
-                    .ctime()
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(meta.ctime_nsec()),
+                mtime,
+                ctime,
             })
         }
         #[cfg(not(unix))]
@@ -111,6 +106,18 @@ impl FileStat {
         let limit = i64::try_from(since.saturating_sub(SETTLE).as_nanos()).unwrap_or(i64::MAX);
         self.mtime < limit && self.ctime < limit
     }
+}
+
+/// A file's modification and change times in nanoseconds since the epoch (saturating: some
+/// file systems allow times past 2262).
+#[cfg(unix)]
+pub(crate) fn times_ns(meta: &std::fs::Metadata) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |secs: i64, nanos: i64| secs.saturating_mul(1_000_000_000).saturating_add(nanos);
+    (
+        ns(meta.mtime(), meta.mtime_nsec()),
+        ns(meta.ctime(), meta.ctime_nsec()),
+    )
 }
 
 /// One file of the last scan.
