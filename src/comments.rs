@@ -93,15 +93,13 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
         }
         Err(failure) => {
             out.method = Some(Method::Lexical);
+            out.timed_out = matches!(failure, TsFailure::Budget(_));
             let diag = match failure {
-                TsFailure::Budget(why) => {
-                    out.timed_out = true;
-                    Diagnostic::new(
+                TsFailure::Budget(why) => Diagnostic::new(
                     Code::ParseBudget,
                     format!("{why}; comments were found lexically"),
                 )
-                    .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate")
-                }
+                .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
                 TsFailure::TooLarge(size) => Diagnostic::new(
                     Code::ParseBudget,
                     format!(

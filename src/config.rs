@@ -284,20 +284,23 @@ impl Config {
                 }
             }
         };
-        // The file's own inode and times, taken before it is read: settings kept from an
-        // earlier run are only reused for this very file (a fresh checkout, or a copy that
-        // ships a forged cache, has new ones).
-        let own = std::path::absolute(&path).ok().map(|abs| {
-            let seen = crate::import::threatspec::Witness::of(&abs);
-            (abs.to_string_lossy().into_owned(), seen)
-        });
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        // A `threatspec.yaml`'s own inode and times, taken before it is read: settings kept
+        // from an earlier run are only reused for this very file (a fresh checkout, or a copy
+        // that ships a forged cache, has new ones).
+        let own = yaml
+            .then(|| std::path::absolute(&path).ok())
+            .flatten()
+            .map(|abs| {
+                let seen = crate::import::threatspec::Witness::of(&abs);
+                (abs.to_string_lossy().into_owned(), seen)
+            });
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;
-        let yaml = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         if yaml {
             // Reused only when the kept settings name this very file, unchanged, among their
             // witnesses.
@@ -316,11 +319,12 @@ impl Config {
                         }
                     })?;
                     let mut derived = crate::import::threatspec::derive_config(&ts, root);
-                    match own {
-                        Some(own) => derived.witnesses.push(own),
-                        None => derived.reusable = false,
+                    // Without its own witness, what the file set is never reused: so for an
+                    // absolute path entry too, which resolves through links nothing witnesses.
+                    if let Some(own) = own.filter(|_| !ts.has_absolute_paths()) {
+                        derived.witnesses.push(own);
+                        derived.witnesses.sort();
                     }
-                    derived.witnesses.sort();
                     (derived, false)
                 }
             };
@@ -403,7 +407,14 @@ mod tests {
         };
         let (first, reused) = load(None);
         assert!(!reused);
-        assert!(first.derived.reusable);
+        assert!(
+            first
+                .derived
+                .witnesses
+                .iter()
+                .any(|(p, _)| p.ends_with("threatspec.yaml")),
+            "the file witnesses itself"
+        );
         let (_, reused) = load(Some(first.derived.clone()));
         assert!(reused, "the same file, unchanged");
 

@@ -56,6 +56,14 @@ fn same_as_uncached(root: &Path, cache: &Path, what: &str) {
     );
 }
 
+/// A folder to scan and a user cache folder, both removed at the end of the test.
+fn folders() -> (tempfile::TempDir, tempfile::TempDir) {
+    (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    )
+}
+
 fn write(root: &Path, rel: &str, text: &str) {
     let path = root.join(rel);
     fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -89,10 +97,7 @@ fn settle() {
 // @tests #checksummed_cache for #parse_cache
 #[test]
 fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
-    let (dir, cache) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
+    let (dir, cache) = folders();
     let root = dir.path();
     write(root, "threatmark.toml", "[project]\nname = \"cached\"\n");
     write(
@@ -188,10 +193,7 @@ fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
 /// are reused from the cache only while those folders are unchanged.
 #[test]
 fn threatspec_settings_are_reused_only_while_their_folders_hold() {
-    let (dir, cache) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
+    let (dir, cache) = folders();
     let root = dir.path();
     write(
         root,
@@ -223,10 +225,7 @@ fn threatspec_settings_are_reused_only_while_their_folders_hold() {
 /// In a git work tree the cache is in the git folder, not in the user's cache folder.
 #[test]
 fn in_a_repository_the_cache_is_in_the_git_folder() {
-    let (dir, cache) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
+    let (dir, cache) = folders();
     let root = dir.path();
     fs::create_dir_all(root.join(".git")).expect("mkdir");
     write(root, "src/a.py", "# @threat A (#a)\n");
@@ -246,10 +245,7 @@ fn in_a_repository_the_cache_is_in_the_git_folder() {
 // @tests #cache_owner for #parse_cache
 #[test]
 fn a_git_folder_of_another_user_is_not_trusted() {
-    let (dir, cache) = (
-        tempfile::tempdir().expect("dir"),
-        tempfile::tempdir().expect("dir"),
-    );
+    let (dir, cache) = folders();
     let root = dir.path();
     fs::create_dir_all(root.join(".git")).expect("mkdir");
     if std::os::unix::fs::chown(root.join(".git"), Some(65534), Some(65534)).is_err() {

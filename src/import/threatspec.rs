@@ -117,6 +117,15 @@ impl<'de> Deserialize<'de> for PathEntry {
     }
 }
 
+impl ThreatspecConfig {
+    /// A `paths` entry is an absolute path: resolving it follows links that no witness covers.
+    pub fn has_absolute_paths(&self) -> bool {
+        self.paths
+            .iter()
+            .any(|e| Path::new(e.path().trim()).is_absolute())
+    }
+}
+
 impl PathEntry {
     pub fn path(&self) -> &str {
         match self {
@@ -256,12 +265,9 @@ pub struct Derived {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub extensions: BTreeMap<String, String>,
-    /// Each folder read (or path looked at) relative to the root, and what it looked like.
+    /// Each folder read (or path looked at) relative to the root, and the `threatspec.yaml`
+    /// itself (absolute), with what each looked like.
     pub witnesses: Vec<(String, Option<Witness>)>,
-    /// No entry is an absolute path: resolving one follows links that no witness covers, so
-    /// such settings are always resolved again.
-    #[serde(default)]
-    pub reusable: bool,
 }
 
 /// A folder's (or path's) inode and times: a folder's change as soon as an entry is added,
@@ -326,11 +332,9 @@ impl Derived {
 
     /// Every witness under `root` still looks as it did.
     pub fn still_holds(&self, root: &Path) -> bool {
-        self.reusable
-            && self
-                .witnesses
-                .iter()
-                .all(|(rel, seen)| Witness::of(&root.join(rel)) == *seen)
+        self.witnesses
+            .iter()
+            .all(|(rel, seen)| Witness::of(&root.join(rel)) == *seen)
     }
 }
 
@@ -342,10 +346,6 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
     let mut include = BTreeSet::new();
     let mut exclude = BTreeSet::new();
     let mut mimes = Vec::new();
-    let reusable = !ts
-        .paths
-        .iter()
-        .any(|e| Path::new(e.path().trim()).is_absolute());
     for entry in &ts.paths {
         let Some(rel) = relative_to_root(entry.path(), root) else {
             continue;
@@ -386,7 +386,6 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
         exclude: exclude.into_iter().collect(),
         extensions,
         witnesses,
-        reusable,
     }
 }
 

@@ -327,6 +327,15 @@ pub(crate) fn prune(dir: &Path, prefix: &str, keep: usize) {
     }
 }
 
+/// Mark a cache file as just used: [`prune`] goes by modification time. A file that cannot be
+/// touched is simply pruned earlier.
+pub(crate) fn touch(path: &Path) {
+    let _ = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+}
+
 /// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`]. A snapshot that
 /// follows a full one on disk by a small change is saved as a delta of it (and the full one is
 /// touched, so that pruning keeps it as long as its deltas).
@@ -342,10 +351,7 @@ pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     }
     .map_err(std::io::Error::other)?;
     if let Some(base) = &base {
-        let _ = std::fs::File::options()
-            .write(true)
-            .open(base)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        touch(base);
     }
     let name = snapshot_name(&snapshot.tree, snapshot.config_key);
     write_indexed(

@@ -425,12 +425,9 @@ pub fn save(
 }
 
 /// Mark the cache at `path` as just used, when a scan found it current and did not rewrite it:
-/// pruning goes by modification time, and must not take the cache used most.
+/// pruning must not take the cache used most.
 pub fn touch(path: &Path) {
-    let _ = std::fs::File::options()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_modified(SystemTime::now()));
+    super::cache::touch(path);
 }
 
 #[cfg(test)]
