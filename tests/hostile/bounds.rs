@@ -1,0 +1,4 @@
+//! Hostile suite: bounds.
+
+#[allow(unused_imports)]
+use super::*;

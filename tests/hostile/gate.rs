@@ -1,0 +1,4 @@
+//! Hostile suite: gate.
+
+#[allow(unused_imports)]
+use super::*;

@@ -1,0 +1,4 @@
+//! Hostile suite: relations.
+
+#[allow(unused_imports)]
+use super::*;

@@ -1,0 +1,4 @@
+//! Hostile suite: sarif.
+
+#[allow(unused_imports)]
+use super::*;

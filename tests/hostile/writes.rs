@@ -1,0 +1,4 @@
+//! Hostile suite: writes.
+
+#[allow(unused_imports)]
+use super::*;
