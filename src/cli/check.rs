@@ -13,7 +13,7 @@ use crate::analysis::{self, ElementKind, Finding};
 use crate::annotation::is_valid_date;
 use crate::diagnostic::{Code, Severity};
 use crate::model::{self, Band, Location};
-use crate::render::sarif::{PolicyResult, sarif};
+use crate::render::sarif::{self, PolicyResult};
 use crate::{exit, output, render};
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +51,27 @@ pub struct CheckArgs {
     pub allow_stale: bool,
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    /// SARIF: leave out results below this level.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = MinLevel::Note)]
+    pub min_level: MinLevel,
+}
+
+/// The lowest level a SARIF result may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MinLevel {
+    Note,
+    Warning,
+    Error,
+}
+
+impl MinLevel {
+    fn severity(self) -> Severity {
+        match self {
+            MinLevel::Note => Severity::Note,
+            MinLevel::Warning => Severity::Warning,
+            MinLevel::Error => Severity::Error,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -289,7 +310,13 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                     f
                 })
                 .collect();
-            sarif(&result.diagnostics, &findings, &policies)
+            let opts = sarif::Options {
+                prefix: repo.prefix_slash(),
+                min_level: args.min_level.severity(),
+                fallback_path: config.scan.output.clone(),
+                ..sarif::Options::new(&config.risk)
+            };
+            sarif::sarif(&result.diagnostics, &findings, &policies, &opts)
         }
     };
     match &args.output {

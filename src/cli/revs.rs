@@ -193,6 +193,16 @@ impl Repo {
             })
     }
 
+    /// The scan root's folder in the work tree, with a trailing `/` (`""` at the top or
+    /// outside git): what makes a path of the model relative to the repository.
+    pub fn prefix_slash(&self) -> String {
+        if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        }
+    }
+
     pub fn has_git(&self) -> bool {
         self.git.is_some()
     }

@@ -191,20 +191,10 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
     out
 }
 
-/// Escape text for a Markdown table cell or list item on GitHub/GitLab.
+/// Escape text for a Markdown table cell or list item on GitHub/GitLab: the one Markdown
+/// escape (mentions, issue references and bare URLs end up in code spans).
 fn md(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in clean(s).chars() {
-        match c {
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape::markdown(s)
 }
 
 /// Text for inside a Markdown code span: no backticks, no line breaks (escapes do not work

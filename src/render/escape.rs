@@ -55,10 +55,35 @@ pub fn html(s: &str) -> String {
 /// code, a heading, math, a footnote or a table cell boundary is backslash-escaped. `_` between
 /// two letters or digits cannot start emphasis and is kept, so `shop_db` stays readable.
 /// Line breaks become spaces, so a value never starts a block of its own.
+///
+/// Words that GitHub would turn into a notification or a link are put in code spans (see
+/// [`autolinks`]): `@octocat`, `@org/team`, `#123`, `GH-123`, `owner/repo#123`,
+/// `https://…`, `www.…` and `user@host`. Escaping does not stop them: GitHub finds mentions,
+/// issue references and bare URLs in the rendered text, after backslash escapes and entities
+/// (`\@`, `&#64;`) are decoded, and skips only code and existing links. A code span is what
+/// GitHub's own documentation and renderer leave alone, it shows the text exactly as written,
+/// and it needs no invisible character (a zero-width joiner, the usual trick, is itself what
+/// reviewers and linters flag). Link targets that threatmark writes go through
+/// [`markdown_url`] instead.
 pub fn markdown(s: &str) -> String {
     let chars: Vec<char> = clean(s).chars().collect();
     let mut out = String::with_capacity(chars.len() + 8);
-    for (i, &c) in chars.iter().enumerate() {
+    let mut i = 0;
+    while i < chars.len() {
+        // A word that GitHub would autolink goes whole into a code span.
+        if is_word_char(chars[i]) && (i == 0 || !is_word_char(chars[i - 1])) {
+            let end = (i..chars.len())
+                .find(|&j| !is_word_char(chars[j]))
+                .unwrap_or(chars.len());
+            if autolinks(&chars[i..end]) {
+                out.push('`');
+                out.extend(&chars[i..end]);
+                out.push('`');
+                i = end;
+                continue;
+            }
+        }
+        let c = chars[i];
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -75,6 +100,63 @@ pub fn markdown(s: &str) -> String {
                 }
             }
             '\\' | '`' | '*' | '[' | ']' | '(' | ')' | '#' | '|' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// What may sit in a code span of [`markdown`]: not white space (a span never starts or ends
+/// with it), not a backtick (it would end the span), not `|` (a table cell ends there even in
+/// a code span) and not `<`, `>` or `&` (entity-encoded outside, so no raw HTML is ever written,
+/// while a code span would show an entity as typed).
+fn is_word_char(c: char) -> bool {
+    !c.is_whitespace() && !matches!(c, '`' | '|' | '<' | '>' | '&')
+}
+
+/// Whether GitHub would make a mention, an issue reference or a link of something in `word`:
+/// `@` before a letter or digit (mentions, teams, e-mail addresses, `user@sha`), `#` before a
+/// digit (`#123`, `owner/repo#123`), `GH-` before a digit (at the start or after punctuation
+/// that does not join words), a `scheme://`, `www.` at the start
+/// or after punctuation, `mailto:` and `xmpp:`.
+fn autolinks(word: &[char]) -> bool {
+    let lower: String = word.iter().flat_map(|c| c.to_lowercase()).collect();
+    let l: Vec<char> = lower.chars().collect();
+    let digit_at = |j: usize| l.get(j).is_some_and(char::is_ascii_digit);
+    (0..l.len()).any(|j| match l[j] {
+        '@' => l.get(j + 1).is_some_and(|c| c.is_ascii_alphanumeric()),
+        '#' => digit_at(j + 1),
+        // Not inside a slug such as `threat-gh-1`, which anchors are made of.
+        'g' => {
+            l[j..].starts_with(&['g', 'h', '-'])
+                && digit_at(j + 3)
+                && (j == 0 || !(l[j - 1].is_alphanumeric() || matches!(l[j - 1], '-' | '_' | '#')))
+        }
+        ':' => l[j..].starts_with(&[':', '/', '/']),
+        'w' => {
+            l[j..].starts_with(&['w', 'w', 'w', '.'])
+                && (j == 0 || !l[j - 1].is_alphanumeric())
+        }
+        _ => false,
+    }) || lower.contains("mailto:")
+        || lower.contains("xmpp:")
+}
+
+/// A link destination in Markdown (`[text](HERE)`), for URLs threatmark builds (the
+/// `source_url` links): white space percent-encoded, `&` entity-encoded, and every character
+/// that could end the destination, the link or a table cell backslash-escaped. Not for
+/// repository prose: a URL here is meant to be a link.
+pub fn markdown_url(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in clean(s).chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '(' | ')' | '<' | '>' | '[' | ']' | '`' | '|' | '"' | '\'' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -215,6 +297,52 @@ mod tests {
         assert!(m.contains("a_b"));
         assert!(m.contains("\\_c\\_"));
         assert_eq!(markdown("a\nb"), "a b");
+    }
+
+    #[test]
+    fn markdown_puts_mentions_references_and_urls_in_code_spans() {
+        for (text, want) in [
+            ("ping @octocat now", "ping `@octocat` now"),
+            ("team @acme/security.", "team `@acme/security.`"),
+            ("fixes #123", "fixes `#123`"),
+            ("see GH-45", "see `GH-45`"),
+            ("see gh-45", "see `gh-45`"),
+            ("in acme/app#7", "in `acme/app#7`"),
+            ("go https://evil.example/x?a=1", "go `https://evil.example/x?a=1`"),
+            ("go www.evil.example", "go `www.evil.example`"),
+            ("mail eve@evil.example", "mail `eve@evil.example`"),
+            ("mailto:eve", "`mailto:eve`"),
+            ("[x](https://e)", "`[x](https://e)`"),
+            // Ends at what a code span must not hold.
+            ("a|https://e<b>", "a\\|`https://e`&lt;b&gt;"),
+            ("`@x`", "\\``@x`\\`"),
+        ] {
+            assert_eq!(markdown(text), want, "{text}");
+        }
+        // What GitHub does not link stays ordinary escaped text.
+        for (text, want) in [
+            ("threat #sqli", "threat \\#sqli"),
+            ("@ alone, a @-sign", "@ alone, a @-sign"),
+            ("C# and x#1y", "C\\# and `x#1y`"),
+            ("fight-12", "fight-12"),
+            ("awww.x", "awww.x"),
+            ("#threat-gh-1", "\\#threat-gh-1"),
+        ] {
+            assert_eq!(markdown(text), want, "{text}");
+        }
+        // Anchors threatmark links to are unchanged in meaning.
+        for id in ["gh-1", "www", "123", "a.b"] {
+            let href = format!("#threat-{}", slug(id));
+            assert!(!markdown(&href).contains('`'), "{href}");
+        }
+    }
+
+    #[test]
+    fn markdown_urls_stay_links_and_cannot_break_out() {
+        assert_eq!(
+            markdown_url("https://e.example/a b/(x)|[y]&z#L3"),
+            "https://e.example/a%20b/\\(x\\)\\|\\[y\\]&amp;z#L3"
+        );
     }
 
     #[test]

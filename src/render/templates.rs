@@ -8,7 +8,8 @@
 //! Registries run in strict mode (a missing field is an error, not an empty string). HTML
 //! registries use handlebars' HTML escaping; the Markdown registry escapes with
 //! [`escape::markdown`], so `{{x}}` is safe in both and `{{{x}}}` is never needed for
-//! repository text.
+//! repository text. In Markdown a link target is written `({{md-url x}})`: the escape puts
+//! bare URLs in code spans so that repository prose never links anywhere.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -243,7 +244,12 @@ impl TemplateSet {
         hb.set_strict_mode(true);
         match escaping {
             Escaping::Html => hb.register_escape_fn(handlebars::html_escape),
-            Escaping::Markdown => hb.register_escape_fn(escape::markdown),
+            Escaping::Markdown => {
+                hb.register_escape_fn(escape::markdown);
+                // `{{md-url url}}`: a link target, which `escape::markdown` would put in a code
+                // span (it neutralises bare URLs in prose).
+                hb.register_helper("md-url", Box::new(md_url));
+            }
         }
         for (file, text) in &self.files {
             hb.register_template_string(name_of(file), text)
@@ -254,6 +260,26 @@ impl TemplateSet {
         }
         Ok(hb)
     }
+}
+
+/// The `md-url` helper of the Markdown registry: its one parameter as a link destination.
+fn md_url(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let value = h
+        .param(0)
+        .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex("md-url", 0))?;
+    let text = match value.value() {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    out.write(&escape::markdown_url(&text))?;
+    Ok(())
 }
 
 /// Render one template, mapping errors to [`TemplateError::Render`].
