@@ -490,6 +490,63 @@ fn xss_fixture_is_inert_in_markdown() {
     }
     // The Mermaid block cannot be closed early.
     assert_eq!(md.matches("```").count(), 2, "{md}");
+    // Mentions, issue references and bare URLs sit in code spans: a PR comment never pings
+    // anyone or links where the repository chose.
+    let prose = without_code(&md);
+    assert!(md.contains("octocat"), "the fixture has mentions");
+    for live in [
+        "@octocat",
+        "@acme/security",
+        "@everyone",
+        "#123",
+        "GH-45",
+        "app#7",
+        "https://evil.example",
+        "www.evil.example",
+        "eve@evil.example",
+    ] {
+        assert!(
+            !prose.contains(live) && !prose.contains(&live.replace('#', "\\#")),
+            "{live} outside a code span:\n{prose}"
+        );
+    }
+    // The source links threatmark writes are still links.
+    assert!(md.contains("](https://example.com/acme/lab/blob/main/"), "{md}");
+}
+
+/// `md` without its fenced blocks, its code spans and the targets of its links (which are
+/// threatmark's own): what GitHub would scan for mentions and bare URLs.
+fn without_code(md: &str) -> String {
+    let mut out = String::new();
+    let mut in_fence = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        let mut in_code = false;
+        let mut prev = ' ';
+        let mut rest = String::new();
+        for c in line.chars() {
+            if c == '`' && prev != '\\' {
+                in_code = !in_code;
+            } else if !in_code {
+                rest.push(c);
+            }
+            prev = c;
+        }
+        // Drop `](target)` link targets.
+        while let Some(i) = rest.find("](") {
+            let end = rest[i..].find(')').map_or(rest.len(), |e| i + e + 1);
+            rest.replace_range(i + 1..end, "");
+        }
+        out.push_str(&rest);
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
