@@ -511,7 +511,10 @@ fn xss_fixture_is_inert_in_markdown() {
         );
     }
     // The source links threatmark writes are still links.
-    assert!(md.contains("](https://example.com/acme/lab/blob/main/"), "{md}");
+    assert!(
+        md.contains("](https://example.com/acme/lab/blob/main/"),
+        "{md}"
+    );
 }
 
 /// `md` without its fenced blocks, its code spans and the targets of its links (which are

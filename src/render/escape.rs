@@ -9,6 +9,12 @@
 //! - [`slug`]: a file-name- and fragment-safe form of an id.
 //! - [`percent_encode_segment`]: one URL path segment.
 //! - [`sha256`] and [`base64`]: the Content-Security-Policy hash of the site's inline script.
+//!
+//! @component Threatmark:Renderer (#renderer) in #process [type: process]: reports, site, PR comments and SARIF from the model
+//! @threat PR comment pings or links where an attacker chose (#markdown_ping) [stride: S; likelihood: likely; impact: minor; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a name or description with `@org/team`, `#123` or `https://evil.example` becomes, in a Markdown diff or report posted as a pull-request comment, a notification to people the attacker picked or a link under the project's name
+//! @control Mentions, references and bare URLs in code spans (#markdown_neutralised): [`markdown`] puts every word GitHub would autolink in a code span; link targets threatmark writes go through [`markdown_url`]
+//! @mitigates #renderer against #markdown_ping with #markdown_neutralised
 
 /// Replace what must never reach a report verbatim: C0/C1 control characters (a line break or
 /// tab becomes a space), Unicode bidirectional controls and invisible formatting characters
@@ -137,10 +143,7 @@ fn autolinks(word: &[char]) -> bool {
                 && (j == 0 || !(l[j - 1].is_alphanumeric() || matches!(l[j - 1], '-' | '_' | '#')))
         }
         ':' => l[j..].starts_with(&[':', '/', '/']),
-        'w' => {
-            l[j..].starts_with(&['w', 'w', 'w', '.'])
-                && (j == 0 || !l[j - 1].is_alphanumeric())
-        }
+        'w' => l[j..].starts_with(&['w', 'w', 'w', '.']) && (j == 0 || !l[j - 1].is_alphanumeric()),
         _ => false,
     }) || lower.contains("mailto:")
         || lower.contains("xmpp:")
@@ -308,7 +311,10 @@ mod tests {
             ("see GH-45", "see `GH-45`"),
             ("see gh-45", "see `gh-45`"),
             ("in acme/app#7", "in `acme/app#7`"),
-            ("go https://evil.example/x?a=1", "go `https://evil.example/x?a=1`"),
+            (
+                "go https://evil.example/x?a=1",
+                "go `https://evil.example/x?a=1`",
+            ),
             ("go www.evil.example", "go `www.evil.example`"),
             ("mail eve@evil.example", "mail `eve@evil.example`"),
             ("mailto:eve", "`mailto:eve`"),

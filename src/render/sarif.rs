@@ -517,8 +517,14 @@ mod tests {
         let mut findings: Vec<Finding> = (0..30_000)
             .map(|n| finding(n, Severity::Note, None))
             .collect();
-        findings.insert(12_345, finding(99_999, Severity::Error, Some((25, Band::Critical))));
-        findings.insert(29_000, finding(99_998, Severity::Warning, Some((8, Band::Medium))));
+        findings.insert(
+            12_345,
+            finding(99_999, Severity::Error, Some((25, Band::Critical))),
+        );
+        findings.insert(
+            29_000,
+            finding(99_998, Severity::Warning, Some((8, Band::Medium))),
+        );
         let opts = Options::new(&m);
         let out = sarif(&[], &findings, &[], &opts);
         let log = parse(&out);

@@ -112,7 +112,7 @@ const MIXED: &str = "\
 # @control Unused (#unused)
 ";
 
-// @tests #sarif_for_github for #cli
+// @tests #sarif_for_github for #renderer
 #[test]
 fn every_sarif_rule_and_result_carries_a_security_severity_from_the_risk_band() {
     let dir = git_repo(&[("src/app.py", MIXED)]);
@@ -131,7 +131,9 @@ fn every_sarif_rule_and_result_carries_a_security_severity_from_the_risk_band() 
             .iter()
             .find(|r| {
                 r["ruleId"] == "TM101"
-                    && r["partialFingerprints"].to_string().contains(&format!("threat:{threat}"))
+                    && r["partialFingerprints"]
+                        .to_string()
+                        .contains(&format!("threat:{threat}"))
             })
             .unwrap_or_else(|| panic!("no TM101 result for {threat}"));
         security_severity(r)
@@ -214,13 +216,16 @@ fn sarif_messages_cannot_embed_links() {
     assert!(text.contains("\\[here\\]"), "{text}");
 }
 
-// @tests #sarif_for_github for #cli
+// @tests #sarif_for_github for #renderer
 #[test]
 fn check_in_a_subfolder_writes_uris_relative_to_the_repository() {
-    let dir = git_repo(&[(
-        "services/api/threatmark.toml",
-        "[project]\nname = \"api\"\n",
-    ), ("services/api/src/app.py", MIXED)]);
+    let dir = git_repo(&[
+        (
+            "services/api/threatmark.toml",
+            "[project]\nname = \"api\"\n",
+        ),
+        ("services/api/src/app.py", MIXED),
+    ]);
     let (_, log) = check_sarif(dir.path(), &["-C", "services/api"]);
     let rs = results(&log);
     assert!(!rs.is_empty());
@@ -242,7 +247,7 @@ fn check_in_a_subfolder_writes_uris_relative_to_the_repository() {
     );
 }
 
-// @tests #sarif_for_github for #cli
+// @tests #sarif_for_github for #renderer
 #[test]
 fn min_level_leaves_lower_levels_out_of_the_sarif() {
     let dir = git_repo(&[("src/app.py", MIXED)]);
@@ -258,16 +263,12 @@ fn min_level_leaves_lower_levels_out_of_the_sarif() {
     assert!(!levels(&warn).contains("note"), "{:?}", levels(&warn));
     assert!(levels(&warn).contains("warning"), "{:?}", levels(&warn));
     let (_, err) = check_sarif(dir.path(), &["--min-level", "error"]);
-    assert_eq!(
-        levels(&err),
-        BTreeSet::from(["error".to_string()]),
-        "{err}"
-    );
+    assert_eq!(levels(&err), BTreeSet::from(["error".to_string()]), "{err}");
     let bad = run(tm_in(dir.path()).args(["check", "--base", "HEAD", "--min-level", "loud"]));
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
 
-// @tests #sarif_for_github for #cli
+// @tests #sarif_for_github for #renderer
 #[test]
 fn a_repository_with_more_results_than_github_accepts_keeps_the_most_severe() {
     // 25,100 unused controls (notes) and one critical exposure: GitHub rejects a run of more
@@ -365,7 +366,12 @@ fn markdown_diff_and_report_never_ping_or_link_from_repository_text() {
     let diff = run(tm_in(dir.path()).args(["diff", "HEAD", "--format", "markdown"]));
     assert_eq!(diff.code, 0, "{}", diff.stderr);
     assert!(diff.stdout.contains("octocat"), "{}", diff.stdout);
-    assert_eq!(live_references(&diff.stdout), Vec::<String>::new(), "{}", diff.stdout);
+    assert_eq!(
+        live_references(&diff.stdout),
+        Vec::<String>::new(),
+        "{}",
+        diff.stdout
+    );
 
     let report = run(tm_in(dir.path()).args(["report", ".", "--format", "markdown"]));
     assert_eq!(report.code, 0, "{}", report.stderr);
@@ -377,5 +383,9 @@ fn markdown_diff_and_report_never_ping_or_link_from_repository_text() {
         report.stdout
     );
     // threatmark's own links still work.
-    assert!(report.stdout.contains("](\\#threat-ping)"), "{}", report.stdout);
+    assert!(
+        report.stdout.contains("](\\#threat-ping)"),
+        "{}",
+        report.stdout
+    );
 }
