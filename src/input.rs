@@ -69,7 +69,7 @@ pub fn confined(path: &Path, root: &Path) -> Result<PathBuf, ReadError> {
     } else {
         Err(ReadError::Outside {
             path: shown(path),
-            root: shown(root),
+            root: shown(&root_real),
         })
     }
 }

@@ -87,8 +87,9 @@ pub struct SiteArgs {
     /// before; `--force` allows another non-empty folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Write into a non-empty folder that threatmark did not create (files with the same
-    /// names are replaced; nothing else is touched).
+    /// Write into a non-empty folder that threatmark did not create, and replace pages there
+    /// that threatmark did not write or that changed since (nothing else is touched, and
+    /// nothing it did not write is ever deleted).
     #[arg(long)]
     pub force: bool,
     /// Add a timeline chart from `threatmark history` (needs a git repository).
