@@ -41,6 +41,7 @@ pub mod diff;
 pub mod exit;
 pub mod export;
 pub mod import;
+pub mod input;
 pub mod lang;
 pub mod merge;
 pub mod model;

@@ -1,5 +1,18 @@
-//! Writing files so that a crash never leaves half a file behind: write a temporary file in the
-//! same folder, flush it to disk, then rename it over the target (rename is atomic on POSIX).
+//! Writing the files users see, and only where writing them cannot hurt.
+//!
+//! Every user-facing output (`scan -o`, `[scan] output`, `check -o`, `report --out`, `site
+//! --out`, `export`, `import`, `merge`, `templates export`, `init`) goes through
+//! [`write_atomic`], which first asks [`refuse_git_dir`]: nothing is ever written inside a git
+//! directory, whatever the path is or how it reaches there. A hook there (`.git/hooks/
+//! pre-commit`) is run by git on the next commit, and `.git/config` can name programs
+//! (`core.fsmonitor`), so one write there is code execution for whoever made us write it: the
+//! pull request's threatmark.toml, or a link it plants. Threatmark's own caches under
+//! `.git/threatmark/` are written with [`write_cache`], which is not a user-facing path.
+//!
+//! Writing so that a crash never leaves half a file behind: write a temporary file in the same
+//! folder, flush it to disk, then rename it over the target (rename is atomic on POSIX). The
+//! new file always gets an ordinary mode (0644 less the umask): it never inherits the mode of
+//! the file it replaces, so an executable target does not stay executable.
 //!
 //! @component Threatmark:Writer (#writer) in #process [type: process]
 //! @threat Torn model file (#torn_write) [stride: T; likelihood: unlikely; impact: moderate]:
@@ -7,17 +20,165 @@
 //! @control Atomic writes (#atomic_write): temp file in the same folder, fsync, rename
 //! @mitigates #writer against #torn_write with #atomic_write
 //! @connects #writer to #model_file with atomic rename
+//! @threat Git hook planted through an output path (#hook_plant) [stride: E; likelihood: likely; impact: critical; cwe: 73; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a pull request sets `[scan] output = ".git/hooks/pre-commit"` (or links an output folder into the git directory) and the scan replaces the executable hook with its own text, which git runs on the next commit
+//! @control No writes inside a git directory (#no_git_dir_writes): every user-facing write refuses a path with a `.git` component (case-insensitively, with the spellings NTFS and HFS+ treat alike) or inside any git directory (found by its HEAD, objects and refs, so a gitfile's target, `GIT_DIR`, worktree and common dirs are covered) after resolving links
+//! @control Ordinary modes (#ordinary_mode): a written file gets 0644 less the umask, never the mode of the file it replaces
+//! @mitigates #writer against #hook_plant with #no_git_dir_writes
+//! @mitigates #writer against #hook_plant with #ordinary_mode
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
-/// Atomically replace `path` with `contents`. Unchanged contents leave the file untouched, so
-/// its modification time (and any build system watching it) is not disturbed.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    if std::fs::read(path).is_ok_and(|old| old == contents) {
+/// Why a user-facing write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The path is inside a git directory (see [`refuse_git_dir`]).
+    #[error(
+        "refusing to write {path}: {why}; git runs programs it finds in a git directory (hooks, `core.fsmonitor`), so threatmark never writes inside one. Choose a path outside it"
+    )]
+    GitDir { path: String, why: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Atomically replace `path` with `contents`, unless `path` is inside a git directory. A file
+/// with the same contents and an ordinary mode is left untouched, so its modification time (and
+/// any build system watching it) is not disturbed.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    refuse_git_dir(path)?;
+    if std::fs::read(path).is_ok_and(|old| old == contents) && !unusual_mode(path) {
         return Ok(());
     }
-    replace(path, contents, true)
+    replace(path, contents, true)?;
+    Ok(())
+}
+
+/// An executable, setuid/setgid or sticky file: replaced even when its contents are ours.
+fn unusual_mode(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::symlink_metadata(path)
+            .is_ok_and(|m| !m.is_file() || m.permissions().mode() & 0o7111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file())
+    }
+}
+
+/// Refuse a path inside a git directory: one with a `.git` component (however NTFS or HFS+
+/// would spell it), or below any folder that is a git directory (a `.git` gitfile's target,
+/// `GIT_DIR`, a bare repository, a worktree's private dir, the common dir). Links in the part
+/// of the path that exists are resolved first, so a link into `.git/hooks` is caught too.
+pub fn refuse_git_dir(path: &Path) -> Result<(), WriteError> {
+    let shown = || crate::render::escape::clean(&path.display().to_string());
+    let refuse = |why: String| WriteError::GitDir { path: shown(), why };
+    if let Some(name) = path.components().find_map(dot_git_component) {
+        return Err(refuse(format!(
+            "`{}` is a git directory",
+            crate::render::escape::clean(&name.to_string_lossy())
+        )));
+    }
+    let real = resolve(path);
+    if let Some(name) = real.components().find_map(dot_git_component) {
+        return Err(refuse(format!(
+            "it resolves to {}, inside the git directory `{}`",
+            crate::render::escape::clean(&real.display().to_string()),
+            crate::render::escape::clean(&name.to_string_lossy())
+        )));
+    }
+    // Git directories named by the environment, whether or not they look like one.
+    for var in ["GIT_DIR", "GIT_COMMON_DIR"] {
+        if let Some(dir) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            let dir = resolve(Path::new(&dir));
+            if real.starts_with(&dir) {
+                return Err(refuse(format!(
+                    "it is inside {}, the git directory named by {var}",
+                    crate::render::escape::clean(&dir.display().to_string())
+                )));
+            }
+        }
+    }
+    for dir in real.ancestors() {
+        if is_git_dir(dir) {
+            return Err(refuse(format!(
+                "it is inside the git directory {}",
+                crate::render::escape::clean(&dir.display().to_string())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `.git` as the file systems that ignore case, trailing dots and spaces (NTFS), a stream
+/// suffix (`.git::$INDEX_ALLOCATION`) or ignorable code points (HFS+) would read it.
+fn dot_git_component(c: Component<'_>) -> Option<&OsStr> {
+    let Component::Normal(name) = c else {
+        return None;
+    };
+    let text = name.to_string_lossy();
+    let text = text.split(':').next().unwrap_or_default();
+    let folded: String = text
+        .chars()
+        .filter(|c| !hfs_ignorable(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let folded = folded.trim_end_matches(['.', ' ']);
+    (folded == ".git" || (cfg!(windows) && folded == "git~1")).then_some(name)
+}
+
+/// The code points HFS+ drops when it compares names (git's `is_hfs_dotgit` list).
+fn hfs_ignorable(c: char) -> bool {
+    matches!(c, '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}')
+}
+
+/// A folder git would open as a repository's git directory (HEAD, objects, refs).
+fn is_git_dir(dir: &Path) -> bool {
+    dir.join("HEAD").is_file() && gix::discover::is_git(dir).is_ok()
+}
+
+/// The absolute path `path` names, with links resolved in the part that exists; the rest (to
+/// be created) is appended with `.` and `..` applied. A dangling link is followed by hand, up
+/// to a bound, so that it cannot hide where a created folder would land.
+fn resolve(path: &Path) -> PathBuf {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+    };
+    // Still to walk, last first; a dangling link pushes its target's parts.
+    let mut todo: Vec<PathBuf> = abs
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().into())
+        .collect();
+    let mut out = PathBuf::new();
+    let mut hops = 0;
+    while let Some(part) = todo.pop() {
+        match part.components().next() {
+            Some(Component::Prefix(_) | Component::RootDir) => out.push(&part),
+            Some(Component::ParentDir) => {
+                out.pop();
+            }
+            Some(Component::Normal(name)) => {
+                out.push(name);
+                if let Ok(real) = std::fs::canonicalize(&out) {
+                    out = real;
+                } else if hops < 40
+                    && let Ok(target) = std::fs::read_link(&out)
+                {
+                    hops += 1;
+                    out.pop();
+                    todo.extend(target.components().rev().map(|c| c.as_os_str().into()));
+                }
+            }
+            Some(Component::CurDir) | None => {}
+        }
+    }
+    out
 }
 
 /// Replace a cache file: atomically (temp file, rename), but without waiting for the disk. A
@@ -37,15 +198,13 @@ fn replace(path: &Path, contents: &[u8], published: bool) -> std::io::Result<()>
     std::fs::create_dir_all(dir)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".threatmark-").suffix(".tmp");
-    // Temp files are private (0600); the files we publish are ordinary files. Keep an existing
-    // file's mode, otherwise 0644 less the umask.
+    // Temp files are private (0600); the files we publish are ordinary files: 0644 less the
+    // umask (the mode is given to open(2)), never the mode of the file they replace, which
+    // may be an executable hook or a setuid binary.
     #[cfg(unix)]
     if published {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(0o644);
-        builder.permissions(std::fs::Permissions::from_mode(mode));
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(contents)?;
@@ -59,6 +218,97 @@ fn replace(path: &Path, contents: &[u8], published: bool) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_spelling_of_dot_git_is_a_git_directory() {
+        for name in [
+            ".git",
+            ".GIT",
+            ".Git",
+            ".git.",
+            ".git ",
+            ".git. .",
+            ".git::$INDEX_ALLOCATION",
+            ".g\u{200c}it",
+            "\u{feff}.git",
+            ".gi\u{206f}t",
+        ] {
+            let p = Path::new("repo").join(name).join("hooks/pre-commit");
+            assert!(
+                p.components().any(|c| dot_git_component(c).is_some()),
+                "{name:?}"
+            );
+            assert!(
+                matches!(refuse_git_dir(&p), Err(WriteError::GitDir { .. })),
+                "{name:?}"
+            );
+        }
+        for name in [
+            ".github",
+            ".gitignore",
+            "git",
+            "x.git",
+            ".gitx",
+            "a.git.json",
+        ] {
+            let p = Path::new(name).join("out.json");
+            assert!(
+                !p.components().any(|c| dot_git_component(c).is_some()),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_git_directory_is_found_by_its_contents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("store");
+        for sub in ["objects", "refs"] {
+            std::fs::create_dir_all(store.join(sub)).expect("mkdir");
+        }
+        std::fs::write(store.join("HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+        let err = write_atomic(&store.join("hooks/pre-commit"), b"x").expect_err("refused");
+        assert!(err.to_string().contains("git directory"), "{err}");
+        assert!(!store.join("hooks").exists());
+        // Beside it, and in a folder that only looks a little like one, is fine.
+        write_atomic(&dir.path().join("model.json"), b"x").expect("beside");
+        std::fs::write(dir.path().join("HEAD"), "not a ref").expect("HEAD");
+        write_atomic(&dir.path().join("sub/model.json"), b"x").expect("not a git dir");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn resolve_follows_links_and_dangling_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = std::fs::canonicalize(dir.path()).expect("real");
+        std::fs::create_dir_all(real.join(".git/hooks")).expect("mkdir");
+        std::os::unix::fs::symlink(real.join(".git/hooks"), real.join("h")).expect("link");
+        std::os::unix::fs::symlink(real.join(".git/new"), real.join("d")).expect("dangling");
+        std::os::unix::fs::symlink("d", real.join("dd")).expect("chain");
+        assert_eq!(resolve(&real.join("h/x")), real.join(".git/hooks/x"));
+        assert_eq!(resolve(&real.join("dd/y")), real.join(".git/new/y"));
+        assert_eq!(resolve(&real.join("a/../b/./c")), real.join("b/c"));
+        for p in ["h/x", "dd/y", "d"] {
+            assert!(refuse_git_dir(&real.join(p)).is_err(), "{p}");
+        }
+        // A loop of links ends.
+        std::os::unix::fs::symlink("loop2", real.join("loop1")).expect("loop");
+        std::os::unix::fs::symlink("loop1", real.join("loop2")).expect("loop");
+        let _ = resolve(&real.join("loop1/x"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_executable_with_our_contents_is_replaced_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("out.json");
+        std::fs::write(&p, b"same").expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        write_atomic(&p, b"same").expect("write");
+        let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o111, 0, "{mode:o}");
+    }
 
     #[test]
     fn writes_and_replaces() {

@@ -363,12 +363,13 @@ fn threatspec_yaml_paths_ignores_and_mimes() {
 fn threatspec_imports_are_merged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("app");
-    let lib = dir.path().join("lib");
+    // Inside the scan root: an import from outside it is refused (tests/hostile/writes.rs).
+    let lib = root.join("lib");
     fs::create_dir_all(&root).expect("mkdir");
     copy_dir(&fixture().join("expected"), &lib.join("threatmodel"));
     fs::write(
         root.join("threatspec.yaml"),
-        "project:\n  name: app\n  description: ''\nimports:\n  - './'\n  - '../lib'\npaths:\n  - './'\n",
+        "project:\n  name: app\n  description: ''\nimports:\n  - './'\n  - 'lib'\npaths:\n  - './'\n",
     )
     .expect("write");
     // A bare `#sqli` that only the import declares would be an undefined reference (the
@@ -382,7 +383,8 @@ fn threatspec_imports_are_merged() {
     let scanned = threatmark::scan::scan_dir(&root, &config, 1, &|| {})
         .expect("scan")
         .model;
-    let merged = threatspec::with_imports(&root, scanned, &RiskMatrix::default()).expect("merge");
+    let merged =
+        threatspec::with_imports(&root, scanned, &RiskMatrix::default(), 10 << 20).expect("merge");
     assert_eq!(merged.project.name, "app");
     // The imported library's threat is the one the app's exposure names.
     let sqli = merged.threat("sqli").expect("sqli");

@@ -103,9 +103,9 @@ fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
     }
 }
 
+/// A model file named on the command line: anywhere, but a regular file of bounded size.
 fn read_model(path: &Path) -> anyhow::Result<ThreatModel> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::input::read_string(path, &threatspec::CLI_RULES)?;
     model::from_json(&text).with_context(|| format!("{} is not a threatmark model", path.display()))
 }
 

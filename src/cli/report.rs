@@ -1,6 +1,19 @@
 //! `threatmark report`, `threatmark site` and `threatmark templates export`: the IO around the
 //! pure renderers in `render::report` and `render::site`.
+//!
+//! `site --out DIR` refreshes a folder it wrote before, which may be a folder of the repository
+//! (`docs/` for GitHub Pages) and so may hold files the pull request planted, a manifest
+//! included. The manifest (`.threatmark-site`) records the SHA-256 of every page written; a
+//! page is deleted or replaced only when its bytes are still the ones recorded, and only when
+//! its path has the shape of a page threatmark writes. Nothing else is ever deleted, and a file
+//! the manifest does not vouch for is replaced only with `--force`.
+//!
+//! @threat Site refresh deletes files it did not write (#site_clobber) [stride: T; likelihood: possible; impact: major; cwe: 73; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a `.threatmark-site` marker planted in the published folder lists `CNAME`, a deploy script or hand-written pages, and the next `threatmark site` deletes or overwrites them
+//! @control Hashed site manifest (#site_manifest): only pages of the site's own shape whose current SHA-256 matches the manifest are deleted or replaced; entries outside the folder or through links are ignored; other files need --force to be replaced and are never deleted
+//! @mitigates #cli against #site_clobber with #site_manifest
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -74,8 +87,9 @@ pub struct SiteArgs {
     /// before; `--force` allows another non-empty folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Write into a non-empty folder that threatmark did not create (files with the same
-    /// names are replaced; nothing else is touched).
+    /// Write into a non-empty folder that threatmark did not create, and replace pages there
+    /// that threatmark did not write or that changed since (nothing else is touched, and
+    /// nothing it did not write is ever deleted).
     #[arg(long)]
     pub force: bool,
     /// Add a timeline chart from `threatmark history` (needs a git repository).
@@ -107,14 +121,12 @@ pub const SITE_MARKER: &str = ".threatmark-site";
 const MARKER_HEADER: &str = "# threatmark site: files written by `threatmark site`";
 
 fn load_templates(args: &RenderArgs, root: &Path, config: &Config) -> anyhow::Result<TemplateSet> {
-    let dir = match (&args.templates, &config.report.templates) {
-        (Some(d), _) => Some(d.clone()),
-        (None, Some(d)) => Some(root.join(d)),
-        (None, None) => None,
-    };
-    Ok(match dir {
-        Some(d) => TemplateSet::with_overrides(&d)?,
-        None => TemplateSet::builtin(),
+    // `--templates` is the user's own choice; `[report] templates` comes from the repository
+    // and must stay inside the scan root.
+    Ok(match (&args.templates, &config.report.templates) {
+        (Some(d), _) => TemplateSet::with_overrides(d)?,
+        (None, Some(d)) => TemplateSet::with_overrides_in(&root.join(d), root)?,
+        (None, None) => TemplateSet::builtin(),
     })
 }
 
@@ -243,8 +255,9 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Refuse output folders whose loss would hurt: `/`, the home folder, the repository (or
-/// scan) root and any folder that contains one of them.
+/// scan) root and any folder that contains one of them; and any folder inside a git directory.
 fn check_site_dir(out: &Path, root: &Path) -> anyhow::Result<()> {
+    output::refuse_git_dir(out)?;
     let out_abs = absolute(out)?;
     let mut precious: Vec<(PathBuf, &str)> = vec![(PathBuf::from("/"), "the file system root")];
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
@@ -267,20 +280,98 @@ fn check_site_dir(out: &Path, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The files a previous run listed in the marker, when they are plain relative paths.
-fn previous_files(marker: &str) -> Vec<String> {
-    marker
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter(|l| {
-            let p = Path::new(l);
-            !p.is_absolute()
-                && !l.contains('\\')
-                && p.components()
-                    .all(|c| matches!(c, std::path::Component::Normal(_)))
-        })
-        .map(str::to_string)
-        .collect()
+/// The largest manifest read back (a site of 100,000 pages needs about 10 MB).
+const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What the manifest of a previous run vouches for: each page threatmark wrote, with the
+/// SHA-256 of the bytes it wrote (several while a run was under way). Only plain relative
+/// paths of the shape of a site page count ([`site::is_site_path`]); anything else in a
+/// manifest (a planted one included) is ignored. Lines of older versions, without a hash,
+/// vouch for nothing.
+#[derive(Debug, Default)]
+struct Manifest {
+    files: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Manifest {
+    fn parse(text: &str) -> Self {
+        let mut files: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((hash, path)) = line.split_once("  ") else {
+                continue;
+            };
+            let hex = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+            if hex && site::is_site_path(path) {
+                files
+                    .entry(path.to_string())
+                    .or_default()
+                    .insert(hash.to_ascii_lowercase());
+            }
+        }
+        Self { files }
+    }
+
+    /// Whether `hash` is what threatmark wrote to `path`.
+    fn vouches(&self, path: &str, hash: &str) -> bool {
+        self.files.get(path).is_some_and(|h| h.contains(hash))
+    }
+
+    fn render(&self) -> String {
+        let mut out = format!("{MARKER_HEADER}\n");
+        for (path, hashes) in &self.files {
+            for hash in hashes {
+                out.push_str(&format!("{hash}  {path}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// The lowercase hex SHA-256 of `bytes`.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of the plain file at `path` (streamed), or `None` for anything else.
+fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(hex(&hasher.finalize()))
+}
+
+/// The manifest in `out`, when there is one (a plain file that starts with the header).
+fn read_manifest(marker: &Path) -> anyhow::Result<Option<Manifest>> {
+    let Ok(meta) = std::fs::symlink_metadata(marker) else {
+        return Ok(None);
+    };
+    if !meta.is_file() {
+        bail!(
+            "{} is not a plain file (a symbolic link?); remove it",
+            marker.display()
+        );
+    }
+    if meta.len() > MAX_MANIFEST_BYTES {
+        bail!(
+            "{} is larger than {} MiB; remove it",
+            marker.display(),
+            MAX_MANIFEST_BYTES >> 20
+        );
+    }
+    let text = std::fs::read(marker).with_context(|| format!("reading {}", marker.display()))?;
+    let text = String::from_utf8_lossy(&text);
+    Ok(text
+        .starts_with(MARKER_HEADER)
+        .then(|| Manifest::parse(&text)))
 }
 
 /// No folder between `dir` and a file we write may be a symbolic link: a link would send the
@@ -312,10 +403,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
         bail!("{} exists and is not a folder", out.display());
     }
     let marker_path = out.join(SITE_MARKER);
-    let previous = match std::fs::read_to_string(&marker_path) {
-        Ok(text) if text.starts_with(MARKER_HEADER) => Some(previous_files(&text)),
-        _ => None,
-    };
+    let previous = read_manifest(&marker_path)?;
     if previous.is_none() && out.exists() {
         let non_empty = std::fs::read_dir(&out)
             .with_context(|| format!("reading {}", out.display()))?
@@ -328,6 +416,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    let previous = previous.unwrap_or_default();
 
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
     let templates = load_templates(&args.render, &args.root.path, &config)?;
@@ -345,40 +434,92 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     let analysis = analysis::analyze(&result.model, &config.risk, today.as_deref());
     let files = site::render(&result.model, &analysis, &config.risk, &opts, &templates)?;
 
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let mut manifest = String::from(MARKER_HEADER);
-    manifest.push('\n');
-    // Claim the folder before writing into it, so an interrupted run can be repeated.
-    if previous.is_none() {
-        output::write_atomic(&marker_path, manifest.as_bytes())
-            .with_context(|| format!("writing {}", marker_path.display()))?;
+    // Before writing anything: no link on the way, and no file replaced that the manifest does
+    // not vouch for (a hand-written page, or one changed since), unless --force.
+    let mut conflicts = Vec::new();
+    let mut next = Manifest::default();
+    for f in &files {
+        ensure_no_links(&out, &f.path)?;
+        let target = out.join(&f.path);
+        let new_hash = sha256(f.contents.as_bytes());
+        if let Ok(meta) = std::fs::symlink_metadata(&target) {
+            if meta.is_dir() {
+                bail!(
+                    "{} is a folder; threatmark site writes a page there",
+                    target.display()
+                );
+            }
+            let old_hash = file_sha256(&target);
+            let ours = old_hash
+                .as_deref()
+                .is_some_and(|h| h == new_hash || previous.vouches(&f.path, h));
+            if !ours {
+                conflicts.push(crate::render::escape::clean(&f.path));
+            }
+            // Until this run ends, the old bytes are still ours: an interrupted run can be
+            // repeated.
+            if let Some(h) = old_hash.filter(|h| previous.vouches(&f.path, h)) {
+                next.files.entry(f.path.clone()).or_default().insert(h);
+            }
+        }
+        next.files
+            .entry(f.path.clone())
+            .or_default()
+            .insert(new_hash);
     }
+    if !conflicts.is_empty() && !args.force {
+        let shown = conflicts.len().min(20);
+        bail!(
+            "{} holds {} file(s) that threatmark site would replace but did not write (or that changed since): {}{}; move them away, or pass --force to replace them",
+            out.display(),
+            conflicts.len(),
+            conflicts[..shown].join(", "),
+            if conflicts.len() > shown { ", ..." } else { "" }
+        );
+    }
+
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // Claim the folder (with old and new hashes) before writing into it.
+    output::write_atomic(&marker_path, next.render().as_bytes())
+        .with_context(|| format!("writing {}", marker_path.display()))?;
     for f in &files {
         ensure_no_links(&out, &f.path)?;
         let target = out.join(&f.path);
         output::write_atomic(&target, f.contents.as_bytes())
             .with_context(|| format!("writing {}", target.display()))?;
-        manifest.push_str(&f.path);
-        manifest.push('\n');
+        let new_hash = sha256(f.contents.as_bytes());
+        next.files
+            .insert(f.path.clone(), BTreeSet::from([new_hash]));
     }
-    // Remove pages of elements that no longer exist: only files this command wrote before,
-    // only inside the folder.
+    // Remove pages of elements that no longer exist: only pages this command wrote, still
+    // holding the bytes it wrote, inside the folder and not through a link. A page changed
+    // since is left where it is, said by name, and no longer ours.
     let mut removed = 0;
-    for old in previous.unwrap_or_default() {
-        if files.iter().any(|f| f.path == old) {
+    for (old, hashes) in &previous.files {
+        if next.files.contains_key(old) {
             continue;
         }
-        if ensure_no_links(&out, &old).is_err() {
+        let target = out.join(old);
+        let Ok(meta) = std::fs::symlink_metadata(&target) else {
+            continue;
+        };
+        let shown = crate::render::escape::clean(old);
+        let unchanged = ensure_no_links(&out, old).is_ok()
+            && meta.is_file()
+            && file_sha256(&target).is_some_and(|h| hashes.contains(&h));
+        if !unchanged {
+            eprintln!(
+                "threatmark: left {shown} in {}: it changed since threatmark wrote it (delete it yourself if it is stale)",
+                out.display()
+            );
             continue;
         }
-        let target = out.join(&old);
-        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file())
-            && std::fs::remove_file(&target).is_ok()
-        {
-            removed += 1;
+        match std::fs::remove_file(&target) {
+            Ok(()) => removed += 1,
+            Err(e) => eprintln!("threatmark: could not remove stale page {shown}: {e}"),
         }
     }
-    output::write_atomic(&marker_path, manifest.as_bytes())
+    output::write_atomic(&marker_path, next.render().as_bytes())
         .with_context(|| format!("writing {}", marker_path.display()))?;
     eprintln!(
         "threatmark: wrote {} files to {}{}",

@@ -2,10 +2,11 @@
 //!
 //! `[scan] output` comes from the repository's threatmark.toml, which may be hostile, so it must
 //! stay inside the scan root ([`model_path`]); only `-o` on the command line writes elsewhere.
+//! Neither may point into a git directory (`output::write_atomic` refuses it).
 //!
 //! @threat Model written outside the repository (#output_escape) [stride: T; likelihood: possible; impact: major; cwe: 22; owner: @threatmark-maintainers; actor: #malicious_contributor]:
 //! a committed threatmark.toml with `output = "../../.bashrc"`, or an output folder linked out of the repository, makes a scan overwrite a file elsewhere
-//! @control Output confined to the scan root (#confined_output): `[scan] output` must stay inside the scan root after resolving links; only `-o` on the command line may write elsewhere
+//! @control Output confined to the scan root (#confined_output): `[scan] output` must stay inside the scan root after resolving links; only `-o` on the command line may write elsewhere, and no output lands in a git directory (`output::refuse_git_dir`)
 //! @mitigates #cli against #output_escape with #confined_output
 //! @threat Repository files read through links (#linked_reads) [stride: I; likelihood: possible; impact: major; cwe: 59; owner: @threatmark-maintainers; actor: #malicious_contributor]:
 //! a committed threatmark.toml, ignore file or template that is a link to ~/.aws/credentials leaks it into logs or a published site
@@ -81,7 +82,12 @@ pub fn scan_root(
     };
     let (config, mut result) = scan_folder(&root.path, root.config.as_deref(), threads, &tick)?;
     // A Threatspec project's `imports` are other projects' models, merged in.
-    result.model = crate::import::threatspec::with_imports(&root.path, result.model, &config.risk)?;
+    result.model = crate::import::threatspec::with_imports(
+        &root.path,
+        result.model,
+        &config.risk,
+        config.scan.max_file_size,
+    )?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -254,6 +260,8 @@ pub(super) fn model_path(root: &Path, output: &str) -> anyhow::Result<PathBuf> {
             }
         }
     }
+    crate::output::refuse_git_dir(&target)
+        .map_err(|e| anyhow::anyhow!("[scan] output `{shown}`: {e}"))?;
     Ok(target)
 }
 

@@ -542,42 +542,70 @@ pub fn import_dirs(ts: &ThreatspecConfig, root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The largest file read for a model named on the command line (`merge`, `import
+/// threatspec`): the user's own choice, but still bounded.
+pub const CLI_MODEL_LIMIT: u64 = 1024 * 1024 * 1024;
+
+/// How files named on the command line are read: anywhere, regular files, bounded.
+pub const CLI_RULES: crate::input::Rules<'static> = crate::input::Rules {
+    confine: None,
+    limit: CLI_MODEL_LIMIT,
+    setting: "the 1 GiB limit of model files",
+};
+
 /// Read the model of an import: a threatmark model file, a folder holding one
 /// (`threatmodel.json`), or a Threatspec project or output folder.
 pub fn load_import(path: &Path) -> anyhow::Result<ThreatModel> {
+    load_import_with(path, &CLI_RULES)
+}
+
+/// [`load_import`], reading every file under `rules`.
+pub fn load_import_with(
+    path: &Path,
+    rules: &crate::input::Rules<'_>,
+) -> anyhow::Result<ThreatModel> {
     use anyhow::Context;
-    let read = |f: &Path| -> anyhow::Result<String> {
-        std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))
-    };
-    if path.is_file() {
+    let read = |f: &Path| -> anyhow::Result<String> { Ok(crate::input::read_string(f, rules)?) };
+    if let Some(root) = rules.confine {
+        crate::input::confined(path, root)?;
+    }
+    if !path.is_dir() {
         return model::from_json(&read(path)?)
             .with_context(|| format!("{} is not a threatmark model", path.display()));
     }
     // A threatmark model in the folder, else Threatspec's output.
     let f = path.join("threatmodel.json");
-    if f.is_file()
+    if std::fs::symlink_metadata(&f).is_ok()
         && let Ok(m) = model::from_json(&read(&f)?)
     {
         return Ok(m);
     }
-    Ok(load_dir(path)?.model)
+    Ok(load_dir_with(path, rules)?.model)
 }
 
 /// The model of the root's Threatspec project with the models of its `imports` merged in
 /// (see [`crate::merge`]). Without a `threatspec.yaml` (or with a threatmark.toml, which takes
 /// precedence), or without imports, the model is returned as it is.
+///
+/// The imports come from the repository: each must resolve inside `root` (links resolved),
+/// and every file read for it must be a regular file of at most `max_file_size` bytes. A model
+/// from elsewhere is merged with `threatmark merge`, the user's explicit choice.
 pub fn with_imports(
     root: &Path,
     model: ThreatModel,
     matrix: &crate::analysis::RiskMatrix,
+    max_file_size: u64,
 ) -> anyhow::Result<ThreatModel> {
-    use anyhow::Context;
     let file = root.join(CONFIG_FILE);
     if root.join(crate::config::FILE_NAME).is_file() || !file.is_file() {
         return Ok(model);
     }
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let rules = crate::input::Rules {
+        confine: Some(root),
+        limit: max_file_size,
+        setting: "[scan] max_file_size",
+    };
+    let text = crate::input::read_string(&file, &rules)?;
     // The configuration was parsed already; a file without the key has nothing to import, and
     // parsing a few thousand `paths` entries again costs more than the rest of a small scan.
     if !text.contains("imports") {
@@ -592,7 +620,20 @@ pub fn with_imports(
     let description = model.project.description.clone();
     let mut models = vec![model];
     for d in dirs {
-        models.push(load_import(&d).with_context(|| format!("import {}", d.display()))?);
+        let shown = crate::render::escape::clean(&d.display().to_string());
+        let imported = load_import_with(&d, &rules).map_err(|e| {
+            let outside = matches!(
+                e.downcast_ref::<crate::input::ReadError>(),
+                Some(crate::input::ReadError::Outside { .. })
+            );
+            let hint = if outside {
+                " (imports must be inside the scan root; `threatmark merge` combines models from elsewhere)"
+            } else {
+                ""
+            };
+            e.context(format!("{CONFIG_FILE} imports {shown}{hint}"))
+        })?;
+        models.push(imported);
     }
     let mut merged = crate::merge::merge(&models, matrix);
     merged.project = Project { name, description };
@@ -1127,18 +1168,22 @@ pub fn output_dir(dir: &Path) -> PathBuf {
 /// found again in the annotated files when they are there (Threatspec numbers lines within each
 /// comment, so its `line` is usually 1); a line that cannot be found is 0.
 pub fn load_dir(dir: &Path) -> anyhow::Result<Imported> {
+    load_dir_with(dir, &CLI_RULES)
+}
+
+/// [`load_dir`], reading every file under `rules`.
+pub fn load_dir_with(dir: &Path, rules: &crate::input::Rules<'_>) -> anyhow::Result<Imported> {
     use anyhow::Context;
     let out_dir = output_dir(dir);
     let read = |name: &str, required: bool| -> anyhow::Result<Option<Value>> {
         let p = out_dir.join(name);
-        if !p.is_file() {
+        if std::fs::symlink_metadata(&p).is_err() {
             if required {
                 anyhow::bail!("{} not found", p.display());
             }
             return Ok(None);
         }
-        let text =
-            std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+        let text = crate::input::read_string(&p, rules)?;
         let v = serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))?;
         Ok(Some(v))
     };
@@ -1155,8 +1200,8 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Imported> {
     } else {
         out_dir.clone()
     };
-    let project = project_of(&project_root);
-    let files = FileCache::new(&project_root);
+    let project = project_of(&project_root, rules);
+    let files = FileCache::new(&project_root, rules);
     let locate = |file: &str, annotation: &str, _line: u32| files.locate(file, annotation);
     let mut imported = convert(project, &outputs, &locate);
     if imported.model.component("").is_some() {
@@ -1168,8 +1213,8 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Imported> {
 }
 
 /// The project of a Threatspec folder: `project` of its threatspec.yaml, else the folder name.
-fn project_of(root: &Path) -> Project {
-    let from_yaml = std::fs::read_to_string(root.join(CONFIG_FILE))
+fn project_of(root: &Path, rules: &crate::input::Rules<'_>) -> Project {
+    let from_yaml = crate::input::read_string(&root.join(CONFIG_FILE), rules)
         .ok()
         .and_then(|t| parse_config(&t).ok())
         .filter(|c| !c.project.name.trim().is_empty());
@@ -1186,16 +1231,18 @@ fn project_of(root: &Path) -> Project {
 }
 
 /// The annotated files, read on demand, to make paths relative and find real lines.
-struct FileCache {
+struct FileCache<'a> {
     root: PathBuf,
     abs_root: PathBuf,
+    rules: crate::input::Rules<'a>,
     texts: std::cell::RefCell<BTreeMap<String, Option<String>>>,
 }
 
-impl FileCache {
-    fn new(root: &Path) -> Self {
+impl<'a> FileCache<'a> {
+    fn new(root: &Path, rules: &crate::input::Rules<'a>) -> Self {
         Self {
             root: root.to_path_buf(),
+            rules: *rules,
             abs_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
             texts: std::cell::RefCell::new(BTreeMap::new()),
         }
@@ -1233,7 +1280,7 @@ impl FileCache {
         let mut texts = self.texts.borrow_mut();
         let text = texts
             .entry(rel.clone())
-            .or_insert_with(|| std::fs::read_to_string(self.root.join(&rel)).ok());
+            .or_insert_with(|| crate::input::read_string(&self.root.join(&rel), &self.rules).ok());
         let found = text.as_deref().and_then(|t| {
             if annotation.is_empty() {
                 return None;

@@ -68,6 +68,43 @@ struct Page<'a> {
     item: Option<serde_json::Value>,
 }
 
+/// The folders of element pages.
+const PAGE_FOLDERS: [&str; 4] = ["threats", "components", "controls", "boundaries"];
+
+/// Whether `path` has the shape of a file [`render`] writes: `.nojekyll`, a list page at the
+/// root, or `<folder>/<slug>.html` for an element. `site` deletes nothing else, whatever a
+/// manifest in the output folder claims: `CNAME`, scripts and hand-written files never have
+/// this shape.
+pub fn is_site_path(path: &str) -> bool {
+    const ROOT: [&str; 9] = [
+        ".nojekyll",
+        "index.html",
+        "plan.html",
+        "findings.html",
+        "threats.html",
+        "components.html",
+        "controls.html",
+        "boundaries.html",
+        "timeline.html",
+    ];
+    if ROOT.contains(&path) {
+        return true;
+    }
+    let Some((folder, file)) = path.split_once('/') else {
+        return false;
+    };
+    let Some(slug) = file.strip_suffix(".html") else {
+        return false;
+    };
+    PAGE_FOLDERS.contains(&folder)
+        && !slug.is_empty()
+        && slug.len() <= 48
+        && slug.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+}
+
 /// The Content-Security-Policy for pages whose only script has this text.
 pub fn csp(script: &str) -> String {
     format!(
@@ -197,4 +234,46 @@ pub fn render(
         .into_iter()
         .map(|(path, contents)| SiteFile { path, contents })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_paths_are_only_what_render_writes() {
+        for ok in [
+            ".nojekyll",
+            "index.html",
+            "timeline.html",
+            "threats/sqli.html",
+            "components/app_web.html",
+            "boundaries/x-0a1b2c3d.html",
+        ] {
+            assert!(is_site_path(ok), "{ok}");
+        }
+        for bad in [
+            "CNAME",
+            "deploy.sh",
+            "scripts/app.js",
+            "threats/notes.txt",
+            "threats/.html",
+            "threats/A.html",
+            "threats/a/b.html",
+            "other/a.html",
+            "../index.html",
+            "threats/../index.html",
+            "/index.html",
+            "_config.yml",
+            ".threatmark-site",
+            "index.htm",
+        ] {
+            assert!(!is_site_path(bad), "{bad}");
+        }
+        // Every slug is a site path.
+        for id in ["a", "A:B", "..", "x/y", "\u{202e}evil", &"z".repeat(200)] {
+            let path = format!("threats/{}.html", escape::slug(id));
+            assert!(is_site_path(&path), "{path}");
+        }
+    }
 }

@@ -139,6 +139,10 @@ pub enum TemplateError {
         path: String,
         source: std::io::Error,
     },
+    /// A template file (or the folder) that may not be read: outside the repository, not a
+    /// regular file, or too big.
+    #[error("template folder: {0}")]
+    Refused(#[from] crate::input::ReadError),
     #[error("template {file}: {message}")]
     Parse { file: String, message: String },
     #[error("rendering {template}: {message}")]
@@ -196,12 +200,32 @@ impl TemplateSet {
     }
 
     /// The built-ins overlaid with the `*.hbs`, `style.css` and `site.js` files of `dir`
-    /// (not recursive; hidden files, other extensions and files over 1 MiB are ignored).
+    /// (not recursive; hidden files and other extensions are ignored). A template file that
+    /// is not a regular file or is over 1 MiB is an error that names it.
     pub fn with_overrides(dir: &Path) -> Result<Self, TemplateError> {
+        Self::load(dir, None)
+    }
+
+    /// [`Self::with_overrides`] for a folder named by the repository (`[report] templates`):
+    /// the folder and each file must resolve inside `root`, so a template linked to
+    /// `/proc/self/environ` or `~/.aws/credentials` is refused rather than published.
+    pub fn with_overrides_in(dir: &Path, root: &Path) -> Result<Self, TemplateError> {
+        Self::load(dir, Some(root))
+    }
+
+    fn load(dir: &Path, confine: Option<&Path>) -> Result<Self, TemplateError> {
         let read_err = |source| TemplateError::Read {
-            path: dir.display().to_string(),
+            path: escape::clean(&dir.display().to_string()),
             source,
         };
+        let rules = crate::input::Rules {
+            confine,
+            limit: MAX_TEMPLATE_BYTES,
+            setting: "templates are at most 1 MiB",
+        };
+        if let Some(root) = confine {
+            crate::input::confined(dir, root)?;
+        }
         let mut set = Self::builtin();
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .map_err(read_err)?
@@ -217,17 +241,12 @@ impl TemplateSet {
                 && name
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-            let path = entry.path();
-            // Not through links: a repository's `[report] templates` folder with
-            // `report.md.hbs -> /proc/self/environ` would publish the environment.
-            let meta = std::fs::symlink_metadata(&path).map_err(read_err)?;
-            if !wanted || !safe || !meta.is_file() || meta.len() > MAX_TEMPLATE_BYTES {
+            if !wanted || !safe {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).map_err(|source| TemplateError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
+            // A link is followed only where it may lead (inside `root` for a repository's
+            // folder); a FIFO, a device or a file over 1 MiB is refused by name.
+            let text = crate::input::read_string(&entry.path(), &rules)?;
             set.set(&name, text);
         }
         Ok(set)
