@@ -1397,9 +1397,8 @@ fn a_configuration_linked_from_outside_the_repository_is_refused() {
     assert_eq!(model["project"]["name"], "shared");
 }
 
-/// Known gap, outside the files this suite may change: `check`, `diff` and `history` load the
-/// configuration through `cli::revs`, which does not refuse a linked threatmark.toml yet.
-/// The fix belongs in `Config::load` (src/config.rs), so every command gets it.
+/// `check`, `diff` and `history` load the configuration through `cli::revs`: a threatmark.toml
+/// linked from outside the repository is refused there too (a closed gap, see docs/security.md).
 #[cfg(unix)]
 #[test]
 fn check_refuses_a_configuration_linked_from_outside() {
@@ -1419,11 +1418,10 @@ fn check_refuses_a_configuration_linked_from_outside() {
     assert!(!out.stderr.contains(MARKER), "{}", out.stderr);
 }
 
-/// Known gap, outside the files this suite may change: template overrides named by
-/// `[report] templates` (repository configuration) are read through symbolic links, so a
-/// repository can render any file the user can read (`tpl/report.md.hbs -> /proc/self/environ`)
-/// into a report or a published site. The fix belongs in `TemplateSet::with_overrides`
-/// (src/render/templates.rs): refuse links, as the walk does.
+/// Template overrides named by `[report] templates` (repository configuration) are never read
+/// through a link out of the repository, so a repository cannot render any file the user can read
+/// (`tpl/report.md.hbs -> /proc/self/environ`) into a report or a published site. src/input.rs
+/// confines them (a closed gap; tests/hostile/writes.rs covers FIFOs, sizes and linked folders).
 #[cfg(unix)]
 #[test]
 fn template_overrides_are_not_read_through_links() {
