@@ -258,15 +258,23 @@ impl Repo {
                 }
             }
         }
-        let shallow = if git.is_shallow() {
-            " (this clone is shallow: the history that joins them was not fetched)"
-        } else {
-            ""
-        };
+        let shallow = git.is_shallow();
         match unrelated.first() {
-            Some(branch) => bail!("`{branch}` and HEAD have no common ancestor here{shallow}"),
+            Some(branch) => bail!(
+                "`{branch}` and HEAD have no common ancestor here{}",
+                if shallow {
+                    " (this clone is shallow: the history that joins them was not fetched)"
+                } else {
+                    ""
+                }
+            ),
             None => bail!(
-                "no default branch (origin/HEAD, origin/main, origin/master, main or master) to compare with{shallow}; name a base revision"
+                "no default branch (origin/HEAD, origin/main, origin/master, main or master) to compare with{}",
+                if shallow {
+                    " (this clone is shallow and may hold only the branch checked out)"
+                } else {
+                    ""
+                }
             ),
         }
     }

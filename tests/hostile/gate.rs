@@ -140,6 +140,29 @@ fn check_without_a_base_fails_closed() {
     let out = check(root, &[]);
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     says_how_to_fix(&out.stderr);
+    // In a repository, `none` in the scanned threatmark.toml may be the change's own: without a
+    // base to read the policy from, that is no way around the gate.
+    write(
+        root,
+        "threatmark.toml",
+        "[project]\nname = \"hostile\"\n[check]\nfail_on_new_unmitigated = \"none\"\n",
+    );
+    rescan(root);
+    assert_eq!(check(root, &[]).code, 2);
+    // Outside one there is no change: the folder's own `none` needs no base.
+    write(
+        plain.path(),
+        "threatmark.toml",
+        "[project]\nname = \"hostile\"\n[check]\nfail_on_new_unmitigated = \"none\"\n",
+    );
+    rescan(plain.path());
+    let out = check(plain.path(), &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("off  new-unmitigated"),
+        "{}",
+        out.stdout
+    );
 
     // An orphan branch: no common ancestor with main.
     let dir = gated("");
