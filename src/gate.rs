@@ -207,7 +207,7 @@ fn strictest(model: &ThreatModel, own: &RiskMatrix, other: &RiskMatrix, date: &s
 }
 
 /// Decide every policy.
-pub(crate) fn evaluate(input: &Input<'_>) -> Verdict {
+pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
     let head = input.config;
     let base = input.base.ok();
     let base_config = base.map(|b| b.config);
@@ -262,9 +262,16 @@ pub(crate) fn evaluate(input: &Input<'_>) -> Verdict {
     }
     outcomes.push(new_unmitigated);
     if let Some(base) = base {
-        // Each side rated with its own matrix: what a reader of either model sees.
-        let base_a = analysis::analyze(base.model, &base.config.risk, None);
-        let head_a = analysis::analyze(input.model, &head.risk, None);
+        // Each side rated with its own matrix: what a reader of either model sees (the scan
+        // embeds that date-free analysis in the model).
+        let own = |m: &'a ThreatModel, risk: &RiskMatrix| match &m.analysis {
+            Some(a) => std::borrow::Cow::Borrowed(a),
+            None => std::borrow::Cow::Owned(analysis::analyze(m, risk, None)),
+        };
+        let (base_a, head_a) = (
+            own(base.model, &base.config.risk),
+            own(input.model, &head.risk),
+        );
         let name = |id: &str| {
             input
                 .model
