@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::analysis::{self, Analysis, Residual, RiskMatrix};
+use crate::analysis::{self, Analysis, Residual, Risk, RiskMatrix};
 use crate::model::{Band, Location, Source, ThreatModel};
 
 /// What happened to one element or relation.
@@ -396,11 +396,12 @@ pub fn diff(
             .unwrap_or_default()
     };
     let mut status = Vec::new();
-    let mut risk = Vec::new();
     let ids: BTreeSet<&str> = old_t.keys().chain(new_t.keys()).copied().collect();
     for id in ids {
-        let (o, n) = (old_t.get(id), new_t.get(id));
-        let (so, sn) = (o.map(|t| t.status), n.map(|t| t.status));
+        let (so, sn) = (
+            old_t.get(id).map(|t| t.status),
+            new_t.get(id).map(|t| t.status),
+        );
         if so != sn {
             status.push(StatusChange {
                 threat: id.into(),
@@ -409,42 +410,8 @@ pub fn diff(
                 to: sn,
             });
         }
-        let ro = o.and_then(|t| t.risk.as_ref());
-        let rn = n.and_then(|t| t.risk.as_ref());
-        if let (Some(a), Some(b)) = (ro, rn)
-            && a.score != b.score
-        {
-            risk.push(RiskChange {
-                threat: id.into(),
-                name: name(id),
-                from_score: Some(a.score),
-                from_band: Some(a.band),
-                to_score: Some(b.score),
-                to_band: Some(b.band),
-                direction: if b.score > a.score { "up" } else { "down" }.into(),
-            });
-        } else if let (Some(a), None, Some(_)) = (ro, rn, n) {
-            risk.push(RiskChange {
-                threat: id.into(),
-                name: name(id),
-                from_score: Some(a.score),
-                from_band: Some(a.band),
-                to_score: None,
-                to_band: None,
-                direction: "unrated".into(),
-            });
-        } else if let (None, Some(b), Some(_)) = (ro, rn, o) {
-            risk.push(RiskChange {
-                threat: id.into(),
-                name: name(id),
-                from_score: None,
-                from_band: None,
-                to_score: Some(b.score),
-                to_band: Some(b.band),
-                direction: "up".into(),
-            });
-        }
     }
+    let risk = risk_changes(&a_old, &a_new, name);
 
     let old_crossing: BTreeSet<&str> = a_old.crossings.iter().map(|c| c.flow.as_str()).collect();
     let new_crossings: Vec<NewCrossing> = a_new
@@ -502,6 +469,48 @@ pub fn diff(
         risk,
         new_crossings,
     }
+}
+
+/// Threats whose rating changed between two analyses, in id order. The band decides the
+/// direction when it moved (a matrix or band edges changed in the change can lower a band at
+/// the same score, and the band is what a gate compares); otherwise the score does. A rating
+/// removed is `unrated`, one added to a threat that was there is `up`.
+pub fn risk_changes(
+    old: &Analysis,
+    new: &Analysis,
+    name: impl Fn(&str) -> String,
+) -> Vec<RiskChange> {
+    let old_t: BTreeMap<&str, _> = old.threats.iter().map(|t| (t.threat.as_str(), t)).collect();
+    let new_t: BTreeMap<&str, _> = new.threats.iter().map(|t| (t.threat.as_str(), t)).collect();
+    let mut risk = Vec::new();
+    for (id, n) in &new_t {
+        let Some(o) = old_t.get(id) else {
+            continue;
+        };
+        let change = |from: Option<&Risk>, to: Option<&Risk>, direction: &str| RiskChange {
+            threat: (*id).into(),
+            name: name(id),
+            from_score: from.map(|r| r.score),
+            from_band: from.map(|r| r.band),
+            to_score: to.map(|r| r.score),
+            to_band: to.map(|r| r.band),
+            direction: direction.into(),
+        };
+        match (o.risk.as_ref(), n.risk.as_ref()) {
+            (Some(a), Some(b)) if (a.band, a.score) != (b.band, b.score) => {
+                let up = if a.band == b.band {
+                    b.score > a.score
+                } else {
+                    b.band > a.band
+                };
+                risk.push(change(Some(a), Some(b), if up { "up" } else { "down" }));
+            }
+            (Some(a), None) => risk.push(change(Some(a), None, "unrated")),
+            (None, Some(b)) => risk.push(change(None, Some(b), "up")),
+            _ => {}
+        }
+    }
+    risk
 }
 
 /// Fields that differ, ignoring the id, the locations and the derived analysis.
@@ -577,6 +586,30 @@ mod tests {
         assert_eq!(d.summary.mitigations_gained, 1);
         assert_eq!(d.status[0].to, Some(Residual::Mitigated));
         assert_eq!(d.risk[0].direction, "up");
+    }
+
+    /// New band edges lower a band at the same score: a lowered risk, which a gate compares.
+    #[test]
+    fn a_band_lowered_at_the_same_score_is_down() {
+        let m = model(&[(
+            "a.rs",
+            "@threat SQLi (#sqli) [likelihood: likely; impact: major]\n@exposes Api to #sqli",
+        )]);
+        let lax = RiskMatrix {
+            band_edges: [1, 2, 3, 99, 100],
+            ..RiskMatrix::default()
+        };
+        let before = analysis::analyze(&m, &RiskMatrix::default(), None);
+        let after = analysis::analyze(&m, &lax, None);
+        let r = risk_changes(&before, &after, |_| String::new());
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].direction, "down");
+        assert_eq!((r[0].from_score, r[0].to_score), (Some(16), Some(16)));
+        assert_eq!(
+            (r[0].from_band, r[0].to_band),
+            (Some(Band::High), Some(Band::Medium))
+        );
+        assert!(risk_changes(&before, &before, |_| String::new()).is_empty());
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod exit;
 pub mod export;
+pub(crate) mod gate;
 pub mod import;
 pub mod input;
 pub mod lang;

@@ -1184,7 +1184,8 @@ fn check_errors_exit_two() {
     let out = repo.expect(&["check", "--base", "no-such-rev"], 2);
     assert!(out.stderr.contains("no-such-rev"), "{}", out.stderr);
 
-    // Not a repository: fine without --base (the policy is skipped), an error with it.
+    // Not a repository: no base, so the gate fails closed (exit 2) unless that is allowed
+    // (the policy is then skipped); `--base` is an error.
     let plain = tempfile::tempdir().expect("tempdir");
     fs::write(
         plain.path().join("a.py"),
@@ -1200,6 +1201,13 @@ fn check_errors_exit_two() {
     let out = run({
         let mut c = tm_in(plain.path());
         c.arg("check");
+        c
+    });
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("no base revision"), "{}", out.stderr);
+    let out = run({
+        let mut c = tm_in(plain.path());
+        c.args(["check", "--allow-missing-base"]);
         c
     });
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);

@@ -1,5 +1,9 @@
 //! `threatmark check`: the CI gate. Exit 0 when every policy passes, 1 when one fails, 2 on
-//! error. Each failure says which policy and where.
+//! error (and when no base revision can be found: the gate fails closed). Each failure says
+//! which policy and where.
+//!
+//! Only IO lives here: find the base, scan the work tree and the base, read the committed
+//! model, render. What passes is decided by the pure src/gate.rs.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,10 +13,12 @@ use clap::ValueEnum;
 
 use super::analyze::{findings_as_diagnostics, today};
 use super::revs::Repo;
-use crate::analysis::{self, ElementKind, Finding};
+use crate::analysis::Finding;
 use crate::annotation::is_valid_date;
 use crate::diagnostic::{Code, Severity};
-use crate::model::{self, Band, Location};
+use crate::diff::RiskChange;
+use crate::gate::{self, State};
+use crate::model::{self, Band};
 use crate::render::sarif::{self, PolicyResult};
 use crate::{exit, output, render};
 
@@ -49,6 +55,10 @@ pub struct CheckArgs {
     /// Do not fail when the committed model is stale.
     #[arg(long)]
     pub allow_stale: bool,
+    /// Go on when no base revision can be found (shallow clone, orphan branch, no default
+    /// branch, not a git repository): new-unmitigated is then skipped, not passed.
+    #[arg(long)]
+    pub allow_missing_base: bool,
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
     /// SARIF: leave out results below this level.
@@ -81,205 +91,116 @@ pub enum CheckFormat {
     Sarif,
 }
 
-/// The outcome of one policy.
-#[derive(Debug, Clone, serde::Serialize)]
-struct Outcome {
-    policy: &'static str,
-    /// `passed`, `failed`, `off` or `skipped`.
-    state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<String>,
-    violations: Vec<Violation>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-struct Violation {
-    message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    location: Option<Location>,
-}
-
-fn violations_of(findings: &[&Finding]) -> Vec<Violation> {
-    findings
-        .iter()
-        .map(|f| Violation {
-            message: f.message.clone(),
-            location: f.locations.first().cloned(),
-        })
-        .collect()
-}
-
-fn outcome(policy: &'static str, enabled: bool, violations: Vec<Violation>) -> Outcome {
-    Outcome {
-        policy,
-        state: match (enabled, violations.is_empty()) {
-            (false, _) => "off",
-            (true, true) => "passed",
-            (true, false) => "failed",
-        },
-        note: None,
-        violations: if enabled { violations } else { Vec::new() },
-    }
-}
-
 pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
     let date = match &args.today {
         Some(d) if is_valid_date(d) => d.clone(),
         Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
         None => today(),
     };
+    let fail_on = match &args.fail_on {
+        Some(word) => match gate::threshold(word) {
+            Some(t) => Some(t),
+            None => bail!(
+                "--fail-on `{word}` is not a band ({} | none)",
+                Band::words()
+            ),
+        },
+        None => None,
+    };
+    let flags = gate::Flags {
+        fail_on,
+        allow_errors: args.allow_errors,
+        allow_expired: args.allow_expired,
+        allow_unguarded: args.allow_unguarded,
+        allow_stale: args.allow_stale,
+    };
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
     let (config, result) = repo.scan_worktree()?;
-    let policy = &config.check;
-    let threshold = args
-        .fail_on
-        .clone()
-        .unwrap_or_else(|| policy.fail_on_new_unmitigated.clone());
-    let threshold: Option<Band> = match threshold.as_str() {
-        "none" => None,
-        b => match Band::parse(b) {
-            Some(b) => Some(b),
-            None => bail!("--fail-on `{b}` is not a band ({} | none)", Band::words()),
+
+    // The base: named, or the merge base with the default branch. Without one the gate fails
+    // closed (exit 2), unless the CI owner switched the policy off or allowed that.
+    let base: Result<String, String> = match &args.base {
+        Some(b) => {
+            repo.resolve(b).map_err(|e| repo.shallow_hint(e))?;
+            Ok(b.clone())
+        }
+        None => match default_base(&repo) {
+            Ok(b) => Ok(b),
+            Err(why) => {
+                let relieved = fail_on == Some(None)
+                    // Outside git there is no change whose own configuration could say `none`.
+                    || (!repo.has_git() && fail_on.is_none()
+                        && gate::threshold(&config.check.fail_on_new_unmitigated) == Some(None));
+                if !relieved && !args.allow_missing_base {
+                    bail!("{}", missing_base(&why));
+                }
+                Err(format!("{why}; allowed by --allow-missing-base"))
+            }
         },
     };
-    let a = analysis::analyze(&result.model, &config.risk, Some(&date));
-    let by_code =
-        |code: Code| -> Vec<&Finding> { a.findings.iter().filter(|f| f.code == code).collect() };
-
-    let mut outcomes = Vec::new();
-    // The findings behind failed policies, shown with carets on stderr.
-    let mut failing: Vec<Finding> = Vec::new();
-
-    // New unmitigated exposures at or above the threshold, against the base.
-    let mut new_unmitigated = Outcome {
-        policy: "new-unmitigated",
-        state: "off",
-        note: None,
-        violations: Vec::new(),
+    let scanned = match &base {
+        Ok(rev) => Some((rev.as_str(), repo.scan_rev(rev)?)),
+        Err(_) => None,
     };
-    if let Some(band) = threshold {
-        let base = match &args.base {
-            Some(b) => Some(b.clone()),
-            None if repo.has_git() => repo.default_base().ok(),
-            None => None,
-        };
-        match base {
-            Some(base) => {
-                let (base_config, base_result) = repo.scan_rev(&base)?;
-                let base_a = analysis::analyze(&base_result.model, &base_config.risk, Some(&date));
-                let exposure = |f: &Finding| {
-                    f.elements
-                        .iter()
-                        .find(|e| e.kind == ElementKind::Exposure)
-                        .map(|e| e.id.clone())
-                };
-                let before: Vec<String> = base_a
-                    .findings
-                    .iter()
-                    .filter(|f| f.code == Code::UnmitigatedExposure)
-                    .filter_map(exposure)
-                    .collect();
-                let new: Vec<&Finding> = by_code(Code::UnmitigatedExposure)
-                    .into_iter()
-                    .filter(|f| f.risk.as_ref().is_some_and(|r| r.band >= band))
-                    .filter(|f| exposure(f).is_some_and(|e| !before.contains(&e)))
-                    .collect();
-                new_unmitigated = outcome("new-unmitigated", true, violations_of(&new));
-                if new_unmitigated.state == "failed" {
-                    failing.extend(new.into_iter().cloned());
-                }
-                new_unmitigated.note = Some(format!("at or above {band}, against {base}"));
-            }
-            None => {
-                new_unmitigated.state = "skipped";
-                new_unmitigated.note = Some(
-                    "no base revision (not a git repository, or no default branch); pass --base"
-                        .into(),
-                );
-            }
-        }
-    }
-    outcomes.push(new_unmitigated);
-
-    let errors: Vec<Violation> = result
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| Violation {
-            message: format!("{}: {}", d.code, d.message),
-            location: d.location.clone(),
-        })
-        .collect();
-    let errors = outcome(
-        "errors",
-        policy.fail_on_errors && !args.allow_errors,
-        errors,
-    );
-    let errors_failed = errors.state == "failed";
-    outcomes.push(errors);
-    for (name, enabled, code) in [
-        (
-            "expired-acceptances",
-            policy.fail_on_expired && !args.allow_expired,
-            Code::ExpiredAcceptance,
-        ),
-        (
-            "unguarded-crossings",
-            policy.fail_on_unguarded && !args.allow_unguarded,
-            Code::UnguardedCrossing,
-        ),
-    ] {
-        let found = by_code(code);
-        let o = outcome(name, enabled, violations_of(&found));
-        if o.state == "failed" {
-            failing.extend(found.into_iter().cloned());
-        }
-        outcomes.push(o);
-    }
 
     // Confined to the scan root like `scan` writes it: the value comes from the repository.
     let model_path = super::scan::model_path(&repo.root, &config.scan.output)?;
-    let fresh = model::to_json(&result.model);
-    let stale = match std::fs::read_to_string(&model_path) {
-        Ok(committed) if committed == fresh => Vec::new(),
-        Ok(_) => vec![Violation {
-            message: format!(
-                "{} differs from what the code yields: run `threatmark scan` and commit it",
-                config.scan.output
-            ),
-            // Line 1, so that code scanning can show the alert.
-            location: Some(Location::new(config.scan.output.clone(), 1, 1)),
-        }],
-        Err(_) => vec![Violation {
-            message: format!(
-                "{} is missing: run `threatmark scan` and commit it",
-                config.scan.output
-            ),
-            location: Some(Location::new(config.scan.output.clone(), 1, 1)),
-        }],
+    let committed = match std::fs::read_to_string(&model_path) {
+        Ok(text) if text == model::to_json(&result.model) => gate::Committed::Fresh,
+        Ok(_) => gate::Committed::Differs,
+        Err(_) => gate::Committed::Missing,
     };
-    outcomes.push(outcome(
-        "stale-model",
-        policy.fail_on_stale && !args.allow_stale,
-        stale,
-    ));
+    let verdict = gate::evaluate(&gate::Input {
+        model: &result.model,
+        diagnostics: &result.diagnostics,
+        config: &config,
+        base: match (&scanned, &base) {
+            (Some((label, (base_config, base_result))), _) => Ok(gate::Base {
+                label,
+                model: &base_result.model,
+                config: base_config,
+            }),
+            (None, Err(why)) => Err(why.as_str()),
+            (None, Ok(_)) => Err("not scanned"),
+        },
+        flags: &flags,
+        date: &date,
+        committed: &committed,
+    });
+    repo.save_cache();
 
-    let failed = outcomes.iter().filter(|o| o.state == "failed").count();
+    let outcomes = &verdict.outcomes;
+    let failed = verdict.failed();
     let report = match args.format {
-        CheckFormat::Text => text(&outcomes, failed),
+        CheckFormat::Text => text(&verdict),
         CheckFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&serde_json::json!({
+            let mut report = serde_json::json!({
                 "passed": failed == 0,
                 "date": date,
                 "policies": outcomes,
-            }))?;
+            });
+            let skipped: Vec<&str> = outcomes
+                .iter()
+                .filter(|o| o.state == State::Skipped)
+                .map(|o| o.policy)
+                .collect();
+            if !skipped.is_empty() {
+                report["skipped"] = serde_json::json!(skipped);
+            }
+            if !verdict.policy_changes.is_empty() {
+                report["policy_changes"] = serde_json::json!(verdict.policy_changes);
+            }
+            if !verdict.risk_lowered.is_empty() {
+                report["risk_lowered"] = serde_json::json!(verdict.risk_lowered);
+            }
+            let mut s = serde_json::to_string_pretty(&report)?;
             s.push('\n');
             s
         }
         CheckFormat::Sarif => {
             let policies: Vec<PolicyResult> = outcomes
                 .iter()
-                .filter(|o| o.state == "failed" && o.policy == "stale-model")
+                .filter(|o| o.state == State::Failed && o.policy == "stale-model")
                 .flat_map(|o| {
                     o.violations.iter().map(|v| PolicyResult {
                         policy: o.policy.into(),
@@ -291,7 +212,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             // Findings that fail an enabled policy are errors, whatever their default level.
             let failing = |code: Code| {
                 outcomes.iter().any(|o| {
-                    o.state == "failed"
+                    o.state == State::Failed
                         && matches!(
                             (o.policy, code),
                             ("unguarded-crossings", Code::UnguardedCrossing)
@@ -299,7 +220,8 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                         )
                 })
             };
-            let findings: Vec<Finding> = a
+            let findings: Vec<Finding> = verdict
+                .analysis
                 .findings
                 .iter()
                 .cloned()
@@ -314,6 +236,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 prefix: repo.prefix_slash(),
                 min_level: args.min_level.severity(),
                 fallback_path: config.scan.output.clone(),
+                notifications: notifications(&verdict),
                 ..sarif::Options::new(&config.risk)
             };
             sarif::sarif(&result.diagnostics, &findings, &policies, &opts)
@@ -334,35 +257,117 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         let mut diags: Vec<_> = result
             .diagnostics
             .iter()
-            .filter(|d| errors_failed && d.severity == Severity::Error)
+            .filter(|d| verdict.errors_failed && d.severity == Severity::Error)
             .cloned()
             .collect();
-        diags.extend(findings_as_diagnostics(&failing, &result.sources));
+        diags.extend(findings_as_diagnostics(&verdict.failing, &result.sources));
         let rendered = render::diagnostics::render(&diags, &result.sources, color);
         let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
     }
     Ok(if failed > 0 { exit::FAILED } else { exit::OK })
 }
 
-fn text(outcomes: &[Outcome], failed: usize) -> String {
-    let mut out = if failed == 0 {
-        "threatmark check: passed\n".to_string()
+/// The merge base with the default branch, or why there is none (without the folder's path:
+/// the reason is part of the report).
+fn default_base(repo: &Repo) -> Result<String, String> {
+    if repo.has_git() {
+        repo.default_base().map_err(|e| format!("{e:#}"))
     } else {
-        format!(
-            "threatmark check: FAILED ({failed} of {} policies)\n",
+        Err("not a git repository".into())
+    }
+}
+
+/// Why `check` stops without a base, and how to give it one.
+fn missing_base(why: &str) -> String {
+    format!(
+        "no base revision to compare with: {why}.\n\
+         `threatmark check` compares the change with its base and reads the policy from there, \
+         so it fails closed without one. Fetch the base (GitHub: `actions/checkout` with \
+         `fetch-depth: 0`; elsewhere `git fetch origin <branch>`) or name it with `--base REV`; \
+         `--fail-on none` switches the comparison off, and `--allow-missing-base` runs without \
+         it (the new-unmitigated policy is then reported as skipped)"
+    )
+}
+
+/// What a SARIF viewer should know besides the results: skipped policies, and the change's own
+/// edits to its policy and ratings.
+fn notifications(verdict: &gate::Verdict) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for o in verdict
+        .outcomes
+        .iter()
+        .filter(|o| o.state == State::Skipped)
+    {
+        out.push((
+            format!("policy/{}", o.policy),
+            format!(
+                "policy {} skipped: {}",
+                o.policy,
+                o.note.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
+    for c in &verdict.policy_changes {
+        out.push(("policy-changed".into(), policy_change_line(c)));
+    }
+    for r in &verdict.risk_lowered {
+        out.push(("risk-lowered".into(), risk_lowered_line(r)));
+    }
+    out
+}
+
+fn policy_change_line(c: &gate::PolicyChange) -> String {
+    format!(
+        "policy changed in this change: {} {} -> {} ({})",
+        c.key, c.base, c.head, c.effect
+    )
+}
+
+fn risk_lowered_line(r: &RiskChange) -> String {
+    let rating = |score: Option<u8>, band: Option<Band>| match (score, band) {
+        (Some(s), Some(b)) => format!("{s} {b}"),
+        _ => "unrated".into(),
+    };
+    format!(
+        "risk lowered in this change: {} `{}` {} -> {}",
+        r.threat,
+        r.name,
+        rating(r.from_score, r.from_band),
+        rating(r.to_score, r.to_band)
+    )
+}
+
+fn text(verdict: &gate::Verdict) -> String {
+    let outcomes = &verdict.outcomes;
+    let (failed, skipped) = (verdict.failed(), verdict.count(State::Skipped));
+    let mut out = match (failed, skipped) {
+        (0, 0) => "threatmark check: passed\n".to_string(),
+        (0, s) => format!(
+            "threatmark check: passed ({s} of {} policies skipped)\n",
             outcomes.len()
-        )
+        ),
+        (f, 0) => format!(
+            "threatmark check: FAILED ({f} of {} policies)\n",
+            outcomes.len()
+        ),
+        (f, s) => format!(
+            "threatmark check: FAILED ({f} of {} policies; {s} skipped)\n",
+            outcomes.len()
+        ),
     };
     for o in outcomes {
         let mark = match o.state {
-            "passed" => "ok  ",
-            "failed" => "FAIL",
-            "skipped" => "skip",
-            _ => "off ",
+            State::Passed => "ok  ",
+            State::Failed => "FAIL",
+            State::Skipped => "skip",
+            State::Off => "off ",
         };
         out.push_str(&format!("  {mark} {}", o.policy));
         if let Some(note) = &o.note {
-            out.push_str(&format!(" ({note})"));
+            out.push_str(&format!(
+                " ({})",
+                annotate_snippets::normalize_untrusted_str(note)
+            ));
         }
         out.push('\n');
         for v in &o.violations {
@@ -376,6 +381,17 @@ fn text(outcomes: &[Outcome], failed: usize) -> String {
                 annotate_snippets::normalize_untrusted_str(&v.message)
             ));
         }
+    }
+    let lines = verdict
+        .policy_changes
+        .iter()
+        .map(policy_change_line)
+        .chain(verdict.risk_lowered.iter().map(risk_lowered_line));
+    for line in lines {
+        out.push_str(&format!(
+            "  {}\n",
+            annotate_snippets::normalize_untrusted_str(&line)
+        ));
     }
     out
 }

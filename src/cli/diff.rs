@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::ValueEnum;
 
 use super::revs::{Repo, Side, parse_range};
@@ -43,7 +44,10 @@ pub fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     let (base, head) = parse_range(&revs)?;
     let base = match base {
         Some(b) => b,
-        None => Side::Rev(repo.default_base()?),
+        None => Side::Rev(
+            repo.default_base()
+                .context("name a base revision (`threatmark diff BASE`)")?,
+        ),
     };
     let d = match (&base, &head) {
         (Side::Rev(a), Side::Rev(b)) => diff_revs(&repo, a, b)?,

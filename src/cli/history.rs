@@ -1,5 +1,6 @@
 //! `threatmark history`: how the model evolved, commit by commit (first parent), as counts of
-//! threats by residual status and by risk band.
+//! threats by residual status and by risk band. A commit whose own configuration is invalid is
+//! skipped with a warning naming it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -82,14 +83,27 @@ pub fn points(
     };
     let mut out = Vec::new();
     for c in reader.first_parent_history(tip, stop, max)? {
-        let (config, result) = repo.scan_rev(&c.id.to_string())?;
+        let id = c.id.to_string();
+        let short: String = id.chars().take(12).collect();
+        let (config, result) = match repo.scan_rev(&id) {
+            Ok(scanned) => scanned,
+            // One commit with a broken threatmark.toml must not end the history for good.
+            Err(e) if invalid_config(&e) => {
+                eprintln!(
+                    "threatmark: warning: skipping commit {short} ({}): {}",
+                    annotate_snippets::normalize_untrusted_str(&c.summary),
+                    annotate_snippets::normalize_untrusted_str(&format!("{e:#}"))
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let a = analysis::analyze(&result.model, &config.risk, None);
         let status = |r: Residual| a.summary.by_status.get(r.as_str()).copied().unwrap_or(0);
         let band = |b: &str| a.summary.open_by_band.get(b).copied().unwrap_or(0);
-        let id = c.id.to_string();
         out.push(Point {
             status: TimelinePoint {
-                commit: id.chars().take(12).collect(),
+                commit: short,
                 date: date_of(c.time),
                 subject: c.summary,
                 threats: a.summary.threats,
@@ -108,6 +122,17 @@ pub fn points(
         });
     }
     Ok(out)
+}
+
+/// The commit's own configuration is invalid (not the `--config` file, which is the same for
+/// every commit and fails the command).
+fn invalid_config(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::scan::ScanError>(),
+            Some(crate::scan::ScanError::Config(_))
+        )
+    })
 }
 
 const COLUMNS: [&str; 15] = [

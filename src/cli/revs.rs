@@ -60,6 +60,9 @@ pub fn parse_range(args: &[String]) -> anyhow::Result<(Option<Side>, Side)> {
 pub struct Repo {
     pub root: PathBuf,
     git: Option<GitRepo>,
+    /// Why there is no repository: `None` when the folder is simply not in one, the reason when
+    /// one was found but cannot be read (an object format this build does not read).
+    git_error: Option<String>,
     prefix: String,
     /// Loaded on first use: a scan that follows a snapshot does not need it.
     cache: std::sync::OnceLock<BlobCache>,
@@ -80,7 +83,11 @@ impl std::fmt::Debug for Repo {
 
 impl Repo {
     pub fn open(root: &Path, threads: Option<usize>, config: Option<PathBuf>) -> Self {
-        let git = GitRepo::discover(root).ok();
+        let (git, git_error) = match GitRepo::discover(root) {
+            Ok(g) => (Some(g), None),
+            Err(crate::source::git::GitError::NotARepository { .. }) => (None, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         let prefix = git
             .as_ref()
             .and_then(|g| g.workdir())
@@ -95,6 +102,7 @@ impl Repo {
         Self {
             root: root.to_path_buf(),
             git,
+            git_error,
             prefix,
             cache: std::sync::OnceLock::new(),
             snapshots: std::cell::RefCell::default(),
@@ -108,9 +116,10 @@ impl Repo {
     }
 
     pub fn git(&self) -> anyhow::Result<&GitRepo> {
-        match &self.git {
-            Some(g) => Ok(g),
-            None => bail!("{} is not inside a git repository", self.root.display()),
+        match (&self.git, &self.git_error) {
+            (Some(g), _) => Ok(g),
+            (None, Some(why)) => bail!("{why}"),
+            (None, None) => bail!("{} is not inside a git repository", self.root.display()),
         }
     }
 
@@ -203,8 +212,21 @@ impl Repo {
         }
     }
 
+    /// A repository was found (even one this build cannot read).
     pub fn has_git(&self) -> bool {
-        self.git.is_some()
+        self.git.is_some() || self.git_error.is_some()
+    }
+
+    /// A failed lookup in a shallow clone: say that the object may simply not have been
+    /// fetched, and how to fetch it.
+    pub fn shallow_hint(&self, e: anyhow::Error) -> anyhow::Error {
+        if self.git.as_ref().is_some_and(GitRepo::is_shallow) {
+            e.context(
+                "this clone is shallow: the revision may not have been fetched (fetch it, e.g. `git fetch --deepen` or `actions/checkout` with `fetch-depth: 0`)",
+            )
+        } else {
+            e
+        }
     }
 
     pub fn resolve(&self, rev: &str) -> anyhow::Result<ObjectId> {
@@ -227,8 +249,10 @@ impl Repo {
     /// `merge-base(default branch, HEAD)`: the default branch is `origin/HEAD`, else
     /// `origin/main`, `origin/master`, `main`, `master`.
     pub fn default_base(&self) -> anyhow::Result<String> {
-        let reader = self.git()?.reader();
+        let git = self.git()?;
+        let reader = git.reader();
         let head = reader.resolve_commit("HEAD")?;
+        let mut unrelated = Vec::new();
         for candidate in [
             "origin/HEAD",
             "origin/main",
@@ -236,15 +260,33 @@ impl Repo {
             "main",
             "master",
         ] {
-            if let Ok(id) = reader.resolve_commit(candidate)
-                && let Ok(Some(base)) = reader.merge_base(id, head)
-            {
-                return Ok(base.to_string());
+            if let Ok(id) = reader.resolve_commit(candidate) {
+                // An error here is a commit missing from a shallow clone's history.
+                match reader.merge_base(id, head) {
+                    Ok(Some(base)) => return Ok(base.to_string()),
+                    Ok(None) | Err(_) => unrelated.push(candidate),
+                }
             }
         }
-        bail!(
-            "no default branch (origin/HEAD, main or master) to compare with; name a base revision"
-        )
+        let shallow = git.is_shallow();
+        match unrelated.first() {
+            Some(branch) => bail!(
+                "`{branch}` and HEAD have no common ancestor here{}",
+                if shallow {
+                    " (this clone is shallow: the history that joins them was not fetched)"
+                } else {
+                    ""
+                }
+            ),
+            None => bail!(
+                "no default branch (origin/HEAD, origin/main, origin/master, main or master) to compare with{}",
+                if shallow {
+                    " (this clone is shallow and may hold only the branch checked out)"
+                } else {
+                    ""
+                }
+            ),
+        }
     }
 
     fn explicit_config(&self) -> anyhow::Result<Option<Config>> {

@@ -222,7 +222,8 @@ pub fn markdown(d: &ModelDiff) -> String {
         return out;
     }
     let s = &d.summary;
-    if s.newly_exposed + s.risk_up + s.new_unguarded_crossings + s.mitigations_lost > 0 {
+    let lowered = d.risk.iter().filter(|r| r.direction != "up").count();
+    if s.newly_exposed + s.risk_up + lowered + s.new_unguarded_crossings + s.mitigations_lost > 0 {
         out.push_str("**Needs attention**\n\n");
         for st in d
             .status
@@ -243,6 +244,20 @@ pub fn markdown(d: &ModelDiff) -> String {
                 r.to_score.unwrap_or_default(),
                 r.to_band.map_or("", |b| b.as_str())
             ));
+        }
+        // Lowered by the change itself: a reviewer should see why, it is how a risk is slipped
+        // under a gate's threshold.
+        for r in d.risk.iter().filter(|r| r.direction != "up") {
+            match (r.to_score, r.to_band) {
+                (Some(score), Some(band)) => out.push_str(&format!(
+                    "- :arrow_down: risk of **{}** lowered to {score} ({band})\n",
+                    md(&r.name)
+                )),
+                _ => out.push_str(&format!(
+                    "- :arrow_down: rating of **{}** removed\n",
+                    md(&r.name)
+                )),
+            }
         }
         for c in d.new_crossings.iter().filter(|c| !c.guarded) {
             out.push_str(&format!(

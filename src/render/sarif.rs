@@ -64,6 +64,9 @@ pub struct Options<'a> {
     pub matrix: &'a RiskMatrix,
     /// Where a result without any location is put (the model file, relative to the scan root).
     pub fallback_path: String,
+    /// `(id, text)` warnings about the run itself (a skipped policy, a policy changed by the
+    /// change under review): tool notifications, since none is a result to triage.
+    pub notifications: Vec<(String, String)>,
 }
 
 impl<'a> Options<'a> {
@@ -74,6 +77,7 @@ impl<'a> Options<'a> {
             max_results: MAX_RESULTS,
             matrix,
             fallback_path: "threatmodel.json".into(),
+            notifications: Vec::new(),
         }
     }
 }
@@ -430,17 +434,31 @@ pub fn sarif(
         "columnKind": "unicodeCodePoints",
         "results": results,
     });
+    let mut notifications: Vec<Value> = opts
+        .notifications
+        .iter()
+        .map(|(id, text)| {
+            json!({
+                "level": "warning",
+                "descriptor": { "id": id },
+                "message": { "text": crate::render::escape::clean(text) },
+            })
+        })
+        .collect();
     if dropped > 0 {
+        notifications.push(json!({
+            "level": "warning",
+            "descriptor": { "id": "results-capped" },
+            "message": { "text": format!(
+                "{dropped} results were left out: GitHub code scanning accepts at most {} results per run, so the most severe {} were kept",
+                opts.max_results, opts.max_results
+            ) },
+        }));
+    }
+    if !notifications.is_empty() {
         run["invocations"] = json!([{
             "executionSuccessful": true,
-            "toolExecutionNotifications": [{
-                "level": "warning",
-                "descriptor": { "id": "results-capped" },
-                "message": { "text": format!(
-                    "{dropped} results were left out: GitHub code scanning accepts at most {} results per run, so the most severe {} were kept",
-                    opts.max_results, opts.max_results
-                ) },
-            }],
+            "toolExecutionNotifications": notifications,
         }]);
     }
     let log = json!({

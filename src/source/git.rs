@@ -102,9 +102,27 @@ impl std::fmt::Debug for Reader {
 impl GitRepo {
     /// Find the repository that contains `path`.
     pub fn discover(path: &Path) -> Result<Self, GitError> {
-        let repo = gix::discover(path).map_err(|source| GitError::NotARepository {
-            path: path.to_path_buf(),
-            source: Box::new(source),
+        let repo = gix::discover(path).map_err(|source| {
+            // A repository in an object format this build cannot read is no reason to act as
+            // if there were no repository (a gate would then skip its base): say so.
+            let chain =
+                std::iter::successors(Some(&source as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .map(|e| e.to_string().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(": ");
+            if chain.contains("sha256") || chain.contains("objectformat") {
+                GitError::Other(format!(
+                    "{}: SHA-256 repositories are not supported by this build ({chain})",
+                    path.display()
+                ))
+            } else {
+                GitError::NotARepository {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                }
+            }
         })?;
         Ok(Self {
             sync: repo.into_sync(),
@@ -114,6 +132,11 @@ impl GitRepo {
     /// The work tree root, if the repository has one.
     pub fn workdir(&self) -> Option<PathBuf> {
         self.sync.work_dir().map(Path::to_path_buf)
+    }
+
+    /// A shallow clone: history beyond its `.git/shallow` commits was not fetched.
+    pub fn is_shallow(&self) -> bool {
+        self.sync.to_thread_local().is_shallow().unwrap_or(false)
     }
 
     /// The `.git` folder (for caches).
