@@ -9,6 +9,10 @@
 //! a model that changes without a code change hides real drift in noise and makes the stale-model gate flaky
 //! @control Sorted, id-keyed output (#sorted_output): collections are BTreeMaps keyed by stable ids, files are sorted by path before building, no clock or randomness
 //! @mitigates #builder against #nondeterminism with #sorted_output
+//! @threat Quiet re-rating (#quiet_rerate) [stride: T; likelihood: likely; impact: major; actor: #malicious_contributor]:
+//! a file that sorts earlier declares a threat again with a lower rating, and the gate ranks the lower risk
+//! @control Conflicting ratings are errors (#rating_conflicts_fail): two declarations of one id that disagree on likelihood, impact, severity, STRIDE, status, expiry, type or actor, or a second rating, are TM014 errors that fail the gate
+//! @mitigates #builder against #quiet_rerate with #rating_conflicts_fail
 //! @connects #builder to #writer with the model
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1073,9 +1077,32 @@ fn merge_into<'a>(
     diags
 }
 
+/// The fields the gate ranks and counts: a disagreement about one of them is TM014 (an error),
+/// about anything else TM013 (a warning). `rating` is a rating added where another
+/// declaration had already rated the thing.
+const RATING_FIELDS: &[&str] = &[
+    "stride",
+    "severity",
+    "likelihood",
+    "impact",
+    "status",
+    "expires",
+    "type",
+    "actor",
+    "rating",
+];
+
+fn conflict_code(field: &str) -> Code {
+    if RATING_FIELDS.contains(&field) {
+        Code::ConflictingRating
+    } else {
+        Code::ConflictingDeclaration
+    }
+}
+
 fn conflict(a: &Annotation, kind: Kind, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
-        Code::ConflictingDeclaration,
+        conflict_code(field),
         format!(
             "this declaration of {} `#{id}` gives {}",
             kind.as_str(),
@@ -1084,7 +1111,11 @@ fn conflict(a: &Annotation, kind: Kind, id: &str, field: &str) -> Diagnostic {
     )
     .at(a.source.location())
     .at_span(a.span)
-    .help("the first declaration in path order wins; keep one")
+    .help(if conflict_code(field) == Code::ConflictingRating {
+        "the first declaration in path order wins, and this is an error: rate it in one place"
+    } else {
+        "the first declaration in path order wins; keep one"
+    })
 }
 
 /// `a different owner`, `different details`, `different CWE ids`, ... for TM013 messages.
@@ -1096,6 +1127,7 @@ fn field_phrase(field: &str) -> String {
         "cwe" => "different CWE ids".into(),
         "capec" => "different CAPEC ids".into(),
         "expires" => "a different expiry date".into(),
+        "rating" => "a rating of its own, where an earlier declaration rated it already".into(),
         "name" | "description" | "severity" | "likelihood" | "impact" | "owner" | "status"
         | "ticket" | "actor" | "type" => format!("a different {field}"),
         custom => format!("a different value for `{custom}`"),
@@ -1103,8 +1135,22 @@ fn field_phrase(field: &str) -> String {
 }
 
 /// Fill unset fields of `into` from `from`; returns the names of fields set differently in both.
+///
+/// The rating (likelihood, impact, severity) is one thing: once a declaration has rated, a later
+/// one that sets a rating field left empty would change the risk as much as a different value
+/// (a `[likelihood: rare; impact: negligible]` next to a `[severity: critical]` moves the basis
+/// to the matrix), so it is not merged and is reported as `rating`.
 fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
     let mut conflicts = Vec::new();
+    let rated = into.likelihood.is_some() || into.impact.is_some() || into.severity.is_some();
+    if rated {
+        let adds = (into.likelihood.is_none() && from.likelihood.is_some())
+            || (into.impact.is_none() && from.impact.is_some())
+            || (into.severity.is_none() && from.severity.is_some());
+        if adds {
+            conflicts.push("rating".to_string());
+        }
+    }
     macro_rules! field {
         ($f:ident, $name:literal, $empty:expr) => {
             if !$empty(&from.$f) {
@@ -1117,9 +1163,21 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
         };
     }
     field!(stride, "stride", Vec::is_empty);
-    field!(severity, "severity", Option::is_none);
-    field!(likelihood, "likelihood", Option::is_none);
-    field!(impact, "impact", Option::is_none);
+    macro_rules! rating {
+        ($f:ident, $name:literal) => {
+            if let Some(v) = &from.$f {
+                match &into.$f {
+                    // With a rating in place the unset fields stay unset.
+                    None if !rated => into.$f = Some(*v),
+                    Some(have) if have != v => conflicts.push($name.to_string()),
+                    _ => {}
+                }
+            }
+        };
+    }
+    rating!(severity, "severity");
+    rating!(likelihood, "likelihood");
+    rating!(impact, "impact");
     field!(owner, "owner", Option::is_none);
     field!(status, "status", Option::is_none);
     field!(expires, "expires", Option::is_none);
@@ -1181,7 +1239,7 @@ fn add_relation<T: Clone + PartialEq>(
 
 fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
-        Code::ConflictingDeclaration,
+        conflict_code(field),
         format!(
             "`@{}` `{id}` is written twice with {}",
             a.tag.as_str(),
@@ -1190,7 +1248,11 @@ fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     )
     .at(a.source.location())
     .at_span(a.span)
-    .help("the first one in path order wins")
+    .help(if conflict_code(field) == Code::ConflictingRating {
+        "the first one in path order wins, and this is an error: write it once"
+    } else {
+        "the first one in path order wins"
+    })
 }
 
 /// How many ids "did you mean" searches may compare in one build, in total. A model with 100
