@@ -18,10 +18,26 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotation::{Annotation, Body, EntityRef, Kind};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Span};
 
 use super::ids;
 use super::types::*;
+
+/// Limits of one build (`[model]` in threatmark.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest component hierarchy (`:` segments of a name) and boundary nesting (TM030).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_depth: 64 }
+    }
+}
+
+/// The largest `max_depth` a configuration may ask for.
+pub const MAX_DEPTH_LIMIT: usize = 1024;
 
 /// All annotations of one file, in source order.
 #[derive(Debug, Clone, Default)]
@@ -115,7 +131,19 @@ pub fn build_from<'a>(
     project: Project,
     annotations: impl IntoIterator<Item = &'a Annotation>,
 ) -> (ThreatModel, Vec<Diagnostic>) {
-    let mut b = Builder::default();
+    build_limited(project, annotations, Limits::default())
+}
+
+/// [`build_from`] with the limits of a configuration.
+pub fn build_limited<'a>(
+    project: Project,
+    annotations: impl IntoIterator<Item = &'a Annotation>,
+    limits: Limits,
+) -> (ThreatModel, Vec<Diagnostic>) {
+    let mut b = Builder {
+        max_depth: limits.max_depth.clamp(1, MAX_DEPTH_LIMIT),
+        ..Builder::default()
+    };
     let all: Vec<&Annotation> = annotations.into_iter().collect();
     for (i, a) in all.iter().enumerate() {
         b.register_names(i, a);
@@ -147,6 +175,8 @@ enum Declared {
 
 #[derive(Debug, Default)]
 struct Builder<'a> {
+    /// [`Limits::max_depth`].
+    max_depth: usize,
     reg: Registry<'a>,
     diags: Vec<Diagnostic>,
     /// Ids compared in "did you mean" searches so far (bounded by `SUGGESTION_BUDGET`).
@@ -160,9 +190,9 @@ struct Builder<'a> {
     actor_places: BTreeMap<String, Vec<(String, &'a Source)>>,
     boundary_places: BTreeMap<String, Vec<(String, &'a Source)>>,
     parents: BTreeMap<String, String>,
-    /// Hierarchical component names (`Shop:API:Checkout`) with their ids, linked to parents once
-    /// every name is known.
-    hierarchy: Vec<(String, String, &'a Source)>,
+    /// Hierarchical component names (`Shop:API:Checkout`) with their ids, the annotation and
+    /// the name's span, linked to parents once every name is known.
+    hierarchy: Vec<(String, String, &'a Annotation, Span)>,
     mitigations: BTreeMap<String, Mitigation>,
     exposures: BTreeMap<String, Exposure>,
     acceptances: BTreeMap<String, Acceptance>,
@@ -225,7 +255,7 @@ impl<'a> Builder<'a> {
                 self.rejected.insert(i);
             }
             if kind == Kind::Component && named == Declared::Named {
-                self.hierarchy.push((name.clone(), r.id.clone(), &a.source));
+                self.hierarchy.push((name.clone(), r.id.clone(), a, r.span));
             }
         }
     }
@@ -245,7 +275,7 @@ impl<'a> Builder<'a> {
                 continue;
             }
             self.hierarchy
-                .push((name.clone(), member.id.clone(), &a.source));
+                .push((name.clone(), member.id.clone(), a, member.span));
             self.mention(Kind::Component, &member.id, name, &a.source);
         }
     }
@@ -265,7 +295,31 @@ impl<'a> Builder<'a> {
         // answer before it exists), so each name is resolved once: a model mentions
         // `Shop:Orders` in every relation that names it.
         let mut resolved: std::collections::HashMap<String, String> = Default::default();
-        for (name, id, source) in std::mem::take(&mut self.hierarchy) {
+        let mut too_deep: BTreeSet<String> = BTreeSet::new();
+        for (name, id, a, span) in std::mem::take(&mut self.hierarchy) {
+            let source = &a.source;
+            // Counted before anything is split: an 8,000-segment name costs one pass.
+            let segments = name.bytes().filter(|&b| b == b':').count() + 1;
+            if segments > self.max_depth {
+                if too_deep.insert(id.clone()) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::TooDeep,
+                            format!(
+                                "component name has {segments} `:` levels, more than max_depth ({})",
+                                self.max_depth
+                            ),
+                        )
+                        .at(ref_location(a, span))
+                        .at_span(span)
+                        .label("this name")
+                        .help(format!(
+                            "kept as one component `#{id}` without parents; shorten the name or raise `[model] max_depth`"
+                        )),
+                    );
+                }
+                continue;
+            }
             let parts: Vec<&str> = name.split(':').collect();
             if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
                 continue;
@@ -907,8 +961,12 @@ impl<'a> Builder<'a> {
     }
 
     /// One parent per boundary: the first placement wins, a later one inside it is more precise,
-    /// one around it adds nothing, any other is reported; an edge that would close a cycle is
-    /// dropped.
+    /// one around it adds nothing, any other is reported; an edge that would close a cycle or
+    /// nest a boundary deeper than `max_depth` is dropped.
+    ///
+    /// Cycles and depth are settled in one pass over all boundaries ([`Builder::settle`]), before
+    /// and after the later placements, so every walk up the nesting is at most `max_depth` long:
+    /// the work is linear in the number of boundaries, whatever their shape.
     fn boundary_parents(&mut self) -> BTreeMap<String, String> {
         let mut parents: BTreeMap<String, String> = BTreeMap::new();
         for (child, places) in &self.boundary_places {
@@ -928,10 +986,12 @@ impl<'a> Builder<'a> {
                     .or_insert_with(|| parent.clone());
             }
         }
-        // Walks up from `of` (inclusive); bounded, because cycles are only broken below.
+        self.settle(&mut parents);
+        // Walks up from `of` (inclusive); chains are at most `max_depth` long once settled.
+        let steps = self.max_depth + 1;
         let encloses = |parents: &BTreeMap<String, String>, anc: &str, of: &str| {
             let mut cur = of;
-            for _ in 0..=parents.len() {
+            for _ in 0..=steps {
                 if cur == anc {
                     return true;
                 }
@@ -942,6 +1002,7 @@ impl<'a> Builder<'a> {
             }
             false
         };
+        let mut moved = false;
         for (child, places) in &self.boundary_places {
             for (parent, source) in places.iter().skip(1) {
                 let Some(cur) = parents.get(child).cloned() else {
@@ -952,6 +1013,7 @@ impl<'a> Builder<'a> {
                 }
                 if encloses(&parents, &cur, parent) && !encloses(&parents, child, parent) {
                     parents.insert(child.clone(), parent.clone());
+                    moved = true;
                     continue;
                 }
                 let diag = if encloses(&parents, child, parent) {
@@ -974,32 +1036,91 @@ impl<'a> Builder<'a> {
                 self.diags.push(diag.at(source.location()));
             }
         }
-        // Break cycles deterministically: walk children in id order.
-        let children: Vec<String> = parents.keys().cloned().collect();
-        for child in children {
-            let mut seen = BTreeSet::from([child.clone()]);
-            let mut cur = child.clone();
-            while let Some(p) = parents.get(&cur).cloned() {
-                if !seen.insert(p.clone()) {
-                    let source = self
-                        .boundary_places
-                        .get(&cur)
-                        .and_then(|v| v.first())
-                        .map(|(_, s)| s.location());
-                    let mut d = Diagnostic::new(
-                        Code::BoundaryCycle,
-                        format!("boundaries `#{cur}` and `#{p}` contain each other"),
-                    )
-                    .help(format!("the nesting of `#{cur}` in `#{p}` was dropped"));
-                    d.location = source;
-                    self.diags.push(d);
-                    parents.remove(&cur);
-                    break;
-                }
-                cur = p;
-            }
+        // A more precise placement moves a boundary (and what it holds) deeper.
+        if moved {
+            self.settle(&mut parents);
         }
         parents
+    }
+
+    /// Break nesting cycles and cut nestings deeper than `max_depth`, in one pass: each boundary
+    /// is walked up only until a boundary whose depth is known, so each is visited once.
+    /// Children are taken in id order and a cycle loses the edge that closes it on that walk,
+    /// so the result never depends on the order of the input.
+    fn settle(&mut self, parents: &mut BTreeMap<String, String>) {
+        // Levels from a boundary up to its outermost one, itself included.
+        let mut depth: std::collections::HashMap<String, usize> = Default::default();
+        let children: Vec<String> = parents.keys().cloned().collect();
+        for start in children {
+            if depth.contains_key(&start) {
+                continue;
+            }
+            let mut path: Vec<String> = Vec::new();
+            let mut on_path: BTreeSet<String> = BTreeSet::new();
+            let mut cur = start;
+            let mut base = 0;
+            loop {
+                if let Some(&d) = depth.get(&cur) {
+                    base = d;
+                    break;
+                }
+                if on_path.contains(&cur) {
+                    // `path`'s last boundary is placed in `cur`, which is below it: a cycle.
+                    if let Some(last) = path.last() {
+                        let source = self
+                            .boundary_places
+                            .get(last)
+                            .and_then(|v| v.first())
+                            .map(|(_, s)| s.location());
+                        let mut d = Diagnostic::new(
+                            Code::BoundaryCycle,
+                            format!("boundaries `#{last}` and `#{cur}` contain each other"),
+                        )
+                        .help(format!("the nesting of `#{last}` in `#{cur}` was dropped"));
+                        d.location = source;
+                        self.diags.push(d);
+                        parents.remove(last);
+                    }
+                    break;
+                }
+                on_path.insert(cur.clone());
+                path.push(cur.clone());
+                match parents.get(&cur) {
+                    Some(p) => cur = p.clone(),
+                    None => break,
+                }
+            }
+            // From the outermost down: a boundary that would sit deeper than the limit becomes
+            // an outermost one.
+            let mut level = base;
+            for node in path.into_iter().rev() {
+                level += 1;
+                if level > self.max_depth {
+                    if let Some(parent) = parents.remove(&node) {
+                        let source = self.boundary_places.get(&node).and_then(|v| {
+                            v.iter()
+                                .find(|(p, _)| *p == parent)
+                                .or_else(|| v.first())
+                                .map(|(_, s)| s.location())
+                        });
+                        let mut d = Diagnostic::new(
+                            Code::TooDeep,
+                            format!(
+                                "boundary `#{node}` would be nested {level} levels deep, more than max_depth ({})",
+                                self.max_depth
+                            ),
+                        )
+                        .help(format!(
+                            "the nesting of `#{node}` in `#{parent}` was dropped; flatten the boundaries or raise `[model] max_depth`"
+                        ));
+                        d.location = source;
+                        self.diags.push(d);
+                    }
+                    level = 1;
+                }
+                depth.insert(node, level);
+            }
+        }
     }
 }
 

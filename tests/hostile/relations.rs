@@ -48,3 +48,121 @@ fn a_file_that_re_rates_a_threat_declared_elsewhere_is_an_error() {
     let strict = run(tm().args(["scan", "--strict", "-q"]).arg(root));
     assert_eq!(strict.code, 1, "{}", strict.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded work: hierarchy and nesting depth
+// ---------------------------------------------------------------------------------------------
+
+/// Generous: these inputs took 70 to 160 s in a debug build before the depth cap.
+const BOUNDED: Duration = Duration::from_secs(30);
+
+// @tests #depth_cap for #builder
+/// One 16 KB line `@component A:A:...:A` (8,000 segments) and a 4,000-deep chain declared over
+/// several lines made 450 MB and 390 MB models in minutes; the names are now kept whole, without
+/// parents, with TM030 at each, and the model is about as large as the input.
+#[test]
+fn component_names_thousands_of_segments_deep_are_cut_at_max_depth() {
+    let dir = repo("");
+    let root = dir.path();
+    write(
+        root,
+        "seg.py",
+        format!("# @component {}\n", vec!["A"; 8000].join(":")),
+    );
+    let mut chain = String::new();
+    for k in 1..=4 {
+        let name: Vec<String> = (0..1000 * k).map(|i| format!("N{i}")).collect();
+        chain.push_str(&format!("# @component {}\n\n", name.join(":")));
+    }
+    // At the limit: 64 levels are fine.
+    let ok: Vec<String> = (0..64).map(|i| format!("L{i}")).collect();
+    chain.push_str(&format!("# @component {} (#deepest_ok)\n", ok.join(":")));
+    write(root, "chain.py", &chain);
+    let input = chain.len() + 16_000;
+    let (out, model) = scan(root, &[]);
+    assert!(out.elapsed < BOUNDED, "took {:?}", out.elapsed);
+    assert!(
+        out.stdout.len() < 20 * input,
+        "model of {} bytes for {input} bytes of input",
+        out.stdout.len()
+    );
+    assert_eq!(
+        located(&out.stderr, "TM030"),
+        ["chain.py:1:14", "chain.py:3:14", "chain.py:5:14", "chain.py:7:14", "seg.py:1:14"],
+        "{}",
+        out.stderr
+    );
+    let d = diagnostic(&out.stderr, "TM030", "seg.py");
+    assert!(d.starts_with("error[TM030]"), "{d}");
+    assert!(d.contains("8000 `:` levels"), "{d}");
+    // The 64-level name has its 63 ancestors; the deep ones are single components.
+    assert_eq!(ids(&model, "components").len(), 64 + 4 + 1);
+    let deepest = model["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .find(|c| c["id"] == "deepest_ok")
+        .expect("deepest_ok");
+    assert!(deepest["parent"].is_string(), "{deepest}");
+    // The limit is configurable, and validated.
+    let dir = repo("[model]\nmax_depth = 3\n");
+    write(dir.path(), "a.py", "# @component A:B:C\n# @component W:X:Y:Z\n");
+    let (out, model) = scan(dir.path(), &[]);
+    assert_eq!(located(&out.stderr, "TM030"), ["a.py:2:14"], "{}", out.stderr);
+    assert_eq!(ids(&model, "components").len(), 3 + 1);
+    let dir = repo("[model]\nmax_depth = 0\n");
+    let bad = run(tm().args(["scan", "-q"]).arg(dir.path()));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("max_depth"), "{}", bad.stderr);
+}
+
+/// A 10,000-deep boundary chain, and a 10,000-boundary cycle, each with a flow from the deepest
+/// boundary to the outermost: each took about 70 s. Cycles are now found in one pass, nesting
+/// is cut every `max_depth` levels (TM030), and a crossing lists at most 2 x 64 boundaries.
+#[test]
+fn boundary_chains_and_cycles_ten_thousand_deep_are_bounded() {
+    for cycle in [false, true] {
+        let dir = repo("");
+        let root = dir.path();
+        let mut text = String::new();
+        for i in 0..10_000 {
+            if i == 0 && !cycle {
+                text.push_str("# @boundary B0 (#b0)\n");
+            } else {
+                text.push_str(&format!(
+                    "# @boundary B{i} (#b{i}) in #b{}\n",
+                    (i + 9_999) % 10_000
+                ));
+            }
+        }
+        text.push_str("# @component Deep (#deep) in #b9999\n# @component Top (#top) in #b0\n");
+        text.push_str("# @connects #deep to #top with data\n");
+        write(root, "a.py", &text);
+        let (out, model) = scan(root, &[]);
+        assert!(out.elapsed < BOUNDED, "cycle {cycle}: took {:?}", out.elapsed);
+        let cycles = located(&out.stderr, "TM011");
+        assert_eq!(cycles.len(), usize::from(cycle), "{cycles:?}");
+        // 10,000 levels cut into pieces of at most 64.
+        let cuts = located(&out.stderr, "TM030");
+        assert_eq!(cuts.len(), 10_000 / 64, "cycle {cycle}");
+        let crosses = model["flows"][0]["crosses"]
+            .as_array()
+            .expect("a crossing flow")
+            .len();
+        assert!((1..=128).contains(&crosses), "crosses {crosses} boundaries");
+        let parent: BTreeMap<&str, &str> = model["boundaries"]
+            .as_array()
+            .expect("boundaries")
+            .iter()
+            .filter_map(|b| Some((b["id"].as_str()?, b["parent"].as_str()?)))
+            .collect();
+        for start in parent.keys() {
+            let (mut depth, mut cur) = (1, *start);
+            while let Some(p) = parent.get(cur) {
+                depth += 1;
+                assert!(depth <= 64, "{start} is nested deeper than 64");
+                cur = p;
+            }
+        }
+    }
+}
