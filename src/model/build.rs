@@ -313,9 +313,9 @@ impl<'a> Builder<'a> {
                         .at(ref_location(a, span))
                         .at_span(span)
                         .label("this name")
-                        .help(format!(
-                            "kept as one component `#{id}` without parents; shorten the name or raise `[model] max_depth`"
-                        )),
+                        .help(
+                            "kept as one component without parents; shorten the name or raise `[model] max_depth`",
+                        ),
                     );
                 }
                 continue;

@@ -166,3 +166,51 @@ fn boundary_chains_and_cycles_ten_thousand_deep_are_bounded() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Invisible characters
+// ---------------------------------------------------------------------------------------------
+
+// @tests #invisible_named for #parser
+/// A zero-width space or soft hyphen in or before a tag made the line prose, silently (and the
+/// prefilter dropped a file whose only tag was hidden so). Now the annotation is read as if the
+/// character were absent and TM029 names it at its column; one in an id or a name is named too.
+#[test]
+fn invisible_characters_in_or_before_a_tag_are_named_and_the_annotation_is_kept() {
+    let dir = repo("");
+    let root = dir.path();
+    write(root, "a.py", "# @\u{200B}threat Hidden one (#hidden1)\n");
+    write(root, "b.js", "// \u{200B}@threat Hidden two (#hidden2)\n");
+    write(root, "c.rs", "// @thr\u{AD}eat Hidden three (#hidden3)\n");
+    write(root, "d.go", "// @threat Hidden four (#hidden4)\u{202E} [severity: high]\n");
+    write(
+        root,
+        "e.py",
+        "# @threat SQL injection (#sqli)\n# @exposes Web to #sq\u{200B}li\n# @component W\u{2060}eb (#web2)\n",
+    );
+    // In a description (an emoji joined with U+200D) it is text, not a spoof.
+    write(root, "f.py", "# @threat Fine (#fine): a family 👨\u{200D}👩\n");
+    let (out, model) = scan(root, &[]);
+    let threats = ids(&model, "threats");
+    for id in ["hidden1", "hidden2", "hidden3", "hidden4", "sqli", "fine"] {
+        assert!(threats.contains(id), "{id} is not in {threats:?}\n{}", out.stderr);
+    }
+    assert_eq!(threat(&model, "hidden4")["severity"], "high");
+    assert_eq!(
+        located(&out.stderr, "TM029"),
+        ["a.py:1:4", "b.js:1:4", "c.rs:1:8", "d.go:1:34", "e.py:2:22", "e.py:3:15"],
+        "{}",
+        out.stderr
+    );
+    let d = diagnostic(&out.stderr, "TM029", "a.py");
+    assert!(d.starts_with("warning[TM029]"), "{d}");
+    assert!(d.contains("U+200B ZERO WIDTH SPACE"), "{d}");
+    assert!(d.contains("in the tag `@threat`"), "{d}");
+    let d = diagnostic(&out.stderr, "TM029", "c.rs");
+    assert!(d.contains("U+00AD SOFT HYPHEN"), "{d}");
+    let d = diagnostic(&out.stderr, "TM029", "d.go");
+    assert!(d.contains("U+202E RIGHT-TO-LEFT OVERRIDE"), "{d}");
+    // The spoofed id is not taken for `#sqli`: it is invalid, and the exposure is left out.
+    diagnostic(&out.stderr, "TM008", "e.py:2");
+    assert!(model["exposures"].as_array().expect("exposures").is_empty());
+}
