@@ -13,6 +13,14 @@
 //! a file that sorts earlier declares a threat again with a lower rating, and the gate ranks the lower risk
 //! @control Conflicting ratings are errors (#rating_conflicts_fail): two declarations of one id that disagree on likelihood, impact, severity, STRIDE, status, expiry, type or actor, or a second rating, are TM014 errors that fail the gate
 //! @mitigates #builder against #quiet_rerate with #rating_conflicts_fail
+//! @threat Model bomb (#model_bomb) [stride: D; likelihood: possible; impact: moderate; actor: #malicious_contributor]:
+//! a name thousands of `:` levels deep or a boundary chain thousands long makes the build quadratic, minutes of CI and a model of hundreds of megabytes
+//! @control Depth cap (#depth_cap): component hierarchies and boundary nesting are cut at `[model] max_depth` (TM030, an error), and boundary cycles and depth are settled in one linear pass
+//! @mitigates #builder against #model_bomb with #depth_cap
+//! @threat Covering relation that covers nothing (#nonsense_cover) [stride: T; likelihood: possible; impact: major; actor: #malicious_contributor]:
+//! a transfer of a risk from a component to itself, or an acceptance for a component that is not exposed, reads as if the exposure were handled
+//! @control Nonsense relations reported (#nonsense_reported): a self-transfer is an error and left out (TM016); acceptances, transfers and tests naming a component the threat or control is not about are TM015
+//! @mitigates #builder against #nonsense_cover with #nonsense_reported
 //! @connects #builder to #writer with the model
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -193,6 +201,8 @@ struct Builder<'a> {
     /// Hierarchical component names (`Shop:API:Checkout`) with their ids, the annotation and
     /// the name's span, linked to parents once every name is known.
     hierarchy: Vec<(String, String, &'a Annotation, Span)>,
+    /// Relations to check once every exposure and parent is known (TM015).
+    checks: Vec<(Check, &'a Annotation, Span)>,
     mitigations: BTreeMap<String, Mitigation>,
     exposures: BTreeMap<String, Exposure>,
     acceptances: BTreeMap<String, Acceptance>,
@@ -200,6 +210,17 @@ struct Builder<'a> {
     flows: BTreeMap<String, Flow>,
     reviews: BTreeMap<String, Review>,
     tests: BTreeMap<String, Test>,
+}
+
+/// A relation whose component must be one its threat (or control) is about. Mitigations are
+/// not checked: `@mitigates #b against #t` where `#t` is exposed on `#a` documents a protection
+/// of `#b` (and makes its control a candidate for `#a` in the plan), while the exposure of `#a`
+/// stays open, so it hides nothing.
+#[derive(Debug, Clone)]
+enum Check {
+    Accepts { component: String, threat: String },
+    Transfers { component: String, threat: String },
+    Tests { component: String, control: String },
 }
 
 /// Which entity slots of each relation hold which kind.
@@ -668,6 +689,14 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                self.checks.push((
+                    Check::Accepts {
+                        component: c.clone(),
+                        threat: t.clone(),
+                    },
+                    a,
+                    component.span,
+                ));
                 let id = ids::relation_id(&[&t, &c]);
                 let link = AcceptanceLink {
                     threat: t,
@@ -696,6 +725,27 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                if f == to {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::SelfTransfer,
+                            format!("`@transfers` moves `#{t}` from `#{f}` to itself"),
+                        )
+                        .at(ref_location(a, from.span))
+                        .at_span(from.span)
+                        .label("the same component on both sides")
+                        .help("a transfer to the component that has the risk covers nothing and is left out; name who takes the risk over"),
+                    );
+                    return;
+                }
+                self.checks.push((
+                    Check::Transfers {
+                        component: f.clone(),
+                        threat: t.clone(),
+                    },
+                    a,
+                    from.span,
+                ));
                 let id = ids::relation_id(&[&t, &f, &to]);
                 let link = TransferLink {
                     threat: t,
@@ -724,6 +774,18 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                if s == t {
+                    let mut d = Diagnostic::new(
+                        Code::NonsenseRelation,
+                        format!("`@connects` links `#{s}` to itself"),
+                    )
+                    .at(ref_location(a, target.span))
+                    .at_span(target.span)
+                    .label("the same component as the source")
+                    .help("kept, since a process may send data to itself (a queue it consumes); such a flow crosses no boundary: check the other end is not a typo");
+                    d.severity = crate::diagnostic::Severity::Note;
+                    self.diags.push(d);
+                }
                 if *bidirectional && t < s {
                     std::mem::swap(&mut s, &mut t);
                 }
@@ -772,6 +834,14 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                self.checks.push((
+                    Check::Tests {
+                        component: c.clone(),
+                        control: k.clone(),
+                    },
+                    a,
+                    component.span,
+                ));
                 let id = ids::relation_id(&[&k, &c]);
                 let link = TestLink {
                     control: k,
@@ -889,6 +959,8 @@ impl<'a> Builder<'a> {
             flow.link.crosses = crosses;
         }
 
+        self.check_relations();
+
         // A mitigation naming a control nobody declared: allowed, but worth a warning, once.
         let undeclared: BTreeSet<&String> = self
             .mitigations
@@ -958,6 +1030,110 @@ impl<'a> Builder<'a> {
         };
         crate::diagnostic::normalize(&mut self.diags);
         (model, self.diags)
+    }
+
+    /// TM015: acceptances and transfers whose component is not one the threat is exposed on (nor
+    /// an ancestor or descendant of one), and tests of a control for a component it mitigates
+    /// nothing on.
+    /// Threats without exposures and controls without mitigations are not checked.
+    fn check_relations(&mut self) {
+        let mut exposed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for x in self.exposures.values() {
+            exposed
+                .entry(&x.link.threat)
+                .or_default()
+                .insert(&x.link.component);
+        }
+        let mut used_on: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for m in self.mitigations.values() {
+            used_on
+                .entry(&m.link.control)
+                .or_default()
+                .insert(&m.link.component);
+        }
+        // The component and its ancestors (at most `max_depth` of them).
+        let line = |id: &str| -> Vec<String> {
+            let mut out = vec![id.to_string()];
+            let mut cur = id;
+            while let Some(p) = self.parents.get(cur) {
+                if out.len() > self.max_depth || out.contains(p) {
+                    break;
+                }
+                out.push(p.clone());
+                cur = p;
+            }
+            out
+        };
+        // Per threat (or control): the components it is about and all their ancestors, built
+        // once, so each check costs one walk up from its component.
+        let mut around: BTreeMap<(bool, &str), BTreeSet<String>> = BTreeMap::new();
+        let listed = |set: &BTreeSet<&str>| {
+            let mut names: Vec<String> = set.iter().take(3).map(|c| format!("`#{c}`")).collect();
+            if set.len() > 3 {
+                names.push(format!("and {} more", set.len() - 3));
+            }
+            names.join(", ")
+        };
+        let mut found = Vec::new();
+        for (check, a, span) in &self.checks {
+            let (component, on, key, message, help) = match check {
+                Check::Accepts { component, threat }
+                | Check::Transfers { component, threat } => {
+                    let Some(on) = exposed.get(threat.as_str()) else {
+                        continue;
+                    };
+                    let verb = match check {
+                        Check::Accepts { .. } => "accepts",
+                        _ => "transfers",
+                    };
+                    (
+                        component,
+                        on,
+                        (false, threat.as_str()),
+                        format!(
+                            "`@{verb}` names `#{component}`, but `#{threat}` is exposed only on {}",
+                            listed(on)
+                        ),
+                        format!(
+                            "it covers an exposure of the same component only, so this covers nothing; name the exposed component, or add `@exposes #{component} to #{threat}`"
+                        ),
+                    )
+                }
+                Check::Tests { component, control } => {
+                    let Some(on) = used_on.get(control.as_str()) else {
+                        continue;
+                    };
+                    (
+                        component,
+                        on,
+                        (true, control.as_str()),
+                        format!(
+                            "`@tests` tests `#{control}` for `#{component}`, but `#{control}` mitigates threats only on {}",
+                            listed(on)
+                        ),
+                        "test it for a component it is used on, or add the `@mitigates` it tests"
+                            .to_string(),
+                    )
+                }
+            };
+            let ancestors = around
+                .entry(key)
+                .or_insert_with(|| on.iter().flat_map(|c| line(c)).collect());
+            // The component is one of them, or an ancestor of one, or a descendant of one.
+            if ancestors.contains(component.as_str())
+                || line(component).iter().any(|x| on.contains(x.as_str()))
+            {
+                continue;
+            }
+            found.push(
+                Diagnostic::new(Code::NonsenseRelation, message)
+                    .at(ref_location(a, *span))
+                    .at_span(*span)
+                    .label("not a component this is about")
+                    .help(help),
+            );
+        }
+        self.diags.extend(found);
     }
 
     /// One parent per boundary: the first placement wins, a later one inside it is more precise,
@@ -1474,6 +1650,54 @@ impl CharCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn codes(text: &str, max_depth: usize) -> (ThreatModel, Vec<String>) {
+        let (annotations, _) = crate::annotation::parse_text("t", text);
+        let (m, ds) = build_limited(Project::default(), &annotations, Limits { max_depth });
+        let codes = ds
+            .iter()
+            .map(|d| format!("{}@{}", d.code, d.location.as_ref().map_or(0, |l| l.line)))
+            .collect();
+        (m, codes)
+    }
+
+    #[test]
+    fn depth_is_capped_and_cycles_broken_in_one_pass() {
+        // A chain of 7 boundaries under a limit of 3 is cut into pieces of 3.
+        let mut text = String::from("@boundary B0 (#b0)\n");
+        for i in 1..7 {
+            text.push_str(&format!("@boundary B{i} (#b{i}) in #b{}\n", i - 1));
+        }
+        let (m, ds) = codes(&text, 3);
+        assert_eq!(ds, ["TM030@4", "TM030@7"]);
+        let roots: Vec<&str> = m
+            .boundaries
+            .iter()
+            .filter(|b| b.extra.parent.is_none())
+            .map(|b| b.id.as_str())
+            .collect();
+        assert_eq!(roots, ["b0", "b3", "b6"]);
+        // A cycle loses one edge, found from the smallest id.
+        let (m, ds) = codes("@boundary A (#a) in #c\n@boundary B (#b) in #a\n@boundary C (#c) in #b", 64);
+        assert_eq!(ds, ["TM011@2"]);
+        assert_eq!(m.boundary("b").and_then(|b| b.extra.parent.clone()), None);
+        // Component names: more segments than the limit keep the name, without parents.
+        let (m, ds) = codes("@component A:B:C:D (#d)\n@component X:Y (#y)", 3);
+        assert_eq!(ds, ["TM030@1"]);
+        assert_eq!(m.components.len(), 3);
+        assert_eq!(m.component("y").and_then(|c| c.extra.parent.clone()).as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn self_transfers_are_left_out_and_nonsense_relations_reported() {
+        let (m, ds) = codes(
+            "@threat T (#t)\n@exposes A (#a) to #t\n@transfers #t from #a to #a\n@accepts #t to B (#b)\n@accepts #t to #a",
+            64,
+        );
+        assert_eq!(ds, ["TM016@3", "TM015@4"]);
+        assert!(m.transfers.is_empty());
+        assert_eq!(m.acceptances.len(), 2);
+    }
 
     #[test]
     fn char_counts_bound_the_folded_edit_distance() {

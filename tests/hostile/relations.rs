@@ -214,3 +214,58 @@ fn invisible_characters_in_or_before_a_tag_are_named_and_the_annotation_is_kept(
     diagnostic(&out.stderr, "TM008", "e.py:2");
     assert!(model["exposures"].as_array().expect("exposures").is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nonsense relations
+// ---------------------------------------------------------------------------------------------
+
+// @tests #nonsense_reported for #builder
+/// A transfer from a component to itself marked the exposure as transferred (the gate passed);
+/// it is now TM016, an error, and left out. Acceptances, transfers and tests that name a
+/// component the threat or control is not about are TM015 at the component; a self-loop flow is
+/// a note; a boundary inside itself stays TM011.
+#[test]
+fn nonsense_relations_are_diagnostics_and_never_cover_an_exposure() {
+    let dir = repo("");
+    let root = dir.path();
+    write(
+        root,
+        "a.py",
+        "# @threat Replay (#replay) [severity: critical]\n\
+         # @exposes Shop:API (#api) to #replay\n\
+         # @transfers #replay from #api to #api with nobody\n\
+         # @accepts #replay to Billing (#billing) with a typo\n\
+         # @transfers #replay from #billing to Vendor (#vendor)\n\
+         # @accepts #replay to Shop with the parent: fine\n\
+         # @control Signing (#signing)\n\
+         # @mitigates #api against #replay with #signing\n\
+         # @tests #signing for #billing\n\
+         # @tests #signing for Shop:API:Auth\n\
+         # @connects #api to #api with retries\n\
+         # @boundary DMZ (#dmz) contains #dmz\n\
+         # @threat Unexposed (#unexposed) [severity: low]\n\
+         # @accepts #unexposed to #billing with Threatspec style\n",
+    );
+    let (out, model) = scan(root, &[]);
+    let d = diagnostic(&out.stderr, "TM016", "a.py:3");
+    assert!(d.starts_with("error[TM016]"), "{d}");
+    assert!(
+        !model["transfers"]
+            .as_array()
+            .expect("transfers")
+            .iter()
+            .any(|t| t["from"] == t["to"]),
+        "the self-transfer is left out"
+    );
+    assert_eq!(
+        located(&out.stderr, "TM015"),
+        ["a.py:4:23", "a.py:5:27", "a.py:9:23", "a.py:11:21"],
+        "{}",
+        out.stderr
+    );
+    assert!(diagnostic(&out.stderr, "TM015", "a.py:4").starts_with("warning[TM015]"));
+    assert!(diagnostic(&out.stderr, "TM015", "a.py:11").starts_with("note[TM015]"));
+    diagnostic(&out.stderr, "TM011", "a.py:12");
+    let strict = run(tm().args(["scan", "--strict", "-q"]).arg(root));
+    assert_eq!(strict.code, 1, "{}", strict.stderr);
+}
