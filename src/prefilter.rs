@@ -31,8 +31,7 @@ pub const STEMS: &[&str] = &[
 /// The UTF-8 bytes of the invisible format characters that can hide a tag from the stems above
 /// (`@\u{200B}threat`, `@thr\u{AD}eat`): soft hyphen, U+200B-200F, U+202A-202E, U+2060-2064,
 /// U+2066-206F, U+061C and U+FEFF. A hit is looked at more closely in [`hidden_tag`].
-const INVISIBLE: &str =
-    r"(?-u:\xC2\xAD|\xD8\x9C|\xE2\x80[\x8B-\x8F\xAA-\xAE]|\xE2\x81[\xA0-\xA4\xA6-\xAF]|\xEF\xBB\xBF)";
+const INVISIBLE: &str = r"(?-u:\xC2\xAD|\xD8\x9C|\xE2\x80[\x8B-\x8F\xAA-\xAE]|\xE2\x81[\xA0-\xA4\xA6-\xAF]|\xEF\xBB\xBF)";
 
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     let alternation = STEMS.join("|");

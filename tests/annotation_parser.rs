@@ -1113,7 +1113,11 @@ fn declarations_merge_and_conflict() {
     let (m, ds) = build("@threat S (#s) [impact: minor]\n@threat S (#s) [impact: severe]");
     assert_eq!(ds[0].severity, Severity::Error);
     let s = m.threat("s").expect("s");
-    assert_eq!(s.attributes.impact.map(|i| i.as_str()), Some("minor"), "first wins");
+    assert_eq!(
+        s.attributes.impact.map(|i| i.as_str()),
+        Some("minor"),
+        "first wins"
+    );
 
     // A derived-id collision: the first name wins and the declarations merge.
     let (m, ds) = build_files(&[
@@ -1165,7 +1169,9 @@ fn declarations_merge_and_conflict() {
     ];
     for (text, message) in messages {
         let (_, ds) = build(text);
-        let rating = ["STRIDE", "expiry", "type"].iter().any(|w| message.contains(w));
+        let rating = ["STRIDE", "expiry", "type"]
+            .iter()
+            .any(|w| message.contains(w));
         let code = if rating { "TM014@2:1" } else { "TM013@2:1" };
         assert_eq!(diags(&ds), [code], "{text:?}");
         assert_eq!(ds[0].message, *message, "{text:?}");

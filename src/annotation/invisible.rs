@@ -70,12 +70,25 @@ mod tests {
     #[test]
     fn format_characters_and_their_names() {
         for c in [
-            '\u{AD}', '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}',
-            '\u{202E}', '\u{2060}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{E0001}',
+            '\u{AD}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{E0001}',
         ] {
             assert!(is_format(c), "{c:?}");
         }
-        for c in ['a', ' ', '\t', '@', 'é', '\u{00A0}', '\u{2028}', '\u{3000}', '🔒'] {
+        for c in [
+            'a', ' ', '\t', '@', 'é', '\u{00A0}', '\u{2028}', '\u{3000}', '🔒',
+        ] {
             assert!(!is_format(c), "{c:?}");
         }
         assert_eq!(describe('\u{200B}'), "U+200B ZERO WIDTH SPACE");

@@ -126,9 +126,13 @@ fn report_invisible(
             )
         };
         diags.push(
-            loc.diag(Code::InvisibleCharacter, message, Span::new(at, at + c.len_utf8()))
-                .label(what)
-                .help(help),
+            loc.diag(
+                Code::InvisibleCharacter,
+                message,
+                Span::new(at, at + c.len_utf8()),
+            )
+            .label(what)
+            .help(help),
         );
     }
 }

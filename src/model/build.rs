@@ -1077,8 +1077,7 @@ impl<'a> Builder<'a> {
         let mut found = Vec::new();
         for (check, a, span) in &self.checks {
             let (component, on, key, message, help) = match check {
-                Check::Accepts { component, threat }
-                | Check::Transfers { component, threat } => {
+                Check::Accepts { component, threat } | Check::Transfers { component, threat } => {
                     let Some(on) = exposed.get(threat.as_str()) else {
                         continue;
                     };
@@ -1678,14 +1677,22 @@ mod tests {
             .collect();
         assert_eq!(roots, ["b0", "b3", "b6"]);
         // A cycle loses one edge, found from the smallest id.
-        let (m, ds) = codes("@boundary A (#a) in #c\n@boundary B (#b) in #a\n@boundary C (#c) in #b", 64);
+        let (m, ds) = codes(
+            "@boundary A (#a) in #c\n@boundary B (#b) in #a\n@boundary C (#c) in #b",
+            64,
+        );
         assert_eq!(ds, ["TM011@2"]);
         assert_eq!(m.boundary("b").and_then(|b| b.extra.parent.clone()), None);
         // Component names: more segments than the limit keep the name, without parents.
         let (m, ds) = codes("@component A:B:C:D (#d)\n@component X:Y (#y)", 3);
         assert_eq!(ds, ["TM030@1"]);
         assert_eq!(m.components.len(), 3);
-        assert_eq!(m.component("y").and_then(|c| c.extra.parent.clone()).as_deref(), Some("x"));
+        assert_eq!(
+            m.component("y")
+                .and_then(|c| c.extra.parent.clone())
+                .as_deref(),
+            Some("x")
+        );
     }
 
     #[test]

@@ -17,15 +17,27 @@ use super::*;
 fn a_file_that_re_rates_a_threat_declared_elsewhere_is_an_error() {
     let dir = repo("");
     let root = dir.path();
-    write(root, "a.py", "# @threat Session fixation (#x) [impact: negligible; likelihood: rare]\n");
+    write(
+        root,
+        "a.py",
+        "# @threat Session fixation (#x) [impact: negligible; likelihood: rare]\n",
+    );
     write(
         root,
         "z.py",
         "# @threat Session fixation (#x) [impact: severe; likelihood: certain]\n# @exposes Web to #x\n",
     );
     // Adding a rating by reference to a rated threat re-rates it too (severity vs the matrix).
-    write(root, "b.py", "# @threat Replay (#r) [severity: critical]\n# @exposes Web to #r\n");
-    write(root, "a2.py", "# @threat #r [likelihood: rare; impact: negligible]\n");
+    write(
+        root,
+        "b.py",
+        "# @threat Replay (#r) [severity: critical]\n# @exposes Web to #r\n",
+    );
+    write(
+        root,
+        "a2.py",
+        "# @threat #r [likelihood: rare; impact: negligible]\n",
+    );
     // A description added by reference, and an owner set in one place only, stay harmless.
     write(root, "c.py", "# @threat #x: more words by reference\n");
     let (out, model) = scan(root, &[]);
@@ -88,7 +100,13 @@ fn component_names_thousands_of_segments_deep_are_cut_at_max_depth() {
     );
     assert_eq!(
         located(&out.stderr, "TM030"),
-        ["chain.py:1:14", "chain.py:3:14", "chain.py:5:14", "chain.py:7:14", "seg.py:1:14"],
+        [
+            "chain.py:1:14",
+            "chain.py:3:14",
+            "chain.py:5:14",
+            "chain.py:7:14",
+            "seg.py:1:14"
+        ],
         "{}",
         out.stderr
     );
@@ -106,9 +124,18 @@ fn component_names_thousands_of_segments_deep_are_cut_at_max_depth() {
     assert!(deepest["parent"].is_string(), "{deepest}");
     // The limit is configurable, and validated.
     let dir = repo("[model]\nmax_depth = 3\n");
-    write(dir.path(), "a.py", "# @component A:B:C\n# @component W:X:Y:Z\n");
+    write(
+        dir.path(),
+        "a.py",
+        "# @component A:B:C\n# @component W:X:Y:Z\n",
+    );
     let (out, model) = scan(dir.path(), &[]);
-    assert_eq!(located(&out.stderr, "TM030"), ["a.py:2:14"], "{}", out.stderr);
+    assert_eq!(
+        located(&out.stderr, "TM030"),
+        ["a.py:2:14"],
+        "{}",
+        out.stderr
+    );
     assert_eq!(ids(&model, "components").len(), 3 + 1);
     let dir = repo("[model]\nmax_depth = 0\n");
     let bad = run(tm().args(["scan", "-q"]).arg(dir.path()));
@@ -139,7 +166,11 @@ fn boundary_chains_and_cycles_ten_thousand_deep_are_bounded() {
         text.push_str("# @connects #deep to #top with data\n");
         write(root, "a.py", &text);
         let (out, model) = scan(root, &[]);
-        assert!(out.elapsed < BOUNDED, "cycle {cycle}: took {:?}", out.elapsed);
+        assert!(
+            out.elapsed < BOUNDED,
+            "cycle {cycle}: took {:?}",
+            out.elapsed
+        );
         let cycles = located(&out.stderr, "TM011");
         assert_eq!(cycles.len(), usize::from(cycle), "{cycles:?}");
         // 10,000 levels cut into pieces of at most 64.
@@ -182,23 +213,42 @@ fn invisible_characters_in_or_before_a_tag_are_named_and_the_annotation_is_kept(
     write(root, "a.py", "# @\u{200B}threat Hidden one (#hidden1)\n");
     write(root, "b.js", "// \u{200B}@threat Hidden two (#hidden2)\n");
     write(root, "c.rs", "// @thr\u{AD}eat Hidden three (#hidden3)\n");
-    write(root, "d.go", "// @threat Hidden four (#hidden4)\u{202E} [severity: high]\n");
+    write(
+        root,
+        "d.go",
+        "// @threat Hidden four (#hidden4)\u{202E} [severity: high]\n",
+    );
     write(
         root,
         "e.py",
         "# @threat SQL injection (#sqli)\n# @exposes Web to #sq\u{200B}li\n# @component W\u{2060}eb (#web2)\n",
     );
     // In a description (an emoji joined with U+200D) it is text, not a spoof.
-    write(root, "f.py", "# @threat Fine (#fine): a family 👨\u{200D}👩\n");
+    write(
+        root,
+        "f.py",
+        "# @threat Fine (#fine): a family 👨\u{200D}👩\n",
+    );
     let (out, model) = scan(root, &[]);
     let threats = ids(&model, "threats");
     for id in ["hidden1", "hidden2", "hidden3", "hidden4", "sqli", "fine"] {
-        assert!(threats.contains(id), "{id} is not in {threats:?}\n{}", out.stderr);
+        assert!(
+            threats.contains(id),
+            "{id} is not in {threats:?}\n{}",
+            out.stderr
+        );
     }
     assert_eq!(threat(&model, "hidden4")["severity"], "high");
     assert_eq!(
         located(&out.stderr, "TM029"),
-        ["a.py:1:4", "b.js:1:4", "c.rs:1:8", "d.go:1:34", "e.py:2:22", "e.py:3:15"],
+        [
+            "a.py:1:4",
+            "b.js:1:4",
+            "c.rs:1:8",
+            "d.go:1:34",
+            "e.py:2:22",
+            "e.py:3:15"
+        ],
         "{}",
         out.stderr
     );
