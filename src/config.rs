@@ -58,6 +58,12 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # fail_on_unguarded = true    # boundary crossings that no control guards
 # fail_on_stale = true        # the committed model differs from what the code yields
 
+[model]
+# Deepest hierarchy a model may have: `:` segments of a component name (`Shop:API:Checkout` is
+# 3) and nesting levels of trust boundaries. Deeper names and nestings are cut with an error
+# (TM030), so a hostile file cannot make the model quadratic. At most 1024.
+# max_depth = 64
+
 [languages]
 # Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
 # extensions = { tpl = "go", jenkins = "groovy" }
@@ -106,6 +112,33 @@ pub struct Config {
     pub check: CheckConfig,
     #[serde(default)]
     pub report: ReportConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+}
+
+/// `[model]`: limits of the model build.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Deepest component hierarchy (`:` segments) and boundary nesting (TM030 beyond it).
+    pub max_depth: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: crate::model::Limits::default().max_depth,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The limits the model build applies.
+    pub fn limits(&self) -> crate::model::Limits {
+        crate::model::Limits {
+            max_depth: self.max_depth,
+        }
+    }
 }
 
 /// `[report]`: `threatmark report` and `threatmark site`.
@@ -207,6 +240,16 @@ impl Config {
                 message: format!(
                     "[check] fail_on_new_unmitigated: `{band}` is not a band ({} | none)",
                     crate::model::Band::words()
+                ),
+            });
+        }
+        let depth = config.model.max_depth;
+        if !(1..=crate::model::MAX_DEPTH_LIMIT).contains(&depth) {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[model] max_depth: {depth} is out of range (1 to {})",
+                    crate::model::MAX_DEPTH_LIMIT
                 ),
             });
         }
@@ -430,6 +473,22 @@ mod tests {
         std::fs::rename(&copy, &yaml).expect("rename");
         let (_, reused) = load(Some(first.derived.clone()));
         assert!(!reused, "a new file with the same text");
+    }
+
+    #[test]
+    fn model_depth_is_validated() {
+        let c = Config::parse("[model]\nmax_depth = 8\n", Path::new("t")).expect("valid");
+        assert_eq!(c.model.limits().max_depth, 8);
+        assert_eq!(Config::default().model.max_depth, 64);
+        for bad in [
+            "[model]\nmax_depth = 0\n",
+            "[model]\nmax_depth = 1025\n",
+            "[model]\nmax_depth = -1\n",
+            "[model]\nmax_depth = 18446744073709551616\n",
+            "[model]\ndepth = 3\n",
+        ] {
+            assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -28,10 +28,15 @@ pub const STEMS: &[&str] = &[
     "transfer",
 ];
 
+/// The UTF-8 bytes of the invisible format characters that can hide a tag from the stems above
+/// (`@\u{200B}threat`, `@thr\u{AD}eat`): soft hyphen, U+200B-200F, U+202A-202E, U+2060-2064,
+/// U+2066-206F, U+061C and U+FEFF. A hit is looked at more closely in [`hidden_tag`].
+const INVISIBLE: &str = r"(?-u:\xC2\xAD|\xD8\x9C|\xE2\x80[\x8B-\x8F\xAA-\xAE]|\xE2\x81[\xA0-\xA4\xA6-\xAF]|\xEF\xBB\xBF)";
+
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
     let alternation = STEMS.join("|");
     // The pattern is a fixed literal alternation; it always compiles.
-    Regex::new(&format!("@(?:{alternation})")).unwrap_or_else(|_| unreachable!())
+    Regex::new(&format!("@(?:{alternation})|{INVISIBLE}")).unwrap_or_else(|_| unreachable!())
 });
 
 /// Could `bytes` contain an annotation, or a near miss that deserves a note?
@@ -40,10 +45,33 @@ static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
 /// decorators, e-mail addresses and words such as `@skipUnless` away from tree-sitter: in a
 /// comment line a tag can only follow whitespace or comment-marker punctuation, and the word
 /// must be a tag or within the parser's near-miss distance of one.
+///
+/// A format character near an `@` is checked with the invisible characters taken out, so a
+/// file whose only tag hides behind one still reaches the parser, which reads it and reports
+/// the character (TM029).
 pub fn may_contain_annotations(bytes: &[u8]) -> bool {
-    PATTERN
-        .find_iter(bytes)
-        .any(|m| plausible_tag(bytes, m.start()))
+    PATTERN.find_iter(bytes).any(|m| {
+        if bytes[m.start()] == b'@' {
+            plausible_tag(bytes, m.start())
+        } else {
+            hidden_tag(bytes, m.start())
+        }
+    })
+}
+
+/// Is there a plausible tag around the format character at `at`, once every format character
+/// near it is taken out? Looks at a few bytes either side only.
+fn hidden_tag(bytes: &[u8], at: usize) -> bool {
+    let window = &bytes[at.saturating_sub(16)..bytes.len().min(at + 40)];
+    let visible: String = String::from_utf8_lossy(window)
+        .chars()
+        .filter(|c| !crate::annotation::invisible::is_format(*c))
+        .collect();
+    let visible = visible.as_bytes();
+    visible
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'@' && plausible_tag(visible, i))
 }
 
 fn plausible_tag(bytes: &[u8], at: usize) -> bool {
@@ -91,5 +119,28 @@ mod tests {
         assert!(may_contain_annotations(b"// @tests."));
         assert!(may_contain_annotations(b"/*@threat X*/"));
         assert!(may_contain_annotations(b"r\"\"\"@threat X"));
+    }
+
+    #[test]
+    fn tags_behind_invisible_characters_reach_the_parser() {
+        for text in [
+            "// @\u{200B}threat X",
+            "// \u{200B}@threat X",
+            "// @thr\u{AD}eat X",
+            "# @mitig\u{2060}ates A against B with C",
+            "# @\u{FEFF}component X",
+            "# @\u{202E}tests K for C",
+        ] {
+            assert!(may_contain_annotations(text.as_bytes()), "{text:?}");
+        }
+        // Invisible characters far from any tag, or in prose, are not annotations.
+        for text in [
+            "let s = \"a\u{200B}b\";",
+            "\u{FEFF}fn main() {}",
+            "// soft\u{AD}hyphen and an @\u{200B}param",
+            "// \u{201C}quoted\u{201D} @ home",
+        ] {
+            assert!(!may_contain_annotations(text.as_bytes()), "{text:?}");
+        }
     }
 }

@@ -377,7 +377,13 @@ impl RevScan {
             ..Stats::default()
         };
         let outcomes: Vec<&FileOutcome> = outcomes.iter().map(|o| &**o).collect();
-        let mut result = assemble(self.project.clone(), &outcomes, &config.risk, &mut stats);
+        let mut result = assemble(
+            self.project.clone(),
+            &outcomes,
+            &config.risk,
+            config.model.limits(),
+            &mut stats,
+        );
         let mut diagnostics = self.snapshot.problems.clone();
         diagnostics.append(&mut result.diagnostics);
         diagnostic::normalize(&mut diagnostics);
@@ -860,7 +866,13 @@ pub fn scan_dir_cached(
     };
     let project = project_for(root, config);
     let outcomes: Vec<&FileOutcome> = decoded.iter().map(|o| &**o).collect();
-    let mut result = assemble(project, &outcomes, &config.risk, &mut stats);
+    let mut result = assemble(
+        project,
+        &outcomes,
+        &config.risk,
+        config.model.limits(),
+        &mut stats,
+    );
     diagnostics.append(&mut result.diagnostics);
     diagnostic::normalize(&mut diagnostics);
     result.diagnostics = diagnostics;
@@ -878,6 +890,7 @@ pub fn assemble(
     project: Project,
     outcomes: &[&FileOutcome],
     matrix: &crate::analysis::RiskMatrix,
+    limits: model::Limits,
     stats: &mut Stats,
 ) -> ScanResult {
     let mut outcomes = outcomes.to_vec();
@@ -896,7 +909,7 @@ pub fn assemble(
     }
     crate::timings::mark("outcomes collected");
     let annotations = outcomes.iter().flat_map(|o| o.annotations.iter());
-    let (mut model, mut build_diags) = model::build_from(project, annotations);
+    let (mut model, mut build_diags) = model::build_limited(project, annotations, limits);
     crate::timings::mark("model built");
     model.analysis = Some(crate::analysis::analyze(&model, matrix, None));
     crate::timings::mark("model analysed");

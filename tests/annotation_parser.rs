@@ -1045,20 +1045,28 @@ fn declarations_merge_and_conflict() {
                     "b.txt:TM013@1:1".to_string(),
                     "this declaration of threat `#sqli` gives a different description"
                 ),
+                // A rating that disagrees is an error (TM014), not a warning.
                 (
-                    "b.txt:TM013@1:1".to_string(),
+                    "b.txt:TM014@1:1".to_string(),
                     "this declaration of threat `#sqli` gives a different severity"
                 ),
             ]
         );
     }
 
-    // (files, diagnostics): TM013 when two declarations disagree, TM004 for one explicit id with
-    // two names.
+    // (files, diagnostics): TM013 when two declarations disagree, TM014 when they disagree on a
+    // rating, TM004 for one explicit id with two names.
     #[rustfmt::skip]
     let table: &[(Files, &[&str])] = &[
         (&[("m.txt", "@threat S (#s): one\n@threat S (#s): two")], &["TM013@2:1"]),
-        (&[( "m.txt", "@threat S (#s) [severity: high]\n@threat S (#s) [severity: low]", )], &["TM013@2:1"]),
+        (&[( "m.txt", "@threat S (#s) [severity: high]\n@threat S (#s) [severity: low]", )], &["TM014@2:1"]),
+        // A second rating of another kind re-rates as much as a different value.
+        (&[( "m.txt", "@threat S (#s) [severity: critical]\n@threat #s [likelihood: rare; impact: negligible]", )], &["TM014@2:1"]),
+        // Rating an unrated threat by reference is an addition; so is an owner.
+        (&[( "m.txt", "@threat S (#s) [owner: a]\n@threat #s [likelihood: rare; impact: negligible]", )], &[]),
+        (&[( "m.txt", "@threat S (#s) [likelihood: rare]\n@threat #s [likelihood: rare; owner: b]", )], &[]),
+        (&[( "m.txt", "@component C (#c) [type: store]\n@component C (#c) [type: process]", )], &["TM014@2:1"]),
+        (&[( "m.txt", "@threat S (#s) [owner: a]\n@threat S (#s) [owner: b]", )], &["TM013@2:1"]),
         (&[( "m.txt", "@threat S (#s) [team: a]\n@threat S (#s) [team: b]", )], &["TM013@2:1"]),
         (&[("m.txt", "@threat S (#s): same\n@threat S (#s): same")], &[]),
         (&[ ("a.txt", "@threat SQL injection (#sqli)"), ("b.txt", "  @threat Stored XSS (#sqli)"), ], &["TM004@1:11"]),
@@ -1102,6 +1110,14 @@ fn declarations_merge_and_conflict() {
     );
     let (_, ds) = build("@threat S (#s): one\n@threat S (#s): two");
     assert_eq!(ds[0].severity, Severity::Warning);
+    let (m, ds) = build("@threat S (#s) [impact: minor]\n@threat S (#s) [impact: severe]");
+    assert_eq!(ds[0].severity, Severity::Error);
+    let s = m.threat("s").expect("s");
+    assert_eq!(
+        s.attributes.impact.map(|i| i.as_str()),
+        Some("minor"),
+        "first wins"
+    );
 
     // A derived-id collision: the first name wins and the declarations merge.
     let (m, ds) = build_files(&[
@@ -1153,7 +1169,11 @@ fn declarations_merge_and_conflict() {
     ];
     for (text, message) in messages {
         let (_, ds) = build(text);
-        assert_eq!(diags(&ds), ["TM013@2:1"], "{text:?}");
+        let rating = ["STRIDE", "expiry", "type"]
+            .iter()
+            .any(|w| message.contains(w));
+        let code = if rating { "TM014@2:1" } else { "TM013@2:1" };
+        assert_eq!(diags(&ds), [code], "{text:?}");
         assert_eq!(ds[0].message, *message, "{text:?}");
     }
 }
@@ -1473,13 +1493,14 @@ fn relations_are_deduplicated() {
         "reviews differ by their text"
     );
 
-    // The same relation with other details, description or attributes: first wins, TM013.
+    // The same relation with other details, description or attributes: first wins, TM013 (TM014
+    // for a rating such as an acceptance's expiry).
     #[rustfmt::skip]
     let table: &[(&str, &[&str])] = &[
         ("@exposes W to T with x\n@exposes W to T with y", &["TM013@2:1"]),
         ("@exposes W to T with x\n@exposes W to T", &[]),
         ("@exposes W to T\n@exposes W to T with y", &[]),
-        ("@accepts T to W [expires: 2030-01-01]\n@accepts T to W [expires: 2031-01-01]", &["TM013@2:1"]),
+        ("@accepts T to W [expires: 2030-01-01]\n@accepts T to W [expires: 2031-01-01]", &["TM014@2:1"]),
         ("@mitigates W against T with #k: a\n@mitigates W against T with #k: b\n@control K (#k)", &["TM013@2:1"]),
         // Flows with other details are other flows.
         ("@connects A to B with x\n@connects A to B with y", &[]),

@@ -10,10 +10,15 @@
 //! a panic on odd input would let one file stop every scan in CI
 //! @control No panics on user input (#no_panics): spans are clamped to char boundaries, every malformed line becomes a diagnostic, and the parser is fuzzed
 //! @mitigates #parser against #parser_crash with #no_panics
+//! @threat Spoofed annotation with invisible characters (#invisible_spoof) [stride: S,T; likelihood: possible; impact: major; actor: #malicious_contributor]:
+//! a zero-width space or soft hyphen in a tag turns an annotation into prose nobody sees in review, and one in an id makes it look like another
+//! @control Invisible characters are named (#invisible_named): format characters (Unicode Cf) before or inside a tag are skipped so the annotation is still read, and every one on an annotation's first line is reported (TM029) by code point and name; the prefilter lets such files through
+//! @mitigates #parser against #invisible_spoof with #invisible_named
 //! @connects #parser to #builder with annotations
 
 mod ast;
 mod attrs;
+pub mod invisible;
 mod parser;
 pub mod xthreatspec;
 

@@ -5,10 +5,12 @@
 //! annotation. Keywords (`against`, `with`, `to`, ...) are matched case-insensitively and the
 //! first occurrence wins, which is what Threatspec's non-greedy regexes do.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::ast::{Annotation, Body, EntityRef, Kind, Tag};
 use super::attrs;
+use super::invisible;
 use super::{CommentLine, Locator};
 use crate::diagnostic::{Code, Diagnostic, Span};
 use crate::model::{Attributes, ids};
@@ -26,7 +28,8 @@ enum Continuation {
 
 /// A `@word` at the start of a comment line.
 struct TagHead<'a> {
-    word: &'a str,
+    /// Without the format characters it may hide behind (`@thr\u{AD}eat` is `threat`).
+    word: Cow<'a, str>,
     /// File offset of the `@`.
     at: usize,
     /// Text after the word, and its file offset.
@@ -36,40 +39,109 @@ struct TagHead<'a> {
     full: &'a str,
 }
 
+/// Invisible characters before the `@` and inside the word are skipped, so a tag written
+/// `\u{200B}@threat`, `@\u{200B}threat` or `@thr\u{AD}eat` is still read (and reported, TM029)
+/// instead of silently becoming prose.
 fn tag_head<'a>(line: &CommentLine<'a>) -> Option<TagHead<'a>> {
-    let trimmed = line.text.trim_start();
-    let lead = line.text.len() - trimmed.len();
+    let lead = lead_len(line.text);
+    let trimmed = &line.text[lead..];
     let after = trimmed.strip_prefix('@')?;
-    let word_len = after
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .unwrap_or(after.len());
-    if word_len == 0 {
+    let mut word_len = 0;
+    let mut hidden = false;
+    for (i, c) in after.char_indices() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            word_len = i + 1;
+        } else if invisible::is_format(c) {
+            hidden = true;
+            word_len = i + c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    let raw = &after[..word_len];
+    let word: Cow<'a, str> = if hidden {
+        Cow::Owned(raw.chars().filter(|c| !invisible::is_format(*c)).collect())
+    } else {
+        Cow::Borrowed(raw)
+    };
+    if word.is_empty() {
         return None;
     }
-    let word = &after[..word_len];
-    let rest = &after[word_len..];
     Some(TagHead {
         word,
         at: line.offset + lead,
-        rest,
+        rest: &after[word_len..],
         rest_offset: line.offset + lead + 1 + word_len,
         full: trimmed.trim_end(),
     })
 }
 
+/// Length of the white space and invisible format characters that start a line.
+fn lead_len(text: &str) -> usize {
+    text.find(|c: char| !(c.is_whitespace() || invisible::is_format(c)))
+        .unwrap_or(text.len())
+}
+
 /// Whether a line starts with `@` and a letter: it ends any description or YAML body above it.
 fn starts_at_word(text: &str) -> bool {
-    let t = text.trim_start();
+    let t = &text[lead_len(text)..];
     t.strip_prefix('@')
+        .map(|r| r.trim_start_matches(invisible::is_format))
         .and_then(|r| r.chars().next())
         .is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+/// TM029 for each invisible format character in an annotation's first line, up to where its
+/// description starts: before or inside the tag (the annotation was read as if it were absent)
+/// and in the names, ids and keywords after it (kept, so the annotation may not say what it
+/// seems to).
+fn report_invisible(
+    tag: Tag,
+    line: &CommentLine<'_>,
+    head: &TagHead<'_>,
+    loc: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (head_text, _, _) = split_description(head.rest, details_from(tag, head.rest));
+    let tag_end = head.rest_offset - line.offset;
+    let end = (tag_end + head_text.len()).min(line.text.len());
+    let Some(region) = line.text.get(..end) else {
+        return;
+    };
+    for (i, c) in region.char_indices() {
+        if !invisible::is_format(c) {
+            continue;
+        }
+        let at = line.offset + i;
+        let what = invisible::describe(c);
+        let (message, help) = if i < tag_end {
+            (
+                format!("invisible character {what} in the tag `@{}`", tag.as_str()),
+                "the annotation was read as if it were not there; delete it".to_string(),
+            )
+        } else {
+            (
+                format!("invisible character {what} in an annotation"),
+                "it is kept as part of the name, id or keyword it is in, which only looks like the one without it; delete it".to_string(),
+            )
+        };
+        diags.push(
+            loc.diag(
+                Code::InvisibleCharacter,
+                message,
+                Span::new(at, at + c.len_utf8()),
+            )
+            .label(what)
+            .help(help),
+        );
+    }
 }
 
 /// Whether a comment line carries one of our tags (or `@skip`).
 pub fn is_tag_line(text: &str) -> bool {
     let line = CommentLine { text, offset: 0 };
     tag_head(&line).is_some_and(|h| {
-        (h.word == "skip" || Tag::from_word(h.word).is_some())
+        (h.word == "skip" || Tag::from_word(&h.word).is_some())
             && (h.rest.is_empty() || h.rest.starts_with(char::is_whitespace))
     })
 }
@@ -92,7 +164,7 @@ pub fn parse_comment(
             continue;
         }
         let separated = head.rest.is_empty() || head.rest.starts_with(char::is_whitespace);
-        let tag = match Tag::from_word(head.word) {
+        let tag = match Tag::from_word(&head.word) {
             Some(tag) if separated => tag,
             _ => {
                 if let Some(note) = near_miss(&head, loc) {
@@ -101,6 +173,9 @@ pub fn parse_comment(
                 continue;
             }
         };
+        if !line.text.is_ascii() {
+            report_invisible(tag, &line, &head, loc, diags);
+        }
         let (annotation, mode) = parse_line(tag, &head, loc, diags);
         let body_start = i;
         while i < lines.len() {
@@ -952,7 +1027,7 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
         "reviewed",
         "transferred",
     ];
-    let word = head.word;
+    let word: &str = &head.word;
     if Tag::from_word(word).is_some() {
         // `@threat: x`, `@tests.`: the tag itself, glued to what follows.
         let glued = head.rest.chars().next().map_or(0, char::len_utf8);
@@ -996,6 +1071,35 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_behind_invisible_characters_are_read_and_reported() {
+        for (text, at) in [
+            ("@\u{200B}threat X (#x)", 1),
+            ("\u{200B}@threat X (#x)", 0),
+            ("  @thr\u{AD}eat X (#x)", 6),
+            ("@threat\u{2060} X (#x)", 7),
+            ("@threat X (#x\u{200C})", 13),
+        ] {
+            let (annotations, diags) = crate::annotation::parse_text("t", text);
+            assert_eq!(annotations.len(), 1, "{text:?}");
+            let tm029: Vec<_> = diags
+                .iter()
+                .filter(|d| d.code == Code::InvisibleCharacter)
+                .collect();
+            assert_eq!(tm029.len(), 1, "{text:?}: {diags:?}");
+            let span = tm029[0].span.expect("span");
+            assert_eq!(span.start, at, "{text:?}");
+            assert!(text[span.start..span.end].chars().all(invisible::is_format));
+        }
+        // A description may hold them (an emoji sequence): no warning.
+        let (a, d) = crate::annotation::parse_text("t", "@threat X (#x): 👨\u{200D}👩");
+        assert_eq!((a.len(), d.len()), (1, 0));
+        // A hidden tag on the next line still ends a description above it.
+        let (a, _) = crate::annotation::parse_text("t", "@threat X: text\n\u{200B}@threat Y");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].description, "text");
+    }
 
     #[test]
     fn keyword_search() {

@@ -9,15 +9,43 @@
 //! a model that changes without a code change hides real drift in noise and makes the stale-model gate flaky
 //! @control Sorted, id-keyed output (#sorted_output): collections are BTreeMaps keyed by stable ids, files are sorted by path before building, no clock or randomness
 //! @mitigates #builder against #nondeterminism with #sorted_output
+//! @threat Quiet re-rating (#quiet_rerate) [stride: T; likelihood: likely; impact: major; actor: #malicious_contributor]:
+//! a file that sorts earlier declares a threat again with a lower rating, and the gate ranks the lower risk
+//! @control Conflicting ratings are errors (#rating_conflicts_fail): two declarations of one id that disagree on likelihood, impact, severity, STRIDE, status, expiry, type or actor, or a second rating, are TM014 errors that fail the gate
+//! @mitigates #builder against #quiet_rerate with #rating_conflicts_fail
+//! @threat Model bomb (#model_bomb) [stride: D; likelihood: possible; impact: moderate; actor: #malicious_contributor]:
+//! a name thousands of `:` levels deep or a boundary chain thousands long makes the build quadratic, minutes of CI and a model of hundreds of megabytes
+//! @control Depth cap (#depth_cap): component hierarchies and boundary nesting are cut at `[model] max_depth` (TM030, an error), and boundary cycles and depth are settled in one linear pass
+//! @mitigates #builder against #model_bomb with #depth_cap
+//! @threat Covering relation that covers nothing (#nonsense_cover) [stride: T; likelihood: possible; impact: major; actor: #malicious_contributor]:
+//! a transfer of a risk from a component to itself, or an acceptance for a component that is not exposed, reads as if the exposure were handled
+//! @control Nonsense relations reported (#nonsense_reported): a self-transfer is an error and left out (TM016); acceptances, transfers and tests naming a component the threat or control is not about are TM015
+//! @mitigates #builder against #nonsense_cover with #nonsense_reported
 //! @connects #builder to #writer with the model
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotation::{Annotation, Body, EntityRef, Kind};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Span};
 
 use super::ids;
 use super::types::*;
+
+/// Limits of one build (`[model]` in threatmark.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest component hierarchy (`:` segments of a name) and boundary nesting (TM030).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_depth: 64 }
+    }
+}
+
+/// The largest `max_depth` a configuration may ask for.
+pub const MAX_DEPTH_LIMIT: usize = 1024;
 
 /// All annotations of one file, in source order.
 #[derive(Debug, Clone, Default)]
@@ -111,7 +139,19 @@ pub fn build_from<'a>(
     project: Project,
     annotations: impl IntoIterator<Item = &'a Annotation>,
 ) -> (ThreatModel, Vec<Diagnostic>) {
-    let mut b = Builder::default();
+    build_limited(project, annotations, Limits::default())
+}
+
+/// [`build_from`] with the limits of a configuration.
+pub fn build_limited<'a>(
+    project: Project,
+    annotations: impl IntoIterator<Item = &'a Annotation>,
+    limits: Limits,
+) -> (ThreatModel, Vec<Diagnostic>) {
+    let mut b = Builder {
+        max_depth: limits.max_depth.clamp(1, MAX_DEPTH_LIMIT),
+        ..Builder::default()
+    };
     let all: Vec<&Annotation> = annotations.into_iter().collect();
     for (i, a) in all.iter().enumerate() {
         b.register_names(i, a);
@@ -143,6 +183,8 @@ enum Declared {
 
 #[derive(Debug, Default)]
 struct Builder<'a> {
+    /// [`Limits::max_depth`].
+    max_depth: usize,
     reg: Registry<'a>,
     diags: Vec<Diagnostic>,
     /// Ids compared in "did you mean" searches so far (bounded by `SUGGESTION_BUDGET`).
@@ -156,9 +198,11 @@ struct Builder<'a> {
     actor_places: BTreeMap<String, Vec<(String, &'a Source)>>,
     boundary_places: BTreeMap<String, Vec<(String, &'a Source)>>,
     parents: BTreeMap<String, String>,
-    /// Hierarchical component names (`Shop:API:Checkout`) with their ids, linked to parents once
-    /// every name is known.
-    hierarchy: Vec<(String, String, &'a Source)>,
+    /// Hierarchical component names (`Shop:API:Checkout`) with their ids, the annotation and
+    /// the name's span, linked to parents once every name is known.
+    hierarchy: Vec<(String, String, &'a Annotation, Span)>,
+    /// Relations to check once every exposure and parent is known (TM015).
+    checks: Vec<(Check, &'a Annotation, Span)>,
     mitigations: BTreeMap<String, Mitigation>,
     exposures: BTreeMap<String, Exposure>,
     acceptances: BTreeMap<String, Acceptance>,
@@ -166,6 +210,17 @@ struct Builder<'a> {
     flows: BTreeMap<String, Flow>,
     reviews: BTreeMap<String, Review>,
     tests: BTreeMap<String, Test>,
+}
+
+/// A relation whose component must be one its threat (or control) is about. Mitigations are
+/// not checked: `@mitigates #b against #t` where `#t` is exposed on `#a` documents a protection
+/// of `#b` (and makes its control a candidate for `#a` in the plan), while the exposure of `#a`
+/// stays open, so it hides nothing.
+#[derive(Debug, Clone)]
+enum Check {
+    Accepts { component: String, threat: String },
+    Transfers { component: String, threat: String },
+    Tests { component: String, control: String },
 }
 
 /// Which entity slots of each relation hold which kind.
@@ -221,7 +276,7 @@ impl<'a> Builder<'a> {
                 self.rejected.insert(i);
             }
             if kind == Kind::Component && named == Declared::Named {
-                self.hierarchy.push((name.clone(), r.id.clone(), &a.source));
+                self.hierarchy.push((name.clone(), r.id.clone(), a, r.span));
             }
         }
     }
@@ -241,7 +296,7 @@ impl<'a> Builder<'a> {
                 continue;
             }
             self.hierarchy
-                .push((name.clone(), member.id.clone(), &a.source));
+                .push((name.clone(), member.id.clone(), a, member.span));
             self.mention(Kind::Component, &member.id, name, &a.source);
         }
     }
@@ -261,7 +316,31 @@ impl<'a> Builder<'a> {
         // answer before it exists), so each name is resolved once: a model mentions
         // `Shop:Orders` in every relation that names it.
         let mut resolved: std::collections::HashMap<String, String> = Default::default();
-        for (name, id, source) in std::mem::take(&mut self.hierarchy) {
+        let mut too_deep: BTreeSet<String> = BTreeSet::new();
+        for (name, id, a, span) in std::mem::take(&mut self.hierarchy) {
+            let source = &a.source;
+            // Counted before anything is split: an 8,000-segment name costs one pass.
+            let segments = name.bytes().filter(|&b| b == b':').count() + 1;
+            if segments > self.max_depth {
+                if too_deep.insert(id.clone()) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::TooDeep,
+                            format!(
+                                "component name has {segments} `:` levels, more than max_depth ({})",
+                                self.max_depth
+                            ),
+                        )
+                        .at(ref_location(a, span))
+                        .at_span(span)
+                        .label("this name")
+                        .help(
+                            "kept as one component without parents; shorten the name or raise `[model] max_depth`",
+                        ),
+                    );
+                }
+                continue;
+            }
             let parts: Vec<&str> = name.split(':').collect();
             if parts.len() < 2 || parts.iter().any(|p| p.trim().is_empty()) {
                 continue;
@@ -610,6 +689,14 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                self.checks.push((
+                    Check::Accepts {
+                        component: c.clone(),
+                        threat: t.clone(),
+                    },
+                    a,
+                    component.span,
+                ));
                 let id = ids::relation_id(&[&t, &c]);
                 let link = AcceptanceLink {
                     threat: t,
@@ -638,6 +725,27 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                if f == to {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::SelfTransfer,
+                            format!("`@transfers` moves `#{t}` from `#{f}` to itself"),
+                        )
+                        .at(ref_location(a, from.span))
+                        .at_span(from.span)
+                        .label("the same component on both sides")
+                        .help("a transfer to the component that has the risk covers nothing and is left out; name who takes the risk over"),
+                    );
+                    return;
+                }
+                self.checks.push((
+                    Check::Transfers {
+                        component: f.clone(),
+                        threat: t.clone(),
+                    },
+                    a,
+                    from.span,
+                ));
                 let id = ids::relation_id(&[&t, &f, &to]);
                 let link = TransferLink {
                     threat: t,
@@ -666,6 +774,18 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                if s == t {
+                    let mut d = Diagnostic::new(
+                        Code::NonsenseRelation,
+                        format!("`@connects` links `#{s}` to itself"),
+                    )
+                    .at(ref_location(a, target.span))
+                    .at_span(target.span)
+                    .label("the same component as the source")
+                    .help("kept, since a process may send data to itself (a queue it consumes); such a flow crosses no boundary: check the other end is not a typo");
+                    d.severity = crate::diagnostic::Severity::Note;
+                    self.diags.push(d);
+                }
                 if *bidirectional && t < s {
                     std::mem::swap(&mut s, &mut t);
                 }
@@ -714,6 +834,14 @@ impl<'a> Builder<'a> {
                 ) else {
                     return;
                 };
+                self.checks.push((
+                    Check::Tests {
+                        component: c.clone(),
+                        control: k.clone(),
+                    },
+                    a,
+                    component.span,
+                ));
                 let id = ids::relation_id(&[&k, &c]);
                 let link = TestLink {
                     control: k,
@@ -831,6 +959,8 @@ impl<'a> Builder<'a> {
             flow.link.crosses = crosses;
         }
 
+        self.check_relations();
+
         // A mitigation naming a control nobody declared: allowed, but worth a warning, once.
         let undeclared: BTreeSet<&String> = self
             .mitigations
@@ -902,9 +1032,116 @@ impl<'a> Builder<'a> {
         (model, self.diags)
     }
 
+    /// TM015: acceptances and transfers whose component is not one the threat is exposed on (nor
+    /// an ancestor or descendant of one), and tests of a control for a component it mitigates
+    /// nothing on.
+    /// Threats without exposures and controls without mitigations are not checked.
+    fn check_relations(&mut self) {
+        let mut exposed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for x in self.exposures.values() {
+            exposed
+                .entry(&x.link.threat)
+                .or_default()
+                .insert(&x.link.component);
+        }
+        let mut used_on: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for m in self.mitigations.values() {
+            used_on
+                .entry(&m.link.control)
+                .or_default()
+                .insert(&m.link.component);
+        }
+        // The component and its ancestors (at most `max_depth` of them).
+        let line = |id: &str| -> Vec<String> {
+            let mut out = vec![id.to_string()];
+            let mut cur = id;
+            while let Some(p) = self.parents.get(cur) {
+                if out.len() > self.max_depth || out.contains(p) {
+                    break;
+                }
+                out.push(p.clone());
+                cur = p;
+            }
+            out
+        };
+        // Per threat (or control): the components it is about and all their ancestors, built
+        // once, so each check costs one walk up from its component.
+        let mut around: BTreeMap<(bool, &str), BTreeSet<String>> = BTreeMap::new();
+        let listed = |set: &BTreeSet<&str>| {
+            let mut names: Vec<String> = set.iter().take(3).map(|c| format!("`#{c}`")).collect();
+            if set.len() > 3 {
+                names.push(format!("and {} more", set.len() - 3));
+            }
+            names.join(", ")
+        };
+        let mut found = Vec::new();
+        for (check, a, span) in &self.checks {
+            let (component, on, key, message, help) = match check {
+                Check::Accepts { component, threat } | Check::Transfers { component, threat } => {
+                    let Some(on) = exposed.get(threat.as_str()) else {
+                        continue;
+                    };
+                    let verb = match check {
+                        Check::Accepts { .. } => "accepts",
+                        _ => "transfers",
+                    };
+                    (
+                        component,
+                        on,
+                        (false, threat.as_str()),
+                        format!(
+                            "`@{verb}` names `#{component}`, but `#{threat}` is exposed only on {}",
+                            listed(on)
+                        ),
+                        format!(
+                            "it covers an exposure of the same component only, so this covers nothing; name the exposed component, or add `@exposes #{component} to #{threat}`"
+                        ),
+                    )
+                }
+                Check::Tests { component, control } => {
+                    let Some(on) = used_on.get(control.as_str()) else {
+                        continue;
+                    };
+                    (
+                        component,
+                        on,
+                        (true, control.as_str()),
+                        format!(
+                            "`@tests` tests `#{control}` for `#{component}`, but `#{control}` mitigates threats only on {}",
+                            listed(on)
+                        ),
+                        "test it for a component it is used on, or add the `@mitigates` it tests"
+                            .to_string(),
+                    )
+                }
+            };
+            let ancestors = around
+                .entry(key)
+                .or_insert_with(|| on.iter().flat_map(|c| line(c)).collect());
+            // The component is one of them, or an ancestor of one, or a descendant of one.
+            if ancestors.contains(component.as_str())
+                || line(component).iter().any(|x| on.contains(x.as_str()))
+            {
+                continue;
+            }
+            found.push(
+                Diagnostic::new(Code::NonsenseRelation, message)
+                    .at(ref_location(a, *span))
+                    .at_span(*span)
+                    .label("not a component this is about")
+                    .help(help),
+            );
+        }
+        self.diags.extend(found);
+    }
+
     /// One parent per boundary: the first placement wins, a later one inside it is more precise,
-    /// one around it adds nothing, any other is reported; an edge that would close a cycle is
-    /// dropped.
+    /// one around it adds nothing, any other is reported; an edge that would close a cycle or
+    /// nest a boundary deeper than `max_depth` is dropped.
+    ///
+    /// Cycles and depth are settled in one pass over all boundaries ([`Builder::settle`]), before
+    /// and after the later placements, so every walk up the nesting is at most `max_depth` long:
+    /// the work is linear in the number of boundaries, whatever their shape.
     fn boundary_parents(&mut self) -> BTreeMap<String, String> {
         let mut parents: BTreeMap<String, String> = BTreeMap::new();
         for (child, places) in &self.boundary_places {
@@ -924,10 +1161,12 @@ impl<'a> Builder<'a> {
                     .or_insert_with(|| parent.clone());
             }
         }
-        // Walks up from `of` (inclusive); bounded, because cycles are only broken below.
+        self.settle(&mut parents);
+        // Walks up from `of` (inclusive); chains are at most `max_depth` long once settled.
+        let steps = self.max_depth + 1;
         let encloses = |parents: &BTreeMap<String, String>, anc: &str, of: &str| {
             let mut cur = of;
-            for _ in 0..=parents.len() {
+            for _ in 0..=steps {
                 if cur == anc {
                     return true;
                 }
@@ -938,6 +1177,7 @@ impl<'a> Builder<'a> {
             }
             false
         };
+        let mut moved = false;
         for (child, places) in &self.boundary_places {
             for (parent, source) in places.iter().skip(1) {
                 let Some(cur) = parents.get(child).cloned() else {
@@ -948,6 +1188,7 @@ impl<'a> Builder<'a> {
                 }
                 if encloses(&parents, &cur, parent) && !encloses(&parents, child, parent) {
                     parents.insert(child.clone(), parent.clone());
+                    moved = true;
                     continue;
                 }
                 let diag = if encloses(&parents, child, parent) {
@@ -970,32 +1211,91 @@ impl<'a> Builder<'a> {
                 self.diags.push(diag.at(source.location()));
             }
         }
-        // Break cycles deterministically: walk children in id order.
-        let children: Vec<String> = parents.keys().cloned().collect();
-        for child in children {
-            let mut seen = BTreeSet::from([child.clone()]);
-            let mut cur = child.clone();
-            while let Some(p) = parents.get(&cur).cloned() {
-                if !seen.insert(p.clone()) {
-                    let source = self
-                        .boundary_places
-                        .get(&cur)
-                        .and_then(|v| v.first())
-                        .map(|(_, s)| s.location());
-                    let mut d = Diagnostic::new(
-                        Code::BoundaryCycle,
-                        format!("boundaries `#{cur}` and `#{p}` contain each other"),
-                    )
-                    .help(format!("the nesting of `#{cur}` in `#{p}` was dropped"));
-                    d.location = source;
-                    self.diags.push(d);
-                    parents.remove(&cur);
-                    break;
-                }
-                cur = p;
-            }
+        // A more precise placement moves a boundary (and what it holds) deeper.
+        if moved {
+            self.settle(&mut parents);
         }
         parents
+    }
+
+    /// Break nesting cycles and cut nestings deeper than `max_depth`, in one pass: each boundary
+    /// is walked up only until a boundary whose depth is known, so each is visited once.
+    /// Children are taken in id order and a cycle loses the edge that closes it on that walk,
+    /// so the result never depends on the order of the input.
+    fn settle(&mut self, parents: &mut BTreeMap<String, String>) {
+        // Levels from a boundary up to its outermost one, itself included.
+        let mut depth: std::collections::HashMap<String, usize> = Default::default();
+        let children: Vec<String> = parents.keys().cloned().collect();
+        for start in children {
+            if depth.contains_key(&start) {
+                continue;
+            }
+            let mut path: Vec<String> = Vec::new();
+            let mut on_path: BTreeSet<String> = BTreeSet::new();
+            let mut cur = start;
+            let mut base = 0;
+            loop {
+                if let Some(&d) = depth.get(&cur) {
+                    base = d;
+                    break;
+                }
+                if on_path.contains(&cur) {
+                    // `path`'s last boundary is placed in `cur`, which is below it: a cycle.
+                    if let Some(last) = path.last() {
+                        let source = self
+                            .boundary_places
+                            .get(last)
+                            .and_then(|v| v.first())
+                            .map(|(_, s)| s.location());
+                        let mut d = Diagnostic::new(
+                            Code::BoundaryCycle,
+                            format!("boundaries `#{last}` and `#{cur}` contain each other"),
+                        )
+                        .help(format!("the nesting of `#{last}` in `#{cur}` was dropped"));
+                        d.location = source;
+                        self.diags.push(d);
+                        parents.remove(last);
+                    }
+                    break;
+                }
+                on_path.insert(cur.clone());
+                path.push(cur.clone());
+                match parents.get(&cur) {
+                    Some(p) => cur = p.clone(),
+                    None => break,
+                }
+            }
+            // From the outermost down: a boundary that would sit deeper than the limit becomes
+            // an outermost one.
+            let mut level = base;
+            for node in path.into_iter().rev() {
+                level += 1;
+                if level > self.max_depth {
+                    if let Some(parent) = parents.remove(&node) {
+                        let source = self.boundary_places.get(&node).and_then(|v| {
+                            v.iter()
+                                .find(|(p, _)| *p == parent)
+                                .or_else(|| v.first())
+                                .map(|(_, s)| s.location())
+                        });
+                        let mut d = Diagnostic::new(
+                            Code::TooDeep,
+                            format!(
+                                "boundary `#{node}` would be nested {level} levels deep, more than max_depth ({})",
+                                self.max_depth
+                            ),
+                        )
+                        .help(format!(
+                            "the nesting of `#{node}` in `#{parent}` was dropped; flatten the boundaries or raise `[model] max_depth`"
+                        ));
+                        d.location = source;
+                        self.diags.push(d);
+                    }
+                    level = 1;
+                }
+                depth.insert(node, level);
+            }
+        }
     }
 }
 
@@ -1073,9 +1373,32 @@ fn merge_into<'a>(
     diags
 }
 
+/// The fields the gate ranks and counts: a disagreement about one of them is TM014 (an error),
+/// about anything else TM013 (a warning). `rating` is a rating added where another
+/// declaration had already rated the thing.
+const RATING_FIELDS: &[&str] = &[
+    "stride",
+    "severity",
+    "likelihood",
+    "impact",
+    "status",
+    "expires",
+    "type",
+    "actor",
+    "rating",
+];
+
+fn conflict_code(field: &str) -> Code {
+    if RATING_FIELDS.contains(&field) {
+        Code::ConflictingRating
+    } else {
+        Code::ConflictingDeclaration
+    }
+}
+
 fn conflict(a: &Annotation, kind: Kind, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
-        Code::ConflictingDeclaration,
+        conflict_code(field),
         format!(
             "this declaration of {} `#{id}` gives {}",
             kind.as_str(),
@@ -1084,7 +1407,11 @@ fn conflict(a: &Annotation, kind: Kind, id: &str, field: &str) -> Diagnostic {
     )
     .at(a.source.location())
     .at_span(a.span)
-    .help("the first declaration in path order wins; keep one")
+    .help(if conflict_code(field) == Code::ConflictingRating {
+        "the first declaration in path order wins, and this is an error: rate it in one place"
+    } else {
+        "the first declaration in path order wins; keep one"
+    })
 }
 
 /// `a different owner`, `different details`, `different CWE ids`, ... for TM013 messages.
@@ -1096,6 +1423,7 @@ fn field_phrase(field: &str) -> String {
         "cwe" => "different CWE ids".into(),
         "capec" => "different CAPEC ids".into(),
         "expires" => "a different expiry date".into(),
+        "rating" => "a rating of its own, where an earlier declaration rated it already".into(),
         "name" | "description" | "severity" | "likelihood" | "impact" | "owner" | "status"
         | "ticket" | "actor" | "type" => format!("a different {field}"),
         custom => format!("a different value for `{custom}`"),
@@ -1103,8 +1431,22 @@ fn field_phrase(field: &str) -> String {
 }
 
 /// Fill unset fields of `into` from `from`; returns the names of fields set differently in both.
+///
+/// The rating (likelihood, impact, severity) is one thing: once a declaration has rated, a later
+/// one that sets a rating field left empty would change the risk as much as a different value
+/// (a `[likelihood: rare; impact: negligible]` next to a `[severity: critical]` moves the basis
+/// to the matrix), so it is not merged and is reported as `rating`.
 fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
     let mut conflicts = Vec::new();
+    let rated = into.likelihood.is_some() || into.impact.is_some() || into.severity.is_some();
+    if rated {
+        let adds = (into.likelihood.is_none() && from.likelihood.is_some())
+            || (into.impact.is_none() && from.impact.is_some())
+            || (into.severity.is_none() && from.severity.is_some());
+        if adds {
+            conflicts.push("rating".to_string());
+        }
+    }
     macro_rules! field {
         ($f:ident, $name:literal, $empty:expr) => {
             if !$empty(&from.$f) {
@@ -1117,9 +1459,21 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
         };
     }
     field!(stride, "stride", Vec::is_empty);
-    field!(severity, "severity", Option::is_none);
-    field!(likelihood, "likelihood", Option::is_none);
-    field!(impact, "impact", Option::is_none);
+    macro_rules! rating {
+        ($f:ident, $name:literal) => {
+            if let Some(v) = &from.$f {
+                match &into.$f {
+                    // With a rating in place the unset fields stay unset.
+                    None if !rated => into.$f = Some(*v),
+                    Some(have) if have != v => conflicts.push($name.to_string()),
+                    _ => {}
+                }
+            }
+        };
+    }
+    rating!(severity, "severity");
+    rating!(likelihood, "likelihood");
+    rating!(impact, "impact");
     field!(owner, "owner", Option::is_none);
     field!(status, "status", Option::is_none);
     field!(expires, "expires", Option::is_none);
@@ -1181,7 +1535,7 @@ fn add_relation<T: Clone + PartialEq>(
 
 fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     Diagnostic::new(
-        Code::ConflictingDeclaration,
+        conflict_code(field),
         format!(
             "`@{}` `{id}` is written twice with {}",
             a.tag.as_str(),
@@ -1190,7 +1544,11 @@ fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {
     )
     .at(a.source.location())
     .at_span(a.span)
-    .help("the first one in path order wins")
+    .help(if conflict_code(field) == Code::ConflictingRating {
+        "the first one in path order wins, and this is an error: write it once"
+    } else {
+        "the first one in path order wins"
+    })
 }
 
 /// How many ids "did you mean" searches may compare in one build, in total. A model with 100
@@ -1291,6 +1649,62 @@ impl CharCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn codes(text: &str, max_depth: usize) -> (ThreatModel, Vec<String>) {
+        let (annotations, _) = crate::annotation::parse_text("t", text);
+        let (m, ds) = build_limited(Project::default(), &annotations, Limits { max_depth });
+        let codes = ds
+            .iter()
+            .map(|d| format!("{}@{}", d.code, d.location.as_ref().map_or(0, |l| l.line)))
+            .collect();
+        (m, codes)
+    }
+
+    #[test]
+    fn depth_is_capped_and_cycles_broken_in_one_pass() {
+        // A chain of 7 boundaries under a limit of 3 is cut into pieces of 3.
+        let mut text = String::from("@boundary B0 (#b0)\n");
+        for i in 1..7 {
+            text.push_str(&format!("@boundary B{i} (#b{i}) in #b{}\n", i - 1));
+        }
+        let (m, ds) = codes(&text, 3);
+        assert_eq!(ds, ["TM030@4", "TM030@7"]);
+        let roots: Vec<&str> = m
+            .boundaries
+            .iter()
+            .filter(|b| b.extra.parent.is_none())
+            .map(|b| b.id.as_str())
+            .collect();
+        assert_eq!(roots, ["b0", "b3", "b6"]);
+        // A cycle loses one edge, found from the smallest id.
+        let (m, ds) = codes(
+            "@boundary A (#a) in #c\n@boundary B (#b) in #a\n@boundary C (#c) in #b",
+            64,
+        );
+        assert_eq!(ds, ["TM011@2"]);
+        assert_eq!(m.boundary("b").and_then(|b| b.extra.parent.clone()), None);
+        // Component names: more segments than the limit keep the name, without parents.
+        let (m, ds) = codes("@component A:B:C:D (#d)\n@component X:Y (#y)", 3);
+        assert_eq!(ds, ["TM030@1"]);
+        assert_eq!(m.components.len(), 3);
+        assert_eq!(
+            m.component("y")
+                .and_then(|c| c.extra.parent.clone())
+                .as_deref(),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn self_transfers_are_left_out_and_nonsense_relations_reported() {
+        let (m, ds) = codes(
+            "@threat T (#t)\n@exposes A (#a) to #t\n@transfers #t from #a to #a\n@accepts #t to B (#b)\n@accepts #t to #a",
+            64,
+        );
+        assert_eq!(ds, ["TM016@3", "TM015@4"]);
+        assert!(m.transfers.is_empty());
+        assert_eq!(m.acceptances.len(), 2);
+    }
 
     #[test]
     fn char_counts_bound_the_folded_edit_distance() {

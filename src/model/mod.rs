@@ -4,7 +4,7 @@ mod build;
 pub mod ids;
 mod types;
 
-pub use build::{FileAnnotations, build, build_from};
+pub use build::{FileAnnotations, Limits, MAX_DEPTH_LIMIT, build, build_from, build_limited};
 pub use types::*;
 
 /// The model as `threatmodel.json` holds it: pretty-printed, one value per line, a final newline.
