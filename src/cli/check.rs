@@ -49,7 +49,7 @@ pub struct CheckArgs {
     /// Do not fail when the committed model is stale.
     #[arg(long)]
     pub allow_stale: bool,
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
 }
 
