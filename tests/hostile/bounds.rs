@@ -71,3 +71,98 @@ fn threads_out_of_range_are_usage_errors_on_every_command() {
         assert_eq!(ids(&model, "threats"), BTreeSet::from(["a".to_string()]));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// merge
+// ---------------------------------------------------------------------------------------------
+
+/// A model (as `scan --format json` writes it) with `n` boundaries `{project}_b00000..`, each
+/// inside the next, the last inside the first when `cycle`; 20 components spread over them and
+/// a flow between each two neighbours.
+fn boundary_model(project: &str, n: usize, cycle: bool) -> String {
+    let p = project;
+    let src = |i: usize| serde_json::json!([{"path": "a.py", "line": i + 1, "column": 1, "annotation": "x"}]);
+    let boundaries: Vec<Value> = (0..n)
+        .map(|i| {
+            let mut b = serde_json::json!({
+                "id": format!("{p}_b{i:05}"), "name": format!("{p} B{i:05}"), "declared": true,
+                "components": [], "sources": src(i),
+            });
+            if i + 1 < n || cycle {
+                b["parent"] = format!("{p}_b{:05}", (i + 1) % n).into();
+            }
+            b
+        })
+        .collect();
+    let components: Vec<Value> = (0..20)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("{p}_c{i:02}"), "name": format!("{p} C{i:02}"), "declared": true,
+                "boundary": format!("{p}_b{:05}", (i * 997) % n), "sources": src(i),
+            })
+        })
+        .collect();
+    let flows: Vec<Value> = (0..19)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("{p}_c{i:02}/{p}_c{:02}/d", i + 1), "source": format!("{p}_c{i:02}"),
+                "target": format!("{p}_c{:02}", i + 1), "details": "d", "sources": src(i),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "schema_version": 1, "project": {"name": project},
+        "components": components, "boundaries": boundaries, "actors": [], "threats": [],
+        "controls": [], "mitigations": [], "exposures": [], "acceptances": [], "transfers": [],
+        "flows": flows, "reviews": [], "tests": [],
+    })
+    .to_string()
+}
+
+/// `merge` walked each boundary's parent chain with a linear `contains` per step, once per
+/// boundary and twice per flow: cubic in the nesting depth, and a 5,000-boundary cycle took
+/// minutes. Cycles are now broken once (the edge that closes the loop is dropped, as a scan
+/// drops it) and depths are memoised, so the merge is linear in the boundaries plus the size of
+/// the crossings it writes.
+// @tests #bounded_merge for #merger
+#[test]
+fn merging_a_5000_boundary_cycle_is_fast_and_breaks_the_cycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(root, "a.json", boundary_model("one", 5_000, true));
+    write(root, "b.json", boundary_model("two", 10, false));
+    let out = run(tm()
+        .current_dir(root)
+        .args(["merge", "a.json", "b.json", "--out", "m.json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "merge took {:?}",
+        out.elapsed
+    );
+    let merged: Value =
+        serde_json::from_str(&fs::read_to_string(root.join("m.json")).expect("m.json"))
+            .expect("JSON");
+    let boundaries = merged["boundaries"].as_array().expect("boundaries");
+    assert_eq!(boundaries.len(), 5_010);
+    // Exactly one nesting edge of the cycle was dropped, so the nesting has an outside.
+    let roots: Vec<&str> = boundaries
+        .iter()
+        .filter(|b| b.get("parent").is_none())
+        .map(|b| b["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(roots.len(), 2, "{roots:?}");
+    // Crossings are the boundaries between the two ends, innermost last.
+    let flow = merged["flows"]
+        .as_array()
+        .expect("flows")
+        .iter()
+        .find(|f| f["source"] == "one_c00" && f["target"] == "one_c01")
+        .expect("flow c00 -> c01");
+    let crosses = flow["crosses"].as_array().expect("crosses");
+    assert!(
+        !crosses.is_empty() && crosses.len() < 5_000,
+        "{}",
+        crosses.len()
+    );
+}
