@@ -343,3 +343,29 @@ fn oversized_ignore_files_are_skipped_with_tm032_and_the_scan_goes_on() {
     assert!(ids(&rev, "threats").contains("skipped"));
     assert!(ids(&rev, "threats").contains("a"));
 }
+
+/// When the index cannot be read, which files are tracked is unknown: `.gitignore` then
+/// applies to every file, and TM033 says so (the model may lack what `--rev` finds).
+// @tests #tracked_files_scanned for #walker
+#[test]
+fn an_unreadable_index_is_reported_with_tm033() {
+    let dir = repo("");
+    let root = dir.path();
+    write(root, "a.py", "# @threat A (#a)\n");
+    write(root, "x.py", "# @threat X (#x)\n");
+    git(root, &["init", "-q"]);
+    git(root, &["add", "-A"]);
+    commit(root, "a");
+    write(root, ".gitignore", "x.py\n");
+    let (out, model) = scan(root, &[]);
+    assert!(ids(&model, "threats").contains("x"));
+    assert!(located(&out.stderr, "TM033").is_empty(), "{}", out.stderr);
+    fs::write(root.join(".git/index"), b"DIRC garbage").expect("corrupt the index");
+    let (out, model) = scan(root, &[]);
+    assert_eq!(ids(&model, "threats"), BTreeSet::from(["a".to_string()]));
+    let d = diagnostics(&out.stderr)
+        .into_iter()
+        .find(|d| d.contains("[TM033]"))
+        .unwrap_or_else(|| panic!("no TM033:\n{}", out.stderr));
+    assert!(d.contains("index"), "{d}");
+}
