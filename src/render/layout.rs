@@ -779,6 +779,7 @@ mod tests {
     }
 
     /// A 10,000-deep chain: the old walk did 50 million set insertions.
+    // @tests #bounded_layout for #cli
     #[test]
     fn valid_parents_of_a_deep_chain_are_linear() {
         let ids: Vec<String> = (0..10_000).map(|i| format!("b{i:05}")).collect();
@@ -800,6 +801,7 @@ mod tests {
 
     /// One cycle through 20,000 components: the old relaxation made 20,000 passes over 20,000
     /// flows (minutes in a debug build); the budget bounds it at a few million steps.
+    // @tests #bounded_layout for #cli
     #[test]
     fn flow_ranks_of_a_huge_cycle_are_bounded() {
         let n = 20_000;
