@@ -16,6 +16,15 @@
 //! Source paths are prefixed with the project (`checkout/src/api.go`), so that two
 //! repositories' `src/main.go` stay apart. Relations are then rebuilt with ids from their new
 //! ends, and the derived fields (boundary members, crossings) and the analysis recomputed.
+//! The derived fields cost linear time in the input plus the crossings written: the nesting is
+//! walked once, with cycles broken there (`Nesting`).
+//!
+//! @component Threatmark:Merger (#merger) in #process [type: process]: joins the models of several repositories
+//! @threat Resource exhaustion by pathological structure (#structural_exhaustion) [stride: D; likelihood: possible; impact: moderate; cwe: 407; actor: #malicious_contributor]:
+//! a deep or cyclic boundary nesting, a huge ignore file or a huge model makes merge, the walk or the site run for minutes or out of memory
+//! @control Nesting walked once (#bounded_merge): merge breaks boundary cycles in one pass and memoises depths, so it is linear in its input plus the crossings it writes
+//! @mitigates #merger against #structural_exhaustion with #bounded_merge
+//! @connects #model_file to #merger with models to merge
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -341,43 +350,27 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
         }
     }
 
-    // Derived fields: each boundary's members, each flow's crossings.
-    for b in boundaries.values_mut() {
-        b.extra.components = components
-            .values()
-            .filter(|c| c.extra.boundary.as_deref() == Some(b.id.as_str()))
-            .map(|c| c.id.clone())
-            .collect();
-    }
-    let chain = |start: &str| -> Vec<String> {
-        let mut out = vec![start.to_string()];
-        let mut cur = start.to_string();
-        while let Some(p) = boundaries.get(&cur).and_then(|b| b.extra.parent.clone()) {
-            if out.contains(&p) || out.len() > boundaries.len() {
-                break;
-            }
-            out.push(p.clone());
-            cur = p;
+    // Derived fields: each boundary's members, each flow's crossings. One pass over the
+    // components, and the nesting walked once (see `Nesting`): a 5,000-boundary cycle made the
+    // old per-flow chain walks cubic.
+    let mut members: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for c in components.values() {
+        if let Some(b) = c.extra.boundary.as_deref() {
+            members.entry(b).or_default().push(c.id.clone());
         }
-        out.reverse();
-        out
-    };
-    let depth: BTreeMap<String, usize> = boundaries
-        .keys()
-        .map(|b| (b.clone(), chain(b).len()))
-        .collect();
-    let side = |c: &str| -> BTreeSet<String> {
+    }
+    for b in boundaries.values_mut() {
+        b.extra.components = members.remove(b.id.as_str()).unwrap_or_default();
+    }
+    let nesting = Nesting::new(
+        &mut boundaries,
         components
-            .get(c)
-            .and_then(|c| c.extra.boundary.as_deref())
-            .map(|b| chain(b).into_iter().collect())
-            .unwrap_or_default()
-    };
+            .values()
+            .filter_map(|c| c.extra.boundary.as_deref()),
+    );
     for f in flows.values_mut() {
-        let (s, t) = (side(&f.link.source), side(&f.link.target));
-        let mut crosses: Vec<String> = s.symmetric_difference(&t).cloned().collect();
-        crosses.sort_by_key(|b| (depth.get(b).copied().unwrap_or(0), b.clone()));
-        f.link.crosses = crosses;
+        let side = |c: &str| components.get(c).and_then(|c| c.extra.boundary.as_deref());
+        f.link.crosses = nesting.crossed(side(&f.link.source), side(&f.link.target));
     }
 
     let names: Vec<&str> = models.iter().map(|m| m.project.name.as_str()).collect();
@@ -403,4 +396,218 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
     };
     merged.analysis = Some(analysis::analyze(&merged, matrix, None));
     merged
+}
+
+/// The nesting of the merged boundaries, as indices: each boundary's parent and depth. Two
+/// models can each declare one half of a cycle (`#a in #b` here, `#b in #a` there); the edge
+/// that closes a loop is dropped from the merged model, as a scan drops it (TM011), so the
+/// nesting always has an outside. Built in one pass; each crossing then costs its own length.
+///
+/// A parent or a component's boundary that is no boundary of the merged model (a hand-written
+/// model may hold one) is a node too, outermost, sorted as if at depth 0, as before.
+struct Nesting {
+    ids: Vec<String>,
+    index: BTreeMap<String, usize>,
+    parent: Vec<Option<usize>>,
+    /// The number of boundaries from the outermost one down to this one, itself included.
+    depth: Vec<usize>,
+    /// Nodes that are boundaries of the model (the others sort at depth 0).
+    known: usize,
+}
+
+impl Nesting {
+    fn new<S: AsRef<str>>(
+        boundaries: &mut BTreeMap<String, Boundary>,
+        others: impl IntoIterator<Item = S>,
+    ) -> Self {
+        let mut ids: Vec<String> = boundaries.keys().cloned().collect();
+        let known = ids.len();
+        let mut index: BTreeMap<String, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let mut add = |id: &str| {
+            if !index.contains_key(id) {
+                index.insert(id.to_string(), ids.len());
+                ids.push(id.to_string());
+            }
+        };
+        for b in boundaries.values() {
+            if let Some(p) = &b.extra.parent {
+                add(p);
+            }
+        }
+        for id in others {
+            add(id.as_ref());
+        }
+        let mut parent: Vec<Option<usize>> = boundaries
+            .values()
+            .map(|b| b.extra.parent.as_ref().and_then(|p| index.get(p).copied()))
+            .collect();
+        parent.resize(ids.len(), None);
+        // Walk up from each boundary in id order; a walk that comes back to a boundary on its
+        // own path has closed a loop, and the last edge it took is dropped.
+        const NEW: u8 = 0;
+        const ON_PATH: u8 = 1;
+        const DONE: u8 = 2;
+        let mut state = vec![NEW; ids.len()];
+        let mut path = Vec::new();
+        for start in 0..known {
+            let mut at = Some(start);
+            while let Some(i) = at {
+                match state[i] {
+                    NEW => {
+                        state[i] = ON_PATH;
+                        path.push(i);
+                        at = parent[i];
+                    }
+                    ON_PATH => {
+                        if let Some(&last) = path.last() {
+                            parent[last] = None;
+                        }
+                        at = None;
+                    }
+                    _ => at = None,
+                }
+            }
+            for i in path.drain(..) {
+                state[i] = DONE;
+            }
+        }
+        for (b, p) in boundaries.values_mut().zip(&parent) {
+            if p.is_none() {
+                b.extra.parent = None;
+            }
+        }
+        // Depths, outermost first: each boundary's depth is known once its parent's is.
+        let mut depth = vec![0; ids.len()];
+        for start in 0..ids.len() {
+            let mut at = Some(start);
+            while let Some(i) = at.filter(|&i| depth[i] == 0) {
+                path.push(i);
+                at = parent[i];
+            }
+            let mut d = at.map_or(0, |i| depth[i]);
+            for i in path.drain(..).rev() {
+                d += 1;
+                depth[i] = d;
+            }
+        }
+        Self {
+            ids,
+            index,
+            parent,
+            depth,
+            known,
+        }
+    }
+
+    /// The boundaries a flow between components in `a` and `b` crosses: those around one end
+    /// and not around the other, outermost first (ties by id).
+    fn crossed(&self, a: Option<&str>, b: Option<&str>) -> Vec<String> {
+        let node = |x: Option<&str>| x.and_then(|id| self.index.get(id).copied());
+        let (mut x, mut y) = (node(a), node(b));
+        let depth = |i: Option<usize>| i.map_or(0, |i| self.depth[i]);
+        let mut out: Vec<(usize, &str)> = Vec::new();
+        // Walk both ends up to their common ancestor (or off the top of two nestings).
+        while x != y {
+            let step = if depth(x) >= depth(y) { &mut x } else { &mut y };
+            if let Some(i) = *step {
+                let key = if i < self.known { self.depth[i] } else { 0 };
+                out.push((key, &self.ids[i]));
+                *step = self.parent[i];
+            }
+        }
+        out.sort_unstable();
+        out.into_iter().map(|(_, id)| id.to_string()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boundary(id: &str, parent: Option<&str>) -> (String, Boundary) {
+        let b = Boundary {
+            id: id.to_string(),
+            name: id.to_string(),
+            description: String::new(),
+            declared: true,
+            extra: BoundaryExtra {
+                parent: parent.map(str::to_string),
+                components: Vec::new(),
+            },
+            attributes: Attributes::default(),
+            sources: Vec::new(),
+        };
+        (id.to_string(), b)
+    }
+
+    /// The crossings as the merge used to compute them (the symmetric difference of the two
+    /// ends' chains), on acyclic nestings: the linear walk must give the same lists.
+    #[test]
+    fn crossings_match_the_chain_difference() {
+        let parents: [(&str, Option<&str>); 7] = [
+            ("a", None),
+            ("b", Some("a")),
+            ("c", Some("b")),
+            ("d", Some("a")),
+            ("e", None),
+            ("f", Some("e")),
+            ("g", Some("missing")),
+        ];
+        let mut boundaries: BTreeMap<String, Boundary> =
+            parents.iter().map(|(id, p)| boundary(id, *p)).collect();
+        let old_parents: BTreeMap<String, Option<String>> = boundaries
+            .iter()
+            .map(|(k, b)| (k.clone(), b.extra.parent.clone()))
+            .collect();
+        let chain = |start: &str| -> Vec<String> {
+            let mut out = vec![start.to_string()];
+            let mut cur = start.to_string();
+            while let Some(Some(p)) = old_parents.get(&cur) {
+                out.push(p.clone());
+                cur = p.clone();
+            }
+            out
+        };
+        let ends = [
+            "a", "b", "c", "d", "e", "f", "g", "missing", "unknown", "other",
+        ];
+        let nesting = Nesting::new(&mut boundaries, ends);
+        for x in ends.iter().copied().map(Some).chain([None]) {
+            for y in ends.iter().copied().map(Some).chain([None]) {
+                let side = |e: Option<&str>| -> BTreeSet<String> {
+                    e.map(|b| chain(b).into_iter().collect())
+                        .unwrap_or_default()
+                };
+                let mut want: Vec<String> =
+                    side(x).symmetric_difference(&side(y)).cloned().collect();
+                // Old depths: chain lengths of the model's boundaries, 0 for other ids.
+                let depth = |b: &String| match old_parents.contains_key(b) {
+                    true => chain(b).len(),
+                    false => 0,
+                };
+                want.sort_by_key(|b| (depth(b), b.clone()));
+                assert_eq!(nesting.crossed(x, y), want, "{x:?} {y:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cycle_loses_the_edge_that_closes_it() {
+        let mut boundaries: BTreeMap<String, Boundary> = [("a", "b"), ("b", "c"), ("c", "a")]
+            .iter()
+            .map(|(id, p)| boundary(id, Some(p)))
+            .collect();
+        let nesting = Nesting::new(&mut boundaries, [""; 0]);
+        assert_eq!(boundaries["c"].extra.parent, None);
+        assert_eq!(boundaries["a"].extra.parent.as_deref(), Some("b"));
+        assert_eq!(nesting.depth, vec![3, 2, 1]);
+        assert_eq!(
+            nesting.crossed(Some("a"), Some("c")),
+            vec!["b".to_string(), "a".to_string()]
+        );
+    }
 }

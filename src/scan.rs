@@ -434,13 +434,14 @@ pub fn scan_rev(
         && let Ok(base_tree) = ObjectId::from_hex(base.tree.as_bytes())
     {
         crate::timings::mark("rev config");
-        let mut ignore_files = Vec::new();
+        let mut listed = Vec::new();
         for (rel, id) in &base.ignore_files {
             let id = ObjectId::from_hex(id.as_bytes())
                 .map_err(|_| GitError::Other(format!("bad object id `{id}` in a snapshot")))?;
-            ignore_files.push((rel.clone(), reader.blob(id)?));
+            listed.push((rel.clone(), id));
         }
         let mut problems = Vec::new();
+        let ignore_files = read_ignore_files(&reader, &listed, &mut problems)?;
         let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
         let scanned = |rel: &str, side: Option<(ObjectId, EntryKind)>| match side {
             Some((id, EntryKind::File)) if !filter.is_ignored(rel) => Some(id),
@@ -526,14 +527,16 @@ pub fn scan_rev(
         .filter_map(|e| under(&e.path).map(|rel| (rel, e)))
         .collect();
     let mut problems = Vec::new();
-    let mut ignore_files = Vec::new();
-    let mut ignore_ids = Vec::new();
-    for (rel, e) in &entries {
-        if crate::source::filter::is_ignore_file(rel) && e.kind == EntryKind::File {
-            ignore_files.push((rel.clone(), reader.blob(e.id)?));
-            ignore_ids.push((rel.clone(), e.id.to_string()));
-        }
-    }
+    let listed: Vec<(String, ObjectId)> = entries
+        .iter()
+        .filter(|(rel, e)| crate::source::filter::is_ignore_file(rel) && e.kind == EntryKind::File)
+        .map(|(rel, e)| (rel.clone(), e.id))
+        .collect();
+    let ignore_ids = listed
+        .iter()
+        .map(|(rel, id)| (rel.clone(), id.to_string()))
+        .collect();
+    let ignore_files = read_ignore_files(&reader, &listed, &mut problems)?;
     let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
     let files: Vec<(&str, ObjectId)> = entries
         .iter()
@@ -558,6 +561,26 @@ pub fn scan_rev(
     };
     let scanned = done(snapshot, &batch);
     Ok((config, scanned))
+}
+
+/// The ignore files of a tree, read unless they are over the size limit (their header says so
+/// before anything is inflated): those are TM032, and their rules do not apply, as in the walk.
+fn read_ignore_files(
+    reader: &Reader,
+    listed: &[(String, ObjectId)],
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+    use crate::source::filter::{MAX_IGNORE_FILE_BYTES, too_large};
+    let mut out = Vec::new();
+    for (rel, id) in listed {
+        let size = reader.blob_size(*id)?;
+        if size > MAX_IGNORE_FILE_BYTES {
+            problems.push(too_large(rel, Some(size)));
+        } else {
+            out.push((rel.clone(), reader.blob(*id)?));
+        }
+    }
+    Ok(out)
 }
 
 /// What reading a list of blobs produced.

@@ -239,7 +239,8 @@ fn path_rules_repo() -> Repo {
     symlink(&repo, "lib/ok.py", "alias.py");
     repo.git(&["add", "-A"]);
 
-    // Tracked although a .gitignore matches them: neither scan reads them.
+    // Tracked although a .gitignore matches them: both scans read them, as git treats them
+    // (issue 14: a `.gitignore` in a pull request must not hide committed annotations).
     let forced = [
         ("src/x.tmp.py", "# @threat Temporary (#tmp)\n"),
         ("src/gen/g.py", "# @threat Generated (#generated)\n"),
@@ -253,6 +254,17 @@ fn path_rules_repo() -> Repo {
     }
     repo.commit("path rules");
     assert_eq!(repo.status(), "", "the checkout must be clean");
+    // Untracked files that the `.gitignore`s match (the one with a byte order mark too): the
+    // work tree has them, no revision does, and the walk leaves them out. (Only where the
+    // rules that match them also apply to a scan of `src/`: ignore files above the scan root
+    // do not.)
+    for (rel, id) in [
+        ("src/gen/u.py", "untracked_gen"),
+        ("build/u.py", "untracked_build"),
+        ("lib/generated/u.py", "untracked_bom"),
+    ] {
+        repo.write(rel, format!("# @threat Untracked (#{id})\n"));
+    }
     repo
 }
 
@@ -266,7 +278,19 @@ fn scan_rev_head_equals_a_scan_of_the_clean_checkout() {
     // Both are right, not merely equal.
     let model = parse(&rev);
     assert_eq!(model["project"]["name"], "demo");
-    assert_eq!(ids(&model, "threats"), set(&["hidden", "kept", "library"]));
+    assert_eq!(
+        ids(&model, "threats"),
+        set(&[
+            "hidden",
+            "kept",
+            "library",
+            "tmp",
+            "generated",
+            "cached",
+            "build_output",
+            "bom"
+        ])
+    );
     assert_eq!(ids(&model, "components"), set(&["api", "browser"]));
     assert_eq!(ids(&model, "flows").len(), 1, "the hidden workflow file");
     // Links are not followed.
@@ -292,10 +316,10 @@ fn scan_rev_head_equals_a_scan_of_the_clean_checkout() {
     let model = parse(&rev);
     assert_eq!(model["project"]["name"], "src");
     // The root .gitignore, .threatmarkignore and threatmark.toml are above the scan root;
-    // src/.gitignore and src/.threatmarkignore still apply.
+    // src/.gitignore (to untracked files) and src/.threatmarkignore still apply.
     assert_eq!(
         ids(&model, "threats"),
-        set(&["cached", "kept", "skipped", "test_only", "tmp"])
+        set(&["cached", "generated", "kept", "skipped", "test_only", "tmp"])
     );
     let kept = model["threats"]
         .as_array()
@@ -308,7 +332,10 @@ fn scan_rev_head_equals_a_scan_of_the_clean_checkout() {
         "relative to the root"
     );
 
-    // `include` globs too.
+    // `include` globs too. They outrank ignore files, so the untracked files go first.
+    for rel in ["src/gen/u.py", "build/u.py", "lib/generated/u.py"] {
+        repo.remove(rel);
+    }
     repo.write(
         "threatmark.toml",
         "[project]\nname = \"demo\"\n\n[scan]\ninclude = [\"src\", \"lib\", \".github\"]\nexclude = [\"src/skip/**\"]\n",
@@ -359,15 +386,16 @@ fn scan_rev_applies_the_rules_of_that_revision() {
     assert_eq!(at_first["project"]["name"], "v1");
     assert_eq!(ids(&at_first, "threats"), set(&["app", "documented"]));
 
+    // `.gitignore` leaves out no committed file (`src/a.py` is tracked).
     let at_head = repo.json(&["scan", "--rev", "HEAD", "."]);
     assert_eq!(at_head["project"]["name"], "v2");
-    assert_eq!(ids(&at_head, "threats"), set(&["vendored"]));
+    assert_eq!(ids(&at_head, "threats"), set(&["app", "vendored"]));
 
     let worktree = repo.json(&["scan", "--format", "json", "."]);
     assert_eq!(worktree["project"]["name"], "wt");
     assert_eq!(
         ids(&worktree, "threats"),
-        set(&["app", "documented", "legacy"])
+        set(&["app", "documented", "legacy", "vendored"])
     );
 
     // Only the state of the repository at the revision counts, not where it is checked out.

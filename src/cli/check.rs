@@ -59,7 +59,7 @@ pub struct CheckArgs {
     /// branch, not a git repository): new-unmitigated is then skipped, not passed.
     #[arg(long)]
     pub allow_missing_base: bool,
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
     /// SARIF: leave out results below this level.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = MinLevel::Note)]

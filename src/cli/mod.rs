@@ -1,5 +1,10 @@
 //! The command line: argument parsing and dispatch. Each command lives in its own file and
 //! returns an exit code; errors become exit code 2 here, at the edge (anyhow).
+//!
+//! @threat Thread exhaustion through -j (#thread_exhaustion) [stride: D; likelihood: possible; impact: minor; cwe: 770; actor: #malicious_contributor]:
+//! a workflow or script passes `-j 100000` (thousands of threads) or `-j 18446744073709551615` (a panic, exit 101)
+//! @control Thread count validated (#bounded_threads): every `-j/--threads` accepts 1 to 256 only; anything else is a usage error (exit 2)
+//! @mitigates #cli against #thread_exhaustion with #bounded_threads
 
 mod analyze;
 mod check;
@@ -113,6 +118,23 @@ pub struct RootArgs {
     /// Use this configuration file instead of `<PATH>/threatmark.toml`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// The most worker threads `-j` accepts. The work is IO and parsing on a few cores; more
+/// threads than this only cost memory (a stack and read buffers each), and `-j 100000` must
+/// not start 100,000 threads because a CI configuration said so.
+pub(crate) const MAX_THREADS: usize = 256;
+
+/// The value parser of every `-j/--threads`: 1 to [`MAX_THREADS`], so a bad value is a usage
+/// error (exit 2) from clap, never a panic. `0` is refused rather than meaning "auto": leaving
+/// `-j` out already means one thread per core.
+pub(crate) fn threads(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{value}` is not a thread count: give 1 to {MAX_THREADS} (leave -j out for one thread per core)"
+        )),
+    }
 }
 
 /// Parse arguments, run the command, map errors to exit code 2.

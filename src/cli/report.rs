@@ -46,7 +46,7 @@ pub struct RenderArgs {
     /// What `{rev}` in `[report] source_url` becomes (default: the commit checked out).
     #[arg(long, value_name = "REV")]
     pub source_rev: Option<String>,
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
 }
 

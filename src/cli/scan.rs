@@ -39,7 +39,7 @@ pub struct ScanArgs {
     #[arg(long, value_enum)]
     pub format: Option<ScanFormat>,
     /// Worker threads (default: one per core). The output is identical for any value.
-    #[arg(long, short = 'j', value_name = "N")]
+    #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
     /// Exit with code 1 when any error diagnostic was found.
     #[arg(long)]

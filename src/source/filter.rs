@@ -2,8 +2,13 @@
 //! a scan of a clean checkout and a scan of `--rev HEAD` yield the same model.
 //!
 //! Precedence, as in `ignore`: `include`/`exclude` globs first; then `.threatmarkignore` files,
-//! the deepest folder's first; then `.gitignore` files, the deepest first. A folder that is
-//! ignored hides everything below it.
+//! the deepest folder's first. A folder that is ignored hides everything below it. `.gitignore`
+//! files play no part at a revision: every file of a commit is tracked, and git never ignores a
+//! tracked file (the work-tree walk lets tracked files through `.gitignore` for the same
+//! reason, see `fs`).
+//!
+//! Ignore files are bounded ([`MAX_IGNORE_FILE_BYTES`], [`MAX_IGNORE_PATTERNS`]): one over a
+//! limit is skipped whole with TM032, which scans more, never less.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -119,6 +124,69 @@ pub fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkErro
     })
 }
 
+/// Ignore files larger than this are not read (TM032): compiling patterns costs hundreds of
+/// bytes per byte (a 4.5 MB `.gitignore` took 1.76 GB), and no hand-written file comes near it.
+pub const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
+
+/// Ignore files with more patterns than this are skipped (TM032). The largest real ones are a
+/// few thousand lines (generated lists of vendored files).
+pub const MAX_IGNORE_PATTERNS: usize = 10_000;
+
+/// TM032 for an ignore file over the byte limit; `size` is `None` when it is unknown (the file
+/// held more than its listed size).
+pub fn too_large(rel: &str, size: Option<u64>) -> Diagnostic {
+    let what = match size {
+        Some(size) => format!("`{rel}` is {size} bytes"),
+        None => format!("`{rel}` holds more bytes"),
+    };
+    Diagnostic::new(
+        Code::IgnoreFileTooLarge,
+        format!("{what}, over the {MAX_IGNORE_FILE_BYTES}-byte limit for ignore files; its rules were not applied"),
+    )
+    .in_file(rel)
+    .help("the files it would have left out were scanned; shorten it, or use `[scan] exclude`")
+}
+
+/// One ignore file's rules, rooted at `dir` (the folder that holds it, as the matcher sees
+/// it), from its bytes (at most [`MAX_IGNORE_FILE_BYTES`]). Lines that are not globs become
+/// TM027; more than [`MAX_IGNORE_PATTERNS`] patterns make the file TM032 and no rules. Shared by
+/// the work-tree walk and the tree filter, so both read an ignore file the same way.
+pub fn compile_ignore(
+    dir: &Path,
+    rel: &str,
+    bytes: &[u8],
+    diags: &mut Vec<Diagnostic>,
+) -> Gitignore {
+    let lines = ignore_lines(bytes);
+    let patterns = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .count();
+    if patterns > MAX_IGNORE_PATTERNS {
+        diags.push(
+            Diagnostic::new(
+                Code::IgnoreFileTooLarge,
+                format!("`{rel}` has {patterns} patterns, over the limit of {MAX_IGNORE_PATTERNS} per ignore file; its rules were not applied"),
+            )
+            .in_file(rel)
+            .help("the files it would have left out were scanned; shorten it (a folder pattern replaces a line per file), or use `[scan] exclude`"),
+        );
+        return Gitignore::empty();
+    }
+    let mut b = GitignoreBuilder::new(dir);
+    for (i, line) in lines.into_iter().enumerate() {
+        if let Err(e) = b.add_line(None, line) {
+            diags.push(
+                Diagnostic::new(Code::IgnoreFileError, format!("line {}: {e}", i + 1)).in_file(rel),
+            );
+        }
+    }
+    b.build().unwrap_or_else(|e| {
+        diags.push(Diagnostic::new(Code::IgnoreFileError, format!("{rel}: {e}")).in_file(rel));
+        Gitignore::empty()
+    })
+}
+
 /// A virtual absolute root: `ignore` strips it from paths before matching.
 const ROOT: &str = "/r";
 
@@ -135,55 +203,34 @@ fn virtual_path(rel: &str) -> PathBuf {
 pub struct TreeFilter {
     overrides: PathGlobs,
     hidden: bool,
-    /// Folder (relative, `""` for the root) → matcher.
+    /// Folder (relative, `""` for the root) → its `.threatmarkignore`.
     custom: BTreeMap<String, Gitignore>,
-    git: BTreeMap<String, Gitignore>,
 }
 
 impl TreeFilter {
-    /// `ignore_files` are `(path, contents)` of every `.gitignore` and `.threatmarkignore` in the
-    /// tree. Unparsable lines become diagnostics, as in the walk.
+    /// `ignore_files` are `(path, contents)` of the `.threatmarkignore` files in the tree
+    /// ([`is_ignore_file`]), each within [`MAX_IGNORE_FILE_BYTES`]. Unparsable lines and files
+    /// over the pattern limit become diagnostics, as in the walk.
     pub fn new(
         config: &ScanConfig,
         ignore_files: &[(String, Vec<u8>)],
         diags: &mut Vec<Diagnostic>,
     ) -> Result<Self, WalkError> {
         let mut custom = BTreeMap::new();
-        let mut git = BTreeMap::new();
         for (path, bytes) in ignore_files {
-            let (dir, name) = match path.rsplit_once('/') {
-                Some((d, n)) => (d.to_string(), n),
-                None => (String::new(), path.as_str()),
+            let dir = match path.rsplit_once('/') {
+                Some((d, _)) => d.to_string(),
+                None => String::new(),
             };
-            let mut b = GitignoreBuilder::new(virtual_path(&dir));
-            for (i, line) in ignore_lines(bytes).into_iter().enumerate() {
-                if let Err(e) = b.add_line(None, line) {
-                    // Worded as the walk words it, so both scans print the same diagnostic.
-                    diags.push(
-                        Diagnostic::new(Code::IgnoreFileError, format!("line {}: {e}", i + 1))
-                            .in_file(path),
-                    );
-                }
-            }
-            match b.build() {
-                Ok(gi) => {
-                    let target = if name == IGNORE_FILE {
-                        &mut custom
-                    } else {
-                        &mut git
-                    };
-                    target.insert(dir, gi);
-                }
-                Err(e) => diags.push(
-                    Diagnostic::new(Code::IgnoreFileError, format!("{path}: {e}")).in_file(path),
-                ),
+            let gi = compile_ignore(&virtual_path(&dir), path, bytes, diags);
+            if !gi.is_empty() {
+                custom.insert(dir, gi);
             }
         }
         Ok(Self {
             overrides: overrides(Path::new(ROOT), config)?,
             hidden: config.hidden,
             custom,
-            git,
         })
     }
 
@@ -203,18 +250,16 @@ impl TreeFilter {
             Match::Ignore(_) => return true,
             Match::None => {}
         }
-        for set in [&self.custom, &self.git] {
-            // Deepest folder first: a nested ignore file overrides its parents.
-            for (dir, gi) in set.iter().rev() {
-                let applies = dir.is_empty() || rel.starts_with(&format!("{dir}/"));
-                if !applies {
-                    continue;
-                }
-                match gi.matched(&path, is_dir) {
-                    Match::Ignore(_) => return true,
-                    Match::Whitelist(_) => return false,
-                    Match::None => {}
-                }
+        // Deepest folder first: a nested ignore file overrides its parents.
+        for (dir, gi) in self.custom.iter().rev() {
+            let applies = dir.is_empty() || rel.starts_with(&format!("{dir}/"));
+            if !applies {
+                continue;
+            }
+            match gi.matched(&path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
             }
         }
         let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -226,7 +271,7 @@ impl TreeFilter {
 /// `GitignoreBuilder::add`, which uses `BufRead::lines`): split at `\n` with a `\r` before it
 /// dropped, a UTF-8 byte order mark removed from the first line, and reading stopped at the first
 /// line that is not UTF-8 (the walk drops that error silently, so no diagnostic here either).
-fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
+pub fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
     let mut out = Vec::new();
     for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = match raw.strip_suffix(b"\n") {
@@ -245,10 +290,11 @@ fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
     out
 }
 
-/// Is this path an ignore file whose rules the tree filter needs?
+/// Is this path an ignore file whose rules the tree filter needs? Only `.threatmarkignore`:
+/// at a revision every file is tracked, and `.gitignore` never leaves out a tracked file.
 pub fn is_ignore_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    name == ".gitignore" || name == IGNORE_FILE
+    name == IGNORE_FILE
 }
 
 #[cfg(test)]
@@ -332,9 +378,8 @@ mod tests {
     fn nested_ignore_files() {
         let f = filter(
             &[
-                (".gitignore", "gen/\n*.log\n"),
-                ("src/.gitignore", "!keep.log\nlocal/\n"),
-                (".threatmarkignore", "vendor/\n"),
+                (".threatmarkignore", "gen/\n*.log\nvendor/\n"),
+                ("src/.threatmarkignore", "!keep.log\nlocal/\n"),
             ],
             ScanConfig::default(),
         );
@@ -347,15 +392,42 @@ mod tests {
         assert!(!f.is_ignored(".github/workflows/ci.yml"));
     }
 
+    /// Only `.threatmarkignore` files are read at a revision; one over the pattern limit is
+    /// skipped whole (TM032), so nothing it lists is left out.
+    #[test]
+    fn ignore_files_over_the_pattern_limit_are_skipped() {
+        assert!(is_ignore_file("a/.threatmarkignore"));
+        assert!(!is_ignore_file("a/.gitignore"));
+        let many: String = (0..=MAX_IGNORE_PATTERNS)
+            .map(|i| format!("p{i}\n"))
+            .collect();
+        let just: String = (1..MAX_IGNORE_PATTERNS)
+            .map(|i| format!("p{i}\n# note\n\n"))
+            .collect();
+        let files = vec![
+            (".threatmarkignore".to_string(), many.into_bytes()),
+            (
+                "ok/.threatmarkignore".to_string(),
+                format!("p0\n{just}").into_bytes(),
+            ),
+        ];
+        let mut diags = Vec::new();
+        let f = TreeFilter::new(&ScanConfig::default(), &files, &mut diags).expect("filter");
+        assert!(!f.is_ignored("p0"));
+        assert!(f.is_ignored("ok/p0"));
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].code, Code::IgnoreFileTooLarge);
+    }
+
     #[test]
     fn ignore_files_are_read_like_the_walk_reads_them() {
         let files = vec![
             (
-                ".gitignore".to_string(),
+                ".threatmarkignore".to_string(),
                 b"\xEF\xBB\xBFgen/\r\n*.log".to_vec(),
             ),
             (
-                "sub/.gitignore".to_string(),
+                "sub/.threatmarkignore".to_string(),
                 b"a.py\nbad\xFF\nb.py\n".to_vec(),
             ),
         ];

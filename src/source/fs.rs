@@ -4,6 +4,12 @@
 //! - `.gitignore` files inside the tree and `.threatmarkignore` files apply, even outside a git
 //!   repository; the user's global gitignore and `.git/info/exclude` do not (they are not part
 //!   of the repository), and neither do ignore files above the scan root;
+//! - a file git tracks (it is in the index) is scanned even when a `.gitignore` pattern matches
+//!   it or a folder above it, as git itself treats it, and as a scan of a revision does (every
+//!   file of a commit is tracked). Otherwise a pull request that adds `*.py` to `.gitignore`
+//!   hides every Python annotation from the work-tree scan. `.threatmarkignore` and
+//!   `include`/`exclude` still apply to tracked files: they are threatmark's own configuration;
+//! - ignore files over 1 MiB or 10,000 patterns are skipped with TM032 (see `filter`);
 //! - hidden files and folders are walked (`.github/workflows` matters); `.git/` never is;
 //! - `include`/`exclude` globs from threatmark.toml apply on top;
 //! - symbolic links are not followed unless configured, so a link out of the repository is never
@@ -16,17 +22,24 @@
 //! @control Symbolic links are not followed (#no_follow_symlinks): links are skipped unless configured, and loops are detected when they are followed
 //! @mitigates #walker against #path_escape with #no_follow_symlinks
 //! @mitigates #walker against #symlink_loop with #no_follow_symlinks
+//! @threat Annotations hidden by a .gitignore in the pull request (#ignore_hiding) [stride: T,R; likelihood: likely; impact: major; actor: #malicious_contributor]:
+//! a change adds `*.py` or a folder to .gitignore, and the work-tree scan (the gate's head) silently loses the annotations of committed files
+//! @control Tracked files are scanned (#tracked_files_scanned): files in the git index pass .gitignore rules, so the work tree and `--rev` agree
+//! @mitigates #walker against #ignore_hiding with #tracked_files_scanned
+//! @control Bounded ignore files (#bounded_ignore_files): ignore files over 1 MiB or 10,000 patterns are skipped whole with TM032, which scans more, never less
+//! @mitigates #walker against #structural_exhaustion with #bounded_ignore_files
 //! @connects #walker to #scanner with file paths
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::gitignore::Gitignore;
 use ignore::{Match, WalkBuilder, WalkState};
 
 use crate::config::ScanConfig;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::source::filter::{MAX_IGNORE_FILE_BYTES, compile_ignore, too_large};
 
 /// Ignore files with our own name.
 pub const IGNORE_FILE: &str = ".threatmarkignore";
@@ -120,6 +133,8 @@ pub fn walk(
         follow_symlinks: config.follow_symlinks,
         dirs: RwLock::default(),
         errors: Mutex::default(),
+        tracked: OnceLock::new(),
+        kept: RwLock::default(),
     });
 
     // Every ignore rule (globs, ignore files, hidden files) is applied by `Rules` in
@@ -163,7 +178,6 @@ pub fn walk(
     let errors = std::mem::take(&mut *rules.errors.lock().unwrap_or_else(|e| e.into_inner()));
     for err in errors {
         match err {
-            RuleError::Ignore(err) => problem(root, &err, visit),
             RuleError::Linked(rel) => visit(Found::Problem(
                 Diagnostic::new(
                     Code::IgnoreFileError,
@@ -179,6 +193,7 @@ pub fn walk(
                 )
                 .in_file(&rel),
             )),
+            RuleError::Diagnostic(d) => visit(Found::Problem(d)),
         }
     }
     Ok(())
@@ -190,12 +205,65 @@ pub fn walk(
 struct Chain {
     custom: Vec<Arc<Gitignore>>,
     git: Vec<Arc<Gitignore>>,
+    /// The folder is ignored by `.gitignore` and walked only for the tracked files in it: its
+    /// untracked entries are ignored whatever the patterns say (git cannot re-include a file
+    /// whose folder is excluded).
+    ignored: bool,
+}
+
+/// What git tracks below the scan root, relative to it, as path bytes: the files of the index
+/// and every folder above one. Read once, on the first entry a `.gitignore` rejects.
+#[derive(Debug, Default)]
+struct Tracked {
+    files: HashSet<Vec<u8>, foldhash::fast::RandomState>,
+    dirs: HashSet<Vec<u8>, foldhash::fast::RandomState>,
+}
+
+impl Tracked {
+    /// The tracked paths under `root`, or `None` when `root` is in no git work tree (then
+    /// `.gitignore` applies to every file, as it always did outside git). An index that
+    /// exists but cannot be read is TM033.
+    fn load(root: &Path, errors: &Mutex<Vec<RuleError>>) -> Option<Tracked> {
+        let repo = crate::source::git::GitRepo::discover(root).ok()?;
+        let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
+        let here = std::fs::canonicalize(root).ok()?;
+        let prefix = here.strip_prefix(&workdir).ok()?;
+        let mut prefix = relative(Path::new(""), prefix).into_bytes();
+        if !prefix.is_empty() {
+            prefix.push(b'/');
+        }
+        let paths = match repo.tracked_paths() {
+            Ok(paths) => paths,
+            Err(e) => {
+                let d = Diagnostic::new(Code::GitIndexUnreadable, e.to_string())
+                    .help("`.gitignore` was applied to tracked files too; `git status` or `git reset` rebuilds the index");
+                errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(RuleError::Diagnostic(d));
+                return None;
+            }
+        };
+        let mut tracked = Tracked::default();
+        for path in paths {
+            let Some(rel) = path.strip_prefix(prefix.as_slice()) else {
+                continue;
+            };
+            for (i, &b) in rel.iter().enumerate() {
+                if b == b'/' {
+                    tracked.dirs.insert(rel[..i].to_vec());
+                }
+            }
+            tracked.files.insert(rel.to_vec());
+        }
+        Some(tracked)
+    }
 }
 
 #[derive(Debug)]
 enum RuleError {
-    /// An ignore file had lines that are not globs (or could not be read).
-    Ignore(ignore::Error),
+    /// A problem already worded (ignore files over a limit, an unreadable git index).
+    Diagnostic(Diagnostic),
     /// An ignore file is a symbolic link and links are not followed: relative path.
     Linked(String),
     /// An ignore file is a FIFO, a socket or a device: relative path.
@@ -223,6 +291,10 @@ struct Rules {
     /// tree, and `Path`'s own hash goes component by component.
     dirs: RwLock<HashMap<Vec<u8>, Arc<Chain>, foldhash::fast::RandomState>>,
     errors: Mutex<Vec<RuleError>>,
+    /// What git tracks, read on first need; `None` outside a git work tree.
+    tracked: OnceLock<Option<Tracked>>,
+    /// Folders `.gitignore` rejects that are walked for their tracked files (paths as bytes).
+    kept: RwLock<HashSet<Vec<u8>, foldhash::fast::RandomState>>,
 }
 
 impl Rules {
@@ -245,14 +317,57 @@ impl Rules {
         };
         // `.threatmarkignore` files outrank `.gitignore` files at any depth; the deepest first.
         let chain = self.chain(parent, entry.depth().saturating_sub(1));
-        for gi in chain.custom.iter().chain(chain.git.iter()) {
+        for gi in chain.custom.iter() {
             match gi.matched(path, is_dir) {
                 Match::Ignore(_) => return true,
                 Match::Whitelist(_) => return false,
                 Match::None => {}
             }
         }
+        let git_ignored = chain.ignored
+            || chain
+                .git
+                .iter()
+                .find_map(|gi| match gi.matched(path, is_dir) {
+                    Match::Ignore(_) => Some(true),
+                    Match::Whitelist(_) => Some(false),
+                    Match::None => None,
+                })
+                .unwrap_or(false);
+        // Git never ignores what it tracks; the index is only consulted for rejected entries.
+        if git_ignored {
+            if !self.is_tracked(path, is_dir) {
+                return true;
+            }
+            if is_dir {
+                let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
+                kept.insert(path.as_os_str().as_encoded_bytes().to_vec());
+            }
+        }
         !self.hidden && entry.file_name().as_encoded_bytes().starts_with(b".")
+    }
+
+    /// Is `path` (a file, or a folder holding one) tracked by git?
+    fn is_tracked(&self, path: &Path, is_dir: bool) -> bool {
+        let Some(tracked) = self
+            .tracked
+            .get_or_init(|| Tracked::load(&self.root, &self.errors))
+        else {
+            return false;
+        };
+        // The index holds raw bytes, `/`-separated.
+        #[cfg(unix)]
+        let rel = path
+            .strip_prefix(&self.root)
+            .map(|p| p.as_os_str().as_encoded_bytes().to_vec())
+            .unwrap_or_default();
+        #[cfg(not(unix))]
+        let rel = relative(&self.root, path).into_bytes();
+        if is_dir {
+            tracked.dirs.contains(&rel)
+        } else {
+            tracked.files.contains(&rel)
+        }
     }
 
     /// The ignore files that apply to the entries of `dir` (at `depth` below the root), read on
@@ -263,7 +378,14 @@ impl Rules {
         if let Some(c) = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(key) {
             return Arc::clone(c);
         }
-        let mut chain = Chain::default();
+        let mut chain = Chain {
+            ignored: self
+                .kept
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(key),
+            ..Chain::default()
+        };
         for (own, list) in [
             (self.read(dir, IGNORE_FILE), &mut chain.custom),
             (self.read(dir, ".gitignore"), &mut chain.git),
@@ -285,10 +407,10 @@ impl Rules {
         Arc::clone(map.entry(key.to_vec()).or_insert(Arc::new(chain)))
     }
 
-    /// One ignore file, as the `ignore` crate reads it (`GitignoreBuilder::add`: a byte order
-    /// mark dropped, reading stopped at the first line that is not UTF-8, an error that is
-    /// only an I/O error dropped), except that a symbolic link is not followed unless links
-    /// are.
+    /// One ignore file, read as the `ignore` crate reads it (`GitignoreBuilder::add`: a byte
+    /// order mark dropped, reading stopped at the first line that is not UTF-8, an error that
+    /// is only an I/O error dropped), except that a symbolic link is not followed unless links
+    /// are, and that at most [`MAX_IGNORE_FILE_BYTES`] are read (over it: TM032, no rules).
     fn read(&self, dir: &Path, name: &str) -> Gitignore {
         let mut errors = Vec::new();
         let gi = self.read_file(&dir.join(name), dir, &mut errors);
@@ -300,6 +422,7 @@ impl Rules {
     }
 
     fn read_file(&self, path: &Path, dir: &Path, errors: &mut Vec<RuleError>) -> Gitignore {
+        use std::io::Read;
         let Ok(meta) = std::fs::symlink_metadata(path) else {
             return Gitignore::empty();
         };
@@ -321,19 +444,27 @@ impl Rules {
             }
             return Gitignore::empty();
         }
-        let mut builder = GitignoreBuilder::new(dir);
-        if let Some(err) = builder.add(path)
-            && !err.is_io()
-        {
-            errors.push(RuleError::Ignore(err));
+        let rel = relative(&self.root, path);
+        if meta.len() > MAX_IGNORE_FILE_BYTES {
+            errors.push(RuleError::Diagnostic(too_large(&rel, Some(meta.len()))));
+            return Gitignore::empty();
         }
-        builder.build().unwrap_or_else(|err| {
-            errors.push(RuleError::Ignore(ignore::Error::WithPath {
-                path: path.to_path_buf(),
-                err: Box::new(err),
-            }));
-            Gitignore::empty()
-        })
+        // The listed size may lie (a file that grows, a link to a special file): read one
+        // byte past the limit at most.
+        let mut bytes = Vec::new();
+        let read = std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_IGNORE_FILE_BYTES + 1).read_to_end(&mut bytes));
+        if read.is_err() {
+            return Gitignore::empty();
+        }
+        if bytes.len() as u64 > MAX_IGNORE_FILE_BYTES {
+            errors.push(RuleError::Diagnostic(too_large(&rel, None)));
+            return Gitignore::empty();
+        }
+        let mut diags = Vec::new();
+        let gi = compile_ignore(dir, &rel, &bytes, &mut diags);
+        errors.extend(diags.into_iter().map(RuleError::Diagnostic));
+        gi
     }
 }
 

@@ -144,6 +144,25 @@ impl GitRepo {
         self.sync.git_dir().to_path_buf()
     }
 
+    /// The paths git tracks: the files and symbolic links of the index (not submodules, nor
+    /// the folders of a sparse index), relative to the work tree, `/`-separated. A repository
+    /// without an index tracks nothing.
+    pub fn tracked_paths(&self) -> Result<Vec<Vec<u8>>, GitError> {
+        use gix::index::entry::Mode;
+        let repo = self.sync.to_thread_local();
+        let index = repo
+            .index_or_empty()
+            .map_err(|e| GitError::Other(format!("cannot read the git index: {e}")))?;
+        Ok(index
+            .entries()
+            .iter()
+            .filter(|e| {
+                e.mode == Mode::FILE || e.mode == Mode::FILE_EXECUTABLE || e.mode == Mode::SYMLINK
+            })
+            .map(|e| e.path(&index).to_vec())
+            .collect())
+    }
+
     /// A reader for single lookups and tree walks. Without caches: a tree diff reads each tree
     /// once, and copying every object into a cache cost more than it saved (21 ms against
     /// 23–27 ms for the trees of a 50,000-file repository, docs/performance.md).
