@@ -39,6 +39,10 @@ pub enum WriteError {
         "refusing to write {path}: {why}; git runs programs it finds in a git directory (hooks, `core.fsmonitor`), so threatmark never writes inside one. Choose a path outside it"
     )]
     GitDir { path: String, why: String },
+    /// The path is a FIFO, socket, block device or folder: neither a file to replace nor a
+    /// character device to write to.
+    #[error("refusing to write {path}: it is {what}, not a regular file")]
+    NotAFile { path: String, what: &'static str },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -48,11 +52,66 @@ pub enum WriteError {
 /// any build system watching it) is not disturbed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     refuse_git_dir(path)?;
+    // Looked at before anything is read: reading a FIFO blocks and `/dev/zero` never ends.
+    match special(path) {
+        Special::CharDevice => {
+            // `-o /dev/null`, `-o /dev/stdout`: written to. A rename would swap the device for
+            // a regular file (as root, the machine's /dev/null).
+            let mut device = std::fs::OpenOptions::new().write(true).open(path)?;
+            device.write_all(contents)?;
+            return Ok(());
+        }
+        Special::Other(what) => {
+            return Err(WriteError::NotAFile {
+                path: crate::render::escape::clean(&path.display().to_string()),
+                what,
+            });
+        }
+        Special::No => {}
+    }
     if std::fs::read(path).is_ok_and(|old| old == contents) && !unusual_mode(path) {
         return Ok(());
     }
     replace(path, contents, true)?;
     Ok(())
+}
+
+/// What is at an output path, links followed.
+enum Special {
+    /// Nothing, a regular file, or a dangling link: replaced by rename.
+    No,
+    CharDevice,
+    Other(&'static str),
+}
+
+fn special(path: &Path) -> Special {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Special::No;
+    };
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Special::No;
+    }
+    if kind.is_dir() {
+        return Special::Other("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return Special::CharDevice;
+        }
+        if kind.is_fifo() {
+            return Special::Other("a FIFO");
+        }
+        if kind.is_socket() {
+            return Special::Other("a socket");
+        }
+        if kind.is_block_device() {
+            return Special::Other("a block device");
+        }
+    }
+    Special::Other("a special file")
 }
 
 /// An executable, setuid/setgid or sticky file: replaced even when its contents are ours.
@@ -218,6 +277,35 @@ fn replace(path: &Path, contents: &[u8], published: bool) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_written_to_and_fifos_refused() {
+        // /dev/null stays a character device (a rename used to replace it with a file).
+        write_atomic(Path::new("/dev/null"), b"model").expect("write /dev/null");
+        use std::os::unix::fs::FileTypeExt;
+        let meta = std::fs::metadata("/dev/null").expect("meta");
+        assert!(meta.file_type().is_char_device());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if made {
+            // Must return at once, neither blocking on the FIFO nor replacing it.
+            let err = write_atomic(&fifo, b"x").expect_err("a FIFO is refused");
+            assert!(err.to_string().contains("a FIFO"), "{err}");
+            assert!(
+                std::fs::symlink_metadata(&fifo)
+                    .expect("meta")
+                    .file_type()
+                    .is_fifo()
+            );
+        }
+        let err = write_atomic(dir.path(), b"x").expect_err("a folder is refused");
+        assert!(err.to_string().contains("a folder"), "{err}");
+    }
 
     #[test]
     fn every_spelling_of_dot_git_is_a_git_directory() {
