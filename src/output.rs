@@ -36,12 +36,12 @@ use std::path::{Component, Path, PathBuf};
 pub enum WriteError {
     /// The path is inside a git directory (see [`refuse_git_dir`]).
     #[error(
-        "refusing to write {path}: {why}; git runs programs it finds in a git directory (hooks, `core.fsmonitor`), so threatmark never writes inside one. Choose a path outside it"
+        "refused: {why}; git runs programs it finds in a git directory (hooks, `core.fsmonitor`), so threatmark never writes inside one. Choose a path outside it"
     )]
     GitDir { path: String, why: String },
     /// The path is a FIFO, socket, block device or folder: neither a file to replace nor a
     /// character device to write to.
-    #[error("refusing to write {path}: it is {what}, not a regular file")]
+    #[error("refused: it is {what}, not a regular file")]
     NotAFile { path: String, what: &'static str },
     #[error(transparent)]
     Io(#[from] std::io::Error),
