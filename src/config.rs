@@ -8,7 +8,7 @@ use crate::source::scan_cache::CachedThreatspec;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The file name looked up at the scan root.
 pub const FILE_NAME: &str = "threatmark.toml";
@@ -97,7 +97,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -117,7 +117,7 @@ pub struct Config {
 }
 
 /// `[model]`: limits of the model build.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// Deepest component hierarchy (`:` segments) and boundary nesting (TM030 beyond it).
@@ -142,7 +142,7 @@ impl ModelConfig {
 }
 
 /// `[report]`: `threatmark report` and `threatmark site`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     /// Link template for source locations: `https://.../{rev}/{path}#L{line}`.
@@ -152,7 +152,7 @@ pub struct ReportConfig {
 }
 
 /// `[check]`: the policies of `threatmark check`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckConfig {
     /// Fail when the change adds an unmitigated exposure at or above this risk band
@@ -180,7 +180,7 @@ impl Default for CheckConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectConfig {
     pub name: Option<String>,
@@ -188,7 +188,7 @@ pub struct ProjectConfig {
     pub description: String,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScanConfig {
     pub include: Vec<String>,
@@ -214,7 +214,7 @@ impl Default for ScanConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LanguagesConfig {
     /// Extension (lower case, no dot) → language name.

@@ -365,105 +365,74 @@ fn violations_of(findings: &[&Finding]) -> Vec<Violation> {
 
 /// The settings that decide the gate or what is scanned, base against head.
 pub(crate) fn policy_changes(base: &Config, head: &Config) -> Vec<PolicyChange> {
-    const STRICTER: &str = "the stricter of the two applies";
-    const OWN_SCAN: &str = "each side is scanned with its own";
-    let mut out = Vec::new();
-    let mut push = |key: &str, a: String, b: String, effect: &'static str| {
-        if a != b {
-            out.push(PolicyChange {
-                key: key.into(),
-                base: a,
-                head: b,
-                effect,
-            });
+    // Every key of every section but `[project]` (a name is no policy) is compared, so a
+    // setting added later cannot be changed by a pull request without a word.
+    let flat = |c: &Config| {
+        let mut keys = std::collections::BTreeMap::new();
+        if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(c) {
+            for (section, table) in sections {
+                if section == "project" {
+                    continue;
+                }
+                match table {
+                    serde_json::Value::Object(table) => {
+                        for (key, value) in table {
+                            keys.insert(format!("{section}.{key}"), shown(&value));
+                        }
+                    }
+                    other => {
+                        keys.insert(section, shown(&other));
+                    }
+                }
+            }
         }
+        keys
     };
-    let (cb, ch) = (&base.check, &head.check);
-    push(
-        "check.fail_on_new_unmitigated",
-        format!("{:?}", cb.fail_on_new_unmitigated),
-        format!("{:?}", ch.fail_on_new_unmitigated),
-        STRICTER,
-    );
-    for (key, a, b) in [
-        ("check.fail_on_errors", cb.fail_on_errors, ch.fail_on_errors),
-        (
-            "check.fail_on_expired",
-            cb.fail_on_expired,
-            ch.fail_on_expired,
-        ),
-        (
-            "check.fail_on_unguarded",
-            cb.fail_on_unguarded,
-            ch.fail_on_unguarded,
-        ),
-        ("check.fail_on_stale", cb.fail_on_stale, ch.fail_on_stale),
-    ] {
-        push(key, a.to_string(), b.to_string(), STRICTER);
+    let (before, after) = (flat(base), flat(head));
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let none = "null".to_string();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (a, b) = (
+                before.get(key).unwrap_or(&none),
+                after.get(key).unwrap_or(&none),
+            );
+            (a != b).then(|| PolicyChange {
+                key: key.clone(),
+                base: a.clone(),
+                head: b.clone(),
+                effect: effect_of(key),
+            })
+        })
+        .collect()
+}
+
+/// A setting's value as TOML readers write it: `"high"`, `true`, `[1, 3, 6]`.
+fn shown(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(shown).collect();
+            format!("[{}]", items.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", shown(v)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        other => other.to_string(),
     }
-    let (rb, rh) = (&base.risk, &head.risk);
-    push(
-        "risk.band_edges",
-        format!("{:?}", rb.band_edges),
-        format!("{:?}", rh.band_edges),
-        STRICTER,
-    );
-    push(
-        "risk.scores",
-        format!("{:?}", rb.scores),
-        format!("{:?}", rh.scores),
-        STRICTER,
-    );
-    let (sb, sh) = (&base.scan, &head.scan);
-    push(
-        "scan.include",
-        format!("{:?}", sb.include),
-        format!("{:?}", sh.include),
-        OWN_SCAN,
-    );
-    push(
-        "scan.exclude",
-        format!("{:?}", sb.exclude),
-        format!("{:?}", sh.exclude),
-        OWN_SCAN,
-    );
-    push(
-        "scan.hidden",
-        sb.hidden.to_string(),
-        sh.hidden.to_string(),
-        OWN_SCAN,
-    );
-    push(
-        "scan.follow_symlinks",
-        sb.follow_symlinks.to_string(),
-        sh.follow_symlinks.to_string(),
-        OWN_SCAN,
-    );
-    push(
-        "scan.max_file_size",
-        sb.max_file_size.to_string(),
-        sh.max_file_size.to_string(),
-        OWN_SCAN,
-    );
-    push(
-        "scan.parse_timeout_ms",
-        sb.parse_timeout_ms.to_string(),
-        sh.parse_timeout_ms.to_string(),
-        OWN_SCAN,
-    );
-    push(
-        "scan.output",
-        format!("{:?}", sb.output),
-        format!("{:?}", sh.output),
-        "the head's is checked for staleness",
-    );
-    push(
-        "languages.extensions",
-        format!("{:?}", base.languages.extensions),
-        format!("{:?}", head.languages.extensions),
-        OWN_SCAN,
-    );
-    out
+}
+
+/// What the gate does with a changed setting.
+fn effect_of(key: &str) -> &'static str {
+    match key.split_once('.').map_or(key, |(section, _)| section) {
+        "check" | "risk" => "the stricter of the two applies",
+        _ if key == "scan.output" => "the head's is checked for staleness",
+        "scan" | "languages" | "model" => "each side is scanned with its own",
+        _ => "the head's is used",
+    }
 }
 
 #[cfg(test)]
@@ -553,6 +522,35 @@ mod tests {
         assert_eq!(state(&v, "new-unmitigated"), State::Passed);
         assert_eq!(v.risk_lowered.len(), 1);
         assert_eq!(v.risk_lowered[0].direction, "down");
+    }
+
+    #[test]
+    fn every_changed_setting_is_listed_with_what_the_gate_does() {
+        let base = config("[project]\nname = \"a\"\n");
+        let head = config(
+            "[project]\nname = \"b\"\n[check]\nfail_on_stale = false\n[model]\nmax_depth = 1024\n[scan]\noutput = \"m.json\"\n[report]\ntemplates = \"tpl\"\n",
+        );
+        let changes: Vec<(String, &str)> = policy_changes(&base, &head)
+            .into_iter()
+            .map(|c| (c.key, c.effect))
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                (
+                    "check.fail_on_stale".into(),
+                    "the stricter of the two applies"
+                ),
+                (
+                    "model.max_depth".into(),
+                    "each side is scanned with its own"
+                ),
+                ("report.templates".into(), "the head's is used"),
+                ("scan.output".into(), "the head's is checked for staleness"),
+            ],
+            "a renamed project is no policy change"
+        );
+        assert!(policy_changes(&base, &base).is_empty());
     }
 
     #[test]
