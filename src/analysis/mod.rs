@@ -4,6 +4,14 @@
 //! Pure: model, matrix and (optionally) today's date in; [`Analysis`] out. The copy embedded in
 //! threatmodel.json is computed without a date, so the file never changes with the calendar;
 //! `threatmark analyze` and `check` pass a date and then report expired acceptances.
+//!
+//! Linear in the model: relations are indexed once per analysis (by threat, by component, by
+//! control and by flow id), so no step scans every relation for each element; a repository
+//! decides how many there are.
+//!
+//! @control Indexed relations (#linear_analysis): the build, the analysis, `diff` and the analyze table look relations up in indexes built once (by threat, component, control and flow id) instead of scanning every relation per element, and reference columns are counted once along a line
+//! @mitigates #builder against #model_bomb with #linear_analysis
+//! @mitigates #gate against #model_bomb with #linear_analysis
 
 pub mod risk;
 
