@@ -414,6 +414,8 @@ pub fn diff(
     let risk = risk_changes(&a_old, &a_new, name);
 
     let old_crossing: BTreeSet<&str> = a_old.crossings.iter().map(|c| c.flow.as_str()).collect();
+    let head_flows: BTreeMap<&str, &crate::model::Flow> =
+        head.flows.iter().map(|f| (f.id.as_str(), f)).collect();
     let new_crossings: Vec<NewCrossing> = a_new
         .crossings
         .iter()
@@ -424,10 +426,8 @@ pub fn diff(
             target: c.target.clone(),
             crosses: c.crosses.clone(),
             guarded: c.guarded,
-            location: head
-                .flows
-                .iter()
-                .find(|f| f.id == c.flow)
+            location: head_flows
+                .get(c.flow.as_str())
                 .and_then(|f| f.sources.first())
                 .map(Source::location),
         })

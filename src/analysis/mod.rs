@@ -4,6 +4,14 @@
 //! Pure: model, matrix and (optionally) today's date in; [`Analysis`] out. The copy embedded in
 //! threatmodel.json is computed without a date, so the file never changes with the calendar;
 //! `threatmark analyze` and `check` pass a date and then report expired acceptances.
+//!
+//! Linear in the model: relations are indexed once per analysis (by threat, by component, by
+//! control and by flow id), so no step scans every relation for each element; a repository
+//! decides how many there are.
+//!
+//! @control Indexed relations (#linear_analysis): the build, the analysis, `diff` and the analyze table look relations up in indexes built once (by threat, component, control and flow id) instead of scanning every relation per element, and reference columns are counted once along a line
+//! @mitigates #builder against #model_bomb with #linear_analysis
+//! @mitigates #gate against #model_bomb with #linear_analysis
 
 pub mod risk;
 
@@ -262,11 +270,13 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
             .transfers
             .push(x);
     }
+    let index = Index::of(model);
     let mut a = Analyzer {
         model,
         matrix,
         today,
         by_threat: &by_threat,
+        index: &index,
         findings: Vec::new(),
         uncovered: BTreeMap::new(),
     };
@@ -366,11 +376,69 @@ static NO_LINKS: Links<'static> = Links {
     transfers: Vec::new(),
 };
 
+/// Lookups by component, control and flow id, built once per analysis so that no step scans
+/// every relation of the model for each element (a repository controls how many there are:
+/// 20,000 crossing flows took minutes when each one scanned every mitigation).
+#[derive(Default)]
+struct Index<'m> {
+    /// Component -> the controls of the mitigations that name it.
+    controls_on: BTreeMap<&'m str, BTreeSet<&'m str>>,
+    /// Component -> the STRIDE categories of the threats linked to it by an exposure, a
+    /// mitigation, an acceptance or a transfer (either end).
+    stride_on: BTreeMap<&'m str, BTreeSet<Stride>>,
+    /// Controls that some mitigation or test names.
+    used_controls: BTreeSet<&'m str>,
+    flows: BTreeMap<&'m str, &'m crate::model::Flow>,
+}
+
+impl<'m> Index<'m> {
+    fn of(m: &'m ThreatModel) -> Self {
+        let mut ix = Index::default();
+        let mut threats_on: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut link = |component: &'m str, threat: &'m str| {
+            threats_on.entry(component).or_default().insert(threat);
+        };
+        for x in &m.exposures {
+            link(&x.link.component, &x.link.threat);
+        }
+        for x in &m.mitigations {
+            link(&x.link.component, &x.link.threat);
+        }
+        for x in &m.acceptances {
+            link(&x.link.component, &x.link.threat);
+        }
+        for x in &m.transfers {
+            link(&x.link.from, &x.link.threat);
+            link(&x.link.to, &x.link.threat);
+        }
+        for (component, threats) in threats_on {
+            let stride = threats
+                .into_iter()
+                .filter_map(|t| m.threat(t))
+                .flat_map(|t| t.attributes.stride.iter().copied())
+                .collect();
+            ix.stride_on.insert(component, stride);
+        }
+        for x in &m.mitigations {
+            ix.controls_on
+                .entry(&x.link.component)
+                .or_default()
+                .insert(&x.link.control);
+            ix.used_controls.insert(&x.link.control);
+        }
+        ix.used_controls
+            .extend(m.tests.iter().map(|x| x.link.control.as_str()));
+        ix.flows = m.flows.iter().map(|f| (f.id.as_str(), f)).collect();
+        ix
+    }
+}
+
 struct Analyzer<'m> {
     model: &'m ThreatModel,
     matrix: &'m RiskMatrix,
     today: Option<&'m str>,
     by_threat: &'m BTreeMap<&'m str, Links<'m>>,
+    index: &'m Index<'m>,
     findings: Vec<Finding>,
     /// Per threat: the components where it is still uncovered, with the annotations that say
     /// so (open exposures, expired acceptances). Filled by `assess_threats`, read by `plan`.
@@ -428,17 +496,12 @@ impl<'m> Analyzer<'m> {
         &mut self,
         threat: &Entity,
         component: &str,
+        acceptances: &[&crate::model::Acceptance],
         risk: Option<&Risk>,
     ) -> (bool, Vec<Location>) {
         let mut valid = false;
         let mut expired_at = Vec::new();
-        // `links` borrows the model, not `self`, so findings can be pushed while iterating.
-        let links = self.links(&threat.id);
-        for acc in links
-            .acceptances
-            .iter()
-            .filter(|x| x.link.component == component)
-        {
+        for acc in acceptances {
             let expires = acc
                 .attributes
                 .expires
@@ -501,26 +564,45 @@ impl<'m> Analyzer<'m> {
             applies.extend(links.mitigations.iter().map(|x| x.link.component.as_str()));
             applies.extend(links.acceptances.iter().map(|x| x.link.component.as_str()));
             applies.extend(links.transfers.iter().map(|x| x.link.from.as_str()));
+            // The threat's links by component, in model order, so each pair below is a lookup:
+            // one threat may be exposed on thousands of components.
+            let mitigated: BTreeSet<&str> = links
+                .mitigations
+                .iter()
+                .map(|x| x.link.component.as_str())
+                .collect();
+            let transferred: BTreeSet<&str> = links
+                .transfers
+                .iter()
+                .map(|x| x.link.from.as_str())
+                .collect();
+            let mut accepts: BTreeMap<&str, Vec<&crate::model::Acceptance>> = BTreeMap::new();
+            for x in &links.acceptances {
+                accepts.entry(&x.link.component).or_default().push(x);
+            }
+            let mut exposures: BTreeMap<&str, Vec<&crate::model::Exposure>> = BTreeMap::new();
+            for x in &links.exposures {
+                exposures.entry(&x.link.component).or_default().push(x);
+            }
             let mut accepted_any = false;
             let mut transferred_any = false;
             let mut uncovered: Vec<(String, Vec<Location>)> = Vec::new();
             for c in applies.iter().copied() {
-                let mitigated = links.mitigations.iter().any(|x| x.link.component == c);
-                if mitigated {
+                if mitigated.contains(c) {
                     continue;
                 }
-                let (accepted, expired_at) = self.accepted(threat, c, risk.as_ref());
+                let acceptances = accepts.get(c).map(Vec::as_slice).unwrap_or_default();
+                let (accepted, expired_at) = self.accepted(threat, c, acceptances, risk.as_ref());
                 if accepted {
                     accepted_any = true;
                     continue;
                 }
-                let transferred = links.transfers.iter().any(|x| x.link.from == c);
-                if transferred {
+                if transferred.contains(c) {
                     transferred_any = true;
                     continue;
                 }
                 let mut here = Vec::new();
-                for e in links.exposures.iter().filter(|e| e.link.component == c) {
+                for e in exposures.get(c).map(Vec::as_slice).unwrap_or_default() {
                     let severity = match risk.as_ref().map(|r| r.band) {
                         Some(Band::Critical | Band::High) => Severity::Error,
                         Some(Band::Medium) | None => Severity::Warning,
@@ -573,11 +655,10 @@ impl<'m> Analyzer<'m> {
         let m = self.model;
         let mut out = Vec::new();
         for f in m.flows.iter().filter(|f| f.link.is_crossing()) {
-            let controls: BTreeSet<String> = m
-                .mitigations
-                .iter()
-                .filter(|x| x.link.component == f.link.source || x.link.component == f.link.target)
-                .map(|x| x.link.control.clone())
+            let on = |c: &str| self.index.controls_on.get(c).into_iter().flatten();
+            let controls: BTreeSet<String> = on(&f.link.source)
+                .chain(on(&f.link.target))
+                .map(|c| c.to_string())
                 .collect();
             let guarded = !controls.is_empty();
             if !guarded {
@@ -618,37 +699,11 @@ impl<'m> Analyzer<'m> {
 
     /// STRIDE categories of the threats linked to a component.
     fn covered(&self, component: &str) -> BTreeSet<Stride> {
-        let m = self.model;
-        let mut threats = BTreeSet::new();
-        threats.extend(
-            m.exposures
-                .iter()
-                .filter(|x| x.link.component == component)
-                .map(|x| &x.link.threat),
-        );
-        threats.extend(
-            m.mitigations
-                .iter()
-                .filter(|x| x.link.component == component)
-                .map(|x| &x.link.threat),
-        );
-        threats.extend(
-            m.acceptances
-                .iter()
-                .filter(|x| x.link.component == component)
-                .map(|x| &x.link.threat),
-        );
-        threats.extend(
-            m.transfers
-                .iter()
-                .filter(|x| x.link.from == component || x.link.to == component)
-                .map(|x| &x.link.threat),
-        );
-        threats
-            .into_iter()
-            .filter_map(|t| m.threat(t))
-            .flat_map(|t| t.attributes.stride.iter().copied())
-            .collect()
+        self.index
+            .stride_on
+            .get(component)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn coverage(&mut self, crossings: &[Crossing]) -> Vec<Coverage> {
@@ -679,7 +734,7 @@ impl<'m> Analyzer<'m> {
         for c in crossings {
             let mut covered = self.covered(&c.source);
             covered.extend(self.covered(&c.target));
-            let flow = m.flows.iter().find(|f| f.id == c.flow);
+            let flow = self.index.flows.get(c.flow.as_str()).copied();
             let sources = flow.map(|f| locations(&f.sources)).unwrap_or_default();
             let name = flow
                 .map(|f| f.details.as_str())
@@ -772,10 +827,10 @@ impl<'m> Analyzer<'m> {
                 } else {
                     uncovered.iter().map(|(c, _)| c.clone()).collect()
                 };
-                let candidate_controls: Vec<String> = m
+                let candidate_controls: Vec<String> = self
+                    .links(&t.threat)
                     .mitigations
                     .iter()
-                    .filter(|x| x.link.threat == t.threat)
                     .map(|x| x.link.control.clone())
                     .filter(|c| m.control(c).is_some_and(|c| c.declared))
                     .collect::<BTreeSet<_>>()
@@ -861,9 +916,7 @@ impl<'m> Analyzer<'m> {
             }
         }
         for control in m.controls.iter().filter(|c| c.declared) {
-            let used = m.mitigations.iter().any(|x| x.link.control == control.id)
-                || m.tests.iter().any(|x| x.link.control == control.id);
-            if !used {
+            if !self.index.used_controls.contains(control.id.as_str()) {
                 self.findings.push(Finding {
                     code: Code::UnusedControl,
                     severity: Code::UnusedControl.default_severity(),

@@ -187,6 +187,8 @@ struct Builder<'a> {
     max_depth: usize,
     reg: Registry<'a>,
     diags: Vec<Diagnostic>,
+    /// Columns of the references that diagnostics point at.
+    columns: Columns,
     /// Ids compared in "did you mean" searches so far (bounded by `SUGGESTION_BUDGET`).
     compared: usize,
     /// The ids of each kind, for those searches.
@@ -331,7 +333,7 @@ impl<'a> Builder<'a> {
                                 self.max_depth
                             ),
                         )
-                        .at(ref_location(a, span))
+                        .at(self.columns.locate(a, span))
                         .at_span(span)
                         .label("this name")
                         .help(
@@ -445,7 +447,7 @@ impl<'a> Builder<'a> {
                     r.id,
                 ),
             )
-            .at(ref_location(a, r.span))
+            .at(self.columns.locate(a, r.span))
             .at_span(r.span)
             .label(format!("`{name}` declared here with the same id"));
             diag.help = Some(match first {
@@ -469,7 +471,7 @@ impl<'a> Builder<'a> {
                     field_phrase("name")
                 ),
             )
-            .at(ref_location(a, r.span))
+            .at(self.columns.locate(a, r.span))
             .at_span(r.span)
             .label(format!("`{name}` here"))
             .help(format!(
@@ -527,7 +529,7 @@ impl<'a> Builder<'a> {
             Code::UndefinedReference,
             format!("undefined {} `#{}`", kind.as_str(), r.id),
         )
-        .at(ref_location(a, r.span))
+        .at(self.columns.locate(a, r.span))
         .at_span(r.span)
         .label(format!("no {} has this id", kind.as_str()));
         // Suggestions cost an edit distance per candidate id; a repository with thousands of
@@ -731,7 +733,7 @@ impl<'a> Builder<'a> {
                             Code::SelfTransfer,
                             format!("`@transfers` moves `#{t}` from `#{f}` to itself"),
                         )
-                        .at(ref_location(a, from.span))
+                        .at(self.columns.locate(a, from.span))
                         .at_span(from.span)
                         .label("the same component on both sides")
                         .help("a transfer to the component that has the risk covers nothing and is left out; name who takes the risk over"),
@@ -779,7 +781,7 @@ impl<'a> Builder<'a> {
                         Code::NonsenseRelation,
                         format!("`@connects` links `#{s}` to itself"),
                     )
-                    .at(ref_location(a, target.span))
+                    .at(self.columns.locate(a, target.span))
                     .at_span(target.span)
                     .label("the same component as the source")
                     .help("kept, since a process may send data to itself (a queue it consumes); such a flow crosses no boundary: check the other end is not a typo");
@@ -961,38 +963,42 @@ impl<'a> Builder<'a> {
 
         self.check_relations();
 
-        // A mitigation naming a control nobody declared: allowed, but worth a warning, once.
-        let undeclared: BTreeSet<&String> = self
-            .mitigations
-            .values()
-            .map(|m| &m.link.control)
-            .filter(|c| self.reg.get(Kind::Control, c).is_some_and(|d| !d.declared))
-            .collect();
-        let mut warned = Vec::new();
-        for control in undeclared {
-            let first = self
-                .mitigations
-                .values()
-                .filter(|m| &m.link.control == control)
-                .flat_map(|m| m.sources.iter())
-                .min();
-            if let Some(src) = first {
-                let name = self
-                    .reg
-                    .get(Kind::Control, control)
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default();
-                warned.push(
-                    Diagnostic::new(
-                        Code::UndeclaredControl,
-                        format!("control `{name}` (#{control}) is never declared with `@control`"),
-                    )
-                    .at(src.location())
-                    .help(format!(
-                        "declare it once: `@control {name} (#{control}): what it does`"
-                    )),
-                );
+        // A mitigation naming a control nobody declared: allowed, but worth a warning, once,
+        // at its first source; found in one pass over the mitigations.
+        let mut undeclared: BTreeMap<&String, &Source> = BTreeMap::new();
+        for m in self.mitigations.values() {
+            let control = &m.link.control;
+            let declared = self
+                .reg
+                .get(Kind::Control, control)
+                .is_none_or(|d| d.declared);
+            if declared {
+                continue;
             }
+            if let Some(src) = m.sources.iter().min() {
+                undeclared
+                    .entry(control)
+                    .and_modify(|first| *first = (*first).min(src))
+                    .or_insert(src);
+            }
+        }
+        let mut warned = Vec::new();
+        for (control, src) in undeclared {
+            let name = self
+                .reg
+                .get(Kind::Control, control)
+                .map(|d| d.name.clone())
+                .unwrap_or_default();
+            warned.push(
+                Diagnostic::new(
+                    Code::UndeclaredControl,
+                    format!("control `{name}` (#{control}) is never declared with `@control`"),
+                )
+                .at(src.location())
+                .help(format!(
+                    "declare it once: `@control {name} (#{control}): what it does`"
+                )),
+            );
         }
         self.diags.extend(warned);
 
@@ -1126,7 +1132,7 @@ impl<'a> Builder<'a> {
             }
             found.push(
                 Diagnostic::new(Code::NonsenseRelation, message)
-                    .at(ref_location(a, *span))
+                    .at(self.columns.locate(a, *span))
                     .at_span(*span)
                     .label("not a component this is about")
                     .help(help),
@@ -1335,19 +1341,50 @@ fn innermost(
     own
 }
 
-/// Where a reference starts: references are on the annotation's first line, whose text from the
-/// tag on is `source.annotation`, so the column is the tag's plus the characters before it.
-fn ref_location(a: &Annotation, span: crate::diagnostic::Span) -> Location {
-    let mut location = a.source.location();
-    if let Some(before) = span
-        .start
-        .checked_sub(a.span.start)
-        .and_then(|delta| a.source.annotation.get(..delta))
-    {
-        let chars = u32::try_from(before.chars().count()).unwrap_or(0);
+/// Where references start. References are on the annotation's first line, whose text from the
+/// tag on is `source.annotation`, so a column is the tag's plus the characters before it.
+/// Counting from the tag for each reference is quadratic on a long line (`@boundary B contains
+/// #a1, #a2, ...` with a million bytes of undefined members): the count is carried on from the
+/// previous reference of the same annotation, which comes before it but for a few exceptions.
+#[derive(Debug, Default)]
+struct Columns {
+    /// The annotation counted last, by address (annotations outlive the build, so an address
+    /// names one), or 0.
+    annotation: usize,
+    /// Byte offset in `source.annotation` reached, and the characters before it.
+    byte: usize,
+    chars: usize,
+    /// Characters counted in all, to test that the work stays linear.
+    #[cfg(test)]
+    counted: usize,
+}
+
+impl Columns {
+    fn locate(&mut self, a: &Annotation, span: Span) -> Location {
+        let mut location = a.source.location();
+        let text = a.source.annotation.as_str();
+        let Some(delta) = span
+            .start
+            .checked_sub(a.span.start)
+            .filter(|&d| text.is_char_boundary(d))
+        else {
+            return location;
+        };
+        let key = std::ptr::from_ref(a) as usize;
+        if self.annotation != key || delta < self.byte {
+            (self.annotation, self.byte, self.chars) = (key, 0, 0);
+        }
+        let counted = text.get(self.byte..delta).map_or(0, |s| s.chars().count());
+        #[cfg(test)]
+        {
+            self.counted += delta - self.byte;
+        }
+        self.chars += counted;
+        self.byte = delta;
+        let chars = u32::try_from(self.chars).unwrap_or(0);
         location.column = location.column.saturating_add(chars);
+        location
     }
-    location
 }
 
 /// Merge a declaration's description and (checked) attributes into the draft; first one wins.
@@ -1649,6 +1686,51 @@ impl CharCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A million-byte `contains` list of undefined members gets a TM003 per member: counting
+    /// each column from the tag was quadratic (4 MB: 39 s in a debug build). Each character is
+    /// now counted about once, and the columns are those of the characters (not bytes).
+    #[test]
+    fn reference_columns_are_counted_once_along_a_line() {
+        let mut text = String::from("@boundary Zoné ü (#b) contains ");
+        let mut expected = Vec::new();
+        for i in 0..3000 {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            expected.push(u32::try_from(text.chars().count()).unwrap_or(0) + 1);
+            text.push_str(&format!("#m{i}"));
+        }
+        let (annotations, _) = crate::annotation::parse_text("t", &text);
+        let a = &annotations[0];
+        let Body::Boundary { contains, .. } = &a.body else {
+            panic!("not a boundary: {a:?}");
+        };
+        assert_eq!(contains.len(), expected.len());
+        let mut columns = Columns::default();
+        let found: Vec<u32> = contains
+            .iter()
+            .map(|r| columns.locate(a, r.span).column)
+            .collect();
+        assert_eq!(found, expected);
+        assert!(
+            columns.counted <= text.len(),
+            "{} bytes counted for a {}-byte line",
+            columns.counted,
+            text.len()
+        );
+        // Out of order (a diagnostic on an earlier reference) starts again, still right.
+        assert_eq!(columns.locate(a, contains[10].span).column, expected[10]);
+        assert_eq!(columns.locate(a, contains[11].span).column, expected[11]);
+        // And the whole build reports them there.
+        let (_, diags) = build_from(Project::default(), annotations.iter());
+        let at: Vec<u32> = diags
+            .iter()
+            .filter(|d| d.code == Code::UndefinedReference)
+            .filter_map(|d| d.location.as_ref().map(|l| l.column))
+            .collect();
+        assert_eq!(at, expected);
+    }
 
     fn codes(text: &str, max_depth: usize) -> (ThreatModel, Vec<String>) {
         let (annotations, _) = crate::annotation::parse_text("t", text);

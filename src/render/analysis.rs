@@ -1,12 +1,45 @@
 //! The `threatmark analyze` table: what a team reads on Monday morning.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use annotate_snippets::normalize_untrusted_str as clean;
 
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk};
 use crate::diagnostic::Code;
-use crate::model::{Stride, ThreatModel};
+use crate::model::{Flow, Stride, ThreatModel};
+
+/// What the crossing and coverage tables look up per row, indexed once: with thousands of
+/// crossings a scan of every flow or mitigation per row is quadratic.
+struct Lookup<'m> {
+    flows: BTreeMap<&'m str, &'m Flow>,
+    /// Component -> the controls of the mitigations that name it.
+    controls_on: BTreeMap<&'m str, BTreeSet<&'m str>>,
+    /// How many crossings share their (source, target).
+    same_ends: BTreeMap<(&'m str, &'m str), usize>,
+}
+
+impl<'m> Lookup<'m> {
+    fn of(model: &'m ThreatModel, a: &'m Analysis) -> Self {
+        let mut controls_on: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for x in &model.mitigations {
+            controls_on
+                .entry(&x.link.component)
+                .or_default()
+                .insert(&x.link.control);
+        }
+        let mut same_ends = BTreeMap::new();
+        for c in &a.crossings {
+            *same_ends
+                .entry((c.source.as_str(), c.target.as_str()))
+                .or_default() += 1;
+        }
+        Lookup {
+            flows: model.flows.iter().map(|f| (f.id.as_str(), f)).collect(),
+            controls_on,
+            same_ends,
+        }
+    }
+}
 
 /// A plain-text table with columns sized to their content.
 struct Table {
@@ -65,6 +98,7 @@ fn letters(s: &[Stride]) -> String {
 
 /// The full human report of an analysis.
 pub fn table(model: &ThreatModel, a: &Analysis) -> String {
+    let lookup = Lookup::of(model, a);
     let mut out = String::new();
     let s = &a.summary;
     let statuses = [
@@ -172,10 +206,9 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         let mut crossings: Vec<_> = a.crossings.iter().collect();
         crossings.sort_by_key(|c| c.guarded);
         for c in crossings {
-            let details = model
+            let details = lookup
                 .flows
-                .iter()
-                .find(|f| f.id == c.flow)
+                .get(c.flow.as_str())
                 .map(|f| f.details.clone())
                 .unwrap_or_default();
             t.row(vec![
@@ -188,7 +221,7 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
                 c.target.clone(),
                 c.crosses.join(", "),
                 if c.guarded {
-                    guards(model, &c.source, &c.target)
+                    guards(&lookup, &c.source, &c.target)
                 } else {
                     "UNGUARDED".into()
                 },
@@ -204,7 +237,7 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         let mut t = Table::new(vec!["ELEMENT", "TYPE", "APPLICABLE", "COVERED", "MISSING"]);
         for c in &a.coverage {
             t.row(vec![
-                element_label(model, a, &c.element),
+                element_label(&lookup, &c.element),
                 c.element_type.clone(),
                 letters(&c.applicable),
                 letters(&c.covered),
@@ -266,23 +299,18 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
 
 /// The controls of the mitigations that name each end of a crossing, grouped by end:
 /// `source: a, b; target: c`.
-fn guards(model: &ThreatModel, source: &str, target: &str) -> String {
+fn guards(lookup: &Lookup<'_>, source: &str, target: &str) -> String {
     let mut ends = vec![source];
     if target != source {
         ends.push(target);
     }
     ends.into_iter()
         .filter_map(|end| {
-            let controls: BTreeSet<&str> = model
-                .mitigations
-                .iter()
-                .filter(|x| x.link.component == end)
-                .map(|x| x.link.control.as_str())
-                .collect();
+            let controls = lookup.controls_on.get(end)?;
             (!controls.is_empty()).then(|| {
                 format!(
                     "{end}: {}",
-                    controls.into_iter().collect::<Vec<_>>().join(", ")
+                    controls.iter().copied().collect::<Vec<_>>().join(", ")
                 )
             })
         })
@@ -292,20 +320,20 @@ fn guards(model: &ThreatModel, source: &str, target: &str) -> String {
 
 /// How the coverage table names an element: components by id, flows by their ends
 /// (`a -> b`, `a <-> b` both ways), with the details when two crossing flows share their ends.
-fn element_label(model: &ThreatModel, a: &Analysis, e: &ElementRef) -> String {
+fn element_label(lookup: &Lookup<'_>, e: &ElementRef) -> String {
     if e.kind != ElementKind::Flow {
         return e.id.clone();
     }
-    let Some(f) = model.flows.iter().find(|f| f.id == e.id) else {
+    let Some(f) = lookup.flows.get(e.id.as_str()) else {
         return e.id.clone();
     };
     let arrow = if f.link.bidirectional { "<->" } else { "->" };
     let label = format!("{} {arrow} {}", f.link.source, f.link.target);
-    let same_ends = a
-        .crossings
-        .iter()
-        .filter(|c| c.source == f.link.source && c.target == f.link.target)
-        .count();
+    let same_ends = lookup
+        .same_ends
+        .get(&(f.link.source.as_str(), f.link.target.as_str()))
+        .copied()
+        .unwrap_or(0);
     if same_ends > 1 && !f.details.is_empty() {
         format!("{label} ({})", f.details)
     } else {

@@ -239,12 +239,19 @@ fn policy_rule(name: &str) -> Value {
     })
 }
 
-/// A result before it is written: what the cap and the rule severities need.
-struct Pending {
+/// A result before it is written: what the cap and the rule severities need. Its JSON is made
+/// only for the results kept, so a repository with 100,000 diagnostics costs 25,000 objects.
+struct Pending<'r> {
     rule: usize,
     severity: Severity,
     security: f64,
-    value: Value,
+    what: What<'r>,
+}
+
+enum What<'r> {
+    Finding(&'r Finding),
+    Diagnostic(&'r Diagnostic),
+    Policy(&'r PolicyResult),
 }
 
 /// Build the SARIF log.
@@ -296,77 +303,83 @@ pub fn sarif(
 
     let mut pending: Vec<Pending> = Vec::new();
     for f in findings.iter().filter(|f| f.severity <= opts.min_level) {
-        let fingerprint = f
-            .elements
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}:{}",
-                    serde_json::to_value(e.kind)
-                        .unwrap_or(Value::Null)
-                        .as_str()
-                        .unwrap_or(""),
-                    e.id
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        let rule = index.get(f.code.as_str()).copied().unwrap_or(0);
-        let security = security_severity(
-            f.risk.as_ref().map(|r| (r.score, r.band)),
-            f.severity,
-            opts.matrix,
-        );
-        let mut properties = json!({ "security-severity": severity_text(security) });
-        if let Some(risk) = &f.risk {
-            properties["risk"] = json!(risk.score);
-            properties["band"] = json!(risk.band.as_str());
-        }
         pending.push(Pending {
-            rule,
+            rule: index.get(f.code.as_str()).copied().unwrap_or(0),
             severity: f.severity,
-            security,
-            value: json!({
-                "ruleId": f.code.as_str(),
-                "ruleIndex": rule,
-                "level": level(f.severity),
-                "message": { "text": message_text(&f.message) },
-                "locations": location(f.locations.first()),
-                "partialFingerprints": { "threatmarkElements/v1": format!("{}|{fingerprint}", f.code) },
-                "properties": properties,
-            }),
+            security: security_severity(
+                f.risk.as_ref().map(|r| (r.score, r.band)),
+                f.severity,
+                opts.matrix,
+            ),
+            what: What::Finding(f),
         });
     }
     for d in diagnostics
         .iter()
         .filter(|d| d.severity != Severity::Note && d.severity <= opts.min_level)
     {
-        let path = d.location.as_ref().map_or("", |l| l.path.as_str());
-        let rule = index.get(d.code.as_str()).copied().unwrap_or(0);
-        let security = security_severity(None, d.severity, opts.matrix);
         pending.push(Pending {
-            rule,
+            rule: index.get(d.code.as_str()).copied().unwrap_or(0),
             severity: d.severity,
-            security,
-            value: json!({
-                "ruleId": d.code.as_str(),
-                "ruleIndex": rule,
-                "level": level(d.severity),
-                "message": { "text": message_text(&d.message) },
-                "locations": location(d.location.as_ref()),
-                "partialFingerprints": { "threatmarkDiagnostic/v1": format!("{}|{path}|{}", d.code, d.message) },
-                "properties": { "security-severity": severity_text(security) },
-            }),
+            security: security_severity(None, d.severity, opts.matrix),
+            what: What::Diagnostic(d),
         });
     }
     for p in policies {
-        let rule = policy_index.get(&p.policy).copied().unwrap_or(0);
-        let security = security_severity(None, Severity::Error, opts.matrix);
         pending.push(Pending {
-            rule,
+            rule: policy_index.get(&p.policy).copied().unwrap_or(0),
             severity: Severity::Error,
-            security,
-            value: json!({
+            security: security_severity(None, Severity::Error, opts.matrix),
+            what: What::Policy(p),
+        });
+    }
+    let result = |p: &Pending<'_>| -> Value {
+        let (rule, security) = (p.rule, p.security);
+        match p.what {
+            What::Finding(f) => {
+                let fingerprint = f
+                    .elements
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}:{}",
+                            serde_json::to_value(e.kind)
+                                .unwrap_or(Value::Null)
+                                .as_str()
+                                .unwrap_or(""),
+                            e.id
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let mut properties = json!({ "security-severity": severity_text(security) });
+                if let Some(risk) = &f.risk {
+                    properties["risk"] = json!(risk.score);
+                    properties["band"] = json!(risk.band.as_str());
+                }
+                json!({
+                    "ruleId": f.code.as_str(),
+                    "ruleIndex": rule,
+                    "level": level(f.severity),
+                    "message": { "text": message_text(&f.message) },
+                    "locations": location(f.locations.first()),
+                    "partialFingerprints": { "threatmarkElements/v1": format!("{}|{fingerprint}", f.code) },
+                    "properties": properties,
+                })
+            }
+            What::Diagnostic(d) => {
+                let path = d.location.as_ref().map_or("", |l| l.path.as_str());
+                json!({
+                    "ruleId": d.code.as_str(),
+                    "ruleIndex": rule,
+                    "level": level(d.severity),
+                    "message": { "text": message_text(&d.message) },
+                    "locations": location(d.location.as_ref()),
+                    "partialFingerprints": { "threatmarkDiagnostic/v1": format!("{}|{path}|{}", d.code, d.message) },
+                    "properties": { "security-severity": severity_text(security) },
+                })
+            }
+            What::Policy(p) => json!({
                 "ruleId": format!("policy/{}", p.policy),
                 "ruleIndex": rule,
                 "level": "error",
@@ -375,8 +388,8 @@ pub fn sarif(
                 "partialFingerprints": { "threatmarkPolicy/v1": format!("{}|{}", p.policy, p.message) },
                 "properties": { "security-severity": severity_text(security) },
             }),
-        });
-    }
+        }
+    };
 
     // Over the cap: keep the most severe (by level, then security-severity, then the order
     // above), and write them in the order above.
@@ -422,7 +435,7 @@ pub fn sarif(
         r["properties"]["security-severity"] = json!(severity_text(s));
     }
 
-    let results: Vec<Value> = pending.into_iter().map(|p| p.value).collect();
+    let results: Vec<Value> = pending.iter().map(result).collect();
     let mut run = json!({
         "tool": { "driver": {
             "name": "threatmark",
