@@ -407,6 +407,56 @@ pub(crate) fn policy_changes(base: &Config, head: &Config) -> Vec<PolicyChange> 
         .collect()
 }
 
+/// Files that held annotations in the base and contribute nothing to the head: neither an
+/// element, a relation nor a diagnostic. The caller keeps those that are still there and still
+/// look annotated: a change that stops a file from being read (`.threatmarkignore`, `exclude`,
+/// `include`, `[languages]`) hides its annotations, and says so nowhere else.
+pub(crate) fn silenced_files<'m>(
+    base: &'m ThreatModel,
+    head: &ThreatModel,
+    head_diagnostics: &[Diagnostic],
+) -> Vec<&'m str> {
+    let head_files: std::collections::BTreeSet<&str> = annotated_files(head)
+        .chain(
+            head_diagnostics
+                .iter()
+                .filter_map(|d| d.location.as_ref())
+                .map(|l| l.path.as_str()),
+        )
+        .collect();
+    let base_files: std::collections::BTreeSet<&str> = annotated_files(base).collect();
+    base_files
+        .into_iter()
+        .filter(|path| !head_files.contains(path))
+        .collect()
+}
+
+/// Every file a source of the model points at.
+fn annotated_files(m: &ThreatModel) -> impl Iterator<Item = &str> {
+    let entities = m
+        .components
+        .iter()
+        .map(|e| &e.sources)
+        .chain(m.boundaries.iter().map(|e| &e.sources))
+        .chain(m.actors.iter().map(|e| &e.sources))
+        .chain(m.threats.iter().map(|e| &e.sources))
+        .chain(m.controls.iter().map(|e| &e.sources));
+    let relations = m
+        .mitigations
+        .iter()
+        .map(|r| &r.sources)
+        .chain(m.exposures.iter().map(|r| &r.sources))
+        .chain(m.acceptances.iter().map(|r| &r.sources))
+        .chain(m.transfers.iter().map(|r| &r.sources))
+        .chain(m.flows.iter().map(|r| &r.sources))
+        .chain(m.reviews.iter().map(|r| &r.sources))
+        .chain(m.tests.iter().map(|r| &r.sources));
+    entities
+        .chain(relations)
+        .flatten()
+        .map(|source| source.path.as_str())
+}
+
 /// A setting's value as TOML readers write it: `"high"`, `true`, `[1, 3, 6]`.
 fn shown(value: &serde_json::Value) -> String {
     match value {
@@ -551,6 +601,26 @@ mod tests {
             "a renamed project is no policy change"
         );
         assert!(policy_changes(&base, &base).is_empty());
+    }
+
+    #[test]
+    fn files_whose_annotations_vanished_are_named() {
+        let files = |list: &[(&str, &str)]| -> Vec<FileAnnotations> {
+            list.iter()
+                .map(|(path, text)| FileAnnotations {
+                    path: (*path).into(),
+                    annotations: parse_text(path, text).0,
+                })
+                .collect()
+        };
+        let base = build(
+            Project::default(),
+            &files(&[("a.py", "@threat A (#a)\n"), ("b.py", "@threat B (#b)\n")]),
+        )
+        .0;
+        let head = build(Project::default(), &files(&[("a.py", "@threat A (#a)\n")])).0;
+        assert_eq!(silenced_files(&base, &head, &[]), vec!["b.py"]);
+        assert!(silenced_files(&base, &base, &[]).is_empty());
     }
 
     #[test]

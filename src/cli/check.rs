@@ -168,6 +168,12 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         committed: &committed,
     });
     repo.save_cache();
+    let mut verdict = verdict;
+    if let Some((_, (base_config, base_result))) = &scanned {
+        verdict
+            .policy_changes
+            .extend(silenced(&repo, &config, base_config, base_result, &result));
+    }
 
     let outcomes = &verdict.outcomes;
     let failed = verdict.failed();
@@ -314,6 +320,39 @@ fn notifications(verdict: &gate::Verdict) -> Vec<(String, String)> {
         out.push(("risk-lowered".into(), risk_lowered_line(r)));
     }
     out
+}
+
+/// Files annotated in the base that the head's scan no longer reads although they are still
+/// there and still look annotated: listed as a change of what is scanned (the reviewer sees
+/// why a threat vanished), like a changed `[scan]` setting.
+fn silenced(
+    repo: &Repo,
+    config: &crate::config::Config,
+    base_config: &crate::config::Config,
+    base: &crate::scan::ScanResult,
+    head: &crate::scan::ScanResult,
+) -> Vec<gate::PolicyChange> {
+    let rules = crate::input::Rules {
+        confine: Some(&repo.root),
+        limit: config
+            .scan
+            .max_file_size
+            .max(base_config.scan.max_file_size),
+        setting: "[scan] max_file_size",
+    };
+    gate::silenced_files(&base.model, &head.model, &head.diagnostics)
+        .into_iter()
+        .filter(|path| {
+            crate::input::read(&repo.root.join(path), &rules)
+                .is_ok_and(|bytes| crate::prefilter::may_contain_annotations(&bytes))
+        })
+        .map(|path| gate::PolicyChange {
+            key: format!("scanned file {path}"),
+            base: "read".into(),
+            head: "not read".into(),
+            effect: "its annotations are left out of this change's model",
+        })
+        .collect()
 }
 
 fn policy_change_line(c: &gate::PolicyChange) -> String {

@@ -506,3 +506,46 @@ fn history_skips_a_commit_whose_configuration_is_invalid() {
     assert_eq!(commits.len(), 2, "{commits:?}");
     assert!(!commits.contains(&&broken[..12]), "{commits:?}");
 }
+
+/// A pull request that stops a file from being read (`.threatmarkignore`, `exclude`) hides its
+/// annotations; the file is still there and still annotated, so check names it.
+// @tests #base_policy for #gate
+#[test]
+fn a_file_the_change_stops_reading_is_named() {
+    for (name, rule) in [
+        (".threatmarkignore", "src/api.py\n"),
+        (
+            "threatmark.toml",
+            "[project]\nname = \"hostile\"\n[scan]\nexclude = [\"src/api.py\"]\n",
+        ),
+    ] {
+        let dir = gated("");
+        let root = dir.path();
+        git(root, &["checkout", "-q", "-b", "pr"]);
+        write(root, name, rule);
+        rescan(root);
+        commit(root, "hide the api");
+        let out = check(root, &["--base", "main", "--allow-errors"]);
+        assert!(
+            out.stdout.contains(
+                "policy changed in this change: scanned file src/api.py read -> not read"
+            ),
+            "{name}\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        let (_, report) = check_json(root, &["--base", "main", "--allow-errors"]);
+        assert!(
+            report["policy_changes"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["key"] == "scanned file src/api.py")),
+            "{report:#}"
+        );
+        // A file deleted for real is no hidden file.
+        fs::remove_file(root.join("src/api.py")).expect("rm");
+        fs::remove_file(root.join(name)).expect("rm");
+        rescan(root);
+        let out = check(root, &["--base", "main", "--allow-errors"]);
+        assert!(!out.stdout.contains("scanned file"), "{}", out.stdout);
+    }
+}
