@@ -181,6 +181,35 @@ fn exposure_of(f: &Finding) -> Option<&str> {
         .map(|e| e.id.as_str())
 }
 
+/// A threat the change re-rated downward keeps its base rating for the gate: an exposure of it
+/// (old or new) is judged by the higher of the two, so lowering a rating in the same change
+/// that adds an exposure does not slip it under the bar. `diff` and `check` list the lowering.
+fn rated_at_least_as_before(head: &mut Analysis, base: &Analysis) {
+    let before: BTreeMap<&str, &analysis::Risk> = base
+        .threats
+        .iter()
+        .filter_map(|t| t.risk.as_ref().map(|r| (t.threat.as_str(), r)))
+        .collect();
+    let rank = |r: &analysis::Risk| (r.band, r.score);
+    for f in head
+        .findings
+        .iter_mut()
+        .filter(|f| f.code == Code::UnmitigatedExposure)
+    {
+        let threat = f
+            .elements
+            .iter()
+            .find(|e| e.kind == ElementKind::Threat)
+            .and_then(|e| before.get(e.id.as_str()));
+        if let Some(old) = threat
+            && f.risk.as_ref().is_none_or(|now| rank(old) > rank(now))
+        {
+            f.risk = Some((*old).clone());
+            f.severity = analysis::exposure_severity(f.risk.as_ref());
+        }
+    }
+}
+
 /// The model analysed with `own` and, when `other` differs, with `other` too: each unmitigated
 /// exposure keeps the rating with the higher band (then score).
 fn strictest(model: &ThreatModel, own: &RiskMatrix, other: &RiskMatrix, date: &str) -> Analysis {
@@ -222,7 +251,11 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
         },
     };
     let base_risk = base_config.map_or(&head.risk, |c| &c.risk);
-    let a = strictest(input.model, &head.risk, base_risk, input.date);
+    let mut a = strictest(input.model, &head.risk, base_risk, input.date);
+    let base_a = base.map(|b| strictest(b.model, &b.config.risk, &head.risk, input.date));
+    if let Some(base_a) = &base_a {
+        rated_at_least_as_before(&mut a, base_a);
+    }
     let by_code =
         |code: Code| -> Vec<&Finding> { a.findings.iter().filter(|f| f.code == code).collect() };
 
@@ -232,9 +265,8 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
 
     let mut new_unmitigated = Outcome::new("new-unmitigated", false, Vec::new());
     if let Some(band) = threshold {
-        match input.base {
-            Ok(base) => {
-                let base_a = strictest(base.model, &base.config.risk, &head.risk, input.date);
+        match (input.base, &base_a) {
+            (Ok(base), Some(base_a)) => {
                 // The same exposure, already failing the bar before the change.
                 let before: BTreeSet<&str> = base_a
                     .findings
@@ -254,7 +286,8 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
                 }
                 new_unmitigated.note = Some(format!("at or above {band}, against {}", base.label));
             }
-            Err(why) => {
+            (Err(_), _) | (Ok(_), None) => {
+                let why = input.base.err().unwrap_or("not analysed");
                 new_unmitigated.state = State::Skipped;
                 new_unmitigated.note = Some(format!("no base revision: {why}"));
             }

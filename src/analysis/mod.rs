@@ -76,6 +76,16 @@ pub enum ElementKind {
     Acceptance,
 }
 
+/// The severity of an unmitigated exposure follows its risk band: critical and high are
+/// errors, medium (and unrated) a warning, lower a note.
+pub fn exposure_severity(risk: Option<&Risk>) -> Severity {
+    match risk.map(|r| r.band) {
+        Some(Band::Critical | Band::High) => Severity::Error,
+        Some(Band::Medium) | None => Severity::Warning,
+        Some(_) => Severity::Note,
+    }
+}
+
 /// A reference to a model element.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
@@ -603,11 +613,7 @@ impl<'m> Analyzer<'m> {
                 }
                 let mut here = Vec::new();
                 for e in exposures.get(c).map(Vec::as_slice).unwrap_or_default() {
-                    let severity = match risk.as_ref().map(|r| r.band) {
-                        Some(Band::Critical | Band::High) => Severity::Error,
-                        Some(Band::Medium) | None => Severity::Warning,
-                        Some(_) => Severity::Note,
-                    };
+                    let severity = exposure_severity(risk.as_ref());
                     self.findings.push(Finding {
                         code: Code::UnmitigatedExposure,
                         severity,

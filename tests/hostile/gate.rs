@@ -549,3 +549,49 @@ fn a_file_the_change_stops_reading_is_named() {
         assert!(!out.stdout.contains("scanned file"), "{}", out.stdout);
     }
 }
+
+/// Lowering a threat's rating in the change that adds an exposure of it does not slip the
+/// exposure under the bar: the gate judges it by the base's rating (review finding: passed).
+// @tests #risk_raised_is_new for #gate
+#[test]
+fn a_rating_lowered_with_a_new_exposure_is_judged_by_the_base_rating() {
+    let dir = gated("");
+    let root = dir.path();
+    git(root, &["checkout", "-q", "-b", "pr"]);
+    write(
+        root,
+        "src/api.py",
+        API.replace(
+            "likelihood: likely; impact: major",
+            "likelihood: rare; impact: minor",
+        ),
+    );
+    write(
+        root,
+        "src/db.py",
+        "# @component Db (#db)\n# @exposes #db to #sqli with string concatenation\n",
+    );
+    rescan(root);
+    commit(root, "lower and expose");
+    let out = check(root, &["--base", "main"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("FAIL new-unmitigated") && out.stdout.contains("src/db.py"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("risk lowered in this change"),
+        "{}",
+        out.stdout
+    );
+    // Removing the rating altogether is no way around it either.
+    write(
+        root,
+        "src/api.py",
+        API.replace(" [likelihood: likely; impact: major]", ""),
+    );
+    rescan(root);
+    commit(root, "unrate");
+    assert_eq!(check(root, &["--base", "main"]).code, 1);
+}
