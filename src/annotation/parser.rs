@@ -1035,7 +1035,7 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
             loc.diag(
                 Code::UnknownTag,
                 format!("`@{word}` is not followed by a space; the line is treated as prose"),
-                Span::new(head.at, head.at + 1 + word.len() + glued),
+                Span::new(head.at, head.rest_offset + glued),
             )
             .label("not a tag")
             .help(format!(
@@ -1048,7 +1048,8 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
         return None;
     }
     let candidate = near_miss_tag(word)?;
-    let span = Span::new(head.at, head.at + 1 + word.len());
+    // The raw word ends where `rest` starts: `word` may have lost invisible characters.
+    let span = Span::new(head.at, head.rest_offset);
     let help = if lower == candidate.1 {
         format!("tags are lower case: write `@{}`", candidate.1)
     } else {
@@ -1091,6 +1092,19 @@ mod tests {
             let span = tm029[0].span.expect("span");
             assert_eq!(span.start, at, "{text:?}");
             assert!(text[span.start..span.end].chars().all(invisible::is_format));
+        }
+        // A misspelt or glued tag with one inside: the note's span covers the raw word (it
+        // ended mid-character and panicked the renderer).
+        for text in ["@threa\u{200B}t: x", "@thr\u{AD}eats x", "@threat\u{200B}: x"] {
+            let (_, diags) = crate::annotation::parse_text("t", text);
+            for d in &diags {
+                if let Some(span) = d.span {
+                    assert!(
+                        text.is_char_boundary(span.start) && text.is_char_boundary(span.end),
+                        "{text:?}: {d:?}"
+                    );
+                }
+            }
         }
         // A description may hold them (an emoji sequence): no warning.
         let (a, d) = crate::annotation::parse_text("t", "@threat X (#x): 👨\u{200D}👩");

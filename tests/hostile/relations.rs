@@ -223,6 +223,8 @@ fn invisible_characters_in_or_before_a_tag_are_named_and_the_annotation_is_kept(
         "e.py",
         "# @threat SQL injection (#sqli)\n# @exposes Web to #sq\u{200B}li\n# @component W\u{2060}eb (#web2)\n",
     );
+    // A misspelt tag with one inside: a note, not a panic of the renderer.
+    write(root, "g.py", "# @threa\u{200B}t: x\n# @thr\u{AD}eats y\n");
     // In a description (an emoji joined with U+200D) it is text, not a spoof.
     write(
         root,
