@@ -52,44 +52,65 @@ pub enum WriteError {
 /// any build system watching it) is not disturbed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     refuse_git_dir(path)?;
-    // Looked at before anything is read: reading a FIFO blocks and `/dev/zero` never ends.
-    match special(path) {
-        Special::CharDevice => {
-            // `-o /dev/null`, `-o /dev/stdout`: written to. A rename would swap the device for
-            // a regular file (as root, the machine's /dev/null).
-            let mut device = std::fs::OpenOptions::new().write(true).open(path)?;
-            device.write_all(contents)?;
-            return Ok(());
-        }
-        Special::Other(what) => {
+    // Looked at before anything is read (reading a FIFO blocks, `/dev/zero` never ends), and
+    // without following a link: a link is replaced, never written or read through, so a
+    // repository's `threatmodel.json -> /dev/mem` is harmless.
+    match std::fs::symlink_metadata(path).map(|m| special(&m)) {
+        Ok(Special::No) | Err(_) => {}
+        Ok(Special::Device(what) | Special::Other(what)) => {
             return Err(WriteError::NotAFile {
                 path: crate::render::escape::clean(&path.display().to_string()),
                 what,
             });
         }
-        Special::No => {}
     }
-    if std::fs::read(path).is_ok_and(|old| old == contents) && !unusual_mode(path) {
+    if same_contents(path, contents) && !unusual_mode(path) {
         return Ok(());
     }
     replace(path, contents, true)?;
     Ok(())
 }
 
-/// What is at an output path, links followed.
+/// A path the user typed (`-o`, `--out`): as [`write_atomic`], except that a character device
+/// or FIFO it names, through links too, is written to rather than replaced: `-o /dev/null`,
+/// `-o /dev/stdout` into a pipe. A rename would swap the device for a regular file (as root,
+/// the machine's `/dev/null`).
+pub fn write_output(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+    refuse_git_dir(path)?;
+    if let Ok(meta) = std::fs::metadata(path)
+        && matches!(
+            special(&meta),
+            Special::Device("a character device" | "a FIFO")
+        )
+    {
+        let mut device = std::fs::OpenOptions::new().write(true).open(path)?;
+        device.write_all(contents)?;
+        return Ok(());
+    }
+    write_atomic(path, contents)
+}
+
+/// Is `path` a plain file (not a link: a link is replaced, never read through) that already
+/// holds exactly `contents`? Only a file of the same length is read, so a link to
+/// `/proc/self/pagemap` or a huge file costs nothing.
+fn same_contents(path: &Path, contents: &[u8]) -> bool {
+    let plain = std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.is_file() && m.len() == contents.len() as u64);
+    plain && std::fs::read(path).is_ok_and(|old| old == contents)
+}
+
+/// What is at an output path.
 enum Special {
-    /// Nothing, a regular file, or a dangling link: replaced by rename.
+    /// A regular file or a link: replaced by rename.
     No,
-    CharDevice,
+    /// A character device or FIFO: only a path the user typed is written through.
+    Device(&'static str),
     Other(&'static str),
 }
 
-fn special(path: &Path) -> Special {
-    let Ok(meta) = std::fs::metadata(path) else {
-        return Special::No;
-    };
+fn special(meta: &std::fs::Metadata) -> Special {
     let kind = meta.file_type();
-    if kind.is_file() {
+    if kind.is_file() || kind.is_symlink() {
         return Special::No;
     }
     if kind.is_dir() {
@@ -99,10 +120,10 @@ fn special(path: &Path) -> Special {
     {
         use std::os::unix::fs::FileTypeExt;
         if kind.is_char_device() {
-            return Special::CharDevice;
+            return Special::Device("a character device");
         }
         if kind.is_fifo() {
-            return Special::Other("a FIFO");
+            return Special::Device("a FIFO");
         }
         if kind.is_socket() {
             return Special::Other("a socket");
@@ -282,7 +303,9 @@ mod tests {
     #[test]
     fn devices_are_written_to_and_fifos_refused() {
         // /dev/null stays a character device (a rename used to replace it with a file).
-        write_atomic(Path::new("/dev/null"), b"model").expect("write /dev/null");
+        write_output(Path::new("/dev/null"), b"model").expect("write /dev/null");
+        // Only a path the user typed is written through: a repository's path is refused.
+        assert!(write_atomic(Path::new("/dev/null"), b"model").is_err());
         use std::os::unix::fs::FileTypeExt;
         let meta = std::fs::metadata("/dev/null").expect("meta");
         assert!(meta.file_type().is_char_device());
@@ -295,6 +318,11 @@ mod tests {
         if made {
             // Must return at once, neither blocking on the FIFO nor replacing it.
             let err = write_atomic(&fifo, b"x").expect_err("a FIFO is refused");
+            // A link to a device in a repository is replaced, never written through.
+            let link = dir.path().join("model.json");
+            std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
+            write_atomic(&link, b"x").expect("the link is replaced");
+            assert_eq!(std::fs::read(&link).expect("read"), b"x");
             assert!(err.to_string().contains("a FIFO"), "{err}");
             assert!(
                 std::fs::symlink_metadata(&fifo)

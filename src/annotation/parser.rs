@@ -1095,7 +1095,11 @@ mod tests {
         }
         // A misspelt or glued tag with one inside: the note's span covers the raw word (it
         // ended mid-character and panicked the renderer).
-        for text in ["@threa\u{200B}t: x", "@thr\u{AD}eats x", "@threat\u{200B}: x"] {
+        for text in [
+            "@threa\u{200B}t: x",
+            "@thr\u{AD}eats x",
+            "@threat\u{200B}: x",
+        ] {
             let (_, diags) = crate::annotation::parse_text("t", text);
             for d in &diags {
                 if let Some(span) = d.span {

@@ -145,9 +145,18 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
 
     // Confined to the scan root like `scan` writes it: the value comes from the repository.
     let model_path = super::scan::model_path(&repo.root, &config.scan.output)?;
-    let committed = match std::fs::read_to_string(&model_path) {
-        Ok(text) if text == model::to_json(&result.model) => gate::Committed::Fresh,
+    // Read like any repository file: confined, regular, bounded (a committed
+    // `threatmodel.json -> /dev/zero` must not spin).
+    let fresh = model::to_json(&result.model);
+    let rules = crate::input::Rules {
+        confine: Some(&repo.root),
+        limit: (fresh.len() as u64).max(config.scan.max_file_size),
+        setting: "[scan] max_file_size",
+    };
+    let committed = match crate::input::read(&model_path, &rules) {
+        Ok(bytes) if bytes == fresh.as_bytes() => gate::Committed::Fresh,
         Ok(_) => gate::Committed::Differs,
+        Err(_) if std::fs::symlink_metadata(&model_path).is_ok() => gate::Committed::Differs,
         Err(_) => gate::Committed::Missing,
     };
     let verdict = gate::evaluate(&gate::Input {
@@ -249,7 +258,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         }
     };
     match &args.output {
-        Some(path) => output::write_atomic(path, report.as_bytes())
+        Some(path) => output::write_output(path, report.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?,
         None => {
             let mut out = std::io::stdout().lock();

@@ -91,7 +91,7 @@ pub struct MergeArgs {
 /// Write to `out` atomically, or to stdout.
 fn emit(text: &str, out: Option<&Path>) -> anyhow::Result<()> {
     match out {
-        Some(path) => output::write_atomic(path, text.as_bytes())
+        Some(path) => output::write_output(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display())),
         None => {
             let mut stdout = std::io::stdout().lock();

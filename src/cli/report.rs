@@ -200,7 +200,7 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
         &templates,
     )?;
     match &args.out {
-        Some(path) => output::write_atomic(path, text.as_bytes())
+        Some(path) => output::write_output(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();

@@ -180,8 +180,11 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
                 Some(path) => path.clone(),
                 None => model_path(root, &config.scan.output)?,
             };
-            output::write_atomic(&target, json.as_bytes())
-                .with_context(|| format!("writing {}", target.display()))?;
+            let written = match &args.output {
+                Some(_) => output::write_output(&target, json.as_bytes()),
+                None => output::write_atomic(&target, json.as_bytes()),
+            };
+            written.with_context(|| format!("writing {}", target.display()))?;
             Some(target.display().to_string())
         }
     };

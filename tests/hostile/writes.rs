@@ -617,3 +617,37 @@ fn report_templates_stay_in_the_repository_and_are_bounded() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("mine: hostile"), "{}", out.stdout);
 }
+
+/// A committed `threatmodel.json` that is a link to an endless file is neither read by `check`
+/// (stale, at once) nor read before `scan` replaces it (review finding: `check` spun on
+/// `/dev/zero`, `scan` read 2 GB of `/proc/self/pagemap`).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_model_linked_to_an_endless_file_is_never_read() {
+    for target in ["/dev/zero", "/proc/self/pagemap"] {
+        let dir = repo("");
+        let root = dir.path();
+        write(root, "a.py", "# @threat A (#a)\n");
+        std::os::unix::fs::symlink(target, root.join("threatmodel.json")).expect("symlink");
+        let out = run(tm().args(["check", "--allow-missing-base", "-C"]).arg(root));
+        assert_eq!(out.code, 1, "{target}: {}\n{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("FAIL stale-model"), "{}", out.stdout);
+        assert!(
+            out.elapsed < Duration::from_secs(20),
+            "{target}: {:?}",
+            out.elapsed
+        );
+        let out = run(tm().args(["scan", "-q"]).arg(root));
+        assert_eq!(out.code, 0, "{target}: {}", out.stderr);
+        let meta = fs::symlink_metadata(root.join("threatmodel.json")).expect("meta");
+        assert!(
+            meta.is_file(),
+            "{target}: the link is replaced by the model"
+        );
+        assert!(
+            out.elapsed < Duration::from_secs(20),
+            "{target}: {:?}",
+            out.elapsed
+        );
+    }
+}
