@@ -500,7 +500,7 @@ fn shown(value: &serde_json::Value) -> String {
         serde_json::Value::Object(map) => {
             let items: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("{k} = {}", shown(v)))
+                .map(|(k, v)| format!("{} = {}", serde_json::Value::from(k.as_str()), shown(v)))
                 .collect();
             format!("{{ {} }}", items.join(", "))
         }

@@ -412,10 +412,7 @@ fn text(verdict: &gate::Verdict) -> String {
         };
         out.push_str(&format!("  {mark} {}", o.policy));
         if let Some(note) = &o.note {
-            out.push_str(&format!(
-                " ({})",
-                annotate_snippets::normalize_untrusted_str(note)
-            ));
+            out.push_str(&format!(" ({})", crate::render::escape::clean(note)));
         }
         out.push('\n');
         for v in &o.violations {
@@ -426,7 +423,7 @@ fn text(verdict: &gate::Verdict) -> String {
                 .unwrap_or_default();
             out.push_str(&format!(
                 "       {at}{}\n",
-                annotate_snippets::normalize_untrusted_str(&v.message)
+                crate::render::escape::clean(&v.message)
             ));
         }
     }
@@ -436,10 +433,7 @@ fn text(verdict: &gate::Verdict) -> String {
         .map(policy_change_line)
         .chain(verdict.risk_lowered.iter().map(risk_lowered_line));
     for line in lines {
-        out.push_str(&format!(
-            "  {}\n",
-            annotate_snippets::normalize_untrusted_str(&line)
-        ));
+        out.push_str(&format!("  {}\n", crate::render::escape::clean(&line)));
     }
     out
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use annotate_snippets::normalize_untrusted_str as clean;
+use crate::render::escape::clean;
 use anyhow::{Context, bail};
 
 use crate::annotation::{self, Locator};

@@ -91,8 +91,8 @@ pub fn points(
             Err(e) if invalid_config(&e) => {
                 eprintln!(
                     "threatmark: warning: skipping commit {short} ({}): {}",
-                    annotate_snippets::normalize_untrusted_str(&c.summary),
-                    annotate_snippets::normalize_untrusted_str(&format!("{e:#}"))
+                    crate::render::escape::clean(&c.summary),
+                    crate::render::escape::clean(&format!("{e:#}"))
                 );
                 continue;
             }
@@ -170,7 +170,7 @@ fn cells(p: &Point) -> [String; 15] {
         p.low.to_string(),
         p.very_low.to_string(),
         p.unrated.to_string(),
-        annotate_snippets::normalize_untrusted_str(&s.subject),
+        crate::render::escape::clean(&s.subject),
     ]
 }
 

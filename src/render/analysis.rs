@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use annotate_snippets::normalize_untrusted_str as clean;
+use crate::render::escape::clean;
 
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk};
 use crate::diagnostic::Code;

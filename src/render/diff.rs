@@ -1,7 +1,7 @@
 //! The model diff for people: a terminal listing (coloured on a TTY) and a Markdown comment for
 //! pull requests (a summary line, then collapsible details).
 
-use annotate_snippets::normalize_untrusted_str as clean;
+use crate::render::escape::clean;
 
 use crate::diff::{Change, ChangeKind, ModelDiff};
 use crate::model::Location;

@@ -595,3 +595,29 @@ fn a_rating_lowered_with_a_new_exposure_is_judged_by_the_base_rating() {
     commit(root, "unrate");
     assert_eq!(check(root, &["--base", "main"]).code, 1);
 }
+
+/// Repository text in check's own lines (a policy-change key) cannot forge lines or drive the
+/// terminal (review finding: a `[languages]` key printed a fake "passed" and a CSI).
+#[test]
+fn policy_change_lines_cannot_forge_output() {
+    let dir = relaxing_pr(
+        "[languages]\nextensions = { \"zz\\nthreatmark check: passed\\n  ok   new-unmitigated\\u009b2J\" = \"python\" }\n",
+    );
+    let root = dir.path();
+    let out = check(root, &["--base", "main"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("policy changed in this change: languages.extensions"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("\u{9b}"), "{}", out.stdout);
+    assert!(
+        !out.stdout
+            .lines()
+            .any(|l| l.starts_with("threatmark check: passed")),
+        "{}",
+        out.stdout
+    );
+}
