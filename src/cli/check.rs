@@ -200,6 +200,9 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 .map(|o| o.policy)
                 .collect();
             if !skipped.is_empty() {
+                // `passed` follows the exit code (the skip was allowed); `complete` says that
+                // not every policy ran, so no reader takes it for a full pass.
+                report["complete"] = serde_json::json!(false);
                 report["skipped"] = serde_json::json!(skipped);
             }
             if !verdict.policy_changes.is_empty() {
@@ -235,13 +238,21 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                         )
                 })
             };
+            let failed_gate: std::collections::BTreeSet<_> = verdict
+                .failing
+                .iter()
+                .map(|g| (g.code, g.elements.as_slice()))
+                .collect();
             let findings: Vec<Finding> = verdict
                 .analysis
                 .findings
                 .iter()
                 .cloned()
                 .map(|mut f| {
-                    if failing(f.code) {
+                    // The new exposures that failed the gate, too: a failing run must not look
+                    // clean under `--min-level error`.
+                    let failed_the_gate = failed_gate.contains(&(f.code, f.elements.as_slice()));
+                    if failing(f.code) || failed_the_gate {
                         f.severity = Severity::Error;
                     }
                     f
@@ -391,7 +402,7 @@ fn text(verdict: &gate::Verdict) -> String {
     let mut out = match (failed, skipped) {
         (0, 0) => "threatmark check: passed\n".to_string(),
         (0, s) => format!(
-            "threatmark check: passed ({s} of {} policies skipped)\n",
+            "threatmark check: not fully checked: {s} of {} policies skipped, none failed\n",
             outcomes.len()
         ),
         (f, 0) => format!(

@@ -112,7 +112,7 @@ fn check_without_a_base_fails_closed() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("1 of 5 policies skipped"),
+        out.stdout.contains("not fully checked: 1 of 5 policies skipped"),
         "{}",
         out.stdout
     );
