@@ -115,7 +115,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         allow_stale: args.allow_stale,
     };
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
-    let (config, result) = repo.scan_worktree()?;
+    let (mut config, result) = repo.scan_worktree()?;
 
     // The base: named, or the merge base with the default branch. Without one the gate fails
     // closed (exit 2), unless the CI owner switched the policy off or allowed that.
@@ -142,6 +142,17 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         Ok(rev) => Some((rev.as_str(), repo.scan_rev(rev)?)),
         Err(_) => None,
     };
+    if base.is_err() && repo.has_git() {
+        // No base to read the policy from, and the scanned threatmark.toml may be the change's
+        // own: its `fail_on_* = false` cannot switch a policy off (the CI owner's `--allow-*`
+        // flags still can).
+        let strict = crate::config::CheckConfig::default();
+        let own = &mut config.check;
+        own.fail_on_errors |= strict.fail_on_errors;
+        own.fail_on_expired |= strict.fail_on_expired;
+        own.fail_on_unguarded |= strict.fail_on_unguarded;
+        own.fail_on_stale |= strict.fail_on_stale;
+    }
 
     // Confined to the scan root like `scan` writes it: the value comes from the repository.
     let model_path = super::scan::model_path(&repo.root, &config.scan.output)?;

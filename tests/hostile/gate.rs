@@ -112,7 +112,8 @@ fn check_without_a_base_fails_closed() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("not fully checked: 1 of 5 policies skipped"),
+        out.stdout
+            .contains("not fully checked: 1 of 5 policies skipped"),
         "{}",
         out.stdout
     );
@@ -620,4 +621,42 @@ fn policy_change_lines_cannot_forge_output() {
         "{}",
         out.stdout
     );
+}
+
+/// Without a base, a repository's own `fail_on_* = false` does not switch a policy off: it may
+/// be the change's own edit (review finding: `--allow-missing-base` let it decide).
+// @tests #fail_closed_base for #gate
+#[test]
+fn without_a_base_the_repository_cannot_switch_policies_off() {
+    let dir = repo("[check]\nfail_on_errors = false\nfail_on_stale = false\n");
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "trunk"]);
+    write(
+        root,
+        "src/api.py",
+        "# @mitigates #nothing against #x with #y\n",
+    );
+    commit(root, "no model");
+    let out = check(root, &["--allow-missing-base"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("FAIL errors") && out.stdout.contains("FAIL stale-model"),
+        "{}",
+        out.stdout
+    );
+    // The CI owner's flags still decide.
+    let out = check(
+        root,
+        &["--allow-missing-base", "--allow-errors", "--allow-stale"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // Outside git there is no change: the folder's own settings apply.
+    let plain = repo("[check]\nfail_on_errors = false\nfail_on_stale = false\n");
+    write(
+        plain.path(),
+        "src/api.py",
+        "# @mitigates #nothing against #x with #y\n",
+    );
+    let out = check(plain.path(), &["--allow-missing-base"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 }
