@@ -188,6 +188,9 @@ pub struct ProjectConfig {
     pub description: String,
 }
 
+/// The highest `[scan] max_file_size` a configuration may set.
+pub const MAX_FILE_SIZE_LIMIT: u64 = 1 << 30;
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScanConfig {
@@ -240,6 +243,17 @@ impl Config {
                 message: format!(
                     "[check] fail_on_new_unmitigated: `{band}` is not a band ({} | none)",
                     crate::model::Band::words()
+                ),
+            });
+        }
+        // The repository sets it: a ceiling keeps a pull request from making every read
+        // unbounded (`max_file_size = 18446744073709551615`).
+        if config.scan.max_file_size > MAX_FILE_SIZE_LIMIT {
+            return Err(ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[scan] max_file_size: {} is over the ceiling of {MAX_FILE_SIZE_LIMIT} bytes (1 GiB)",
+                    config.scan.max_file_size
                 ),
             });
         }
@@ -486,6 +500,8 @@ mod tests {
             "[model]\nmax_depth = -1\n",
             "[model]\nmax_depth = 18446744073709551616\n",
             "[model]\ndepth = 3\n",
+            "[scan]\nmax_file_size = 1073741825\n",
+            "[scan]\nmax_file_size = 18446744073709551615\n",
         ] {
             assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
         }

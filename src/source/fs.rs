@@ -19,7 +19,7 @@
 //! @threat Path escape through symbolic links (#path_escape) [stride: I; likelihood: possible; impact: major; cwe: 59; actor: #malicious_contributor]:
 //! a link in the repository points at ~/.ssh or /etc, and its content ends up in a published model
 //! @threat Endless walk through a symlink loop (#symlink_loop) [stride: D; likelihood: possible; impact: minor; cwe: 835; actor: #malicious_contributor]
-//! @control Symbolic links are not followed (#no_follow_symlinks): links are skipped unless configured, and loops are detected when they are followed
+//! @control Symbolic links are not followed (#no_follow_symlinks): links are skipped unless configured; when they are followed, only inside the scanned folder (TM034), and loops are detected
 //! @mitigates #walker against #path_escape with #no_follow_symlinks
 //! @mitigates #walker against #symlink_loop with #no_follow_symlinks
 //! @threat Annotations hidden by a .gitignore in the pull request (#ignore_hiding) [stride: T,R; likelihood: likely; impact: major; actor: #malicious_contributor]:
@@ -131,6 +131,10 @@ pub fn walk(
         overrides: crate::source::filter::overrides(root, config)?,
         hidden: config.hidden,
         follow_symlinks: config.follow_symlinks,
+        root_real: config
+            .follow_symlinks
+            .then(|| std::fs::canonicalize(root).ok())
+            .flatten(),
         dirs: RwLock::default(),
         errors: Mutex::default(),
         tracked: OnceLock::new(),
@@ -287,6 +291,8 @@ struct Rules {
     overrides: crate::source::filter::PathGlobs,
     hidden: bool,
     follow_symlinks: bool,
+    /// The scan root with its links resolved, when links are followed: they may not leave it.
+    root_real: Option<PathBuf>,
     /// Keyed by the folder's path as bytes, with a fast hash: one lookup per entry of the
     /// tree, and `Path`'s own hash goes component by component.
     dirs: RwLock<HashMap<Vec<u8>, Arc<Chain>, foldhash::fast::RandomState>>,
@@ -300,6 +306,20 @@ struct Rules {
 impl Rules {
     fn is_ignored(&self, entry: &ignore::DirEntry) -> bool {
         if entry.file_name() == ".git" {
+            return true;
+        }
+        if entry.path_is_symlink() && self.leaves_root(entry.path()) {
+            let rel = relative(&self.root, entry.path());
+            let diag = Diagnostic::new(
+                Code::LinkOutOfRoot,
+                format!(
+                    "`{rel}` is a symbolic link out of the scanned folder; it was not followed"
+                ),
+            )
+            .in_file(&rel)
+            .help("links are followed only inside the scanned folder");
+            let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+            errors.push(RuleError::Diagnostic(diag));
             return true;
         }
         let path = entry.path();
@@ -407,6 +427,14 @@ impl Rules {
         Arc::clone(map.entry(key.to_vec()).or_insert(Arc::new(chain)))
     }
 
+    /// Does a followed link at `path` resolve out of the scan root? (A dangling link does not:
+    /// the walk reports it.)
+    fn leaves_root(&self, path: &Path) -> bool {
+        self.root_real.as_ref().is_some_and(|root| {
+            std::fs::canonicalize(path).is_ok_and(|real| !real.starts_with(root))
+        })
+    }
+
     /// One ignore file, read as the `ignore` crate reads it (`GitignoreBuilder::add`: a byte
     /// order mark dropped, reading stopped at the first line that is not UTF-8, an error that
     /// is only an I/O error dropped), except that a symbolic link is not followed unless links
@@ -427,7 +455,7 @@ impl Rules {
             return Gitignore::empty();
         };
         let linked = meta.file_type().is_symlink();
-        if linked && !self.follow_symlinks {
+        if linked && (!self.follow_symlinks || self.leaves_root(path)) {
             errors.push(RuleError::Linked(relative(&self.root, path)));
             return Gitignore::empty();
         }

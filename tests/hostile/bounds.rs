@@ -369,3 +369,44 @@ fn an_unreadable_index_is_reported_with_tm033() {
         .unwrap_or_else(|| panic!("no TM033:\n{}", out.stderr));
     assert!(d.contains("index"), "{d}");
 }
+
+/// `follow_symlinks = true` (the repository's own setting, so possibly a pull request's) follows
+/// links only inside the scanned folder: a link to a folder of the machine is named, not read
+/// (review finding: a link to /etc walked 1,050 files into the model).
+#[cfg(unix)]
+#[test]
+fn followed_links_never_leave_the_scanned_folder() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(
+        outside.path(),
+        "secret.py",
+        "# @threat Machine secret (#secret)\n",
+    );
+    let dir = repo("[scan]\nfollow_symlinks = true\n");
+    let root = dir.path();
+    write(root, "a.py", "# @threat A (#a)\n");
+    write(root, "shared/b.py", "# @threat B (#b)\n");
+    std::os::unix::fs::symlink(outside.path(), root.join("machine")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path().join("secret.py"), root.join("one.py"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(root.join("shared"), root.join("inside")).expect("symlink");
+    let (out, model) = scan(root, &[]);
+    let threats = ids(&model, "threats");
+    assert!(!threats.contains("secret"), "{threats:?}");
+    assert!(
+        threats.contains("a") && threats.contains("b"),
+        "{threats:?}"
+    );
+    let named = located(&out.stderr, "TM034");
+    assert!(
+        named.contains(&"machine".to_string()) && named.contains(&"one.py".to_string()),
+        "{}",
+        out.stderr
+    );
+    // The link inside the folder is followed: `b` is found twice, through both paths.
+    assert_eq!(
+        threat(&model, "b")["sources"].as_array().map(Vec::len),
+        Some(2),
+        "{model:#}"
+    );
+}
