@@ -193,6 +193,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         verdict
             .policy_changes
             .extend(silenced(&repo, &config, base_config, base_result, &result));
+        verdict.policy_changes.extend(ignore_changes(&repo));
     }
 
     let outcomes = &verdict.outcomes;
@@ -382,6 +383,68 @@ fn silenced(
             base: "read".into(),
             head: "not read".into(),
             effect: "its annotations are left out of this change's model",
+        })
+        .collect()
+}
+
+/// `.threatmarkignore` files the change added, removed or edited (the base's from its
+/// snapshot, the head's from the index and the work tree): what they leave out is not in this
+/// change's model, so a reviewer is told, whatever files they hide. Untracked ignore files are
+/// not compared (a CI checkout has none).
+fn ignore_changes(repo: &Repo) -> Vec<gate::PolicyChange> {
+    use crate::source::fs::IGNORE_FILE;
+    let Ok(git) = repo.git() else {
+        return Vec::new();
+    };
+    let is_ignore_file = |rel: &str| rel.rsplit('/').next() == Some(IGNORE_FILE);
+    let base: std::collections::BTreeMap<String, String> = repo
+        .last_ignore_files()
+        .into_iter()
+        .filter(|(rel, _)| is_ignore_file(rel))
+        .collect();
+    let prefix = repo.prefix_slash();
+    let head: std::collections::BTreeSet<String> = git
+        .tracked_paths()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let p = String::from_utf8_lossy(p);
+            let rel = p.strip_prefix(prefix.as_str())?;
+            is_ignore_file(rel).then(|| rel.to_string())
+        })
+        .collect();
+    let reader = git.reader();
+    let limit = crate::source::filter::MAX_IGNORE_FILE_BYTES;
+    let rules = crate::input::Rules {
+        confine: Some(&repo.root),
+        limit,
+        setting: "the ignore-file limit",
+    };
+    let paths: std::collections::BTreeSet<&String> = base.keys().chain(head.iter()).collect();
+    paths
+        .into_iter()
+        .filter_map(|rel| {
+            let before = base
+                .get(rel)
+                .and_then(|id| crate::source::git::ObjectId::from_hex(id.as_bytes()).ok())
+                .and_then(|id| reader.blob(id).ok());
+            let after = head
+                .contains(rel)
+                .then(|| crate::input::read(&repo.root.join(rel), &rules).ok())
+                .flatten();
+            let (b, h) = match (&before, &after) {
+                (Some(b), Some(h)) if b == h => return None,
+                (None, None) => return None,
+                (Some(_), Some(_)) => ("present", "edited"),
+                (None, Some(_)) => ("absent", "added"),
+                (Some(_), None) => ("present", "removed"),
+            };
+            Some(gate::PolicyChange {
+                key: format!("ignore file {rel}"),
+                base: b.into(),
+                head: h.into(),
+                effect: "what it leaves out is not in this change's model",
+            })
         })
         .collect()
 }

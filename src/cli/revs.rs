@@ -212,6 +212,15 @@ impl Repo {
         }
     }
 
+    /// The ignore files of the revision scanned last: relative path and blob id (hex).
+    pub fn last_ignore_files(&self) -> Vec<(String, String)> {
+        self.snapshots
+            .borrow()
+            .last()
+            .map(|(s, _)| s.ignore_files.clone())
+            .unwrap_or_default()
+    }
+
     /// A repository was found (even one this build cannot read).
     pub fn has_git(&self) -> bool {
         self.git.is_some() || self.git_error.is_some()

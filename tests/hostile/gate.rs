@@ -542,6 +542,15 @@ fn a_file_the_change_stops_reading_is_named() {
                 .is_some_and(|c| c.iter().any(|c| c["key"] == "scanned file src/api.py")),
             "{report:#}"
         );
+        if name == ".threatmarkignore" {
+            assert!(
+                out.stdout.contains(
+                    "policy changed in this change: ignore file .threatmarkignore absent -> added"
+                ),
+                "{}",
+                out.stdout
+            );
+        }
         // A file deleted for real is no hidden file.
         fs::remove_file(root.join("src/api.py")).expect("rm");
         fs::remove_file(root.join(name)).expect("rm");
@@ -659,4 +668,39 @@ fn without_a_base_the_repository_cannot_switch_policies_off() {
     );
     let out = check(plain.path(), &["--allow-missing-base"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+/// A *new* annotated file hidden from the start by the change's own `.threatmarkignore` is not
+/// in the head's model; check names the ignore file the change added, so the reviewer sees it.
+// @tests #base_policy for #gate
+#[test]
+fn an_ignore_file_the_change_adds_or_edits_is_named() {
+    let dir = gated("");
+    let root = dir.path();
+    git(root, &["checkout", "-q", "-b", "pr"]);
+    write(root, "src/new.py", CRITICAL);
+    write(root, "src/.threatmarkignore", "new.py\n");
+    rescan(root);
+    commit(root, "hide a new exposure");
+    let out = check(root, &["--base", "main"]);
+    assert!(
+        out.stdout.contains(
+            "policy changed in this change: ignore file src/.threatmarkignore absent -> added (what it leaves out is not in this change's model)"
+        ),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    // Edited on a later change: named again; unchanged: not named.
+    write(root, "src/.threatmarkignore", "new.py\nother.py\n");
+    commit(root, "edit");
+    let out = check(root, &["--base", "pr~1"]);
+    assert!(
+        out.stdout
+            .contains("ignore file src/.threatmarkignore present -> edited"),
+        "{}",
+        out.stdout
+    );
+    let out = check(root, &["--base", "HEAD"]);
+    assert!(!out.stdout.contains("ignore file"), "{}", out.stdout);
 }
