@@ -170,7 +170,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         Err(_) if std::fs::symlink_metadata(&model_path).is_ok() => gate::Committed::Differs,
         Err(_) => gate::Committed::Missing,
     };
-    let verdict = gate::evaluate(&gate::Input {
+    let mut verdict = gate::evaluate(&gate::Input {
         model: &result.model,
         diagnostics: &result.diagnostics,
         config: &config,
@@ -188,7 +188,6 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         committed: &committed,
     });
     repo.save_cache();
-    let mut verdict = verdict;
     if let Some((_, (base_config, base_result))) = &scanned {
         verdict
             .policy_changes

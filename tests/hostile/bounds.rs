@@ -17,19 +17,7 @@ fn threads_out_of_range_are_usage_errors_on_every_command() {
     let root = dir.path();
     write(root, "a.py", "# @threat A (#a)\n");
     git(root, &["init", "-q"]);
-    git(root, &["add", "-A"]);
-    git(
-        root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "a",
-        ],
-    );
+    commit_all(root, "a");
     let commands: [&[&str]; 8] = [
         &["scan", "-q", "--format", "json"],
         &["analyze"],
@@ -171,21 +159,6 @@ fn merging_a_5000_boundary_cycle_is_fast_and_breaks_the_cycle() {
 // Tracked files and .gitignore
 // ---------------------------------------------------------------------------------------------
 
-fn commit(root: &Path, message: &str) {
-    git(
-        root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            message,
-        ],
-    );
-}
-
 /// A committed file is part of the repository whatever `.gitignore` says, as git treats it:
 /// a pull request that adds `*.py` to `.gitignore` must not hide every Python annotation from
 /// the work-tree scan (while `--rev` still read them). Tracked files pass the `.gitignore`
@@ -203,13 +176,12 @@ fn tracked_files_are_scanned_whatever_gitignore_says_and_both_scans_agree() {
     write(root, "vendor/v.py", "# @threat Vendored (#vendored)\n");
     write(root, ".threatmarkignore", "vendor/\n");
     git(root, &["init", "-q"]);
-    git(root, &["add", "-A"]);
-    commit(root, "code");
+    commit_all(root, "code");
     // The hostile change: hide every Python file, and a whole folder.
     write(root, ".gitignore", "*.py\ngen/\nbuild/\n");
     write(root, "gen/.gitignore", "deep/\n");
     git(root, &["add", "-f", ".gitignore", "gen/.gitignore"]);
-    commit(root, "ignore");
+    commit_staged(root, "ignore");
     // Untracked files the rules match stay ignored, in ignored folders too.
     write(root, "new.py", "# @threat Untracked (#untracked)\n");
     write(
@@ -266,8 +238,7 @@ fn a_newly_tracked_ignored_file_is_not_hidden_by_the_scan_cache() {
         format!("# @threat Hidden (#hidden)\n#{}\n", "x".repeat(600)),
     );
     git(root, &["init", "-q"]);
-    git(root, &["add", "-A"]);
-    commit(root, "a");
+    commit_all(root, "a");
     let cached_scan = || {
         let out = run(tm_in(root)
             .env_remove("THREATMARK_NO_CACHE")
@@ -330,7 +301,7 @@ fn oversized_ignore_files_are_skipped_with_tm032_and_the_scan_goes_on() {
     git(root, &["init", "-q"]);
     // `-f`: git itself honours `ignored.py` in the big `.gitignore`.
     git(root, &["add", "-A", "-f"]);
-    commit(root, "all");
+    commit_staged(root, "all");
     let out = run(tm_in(root).args(["scan", "--format", "json", "--rev", "HEAD", "."]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.elapsed < Duration::from_secs(20), "{:?}", out.elapsed);
@@ -354,8 +325,7 @@ fn an_unreadable_index_is_reported_with_tm033() {
     write(root, "a.py", "# @threat A (#a)\n");
     write(root, "x.py", "# @threat X (#x)\n");
     git(root, &["init", "-q"]);
-    git(root, &["add", "-A"]);
-    commit(root, "a");
+    commit_all(root, "a");
     write(root, ".gitignore", "x.py\n");
     let (out, model) = scan(root, &[]);
     assert!(ids(&model, "threats").contains("x"));

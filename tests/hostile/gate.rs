@@ -5,25 +5,6 @@
 #[allow(unused_imports)]
 use super::*;
 
-/// git with an identity, for commits.
-fn commit(dir: &Path, message: &str) {
-    git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            message,
-        ],
-    );
-}
-
 fn rev_parse(dir: &Path, rev: &str) -> String {
     let out = std::process::Command::new("git")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -52,7 +33,7 @@ fn gated(config: &str) -> tempfile::TempDir {
     git(root, &["init", "-q", "-b", "main"]);
     write(root, "src/api.py", API);
     rescan(root);
-    commit(root, "model");
+    commit_all(root, "model");
     dir
 }
 
@@ -137,7 +118,7 @@ fn check_without_a_base_fails_closed() {
     git(root, &["init", "-q", "-b", "trunk"]);
     write(root, "src/api.py", API);
     rescan(root);
-    commit(root, "model");
+    commit_all(root, "model");
     let out = check(root, &[]);
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     says_how_to_fix(&out.stderr);
@@ -171,7 +152,7 @@ fn check_without_a_base_fails_closed() {
     git(root, &["checkout", "-q", "--orphan", "pr"]);
     write(root, "src/rce.py", CRITICAL);
     rescan(root);
-    commit(root, "orphan");
+    commit_all(root, "orphan");
     let out = check(root, &[]);
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     says_how_to_fix(&out.stderr);
@@ -184,15 +165,15 @@ fn check_without_a_base_fails_closed() {
 fn a_shallow_clone_of_the_pull_request_fails_closed() {
     let origin = gated("");
     let o = origin.path();
-    commit(o, "second");
+    commit_all(o, "second");
     let first = rev_parse(o, "main~1");
     git(o, &["checkout", "-q", "-b", "feature"]);
     write(o, "src/rce.py", CRITICAL);
     rescan(o);
-    commit(o, "pr");
+    commit_all(o, "pr");
     // main moves on: the fork point is in neither tip.
     git(o, &["checkout", "-q", "main"]);
-    commit(o, "third");
+    commit_all(o, "third");
 
     let clones = tempfile::tempdir().expect("tempdir");
     let url = format!("file://{}", o.display());
@@ -245,7 +226,7 @@ fn relaxing_pr(extra: &str) -> tempfile::TempDir {
     );
     write(root, "src/rce.py", CRITICAL);
     rescan(root);
-    commit(root, "pr");
+    commit_all(root, "pr");
     dir
 }
 
@@ -335,7 +316,7 @@ fn an_exposure_re_rated_into_the_failing_band_counts_as_new() {
         "# @threat XSS (#xss) [likelihood: rare; impact: minor]\n# @exposes #api to #xss with search\n",
     );
     rescan(root);
-    commit(root, "low exposure");
+    commit_all(root, "low exposure");
     assert_eq!(check(root, &["--base", "HEAD"]).code, 0);
     // The pull request re-rates it to critical.
     write(
@@ -352,7 +333,7 @@ fn an_exposure_re_rated_into_the_failing_band_counts_as_new() {
         "{}",
         out.stdout
     );
-    commit(root, "critical");
+    commit_all(root, "critical");
     // Renamed: the same threat under a new id is new.
     write(
         root,
@@ -382,7 +363,7 @@ fn risk_lowered_is_listed_by_diff_and_check() {
         ),
     );
     rescan(root);
-    commit(root, "downgrade");
+    commit_all(root, "downgrade");
     let out = check(root, &["--base", "main"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -412,7 +393,7 @@ fn risk_lowered_is_listed_by_diff_and_check() {
         "[project]\nname = \"hostile\"\n[risk]\nband_edges = [1, 2, 3, 99, 100]\n",
     );
     rescan(root);
-    commit(root, "re-band");
+    commit_all(root, "re-band");
     let out = run(tm_in(root).args(["diff", "main..pr", "--format", "json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let d: Value = serde_json::from_str(&out.stdout).expect("json");
@@ -450,7 +431,7 @@ fn sha256_repositories_work_or_fail_closed() {
     let root = dir.path();
     write(root, "src/api.py", API);
     rescan(root);
-    commit(root, "model");
+    commit_all(root, "model");
     write(root, "src/rce.py", CRITICAL);
     rescan(root);
     for args in [
@@ -489,10 +470,10 @@ fn history_skips_a_commit_whose_configuration_is_invalid() {
         "threatmark.toml",
         "[project]\nname = \"hostile\"\n[check]\nfail_on_new_unmitigated = \"bogus\"\n",
     );
-    commit(root, "broken config");
+    commit_all(root, "broken config");
     let broken = rev_parse(root, "HEAD");
     write(root, "threatmark.toml", "[project]\nname = \"hostile\"\n");
-    commit(root, "fixed config");
+    commit_all(root, "fixed config");
     let out = run(tm_in(root).args(["history", "--format", "json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("warning"), "{}", out.stderr);
@@ -525,7 +506,7 @@ fn a_file_the_change_stops_reading_is_named() {
         git(root, &["checkout", "-q", "-b", "pr"]);
         write(root, name, rule);
         rescan(root);
-        commit(root, "hide the api");
+        commit_all(root, "hide the api");
         let out = check(root, &["--base", "main", "--allow-errors"]);
         assert!(
             out.stdout.contains(
@@ -582,7 +563,7 @@ fn a_rating_lowered_with_a_new_exposure_is_judged_by_the_base_rating() {
         "# @component Db (#db)\n# @exposes #db to #sqli with string concatenation\n",
     );
     rescan(root);
-    commit(root, "lower and expose");
+    commit_all(root, "lower and expose");
     let out = check(root, &["--base", "main"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -602,7 +583,7 @@ fn a_rating_lowered_with_a_new_exposure_is_judged_by_the_base_rating() {
         API.replace(" [likelihood: likely; impact: major]", ""),
     );
     rescan(root);
-    commit(root, "unrate");
+    commit_all(root, "unrate");
     assert_eq!(check(root, &["--base", "main"]).code, 1);
 }
 
@@ -645,7 +626,7 @@ fn without_a_base_the_repository_cannot_switch_policies_off() {
         "src/api.py",
         "# @mitigates #nothing against #x with #y\n",
     );
-    commit(root, "no model");
+    commit_all(root, "no model");
     let out = check(root, &["--allow-missing-base"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -681,7 +662,7 @@ fn an_ignore_file_the_change_adds_or_edits_is_named() {
     write(root, "src/new.py", CRITICAL);
     write(root, "src/.threatmarkignore", "new.py\n");
     rescan(root);
-    commit(root, "hide a new exposure");
+    commit_all(root, "hide a new exposure");
     let out = check(root, &["--base", "main"]);
     assert!(
         out.stdout.contains(
@@ -693,7 +674,7 @@ fn an_ignore_file_the_change_adds_or_edits_is_named() {
     );
     // Edited on a later change: named again; unchanged: not named.
     write(root, "src/.threatmarkignore", "new.py\nother.py\n");
-    commit(root, "edit");
+    commit_all(root, "edit");
     let out = check(root, &["--base", "pr~1"]);
     assert!(
         out.stdout

@@ -234,6 +234,30 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+/// Commit what is staged, with an identity (an empty commit is fine).
+fn commit_staged(dir: &Path, message: &str) {
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
+        ],
+    );
+}
+
+/// Stage everything `.gitignore` lets through, and commit it.
+fn commit_all(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    commit_staged(dir, message);
+}
+
 /// threatmark run in `dir` with git's environment isolated, as in tests/git.rs.
 fn tm_in(dir: &Path) -> Command {
     let mut cmd = tm();

@@ -343,22 +343,7 @@ fn twenty_thousand_crossing_flows_are_analysed_diffed_and_checked_in_linear_time
     const N: usize = 20_000;
     let dir = repo("");
     let root = dir.path();
-    let commit = |message: &str| {
-        git(root, &["add", "-A"]);
-        git(
-            root,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@example.invalid",
-                "commit",
-                "-q",
-                "-m",
-                message,
-            ],
-        );
-    };
+    let commit = |message: &str| commit_all(root, message);
     git(root, &["init", "-q"]);
     commit("base: no model");
     let mut text = String::from(

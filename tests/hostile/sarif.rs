@@ -41,20 +41,7 @@ fn git_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
         write(dir.path(), rel, text);
     }
     git(dir.path(), &["init", "-q", "-b", "main"]);
-    git(dir.path(), &["add", "-A"]);
-    git(
-        dir.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "-m",
-            "base",
-        ],
-    );
+    commit_all(dir.path(), "base");
     dir
 }
 

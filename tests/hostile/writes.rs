@@ -32,19 +32,7 @@ fn hooked_repo() -> tempfile::TempDir {
     let root = dir.path();
     write(root, "a.go", "// @threat A (#a)\npackage a\n");
     git(root, &["init", "-q"]);
-    git(root, &["add", "."]);
-    git(
-        root,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-qm",
-            "one",
-        ],
-    );
+    commit_all(root, "one");
     write(root, ".git/hooks/pre-commit", HOOK);
     set_mode(&root.join(".git/hooks/pre-commit"), 0o755);
     dir
@@ -214,19 +202,7 @@ fn the_real_git_directory_is_protected_wherever_it_is() {
     assert!(!bare.join("hooks/post-checkout").exists());
 
     // A linked worktree: its own git dir and the common dir are both refused.
-    git(&work, &["add", "."]);
-    git(
-        &work,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-qm",
-            "one",
-        ],
-    );
+    commit_all(&work, "one");
     let linked = outer.path().join("linked");
     git(&work, &["worktree", "add", "-q", &linked.to_string_lossy()]);
     let private = store.join("worktrees/linked");
