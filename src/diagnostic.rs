@@ -237,8 +237,10 @@ pub struct Diagnostic {
     /// Where it is; `None` for problems without a file (a bad configuration value).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    /// Byte span in the file's decoded text, for the caret.
-    #[serde(skip)]
+    /// Byte span in the file's decoded text, for the caret. Saved with the outcome in the scan
+    /// and blob caches, so a diagnostic read back from a cache prints its snippet and caret as
+    /// the first scan did (it was skipped once, and a warm cache lost them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<Span>,
     /// Text under the caret.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -257,3 +257,62 @@ fn a_git_folder_of_another_user_is_not_trusted() {
     assert!(!root.join(".git/threatmark").exists());
     assert_eq!(caches(cache.path()).len(), 1);
 }
+
+/// `threatmark scan -q` of `root` with `threads`, the cache on; its stderr bytes.
+fn diagnostics_with(root: &Path, cache: &Path, threads: &str) -> Vec<u8> {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("threatmark"))
+        .env("XDG_CACHE_HOME", cache)
+        .env_remove("THREATMARK_NO_CACHE")
+        .env("NO_COLOR", "1")
+        .args(["scan", "--format", "json", "-q", "-j", threads])
+        .arg(root)
+        .output()
+        .expect("threatmark runs");
+    out.stderr
+}
+
+/// Per-file diagnostics keep their snippet, caret and label when their file comes from the
+/// cache: a second scan prints the first one's diagnostics byte for byte, whatever the thread
+/// count (parse errors, attribute errors, TM029, binary and encoding warnings, model-level
+/// diagnostics).
+#[test]
+fn a_cached_scan_prints_the_same_diagnostics_byte_for_byte() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    write(
+        root,
+        "src/api.py",
+        "# @component Api (#api)\n# @threat Injection (#sqli) [impact: hgih; stride: X]\n# @mitigates #api against #sqli\n# @threat\n# @mitigtes #api against #sqli with #c\n# @exposes #api to #nope\n# @control Guard (#g) [owner: ]\n",
+    );
+    write(root, "src/inv.rs", "// @threat T\u{200B}wo (#two)\n");
+    write(
+        root,
+        "src/attr.go",
+        "// @threat Bad [likelihood: likely; bogus]\n",
+    );
+    write(root, "src/blob.rs", "\0\0binary @threat");
+    fs::create_dir_all(root.join("src")).expect("mkdir");
+    fs::write(root.join("src/latin.py"), b"# @threat Caf\xe9 (#cafe)\n").expect("write");
+    settle();
+    let first = diagnostics_with(root, cache.path(), "2");
+    let text = String::from_utf8_lossy(&first).into_owned();
+    for code in [
+        "TM001", "TM002", "TM003", "TM005", "TM006", "TM007", "TM020", "TM021", "TM029",
+    ] {
+        assert!(text.contains(&format!("[{code}]")), "no {code} in:\n{text}");
+    }
+    assert!(text.contains("^"), "no caret in the first scan:\n{text}");
+    assert_eq!(
+        caches(cache.path()).len(),
+        1,
+        "the first scan wrote a cache"
+    );
+    for threads in ["2", "1", "4"] {
+        let again = diagnostics_with(root, cache.path(), threads);
+        assert_eq!(
+            String::from_utf8_lossy(&again),
+            text,
+            "a cached scan with {threads} threads printed other diagnostics"
+        );
+    }
+}
