@@ -96,16 +96,24 @@ pub(crate) fn apply(
     diags: &mut Vec<Diagnostic>,
 ) {
     let value = value.trim();
-    let invalid = |expected: String| {
+    let invalid_near = |expected: String, guess: Option<&str>| {
+        let help = match guess {
+            Some(g) => format!("did you mean `{g}`? The attribute `{key}` was dropped"),
+            None => format!(
+                "run `threatmark explain TM002` for every attribute and its scale; the attribute `{key}` was dropped"
+            ),
+        };
         loc.diag(
             Code::InvalidAttribute,
             format!("invalid value `{value}` for attribute `{key}`"),
             span,
         )
         .label(format!("expected {expected}"))
-        .help(format!(
-            "run `threatmark explain TM002` for every attribute and its scale; the attribute `{key}` was dropped"
-        ))
+        .help(help)
+    };
+    let invalid = |expected: String| invalid_near(expected, None);
+    let near = |expected: String, spellings: &[&'static str]| {
+        invalid_near(expected, did_you_mean(value, spellings))
     };
     let warning = |message: String, help: String| {
         let mut d = loc.diag(Code::InvalidAttribute, message, span).help(help);
@@ -134,8 +142,9 @@ pub(crate) fn apply(
                 } else if let Some(s) = Stride::parse(item) {
                     out.push(s);
                 } else {
-                    diags.push(invalid(
+                    diags.push(invalid_near(
                         "STRIDE letters (S,T,R,I,D,E) or category names".into(),
+                        did_you_mean(item, STRIDE_WORDS),
                     ));
                     return;
                 }
@@ -152,20 +161,20 @@ pub(crate) fn apply(
         }
         "severity" => match Band::parse(value) {
             Some(v) => attrs.severity = Some(v),
-            None => diags.push(invalid(Band::words())),
+            None => diags.push(near(Band::words(), Band::SPELLINGS)),
         },
         "likelihood" => match Likelihood::parse(value) {
             Some(v) => attrs.likelihood = Some(v),
-            None => diags.push(invalid(Likelihood::words())),
+            None => diags.push(near(Likelihood::words(), Likelihood::SPELLINGS)),
         },
         "impact" => match Impact::parse(value) {
             Some(v) => attrs.impact = Some(v),
-            None => diags.push(invalid(Impact::words())),
+            None => diags.push(near(Impact::words(), Impact::SPELLINGS)),
         },
         // Status and type are not ordered scales: words only, no digits.
         "status" => match Status::parse_word(value) {
             Some(v) => attrs.status = Some(v),
-            None => diags.push(invalid(Status::words())),
+            None => diags.push(near(Status::words(), Status::SPELLINGS)),
         },
         "type" if !matches!(tag, Tag::Component | Tag::Actor) => diags.push(
             warning(
@@ -179,7 +188,7 @@ pub(crate) fn apply(
         ),
         "type" => match ElementType::parse_word(value) {
             Some(v) => attrs.element_type = Some(v),
-            None => diags.push(invalid(ElementType::words())),
+            None => diags.push(near(ElementType::words(), ElementType::SPELLINGS)),
         },
         "expires" => {
             if is_valid_date(value) {
@@ -210,6 +219,42 @@ pub(crate) fn apply(
             attrs.custom.insert(key, value.to_string());
         }
     }
+}
+
+/// The STRIDE categories in words, for a did-you-mean.
+const STRIDE_WORDS: &[&str] = &[
+    "spoofing",
+    "tampering",
+    "repudiation",
+    "information-disclosure",
+    "denial-of-service",
+    "elevation-of-privilege",
+];
+
+/// The spelling a misspelt `value` is closest to, when it is close enough to be a typo: an
+/// optimal-string-alignment distance (a swap of two letters counts one) of 1 for words of up to
+/// 5 letters and 2 for longer ones, case, `_` and spaces ignored (the near-miss rule of tags).
+pub(crate) fn did_you_mean(value: &str, spellings: &[&'static str]) -> Option<&'static str> {
+    let norm: String = value
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '_' | ' ' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    let limit = match norm.chars().count() {
+        0..=2 => return None,
+        3..=5 => 1,
+        _ => 2,
+    };
+    spellings
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (strsim::osa_distance(&norm, w), i, *w))
+        .filter(|(d, _, _)| (1..=limit).contains(d))
+        .min()
+        .map(|(_, _, w)| w)
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
@@ -276,6 +321,44 @@ mod tests {
         assert!(!is_valid_date("+023-01-01"));
         assert!(is_valid_date("2000-02-29"));
         assert!(!is_valid_date("1900-02-29"));
+    }
+
+    /// The help of the TM002 on the first line of `text`.
+    fn help_of(text: &str) -> String {
+        let (_, diags) = crate::annotation::parse_text("a.py", text);
+        let d = diags
+            .iter()
+            .find(|d| d.code == Code::InvalidAttribute)
+            .unwrap_or_else(|| panic!("no TM002 for {text}: {diags:?}"));
+        d.help.clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn misspelt_values_of_typed_keys_get_a_did_you_mean() {
+        for (text, want) in [
+            ("@threat T [impact: hgih]", "did you mean `high`?"),
+            ("@threat T [likelihood: likley]", "did you mean `likely`?"),
+            (
+                "@threat T [probability: unlikly]",
+                "did you mean `unlikely`?",
+            ),
+            ("@threat T [severity: critcal]", "did you mean `critical`?"),
+            ("@threat T [priority: meduim]", "did you mean `medium`?"),
+            ("@threat T [status: mitigatd]", "did you mean `mitigated`?"),
+            ("@component C [type: proccess]", "did you mean `process`?"),
+            (
+                "@threat T [stride: S, tampring]",
+                "did you mean `tampering`?",
+            ),
+            ("@threat T [impact: Sever]", "did you mean `severe`?"),
+        ] {
+            let help = help_of(text);
+            assert!(help.contains(want), "{text}: {help}");
+        }
+        // Nothing close: no guess, the scale is named instead.
+        let help = help_of("@threat T [impact: banana]");
+        assert!(!help.contains("did you mean"), "{help}");
+        assert!(help.contains("explain TM002"), "{help}");
     }
 
     #[test]

@@ -153,6 +153,8 @@ macro_rules! scale {
 
         impl $name {
             pub const ALL: &'static [$name] = &[ $( $name::$variant, )* ];
+            /// Every spelling `parse_word` accepts, words first: the candidates of a did-you-mean.
+            pub const SPELLINGS: &'static [&'static str] = &[ $( $word, )* $( $( $alias, )* )* ];
             /// 1-based position on the scale.
             pub fn rank(self) -> u8 { match self { $( $name::$variant => $n, )* } }
             pub fn as_str(self) -> &'static str { match self { $( $name::$variant => $word, )* } }
