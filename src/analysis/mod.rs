@@ -12,6 +12,11 @@
 //! @control Indexed relations (#linear_analysis): the build, the analysis, `diff` and the analyze table look relations up in indexes built once (by threat, component, control and flow id) instead of scanning every relation per element, and reference columns are counted once along a line
 //! @mitigates #builder against #model_bomb with #linear_analysis
 //! @mitigates #gate against #model_bomb with #linear_analysis
+//!
+//! @threat Ignored exposure rating (#ignored_rating) [stride: T,R; likelihood: possible; impact: moderate; owner: @threatmark-maintainers]:
+//! a rating written on an `@exposes` (or a relation that rates nothing) is silently dropped, so a critical exposure of a low-rated threat passes the gate as a note
+//! @control Exposure ratings (#rated_exposures): an exposure's own likelihood, impact or severity rates it (TM101, the plan, reports, SARIF); a rating on a relation that rates nothing is a TM002 warning
+//! @mitigates #gate against #ignored_rating with #rated_exposures
 
 pub mod risk;
 
@@ -289,6 +294,7 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
         index: &index,
         findings: Vec::new(),
         uncovered: BTreeMap::new(),
+        open_risk: BTreeMap::new(),
     };
     let threats = a.assess_threats();
     let crossings = a.crossings();
@@ -453,6 +459,9 @@ struct Analyzer<'m> {
     /// Per threat: the components where it is still uncovered, with the annotations that say
     /// so (open exposures, expired acceptances). Filled by `assess_threats`, read by `plan`.
     uncovered: BTreeMap<String, Vec<(String, Vec<Location>)>>,
+    /// Per threat with uncovered exposures: the highest risk among them (each rated by its own
+    /// rating, else the threat's), which ranks the threat in the plan.
+    open_risk: BTreeMap<String, Option<Risk>>,
 }
 
 impl<'m> Analyzer<'m> {
@@ -597,6 +606,7 @@ impl<'m> Analyzer<'m> {
             let mut accepted_any = false;
             let mut transferred_any = false;
             let mut uncovered: Vec<(String, Vec<Location>)> = Vec::new();
+            let mut open_risks: Vec<Option<Risk>> = Vec::new();
             for c in applies.iter().copied() {
                 if mitigated.contains(c) {
                     continue;
@@ -612,7 +622,14 @@ impl<'m> Analyzer<'m> {
                     continue;
                 }
                 let mut here = Vec::new();
-                for e in exposures.get(c).map(Vec::as_slice).unwrap_or_default() {
+                let open = exposures.get(c).map(Vec::as_slice).unwrap_or_default();
+                if open.is_empty() {
+                    open_risks.push(risk.clone());
+                }
+                for e in open {
+                    // Its own rating where it has one, else the threat's.
+                    let risk = self.matrix.rate_exposure(&threat.attributes, &e.attributes);
+                    open_risks.push(risk.clone());
                     let severity = exposure_severity(risk.as_ref());
                     self.findings.push(Finding {
                         code: Code::UnmitigatedExposure,
@@ -646,6 +663,12 @@ impl<'m> Analyzer<'m> {
                 Residual::Mitigated
             };
             self.uncovered.insert(id.to_string(), uncovered);
+            if let Some(highest) = open_risks
+                .into_iter()
+                .max_by_key(|r| r.as_ref().map(|r| (r.score, r.band, !r.exposure)))
+            {
+                self.open_risk.insert(id.to_string(), highest);
+            }
             out.push(ThreatAssessment {
                 threat: id.to_string(),
                 status,
@@ -810,15 +833,24 @@ impl<'m> Analyzer<'m> {
 
     fn plan(&self, threats: &[ThreatAssessment]) -> Vec<PlanItem> {
         let m = self.model;
-        let mut open: Vec<&ThreatAssessment> =
-            threats.iter().filter(|t| t.status.is_open()).collect();
-        open.sort_by(|a, b| {
-            let key = |t: &ThreatAssessment| std::cmp::Reverse(t.risk.as_ref().map(|r| r.score));
-            key(a).cmp(&key(b)).then_with(|| a.threat.cmp(&b.threat))
+        // A threat ranks by its highest open exposure (rated by its own rating where it has
+        // one), else by its own rating.
+        let risk_of = |t: &ThreatAssessment| match self.open_risk.get(&t.threat) {
+            Some(r) => r.clone(),
+            None => t.risk.clone(),
+        };
+        let mut open: Vec<(&ThreatAssessment, Option<Risk>)> = threats
+            .iter()
+            .filter(|t| t.status.is_open())
+            .map(|t| (t, risk_of(t)))
+            .collect();
+        open.sort_by(|(a, ra), (b, rb)| {
+            let key = |r: &Option<Risk>| std::cmp::Reverse(r.as_ref().map(|r| r.score));
+            key(ra).cmp(&key(rb)).then_with(|| a.threat.cmp(&b.threat))
         });
         open.into_iter()
             .enumerate()
-            .map(|(n, t)| {
+            .map(|(n, (t, risk))| {
                 let threat = m.threat(&t.threat);
                 // Where work is left: the uncovered components, and the annotations that
                 // leave them uncovered (open exposures, expired acceptances) before the
@@ -855,7 +887,7 @@ impl<'m> Analyzer<'m> {
                     threat: t.threat.clone(),
                     name: threat.map(|th| th.name.clone()).unwrap_or_default(),
                     status: t.status,
-                    risk: t.risk.clone(),
+                    risk,
                     owner: t.owner.clone(),
                     components,
                     candidate_controls,

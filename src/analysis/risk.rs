@@ -99,6 +99,7 @@ impl RiskMatrix {
                     likelihood: Some(l),
                     impact: Some(i),
                     basis: Basis::Matrix,
+                    exposure: false,
                 })
             }
             (l, i, Some(band)) => Some(Risk {
@@ -107,9 +108,38 @@ impl RiskMatrix {
                 likelihood: l,
                 impact: i,
                 basis: Basis::Severity,
+                exposure: false,
             }),
             _ => None,
         }
+    }
+
+    /// The risk of one exposure: its own rating where it gives one, else the threat's. The
+    /// exposure's `likelihood` and `impact` replace the threat's, each on its own, and are rated
+    /// on the matrix as a threat's are; an exposure that gives only a `severity` is rated by it
+    /// (even when the threat has a likelihood and an impact).
+    pub fn rate_exposure(&self, threat: &Attributes, exposure: &Attributes) -> Option<Risk> {
+        let (l, i, s) = (exposure.likelihood, exposure.impact, exposure.severity);
+        if l.is_none() && i.is_none() && s.is_none() {
+            return self.rate(threat);
+        }
+        let merged = Attributes {
+            likelihood: l.or(threat.likelihood),
+            impact: i.or(threat.impact),
+            severity: s.or(threat.severity),
+            ..Attributes::default()
+        };
+        let merged = match (l, i, s) {
+            (None, None, Some(_)) => Attributes {
+                likelihood: None,
+                impact: None,
+                ..merged
+            },
+            _ => merged,
+        };
+        let mut risk = self.rate(&merged)?;
+        risk.exposure = true;
+        Some(risk)
     }
 }
 
@@ -135,6 +165,14 @@ pub struct Risk {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,
     pub basis: Basis,
+    /// Rated by the exposure's own `likelihood`, `impact` or `severity`
+    /// (`@exposes #api to #rce [impact: severe]`), not only by the threat's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub exposure: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]
@@ -161,6 +199,36 @@ mod tests {
             assert_eq!(m.score(l, i), score, "{l} x {i}");
             assert_eq!(m.band(score), band, "{score}");
         }
+    }
+
+    #[test]
+    fn an_exposure_is_rated_by_its_own_rating_first() {
+        let m = RiskMatrix::default();
+        let threat = Attributes {
+            likelihood: Some(Likelihood::Likely),
+            impact: Some(Impact::Minor),
+            ..Attributes::default()
+        };
+        let own = |a: Attributes| m.rate_exposure(&threat, &a);
+        assert_eq!(own(Attributes::default()), m.rate(&threat));
+        let r = own(Attributes {
+            impact: Some(Impact::Severe),
+            ..Attributes::default()
+        })
+        .expect("rated");
+        assert_eq!((r.score, r.band, r.exposure), (20, Band::Critical, true));
+        let r = own(Attributes {
+            severity: Some(Band::Low),
+            ..Attributes::default()
+        })
+        .expect("rated");
+        assert_eq!((r.band, r.basis), (Band::Low, Basis::Severity));
+        // Only an impact, on an unrated threat: nothing to multiply it with.
+        let bare = Attributes {
+            impact: Some(Impact::Severe),
+            ..Attributes::default()
+        };
+        assert_eq!(m.rate_exposure(&Attributes::default(), &bare), None);
     }
 
     #[test]

@@ -131,7 +131,23 @@ pub(crate) fn apply(
         );
         return;
     }
-    match canonical_key(&key).as_str() {
+    let canonical = canonical_key(&key);
+    if matches!(canonical.as_str(), "likelihood" | "impact" | "severity") && !rated(tag) {
+        diags.push(
+            warning(
+                format!(
+                    "attribute `{key}` rates nothing on `@{}`; only a threat or an exposure is rated",
+                    tag.as_str()
+                ),
+                format!(
+                    "the attribute `{key}` was dropped; rate the threat (`@threat`) or the exposure (`@exposes COMPONENT to THREAT [{key}: ...]`)"
+                ),
+            )
+            .label("not rated here"),
+        );
+        return;
+    }
+    match canonical.as_str() {
         "stride" => {
             let mut out = Vec::new();
             for item in split_list(value) {
@@ -219,6 +235,17 @@ pub(crate) fn apply(
             attrs.custom.insert(key, value.to_string());
         }
     }
+}
+
+/// Whether a rating (`likelihood`, `impact`, `severity`) means something on `tag`: on threats
+/// and exposures it rates them; on the other relations nothing reads it, so it is a warning
+/// instead of a silent no-op. Entities other than threats keep it as before (Threatspec
+/// projects rate components and controls for their own reports).
+fn rated(tag: Tag) -> bool {
+    !matches!(
+        tag,
+        Tag::Mitigates | Tag::Accepts | Tag::Transfers | Tag::Connects | Tag::Review | Tag::Tests
+    )
 }
 
 /// The STRIDE categories in words, for a did-you-mean.

@@ -167,9 +167,10 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         for p in &a.plan {
             t.row(vec![
                 p.rank.to_string(),
-                p.risk
-                    .as_ref()
-                    .map_or("unrated".into(), |r| format!("{:>2} {}", r.score, r.band)),
+                p.risk.as_ref().map_or("unrated".into(), |r| {
+                    let own = if r.exposure { "*" } else { "" };
+                    format!("{:>2} {}{own}", r.score, r.band)
+                }),
                 p.status.as_str().into(),
                 format!("{} (#{})", p.name, p.threat),
                 p.owner.clone().unwrap_or_else(|| "unowned".into()),
@@ -189,6 +190,14 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
             ]);
         }
         t.render(&mut out);
+        if a.plan
+            .iter()
+            .any(|p| p.risk.as_ref().is_some_and(|r| r.exposure))
+        {
+            out.push_str(
+                "* rated on the exposure (`@exposes ... [impact: ...]`), not the threat\n",
+            );
+        }
     }
 
     out.push_str("\nBOUNDARY CROSSINGS\n");

@@ -356,6 +356,9 @@ pub fn sarif(
                 if let Some(risk) = &f.risk {
                     properties["risk"] = json!(risk.score);
                     properties["band"] = json!(risk.band.as_str());
+                    if risk.exposure {
+                        properties["rated-on"] = json!("exposure");
+                    }
                 }
                 json!({
                     "ruleId": f.code.as_str(),
@@ -508,6 +511,7 @@ mod tests {
                 likelihood: None,
                 impact: None,
                 basis: crate::analysis::Basis::Severity,
+                exposure: false,
             }),
             locations: vec![Location::new("a.py", n as u32 + 1, 1)],
         }

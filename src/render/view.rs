@@ -329,6 +329,9 @@ pub struct RelationView {
     pub expires: Option<String>,
     /// An acceptance past its expiry (only when an analysis date was given).
     pub expired: bool,
+    /// An exposure's own rating (`[impact: ...]` on the `@exposes`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskView>,
     pub sources: Vec<SourceLink>,
 }
 
@@ -778,6 +781,7 @@ impl Builder<'_> {
                     ticket: x.attributes.ticket.as_deref().map(clean),
                     expires: x.attributes.expires.as_deref().map(clean),
                     expired: false,
+                    risk: None,
                     sources: self.sources(&x.sources),
                 });
             }
@@ -795,6 +799,11 @@ impl Builder<'_> {
                     ticket: x.attributes.ticket.as_deref().map(clean),
                     expires: x.attributes.expires.as_deref().map(clean),
                     expired: false,
+                    risk: m
+                        .threat(&x.link.threat)
+                        .and_then(|t| self.matrix.rate_exposure(&t.attributes, &x.attributes))
+                        .filter(|r| r.exposure)
+                        .map(|r| self.risk(Some(&r))),
                     sources: self.sources(&x.sources),
                 });
             }
@@ -817,6 +826,7 @@ impl Builder<'_> {
                     ticket: x.attributes.ticket.as_deref().map(clean),
                     expires: expires.as_deref().map(clean),
                     expired,
+                    risk: None,
                     sources: self.sources(&x.sources),
                 });
             }
@@ -834,6 +844,7 @@ impl Builder<'_> {
                     ticket: x.attributes.ticket.as_deref().map(clean),
                     expires: x.attributes.expires.as_deref().map(clean),
                     expired: false,
+                    risk: None,
                     sources: self.sources(&x.sources),
                 });
             }

@@ -29,6 +29,7 @@ const HANG: Duration = Duration::from_secs(120);
 
 // The issue-14 groups (trust in CI) live in their own files; they share the helpers below.
 mod bounds;
+mod diagnostics;
 mod gate;
 mod relations;
 mod sarif;
