@@ -127,7 +127,11 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     });
     if text::looks_binary(bytes) {
         out.binary = true;
-        if lang.is_some() || crate::prefilter::may_contain_annotations(bytes) {
+        // Reported when its own extension names a language, or it holds annotation-like
+        // text; not for a language only a mapping gave it (`.pyc` under a Threatspec
+        // `mime: text/x-python` path is compiled Python, which Threatspec skips too).
+        let builtin = lang::detect(name, bytes, |_| None).is_some();
+        if builtin || crate::prefilter::may_contain_annotations(bytes) {
             out.diagnostics.push(
                 Diagnostic::new(
                     Code::BinaryFile,

@@ -173,10 +173,17 @@ pub fn parse_comment(
                 continue;
             }
         };
+        let mut head = head;
+        doubled_tag(tag, &mut head, loc, diags);
         if !line.text.is_ascii() {
             report_invisible(tag, &line, &head, loc, diags);
         }
+        let before = diags.len();
         let (annotation, mode) = parse_line(tag, &head, loc, diags);
+        if annotation.is_none() && is_prose_after_alias(tag, &head) {
+            diags.truncate(before);
+            diags.push(prose_note(tag, &head, loc));
+        }
         let body_start = i;
         while i < lines.len() {
             let text = lines[i].text;
@@ -207,6 +214,64 @@ pub fn parse_comment(
         }
         out.push(annotation);
     }
+}
+
+/// `@threat @threat Name (#id)`: the tag written twice. Read as if once (Threatspec keeps the
+/// second tag in the name, which then clashes with the same declaration elsewhere), and said.
+fn doubled_tag(tag: Tag, head: &mut TagHead<'_>, loc: &Locator<'_>, diags: &mut Vec<Diagnostic>) {
+    let lead = head.rest.len() - head.rest.trim_start().len();
+    let Some(after) = head.rest[lead..].strip_prefix('@') else {
+        return;
+    };
+    let word_len = after
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(after.len());
+    if Tag::from_word(&after[..word_len]) != Some(tag)
+        || !after[word_len..].starts_with(char::is_whitespace)
+    {
+        return;
+    }
+    let at = head.rest_offset + lead;
+    let skip = lead + 1 + word_len;
+    diags.push(
+        loc.diag(
+            Code::DoubledTag,
+            format!("`@{}` is written twice", tag.as_str()),
+            Span::new(at, at + 1 + word_len),
+        )
+        .label("the second tag")
+        .help(format!(
+            "the line was read as `@{} {}`; delete the second tag",
+            tag.as_str(),
+            after[word_len..].trim()
+        )),
+    );
+    head.rest = &head.rest[skip..];
+    head.rest_offset += skip;
+}
+
+/// A line that starts with an alias spelling of a tag (`@test`, `@mitigate`, `@connect`, ...;
+/// not the canonical `@tests`, `@mitigates`) and names no `#id` and has no attribute block is
+/// prose (`// @test this later`), so when it does not parse it is a note, not an error.
+fn is_prose_after_alias(tag: Tag, head: &TagHead<'_>) -> bool {
+    head.word != tag.as_str() && !head.rest.contains('#') && !head.rest.contains('[')
+}
+
+fn prose_note(tag: Tag, head: &TagHead<'_>, loc: &Locator<'_>) -> Diagnostic {
+    loc.diag(
+        Code::UnknownTag,
+        format!(
+            "`@{}` does not read as an annotation; the line is treated as prose",
+            head.word
+        ),
+        Span::new(head.at, head.rest_offset),
+    )
+    .label("prose, not a tag")
+    .help(format!(
+        "`@{}` is a spelling of `@{}`, but the line names no `#id` and does not parse as one; if it is meant as an annotation, complete it, else write `@skip` in front of the tag to silence this note",
+        head.word,
+        tag.as_str(),
+    ))
 }
 
 fn parse_line(

@@ -982,6 +982,24 @@ impl<'a> Builder<'a> {
                     .or_insert(src);
             }
         }
+        // Declared controls by their name in lower case, spaces collapsed: an undeclared one
+        // with the same name is that control under another id, and the warning says so.
+        let fold = |name: &str| {
+            name.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let mut declared_as: BTreeMap<String, (&str, &str)> = BTreeMap::new();
+        if !undeclared.is_empty()
+            && let Some(controls) = self.reg.by_kind.get(&Kind::Control)
+        {
+            for (id, d) in controls.iter().filter(|(_, d)| d.declared) {
+                declared_as
+                    .entry(fold(&d.name))
+                    .or_insert((id.as_str(), d.name.as_str()));
+            }
+        }
         let mut warned = Vec::new();
         for (control, src) in undeclared {
             let name = self
@@ -989,16 +1007,25 @@ impl<'a> Builder<'a> {
                 .get(Kind::Control, control)
                 .map(|d| d.name.clone())
                 .unwrap_or_default();
-            warned.push(
-                Diagnostic::new(
+            let diag = match declared_as.get(&fold(&name)) {
+                Some((id, declared)) => Diagnostic::new(
+                    Code::UndeclaredControl,
+                    format!(
+                        "`#{control}` is not declared; a control named `{declared}` is declared as `#{id}`"
+                    ),
+                )
+                .help(format!(
+                    "write `with #{id}` (or its name as declared, `{declared}`) to mean that control"
+                )),
+                None => Diagnostic::new(
                     Code::UndeclaredControl,
                     format!("control `{name}` (#{control}) is never declared with `@control`"),
                 )
-                .at(src.location())
                 .help(format!(
                     "declare it once: `@control {name} (#{control}): what it does`"
                 )),
-            );
+            };
+            warned.push(diag.at(src.location()));
         }
         self.diags.extend(warned);
 

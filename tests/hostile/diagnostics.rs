@@ -119,3 +119,85 @@ fn an_exposure_rating_reaches_sarif_and_the_reports() {
         "no rating beside the exposure in the HTML report"
     );
 }
+
+/// Prose that starts with a tag alias (`@test`, `@mitigate`, ...) and does not read as an
+/// annotation is a note, not an error; the canonical spelling, and an alias line that names
+/// `#ids` or has attributes, are still malformed annotations.
+#[test]
+fn prose_after_a_tag_alias_is_a_note() {
+    let dir = repo("");
+    write(
+        dir.path(),
+        "src/app.js",
+        "// @test this later\n// @mitigate that in the next release\nlet x = 1;\n// @tests the parser\n// @test #ctrl #api\n",
+    );
+    let (out, _) = scan(dir.path(), &[]);
+    for line in ["src/app.js:1", "src/app.js:2"] {
+        let d = diagnostic(&out.stderr, "TM005", line);
+        assert!(d.starts_with("note[TM005]"), "{d}");
+        assert!(d.contains("treated as prose"), "{d}");
+    }
+    assert!(diagnostic(&out.stderr, "TM001", "src/app.js:4").starts_with("error"));
+    assert!(diagnostic(&out.stderr, "TM001", "src/app.js:5").starts_with("error"));
+    assert_eq!(located(&out.stderr, "TM001").len(), 2, "{}", out.stderr);
+}
+
+/// `@threat @threat Name (#id)` is the tag written twice: a warning, and the annotation reads as
+/// `@threat Name (#id)` (no false TM004 against the same threat declared elsewhere).
+#[test]
+fn a_doubled_tag_is_named_and_read_once() {
+    let dir = repo("");
+    write(dir.path(), "a.tf", "# @threat IP exposure (#ipexposure)\n");
+    write(
+        dir.path(),
+        "b.tf",
+        "# @threat @threat IP exposure (#ipexposure)\n",
+    );
+    let (out, model) = scan(dir.path(), &[]);
+    assert!(located(&out.stderr, "TM004").is_empty(), "{}", out.stderr);
+    let d = diagnostic(&out.stderr, "TM043", "b.tf:1");
+    assert!(d.starts_with("warning[TM043]"), "{d}");
+    assert!(d.contains("`@threat` is written twice"), "{d}");
+    assert_eq!(threat(&model, "ipexposure")["name"], "IP exposure");
+    assert_eq!(ids(&model, "threats").len(), 1);
+}
+
+/// Compiled Python under a Threatspec `mime: text/x-python` path is binary like any `.pyc`:
+/// not a warning (Threatspec skips it too).
+#[test]
+fn binary_files_under_a_mime_path_are_not_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "threatspec.yaml",
+        "project:\n  name: \"ts\"\n  description: \"\"\npaths:\n  - path: 'app'\n    mime: 'text/x-python'\n",
+    );
+    write(dir.path(), "app/main.py", "# @threat T (#t)\n");
+    write(
+        dir.path(),
+        "app/__pycache__/main.cpython-311.pyc",
+        b"\xa7\r\r\n\0\0\0\0\xe3\0\0\0main\0",
+    );
+    let (out, model) = scan(dir.path(), &[]);
+    assert!(located(&out.stderr, "TM020").is_empty(), "{}", out.stderr);
+    assert_eq!(ids(&model, "threats").len(), 1);
+}
+
+/// A mitigation naming a control that is declared under another id says so, instead of
+/// telling the user to declare it again.
+#[test]
+fn an_undeclared_control_names_the_declared_one() {
+    let dir = repo("");
+    write(
+        dir.path(),
+        "src/app.py",
+        "# @component Api (#api)\n# @threat SQLi (#sqli)\n# @control Account lockout (#lockout)\n# @mitigates #api against #sqli with account  Lockout\n",
+    );
+    let (out, _) = scan(dir.path(), &[]);
+    let d = diagnostic(&out.stderr, "TM010", "src/app.py:4");
+    assert!(
+        d.contains("a control named `Account lockout` is declared as `#lockout`"),
+        "{d}"
+    );
+    assert!(!d.contains("declare it once"), "{d}");
+}
