@@ -175,6 +175,9 @@ codes! {
     DoubledTag = "TM043", "doubled-tag", Warning,
         "an annotation starts with its tag written twice",
         "`@threat @threat IP exposure (#ip)` is read as `@threat IP exposure (#ip)` and reported.\nThreatspec keeps the second tag in the name (`@threat IP exposure`), which then clashes\nwith the same threat declared elsewhere under its real name.\n\nFix: delete the second tag.";
+    InvalidXThreatspec = "TM044", "invalid-x-threatspec", Warning,
+        "an `x-threatspec` value in a YAML or JSON file is not read as an annotation",
+        "Threatspec reads annotations from the values of `x-threatspec` keys (OpenAPI documents,\nmostly): a string, a list of strings, or a mapping from an annotation to its fields. Each\nvalue is found in the file as written, as a quoted string whose escapes decode to it\n(`\"\\u0040threat ...\"`), or as a folded scalar, and read at its line. This warning names\nwhat is not read: a document that does not parse, a value that is not a string (a number,\na nested list or mapping), or a string that is no annotation.\n\nFix: write the value as an annotation (`@threat Name (#id)`), or remove the key.";
     UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
         "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
         "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";

@@ -159,7 +159,11 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
         return out;
     };
     let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
-    if !utf16 && !crate::prefilter::may_contain_annotations(bytes) {
+    // An `x-threatspec` value may spell its tag with an escape (`"\u0040threat ..."`), which
+    // the prefilter cannot see.
+    let x_threatspec =
+        lang.name == "yaml" && memchr::memmem::find(bytes, b"x-threatspec").is_some();
+    if !utf16 && !x_threatspec && !crate::prefilter::may_contain_annotations(bytes) {
         return out;
     }
     let decoded = text::decode(bytes);

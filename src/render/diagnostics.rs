@@ -49,7 +49,16 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             if end < start || end - start > MAX_SNIPPET || span.end > end.max(span.start) + 1 {
                 return None;
             }
-            let local = (span.start - start)..(span.end.min(end) - start);
+            // On character boundaries: a span found by search (an escaped `x-threatspec`
+            // value) may not fall on one.
+            let line = &text[start..end];
+            let floor = |mut i: usize| {
+                while !line.is_char_boundary(i) {
+                    i -= 1;
+                }
+                i
+            };
+            let local = floor(span.start - start)..floor(span.end.min(end) - start);
             let mut ann = AnnotationKind::Primary.span(local);
             if let Some(label) = &d.label {
                 ann = ann.label(clean(label));

@@ -201,3 +201,42 @@ fn an_undeclared_control_names_the_declared_one() {
     );
     assert!(!d.contains("declare it once"), "{d}");
 }
+
+/// `x-threatspec` values written with escapes or folded are read at their lines, in YAML and
+/// JSON, even when no `@tag` is written out anywhere in the file; values that are no
+/// annotation are named (TM044).
+// @tests #x_threatspec_named for #parser
+#[test]
+fn escaped_x_threatspec_values_are_read_and_bad_ones_named() {
+    let dir = repo("");
+    write(
+        dir.path(),
+        "api/openapi.yaml",
+        "openapi: 3.0.0\npaths:\n  /a:\n    x-threatspec: \"\\u0040threat Escaped in YAML (#esc_yaml)\"\n  /b:\n    x-threatspec: >-\n      \\u0040threat is not an escape here\n    get:\n      x-threatspec: 7\n",
+    );
+    write(
+        dir.path(),
+        "api/openapi.json",
+        "{\n  \"x-threatspec\": [\"\\u0040threat Escaped in JSON (#esc_json)\", \"not one\"]\n}\n",
+    );
+    let (out, model) = scan(dir.path(), &[]);
+    assert_eq!(
+        ids(&model, "threats"),
+        ["esc_json", "esc_yaml"].map(String::from).into(),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(threat(&model, "esc_yaml")["sources"][0]["line"], 4);
+    assert_eq!(threat(&model, "esc_json")["sources"][0]["line"], 2);
+    let bad = located(&out.stderr, "TM044");
+    assert_eq!(
+        bad,
+        [
+            "api/openapi.json:2:65",
+            "api/openapi.yaml:7:7",
+            "api/openapi.yaml:9:21"
+        ],
+        "{}",
+        out.stderr
+    );
+}
