@@ -240,3 +240,30 @@ fn escaped_x_threatspec_values_are_read_and_bad_ones_named() {
         out.stderr
     );
 }
+
+/// A scan of a revision prints the same diagnostics, snippets and carets included, when its
+/// files come from the blob cache or snapshot of an earlier run.
+#[test]
+fn a_cached_revision_scan_prints_the_same_diagnostics() {
+    let dir = repo("");
+    write(
+        dir.path(),
+        "src/app.py",
+        "# @threat Injection (#sqli) [impact: hgih]\n# @mitigates #api against #sqli\n",
+    );
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    commit_all(dir.path(), "base");
+    let scan_rev = || {
+        run(tm_in(dir.path())
+            .env_remove("THREATMARK_NO_CACHE")
+            .args(["scan", "--rev", "HEAD", "-q", "--format", "json"]))
+    };
+    let first = scan_rev();
+    assert!(first.stderr.contains("^^^"), "{}", first.stderr);
+    assert!(
+        dir.path().join(".git/threatmark").exists(),
+        "no cache was written"
+    );
+    let second = scan_rev();
+    assert_eq!(second.stderr, first.stderr);
+}
