@@ -232,10 +232,49 @@ pub(crate) fn apply(
             }
         }
         _ => {
+            if key.chars().count() >= 4
+                && let Some(known) = did_you_mean(&key, KNOWN_KEYS)
+            {
+                diags.push(
+                    loc.diag(
+                        Code::MisspeltAttributeKey,
+                        format!("attribute `{key}` is not a known key; it was kept as a custom field"),
+                        span,
+                    )
+                    .label("custom field")
+                    .help(format!(
+                        "did you mean `{known}`? Known keys are validated and used; custom fields are only shown"
+                    )),
+                );
+            }
             attrs.custom.insert(key, value.to_string());
         }
     }
 }
+
+/// Every key (and alias) with a meaning, for a did-you-mean on a misspelt one.
+const KNOWN_KEYS: &[&str] = &[
+    "stride",
+    "category",
+    "categories",
+    "severity",
+    "priority",
+    "likelihood",
+    "probability",
+    "impact",
+    "status",
+    "type",
+    "kind",
+    "expires",
+    "expiry",
+    "until",
+    "owner",
+    "ticket",
+    "issue",
+    "cwe",
+    "capec",
+    "actor",
+];
 
 /// Whether a rating (`likelihood`, `impact`, `severity`) means something on `tag`: on threats
 /// and exposures it rates them; on the other relations nothing reads it, so it is a warning
@@ -386,6 +425,34 @@ mod tests {
         let help = help_of("@threat T [impact: banana]");
         assert!(!help.contains("did you mean"), "{help}");
         assert!(help.contains("explain TM002"), "{help}");
+    }
+
+    #[test]
+    fn misspelt_keys_are_named_and_kept_as_custom_fields() {
+        for (text, want) in [
+            ("@threat T [likelyhood: likely]", "likelihood"),
+            ("@threat T [impcat: severe]", "impact"),
+            ("@threat T [serverity: high]", "severity"),
+            ("@control C [ownr: appsec]", "owner"),
+        ] {
+            let (out, diags) = crate::annotation::parse_text("a.py", text);
+            let d = diags
+                .iter()
+                .find(|d| d.code == Code::MisspeltAttributeKey)
+                .unwrap_or_else(|| panic!("no TM045 for {text}: {diags:?}"));
+            let help = d.help.clone().unwrap_or_default();
+            assert!(help.contains(&format!("did you mean `{want}`?")), "{help}");
+            assert_eq!(out[0].attributes.custom.len(), 1, "{text}");
+        }
+        for text in [
+            "@threat T [cve: CVE-2021-44228]",
+            "@threat T [state: draft]",
+            "@threat T [team: web]",
+            "@threat T [impact: major; source: pentest]",
+        ] {
+            let (_, diags) = crate::annotation::parse_text("a.py", text);
+            assert!(diags.is_empty(), "{text}: {diags:?}");
+        }
     }
 
     #[test]
