@@ -271,6 +271,7 @@ fn diagnostics_with(root: &Path, cache: &Path, threads: &str) -> Vec<u8> {
     out.stderr
 }
 
+// @tests #cached_diagnostics for #parse_cache
 /// Per-file diagnostics keep their snippet, caret and label when their file comes from the
 /// cache: a second scan prints the first one's diagnostics byte for byte, whatever the thread
 /// count (parse errors, attribute errors, TM029, binary and encoding warnings, model-level

@@ -25,6 +25,8 @@
 //! @control Racy-entry rule and change times (#racy_rule): entries are keyed by inode, size, mtime and ctime (which no user can set), and files touched within two seconds of the scan are never cached
 //! @mitigates #parse_cache against #stale_scan_cache with #racy_rule
 //! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
+//! @control Diagnostics cached whole (#cached_diagnostics): a file's diagnostics are saved with their spans and its text, so a warm-cache scan prints the snippets, carets and labels the first scan printed, byte for byte
+//! @mitigates #parse_cache against #nondeterminism with #cached_diagnostics
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
