@@ -670,6 +670,12 @@ impl<'a> Builder<'a> {
                     component: c,
                     threat: t,
                 };
+                // One exposure rated differently in two places (GuardLink keeps each line) is
+                // rated by the higher rating, whichever file sorts first: not a conflict.
+                let mut attributes = attributes.clone();
+                if let Some(existing) = self.exposures.get_mut(&id) {
+                    raise_rating(&mut existing.attributes, &mut attributes);
+                }
                 add_relation(
                     &mut self.exposures,
                     &mut self.diags,
@@ -677,7 +683,7 @@ impl<'a> Builder<'a> {
                     link,
                     details,
                     a,
-                    attributes,
+                    &attributes,
                 );
             }
             Body::Accepts {
@@ -1595,6 +1601,20 @@ fn add_relation<T: Clone + PartialEq>(
     if let Err(pos) = entry.sources.binary_search(&a.source) {
         entry.sources.insert(pos, a.source.clone());
     }
+}
+
+/// An exposure's rating written twice: each of likelihood, impact and severity takes the higher
+/// value, and `from` keeps only what `into` lacks (so merging reports no conflict).
+fn raise_rating(into: &mut Attributes, from: &mut Attributes) {
+    fn raise<T: Ord + Copy>(into: &mut Option<T>, from: &mut Option<T>) {
+        if let (Some(a), Some(b)) = (into.as_mut(), *from) {
+            *a = (*a).max(b);
+            *from = None;
+        }
+    }
+    raise(&mut into.likelihood, &mut from.likelihood);
+    raise(&mut into.impact, &mut from.impact);
+    raise(&mut into.severity, &mut from.severity);
 }
 
 fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {

@@ -267,3 +267,35 @@ fn a_cached_revision_scan_prints_the_same_diagnostics() {
     let second = scan_rev();
     assert_eq!(second.stderr, first.stderr);
 }
+
+/// One exposure written in two places with two ratings (valid in GuardLink, which keeps each
+/// line) is rated by the higher of them, whichever file sorts first, and is no error.
+#[test]
+fn an_exposure_rated_twice_takes_the_higher_rating() {
+    for (first, second) in [("low", "critical"), ("critical", "low")] {
+        let dir = repo("");
+        write(
+            dir.path(),
+            "a.py",
+            format!(
+                "# @component Api (#api)\n# @threat RCE (#rce)\n# @exposes #api to #rce [severity: {first}]\n"
+            ),
+        );
+        write(
+            dir.path(),
+            "b.py",
+            format!("# @exposes #api to #rce [severity: {second}]\n"),
+        );
+        let (out, model) = scan(dir.path(), &[]);
+        assert!(located(&out.stderr, "TM014").is_empty(), "{}", out.stderr);
+        assert_eq!(
+            model["exposures"][0]["severity"], "critical",
+            "{}",
+            model["exposures"]
+        );
+        assert_eq!(
+            model["exposures"][0]["sources"].as_array().map(Vec::len),
+            Some(2)
+        );
+    }
+}
