@@ -132,7 +132,7 @@ codes! {
         "`@transfers #t from #a to #a` hands a risk to the component that has it. Taken at its word\nit would mark the exposure of `#a` as transferred and so hide it from the gate, while\nnobody took the risk over. It is left out of the model and reported as an error.\n\nFix: name the component (or third party) that takes the risk over.";
     BinaryFile = "TM020", "binary-file", Warning,
         "a file looks binary and was not scanned",
-        "A file with a NUL byte in its first 8 KiB is treated as binary, as git and ripgrep do.\nIt is reported when it has a source-code extension or contains annotation-like text,\nbecause then something may be lost; other binary files are only counted.";
+        "A file with a NUL byte in its first 8 KiB is treated as binary, as git and ripgrep do.\nIt is reported when its own extension is a source-code one or it contains annotation-like\ntext, because then something may be lost; other binary files are only counted. A language\nthat only a mapping gives (a Threatspec `mime:` path, `[scan] extensions`) does not count:\n`__pycache__/*.pyc` under `mime: text/x-python` is compiled Python, which Threatspec skips\ntoo.";
     InvalidEncoding = "TM021", "invalid-encoding", Warning,
         "a file is not valid UTF-8; it was decoded with replacement characters",
         "Invalid byte sequences were replaced with U+FFFD and the rest of the file was\nscanned. Line numbers are exact; annotation text that contained bad bytes will show\nthe replacement character. UTF-16 files with a BOM are converted without this warning.";
