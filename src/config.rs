@@ -65,8 +65,9 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # max_depth = 64
 
 [languages]
-# Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
-# extensions = { tpl = "go", jenkins = "groovy" }
+# Extra file extensions (without the dot) mapped to a language from `threatmark languages`,
+# or to `text`: the whole file is annotation text (Threatspec's `.txt` design files).
+# extensions = { tpl = "go", jenkins = "groovy", txt = "text" }
 
 [report]
 # Link every source location in `threatmark report` and `threatmark site` to a web page.
@@ -296,7 +297,7 @@ impl Config {
         }
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {
-            if crate::lang::by_name(lang).is_none() {
+            if crate::lang::by_name(lang).is_none() && lang != crate::source::design_text::NAME {
                 return Err(ConfigError::UnknownLanguage {
                     path: path.to_path_buf(),
                     ext: ext.clone(),

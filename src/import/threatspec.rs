@@ -249,6 +249,8 @@ pub fn ignore_glob(under: &str, ignore: &str) -> Option<String> {
 /// - `ignore` strings become `exclude` globs under their path;
 /// - a `mime` names a language: the extensions under that path that threatmark does not know
 ///   are mapped to it (known extensions keep their own, more precise, parser);
+/// - `.txt` files are design text, read whole (Threatspec's TextFileParser), unless a `mime`
+///   mapped them to a language;
 /// - `imports` are not scan settings: see [`import_dirs`].
 pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
     derive_config(ts, root).config()
@@ -373,6 +375,11 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
             extensions.entry(ext).or_insert_with(|| lang.to_string());
         }
     }
+    // Threatspec reads a `.txt` file whole as annotation text (its TextFileParser), unless a
+    // `mime` path made it another language.
+    extensions
+        .entry("txt".to_string())
+        .or_insert_with(|| crate::source::design_text::NAME.to_string());
     witnesses.sort();
     witnesses.dedup();
     Derived {
@@ -1065,6 +1072,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
         name: d.name,
         description: d.description,
         declared: d.declared,
+        placeholder: false,
         extra: NoExtra {},
         attributes: d.attributes,
         sources: d.sources.into_iter().collect(),
@@ -1080,6 +1088,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
             name: d.name,
             description: d.description,
             declared: d.declared,
+            placeholder: false,
             attributes: d.attributes,
             sources: d.sources.into_iter().collect(),
         })

@@ -1,6 +1,7 @@
 //! The threat model: its types, stable ids, and the pure build-and-validate step.
 
 mod build;
+mod names;
 pub mod ids;
 mod types;
 

@@ -1,0 +1,264 @@
+//! Threatspec projects as they are found in public repositories: a model kept in a plain-text
+//! design file, bare `#id`s that nothing declares, and relations that name a declared entity by
+//! its name instead of its id. Each fixture is our own and captures one pattern seen in them.
+//!
+//! @tests #plain_design_text for #scanner
+//! @tests #placeholder_entities for #builder
+//! @tests #names_resolve for #builder
+
+use std::path::{Path, PathBuf};
+
+use threatmark::annotation::parse_text;
+use threatmark::config::Config;
+use threatmark::diagnostic::{Diagnostic, Severity};
+use threatmark::model::{self, FileAnnotations, Project, ThreatModel};
+use threatmark::scan::scan_dir;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Build a model from files given as `(path, text)`, each read whole as one comment.
+fn build(files: &[(&str, &str)]) -> (ThreatModel, Vec<Diagnostic>) {
+    let mut sorted: Vec<FileAnnotations> = files
+        .iter()
+        .map(|(path, text)| {
+            let (annotations, ds) = parse_text(path, text);
+            assert!(ds.is_empty(), "{path}: {ds:?}");
+            FileAnnotations {
+                path: (*path).to_string(),
+                annotations,
+            }
+        })
+        .collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    model::build(Project::default(), &sorted)
+}
+
+fn codes(ds: &[Diagnostic]) -> Vec<String> {
+    ds.iter()
+        .map(|d| {
+            let at = d
+                .location
+                .as_ref()
+                .map(|l| format!("{}:{}", l.path, l.line))
+                .unwrap_or_default();
+            format!("{} {at}", d.code)
+        })
+        .collect()
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
+    items.iter().map(|x| id(x).to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bare `#id`s that nothing declares
+
+/// Threatspec creates an entity named by the id for a bare `#id` nobody declares, and keeps the
+/// relation; its own example project has `with #file_perms` and no `@control` for it.
+#[test]
+fn a_bare_id_nothing_declares_is_created_and_its_relation_kept() {
+    let (m, ds) = build(&[(
+        "app.go",
+        "@component Web (#web)\n\
+         @mitigates #web against Tampering with #file_perms\n\
+         @exposes #web to #ghost_threat with no check\n\
+         @mitigates #web against #ghost_threat with #file_perms\n",
+    )]);
+    assert_eq!(
+        codes(&ds),
+        ["TM036 app.go:2", "TM036 app.go:3"],
+        "one warning per undeclared id, at its first reference: {ds:?}"
+    );
+    assert!(ds.iter().all(|d| d.severity == Severity::Warning));
+    let control = m.control("file_perms").expect("control created");
+    assert_eq!(control.name, "file_perms");
+    assert!(!control.declared);
+    assert!(control.placeholder, "marked as created from a bare id");
+    let threat = m.threat("ghost_threat").expect("threat created");
+    assert!(threat.placeholder && !threat.declared);
+    // Named ones are not placeholders.
+    assert!(!m.threat("tampering").expect("named").placeholder);
+    assert_eq!(
+        ids(&m.mitigations, |x| &x.id),
+        ["web/ghost_threat/file_perms", "web/tampering/file_perms"]
+    );
+    assert_eq!(ids(&m.exposures, |x| &x.id), ["web/ghost_threat"]);
+}
+
+/// A bare id one typo away from an id that exists is a typo, not a new entity: it stays an
+/// error, and the relation it was in leaves nothing behind (neither the names it would have
+/// created nor their parents).
+#[test]
+fn a_typo_of_a_known_id_is_rejected_whole() {
+    let (m, ds) = build(&[(
+        "svc.py",
+        "@control Prepared statements (#prepared)\n\
+         @mitigates Orders:Service against SQL injection with #prepraed\n\
+         @transfers Data leak from Vault to Vault with nothing\n",
+    )]);
+    assert_eq!(codes(&ds), ["TM003 svc.py:2", "TM016 svc.py:3"], "{ds:?}");
+    assert!(m.mitigations.is_empty() && m.transfers.is_empty());
+    assert!(m.components.is_empty(), "{:?}", ids(&m.components, |c| &c.id));
+    assert!(m.threats.is_empty(), "{:?}", ids(&m.threats, |c| &c.id));
+    assert_eq!(ids(&m.controls, |c| &c.id), ["prepared"]);
+}
+
+/// The same implicit names, also used by a relation that is kept, stay.
+#[test]
+fn names_a_kept_relation_also_uses_stay() {
+    let (m, ds) = build(&[(
+        "svc.py",
+        "@control Prepared statements (#prepared)\n\
+         @mitigates Orders:Service against SQL injection with #prepraed\n\
+         @exposes Orders:Service to SQL injection with string concatenation\n",
+    )]);
+    assert_eq!(codes(&ds), ["TM003 svc.py:2"]);
+    assert_eq!(
+        ids(&m.components, |c| &c.id),
+        ["orders", "orders_service"]
+    );
+    assert_eq!(ids(&m.threats, |c| &c.id), ["sql_injection"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names resolve to declarations
+
+#[test]
+fn a_name_in_a_relation_means_the_declaration_of_that_name() {
+    let (m, ds) = build(&[(
+        "auth.py",
+        "@control Account lockout (#lockout)\n\
+         @component Orders API (#api)\n\
+         @threat SQL injection (#sqli)\n\
+         @mitigates Orders API against SQL injection with Account lockout\n\
+         @tests Account lockout for Orders API\n",
+    )]);
+    assert!(ds.is_empty(), "{ds:?}");
+    assert_eq!(ids(&m.controls, |c| &c.id), ["lockout"]);
+    assert_eq!(ids(&m.components, |c| &c.id), ["api"]);
+    assert_eq!(ids(&m.threats, |c| &c.id), ["sqli"]);
+    assert_eq!(ids(&m.mitigations, |x| &x.id), ["api/sqli/lockout"]);
+    assert_eq!(ids(&m.tests, |x| &x.id), ["lockout/api"]);
+}
+
+/// A name that differs from a declared one only in case, spaces or punctuation means it, with a
+/// warning; one a small edit away is a new entity (as written), with a did-you-mean warning.
+#[test]
+fn near_miss_names_warn() {
+    let (m, ds) = build(&[(
+        "auth.py",
+        "@control Account lockout (#lockout)\n\
+         @component Orders API (#api)\n\
+         @threat SQL injection (#sqli)\n\
+         @mitigates Orders Api against SQL Injection with account-lockout\n\
+         @exposes Orders APIs to SQL injection with string concatenation\n\
+         @exposes Orders APIs to Cross site scripting with raw HTML\n",
+    )]);
+    assert_eq!(
+        codes(&ds),
+        [
+            "TM037 auth.py:4",
+            "TM037 auth.py:4",
+            "TM037 auth.py:4",
+            "TM037 auth.py:5"
+        ],
+        "{ds:?}"
+    );
+    assert!(ds.iter().all(|d| d.severity == Severity::Warning));
+    let helps: Vec<&str> = ds.iter().filter_map(|d| d.help.as_deref()).collect();
+    assert!(
+        helps.iter().any(|h| h.contains("`Orders API (#api)`")),
+        "{helps:?}"
+    );
+    assert_eq!(ids(&m.mitigations, |x| &x.id), ["api/sqli/lockout"]);
+    assert_eq!(ids(&m.controls, |c| &c.id), ["lockout"]);
+    assert_eq!(ids(&m.threats, |c| &c.id), ["cross_site_scripting", "sqli"]);
+    // `Orders APIs` is not `Orders API`: a new component, once warned about.
+    assert_eq!(ids(&m.components, |c| &c.id), ["api", "orders_apis"]);
+}
+
+/// Which file declares and which mentions does not matter: path order is the only order.
+#[test]
+fn names_resolve_across_files_in_either_order() {
+    let decl = "@control Account lockout (#lockout)\n@component Orders API (#api)\n";
+    let uses = "@mitigates Orders API against Credential stuffing with Account lockout\n";
+    for files in [
+        [("a_decl.py", decl), ("b_uses.py", uses)],
+        [("z_decl.py", decl), ("b_uses.py", uses)],
+    ] {
+        let (m, ds) = build(&files);
+        assert!(ds.is_empty(), "{ds:?}");
+        assert_eq!(
+            ids(&m.mitigations, |x| &x.id),
+            ["api/credential_stuffing/lockout"]
+        );
+        assert_eq!(ids(&m.controls, |c| &c.id), ["lockout"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain-text design files
+
+fn threatspec_config(root: &Path) -> Config {
+    let yaml = std::fs::read_to_string(root.join("threatspec.yaml")).expect("threatspec.yaml");
+    Config::from_threatspec(&yaml, &root.join("threatspec.yaml"), root).expect("config")
+}
+
+/// In a Threatspec project every `.txt` is read whole, as Threatspec's TextFileParser does:
+/// lines that start with a tag are annotations, the rest is prose and says nothing.
+#[test]
+fn a_threatspec_project_reads_its_text_design_file() {
+    let root = fixture("threatspec-design");
+    let result = scan_dir(&root, &threatspec_config(&root), 1, &|| {}).expect("scan");
+    let m = &result.model;
+    let api = m.component("ledger_api").expect("declared in design.txt");
+    assert_eq!(api.description, "Public REST endpoints of the ledger");
+    assert_eq!(api.sources[0].path, "docs/design.txt");
+    assert_eq!(api.sources[0].line, 8);
+    assert!(m.threat("replay").is_some_and(|t| t.declared));
+    assert_eq!(
+        ids(&m.mitigations, |x| &x.id),
+        [
+            "ledger_api/credential_stuffing/lockout",
+            "ledger_api/replay/idempotency_keys",
+            "ledger_api/replay/nonce",
+        ]
+    );
+    assert_eq!(ids(&m.flows, |x| &x.id), ["ledger_api/ledger_db/sql_over_tls"]);
+    assert_eq!(ids(&m.exposures, |x| &x.id), ["ledger_db/tampering"]);
+    // Prose is no annotation and no error, in the design file and in README.txt.
+    let errors: Vec<&Diagnostic> = result
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        codes(&result.diagnostics)
+            .into_iter()
+            .filter(|c| !c.starts_with("TM1"))
+            .collect::<Vec<_>>(),
+        ["TM036 src/ledger.py:8", "TM036 src/ledger.py:13"]
+    );
+}
+
+/// Without `threatspec.yaml`, `.txt` is read only when threatmark.toml maps it to `text`.
+#[test]
+fn text_files_are_read_only_when_configured() {
+    let root = fixture("threatspec-design");
+    let plain = scan_dir(&root, &Config::default(), 1, &|| {}).expect("scan");
+    assert!(plain.model.component("ledger_db").is_none());
+    assert!(plain.model.threat("replay").is_some_and(|t| t.placeholder));
+    let config = Config::parse(
+        "[languages]\nextensions = { txt = \"text\" }\n",
+        Path::new("threatmark.toml"),
+    )
+    .expect("config");
+    let opted = scan_dir(&root, &config, 1, &|| {}).expect("scan");
+    assert!(opted.model.component("ledger_db").is_some());
+    assert!(opted.model.threat("replay").is_some_and(|t| t.declared));
+}
