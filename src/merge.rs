@@ -545,6 +545,7 @@ mod tests {
             name: id.to_string(),
             description: String::new(),
             declared: true,
+            placeholder: false,
             extra: BoundaryExtra {
                 parent: parent.map(str::to_string),
                 components: Vec::new(),

@@ -78,7 +78,9 @@ impl FileOptions {
             .rsplit_once('.')
             .filter(|(stem, _)| !stem.is_empty())
             .is_some_and(|(_, ext)| {
-                self.extensions.get(&ext.to_ascii_lowercase()).map(String::as_str)
+                self.extensions
+                    .get(&ext.to_ascii_lowercase())
+                    .map(String::as_str)
                     == Some(crate::source::design_text::NAME)
             })
     }

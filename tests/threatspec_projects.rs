@@ -102,7 +102,11 @@ fn a_typo_of_a_known_id_is_rejected_whole() {
     )]);
     assert_eq!(codes(&ds), ["TM003 svc.py:2", "TM016 svc.py:3"], "{ds:?}");
     assert!(m.mitigations.is_empty() && m.transfers.is_empty());
-    assert!(m.components.is_empty(), "{:?}", ids(&m.components, |c| &c.id));
+    assert!(
+        m.components.is_empty(),
+        "{:?}",
+        ids(&m.components, |c| &c.id)
+    );
     assert!(m.threats.is_empty(), "{:?}", ids(&m.threats, |c| &c.id));
     assert_eq!(ids(&m.controls, |c| &c.id), ["prepared"]);
 }
@@ -117,10 +121,7 @@ fn names_a_kept_relation_also_uses_stay() {
          @exposes Orders:Service to SQL injection with string concatenation\n",
     )]);
     assert_eq!(codes(&ds), ["TM003 svc.py:2"]);
-    assert_eq!(
-        ids(&m.components, |c| &c.id),
-        ["orders", "orders_service"]
-    );
+    assert_eq!(ids(&m.components, |c| &c.id), ["orders", "orders_service"]);
     assert_eq!(ids(&m.threats, |c| &c.id), ["sql_injection"]);
 }
 
@@ -228,7 +229,10 @@ fn a_threatspec_project_reads_its_text_design_file() {
             "ledger_api/replay/nonce",
         ]
     );
-    assert_eq!(ids(&m.flows, |x| &x.id), ["ledger_api/ledger_db/sql_over_tls"]);
+    assert_eq!(
+        ids(&m.flows, |x| &x.id),
+        ["ledger_api/ledger_db/sql_over_tls"]
+    );
     assert_eq!(ids(&m.exposures, |x| &x.id), ["ledger_db/tampering"]);
     // Prose is no annotation and no error, in the design file and in README.txt.
     let errors: Vec<&Diagnostic> = result

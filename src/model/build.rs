@@ -602,24 +602,32 @@ impl<'a> Builder<'a> {
             let open: Vec<(Kind, &EntityRef)> = mentions(&a.body)
                 .into_iter()
                 .filter(|(kind, r)| {
-                    r.is_reference()
-                        && self.reg.get(*kind, &r.id).is_none_or(|d| d.placeholder)
+                    r.is_reference() && self.reg.get(*kind, &r.id).is_none_or(|d| d.placeholder)
                 })
                 .collect();
             if open.is_empty() {
                 continue;
             }
-            let typo = open.iter().any(|(kind, r)| {
-                self.reg.get(*kind, &r.id).is_none() && self.compared < SUGGESTION_BUDGET && {
-                    let reg = &self.reg;
-                    let ids = known.entry(*kind).or_insert_with(|| {
-                        reg.ids(*kind).map(|id| id.to_lowercase()).collect()
-                    });
-                    let (typo, compared) = one_typo_away(&r.id, ids);
-                    self.compared += compared;
-                    typo
-                }
+            // An id of another kind (`@review #dmz` where `#dmz` is a boundary) is a mix-up,
+            // not a new thing: it stays TM003, like a typo.
+            let other_kind = open.iter().any(|(kind, r)| {
+                self.reg
+                    .by_kind
+                    .iter()
+                    .any(|(k, m)| k != kind && m.get(&r.id).is_some_and(|d| !d.placeholder))
             });
+            let typo = other_kind
+                || open.iter().any(|(kind, r)| {
+                    self.reg.get(*kind, &r.id).is_none() && self.compared < SUGGESTION_BUDGET && {
+                        let reg = &self.reg;
+                        let ids = known.entry(*kind).or_insert_with(|| {
+                            reg.ids(*kind).map(|id| id.to_lowercase()).collect()
+                        });
+                        let (typo, compared) = one_typo_away(&r.id, ids);
+                        self.compared += compared;
+                        typo
+                    }
+                });
             if typo {
                 continue;
             }

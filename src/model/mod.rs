@@ -1,8 +1,8 @@
 //! The threat model: its types, stable ids, and the pure build-and-validate step.
 
 mod build;
-mod names;
 pub mod ids;
+mod names;
 mod types;
 
 pub use build::{FileAnnotations, Limits, MAX_DEPTH_LIMIT, build, build_from, build_limited};

@@ -209,7 +209,8 @@ impl Resolver<'_> {
         if let Some(diag) = diag
             && self.reported.insert(key.clone())
         {
-            self.diags.push(diag.at(a.source.location()).at_span(slot.span));
+            self.diags
+                .push(diag.at(a.source.location()).at_span(slot.span));
         }
         self.memo.insert(key, resolved.clone());
         resolved
