@@ -63,6 +63,11 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # 3) and nesting levels of trust boundaries. Deeper names and nestings are cut with an error
 # (TM030), so a hostile file cannot make the model quadratic. At most 1024.
 # max_depth = 64
+# A bare `#id` in a relation that nothing declares is created, named by its id, with a warning
+# (TM036), as Threatspec does. One typo away from an existing id (`#prepraed` next to
+# `#prepared`) it is an error instead (TM003) and its relation is left out; `false` creates it
+# too. A project configured from threatspec.yaml reads ids as Threatspec does (false).
+# strict_ids = true
 
 [languages]
 # Extra file extensions (without the dot) mapped to a language from `threatmark languages`,
@@ -123,12 +128,17 @@ pub struct Config {
 pub struct ModelConfig {
     /// Deepest component hierarchy (`:` segments) and boundary nesting (TM030 beyond it).
     pub max_depth: usize,
+    /// A bare `#id` in a relation one typo away from an existing id is an error (TM003), not a
+    /// new entity (TM036). False in a project configured from `threatspec.yaml`.
+    pub strict_ids: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
+        let limits = crate::model::Limits::default();
         Self {
-            max_depth: crate::model::Limits::default().max_depth,
+            max_depth: limits.max_depth,
+            strict_ids: limits.strict_ids,
         }
     }
 }
@@ -138,6 +148,7 @@ impl ModelConfig {
     pub fn limits(&self) -> crate::model::Limits {
         crate::model::Limits {
             max_depth: self.max_depth,
+            strict_ids: self.strict_ids,
         }
     }
 }

@@ -111,6 +111,48 @@ fn a_typo_of_a_known_id_is_rejected_whole() {
     assert_eq!(ids(&m.controls, |c| &c.id), ["prepared"]);
 }
 
+/// A project configured from `threatspec.yaml` reads ids as Threatspec does: a near-typo is a
+/// new entity too (with a did-you-mean), and ids are per kind (`@tests #server for ...` where
+/// `#server` is a component makes a control `#server`).
+#[test]
+fn threatspec_projects_create_every_undeclared_id() {
+    let text = "@component Server (#server)\n@component DB server (#db_server)\n\
+                @threat XSS (#xss)\n\
+                @connects #server to #dbserver with SQL\n\
+                @tests #server for #server\n";
+    let (annotations, ds) = parse_text("plan.txt", text);
+    assert!(ds.is_empty());
+    let lenient = model::Limits {
+        strict_ids: false,
+        ..model::Limits::default()
+    };
+    let (m, ds) = model::build_limited(Project::default(), &annotations, lenient);
+    assert_eq!(
+        codes(&ds),
+        ["TM036 plan.txt:4", "TM036 plan.txt:5"],
+        "{ds:?}"
+    );
+    let helps: Vec<&str> = ds.iter().filter_map(|d| d.help.as_deref()).collect();
+    assert!(helps[0].contains("did you mean `#db_server`?"), "{helps:?}");
+    assert!(helps[1].contains("`#server` is a component"), "{helps:?}");
+    assert!(m.component("dbserver").is_some_and(|c| c.placeholder));
+    assert!(m.control("server").is_some_and(|c| c.placeholder));
+    assert_eq!(m.flows.len(), 1);
+    assert_eq!(m.tests.len(), 1);
+    // A threatmark project (strict ids, the default) takes the near-typo for what it is.
+    let (m, ds) = model::build_limited(Project::default(), &annotations, model::Limits::default());
+    assert_eq!(
+        codes(&ds),
+        ["TM003 plan.txt:4", "TM036 plan.txt:5"],
+        "{ds:?}"
+    );
+    assert!(m.component("dbserver").is_none() && m.flows.is_empty());
+    // And the configuration a threatspec.yaml means is the lenient one.
+    let root = fixture("threatspec-design");
+    assert!(!threatspec_config(&root).model.limits().strict_ids);
+    assert!(Config::default().model.limits().strict_ids);
+}
+
 /// The same implicit names, also used by a relation that is kept, stay.
 #[test]
 fn names_a_kept_relation_also_uses_stay() {

@@ -329,6 +329,8 @@ impl Derived {
         config.scan.include = self.include.clone();
         config.scan.exclude = self.exclude.clone();
         config.languages.extensions = self.extensions.clone();
+        // Threatspec creates whatever a bare `#id` names, near-typos included.
+        config.model.strict_ids = false;
         config
     }
 

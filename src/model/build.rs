@@ -40,11 +40,18 @@ use super::types::*;
 pub struct Limits {
     /// Deepest component hierarchy (`:` segments of a name) and boundary nesting (TM030).
     pub max_depth: usize,
+    /// A bare `#id` in a relation one typo away from an id that exists is TM003 (and the
+    /// relation is left out) rather than a new entity (TM036). Off in a project configured
+    /// from `threatspec.yaml`, which reads ids as Threatspec does.
+    pub strict_ids: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 64 }
+        Self {
+            max_depth: 64,
+            strict_ids: true,
+        }
     }
 }
 
@@ -162,6 +169,7 @@ pub fn build_limited<'a>(
     let all: Vec<&Annotation> = named.iter().map(AsRef::as_ref).collect();
     let mut b = Builder {
         max_depth: limits.max_depth.clamp(1, MAX_DEPTH_LIMIT),
+        strict_ids: limits.strict_ids,
         ..Builder::default()
     };
     b.diags.extend(name_diags);
@@ -199,6 +207,8 @@ enum Declared {
 struct Builder<'a> {
     /// [`Limits::max_depth`].
     max_depth: usize,
+    /// [`Limits::strict_ids`].
+    strict_ids: bool,
     reg: Registry<'a>,
     diags: Vec<Diagnostic>,
     /// Columns of the references that diagnostics point at.
@@ -584,9 +594,10 @@ impl<'a> Builder<'a> {
     }
 
     /// Pass 1c: a bare `#id` in a relation that nothing has becomes an entity named by its id,
-    /// as in Threatspec (TM036), unless it is one typo away from an id that exists (then it
-    /// stays TM003 and its relation is left out whole, so nothing of it is created here), or
-    /// the relation will be left out anyway (a self-transfer, TM016).
+    /// as in Threatspec (TM036). It stays TM003, and its relation is left out whole (so nothing
+    /// of it is created here), when it is the id of a boundary or an actor (threatmark's own
+    /// kinds: `@review #dmz` is a mix-up, not a new component), or, with `strict_ids`, one
+    /// typo away from an id of its kind; a self-transfer (TM016) is left out anyway.
     fn placeholders(&mut self, all: &[&'a Annotation]) {
         // Ids before any placeholder, folded: what a typo is measured against.
         let mut known: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
@@ -608,17 +619,16 @@ impl<'a> Builder<'a> {
             if open.is_empty() {
                 continue;
             }
-            // An id of another kind (`@review #dmz` where `#dmz` is a boundary) is a mix-up,
-            // not a new thing: it stays TM003, like a typo.
-            let other_kind = open.iter().any(|(kind, r)| {
-                self.reg
-                    .by_kind
-                    .iter()
-                    .any(|(k, m)| k != kind && m.get(&r.id).is_some_and(|d| !d.placeholder))
+            let new = |b: &Self, kind: Kind, r: &EntityRef| b.reg.get(kind, &r.id).is_none();
+            let mixed_up = open.iter().any(|(kind, r)| {
+                new(self, *kind, r)
+                    && [Kind::Boundary, Kind::Actor]
+                        .iter()
+                        .any(|k| self.reg.get(*k, &r.id).is_some())
             });
-            let typo = other_kind
-                || open.iter().any(|(kind, r)| {
-                    self.reg.get(*kind, &r.id).is_none() && self.compared < SUGGESTION_BUDGET && {
+            let typo = self.strict_ids
+                && open.iter().any(|(kind, r)| {
+                    new(self, *kind, r) && self.compared < SUGGESTION_BUDGET && {
                         let reg = &self.reg;
                         let ids = known.entry(*kind).or_insert_with(|| {
                             reg.ids(*kind).map(|id| id.to_lowercase()).collect()
@@ -628,35 +638,74 @@ impl<'a> Builder<'a> {
                         typo
                     }
                 });
-            if typo {
+            if mixed_up || typo {
                 continue;
             }
             for (kind, r) in open {
-                let map = self.reg.map(kind);
-                if let Some(draft) = map.get_mut(&r.id) {
+                if let Some(draft) = self.reg.map(kind).get_mut(&r.id) {
                     draft.mentions.insert(&a.source);
                     continue;
                 }
+                let what = kind.as_str();
+                // Where an id is close (not strict, or a looser match), say so.
+                let near = self.near_id(kind, &r.id);
                 let mut draft = EntityDraft::new(&r.id);
                 draft.placeholder = true;
                 draft.mentions.insert(&a.source);
-                map.insert(r.id.clone(), draft);
-                let what = kind.as_str();
+                self.reg.map(kind).insert(r.id.clone(), draft);
+                let elsewhere: Vec<&str> = [Kind::Component, Kind::Threat, Kind::Control]
+                    .into_iter()
+                    .filter(|k| *k != kind && self.reg.get(*k, &r.id).is_some())
+                    .map(Kind::as_str)
+                    .collect();
+                let mut help = match near {
+                    Some(near) => format!("did you mean `#{near}`? "),
+                    None => String::new(),
+                };
+                if let Some(other) = elsewhere.first() {
+                    help.push_str(&format!(
+                        "`#{}` is a {other}; ids are per kind, so this is another {what}. ",
+                        r.id
+                    ));
+                }
+                help.push_str(&format!(
+                    "The relation is kept, as in Threatspec; declare it once with `@{what} Name (#{})`",
+                    r.id
+                ));
                 self.diags.push(
                     Diagnostic::new(
                         Code::UndeclaredReference,
-                        format!("{what} `#{}` is not declared; it was created, named by its id", r.id),
+                        format!(
+                            "{what} `#{}` is not declared; it was created, named by its id",
+                            r.id
+                        ),
                     )
                     .at(self.columns.locate(a, r.span))
                     .at_span(r.span)
                     .label(format!("no {what} has this id"))
-                    .help(format!(
-                        "the relation is kept, as in Threatspec; declare it once with `@{what} Name (#{})`",
-                        r.id
-                    )),
+                    .help(help),
                 );
             }
         }
+    }
+
+    /// The closest id of `kind` for a "did you mean", within the suggestion budget.
+    fn near_id(&mut self, kind: Kind, id: &str) -> Option<String> {
+        if self.compared >= SUGGESTION_BUDGET {
+            return None;
+        }
+        let reg = &self.reg;
+        let candidates = self.candidates.entry(kind).or_insert_with(|| {
+            reg.ids(kind)
+                .map(|id| Candidate {
+                    id: id.clone(),
+                    counts: CharCounts::of_folded(id),
+                })
+                .collect()
+        });
+        let (near, compared) = closest(id, candidates);
+        self.compared += compared;
+        near.cloned()
     }
 
     /// Pass 3 for one annotation, remembering whether a relation was left out (what only it
@@ -1888,7 +1937,14 @@ mod tests {
 
     fn codes(text: &str, max_depth: usize) -> (ThreatModel, Vec<String>) {
         let (annotations, _) = crate::annotation::parse_text("t", text);
-        let (m, ds) = build_limited(Project::default(), &annotations, Limits { max_depth });
+        let (m, ds) = build_limited(
+            Project::default(),
+            &annotations,
+            Limits {
+                max_depth,
+                ..Limits::default()
+            },
+        );
         let codes = ds
             .iter()
             .map(|d| format!("{}@{}", d.code, d.location.as_ref().map_or(0, |l| l.line)))
