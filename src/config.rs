@@ -71,8 +71,9 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 
 [languages]
 # Extra file extensions (without the dot) mapped to a language from `threatmark languages`,
-# or to `text`: the whole file is annotation text (Threatspec's `.txt` design files).
-# extensions = { tpl = "go", jenkins = "groovy", txt = "text" }
+# or to `text`: the whole file is annotation text, as `.txt` files are (Threatspec's design
+# files: a line that starts with a tag is an annotation, the rest is prose).
+# extensions = { tpl = "go", jenkins = "groovy", design = "text" }
 
 [report]
 # Link every source location in `threatmark report` and `threatmark site` to a web page.

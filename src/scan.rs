@@ -72,16 +72,19 @@ impl FileOptions {
         crate::text::fnv1a(&bytes)
     }
 
-    /// Is the file read whole as annotation text (its extension is mapped to `text`)?
+    /// Is the file read whole as annotation text? `.txt` files are, unless `[languages]`
+    /// maps `txt` to a language, and so is any extension mapped to `text`. (A file name a
+    /// language claims, such as `CMakeLists.txt`, is that language's.)
     pub fn design_text(&self, file_name: &str) -> bool {
         file_name
             .rsplit_once('.')
             .filter(|(stem, _)| !stem.is_empty())
             .is_some_and(|(_, ext)| {
-                self.extensions
-                    .get(&ext.to_ascii_lowercase())
-                    .map(String::as_str)
-                    == Some(crate::source::design_text::NAME)
+                let ext = ext.to_ascii_lowercase();
+                match self.extensions.get(&ext) {
+                    Some(lang) => lang == crate::source::design_text::NAME,
+                    None => ext == crate::source::design_text::EXTENSION,
+                }
             })
     }
 

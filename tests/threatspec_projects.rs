@@ -292,19 +292,31 @@ fn a_threatspec_project_reads_its_text_design_file() {
     );
 }
 
-/// Without `threatspec.yaml`, `.txt` is read only when threatmark.toml maps it to `text`.
+/// A `.txt` file is design text in any project (one public project keeps its model in one
+/// without a `threatspec.yaml`); `[languages]` may map `txt` to a language or more extensions to
+/// `text`, and `[scan] exclude` leaves them out.
 #[test]
-fn text_files_are_read_only_when_configured() {
+fn text_files_are_design_text_unless_configured_otherwise() {
     let root = fixture("threatspec-design");
     let plain = scan_dir(&root, &Config::default(), 1, &|| {}).expect("scan");
-    assert!(plain.model.component("ledger_db").is_none());
-    assert!(plain.model.threat("replay").is_some_and(|t| t.placeholder));
-    let config = Config::parse(
-        "[languages]\nextensions = { txt = \"text\" }\n",
-        Path::new("threatmark.toml"),
+    assert!(plain.model.component("ledger_db").is_some());
+    assert!(plain.model.threat("replay").is_some_and(|t| t.declared));
+    let parse = |toml: &str| Config::parse(toml, Path::new("threatmark.toml")).expect("config");
+    for config in [
+        parse("[languages]\nextensions = { txt = \"python\" }\n"),
+        parse("[scan]\nexclude = [\"**/*.txt\"]\n"),
+    ] {
+        let out = scan_dir(&root, &config, 1, &|| {}).expect("scan");
+        assert!(out.model.component("ledger_db").is_none());
+        assert!(out.model.threat("replay").is_some_and(|t| t.placeholder));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("model.design"),
+        "Prose.\n@threat Replay (#replay)\n",
     )
-    .expect("config");
-    let opted = scan_dir(&root, &config, 1, &|| {}).expect("scan");
-    assert!(opted.model.component("ledger_db").is_some());
-    assert!(opted.model.threat("replay").is_some_and(|t| t.declared));
+    .expect("write");
+    let config = parse("[languages]\nextensions = { design = \"text\" }\n");
+    let out = scan_dir(dir.path(), &config, 1, &|| {}).expect("scan");
+    assert!(out.model.threat("replay").is_some_and(|t| t.declared));
 }

@@ -249,8 +249,8 @@ pub fn ignore_glob(under: &str, ignore: &str) -> Option<String> {
 /// - `ignore` strings become `exclude` globs under their path;
 /// - a `mime` names a language: the extensions under that path that threatmark does not know
 ///   are mapped to it (known extensions keep their own, more precise, parser);
-/// - `.txt` files are design text, read whole (Threatspec's TextFileParser), unless a `mime`
-///   mapped them to a language;
+/// - `.txt` files are design text, read whole as by Threatspec's TextFileParser (as in any
+///   project), unless a `mime` maps them to a language;
 /// - `imports` are not scan settings: see [`import_dirs`].
 pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
     derive_config(ts, root).config()
@@ -377,11 +377,6 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
             extensions.entry(ext).or_insert_with(|| lang.to_string());
         }
     }
-    // Threatspec reads a `.txt` file whole as annotation text (its TextFileParser), unless a
-    // `mime` path made it another language.
-    extensions
-        .entry("txt".to_string())
-        .or_insert_with(|| crate::source::design_text::NAME.to_string());
     witnesses.sort();
     witnesses.dedup();
     Derived {
