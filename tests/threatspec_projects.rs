@@ -188,6 +188,27 @@ fn a_name_in_a_relation_means_the_declaration_of_that_name() {
     assert_eq!(ids(&m.tests, |x| &x.id), ["lockout/api"]);
 }
 
+/// `@boundary ... contains Name` means the declaration of that name too; a name that is a
+/// boundary's stays a nesting.
+#[test]
+fn boundary_members_named_resolve_to_declarations() {
+    let (m, ds) = build(&[(
+        "zones.py",
+        "@component Orders API (#api)\n@boundary Inner (#inner)\n\
+         @boundary Shop (#shop) contains Orders API, Inner\n",
+    )]);
+    assert!(ds.is_empty(), "{ds:?}");
+    assert_eq!(ids(&m.components, |c| &c.id), ["api"]);
+    assert_eq!(
+        m.component("api").and_then(|c| c.extra.boundary.as_deref()),
+        Some("shop")
+    );
+    assert_eq!(
+        m.boundary("inner").and_then(|b| b.extra.parent.as_deref()),
+        Some("shop")
+    );
+}
+
 /// A name that differs from a declared one only in case, spaces or punctuation means it, with a
 /// warning; one a small edit away is a new entity (as written), with a did-you-mean warning.
 #[test]
