@@ -341,3 +341,32 @@ fn text_files_are_design_text_unless_configured_otherwise() {
     let out = scan_dir(dir.path(), &config, 1, &|| {}).expect("scan");
     assert!(out.model.threat("replay").is_some_and(|t| t.declared));
 }
+
+/// Looking for typos and near names is bounded by budgets, whatever the model: 20,000 declared
+/// threats and 20,000 relations naming undeclared ids and near-miss names build in seconds.
+#[test]
+fn typo_and_near_name_searches_are_bounded() {
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("@threat Threat number {i} (#t{i})\n"));
+    }
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "@exposes #web to #undeclared_{i}_{}\n@exposes #web to threat number {i}x\n",
+            "z".repeat(i % 40)
+        ));
+    }
+    let (annotations, ds) = parse_text("big.txt", &text);
+    assert!(ds.is_empty());
+    let started = std::time::Instant::now();
+    let (m, _) = model::build(
+        Project::default(),
+        &[FileAnnotations {
+            path: "big.txt".into(),
+            annotations,
+        }],
+    );
+    let took = started.elapsed();
+    assert_eq!(m.exposures.len(), 40_000);
+    assert!(took.as_secs() < 20, "{took:?}");
+}

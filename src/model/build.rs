@@ -1812,16 +1812,14 @@ fn closest<'a>(id: &str, candidates: &'a [Candidate]) -> (Option<&'a String>, us
 }
 
 /// Is `id` one edit (a transposition counts as one), case aside, from one of `known` (folded
-/// ids)? Also returns how many ids were compared; past [`SUGGESTION_BUDGET`] nothing is.
+/// ids)? Also returns how many ids were looked at, every one counted, so that the caller's
+/// budget ([`SUGGESTION_BUDGET`]) bounds the whole search.
 fn one_typo_away(id: &str, known: &[String]) -> (bool, usize) {
     let lower = id.to_lowercase();
     let mut compared = 0;
     let found = known.iter().any(|k| {
-        if k.len().abs_diff(lower.len()) > 1 {
-            return false;
-        }
         compared += 1;
-        strsim::osa_distance(&lower, k) <= 1
+        k.len().abs_diff(lower.len()) <= 1 && strsim::osa_distance(&lower, k) <= 1
     });
     (found, compared)
 }

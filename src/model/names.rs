@@ -22,10 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::annotation::{Annotation, Body, EntityRef, Kind};
 use crate::diagnostic::{Code, Diagnostic};
 
-/// How many name pairs the edit-distance search may compare in one build, in total: a
+/// How many declared names the edit-distance search may look at in one build, in total: a
 /// repository of 10,000 distinct names and 10,000 declarations would otherwise cost 10^8
 /// comparisons. Exact and normalised matches are map lookups and have no budget.
-const NEAR_BUDGET: usize = 200_000;
+const NEAR_BUDGET: usize = 1_000_000;
 
 /// What a written name was resolved to.
 #[derive(Debug, Clone)]
@@ -42,8 +42,8 @@ struct Declared {
     exact: BTreeMap<(Kind, String), BTreeSet<String>>,
     /// (kind, folded name) -> (name, id) of declarations.
     folded: BTreeMap<(Kind, String), BTreeSet<(String, String)>>,
-    /// Per kind: (lower-case name, name, id), for the edit-distance search.
-    names: BTreeMap<Kind, Vec<(String, String, String)>>,
+    /// Per kind: (characters, lower-case name, name, id), for the edit-distance search.
+    names: BTreeMap<Kind, Vec<(usize, String, String, String)>>,
     /// Ids declared per kind.
     ids: BTreeSet<(Kind, String)>,
 }
@@ -173,8 +173,10 @@ fn index(all: &[&Annotation]) -> Declared {
             .entry((kind, fold(name)))
             .or_default()
             .insert((name.clone(), target.id.clone()));
+        let lower = name.to_lowercase();
         d.names.entry(kind).or_default().push((
-            name.to_lowercase(),
+            lower.chars().count(),
+            lower,
             name.clone(),
             target.id.clone(),
         ));
@@ -273,14 +275,14 @@ impl Resolver<'_> {
             return None;
         }
         let mut best: Option<(usize, &String, &String)> = None;
-        for (low, decl, id) in self.declared.names.get(&kind).into_iter().flatten() {
+        for (chars, low, decl, id) in self.declared.names.get(&kind).into_iter().flatten() {
             if self.compared >= NEAR_BUDGET {
                 break;
             }
-            if low.chars().count().abs_diff(len) > limit {
+            self.compared += 1;
+            if chars.abs_diff(len) > limit {
                 continue;
             }
-            self.compared += 1;
             let distance = strsim::osa_distance(&lower, low);
             if distance <= limit && best.is_none_or(|b| (distance, decl, id) < b) {
                 best = Some((distance, decl, id));
