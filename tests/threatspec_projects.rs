@@ -186,6 +186,12 @@ fn a_name_in_a_relation_means_the_declaration_of_that_name() {
     assert_eq!(ids(&m.threats, |c| &c.id), ["sqli"]);
     assert_eq!(ids(&m.mitigations, |x| &x.id), ["api/sqli/lockout"]);
     assert_eq!(ids(&m.tests, |x| &x.id), ["lockout/api"]);
+    // A name with a label of its own keeps the label's id.
+    let (m, _) = build(&[(
+        "cve.py",
+        "@threat Log4Shell (#log4shell)\n@exposes #api to Log4Shell (CVE-2021-45046)\n",
+    )]);
+    assert_eq!(ids(&m.exposures, |x| &x.id), ["api/cve202145046"]);
 }
 
 /// `@boundary ... contains Name` means the declaration of that name too; a name that is a

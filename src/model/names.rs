@@ -106,9 +106,12 @@ fn slots_mut(body: &mut Body) -> Vec<(Kind, &mut EntityRef)> {
     named_slots!(body, iter_mut)
 }
 
-/// A name written in a relation that the resolution looks at: a name without an explicit id.
+/// A name written in a relation that the resolution looks at: a name whose id is derived from
+/// it (not `Name (#id)`, nor a label such as `Log4Shell (CVE-2021-44228)`).
 fn resolvable(r: &EntityRef) -> Option<&str> {
-    r.name.as_deref().filter(|_| !r.explicit_id)
+    r.name
+        .as_deref()
+        .filter(|name| !r.explicit_id && super::ids::derive(name) == r.id)
 }
 
 /// Rewrite the ids of names in relations to the declarations they mean. Annotations that
