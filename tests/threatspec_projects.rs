@@ -186,6 +186,19 @@ fn a_name_in_a_relation_means_the_declaration_of_that_name() {
     assert_eq!(ids(&m.threats, |c| &c.id), ["sqli"]);
     assert_eq!(ids(&m.mitigations, |x| &x.id), ["api/sqli/lockout"]);
     assert_eq!(ids(&m.tests, |x| &x.id), ["lockout/api"]);
+    // One name declared with two ids: the smallest, and a warning.
+    let (m, ds) = build(&[(
+        "two.py",
+        "@component CalcApp:Web:Server (#web_server)\n@component CalcApp:Web:Server (#server)\n\
+         @exposes CalcApp:Web:Server to DDoS with open port\n",
+    )]);
+    assert_eq!(codes(&ds), ["TM037 two.py:3"], "{ds:?}");
+    assert!(
+        ds[0].message.contains("`#server`, `#web_server`"),
+        "{}",
+        ds[0].message
+    );
+    assert_eq!(ids(&m.exposures, |x| &x.id), ["server/ddos"]);
     // A name with a label of its own keeps the label's id.
     let (m, _) = build(&[(
         "cve.py",

@@ -226,8 +226,25 @@ impl Resolver<'_> {
         if let Some(ids) = d.exact.get(&(kind, name.to_string())) {
             // Declared with exactly this name: the derived id if one of them has it, else the
             // smallest.
+            let what = kind.as_str();
             return match ids.iter().next() {
                 Some(_) if ids.contains(derived) => (Resolved::Derived, None),
+                Some(id) if ids.len() > 1 => {
+                    let all: Vec<String> = ids.iter().map(|i| format!("`#{i}`")).collect();
+                    let diag = Diagnostic::new(
+                        Code::NameNearMiss,
+                        format!(
+                            "`{name}` names {} {what}s: {}",
+                            ids.len(),
+                            all.join(", ")
+                        ),
+                    )
+                    .label(format!("read as `#{id}`"))
+                    .help(format!(
+                        "one name, several ids: the smallest, `#{id}`, is used; refer to the one you mean by its id, or give them different names"
+                    ));
+                    (Resolved::To(id.clone()), Some(diag))
+                }
                 Some(id) => (Resolved::To(id.clone()), None),
                 None => (Resolved::Derived, None),
             };
