@@ -63,10 +63,17 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # 3) and nesting levels of trust boundaries. Deeper names and nestings are cut with an error
 # (TM030), so a hostile file cannot make the model quadratic. At most 1024.
 # max_depth = 64
+# A bare `#id` in a relation that nothing declares is created, named by its id, with a warning
+# (TM036), as Threatspec does. One typo away from an existing id (`#prepraed` next to
+# `#prepared`) it is an error instead (TM003) and its relation is left out; `false` creates it
+# too. A project configured from threatspec.yaml reads ids as Threatspec does (false).
+# strict_ids = true
 
 [languages]
-# Extra file extensions (without the dot) mapped to a language from `threatmark languages`.
-# extensions = { tpl = "go", jenkins = "groovy" }
+# Extra file extensions (without the dot) mapped to a language from `threatmark languages`,
+# or to `text`: the whole file is annotation text, as `.txt` files are (Threatspec's design
+# files: a line that starts with a tag is an annotation, the rest is prose).
+# extensions = { tpl = "go", jenkins = "groovy", design = "text" }
 
 [report]
 # Link every source location in `threatmark report` and `threatmark site` to a web page.
@@ -122,12 +129,17 @@ pub struct Config {
 pub struct ModelConfig {
     /// Deepest component hierarchy (`:` segments) and boundary nesting (TM030 beyond it).
     pub max_depth: usize,
+    /// A bare `#id` in a relation one typo away from an existing id is an error (TM003), not a
+    /// new entity (TM036). False in a project configured from `threatspec.yaml`.
+    pub strict_ids: bool,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
+        let limits = crate::model::Limits::default();
         Self {
-            max_depth: crate::model::Limits::default().max_depth,
+            max_depth: limits.max_depth,
+            strict_ids: limits.strict_ids,
         }
     }
 }
@@ -137,6 +149,7 @@ impl ModelConfig {
     pub fn limits(&self) -> crate::model::Limits {
         crate::model::Limits {
             max_depth: self.max_depth,
+            strict_ids: self.strict_ids,
         }
     }
 }
@@ -296,7 +309,7 @@ impl Config {
         }
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {
-            if crate::lang::by_name(lang).is_none() {
+            if crate::lang::by_name(lang).is_none() && lang != crate::source::design_text::NAME {
                 return Err(ConfigError::UnknownLanguage {
                     path: path.to_path_buf(),
                     ext: ext.clone(),

@@ -185,6 +185,7 @@ impl Renamer<'_> {
             name: e.name.clone(),
             description: e.description.clone(),
             declared: e.declared,
+            placeholder: e.placeholder,
             extra,
             attributes: self.attributes(&e.attributes),
             sources: self.sources(&e.sources),
@@ -200,6 +201,8 @@ fn join<X: Clone>(map: &mut BTreeMap<String, Entity<X>>, e: Entity<X>) {
         }
         Some(have) => {
             let mut sources: BTreeSet<Source> = have.sources.drain(..).collect();
+            // A declaration wins over mentions (whose sources it drops), and a mention by
+            // name over a bare `#id` (whose sources it joins).
             if e.declared && !have.declared {
                 sources = e.sources.iter().cloned().collect();
                 *have = Entity {
@@ -207,7 +210,15 @@ fn join<X: Clone>(map: &mut BTreeMap<String, Entity<X>>, e: Entity<X>) {
                     ..e
                 };
             } else if e.declared == have.declared {
-                sources.extend(e.sources);
+                if have.placeholder && !e.placeholder {
+                    sources.extend(e.sources.iter().cloned());
+                    *have = Entity {
+                        sources: Vec::new(),
+                        ..e
+                    };
+                } else {
+                    sources.extend(e.sources);
+                }
             }
             have.sources = sources.into_iter().collect();
         }
@@ -534,6 +545,7 @@ mod tests {
             name: id.to_string(),
             description: String::new(),
             declared: true,
+            placeholder: false,
             extra: BoundaryExtra {
                 parent: parent.map(str::to_string),
                 components: Vec::new(),

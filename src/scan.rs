@@ -72,6 +72,22 @@ impl FileOptions {
         crate::text::fnv1a(&bytes)
     }
 
+    /// Is the file read whole as annotation text? `.txt` files are, unless `[languages]`
+    /// maps `txt` to a language, and so is any extension mapped to `text`. (A file name a
+    /// language claims, such as `CMakeLists.txt`, is that language's.)
+    pub fn design_text(&self, file_name: &str) -> bool {
+        file_name
+            .rsplit_once('.')
+            .filter(|(stem, _)| !stem.is_empty())
+            .is_some_and(|(_, ext)| {
+                let ext = ext.to_ascii_lowercase();
+                match self.extensions.get(&ext) {
+                    Some(lang) => lang == crate::source::design_text::NAME,
+                    None => ext == crate::source::design_text::EXTENSION,
+                }
+            })
+    }
+
     /// Language of a file from its name alone; `None` when its first bytes must decide.
     pub fn language_by_name(&self, rel: &str) -> Option<&'static Language> {
         let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -108,7 +124,7 @@ pub struct FileOutcome {
 /// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
 pub fn is_candidate(rel: &str, opts: &FileOptions) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    if opts.language_by_name(rel).is_some() || name.ends_with(".json") {
+    if opts.language_by_name(rel).is_some() || name.ends_with(".json") || opts.design_text(name) {
         return true;
     }
     // No extension: a `#!` line may still name the language.
@@ -144,6 +160,10 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
         return out;
     }
     let Some(lang) = lang else {
+        if opts.design_text(name) {
+            read_design_text(bytes, &mut out);
+            return out;
+        }
         // Threatspec reads `x-threatspec` keys in JSON documents (OpenAPI) too.
         if name.ends_with(".json") && memchr::memmem::find(bytes, b"x-threatspec").is_some() {
             let decoded = text::decode(bytes);
@@ -198,6 +218,38 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
         out.text = Some(Arc::from(text));
     }
     out
+}
+
+/// A design text file (Threatspec's `.txt`): the whole file is one comment.
+fn read_design_text(bytes: &[u8], out: &mut FileOutcome) {
+    let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
+    if !utf16 && !crate::prefilter::may_contain_annotations(bytes) {
+        return;
+    }
+    let decoded = text::decode(bytes);
+    let text = decoded.text.as_ref();
+    if !crate::prefilter::may_contain_annotations(text.as_bytes()) {
+        return;
+    }
+    out.matched = true;
+    let rel = out.path.clone();
+    if decoded.decoding == Decoding::Lossy {
+        out.diagnostics.push(
+            Diagnostic::new(
+                Code::InvalidEncoding,
+                format!("`{rel}` is not valid UTF-8; invalid bytes were replaced"),
+            )
+            .in_file(&rel)
+            .help("annotations were still read; save the file as UTF-8 to silence this"),
+        );
+    }
+    let index = LineIndex::new(text);
+    let loc = Locator::new(&rel, text, &index);
+    let lines = crate::source::design_text::lines(text, &index);
+    annotation::parse_comment(&lines, &loc, &mut out.annotations, &mut out.diagnostics);
+    if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+        out.text = Some(Arc::from(text));
+    }
 }
 
 /// Everything a scan produced.

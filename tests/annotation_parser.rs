@@ -1186,7 +1186,6 @@ fn undefined_references() {
         ("@component Web (#web)\n@mitigates #wbe against X with Y", &["TM003@2:12"], "did you mean `#web`?"),
         ("@threat SQLi (#sqli)\n@exposes A to #sqlii", &["TM003@2:15"], "did you mean `#sqli`?"),
         ("@control K (#prepared)\n@tests #prepare for A", &["TM003@2:8"], "did you mean `#prepared`?"),
-        ("@mitigates A against B with #nothing_like_it", &["TM003@1:29"], "declare it with `@control Name (#nothing_like_it)`"),
         ("@threat #ghost: text", &["TM003@1:9"], "declare it with `@threat Name (#ghost)`"),
         ("@component X (#x) in #nope", &["TM003@1:22"], "declare it with `@boundary Name (#nope)`"),
         ("@boundary B (#b) in #outer", &["TM003@1:21"], "declare it with `@boundary Name (#outer)`"),
@@ -1209,13 +1208,27 @@ fn undefined_references() {
     let (_, ds) = build("@boundary DMZ (#dmz)\n@review #dmz check");
     assert_eq!(diags(&ds), ["TM003@2:9"]);
     assert_eq!(ds[0].message, "undefined component `#dmz`");
-    // The relation that uses a dangling reference is left out; the rest of it is kept.
-    let (m, _) = build("@mitigates Web against #ghost with K");
+    // In a relation, an id nothing has and nothing is close to is created, as in Threatspec
+    // (TM036, a warning), and the relation kept.
+    let (m, ds) = build("@mitigates A against B with #nothing_like_it");
+    assert_eq!(diags(&ds), ["TM036@1:29"]);
+    assert_eq!(ds[0].severity, Severity::Warning);
+    assert!(
+        ds[0]
+            .help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("`@control Name (#nothing_like_it)`")
+    );
+    assert_eq!(m.mitigations.len(), 1);
+    // A typo is left out, with everything only that relation named.
+    let (m, ds) = build("@threat Ghost (#ghost)\n@mitigates Web against #ghots with K");
+    assert_eq!(diags(&ds), ["TM003@2:24"]);
     assert!(m.mitigations.is_empty());
-    assert_eq!(ids(&m.components), ["web"]);
+    assert!(m.components.is_empty() && m.controls.is_empty());
     // Columns count characters.
     let (_, ds) = build("@mitigates Café against #nope with K");
-    assert_eq!(diags(&ds), ["TM003@1:25"]);
+    assert_eq!(diags(&ds), ["TM010@1:1", "TM036@1:25"]);
 }
 
 #[test]

@@ -194,6 +194,12 @@ fn languages_lists_every_row() {
     for lang in threatmark::lang::LANGUAGES {
         assert!(text.contains(lang.name), "{} missing", lang.name);
     }
+    // And Threatspec's design text, read whole.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("text ") && l.ends_with("*.txt")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1105,7 +1105,7 @@ fn check_fails_on_error_diagnostics() {
     append(
         &repo,
         "src/api.py",
-        "# @mitigates #api against #nope with #prepared\n",
+        "# @mitigates #api against #sqlii with #prepared\n",
     );
     rescan(&repo);
     let out = repo.expect(&["check"], 1);
@@ -1355,7 +1355,7 @@ fn check_sarif_is_valid_and_its_fingerprints_survive_moves() {
     repo.write(
         "src/admin.py",
         "# @component Admin (#admin) in #dmz\n# @connects Browser to #admin with HTTP\n\
-         # @mitigates #ghost against #nope with #prepared\n\
+         # @mitigates #ghost against #xsss with #prepared\n\
          # @threat Legacy TLS (#legacy_tls) [likelihood: rare; impact: minor]\n\
          # @accepts #legacy_tls to #admin with old clients [expires: 2025-01-31]\n",
     );

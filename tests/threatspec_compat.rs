@@ -14,13 +14,14 @@
 //! | `src/js/web.js`           | `//`, `/* */` (` * ` lines are ignored)  | the same, ` * ` stripped          |
 //! | `src/go/payments.go`      | `//`, `/* */`                           | the same                          |
 //! | `src/java/Auth.java`      | `//`, `/* */`                           | the same                          |
-//! | `docs/threats.txt`        | the whole file is one comment           | not read: `.txt` is no language   |
+//! | `docs/threats.txt`        | the whole file is one comment           | the same (design text)            |
 //! | `api/openapi.yaml`        | `x-threatspec` keys                     | the same, at their real lines     |
 //! | `threatspec.yaml`         | not read (it is the configuration)      | YAML comments: nothing in them    |
 //! | `expected/*.json`         | (its output)                            | not read: `.json` is no language  |
 //!
-//! `docs/threats.txt` is checked separately by feeding it to `annotation::parse_text`, which reads
-//! every line as a comment line: that is exactly Threatspec's TextFileParser.
+//! The fixture is scanned with the configuration its `threatspec.yaml` means, as `threatmark scan`
+//! does in that folder: `.txt` files are then design text, every line a comment line, which is
+//! exactly Threatspec's TextFileParser. `docs/threats.txt` is also checked on its own.
 //!
 //! `x-threatspec` keys in OpenAPI/YAML files are read like Threatspec reads them (string, list,
 //! or mapping to a body), but with real line numbers where Threatspec records line 0.
@@ -35,10 +36,10 @@ use threatmark::diagnostic::Severity;
 use threatmark::model::{self, Entity, FileAnnotations, Project, Source, ThreatModel};
 use threatmark::scan::{ScanResult, scan_dir};
 
-/// Files whose facts are not expected in the scanned model (see the module comment).
-const UNREAD: &[&str] = &["docs/threats.txt"];
+/// Files whose facts are not expected in the scanned model (see the module comment): none.
+const UNREAD: &[&str] = &[];
 /// Library entries that only those files mention (the libraries do not record sources).
-const ONLY_IN_UNREAD: &[(&str, &str)] = &[("threats", "dos"), ("controls", "rate_limiting")];
+const ONLY_IN_UNREAD: &[(&str, &str)] = &[];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/threatspec")
@@ -51,18 +52,39 @@ fn expected(name: &str) -> Value {
 }
 
 fn scan() -> ScanResult {
-    scan_dir(&root(), &Config::default(), 1, &|| {}).expect("scan")
+    let yaml = root().join("threatspec.yaml");
+    let text = std::fs::read_to_string(&yaml).expect("threatspec.yaml");
+    let config = Config::from_threatspec(&text, &yaml, &root()).expect("config");
+    scan_dir(&root(), &config, 1, &|| {}).expect("scan")
 }
 
 fn str_of<'v>(v: &'v Value, key: &str) -> &'v str {
     v[key].as_str().unwrap_or_else(|| panic!("`{key}` in {v}"))
 }
 
-/// `#sqli` -> `sqli`.
+/// Names that Threatspec turns into a second entity with the id derived from the name, and
+/// that mean the declaration of that name here: `Shop:API:Checkout` in a relation is the
+/// `@component Shop:API:Checkout (#checkout)`. Threatspec's id -> ours.
+const RESOLVED: &[(&str, &str)] = &[
+    ("shop_api_checkout", "checkout"),
+    ("shop_web_frontend", "frontend"),
+];
+
+/// Our id for one of Threatspec's.
+fn ours(id: &str) -> &str {
+    RESOLVED
+        .iter()
+        .find(|(theirs, _)| *theirs == id)
+        .map_or(id, |(_, ours)| ours)
+}
+
+/// `#sqli` -> `sqli`, and a [`RESOLVED`] id -> ours.
 fn id_of<'v>(v: &'v Value, key: &str) -> &'v str {
     let id = str_of(v, key);
-    id.strip_prefix('#')
-        .unwrap_or_else(|| panic!("`{key}` = {id:?} has no `#`"))
+    let id = id
+        .strip_prefix('#')
+        .unwrap_or_else(|| panic!("`{key}` = {id:?} has no `#`"));
+    ours(id)
 }
 
 /// The line of `file` on which `annotation` (its first line) is written, 1-based.
@@ -135,8 +157,15 @@ fn every_threatspec_library_entry_is_in_our_model() {
         assert!(!entries.is_empty());
         for (key, entry) in entries {
             let id = key.strip_prefix('#').expect("library keys start with #");
-            assert_eq!(id_of(entry, "id"), id);
+            assert_eq!(str_of(entry, "id"), key);
             if ONLY_IN_UNREAD.contains(&(list, id)) {
+                continue;
+            }
+            if ours(id) != id {
+                // Not a second component here: the declaration of the same name.
+                assert!(m.component(id).is_none(), "{id} is a duplicate");
+                let c = m.component(ours(id)).expect("the declared one");
+                assert_eq!(c.name, str_of(entry, "name"));
                 continue;
             }
             let (name, description, attributes) = match list {
@@ -301,8 +330,8 @@ fn every_threatspec_relation_is_in_our_model() {
         assert_source(&ours.sources, &r, "test");
         checked += 1;
     }
-    // 33 records in threatmodel.json, minus 1 from docs/threats.txt.
-    assert_eq!(checked, 32);
+    // 33 records in threatmodel.json, docs/threats.txt's included.
+    assert_eq!(checked, 33);
 }
 
 /// Our model holds Threatspec's facts and exactly the extra ones listed here, each of them a
@@ -318,7 +347,7 @@ fn what_we_read_beyond_threatspec() {
             .as_object()
             .expect("map")
             .keys()
-            .map(|k| k.trim_start_matches('#').to_string())
+            .map(|k| ours(k.trim_start_matches('#')).to_string())
             .filter(|id| !ONLY_IN_UNREAD.contains(&(list, id.as_str())))
             .collect()
     };
@@ -357,7 +386,8 @@ fn what_we_read_beyond_threatspec() {
     );
     assert_eq!(controls, ["ignored_control", "session_regeneration"]);
     // Threatspec keeps `Shop:API:Checkout` as a flat name (only `paths: [["Shop", "API"]]`);
-    // we also create the parent components.
+    // we also create the parent components. `#admin` is declared alone (`@component` in
+    // docs/threats.txt), which Threatspec drops from components.json (its run_id bug).
     let components = extra(
         &ours(m.components.iter().map(|c| c.id.as_str()).collect()),
         &lib_ids("components.json", "components"),
@@ -365,6 +395,7 @@ fn what_we_read_beyond_threatspec() {
     assert_eq!(
         components,
         [
+            "admin",
             "external",
             "shop",
             "shop_edge",
@@ -376,12 +407,10 @@ fn what_we_read_beyond_threatspec() {
     let parent = |id: &str| m.component(id).and_then(|c| c.extra.parent.as_deref());
     for (child, p) in [
         ("checkout", "shop_api"),
-        ("shop_api_checkout", "shop_api"),
         ("auth", "shop_api"),
         ("shop_api", "shop"),
         ("gateway", "shop_payments"),
         ("frontend", "shop_web"),
-        ("shop_web_frontend", "shop_web"),
         ("shop_edge_waf", "shop_edge"),
         ("shop_cdn", "shop"),
         ("user_browser", "user"),
@@ -392,7 +421,7 @@ fn what_we_read_beyond_threatspec() {
     assert!(
         m.components
             .iter()
-            .filter(|c| components.contains(&c.id))
+            .filter(|c| components.contains(&c.id) && c.id != "admin")
             .all(|c| !c.declared)
     );
 
@@ -485,7 +514,7 @@ fn what_both_ignore() {
     assert!(
         m.mitigations
             .iter()
-            .any(|x| x.id == "shop_api_checkout/timing_attack/const_time")
+            .any(|x| x.id == "checkout/timing_attack/const_time")
     );
     // `// fake comment` and `/* fake block */` inside Go raw strings and `"http://..."` in Java
     // strings are not comments to either.
@@ -502,8 +531,9 @@ fn what_both_ignore() {
 fn our_diagnostics_on_the_fixture() {
     // Threatspec says nothing; we warn about controls only ever named inside `@mitigates` and
     // note the capitalised tag. No errors: every Threatspec annotation is valid here too. The
-    // `@test ... for Shop:Web:Frontend` names the component by its name, whose derived id is
-    // `shop_web_frontend`, not the `#frontend` the control is used on: TM015 says so.
+    // `@test ... for Shop:Web:Frontend` names the component by its name, which is that of
+    // `#frontend`, the component the control is used on (Threatspec makes a second component,
+    // `#shop_web_frontend`, and the test is then about something the control does not cover).
     let result = scan();
     let got: Vec<String> = result
         .diagnostics
@@ -519,7 +549,6 @@ fn our_diagnostics_on_the_fixture() {
             "TM010 src/go/payments.go:27:4",
             "TM010 src/java/Auth.java:13:8",
             "TM010 src/js/web.js:13:4",
-            "TM015 src/js/web.js:40:49",
             "TM010 src/js/web.js:48:1",
             "TM010 src/python/shop_api.py:19:3",
             "TM005 src/python/shop_api.py:24:3",
@@ -606,9 +635,9 @@ fn where_we_differ_in_detail() {
     );
 }
 
-/// `docs/threats.txt`: Threatspec reads a `.txt` file as one comment (TextFileParser). We have no
-/// plain-text language, so `scan_dir` skips it; `parse_text` reads it the same way Threatspec
-/// does, every line a comment line.
+/// `docs/threats.txt`: Threatspec reads a `.txt` file as one comment (TextFileParser), and so
+/// does the scan of a Threatspec project; `parse_text` reads it the same way, every line a
+/// comment line.
 #[test]
 fn the_text_file_read_as_one_comment() {
     let path = "docs/threats.txt";
@@ -625,10 +654,16 @@ fn the_text_file_read_as_one_comment() {
     assert!(ds.is_empty(), "{ds:?}");
     check_text_file_facts(&m);
 
-    // And the scan does not read it.
+    // And the scan of the project reads it the same way (the other files add to it).
     let scanned = scan();
-    assert!(scanned.model.threat("dos").is_none());
-    assert!(scanned.model.control("rate_limiting").is_none());
+    check_text_file_facts(&scanned.model);
+    assert!(scanned.model.threat("dos").is_some_and(|t| t.declared));
+    assert!(
+        scanned
+            .model
+            .control("rate_limiting")
+            .is_some_and(|c| c.declared)
+    );
 }
 
 fn check_text_file_facts(m: &ThreatModel) {

@@ -606,6 +606,7 @@ mod tests {
             name: "T".into(),
             description: String::new(),
             declared: true,
+            placeholder: false,
             extra: crate::model::NoExtra {},
             attributes: Attributes {
                 stride,

@@ -249,6 +249,8 @@ pub fn ignore_glob(under: &str, ignore: &str) -> Option<String> {
 /// - `ignore` strings become `exclude` globs under their path;
 /// - a `mime` names a language: the extensions under that path that threatmark does not know
 ///   are mapped to it (known extensions keep their own, more precise, parser);
+/// - `.txt` files are design text, read whole as by Threatspec's TextFileParser (as in any
+///   project), unless a `mime` maps them to a language;
 /// - `imports` are not scan settings: see [`import_dirs`].
 pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
     derive_config(ts, root).config()
@@ -327,6 +329,8 @@ impl Derived {
         config.scan.include = self.include.clone();
         config.scan.exclude = self.exclude.clone();
         config.languages.extensions = self.extensions.clone();
+        // Threatspec creates whatever a bare `#id` names, near-typos included.
+        config.model.strict_ids = false;
         config
     }
 
@@ -1065,6 +1069,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
         name: d.name,
         description: d.description,
         declared: d.declared,
+        placeholder: false,
         extra: NoExtra {},
         attributes: d.attributes,
         sources: d.sources.into_iter().collect(),
@@ -1080,6 +1085,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
             name: d.name,
             description: d.description,
             declared: d.declared,
+            placeholder: false,
             attributes: d.attributes,
             sources: d.sources.into_iter().collect(),
         })

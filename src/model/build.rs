@@ -21,6 +21,10 @@
 //! a transfer of a risk from a component to itself, or an acceptance for a component that is not exposed, reads as if the exposure were handled
 //! @control Nonsense relations reported (#nonsense_reported): a self-transfer is an error and left out (TM016); acceptances, transfers and tests naming a component the threat or control is not about are TM015
 //! @mitigates #builder against #nonsense_cover with #nonsense_reported
+//! @threat Relation dropped for an undeclared id (#dropped_relation) [stride: R; likelihood: likely; impact: major]:
+//! a Threatspec relation that names an id nobody declares (`with #file_perms`) is left out, and with it the threat or control it records
+//! @control Undeclared ids are created (#placeholder_entities): a bare `#id` in a relation that nothing has becomes an entity named by its id, marked `placeholder`, with a warning (TM036); one typo away from a known id it stays an error (TM003) and the relation is left out whole, with what only it named
+//! @mitigates #builder against #dropped_relation with #placeholder_entities
 //! @connects #builder to #writer with the model
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,11 +40,18 @@ use super::types::*;
 pub struct Limits {
     /// Deepest component hierarchy (`:` segments of a name) and boundary nesting (TM030).
     pub max_depth: usize,
+    /// A bare `#id` in a relation one typo away from an id that exists is TM003 (and the
+    /// relation is left out) rather than a new entity (TM036). Off in a project configured
+    /// from `threatspec.yaml`, which reads ids as Threatspec does.
+    pub strict_ids: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 64 }
+        Self {
+            max_depth: 64,
+            strict_ids: true,
+        }
     }
 }
 
@@ -62,6 +73,8 @@ struct EntityDraft<'a> {
     /// The declaration that gave the name wrote its id out (`Name (#id)`).
     explicit_id: bool,
     declared: bool,
+    /// Created from a bare `#id` nothing else has (TM036).
+    placeholder: bool,
     description: String,
     attributes: Attributes,
     sources: BTreeSet<&'a Source>,
@@ -76,6 +89,7 @@ impl<'a> EntityDraft<'a> {
             named_by_declaration: false,
             explicit_id: false,
             declared: false,
+            placeholder: false,
             description: String::new(),
             attributes: Attributes::default(),
             sources: BTreeSet::new(),
@@ -94,6 +108,7 @@ impl<'a> EntityDraft<'a> {
             name: self.name,
             description: self.description,
             declared: self.declared,
+            placeholder: self.placeholder,
             extra,
             attributes: self.attributes,
             sources: sources.into_iter().cloned().collect(),
@@ -148,11 +163,16 @@ pub fn build_limited<'a>(
     annotations: impl IntoIterator<Item = &'a Annotation>,
     limits: Limits,
 ) -> (ThreatModel, Vec<Diagnostic>) {
+    let all: Vec<&Annotation> = annotations.into_iter().collect();
+    // Names in relations are rewritten to the ids of the declarations they mean.
+    let (named, name_diags) = super::names::resolve(&all);
+    let all: Vec<&Annotation> = named.iter().map(AsRef::as_ref).collect();
     let mut b = Builder {
         max_depth: limits.max_depth.clamp(1, MAX_DEPTH_LIMIT),
+        strict_ids: limits.strict_ids,
         ..Builder::default()
     };
-    let all: Vec<&Annotation> = annotations.into_iter().collect();
+    b.diags.extend(name_diags);
     for (i, a) in all.iter().enumerate() {
         b.register_names(i, a);
     }
@@ -160,13 +180,15 @@ pub fn build_limited<'a>(
         b.register_members(i, a);
     }
     b.link_parents();
+    b.placeholders(&all);
     let attributes: Vec<Attributes> = all.iter().map(|a| b.checked_attributes(a)).collect();
     for (i, (a, attrs)) in all.iter().zip(&attributes).enumerate() {
         b.merge_declaration(i, a, attrs);
     }
     for (i, (a, attrs)) in all.iter().zip(&attributes).enumerate() {
-        b.relations(i, a, attrs);
+        b.relation_kept_or_rejected(i, a, attrs);
     }
+    b.prune_rejected();
     b.finish(project)
 }
 
@@ -185,6 +207,8 @@ enum Declared {
 struct Builder<'a> {
     /// [`Limits::max_depth`].
     max_depth: usize,
+    /// [`Limits::strict_ids`].
+    strict_ids: bool,
     reg: Registry<'a>,
     diags: Vec<Diagnostic>,
     /// Columns of the references that diagnostics point at.
@@ -212,6 +236,12 @@ struct Builder<'a> {
     flows: BTreeMap<String, Flow>,
     reviews: BTreeMap<String, Review>,
     tests: BTreeMap<String, Test>,
+    /// While a relation is read: the ids its references resolved to.
+    pending: Option<Vec<(Kind, String)>>,
+    /// Ids that relations in the model use.
+    used: BTreeSet<(Kind, String)>,
+    /// Sources of relations left out (TM003, TM016): what only they named is not kept.
+    rejected_sources: BTreeSet<&'a Source>,
 }
 
 /// A relation whose component must be one its threat (or control) is about. Mitigations are
@@ -523,6 +553,9 @@ impl<'a> Builder<'a> {
 
     fn resolve(&mut self, kind: Kind, r: &EntityRef, a: &Annotation) -> Option<String> {
         if self.reg.get(kind, &r.id).is_some() {
+            if let Some(pending) = &mut self.pending {
+                pending.push((kind, r.id.clone()));
+            }
             return Some(r.id.clone());
         }
         let mut diag = Diagnostic::new(
@@ -558,6 +591,160 @@ impl<'a> Builder<'a> {
         });
         self.diags.push(diag);
         None
+    }
+
+    /// Pass 1c: a bare `#id` in a relation that nothing has becomes an entity named by its id,
+    /// as in Threatspec (TM036). It stays TM003, and its relation is left out whole (so nothing
+    /// of it is created here), when it is the id of a boundary or an actor (threatmark's own
+    /// kinds: `@review #dmz` is a mix-up, not a new component), or, with `strict_ids`, one
+    /// typo away from an id of its kind; a self-transfer (TM016) is left out anyway.
+    fn placeholders(&mut self, all: &[&'a Annotation]) {
+        // Ids before any placeholder, folded: what a typo is measured against.
+        let mut known: BTreeMap<Kind, Vec<String>> = BTreeMap::new();
+        for a in all {
+            if matches!(a.body, Body::Declare { .. } | Body::Boundary { .. }) {
+                continue;
+            }
+            if let Body::Transfers { from, to, .. } = &a.body
+                && from.id == to.id
+            {
+                continue;
+            }
+            let open: Vec<(Kind, &EntityRef)> = mentions(&a.body)
+                .into_iter()
+                .filter(|(kind, r)| {
+                    r.is_reference() && self.reg.get(*kind, &r.id).is_none_or(|d| d.placeholder)
+                })
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            let new = |b: &Self, kind: Kind, r: &EntityRef| b.reg.get(kind, &r.id).is_none();
+            let mixed_up = open.iter().any(|(kind, r)| {
+                new(self, *kind, r)
+                    && [Kind::Boundary, Kind::Actor]
+                        .iter()
+                        .any(|k| self.reg.get(*k, &r.id).is_some())
+            });
+            let typo = self.strict_ids
+                && open.iter().any(|(kind, r)| {
+                    new(self, *kind, r) && self.compared < SUGGESTION_BUDGET && {
+                        let reg = &self.reg;
+                        let ids = known.entry(*kind).or_insert_with(|| {
+                            reg.ids(*kind).map(|id| id.to_lowercase()).collect()
+                        });
+                        let (typo, compared) = one_typo_away(&r.id, ids);
+                        self.compared += compared;
+                        typo
+                    }
+                });
+            if mixed_up || typo {
+                continue;
+            }
+            for (kind, r) in open {
+                if let Some(draft) = self.reg.map(kind).get_mut(&r.id) {
+                    draft.mentions.insert(&a.source);
+                    continue;
+                }
+                let what = kind.as_str();
+                // Where an id is close (not strict, or a looser match), say so.
+                let near = self.near_id(kind, &r.id);
+                let mut draft = EntityDraft::new(&r.id);
+                draft.placeholder = true;
+                draft.mentions.insert(&a.source);
+                self.reg.map(kind).insert(r.id.clone(), draft);
+                let elsewhere: Vec<&str> = [Kind::Component, Kind::Threat, Kind::Control]
+                    .into_iter()
+                    .filter(|k| *k != kind && self.reg.get(*k, &r.id).is_some())
+                    .map(Kind::as_str)
+                    .collect();
+                let mut help = match near {
+                    Some(near) => format!("did you mean `#{near}`? "),
+                    None => String::new(),
+                };
+                if let Some(other) = elsewhere.first() {
+                    help.push_str(&format!(
+                        "`#{}` is a {other}; ids are per kind, so this is another {what}. ",
+                        r.id
+                    ));
+                }
+                help.push_str(&format!(
+                    "The relation is kept, as in Threatspec; declare it once with `@{what} Name (#{})`",
+                    r.id
+                ));
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::UndeclaredReference,
+                        format!(
+                            "{what} `#{}` is not declared; it was created, named by its id",
+                            r.id
+                        ),
+                    )
+                    .at(self.columns.locate(a, r.span))
+                    .at_span(r.span)
+                    .label(format!("no {what} has this id"))
+                    .help(help),
+                );
+            }
+        }
+    }
+
+    /// The closest id of `kind` for a "did you mean", within the suggestion budget.
+    fn near_id(&mut self, kind: Kind, id: &str) -> Option<String> {
+        if self.compared >= SUGGESTION_BUDGET {
+            return None;
+        }
+        let reg = &self.reg;
+        let candidates = self.candidates.entry(kind).or_insert_with(|| {
+            reg.ids(kind)
+                .map(|id| Candidate {
+                    id: id.clone(),
+                    counts: CharCounts::of_folded(id),
+                })
+                .collect()
+        });
+        let (near, compared) = closest(id, candidates);
+        self.compared += compared;
+        near.cloned()
+    }
+
+    /// Pass 3 for one annotation, remembering whether a relation was left out (what only it
+    /// named is then pruned) or kept (what it uses stays).
+    fn relation_kept_or_rejected(&mut self, i: usize, a: &'a Annotation, attributes: &Attributes) {
+        if matches!(a.body, Body::Declare { .. } | Body::Boundary { .. }) {
+            self.relations(i, a, attributes);
+            return;
+        }
+        let mark = self.diags.len();
+        self.pending = Some(Vec::new());
+        self.relations(i, a, attributes);
+        let used = self.pending.take().unwrap_or_default();
+        let rejected = self.diags[mark..]
+            .iter()
+            .any(|d| matches!(d.code, Code::UndefinedReference | Code::SelfTransfer));
+        if rejected {
+            self.rejected_sources.insert(&a.source);
+        } else {
+            self.used.extend(used);
+        }
+    }
+
+    /// A relation left out leaves nothing behind: components, threats and controls that only
+    /// relations left out named (and the parents only their names implied) are removed.
+    fn prune_rejected(&mut self) {
+        if self.rejected_sources.is_empty() {
+            return;
+        }
+        let (used, rejected) = (&self.used, &self.rejected_sources);
+        for (kind, map) in &mut self.reg.by_kind {
+            map.retain(|id, d| {
+                d.named_by_declaration
+                    || d.declared
+                    || !d.sources.is_empty()
+                    || d.mentions.iter().any(|s| !rejected.contains(s))
+                    || used.contains(&(*kind, id.clone()))
+            });
+        }
     }
 
     /// Pass 3: placements and relations, now that every id is known. `attributes` are the
@@ -974,10 +1161,11 @@ impl<'a> Builder<'a> {
         let mut undeclared: BTreeMap<&String, &Source> = BTreeMap::new();
         for m in self.mitigations.values() {
             let control = &m.link.control;
+            // A placeholder has its own warning (TM036).
             let declared = self
                 .reg
                 .get(Kind::Control, control)
-                .is_none_or(|d| d.declared);
+                .is_none_or(|d| d.declared || d.placeholder);
             if declared {
                 continue;
             }
@@ -1670,6 +1858,19 @@ fn closest<'a>(id: &str, candidates: &'a [Candidate]) -> (Option<&'a String>, us
     (best, compared)
 }
 
+/// Is `id` one edit (a transposition counts as one), case aside, from one of `known` (folded
+/// ids)? Also returns how many ids were looked at, every one counted, so that the caller's
+/// budget ([`SUGGESTION_BUDGET`]) bounds the whole search.
+fn one_typo_away(id: &str, known: &[String]) -> (bool, usize) {
+    let lower = id.to_lowercase();
+    let mut compared = 0;
+    let found = known.iter().any(|k| {
+        compared += 1;
+        k.len().abs_diff(lower.len()) <= 1 && strsim::osa_distance(&lower, k) <= 1
+    });
+    (found, compared)
+}
+
 /// An id that "did you mean" may suggest, with the character counts of its lower-case form.
 struct Candidate {
     id: String,
@@ -1781,7 +1982,14 @@ mod tests {
 
     fn codes(text: &str, max_depth: usize) -> (ThreatModel, Vec<String>) {
         let (annotations, _) = crate::annotation::parse_text("t", text);
-        let (m, ds) = build_limited(Project::default(), &annotations, Limits { max_depth });
+        let (m, ds) = build_limited(
+            Project::default(),
+            &annotations,
+            Limits {
+                max_depth,
+                ..Limits::default()
+            },
+        );
         let codes = ds
             .iter()
             .map(|d| format!("{}@{}", d.code, d.location.as_ref().map_or(0, |l| l.line)))

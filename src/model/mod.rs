@@ -2,6 +2,7 @@
 
 mod build;
 pub mod ids;
+mod names;
 mod types;
 
 pub use build::{FileAnnotations, Limits, MAX_DEPTH_LIMIT, build, build_from, build_limited};

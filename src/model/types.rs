@@ -298,6 +298,10 @@ pub struct Entity<X = NoExtra> {
     /// its own tag.
     #[serde(default, skip_serializing_if = "is_false")]
     pub declared: bool,
+    /// Created from a bare `#id` that nothing declares or names (TM036), as Threatspec does:
+    /// its name is its id. Never `declared`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub placeholder: bool,
     #[serde(flatten)]
     pub extra: X,
     #[serde(flatten)]

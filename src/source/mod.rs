@@ -3,6 +3,7 @@
 //! same pure per-file pipeline in `scan`, so the same path rules hold everywhere.
 
 pub mod cache;
+pub mod design_text;
 pub mod filter;
 pub mod fs;
 pub mod git;

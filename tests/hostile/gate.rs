@@ -621,11 +621,7 @@ fn without_a_base_the_repository_cannot_switch_policies_off() {
     let dir = repo("[check]\nfail_on_errors = false\nfail_on_stale = false\n");
     let root = dir.path();
     git(root, &["init", "-q", "-b", "trunk"]);
-    write(
-        root,
-        "src/api.py",
-        "# @mitigates #nothing against #x with #y\n",
-    );
+    write(root, "src/api.py", "# @component Api (#api) in #nowhere\n");
     commit_all(root, "no model");
     let out = check(root, &["--allow-missing-base"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -645,7 +641,7 @@ fn without_a_base_the_repository_cannot_switch_policies_off() {
     write(
         plain.path(),
         "src/api.py",
-        "# @mitigates #nothing against #x with #y\n",
+        "# @component Api (#api) in #nowhere\n",
     );
     let out = check(plain.path(), &["--allow-missing-base"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);

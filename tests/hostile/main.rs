@@ -1075,7 +1075,7 @@ fn hostile_file_names_are_located_and_never_taken_for_flags() {
         fs::write(p, text).expect("write");
     }
     let esc = root.join("\u{1b}[31mred.py");
-    fs::write(&esc, "# @mitigates #nope against #nada with #x\n").expect("write");
+    fs::write(&esc, "# @component Red (#red) in #nowhere\n").expect("write");
 
     let (out, model) = scan(root, &["--color", "never"]);
     for (id, path) in [

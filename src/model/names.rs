@@ -1,0 +1,313 @@
+//! Names in relations resolve to declarations, before the model is built.
+//!
+//! Threatspec derives an id from every name it reads, so `@mitigates A against B with Account
+//! lockout` next to `@control Account lockout (#lockout)` makes a second control,
+//! `#account_lockout`. Here a name means the declaration of that name, whatever its id; a name
+//! that is almost one (case, spaces, punctuation) means it too, with a warning (TM037); a name a
+//! small edit away is a new entity as written, with a did-you-mean warning. The rules are in
+//! docs/migrating-from-threatspec.md and `threatmark explain TM037`.
+//!
+//! Pure, and independent of the order files arrive in: only the first declaration of each id in
+//! path order names it (as in the builder), ties go to the smallest id, and each written name is
+//! reported once, at its first use in path order.
+//!
+//! @threat Second entity from a name (#name_duplicates) [stride: R; likelihood: likely; impact: moderate]:
+//! a relation that names a declared control by its name makes a second, undeclared control, and the mitigation is recorded against a thing nobody maintains
+//! @control Names resolve to declarations (#names_resolve): a relation's name means the declaration of exactly that name (then one differing only in case, spaces or punctuation, with TM037), never a second entity with a derived id; names a small edit away are reported (TM037)
+//! @mitigates #builder against #name_duplicates with #names_resolve
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::annotation::{Annotation, Body, EntityRef, Kind};
+use crate::diagnostic::{Code, Diagnostic};
+
+/// How many declared names the edit-distance search may look at in one build, in total: a
+/// repository of 10,000 distinct names and 10,000 declarations would otherwise cost 10^8
+/// comparisons. Exact and normalised matches are map lookups and have no budget.
+const NEAR_BUDGET: usize = 1_000_000;
+
+/// What a written name was resolved to.
+#[derive(Debug, Clone)]
+enum Resolved {
+    /// Keep the id derived from the name.
+    Derived,
+    /// The declaration with this id.
+    To(String),
+}
+
+#[derive(Debug, Default)]
+struct Declared {
+    /// (kind, name) -> ids declared first with exactly that name.
+    exact: BTreeMap<(Kind, String), BTreeSet<String>>,
+    /// (kind, folded name) -> (name, id) of declarations.
+    folded: BTreeMap<(Kind, String), BTreeSet<(String, String)>>,
+    /// Per kind: (characters, lower-case name, name, id), for the edit-distance search.
+    names: BTreeMap<Kind, Vec<(usize, String, String, String)>>,
+    /// Ids declared per kind.
+    ids: BTreeSet<(Kind, String)>,
+}
+
+/// `Orders Api` and `orders-API` fold to `ordersapi`.
+fn fold(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The slots of an annotation that may hold names, by kind: those of relations, and
+/// `@boundary ... contains` members (components). The same match serves `&` and `&mut`.
+macro_rules! named_slots {
+    ($body:expr, $iter:ident) => {
+        match $body {
+            Body::Declare { .. } => Vec::new(),
+            Body::Boundary { contains, .. } => {
+                contains.$iter().map(|r| (Kind::Component, r)).collect()
+            }
+            Body::Mitigates {
+                component,
+                threat,
+                control,
+            } => vec![
+                (Kind::Component, component),
+                (Kind::Threat, threat),
+                (Kind::Control, control),
+            ],
+            Body::Exposes {
+                component, threat, ..
+            }
+            | Body::Accepts {
+                component, threat, ..
+            } => vec![(Kind::Component, component), (Kind::Threat, threat)],
+            Body::Transfers {
+                threat, from, to, ..
+            } => vec![
+                (Kind::Threat, threat),
+                (Kind::Component, from),
+                (Kind::Component, to),
+            ],
+            Body::Connects { source, target, .. } => {
+                vec![(Kind::Component, source), (Kind::Component, target)]
+            }
+            Body::Review { component, .. } => vec![(Kind::Component, component)],
+            Body::Tests { control, component } => {
+                vec![(Kind::Control, control), (Kind::Component, component)]
+            }
+        }
+    };
+}
+
+fn slots(body: &Body) -> Vec<(Kind, &EntityRef)> {
+    named_slots!(body, iter)
+}
+
+fn slots_mut(body: &mut Body) -> Vec<(Kind, &mut EntityRef)> {
+    named_slots!(body, iter_mut)
+}
+
+/// A name written in a relation that the resolution looks at: a name whose id is derived from
+/// it (not `Name (#id)`, nor a label such as `Log4Shell (CVE-2021-44228)`).
+fn resolvable(r: &EntityRef) -> Option<&str> {
+    r.name
+        .as_deref()
+        .filter(|name| !r.explicit_id && super::ids::derive(name) == r.id)
+}
+
+/// Rewrite the ids of names in relations to the declarations they mean. Annotations that
+/// change are copied; the others are borrowed.
+pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, Vec<Diagnostic>) {
+    let declared = index(all);
+    let mut r = Resolver {
+        declared: &declared,
+        memo: BTreeMap::new(),
+        reported: BTreeSet::new(),
+        compared: 0,
+        diags: Vec::new(),
+    };
+    let out = all
+        .iter()
+        .map(|a| {
+            let mut copy: Option<Annotation> = None;
+            for (n, (kind, slot)) in slots(&a.body).into_iter().enumerate() {
+                let Some(name) = resolvable(slot) else {
+                    continue;
+                };
+                // `contains #b` nests boundaries; a name whose id is a boundary's is one.
+                if matches!(a.body, Body::Boundary { .. })
+                    && declared.ids.contains(&(Kind::Boundary, slot.id.clone()))
+                {
+                    continue;
+                }
+                if let Resolved::To(id) = r.resolve(kind, name, &slot.id, a, slot) {
+                    let c = copy.get_or_insert_with(|| (*a).clone());
+                    if let Some((_, s)) = slots_mut(&mut c.body).into_iter().nth(n) {
+                        s.id = id;
+                    }
+                }
+            }
+            match copy {
+                Some(c) => Cow::Owned(c),
+                None => Cow::Borrowed(*a),
+            }
+        })
+        .collect();
+    (out, r.diags)
+}
+
+/// The first declaration of each id in path order names it, as in the builder.
+fn index(all: &[&Annotation]) -> Declared {
+    let mut d = Declared::default();
+    for a in all {
+        let (kind, target) = match &a.body {
+            Body::Declare { kind, target, .. } => (*kind, target),
+            Body::Boundary { target, .. } => (Kind::Boundary, target),
+            _ => continue,
+        };
+        let Some(name) = &target.name else { continue };
+        if !d.ids.insert((kind, target.id.clone())) {
+            continue;
+        }
+        d.exact
+            .entry((kind, name.clone()))
+            .or_default()
+            .insert(target.id.clone());
+        d.folded
+            .entry((kind, fold(name)))
+            .or_default()
+            .insert((name.clone(), target.id.clone()));
+        let lower = name.to_lowercase();
+        d.names.entry(kind).or_default().push((
+            lower.chars().count(),
+            lower,
+            name.clone(),
+            target.id.clone(),
+        ));
+    }
+    d
+}
+
+struct Resolver<'d> {
+    declared: &'d Declared,
+    /// (kind, name) -> what it resolved to, so each name is looked up once.
+    memo: BTreeMap<(Kind, String), Resolved>,
+    /// Names already reported.
+    reported: BTreeSet<(Kind, String)>,
+    compared: usize,
+    diags: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn resolve(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        derived: &str,
+        a: &Annotation,
+        slot: &EntityRef,
+    ) -> Resolved {
+        let key = (kind, name.to_string());
+        if let Some(done) = self.memo.get(&key) {
+            return done.clone();
+        }
+        let (resolved, diag) = self.lookup(kind, name, derived);
+        if let Some(diag) = diag
+            && self.reported.insert(key.clone())
+        {
+            self.diags
+                .push(diag.at(a.source.location()).at_span(slot.span));
+        }
+        self.memo.insert(key, resolved.clone());
+        resolved
+    }
+
+    fn lookup(&mut self, kind: Kind, name: &str, derived: &str) -> (Resolved, Option<Diagnostic>) {
+        let d = self.declared;
+        if let Some(ids) = d.exact.get(&(kind, name.to_string())) {
+            // Declared with exactly this name: the derived id if one of them has it, else the
+            // smallest.
+            let what = kind.as_str();
+            return match ids.iter().next() {
+                Some(_) if ids.contains(derived) => (Resolved::Derived, None),
+                Some(id) if ids.len() > 1 => {
+                    let all: Vec<String> = ids.iter().map(|i| format!("`#{i}`")).collect();
+                    let diag = Diagnostic::new(
+                        Code::NameNearMiss,
+                        format!(
+                            "`{name}` names {} {what}s: {}",
+                            ids.len(),
+                            all.join(", ")
+                        ),
+                    )
+                    .label(format!("read as `#{id}`"))
+                    .help(format!(
+                        "one name, several ids: the smallest, `#{id}`, is used; refer to the one you mean by its id, or give them different names"
+                    ));
+                    (Resolved::To(id.clone()), Some(diag))
+                }
+                Some(id) => (Resolved::To(id.clone()), None),
+                None => (Resolved::Derived, None),
+            };
+        }
+        // A declaration has the derived id: the name is another spelling of it (`SQL Injection`
+        // for `SQL injection`), one entity as it always was.
+        if d.ids.contains(&(kind, derived.to_string())) {
+            return (Resolved::Derived, None);
+        }
+        let what = kind.as_str();
+        if let Some((decl, id)) = d
+            .folded
+            .get(&(kind, fold(name)))
+            .and_then(|set| set.iter().next())
+            .filter(|_| !fold(name).is_empty())
+        {
+            let diag = Diagnostic::new(
+                Code::NameNearMiss,
+                format!("`{name}` is written differently from the {what} declared as `{decl} (#{id})`"),
+            )
+            .label(format!("read as `#{id}`"))
+            .help(format!(
+                "names that differ only in case, spaces or punctuation mean the declaration `{decl} (#{id})`; write it as declared, or `#{id}`"
+            ));
+            return (Resolved::To(id.clone()), Some(diag));
+        }
+        if let Some((decl, id)) = self.near(kind, name) {
+            let diag = Diagnostic::new(
+                Code::NameNearMiss,
+                format!("{what} `{name}` is not declared; a {what} `{decl} (#{id})` is"),
+            )
+            .label(format!("a new {what}, `#{derived}`"))
+            .help(format!(
+                "did you mean `{decl} (#{id})`? `{name}` was created as a {what} of its own"
+            ));
+            return (Resolved::Derived, Some(diag));
+        }
+        (Resolved::Derived, None)
+    }
+
+    /// The closest declared name a small edit away (at most 2, and at most a sixth of the
+    /// name's characters), case aside; ties go to the smallest name, then id.
+    fn near(&mut self, kind: Kind, name: &str) -> Option<(String, String)> {
+        let lower = name.to_lowercase();
+        let len = lower.chars().count();
+        let limit = (len / 6).min(2);
+        if limit == 0 {
+            return None;
+        }
+        let mut best: Option<(usize, &String, &String)> = None;
+        for (chars, low, decl, id) in self.declared.names.get(&kind).into_iter().flatten() {
+            if self.compared >= NEAR_BUDGET {
+                break;
+            }
+            self.compared += 1;
+            if chars.abs_diff(len) > limit {
+                continue;
+            }
+            let distance = strsim::osa_distance(&lower, low);
+            if distance <= limit && best.is_none_or(|b| (distance, decl, id) < b) {
+                best = Some((distance, decl, id));
+            }
+        }
+        best.map(|(_, n, i)| (n.clone(), i.clone()))
+    }
+}
