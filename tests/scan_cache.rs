@@ -283,7 +283,7 @@ fn a_cached_scan_prints_the_same_diagnostics_byte_for_byte() {
     write(
         root,
         "src/api.py",
-        "# @component Api (#api)\n# @threat Injection (#sqli) [impact: hgih; stride: X]\n# @mitigates #api against #sqli\n# @threat\n# @mitigtes #api against #sqli with #c\n# @exposes #api to #nope\n# @control Guard (#g) [owner: ]\n",
+        "# @component Api (#api)\n# @threat Injection (#sqli) [impact: hgih; stride: X]\n# @mitigates #api against #sqli\n# @threat\n# @mitigtes #api against #sqli with #c\n# @exposes #api to #nope\n# @component Red (#red) in #nowhere\n# @control Guard (#g) [owner: ]\n",
     );
     write(root, "src/inv.rs", "// @threat T\u{200B}wo (#two)\n");
     write(
@@ -298,7 +298,7 @@ fn a_cached_scan_prints_the_same_diagnostics_byte_for_byte() {
     let first = diagnostics_with(root, cache.path(), "2");
     let text = String::from_utf8_lossy(&first).into_owned();
     for code in [
-        "TM001", "TM002", "TM003", "TM005", "TM006", "TM007", "TM020", "TM021", "TM029",
+        "TM001", "TM002", "TM003", "TM005", "TM006", "TM007", "TM020", "TM021", "TM029", "TM036",
     ] {
         assert!(text.contains(&format!("[{code}]")), "no {code} in:\n{text}");
     }

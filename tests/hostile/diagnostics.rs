@@ -184,14 +184,15 @@ fn binary_files_under_a_mime_path_are_not_reported() {
 }
 
 /// A mitigation naming a control that is declared under another id says so, instead of
-/// telling the user to declare it again.
+/// telling the user to declare it again (a name with no id of its own resolves to the
+/// declaration instead: TM037).
 #[test]
 fn an_undeclared_control_names_the_declared_one() {
     let dir = repo("");
     write(
         dir.path(),
         "src/app.py",
-        "# @component Api (#api)\n# @threat SQLi (#sqli)\n# @control Account lockout (#lockout)\n# @mitigates #api against #sqli with account  Lockout\n",
+        "# @component Api (#api)\n# @threat SQLi (#sqli)\n# @control Account lockout (#lockout)\n# @mitigates #api against #sqli with account  Lockout (#acct_lock)\n",
     );
     let (out, _) = scan(dir.path(), &[]);
     let d = diagnostic(&out.stderr, "TM010", "src/app.py:4");
