@@ -171,6 +171,15 @@ codes! {
     LinkOutOfRoot = "TM034", "link-out-of-root", Warning,
         "a symbolic link leads out of the scanned folder and was not followed",
         "With `follow_symlinks = true`, links are followed only while they stay inside the\nscanned folder (after resolving every link on the way). A link to `/etc`, `~/.aws` or\n`/proc/self/pagemap` would otherwise put files of the machine running the scan into the\nmodel, its reports and SARIF, or read without end; in CI the repository's threatmark.toml,\nwhich sets `follow_symlinks`, may be a pull request's own. The link is skipped and named.\n\nFix: copy what the link points to into the repository, or scan the folder it points to\nitself.";
+    MalformedGal = "TM039", "malformed-gal", Error,
+        "a GuardLink (GAL) annotation has annotation structure but does not parse",
+        "threatmark reads GuardLink's annotation language (GAL) natively: `@asset`, `@flows A -> B`,\n`@mitigates A against T using C`, `@boundary between A and B (#id)`, `-- \"text\"` and the\nrest (docs/migrating-from-guardlink.md). A line with a GAL verb whose arguments do not\nmatch GuardLink's grammar, but which has the signs of an annotation (a `#ref`, a `--`\ndescription, a keyword of its verb such as `to`, `against` or `->`), was meant to be one:\nit is left out of the model and reported, as GuardLink reports it.\n\nFix: write the line in the form the help shows, for example\n`@exposes #api to #sqli [P1] cwe:CWE-89 -- \"raw SQL\"`.";
+    GalProse = "TM040", "gal-prose", Note,
+        "a line starts with a GAL verb but reads as prose",
+        "A comment line that starts with a GuardLink verb (`@asset`, `@audit`, `@feature`, ...)\nbut has none of the signs of an annotation (no `#ref`, no `--`, none of its verb's\nkeywords) is read as prose, as GuardLink does, and noted. It never fails a scan.\n\nFix: if it is an annotation, complete it; if it is documentation about annotations, wrap\nit in `@shield:begin` / `@shield:end`.";
+    GalNotKept = "TM041", "gal-not-kept", Warning,
+        "a GAL annotation says something threatmark's model cannot hold",
+        "A few GuardLink forms have no place in threatmark's model: a `@mitigates A against T`\nwith no `using CONTROL` (threatmark's mitigations always name the control). The\nannotation is left out and named here, never dropped silently.\n\nFix: name the control (`@mitigates #api against #sqli using #prepared`).";
     UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
         "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
         "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";

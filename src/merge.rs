@@ -270,6 +270,8 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
             let extra = ComponentExtra {
                 parent: r.opt(Kind::Component, &c.extra.parent),
                 boundary: r.opt(Kind::Boundary, &c.extra.boundary),
+                owners: c.extra.owners.clone(),
+                data: c.extra.data.clone(),
             };
             join(&mut components, r.entity(Kind::Component, c, extra));
         }
@@ -277,6 +279,12 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
             let extra = BoundaryExtra {
                 parent: r.opt(Kind::Boundary, &b.extra.parent),
                 components: Vec::new(),
+                between: b
+                    .extra
+                    .between
+                    .iter()
+                    .map(|c| r.id(Kind::Component, c))
+                    .collect(),
             };
             join(&mut boundaries, r.entity(Kind::Boundary, b, extra));
         }
@@ -393,6 +401,7 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
         reviews: reviews.into_values().collect(),
         tests: tests.into_values().collect(),
         analysis: None,
+        ..ThreatModel::default()
     };
     merged.analysis = Some(analysis::analyze(&merged, matrix, None));
     merged

@@ -901,6 +901,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
         let link = ExposureLink {
             component: our_id(text_of(r, "component")),
             threat: our_id(text_of(r, "threat")),
+            confirmed: false,
         };
         touch(&mut components, &link.component, &src);
         touch(&mut threats, &link.threat, &src);
@@ -1075,6 +1076,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
             extra: ComponentExtra {
                 parent: parents.get(&id).cloned(),
                 boundary: None,
+                ..ComponentExtra::default()
             },
             id,
             name: d.name,
@@ -1100,6 +1102,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
         reviews: reviews.into_values().collect(),
         tests: tests.into_values().collect(),
         analysis: None,
+        ..ThreatModel::default()
     };
     Imported { model, warnings }
 }
