@@ -545,7 +545,7 @@ mod tests {
             declared: true,
             extra: BoundaryExtra {
                 parent: parent.map(str::to_string),
-                components: Vec::new(),
+                ..BoundaryExtra::default()
             },
             attributes: Attributes::default(),
             sources: Vec::new(),

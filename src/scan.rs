@@ -108,11 +108,19 @@ pub struct FileOutcome {
 /// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
 pub fn is_candidate(rel: &str, opts: &FileOptions) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    if opts.language_by_name(rel).is_some() || name.ends_with(".json") {
+    if opts.language_by_name(rel).is_some() || name.ends_with(".json") || is_gal_file(name) {
         return true;
     }
     // No extension: a `#!` line may still name the language.
     !name.contains('.') || name.starts_with('.') && !name[1..].contains('.')
+}
+
+/// GuardLink's `.gal` sidecars: annotation lines with no comment markers.
+fn is_gal_file(name: &str) -> bool {
+    name.len() > 4
+        && name
+            .get(name.len() - 4..)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(".gal"))
 }
 
 /// The per-file pipeline. Pure: `rel` is only used in locations.
@@ -140,6 +148,19 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
         return out;
     }
     let Some(lang) = lang else {
+        // GuardLink's `.gal` sidecars are annotation lines with no comment markers.
+        if is_gal_file(name) {
+            let decoded = text::decode(bytes);
+            let text = decoded.text.as_ref();
+            let index = LineIndex::new(text);
+            let loc = Locator::new(rel, text, &index);
+            out.matched = true;
+            annotation::parse_whole(&loc, &mut out.annotations, &mut out.diagnostics);
+            if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+                out.text = Some(Arc::from(text));
+            }
+            return out;
+        }
         // Threatspec reads `x-threatspec` keys in JSON documents (OpenAPI) too.
         if name.ends_with(".json") && memchr::memmem::find(bytes, b"x-threatspec").is_some() {
             let decoded = text::decode(bytes);

@@ -169,10 +169,7 @@ pub(crate) fn claims(word: &str, rest: &str) -> bool {
                 || (head.contains('|') && !head.contains('['))
                 || (P.boundary.is_match(head) && (head.starts_with('#') || head.contains(" and #")))
         }
-        "threat" | "exposes" => {
-            P.threat.is_match(head) && (bare_severity(head) || has_ext_ref(head))
-                || P.exposes.is_match(head) && (bare_severity(head) || has_ext_ref(head))
-        }
+        "threat" | "exposes" => bare_severity(head) || has_ext_ref(head),
         _ => false,
     }
 }
