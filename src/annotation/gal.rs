@@ -193,11 +193,13 @@ fn bare_severity(text: &str) -> bool {
     .any(|s| text.contains(s))
 }
 
+/// A `cwe:CWE-89`-style reference with a key GuardLink's documentation uses. Any key would be
+/// too much: `Shop:Orders:Worker` is a threatmark component path.
 fn has_ext_ref(text: &str) -> bool {
-    text.split_whitespace().any(|w| {
+    const KEYS: &[&str] = &["cwe", "capec", "owasp", "attack", "cve", "nist", "asvs"];
+    text.split_whitespace().skip(1).any(|w| {
         w.split_once(':').is_some_and(|(k, v)| {
-            !k.is_empty()
-                && k.bytes().all(|b| b.is_ascii_alphabetic())
+            KEYS.contains(&k)
                 && !v.is_empty()
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"_:.-".contains(&b))
@@ -846,5 +848,6 @@ mod tests {
         assert!(!claims("accepts", " #t to #a with reason"));
         assert!(!claims("boundary", " DMZ (#dmz) contains #web"));
         assert!(!claims("tests", r#" #c for #a -- "x""#));
+        assert!(!claims("exposes", " Shop:Orders:Worker to #t"));
     }
 }
