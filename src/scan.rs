@@ -325,7 +325,8 @@ pub fn config_key(config: &Config) -> u64 {
 }
 
 /// The configuration of a revision scan: `config` when given, else the revision's
-/// threatmark.toml, else its threatspec.yaml, else the defaults.
+/// threatmark.toml, else its threatspec.yaml, else its `.guardlink/config.json`, else the
+/// defaults.
 fn rev_config(
     reader: &Reader,
     target: &RevTarget<'_>,
@@ -364,7 +365,20 @@ fn rev_config(
                     &root,
                 )?
             }
-            None => Config::default(),
+            // A GuardLink project, as in a work-tree scan.
+            None => {
+                let gl_path = if target.prefix.is_empty() {
+                    crate::import::guardlink::CONFIG_FILE.to_string()
+                } else {
+                    format!("{}/{}", target.prefix, crate::import::guardlink::CONFIG_FILE)
+                };
+                match reader.file_at(tree, &gl_path)? {
+                    Some(bytes) => {
+                        crate::import::guardlink::config_from(&String::from_utf8_lossy(&bytes))
+                    }
+                    None => Config::default(),
+                }
+            }
         },
     })
 }

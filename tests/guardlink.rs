@@ -168,3 +168,56 @@ fn threatmark_lines_are_not_taken_for_gal() {
     assert_eq!(annotations.len(), 3);
     assert!(annotations.iter().all(|a| !a.gal));
 }
+
+/// A project with a `.guardlink/config.json` and no threatmark.toml is read from the files
+/// GuardLink reads: its built-in lists (the `include`/`exclude` in `config.json` are GuardLink's
+/// record of `init`, which its parser never reads), with sidecars under
+/// `.guardlink/annotations/` kept whatever folder they mirror.
+#[test]
+fn a_guardlink_project_is_read_from_the_files_guardlink_reads() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guardlink-project");
+    let config = Config::load(&root, None).expect("config");
+    assert_eq!(config.project.name.as_deref(), Some("ticket-desk"));
+    let result = scan_dir(&root, &config, 1, &|| {}).expect("scan");
+    let model = serde_json::to_value(&result.model).expect("json");
+    let errors: Vec<_> = result
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert!(errors.is_empty(), "fixtures under tests/ are not read: {errors:#?}");
+    assert_eq!(
+        ids(&model, "components"),
+        vec!["mailer", "tickets"],
+        "nothing from tests/, test/, __tests__/, dist/, settings.toml or GuardLink's own outputs"
+    );
+    assert_eq!(
+        find(&model, "threats", "ticket-spoof")["severity"],
+        "high",
+        "the redeclaration in a fixture is not read"
+    );
+    // `.py` is read although config.json lists only `*.ts`, as GuardLink does.
+    assert!(ids(&model, "exposures").contains(&"mailer/header-inject".to_string()));
+    // The sidecar under `.guardlink/annotations/tests/` is rescued.
+    assert_eq!(ids(&model, "tests"), vec!["sender-check/tickets"]);
+}
+
+/// Extensions GuardLink reads that threatmark has no language for are read with the comment
+/// tokens GuardLink looks for.
+#[test]
+fn a_guardlink_project_reads_dart_and_elixir_comments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write(".guardlink/config.json", "{}");
+    write("lib/app.dart", "// @asset App.Screen (#screen)\nvoid main() {}\n");
+    write("lib/srv.ex", "# @asset App.Server (#server)\ndefmodule S do end\n");
+    write("lib/Q.hs", "-- @asset App.Query (#query)\nmain = pure ()\n");
+    let config = Config::load(dir.path(), None).expect("config");
+    let result = scan_dir(dir.path(), &config, 1, &|| {}).expect("scan");
+    let model = serde_json::to_value(&result.model).expect("json");
+    assert_eq!(ids(&model, "components"), vec!["query", "screen", "server"]);
+}
