@@ -541,9 +541,11 @@ impl ThreatModel {
         find(&self.actors, id, |t| &t.id)
     }
 
-    /// Counts per kind, in a fixed order, for summaries.
+    /// Counts per kind, in a fixed order, for summaries. GuardLink's kinds (entitlements,
+    /// assumptions, features) are listed only when the model has some, so summaries of every
+    /// other model read as before.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
-        vec![
+        let mut counts = vec![
             ("components", self.components.len()),
             ("boundaries", self.boundaries.len()),
             ("actors", self.actors.len()),
@@ -556,7 +558,17 @@ impl ThreatModel {
             ("flows", self.flows.len()),
             ("reviews", self.reviews.len()),
             ("tests", self.tests.len()),
-        ]
+        ];
+        for (kind, n) in [
+            ("entitlements", self.entitlements.len()),
+            ("assumptions", self.assumptions.len()),
+            ("features", self.features.len()),
+        ] {
+            if n > 0 {
+                counts.push((kind, n));
+            }
+        }
+        counts
     }
 }
 
