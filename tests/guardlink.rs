@@ -7,6 +7,7 @@
 //! `src/broken.ts` one malformed GAL line and one line of prose that starts with a verb.
 //!
 //! @tests #gal_native for #parser
+//! @tests #guardlink_files for #scanner
 
 use std::path::PathBuf;
 
