@@ -370,7 +370,11 @@ fn rev_config(
                 let gl_path = if target.prefix.is_empty() {
                     crate::import::guardlink::CONFIG_FILE.to_string()
                 } else {
-                    format!("{}/{}", target.prefix, crate::import::guardlink::CONFIG_FILE)
+                    format!(
+                        "{}/{}",
+                        target.prefix,
+                        crate::import::guardlink::CONFIG_FILE
+                    )
                 };
                 match reader.file_at(tree, &gl_path)? {
                     Some(bytes) => {

@@ -548,7 +548,10 @@ fn guardlink_facts_are_exported() {
             .cloned()
             .unwrap_or_else(|| panic!("no {id}"))
     };
-    assert_eq!(component("orders")["assets"]["processed"], serde_json::json!(["data-pii"]));
+    assert_eq!(
+        component("orders")["assets"]["processed"],
+        serde_json::json!(["data-pii"])
+    );
     assert_eq!(
         component("ledger")["attributes"]["owners"],
         serde_json::json!(["payments-team"])
@@ -557,12 +560,18 @@ fn guardlink_facts_are_exported() {
         .as_array()
         .and_then(|l| l.iter().find(|t| t["id"] == "replay"))
         .expect("replay");
-    assert_eq!(replay["attributes"]["confirmedOn"], serde_json::json!(["orders"]));
+    assert_eq!(
+        replay["attributes"]["confirmedOn"],
+        serde_json::json!(["orders"])
+    );
     insta::assert_snapshot!("guardlink_otm", text);
 
     // TM-BOM: data sets with their sensitivity, the scope's sensitivity, and assumptions.
     let (text, bom) = doc(Format::TmBom);
-    assert_eq!(bom["scope"]["data_sensitivity"], serde_json::json!(["pii", "fin"]));
+    assert_eq!(
+        bom["scope"]["data_sensitivity"],
+        serde_json::json!(["pii", "fin"])
+    );
     let sets: Vec<&str> = bom["data_sets"]
         .as_array()
         .expect("data sets")
@@ -586,9 +595,19 @@ fn guardlink_facts_are_exported() {
         .find(|c| c["data"]["name"] == "Shop.Ledger")
         .expect("ledger cell");
     let description = ledger["data"]["description"].as_str().unwrap_or("");
-    for want in ["Owner: payments-team", "Data: financial", "Assumes: The database enforces unique ids"] {
-        assert!(description.contains(want), "{want:?} not in {description:?}");
+    for want in [
+        "Owner: payments-team",
+        "Data: financial",
+        "Assumes: The database enforces unique ids",
+    ] {
+        assert!(
+            description.contains(want),
+            "{want:?} not in {description:?}"
+        );
     }
-    assert!(text.contains("Confirmed exploitable"), "a confirmed exposure is marked");
+    assert!(
+        text.contains("Confirmed exploitable"),
+        "a confirmed exposure is marked"
+    );
     insta::assert_snapshot!("guardlink_threat_dragon", text);
 }

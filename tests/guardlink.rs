@@ -186,7 +186,10 @@ fn a_guardlink_project_is_read_from_the_files_guardlink_reads() {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();
-    assert!(errors.is_empty(), "fixtures under tests/ are not read: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "fixtures under tests/ are not read: {errors:#?}"
+    );
     assert_eq!(
         ids(&model, "components"),
         vec!["mailer", "tickets"],
@@ -214,8 +217,14 @@ fn a_guardlink_project_reads_dart_and_elixir_comments() {
         std::fs::write(path, text).expect("write");
     };
     write(".guardlink/config.json", "{}");
-    write("lib/app.dart", "// @asset App.Screen (#screen)\nvoid main() {}\n");
-    write("lib/srv.ex", "# @asset App.Server (#server)\ndefmodule S do end\n");
+    write(
+        "lib/app.dart",
+        "// @asset App.Screen (#screen)\nvoid main() {}\n",
+    );
+    write(
+        "lib/srv.ex",
+        "# @asset App.Server (#server)\ndefmodule S do end\n",
+    );
     write("lib/Q.hs", "-- @asset App.Query (#query)\nmain = pure ()\n");
     let config = Config::load(dir.path(), None).expect("config");
     let result = scan_dir(dir.path(), &config, 1, &|| {}).expect("scan");

@@ -658,11 +658,17 @@ fn merge_keeps_guardlink_facts() {
         .iter()
         .find(|f| f.link.target == "desk.api")
         .expect("flow");
-    assert_eq!(flow.link.crosses, vec!["edge"], "the between-boundary is crossed");
+    assert_eq!(
+        flow.link.crosses,
+        vec!["edge"],
+        "the between-boundary is crossed"
+    );
     // A merge of one model keeps what the scan derived (sources get the project's folder).
     let alone = threatmark::merge::merge(std::slice::from_ref(&gal), &RiskMatrix::default());
     fn links<T: Clone>(list: &[model::Relation<T>]) -> Vec<(String, T)> {
-        list.iter().map(|r| (r.id.clone(), r.link.clone())).collect()
+        list.iter()
+            .map(|r| (r.id.clone(), r.link.clone()))
+            .collect()
     }
     assert_eq!(links(&alone.entitlements), links(&gal.entitlements));
     assert_eq!(links(&alone.assumptions), links(&gal.assumptions));

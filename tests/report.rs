@@ -655,7 +655,11 @@ fn guardlink_facts_are_in_the_reports() {
         .assert()
         .success();
     let ledger = fs::read_to_string(out.join("components/ledger.html")).expect("ledger page");
-    for want in ["payments-team", "financial", "The database enforces unique ids"] {
+    for want in [
+        "payments-team",
+        "financial",
+        "The database enforces unique ids",
+    ] {
         assert!(ledger.contains(want), "site page lacks {want:?}");
     }
     insta::assert_snapshot!("guardlink_site_component", ledger);

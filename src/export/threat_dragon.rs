@@ -220,7 +220,11 @@ fn component_cell(model: &ThreatModel, c: &Component, rect: Rect, threats: Vec<V
         let data: Vec<&str> = c.extra.data.iter().map(|d| d.as_str()).collect();
         description.push_str(&format!("\nData: {}", data.join(", ")));
     }
-    for a in model.assumptions.iter().filter(|a| a.link.component == c.id) {
+    for a in model
+        .assumptions
+        .iter()
+        .filter(|a| a.link.component == c.id)
+    {
         description.push_str(&format!("\nAssumes: {}", a.description));
     }
     let mut data = json!({

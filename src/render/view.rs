@@ -1351,7 +1351,12 @@ pub fn build(
                     .map(|t| ElementType::as_str(t).to_string()),
                 owner: c.attributes.owner.as_deref().map(clean),
                 owners: c.extra.owners.iter().map(|o| clean(o)).collect(),
-                data: c.extra.data.iter().map(|d| d.as_str().to_string()).collect(),
+                data: c
+                    .extra
+                    .data
+                    .iter()
+                    .map(|d| d.as_str().to_string())
+                    .collect(),
                 assumptions: model
                     .assumptions
                     .iter()
@@ -1550,7 +1555,11 @@ pub fn build(
         coverage: analysis.coverage.iter().map(|c| b.coverage(c)).collect(),
         diagram,
         timeline,
-        entitlements: model.entitlements.iter().map(|e| b.entitlement(e)).collect(),
+        entitlements: model
+            .entitlements
+            .iter()
+            .map(|e| b.entitlement(e))
+            .collect(),
         assumptions: model.assumptions.iter().map(|a| b.assumption(a)).collect(),
         features: model
             .features
