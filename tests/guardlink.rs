@@ -231,3 +231,42 @@ fn a_guardlink_project_reads_dart_and_elixir_comments() {
     let model = serde_json::to_value(&result.model).expect("json");
     assert_eq!(ids(&model, "components"), vec!["query", "screen", "server"]);
 }
+
+/// A `.guardlink/config.json` linked from outside the repository is refused, as the other
+/// configuration files are: its `project` would otherwise end up in the model.
+#[cfg(unix)]
+#[test]
+fn a_guardlink_config_linked_from_outside_is_refused() {
+    const MARKER: &str = "AKIA7D2F0GUARDLINK";
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        outside.path().join("settings.json"),
+        format!("{{\"project\": \"{MARKER}\"}}"),
+    )
+    .expect("write");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join(".guardlink")).expect("mkdir");
+    std::fs::write(root.join("a.ts"), "// @asset A.B (#a)\n").expect("write");
+    std::os::unix::fs::symlink(
+        outside.path().join("settings.json"),
+        root.join(".guardlink/config.json"),
+    )
+    .expect("symlink");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threatmark"))
+        .args(["scan", "--format", "json"])
+        .arg(root)
+        .env("THREATMARK_NO_CACHE", "1")
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stdout.contains(MARKER) && !stderr.contains(MARKER),
+        "{stdout}{stderr}"
+    );
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+}
