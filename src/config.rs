@@ -214,6 +214,10 @@ pub struct ScanConfig {
     pub parse_timeout_ms: u64,
     pub follow_symlinks: bool,
     pub hidden: bool,
+    /// Globs that no `exclude` removes (GuardLink's sidecars under `.guardlink/annotations/`,
+    /// see `import::guardlink`). Not a key of threatmark.toml.
+    #[serde(skip)]
+    pub keep: Vec<String>,
 }
 
 impl Default for ScanConfig {
@@ -226,6 +230,7 @@ impl Default for ScanConfig {
             parse_timeout_ms: 5000,
             follow_symlinks: false,
             hidden: true,
+            keep: Vec::new(),
         }
     }
 }
@@ -327,7 +332,8 @@ impl Config {
 
     /// Load the configuration of `root`: `explicit` if given (a `.yaml`/`.yml` file is read as a
     /// `threatspec.yaml`), else `threatmark.toml`, else a Threatspec project's
-    /// `threatspec.yaml`, else the defaults.
+    /// `threatspec.yaml`, else a GuardLink project's `.guardlink/config.json`, else the
+    /// defaults.
     pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
         Config::load_reusing(root, explicit, &|_| None).map(|(config, _)| config)
     }
@@ -345,10 +351,15 @@ impl Config {
             None => {
                 let p = root.join(FILE_NAME);
                 let ts = root.join(crate::import::threatspec::CONFIG_FILE);
+                let gl = root.join(crate::import::guardlink::CONFIG_FILE);
                 if p.is_file() {
                     p
                 } else if ts.is_file() {
                     ts
+                } else if gl.is_file() {
+                    // GuardLink reads the name only; an unreadable file still marks the project.
+                    let text = std::fs::read_to_string(&gl).unwrap_or_default();
+                    return Ok((crate::import::guardlink::config_from(&text), None));
                 } else {
                     return Ok((Config::default(), None));
                 }

@@ -294,6 +294,30 @@ fn items_of(
         |x| &x.id,
         |t| format!("{} for {}", t.link.control, t.link.component),
     );
+    add(
+        out,
+        "entitlement",
+        &model.entitlements,
+        &other.entitlements,
+        |x| &x.id,
+        |e| format!("{} may {}", e.link.actor, e.link.capability),
+    );
+    add(
+        out,
+        "assumption",
+        &model.assumptions,
+        &other.assumptions,
+        |x| &x.id,
+        |a| format!("{}: {}", a.link.component, a.description),
+    );
+    add(
+        out,
+        "feature",
+        &model.features,
+        &other.features,
+        |x| &x.id,
+        |f| f.link.name.clone(),
+    );
 }
 
 fn primary(value: &Value) -> Option<Location> {
@@ -549,6 +573,28 @@ mod tests {
             })
             .collect();
         build(Project::default(), &files).0
+    }
+
+    /// GuardLink's entitlements, assumptions and features are items of the diff too.
+    #[test]
+    fn guardlink_facts_are_diffed() {
+        let base = "@asset A.B (#a)\n@actor Ops (#ops)\n";
+        let a = model(&[("a.ts", base)]);
+        let b = model(&[(
+            "a.ts",
+            &format!(
+                "{base}@assumes #a -- \"TLS ends at the proxy\"\n@feature \"Login\"\n@entitles #ops to restart on #a\n"
+            ),
+        )]);
+        let d = diff(&a, &b, "a", "b", &RiskMatrix::default());
+        let mut kinds: Vec<&str> = d.changes.iter().map(|c| c.kind.as_str()).collect();
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            vec!["assumption", "entitlement", "feature"],
+            "{d:#?}"
+        );
+        assert!(d.changes.iter().all(|c| c.change == ChangeKind::Added));
     }
 
     #[test]

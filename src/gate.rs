@@ -483,7 +483,10 @@ fn annotated_files(m: &ThreatModel) -> impl Iterator<Item = &str> {
         .chain(m.transfers.iter().map(|r| &r.sources))
         .chain(m.flows.iter().map(|r| &r.sources))
         .chain(m.reviews.iter().map(|r| &r.sources))
-        .chain(m.tests.iter().map(|r| &r.sources));
+        .chain(m.tests.iter().map(|r| &r.sources))
+        .chain(m.entitlements.iter().map(|r| &r.sources))
+        .chain(m.assumptions.iter().map(|r| &r.sources))
+        .chain(m.features.iter().map(|r| &r.sources));
     entities
         .chain(relations)
         .flatten()
@@ -654,6 +657,19 @@ mod tests {
         let head = build(Project::default(), &files(&[("a.py", "@threat A (#a)\n")])).0;
         assert_eq!(silenced_files(&base, &head, &[]), vec!["b.py"]);
         assert!(silenced_files(&base, &base, &[]).is_empty());
+        // A file that holds only GuardLink's assumptions and features counts too.
+        let gal = build(
+            Project::default(),
+            &files(&[
+                ("a.py", "@threat A (#a)\n@asset A.B (#x)\n"),
+                (
+                    "c.ts",
+                    "@assumes #x -- \"TLS ends at the proxy\"\n@feature \"Login\"\n",
+                ),
+            ]),
+        )
+        .0;
+        assert_eq!(silenced_files(&gal, &head, &[]), vec!["c.ts"]);
     }
 
     #[test]

@@ -270,6 +270,9 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
     let mut flows = BTreeMap::new();
     let mut reviews = BTreeMap::new();
     let mut tests = BTreeMap::new();
+    let mut entitlements = BTreeMap::new();
+    let mut assumptions = BTreeMap::new();
+    let mut features = BTreeMap::new();
 
     for (i, m) in models.iter().enumerate() {
         let r = Renamer {
@@ -281,6 +284,8 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
             let extra = ComponentExtra {
                 parent: r.opt(Kind::Component, &c.extra.parent),
                 boundary: r.opt(Kind::Boundary, &c.extra.boundary),
+                owners: c.extra.owners.clone(),
+                data: c.extra.data.clone(),
             };
             join(&mut components, r.entity(Kind::Component, c, extra));
         }
@@ -288,6 +293,12 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
             let extra = BoundaryExtra {
                 parent: r.opt(Kind::Boundary, &b.extra.parent),
                 components: Vec::new(),
+                between: b
+                    .extra
+                    .between
+                    .iter()
+                    .map(|c| r.id(Kind::Component, c))
+                    .collect(),
             };
             join(&mut boundaries, r.entity(Kind::Boundary, b, extra));
         }
@@ -359,6 +370,29 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
             let id = ids::relation_id(&[&link.control, &link.component]);
             join_relation(&mut tests, r.relation(id, link, x));
         }
+        for x in &m.entitlements {
+            let mut link = x.link.clone();
+            link.actor = r.id(Kind::Actor, &link.actor);
+            link.component = r.opt(Kind::Component, &link.component);
+            link.threat = r.opt(Kind::Threat, &link.threat);
+            let id = ids::relation_id(&[
+                &link.actor,
+                &ids::slug(&link.capability),
+                link.component.as_deref().unwrap_or(""),
+                link.threat.as_deref().unwrap_or(""),
+            ]);
+            join_relation(&mut entitlements, r.relation(id, link, x));
+        }
+        for x in &m.assumptions {
+            let mut link = x.link.clone();
+            link.component = r.id(Kind::Component, &link.component);
+            let id = ids::relation_id(&[&link.component, &ids::slug(&x.description)]);
+            join_relation(&mut assumptions, r.relation(id, link, x));
+        }
+        for x in &m.features {
+            // A feature is a name, not an id of either model: the same name is one feature.
+            join_relation(&mut features, r.relation(x.id.clone(), x.link.clone(), x));
+        }
     }
 
     // Derived fields: each boundary's members, each flow's crossings. One pass over the
@@ -379,9 +413,27 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
             .values()
             .filter_map(|c| c.extra.boundary.as_deref()),
     );
+    // GAL's `@boundary between A and B`: crossed by every flow between A and B, as in a scan.
+    let mut between: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for b in boundaries.values() {
+        if let [x, y] = b.extra.between.as_slice() {
+            between
+                .entry((x.min(y).as_str(), x.max(y).as_str()))
+                .or_default()
+                .push(b.id.as_str());
+        }
+    }
     for f in flows.values_mut() {
         let side = |c: &str| components.get(c).and_then(|c| c.extra.boundary.as_deref());
         f.link.crosses = nesting.crossed(side(&f.link.source), side(&f.link.target));
+        let (s, t) = (f.link.source.as_str(), f.link.target.as_str());
+        if let Some(ids) = between.get(&(s.min(t), s.max(t))).filter(|_| s != t) {
+            for b in ids {
+                if !f.link.crosses.iter().any(|c| c == b) {
+                    f.link.crosses.push((*b).to_string());
+                }
+            }
+        }
     }
 
     let names: Vec<&str> = models.iter().map(|m| m.project.name.as_str()).collect();
@@ -403,6 +455,9 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
         flows: flows.into_values().collect(),
         reviews: reviews.into_values().collect(),
         tests: tests.into_values().collect(),
+        entitlements: entitlements.into_values().collect(),
+        assumptions: assumptions.into_values().collect(),
+        features: features.into_values().collect(),
         analysis: None,
     };
     merged.analysis = Some(analysis::analyze(&merged, matrix, None));
@@ -548,7 +603,7 @@ mod tests {
             placeholder: false,
             extra: BoundaryExtra {
                 parent: parent.map(str::to_string),
-                components: Vec::new(),
+                ..BoundaryExtra::default()
             },
             attributes: Attributes::default(),
             sources: Vec::new(),

@@ -26,6 +26,20 @@ pub const STEMS: &[&str] = &[
     "test",
     "threat",
     "transfer",
+    // GuardLink's verbs (annotation/gal.rs).
+    "asset",
+    "flows",
+    "confirmed",
+    "entitles",
+    "validates",
+    "audit",
+    "owns",
+    "handles",
+    "assumes",
+    "feature",
+    "comment",
+    "shield",
+    "source",
 ];
 
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {

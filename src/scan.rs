@@ -124,11 +124,23 @@ pub struct FileOutcome {
 /// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
 pub fn is_candidate(rel: &str, opts: &FileOptions) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    if opts.language_by_name(rel).is_some() || name.ends_with(".json") || opts.design_text(name) {
+    if opts.language_by_name(rel).is_some()
+        || name.ends_with(".json")
+        || opts.design_text(name)
+        || is_gal_file(name)
+    {
         return true;
     }
     // No extension: a `#!` line may still name the language.
     !name.contains('.') || name.starts_with('.') && !name[1..].contains('.')
+}
+
+/// GuardLink's `.gal` sidecars: annotation lines with no comment markers.
+fn is_gal_file(name: &str) -> bool {
+    name.len() > 4
+        && name
+            .get(name.len() - 4..)
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(".gal"))
 }
 
 /// The per-file pipeline. Pure: `rel` is only used in locations.
@@ -162,6 +174,19 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     let Some(lang) = lang else {
         if opts.design_text(name) {
             read_design_text(bytes, &mut out);
+            return out;
+        }
+        // GuardLink's `.gal` sidecars are annotation lines with no comment markers.
+        if is_gal_file(name) {
+            let decoded = text::decode(bytes);
+            let text = decoded.text.as_ref();
+            let index = LineIndex::new(text);
+            let loc = Locator::new(rel, text, &index);
+            out.matched = true;
+            annotation::parse_whole(&loc, &mut out.annotations, &mut out.diagnostics);
+            if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+                out.text = Some(Arc::from(text));
+            }
             return out;
         }
         // Threatspec reads `x-threatspec` keys in JSON documents (OpenAPI) too.
@@ -364,7 +389,8 @@ pub fn config_key(config: &Config) -> u64 {
 }
 
 /// The configuration of a revision scan: `config` when given, else the revision's
-/// threatmark.toml, else its threatspec.yaml, else the defaults.
+/// threatmark.toml, else its threatspec.yaml, else its `.guardlink/config.json`, else the
+/// defaults.
 fn rev_config(
     reader: &Reader,
     target: &RevTarget<'_>,
@@ -403,7 +429,24 @@ fn rev_config(
                     &root,
                 )?
             }
-            None => Config::default(),
+            // A GuardLink project, as in a work-tree scan.
+            None => {
+                let gl_path = if target.prefix.is_empty() {
+                    crate::import::guardlink::CONFIG_FILE.to_string()
+                } else {
+                    format!(
+                        "{}/{}",
+                        target.prefix,
+                        crate::import::guardlink::CONFIG_FILE
+                    )
+                };
+                match reader.file_at(tree, &gl_path)? {
+                    Some(bytes) => {
+                        crate::import::guardlink::config_from(&String::from_utf8_lossy(&bytes))
+                    }
+                    None => Config::default(),
+                }
+            }
         },
     })
 }

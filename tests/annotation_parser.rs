@@ -116,6 +116,8 @@ fn render(a: &Annotation) -> String {
         Body::Tests { control, component } => {
             format!("tests {} for {}", ent(control), ent(component))
         }
+        // GuardLink's dialect (tests/guardlink.rs).
+        other => format!("{tag} {other:?}"),
     }
 }
 

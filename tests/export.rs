@@ -518,3 +518,96 @@ fn command_writes_what_the_library_exports() {
         export::export(&model, &matrix, Format::Otm)
     );
 }
+
+/// A GuardLink model's data classes, owners, confirmed exposures and assumptions reach the
+/// exports where the format has a place for them, and every export still validates.
+#[test]
+fn guardlink_facts_are_exported() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guardlink");
+    let (model, matrix) = scan(&root);
+    let doc = |format| {
+        let text = export::export(&model, &matrix, format);
+        let doc = parse(&text);
+        assert_valid(format, &doc);
+        (text, doc)
+    };
+
+    // OTM: a data asset per class, processed (or stored) by the components that handle it.
+    let (text, otm) = doc(Format::Otm);
+    let assets: Vec<&str> = otm["assets"]
+        .as_array()
+        .expect("assets")
+        .iter()
+        .map(|a| a["id"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(assets, vec!["data-pii", "data-financial"]);
+    let component = |id: &str| {
+        otm["components"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id}"))
+    };
+    assert_eq!(
+        component("orders")["assets"]["processed"],
+        serde_json::json!(["data-pii"])
+    );
+    assert_eq!(
+        component("ledger")["attributes"]["owners"],
+        serde_json::json!(["payments-team"])
+    );
+    let replay = otm["threats"]
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["id"] == "replay"))
+        .expect("replay");
+    assert_eq!(
+        replay["attributes"]["confirmedOn"],
+        serde_json::json!(["orders"])
+    );
+    insta::assert_snapshot!("guardlink_otm", text);
+
+    // TM-BOM: data sets with their sensitivity, the scope's sensitivity, and assumptions.
+    let (text, bom) = doc(Format::TmBom);
+    assert_eq!(
+        bom["scope"]["data_sensitivity"],
+        serde_json::json!(["pii", "fin"])
+    );
+    let sets: Vec<&str> = bom["data_sets"]
+        .as_array()
+        .expect("data sets")
+        .iter()
+        .map(|s| s["symbolic_name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(sets, vec!["data-pii", "data-financial"]);
+    let assumption = &bom["assumptions"][0];
+    assert_eq!(assumption["topics"], serde_json::json!(["ledger"]));
+    assert!(
+        assumption["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("The database enforces unique ids"))
+    );
+    insta::assert_snapshot!("guardlink_tm_bom", text);
+
+    // Threat Dragon: in the element's description, and on the threat.
+    let (text, td) = doc(Format::ThreatDragon);
+    let ledger = cells(&td)
+        .iter()
+        .find(|c| c["data"]["name"] == "Shop.Ledger")
+        .expect("ledger cell");
+    let description = ledger["data"]["description"].as_str().unwrap_or("");
+    for want in [
+        "Owner: payments-team",
+        "Data: financial",
+        "Assumes: The database enforces unique ids",
+    ] {
+        assert!(
+            description.contains(want),
+            "{want:?} not in {description:?}"
+        );
+    }
+    assert!(
+        text.contains("Confirmed exploitable"),
+        "a confirmed exposure is marked"
+    );
+    insta::assert_snapshot!("guardlink_threat_dragon", text);
+}

@@ -1704,3 +1704,49 @@ fn diff_of_a_change_that_touches_no_annotation() {
         slow.stdout
     );
 }
+
+/// A GuardLink project at a revision is read from the files GuardLink reads, as in the work
+/// tree: its `.guardlink/config.json` in the commit decides, and a test fixture that redeclares
+/// a threat is not read.
+#[test]
+fn scan_rev_of_a_guardlink_project_reads_what_guardlink_reads() {
+    let repo = Repo::new();
+    repo.write(
+        ".guardlink/config.json",
+        r#"{"project": "desk", "include": ["**/*.ts"]}"#,
+    );
+    repo.write(
+        ".guardlink/definitions.ts",
+        "// @asset Desk.Api (#api)\n// @threat Spoofing (#spoof) [P1]\n",
+    );
+    repo.write("src/api.ts", "// @exposes #api to #spoof [high]\n");
+    repo.write("tools/job.py", "# @asset Desk.Job (#job)\n");
+    repo.write(
+        "tests/fixture.ts",
+        "// @threat Spoofing (#spoof) [low]\n// @asset Only.In.Tests (#fixture)\n",
+    );
+    repo.write(
+        ".guardlink/annotations/tests/api.test.ts.gal",
+        "@source file:tests/api.test.ts line:1\n@audit #api -- \"reviewed\"\n",
+    );
+    repo.commit("guardlink project");
+    let worktree = repo.stdout(&["scan", "--format", "json", "."]);
+    let rev = repo.stdout(&["scan", "--rev", "HEAD", "."]);
+    assert_eq!(worktree, rev, "scan --rev HEAD differs from the work tree");
+    let model = parse(&rev);
+    assert_eq!(model["project"]["name"], "desk");
+    assert_eq!(ids(&model, "components"), set(&["api", "job"]));
+    assert_eq!(
+        ids(&model, "reviews").len(),
+        1,
+        "the sidecar under tests/ is read"
+    );
+    let spoof = model["threats"]
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["id"] == "spoof"))
+        .expect("spoof");
+    assert_eq!(
+        spoof["severity"], "high",
+        "the fixture's redeclaration is not read"
+    );
+}

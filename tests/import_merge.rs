@@ -617,3 +617,68 @@ fn ajv_nullable(schema: &mut Value) {
         _ => {}
     }
 }
+
+/// GuardLink's facts survive a merge: entitlements, assumptions and features are copied (with
+/// renamed ids), owners and data classes stay on their components, and a boundary between two
+/// components is still crossed by the flows between them.
+#[test]
+fn merge_keeps_guardlink_facts() {
+    let gal = build(
+        "desk",
+        &[(
+            "src/app.ts",
+            "@asset Desk.Api (#api) -- \"the API\"\n\
+             @threat Spoofing (#spoof) [P1]\n\
+             @actor Support (#support)\n\
+             @flows Browser -> #api via HTTPS\n\
+             @boundary between Browser and #api (#edge)\n\
+             @owns desk-team for #api\n\
+             @handles pii on #api\n\
+             @assumes #api -- \"TLS ends at the proxy\"\n\
+             @entitles #support to read-tickets on #api against #spoof\n\
+             @feature \"Tickets\"\n",
+        )],
+    );
+    // `api` and `spoof` are declared differently in the other model: namespaced there.
+    let other = build(
+        "other",
+        &[(
+            "src/main.go",
+            "@component API (#api): another API\n@threat Spoofing (#spoof) [impact: minor]\n",
+        )],
+    );
+    let m = threatmark::merge::merge(&[gal.clone(), other], &RiskMatrix::default());
+    let api = m.component("desk.api").expect("desk.api");
+    assert_eq!(api.extra.owners, vec!["desk-team"]);
+    assert_eq!(api.extra.data.len(), 1);
+    assert_eq!(m.entitlements.len(), 1, "{m:#?}");
+    let e = &m.entitlements[0].link;
+    assert_eq!(
+        (e.component.as_deref(), e.threat.as_deref()),
+        (Some("desk.api"), Some("desk.spoof"))
+    );
+    assert_eq!(m.assumptions.len(), 1);
+    assert_eq!(m.assumptions[0].link.component, "desk.api");
+    assert_eq!(m.features.len(), 1);
+    let flow = m
+        .flows
+        .iter()
+        .find(|f| f.link.target == "desk.api")
+        .expect("flow");
+    assert_eq!(
+        flow.link.crosses,
+        vec!["edge"],
+        "the between-boundary is crossed"
+    );
+    // A merge of one model keeps what the scan derived (sources get the project's folder).
+    let alone = threatmark::merge::merge(std::slice::from_ref(&gal), &RiskMatrix::default());
+    fn links<T: Clone>(list: &[model::Relation<T>]) -> Vec<(String, T)> {
+        list.iter()
+            .map(|r| (r.id.clone(), r.link.clone()))
+            .collect()
+    }
+    assert_eq!(links(&alone.entitlements), links(&gal.entitlements));
+    assert_eq!(links(&alone.assumptions), links(&gal.assumptions));
+    assert_eq!(links(&alone.features), links(&gal.features));
+    assert_eq!(links(&alone.flows), links(&gal.flows));
+}

@@ -17,6 +17,7 @@ use predicates::prelude::*;
 const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/shop");
 const POLYGLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/polyglot");
 const XSS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xss");
+const GAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/guardlink");
 
 /// The example the snapshots use: the shop when it is there, else the polyglot fixture.
 fn example() -> (&'static str, &'static str) {
@@ -613,4 +614,57 @@ fn xss_fixture_site_pages_have_safe_names() {
         );
         assert!(!f.contains(".."), "{f}");
     }
+}
+
+/// GuardLink's facts are shown: owners and data classes on components, confirmed exposures,
+/// entitlements, assumptions and features (sections that only appear when the model has them).
+#[test]
+fn guardlink_facts_are_in_the_reports() {
+    let md = report(GAL, "markdown", &[]);
+    for want in [
+        "- **Owner:** payments-team",
+        "- **Data:** financial",
+        "- **Data:** pii",
+        "*exposure* (confirmed)",
+        "## Entitlements",
+        "## Assumptions",
+        "The database enforces unique ids",
+        "## Features",
+        "Checkout",
+        "1 entitlement",
+    ] {
+        assert!(md.contains(want), "markdown lacks {want:?}:\n{md}");
+    }
+    insta::assert_snapshot!("guardlink_markdown", md);
+    let html = report(GAL, "html", &[]);
+    for want in [
+        "<span class=\"tm-tag\">pii</span>",
+        "payments-team",
+        "id=\"entitlements\"",
+        "id=\"assumptions\"",
+        "id=\"features\"",
+        ">confirmed<",
+    ] {
+        assert!(html.contains(want), "html lacks {want:?}");
+    }
+    insta::assert_snapshot!("guardlink_html", html);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("site");
+    tm().args(["site", GAL, "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let ledger = fs::read_to_string(out.join("components/ledger.html")).expect("ledger page");
+    for want in [
+        "payments-team",
+        "financial",
+        "The database enforces unique ids",
+    ] {
+        assert!(ledger.contains(want), "site page lacks {want:?}");
+    }
+    insta::assert_snapshot!("guardlink_site_component", ledger);
+    // The shop has none of these: its outputs keep no trace of them.
+    let (root, _) = example();
+    let shop = report(root, "markdown", &[]);
+    assert!(!shop.contains("## Entitlements") && !shop.contains("(confirmed)"));
 }

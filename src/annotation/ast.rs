@@ -3,6 +3,8 @@
 use crate::diagnostic::Span;
 use crate::model::{Attributes, Source};
 
+pub use crate::model::DataClass;
+
 /// The tags. Relation tags also accept their singular form (`@mitigate`), as in Threatspec.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -20,6 +22,20 @@ pub enum Tag {
     Connects,
     Review,
     Tests,
+    // GuardLink's verbs (GAL, see gal.rs): read only in GAL's syntax.
+    Asset,
+    Flows,
+    Confirmed,
+    Entitles,
+    Validates,
+    Audit,
+    Owns,
+    Handles,
+    Assumes,
+    Feature,
+    Comment,
+    Shield,
+    Source,
 }
 
 impl Tag {
@@ -44,6 +60,19 @@ impl Tag {
         ("reviews", Tag::Review),
         ("tests", Tag::Tests),
         ("test", Tag::Tests),
+        ("asset", Tag::Asset),
+        ("flows", Tag::Flows),
+        ("confirmed", Tag::Confirmed),
+        ("entitles", Tag::Entitles),
+        ("validates", Tag::Validates),
+        ("audit", Tag::Audit),
+        ("owns", Tag::Owns),
+        ("handles", Tag::Handles),
+        ("assumes", Tag::Assumes),
+        ("feature", Tag::Feature),
+        ("comment", Tag::Comment),
+        ("shield", Tag::Shield),
+        ("source", Tag::Source),
     ];
 
     /// Tags are case-sensitive, as in Threatspec: `@Component` is a Java annotation, not ours.
@@ -68,7 +97,25 @@ impl Tag {
             Tag::Connects => "connects",
             Tag::Review => "review",
             Tag::Tests => "tests",
+            Tag::Asset => "asset",
+            Tag::Flows => "flows",
+            Tag::Confirmed => "confirmed",
+            Tag::Entitles => "entitles",
+            Tag::Validates => "validates",
+            Tag::Audit => "audit",
+            Tag::Owns => "owns",
+            Tag::Handles => "handles",
+            Tag::Assumes => "assumes",
+            Tag::Feature => "feature",
+            Tag::Comment => "comment",
+            Tag::Shield => "shield",
+            Tag::Source => "source",
         }
+    }
+
+    /// GuardLink's verbs, which only its syntax reads (gal.rs).
+    pub fn is_gal(self) -> bool {
+        self >= Tag::Asset
     }
 }
 
@@ -164,6 +211,35 @@ pub enum Body {
         control: EntityRef,
         component: EntityRef,
     },
+    /// GAL `@confirmed THREAT on ASSET`: an exposure verified to be exploitable.
+    Confirmed {
+        threat: EntityRef,
+        component: EntityRef,
+    },
+    /// GAL `@entitles ACTOR to capability [on ASSET] [against THREAT]`.
+    Entitles {
+        actor: EntityRef,
+        capability: String,
+        component: Option<EntityRef>,
+        threat: Option<EntityRef>,
+    },
+    /// GAL `@boundary between A and B (#id)`: A and B are in different trust zones.
+    Between {
+        target: EntityRef,
+        a: EntityRef,
+        b: EntityRef,
+    },
+    /// GAL `@owns team for ASSET`.
+    Owns { owner: String, component: EntityRef },
+    /// GAL `@handles pii on ASSET`: the data the component handles.
+    Handles {
+        class: crate::model::DataClass,
+        component: EntityRef,
+    },
+    /// GAL `@assumes ASSET -- "what is assumed"`.
+    Assumes { component: EntityRef },
+    /// GAL `@feature "Name"`.
+    Feature { name: String },
 }
 
 /// One parsed annotation with its location.
@@ -177,4 +253,8 @@ pub struct Annotation {
     pub source: Source,
     /// Byte span of the annotation's first line in the file.
     pub span: Span,
+    /// Written in GuardLink's dialect (gal.rs): its `-- "..."` text is per place, so the
+    /// descriptions of one relation written in several places are joined, not in conflict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gal: bool,
 }

@@ -18,6 +18,7 @@
 
 mod ast;
 mod attrs;
+mod gal;
 pub mod invisible;
 mod parser;
 pub mod xthreatspec;
@@ -78,6 +79,15 @@ impl<'a> Locator<'a> {
 pub fn parse_text(path: &str, text: &str) -> (Vec<Annotation>, Vec<Diagnostic>) {
     let index = LineIndex::new(text);
     let loc = Locator::new(path, text, &index);
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    parse_whole(&loc, &mut out, &mut diags);
+    (out, diags)
+}
+
+/// Read a whole file as one comment, every line a comment line: GuardLink's `.gal` sidecars.
+pub fn parse_whole(loc: &Locator<'_>, out: &mut Vec<Annotation>, diags: &mut Vec<Diagnostic>) {
+    let (text, index) = (loc.text, loc.index);
     let mut lines = Vec::new();
     for line in 0..index.line_count() {
         let r = index.line_range(text, line);
@@ -86,8 +96,5 @@ pub fn parse_text(path: &str, text: &str) -> (Vec<Annotation>, Vec<Diagnostic>) 
             offset: r.start,
         });
     }
-    let mut out = Vec::new();
-    let mut diags = Vec::new();
-    parse_comment(&lines, &loc, &mut out, &mut diags);
-    (out, diags)
+    parse_comment(&lines, loc, out, diags);
 }

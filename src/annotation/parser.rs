@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use super::ast::{Annotation, Body, EntityRef, Kind, Tag};
 use super::attrs;
+use super::gal;
 use super::invisible;
 use super::{CommentLine, Locator};
 use crate::diagnostic::{Code, Diagnostic, Span};
@@ -154,13 +155,54 @@ pub fn parse_comment(
     diags: &mut Vec<Diagnostic>,
 ) {
     let mut i = 0;
+    // Inside GAL's `@shield:begin` ... `@shield:end` nothing is read.
+    let mut shielded = false;
     while i < lines.len() {
         let line = lines[i];
         i += 1;
         let Some(head) = tag_head(&line) else {
             continue;
         };
+        if shielded {
+            shielded = !(head.word == "shield" && head.rest.starts_with(":end"));
+            continue;
+        }
         if head.word == "skip" {
+            continue;
+        }
+        if gal::claims(&head.word, head.rest) {
+            let gal_line = gal::Line {
+                word: &head.word,
+                at: head.at,
+                rest: head.rest,
+                rest_offset: head.rest_offset,
+                full: head.full,
+            };
+            let outcome = gal::parse(&gal_line, loc, diags);
+            // `-- "..."` lines below continue the description, joined with a space.
+            let mut more = Vec::new();
+            while let Some(text) = lines.get(i).and_then(|l| gal::continuation(l.text)) {
+                more.push(text);
+                i += 1;
+            }
+            match outcome {
+                gal::Outcome::Annotations(mut found) => {
+                    for a in &mut found {
+                        for text in &more {
+                            if !a.description.is_empty() {
+                                a.description.push(' ');
+                            }
+                            a.description.push_str(text);
+                        }
+                    }
+                    out.extend(found);
+                }
+                gal::Outcome::ShieldBegin => shielded = true,
+                gal::Outcome::ShieldEnd
+                | gal::Outcome::Source
+                | gal::Outcome::Nothing
+                | gal::Outcome::Failed => {}
+            }
             continue;
         }
         let separated = head.rest.is_empty() || head.rest.starts_with(char::is_whitespace);
@@ -300,6 +342,7 @@ fn parse_line(
         description: description.to_string(),
         source: loc.source(head.at, head.full),
         span: line_span,
+        gal: false,
     });
     (annotation, mode)
 }
@@ -573,6 +616,20 @@ impl Ctx<'_, '_> {
                     details: trimmed[split..].trim().to_string(),
                 })
             }
+            // GuardLink's verbs are read by gal.rs before this point.
+            Tag::Asset
+            | Tag::Flows
+            | Tag::Confirmed
+            | Tag::Entitles
+            | Tag::Validates
+            | Tag::Audit
+            | Tag::Owns
+            | Tag::Handles
+            | Tag::Assumes
+            | Tag::Feature
+            | Tag::Comment
+            | Tag::Shield
+            | Tag::Source => None,
             Tag::Tests => {
                 let [control, component] = self.parts(head, offset, &["for"], diags)?;
                 Some(Body::Tests {
@@ -1053,8 +1110,24 @@ pub fn near_miss_tag(word: &str) -> Option<(usize, &'static str)> {
     let lower = word.to_ascii_lowercase();
     Tag::SPELLINGS
         .iter()
+        .filter(|(_, t)| !t.is_gal())
         .map(|(w, _)| (strsim::levenshtein(&lower, w), *w))
         .filter(|(d, _)| *d <= 2)
+        .chain(
+            // GuardLink's verbs: one edit (`@flow`), as GuardLink itself suggests; common words
+            // (`@comments`, `@sources`, `@owner`) are never taken for them.
+            Tag::SPELLINGS
+                .iter()
+                .filter(|(w, t)| {
+                    t.is_gal()
+                        && !matches!(
+                            *w,
+                            "comment" | "source" | "feature" | "shield" | "owns" | "audit"
+                        )
+                })
+                .map(|(w, _)| (strsim::levenshtein(&lower, w), *w))
+                .filter(|(d, _)| *d <= 1),
+        )
         .min()
 }
 
@@ -1093,6 +1166,11 @@ fn near_miss(head: &TagHead<'_>, loc: &Locator<'_>) -> Option<Diagnostic> {
         "transferred",
     ];
     let word: &str = &head.word;
+    // `@comment, @shield and @feature ...`: GuardLink's verbs named in prose (gal.rs reads
+    // every real GAL line before this point).
+    if Tag::from_word(word).is_some_and(Tag::is_gal) {
+        return None;
+    }
     if Tag::from_word(word).is_some() {
         // `@threat: x`, `@tests.`: the tag itself, glued to what follows.
         let glued = head.rest.chars().next().map_or(0, char::len_utf8);

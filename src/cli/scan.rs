@@ -280,6 +280,7 @@ pub(super) fn refuse_linked_config(root: &Path) -> anyhow::Result<()> {
     for name in [
         crate::config::FILE_NAME,
         crate::import::threatspec::CONFIG_FILE,
+        crate::import::guardlink::CONFIG_FILE,
     ] {
         let path = root.join(name);
         let linked = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());

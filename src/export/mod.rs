@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::analysis::{self, Analysis, RiskMatrix, ThreatAssessment};
-use crate::model::{ElementType, Flow, Source, ThreatModel};
+use crate::model::{DataClass, ElementType, Flow, Source, ThreatModel};
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -254,6 +254,40 @@ pub fn flow_facts(flow: &Flow) -> FlowFacts {
             .unwrap_or(false),
         public: flag("public").unwrap_or(false),
     }
+}
+
+/// The data classes some component handles (GuardLink's `@handles`), most sensitive first.
+pub fn data_classes(model: &ThreatModel) -> Vec<DataClass> {
+    let used: BTreeSet<DataClass> = model
+        .components
+        .iter()
+        .flat_map(|c| c.extra.data.iter().copied())
+        .collect();
+    let mut used: Vec<DataClass> = used.into_iter().collect();
+    used.sort_by_key(|d| d.rank());
+    used
+}
+
+/// What a data class is called in prose.
+pub fn data_title(class: DataClass) -> &'static str {
+    match class {
+        DataClass::Secrets => "Secrets",
+        DataClass::Phi => "Health data (PHI)",
+        DataClass::Pii => "Personal data (PII)",
+        DataClass::Financial => "Financial data",
+        DataClass::Internal => "Internal data",
+        DataClass::Public => "Public data",
+    }
+}
+
+/// The exposures confirmed exploitable (GuardLink's `@confirmed`), as (threat, component).
+pub fn confirmed(model: &ThreatModel) -> BTreeSet<(&str, &str)> {
+    model
+        .exposures
+        .iter()
+        .filter(|e| e.link.confirmed)
+        .map(|e| (e.link.threat.as_str(), e.link.component.as_str()))
+        .collect()
 }
 
 /// The element type of a component, `process` when none was given.

@@ -6,13 +6,15 @@
 //! mitigations. Every element carries its code locations as representation elements of a
 //! `code` representation, and its box on the site diagram as elements of a `diagram`
 //! representation, which is what Threat Dragon's OTM import needs to draw anything.
+//! GuardLink's data classes (`@handles`) become assets that components process or store; its
+//! owners and confirmed exposures are attributes.
 
 use serde_json::{Map, Value, json};
 
 use super::layout::{Rect, positions};
 use super::{PairStatus, assessments, flow_facts, flow_name, threats_by_component};
 use crate::analysis::{Analysis, Risk};
-use crate::model::{ElementType, Entity, Source, ThreatModel, ids};
+use crate::model::{DataClass, ElementType, Entity, Source, ThreatModel, ids};
 
 pub const OTM_VERSION: &str = "0.2.0";
 /// The id of the `code` representation.
@@ -29,6 +31,7 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
     let pos = positions(model, analysis);
     let assessed = assessments(analysis);
     let per_component = threats_by_component(model);
+    let confirmed = super::confirmed(model);
 
     let mut zones = Vec::new();
     for b in &model.boundaries {
@@ -99,7 +102,18 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
         if !threats.is_empty() {
             comp["threats"] = Value::Array(threats);
         }
-        let attrs = entity_attributes(c.declared, &c.attributes);
+        if !c.extra.data.is_empty() {
+            let ids: Vec<String> = c.extra.data.iter().map(|d| asset_id(*d)).collect();
+            let how = match c.attributes.element_type {
+                Some(ElementType::Store) => "stored",
+                _ => "processed",
+            };
+            comp["assets"] = json!({ how: ids });
+        }
+        let mut attrs = entity_attributes(c.declared, &c.attributes);
+        if !c.extra.owners.is_empty() {
+            attrs.insert("owners".into(), json!(c.extra.owners));
+        }
         if !attrs.is_empty() {
             comp["attributes"] = Value::Object(attrs);
         }
@@ -151,6 +165,14 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
             if let Some(actor) = t.attributes.actor.as_deref().and_then(|x| model.actor(x)) {
                 attrs.insert("actorName".into(), actor.name.clone().into());
             }
+            let on: Vec<&str> = confirmed
+                .iter()
+                .filter(|(threat, _)| *threat == t.id)
+                .map(|(_, c)| *c)
+                .collect();
+            if !on.is_empty() {
+                attrs.insert("confirmedOn".into(), json!(on));
+            }
             attrs.insert("sources".into(), source_list(&t.sources));
             json!({
                 "id": t.id,
@@ -187,7 +209,26 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
     if !model.project.description.is_empty() {
         project["description"] = model.project.description.clone().into();
     }
-    json!({
+    // GuardLink's data classes: one asset each, which the components handling it process or
+    // store. Only confidentiality follows from the class; integrity and availability are not
+    // stated, so they get the middle of the scale, as a boundary without a trust rating does.
+    let assets: Vec<Value> = super::data_classes(model)
+        .into_iter()
+        .map(|d| {
+            json!({
+                "id": asset_id(d),
+                "name": super::data_title(d),
+                "description": format!("Data classified `{}` (GuardLink `@handles`)", d.as_str()),
+                "risk": {
+                    "confidentiality": confidentiality(d),
+                    "integrity": DEFAULT_TRUST,
+                    "availability": DEFAULT_TRUST,
+                },
+                "attributes": { "classification": d.as_str() },
+            })
+        })
+        .collect();
+    let mut doc = json!({
         "otmVersion": OTM_VERSION,
         "project": project,
         "representations": [
@@ -210,7 +251,26 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
         "dataflows": dataflows,
         "threats": threats,
         "mitigations": mitigations,
-    })
+    });
+    if !assets.is_empty() {
+        doc["assets"] = Value::Array(assets);
+    }
+    doc
+}
+
+/// The OTM asset id of a data class.
+fn asset_id(class: DataClass) -> String {
+    format!("data-{}", class.as_str())
+}
+
+/// How much disclosing data of a class hurts, 0-100.
+fn confidentiality(class: DataClass) -> u64 {
+    match class {
+        DataClass::Secrets | DataClass::Phi => 100,
+        DataClass::Pii | DataClass::Financial => 80,
+        DataClass::Internal => 50,
+        DataClass::Public => 0,
+    }
 }
 
 /// The project id: the slug of the name with `-` instead of `_`.

@@ -15,7 +15,7 @@ use super::layout::{Positions, Rect, positions};
 use super::uuid::stable;
 use super::{PairStatus, assessments, flow_facts, flow_name, locations, threats_by_component};
 use crate::analysis::{self, Analysis, ThreatAssessment};
-use crate::model::{Actor, Band, Component, ElementType, Entity, Stride, ThreatModel};
+use crate::model::{Actor, Band, Component, DataClass, ElementType, Entity, Stride, ThreatModel};
 
 /// The Threat Dragon version the file claims (the application rewrites it when it saves).
 pub const VERSION: &str = "2.6.2";
@@ -61,7 +61,7 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
                 number,
             ));
         }
-        cells.push(component_cell(c, *rect, threats));
+        cells.push(component_cell(model, c, *rect, threats));
     }
     for a in &model.actors {
         let Some(rect) = pos.actors.get(&a.id) else {
@@ -202,11 +202,30 @@ fn with_locations(description: &str, sources: &[crate::model::Source], declared:
     }
 }
 
-fn component_cell(c: &Component, rect: Rect, threats: Vec<Value>) -> Value {
+fn component_cell(model: &ThreatModel, c: &Component, rect: Rect, threats: Vec<Value>) -> Value {
     let open = threats.iter().any(|t| t["status"] == "Open");
     let mut description = with_locations(&c.description, &c.sources, c.declared);
-    if let Some(owner) = &c.attributes.owner {
-        description.push_str(&format!("\nOwner: {owner}"));
+    let owners: Vec<&str> = c
+        .attributes
+        .owner
+        .iter()
+        .chain(&c.extra.owners)
+        .map(String::as_str)
+        .collect();
+    if !owners.is_empty() {
+        description.push_str(&format!("\nOwner: {}", owners.join(", ")));
+    }
+    // GuardLink's data classes and assumptions: Threat Dragon has no field for them.
+    if !c.extra.data.is_empty() {
+        let data: Vec<&str> = c.extra.data.iter().map(|d| d.as_str()).collect();
+        description.push_str(&format!("\nData: {}", data.join(", ")));
+    }
+    for a in model
+        .assumptions
+        .iter()
+        .filter(|a| a.link.component == c.id)
+    {
+        description.push_str(&format!("\nAssumes: {}", a.description));
     }
     let mut data = json!({
         "name": c.name,
@@ -235,7 +254,7 @@ fn component_cell(c: &Component, rect: Rect, threats: Vec<Value>) -> Value {
                 "isALog": false,
                 "isEncrypted": false,
                 "isSigned": false,
-                "storesCredentials": false,
+                "storesCredentials": c.extra.data.contains(&DataClass::Secrets),
                 "storesInventory": false,
             }),
         ),
@@ -459,6 +478,13 @@ fn threat_json(
     }
     if let Some(owner) = assessment.and_then(|a| a.owner.as_ref()) {
         lines.push(format!("Owner: {owner}"));
+    }
+    if model
+        .exposures
+        .iter()
+        .any(|e| e.link.confirmed && e.link.threat == threat.id && e.link.component == component.id)
+    {
+        lines.push("Confirmed exploitable (GuardLink `@confirmed`)".to_string());
     }
     for (label, ids) in [
         ("CWE", &threat.attributes.cwe),

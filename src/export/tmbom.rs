@@ -4,7 +4,9 @@
 //! Boundaries become trust zones, and every pair of zones that a flow or a nesting joins a trust
 //! boundary; external components become actors, the others components; flows data flows;
 //! threat actors threat personas; threats, controls and risks follow, risks scored with our
-//! matrix (TM-BOM's own scale is ours: rare..certain × negligible..severe, 1-25).
+//! matrix (TM-BOM's own scale is ours: rare..certain × negligible..severe, 1-25). GuardLink's
+//! data classes (`@handles`) become data sets and the scope's data sensitivity, its
+//! assumptions (`@assumes`) assumptions.
 //!
 //! The format is strict (no extra properties, closed enumerations, symbolic names of
 //! `[0-9a-z-]`), so our ids are turned into symbolic names, and the fields it requires that
@@ -17,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::{assessments, flow_facts, flow_name, locations};
 use crate::analysis::{Analysis, Basis};
-use crate::model::{Attributes, Band, ElementType, ThreatModel};
+use crate::model::{Attributes, Band, DataClass, ElementType, ThreatModel};
 
 /// The `$schema` the file declares.
 pub const SCHEMA: &str = "https://github.com/OWASP/www-project-threat-model-library/blob/v1.0.2/threat-model.schema.json";
@@ -438,8 +440,48 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
         }));
     }
 
+    // GuardLink's data classes: a data set each (on no data store: the model has no store
+    // types), and the scope's sensitivity. `internal` is business data; `public` has none.
+    let classes = super::data_classes(model);
+    let scope_sensitivity: Vec<&str> = classes.iter().filter_map(|d| sensitivity(*d)).collect();
+    let data_sets: Vec<Value> = classes
+        .iter()
+        .map(|d| {
+            let holders: Vec<&str> = model
+                .components
+                .iter()
+                .filter(|c| c.extra.data.contains(d))
+                .map(|c| c.name.as_str())
+                .collect();
+            json!({
+                "symbolic_name": format!("data-{}", d.as_str()),
+                "title": super::data_title(*d),
+                "description": format!("Handled by {}", holders.join(", ")),
+                "placements": [],
+                "data_sensitivity": sensitivity(*d).into_iter().collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let assumptions: Vec<Value> = model
+        .assumptions
+        .iter()
+        .map(|a| {
+            let name = model
+                .component(&a.link.component)
+                .map_or(a.link.component.as_str(), |c| c.name.as_str());
+            let mut v = json!({
+                "description": described(&format!("{name}: {}", a.description), &a.sources),
+                "validity": "unconfirmed",
+            });
+            if let Some(topic) = elements.get(&a.link.component) {
+                v["topics"] = json!([topic]);
+            }
+            v
+        })
+        .collect();
+
     let external = !actors.is_empty();
-    json!({
+    let mut doc = json!({
         "$schema": SCHEMA,
         "version": "1",
         "scope": {
@@ -450,7 +492,7 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
                 model.project.description.clone()
             },
             "business_criticality": "moderate",
-            "data_sensitivity": [],
+            "data_sensitivity": scope_sensitivity,
             "exposure": if external { "external" } else { "internal" },
             "tier": "important",
         },
@@ -460,13 +502,29 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
         "actors": actors,
         "components": components,
         "data_stores": [],
-        "data_sets": [],
+        "data_sets": data_sets,
         "data_flows": data_flows,
         "threat_personas": threat_personas,
         "threats": threats,
         "controls": controls,
         "risks": risks,
-    })
+    });
+    if !assumptions.is_empty() {
+        doc["assumptions"] = Value::Array(assumptions);
+    }
+    doc
+}
+
+/// TM-BOM's sensitivity of a GuardLink data class (`public` has none).
+fn sensitivity(class: DataClass) -> Option<&'static str> {
+    match class {
+        DataClass::Secrets => Some("cred"),
+        DataClass::Phi => Some("phi"),
+        DataClass::Pii => Some("pii"),
+        DataClass::Financial => Some("fin"),
+        DataClass::Internal => Some("biz"),
+        DataClass::Public => None,
+    }
 }
 
 /// A description followed by where the element is written.

@@ -905,6 +905,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
         let link = ExposureLink {
             component: our_id(text_of(r, "component")),
             threat: our_id(text_of(r, "threat")),
+            confirmed: false,
         };
         touch(&mut components, &link.component, &src);
         touch(&mut threats, &link.threat, &src);
@@ -1080,6 +1081,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
             extra: ComponentExtra {
                 parent: parents.get(&id).cloned(),
                 boundary: None,
+                ..ComponentExtra::default()
             },
             id,
             name: d.name,
@@ -1106,6 +1108,7 @@ pub fn convert(project: Project, out: &Outputs, locate: &Locate<'_>) -> Imported
         reviews: reviews.into_values().collect(),
         tests: tests.into_values().collect(),
         analysis: None,
+        ..ThreatModel::default()
     };
     Imported { model, warnings }
 }

@@ -242,6 +242,14 @@ struct Builder<'a> {
     used: BTreeSet<(Kind, String)>,
     /// Sources of relations left out (TM003, TM016): what only they named is not kept.
     rejected_sources: BTreeSet<&'a Source>,
+    entitlements: BTreeMap<String, Entitlement>,
+    assumptions: BTreeMap<String, Assumption>,
+    features: BTreeMap<String, Feature>,
+    /// GAL `@boundary between A and B`: boundary id -> the two component ids.
+    between: BTreeMap<String, Vec<String>>,
+    /// GAL `@owns` and `@handles`, per component id.
+    owners: BTreeMap<String, BTreeSet<String>>,
+    data: BTreeMap<String, BTreeSet<DataClass>>,
 }
 
 /// A relation whose component must be one its threat (or control) is about. Mitigations are
@@ -289,16 +297,43 @@ fn mentions(body: &Body) -> Vec<(Kind, &EntityRef)> {
         Body::Tests { control, component } => {
             vec![(Kind::Control, control), (Kind::Component, component)]
         }
+        Body::Confirmed { threat, component } => {
+            vec![(Kind::Component, component), (Kind::Threat, threat)]
+        }
+        Body::Entitles {
+            actor,
+            component,
+            threat,
+            ..
+        } => {
+            let mut out = vec![(Kind::Actor, actor)];
+            out.extend(component.iter().map(|c| (Kind::Component, c)));
+            out.extend(threat.iter().map(|t| (Kind::Threat, t)));
+            out
+        }
+        // The boundary first: it is the one declared.
+        Body::Between { target, a, b } => vec![
+            (Kind::Boundary, target),
+            (Kind::Component, a),
+            (Kind::Component, b),
+        ],
+        Body::Owns { component, .. }
+        | Body::Handles { component, .. }
+        | Body::Assumes { component } => vec![(Kind::Component, component)],
+        Body::Feature { .. } => Vec::new(),
     }
 }
 
 impl<'a> Builder<'a> {
     /// Pass 1: every name, declared or mentioned, gets an id.
     fn register_names(&mut self, i: usize, a: &'a Annotation) {
-        let declaring = matches!(a.body, Body::Declare { .. } | Body::Boundary { .. });
-        for (kind, r) in mentions(&a.body) {
+        let declaring = matches!(
+            a.body,
+            Body::Declare { .. } | Body::Boundary { .. } | Body::Between { .. }
+        );
+        for (n, (kind, r)) in mentions(&a.body).into_iter().enumerate() {
             let Some(name) = &r.name else { continue };
-            let named = if declaring {
+            let named = if declaring && n == 0 {
                 self.declare(kind, r, name, a)
             } else {
                 self.mention(kind, &r.id, name, &a.source);
@@ -535,7 +570,9 @@ impl<'a> Builder<'a> {
     fn merge_declaration(&mut self, i: usize, a: &'a Annotation, attributes: &Attributes) {
         let (kind, target) = match &a.body {
             Body::Declare { kind, target, .. } => (*kind, target),
-            Body::Boundary { target, .. } => (Kind::Boundary, target),
+            Body::Boundary { target, .. } | Body::Between { target, .. } => {
+                (Kind::Boundary, target)
+            }
             _ => return,
         };
         if self.rejected.contains(&i) {
@@ -856,6 +893,7 @@ impl<'a> Builder<'a> {
                 let link = ExposureLink {
                     component: c,
                     threat: t,
+                    confirmed: false,
                 };
                 // One exposure rated differently in two places (GuardLink keeps each line) is
                 // rated by the higher rating, whichever file sorts first: not a conflict.
@@ -1022,6 +1060,13 @@ impl<'a> Builder<'a> {
                     attributes,
                 );
             }
+            Body::Confirmed { .. }
+            | Body::Entitles { .. }
+            | Body::Between { .. }
+            | Body::Owns { .. }
+            | Body::Handles { .. }
+            | Body::Assumes { .. }
+            | Body::Feature { .. } => self.gal_relations(a, attributes),
             Body::Tests { control, component } => {
                 let (Some(k), Some(c)) = (
                     self.resolve(Kind::Control, control, a),
@@ -1052,6 +1097,134 @@ impl<'a> Builder<'a> {
                     attributes,
                 );
             }
+        }
+    }
+
+    /// Pass 3 for the facts only GuardLink's dialect states (gal.rs).
+    fn gal_relations(&mut self, a: &'a Annotation, attributes: &Attributes) {
+        match &a.body {
+            Body::Confirmed { threat, component } => {
+                let (Some(c), Some(t)) = (
+                    self.resolve(Kind::Component, component, a),
+                    self.resolve(Kind::Threat, threat, a),
+                ) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&c, &t]);
+                let link = ExposureLink {
+                    component: c,
+                    threat: t,
+                    confirmed: false,
+                };
+                add_relation(
+                    &mut self.exposures,
+                    &mut self.diags,
+                    id.clone(),
+                    link,
+                    "",
+                    a,
+                    attributes,
+                );
+                // `@exposes` and `@confirmed` of one pair are one exposure, confirmed.
+                if let Some(exposure) = self.exposures.get_mut(&id) {
+                    exposure.link.confirmed = true;
+                }
+            }
+            Body::Entitles {
+                actor,
+                capability,
+                component,
+                threat,
+            } => {
+                let Some(actor) = self.resolve(Kind::Actor, actor, a) else {
+                    return;
+                };
+                let mut optional = |kind: Kind, r: &Option<EntityRef>| match r {
+                    None => Some(None),
+                    Some(r) => self.resolve(kind, r, a).map(Some),
+                };
+                let (Some(c), Some(t)) = (
+                    optional(Kind::Component, component),
+                    optional(Kind::Threat, threat),
+                ) else {
+                    return;
+                };
+                let id = ids::relation_id(&[
+                    &actor,
+                    &ids::slug(capability),
+                    c.as_deref().unwrap_or(""),
+                    t.as_deref().unwrap_or(""),
+                ]);
+                let link = EntitlementLink {
+                    actor,
+                    capability: capability.clone(),
+                    component: c,
+                    threat: t,
+                };
+                add_relation(
+                    &mut self.entitlements,
+                    &mut self.diags,
+                    id,
+                    link,
+                    "",
+                    a,
+                    attributes,
+                );
+            }
+            Body::Between { target, a: x, b: y } => {
+                if self.reg.get(Kind::Boundary, &target.id).is_none() {
+                    return;
+                }
+                let (Some(x), Some(y)) = (
+                    self.resolve(Kind::Component, x, a),
+                    self.resolve(Kind::Component, y, a),
+                ) else {
+                    return;
+                };
+                let mut pair = vec![x, y];
+                pair.sort();
+                pair.dedup();
+                self.between.entry(target.id.clone()).or_insert(pair);
+            }
+            Body::Owns { owner, component } => {
+                if let Some(c) = self.resolve(Kind::Component, component, a) {
+                    self.owners.entry(c).or_default().insert(owner.clone());
+                }
+            }
+            Body::Handles { class, component } => {
+                if let Some(c) = self.resolve(Kind::Component, component, a) {
+                    self.data.entry(c).or_default().insert(*class);
+                }
+            }
+            Body::Assumes { component } => {
+                let Some(c) = self.resolve(Kind::Component, component, a) else {
+                    return;
+                };
+                let id = ids::relation_id(&[&c, &ids::slug(&a.description)]);
+                let link = AssumptionLink { component: c };
+                add_relation(
+                    &mut self.assumptions,
+                    &mut self.diags,
+                    id,
+                    link,
+                    "",
+                    a,
+                    attributes,
+                );
+            }
+            Body::Feature { name } => {
+                let link = FeatureLink { name: name.clone() };
+                add_relation(
+                    &mut self.features,
+                    &mut self.diags,
+                    ids::derive(name),
+                    link,
+                    "",
+                    a,
+                    attributes,
+                );
+            }
+            _ => {}
         }
     }
 
@@ -1104,6 +1277,16 @@ impl<'a> Builder<'a> {
                         .filter(|p| drafts.contains_key(*p))
                         .cloned(),
                     boundary: effective(id),
+                    owners: self
+                        .owners
+                        .get(id)
+                        .map(|o| o.iter().cloned().collect())
+                        .unwrap_or_default(),
+                    data: self
+                        .data
+                        .get(id)
+                        .map(|d| d.iter().copied().collect())
+                        .unwrap_or_default(),
                 })
                 .collect();
             drafts
@@ -1126,6 +1309,7 @@ impl<'a> Builder<'a> {
                 let extra = BoundaryExtra {
                     parent: boundary_parent.get(&id).cloned(),
                     components: members.remove(id.as_str()).unwrap_or_default(),
+                    between: self.between.get(&id).cloned().unwrap_or_default(),
                 };
                 d.finish(id, extra)
             })
@@ -1151,6 +1335,17 @@ impl<'a> Builder<'a> {
             let (s, t) = (side(&flow.link.source), side(&flow.link.target));
             let mut crosses: Vec<String> = s.symmetric_difference(&t).cloned().collect();
             crosses.sort_by_key(|b| (depth.get(b.as_str()).copied().unwrap_or(0), b.clone()));
+            // A boundary between two components is crossed by every flow between them.
+            for (b, pair) in &self.between {
+                let ends = [&flow.link.source, &flow.link.target];
+                if pair.len() == 2
+                    && flow.link.source != flow.link.target
+                    && pair.iter().all(|p| ends.contains(&p))
+                    && !crosses.contains(b)
+                {
+                    crosses.push(b.clone());
+                }
+            }
             flow.link.crosses = crosses;
         }
 
@@ -1253,6 +1448,9 @@ impl<'a> Builder<'a> {
             flows: self.flows.into_values().collect(),
             reviews: self.reviews.into_values().collect(),
             tests: self.tests.into_values().collect(),
+            entitlements: self.entitlements.into_values().collect(),
+            assumptions: self.assumptions.into_values().collect(),
+            features: self.features.into_values().collect(),
             analysis: None,
         };
         crate::diagnostic::normalize(&mut self.diags);
@@ -1772,6 +1970,12 @@ fn add_relation<T: Clone + PartialEq>(
     if !a.description.is_empty() {
         if entry.description.is_empty() {
             entry.description = a.description.clone();
+        } else if a.gal {
+            // GuardLink's `-- "..."` says why at this place; each place's reason is kept.
+            if !entry.description.lines().any(|l| l == a.description) {
+                entry.description.push('\n');
+                entry.description.push_str(&a.description);
+            }
         } else if entry.description != a.description {
             diags.push(relation_conflict(a, &id, "description"));
         }
@@ -1783,6 +1987,13 @@ fn add_relation<T: Clone + PartialEq>(
             diags.push(relation_conflict(a, &id, "details"));
         }
     }
+    let gal_merged;
+    let attributes = if a.gal {
+        gal_merged = gal_attributes(&mut entry.attributes, attributes);
+        &gal_merged
+    } else {
+        attributes
+    };
     for field in merge_attributes(&mut entry.attributes, attributes) {
         diags.push(relation_conflict(a, &id, &field));
     }
@@ -1803,6 +2014,31 @@ fn raise_rating(into: &mut Attributes, from: &mut Attributes) {
     raise(&mut into.likelihood, &mut from.likelihood);
     raise(&mut into.impact, &mut from.impact);
     raise(&mut into.severity, &mut from.severity);
+}
+
+/// GuardLink rates and cites each place a relation is written: one exposure may be `[high]`
+/// in one file and `[medium]` in another. Merged, the relation keeps the highest severity and
+/// every CWE and CAPEC id, with no conflict.
+fn gal_attributes(merged: &mut Attributes, new: &Attributes) -> Attributes {
+    let mut out = new.clone();
+    if let (Some(old), Some(new)) = (merged.severity, new.severity) {
+        let top = old.max(new);
+        merged.severity = Some(top);
+        out.severity = Some(top);
+    }
+    let union = |old: &[String], new: &[String]| -> Vec<String> {
+        let set: BTreeSet<&String> = old.iter().chain(new).collect();
+        set.into_iter().cloned().collect()
+    };
+    if !merged.cwe.is_empty() && !new.cwe.is_empty() {
+        merged.cwe = union(&merged.cwe, &new.cwe);
+        out.cwe = merged.cwe.clone();
+    }
+    if !merged.capec.is_empty() && !new.capec.is_empty() {
+        merged.capec = union(&merged.capec, &new.capec);
+        out.capec = merged.capec.clone();
+    }
+    out
 }
 
 fn relation_conflict(a: &Annotation, id: &str, field: &str) -> Diagnostic {

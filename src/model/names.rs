@@ -94,6 +94,21 @@ macro_rules! named_slots {
             Body::Tests { control, component } => {
                 vec![(Kind::Control, control), (Kind::Component, component)]
             }
+            Body::Confirmed { threat, component } => {
+                vec![(Kind::Threat, threat), (Kind::Component, component)]
+            }
+            Body::Entitles {
+                component, threat, ..
+            } => component
+                .$iter()
+                .map(|r| (Kind::Component, r))
+                .chain(threat.$iter().map(|r| (Kind::Threat, r)))
+                .collect(),
+            Body::Between { a, b, .. } => vec![(Kind::Component, a), (Kind::Component, b)],
+            Body::Owns { component, .. }
+            | Body::Handles { component, .. }
+            | Body::Assumes { component } => vec![(Kind::Component, component)],
+            Body::Feature { .. } => Vec::new(),
         }
     };
 }

@@ -236,6 +236,18 @@ scale! {
     }
 }
 
+scale! {
+    /// What kind of data a component handles (GuardLink's `@handles`), most sensitive first.
+    DataClass {
+        Secrets = 1, "secrets";
+        Phi = 2, "phi";
+        Pii = 3, "pii";
+        Financial = 4, "financial";
+        Internal = 5, "internal";
+        Public = 6, "public";
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -317,6 +329,12 @@ pub struct ComponentExtra {
     /// The innermost trust boundary the component sits in, declared or inherited from a parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
+    /// Teams that own it (GuardLink's `@owns team for ASSET`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
+    /// The classes of data it handles (GuardLink's `@handles pii on ASSET`), most sensitive first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<DataClass>,
 }
 
 /// Fields of a trust boundary. Boundaries nest.
@@ -327,6 +345,10 @@ pub struct BoundaryExtra {
     /// Components whose innermost boundary is this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+    /// The two components this boundary separates (GuardLink's `@boundary between A and B`):
+    /// a flow between them crosses it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub between: Vec<String>,
 }
 
 /// Fields of a threat actor.
@@ -373,6 +395,9 @@ pub struct MitigationLink {
 pub struct ExposureLink {
     pub component: String,
     pub threat: String,
+    /// Verified exploitable (GuardLink's `@confirmed THREAT on ASSET`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub confirmed: bool,
 }
 
 /// `@accepts THREAT to COMPONENT with DETAILS`
@@ -422,7 +447,34 @@ pub struct TestLink {
     pub component: String,
 }
 
+/// GuardLink's `@entitles ACTOR to capability on ASSET against THREAT`: an actor is allowed
+/// to do what would otherwise be a threat.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct EntitlementLink {
+    pub actor: String,
+    pub capability: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threat: Option<String>,
+}
+
+/// GuardLink's `@assumes ASSET -- "what"`: an assumption about a component.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct AssumptionLink {
+    pub component: String,
+}
+
+/// GuardLink's `@feature "Name"`: the files that implement a feature.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct FeatureLink {
+    pub name: String,
+}
+
 pub type Mitigation = Relation<MitigationLink>;
+pub type Entitlement = Relation<EntitlementLink>;
+pub type Assumption = Relation<AssumptionLink>;
+pub type Feature = Relation<FeatureLink>;
 pub type Exposure = Relation<ExposureLink>;
 pub type Acceptance = Relation<AcceptanceLink>;
 pub type Transfer = Relation<TransferLink>;
@@ -467,6 +519,12 @@ pub struct ThreatModel {
     pub reviews: Vec<Review>,
     #[serde(default)]
     pub tests: Vec<Test>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entitlements: Vec<Entitlement>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumptions: Vec<Assumption>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<Feature>,
     /// Derived by `analysis::analyze` without a date (see docs/analysis.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<crate::analysis::Analysis>,
@@ -489,9 +547,11 @@ impl ThreatModel {
         find(&self.actors, id, |t| &t.id)
     }
 
-    /// Counts per kind, in a fixed order, for summaries.
+    /// Counts per kind, in a fixed order, for summaries. GuardLink's kinds (entitlements,
+    /// assumptions, features) are listed only when the model has some, so summaries of every
+    /// other model read as before.
     pub fn counts(&self) -> Vec<(&'static str, usize)> {
-        vec![
+        let mut counts = vec![
             ("components", self.components.len()),
             ("boundaries", self.boundaries.len()),
             ("actors", self.actors.len()),
@@ -504,7 +564,17 @@ impl ThreatModel {
             ("flows", self.flows.len()),
             ("reviews", self.reviews.len()),
             ("tests", self.tests.len()),
-        ]
+        ];
+        for (kind, n) in [
+            ("entitlements", self.entitlements.len()),
+            ("assumptions", self.assumptions.len()),
+            ("features", self.features.len()),
+        ] {
+            if n > 0 {
+                counts.push((kind, n));
+            }
+        }
+        counts
     }
 }
 

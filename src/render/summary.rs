@@ -67,3 +67,32 @@ fn plural(n: usize, word: &str) -> String {
         format!("{word}s")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_of(text: &str) -> String {
+        let (annotations, _) = crate::annotation::parse_text("a.ts", text);
+        let files = [crate::model::FileAnnotations {
+            path: "a.ts".into(),
+            annotations,
+        }];
+        let (model, _) = crate::model::build(crate::model::Project::default(), &files);
+        scan_summary(&model, &Stats::default(), Counts::default(), None)
+    }
+
+    /// GuardLink's kinds are counted when a model has them, and only then.
+    #[test]
+    fn guardlink_kinds_are_counted() {
+        let gal = summary_of(
+            "@asset A.B (#a)\n@actor Ops (#ops)\n@assumes #a -- \"x\"\n@feature \"F\"\n@entitles #ops to restart on #a\n",
+        );
+        assert!(
+            gal.contains("1 component, 1 actor, 1 entitlement, 1 assumption, 1 feature"),
+            "{gal}"
+        );
+        let plain = summary_of("@component A (#a)\n");
+        assert!(plain.contains("model: 1 component\n"), "{plain}");
+    }
+}

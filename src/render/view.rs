@@ -161,6 +161,10 @@ pub struct ReportView {
     pub coverage: Vec<CoverageView>,
     pub diagram: DiagramView,
     pub timeline: Option<TimelineView>,
+    /// GuardLink's entitlements, assumptions and features.
+    pub entitlements: Vec<EntitlementView>,
+    pub assumptions: Vec<AssumptionView>,
+    pub features: Vec<FeatureView>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -332,6 +336,8 @@ pub struct RelationView {
     /// An exposure's own rating (`[impact: ...]` on the `@exposes`); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<RiskView>,
+    /// An exposure verified exploitable (GuardLink's `@confirmed`).
+    pub confirmed: bool,
     pub sources: Vec<SourceLink>,
 }
 
@@ -389,6 +395,33 @@ pub struct TestView {
     pub sources: Vec<SourceLink>,
 }
 
+/// GuardLink's `@entitles ACTOR to capability on COMPONENT against THREAT`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntitlementView {
+    pub actor: ItemRef,
+    pub capability: String,
+    pub component: Option<ItemRef>,
+    pub threat: Option<ItemRef>,
+    pub description: String,
+    pub sources: Vec<SourceLink>,
+}
+
+/// GuardLink's `@assumes COMPONENT -- "what"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssumptionView {
+    pub component: ItemRef,
+    pub description: String,
+    pub sources: Vec<SourceLink>,
+}
+
+/// GuardLink's `@feature "Name"`: where a feature is implemented.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureView {
+    pub name: String,
+    pub description: String,
+    pub sources: Vec<SourceLink>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ReviewView {
     pub details: String,
@@ -403,6 +436,13 @@ pub struct ComponentView {
     /// `process`, `store`, `external`, or null when not declared.
     pub element_type: Option<String>,
     pub owner: Option<String>,
+    /// Teams that own it (GuardLink's `@owns`).
+    pub owners: Vec<String>,
+    /// Classes of data it handles, most sensitive first (GuardLink's `@handles`).
+    pub data: Vec<String>,
+    /// Assumptions about it, and entitlements on it.
+    pub assumptions: Vec<AssumptionView>,
+    pub entitlements: Vec<EntitlementView>,
     pub parent: Option<ItemRef>,
     pub children: Vec<ItemRef>,
     /// The innermost boundary, or null.
@@ -652,6 +692,25 @@ impl Builder<'_> {
         }
     }
 
+    fn entitlement(&self, e: &crate::model::Entitlement) -> EntitlementView {
+        EntitlementView {
+            actor: self.actor(&e.link.actor),
+            capability: clean(&e.link.capability),
+            component: e.link.component.as_deref().map(|c| self.component(c)),
+            threat: e.link.threat.as_deref().map(|t| self.threat(t)),
+            description: clean(&e.description),
+            sources: self.sources(&e.sources),
+        }
+    }
+
+    fn assumption(&self, a: &crate::model::Assumption) -> AssumptionView {
+        AssumptionView {
+            component: self.component(&a.link.component),
+            description: clean(&a.description),
+            sources: self.sources(&a.sources),
+        }
+    }
+
     fn sources(&self, sources: &[Source]) -> Vec<SourceLink> {
         let mut v: Vec<SourceLink> = sources
             .iter()
@@ -782,6 +841,7 @@ impl Builder<'_> {
                     expires: x.attributes.expires.as_deref().map(clean),
                     expired: false,
                     risk: None,
+                    confirmed: false,
                     sources: self.sources(&x.sources),
                 });
             }
@@ -804,6 +864,7 @@ impl Builder<'_> {
                         .and_then(|t| self.matrix.rate_exposure(&t.attributes, &x.attributes))
                         .filter(|r| r.exposure)
                         .map(|r| self.risk(Some(&r))),
+                    confirmed: x.link.confirmed,
                     sources: self.sources(&x.sources),
                 });
             }
@@ -827,6 +888,7 @@ impl Builder<'_> {
                     expires: expires.as_deref().map(clean),
                     expired,
                     risk: None,
+                    confirmed: false,
                     sources: self.sources(&x.sources),
                 });
             }
@@ -845,6 +907,7 @@ impl Builder<'_> {
                     expires: x.attributes.expires.as_deref().map(clean),
                     expired: false,
                     risk: None,
+                    confirmed: false,
                     sources: self.sources(&x.sources),
                 });
             }
@@ -1298,6 +1361,25 @@ pub fn build(
                     .element_type
                     .map(|t| ElementType::as_str(t).to_string()),
                 owner: c.attributes.owner.as_deref().map(clean),
+                owners: c.extra.owners.iter().map(|o| clean(o)).collect(),
+                data: c
+                    .extra
+                    .data
+                    .iter()
+                    .map(|d| d.as_str().to_string())
+                    .collect(),
+                assumptions: model
+                    .assumptions
+                    .iter()
+                    .filter(|a| a.link.component == c.id)
+                    .map(|a| b.assumption(a))
+                    .collect(),
+                entitlements: model
+                    .entitlements
+                    .iter()
+                    .filter(|e| e.link.component.as_deref() == Some(c.id.as_str()))
+                    .map(|e| b.entitlement(e))
+                    .collect(),
                 parent: c.extra.parent.as_deref().map(|p| b.component(p)),
                 children: model
                     .components
@@ -1484,6 +1566,21 @@ pub fn build(
         coverage: analysis.coverage.iter().map(|c| b.coverage(c)).collect(),
         diagram,
         timeline,
+        entitlements: model
+            .entitlements
+            .iter()
+            .map(|e| b.entitlement(e))
+            .collect(),
+        assumptions: model.assumptions.iter().map(|a| b.assumption(a)).collect(),
+        features: model
+            .features
+            .iter()
+            .map(|f| FeatureView {
+                name: clean(&f.link.name),
+                description: clean(&f.description),
+                sources: b.sources(&f.sources),
+            })
+            .collect(),
     }
 }
 

@@ -32,6 +32,8 @@ use crate::source::fs::{IGNORE_FILE, WalkError};
 pub struct PathGlobs {
     includes: Override,
     excludes: Override,
+    /// `keep` globs: included whatever the excludes say.
+    keep: Override,
     literal: HashSet<String>,
 }
 
@@ -41,6 +43,9 @@ impl PathGlobs {
     /// `rel` gives the path relative to the root; it is only asked for when there are
     /// plain-path includes.
     pub fn matched(&self, path: &Path, is_dir: bool, rel: impl FnOnce() -> String) -> Match<()> {
+        if self.keep.num_whitelists() > 0 && self.keep.matched(path, is_dir).is_whitelist() {
+            return Match::Whitelist(());
+        }
         if self.excludes.matched(path, is_dir).is_ignore() {
             return Match::Ignore(());
         }
@@ -111,6 +116,13 @@ pub fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkErro
                 message: e.to_string(),
             })?;
     }
+    let mut keep = OverrideBuilder::new(root);
+    for glob in &config.keep {
+        keep.add(glob).map_err(|e| WalkError::Glob {
+            field: "keep",
+            message: e.to_string(),
+        })?;
+    }
     let build = |b: &OverrideBuilder| {
         b.build().map_err(|e| WalkError::Glob {
             field: "include/exclude",
@@ -120,6 +132,7 @@ pub fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkErro
     Ok(PathGlobs {
         includes: build(&includes)?,
         excludes: build(&excludes)?,
+        keep: build(&keep)?,
         literal,
     })
 }
