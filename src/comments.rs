@@ -6,15 +6,30 @@
 //! the like removed, each remembering its byte offset so spans stay exact. Adjacent line
 //! comments are grouped into one comment, so a description can continue on the next `//` line.
 //!
+//! A file with a syntax error (a committed merge conflict, a stray `}subnet`) still yields every
+//! comment a reader sees. Where the tree has an ERROR or MISSING node, or text no node covers,
+//! what tree-sitter reports depends on how its grammar recovers: Kotlin's drops the rest of the
+//! file, HCL's invents a heredoc that swallows it, TSX's reads `<<<<<<< HEAD` and what follows as
+//! JSX. Those regions (whole lines, merged) and every merge conflict are read by the lexical
+//! scanner instead ([`recover`]); `tests/recovery.rs` inserts such errors at random into a
+//! sample of every grammar and checks that nothing is lost or found twice.
+//!
 //! @component Threatmark:Comment extractor (#extractor) in #process [type: process]: tree-sitter parsing of untrusted source
 //! @threat Pathological parse (#pathological_parse) [stride: D; likelihood: possible; impact: moderate; cwe: 1333; actor: #malicious_contributor]:
 //! deeply nested or adversarial code makes a grammar take minutes
 //! @control Per-file parse budget (#parse_budget): tree-sitter is stopped after parse_timeout_ms and the lexical scanner takes over
 //! @mitigates #extractor against #pathological_parse with #parse_budget
+//! @threat Annotation hidden by a syntax error (#hidden_by_syntax_error) [stride: T; likelihood: likely; impact: moderate; cwe: 754]:
+//! a merge-conflict marker or a stray token makes the grammar swallow every later comment, and
+//! the facts they declare silently leave the model
+//! @control Lexical recovery in error regions (#lexical_recovery): the lines of ERROR and MISSING
+//! nodes, text no node covers and merge conflicts are scanned with the language's comment tokens;
+//! a committed conflict marker is reported (TM035)
+//! @mitigates #extractor against #hidden_by_syntax_error with #lexical_recovery
 //! @connects #extractor to #parser with comment lines
 
 use std::cell::{Cell, RefCell};
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::time::{Duration, Instant};
 
 use tree_sitter::{
@@ -80,12 +95,11 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
     let scanned = crate::text::lone_cr_as_lf(text);
     let mut out = Extracted::default();
     let raw = match tree_sitter_comments(lang, &scanned, opts) {
-        Ok(Some((mut raw, has_error))) => {
+        Ok(Some((raw, errors))) => {
             out.method = Some(Method::TreeSitter);
-            if has_error {
-                recover_unterminated(lang, &scanned, &mut raw);
-            }
-            raw
+            let mut regions = whole_lines(&scanned, errors);
+            regions.extend(conflicts(&scanned).into_iter().map(|c| c.region));
+            recover(lang, &scanned, raw, &regions)
         }
         Ok(None) => {
             out.method = Some(Method::Lexical);
@@ -118,6 +132,23 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
             lexical::scan(lang, &scanned)
         }
     };
+    for conflict in conflicts(&scanned).into_iter().filter(|c| c.reported) {
+        let marker = conflict.region.start;
+        let end = scanned[marker..]
+            .find('\n')
+            .map_or(scanned.len(), |p| marker + p);
+        out.diagnostics.push(
+            loc.diag(
+                Code::MergeConflictMarker,
+                "a merge-conflict marker was committed",
+                Span::new(marker, end),
+            )
+            .label("this conflict was never resolved")
+            .help(
+                "annotations on both sides of the conflict were read; resolve it and keep one side",
+            ),
+        );
+    }
     for r in &raw {
         if r.unterminated {
             let open_len = text[r.start..]
@@ -156,7 +187,7 @@ fn tree_sitter_comments(
     lang: &Language,
     text: &str,
     opts: &Options,
-) -> Result<Option<(Vec<RawComment>, bool)>, TsFailure> {
+) -> Result<Option<(Vec<RawComment>, Vec<Range<usize>>)>, TsFailure> {
     let (Some(ts_lang), Some(matcher)) = (lang.ts_language(), lang.matcher()) else {
         return Ok(None);
     };
@@ -229,7 +260,8 @@ fn tree_sitter_comments(
         }
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
-        Ok(Some((raw, root.has_error())))
+        let errors = error_ranges(root, bytes);
+        Ok(Some((raw, errors)))
     })
 }
 
@@ -317,18 +349,208 @@ fn is_block_comment(lang: &Language, node_text: &[u8]) -> bool {
     })
 }
 
-/// When the tree has errors, a block comment that is never closed shows up as an ERROR node, not
-/// a comment. Find such comments lexically and add the ones tree-sitter did not report.
-fn recover_unterminated(lang: &Language, text: &str, raw: &mut Vec<RawComment>) {
-    let found: Vec<RawComment> = lexical::scan(lang, text)
-        .into_iter()
-        .filter(|l| l.unterminated)
-        .filter(|l| !raw.iter().any(|r| r.start <= l.start && l.start < r.end))
-        .collect();
-    if !found.is_empty() {
-        raw.extend(found);
-        raw.sort_by_key(|r| (r.start, r.end));
+/// Where a syntax tree with errors cannot be trusted: its ERROR nodes with the node around each
+/// (at the top level, the node after each); the nearest non-empty
+/// node around each MISSING node (the parser invented a token there, and with it the
+/// construct around it: an unclosed block, a heredoc with no start); and text inside a node
+/// with errors that no child covers (Kotlin's grammar leaves the rest of a file after some
+/// errors out of the tree altogether, even with no error node). Only the top level and the
+/// subtrees that hold an error are entered.
+fn error_ranges(root: tree_sitter::Node<'_>, bytes: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let gap = |from: usize, to: usize, out: &mut Vec<Range<usize>>| {
+        if bytes
+            .get(from..to)
+            .is_some_and(|t| t.iter().any(|b| !b.is_ascii_whitespace()))
+        {
+            out.push(from..to);
+        }
+    };
+    // YAML's grammar can make the root an ERROR that ends before the file does.
+    gap(0, root.start_byte(), &mut out);
+    gap(root.end_byte(), bytes.len(), &mut out);
+    let mut stack = vec![root];
+    let mut cursor = root.walk();
+    while let Some(node) = stack.pop() {
+        if node.is_error() {
+            // The construct that holds the error was made up around it (a docstring after
+            // a broken line became a type annotation). At the top level, the construct the
+            // parser resumed with is (TSX reads `<<<<<<< HEAD` and the next 300 lines as one
+            // JSX element).
+            let end = match node.parent().filter(|p| p.parent().is_some()) {
+                Some(parent) => {
+                    out.push(parent.start_byte()..parent.end_byte());
+                    continue;
+                }
+                None => node
+                    .next_sibling()
+                    .map_or(node.end_byte(), |n| n.end_byte()),
+            };
+            out.push(node.start_byte()..end);
+            continue;
+        }
+        if node.is_missing() {
+            let mut around = node;
+            while around.byte_range().is_empty()
+                && let Some(parent) = around.parent()
+            {
+                around = parent;
+            }
+            out.push(around.start_byte()..around.end_byte());
+            continue;
+        }
+        // The top level is always checked: Kotlin's grammar can end the tree early, leave the
+        // rest of the file out, and report no error at all.
+        if !node.has_error() && node != root {
+            continue;
+        }
+        let mut covered = node.start_byte();
+        for child in node.children(&mut cursor) {
+            gap(covered, child.start_byte(), &mut out);
+            covered = covered.max(child.end_byte());
+            if child.has_error() {
+                stack.push(child);
+            }
+        }
+        if node.child_count() > 0 {
+            gap(covered, node.end_byte(), &mut out);
+        }
     }
+    out
+}
+
+/// `ranges` grown to whole lines (a line's end includes its `\n`), sorted and merged.
+fn whole_lines(text: &str, mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_by_key(|r| r.start);
+    let bytes = text.as_bytes();
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in ranges {
+        let start = r.start.min(bytes.len());
+        let start = memchr::memrchr(b'\n', &bytes[..start]).map_or(0, |p| p + 1);
+        let end = r.end.clamp(start, bytes.len());
+        let end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |p| end + p + 1);
+        match out.last_mut() {
+            Some(last) if start <= last.end => last.end = last.end.max(end),
+            _ => out.push(start..end),
+        }
+    }
+    out
+}
+
+/// A committed merge conflict: from its `<<<<<<<` line to the end of the `>>>>>>>` line that
+/// closes it (conflicts nest; one never closed runs to the end of the file), or a lone
+/// `>>>>>>>` or `=======` line.
+struct Conflict {
+    region: Range<usize>,
+    /// It starts with a `<<<<<<<` or `>>>>>>>` line (a lone `=======` is also a heading
+    /// underline in prose, and is not reported).
+    reported: bool,
+}
+
+/// The merge conflicts in `text`. Markers count only at the start of a line, as git writes
+/// them: seven `<`, `=` or `>`, then a space or the line's end (`=======` then the line's end).
+fn conflicts(text: &str) -> Vec<Conflict> {
+    let bytes = text.as_bytes();
+    let marker = |at: usize| -> Option<u8> {
+        let c = *bytes.get(at)?;
+        let ok = matches!(c, b'<' | b'=' | b'>')
+            && bytes.len() >= at + 7
+            && bytes[at..at + 7].iter().all(|&b| b == c)
+            && match bytes.get(at + 7) {
+                None | Some(b'\n' | b'\r') => true,
+                Some(b' ') => c != b'=',
+                _ => false,
+            };
+        ok.then_some(c)
+    };
+    let mut out = Vec::new();
+    // (start of the outermost open conflict, depth)
+    let mut open: Option<(usize, usize)> = None;
+    let mut line = 0;
+    while line < bytes.len() {
+        let next = memchr::memchr(b'\n', &bytes[line..]).map_or(bytes.len(), |p| line + p + 1);
+        match (marker(line), open) {
+            (Some(b'<'), None) => open = Some((line, 1)),
+            (Some(b'<'), Some((start, depth))) => open = Some((start, depth + 1)),
+            (Some(b'>'), Some((start, 1))) => {
+                out.push(Conflict {
+                    region: start..next,
+                    reported: true,
+                });
+                open = None;
+            }
+            (Some(b'>'), Some((start, depth))) => open = Some((start, depth - 1)),
+            (Some(c), None) => out.push(Conflict {
+                region: line..next,
+                reported: c == b'>',
+            }),
+            _ => {}
+        }
+        line = next;
+    }
+    if let Some((start, _)) = open {
+        out.push(Conflict {
+            region: start..bytes.len(),
+            reported: true,
+        });
+    }
+    out
+}
+
+/// The comments of a file whose syntax tree has errors. Inside an error region (the lines an
+/// ERROR or MISSING node touches, and every merge conflict) what tree-sitter reports depends
+/// on how its grammar recovers: a comment after the error may be swallowed by an ERROR node,
+/// or a `//` inside a string taken for one. There the lexical scanner decides, with the
+/// language's comment and string tokens, scanning from the start of the region's first line;
+/// outside, tree-sitter's comments stand. Comments that overlap keep the one that starts first.
+fn recover(
+    lang: &Language,
+    text: &str,
+    ts: Vec<RawComment>,
+    regions: &[Range<usize>],
+) -> Vec<RawComment> {
+    if regions.is_empty() {
+        return ts;
+    }
+    let mut sorted = regions.to_vec();
+    sorted.sort_by_key(|r| (r.start, r.end));
+    let mut regions: Vec<Range<usize>> = Vec::with_capacity(sorted.len());
+    for r in sorted {
+        match regions.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => regions.push(r),
+        }
+    }
+    let inside = |at: usize| {
+        let i = regions.partition_point(|r| r.start <= at);
+        i > 0 && at < regions[i - 1].end.max(regions[i - 1].start + 1)
+    };
+    let mut out: Vec<RawComment> = ts.iter().filter(|c| !inside(c.start)).copied().collect();
+    let mut scanned_to = 0;
+    for region in &regions {
+        let mut from = region.start.max(scanned_to);
+        // Start after a comment tree-sitter found that runs into the region.
+        if let Some(c) = ts
+            .iter()
+            .find(|c| c.start < from && from < c.end && !inside(c.start))
+        {
+            from = c.end;
+        }
+        if from >= region.end {
+            continue;
+        }
+        let found = lexical::scan_range(lang, text, from, region.end);
+        scanned_to = found.last().map_or(region.end, |c| c.end.max(region.end));
+        out.extend(found);
+    }
+    out.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut kept: Vec<RawComment> = Vec::with_capacity(out.len());
+    for c in out {
+        if kept.last().is_none_or(|k| c.start >= k.end) {
+            kept.push(c);
+        }
+    }
+    kept
 }
 
 /// Strip markers and group adjacent standalone line comments.

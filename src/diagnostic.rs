@@ -171,6 +171,9 @@ codes! {
     LinkOutOfRoot = "TM034", "link-out-of-root", Warning,
         "a symbolic link leads out of the scanned folder and was not followed",
         "With `follow_symlinks = true`, links are followed only while they stay inside the\nscanned folder (after resolving every link on the way). A link to `/etc`, `~/.aws` or\n`/proc/self/pagemap` would otherwise put files of the machine running the scan into the\nmodel, its reports and SARIF, or read without end; in CI the repository's threatmark.toml,\nwhich sets `follow_symlinks`, may be a pull request's own. The link is skipped and named.\n\nFix: copy what the link points to into the repository, or scan the folder it points to\nitself.";
+    MergeConflictMarker = "TM035", "merge-conflict-marker", Warning,
+        "a merge-conflict marker (`<<<<<<<`) was committed",
+        "A line that starts with `<<<<<<<`, and the `=======` and `>>>>>>>` lines after it, are\nwhat git leaves in a file whose merge conflict was never resolved. The file no longer\ncompiles, and a parser loses its footing there. threatmark reads the comments of both\nsides of the conflict (and of any other syntax error) with its lexical scanner, so no\nannotation is lost, and names the marker.\n\nFix: resolve the conflict, keeping the side (or the mix) that is right.";
     UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
         "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
         "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";

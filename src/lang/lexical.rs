@@ -22,11 +22,22 @@ pub struct RawComment {
 
 /// Find every comment in `text` using the language's comment and string tokens.
 pub fn scan(lang: &Language, text: &str) -> Vec<RawComment> {
-    scan_with_strings(
-        lang.line_comments,
-        lang.block_comments,
-        lang.multiline_strings,
+    scan_range(lang, text, 0, text.len())
+}
+
+/// The comments that start in `from..until`, scanning from `from` as if a line (and no string
+/// or comment) started there; a comment or string that starts before `until` is followed to its
+/// end. Used to read the part of a file a syntax error hides from tree-sitter.
+pub fn scan_range(lang: &Language, text: &str, from: usize, until: usize) -> Vec<RawComment> {
+    scan_inner(
+        &Tokens {
+            line: lang.line_comments,
+            block: lang.block_comments,
+            strings: lang.multiline_strings,
+        },
         text,
+        from,
+        until,
     )
 }
 
@@ -42,7 +53,33 @@ pub fn scan_with_strings(
     strings: &[(&str, &str)],
     text: &str,
 ) -> Vec<RawComment> {
+    scan_inner(
+        &Tokens {
+            line,
+            block,
+            strings,
+        },
+        text,
+        0,
+        text.len(),
+    )
+}
+
+/// The token columns of a table row.
+struct Tokens<'t> {
+    line: &'t [&'t str],
+    block: &'t [(&'t str, &'t str)],
+    strings: &'t [(&'t str, &'t str)],
+}
+
+fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec<RawComment> {
+    let Tokens {
+        line,
+        block,
+        strings,
+    } = *tokens;
     let bytes = text.as_bytes();
+    let until = until.min(bytes.len());
     // Bytes that can start something (a comment or string token, a quote). Any other byte only
     // moves the scan on by one, so the scan jumps from one of these to the next: the same
     // result, without matching every token at every byte (the fallback for pathological files
@@ -60,9 +97,9 @@ pub fn scan_with_strings(
     starts[usize::from(b'"')] = true;
     starts[usize::from(b'\'')] = true;
     let mut out = Vec::new();
-    let mut i = 0;
+    let mut i = from;
     let mut quote: Option<u8> = None;
-    while i < bytes.len() {
+    while i < until {
         if let Some(q) = quote {
             // Inside a quoted string only a backslash, the closing quote or a line end matter.
             let Some(p) = memchr::memchr3(b'\\', q, b'\n', &bytes[i..]) else {
@@ -77,7 +114,7 @@ pub fn scan_with_strings(
             i += 1;
             continue;
         }
-        match bytes[i..].iter().position(|&b| starts[usize::from(b)]) {
+        match bytes[i..until].iter().position(|&b| starts[usize::from(b)]) {
             Some(p) => i += p,
             None => break,
         }
