@@ -172,7 +172,9 @@ fn insertion_points(lang: &Language, text: &str) -> (Vec<usize>, Vec<usize>) {
             if c == '"' && prev != '\\' {
                 quotes += 1;
             }
-            if c == ' ' && quotes % 2 == 0 && prev != ' ' && i > 0 {
+            // Not before a `/`: `x }subnet /re/` makes the regex a division, for any lexer.
+            let before_slash = line[i..].trim_start().starts_with('/');
+            if c == ' ' && quotes % 2 == 0 && prev != ' ' && i > 0 && !before_slash {
                 mids.push(at);
             }
             prev = c;

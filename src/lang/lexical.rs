@@ -34,6 +34,7 @@ pub fn scan_range(lang: &Language, text: &str, from: usize, until: usize) -> Vec
             line: lang.line_comments,
             block: lang.block_comments,
             strings: lang.multiline_strings,
+            regex: lang.slash_regex(),
         },
         text,
         from,
@@ -58,6 +59,7 @@ pub fn scan_with_strings(
             line,
             block,
             strings,
+            regex: false,
         },
         text,
         0,
@@ -70,6 +72,8 @@ struct Tokens<'t> {
     line: &'t [&'t str],
     block: &'t [(&'t str, &'t str)],
     strings: &'t [(&'t str, &'t str)],
+    /// A `/` where an operand is expected starts a regular expression literal.
+    regex: bool,
 }
 
 fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec<RawComment> {
@@ -77,6 +81,7 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
         line,
         block,
         strings,
+        regex,
     } = *tokens;
     let bytes = text.as_bytes();
     let until = until.min(bytes.len());
@@ -96,6 +101,9 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
     }
     starts[usize::from(b'"')] = true;
     starts[usize::from(b'\'')] = true;
+    if regex {
+        starts[usize::from(b'/')] = true;
+    }
     let mut out = Vec::new();
     let mut i = from;
     let mut quote: Option<u8> = None;
@@ -146,7 +154,12 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
             continue;
         }
         let at_boundary = i == 0 || bytes[i - 1].is_ascii_whitespace();
-        if at_boundary && line.iter().any(|t| rest.starts_with(t.as_bytes())) {
+        // `//` after a statement's end (`f();// x`) is a comment too; `#` after `$` or `{` is
+        // shell syntax (`$#`, `${#a}`), and `//` after `:` is a URL, so only these count.
+        let after_code = i > 0
+            && b == b'/'
+            && matches!(bytes[i - 1], b';' | b')' | b'}' | b']' | b',' | b'(' | b'{');
+        if (at_boundary || after_code) && line.iter().any(|t| rest.starts_with(t.as_bytes())) {
             let end = memchr::memchr(b'\n', rest).map_or(bytes.len(), |p| i + p);
             out.push(RawComment {
                 start: i,
@@ -164,12 +177,75 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
                 .map_or(bytes.len(), |p| body_start + p + close.len());
             continue;
         }
+        if regex && b == b'/' && operand_expected(bytes, i) {
+            i = regex_end(bytes, i);
+            continue;
+        }
         if b == b'"' || b == b'\'' {
             quote = Some(b);
         }
         i += 1;
     }
     out
+}
+
+/// Does a `/` at `at` start a regular expression literal rather than divide? It does where an
+/// operand is expected: at the start, after an operator or opening punctuation, and after a
+/// keyword such as `return`; not after a name, a number, `)` or `]`. (ECMAScript decides by
+/// grammar; this is the usual lexer approximation, and a wrong guess costs one line at most,
+/// since a literal never spans lines.)
+fn operand_expected(bytes: &[u8], at: usize) -> bool {
+    let before = &bytes[..at];
+    let Some(end) = before.iter().rposition(|b| !b.is_ascii_whitespace()) else {
+        return true;
+    };
+    let prev = before[end];
+    if !(prev.is_ascii_alphanumeric()
+        || matches!(prev, b'_' | b'$' | b')' | b']' | b'"' | b'\'' | b'`'))
+    {
+        return true;
+    }
+    let start = before[..=end]
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$')))
+        .map_or(0, |p| p + 1);
+    const KEYWORDS: &[&[u8]] = &[
+        b"return",
+        b"typeof",
+        b"instanceof",
+        b"in",
+        b"of",
+        b"new",
+        b"delete",
+        b"void",
+        b"throw",
+        b"case",
+        b"do",
+        b"else",
+        b"yield",
+        b"await",
+    ];
+    KEYWORDS.contains(&&before[start..=end])
+}
+
+/// The end of the regular expression literal that starts at `at` (after its closing `/`; its
+/// flags are ordinary letters). A `/` inside a class `[...]` or after `\` does not close it;
+/// a line end does (the literal was a division after all).
+fn regex_end(bytes: &[u8], at: usize) -> usize {
+    let mut i = at + 1;
+    let mut class = false;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 1,
+            b'\n' => return i,
+            b'[' => class = true,
+            b']' => class = false,
+            b'/' if !class => return i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 /// Offset of the first `token` in `hay` that starts a line (a `\n` before it, or `hay`'s start).
@@ -231,6 +307,31 @@ mod tests {
         let found = scan_tokens(&["#"], &[("=pod", "=cut"), ("=head1", "=cut")], text);
         let texts: Vec<&str> = found.iter().map(|c| &text[c.start..c.end]).collect();
         assert_eq!(texts, ["=head1 NAME\n\nx =cut y\n=cut", "# done"]);
+    }
+
+    #[test]
+    fn regex_literals_do_not_hide_comments() {
+        let js = crate::lang::by_name("javascript").expect("javascript");
+        for (text, comments) in [
+            ("x = /[/*]/; // real\n/* b */", &["// real", "/* b */"][..]),
+            ("x = /\\/*/; // real\n", &["// real"]),
+            ("if (/[/]/.test(s)) return /a\\/b/g; /* c */", &["/* c */"]),
+            (
+                "y = a / b / c; // d\nz = f(x) / 2 /* e */",
+                &["// d", "/* e */"],
+            ),
+            ("return /'/.test(s) // q\n", &["// q"]),
+            ("f();// tight\n", &["// tight"]),
+            ("x = 1 / /* z */ 2;\n", &["/* z */"]),
+        ] {
+            let found = scan(js, text);
+            let texts: Vec<&str> = found.iter().map(|c| &text[c.start..c.end]).collect();
+            assert_eq!(texts, comments, "{text}");
+        }
+        // Only languages whose grammar has regular expression literals read them.
+        let c = crate::lang::by_name("c").expect("c");
+        let text = "x = 1 /[/*]/ 2;";
+        assert_eq!(scan(c, text).len(), 1);
     }
 
     #[test]

@@ -486,6 +486,12 @@ pub static LANGUAGES: &[Language] = &[
     },
 ];
 
+/// Languages where a `/` in operand position starts a regular expression literal (`/[/*]/`),
+/// which the lexical scanner must skip like a string. A column of the table kept apart from the
+/// rows, since only these have the rule; a test checks it lists every grammar with a regex
+/// literal node.
+pub static SLASH_REGEX: &[&str] = &["javascript", "ruby", "tsx", "typescript"];
+
 /// The capture names a query may use (grammars/README.md documents them).
 pub const CAPTURES: &[&str] = &["comment", "doc"];
 
@@ -749,6 +755,11 @@ impl Language {
             .unwrap_or(0)
     }
 
+    /// A `/` in operand position starts a regular expression literal ([`SLASH_REGEX`]).
+    pub fn slash_regex(&self) -> bool {
+        SLASH_REGEX.contains(&self.name)
+    }
+
     pub fn ts_language(&self) -> Option<TsLanguage> {
         self.grammar.map(|g| TsLanguage::new(g.language))
     }
@@ -944,6 +955,31 @@ mod tests {
             python.matcher(),
             Some(Ok(Matcher::Kinds { sole_children, .. })) if sole_children.len() == 1
         ));
+    }
+
+    /// The languages listed have regular expression literals in their grammar, and every grammar
+    /// with a JavaScript-style literal (`regex_pattern` between slashes) is listed. (Bash's
+    /// `regex` node, after `=~`, has no slashes.)
+    #[test]
+    fn slash_regex_lists_the_grammars_with_regex_literals() {
+        let has = |ts: &TsLanguage, kind: &str| {
+            (0..ts.node_kind_count())
+                .filter_map(|id| u16::try_from(id).ok())
+                .any(|id| ts.node_kind_is_named(id) && ts.node_kind_for_id(id) == Some(kind))
+        };
+        for name in SLASH_REGEX {
+            let lang = by_name(name).expect("a language of the table");
+            if let Some(ts) = lang.ts_language() {
+                assert!(has(&ts, "regex"), "{name}");
+            }
+        }
+        for lang in LANGUAGES {
+            if let Some(ts) = lang.ts_language()
+                && has(&ts, "regex_pattern")
+            {
+                assert!(lang.slash_regex(), "{}", lang.name);
+            }
+        }
     }
 
     #[test]
