@@ -17,7 +17,7 @@
 //! @component Threatmark:Comment extractor (#extractor) in #process [type: process]: tree-sitter parsing of untrusted source
 //! @threat Pathological parse (#pathological_parse) [stride: D; likelihood: possible; impact: moderate; cwe: 1333; actor: #malicious_contributor]:
 //! deeply nested or adversarial code makes a grammar take minutes
-//! @control Per-file parse budget (#parse_budget): tree-sitter is stopped after parse_timeout_ms and the lexical scanner takes over
+//! @control Per-file parse budget (#parse_budget): tree-sitter is stopped after parse_timeout_ms of work (counted, not timed, so the model never depends on load) and the lexical scanner takes over
 //! @mitigates #extractor against #pathological_parse with #parse_budget
 //! @threat Annotation hidden by a syntax error (#hidden_by_syntax_error) [stride: T; likelihood: likely; impact: moderate; cwe: 754]:
 //! a merge-conflict marker or a stray token makes the grammar swallow every later comment, and
@@ -55,8 +55,9 @@ pub struct Extracted<'a> {
     pub comments: Vec<Vec<CommentLine<'a>>>,
     pub diagnostics: Vec<Diagnostic>,
     pub method: Option<Method>,
-    /// tree-sitter ran out of time: what was found depends on the machine's load, not only on
-    /// the file, so it must not be cached.
+    /// tree-sitter was stopped by its budget. The budget counts work, so the same file is
+    /// stopped on any machine, except by the wall-clock backstop on a very slow or busy one;
+    /// such outcomes are rare and are not cached, so the backstop's verdict is never kept.
     pub timed_out: bool,
 }
 
@@ -171,6 +172,69 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
     out
 }
 
+/// Work units a millisecond of the budget buys. One unit is one call of tree-sitter's progress
+/// callback (100 parser operations, or 1000 steps of a query), or [`WALK_NODES_PER_UNIT`] nodes
+/// of the comment walk; measured: 40–50 parser callbacks per ms in a debug build of the crate
+/// (dependencies optimised), on ordinary and on deeply nested source alike.
+const UNITS_PER_MS: u64 = 50;
+
+/// Nodes of the comment walk that cost one unit.
+const WALK_NODES_PER_UNIT: u32 = 1024;
+
+/// The per-file budget of tree-sitter. It counts work, not time, so whether a file is parsed
+/// or read lexically depends on the file alone and never on the machine's load: the same file
+/// gives the same model on a busy CI runner and on a laptop. A wall clock at ten times the
+/// budget remains as a backstop for a machine far slower than the one measured.
+struct Budget {
+    units: Option<u64>,
+    spent: Cell<u64>,
+    started: Instant,
+    wall: Option<Duration>,
+    wall_hit: Cell<bool>,
+}
+
+impl Budget {
+    fn new(limit: Option<Duration>) -> Self {
+        Self {
+            units: limit.map(|l| {
+                u64::try_from(l.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .saturating_mul(UNITS_PER_MS)
+                    / 1000
+            }),
+            spent: Cell::new(0),
+            started: Instant::now(),
+            wall: limit.map(|l| l.saturating_mul(10)),
+            wall_hit: Cell::new(false),
+        }
+    }
+
+    /// Spend `units`; `true` when the budget is exhausted.
+    fn spend(&self, units: u64) -> bool {
+        let Some(limit) = self.units else {
+            return false;
+        };
+        let spent = self.spent.get().saturating_add(units);
+        self.spent.set(spent);
+        if spent > limit || limit == 0 {
+            return true;
+        }
+        if self.wall.is_some_and(|w| self.started.elapsed() > w) {
+            self.wall_hit.set(true);
+            return true;
+        }
+        false
+    }
+
+    fn wall_note(&self) -> &'static str {
+        if self.wall_hit.get() {
+            " (stopped by the wall clock: the machine is slow or busy)"
+        } else {
+            ""
+        }
+    }
+}
+
 /// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
 /// `Err` when the parse was stopped by the time budget or the query does not compile.
 /// Why tree-sitter could not be used for a file.
@@ -204,16 +268,17 @@ fn tree_sitter_comments(
         // One budget for the parse and the query: the query alone can take minutes on a deep
         // tree (50,000 unclosed `{` took 11 s in a debug build: its cost grows with the number
         // of nodes times their depth), so it is stopped the same way.
-        let started = Instant::now();
-        let over = || {
-            opts.parse_timeout
-                .is_some_and(|limit| started.elapsed() > limit)
-        };
+        let budget = Budget::new(opts.parse_timeout);
         let limit_ms = opts.parse_timeout.unwrap_or_default().as_millis();
-        let mut timed_out = false;
+        if budget.spend(0) {
+            return Err(TsFailure::Budget(format!(
+                "a parse budget of {limit_ms} ms lets no parse start"
+            )));
+        }
+        let mut stopped_parse = false;
         let mut progress = |_: &ParseState| {
-            if over() {
-                timed_out = true;
+            if budget.spend(1) {
+                stopped_parse = true;
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -227,8 +292,11 @@ fn tree_sitter_comments(
         );
         let Some(tree) = tree else {
             parser.reset();
-            return Err(TsFailure::Budget(if timed_out {
-                format!("parsing stopped after {limit_ms} ms")
+            return Err(TsFailure::Budget(if stopped_parse {
+                format!(
+                    "parsing stopped: the file needs more work than its budget of {limit_ms} ms{}",
+                    budget.wall_note()
+                )
             } else {
                 "tree-sitter could not parse the file".to_string()
             }));
@@ -250,12 +318,15 @@ fn tree_sitter_comments(
             Matcher::Kinds {
                 kinds,
                 sole_children,
-            } => walk_kinds(root, kinds, sole_children, &mut push, &over),
-            Matcher::Query(query) => run_query(query, root, bytes, &mut push, &over),
+            } => walk_kinds(root, kinds, sole_children, &mut push, &|n| budget.spend(n)),
+            Matcher::Query(query) => {
+                run_query(query, root, bytes, &mut push, &|n| budget.spend(n))
+            }
         };
         if stopped {
             return Err(TsFailure::Budget(format!(
-                "finding comments in the syntax tree stopped after {limit_ms} ms"
+                "finding comments in the syntax tree stopped: it needs more work than the budget of {limit_ms} ms{}",
+                budget.wall_note()
             )));
         }
         raw.sort_by_key(|r| (r.start, r.end));
@@ -272,7 +343,7 @@ fn walk_kinds(
     kinds: &[bool],
     sole_children: &[(Vec<bool>, Vec<bool>)],
     push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
-    over: &dyn Fn() -> bool,
+    spend: &dyn Fn(u64) -> bool,
 ) -> bool {
     let is = |set: &[bool], node: tree_sitter::Node<'_>| {
         set.get(usize::from(node.kind_id())) == Some(&true)
@@ -294,7 +365,7 @@ fn walk_kinds(
             }
         }
         visited = visited.wrapping_add(1);
-        if visited % 4096 == 0 && over() {
+        if visited % WALK_NODES_PER_UNIT == 0 && spend(1) {
             return true;
         }
         if cursor.goto_first_child() {
@@ -314,13 +385,13 @@ fn run_query(
     root: tree_sitter::Node<'_>,
     bytes: &[u8],
     push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
-    over: &dyn Fn() -> bool,
+    spend: &dyn Fn(u64) -> bool,
 ) -> bool {
     let doc_index = query.capture_index_for_name("doc");
     let mut cursor = QueryCursor::new();
     let timed_out = Cell::new(false);
     let mut progress = |_: &QueryCursorState| {
-        if over() {
+        if spend(1) {
             timed_out.set(true);
             ControlFlow::Break(())
         } else {
@@ -700,7 +771,7 @@ mod tests {
         let mut parser = Parser::new();
         parser.set_language(&lang.ts_language()?).ok()?;
         let tree = parser.parse(text, None)?;
-        let never = || false;
+        let never = |_| false;
         let mut walked = Vec::new();
         walk_kinds(
             tree.root_node(),
@@ -813,17 +884,30 @@ lambda: "no"
             .expect("language");
         let tree = parser.parse(&text, None).expect("tree");
         let started = Instant::now();
-        let limit = std::time::Duration::from_millis(50);
-        let over = || started.elapsed() > limit;
+        let budget = Budget::new(Some(Duration::from_millis(50)));
         let stopped = run_query(
             &query,
             tree.root_node(),
             text.as_bytes(),
             &mut |_, _| {},
-            &over,
+            &|n| budget.spend(n),
         );
         assert!(stopped, "the query ran to its end");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// The budget counts work, not time: a parse that has waited longer than its budget on the
+    /// clock (a busy machine) but done less work than it buys goes on; the wall clock only stops
+    /// it at ten times the budget.
+    #[test]
+    fn the_budget_counts_work_not_time() {
+        let budget = Budget::new(Some(Duration::from_millis(50)));
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(!budget.spend(50 * 50 - 1), "stopped by the clock");
+        assert!(budget.spend(2), "not stopped by the work");
+        assert_eq!(budget.wall_note(), "");
+        assert!(Budget::new(Some(Duration::ZERO)).spend(0));
+        assert!(!Budget::new(None).spend(u64::MAX));
     }
 
     fn lines_of(lang: &str, src: &str) -> Vec<Vec<String>> {

@@ -21,6 +21,7 @@ use std::time::Duration;
 use threatmark::annotation::Locator;
 use threatmark::comments::{self, Method, Options};
 use threatmark::lang::{LANGUAGES, Language};
+use threatmark::scan::{self, FileOptions};
 use threatmark::text::LineIndex;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recovery");
@@ -261,25 +262,41 @@ fn syntax_errors_never_lose_an_annotation() {
     );
 }
 
-/// The sample of every language given to the lexical scanner (a parse budget of zero stops
-/// tree-sitter at once) yields the annotations a full parse yields.
+/// A parse stopped by its budget gives the model a full parse gives: the sample of every
+/// language, read by the lexical scanner (a budget of zero stops tree-sitter before it starts),
+/// yields the same annotations, at the same places, as tree-sitter. The budget itself counts
+/// work, not time (`comments::tests::the_budget_counts_work_not_time`), so which of the two
+/// reads a file does not depend on the machine's load either.
 #[test]
-fn a_parse_that_runs_out_of_budget_finds_what_a_full_parse_finds() {
-    let stopped = Options {
-        parse_timeout: Some(Duration::ZERO),
+fn a_parse_stopped_by_its_budget_gives_the_same_model() {
+    let full = FileOptions::default();
+    let stopped = FileOptions {
+        extract: Options {
+            parse_timeout: Some(Duration::ZERO),
+        },
+        ..FileOptions::default()
     };
     let mut differ = Vec::new();
     for (name, (lang, text)) in samples() {
-        let (full, how) = threat_lines(lang, &text, &Options::default());
-        assert_eq!(how, Some(Method::TreeSitter));
-        let (lexical, how) = threat_lines(lang, &text, &stopped);
-        assert_eq!(
-            how,
-            Some(Method::Lexical),
-            "{name}: the budget did not stop it"
+        let path = format!("sample.{}", lang.extensions[0]);
+        let a = scan::process_file(&path, text.as_bytes(), &full);
+        let b = scan::process_file(&path, text.as_bytes(), &stopped);
+        assert!(
+            !a.diagnostics.iter().any(|d| d.code.as_str() == "TM025"),
+            "{name}: {:?}",
+            a.diagnostics
         );
-        if full != lexical {
-            differ.push(format!("{name}: full {full:?}\nlexical {lexical:?}"));
+        assert!(
+            b.diagnostics.iter().any(|d| d.code.as_str() == "TM025"),
+            "{name}: the budget did not stop tree-sitter"
+        );
+        assert_eq!(a.annotations.len(), 6, "{name}");
+        let (a, b) = (
+            serde_json::to_value(&a.annotations).expect("json"),
+            serde_json::to_value(&b.annotations).expect("json"),
+        );
+        if a != b {
+            differ.push(format!("{name}:\nfull    {a}\nlexical {b}"));
         }
     }
     assert!(differ.is_empty(), "{}", differ.join("\n"));
