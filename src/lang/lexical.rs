@@ -8,7 +8,7 @@
 //! with `=` (Perl's POD, Ruby's `=begin`) only count at the start of a line, as in those
 //! languages, so `$x =pod` is code.
 
-use super::Language;
+use super::{Language, LexicalRules};
 
 /// A comment found in the text: byte range, and whether it is a block comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub fn scan_range(lang: &Language, text: &str, from: usize, until: usize) -> Vec
             line: lang.line_comments,
             block: lang.block_comments,
             strings: lang.multiline_strings,
-            regex: lang.slash_regex(),
+            rules: lang.lexical_rules(),
         },
         text,
         from,
@@ -59,7 +59,7 @@ pub fn scan_with_strings(
             line,
             block,
             strings,
-            regex: false,
+            rules: LexicalRules::default(),
         },
         text,
         0,
@@ -72,8 +72,7 @@ struct Tokens<'t> {
     line: &'t [&'t str],
     block: &'t [(&'t str, &'t str)],
     strings: &'t [(&'t str, &'t str)],
-    /// A `/` where an operand is expected starts a regular expression literal.
-    regex: bool,
+    rules: LexicalRules,
 }
 
 fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec<RawComment> {
@@ -81,7 +80,7 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
         line,
         block,
         strings,
-        regex,
+        rules,
     } = *tokens;
     let bytes = text.as_bytes();
     let until = until.min(bytes.len());
@@ -101,8 +100,15 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
     }
     starts[usize::from(b'"')] = true;
     starts[usize::from(b'\'')] = true;
-    if regex {
+    if rules.slash_regex {
         starts[usize::from(b'/')] = true;
+    }
+    for opener in rules.heredocs {
+        starts[usize::from(opener.as_bytes()[0])] = true;
+    }
+    if rules.block_scalars {
+        starts[usize::from(b'|')] = true;
+        starts[usize::from(b'>')] = true;
     }
     let mut out = Vec::new();
     let mut i = from;
@@ -129,10 +135,28 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
         let b = bytes[i];
         let rest = &bytes[i..];
         let line_start = i == 0 || bytes[i - 1] == b'\n';
-        if let Some((open, close)) = block
-            .iter()
-            .find(|(o, _)| rest.starts_with(o.as_bytes()) && (line_start || !o.starts_with('=')))
-        {
+        if let Some((open, close)) = block.iter().find(|(o, _)| {
+            rest.starts_with(o.as_bytes())
+                && (line_start || !o.starts_with('='))
+                && !line.contains(o)
+        }) {
+            // First token of its line (after indentation)? Only asked of a block opener.
+            // A string prefix (`r` in `r"""`) may come before it.
+            let first_on_line = || {
+                bytes[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|&&b| b != b'\n')
+                    .skip_while(|b| b"rRbBuUfF".contains(b))
+                    .all(|b| *b == b' ' || *b == b'\t')
+            };
+            if rules.statement_blocks && !first_on_line() {
+                // `x = """...` is a string, not a docstring.
+                let body_start = i + open.len();
+                i = memchr::memmem::find(&bytes[body_start..], close.as_bytes())
+                    .map_or(bytes.len(), |p| body_start + p + close.len());
+                continue;
+            }
             let body_start = i + open.len();
             let found = if open.starts_with('=') {
                 // `=cut` and `=end` close only at the start of a line, too.
@@ -177,8 +201,23 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
                 .map_or(bytes.len(), |p| body_start + p + close.len());
             continue;
         }
-        if regex && b == b'/' && operand_expected(bytes, i) {
+        if rules.slash_regex && b == b'/' && operand_expected(bytes, i) {
             i = regex_end(bytes, i);
+            continue;
+        }
+        if let Some(end) = heredoc_end(rules.heredocs, bytes, i) {
+            // The rest of the opener's line is code; the body lines are text.
+            let eol = memchr::memchr(b'\n', rest).map_or(bytes.len(), |p| i + p);
+            out.extend(scan_inner(tokens, text, i + 2, eol));
+            i = end.max(eol);
+            continue;
+        }
+        if rules.block_scalars
+            && let Some(end) = block_scalar_end(bytes, i)
+        {
+            let eol = memchr::memchr(b'\n', rest).map_or(bytes.len(), |p| i + p);
+            out.extend(scan_inner(tokens, text, i + 1, eol));
+            i = end.max(eol);
             continue;
         }
         if b == b'"' || b == b'\'' {
@@ -246,6 +285,96 @@ fn regex_end(bytes: &[u8], at: usize) -> usize {
         i += 1;
     }
     bytes.len()
+}
+
+/// The end of the heredoc whose opener (one of `openers`) is at `at`: after the line that
+/// holds only its identifier (indented, and followed by `;`, `,` or `)` in PHP), or the end of
+/// the text. `None` when no heredoc starts there (`x << 2`, `<<<` in bash, `<<<<<<< HEAD`,
+/// `<< eof` with a lower-case unquoted word, which is too often a shift).
+fn heredoc_end(openers: &[&str], bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = &bytes[at..];
+    if at > 0 && bytes[at - 1] == b'<' {
+        return None; // inside a longer run of `<` (a conflict marker)
+    }
+    let opener = openers.iter().find(|o| rest.starts_with(o.as_bytes()))?;
+    let mut i = at + opener.len();
+    if bytes.get(i) == Some(&b'<') {
+        return None; // bash's here-string `<<<`
+    }
+    let spaced = bytes.get(i) == Some(&b' ');
+    if spaced {
+        i += 1;
+    }
+    let quote = bytes.get(i).copied().filter(|b| matches!(b, b'\'' | b'"'));
+    if quote.is_some() {
+        i += 1;
+    }
+    let id_start = i;
+    while bytes
+        .get(i)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+    {
+        i += 1;
+    }
+    let id = &bytes[id_start..i];
+    if id.is_empty() || id[0].is_ascii_digit() {
+        return None;
+    }
+    if spaced && quote.is_none() && id.iter().any(u8::is_ascii_lowercase) {
+        return None;
+    }
+    if let Some(q) = quote
+        && bytes.get(i) != Some(&q)
+    {
+        return None;
+    }
+    let mut line = memchr::memchr(b'\n', &bytes[i..]).map(|p| i + p + 1)?;
+    while line < bytes.len() {
+        let next = memchr::memchr(b'\n', &bytes[line..]).map_or(bytes.len(), |p| line + p + 1);
+        let content = bytes[line..next].trim_ascii();
+        if let Some(after) = content.strip_prefix(id)
+            && after.iter().all(|b| matches!(b, b';' | b',' | b')'))
+        {
+            return Some(next);
+        }
+        line = next;
+    }
+    Some(bytes.len())
+}
+
+/// The end of the YAML block scalar whose indicator (`|`, `>`, with chomping and indentation
+/// indicators) is at `at`, after `: ` or `- `: the following lines that are blank or more
+/// indented than the indicator's line are text. `None` when `at` is no indicator.
+fn block_scalar_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let before = bytes[..at].strip_suffix(b" ")?;
+    if !(before.ends_with(b":") || before.ends_with(b"-")) {
+        return None;
+    }
+    let mut i = at + 1;
+    while bytes
+        .get(i)
+        .is_some_and(|b| matches!(b, b'+' | b'-' | b'0'..=b'9'))
+    {
+        i += 1;
+    }
+    let eol = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |p| i + p);
+    let tail = bytes[i..eol].trim_ascii();
+    if !(tail.is_empty() || tail.starts_with(b"#")) {
+        return None;
+    }
+    let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
+    let indent = |from: usize| bytes[from..].iter().take_while(|b| **b == b' ').count();
+    let parent = indent(line_start);
+    let mut line = (eol + 1).min(bytes.len());
+    while line < bytes.len() {
+        let next = memchr::memchr(b'\n', &bytes[line..]).map_or(bytes.len(), |p| line + p + 1);
+        let blank = bytes[line..next].trim_ascii().is_empty();
+        if !blank && indent(line) <= parent {
+            return Some(line);
+        }
+        line = next;
+    }
+    Some(bytes.len())
 }
 
 /// Offset of the first `token` in `hay` that starts a line (a `\n` before it, or `hay`'s start).
@@ -332,6 +461,37 @@ mod tests {
         let c = crate::lang::by_name("c").expect("c");
         let text = "x = 1 /[/*]/ 2;";
         assert_eq!(scan(c, text).len(), 1);
+    }
+
+    fn texts(lang: &str, text: &str) -> Vec<String> {
+        let lang = crate::lang::by_name(lang).expect("language");
+        scan(lang, text)
+            .iter()
+            .map(|c| text[c.start..c.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn heredocs_block_scalars_and_assigned_strings_are_text() {
+        let sh = "cat <<'NOTE' # real\n# fake\nNOTE\necho $((1 << 2)) # two\ncat << EOF\n# fake\n  EOF\n# three\n";
+        assert_eq!(texts("bash", sh), ["# real", "# two", "# three"]);
+        let conflict = "<<<<<<< HEAD\n# ours\n=======\n# theirs\n>>>>>>> x\n";
+        assert_eq!(texts("bash", conflict), ["# ours", "# theirs"]);
+        let rb = "T = <<~TEXT\n  # fake\n  TEXT\n# real\n";
+        assert_eq!(texts("ruby", rb), ["# real"]);
+        let php = "$h = <<<'TXT'\n// fake\nTXT;\n// real\n";
+        assert_eq!(texts("php", php), ["// real"]);
+        let tf = "user_data = <<-EOT\n  # fake\n  EOT\n# real\n";
+        assert_eq!(texts("hcl", tf), ["# real"]);
+        let yaml = "run: | # real\n  # fake\n  make\n- >-\n   # fake\n# also real\nx: a | b # c\n";
+        assert_eq!(texts("yaml", yaml), ["# real", "# also real", "# c"]);
+        let py = "HELP = \"\"\"\n# fake\n\"\"\"\ndef f():\n    r\"\"\"doc\"\"\"\n# real\n";
+        assert_eq!(
+            texts("python", py),
+            ["r\"\"\"doc\"\"\"".trim_start_matches('r'), "# real"]
+        );
+        let js = "<!-- a\nvar s = \"<!-- no\"; <!-- b -->\n";
+        assert_eq!(texts("javascript", js), ["<!-- a", "<!-- b -->"]);
     }
 
     #[test]
