@@ -235,11 +235,9 @@ impl Budget {
     }
 }
 
-/// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
-/// `Err` when the parse was stopped by the time budget or the query does not compile.
 /// Why tree-sitter could not be used for a file.
 enum TsFailure {
-    /// The parse or the comment query ran out of time (or was cancelled).
+    /// The parse or the comment query ran out of budget (or was cancelled).
     Budget(String),
     /// The file (this many bytes) is over [`MAX_TREE_SITTER_BYTES`].
     TooLarge(usize),
@@ -247,11 +245,16 @@ enum TsFailure {
     Grammar(String),
 }
 
+/// The comments tree-sitter found, and the byte ranges where its tree has errors.
+type Parsed = (Vec<RawComment>, Vec<Range<usize>>);
+
+/// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
+/// `Err` when the parse was stopped by the budget or the query does not compile.
 fn tree_sitter_comments(
     lang: &Language,
     text: &str,
     opts: &Options,
-) -> Result<Option<(Vec<RawComment>, Vec<Range<usize>>)>, TsFailure> {
+) -> Result<Option<Parsed>, TsFailure> {
     let (Some(ts_lang), Some(matcher)) = (lang.ts_language(), lang.matcher()) else {
         return Ok(None);
     };
