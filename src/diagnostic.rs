@@ -146,7 +146,7 @@ codes! {
         "With `follow_symlinks = true`, a link that points to one of its own ancestors would\nbe walked forever. It is skipped. Symbolic links are not followed by default.";
     ParseBudget = "TM025", "parse-budget-exceeded", Warning,
         "parsing a file needed more work than its budget",
-        "Tree-sitter parsing is stopped after `parse_timeout_ms` (default 5000 ms) of work per\nfile, so a pathological file cannot stall a scan. The budget counts the parser's work\n(50 progress steps a millisecond), not wall time: the same file is stopped on every\nmachine, however busy (a wall clock at ten times the budget is only a backstop). The\nfile's comments are then found with the lexical fallback, which is less precise about\nstrings but never slow.";
+        "Tree-sitter parsing is stopped after `parse_timeout_ms` (default 5000 ms) per file, or\nafter the work that time usually buys (50 parser progress steps a millisecond), so a\npathological file cannot stall a scan. The file's comments are then found with the\nlexical fallback, which finds what tree-sitter finds on threatmark's test corpus\n(strings, heredocs, YAML block scalars, regular expressions) and is never slow.";
     UnterminatedComment = "TM026", "unterminated-comment", Warning,
         "a block comment is never closed",
         "A block comment (`/*`, `<!--`, ...) runs to the end of the file. Compilers reject\nthis; threatmark still reads the annotations in it, and tells you.";

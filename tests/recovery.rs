@@ -5,8 +5,9 @@
 //! committed merge-conflict markers, stray tokens and unclosed brackets at random line starts
 //! and between tokens outside comments and strings, and the annotation lines found must be
 //! exactly those of the clean file: recovery must not depend on how a grammar recovers. The same
-//! samples, parsed with a budget so small that tree-sitter is always stopped, must give the same
-//! annotations as a full parse: the model does not depend on the machine's load.
+//! samples, and every fixture of the suite, parsed with a budget so small that tree-sitter is
+//! always stopped, must give the same annotations as a full parse: a stop on a busy machine
+//! does not change the model.
 //!
 //! An unclosed quote is not inserted: a string that is never closed legitimately swallows the
 //! text after it, for the compiler as for us.
@@ -264,9 +265,9 @@ fn syntax_errors_never_lose_an_annotation() {
 
 /// A parse stopped by its budget gives the model a full parse gives: the sample of every
 /// language, read by the lexical scanner (a budget of zero stops tree-sitter before it starts),
-/// yields the same annotations, at the same places, as tree-sitter. The budget itself counts
-/// work, not time (`comments::tests::the_budget_counts_work_not_time`), so which of the two
-/// reads a file does not depend on the machine's load either.
+/// yields the same annotations, at the same places, as tree-sitter; so a parse stopped by the
+/// clock on a busy machine changes nothing. (The budget also counts work, which stops deep
+/// nesting at the same point on every machine: `comments::tests::the_budget_counts_work`.)
 #[test]
 fn a_parse_stopped_by_its_budget_gives_the_same_model() {
     let full = FileOptions::default();
