@@ -6,15 +6,30 @@
 //! the like removed, each remembering its byte offset so spans stay exact. Adjacent line
 //! comments are grouped into one comment, so a description can continue on the next `//` line.
 //!
+//! A file with a syntax error (a committed merge conflict, a stray `}subnet`) still yields every
+//! comment a reader sees. Where the tree has an ERROR or MISSING node, or text no node covers,
+//! what tree-sitter reports depends on how its grammar recovers: Kotlin's drops the rest of the
+//! file, HCL's invents a heredoc that swallows it, TSX's reads `<<<<<<< HEAD` and what follows as
+//! JSX. Those regions (whole lines, merged) and every merge conflict are read by the lexical
+//! scanner instead ([`recover`]); `tests/recovery.rs` inserts such errors at random into a
+//! sample of every grammar and checks that nothing is lost or found twice.
+//!
 //! @component Threatmark:Comment extractor (#extractor) in #process [type: process]: tree-sitter parsing of untrusted source
 //! @threat Pathological parse (#pathological_parse) [stride: D; likelihood: possible; impact: moderate; cwe: 1333; actor: #malicious_contributor]:
 //! deeply nested or adversarial code makes a grammar take minutes
-//! @control Per-file parse budget (#parse_budget): tree-sitter is stopped after parse_timeout_ms and the lexical scanner takes over
+//! @control Per-file parse budget (#parse_budget): tree-sitter is stopped after parse_timeout_ms, or the work it usually buys, and the lexical scanner, which finds what tree-sitter finds, takes over
 //! @mitigates #extractor against #pathological_parse with #parse_budget
+//! @threat Annotation hidden by a syntax error (#hidden_by_syntax_error) [stride: T; likelihood: likely; impact: moderate; cwe: 754]:
+//! a merge-conflict marker or a stray token makes the grammar swallow every later comment, and
+//! the facts they declare silently leave the model
+//! @control Lexical recovery in error regions (#lexical_recovery): the lines of ERROR and MISSING
+//! nodes, text no node covers and merge conflicts are scanned with the language's comment tokens;
+//! a committed conflict marker is reported (TM035)
+//! @mitigates #extractor against #hidden_by_syntax_error with #lexical_recovery
 //! @connects #extractor to #parser with comment lines
 
 use std::cell::{Cell, RefCell};
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::time::{Duration, Instant};
 
 use tree_sitter::{
@@ -40,8 +55,8 @@ pub struct Extracted<'a> {
     pub comments: Vec<Vec<CommentLine<'a>>>,
     pub diagnostics: Vec<Diagnostic>,
     pub method: Option<Method>,
-    /// tree-sitter ran out of time: what was found depends on the machine's load, not only on
-    /// the file, so it must not be cached.
+    /// tree-sitter was stopped by its budget. A stop by the clock depends on the machine's
+    /// load, so such outcomes (rare) are not cached.
     pub timed_out: bool,
 }
 
@@ -79,13 +94,20 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
     // holds for `text` too); their text is then cut from `text` itself.
     let scanned = crate::text::lone_cr_as_lf(text);
     let mut out = Extracted::default();
+    let mut merge_conflicts = conflicts(&scanned);
     let raw = match tree_sitter_comments(lang, &scanned, opts) {
-        Ok(Some((mut raw, has_error))) => {
+        Ok(Some((raw, errors))) => {
             out.method = Some(Method::TreeSitter);
-            if has_error {
-                recover_unterminated(lang, &scanned, &mut raw);
-            }
-            raw
+            let mut regions = whole_lines(&scanned, errors);
+            // A marker the grammar read without an error is text, not a conflict: a test's
+            // fixture in a raw string, a heading underline in a doc comment.
+            merge_conflicts.retain(|c| {
+                regions
+                    .iter()
+                    .any(|r| r.start < c.region.end && c.region.start < r.end)
+            });
+            regions.extend(merge_conflicts.iter().map(|c| c.region.clone()));
+            recover(lang, &scanned, raw, &regions)
         }
         Ok(None) => {
             out.method = Some(Method::Lexical);
@@ -118,6 +140,23 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
             lexical::scan(lang, &scanned)
         }
     };
+    for conflict in merge_conflicts.iter().filter(|c| c.reported) {
+        let marker = conflict.region.start;
+        let end = scanned[marker..]
+            .find('\n')
+            .map_or(scanned.len(), |p| marker + p);
+        out.diagnostics.push(
+            loc.diag(
+                Code::MergeConflictMarker,
+                "a merge-conflict marker was committed",
+                Span::new(marker, end),
+            )
+            .label("this conflict was never resolved")
+            .help(
+                "annotations on both sides of the conflict were read; resolve it and keep one side",
+            ),
+        );
+    }
     for r in &raw {
         if r.unterminated {
             let open_len = text[r.start..]
@@ -140,11 +179,74 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
     out
 }
 
-/// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
-/// `Err` when the parse was stopped by the time budget or the query does not compile.
+/// Work units a millisecond of the budget buys. One unit is one call of tree-sitter's progress
+/// callback (100 parser operations, or 1000 steps of a query), or [`WALK_NODES_PER_UNIT`] nodes
+/// of the comment walk; measured: 40–50 parser callbacks per ms in a debug build of the crate
+/// (dependencies optimised), on ordinary and on deeply nested source alike.
+const UNITS_PER_MS: u64 = 50;
+
+/// Nodes of the comment walk that cost one unit.
+const WALK_NODES_PER_UNIT: u32 = 1024;
+
+/// The per-file budget of tree-sitter: work and time, whichever runs out first. Counting work
+/// stops the usual pathological files (deep nesting) at the same point on every machine,
+/// however busy. The clock stays the hard limit: in error recovery one progress step can take
+/// 60 ms (Kotlin's grammar on 100,000 stray `)`: 126 steps in 8 s), so work alone does not
+/// bound time. Where the clock decides, the lexical scanner, which finds what tree-sitter finds
+/// on the test corpus, keeps the model the same.
+struct Budget {
+    units: Option<u64>,
+    spent: Cell<u64>,
+    started: Instant,
+    wall: Option<Duration>,
+    wall_hit: Cell<bool>,
+}
+
+impl Budget {
+    fn new(limit: Option<Duration>) -> Self {
+        Self {
+            units: limit.map(|l| {
+                u64::try_from(l.as_micros())
+                    .unwrap_or(u64::MAX)
+                    .saturating_mul(UNITS_PER_MS)
+                    / 1000
+            }),
+            spent: Cell::new(0),
+            started: Instant::now(),
+            wall: limit,
+            wall_hit: Cell::new(false),
+        }
+    }
+
+    /// Spend `units`; `true` when the budget is exhausted.
+    fn spend(&self, units: u64) -> bool {
+        let Some(limit) = self.units else {
+            return false;
+        };
+        let spent = self.spent.get().saturating_add(units);
+        self.spent.set(spent);
+        if spent > limit || limit == 0 {
+            return true;
+        }
+        if self.wall.is_some_and(|w| self.started.elapsed() > w) {
+            self.wall_hit.set(true);
+            return true;
+        }
+        false
+    }
+
+    fn wall_note(&self) -> &'static str {
+        if self.wall_hit.get() {
+            " (stopped by the clock)"
+        } else {
+            ""
+        }
+    }
+}
+
 /// Why tree-sitter could not be used for a file.
 enum TsFailure {
-    /// The parse or the comment query ran out of time (or was cancelled).
+    /// The parse or the comment query ran out of budget (or was cancelled).
     Budget(String),
     /// The file (this many bytes) is over [`MAX_TREE_SITTER_BYTES`].
     TooLarge(usize),
@@ -152,11 +254,16 @@ enum TsFailure {
     Grammar(String),
 }
 
+/// The comments tree-sitter found, and the byte ranges where its tree has errors.
+type Parsed = (Vec<RawComment>, Vec<Range<usize>>);
+
+/// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
+/// `Err` when the parse was stopped by the budget or the query does not compile.
 fn tree_sitter_comments(
     lang: &Language,
     text: &str,
     opts: &Options,
-) -> Result<Option<(Vec<RawComment>, bool)>, TsFailure> {
+) -> Result<Option<Parsed>, TsFailure> {
     let (Some(ts_lang), Some(matcher)) = (lang.ts_language(), lang.matcher()) else {
         return Ok(None);
     };
@@ -173,16 +280,17 @@ fn tree_sitter_comments(
         // One budget for the parse and the query: the query alone can take minutes on a deep
         // tree (50,000 unclosed `{` took 11 s in a debug build: its cost grows with the number
         // of nodes times their depth), so it is stopped the same way.
-        let started = Instant::now();
-        let over = || {
-            opts.parse_timeout
-                .is_some_and(|limit| started.elapsed() > limit)
-        };
+        let budget = Budget::new(opts.parse_timeout);
         let limit_ms = opts.parse_timeout.unwrap_or_default().as_millis();
-        let mut timed_out = false;
+        if budget.spend(0) {
+            return Err(TsFailure::Budget(format!(
+                "a parse budget of {limit_ms} ms lets no parse start"
+            )));
+        }
+        let mut stopped_parse = false;
         let mut progress = |_: &ParseState| {
-            if over() {
-                timed_out = true;
+            if budget.spend(1) {
+                stopped_parse = true;
                 ControlFlow::Break(())
             } else {
                 ControlFlow::Continue(())
@@ -196,8 +304,11 @@ fn tree_sitter_comments(
         );
         let Some(tree) = tree else {
             parser.reset();
-            return Err(TsFailure::Budget(if timed_out {
-                format!("parsing stopped after {limit_ms} ms")
+            return Err(TsFailure::Budget(if stopped_parse {
+                format!(
+                    "parsing stopped: the file needs more work than its budget of {limit_ms} ms{}",
+                    budget.wall_note()
+                )
             } else {
                 "tree-sitter could not parse the file".to_string()
             }));
@@ -219,17 +330,21 @@ fn tree_sitter_comments(
             Matcher::Kinds {
                 kinds,
                 sole_children,
-            } => walk_kinds(root, kinds, sole_children, &mut push, &over),
-            Matcher::Query(query) => run_query(query, root, bytes, &mut push, &over),
+            } => walk_kinds(root, kinds, sole_children, &mut push, &|n| budget.spend(n)),
+            Matcher::Query(query) => {
+                run_query(query, root, bytes, &mut push, &|n| budget.spend(n))
+            }
         };
         if stopped {
             return Err(TsFailure::Budget(format!(
-                "finding comments in the syntax tree stopped after {limit_ms} ms"
+                "finding comments in the syntax tree stopped: it needs more work than the budget of {limit_ms} ms{}",
+                budget.wall_note()
             )));
         }
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
-        Ok(Some((raw, root.has_error())))
+        let errors = error_ranges(root, bytes);
+        Ok(Some((raw, errors)))
     })
 }
 
@@ -240,7 +355,7 @@ fn walk_kinds(
     kinds: &[bool],
     sole_children: &[(Vec<bool>, Vec<bool>)],
     push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
-    over: &dyn Fn() -> bool,
+    spend: &dyn Fn(u64) -> bool,
 ) -> bool {
     let is = |set: &[bool], node: tree_sitter::Node<'_>| {
         set.get(usize::from(node.kind_id())) == Some(&true)
@@ -262,7 +377,7 @@ fn walk_kinds(
             }
         }
         visited = visited.wrapping_add(1);
-        if visited % 4096 == 0 && over() {
+        if visited % WALK_NODES_PER_UNIT == 0 && spend(1) {
             return true;
         }
         if cursor.goto_first_child() {
@@ -282,13 +397,13 @@ fn run_query(
     root: tree_sitter::Node<'_>,
     bytes: &[u8],
     push: &mut dyn FnMut(tree_sitter::Node<'_>, bool),
-    over: &dyn Fn() -> bool,
+    spend: &dyn Fn(u64) -> bool,
 ) -> bool {
     let doc_index = query.capture_index_for_name("doc");
     let mut cursor = QueryCursor::new();
     let timed_out = Cell::new(false);
     let mut progress = |_: &QueryCursorState| {
-        if over() {
+        if spend(1) {
             timed_out.set(true);
             ControlFlow::Break(())
         } else {
@@ -317,18 +432,218 @@ fn is_block_comment(lang: &Language, node_text: &[u8]) -> bool {
     })
 }
 
-/// When the tree has errors, a block comment that is never closed shows up as an ERROR node, not
-/// a comment. Find such comments lexically and add the ones tree-sitter did not report.
-fn recover_unterminated(lang: &Language, text: &str, raw: &mut Vec<RawComment>) {
-    let found: Vec<RawComment> = lexical::scan(lang, text)
-        .into_iter()
-        .filter(|l| l.unterminated)
-        .filter(|l| !raw.iter().any(|r| r.start <= l.start && l.start < r.end))
-        .collect();
-    if !found.is_empty() {
-        raw.extend(found);
-        raw.sort_by_key(|r| (r.start, r.end));
+/// Where a syntax tree with errors cannot be trusted: its ERROR nodes with the node around each
+/// (at the top level, the node after each); the nearest non-empty
+/// node around each MISSING node (the parser invented a token there, and with it the
+/// construct around it: an unclosed block, a heredoc with no start); and text inside a node
+/// with errors that no child covers (Kotlin's grammar leaves the rest of a file after some
+/// errors out of the tree altogether, even with no error node). Only the top level and the
+/// subtrees that hold an error are entered.
+fn error_ranges(root: tree_sitter::Node<'_>, bytes: &[u8]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let gap = |from: usize, to: usize, out: &mut Vec<Range<usize>>| {
+        if bytes
+            .get(from..to)
+            .is_some_and(|t| t.iter().any(|b| !b.is_ascii_whitespace()))
+        {
+            out.push(from..to);
+        }
+    };
+    // YAML's grammar can make the root an ERROR that ends before the file does.
+    gap(0, root.start_byte(), &mut out);
+    gap(root.end_byte(), bytes.len(), &mut out);
+    let mut stack = vec![root];
+    let mut cursor = root.walk();
+    while let Some(node) = stack.pop() {
+        if node.is_error() {
+            // The construct that holds the error was made up around it (a docstring after
+            // a broken line became a type annotation). At the top level, the construct the
+            // parser resumed with is (TSX reads `<<<<<<< HEAD` and the next 300 lines as one
+            // JSX element).
+            let end = match node.parent().filter(|p| p.parent().is_some()) {
+                Some(parent) => {
+                    out.push(parent.start_byte()..parent.end_byte());
+                    continue;
+                }
+                None => node
+                    .next_sibling()
+                    .map_or(node.end_byte(), |n| n.end_byte()),
+            };
+            out.push(node.start_byte()..end);
+            continue;
+        }
+        if node.is_missing() {
+            let mut around = node;
+            while around.byte_range().is_empty()
+                && let Some(parent) = around.parent()
+            {
+                around = parent;
+            }
+            out.push(around.start_byte()..around.end_byte());
+            continue;
+        }
+        // The top level is always checked: Kotlin's grammar can end the tree early, leave the
+        // rest of the file out, and report no error at all.
+        if !node.has_error() && node != root {
+            continue;
+        }
+        let mut covered = node.start_byte();
+        for child in node.children(&mut cursor) {
+            gap(covered, child.start_byte(), &mut out);
+            covered = covered.max(child.end_byte());
+            if child.has_error() {
+                stack.push(child);
+            }
+        }
+        if node.child_count() > 0 {
+            gap(covered, node.end_byte(), &mut out);
+        }
     }
+    out
+}
+
+/// `ranges` grown to whole lines (a line's end includes its `\n`), sorted and merged.
+fn whole_lines(text: &str, mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_by_key(|r| r.start);
+    let bytes = text.as_bytes();
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in ranges {
+        let (start, end) = (r.start.min(bytes.len()), r.end.min(bytes.len()));
+        // Each byte is searched once: a range that starts inside the last region (which ends
+        // at a line end) only extends it, so 100,000 errors on one line cost one line.
+        let line_end =
+            |at: usize| memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |p| at + p + 1);
+        match out.last_mut() {
+            Some(last) if start < last.end => {
+                if end > last.end {
+                    last.end = line_end(end);
+                }
+            }
+            last => {
+                let floor = last.map_or(0, |l| l.end);
+                let start =
+                    memchr::memrchr(b'\n', &bytes[floor..start]).map_or(floor, |p| floor + p + 1);
+                out.push(start..line_end(end.max(start)));
+            }
+        }
+    }
+    out
+}
+
+/// A committed merge conflict: from its `<<<<<<<` line to the end of the `>>>>>>>` line that
+/// closes it (conflicts nest; one never closed runs to the end of the file), or a lone
+/// `>>>>>>>` or `=======` line.
+struct Conflict {
+    region: Range<usize>,
+    /// It starts with a `<<<<<<<` or `>>>>>>>` line (a lone `=======` is also a heading
+    /// underline in prose, and is not reported).
+    reported: bool,
+}
+
+/// The merge conflicts in `text`. Markers count only at the start of a line, as git writes
+/// them: seven `<`, `=` or `>`, then a space or the line's end (`=======` then the line's end).
+fn conflicts(text: &str) -> Vec<Conflict> {
+    let bytes = text.as_bytes();
+    let marker = |at: usize| -> Option<u8> {
+        let c = *bytes.get(at)?;
+        let ok = matches!(c, b'<' | b'=' | b'>')
+            && bytes.len() >= at + 7
+            && bytes[at..at + 7].iter().all(|&b| b == c)
+            && match bytes.get(at + 7) {
+                None | Some(b'\n' | b'\r') => true,
+                Some(b' ') => c != b'=',
+                _ => false,
+            };
+        ok.then_some(c)
+    };
+    let mut out = Vec::new();
+    // (start of the outermost open conflict, depth)
+    let mut open: Option<(usize, usize)> = None;
+    let mut line = 0;
+    while line < bytes.len() {
+        let next = memchr::memchr(b'\n', &bytes[line..]).map_or(bytes.len(), |p| line + p + 1);
+        match (marker(line), open) {
+            (Some(b'<'), None) => open = Some((line, 1)),
+            (Some(b'<'), Some((start, depth))) => open = Some((start, depth + 1)),
+            (Some(b'>'), Some((start, 1))) => {
+                out.push(Conflict {
+                    region: start..next,
+                    reported: true,
+                });
+                open = None;
+            }
+            (Some(b'>'), Some((start, depth))) => open = Some((start, depth - 1)),
+            (Some(c), None) => out.push(Conflict {
+                region: line..next,
+                reported: c == b'>',
+            }),
+            _ => {}
+        }
+        line = next;
+    }
+    if let Some((start, _)) = open {
+        out.push(Conflict {
+            region: start..bytes.len(),
+            reported: true,
+        });
+    }
+    out
+}
+
+/// The comments of a file whose syntax tree has errors. Inside an error region (the lines an
+/// ERROR or MISSING node touches, and every merge conflict) what tree-sitter reports depends
+/// on how its grammar recovers: a comment after the error may be swallowed by an ERROR node,
+/// or a `//` inside a string taken for one. There the lexical scanner decides, with the
+/// language's comment and string tokens, scanning from the start of the region's first line;
+/// outside, tree-sitter's comments stand. Comments that overlap keep the one that starts first.
+fn recover(
+    lang: &Language,
+    text: &str,
+    ts: Vec<RawComment>,
+    regions: &[Range<usize>],
+) -> Vec<RawComment> {
+    if regions.is_empty() {
+        return ts;
+    }
+    let mut sorted = regions.to_vec();
+    sorted.sort_by_key(|r| (r.start, r.end));
+    let mut regions: Vec<Range<usize>> = Vec::with_capacity(sorted.len());
+    for r in sorted {
+        match regions.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => regions.push(r),
+        }
+    }
+    let inside = |at: usize| {
+        let i = regions.partition_point(|r| r.start <= at);
+        i > 0 && at < regions[i - 1].end.max(regions[i - 1].start + 1)
+    };
+    let mut out: Vec<RawComment> = ts.iter().filter(|c| !inside(c.start)).copied().collect();
+    let mut scanned_to = 0;
+    for region in &regions {
+        let mut from = region.start.max(scanned_to);
+        // Start after a comment tree-sitter found that runs into the region.
+        if let Some(c) = ts
+            .iter()
+            .find(|c| c.start < from && from < c.end && !inside(c.start))
+        {
+            from = c.end;
+        }
+        if from >= region.end {
+            continue;
+        }
+        let found = lexical::scan_range(lang, text, from, region.end);
+        scanned_to = found.last().map_or(region.end, |c| c.end.max(region.end));
+        out.extend(found);
+    }
+    out.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut kept: Vec<RawComment> = Vec::with_capacity(out.len());
+    for c in out {
+        if kept.last().is_none_or(|k| c.start >= k.end) {
+            kept.push(c);
+        }
+    }
+    kept
 }
 
 /// Strip markers and group adjacent standalone line comments.
@@ -478,7 +793,7 @@ mod tests {
         let mut parser = Parser::new();
         parser.set_language(&lang.ts_language()?).ok()?;
         let tree = parser.parse(text, None)?;
-        let never = || false;
+        let never = |_| false;
         let mut walked = Vec::new();
         walk_kinds(
             tree.root_node(),
@@ -591,17 +906,76 @@ lambda: "no"
             .expect("language");
         let tree = parser.parse(&text, None).expect("tree");
         let started = Instant::now();
-        let limit = std::time::Duration::from_millis(50);
-        let over = || started.elapsed() > limit;
+        let budget = Budget::new(Some(Duration::from_millis(50)));
         let stopped = run_query(
             &query,
             tree.root_node(),
             text.as_bytes(),
             &mut |_, _| {},
-            &over,
+            &|n| budget.spend(n),
         );
         assert!(stopped, "the query ran to its end");
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    /// The work count stops a parse at the same point whatever the time: with plenty of time
+    /// left, the unit after the last one the budget buys is refused.
+    #[test]
+    fn the_budget_counts_work() {
+        let budget = Budget::new(Some(Duration::from_secs(600)));
+        assert!(!budget.spend(600_000 * UNITS_PER_MS - 1));
+        assert!(!budget.spend(1));
+        assert!(budget.spend(1), "not stopped by the work");
+        assert_eq!(budget.wall_note(), "");
+        assert!(Budget::new(Some(Duration::ZERO)).spend(0));
+        assert!(!Budget::new(None).spend(u64::MAX));
+        let clock = Budget::new(Some(Duration::from_millis(1)));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(clock.spend(1), "not stopped by the clock");
+        assert_ne!(clock.wall_note(), "");
+    }
+
+    /// Conflict markers inside a string the grammar read cleanly (a test's fixture) are text:
+    /// not reported, and the string's lines are not read as comments.
+    #[test]
+    fn markers_inside_a_clean_string_are_not_a_conflict() {
+        let m = "<".repeat(7);
+        let e = "=".repeat(7);
+        let t = ">".repeat(7);
+        let src = format!(
+            "fn f() -> &'static str {{\n    r#\"\n{m} HEAD\n// @component Inside (#inside)\n{e}\n{t} b\n\"#\n}}\n// @component After (#after)\n"
+        );
+        let lang = crate::lang::by_name("rust").expect("rust");
+        let index = LineIndex::new(&src);
+        let loc = Locator::new("t.rs", &src, &index);
+        let ex = extract(lang, &loc, &Options::default());
+        assert!(
+            !ex.diagnostics
+                .iter()
+                .any(|d| d.code == Code::MergeConflictMarker),
+            "{:?}",
+            ex.diagnostics
+        );
+        let lines: Vec<String> = ex
+            .comments
+            .iter()
+            .flatten()
+            .map(|l| l.text.trim().to_string())
+            .collect();
+        assert_eq!(lines, ["@component After (#after)"]);
+        // The same markers in code are a conflict.
+        let code = format!(
+            "fn f() {{\n{m} HEAD\n// @component A (#a)\n{e}\n// @component B (#b)\n{t} b\n}}\n"
+        );
+        let index = LineIndex::new(&code);
+        let loc = Locator::new("t.rs", &code, &index);
+        let ex = extract(lang, &loc, &Options::default());
+        assert!(
+            ex.diagnostics
+                .iter()
+                .any(|d| d.code == Code::MergeConflictMarker)
+        );
+        assert_eq!(ex.comments.iter().flatten().count(), 2);
     }
 
     fn lines_of(lang: &str, src: &str) -> Vec<Vec<String>> {

@@ -32,7 +32,8 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # output = "threatmodel.json"
 # Files larger than this many bytes are skipped with a warning (TM022).
 # max_file_size = 10485760
-# Tree-sitter stops parsing a file after this many milliseconds (TM025).
+# Tree-sitter stops parsing a file after this many milliseconds, or the work they usually buy
+# (TM025); its comments are then found lexically.
 # parse_timeout_ms = 5000
 # Follow symbolic links (loops are detected and reported, TM024).
 # follow_symlinks = false

@@ -146,8 +146,8 @@ codes! {
         "following symbolic links led back to an ancestor folder",
         "With `follow_symlinks = true`, a link that points to one of its own ancestors would\nbe walked forever. It is skipped. Symbolic links are not followed by default.";
     ParseBudget = "TM025", "parse-budget-exceeded", Warning,
-        "parsing a file took longer than its time budget",
-        "Tree-sitter parsing is stopped after `parse_timeout_ms` (default 5000 ms) per file,\nso a pathological file cannot stall a scan. The file's comments are then found with\nthe lexical fallback, which is less precise about strings but never slow.";
+        "parsing a file needed more work than its budget",
+        "Tree-sitter parsing is stopped after `parse_timeout_ms` (default 5000 ms) per file, or\nafter the work that time usually buys (50 parser progress steps a millisecond), so a\npathological file cannot stall a scan. The file's comments are then found with the\nlexical fallback, which finds what tree-sitter finds on threatmark's test corpus\n(strings, heredocs, YAML block scalars, regular expressions) and is never slow.";
     UnterminatedComment = "TM026", "unterminated-comment", Warning,
         "a block comment is never closed",
         "A block comment (`/*`, `<!--`, ...) runs to the end of the file. Compilers reject\nthis; threatmark still reads the annotations in it, and tells you.";
@@ -172,6 +172,9 @@ codes! {
     LinkOutOfRoot = "TM034", "link-out-of-root", Warning,
         "a symbolic link leads out of the scanned folder and was not followed",
         "With `follow_symlinks = true`, links are followed only while they stay inside the\nscanned folder (after resolving every link on the way). A link to `/etc`, `~/.aws` or\n`/proc/self/pagemap` would otherwise put files of the machine running the scan into the\nmodel, its reports and SARIF, or read without end; in CI the repository's threatmark.toml,\nwhich sets `follow_symlinks`, may be a pull request's own. The link is skipped and named.\n\nFix: copy what the link points to into the repository, or scan the folder it points to\nitself.";
+    MergeConflictMarker = "TM035", "merge-conflict-marker", Warning,
+        "a merge-conflict marker (`<<<<<<<`) was committed",
+        "A line that starts with `<<<<<<<`, and the `=======` and `>>>>>>>` lines after it, are\nwhat git leaves in a file whose merge conflict was never resolved. The file no longer\ncompiles, and a parser loses its footing there. threatmark reads the comments of both\nsides of the conflict (and of any other syntax error) with its lexical scanner, so no\nannotation is lost, and names the marker.\n\nFix: resolve the conflict, keeping the side (or the mix) that is right.";
     UndeclaredReference = "TM036", "undeclared-reference", Warning,
         "a `#id` in a relation names nothing declared; it was created, named by its id",
         "Threatspec creates whatever a relation names: `@mitigates #web against #xss with\n#file_perms`, where no `@control` declares `#file_perms`, makes a control whose name is\nempty. threatmark does the same, so the relation is kept: the entity is created with its\nid as its name, marked `placeholder` (and not `declared`) in the model, and this warning\nis given once per id, at its first reference in path order.\n\nIds are per kind, as in Threatspec: `@tests #server for #web` where `#server` is a component\ncreates a control `#server` (the help says so). Not created, but TM003 (an error): the id of\na boundary or an actor, and, with `[model] strict_ids = true` (the default), an id one typo\naway from an id of its kind, since `#prepraed` next to `#prepared` would otherwise mitigate\nwith a control nobody wrote. A project configured from threatspec.yaml reads ids as\nThreatspec does (`strict_ids = false`): a near-typo is created too, and the help names the\nclose id.\n\nFix: declare it once (`@control File permissions (#file_perms): what it does`), or refer\nto the declared thing by its own id.";

@@ -72,6 +72,9 @@ const XML_BLOCK: &[(&str, &str)] = &[("<!--", "-->")];
 /// JavaScript's HTML-like comments (ECMAScript Annex B): `<!--` runs to the end of the line.
 /// Tree-sitter captures them in js, ts and tsx, so all three need the token to strip it.
 const JS_BLOCK: &[(&str, &str)] = &[("/*", "*/"), ("<!--", "-->")];
+/// `<!--` is listed as a line token too: for the lexical scanner, a token in both columns
+/// starts a line comment (the block column lets a `<!-- x -->` lose its `-->`).
+const JS_LINE: &[&str] = &["//", "<!--"];
 const NO_STRINGS: &[(&str, &str)] = &[];
 const TRIPLE_DOUBLE: &[(&str, &str)] = &[("\"\"\"", "\"\"\"")];
 const TRIPLE_BOTH: &[(&str, &str)] = &[("\"\"\"", "\"\"\""), ("'''", "'''")];
@@ -259,7 +262,7 @@ pub static LANGUAGES: &[Language] = &[
         extensions: &["js", "mjs", "cjs", "jsx"],
         filenames: &[],
         interpreters: &["node", "nodejs", "deno", "bun"],
-        line_comments: C_LINE,
+        line_comments: JS_LINE,
         block_comments: JS_BLOCK,
         multiline_strings: BACKTICK,
         grammar: grammar!(
@@ -449,7 +452,7 @@ pub static LANGUAGES: &[Language] = &[
         extensions: &["tsx"],
         filenames: &[],
         interpreters: &[],
-        line_comments: C_LINE,
+        line_comments: JS_LINE,
         block_comments: JS_BLOCK,
         multiline_strings: BACKTICK,
         grammar: grammar!(
@@ -464,7 +467,7 @@ pub static LANGUAGES: &[Language] = &[
         extensions: &["ts", "mts", "cts"],
         filenames: &[],
         interpreters: &["ts-node", "tsx"],
-        line_comments: C_LINE,
+        line_comments: JS_LINE,
         block_comments: JS_BLOCK,
         multiline_strings: BACKTICK,
         grammar: grammar!(
@@ -485,6 +488,108 @@ pub static LANGUAGES: &[Language] = &[
         grammar: grammar!("lang-yaml", tree_sitter_yaml::LANGUAGE, "yaml.scm"),
     },
 ];
+
+/// What the lexical scanner must know about a language beyond its comment and string tokens,
+/// so that it finds the comments tree-sitter finds (a parse stopped by its budget, a file over
+/// 2 MiB and the lines around a syntax error are read by it). Kept apart from the rows, since
+/// few languages need any of it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LexicalRules {
+    /// A `/` in operand position starts a regular expression literal (`/[/*]/`), skipped like a
+    /// string.
+    pub slash_regex: bool,
+    /// Heredoc openers (`<<-`, `<<~`, `<<<`): the opener, an identifier (maybe quoted) and the
+    /// lines up to the one that holds only that identifier are text.
+    pub heredocs: &'static [&'static str],
+    /// Block comment tokens start a comment only as the first token of a line (Python's
+    /// docstrings are statements); elsewhere they open a multi-line string (`x = """...`).
+    pub statement_blocks: bool,
+    /// YAML's block scalars: after `key: |` or `- >-`, the lines more indented than the key
+    /// are text.
+    pub block_scalars: bool,
+}
+
+/// [`LexicalRules`] by language name, sorted.
+pub static LEXICAL_RULES: &[(&str, LexicalRules)] = &[
+    (
+        "bash",
+        LexicalRules {
+            heredocs: &["<<-", "<<"],
+            ..NO_RULES
+        },
+    ),
+    (
+        "hcl",
+        LexicalRules {
+            heredocs: &["<<-", "<<"],
+            ..NO_RULES
+        },
+    ),
+    (
+        "javascript",
+        LexicalRules {
+            slash_regex: true,
+            ..NO_RULES
+        },
+    ),
+    (
+        "perl",
+        LexicalRules {
+            heredocs: &["<<~", "<<"],
+            ..NO_RULES
+        },
+    ),
+    (
+        "php",
+        LexicalRules {
+            heredocs: &["<<<"],
+            ..NO_RULES
+        },
+    ),
+    (
+        "python",
+        LexicalRules {
+            statement_blocks: true,
+            ..NO_RULES
+        },
+    ),
+    (
+        "ruby",
+        LexicalRules {
+            slash_regex: true,
+            heredocs: &["<<~", "<<-", "<<"],
+            ..NO_RULES
+        },
+    ),
+    (
+        "tsx",
+        LexicalRules {
+            slash_regex: true,
+            ..NO_RULES
+        },
+    ),
+    (
+        "typescript",
+        LexicalRules {
+            slash_regex: true,
+            ..NO_RULES
+        },
+    ),
+    (
+        "yaml",
+        LexicalRules {
+            block_scalars: true,
+            ..NO_RULES
+        },
+    ),
+];
+
+const NO_RULES: LexicalRules = LexicalRules {
+    slash_regex: false,
+    heredocs: &[],
+    statement_blocks: false,
+    block_scalars: false,
+};
 
 /// The capture names a query may use (grammars/README.md documents them).
 pub const CAPTURES: &[&str] = &["comment", "doc"];
@@ -749,6 +854,13 @@ impl Language {
             .unwrap_or(0)
     }
 
+    /// What the lexical scanner must know beyond the token columns ([`LEXICAL_RULES`]).
+    pub fn lexical_rules(&self) -> LexicalRules {
+        LEXICAL_RULES
+            .binary_search_by(|(name, _)| name.cmp(&self.name))
+            .map_or(NO_RULES, |i| LEXICAL_RULES[i].1)
+    }
+
     pub fn ts_language(&self) -> Option<TsLanguage> {
         self.grammar.map(|g| TsLanguage::new(g.language))
     }
@@ -944,6 +1056,34 @@ mod tests {
             python.matcher(),
             Some(Ok(Matcher::Kinds { sole_children, .. })) if sole_children.len() == 1
         ));
+    }
+
+    /// The languages listed have regular expression literals in their grammar, and every grammar
+    /// with a JavaScript-style literal (`regex_pattern` between slashes) is listed. (Bash's
+    /// `regex` node, after `=~`, has no slashes.)
+    #[test]
+    fn slash_regex_lists_the_grammars_with_regex_literals() {
+        let has = |ts: &TsLanguage, kind: &str| {
+            (0..ts.node_kind_count())
+                .filter_map(|id| u16::try_from(id).ok())
+                .any(|id| ts.node_kind_is_named(id) && ts.node_kind_for_id(id) == Some(kind))
+        };
+        assert!(LEXICAL_RULES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (name, rules) in LEXICAL_RULES {
+            let lang = by_name(name).expect("a language of the table");
+            if let Some(ts) = lang.ts_language()
+                && rules.slash_regex
+            {
+                assert!(has(&ts, "regex"), "{name}");
+            }
+        }
+        for lang in LANGUAGES {
+            if let Some(ts) = lang.ts_language()
+                && has(&ts, "regex_pattern")
+            {
+                assert!(lang.lexical_rules().slash_regex, "{}", lang.name);
+            }
+        }
     }
 
     #[test]
