@@ -3,16 +3,21 @@
 //! Snapshot tests render every format of the example shop (docs/examples/shop) so that a
 //! change in wording, layout or escaping shows up in review. To accept a change:
 //! `INSTA_UPDATE=always cargo test --test report`, then read the diff of
-//! `tests/snapshots/report__*` before committing it.
+//! `tests/snapshots/report__*` before committing it. The JSON view is too long to review in one
+//! piece: it is checked whole by its sha256 (`report__shop_json_digest.snap`) and shown in
+//! sections of at most 250 lines (`tests/snapshots/shop_json/view.*.snap`, where `"-> name"`
+//! stands for the section `name`).
 //!
 //! The hostile fixture (tests/fixtures/xss) checks that repository text stays inert in every
 //! format; tests/site_browser.rs loads its site in a real browser.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
+use serde_json::Value;
 
 const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/shop");
 const POLYGLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/polyglot");
@@ -87,7 +92,114 @@ fn snapshot_json_view_model() {
     let text = report(root, "json", &[]);
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["view_version"], 1);
-    insta::assert_snapshot!(format!("{name}_json"), text);
+    // The whole view, byte for byte: any change to it changes this small snapshot ...
+    insta::assert_snapshot!(format!("{name}_json_digest"), digest(&text));
+    // ... and the sections below show a reviewer what changed, none over SECTION_LINES lines.
+    let mut sections = Vec::new();
+    split("view", &v, &mut sections);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}_json"));
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(&dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (section, body) in &sections {
+            let lines = body.lines().count();
+            assert!(lines <= SECTION_LINES, "section {section}: {lines} lines");
+            insta::assert_snapshot!(section.clone(), body);
+        }
+    });
+    // A section that no longer exists must not linger unchecked.
+    let expected: BTreeSet<String> = sections.iter().map(|(s, _)| format!("{s}.snap")).collect();
+    let stale: Vec<String> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|f| f.ends_with(".snap") && !expected.contains(f))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        stale.is_empty(),
+        "stale section snapshots in {}: {stale:?}",
+        dir.display()
+    );
+}
+
+/// The longest section snapshot of the JSON view, in lines.
+const SECTION_LINES: usize = 250;
+
+/// Size and sha256 of `text`: a change anywhere in it changes this.
+fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(text.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "bytes: {}\nlines: {}\nsha256: {hex}\n",
+        text.len(),
+        text.lines().count()
+    )
+}
+
+/// Cut `value` into sections named `name.key.id...` of at most [`SECTION_LINES`] pretty-printed
+/// lines. A value too long is cut: the largest members of an object (every element of an array,
+/// named by its `id` when it has one) move to their own sections, and the value keeps a
+/// `"-> section"` reference in their place, so the sections hold the same content, order included.
+fn split(name: &str, value: &Value, out: &mut Vec<(String, String)>) {
+    let lines = |v: &Value| pretty(v).lines().count();
+    let kept = match value {
+        Value::Object(map) if lines(value) > SECTION_LINES => {
+            let mut kept = map.clone();
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by_key(|(k, v)| (std::cmp::Reverse(lines(v)), k.to_string()));
+            for (key, member) in members {
+                if lines(&Value::Object(kept.clone())) <= SECTION_LINES {
+                    break;
+                }
+                let child = format!("{name}.{}", slug(key));
+                kept.insert(key.clone(), Value::String(format!("-> {child}")));
+                split(&child, member, out);
+            }
+            Value::Object(kept)
+        }
+        Value::Array(items) if lines(value) > SECTION_LINES => {
+            let named = items.iter().map(|item| item["id"].as_str().map(slug));
+            let names: Vec<Option<String>> = named.collect();
+            let unique = names.iter().all(Option::is_some)
+                && names.iter().collect::<BTreeSet<_>>().len() == names.len();
+            let mut refs = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let child = match &names[i] {
+                    Some(id) if unique => format!("{name}.{id}"),
+                    _ => format!("{name}.{i:03}"),
+                };
+                refs.push(Value::String(format!("-> {child}")));
+                split(&child, item, out);
+            }
+            Value::Array(refs)
+        }
+        _ => value.clone(),
+    };
+    out.push((name.to_string(), pretty(&kept)));
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).expect("JSON")
+}
+
+/// A key or id as part of a file name.
+fn slug(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[test]
