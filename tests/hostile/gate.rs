@@ -6,15 +6,7 @@
 use super::*;
 
 fn rev_parse(dir: &Path, rev: &str) -> String {
-    let out = std::process::Command::new("git")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .current_dir(dir)
-        .args(["rev-parse", rev])
-        .output()
-        .expect("git rev-parse");
-    assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    git(dir, &["rev-parse", rev]).trim().to_string()
 }
 
 const API: &str = "# @component Api (#api)\n\
@@ -411,10 +403,7 @@ fn risk_lowered_is_listed_by_diff_and_check() {
 /// `git init --object-format=sha256`, or `None` when this git cannot.
 fn sha256_repo() -> Option<tempfile::TempDir> {
     let dir = repo("");
-    let ok = std::process::Command::new("git")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .current_dir(dir.path())
+    let ok = git_cmd(dir.path())
         .args(["init", "-q", "-b", "main", "--object-format=sha256"])
         .status()
         .is_ok_and(|s| s.success());

@@ -22,10 +22,9 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_threatmark");
-
-/// No single run may take longer than this; a run that does is killed and the test fails.
-const HANG: Duration = Duration::from_secs(120);
+#[path = "../support/mod.rs"]
+mod support;
+use support::*;
 
 // The issue-14 groups (trust in CI) live in their own files; they share the helpers below.
 mod bounds;
@@ -39,46 +38,6 @@ mod writes;
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn tm() -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env("NO_COLOR", "1")
-        .env("THREATMARK_NO_CACHE", "1")
-        .timeout(HANG);
-    cmd
-}
-
-/// What one run of the binary did.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Run `cmd`; it must exit (not be killed by the hang guard) and must not panic.
-fn run(cmd: &mut Command) -> Run {
-    let started = Instant::now();
-    let out = cmd.output().expect("run threatmark");
-    let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "threatmark panicked:\n{stderr}"
-    );
-    let code = out.status.code().unwrap_or_else(|| {
-        panic!(
-            "threatmark did not exit by itself after {elapsed:?} (killed by a signal or the {HANG:?} hang guard):\n{stderr}"
-        )
-    });
-    Run {
-        code,
-        stdout,
-        stderr,
-        elapsed,
-    }
-}
-
 /// `threatmark scan --format json ROOT` plus `extra` flags; the model it printed.
 fn scan(root: &Path, extra: &[&str]) -> (Run, Value) {
     let out = run(tm()
@@ -89,12 +48,6 @@ fn scan(root: &Path, extra: &[&str]) -> (Run, Value) {
     let model = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("scan printed no model ({e}):\n{}", out.stderr));
     (out, model)
-}
-
-fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    fs::write(p, bytes).expect("write");
 }
 
 /// A repository in a temporary folder, with a threatmark.toml that names the project (so the
@@ -202,39 +155,6 @@ fn located(stderr: &str, code: &str) -> Vec<String> {
         .collect()
 }
 
-/// Variables that would point git at another repository or configuration.
-const GIT_VARS: &[&str] = &[
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-];
-
-fn git(dir: &Path, args: &[&str]) {
-    let mut cmd = std::process::Command::new("git");
-    for var in GIT_VARS {
-        cmd.env_remove(var);
-    }
-    let out = cmd
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Commit what is staged, with an identity (an empty commit is fine).
 fn commit_staged(dir: &Path, message: &str) {
     git(
@@ -257,18 +177,6 @@ fn commit_staged(dir: &Path, message: &str) {
 fn commit_all(dir: &Path, message: &str) {
     git(dir, &["add", "-A"]);
     commit_staged(dir, message);
-}
-
-/// threatmark run in `dir` with git's environment isolated, as in tests/git.rs.
-fn tm_in(dir: &Path) -> Command {
-    let mut cmd = tm();
-    for var in GIT_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .current_dir(dir);
-    cmd
 }
 
 fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
@@ -551,10 +459,13 @@ fn a_100_mb_file_under_a_raised_limit_is_scanned_in_bounded_memory() {
     assert!(size > 100_000_000 - (1 << 20), "{size}");
 
     let started = Instant::now();
-    let mut child = std::process::Command::new(BIN)
+    let mut cmd = std::process::Command::new(BIN);
+    isolate(&mut cmd);
+    // As before the harness: with the scan cache on (in the harness's folder).
+    let mut child = cmd
+        .env_remove("THREATMARK_NO_CACHE")
         .args(["scan", "-q", "--format", "json"])
         .arg(root)
-        .env("NO_COLOR", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -1022,12 +933,11 @@ fn an_unreadable_folder_and_file_are_reported_by_name() {
     let mut cmd = match (privileged, setpriv_nobody()) {
         (false, _) => tm(),
         (true, Some(prefix)) => {
-            let mut c = Command::new(&prefix[0]);
-            c.args(&prefix[1..])
-                .arg(BIN)
-                .env("NO_COLOR", "1")
-                .env("THREATMARK_NO_CACHE", "1")
-                .timeout(HANG);
+            let mut std = std::process::Command::new(&prefix[0]);
+            isolate(&mut std);
+            std.args(&prefix[1..]).arg(BIN);
+            let mut c = Command::from_std(std);
+            c.timeout(HANG);
             c
         }
         (true, None) => tm(),
@@ -1247,10 +1157,12 @@ fn killing_a_scan_while_it_writes_never_tears_the_model() {
         out
     };
     let spawn = || {
-        std::process::Command::new(BIN)
+        let mut cmd = std::process::Command::new(BIN);
+        isolate(&mut cmd);
+        // As before the harness: with the scan cache on (in the harness's folder).
+        cmd.env_remove("THREATMARK_NO_CACHE")
             .args(["scan", "-q"])
             .arg(root)
-            .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -221,10 +221,10 @@ fn the_real_git_directory_is_protected_wherever_it_is() {
 /// `sh -c 'umask U; exec threatmark ARGS'` in `dir`, so the test controls the umask.
 #[cfg(unix)]
 fn tm_umask(dir: &Path, umask: &str, args: &[&str]) -> Run {
-    let mut cmd = Command::new("sh");
-    cmd.env("NO_COLOR", "1")
-        .env("THREATMARK_NO_CACHE", "1")
-        .current_dir(dir)
+    let mut sh = std::process::Command::new("sh");
+    isolate(&mut sh);
+    let mut cmd = Command::from_std(sh);
+    cmd.current_dir(dir)
         .timeout(HANG)
         .arg("-c")
         .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
@@ -447,10 +447,10 @@ fn site_deletes_only_unchanged_pages_it_wrote() {
 /// file fails fast instead of eating the machine.
 #[cfg(target_os = "linux")]
 fn tm_capped(dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new("sh");
-    cmd.env("NO_COLOR", "1")
-        .env("THREATMARK_NO_CACHE", "1")
-        .current_dir(dir)
+    let mut sh = std::process::Command::new("sh");
+    isolate(&mut sh);
+    let mut cmd = Command::from_std(sh);
+    cmd.current_dir(dir)
         .timeout(HANG)
         .arg("-c")
         .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")

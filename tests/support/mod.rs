@@ -1,0 +1,149 @@
+//! The one harness of the integration tests: every test that runs threatmark or git does it
+//! through these helpers, so no test reads or writes the developer's cache, colours or git
+//! configuration, and a developer's settings (or a CI runner's) cannot change what a test sees.
+//!
+//! - threatmark runs with `NO_COLOR`, with `XDG_CACHE_HOME` in the target's temporary folder
+//!   (never `~/.cache`) and with its caches off (`THREATMARK_NO_CACHE`); a test of the caches
+//!   turns them on with [`cached`], in a folder of its own.
+//! - git (and threatmark's git reading) runs without the variables that point it at another
+//!   repository or configuration, without the user's and the system's configuration, never
+//!   prompts, and commits with a fixed identity.
+//! - every run of the binary is bounded by a hang guard ([`HANG`]).
+//!
+//! Each test file includes it with `mod support;` (tests/hostile with a `#[path]`) and uses the
+//! part it needs.
+
+#![allow(dead_code)] // each test crate uses a part of the harness
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+
+/// The threatmark binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_threatmark");
+
+/// No single run may take longer than this; a run that does is killed and the test fails.
+pub const HANG: Duration = Duration::from_secs(120);
+
+/// Variables that would point git or gix at another repository, index or configuration.
+pub const GIT_VARS: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OPTIONAL_LOCKS",
+];
+
+/// The cache folder of every run that does not name its own: inside the target folder, shared
+/// by the tests of one build, never the developer's.
+pub fn cache_home() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
+}
+
+/// Isolate any command (threatmark, git, a shell that runs them) from the developer's
+/// environment, as the module documentation says.
+pub fn isolate(cmd: &mut std::process::Command) {
+    for var in GIT_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", cache_home())
+        .env("THREATMARK_NO_CACHE", "1");
+}
+
+/// threatmark, isolated, its caches off, under the hang guard.
+pub fn tm() -> Command {
+    let mut std = std::process::Command::new(BIN);
+    isolate(&mut std);
+    let mut cmd = Command::from_std(std);
+    cmd.timeout(HANG);
+    cmd
+}
+
+/// [`tm`] run in `dir`.
+pub fn tm_in(dir: &Path) -> Command {
+    let mut cmd = tm();
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// Turn threatmark's caches on for `cmd`, kept in `home` (an `XDG_CACHE_HOME`).
+pub fn cached(cmd: &mut Command, home: impl AsRef<OsStr>) -> &mut Command {
+    cmd.env_remove("THREATMARK_NO_CACHE")
+        .env("XDG_CACHE_HOME", home)
+}
+
+/// What one run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Run `cmd`; it must exit (not be killed by the hang guard) and must not panic.
+pub fn run(cmd: &mut Command) -> Run {
+    let started = Instant::now();
+    let out = cmd.output().expect("run threatmark");
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "threatmark panicked:\n{stderr}"
+    );
+    let code = out.status.code().unwrap_or_else(|| {
+        panic!(
+            "threatmark did not exit by itself after {elapsed:?} (killed by a signal or the {HANG:?} hang guard):\n{stderr}"
+        )
+    });
+    Run {
+        code,
+        stdout,
+        stderr,
+        elapsed,
+    }
+}
+
+/// Write `bytes` to `root/rel`, making its folders.
+pub fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    fs::write(p, bytes).expect("write");
+}
+
+/// git, isolated, in `dir`.
+pub fn git_cmd(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("git");
+    isolate(&mut cmd);
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// Run git in `dir`; it must succeed. Returns its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = git_cmd(dir).args(args).output().expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
