@@ -7,10 +7,8 @@
 //! (docs/analysis.md) quotes; update them with `INSTA_UPDATE=always cargo test --test analysis`
 //! and read the diff as a security reviewer would.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use threatmark::analysis::{
     self, Analysis, Basis, ElementKind, Finding, Residual, RiskMatrix, applicable,
 };
@@ -21,6 +19,9 @@ use threatmark::model::{
     self, Attributes, Band, ElementType, FileAnnotations, Impact, Likelihood, Project, Stride,
     ThreatModel,
 };
+
+mod support;
+use support::{tm, write};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -1069,19 +1070,13 @@ fn candidate_controls_are_declared_controls_used_elsewhere() {
 // ---------------------------------------------------------------------------------------------
 // Scanning a folder: the analysis embedded in threatmodel.json
 
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    fs::write(path, text).expect("write");
-}
-
 #[test]
 fn embedded_analysis_has_no_date_and_uses_the_configured_matrix() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(
         dir.path(),
         "threatmark.toml",
-        &format!("[project]\nname = \"demo\"\n{CUSTOM_RISK}"),
+        format!("[project]\nname = \"demo\"\n{CUSTOM_RISK}"),
     );
     write(
         dir.path(),
@@ -1116,9 +1111,7 @@ fn shop() -> PathBuf {
 }
 
 fn analyze_shop(format: &str) -> (String, String) {
-    let out = Command::cargo_bin("threatmark")
-        .expect("binary")
-        .env("NO_COLOR", "1")
+    let out = tm()
         .current_dir(shop())
         .args(["analyze", ".", "--today", "2026-11-23", "--format", format])
         .output()

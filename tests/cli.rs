@@ -2,22 +2,11 @@
 //! that must end in diagnostics rather than a crash.
 
 use std::fs;
-use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn tm() -> Command {
-    let mut cmd = Command::cargo_bin("threatmark").expect("binary");
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
-fn write(root: &Path, rel: &str, text: impl AsRef<[u8]>) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    fs::write(p, text).expect("write");
-}
+mod support;
+use support::{tm, write};
 
 fn clean_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -15,12 +15,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use threatmark::analysis::RiskMatrix;
 use threatmark::config::Config;
 use threatmark::export::{self, Format, uuid::stable};
 use threatmark::model::{Impact, Likelihood, ThreatModel};
+
+mod support;
+use support::tm;
 
 const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/examples/shop");
 const POLYGLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/polyglot");
@@ -483,10 +485,7 @@ fn command_writes_what_the_library_exports() {
     let (model, matrix) = example();
     for format in Format::ALL {
         let out = dir.path().join(format!("{}.json", format.as_str()));
-        Command::cargo_bin("threatmark")
-            .expect("binary")
-            .env("THREATMARK_NO_CACHE", "1")
-            .arg("export")
+        tm().arg("export")
             .arg(&root)
             .args(["--format", format.as_str(), "--out"])
             .arg(&out)
@@ -502,8 +501,7 @@ fn command_writes_what_the_library_exports() {
     // A model file exports the same as the scan it came from.
     let model_file = dir.path().join("model.json");
     std::fs::write(&model_file, threatmark::model::to_json(&model)).expect("write");
-    let out = Command::cargo_bin("threatmark")
-        .expect("binary")
+    let out = tm()
         .args(["export", "--format", "otm", "--model"])
         .arg(&model_file)
         .output()

@@ -4,21 +4,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command as Std;
 
 use assert_cmd::Command;
 
-fn tm() -> Command {
-    let mut cmd = Command::cargo_bin("threatmark").expect("binary");
-    cmd.env("NO_COLOR", "1").env("THREATMARK_NO_CACHE", "1");
-    cmd
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    fs::write(p, text).expect("write");
-}
+mod support;
+use support::{git_cmd, tm, write};
 
 const BASE: &str = "\
 // @boundary Internet (#internet)
@@ -126,15 +116,8 @@ fn check_formats() {
 }
 
 fn git(root: &Path, args: &[&str], date: &str) {
-    let ok = Std::new("git")
+    let ok = git_cmd(root)
         .args(args)
-        .current_dir(root)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
         .env("GIT_AUTHOR_DATE", date)
         .env("GIT_COMMITTER_DATE", date)
         .status()

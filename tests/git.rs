@@ -13,39 +13,14 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// Variables that would point git or gix at another repository, index or configuration.
-const GIT_VARS: &[&str] = &[
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_COMMON_DIR",
-    "GIT_NAMESPACE",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_CONFIG",
-    "GIT_CONFIG_PARAMETERS",
-    "GIT_CONFIG_COUNT",
-    "GIT_OPTIONAL_LOCKS",
-];
+mod support;
 
-fn isolate(cmd: &mut std::process::Command) {
-    for var in GIT_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("NO_COLOR", "1");
-}
-
-/// The threatmark binary, run in `dir`.
+/// threatmark in `dir`, isolated by the harness but with its caches on (in the harness's
+/// folder, never the developer's): the revision cache under .git/threatmark is part of what these
+/// tests check.
 fn tm_in(dir: &Path) -> Command {
-    let mut std = std::process::Command::new(assert_cmd::cargo::cargo_bin("threatmark"));
-    isolate(&mut std);
-    std.current_dir(dir);
-    let mut cmd = Command::from_std(std);
-    cmd.env("NO_COLOR", "1");
+    let mut cmd = support::tm_in(dir);
+    cmd.env_remove("THREATMARK_NO_CACHE");
     cmd
 }
 
@@ -92,9 +67,7 @@ impl Repo {
     }
 
     fn write(&self, rel: &str, text: impl AsRef<[u8]>) {
-        let p = self.path().join(rel);
-        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-        fs::write(p, text).expect("write");
+        support::write(self.path(), rel, text);
     }
 
     fn remove(&self, rel: &str) {
@@ -103,10 +76,7 @@ impl Repo {
 
     /// Run git here; it must succeed. Returns its stdout.
     fn git(&self, args: &[&str]) -> String {
-        let mut cmd = std::process::Command::new("git");
-        isolate(&mut cmd);
-        let out = cmd
-            .current_dir(self.path())
+        let out = support::git_cmd(self.path())
             .args(args)
             .output()
             .expect("run git");

@@ -16,6 +16,8 @@ use threatmark::config::Config;
 use threatmark::diagnostic::{Code, Diagnostic, Severity};
 use threatmark::scan::scan_dir;
 
+mod support;
+
 fn scan() -> (Value, Vec<Diagnostic>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guardlink");
     let result = scan_dir(&root, &Config::default(), 1, &|| {}).expect("scan");
@@ -253,10 +255,9 @@ fn a_guardlink_config_linked_from_outside_is_refused() {
         root.join(".guardlink/config.json"),
     )
     .expect("symlink");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threatmark"))
+    let out = support::tm()
         .args(["scan", "--format", "json"])
         .arg(root)
-        .env("THREATMARK_NO_CACHE", "1")
         .output()
         .expect("runs");
     let (stdout, stderr) = (

@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 use threatmark::analysis::RiskMatrix;
 use threatmark::annotation::parse_text;
@@ -26,11 +25,8 @@ fn expected(name: &str) -> Value {
     serde_json::from_str(&text).expect("JSON")
 }
 
-fn tm() -> Command {
-    let mut cmd = Command::cargo_bin("threatmark").expect("binary");
-    cmd.env("NO_COLOR", "1").env("THREATMARK_NO_CACHE", "1");
-    cmd
-}
+mod support;
+use support::tm;
 
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("mkdir");

@@ -25,6 +25,8 @@ use threatmark::lang::{LANGUAGES, Language};
 use threatmark::scan::{self, FileOptions};
 use threatmark::text::LineIndex;
 
+mod support;
+
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recovery");
 
 /// The sample of every language that has a grammar, by language name. A grammar without a
@@ -339,9 +341,7 @@ resource "aws_db_instance" "db" {
         "# @component App (#app)\n# @connects #app to #private_subnet with HTTPS\n# @connects #app to #db with SQL\n",
     )
     .expect("py");
-    let out = assert_cmd::Command::new(env!("CARGO_BIN_EXE_threatmark"))
-        .env("NO_COLOR", "1")
-        .env("THREATMARK_NO_CACHE", "1")
+    let out = support::tm()
         .args(["scan", "--format", "json"])
         .arg(root)
         .output()

@@ -15,7 +15,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -33,11 +32,8 @@ fn example() -> (&'static str, &'static str) {
     }
 }
 
-fn tm() -> Command {
-    let mut cmd = Command::cargo_bin("threatmark").expect("binary");
-    cmd.env("NO_COLOR", "1").env("THREATMARK_NO_CACHE", "1");
-    cmd
-}
+mod support;
+use support::tm;
 
 fn report(root: &str, format: &str, extra: &[&str]) -> String {
     let out = tm()

@@ -7,8 +7,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime};
+
+mod support;
+use support::{cached, tm, write};
 
 struct Run {
     stdout: String,
@@ -16,15 +18,14 @@ struct Run {
 }
 
 /// `threatmark scan --format json ROOT -q` with the user cache folder in `cache`.
-fn scan(root: &Path, cache: &Path, cached: bool) -> Run {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("threatmark"));
+fn scan(root: &Path, cache: &Path, with_cache: bool) -> Run {
+    let mut cmd = tm();
+    // The harness turns the cache off; the folder is this test's either way.
     cmd.env("XDG_CACHE_HOME", cache)
-        .env_remove("THREATMARK_NO_CACHE")
-        .env("NO_COLOR", "1")
         .args(["scan", "--format", "json", "-q", "-j", "2"])
         .arg(root);
-    if !cached {
-        cmd.env("THREATMARK_NO_CACHE", "1");
+    if with_cache {
+        cached(&mut cmd, cache);
     }
     let out = cmd.output().expect("threatmark runs");
     assert!(
@@ -62,12 +63,6 @@ fn folders() -> (tempfile::TempDir, tempfile::TempDir) {
         tempfile::tempdir().expect("dir"),
         tempfile::tempdir().expect("dir"),
     )
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    fs::write(path, text).expect("write");
 }
 
 /// The cache files in the user cache folder.
@@ -260,10 +255,7 @@ fn a_git_folder_of_another_user_is_not_trusted() {
 
 /// `threatmark scan -q` of `root` with `threads`, the cache on; its stderr bytes.
 fn diagnostics_with(root: &Path, cache: &Path, threads: &str) -> Vec<u8> {
-    let out = Command::new(assert_cmd::cargo::cargo_bin("threatmark"))
-        .env("XDG_CACHE_HOME", cache)
-        .env_remove("THREATMARK_NO_CACHE")
-        .env("NO_COLOR", "1")
+    let out = cached(&mut tm(), cache)
         .args(["scan", "--format", "json", "-q", "-j", threads])
         .arg(root)
         .output()

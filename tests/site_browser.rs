@@ -30,9 +30,12 @@ fn example() -> &'static str {
     }
 }
 
+mod support;
+
+/// threatmark, isolated by the harness.
 fn threatmark() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_threatmark"));
-    cmd.env("NO_COLOR", "1").env("THREATMARK_NO_CACHE", "1");
+    let mut cmd = Command::new(support::BIN);
+    support::isolate(&mut cmd);
     cmd
 }
 
