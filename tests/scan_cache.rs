@@ -309,3 +309,31 @@ fn a_cached_scan_prints_the_same_diagnostics_byte_for_byte() {
         );
     }
 }
+
+/// The harness never lets a test write the developer's cache: a run that turns the cache on
+/// without a folder of its own writes it in the harness's folder, not under `$HOME`.
+#[test]
+fn the_harness_keeps_the_cache_out_of_home() {
+    let (dir, home) = folders();
+    let root = dir.path();
+    write(root, "threatmark.toml", "[project]\nname = \"home\"\n");
+    write(root, "src/a.py", "# @threat A (#a)\n");
+    settle();
+    let out = tm()
+        .env("HOME", home.path())
+        .env_remove("THREATMARK_NO_CACHE")
+        .args(["scan", "--format", "json", "-q"])
+        .arg(root)
+        .output()
+        .expect("threatmark runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !home.path().join(".cache").exists(),
+        "the run wrote under $HOME"
+    );
+    assert!(!caches(&support::cache_home()).is_empty());
+}
