@@ -14,6 +14,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 mod support;
+use support::{assert_valid_sarif, policy_state};
 
 /// threatmark in `dir`, isolated by the harness but with its caches on (in the harness's
 /// folder, never the developer's): the revision cache under .git/threatmark is part of what these
@@ -975,18 +976,6 @@ fn append(repo: &Repo, rel: &str, text: &str) {
     fs::write(path, old).expect("append");
 }
 
-/// The state of one policy in `check --format json`.
-fn policy_state(report: &Value, policy: &str) -> String {
-    report["policies"]
-        .as_array()
-        .expect("policies")
-        .iter()
-        .find(|p| p["policy"] == policy)
-        .and_then(|p| p["state"].as_str())
-        .unwrap_or_else(|| panic!("no policy {policy} in {report:#}"))
-        .to_string()
-}
-
 #[test]
 fn check_passes_on_a_clean_repository() {
     let repo = checked_repo();
@@ -1230,45 +1219,6 @@ fn check_errors_exit_two() {
 // ---------------------------------------------------------------------------------------------
 // SARIF
 // ---------------------------------------------------------------------------------------------
-
-/// The SARIF 2.1.0 schema: the copy in tests/schemas (so that the test needs nothing outside the
-/// repository), else the shared one beside it.
-fn sarif_schema() -> Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("tests/schemas/sarif-2.1.0.schema.json"),
-        root.join("../shared/schemas/sarif-2.1.0.schema.json"),
-    ];
-    let path = candidates
-        .iter()
-        .find(|p| p.is_file())
-        .expect("tests/schemas/sarif-2.1.0.schema.json");
-    parse(&fs::read_to_string(path).expect("read the schema"))
-}
-
-fn assert_valid_sarif(log: &Value) {
-    let schema = sarif_schema();
-    // The schema is draft-04 and refers only to itself: no retrieval of anything, ever.
-    let validator = jsonschema::draft4::options()
-        .offline()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the SARIF schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(log)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "invalid SARIF:\n{}", errors.join("\n"));
-    // The validator does check: the same log with a wrong version or a bad level is invalid.
-    let mut wrong = log.clone();
-    wrong["version"] = "2.0.0".into();
-    assert!(!validator.is_valid(&wrong), "a wrong version passed");
-    let mut wrong = log.clone();
-    if let Some(r) = wrong["runs"][0]["results"].get_mut(0) {
-        r["level"] = "fatal".into();
-        assert!(!validator.is_valid(&wrong), "a wrong level passed");
-    }
-}
 
 fn sarif_of(repo: &Repo, out_dir: &Path, name: &str, code: i32) -> Value {
     let file = out_dir.join(name);

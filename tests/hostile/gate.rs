@@ -48,17 +48,6 @@ fn check_json(root: &Path, args: &[&str]) -> (Run, Value) {
     (out, report)
 }
 
-fn state(report: &Value, policy: &str) -> String {
-    report["policies"]
-        .as_array()
-        .expect("policies")
-        .iter()
-        .find(|p| p["policy"] == policy)
-        .and_then(|p| p["state"].as_str())
-        .unwrap_or_else(|| panic!("no policy {policy} in {report:#}"))
-        .to_string()
-}
-
 /// The message that tells a CI owner how to give `check` its base.
 fn says_how_to_fix(stderr: &str) {
     assert!(stderr.contains("--base"), "{stderr}");
@@ -91,7 +80,7 @@ fn check_without_a_base_fails_closed() {
         out.stdout
     );
     let (_, report) = check_json(plain.path(), &["--allow-missing-base"]);
-    assert_eq!(state(&report, "new-unmitigated"), "skipped");
+    assert_eq!(policy_state(&report, "new-unmitigated"), "skipped");
     let sarif =
         run(tm_in(plain.path()).args(["check", "--allow-missing-base", "--format", "sarif"]));
     assert_eq!(sarif.code, 0, "{}", sarif.stderr);
@@ -244,7 +233,7 @@ fn a_pull_request_cannot_switch_its_own_gate_off() {
         );
     }
     let (_, report) = check_json(root, &["--base", "main"]);
-    assert_eq!(state(&report, "new-unmitigated"), "failed");
+    assert_eq!(policy_state(&report, "new-unmitigated"), "failed");
     assert!(
         report["policy_changes"]
             .to_string()

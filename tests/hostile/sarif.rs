@@ -7,33 +7,6 @@
 
 use super::*;
 
-/// The SARIF 2.1.0 schema (tests/schemas, else the shared copy beside the worktree).
-fn sarif_schema() -> Value {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let path = [
-        root.join("tests/schemas/sarif-2.1.0.schema.json"),
-        root.join("../shared/schemas/sarif-2.1.0.schema.json"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .expect("tests/schemas/sarif-2.1.0.schema.json");
-    serde_json::from_str(&fs::read_to_string(path).expect("read the schema")).expect("schema")
-}
-
-fn assert_valid_sarif(log: &Value) {
-    let schema = sarif_schema();
-    let validator = jsonschema::draft4::options()
-        .offline()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the SARIF schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(log)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "invalid SARIF:\n{}", errors.join("\n"));
-}
-
 /// A git repository (one commit of `files`) with a threatmark.toml.
 fn git_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = repo("");

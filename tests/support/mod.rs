@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+use serde_json::Value;
 
 /// The threatmark binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_threatmark");
@@ -146,4 +147,57 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The state of one policy in `check --format json`.
+pub fn policy_state(report: &Value, policy: &str) -> String {
+    report["policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .find(|p| p["policy"] == policy)
+        .and_then(|p| p["state"].as_str())
+        .unwrap_or_else(|| panic!("no policy {policy} in {report:#}"))
+        .to_string()
+}
+
+/// The SARIF 2.1.0 schema: the copy in tests/schemas (so that the test needs nothing outside the
+/// repository), else the shared one beside it.
+pub fn sarif_schema() -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        root.join("tests/schemas/sarif-2.1.0.schema.json"),
+        root.join("../shared/schemas/sarif-2.1.0.schema.json"),
+    ];
+    let path = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .expect("tests/schemas/sarif-2.1.0.schema.json");
+    serde_json::from_str(&fs::read_to_string(path).expect("read the schema")).expect("schema")
+}
+
+/// `log` is valid SARIF 2.1.0, and the validator is not a pushover: the same log with a wrong
+/// version or level is not.
+pub fn assert_valid_sarif(log: &Value) {
+    let schema = sarif_schema();
+    // The schema is draft-04 and refers only to itself: no retrieval of anything, ever.
+    let validator = jsonschema::draft4::options()
+        .offline()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the SARIF schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "invalid SARIF:\n{}", errors.join("\n"));
+    // The validator does check: the same log with a wrong version or a bad level is invalid.
+    let mut wrong = log.clone();
+    wrong["version"] = "2.0.0".into();
+    assert!(!validator.is_valid(&wrong), "a wrong version passed");
+    let mut wrong = log.clone();
+    if let Some(r) = wrong["runs"][0]["results"].get_mut(0) {
+        r["level"] = "fatal".into();
+        assert!(!validator.is_valid(&wrong), "a wrong level passed");
+    }
 }
