@@ -14,7 +14,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 mod support;
-use support::{assert_valid_sarif, policy_state};
+use support::{assert_valid_sarif, ids, policy_state};
 
 /// threatmark in `dir`, isolated by the harness but with its caches on (in the harness's
 /// folder, never the developer's): the revision cache under .git/threatmark is part of what these
@@ -146,16 +146,6 @@ impl Repo {
 
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
-}
-
-/// The ids of one list of a model (`threats`, `components`, ...).
-fn ids(model: &Value, list: &str) -> BTreeSet<String> {
-    model[list]
-        .as_array()
-        .unwrap_or_else(|| panic!("model has no `{list}` list"))
-        .iter()
-        .map(|x| x["id"].as_str().expect("id").to_string())
-        .collect()
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {

@@ -62,16 +62,6 @@ fn repo(config: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The ids of one list of the model.
-fn ids(model: &Value, list: &str) -> BTreeSet<String> {
-    model[list]
-        .as_array()
-        .unwrap_or_else(|| panic!("the model has no `{list}` list"))
-        .iter()
-        .map(|x| x["id"].as_str().expect("id").to_string())
-        .collect()
-}
-
 fn threat<'a>(model: &'a Value, id: &str) -> &'a Value {
     model["threats"]
         .as_array()

@@ -15,6 +15,7 @@
 
 #![allow(dead_code)] // each test crate uses a part of the harness
 
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -147,6 +148,16 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The ids of one list of a model (`threats`, `components`, ...).
+pub fn ids(model: &Value, list: &str) -> BTreeSet<String> {
+    model[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("the model has no `{list}` list"))
+        .iter()
+        .map(|x| x["id"].as_str().expect("id").to_string())
+        .collect()
 }
 
 /// The state of one policy in `check --format json`.
