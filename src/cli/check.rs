@@ -98,7 +98,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         None => today(),
     };
     let fail_on = match &args.fail_on {
-        Some(word) => match gate::threshold(word) {
+        Some(word) => match crate::config::threshold(word) {
             Some(t) => Some(t),
             None => bail!(
                 "--fail-on `{word}` is not a band ({} | none)",
@@ -130,7 +130,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 let relieved = fail_on == Some(None)
                     // Outside git there is no change whose own configuration could say `none`.
                     || (!repo.has_git() && fail_on.is_none()
-                        && gate::threshold(&config.check.fail_on_new_unmitigated) == Some(None));
+                        && config.check.fail_on_new_unmitigated.is_none());
                 if !relieved && !args.allow_missing_base {
                     bail!("{}", missing_base(&why));
                 }
