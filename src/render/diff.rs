@@ -267,11 +267,9 @@ pub fn markdown(d: &ModelDiff) -> String {
                 md(&c.crosses.join(", "))
             ));
         }
-        for c in d
-            .changes
-            .iter()
-            .filter(|c| c.kind == "mitigation" && c.change == ChangeKind::Removed)
-        {
+        for c in d.changes.iter().filter(|c| {
+            c.kind == crate::diff::ItemKind::Mitigation && c.change == ChangeKind::Removed
+        }) {
             out.push_str(&format!("- :x: mitigation lost: {}\n", md(&c.label)));
         }
         out.push('\n');

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::escape::{self, clean};
 use super::{layout, mermaid, svg};
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk, RiskMatrix};
-use crate::model::{ElementType, Source, Stride, ThreatModel};
+use crate::model::{Band, ElementType, Source, Stride, ThreatModel};
 
 /// Bumped when a field of the view model changes meaning or disappears.
 pub const VIEW_VERSION: u32 = 1;
@@ -1004,7 +1004,15 @@ const STATUSES: [Residual; 5] = [
     Residual::Mitigated,
 ];
 
-const BANDS: [&str; 6] = ["critical", "high", "medium", "low", "very-low", "unrated"];
+/// The bands from the highest down, then unrated (`None`): the order summaries list them in.
+fn bands() -> impl Iterator<Item = Option<Band>> {
+    Band::ALL.iter().rev().copied().map(Some).chain([None])
+}
+
+/// A band's key in summaries and CSS: its word, or `unrated`.
+fn band_key(band: Option<Band>) -> &'static str {
+    band.map_or("unrated", Band::as_str)
+}
 
 fn counts(items: Vec<(String, String, usize)>) -> Vec<Count> {
     let max = items.iter().map(|(_, _, n)| *n).max().unwrap_or(0);
@@ -1019,10 +1027,10 @@ fn counts(items: Vec<(String, String, usize)>) -> Vec<Count> {
         .collect()
 }
 
-fn band_label(b: &str) -> String {
-    match b {
-        "very-low" => "very low".into(),
-        b => b.into(),
+fn band_label(band: Option<Band>) -> String {
+    match band {
+        Some(Band::VeryLow) => "very low".into(),
+        b => band_key(b).into(),
     }
 }
 
@@ -1043,11 +1051,11 @@ pub fn build(
     let s = &analysis.summary;
 
     // Summary.
-    let all_band = |band: &str| {
+    let all_band = |band: Option<Band>| {
         analysis
             .threats
             .iter()
-            .filter(|t| t.risk.as_ref().map_or("unrated", |r| r.band.as_str()) == band)
+            .filter(|t| t.risk.as_ref().map(|r| r.band) == band)
             .count()
     };
     let sev_count = |sev: &str| {
@@ -1091,34 +1099,31 @@ pub fn build(
                 .collect(),
         ),
         open_by_band: counts(
-            BANDS
-                .iter()
+            bands()
                 .map(|band| {
                     (
-                        band.to_string(),
+                        band_key(band).to_string(),
                         band_label(band),
-                        s.open_by_band.get(*band).copied().unwrap_or(0),
+                        s.open_by_band.get(band_key(band)).copied().unwrap_or(0),
                     )
                 })
                 .collect(),
         ),
         all_by_band: counts(
-            BANDS
-                .iter()
-                .map(|band| (band.to_string(), band_label(band), all_band(band)))
+            bands()
+                .map(|band| (band_key(band).to_string(), band_label(band), all_band(band)))
                 .collect(),
         ),
         risk_distribution: {
-            let max = BANDS.iter().map(|b| all_band(b)).max().unwrap_or(0);
-            BANDS
-                .iter()
+            let max = bands().map(all_band).max().unwrap_or(0);
+            bands()
                 .map(|band| {
                     let all = all_band(band);
                     BandCount {
-                        band: band.to_string(),
+                        band: band_key(band).to_string(),
                         label: band_label(band),
                         all,
-                        open: s.open_by_band.get(*band).copied().unwrap_or(0),
+                        open: s.open_by_band.get(band_key(band)).copied().unwrap_or(0),
                         percent: (all * 100).checked_div(max).unwrap_or(0),
                     }
                 })
@@ -1587,6 +1592,16 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bands_are_listed_from_critical_down_then_unrated() {
+        let keys: Vec<&str> = bands().map(band_key).collect();
+        assert_eq!(
+            keys,
+            ["critical", "high", "medium", "low", "very-low", "unrated"]
+        );
+        assert_eq!(band_label(Some(Band::VeryLow)), "very low");
+    }
 
     #[test]
     fn source_url_rejects_other_schemes() {
