@@ -96,7 +96,11 @@ pub fn render(model: &ThreatModel, analysis: &Analysis) -> String {
         };
         out.push_str(&format!(
             "  {s} -> {t} [label=\"{}\"{}{style}];\n",
-            quote(&format!("{}. {}", n + 1, super::view::flow_name(f, model))),
+            quote(&format!(
+                "{}. {}",
+                n + 1,
+                model.flow_name(f, crate::model::Arrow::Direction)
+            )),
             if f.link.bidirectional {
                 ", dir=both"
             } else {

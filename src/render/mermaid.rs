@@ -104,7 +104,11 @@ pub fn render(model: &ThreatModel, analysis: &Analysis) -> String {
             continue;
         };
         let text = label(&shorten(
-            &format!("{}. {}", n + 1, super::view::flow_name(f, model)),
+            &format!(
+                "{}. {}",
+                n + 1,
+                model.flow_name(f, crate::model::Arrow::Direction)
+            ),
             48,
         ));
         let arrow = if f.link.bidirectional { "<-->" } else { "-->" };

@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::escape::{self, clean};
 use super::{layout, mermaid, svg};
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk, RiskMatrix};
-use crate::model::{Band, ElementType, Source, Stride, ThreatModel};
+use crate::model::{Arrow, Band, ElementType, Source, Stride, ThreatModel};
 
 /// Bumped when a field of the view model changes meaning or disappears.
 pub const VIEW_VERSION: u32 = 1;
@@ -654,7 +654,7 @@ impl Builder<'_> {
     }
     fn flow(&self, id: &str) -> ItemRef {
         let f = self.model.flows.iter().find(|f| f.id == id);
-        let name = f.map(|f| flow_name(f, self.model));
+        let name = f.map(|f| self.model.flow_name(f, Arrow::Direction));
         self.item("flow", id, name.as_deref(), true)
     }
 
@@ -973,26 +973,6 @@ impl Builder<'_> {
         }
         chain.reverse();
         chain
-    }
-}
-
-/// A flow's display name: its details, else `source → target`.
-pub fn flow_name(f: &crate::model::Flow, model: &ThreatModel) -> String {
-    if f.details.is_empty() {
-        let name = |id: &str| {
-            model
-                .component(id)
-                .map_or(id, |c| c.name.as_str())
-                .to_string()
-        };
-        format!(
-            "{} {} {}",
-            name(&f.link.source),
-            if f.link.bidirectional { "↔" } else { "→" },
-            name(&f.link.target)
-        )
-    } else {
-        f.details.clone()
     }
 }
 
