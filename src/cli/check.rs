@@ -496,7 +496,7 @@ fn text(verdict: &gate::Verdict) -> String {
         };
         out.push_str(&format!("  {mark} {}", o.policy));
         if let Some(note) = &o.note {
-            out.push_str(&format!(" ({})", crate::render::escape::clean(note)));
+            out.push_str(&format!(" ({})", crate::render::escape::printable(note)));
         }
         out.push('\n');
         for v in &o.violations {
@@ -507,7 +507,7 @@ fn text(verdict: &gate::Verdict) -> String {
                 .unwrap_or_default();
             out.push_str(&format!(
                 "       {at}{}\n",
-                crate::render::escape::clean(&v.message)
+                crate::render::escape::printable(&v.message)
             ));
         }
     }
@@ -517,7 +517,7 @@ fn text(verdict: &gate::Verdict) -> String {
         .map(policy_change_line)
         .chain(verdict.risk_lowered.iter().map(risk_lowered_line));
     for line in lines {
-        out.push_str(&format!("  {}\n", crate::render::escape::clean(&line)));
+        out.push_str(&format!("  {}\n", crate::render::escape::printable(&line)));
     }
     out
 }

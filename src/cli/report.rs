@@ -454,7 +454,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
                 .as_deref()
                 .is_some_and(|h| h == new_hash || previous.vouches(&f.path, h));
             if !ours {
-                conflicts.push(crate::render::escape::clean(&f.path));
+                conflicts.push(crate::render::escape::printable(&f.path));
             }
             // Until this run ends, the old bytes are still ours: an interrupted run can be
             // repeated.
@@ -503,7 +503,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
         let Ok(meta) = std::fs::symlink_metadata(&target) else {
             continue;
         };
-        let shown = crate::render::escape::clean(old);
+        let shown = crate::render::escape::printable(old);
         let unchanged = ensure_no_links(&out, old).is_ok()
             && meta.is_file()
             && file_sha256(&target).is_some_and(|h| hashes.contains(&h));

@@ -6,7 +6,7 @@
 //! bump it. Every field is always present (absent values are `null`, empty lists `[]`), so
 //! templates work in handlebars' strict mode. Every list has a fixed order.
 //!
-//! Strings come out of [`escape::clean`] (no control or bidirectional characters) but are
+//! Strings come out of [`escape::printable`] (no control or bidirectional characters) but are
 //! otherwise raw: the template engine escapes them for the output format. The only markup in
 //! the view is what threatmark itself generated (`diagram.svg`, `timeline.svg`,
 //! `diagram.mermaid`), with every repository string inside it already escaped.
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::escape::{self, clean};
+use super::escape::{self, printable};
 use super::{layout, mermaid, svg};
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk, RiskMatrix};
 use crate::model::{Arrow, Band, ElementType, Source, Stride, ThreatModel};
@@ -42,11 +42,11 @@ impl SourceUrl {
         } else {
             return Err(format!(
                 "`{}` must start with http:// or https://",
-                clean(template)
+                printable(template)
             ));
         };
         if rest.is_empty() || rest.starts_with(['/', '{']) {
-            return Err(format!("`{}` has no host name", clean(template)));
+            return Err(format!("`{}` has no host name", printable(template)));
         }
         if let Some(c) = t
             .chars()
@@ -54,26 +54,26 @@ impl SourceUrl {
         {
             return Err(format!(
                 "`{}` contains the character {c:?}, which a URL template may not use",
-                clean(template)
+                printable(template)
             ));
         }
         let mut rest = t;
         while let Some(open) = rest.find('{') {
             let after = &rest[open + 1..];
             let Some(close) = after.find('}') else {
-                return Err(format!("`{}` has an unclosed `{{`", clean(template)));
+                return Err(format!("`{}` has an unclosed `{{`", printable(template)));
             };
             let name = &after[..close];
             if !matches!(name, "rev" | "path" | "line") {
                 return Err(format!(
                     "`{}` uses the placeholder `{{{name}}}`; only {{rev}}, {{path}} and {{line}} exist",
-                    clean(template)
+                    printable(template)
                 ));
             }
             rest = &after[close + 1..];
         }
         if rest.contains('}') {
-            return Err(format!("`{}` has a stray `}}`", clean(template)));
+            return Err(format!("`{}` has a stray `}}`", printable(template)));
         }
         Ok(SourceUrl {
             template: t.to_string(),
@@ -614,8 +614,8 @@ impl Builder<'_> {
         let slug = escape::slug(id);
         ItemRef {
             kind,
-            id: clean(id),
-            name: clean(name.filter(|n| !n.is_empty()).unwrap_or(id)),
+            id: printable(id),
+            name: printable(name.filter(|n| !n.is_empty()).unwrap_or(id)),
             anchor: format!("{kind}-{slug}"),
             href: self.href(kind, &slug),
             slug,
@@ -695,10 +695,10 @@ impl Builder<'_> {
     fn entitlement(&self, e: &crate::model::Entitlement) -> EntitlementView {
         EntitlementView {
             actor: self.actor(&e.link.actor),
-            capability: clean(&e.link.capability),
+            capability: printable(&e.link.capability),
             component: e.link.component.as_deref().map(|c| self.component(c)),
             threat: e.link.threat.as_deref().map(|t| self.threat(t)),
-            description: clean(&e.description),
+            description: printable(&e.description),
             sources: self.sources(&e.sources),
         }
     }
@@ -706,7 +706,7 @@ impl Builder<'_> {
     fn assumption(&self, a: &crate::model::Assumption) -> AssumptionView {
         AssumptionView {
             component: self.component(&a.link.component),
-            description: clean(&a.description),
+            description: printable(&a.description),
             sources: self.sources(&a.sources),
         }
     }
@@ -723,12 +723,12 @@ impl Builder<'_> {
 
     fn link(&self, path: &str, line: u32, column: u32, annotation: &str) -> SourceLink {
         let label = if line == 0 {
-            clean(path)
+            printable(path)
         } else {
-            format!("{}:{line}", clean(path))
+            format!("{}:{line}", printable(path))
         };
         SourceLink {
-            path: clean(path),
+            path: printable(path),
             line,
             column,
             label,
@@ -739,7 +739,7 @@ impl Builder<'_> {
                     line,
                 )
             }),
-            annotation: clean(annotation),
+            annotation: printable(annotation),
         }
     }
 
@@ -770,11 +770,11 @@ impl Builder<'_> {
                 label: format!("{} {}", r.score, r.band.as_str()),
                 likelihood: r
                     .likelihood
-                    .map(|l| clean(&self.matrix.likelihood_labels[usize::from(l.rank() - 1)]))
+                    .map(|l| printable(&self.matrix.likelihood_labels[usize::from(l.rank() - 1)]))
                     .unwrap_or_default(),
                 impact: r
                     .impact
-                    .map(|i| clean(&self.matrix.impact_labels[usize::from(i.rank() - 1)]))
+                    .map(|i| printable(&self.matrix.impact_labels[usize::from(i.rank() - 1)]))
                     .unwrap_or_default(),
                 basis: match r.basis {
                     Basis::Matrix => "matrix".into(),
@@ -816,7 +816,7 @@ impl Builder<'_> {
         FindingView {
             code: f.code.as_str().into(),
             severity: f.severity.as_str().into(),
-            message: clean(&f.message),
+            message: printable(&f.message),
             elements: f.elements.iter().map(|e| self.element(e)).collect(),
             risk: self.risk(f.risk.as_ref()),
             locations: self.location_links(&f.locations),
@@ -835,10 +835,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.component),
                     control: Some(self.control(&x.link.control)),
                     to: None,
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: x.attributes.expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: x.attributes.expires.as_deref().map(printable),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -854,10 +854,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.component),
                     control: None,
                     to: None,
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: x.attributes.expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: x.attributes.expires.as_deref().map(printable),
                     expired: false,
                     risk: m
                         .threat(&x.link.threat)
@@ -882,10 +882,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.component),
                     control: None,
                     to: None,
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: expires.as_deref().map(printable),
                     expired,
                     risk: None,
                     confirmed: false,
@@ -901,10 +901,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.from),
                     control: None,
                     to: Some(self.component(&x.link.to)),
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: x.attributes.expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: x.attributes.expires.as_deref().map(printable),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -934,7 +934,7 @@ impl Builder<'_> {
                     source: self.component(&f.link.source),
                     target: self.component(&f.link.target),
                     bidirectional: f.link.bidirectional,
-                    details: clean(&f.details),
+                    details: printable(&f.details),
                     crossing: f.link.is_crossing(),
                     crosses: f.link.crosses.iter().map(|b| self.boundary(b)).collect(),
                     guarded: c.is_none_or(|c| c.guarded),
@@ -951,7 +951,7 @@ impl Builder<'_> {
         let letters = |s: &[Stride]| s.iter().map(|x| x.letter()).collect::<String>();
         CoverageView {
             element: self.element(&c.element),
-            element_type: clean(&c.element_type),
+            element_type: printable(&c.element_type),
             applicable: letters(&c.applicable),
             covered: letters(&c.covered),
             missing: letters(&c.missing),
@@ -1121,7 +1121,7 @@ pub fn build(
         findings_by_code: counts(
             s.findings_by_code
                 .iter()
-                .map(|(k, n)| (clean(k), clean(k), *n))
+                .map(|(k, n)| (printable(k), printable(k), *n))
                 .collect(),
         ),
     };
@@ -1146,7 +1146,7 @@ pub fn build(
     let rows = (1..=5u8)
         .rev()
         .map(|l| {
-            let likelihood = clean(&matrix.likelihood_labels[usize::from(l - 1)]);
+            let likelihood = printable(&matrix.likelihood_labels[usize::from(l - 1)]);
             HeatRow {
                 likelihood: likelihood.clone(),
                 cells: (1..=5u8)
@@ -1155,7 +1155,7 @@ pub fn build(
                         let threats = cells.get(&(l, i)).cloned().unwrap_or_default();
                         HeatCell {
                             likelihood: likelihood.clone(),
-                            impact: clean(&matrix.impact_labels[usize::from(i - 1)]),
+                            impact: printable(&matrix.impact_labels[usize::from(i - 1)]),
                             score,
                             band: matrix.band(score).as_str().into(),
                             count: threats.len(),
@@ -1167,7 +1167,7 @@ pub fn build(
         })
         .collect();
     let heat = HeatMap {
-        impact_labels: matrix.impact_labels.iter().map(|l| clean(l)).collect(),
+        impact_labels: matrix.impact_labels.iter().map(|l| printable(l)).collect(),
         rows,
         rated,
     };
@@ -1181,7 +1181,7 @@ pub fn build(
             threat: b.threat(&p.threat),
             status: p.status.as_str().into(),
             risk: b.risk(p.risk.as_ref()),
-            owner: p.owner.as_deref().map(clean),
+            owner: p.owner.as_deref().map(printable),
             components: p.components.iter().map(|c| b.component(c)).collect(),
             candidate_controls: p.candidate_controls.iter().map(|c| b.control(c)).collect(),
             locations: b.location_links(&p.locations),
@@ -1208,7 +1208,7 @@ pub fn build(
                 .collect();
             ThreatView {
                 item: b.threat(&t.id),
-                description: clean(&t.description),
+                description: printable(&t.description),
                 stride: t
                     .attributes
                     .stride
@@ -1221,19 +1221,19 @@ pub fn build(
                 stride_letters: t.attributes.stride.iter().map(|s| s.letter()).collect(),
                 risk: b.risk(a.and_then(|a| a.risk.as_ref())),
                 status: b.threat_status(&t.id),
-                owner: a.and_then(|a| a.owner.as_deref()).map(clean),
+                owner: a.and_then(|a| a.owner.as_deref()).map(printable),
                 actor: t.attributes.actor.as_deref().map(|x| b.actor(x)),
-                cwe: t.attributes.cwe.iter().map(|x| clean(x)).collect(),
-                capec: t.attributes.capec.iter().map(|x| clean(x)).collect(),
-                ticket: t.attributes.ticket.as_deref().map(clean),
-                expires: t.attributes.expires.as_deref().map(clean),
+                cwe: t.attributes.cwe.iter().map(|x| printable(x)).collect(),
+                capec: t.attributes.capec.iter().map(|x| printable(x)).collect(),
+                ticket: t.attributes.ticket.as_deref().map(printable),
+                expires: t.attributes.expires.as_deref().map(printable),
                 custom: t
                     .attributes
                     .custom
                     .iter()
                     .map(|(k, v)| KeyValue {
-                        key: clean(k),
-                        value: clean(v),
+                        key: printable(k),
+                        value: printable(v),
                     })
                     .collect(),
                 components: a
@@ -1268,8 +1268,8 @@ pub fn build(
                 .collect();
             ControlView {
                 item: b.control(&c.id),
-                description: clean(&c.description),
-                owner: c.attributes.owner.as_deref().map(clean),
+                description: printable(&c.description),
+                owner: c.attributes.owner.as_deref().map(printable),
                 threats: threats.into_iter().map(|t| b.threat(t)).collect(),
                 components: components.into_iter().map(|x| b.component(x)).collect(),
                 mitigations,
@@ -1340,13 +1340,13 @@ pub fn build(
             };
             ComponentView {
                 item: b.component(&c.id),
-                description: clean(&c.description),
+                description: printable(&c.description),
                 element_type: c
                     .attributes
                     .element_type
                     .map(|t| ElementType::as_str(t).to_string()),
-                owner: c.attributes.owner.as_deref().map(clean),
-                owners: c.extra.owners.iter().map(|o| clean(o)).collect(),
+                owner: c.attributes.owner.as_deref().map(printable),
+                owners: c.extra.owners.iter().map(|o| printable(o)).collect(),
                 data: c
                     .extra
                     .data
@@ -1386,7 +1386,7 @@ pub fn build(
                     .iter()
                     .filter(|r| r.link.component == c.id)
                     .map(|r| ReviewView {
-                        details: clean(&r.details),
+                        details: printable(&r.details),
                         sources: b.sources(&r.sources),
                     })
                     .collect(),
@@ -1439,7 +1439,7 @@ pub fn build(
             let direct: BTreeSet<&str> = direct.into_iter().collect();
             BoundaryView {
                 item: b.boundary(&bd.id),
-                description: clean(&bd.description),
+                description: printable(&bd.description),
                 parent: bd.extra.parent.as_deref().map(|p| b.boundary(p)),
                 depth: path.len(),
                 path,
@@ -1466,7 +1466,7 @@ pub fn build(
         .iter()
         .map(|a| ActorView {
             item: b.actor(&a.id),
-            description: clean(&a.description),
+            description: printable(&a.description),
             threats: model
                 .threats
                 .iter()
@@ -1521,9 +1521,9 @@ pub fn build(
         points: points
             .iter()
             .map(|p| TimelinePoint {
-                subject: clean(&p.subject),
-                commit: clean(&p.commit),
-                date: clean(&p.date),
+                subject: printable(&p.subject),
+                commit: printable(&p.commit),
+                date: printable(&p.date),
                 ..p.clone()
             })
             .collect(),
@@ -1532,10 +1532,10 @@ pub fn build(
     ReportView {
         view_version: VIEW_VERSION,
         project: ProjectView {
-            name: clean(&model.project.name),
-            description: clean(&model.project.description),
+            name: printable(&model.project.name),
+            description: printable(&model.project.description),
         },
-        analysis_date: analysis.date.as_deref().map(clean),
+        analysis_date: analysis.date.as_deref().map(printable),
         source_links: opts.source_url.is_some(),
         summary,
         matrix: heat,
@@ -1561,8 +1561,8 @@ pub fn build(
             .features
             .iter()
             .map(|f| FeatureView {
-                name: clean(&f.link.name),
-                description: clean(&f.description),
+                name: printable(&f.link.name),
+                description: printable(&f.description),
                 sources: b.sources(&f.sources),
             })
             .collect(),
