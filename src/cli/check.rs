@@ -14,7 +14,6 @@ use clap::ValueEnum;
 use super::analyze::{findings_as_diagnostics, today};
 use super::revs::Repo;
 use crate::analysis::Finding;
-use crate::annotation::is_valid_date;
 use crate::diagnostic::{Code, Severity};
 use crate::diff::RiskChange;
 use crate::gate::{self, State};
@@ -92,11 +91,7 @@ pub enum CheckFormat {
 }
 
 pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
-    let date = match &args.today {
-        Some(d) if is_valid_date(d) => d.clone(),
-        Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
-        None => today(),
-    };
+    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(today);
     let fail_on = match &args.fail_on {
         Some(word) => match crate::config::threshold(word) {
             Some(t) => Some(t),

@@ -23,7 +23,6 @@ use clap::{Subcommand, ValueEnum};
 use super::RootArgs;
 use super::scan::scan_root;
 use crate::analysis;
-use crate::annotation::is_valid_date;
 use crate::config::Config;
 use crate::render::report::{self, Format};
 use crate::render::site;
@@ -170,11 +169,7 @@ fn options(args: &RenderArgs, root: &Path, config: &Config) -> anyhow::Result<Op
 }
 
 fn date(args: &RenderArgs) -> anyhow::Result<Option<String>> {
-    match &args.today {
-        Some(d) if is_valid_date(d) => Ok(Some(d.clone())),
-        Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
-        None => Ok(None),
-    }
+    super::today_arg(args.today.as_deref())
 }
 
 pub fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
