@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Band;
+
 /// The file name looked up at the scan root.
 pub const FILE_NAME: &str = "threatmark.toml";
 
@@ -170,8 +172,9 @@ pub struct ReportConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct CheckConfig {
     /// Fail when the change adds an unmitigated exposure at or above this risk band
-    /// (`very-low` .. `critical`), or `none` to switch the policy off.
-    pub fail_on_new_unmitigated: String,
+    /// (`very-low` .. `critical`); `None` (written `none`) switches the policy off.
+    #[serde(with = "threshold_serde")]
+    pub fail_on_new_unmitigated: Option<Band>,
     /// Fail on error diagnostics (dangling references, malformed annotations).
     pub fail_on_errors: bool,
     /// Fail on expired acceptances.
@@ -185,12 +188,41 @@ pub struct CheckConfig {
 impl Default for CheckConfig {
     fn default() -> Self {
         Self {
-            fail_on_new_unmitigated: "high".into(),
+            fail_on_new_unmitigated: Some(Band::High),
             fail_on_errors: true,
             fail_on_expired: true,
             fail_on_unguarded: true,
             fail_on_stale: true,
         }
+    }
+}
+
+/// `none` or a band, as `fail_on_new_unmitigated` and `--fail-on` take it: `Some(None)` is
+/// `none` (checked first: `none` is also an alias of `very-low` in a severity).
+pub(crate) fn threshold(word: &str) -> Option<Option<Band>> {
+    match word {
+        "none" => Some(None),
+        b => Band::parse(b).map(Some),
+    }
+}
+
+/// `fail_on_new_unmitigated` in TOML: a band's word, or `none`.
+mod threshold_serde {
+    use super::Band;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &Option<Band>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.map_or("none", Band::as_str))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Band>, D::Error> {
+        let word = String::deserialize(d)?;
+        super::threshold(&word).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "[check] fail_on_new_unmitigated: `{word}` is not a band ({} | none)",
+                Band::words()
+            ))
+        })
     }
 }
 
@@ -255,16 +287,6 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let band = &config.check.fail_on_new_unmitigated;
-        if band != "none" && crate::model::Band::parse(band).is_none() {
-            return Err(ConfigError::Parse {
-                path: path.to_path_buf(),
-                message: format!(
-                    "[check] fail_on_new_unmitigated: `{band}` is not a band ({} | none)",
-                    crate::model::Band::words()
-                ),
-            });
-        }
         // The repository sets it: a ceiling keeps a pull request from making every read
         // unbounded (`max_file_size = 18446744073709551615`).
         if config.scan.max_file_size > MAX_FILE_SIZE_LIMIT {
@@ -441,6 +463,26 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_threshold_is_a_band_or_none() {
+        let parse = |v: &str| {
+            Config::parse(
+                &format!("[check]\nfail_on_new_unmitigated = \"{v}\"\n"),
+                Path::new("t.toml"),
+            )
+        };
+        let band = |v: &str| parse(v).expect("parses").check.fail_on_new_unmitigated;
+        assert_eq!(band("none"), None);
+        assert_eq!(band("High"), Some(Band::High));
+        assert_eq!(band("2"), Some(Band::Low));
+        let err = parse("bogus").expect_err("not a band").to_string();
+        assert!(err.contains("`bogus` is not a band"), "{err}");
+        // Written back as the word (policy changes show it so).
+        let off = parse("none").expect("parses");
+        let json = serde_json::to_value(&off.check).expect("serialises");
+        assert_eq!(json["fail_on_new_unmitigated"], "none");
+    }
 
     #[test]
     fn default_file_parses_to_defaults() {

@@ -35,11 +35,81 @@ pub struct FieldChange {
     pub new: Value,
 }
 
+/// What kind of item changed: an entity or a relation. Declared in alphabetical order, so
+/// changes sort as their words do (the order `diff` has always listed them in).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Acceptance,
+    Actor,
+    Assumption,
+    Boundary,
+    Component,
+    Control,
+    Entitlement,
+    Exposure,
+    Feature,
+    Flow,
+    Mitigation,
+    Review,
+    Test,
+    Threat,
+    Transfer,
+}
+
+impl ItemKind {
+    pub const ALL: [ItemKind; 15] = [
+        ItemKind::Acceptance,
+        ItemKind::Actor,
+        ItemKind::Assumption,
+        ItemKind::Boundary,
+        ItemKind::Component,
+        ItemKind::Control,
+        ItemKind::Entitlement,
+        ItemKind::Exposure,
+        ItemKind::Feature,
+        ItemKind::Flow,
+        ItemKind::Mitigation,
+        ItemKind::Review,
+        ItemKind::Test,
+        ItemKind::Threat,
+        ItemKind::Transfer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Acceptance => "acceptance",
+            ItemKind::Actor => "actor",
+            ItemKind::Assumption => "assumption",
+            ItemKind::Boundary => "boundary",
+            ItemKind::Component => "component",
+            ItemKind::Control => "control",
+            ItemKind::Entitlement => "entitlement",
+            ItemKind::Exposure => "exposure",
+            ItemKind::Feature => "feature",
+            ItemKind::Flow => "flow",
+            ItemKind::Mitigation => "mitigation",
+            ItemKind::Review => "review",
+            ItemKind::Test => "test",
+            ItemKind::Threat => "threat",
+            ItemKind::Transfer => "transfer",
+        }
+    }
+}
+
+impl std::fmt::Display for ItemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A change to an entity (component, boundary, actor, threat, control) or relation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Change {
     /// `component`, `threat`, ..., `mitigation`, `flow`, ...
-    pub kind: String,
+    pub kind: ItemKind,
     pub id: String,
     /// A readable label: the name, or the relation's ends.
     pub label: String,
@@ -145,7 +215,7 @@ impl ModelDiff {
 fn items(
     model: &ThreatModel,
     other: &ThreatModel,
-) -> BTreeMap<(&'static str, String), (String, Value)> {
+) -> BTreeMap<(ItemKind, String), (String, Value)> {
     let mut out = BTreeMap::new();
     items_of(model, other, &mut out);
     out
@@ -153,8 +223,8 @@ fn items(
 
 /// One kind's items of `list` that `others` does not hold unchanged.
 fn add<T: Serialize + PartialEq>(
-    out: &mut BTreeMap<(&'static str, String), (String, Value)>,
-    kind: &'static str,
+    out: &mut BTreeMap<(ItemKind, String), (String, Value)>,
+    kind: ItemKind,
     list: &[T],
     others: &[T],
     id: impl Fn(&T) -> &str,
@@ -179,11 +249,11 @@ fn add<T: Serialize + PartialEq>(
 fn items_of(
     model: &ThreatModel,
     other: &ThreatModel,
-    out: &mut BTreeMap<(&'static str, String), (String, Value)>,
+    out: &mut BTreeMap<(ItemKind, String), (String, Value)>,
 ) {
     add(
         out,
-        "component",
+        ItemKind::Component,
         &model.components,
         &other.components,
         |c| &c.id,
@@ -191,7 +261,7 @@ fn items_of(
     );
     add(
         out,
-        "boundary",
+        ItemKind::Boundary,
         &model.boundaries,
         &other.boundaries,
         |b| &b.id,
@@ -199,7 +269,7 @@ fn items_of(
     );
     add(
         out,
-        "actor",
+        ItemKind::Actor,
         &model.actors,
         &other.actors,
         |a| &a.id,
@@ -207,7 +277,7 @@ fn items_of(
     );
     add(
         out,
-        "threat",
+        ItemKind::Threat,
         &model.threats,
         &other.threats,
         |t| &t.id,
@@ -215,7 +285,7 @@ fn items_of(
     );
     add(
         out,
-        "control",
+        ItemKind::Control,
         &model.controls,
         &other.controls,
         |c| &c.id,
@@ -223,7 +293,7 @@ fn items_of(
     );
     add(
         out,
-        "mitigation",
+        ItemKind::Mitigation,
         &model.mitigations,
         &other.mitigations,
         |m| &m.id,
@@ -236,7 +306,7 @@ fn items_of(
     );
     add(
         out,
-        "exposure",
+        ItemKind::Exposure,
         &model.exposures,
         &other.exposures,
         |x| &x.id,
@@ -244,7 +314,7 @@ fn items_of(
     );
     add(
         out,
-        "acceptance",
+        ItemKind::Acceptance,
         &model.acceptances,
         &other.acceptances,
         |x| &x.id,
@@ -252,7 +322,7 @@ fn items_of(
     );
     add(
         out,
-        "transfer",
+        ItemKind::Transfer,
         &model.transfers,
         &other.transfers,
         |x| &x.id,
@@ -260,7 +330,7 @@ fn items_of(
     );
     add(
         out,
-        "flow",
+        ItemKind::Flow,
         &model.flows,
         &other.flows,
         |x| &x.id,
@@ -280,7 +350,7 @@ fn items_of(
     );
     add(
         out,
-        "review",
+        ItemKind::Review,
         &model.reviews,
         &other.reviews,
         |x| &x.id,
@@ -288,7 +358,7 @@ fn items_of(
     );
     add(
         out,
-        "test",
+        ItemKind::Test,
         &model.tests,
         &other.tests,
         |x| &x.id,
@@ -296,7 +366,7 @@ fn items_of(
     );
     add(
         out,
-        "entitlement",
+        ItemKind::Entitlement,
         &model.entitlements,
         &other.entitlements,
         |x| &x.id,
@@ -304,7 +374,7 @@ fn items_of(
     );
     add(
         out,
-        "assumption",
+        ItemKind::Assumption,
         &model.assumptions,
         &other.assumptions,
         |x| &x.id,
@@ -312,7 +382,7 @@ fn items_of(
     );
     add(
         out,
-        "feature",
+        ItemKind::Feature,
         &model.features,
         &other.features,
         |x| &x.id,
@@ -349,12 +419,12 @@ pub fn diff(
 ) -> ModelDiff {
     let (old, new) = (items(base, head), items(head, base));
     let mut changes = Vec::new();
-    let keys: BTreeSet<&(&'static str, String)> = old.keys().chain(new.keys()).collect();
+    let keys: BTreeSet<&(ItemKind, String)> = old.keys().chain(new.keys()).collect();
     for key in keys {
         let (kind, id) = (key.0, key.1.clone());
         match (old.get(key), new.get(key)) {
             (None, Some((label, v))) => changes.push(Change {
-                kind: kind.into(),
+                kind,
                 id,
                 label: label.clone(),
                 change: ChangeKind::Added,
@@ -363,7 +433,7 @@ pub fn diff(
                 to: primary(v),
             }),
             (Some((label, v)), None) => changes.push(Change {
-                kind: kind.into(),
+                kind,
                 id,
                 label: label.clone(),
                 change: ChangeKind::Removed,
@@ -379,7 +449,7 @@ pub fn diff(
                     continue;
                 }
                 changes.push(Change {
-                    kind: kind.into(),
+                    kind,
                     id,
                     label: label.clone(),
                     change: if fields.is_empty() {
@@ -458,7 +528,7 @@ pub fn diff(
         .collect();
 
     let count = |k: ChangeKind| changes.iter().filter(|c| c.change == k).count();
-    let rel = |kind: &str, k: ChangeKind| {
+    let rel = |kind: ItemKind, k: ChangeKind| {
         changes
             .iter()
             .filter(|c| c.kind == kind && c.change == k)
@@ -469,8 +539,8 @@ pub fn diff(
         removed: count(ChangeKind::Removed),
         changed: count(ChangeKind::Changed),
         moved: count(ChangeKind::Moved),
-        mitigations_gained: rel("mitigation", ChangeKind::Added),
-        mitigations_lost: rel("mitigation", ChangeKind::Removed),
+        mitigations_gained: rel(ItemKind::Mitigation, ChangeKind::Added),
+        mitigations_lost: rel(ItemKind::Mitigation, ChangeKind::Removed),
         newly_exposed: status
             .iter()
             .filter(|s| s.to == Some(Residual::Exposed))
@@ -561,6 +631,19 @@ fn field_changes(a: &Value, b: &Value) -> Vec<FieldChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_kinds_sort_as_their_words() {
+        let mut words: Vec<&str> = ItemKind::ALL.iter().map(|k| k.as_str()).collect();
+        words.sort_unstable();
+        let by_kind: Vec<&str> = ItemKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(words, by_kind);
+        assert!(ItemKind::ALL.windows(2).all(|w| w[0] < w[1]));
+        for k in ItemKind::ALL {
+            let json = serde_json::to_value(k).expect("serialises");
+            assert_eq!(json, k.as_str());
+        }
+    }
     use crate::annotation::parse_text;
     use crate::model::{FileAnnotations, Project, build};
 
@@ -622,7 +705,7 @@ mod tests {
         let threat = d
             .changes
             .iter()
-            .find(|c| c.kind == "threat")
+            .find(|c| c.kind == ItemKind::Threat)
             .expect("threat changed");
         assert_eq!(threat.change, ChangeKind::Changed);
         assert!(threat.fields.iter().any(|f| f.field == "likelihood"));

@@ -158,14 +158,6 @@ impl Verdict {
     }
 }
 
-/// `none` or a band, as `fail_on_new_unmitigated` and `--fail-on` take it.
-pub(crate) fn threshold(word: &str) -> Option<Option<Band>> {
-    match word {
-        "none" => Some(None),
-        b => Band::parse(b).map(Some),
-    }
-}
-
 /// The stricter of two thresholds: a lower band, and any band over `none`.
 fn stricter(a: Option<Band>, b: Option<Band>) -> Option<Band> {
     match (a, b) {
@@ -242,7 +234,7 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
     let base_config = base.map(|b| b.config);
     // Per key, the stricter of the base's and the head's setting.
     let either = |f: fn(&Config) -> bool| f(head) || base_config.is_some_and(f);
-    let configured = |c: &Config| threshold(&c.check.fail_on_new_unmitigated).flatten();
+    let configured = |c: &Config| c.check.fail_on_new_unmitigated;
     let threshold = match input.flags.fail_on {
         Some(flag) => flag,
         None => match base_config {

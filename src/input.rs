@@ -50,7 +50,7 @@ pub struct Rules<'a> {
 
 /// A path for a message: control characters cannot drive the terminal.
 fn shown(path: &Path) -> String {
-    crate::render::escape::clean(&path.display().to_string())
+    crate::render::escape::printable(&path.display().to_string())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {

@@ -59,7 +59,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
         Ok(Special::No) | Err(_) => {}
         Ok(Special::Device(what) | Special::Other(what)) => {
             return Err(WriteError::NotAFile {
-                path: crate::render::escape::clean(&path.display().to_string()),
+                path: crate::render::escape::printable(&path.display().to_string()),
                 what,
             });
         }
@@ -154,20 +154,20 @@ fn unusual_mode(path: &Path) -> bool {
 /// `GIT_DIR`, a bare repository, a worktree's private dir, the common dir). Links in the part
 /// of the path that exists are resolved first, so a link into `.git/hooks` is caught too.
 pub fn refuse_git_dir(path: &Path) -> Result<(), WriteError> {
-    let shown = || crate::render::escape::clean(&path.display().to_string());
+    let shown = || crate::render::escape::printable(&path.display().to_string());
     let refuse = |why: String| WriteError::GitDir { path: shown(), why };
     if let Some(name) = path.components().find_map(dot_git_component) {
         return Err(refuse(format!(
             "`{}` is a git directory",
-            crate::render::escape::clean(&name.to_string_lossy())
+            crate::render::escape::printable(&name.to_string_lossy())
         )));
     }
     let real = resolve(path);
     if let Some(name) = real.components().find_map(dot_git_component) {
         return Err(refuse(format!(
             "it resolves to {}, inside the git directory `{}`",
-            crate::render::escape::clean(&real.display().to_string()),
-            crate::render::escape::clean(&name.to_string_lossy())
+            crate::render::escape::printable(&real.display().to_string()),
+            crate::render::escape::printable(&name.to_string_lossy())
         )));
     }
     // Git directories named by the environment, whether or not they look like one.
@@ -177,7 +177,7 @@ pub fn refuse_git_dir(path: &Path) -> Result<(), WriteError> {
             if real.starts_with(&dir) {
                 return Err(refuse(format!(
                     "it is inside {}, the git directory named by {var}",
-                    crate::render::escape::clean(&dir.display().to_string())
+                    crate::render::escape::printable(&dir.display().to_string())
                 )));
             }
         }
@@ -186,7 +186,7 @@ pub fn refuse_git_dir(path: &Path) -> Result<(), WriteError> {
         if is_git_dir(dir) {
             return Err(refuse(format!(
                 "it is inside the git directory {}",
-                crate::render::escape::clean(&dir.display().to_string())
+                crate::render::escape::printable(&dir.display().to_string())
             )));
         }
     }

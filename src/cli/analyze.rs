@@ -5,13 +5,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
 
 use super::RootArgs;
 use super::scan::scan_root;
 use crate::analysis::{self, Finding};
-use crate::annotation::is_valid_date;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::text::LineIndex;
 use crate::{exit, render};
@@ -42,11 +41,7 @@ pub fn today() -> String {
 }
 
 pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
-    let date = match args.today {
-        Some(d) if is_valid_date(&d) => d,
-        Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
-        None => today(),
-    };
+    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(today);
     let (config, result) = scan_root(&args.root, args.threads, true)?;
     let analysis = analysis::analyze(&result.model, &config.risk, Some(&date));
     let mut stdout = std::io::stdout().lock();

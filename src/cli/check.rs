@@ -14,9 +14,7 @@ use clap::ValueEnum;
 use super::analyze::{findings_as_diagnostics, today};
 use super::revs::Repo;
 use crate::analysis::Finding;
-use crate::annotation::is_valid_date;
 use crate::diagnostic::{Code, Severity};
-use crate::diff::RiskChange;
 use crate::gate::{self, State};
 use crate::model::{self, Band};
 use crate::render::sarif::{self, PolicyResult};
@@ -92,13 +90,9 @@ pub enum CheckFormat {
 }
 
 pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
-    let date = match &args.today {
-        Some(d) if is_valid_date(d) => d.clone(),
-        Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
-        None => today(),
-    };
+    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(today);
     let fail_on = match &args.fail_on {
-        Some(word) => match gate::threshold(word) {
+        Some(word) => match crate::config::threshold(word) {
             Some(t) => Some(t),
             None => bail!(
                 "--fail-on `{word}` is not a band ({} | none)",
@@ -130,7 +124,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 let relieved = fail_on == Some(None)
                     // Outside git there is no change whose own configuration could say `none`.
                     || (!repo.has_git() && fail_on.is_none()
-                        && gate::threshold(&config.check.fail_on_new_unmitigated) == Some(None));
+                        && config.check.fail_on_new_unmitigated.is_none());
                 if !relieved && !args.allow_missing_base {
                     bail!("{}", missing_base(&why));
                 }
@@ -198,34 +192,8 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
     let outcomes = &verdict.outcomes;
     let failed = verdict.failed();
     let report = match args.format {
-        CheckFormat::Text => text(&verdict),
-        CheckFormat::Json => {
-            let mut report = serde_json::json!({
-                "passed": failed == 0,
-                "date": date,
-                "policies": outcomes,
-            });
-            let skipped: Vec<&str> = outcomes
-                .iter()
-                .filter(|o| o.state == State::Skipped)
-                .map(|o| o.policy)
-                .collect();
-            if !skipped.is_empty() {
-                // `passed` follows the exit code (the skip was allowed); `complete` says that
-                // not every policy ran, so no reader takes it for a full pass.
-                report["complete"] = serde_json::json!(false);
-                report["skipped"] = serde_json::json!(skipped);
-            }
-            if !verdict.policy_changes.is_empty() {
-                report["policy_changes"] = serde_json::json!(verdict.policy_changes);
-            }
-            if !verdict.risk_lowered.is_empty() {
-                report["risk_lowered"] = serde_json::json!(verdict.risk_lowered);
-            }
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
-        }
+        CheckFormat::Text => render::check::text(&verdict),
+        CheckFormat::Json => render::check::json(&verdict, &date)?,
         CheckFormat::Sarif => {
             let policies: Vec<PolicyResult> = outcomes
                 .iter()
@@ -273,7 +241,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 prefix: repo.prefix_slash(),
                 min_level: args.min_level.severity(),
                 fallback_path: config.scan.output.clone(),
-                notifications: notifications(&verdict),
+                notifications: render::check::notifications(&verdict),
                 ..sarif::Options::new(&config.risk)
             };
             sarif::sarif(&result.diagnostics, &findings, &policies, &opts)
@@ -324,33 +292,6 @@ fn missing_base(why: &str) -> String {
          `--fail-on none` switches the comparison off, and `--allow-missing-base` runs without \
          it (the new-unmitigated policy is then reported as skipped)"
     )
-}
-
-/// What a SARIF viewer should know besides the results: skipped policies, and the change's own
-/// edits to its policy and ratings.
-fn notifications(verdict: &gate::Verdict) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for o in verdict
-        .outcomes
-        .iter()
-        .filter(|o| o.state == State::Skipped)
-    {
-        out.push((
-            format!("policy/{}", o.policy),
-            format!(
-                "policy {} skipped: {}",
-                o.policy,
-                o.note.as_deref().unwrap_or_default()
-            ),
-        ));
-    }
-    for c in &verdict.policy_changes {
-        out.push(("policy-changed".into(), policy_change_line(c)));
-    }
-    for r in &verdict.risk_lowered {
-        out.push(("risk-lowered".into(), risk_lowered_line(r)));
-    }
-    out
 }
 
 /// Files annotated in the base that the head's scan no longer reads although they are still
@@ -446,78 +387,4 @@ fn ignore_changes(repo: &Repo) -> Vec<gate::PolicyChange> {
             })
         })
         .collect()
-}
-
-fn policy_change_line(c: &gate::PolicyChange) -> String {
-    format!(
-        "policy changed in this change: {} {} -> {} ({})",
-        c.key, c.base, c.head, c.effect
-    )
-}
-
-fn risk_lowered_line(r: &RiskChange) -> String {
-    let rating = |score: Option<u8>, band: Option<Band>| match (score, band) {
-        (Some(s), Some(b)) => format!("{s} {b}"),
-        _ => "unrated".into(),
-    };
-    format!(
-        "risk lowered in this change: {} `{}` {} -> {}",
-        r.threat,
-        r.name,
-        rating(r.from_score, r.from_band),
-        rating(r.to_score, r.to_band)
-    )
-}
-
-fn text(verdict: &gate::Verdict) -> String {
-    let outcomes = &verdict.outcomes;
-    let (failed, skipped) = (verdict.failed(), verdict.count(State::Skipped));
-    let mut out = match (failed, skipped) {
-        (0, 0) => "threatmark check: passed\n".to_string(),
-        (0, s) => format!(
-            "threatmark check: not fully checked: {s} of {} policies skipped, none failed\n",
-            outcomes.len()
-        ),
-        (f, 0) => format!(
-            "threatmark check: FAILED ({f} of {} policies)\n",
-            outcomes.len()
-        ),
-        (f, s) => format!(
-            "threatmark check: FAILED ({f} of {} policies; {s} skipped)\n",
-            outcomes.len()
-        ),
-    };
-    for o in outcomes {
-        let mark = match o.state {
-            State::Passed => "ok  ",
-            State::Failed => "FAIL",
-            State::Skipped => "skip",
-            State::Off => "off ",
-        };
-        out.push_str(&format!("  {mark} {}", o.policy));
-        if let Some(note) = &o.note {
-            out.push_str(&format!(" ({})", crate::render::escape::clean(note)));
-        }
-        out.push('\n');
-        for v in &o.violations {
-            let at = v
-                .location
-                .as_ref()
-                .map(|l| format!("{l}: "))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "       {at}{}\n",
-                crate::render::escape::clean(&v.message)
-            ));
-        }
-    }
-    let lines = verdict
-        .policy_changes
-        .iter()
-        .map(policy_change_line)
-        .chain(verdict.risk_lowered.iter().map(risk_lowered_line));
-    for line in lines {
-        out.push_str(&format!("  {}\n", crate::render::escape::clean(&line)));
-    }
-    out
 }

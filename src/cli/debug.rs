@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::render::escape::clean;
+use crate::render::escape::printable;
 use anyhow::{Context, bail};
 
 use crate::annotation::{self, Locator};
@@ -73,7 +73,7 @@ pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
             } else {
                 " "
             };
-            println!("{line:>6} {mark}| {}", clean(l.text));
+            println!("{line:>6} {mark}| {}", printable(l.text));
         }
         let mut found = Vec::new();
         annotation::parse_comment(comment, &loc, &mut found, &mut diags);
@@ -81,7 +81,7 @@ pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
             println!(
                 "       => @{} {}",
                 a.tag.as_str(),
-                clean(&format!("{:?}", a.body))
+                printable(&format!("{:?}", a.body))
             );
         }
     }

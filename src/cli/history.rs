@@ -91,8 +91,8 @@ pub fn points(
             Err(e) if invalid_config(&e) => {
                 eprintln!(
                     "threatmark: warning: skipping commit {short} ({}): {}",
-                    crate::render::escape::clean(&c.summary),
-                    crate::render::escape::clean(&format!("{e:#}"))
+                    crate::render::escape::printable(&c.summary),
+                    crate::render::escape::printable(&format!("{e:#}"))
                 );
                 continue;
             }
@@ -170,7 +170,7 @@ fn cells(p: &Point) -> [String; 15] {
         p.low.to_string(),
         p.very_low.to_string(),
         p.unrated.to_string(),
-        crate::render::escape::clean(&s.subject),
+        crate::render::escape::printable(&s.subject),
     ]
 }
 

@@ -137,6 +137,16 @@ pub(crate) fn threads(value: &str) -> Result<usize, String> {
     }
 }
 
+/// The date of `--today` (on `analyze`, `report`, `site` and `check`), checked in one place:
+/// `YYYY-MM-DD` and a real day, else a usage error. `None` when the flag is absent.
+pub(crate) fn today_arg(today: Option<&str>) -> anyhow::Result<Option<String>> {
+    match today {
+        Some(d) if crate::annotation::is_valid_date(d) => Ok(Some(d.to_string())),
+        Some(d) => anyhow::bail!("--today `{d}` is not a date written YYYY-MM-DD"),
+        None => Ok(None),
+    }
+}
+
 /// Parse arguments, run the command, map errors to exit code 2.
 pub fn main() -> ExitCode {
     crate::timings::start();
@@ -184,5 +194,25 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::export(args),
         Command::Import(cmd) => export::import(cmd),
         Command::Merge(args) => export::merge(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn today_is_a_real_day_or_a_usage_error() {
+        assert_eq!(
+            super::today_arg(Some("2024-02-29"))
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("2024-02-29")
+        );
+        assert!(matches!(super::today_arg(None), Ok(None)));
+        let err = super::today_arg(Some("2023-02-29")).expect_err("no such day");
+        assert_eq!(
+            err.to_string(),
+            "--today `2023-02-29` is not a date written YYYY-MM-DD"
+        );
     }
 }

@@ -23,7 +23,6 @@ use clap::{Subcommand, ValueEnum};
 use super::RootArgs;
 use super::scan::scan_root;
 use crate::analysis;
-use crate::annotation::is_valid_date;
 use crate::config::Config;
 use crate::render::report::{self, Format};
 use crate::render::site;
@@ -170,11 +169,7 @@ fn options(args: &RenderArgs, root: &Path, config: &Config) -> anyhow::Result<Op
 }
 
 fn date(args: &RenderArgs) -> anyhow::Result<Option<String>> {
-    match &args.today {
-        Some(d) if is_valid_date(d) => Ok(Some(d.clone())),
-        Some(d) => bail!("--today `{d}` is not a date written YYYY-MM-DD"),
-        None => Ok(None),
-    }
+    super::today_arg(args.today.as_deref())
 }
 
 pub fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
@@ -454,7 +449,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
                 .as_deref()
                 .is_some_and(|h| h == new_hash || previous.vouches(&f.path, h));
             if !ours {
-                conflicts.push(crate::render::escape::clean(&f.path));
+                conflicts.push(crate::render::escape::printable(&f.path));
             }
             // Until this run ends, the old bytes are still ours: an interrupted run can be
             // repeated.
@@ -503,7 +498,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
         let Ok(meta) = std::fs::symlink_metadata(&target) else {
             continue;
         };
-        let shown = crate::render::escape::clean(old);
+        let shown = crate::render::escape::printable(old);
         let unchanged = ensure_no_links(&out, old).is_ok()
             && meta.is_file()
             && file_sha256(&target).is_some_and(|h| hashes.contains(&h));

@@ -214,11 +214,11 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
 /// `~/.bashrc`. The file itself may be a link: it is replaced, not written through.
 pub(super) fn model_path(root: &Path, output: &str) -> anyhow::Result<PathBuf> {
     // The value comes from the repository: shown cleaned, so it cannot drive the terminal.
-    let shown = crate::render::escape::clean(output);
+    let shown = crate::render::escape::printable(output);
     let refuse = |why: &str| {
         anyhow::anyhow!(
             "[scan] output `{shown}` {why}; the model must be written inside the scan root ({}). Pass `-o FILE` to write it elsewhere",
-            crate::render::escape::clean(&root.display().to_string())
+            crate::render::escape::printable(&root.display().to_string())
         )
     };
     let mut rel = PathBuf::new();
@@ -256,7 +256,7 @@ pub(super) fn model_path(root: &Path, output: &str) -> anyhow::Result<PathBuf> {
                 Ok(real) => {
                     return Err(refuse(&format!(
                         "leads out of the scan root through a symbolic link (to {})",
-                        crate::render::escape::clean(&real.display().to_string())
+                        crate::render::escape::printable(&real.display().to_string())
                     )));
                 }
                 Err(_) => return Err(refuse("passes through a broken symbolic link")),
@@ -292,7 +292,7 @@ pub(super) fn refuse_linked_config(root: &Path) -> anyhow::Result<()> {
             // A dangling link is not read (`Config::load` wants a file).
             Err(_) => {}
             Ok(real) => {
-                let real = crate::render::escape::clean(&real.display().to_string());
+                let real = crate::render::escape::printable(&real.display().to_string());
                 anyhow::bail!(
                     "{} is a symbolic link to {real}, outside the scan root; refusing to read it (pass `--config {real}` to use it anyway)",
                     path.display(),

@@ -172,20 +172,6 @@ pub fn locations(sources: &[Source]) -> String {
         .join(", ")
 }
 
-/// The display name of a flow: its details, else `source → target`.
-pub fn flow_name(flow: &Flow, model: &ThreatModel) -> String {
-    if !flow.details.trim().is_empty() {
-        return flow.details.trim().to_string();
-    }
-    let name = |id: &str| {
-        model
-            .component(id)
-            .map_or(id, |c| c.name.as_str())
-            .to_string()
-    };
-    format!("{} → {}", name(&flow.link.source), name(&flow.link.target))
-}
-
 /// What the formats want to know about a flow's transport.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FlowFacts {

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value, json};
 
 use super::layout::{Rect, positions};
-use super::{PairStatus, assessments, flow_facts, flow_name, threats_by_component};
+use super::{PairStatus, assessments, flow_facts, threats_by_component};
 use crate::analysis::{Analysis, Risk};
 use crate::model::{DataClass, ElementType, Entity, Source, ThreatModel, ids};
 
@@ -136,7 +136,7 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
             attrs.insert("sources".into(), source_list(&f.sources));
             json!({
                 "id": f.id,
-                "name": flow_name(f, model),
+                "name": model.flow_name(f, crate::model::Arrow::Forward),
                 "description": f.description,
                 "bidirectional": f.link.bidirectional,
                 "source": f.link.source,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::layout::{Positions, Rect, positions};
 use super::uuid::stable;
-use super::{PairStatus, assessments, flow_facts, flow_name, locations, threats_by_component};
+use super::{PairStatus, assessments, flow_facts, locations, threats_by_component};
 use crate::analysis::{self, Analysis, ThreatAssessment};
 use crate::model::{Actor, Band, Component, DataClass, ElementType, Entity, Stride, ThreatModel};
 
@@ -319,7 +319,7 @@ fn threat_actor_cell(model: &ThreatModel, a: &Actor, rect: Rect) -> Value {
 }
 
 fn flow_cell(model: &ThreatModel, f: &crate::model::Flow) -> Value {
-    let name = flow_name(f, model);
+    let name = model.flow_name(f, crate::model::Arrow::Forward);
     let facts = flow_facts(f);
     let mut description = with_locations(&f.description, &f.sources, true);
     if f.link.is_crossing() {

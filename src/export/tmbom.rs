@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use super::{assessments, flow_facts, flow_name, locations};
+use super::{assessments, flow_facts, locations};
 use crate::analysis::{Analysis, Basis};
 use crate::model::{Attributes, Band, DataClass, ElementType, ThreatModel};
 
@@ -259,7 +259,7 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
             }
             Some(json!({
                 "symbolic_name": flow_names.add(&f.id),
-                "title": flow_name(f, model),
+                "title": model.flow_name(f, crate::model::Arrow::Forward),
                 "description": description,
                 "source": end(&f.link.source)?,
                 "destination": end(&f.link.target)?,

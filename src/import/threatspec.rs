@@ -624,7 +624,7 @@ pub fn with_imports(
     let description = model.project.description.clone();
     let mut models = vec![model];
     for d in dirs {
-        let shown = crate::render::escape::clean(&d.display().to_string());
+        let shown = crate::render::escape::printable(&d.display().to_string());
         let imported = load_import_with(&d, &rules).map_err(|e| {
             let outside = matches!(
                 e.downcast_ref::<crate::input::ReadError>(),

@@ -530,7 +530,38 @@ pub struct ThreatModel {
     pub analysis: Option<crate::analysis::Analysis>,
 }
 
+/// How a flow's name shows its direction when it has no details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrow {
+    /// Always `→`: the exchange formats, whose flows carry their own direction field.
+    Forward,
+    /// `↔` for a bidirectional flow, else `→`: reports and diagrams.
+    Direction,
+}
+
 impl ThreatModel {
+    /// A flow's name: its details, else its ends' names joined by an arrow.
+    pub fn flow_name(&self, flow: &Flow, arrow: Arrow) -> String {
+        let details = flow.details.trim();
+        if !details.is_empty() {
+            return details.to_string();
+        }
+        let name = |id: &str| {
+            self.component(id)
+                .map_or(id, |c| c.name.as_str())
+                .to_string()
+        };
+        let sign = match arrow {
+            Arrow::Direction if flow.link.bidirectional => "↔",
+            _ => "→",
+        };
+        format!(
+            "{} {sign} {}",
+            name(&flow.link.source),
+            name(&flow.link.target)
+        )
+    }
+
     pub fn component(&self, id: &str) -> Option<&Component> {
         find(&self.components, id, |c| &c.id)
     }
@@ -584,4 +615,33 @@ fn find<'a, T>(items: &'a [T], id: &str, key: impl Fn(&T) -> &String) -> Option<
         .binary_search_by(|item| key(item).as_str().cmp(id))
         .ok()
         .map(|i| &items[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_flow_name_for_reports_and_exports() {
+        let flow = |details: &str, bidirectional: bool| -> Flow {
+            serde_json::from_value(serde_json::json!({
+                "id": "f", "source": "a", "target": "b", "bidirectional": bidirectional,
+                "details": details, "sources": [],
+            }))
+            .expect("a flow")
+        };
+        let model = ThreatModel::default();
+        let both = flow("", true);
+        assert_eq!(model.flow_name(&both, Arrow::Direction), "a ↔ b");
+        assert_eq!(model.flow_name(&both, Arrow::Forward), "a → b");
+        assert_eq!(model.flow_name(&flow("", false), Arrow::Direction), "a → b");
+        assert_eq!(
+            model.flow_name(&flow(" TLS ", true), Arrow::Direction),
+            "TLS"
+        );
+        assert_eq!(
+            model.flow_name(&flow("  ", false), Arrow::Direction),
+            "a → b"
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::render::escape::clean;
+use crate::render::escape::printable;
 
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk};
 use crate::diagnostic::Code;
@@ -57,7 +57,7 @@ impl Table {
 
     fn row(&mut self, cells: Vec<String>) {
         self.rows
-            .push(cells.into_iter().map(|c| clean(&c)).collect());
+            .push(cells.into_iter().map(|c| printable(&c)).collect());
     }
 
     fn render(&self, out: &mut String) {
@@ -120,7 +120,7 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
     .join(", ");
     out.push_str(&format!(
         "{}: {} threats ({statuses})\n",
-        clean(&model.project.name),
+        printable(&model.project.name),
         s.threats
     ));
     let bands = ["critical", "high", "medium", "low", "very-low", "unrated"]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use annotate_snippets::{
-    AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str as clean,
+    AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str,
 };
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -35,7 +35,9 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             Severity::Warning => Level::WARNING,
             Severity::Note => Level::NOTE,
         };
-        let title = level.primary_title(clean(&d.message)).id(d.code.as_str());
+        let title = level
+            .primary_title(normalize_untrusted_str(&d.message))
+            .id(d.code.as_str());
         let mut group = Group::with_title(title);
         let snippet = d.location.as_ref().zip(d.span).and_then(|(loc, span)| {
             let text = sources.get(&loc.path)?;
@@ -61,19 +63,19 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             let local = floor(span.start - start)..floor(span.end.min(end) - start);
             let mut ann = AnnotationKind::Primary.span(local);
             if let Some(label) = &d.label {
-                ann = ann.label(clean(label));
+                ann = ann.label(normalize_untrusted_str(label));
             }
             Some(
                 Snippet::source(&text[start..end])
                     .line_start(first + 1)
-                    .path(clean(&loc.path))
+                    .path(normalize_untrusted_str(&loc.path))
                     .annotation(ann),
             )
         });
         match (snippet, &d.location) {
             (Some(s), _) => group = group.element(s),
             (None, Some(loc)) => {
-                let mut origin = Origin::path(clean(&loc.path));
+                let mut origin = Origin::path(normalize_untrusted_str(&loc.path));
                 if loc.line > 0 {
                     origin = origin
                         .line(loc.line as usize)
@@ -84,7 +86,7 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
             (None, None) => {}
         }
         if let Some(help) = &d.help {
-            group = group.element(Level::HELP.message(clean(help)));
+            group = group.element(Level::HELP.message(normalize_untrusted_str(help)));
         }
         out.push_str(&renderer.render(&[group]));
         out.push_str("\n\n");

@@ -1,7 +1,7 @@
 //! The model diff for people: a terminal listing (coloured on a TTY) and a Markdown comment for
 //! pull requests (a summary line, then collapsible details).
 
-use crate::render::escape::clean;
+use crate::render::escape::printable;
 
 use crate::diff::{Change, ChangeKind, ModelDiff};
 use crate::model::Location;
@@ -33,7 +33,7 @@ impl Paint {
 
 fn loc(l: &Option<Location>) -> String {
     l.as_ref()
-        .map(|l| format!("{}:{}", clean(&l.path), l.line))
+        .map(|l| format!("{}:{}", printable(&l.path), l.line))
         .unwrap_or_default()
 }
 
@@ -82,8 +82,8 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
     let mut out = format!(
         "{} {} -> {}: {}\n",
         p.bold("threat model diff"),
-        clean(&d.base),
-        clean(&d.head),
+        printable(&d.base),
+        printable(&d.head),
         summary_line(d)
     );
     for c in visible(d) {
@@ -94,7 +94,7 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
                     "{} {} `{}` at {}",
                     c.kind,
                     c.id,
-                    clean(&c.label),
+                    printable(&c.label),
                     loc(&c.to)
                 ),
             ),
@@ -104,7 +104,7 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
                     "{} {} `{}` (was at {})",
                     c.kind,
                     c.id,
-                    clean(&c.label),
+                    printable(&c.label),
                     loc(&c.from)
                 ),
             ),
@@ -120,7 +120,7 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
             ),
             ChangeKind::Changed => (
                 p.yellow("~"),
-                format!("{} {} `{}`", c.kind, c.id, clean(&c.label)),
+                format!("{} {} `{}`", c.kind, c.id, printable(&c.label)),
             ),
         };
         out.push_str(&format!("{sign} {body}\n"));
@@ -128,15 +128,19 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
             out.push_str(&format!(
                 "    {}: {} -> {}\n",
                 f.field,
-                p.red(&clean(&f.old.to_string())),
-                p.green(&clean(&f.new.to_string()))
+                p.red(&printable(&f.old.to_string())),
+                p.green(&printable(&f.new.to_string()))
             ));
         }
     }
     for s in &d.status {
         let from = s.from.map_or("absent", |r| r.as_str());
         let to = s.to.map_or("absent", |r| r.as_str());
-        let line = format!("status {} `{}`: {from} -> {to}", s.threat, clean(&s.name));
+        let line = format!(
+            "status {} `{}`: {from} -> {to}",
+            s.threat,
+            printable(&s.name)
+        );
         out.push_str(&format!(
             "{} {}\n",
             if s.to.is_some_and(|r| r.is_open()) {
@@ -156,7 +160,7 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
                 _ => p.yellow("?"),
             },
             r.threat,
-            clean(&r.name),
+            printable(&r.name),
             r.from_score.map_or("unrated".into(), |s| format!(
                 "{s} {}",
                 r.from_band.map_or("", |b| b.as_str())
@@ -200,7 +204,7 @@ fn md(s: &str) -> String {
 /// Text for inside a Markdown code span: no backticks, no line breaks (escapes do not work
 /// there).
 fn code(s: &str) -> String {
-    clean(s)
+    printable(s)
         .chars()
         .map(|c| match c {
             '`' => '\'',
@@ -267,11 +271,9 @@ pub fn markdown(d: &ModelDiff) -> String {
                 md(&c.crosses.join(", "))
             ));
         }
-        for c in d
-            .changes
-            .iter()
-            .filter(|c| c.kind == "mitigation" && c.change == ChangeKind::Removed)
-        {
+        for c in d.changes.iter().filter(|c| {
+            c.kind == crate::diff::ItemKind::Mitigation && c.change == ChangeKind::Removed
+        }) {
             out.push_str(&format!("- :x: mitigation lost: {}\n", md(&c.label)));
         }
         out.push('\n');

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::escape::clean;
+use super::escape::printable;
 use super::layout::{Group, containment};
 use crate::analysis::Analysis;
 use crate::model::{ElementType, ThreatModel};
@@ -12,7 +12,7 @@ use crate::model::{ElementType, ThreatModel};
 /// A DOT quoted-string body.
 pub fn quote(s: &str) -> String {
     let mut out = String::new();
-    for c in clean(s).chars() {
+    for c in printable(s).chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
@@ -96,7 +96,11 @@ pub fn render(model: &ThreatModel, analysis: &Analysis) -> String {
         };
         out.push_str(&format!(
             "  {s} -> {t} [label=\"{}\"{}{style}];\n",
-            quote(&format!("{}. {}", n + 1, super::view::flow_name(f, model))),
+            quote(&format!(
+                "{}. {}",
+                n + 1,
+                model.flow_name(f, crate::model::Arrow::Direction)
+            )),
             if f.link.bidirectional {
                 ", dir=both"
             } else {

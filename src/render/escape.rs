@@ -2,7 +2,7 @@
 //! repository text (names, descriptions, paths: anything an annotation author wrote) the same
 //! way: as untrusted input.
 //!
-//! - [`clean`]: text for any format: control characters, line breaks and Unicode
+//! - [`printable`]: text for any format: control characters, line breaks and Unicode
 //!   bidirectional overrides are neutralised, so a name cannot reorder or hide what follows it.
 //! - [`html`]: text and quoted attribute values in HTML and SVG.
 //! - [`markdown`]: text in GitHub/GitLab Markdown, including table cells.
@@ -19,7 +19,7 @@
 /// Replace what must never reach a report verbatim: C0/C1 control characters (a line break or
 /// tab becomes a space), Unicode bidirectional controls and invisible formatting characters
 /// (shown as U+FFFD, so a reviewer sees that something was there).
-pub fn clean(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -72,7 +72,7 @@ pub fn html(s: &str) -> String {
 /// reviewers and linters flag). Link targets that threatmark writes go through
 /// [`markdown_url`] instead.
 pub fn markdown(s: &str) -> String {
-    let chars: Vec<char> = clean(s).chars().collect();
+    let chars: Vec<char> = printable(s).chars().collect();
     let mut out = String::with_capacity(chars.len() + 8);
     let mut i = 0;
     while i < chars.len() {
@@ -155,7 +155,7 @@ fn autolinks(word: &[char]) -> bool {
 /// repository prose: a URL here is meant to be a link.
 pub fn markdown_url(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
-    for c in clean(s).chars() {
+    for c in printable(s).chars() {
         match c {
             ' ' => out.push_str("%20"),
             '&' => out.push_str("&amp;"),
@@ -352,8 +352,8 @@ mod tests {
     }
 
     #[test]
-    fn clean_shows_bidi_and_controls() {
-        assert_eq!(clean("a\u{202E}b\u{7}c\td"), "a\u{FFFD}b\u{FFFD}c d");
+    fn printable_shows_bidi_and_controls() {
+        assert_eq!(printable("a\u{202E}b\u{7}c\td"), "a\u{FFFD}b\u{FFFD}c d");
     }
 
     #[test]

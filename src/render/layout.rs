@@ -600,7 +600,7 @@ pub fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
         edges.push(EdgePath {
             flow: f.id.clone(),
             number: n + 1,
-            label: crate::render::view::flow_name(f, model),
+            label: model.flow_name(f, crate::model::Arrow::Direction),
             source: f.link.source.clone(),
             target: f.link.target.clone(),
             bidirectional: f.link.bidirectional,

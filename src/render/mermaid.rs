@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::escape::clean;
+use super::escape::printable;
 use super::layout::{Group, containment};
 use crate::analysis::Analysis;
 use crate::model::{ElementType, ThreatModel};
@@ -15,7 +15,7 @@ use crate::model::{ElementType, ThreatModel};
 /// A Mermaid quoted-string body.
 pub fn label(s: &str) -> String {
     let mut out = String::new();
-    for c in clean(s).chars() {
+    for c in printable(s).chars() {
         match c {
             '"' => out.push_str("#quot;"),
             '<' => out.push_str("#lt;"),
@@ -104,7 +104,11 @@ pub fn render(model: &ThreatModel, analysis: &Analysis) -> String {
             continue;
         };
         let text = label(&shorten(
-            &format!("{}. {}", n + 1, super::view::flow_name(f, model)),
+            &format!(
+                "{}. {}",
+                n + 1,
+                model.flow_name(f, crate::model::Arrow::Direction)
+            ),
             48,
         ));
         let arrow = if f.link.bidirectional { "<-->" } else { "-->" };

@@ -1,6 +1,7 @@
 //! Turning models and diagnostics into text for people and machines. One file per format.
 
 pub mod analysis;
+pub(crate) mod check;
 pub mod csv;
 pub mod diagnostics;
 pub mod diff;

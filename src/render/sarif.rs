@@ -143,7 +143,7 @@ fn severity_text(v: f64) -> String {
 /// Plain text for a SARIF message: control and bidi characters shown, `\`, `[` and `]`
 /// escaped (no embedded links), at most [`MAX_MESSAGE_CHARS`] characters.
 pub fn message_text(s: &str) -> String {
-    let cleaned = super::escape::clean(s);
+    let cleaned = super::escape::printable(s);
     let mut out = String::with_capacity(cleaned.len() + 8);
     for (n, c) in cleaned.chars().enumerate() {
         if n == MAX_MESSAGE_CHARS {
@@ -457,7 +457,7 @@ pub fn sarif(
             json!({
                 "level": "warning",
                 "descriptor": { "id": id },
-                "message": { "text": crate::render::escape::clean(text) },
+                "message": { "text": crate::render::escape::printable(text) },
             })
         })
         .collect();

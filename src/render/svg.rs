@@ -3,7 +3,7 @@
 //! and classes only, so the markup works under a strict Content-Security-Policy and reads the
 //! same from `file://`. Every repository string is escaped with [`escape::html`].
 
-use super::escape::{self, clean};
+use super::escape::{self, printable};
 use super::layout::{Layout, NodeBox};
 use super::view::TimelinePoint;
 use crate::model::ElementType;
@@ -23,7 +23,7 @@ const FONT: &str =
     "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif";
 
 fn esc(s: &str) -> String {
-    escape::html(&clean(s))
+    escape::html(&printable(s))
 }
 
 fn href(links: Links, kind: &str, id: &str) -> Option<String> {

@@ -215,7 +215,7 @@ impl TemplateSet {
 
     fn load(dir: &Path, confine: Option<&Path>) -> Result<Self, TemplateError> {
         let read_err = |source| TemplateError::Read {
-            path: escape::clean(&dir.display().to_string()),
+            path: escape::printable(&dir.display().to_string()),
             source,
         };
         let rules = crate::input::Rules {

@@ -6,7 +6,7 @@
 //! bump it. Every field is always present (absent values are `null`, empty lists `[]`), so
 //! templates work in handlebars' strict mode. Every list has a fixed order.
 //!
-//! Strings come out of [`escape::clean`] (no control or bidirectional characters) but are
+//! Strings come out of [`escape::printable`] (no control or bidirectional characters) but are
 //! otherwise raw: the template engine escapes them for the output format. The only markup in
 //! the view is what threatmark itself generated (`diagram.svg`, `timeline.svg`,
 //! `diagram.mermaid`), with every repository string inside it already escaped.
@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::escape::{self, clean};
+use super::escape::{self, printable};
 use super::{layout, mermaid, svg};
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk, RiskMatrix};
-use crate::model::{ElementType, Source, Stride, ThreatModel};
+use crate::model::{Arrow, Band, ElementType, Source, Stride, ThreatModel};
 
 /// Bumped when a field of the view model changes meaning or disappears.
 pub const VIEW_VERSION: u32 = 1;
@@ -42,11 +42,11 @@ impl SourceUrl {
         } else {
             return Err(format!(
                 "`{}` must start with http:// or https://",
-                clean(template)
+                printable(template)
             ));
         };
         if rest.is_empty() || rest.starts_with(['/', '{']) {
-            return Err(format!("`{}` has no host name", clean(template)));
+            return Err(format!("`{}` has no host name", printable(template)));
         }
         if let Some(c) = t
             .chars()
@@ -54,26 +54,26 @@ impl SourceUrl {
         {
             return Err(format!(
                 "`{}` contains the character {c:?}, which a URL template may not use",
-                clean(template)
+                printable(template)
             ));
         }
         let mut rest = t;
         while let Some(open) = rest.find('{') {
             let after = &rest[open + 1..];
             let Some(close) = after.find('}') else {
-                return Err(format!("`{}` has an unclosed `{{`", clean(template)));
+                return Err(format!("`{}` has an unclosed `{{`", printable(template)));
             };
             let name = &after[..close];
             if !matches!(name, "rev" | "path" | "line") {
                 return Err(format!(
                     "`{}` uses the placeholder `{{{name}}}`; only {{rev}}, {{path}} and {{line}} exist",
-                    clean(template)
+                    printable(template)
                 ));
             }
             rest = &after[close + 1..];
         }
         if rest.contains('}') {
-            return Err(format!("`{}` has a stray `}}`", clean(template)));
+            return Err(format!("`{}` has a stray `}}`", printable(template)));
         }
         Ok(SourceUrl {
             template: t.to_string(),
@@ -614,8 +614,8 @@ impl Builder<'_> {
         let slug = escape::slug(id);
         ItemRef {
             kind,
-            id: clean(id),
-            name: clean(name.filter(|n| !n.is_empty()).unwrap_or(id)),
+            id: printable(id),
+            name: printable(name.filter(|n| !n.is_empty()).unwrap_or(id)),
             anchor: format!("{kind}-{slug}"),
             href: self.href(kind, &slug),
             slug,
@@ -654,7 +654,7 @@ impl Builder<'_> {
     }
     fn flow(&self, id: &str) -> ItemRef {
         let f = self.model.flows.iter().find(|f| f.id == id);
-        let name = f.map(|f| flow_name(f, self.model));
+        let name = f.map(|f| self.model.flow_name(f, Arrow::Direction));
         self.item("flow", id, name.as_deref(), true)
     }
 
@@ -695,10 +695,10 @@ impl Builder<'_> {
     fn entitlement(&self, e: &crate::model::Entitlement) -> EntitlementView {
         EntitlementView {
             actor: self.actor(&e.link.actor),
-            capability: clean(&e.link.capability),
+            capability: printable(&e.link.capability),
             component: e.link.component.as_deref().map(|c| self.component(c)),
             threat: e.link.threat.as_deref().map(|t| self.threat(t)),
-            description: clean(&e.description),
+            description: printable(&e.description),
             sources: self.sources(&e.sources),
         }
     }
@@ -706,7 +706,7 @@ impl Builder<'_> {
     fn assumption(&self, a: &crate::model::Assumption) -> AssumptionView {
         AssumptionView {
             component: self.component(&a.link.component),
-            description: clean(&a.description),
+            description: printable(&a.description),
             sources: self.sources(&a.sources),
         }
     }
@@ -723,12 +723,12 @@ impl Builder<'_> {
 
     fn link(&self, path: &str, line: u32, column: u32, annotation: &str) -> SourceLink {
         let label = if line == 0 {
-            clean(path)
+            printable(path)
         } else {
-            format!("{}:{line}", clean(path))
+            format!("{}:{line}", printable(path))
         };
         SourceLink {
-            path: clean(path),
+            path: printable(path),
             line,
             column,
             label,
@@ -739,7 +739,7 @@ impl Builder<'_> {
                     line,
                 )
             }),
-            annotation: clean(annotation),
+            annotation: printable(annotation),
         }
     }
 
@@ -770,11 +770,11 @@ impl Builder<'_> {
                 label: format!("{} {}", r.score, r.band.as_str()),
                 likelihood: r
                     .likelihood
-                    .map(|l| clean(&self.matrix.likelihood_labels[usize::from(l.rank() - 1)]))
+                    .map(|l| printable(&self.matrix.likelihood_labels[usize::from(l.rank() - 1)]))
                     .unwrap_or_default(),
                 impact: r
                     .impact
-                    .map(|i| clean(&self.matrix.impact_labels[usize::from(i.rank() - 1)]))
+                    .map(|i| printable(&self.matrix.impact_labels[usize::from(i.rank() - 1)]))
                     .unwrap_or_default(),
                 basis: match r.basis {
                     Basis::Matrix => "matrix".into(),
@@ -816,7 +816,7 @@ impl Builder<'_> {
         FindingView {
             code: f.code.as_str().into(),
             severity: f.severity.as_str().into(),
-            message: clean(&f.message),
+            message: printable(&f.message),
             elements: f.elements.iter().map(|e| self.element(e)).collect(),
             risk: self.risk(f.risk.as_ref()),
             locations: self.location_links(&f.locations),
@@ -835,10 +835,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.component),
                     control: Some(self.control(&x.link.control)),
                     to: None,
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: x.attributes.expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: x.attributes.expires.as_deref().map(printable),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -854,10 +854,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.component),
                     control: None,
                     to: None,
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: x.attributes.expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: x.attributes.expires.as_deref().map(printable),
                     expired: false,
                     risk: m
                         .threat(&x.link.threat)
@@ -882,10 +882,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.component),
                     control: None,
                     to: None,
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: expires.as_deref().map(printable),
                     expired,
                     risk: None,
                     confirmed: false,
@@ -901,10 +901,10 @@ impl Builder<'_> {
                     component: self.component(&x.link.from),
                     control: None,
                     to: Some(self.component(&x.link.to)),
-                    details: clean(&x.details),
-                    owner: x.attributes.owner.as_deref().map(clean),
-                    ticket: x.attributes.ticket.as_deref().map(clean),
-                    expires: x.attributes.expires.as_deref().map(clean),
+                    details: printable(&x.details),
+                    owner: x.attributes.owner.as_deref().map(printable),
+                    ticket: x.attributes.ticket.as_deref().map(printable),
+                    expires: x.attributes.expires.as_deref().map(printable),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -934,7 +934,7 @@ impl Builder<'_> {
                     source: self.component(&f.link.source),
                     target: self.component(&f.link.target),
                     bidirectional: f.link.bidirectional,
-                    details: clean(&f.details),
+                    details: printable(&f.details),
                     crossing: f.link.is_crossing(),
                     crosses: f.link.crosses.iter().map(|b| self.boundary(b)).collect(),
                     guarded: c.is_none_or(|c| c.guarded),
@@ -951,7 +951,7 @@ impl Builder<'_> {
         let letters = |s: &[Stride]| s.iter().map(|x| x.letter()).collect::<String>();
         CoverageView {
             element: self.element(&c.element),
-            element_type: clean(&c.element_type),
+            element_type: printable(&c.element_type),
             applicable: letters(&c.applicable),
             covered: letters(&c.covered),
             missing: letters(&c.missing),
@@ -976,26 +976,6 @@ impl Builder<'_> {
     }
 }
 
-/// A flow's display name: its details, else `source → target`.
-pub fn flow_name(f: &crate::model::Flow, model: &ThreatModel) -> String {
-    if f.details.is_empty() {
-        let name = |id: &str| {
-            model
-                .component(id)
-                .map_or(id, |c| c.name.as_str())
-                .to_string()
-        };
-        format!(
-            "{} {} {}",
-            name(&f.link.source),
-            if f.link.bidirectional { "↔" } else { "→" },
-            name(&f.link.target)
-        )
-    } else {
-        f.details.clone()
-    }
-}
-
 const STATUSES: [Residual; 5] = [
     Residual::Exposed,
     Residual::Open,
@@ -1004,7 +984,15 @@ const STATUSES: [Residual; 5] = [
     Residual::Mitigated,
 ];
 
-const BANDS: [&str; 6] = ["critical", "high", "medium", "low", "very-low", "unrated"];
+/// The bands from the highest down, then unrated (`None`): the order summaries list them in.
+fn bands() -> impl Iterator<Item = Option<Band>> {
+    Band::ALL.iter().rev().copied().map(Some).chain([None])
+}
+
+/// A band's key in summaries and CSS: its word, or `unrated`.
+fn band_key(band: Option<Band>) -> &'static str {
+    band.map_or("unrated", Band::as_str)
+}
 
 fn counts(items: Vec<(String, String, usize)>) -> Vec<Count> {
     let max = items.iter().map(|(_, _, n)| *n).max().unwrap_or(0);
@@ -1019,10 +1007,10 @@ fn counts(items: Vec<(String, String, usize)>) -> Vec<Count> {
         .collect()
 }
 
-fn band_label(b: &str) -> String {
-    match b {
-        "very-low" => "very low".into(),
-        b => b.into(),
+fn band_label(band: Option<Band>) -> String {
+    match band {
+        Some(Band::VeryLow) => "very low".into(),
+        b => band_key(b).into(),
     }
 }
 
@@ -1043,11 +1031,11 @@ pub fn build(
     let s = &analysis.summary;
 
     // Summary.
-    let all_band = |band: &str| {
+    let all_band = |band: Option<Band>| {
         analysis
             .threats
             .iter()
-            .filter(|t| t.risk.as_ref().map_or("unrated", |r| r.band.as_str()) == band)
+            .filter(|t| t.risk.as_ref().map(|r| r.band) == band)
             .count()
     };
     let sev_count = |sev: &str| {
@@ -1091,34 +1079,31 @@ pub fn build(
                 .collect(),
         ),
         open_by_band: counts(
-            BANDS
-                .iter()
+            bands()
                 .map(|band| {
                     (
-                        band.to_string(),
+                        band_key(band).to_string(),
                         band_label(band),
-                        s.open_by_band.get(*band).copied().unwrap_or(0),
+                        s.open_by_band.get(band_key(band)).copied().unwrap_or(0),
                     )
                 })
                 .collect(),
         ),
         all_by_band: counts(
-            BANDS
-                .iter()
-                .map(|band| (band.to_string(), band_label(band), all_band(band)))
+            bands()
+                .map(|band| (band_key(band).to_string(), band_label(band), all_band(band)))
                 .collect(),
         ),
         risk_distribution: {
-            let max = BANDS.iter().map(|b| all_band(b)).max().unwrap_or(0);
-            BANDS
-                .iter()
+            let max = bands().map(all_band).max().unwrap_or(0);
+            bands()
                 .map(|band| {
                     let all = all_band(band);
                     BandCount {
-                        band: band.to_string(),
+                        band: band_key(band).to_string(),
                         label: band_label(band),
                         all,
-                        open: s.open_by_band.get(*band).copied().unwrap_or(0),
+                        open: s.open_by_band.get(band_key(band)).copied().unwrap_or(0),
                         percent: (all * 100).checked_div(max).unwrap_or(0),
                     }
                 })
@@ -1136,7 +1121,7 @@ pub fn build(
         findings_by_code: counts(
             s.findings_by_code
                 .iter()
-                .map(|(k, n)| (clean(k), clean(k), *n))
+                .map(|(k, n)| (printable(k), printable(k), *n))
                 .collect(),
         ),
     };
@@ -1161,7 +1146,7 @@ pub fn build(
     let rows = (1..=5u8)
         .rev()
         .map(|l| {
-            let likelihood = clean(&matrix.likelihood_labels[usize::from(l - 1)]);
+            let likelihood = printable(&matrix.likelihood_labels[usize::from(l - 1)]);
             HeatRow {
                 likelihood: likelihood.clone(),
                 cells: (1..=5u8)
@@ -1170,7 +1155,7 @@ pub fn build(
                         let threats = cells.get(&(l, i)).cloned().unwrap_or_default();
                         HeatCell {
                             likelihood: likelihood.clone(),
-                            impact: clean(&matrix.impact_labels[usize::from(i - 1)]),
+                            impact: printable(&matrix.impact_labels[usize::from(i - 1)]),
                             score,
                             band: matrix.band(score).as_str().into(),
                             count: threats.len(),
@@ -1182,7 +1167,7 @@ pub fn build(
         })
         .collect();
     let heat = HeatMap {
-        impact_labels: matrix.impact_labels.iter().map(|l| clean(l)).collect(),
+        impact_labels: matrix.impact_labels.iter().map(|l| printable(l)).collect(),
         rows,
         rated,
     };
@@ -1196,7 +1181,7 @@ pub fn build(
             threat: b.threat(&p.threat),
             status: p.status.as_str().into(),
             risk: b.risk(p.risk.as_ref()),
-            owner: p.owner.as_deref().map(clean),
+            owner: p.owner.as_deref().map(printable),
             components: p.components.iter().map(|c| b.component(c)).collect(),
             candidate_controls: p.candidate_controls.iter().map(|c| b.control(c)).collect(),
             locations: b.location_links(&p.locations),
@@ -1223,7 +1208,7 @@ pub fn build(
                 .collect();
             ThreatView {
                 item: b.threat(&t.id),
-                description: clean(&t.description),
+                description: printable(&t.description),
                 stride: t
                     .attributes
                     .stride
@@ -1236,19 +1221,19 @@ pub fn build(
                 stride_letters: t.attributes.stride.iter().map(|s| s.letter()).collect(),
                 risk: b.risk(a.and_then(|a| a.risk.as_ref())),
                 status: b.threat_status(&t.id),
-                owner: a.and_then(|a| a.owner.as_deref()).map(clean),
+                owner: a.and_then(|a| a.owner.as_deref()).map(printable),
                 actor: t.attributes.actor.as_deref().map(|x| b.actor(x)),
-                cwe: t.attributes.cwe.iter().map(|x| clean(x)).collect(),
-                capec: t.attributes.capec.iter().map(|x| clean(x)).collect(),
-                ticket: t.attributes.ticket.as_deref().map(clean),
-                expires: t.attributes.expires.as_deref().map(clean),
+                cwe: t.attributes.cwe.iter().map(|x| printable(x)).collect(),
+                capec: t.attributes.capec.iter().map(|x| printable(x)).collect(),
+                ticket: t.attributes.ticket.as_deref().map(printable),
+                expires: t.attributes.expires.as_deref().map(printable),
                 custom: t
                     .attributes
                     .custom
                     .iter()
                     .map(|(k, v)| KeyValue {
-                        key: clean(k),
-                        value: clean(v),
+                        key: printable(k),
+                        value: printable(v),
                     })
                     .collect(),
                 components: a
@@ -1283,8 +1268,8 @@ pub fn build(
                 .collect();
             ControlView {
                 item: b.control(&c.id),
-                description: clean(&c.description),
-                owner: c.attributes.owner.as_deref().map(clean),
+                description: printable(&c.description),
+                owner: c.attributes.owner.as_deref().map(printable),
                 threats: threats.into_iter().map(|t| b.threat(t)).collect(),
                 components: components.into_iter().map(|x| b.component(x)).collect(),
                 mitigations,
@@ -1355,13 +1340,13 @@ pub fn build(
             };
             ComponentView {
                 item: b.component(&c.id),
-                description: clean(&c.description),
+                description: printable(&c.description),
                 element_type: c
                     .attributes
                     .element_type
                     .map(|t| ElementType::as_str(t).to_string()),
-                owner: c.attributes.owner.as_deref().map(clean),
-                owners: c.extra.owners.iter().map(|o| clean(o)).collect(),
+                owner: c.attributes.owner.as_deref().map(printable),
+                owners: c.extra.owners.iter().map(|o| printable(o)).collect(),
                 data: c
                     .extra
                     .data
@@ -1401,7 +1386,7 @@ pub fn build(
                     .iter()
                     .filter(|r| r.link.component == c.id)
                     .map(|r| ReviewView {
-                        details: clean(&r.details),
+                        details: printable(&r.details),
                         sources: b.sources(&r.sources),
                     })
                     .collect(),
@@ -1454,7 +1439,7 @@ pub fn build(
             let direct: BTreeSet<&str> = direct.into_iter().collect();
             BoundaryView {
                 item: b.boundary(&bd.id),
-                description: clean(&bd.description),
+                description: printable(&bd.description),
                 parent: bd.extra.parent.as_deref().map(|p| b.boundary(p)),
                 depth: path.len(),
                 path,
@@ -1481,7 +1466,7 @@ pub fn build(
         .iter()
         .map(|a| ActorView {
             item: b.actor(&a.id),
-            description: clean(&a.description),
+            description: printable(&a.description),
             threats: model
                 .threats
                 .iter()
@@ -1536,9 +1521,9 @@ pub fn build(
         points: points
             .iter()
             .map(|p| TimelinePoint {
-                subject: clean(&p.subject),
-                commit: clean(&p.commit),
-                date: clean(&p.date),
+                subject: printable(&p.subject),
+                commit: printable(&p.commit),
+                date: printable(&p.date),
                 ..p.clone()
             })
             .collect(),
@@ -1547,10 +1532,10 @@ pub fn build(
     ReportView {
         view_version: VIEW_VERSION,
         project: ProjectView {
-            name: clean(&model.project.name),
-            description: clean(&model.project.description),
+            name: printable(&model.project.name),
+            description: printable(&model.project.description),
         },
-        analysis_date: analysis.date.as_deref().map(clean),
+        analysis_date: analysis.date.as_deref().map(printable),
         source_links: opts.source_url.is_some(),
         summary,
         matrix: heat,
@@ -1576,8 +1561,8 @@ pub fn build(
             .features
             .iter()
             .map(|f| FeatureView {
-                name: clean(&f.link.name),
-                description: clean(&f.description),
+                name: printable(&f.link.name),
+                description: printable(&f.description),
                 sources: b.sources(&f.sources),
             })
             .collect(),
@@ -1587,6 +1572,16 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bands_are_listed_from_critical_down_then_unrated() {
+        let keys: Vec<&str> = bands().map(band_key).collect();
+        assert_eq!(
+            keys,
+            ["critical", "high", "medium", "low", "very-low", "unrated"]
+        );
+        assert_eq!(band_label(Some(Band::VeryLow)), "very low");
+    }
 
     #[test]
     fn source_url_rejects_other_schemes() {
