@@ -287,7 +287,7 @@ impl Config {
             });
         }
         if let Some(url) = &config.report.source_url
-            && let Err(why) = crate::render::view::SourceUrl::parse(url)
+            && let Err(why) = crate::source_url::SourceUrl::parse(url)
         {
             return Err(ConfigError::Parse {
                 path: path.to_path_buf(),

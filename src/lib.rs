@@ -52,5 +52,6 @@ pub mod render;
 pub mod scan;
 pub mod snapshot;
 pub mod source;
+pub mod source_url;
 pub mod text;
 pub mod timings;

@@ -70,8 +70,6 @@ const DEBTS: &[(&str, &str)] = &[
     ("config", "import/guardlink"),
     ("config", "import/threatspec"),
     ("config", "source/scan_cache"),
-    // Validating `[report] source_url` parses the template, which lives in render.
-    ("config", "render/view"),
     // Config validates language names, and the design-text pseudo-language is defined in source.
     ("config", "source/design_text"),
     // The gate policies read their settings from the whole Config (give gate its own policy type).
