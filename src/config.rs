@@ -4,7 +4,7 @@
 //! nothing is worse than an error. `threatmark init` writes [`DEFAULT_TOML`], which documents
 //! every key.
 
-use crate::source::scan_cache::CachedThreatspec;
+use crate::store::scan_cache::CachedThreatspec;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

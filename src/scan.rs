@@ -33,7 +33,7 @@ use crate::model::{self, Project, ThreatModel};
 use crate::source::filter::TreeFilter;
 use crate::source::fs::{self, Found, WalkError};
 use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
-use crate::source::scan_cache::{CachedFile, FileStat, ScanCache};
+use crate::store::scan_cache::{CachedFile, FileStat, ScanCache};
 use crate::text::{self, Decoding, LineIndex};
 
 /// Per-file limits and overrides, from the configuration.
@@ -315,7 +315,7 @@ pub enum ScanError {
 
 /// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
 /// between two revisions is parsed once. It can be loaded from and saved to disk (see
-/// `source::cache`), and only the entries used in this run are saved again.
+/// `store::cache`), and only the entries used in this run are saved again.
 #[derive(Debug, Default)]
 pub struct BlobCache {
     map: Mutex<HashMap<CacheKey, (FileOutcome, bool)>>,
@@ -381,7 +381,7 @@ pub struct RevTarget<'a> {
     pub default_name: String,
 }
 
-pub use crate::snapshot::{Damaged, Origin, Snapshot, Stored};
+pub use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 
 /// A fingerprint of everything in a configuration (and the build identity).
 pub fn config_key(config: &Config) -> u64 {

@@ -44,9 +44,6 @@ const PLACES: &[(&str, &str)] = &[
     ("input", "source"),
     // store: what persists between runs, and the atomic writes it and the outputs use
     ("store", "store"),
-    ("snapshot", "store"),
-    ("source/cache", "store"),
-    ("source/scan_cache", "store"),
     ("output", "store"),
     // import: foreign formats (threatspec, GuardLink)
     ("import", "import"),
@@ -69,7 +66,7 @@ const DEBTS: &[(&str, &str)] = &[
     // the schema below source (split config into schema and loader).
     ("config", "import/guardlink"),
     ("config", "import/threatspec"),
-    ("config", "source/scan_cache"),
+    ("config", "store/scan_cache"),
     // Config validates language names, and the design-text pseudo-language is defined in source.
     ("config", "source/design_text"),
     // The gate policies read their settings from the whole Config (give gate its own policy type).
@@ -79,11 +76,11 @@ const DEBTS: &[(&str, &str)] = &[
     // Revision snapshots, the blob cache and the work-tree scan cache store FileOutcome and call
     // the per-file pipeline to refill themselves (move the record types into store, and let scan
     // drive the refill).
-    ("snapshot", "scan"),
-    ("source/cache", "scan"),
-    ("source/scan_cache", "scan"),
+    ("store/snapshot", "scan"),
+    ("store/cache", "scan"),
+    ("store/scan_cache", "scan"),
     // The scan cache stores the converted threatspec config (Derived, Witness) and re-derives it.
-    ("source/scan_cache", "import/threatspec"),
+    ("store/scan_cache", "import/threatspec"),
 ];
 
 fn room_of(module: &str) -> &'static str {
@@ -367,7 +364,7 @@ fn the_reader_finds_edges_in_every_form() {
     let src = "use crate::a::b;\nuse crate::{c, d::{e, f as g}};\n// crate::h\nfn x() { crate::i::j(); $crate::k; let s = \"// \"; let c = '\"'; crate::l::m }\nfn y<'a>() { r#\"crate::o \\\"#; crate::p }\n/* crate::n */";
     let found: Vec<String> = crate_paths(src).iter().map(|p| p.join("::")).collect();
     assert_eq!(found, ["a::b", "c", "d::e", "d::f", "i::j", "l::m", "p"]);
-    assert_eq!(room_of("source/scan_cache"), "store");
+    assert_eq!(room_of("store/scan_cache"), "store");
     assert_eq!(room_of("source/git"), "source");
     assert_eq!(room_of("render/escape"), "core");
     assert_eq!(room_of("render/view"), "render");

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::scan::{BlobCache, CacheKey, FileOutcome};
-use crate::snapshot::{Decoded, Records, Snapshot};
 use crate::source::git::ObjectId;
+use crate::store::snapshot::{Decoded, Records, Snapshot};
 
 const MAGIC: &str = "threatmark-cache";
 /// 2: CRC-32 checksums.
