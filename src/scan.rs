@@ -18,7 +18,7 @@
 //! @mitigates #scanner against #silent_loss with #diagnose_bad_input
 //! @connects #scanner to #extractor with file text
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +33,7 @@ use crate::model::{self, Project, ThreatModel};
 use crate::source::filter::TreeFilter;
 use crate::source::fs::{self, Found, WalkError};
 use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
+use crate::store::cache::BlobCache;
 use crate::store::scan_cache::{CachedFile, FileStat, ScanCache};
 use crate::text::{self, Decoding, LineIndex};
 
@@ -311,63 +312,6 @@ pub enum ScanError {
     /// A record of the scan cache does not decode (its checksum makes this all but impossible).
     #[error(transparent)]
     Cache(#[from] Damaged),
-}
-
-/// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
-/// between two revisions is parsed once. It can be loaded from and saved to disk (see
-/// `store::cache`), and only the entries used in this run are saved again.
-#[derive(Debug, Default)]
-pub struct BlobCache {
-    map: Mutex<HashMap<CacheKey, (FileOutcome, bool)>>,
-    pub hits: AtomicUsize,
-    /// Something was parsed in this run that the cache did not have.
-    pub added: AtomicUsize,
-}
-
-/// `(path, blob id, options fingerprint)`.
-pub type CacheKey = (String, ObjectId, u64);
-
-impl BlobCache {
-    fn get(&self, key: &CacheKey) -> Option<FileOutcome> {
-        let mut map = lock(&self.map);
-        let entry = map.get_mut(key)?;
-        entry.1 = true;
-        self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry.0.clone())
-    }
-
-    fn put(&self, key: CacheKey, outcome: &FileOutcome) {
-        self.added.fetch_add(1, Ordering::Relaxed);
-        lock(&self.map).insert(key, (outcome.clone(), true));
-    }
-
-    /// Add entries read from disk (not yet used in this run).
-    pub fn preload(&self, entries: impl IntoIterator<Item = (CacheKey, FileOutcome)>) {
-        let mut map = lock(&self.map);
-        for (k, v) in entries {
-            map.entry(k).or_insert((v, false));
-        }
-    }
-
-    /// Entries used in this run, sorted, for saving.
-    pub fn used(&self) -> Vec<(CacheKey, FileOutcome)> {
-        let map = lock(&self.map);
-        let mut out: Vec<(CacheKey, FileOutcome)> = map
-            .iter()
-            .filter(|(_, (outcome, used))| *used && !outcome.timed_out)
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
-    pub fn len(&self) -> usize {
-        lock(&self.map).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A revision to scan: the repository, the commit, and the folder inside the repository that

@@ -73,8 +73,8 @@ const DEBTS: &[(&str, &str)] = &[
     ("gate", "config"),
     // The threatspec loader names the project after the folder with scan's helper.
     ("import/threatspec", "scan"),
-    // Revision snapshots, the blob cache and the work-tree scan cache store FileOutcome and call
-    // the per-file pipeline to refill themselves (move the record types into store, and let scan
+    // Revision snapshots, the blob cache and the work-tree scan cache store scan's FileOutcome
+    // and call the per-file pipeline to refill themselves (move the record into store, and let scan
     // drive the refill).
     ("store/snapshot", "scan"),
     ("store/cache", "scan"),

@@ -6,8 +6,9 @@ use anyhow::{Context, bail};
 
 use crate::config::Config;
 use crate::model::{self, ThreatModel};
-use crate::scan::{self, BlobCache, RevScan, RevTarget, ScanResult, Snapshot};
+use crate::scan::{self, RevScan, RevTarget, ScanResult, Snapshot};
 use crate::source::git::{GitRepo, ObjectId};
+use crate::store::cache::BlobCache;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
