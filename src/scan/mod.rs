@@ -37,6 +37,9 @@ use crate::store::cache::BlobCache;
 use crate::store::scan_cache::{CachedFile, FileStat, ScanCache};
 use crate::text::{self, Decoding, LineIndex};
 
+pub mod stats;
+pub use stats::Stats;
+
 /// Per-file limits and overrides, from the configuration.
 #[derive(Debug, Clone)]
 pub struct FileOptions {
@@ -286,19 +289,6 @@ pub struct ScanResult {
     /// Decoded text of files that have diagnostics with spans, for rendering carets.
     pub sources: BTreeMap<String, Arc<str>>,
     pub stats: Stats,
-}
-
-/// Counters for the summary line.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    pub files_seen: usize,
-    pub files_read: usize,
-    pub files_matched: usize,
-    pub files_annotated: usize,
-    pub binary_skipped: usize,
-    pub bytes_read: u64,
-    pub annotations: usize,
-    pub elapsed: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
