@@ -4,7 +4,7 @@
 //! nothing is worse than an error. `threatmark init` writes [`DEFAULT_TOML`], which documents
 //! every key.
 
-use crate::source::scan_cache::CachedThreatspec;
+use crate::store::scan_cache::CachedThreatspec;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -309,7 +309,7 @@ impl Config {
             });
         }
         if let Some(url) = &config.report.source_url
-            && let Err(why) = crate::render::view::SourceUrl::parse(url)
+            && let Err(why) = crate::source_url::SourceUrl::parse(url)
         {
             return Err(ConfigError::Parse {
                 path: path.to_path_buf(),

@@ -27,8 +27,9 @@ use crate::config::Config;
 use crate::render::report::{self, Format};
 use crate::render::site;
 use crate::render::templates::{BUILTINS, TemplateSet};
-use crate::render::view::{Options, SourceUrl};
+use crate::render::view::Options;
 use crate::source::git::GitRepo;
+use crate::source_url::SourceUrl;
 use crate::{exit, output};
 
 /// Options shared by `report` and `site`.

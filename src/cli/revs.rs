@@ -6,8 +6,9 @@ use anyhow::{Context, bail};
 
 use crate::config::Config;
 use crate::model::{self, ThreatModel};
-use crate::scan::{self, BlobCache, RevScan, RevTarget, ScanResult, Snapshot};
+use crate::scan::{self, RevScan, RevTarget, ScanResult, Snapshot};
 use crate::source::git::{GitRepo, ObjectId};
+use crate::store::cache::BlobCache;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,8 +135,8 @@ impl Repo {
         self.cache.get_or_init(|| {
             let cache = BlobCache::default();
             if let Some(g) = self.caching()
-                && let crate::source::cache::Loaded::Corrupt(why) =
-                    crate::source::cache::load(&crate::source::cache::path_in(&g.git_dir()), &cache)
+                && let crate::store::cache::Loaded::Corrupt(why) =
+                    crate::store::cache::load(&crate::store::cache::path_in(&g.git_dir()), &cache)
             {
                 eprintln!("threatmark: ignoring the parse cache ({why}); it will be rebuilt");
             }
@@ -152,18 +153,18 @@ impl Repo {
         if let Some(cache) = self.cache.get()
             && cache.added.load(std::sync::atomic::Ordering::Relaxed) > 0
         {
-            let _ = crate::source::cache::save(&crate::source::cache::path_in(&g.git_dir()), cache);
+            let _ = crate::store::cache::save(&crate::store::cache::path_in(&g.git_dir()), cache);
         }
-        let dir = crate::source::cache::snapshot_dir(&g.git_dir());
+        let dir = crate::store::cache::snapshot_dir(&g.git_dir());
         for (snapshot, unsaved) in self.snapshots.borrow_mut().iter_mut() {
             // A snapshot with an outcome that ran out of time would keep it for good.
             if *unsaved
                 && !snapshot
                     .outcomes
                     .iter()
-                    .any(crate::snapshot::Stored::timed_out)
+                    .any(crate::store::snapshot::Stored::timed_out)
             {
-                let _ = crate::source::cache::save_snapshot(&dir, snapshot);
+                let _ = crate::store::cache::save_snapshot(&dir, snapshot);
                 *unsaved = false;
             }
         }
@@ -175,7 +176,7 @@ impl Repo {
         let tree = git.reader().tree_of(commit).ok()?.to_string();
         let dir = self
             .caching()
-            .map(|g| crate::source::cache::snapshot_dir(&g.git_dir()));
+            .map(|g| crate::store::cache::snapshot_dir(&g.git_dir()));
         let known = self
             .snapshots
             .borrow()
@@ -186,7 +187,7 @@ impl Repo {
         known
             .or_else(|| {
                 dir.as_deref()
-                    .and_then(|d| crate::source::cache::load_snapshot(d, &tree))
+                    .and_then(|d| crate::store::cache::load_snapshot(d, &tree))
                     .map(|s| (s, true))
             })
             .or_else(|| {
@@ -197,7 +198,7 @@ impl Repo {
             })
             .or_else(|| {
                 dir.as_deref()
-                    .and_then(crate::source::cache::newest_snapshot)
+                    .and_then(crate::store::cache::newest_snapshot)
                     .map(|s| (s, false))
             })
     }

@@ -95,14 +95,14 @@ pub fn scan_root(
 }
 
 /// Load the configuration and scan a folder of the work tree, with the scan cache of the last
-/// scan of that folder (see `source::scan_cache`), and save the cache for the next one.
+/// scan of that folder (see `store::scan_cache`), and save the cache for the next one.
 pub fn scan_folder(
     root: &Path,
     explicit_config: Option<&Path>,
     threads: usize,
     on_file: &(dyn Fn() + Sync),
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
-    use crate::source::scan_cache::{self, ScanCache};
+    use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
         refuse_linked_config(root)?;
     }

@@ -295,7 +295,7 @@ impl Witness {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let (mtime, ctime) = crate::source::scan_cache::times_ns(&meta);
+            let (mtime, ctime) = crate::store::scan_cache::times_ns(&meta);
             Some(Witness {
                 ino: meta.ino(),
                 kind,

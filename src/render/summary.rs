@@ -2,7 +2,7 @@
 
 use crate::diagnostic::Counts;
 use crate::model::ThreatModel;
-use crate::scan::Stats;
+use crate::scan::stats::Stats;
 
 /// A few lines; stable wording (tests match on it), no colour.
 pub fn scan_summary(

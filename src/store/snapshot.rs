@@ -12,7 +12,7 @@
 //! `diff` writes kilobytes, not the whole repository's records. Deltas never chain: a delta of a
 //! delta is a delta of the same full snapshot.
 //!
-//! Pure: bytes in, bytes out. `source::cache` reads and writes the files (through [`Records`]).
+//! Pure: bytes in, bytes out. `store::cache` reads and writes the files (through [`Records`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

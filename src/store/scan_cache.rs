@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::import::threatspec::{Derived, Witness};
-use crate::snapshot::{RecordRef, Records, Stored, encode_records};
+use crate::store::snapshot::{RecordRef, Records, Stored, encode_records};
 
 const MAGIC: &str = "threatmark-scan-cache";
 const FORMAT: u32 = 1;

@@ -18,13 +18,77 @@
 //! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
 //! @accepts #cache_poisoning to #parse_cache with whoever can write .git can already rewrite the repository itself
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scan::{BlobCache, CacheKey, FileOutcome};
-use crate::snapshot::{Decoded, Records, Snapshot};
+use crate::scan::FileOutcome;
 use crate::source::git::ObjectId;
+use crate::store::snapshot::{Decoded, Records, Snapshot};
+
+/// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
+/// between two revisions is parsed once. It can be loaded from and saved to disk (see [`load`]
+/// and [`save`]), and only the entries used in this run are saved again.
+#[derive(Debug, Default)]
+pub struct BlobCache {
+    map: Mutex<HashMap<CacheKey, (FileOutcome, bool)>>,
+    pub hits: AtomicUsize,
+    /// Something was parsed in this run that the cache did not have.
+    pub added: AtomicUsize,
+}
+
+/// `(path, blob id, options fingerprint)`.
+pub type CacheKey = (String, ObjectId, u64);
+
+impl BlobCache {
+    pub(crate) fn get(&self, key: &CacheKey) -> Option<FileOutcome> {
+        let mut map = lock(&self.map);
+        let entry = map.get_mut(key)?;
+        entry.1 = true;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry.0.clone())
+    }
+
+    pub(crate) fn put(&self, key: CacheKey, outcome: &FileOutcome) {
+        self.added.fetch_add(1, Ordering::Relaxed);
+        lock(&self.map).insert(key, (outcome.clone(), true));
+    }
+
+    /// Add entries read from disk (not yet used in this run).
+    pub fn preload(&self, entries: impl IntoIterator<Item = (CacheKey, FileOutcome)>) {
+        let mut map = lock(&self.map);
+        for (k, v) in entries {
+            map.entry(k).or_insert((v, false));
+        }
+    }
+
+    /// Entries used in this run, sorted, for saving.
+    pub fn used(&self) -> Vec<(CacheKey, FileOutcome)> {
+        let map = lock(&self.map);
+        let mut out: Vec<(CacheKey, FileOutcome)> = map
+            .iter()
+            .filter(|(_, (outcome, used))| *used && !outcome.timed_out)
+            .map(|(k, (v, _))| (k.clone(), v.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const MAGIC: &str = "threatmark-cache";
 /// 2: CRC-32 checksums.

@@ -18,7 +18,7 @@
 //! @mitigates #scanner against #silent_loss with #diagnose_bad_input
 //! @connects #scanner to #extractor with file text
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,8 +33,12 @@ use crate::model::{self, Project, ThreatModel};
 use crate::source::filter::TreeFilter;
 use crate::source::fs::{self, Found, WalkError};
 use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
-use crate::source::scan_cache::{CachedFile, FileStat, ScanCache};
+use crate::store::cache::BlobCache;
+use crate::store::scan_cache::{CachedFile, FileStat, ScanCache};
 use crate::text::{self, Decoding, LineIndex};
+
+pub mod stats;
+pub use stats::Stats;
 
 /// Per-file limits and overrides, from the configuration.
 #[derive(Debug, Clone)]
@@ -287,19 +291,6 @@ pub struct ScanResult {
     pub stats: Stats,
 }
 
-/// Counters for the summary line.
-#[derive(Debug, Clone, Default)]
-pub struct Stats {
-    pub files_seen: usize,
-    pub files_read: usize,
-    pub files_matched: usize,
-    pub files_annotated: usize,
-    pub binary_skipped: usize,
-    pub bytes_read: u64,
-    pub annotations: usize,
-    pub elapsed: Duration,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error(transparent)]
@@ -313,63 +304,6 @@ pub enum ScanError {
     Cache(#[from] Damaged),
 }
 
-/// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
-/// between two revisions is parsed once. It can be loaded from and saved to disk (see
-/// `source::cache`), and only the entries used in this run are saved again.
-#[derive(Debug, Default)]
-pub struct BlobCache {
-    map: Mutex<HashMap<CacheKey, (FileOutcome, bool)>>,
-    pub hits: AtomicUsize,
-    /// Something was parsed in this run that the cache did not have.
-    pub added: AtomicUsize,
-}
-
-/// `(path, blob id, options fingerprint)`.
-pub type CacheKey = (String, ObjectId, u64);
-
-impl BlobCache {
-    fn get(&self, key: &CacheKey) -> Option<FileOutcome> {
-        let mut map = lock(&self.map);
-        let entry = map.get_mut(key)?;
-        entry.1 = true;
-        self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry.0.clone())
-    }
-
-    fn put(&self, key: CacheKey, outcome: &FileOutcome) {
-        self.added.fetch_add(1, Ordering::Relaxed);
-        lock(&self.map).insert(key, (outcome.clone(), true));
-    }
-
-    /// Add entries read from disk (not yet used in this run).
-    pub fn preload(&self, entries: impl IntoIterator<Item = (CacheKey, FileOutcome)>) {
-        let mut map = lock(&self.map);
-        for (k, v) in entries {
-            map.entry(k).or_insert((v, false));
-        }
-    }
-
-    /// Entries used in this run, sorted, for saving.
-    pub fn used(&self) -> Vec<(CacheKey, FileOutcome)> {
-        let map = lock(&self.map);
-        let mut out: Vec<(CacheKey, FileOutcome)> = map
-            .iter()
-            .filter(|(_, (outcome, used))| *used && !outcome.timed_out)
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
-    pub fn len(&self) -> usize {
-        lock(&self.map).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// A revision to scan: the repository, the commit, and the folder inside the repository that
 /// plays the role of the scan root (`""` for the repository root).
 #[derive(Debug, Clone)]
@@ -381,7 +315,7 @@ pub struct RevTarget<'a> {
     pub default_name: String,
 }
 
-pub use crate::snapshot::{Damaged, Origin, Snapshot, Stored};
+pub use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 
 /// A fingerprint of everything in a configuration (and the build identity).
 pub fn config_key(config: &Config) -> u64 {
