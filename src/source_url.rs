@@ -2,7 +2,7 @@
 //! view links a source. It lives apart from both so that config (below source) and render (above
 //! scan) share it without config reaching up into render.
 
-use crate::render::escape::{printable, percent_encode_path, percent_encode_segment};
+use crate::render::escape::{percent_encode_path, percent_encode_segment, printable};
 
 /// A validated `source_url` template: `http(s)://...` with `{rev}`, `{path}` and `{line}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
