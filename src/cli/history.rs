@@ -5,13 +5,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::ValueEnum;
-use serde::Serialize;
-
 use super::revs::Repo;
 use crate::analysis::{self, Residual};
 use crate::exit;
+use crate::render::history::{self, Point};
 use crate::render::view::TimelinePoint;
+use clap::ValueEnum;
 
 #[derive(Debug, clap::Args)]
 pub struct HistoryArgs {
@@ -42,21 +41,6 @@ pub enum HistoryFormat {
     Csv,
 }
 
-/// The model's vital signs at one commit: the site's timeline point (commit, threats by
-/// status) plus open threats per band.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Point {
-    #[serde(flatten)]
-    pub status: TimelinePoint,
-    /// Open (exposed or unaddressed) threats per band.
-    pub critical: usize,
-    pub high: usize,
-    pub medium: usize,
-    pub low: usize,
-    pub very_low: usize,
-    pub unrated: usize,
-}
-
 /// `YYYY-MM-DD` of a Unix time, UTC.
 fn date_of(seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(seconds)
@@ -68,7 +52,7 @@ fn date_of(seconds: i64) -> String {
 }
 
 /// Compute the history points (newest first). Unchanged files are parsed once for all commits.
-pub fn points(
+pub(crate) fn points(
     repo: &Repo,
     from: &str,
     since: Option<&str>,
@@ -135,100 +119,14 @@ fn invalid_config(e: &anyhow::Error) -> bool {
     })
 }
 
-const COLUMNS: [&str; 15] = [
-    "commit",
-    "date",
-    "threats",
-    "exposed",
-    "open",
-    "accepted",
-    "transferred",
-    "mitigated",
-    "critical",
-    "high",
-    "medium",
-    "low",
-    "very_low",
-    "unrated",
-    "subject",
-];
-
-fn cells(p: &Point) -> [String; 15] {
-    let s = &p.status;
-    [
-        s.commit.clone(),
-        s.date.clone(),
-        s.threats.to_string(),
-        s.exposed.to_string(),
-        s.open.to_string(),
-        s.accepted.to_string(),
-        s.transferred.to_string(),
-        s.mitigated.to_string(),
-        p.critical.to_string(),
-        p.high.to_string(),
-        p.medium.to_string(),
-        p.low.to_string(),
-        p.very_low.to_string(),
-        p.unrated.to_string(),
-        crate::render::escape::printable(&s.subject),
-    ]
-}
-
 pub fn run(args: HistoryArgs) -> anyhow::Result<u8> {
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
     let pts = points(&repo, &args.from, args.since.as_deref(), args.max)?;
     repo.save_cache();
     let text = match args.format {
-        HistoryFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&pts)?;
-            s.push('\n');
-            s
-        }
-        HistoryFormat::Csv => {
-            let mut s = COLUMNS.join(",");
-            s.push('\n');
-            for p in &pts {
-                s.push_str(
-                    &cells(p)
-                        .iter()
-                        .map(|c| crate::render::csv::cell(c))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                s.push('\n');
-            }
-            s
-        }
-        HistoryFormat::Table => {
-            let rows: Vec<[String; 15]> = pts.iter().map(cells).collect();
-            let mut widths: Vec<usize> = COLUMNS.iter().map(|c| c.len()).collect();
-            for r in &rows {
-                for (w, c) in widths.iter_mut().zip(r) {
-                    *w = (*w).max(c.chars().count());
-                }
-            }
-            let mut all: Vec<Vec<String>> =
-                vec![COLUMNS.iter().map(|c| c.to_uppercase()).collect()];
-            all.extend(rows.iter().map(|r| r.to_vec()));
-            let mut s = String::new();
-            for row in &all {
-                let line: Vec<String> = row
-                    .iter()
-                    .zip(&widths)
-                    .enumerate()
-                    .map(|(i, (c, w))| {
-                        if i + 1 == row.len() {
-                            c.clone()
-                        } else {
-                            format!("{c:<w$}")
-                        }
-                    })
-                    .collect();
-                s.push_str(line.join("  ").trim_end());
-                s.push('\n');
-            }
-            s
-        }
+        HistoryFormat::Json => history::json(&pts)?,
+        HistoryFormat::Csv => history::csv(&pts),
+        HistoryFormat::Table => history::table(&pts),
     };
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;

@@ -7,6 +7,7 @@ pub mod diagnostics;
 pub mod diff;
 pub mod dot;
 pub mod escape;
+pub(crate) mod history;
 pub mod layout;
 pub mod mermaid;
 pub mod report;
