@@ -34,6 +34,7 @@ use serde::Serialize;
 
 use crate::analysis::{self, Analysis, ElementKind, Finding, RiskMatrix};
 use crate::config::Config;
+use crate::date::Date;
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::diff::RiskChange;
 use crate::model::{Band, Location, ThreatModel};
@@ -129,7 +130,7 @@ pub(crate) struct Input<'a> {
     /// `Err(why)`: no base, and the caller was allowed to go on without one.
     pub base: Result<Base<'a>, &'a str>,
     pub flags: &'a Flags,
-    pub date: &'a str,
+    pub date: Date,
     pub committed: &'a Committed,
 }
 
@@ -204,7 +205,7 @@ fn rated_at_least_as_before(head: &mut Analysis, base: &Analysis) {
 
 /// The model analysed with `own` and, when `other` differs, with `other` too: each unmitigated
 /// exposure keeps the rating with the higher band (then score).
-fn strictest(model: &ThreatModel, own: &RiskMatrix, other: &RiskMatrix, date: &str) -> Analysis {
+fn strictest(model: &ThreatModel, own: &RiskMatrix, other: &RiskMatrix, date: Date) -> Analysis {
     let mut a = analysis::analyze(model, own, Some(date));
     if own == other {
         return a;
@@ -547,7 +548,7 @@ mod tests {
                 config: &bc,
             }),
             flags,
-            date: "2026-12-06",
+            date: Date::parse("2026-12-06").expect("a day"),
             committed: &Committed::Fresh,
         })
     }
@@ -675,7 +676,7 @@ mod tests {
             config: &head,
             base,
             flags: &flags,
-            date: "2026-12-06",
+            date: Date::parse("2026-12-06").expect("a day"),
             committed: &committed,
         };
         let with_base = evaluate(&input(Ok(Base {

@@ -36,6 +36,7 @@ pub mod annotation;
 pub mod cli;
 pub mod comments;
 pub mod config;
+pub mod date;
 pub mod diagnostic;
 pub mod diff;
 pub mod exit;

@@ -54,7 +54,11 @@ fn model(text: &str) -> ThreatModel {
 }
 
 fn analyze(model: &ThreatModel, today: Option<&str>) -> Analysis {
-    analysis::analyze(model, &RiskMatrix::default(), today)
+    analysis::analyze(model, &RiskMatrix::default(), today.map(day))
+}
+
+fn day(s: &str) -> threatmark::date::Date {
+    s.parse().expect("a date")
 }
 
 fn status(a: &Analysis, threat: &str) -> Residual {
@@ -370,7 +374,7 @@ fn acceptance_is_valid_until_and_including_its_expiry_date() {
         assert_eq!(status(&a, "breakout"), Residual::Accepted, "{today:?}");
         assert!(findings(&a, Code::ExpiredAcceptance).is_empty());
         assert!(a.plan.is_empty());
-        assert_eq!(a.date.as_deref(), today);
+        assert_eq!(a.date.map(|d| d.to_string()).as_deref(), today);
     }
 }
 
@@ -1098,7 +1102,7 @@ fn embedded_analysis_has_no_date_and_uses_the_configured_matrix() {
     assert!(!model::to_json(&result.model).contains("\"date\""));
 
     // `analyze` with a date sees the expiry.
-    let dated = analysis::analyze(&result.model, &config.risk, Some("2026-11-23"));
+    let dated = analysis::analyze(&result.model, &config.risk, Some(day("2026-11-23")));
     assert_eq!(status(&dated, "breakout"), Residual::Exposed);
     assert_eq!(findings(&dated, Code::ExpiredAcceptance).len(), 1);
 }
@@ -1135,7 +1139,10 @@ fn shop_json() {
     let (stdout, stderr) = analyze_shop("json");
     assert!(stderr.is_empty(), "{stderr}");
     let parsed: Analysis = serde_json::from_str(&stdout).expect("the JSON is an Analysis");
-    assert_eq!(parsed.date.as_deref(), Some("2026-11-23"));
+    assert_eq!(
+        parsed.date.map(|d| d.to_string()).as_deref(),
+        Some("2026-11-23")
+    );
     insta::assert_snapshot!("shop_json", stdout);
 }
 
@@ -1170,7 +1177,7 @@ fn shop_model_scans_cleanly_and_shows_what_the_docs_promise() {
     let k8s = m.boundary("k8s").expect("k8s boundary");
     assert_eq!(k8s.extra.parent.as_deref(), Some("aws"));
 
-    let a = analysis::analyze(m, &config.risk, Some("2026-11-23"));
+    let a = analysis::analyze(m, &config.risk, Some(day("2026-11-23")));
     for s in [
         Residual::Exposed,
         Residual::Open,

@@ -28,6 +28,7 @@ const PLACES: &[(&str, &str)] = &[
     ("gate", "core"),
     ("diagnostic", "core"),
     ("text", "core"),
+    ("date", "core"),
     ("exit", "core"),
     ("timings", "core"),
     ("source_url", "core"),

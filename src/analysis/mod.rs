@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use risk::{Basis, MatrixError, Risk, RiskMatrix};
 
+use crate::date::{self, Date};
 use crate::diagnostic::{Code, Severity};
 use crate::model::{Band, ElementType, Entity, Location, Source, Stride, ThreatModel};
 
@@ -209,7 +210,8 @@ pub struct Summary {
 pub struct Analysis {
     /// The date expiries were checked against; absent in threatmodel.json.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub date: Option<Date>,
     pub summary: Summary,
     pub matrix: MatrixView,
     pub threats: Vec<ThreatAssessment>,
@@ -255,7 +257,7 @@ fn quoted_list(items: &[String]) -> String {
 }
 
 /// Analyse a model. `today` (`YYYY-MM-DD`) enables expiry checks.
-pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) -> Analysis {
+pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<Date>) -> Analysis {
     let mut by_threat: BTreeMap<&str, Links<'_>> = BTreeMap::new();
     for x in &model.exposures {
         by_threat
@@ -364,7 +366,7 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<&str>) ->
         threats: cells,
     };
     Analysis {
-        date: today.map(str::to_string),
+        date: today,
         summary,
         matrix: view,
         threats,
@@ -452,7 +454,7 @@ impl<'m> Index<'m> {
 struct Analyzer<'m> {
     model: &'m ThreatModel,
     matrix: &'m RiskMatrix,
-    today: Option<&'m str>,
+    today: Option<Date>,
     by_threat: &'m BTreeMap<&'m str, Links<'m>>,
     index: &'m Index<'m>,
     findings: Vec<Finding>,
@@ -466,7 +468,7 @@ struct Analyzer<'m> {
 
 impl<'m> Analyzer<'m> {
     fn expired(&self, expires: Option<&String>) -> bool {
-        matches!((self.today, expires), (Some(today), Some(exp)) if exp.as_str() < today)
+        matches!((self.today, expires), (Some(today), Some(exp)) if date::expired(exp, today))
     }
 
     fn links(&self, threat: &str) -> &'m Links<'m> {

@@ -24,7 +24,6 @@ mod parser;
 pub mod xthreatspec;
 
 pub use ast::{Annotation, Body, EntityRef, Kind, Tag};
-pub use attrs::is_valid_date;
 pub use parser::{is_tag_line, near_miss_tag, parse_comment};
 
 use crate::diagnostic::{Code, Diagnostic, Span};

@@ -11,6 +11,7 @@ use clap::ValueEnum;
 use super::RootArgs;
 use super::scan::scan_root;
 use crate::analysis::{self, Finding};
+use crate::date::Date;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::text::LineIndex;
 use crate::{exit, render};
@@ -34,16 +35,10 @@ pub enum AnalyzeFormat {
     Json,
 }
 
-/// Today's date in UTC, `YYYY-MM-DD`.
-pub fn today() -> String {
-    let d = time::OffsetDateTime::now_utc().date();
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
-
 pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
-    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(today);
+    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(Date::today);
     let (config, result) = scan_root(&args.root, args.threads, true)?;
-    let analysis = analysis::analyze(&result.model, &config.risk, Some(&date));
+    let analysis = analysis::analyze(&result.model, &config.risk, Some(date));
     let mut stdout = std::io::stdout().lock();
     match args.format {
         AnalyzeFormat::Json => {

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
-use super::analyze::{findings_as_diagnostics, today};
+use super::analyze::findings_as_diagnostics;
 use super::revs::Repo;
 use crate::analysis::Finding;
+use crate::date::Date;
 use crate::diagnostic::{Code, Severity};
 use crate::gate::{self, State};
 use crate::model::{self, Band};
@@ -90,7 +91,7 @@ pub enum CheckFormat {
 }
 
 pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
-    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(today);
+    let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(Date::today);
     let fail_on = match &args.fail_on {
         Some(word) => match crate::config::threshold(word) {
             Some(t) => Some(t),
@@ -178,7 +179,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             (None, Ok(_)) => Err("not scanned"),
         },
         flags: &flags,
-        date: &date,
+        date,
         committed: &committed,
     });
     repo.save_cache();
@@ -193,7 +194,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
     let failed = verdict.failed();
     let report = match args.format {
         CheckFormat::Text => render::check::text(&verdict),
-        CheckFormat::Json => render::check::json(&verdict, &date)?,
+        CheckFormat::Json => render::check::json(&verdict, date)?,
         CheckFormat::Sarif => {
             let policies: Vec<PolicyResult> = outcomes
                 .iter()

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::revs::Repo;
 use crate::analysis::{self, Residual};
+use crate::date::Date;
 use crate::exit;
 use crate::render::history::{self, Point};
 use crate::render::view::TimelinePoint;
@@ -39,16 +40,6 @@ pub enum HistoryFormat {
     Table,
     Json,
     Csv,
-}
-
-/// `YYYY-MM-DD` of a Unix time, UTC.
-fn date_of(seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map(|t| {
-            let d = t.date();
-            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-        })
-        .unwrap_or_default()
 }
 
 /// Compute the history points (newest first). Unchanged files are parsed once for all commits.
@@ -88,7 +79,10 @@ pub(crate) fn points(
         out.push(Point {
             status: TimelinePoint {
                 commit: short,
-                date: date_of(c.time),
+                // A commit time outside years 0000-9999 has no day to show.
+                date: Date::from_unix(c.time)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
                 subject: c.summary,
                 threats: a.summary.threats,
                 exposed: status(Residual::Exposed),

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::date::Date;
 use crate::exit;
 
 /// Threat modeling as code: a living threat model built from annotations in your comments.
@@ -139,10 +140,12 @@ pub(crate) fn threads(value: &str) -> Result<usize, String> {
 
 /// The date of `--today` (on `analyze`, `report`, `site` and `check`), checked in one place:
 /// `YYYY-MM-DD` and a real day, else a usage error. `None` when the flag is absent.
-pub(crate) fn today_arg(today: Option<&str>) -> anyhow::Result<Option<String>> {
+pub(crate) fn today_arg(today: Option<&str>) -> anyhow::Result<Option<Date>> {
     match today {
-        Some(d) if crate::annotation::is_valid_date(d) => Ok(Some(d.to_string())),
-        Some(d) => anyhow::bail!("--today `{d}` is not a date written YYYY-MM-DD"),
+        Some(d) => match Date::parse(d) {
+            Some(date) => Ok(Some(date)),
+            None => anyhow::bail!("--today `{d}` is not a date written YYYY-MM-DD"),
+        },
         None => Ok(None),
     }
 }
@@ -205,6 +208,7 @@ mod tests {
             super::today_arg(Some("2024-02-29"))
                 .ok()
                 .flatten()
+                .map(|d| d.to_string())
                 .as_deref(),
             Some("2024-02-29")
         );

@@ -24,6 +24,7 @@ use super::RootArgs;
 use super::scan::scan_root;
 use crate::analysis;
 use crate::config::Config;
+use crate::date::Date;
 use crate::render::report::{self, Format};
 use crate::render::site;
 use crate::render::templates::{BUILTINS, TemplateSet};
@@ -169,7 +170,7 @@ fn options(args: &RenderArgs, root: &Path, config: &Config) -> anyhow::Result<Op
     })
 }
 
-fn date(args: &RenderArgs) -> anyhow::Result<Option<String>> {
+fn date(args: &RenderArgs) -> anyhow::Result<Option<Date>> {
     super::today_arg(args.today.as_deref())
 }
 
@@ -178,7 +179,7 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
     let templates = load_templates(&args.render, &args.root.path, &config)?;
     let opts = options(&args.render, &args.root.path, &config)?;
-    let analysis = analysis::analyze(&result.model, &config.risk, today.as_deref());
+    let analysis = analysis::analyze(&result.model, &config.risk, today);
     let format = match args.format {
         ReportFormat::Markdown => Format::Markdown,
         ReportFormat::Html => Format::Html,
@@ -427,7 +428,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
         pts.reverse();
         opts.timeline = Some(pts.into_iter().map(|p| p.status).collect());
     }
-    let analysis = analysis::analyze(&result.model, &config.risk, today.as_deref());
+    let analysis = analysis::analyze(&result.model, &config.risk, today);
     let files = site::render(&result.model, &analysis, &config.risk, &opts, &templates)?;
 
     // Before writing anything: no link on the way, and no file replaced that the manifest does

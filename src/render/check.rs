@@ -3,13 +3,14 @@
 //! violation messages and policy changes hold repository text: they go through [`printable`].
 
 use super::escape::printable;
+use crate::date::Date;
 use crate::diff::RiskChange;
 use crate::gate::{PolicyChange, State, Verdict};
 use crate::model::Band;
 
 /// The JSON report: `passed` follows the exit code; `complete: false` and `skipped` when a
 /// policy could not run.
-pub(crate) fn json(verdict: &Verdict, date: &str) -> serde_json::Result<String> {
+pub(crate) fn json(verdict: &Verdict, date: Date) -> serde_json::Result<String> {
     let outcomes = &verdict.outcomes;
     let mut report = serde_json::json!({
         "passed": verdict.failed() == 0,

@@ -755,7 +755,7 @@ impl Builder<'_> {
 
     fn relations(&self, keep: impl Fn(&str, &str, Option<&str>) -> bool) -> Vec<RelationView> {
         let m = self.model;
-        let today = self.analysis.date.as_deref();
+        let today = self.analysis.date;
         let mut out = Vec::new();
         for x in &m.mitigations {
             if keep(&x.link.threat, &x.link.component, Some(&x.link.control)) {
@@ -805,7 +805,8 @@ impl Builder<'_> {
                     m.threat(&x.link.threat)
                         .and_then(|t| t.attributes.expires.clone())
                 });
-                let expired = matches!((today, &expires), (Some(t), Some(e)) if e.as_str() < t);
+                let expired =
+                    matches!((today, &expires), (Some(t), Some(e)) if crate::date::expired(e, t));
                 out.push(RelationView {
                     kind: "acceptance",
                     threat: self.threat(&x.link.threat),
@@ -1465,7 +1466,7 @@ pub fn build(
             name: printable(&model.project.name),
             description: printable(&model.project.description),
         },
-        analysis_date: analysis.date.as_deref().map(printable),
+        analysis_date: analysis.date.map(|d| d.to_string()),
         source_links: opts.source_url.is_some(),
         summary,
         matrix: heat,
