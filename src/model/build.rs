@@ -795,270 +795,41 @@ impl<'a> Builder<'a> {
                 kind,
                 target,
                 within,
-            } => {
-                if let Some(within) = within
-                    && let Some(b) = self.resolve(Kind::Boundary, within, a)
-                    && self.reg.get(*kind, &target.id).is_some()
-                {
-                    let places = match kind {
-                        Kind::Component => &mut self.component_places,
-                        Kind::Actor => &mut self.actor_places,
-                        _ => return,
-                    };
-                    places
-                        .entry(target.id.clone())
-                        .or_default()
-                        .push((b, &a.source));
-                }
-            }
+            } => self.place_declared(a, kind, target, within),
             Body::Boundary {
                 target,
                 within,
                 contains,
-            } => {
-                if self.reg.get(Kind::Boundary, &target.id).is_none() {
-                    return;
-                }
-                if let Some(within) = within
-                    && let Some(parent) = self.resolve(Kind::Boundary, within, a)
-                {
-                    self.boundary_places
-                        .entry(target.id.clone())
-                        .or_default()
-                        .push((parent, &a.source));
-                }
-                for member in contains {
-                    if self.reg.get(Kind::Boundary, &member.id).is_some() {
-                        self.boundary_places
-                            .entry(member.id.clone())
-                            .or_default()
-                            .push((target.id.clone(), &a.source));
-                    } else if member.is_reference()
-                        && self.reg.get(Kind::Component, &member.id).is_none()
-                        && self.reg.get(Kind::Actor, &member.id).is_some()
-                    {
-                        // `contains #fraudster` places an actor when no component has the id.
-                        self.actor_places
-                            .entry(member.id.clone())
-                            .or_default()
-                            .push((target.id.clone(), &a.source));
-                    } else if self.resolve(Kind::Component, member, a).is_some() {
-                        self.component_places
-                            .entry(member.id.clone())
-                            .or_default()
-                            .push((target.id.clone(), &a.source));
-                    }
-                }
-            }
+            } => self.place_in_boundary(a, target, within, contains),
             Body::Mitigates {
                 component,
                 threat,
                 control,
-            } => {
-                let (Some(c), Some(t), Some(k)) = (
-                    self.resolve(Kind::Component, component, a),
-                    self.resolve(Kind::Threat, threat, a),
-                    self.resolve(Kind::Control, control, a),
-                ) else {
-                    return;
-                };
-                let link = MitigationLink {
-                    component: c,
-                    threat: t,
-                    control: k,
-                };
-                let id = ids::relation_id(&[&link.component, &link.threat, &link.control]);
-                add_relation(
-                    &mut self.mitigations,
-                    &mut self.diags,
-                    id,
-                    link,
-                    "",
-                    a,
-                    attributes,
-                );
-            }
+            } => self.add_mitigation(a, attributes, component, threat, control),
             Body::Exposes {
                 component,
                 threat,
                 details,
-            } => {
-                let (Some(c), Some(t)) = (
-                    self.resolve(Kind::Component, component, a),
-                    self.resolve(Kind::Threat, threat, a),
-                ) else {
-                    return;
-                };
-                let id = ids::relation_id(&[&c, &t]);
-                let link = ExposureLink {
-                    component: c,
-                    threat: t,
-                    confirmed: false,
-                };
-                // One exposure rated differently in two places (GuardLink keeps each line) is
-                // rated by the higher rating, whichever file sorts first: not a conflict.
-                let mut attributes = attributes.clone();
-                if let Some(existing) = self.exposures.get_mut(&id) {
-                    raise_rating(&mut existing.attributes, &mut attributes);
-                }
-                add_relation(
-                    &mut self.exposures,
-                    &mut self.diags,
-                    id,
-                    link,
-                    details,
-                    a,
-                    &attributes,
-                );
-            }
+            } => self.add_exposure(a, attributes, component, threat, details),
             Body::Accepts {
                 threat,
                 component,
                 details,
-            } => {
-                let (Some(t), Some(c)) = (
-                    self.resolve(Kind::Threat, threat, a),
-                    self.resolve(Kind::Component, component, a),
-                ) else {
-                    return;
-                };
-                self.checks.push((
-                    Check::Accepts {
-                        component: c.clone(),
-                        threat: t.clone(),
-                    },
-                    a,
-                    component.span,
-                ));
-                let id = ids::relation_id(&[&t, &c]);
-                let link = AcceptanceLink {
-                    threat: t,
-                    component: c,
-                };
-                add_relation(
-                    &mut self.acceptances,
-                    &mut self.diags,
-                    id,
-                    link,
-                    details,
-                    a,
-                    attributes,
-                );
-            }
+            } => self.add_acceptance(a, attributes, threat, component, details),
             Body::Transfers {
                 threat,
                 from,
                 to,
                 details,
-            } => {
-                let (Some(t), Some(f), Some(to)) = (
-                    self.resolve(Kind::Threat, threat, a),
-                    self.resolve(Kind::Component, from, a),
-                    self.resolve(Kind::Component, to, a),
-                ) else {
-                    return;
-                };
-                if f == to {
-                    self.diags.push(
-                        Diagnostic::new(
-                            Code::SelfTransfer,
-                            format!("`@transfers` moves `#{t}` from `#{f}` to itself"),
-                        )
-                        .at(self.columns.locate(a, from.span))
-                        .at_span(from.span)
-                        .label("the same component on both sides")
-                        .help("a transfer to the component that has the risk covers nothing and is left out; name who takes the risk over"),
-                    );
-                    return;
-                }
-                self.checks.push((
-                    Check::Transfers {
-                        component: f.clone(),
-                        threat: t.clone(),
-                    },
-                    a,
-                    from.span,
-                ));
-                let id = ids::relation_id(&[&t, &f, &to]);
-                let link = TransferLink {
-                    threat: t,
-                    from: f,
-                    to,
-                };
-                add_relation(
-                    &mut self.transfers,
-                    &mut self.diags,
-                    id,
-                    link,
-                    details,
-                    a,
-                    attributes,
-                );
-            }
+            } => self.add_transfer(a, attributes, threat, from, to, details),
             Body::Connects {
                 source,
                 target,
                 bidirectional,
                 details,
-            } => {
-                let (Some(mut s), Some(mut t)) = (
-                    self.resolve(Kind::Component, source, a),
-                    self.resolve(Kind::Component, target, a),
-                ) else {
-                    return;
-                };
-                if s == t {
-                    let mut d = Diagnostic::new(
-                        Code::NonsenseRelation,
-                        format!("`@connects` links `#{s}` to itself"),
-                    )
-                    .at(self.columns.locate(a, target.span))
-                    .at_span(target.span)
-                    .label("the same component as the source")
-                    .help("kept, since a process may send data to itself (a queue it consumes); such a flow crosses no boundary: check the other end is not a typo");
-                    d.severity = crate::diagnostic::Severity::Note;
-                    self.diags.push(d);
-                }
-                if *bidirectional && t < s {
-                    std::mem::swap(&mut s, &mut t);
-                }
-                let id = ids::relation_id(&[&s, &t, &ids::slug(details)]);
-                let link = FlowLink {
-                    source: s,
-                    target: t,
-                    bidirectional: *bidirectional,
-                    crosses: Vec::new(),
-                };
-                add_relation(
-                    &mut self.flows,
-                    &mut self.diags,
-                    id.clone(),
-                    link,
-                    details,
-                    a,
-                    attributes,
-                );
-                // `A to B` and `A with B` share an id; the flow goes both ways if either says so,
-                // whichever is read first.
-                if let Some(flow) = self.flows.get_mut(&id) {
-                    flow.link.bidirectional |= *bidirectional;
-                }
-            }
+            } => self.add_flow(a, attributes, source, target, *bidirectional, details),
             Body::Review { component, details } => {
-                let Some(c) = self.resolve(Kind::Component, component, a) else {
-                    return;
-                };
-                let id = ids::relation_id(&[&c, &ids::slug(details)]);
-                let link = ReviewLink { component: c };
-                add_relation(
-                    &mut self.reviews,
-                    &mut self.diags,
-                    id,
-                    link,
-                    details,
-                    a,
-                    attributes,
-                );
+                self.add_review(a, attributes, component, details)
             }
             Body::Confirmed { .. }
             | Body::Entitles { .. }
@@ -1067,37 +838,356 @@ impl<'a> Builder<'a> {
             | Body::Handles { .. }
             | Body::Assumes { .. }
             | Body::Feature { .. } => self.gal_relations(a, attributes),
-            Body::Tests { control, component } => {
-                let (Some(k), Some(c)) = (
-                    self.resolve(Kind::Control, control, a),
-                    self.resolve(Kind::Component, component, a),
-                ) else {
-                    return;
-                };
-                self.checks.push((
-                    Check::Tests {
-                        component: c.clone(),
-                        control: k.clone(),
-                    },
-                    a,
-                    component.span,
-                ));
-                let id = ids::relation_id(&[&k, &c]);
-                let link = TestLink {
-                    control: k,
-                    component: c,
-                };
-                add_relation(
-                    &mut self.tests,
-                    &mut self.diags,
-                    id,
-                    link,
-                    "",
-                    a,
-                    attributes,
-                );
+            Body::Tests { control, component } => self.add_test(a, attributes, control, component),
+        }
+    }
+
+    /// `@component X within B`: where a declaration places its entity.
+    fn place_declared(
+        &mut self,
+        a: &'a Annotation,
+        kind: &Kind,
+        target: &EntityRef,
+        within: &Option<EntityRef>,
+    ) {
+        if let Some(within) = within
+            && let Some(b) = self.resolve(Kind::Boundary, within, a)
+            && self.reg.get(*kind, &target.id).is_some()
+        {
+            let places = match kind {
+                Kind::Component => &mut self.component_places,
+                Kind::Actor => &mut self.actor_places,
+                _ => return,
+            };
+            places
+                .entry(target.id.clone())
+                .or_default()
+                .push((b, &a.source));
+        }
+    }
+
+    /// `@boundary B within P contains X, Y`: the places a boundary states.
+    fn place_in_boundary(
+        &mut self,
+        a: &'a Annotation,
+        target: &EntityRef,
+        within: &Option<EntityRef>,
+        contains: &[EntityRef],
+    ) {
+        if self.reg.get(Kind::Boundary, &target.id).is_none() {
+            return;
+        }
+        if let Some(within) = within
+            && let Some(parent) = self.resolve(Kind::Boundary, within, a)
+        {
+            self.boundary_places
+                .entry(target.id.clone())
+                .or_default()
+                .push((parent, &a.source));
+        }
+        for member in contains {
+            if self.reg.get(Kind::Boundary, &member.id).is_some() {
+                self.boundary_places
+                    .entry(member.id.clone())
+                    .or_default()
+                    .push((target.id.clone(), &a.source));
+            } else if member.is_reference()
+                && self.reg.get(Kind::Component, &member.id).is_none()
+                && self.reg.get(Kind::Actor, &member.id).is_some()
+            {
+                // `contains #fraudster` places an actor when no component has the id.
+                self.actor_places
+                    .entry(member.id.clone())
+                    .or_default()
+                    .push((target.id.clone(), &a.source));
+            } else if self.resolve(Kind::Component, member, a).is_some() {
+                self.component_places
+                    .entry(member.id.clone())
+                    .or_default()
+                    .push((target.id.clone(), &a.source));
             }
         }
+    }
+
+    /// `@mitigates`.
+    fn add_mitigation(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        component: &EntityRef,
+        threat: &EntityRef,
+        control: &EntityRef,
+    ) {
+        let (Some(c), Some(t), Some(k)) = (
+            self.resolve(Kind::Component, component, a),
+            self.resolve(Kind::Threat, threat, a),
+            self.resolve(Kind::Control, control, a),
+        ) else {
+            return;
+        };
+        let link = MitigationLink {
+            component: c,
+            threat: t,
+            control: k,
+        };
+        let id = ids::relation_id(&[&link.component, &link.threat, &link.control]);
+        add_relation(
+            &mut self.mitigations,
+            &mut self.diags,
+            id,
+            link,
+            "",
+            a,
+            attributes,
+        );
+    }
+
+    /// `@exposes`.
+    fn add_exposure(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        component: &EntityRef,
+        threat: &EntityRef,
+        details: &str,
+    ) {
+        let (Some(c), Some(t)) = (
+            self.resolve(Kind::Component, component, a),
+            self.resolve(Kind::Threat, threat, a),
+        ) else {
+            return;
+        };
+        let id = ids::relation_id(&[&c, &t]);
+        let link = ExposureLink {
+            component: c,
+            threat: t,
+            confirmed: false,
+        };
+        // One exposure rated differently in two places (GuardLink keeps each line) is
+        // rated by the higher rating, whichever file sorts first: not a conflict.
+        let mut attributes = attributes.clone();
+        if let Some(existing) = self.exposures.get_mut(&id) {
+            raise_rating(&mut existing.attributes, &mut attributes);
+        }
+        add_relation(
+            &mut self.exposures,
+            &mut self.diags,
+            id,
+            link,
+            details,
+            a,
+            &attributes,
+        );
+    }
+
+    /// `@accepts`.
+    fn add_acceptance(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        threat: &EntityRef,
+        component: &EntityRef,
+        details: &str,
+    ) {
+        let (Some(t), Some(c)) = (
+            self.resolve(Kind::Threat, threat, a),
+            self.resolve(Kind::Component, component, a),
+        ) else {
+            return;
+        };
+        self.checks.push((
+            Check::Accepts {
+                component: c.clone(),
+                threat: t.clone(),
+            },
+            a,
+            component.span,
+        ));
+        let id = ids::relation_id(&[&t, &c]);
+        let link = AcceptanceLink {
+            threat: t,
+            component: c,
+        };
+        add_relation(
+            &mut self.acceptances,
+            &mut self.diags,
+            id,
+            link,
+            details,
+            a,
+            attributes,
+        );
+    }
+
+    /// `@transfers`.
+    fn add_transfer(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        threat: &EntityRef,
+        from: &EntityRef,
+        to: &EntityRef,
+        details: &str,
+    ) {
+        let (Some(t), Some(f), Some(to)) = (
+            self.resolve(Kind::Threat, threat, a),
+            self.resolve(Kind::Component, from, a),
+            self.resolve(Kind::Component, to, a),
+        ) else {
+            return;
+        };
+        if f == to {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::SelfTransfer,
+                    format!("`@transfers` moves `#{t}` from `#{f}` to itself"),
+                )
+                .at(self.columns.locate(a, from.span))
+                .at_span(from.span)
+                .label("the same component on both sides")
+                .help("a transfer to the component that has the risk covers nothing and is left out; name who takes the risk over"),
+            );
+            return;
+        }
+        self.checks.push((
+            Check::Transfers {
+                component: f.clone(),
+                threat: t.clone(),
+            },
+            a,
+            from.span,
+        ));
+        let id = ids::relation_id(&[&t, &f, &to]);
+        let link = TransferLink {
+            threat: t,
+            from: f,
+            to,
+        };
+        add_relation(
+            &mut self.transfers,
+            &mut self.diags,
+            id,
+            link,
+            details,
+            a,
+            attributes,
+        );
+    }
+
+    /// `@connects`: a flow.
+    fn add_flow(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        source: &EntityRef,
+        target: &EntityRef,
+        bidirectional: bool,
+        details: &str,
+    ) {
+        let (Some(mut s), Some(mut t)) = (
+            self.resolve(Kind::Component, source, a),
+            self.resolve(Kind::Component, target, a),
+        ) else {
+            return;
+        };
+        if s == t {
+            let mut d = Diagnostic::new(
+                Code::NonsenseRelation,
+                format!("`@connects` links `#{s}` to itself"),
+            )
+            .at(self.columns.locate(a, target.span))
+            .at_span(target.span)
+            .label("the same component as the source")
+            .help("kept, since a process may send data to itself (a queue it consumes); such a flow crosses no boundary: check the other end is not a typo");
+            d.severity = crate::diagnostic::Severity::Note;
+            self.diags.push(d);
+        }
+        if bidirectional && t < s {
+            std::mem::swap(&mut s, &mut t);
+        }
+        let id = ids::relation_id(&[&s, &t, &ids::slug(details)]);
+        let link = FlowLink {
+            source: s,
+            target: t,
+            bidirectional,
+            crosses: Vec::new(),
+        };
+        add_relation(
+            &mut self.flows,
+            &mut self.diags,
+            id.clone(),
+            link,
+            details,
+            a,
+            attributes,
+        );
+        // `A to B` and `A with B` share an id; the flow goes both ways if either says so,
+        // whichever is read first.
+        if let Some(flow) = self.flows.get_mut(&id) {
+            flow.link.bidirectional |= bidirectional;
+        }
+    }
+
+    /// `@review`.
+    fn add_review(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        component: &EntityRef,
+        details: &str,
+    ) {
+        let Some(c) = self.resolve(Kind::Component, component, a) else {
+            return;
+        };
+        let id = ids::relation_id(&[&c, &ids::slug(details)]);
+        let link = ReviewLink { component: c };
+        add_relation(
+            &mut self.reviews,
+            &mut self.diags,
+            id,
+            link,
+            details,
+            a,
+            attributes,
+        );
+    }
+
+    /// `@tests`.
+    fn add_test(
+        &mut self,
+        a: &'a Annotation,
+        attributes: &Attributes,
+        control: &EntityRef,
+        component: &EntityRef,
+    ) {
+        let (Some(k), Some(c)) = (
+            self.resolve(Kind::Control, control, a),
+            self.resolve(Kind::Component, component, a),
+        ) else {
+            return;
+        };
+        self.checks.push((
+            Check::Tests {
+                component: c.clone(),
+                control: k.clone(),
+            },
+            a,
+            component.span,
+        ));
+        let id = ids::relation_id(&[&k, &c]);
+        let link = TestLink {
+            control: k,
+            component: c,
+        };
+        add_relation(
+            &mut self.tests,
+            &mut self.diags,
+            id,
+            link,
+            "",
+            a,
+            attributes,
+        );
     }
 
     /// Pass 3 for the facts only GuardLink's dialect states (gal.rs).
