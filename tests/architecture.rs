@@ -73,7 +73,7 @@ const DEBTS: &[(&str, &str)] = &[
     // The gate policies read their settings from the whole Config (give gate its own policy type).
     ("gate", "config"),
     // The threatspec loader names the project after the folder with scan's helper.
-    ("import/threatspec", "scan"),
+    ("import/threatspec/load", "scan"),
     // Revision snapshots, the blob cache and the work-tree scan cache store scan's FileOutcome
     // and call the per-file pipeline to refill themselves (move the record into store, and let scan
     // drive the refill).
