@@ -73,12 +73,6 @@ const DEBTS: &[(&str, &str)] = &[
     ("gate", "config"),
     // The threatspec loader names the project after the folder with scan's helper.
     ("import/threatspec", "scan"),
-    // Revision snapshots, the blob cache and the work-tree scan cache store scan's FileOutcome
-    // and call the per-file pipeline to refill themselves (move the record into store, and let scan
-    // drive the refill).
-    ("store/snapshot", "scan"),
-    ("store/cache", "scan"),
-    ("store/scan_cache", "scan"),
     // The scan cache stores the converted threatspec config (Derived, Witness) and re-derives it.
     ("store/scan_cache", "import/threatspec"),
 ];

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::annotation::{self, Annotation, Locator};
+use crate::annotation::{self, Locator};
 use crate::comments::{self, Options};
 use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
@@ -83,23 +83,7 @@ impl Default for FileOptions {
     }
 }
 
-/// What one file contributed.
-#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
-pub struct FileOutcome {
-    pub path: String,
-    pub annotations: Vec<Annotation>,
-    pub diagnostics: Vec<Diagnostic>,
-    /// The decoded text, kept only when a diagnostic may point into it (for the caret).
-    #[serde(skip)]
-    pub text: Option<Arc<str>>,
-    /// The file passed the prefilter.
-    pub matched: bool,
-    pub binary: bool,
-    /// tree-sitter ran out of time on it: never cached (the next run, on a quieter machine,
-    /// may parse it). A saved outcome never has it.
-    #[serde(skip)]
-    pub timed_out: bool,
-}
+pub use crate::store::record::FileOutcome;
 
 /// Could the file at `rel` be a source file? Files with an unknown extension are not even read.
 pub fn is_candidate(rel: &str, opts: &FileOptions) -> bool {
@@ -320,5 +304,30 @@ pub(crate) fn project_named(config: &Config, default_name: &str) -> Project {
             .clone()
             .unwrap_or_else(|| default_name.to_string()),
         description: config.project.description.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outcome whose parse ran out of time depends on the machine's load: it is marked, so
+    /// that no cache keeps it (store/snapshot.rs shows a saved record never carries the mark).
+    #[test]
+    fn an_outcome_that_ran_out_of_time_is_marked() {
+        let mut text = String::from("# @threat Slow (#slow)\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("x{i} = [({i}, {{'k': [{i}]}})]\n"));
+        }
+        let opts = FileOptions {
+            extract: Options {
+                parse_timeout: Some(Duration::from_nanos(1)),
+            },
+            ..Default::default()
+        };
+        let slow = process_file("slow.py", text.as_bytes(), &opts);
+        assert!(slow.timed_out, "{:?}", slow.diagnostics);
+        assert_eq!(slow.annotations.len(), 1, "found lexically all the same");
+        assert!(!process_file("a.py", b"# @threat A (#a)\n", &FileOptions::default()).timed_out);
     }
 }
