@@ -64,8 +64,6 @@ const PLACES: &[(&str, &str)] = &[
 /// Edges that break the layering today, `(from file, to file)` as module paths. Each is a known
 /// debt (docs/architecture.md says why it is there); pay one by removing the edge and its line.
 const DEBTS: &[(&str, &str)] = &[
-    // Config validates language names, and the design-text pseudo-language is defined in source.
-    ("config", "source/design_text"),
     // The gate policies read their settings from the whole Config (give gate its own policy type).
     ("gate", "config"),
     // The threatspec loader names the project after the folder with scan's helper.

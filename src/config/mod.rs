@@ -342,7 +342,7 @@ impl Config {
         }
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {
-            if crate::lang::by_name(lang).is_none() && lang != crate::source::design_text::NAME {
+            if crate::lang::by_name(lang).is_none() && lang != crate::lang::design_text::NAME {
                 return Err(ConfigError::UnknownLanguage {
                     path: path.to_path_buf(),
                     ext: ext.clone(),

@@ -62,8 +62,8 @@ impl FileOptions {
             .is_some_and(|(_, ext)| {
                 let ext = ext.to_ascii_lowercase();
                 match self.extensions.get(&ext) {
-                    Some(lang) => lang == crate::source::design_text::NAME,
-                    None => ext == crate::source::design_text::EXTENSION,
+                    Some(lang) => lang == crate::lang::design_text::NAME,
+                    None => ext == crate::lang::design_text::EXTENSION,
                 }
             })
     }
@@ -234,7 +234,7 @@ fn read_design_text(bytes: &[u8], out: &mut FileOutcome) {
     }
     let index = LineIndex::new(text);
     let loc = Locator::new(&rel, text, &index);
-    let lines = crate::source::design_text::lines(text, &index);
+    let lines = crate::lang::design_text::lines(text, &index);
     annotation::parse_comment(&lines, &loc, &mut out.annotations, &mut out.diagnostics);
     if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
         out.text = Some(Arc::from(text));
