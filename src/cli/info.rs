@@ -65,10 +65,10 @@ pub fn languages() -> anyhow::Result<u8> {
     // Not a language (no comment markers): the whole file is annotation text.
     println!(
         "{:<12} {:<11} {:<40} *.{}",
-        crate::source::design_text::NAME,
+        crate::lang::design_text::NAME,
         "whole file",
         "Design text (Threatspec's .txt files)",
-        crate::source::design_text::EXTENSION
+        crate::lang::design_text::EXTENSION
     );
     Ok(exit::OK)
 }

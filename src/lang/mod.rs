@@ -6,6 +6,7 @@
 //! Rows without a grammar (and grammars compiled out with cargo features) use the lexical
 //! fallback in [`lexical`], driven by the same comment-token columns (tokei's approach).
 
+pub mod design_text;
 pub mod lexical;
 
 use std::sync::OnceLock;

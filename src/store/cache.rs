@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scan::FileOutcome;
 use crate::source::git::ObjectId;
+use crate::store::record::FileOutcome;
 use crate::store::snapshot::{Decoded, Records, Snapshot};
 
 /// Per-file outcomes keyed by path, blob id and the options that shape parsing: a file unchanged
@@ -438,7 +438,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("cache");
         let cache = BlobCache::default();
-        let outcome = crate::scan::process_file("a.py", b"# @threat T (#t)\n", &Default::default());
+        let outcome = crate::store::record::parsed("a.py", "# @threat T (#t)\n");
         cache.preload([(
             ("a.py".to_string(), ObjectId::null(gix::hash::Kind::Sha1), 7),
             outcome,

@@ -1,8 +1,9 @@
 //! What persists between runs, under `.git/threatmark/`: the blob cache and revision snapshots
 //! (`cache`), the work-tree scan cache (`scan_cache`) and the record format they share
-//! (`snapshot`). It reads git through `source` and never the other way round: `source` only
+//! (`snapshot`), and the record each of them keeps for a file (`record`). It reads git through `source` and never the other way round: `source` only
 //! reads the repository and knows nothing of what is kept.
 
 pub mod cache;
+pub mod record;
 pub mod scan_cache;
 pub mod snapshot;

@@ -456,7 +456,7 @@ mod tests {
     fn round_trip_drops_racy_files_and_keeps_outcomes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(".git/threatmark/scan-x");
-        let outcome = crate::scan::process_file("a.py", b"# @threat T (#t)\n", &Default::default());
+        let outcome = crate::store::record::parsed("a.py", "# @threat T (#t)\n");
         let cache = ScanCache::new(
             9,
             vec![

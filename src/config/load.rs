@@ -1,0 +1,158 @@
+//! Loading the configuration of a scan root: `threatmark.toml`, else a Threatspec project's
+//! `threatspec.yaml` (converted by the importer, and reused from the scan cache while the folders
+//! it was resolved from are unchanged), else a GuardLink project's config, else the defaults. It
+//! sits above the importers and the store it uses; the schema below them ([`super`]) stays pure.
+
+use std::path::Path;
+
+use super::{Config, ConfigError, FILE_NAME};
+use crate::store::scan_cache::CachedThreatspec;
+
+impl Config {
+    /// Load the configuration of `root`: `explicit` if given (a `.yaml`/`.yml` file is read as a
+    /// `threatspec.yaml`), else `threatmark.toml`, else a Threatspec project's
+    /// `threatspec.yaml`, else a GuardLink project's `.guardlink/config.json`, else the
+    /// defaults.
+    pub fn load(root: &Path, explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_reusing(root, explicit, &|_| None).map(|(config, _)| config)
+    }
+
+    /// [`Config::load`], with `reuse` giving what a `threatspec.yaml` text set before (used
+    /// while the folders it was resolved from are unchanged). Also returns the text and what it
+    /// set (for the next run), and whether that was reused.
+    pub fn load_reusing(
+        root: &Path,
+        explicit: Option<&Path>,
+        reuse: &dyn Fn(&str) -> Option<crate::import::threatspec::Derived>,
+    ) -> Result<(Config, Option<(CachedThreatspec, bool)>), ConfigError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let p = root.join(FILE_NAME);
+                let ts = root.join(crate::import::threatspec::CONFIG_FILE);
+                let gl = root.join(crate::import::guardlink::CONFIG_FILE);
+                if p.is_file() {
+                    p
+                } else if ts.is_file() {
+                    ts
+                } else if gl.is_file() {
+                    // GuardLink reads the name only; an unreadable file still marks the project.
+                    let text = std::fs::read_to_string(&gl).unwrap_or_default();
+                    return Ok((crate::import::guardlink::config_from(&text), None));
+                } else {
+                    return Ok((Config::default(), None));
+                }
+            }
+        };
+        let yaml = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        // A `threatspec.yaml`'s own inode and times, taken before it is read: settings kept
+        // from an earlier run are only reused for this very file (a fresh checkout, or a copy
+        // that ships a forged cache, has new ones).
+        let own = yaml
+            .then(|| std::path::absolute(&path).ok())
+            .flatten()
+            .map(|abs| {
+                let seen = crate::import::threatspec::Witness::of(&abs);
+                (abs.to_string_lossy().into_owned(), seen)
+            });
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if yaml {
+            // Reused only when the kept settings name this very file, unchanged, among their
+            // witnesses.
+            let kept = reuse(&text).filter(|d| {
+                own.as_ref()
+                    .is_some_and(|(p, _)| d.witnesses.iter().any(|(w, _)| w == p))
+                    && d.still_holds(root)
+            });
+            let (derived, reused) = match kept {
+                Some(derived) => (derived, true),
+                None => {
+                    let ts = crate::import::threatspec::parse_config(&text).map_err(|message| {
+                        ConfigError::Parse {
+                            path: path.clone(),
+                            message,
+                        }
+                    })?;
+                    let mut derived = crate::import::threatspec::derive_config(&ts, root);
+                    // Without its own witness, what the file set is never reused: so for an
+                    // absolute path entry too, which resolves through links nothing witnesses.
+                    if let Some(own) = own.filter(|_| !ts.has_absolute_paths()) {
+                        derived.witnesses.push(own);
+                        derived.witnesses.sort();
+                    }
+                    (derived, false)
+                }
+            };
+            let config = derived.config();
+            let parsed = CachedThreatspec {
+                yaml: text,
+                derived,
+            };
+            return Ok((config, Some((parsed, reused))));
+        }
+        Config::parse(&text, &path).map(|c| (c, None))
+    }
+
+    /// The configuration a Threatspec project's `threatspec.yaml` means, for a scan rooted at
+    /// `root`: see [`crate::import::threatspec::config_from`]. `path` is only used in messages.
+    pub fn from_threatspec(text: &str, path: &Path, root: &Path) -> Result<Config, ConfigError> {
+        let ts = crate::import::threatspec::parse_config(text).map_err(|message| {
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            }
+        })?;
+        Ok(crate::import::threatspec::config_from(&ts, root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings kept from an earlier run of a `threatspec.yaml` are only reused for that very
+    /// file: not when the kept record does not name it (a forged cache), nor when the file was
+    /// replaced by one with the same text (a fresh checkout).
+    #[test]
+    fn kept_threatspec_settings_need_the_same_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let yaml = dir.path().join("threatspec.yaml");
+        let text = "project:\n  name: ts\npaths:\n  - src\n";
+        std::fs::write(&yaml, text).expect("write");
+        let load = |kept: Option<crate::import::threatspec::Derived>| {
+            let (_, cached) =
+                Config::load_reusing(dir.path(), None, &|_| kept.clone()).expect("loads");
+            cached.expect("a threatspec.yaml")
+        };
+        let (first, reused) = load(None);
+        assert!(!reused);
+        assert!(
+            first
+                .derived
+                .witnesses
+                .iter()
+                .any(|(p, _)| p.ends_with("threatspec.yaml")),
+            "the file witnesses itself"
+        );
+        let (_, reused) = load(Some(first.derived.clone()));
+        assert!(reused, "the same file, unchanged");
+
+        let mut forged = first.derived.clone();
+        forged.witnesses.clear();
+        forged.exclude = vec!["**".into()];
+        let (again, reused) = load(Some(forged));
+        assert!(!reused, "a record that does not name the file");
+        assert_eq!(again.derived, first.derived);
+
+        let copy = dir.path().join("copy.yaml");
+        std::fs::write(&copy, text).expect("write");
+        std::fs::rename(&copy, &yaml).expect("rename");
+        let (_, reused) = load(Some(first.derived.clone()));
+        assert!(!reused, "a new file with the same text");
+    }
+}

@@ -1,0 +1,492 @@
+//! The revision scan: a commit read from the object database (no checkout), its configuration
+//! and ignore files from that commit, each blob through the per-file pipeline (or the blob
+//! cache), and a snapshot the next scan of a descendant revision starts from.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::diagnostic::{self, Diagnostic};
+use crate::model::Project;
+use crate::source::filter::TreeFilter;
+use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
+use crate::store::cache::BlobCache;
+use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
+
+use super::pipeline::{
+    FileOptions, FileOutcome, ScanResult, assemble, is_candidate, process_file, project_named,
+    too_large,
+};
+use super::{ScanError, Stats, config_key, lock};
+
+/// A revision to scan: the repository, the commit, and the folder inside the repository that
+/// plays the role of the scan root (`""` for the repository root).
+#[derive(Debug, Clone)]
+pub struct RevTarget<'a> {
+    pub repo: &'a GitRepo,
+    pub commit: ObjectId,
+    pub prefix: String,
+    /// Name used when threatmark.toml gives none (the work-tree folder's name).
+    pub default_name: String,
+}
+/// The configuration of a revision scan: `config` when given, else the revision's
+/// threatmark.toml, else its threatspec.yaml, else its `.guardlink/config.json`, else the
+/// defaults.
+fn rev_config(
+    reader: &Reader,
+    target: &RevTarget<'_>,
+    tree: ObjectId,
+    config: Option<&Config>,
+) -> Result<Config, ScanError> {
+    if let Some(c) = config {
+        return Ok(c.clone());
+    }
+    let path = if target.prefix.is_empty() {
+        crate::config::FILE_NAME.to_string()
+    } else {
+        format!("{}/{}", target.prefix, crate::config::FILE_NAME)
+    };
+    let ts_path = path.replace(
+        crate::config::FILE_NAME,
+        crate::import::threatspec::CONFIG_FILE,
+    );
+    Ok(match reader.file_at(tree, &path)? {
+        Some(bytes) => Config::parse(
+            &String::from_utf8_lossy(&bytes),
+            Path::new(&format!("{path} (at {})", target.commit)),
+        )?,
+        // A Threatspec project, as in a work-tree scan. Its `mime` overrides look at the
+        // work tree's files, the only IO a revision scan does outside git.
+        None => match reader.file_at(tree, &ts_path)? {
+            Some(bytes) => {
+                let root = target
+                    .repo
+                    .workdir()
+                    .map(|w| w.join(&target.prefix))
+                    .unwrap_or_default();
+                Config::from_threatspec(
+                    &String::from_utf8_lossy(&bytes),
+                    Path::new(&format!("{ts_path} (at {})", target.commit)),
+                    &root,
+                )?
+            }
+            // A GuardLink project, as in a work-tree scan.
+            None => {
+                let gl_path = if target.prefix.is_empty() {
+                    crate::import::guardlink::CONFIG_FILE.to_string()
+                } else {
+                    format!(
+                        "{}/{}",
+                        target.prefix,
+                        crate::import::guardlink::CONFIG_FILE
+                    )
+                };
+                match reader.file_at(tree, &gl_path)? {
+                    Some(bytes) => {
+                        crate::import::guardlink::config_from(&String::from_utf8_lossy(&bytes))
+                    }
+                    None => Config::default(),
+                }
+            }
+        },
+    })
+}
+
+/// A scanned revision whose model is not built yet: `diff` can tell from two snapshots that
+/// the models are equal without building either.
+#[derive(Debug)]
+pub struct RevScan {
+    pub snapshot: Snapshot,
+    pub project: Project,
+    read: usize,
+    bytes: u64,
+    started: Instant,
+}
+
+impl RevScan {
+    /// Build the model (and its date-free analysis) from the snapshot.
+    pub fn result(&self, config: &Config) -> Result<ScanResult, Damaged> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let outcomes = self.snapshot.decode_all_on(threads)?;
+        Ok(self.result_from(config, &outcomes))
+    }
+
+    /// [`RevScan::result`] from the snapshot's outcomes, decoded already
+    /// ([`Snapshot::decode_both`] decodes two snapshots' shared records once).
+    pub fn result_from(&self, config: &Config, outcomes: &[Arc<FileOutcome>]) -> ScanResult {
+        let mut stats = Stats {
+            files_seen: self.snapshot.files_seen,
+            files_read: self.read,
+            bytes_read: self.bytes,
+            ..Stats::default()
+        };
+        let outcomes: Vec<&FileOutcome> = outcomes.iter().map(|o| &**o).collect();
+        let mut result = assemble(
+            self.project.clone(),
+            &outcomes,
+            &config.risk,
+            config.model.limits(),
+            &mut stats,
+        );
+        let mut diagnostics = self.snapshot.problems.clone();
+        diagnostics.append(&mut result.diagnostics);
+        diagnostic::normalize(&mut diagnostics);
+        result.diagnostics = diagnostics;
+        stats.elapsed = self.started.elapsed();
+        result.stats = stats;
+        result
+    }
+}
+
+/// Scan a commit from the object database. The configuration and ignore files are read from that
+/// commit unless `config` is given.
+///
+/// With a `base` snapshot of another revision (same prefix and configuration, same ignore
+/// files), only the paths that differ between the two trees are read: the cost follows the
+/// change, not the repository. Otherwise every file of the tree is listed and read (each blob
+/// once per run, and not at all when `cache` has it).
+pub fn scan_rev(
+    target: &RevTarget<'_>,
+    config: Option<&Config>,
+    threads: usize,
+    cache: &BlobCache,
+    base: Option<&Snapshot>,
+) -> Result<(Config, RevScan), ScanError> {
+    let started = Instant::now();
+    let reader = target.repo.reader();
+    let tree = reader.tree_of(target.commit)?;
+    let config = rev_config(&reader, target, tree, config)?;
+    let opts = FileOptions::from_config(&config);
+    let key = config_key(&config);
+    let project = project_named(&config, &target.default_name);
+    let done = |snapshot: Snapshot, batch: &Batch| RevScan {
+        snapshot,
+        project: project.clone(),
+        read: batch.read,
+        bytes: batch.bytes,
+        started,
+    };
+    let under = |p: &str| -> Option<String> {
+        if target.prefix.is_empty() {
+            Some(p.to_string())
+        } else {
+            p.strip_prefix(&format!("{}/", target.prefix))
+                .map(str::to_string)
+        }
+    };
+    if let Some(base) = base.filter(|b| b.prefix == target.prefix && b.config_key == key)
+        && let Ok(base_tree) = ObjectId::from_hex(base.tree.as_bytes())
+    {
+        crate::timings::mark("rev config");
+        let mut listed = Vec::new();
+        for (rel, id) in &base.ignore_files {
+            let id = ObjectId::from_hex(id.as_bytes())
+                .map_err(|_| GitError::Other(format!("bad object id `{id}` in a snapshot")))?;
+            listed.push((rel.clone(), id));
+        }
+        let mut problems = Vec::new();
+        let ignore_files = read_ignore_files(&reader, &listed, &mut problems)?;
+        let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
+        let scanned = |rel: &str, side: Option<(ObjectId, EntryKind)>| match side {
+            Some((id, EntryKind::File)) if !filter.is_ignored(rel) => Some(id),
+            _ => None,
+        };
+        // The changed files are read while the trees are still being compared.
+        let (changes, mut batch) = read_blobs_while(target.repo, &opts, cache, threads, |read| {
+            reader.changes_with(base_tree, tree, &mut |c| {
+                if let Some(rel) = under(&c.path)
+                    && let Some(id) = scanned(&rel, c.new)
+                {
+                    read(rel, id);
+                }
+            })
+        })?;
+        let changes: Vec<(String, crate::source::git::Change)> = changes?
+            .into_iter()
+            .filter_map(|c| under(&c.path).map(|rel| (rel, c)))
+            .collect();
+        // New ignore rules can change which unchanged files are scanned: read everything.
+        if !changes
+            .iter()
+            .any(|(rel, _)| crate::source::filter::is_ignore_file(rel))
+        {
+            let mut seen = base.files_seen;
+            for (rel, change) in &changes {
+                if scanned(rel, change.old).is_some() {
+                    seen = seen.saturating_sub(1);
+                }
+                if scanned(rel, change.new).is_some() {
+                    seen += 1;
+                }
+            }
+            crate::timings::mark("changed blobs read");
+            // The base's records of unchanged paths are kept as they are (not decoded).
+            let changed: std::collections::HashSet<&str> =
+                changes.iter().map(|(rel, _)| rel.as_str()).collect();
+            let fresh: Vec<Stored> = std::mem::take(&mut batch.outcomes)
+                .into_iter()
+                .map(Stored::new)
+                .collect();
+            // What changed, from the full snapshot this one descends from: the paths whose
+            // record changed now or before.
+            let mut origin = base.origin.clone().unwrap_or_else(|| Origin {
+                tree: base.tree.clone(),
+                changed: Default::default(),
+            });
+            origin.changed.extend(
+                base.outcomes
+                    .iter()
+                    .filter(|o| changed.contains(o.path.as_str()))
+                    .chain(&fresh)
+                    .map(|o| o.path.clone()),
+            );
+            let mut outcomes: Vec<Stored> = base
+                .outcomes
+                .iter()
+                .filter(|o| !changed.contains(o.path.as_str()))
+                .cloned()
+                .chain(fresh)
+                .collect();
+            outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+            let snapshot = Snapshot {
+                tree: tree.to_string(),
+                prefix: target.prefix.clone(),
+                config_key: key,
+                ignore_files: base.ignore_files.clone(),
+                files_seen: seen,
+                problems,
+                outcomes,
+                origin: Some(origin),
+            };
+            let scanned = done(snapshot, &batch);
+            return Ok((config, scanned));
+        }
+    }
+
+    let entries: Vec<(String, crate::source::git::TreeEntry)> = target
+        .repo
+        .bulk_reader()
+        .list(tree)?
+        .into_iter()
+        .filter_map(|e| under(&e.path).map(|rel| (rel, e)))
+        .collect();
+    let mut problems = Vec::new();
+    let listed: Vec<(String, ObjectId)> = entries
+        .iter()
+        .filter(|(rel, e)| crate::source::filter::is_ignore_file(rel) && e.kind == EntryKind::File)
+        .map(|(rel, e)| (rel.clone(), e.id))
+        .collect();
+    let ignore_ids = listed
+        .iter()
+        .map(|(rel, id)| (rel.clone(), id.to_string()))
+        .collect();
+    let ignore_files = read_ignore_files(&reader, &listed, &mut problems)?;
+    let filter = TreeFilter::new(&config.scan, &ignore_files, &mut problems)?;
+    let files: Vec<(&str, ObjectId)> = entries
+        .iter()
+        .filter(|(rel, e)| e.kind == EntryKind::File && !filter.is_ignored(rel))
+        .map(|(rel, e)| (rel.as_str(), e.id))
+        .collect();
+    let mut batch = read_blobs(target.repo, &files, &opts, cache, threads)?;
+    let mut outcomes: Vec<Stored> = std::mem::take(&mut batch.outcomes)
+        .into_iter()
+        .map(Stored::new)
+        .collect();
+    outcomes.sort_by(|a, b| a.path.cmp(&b.path));
+    let snapshot = Snapshot {
+        tree: tree.to_string(),
+        prefix: target.prefix.clone(),
+        config_key: key,
+        ignore_files: ignore_ids,
+        files_seen: files.len(),
+        problems,
+        outcomes,
+        origin: None,
+    };
+    let scanned = done(snapshot, &batch);
+    Ok((config, scanned))
+}
+
+/// The ignore files of a tree, read unless they are over the size limit (their header says so
+/// before anything is inflated): those are TM032, and their rules do not apply, as in the walk.
+fn read_ignore_files(
+    reader: &Reader,
+    listed: &[(String, ObjectId)],
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+    use crate::source::filter::{MAX_IGNORE_FILE_BYTES, too_large};
+    let mut out = Vec::new();
+    for (rel, id) in listed {
+        let size = reader.blob_size(*id)?;
+        if size > MAX_IGNORE_FILE_BYTES {
+            problems.push(too_large(rel, Some(size)));
+        } else {
+            out.push((rel.clone(), reader.blob(*id)?));
+        }
+    }
+    Ok(out)
+}
+
+/// What reading a list of blobs produced.
+struct Batch {
+    /// The files that contributed annotations or diagnostics, in no particular order.
+    outcomes: Vec<FileOutcome>,
+    read: usize,
+    bytes: u64,
+}
+
+/// What the workers reading blobs share.
+#[derive(Default)]
+struct Collected {
+    read: AtomicUsize,
+    bytes: AtomicU64,
+    outcomes: Mutex<Vec<FileOutcome>>,
+    failure: Mutex<Option<GitError>>,
+}
+
+impl Collected {
+    /// Read and process one blob; false once a read has failed (the batch is lost anyway).
+    fn take(
+        &self,
+        reader: &Reader,
+        rel: &str,
+        id: ObjectId,
+        opts: &FileOptions,
+        cache: &BlobCache,
+    ) -> bool {
+        if lock(&self.failure).is_some() {
+            return false;
+        }
+        match rev_file(reader, rel, id, opts, cache) {
+            Ok(RevFile::Skipped) => {}
+            Ok(RevFile::TooLarge(size)) => lock(&self.outcomes).push(FileOutcome {
+                path: rel.to_string(),
+                diagnostics: vec![too_large(rel, size, opts.max_file_size)],
+                ..FileOutcome::default()
+            }),
+            Ok(RevFile::Done(outcome, size)) => {
+                self.read.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(size, Ordering::Relaxed);
+                if outcome.matched || outcome.binary || !outcome.diagnostics.is_empty() {
+                    lock(&self.outcomes).push(outcome);
+                }
+            }
+            Err(e) => {
+                lock(&self.failure).get_or_insert(e);
+                return false;
+            }
+        }
+        true
+    }
+
+    fn finish(self) -> Result<Batch, GitError> {
+        if let Some(e) = self.failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            return Err(e);
+        }
+        Ok(Batch {
+            outcomes: self
+                .outcomes
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner()),
+            read: self.read.into_inner(),
+            bytes: self.bytes.into_inner(),
+        })
+    }
+}
+
+/// From this many blobs on, a pack cache pays for itself (a change of 500 files was read in
+/// 13 ms without one and 20 ms with one; a whole tree 1.7× faster with one).
+const BULK_READ: usize = 5_000;
+
+/// Read and process blobs on `threads` threads.
+fn read_blobs(
+    repo: &GitRepo,
+    files: &[(&str, ObjectId)],
+    opts: &FileOptions,
+    cache: &BlobCache,
+    threads: usize,
+) -> Result<Batch, GitError> {
+    let next = AtomicUsize::new(0);
+    let collected = Collected::default();
+    let threads = threads.clamp(1, files.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let reader = if files.len() > BULK_READ {
+                    repo.bulk_reader()
+                } else {
+                    repo.reader()
+                };
+                while let Some((rel, id)) = files.get(next.fetch_add(1, Ordering::Relaxed))
+                    && collected.take(&reader, rel, *id, opts, cache)
+                {}
+            });
+        }
+    });
+    collected.finish()
+}
+
+/// Read and process blobs while `produce` (a tree diff) is still finding them: the other
+/// threads take them from a channel as they come, and the producing thread joins them when it
+/// is done. The tree diff and the reads overlap instead of following each other.
+fn read_blobs_while<R>(
+    repo: &GitRepo,
+    opts: &FileOptions,
+    cache: &BlobCache,
+    threads: usize,
+    produce: impl FnOnce(&mut dyn FnMut(String, ObjectId)) -> R,
+) -> Result<(R, Batch), GitError> {
+    let (tx, rx) = std::sync::mpsc::channel::<(String, ObjectId)>();
+    let rx = Mutex::new(rx);
+    let collected = Collected::default();
+    let work = |reader: &Reader| {
+        // The lock is held while waiting: one thread waits for the next blob, the others for it.
+        while let Ok((rel, id)) = lock(&rx).recv()
+            && collected.take(reader, &rel, id, opts, cache)
+        {}
+    };
+    let produced = std::thread::scope(|s| {
+        for _ in 1..threads.max(1) {
+            s.spawn(|| work(&repo.reader()));
+        }
+        let produced = produce(&mut |rel, id| {
+            let _ = tx.send((rel, id));
+        });
+        drop(tx);
+        work(&repo.reader());
+        produced
+    });
+    Ok((produced, collected.finish()?))
+}
+
+enum RevFile {
+    Skipped,
+    TooLarge(u64),
+    Done(FileOutcome, u64),
+}
+
+fn rev_file(
+    reader: &Reader,
+    rel: &str,
+    id: ObjectId,
+    opts: &FileOptions,
+    cache: &BlobCache,
+) -> Result<RevFile, GitError> {
+    if !is_candidate(rel, opts) {
+        return Ok(RevFile::Skipped);
+    }
+    let key = (rel.to_string(), id, opts.fingerprint());
+    if let Some(hit) = cache.get(&key) {
+        return Ok(RevFile::Done(hit, 0));
+    }
+    let size = reader.blob_size(id)?;
+    if size > opts.max_file_size {
+        return Ok(RevFile::TooLarge(size));
+    }
+    let bytes = reader.blob(id)?;
+    let outcome = process_file(rel, &bytes, opts);
+    cache.put(key, &outcome);
+    Ok(RevFile::Done(outcome, size))
+}

@@ -1,0 +1,261 @@
+//! The work-tree scan: a parallel walk of a folder on disk, each file read with a size limit
+//! and run through the per-file pipeline (or taken from the scan cache when its stat is
+//! unchanged), the outcomes sorted by path before the model is built, so the model is
+//! byte-identical whatever the thread count.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::diagnostic::{self, Code, Diagnostic};
+use crate::model::Project;
+use crate::source::fs::{self, Found};
+use crate::store::scan_cache::{CachedFile, FileStat, ScanCache};
+use crate::store::snapshot::Stored;
+
+use super::pipeline::{
+    FileOptions, FileOutcome, ScanResult, assemble, is_candidate, process_file, project_named,
+    too_large,
+};
+use super::{ScanError, Stats, lock};
+
+/// Scan a directory on disk. `on_file` is called once per file seen (for progress bars).
+pub fn scan_dir(
+    root: &Path,
+    config: &Config,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+) -> Result<ScanResult, ScanError> {
+    scan_dir_cached(root, config, threads, on_file, None, false).map(|(result, _)| result)
+}
+
+/// Files smaller than this that contribute nothing are not kept in the scan cache.
+const MIN_CACHED_SIZE: u64 = 512;
+
+/// What a scan found for the next scan's cache.
+#[derive(Debug, Default)]
+pub struct ForCache {
+    /// Every file read or reused, with its stat.
+    pub files: Vec<CachedFile>,
+    /// Files read and kept for the cache although a cache was given (new, changed, or not
+    /// cached before): the cache on disk is out of date when there is any.
+    pub misses: usize,
+}
+
+/// [`scan_dir`] with the last scan's cache (of the same configuration: see [`config_key`](super::config_key)): a
+/// file whose stat is the one cached is not read. With `record`, also returns what the next
+/// scan's cache holds. The result is the same as without a cache, byte for byte.
+pub fn scan_dir_cached(
+    root: &Path,
+    config: &Config,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+    cache: Option<&ScanCache>,
+    record: bool,
+) -> Result<(ScanResult, ForCache), ScanError> {
+    let started = Instant::now();
+    let opts = FileOptions::from_config(config);
+    // Each outcome with the path it was read from: two names that are not UTF-8 can map to one
+    // lossy `rel`, and the real path then keeps their order independent of thread timing.
+    let outcomes: Mutex<Vec<(PathBuf, Stored)>> = Mutex::new(Vec::new());
+    let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
+    let cached: Mutex<Vec<CachedFile>> = Mutex::new(Vec::new());
+    let misses = AtomicUsize::new(0);
+    let seen = AtomicUsize::new(0);
+    let read = AtomicUsize::new(0);
+    let bytes_read = AtomicU64::new(0);
+
+    let visit = |found: Found| match found {
+        Found::Problem(d) => lock(&problems).push(d),
+        Found::File(file) => {
+            seen.fetch_add(1, Ordering::Relaxed);
+            on_file();
+            if !is_candidate(&file.rel, &opts) {
+                return;
+            }
+            // Unchanged since the last scan: its outcome, without reading it.
+            if let Some(hit) = cache.and_then(|c| c.get(&file.rel))
+                && let Ok(meta) = std::fs::metadata(&file.path)
+                && FileStat::of(&meta) == Some(hit.stat)
+                && hit.stat.size <= opts.max_file_size
+            {
+                read.fetch_add(1, Ordering::Relaxed);
+                bytes_read.fetch_add(hit.stat.size, Ordering::Relaxed);
+                if let Some(outcome) = &hit.outcome {
+                    lock(&outcomes).push((file.path.clone(), Stored::clone(outcome)));
+                }
+                lock(&cached).push(hit.clone());
+                return;
+            }
+            READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
+                Ok((Limited::TooLarge(size), _)) => {
+                    let d = match size {
+                        Some(size) => too_large(&file.rel, size, opts.max_file_size),
+                        None => Diagnostic::new(
+                            Code::FileTooLarge,
+                            format!(
+                                "`{}` holds more than the {}-byte limit (its listed size was smaller); it was skipped",
+                                file.rel, opts.max_file_size
+                            ),
+                        )
+                        .in_file(&file.rel)
+                        .help("a file that grows while it is scanned, or a special file reached through a link, is cut off at `max_file_size`"),
+                    };
+                    lock(&problems).push(d);
+                }
+                Ok((Limited::Read(len), open)) => {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    bytes_read.fetch_add(len as u64, Ordering::Relaxed);
+                    let outcome = process_file(&file.rel, &buffer[..len], &opts);
+                    let outcome = (outcome.matched || outcome.binary || !outcome.diagnostics.is_empty())
+                        .then(|| Stored::new(outcome));
+                    // Not a tiny file that holds nothing: reading it again costs about what its
+                    // entry would (a tree of a million one-line files made a 110 MB cache). Only
+                    // a file whose size is what was read is cached.
+                    let worth = (outcome.is_some() || len as u64 >= MIN_CACHED_SIZE)
+                        && !outcome.as_ref().is_some_and(Stored::timed_out);
+                    if let Some(stat) = open
+                        .filter(|_| worth)
+                        .and_then(|f| FileStat::of(&f.metadata().ok()?))
+                        .filter(|s| s.size == len as u64)
+                    {
+                        misses.fetch_add(1, Ordering::Relaxed);
+                        lock(&cached).push(CachedFile {
+                            rel: file.rel.clone(),
+                            stat,
+                            outcome: outcome.clone().map(Box::new),
+                        });
+                    }
+                    if let Some(outcome) = outcome {
+                        lock(&outcomes).push((file.path, outcome));
+                    }
+                }
+                Err(e) => lock(&problems).push(
+                    Diagnostic::new(Code::IoError, format!("cannot read `{}`: {e}", file.rel))
+                        .in_file(&file.rel)
+                        .help("check the permissions; the rest of the scan went on"),
+                ),
+            });
+            // One huge file must not pin its size in every thread for the rest of the scan.
+            READ_BUFFER.with_borrow_mut(|buffer| {
+                if buffer.capacity() > KEEP_BUFFER {
+                    *buffer = vec![0; FIRST_READ];
+                }
+            });
+        }
+    };
+    fs::walk(root, &config.scan, threads, &visit)?;
+    crate::timings::mark("walk done");
+
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+    let stored: Vec<Stored> = outcomes.into_iter().map(|(_, o)| o).collect();
+    let decoded = stored
+        .iter()
+        .map(Stored::decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut stats = Stats {
+        files_seen: seen.into_inner(),
+        files_read: read.into_inner(),
+        bytes_read: bytes_read.into_inner(),
+        ..Stats::default()
+    };
+    let project = project_for(root, config);
+    let outcomes: Vec<&FileOutcome> = decoded.iter().map(|o| &**o).collect();
+    let mut result = assemble(
+        project,
+        &outcomes,
+        &config.risk,
+        config.model.limits(),
+        &mut stats,
+    );
+    diagnostics.append(&mut result.diagnostics);
+    diagnostic::normalize(&mut diagnostics);
+    result.diagnostics = diagnostics;
+    stats.elapsed = started.elapsed();
+    result.stats = stats;
+    let for_cache = ForCache {
+        files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
+        misses: misses.into_inner(),
+    };
+    Ok((result, for_cache))
+}
+/// The first `n` bytes of the buffer are the file, or it is over the limit (`None`: its size is
+/// unknown, but it held more bytes than the limit).
+enum Limited {
+    Read(usize),
+    TooLarge(Option<u64>),
+}
+
+/// Size of the first read: most source files fit, so they cost `open`, two `read`s and `close`,
+/// as in ripgrep, with no `stat`.
+const FIRST_READ: usize = 64 * 1024;
+/// A worker's buffer that grew past this for one large file is given back afterwards.
+const KEEP_BUFFER: usize = 1024 * 1024;
+
+thread_local! {
+    /// One read buffer per walker thread, reused for every file. It is never cleared, so the
+    /// first read needs no zeroing.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; FIRST_READ]);
+}
+
+/// Read at most `limit` bytes of `path` into `buffer`. A file that fills the first read is
+/// `stat`ed, so a 2 GB log is refused without reading it. The size alone is not enough either: a
+/// file can grow after it was listed, and with `follow_symlinks = true` a link can lead to a file
+/// whose size says nothing about its contents (`/proc/self/pagemap` reports 0 bytes and reads
+/// without end), which `std::fs::read` would read until memory runs out.
+///
+/// With `keep`, the open file is returned too, for the scan cache to `fstat` it after the read
+/// when the file is worth an entry (a stat taken after the read is safe there: a change after
+/// the scan started moves the change time past the racy-entry limit, so the entry is dropped).
+fn read_limited(
+    path: &Path,
+    limit: u64,
+    buffer: &mut Vec<u8>,
+    keep: bool,
+) -> std::io::Result<(Limited, Option<std::fs::File>)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let first = usize::try_from(limit.saturating_add(1))
+        .unwrap_or(usize::MAX)
+        .min(FIRST_READ);
+    if buffer.len() < first {
+        buffer.resize(first, 0);
+    }
+    let mut filled = 0;
+    while filled < first {
+        match file.read(&mut buffer[filled..first]) {
+            Ok(0) => return Ok((Limited::Read(filled), keep.then_some(file))),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > limit {
+        return Ok((Limited::TooLarge(Some(size)), None));
+    }
+    buffer.truncate(filled);
+    buffer.reserve(usize::try_from(size.saturating_sub(filled as u64)).unwrap_or(0));
+    let rest = limit.saturating_add(1).saturating_sub(filled as u64);
+    (&mut file).take(rest).read_to_end(buffer)?;
+    if buffer.len() as u64 > limit {
+        return Ok((Limited::TooLarge(None), None));
+    }
+    Ok((Limited::Read(buffer.len()), keep.then_some(file)))
+}
+/// The project name: from the configuration, else the root folder's name.
+pub fn project_for(root: &Path, config: &Config) -> Project {
+    project_named(config, &folder_name(root))
+}
+
+/// The name of a folder, as the default project name.
+pub fn folder_name(root: &Path) -> String {
+    let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    abs.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "threat model".into())
+}
