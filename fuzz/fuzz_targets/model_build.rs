@@ -8,7 +8,18 @@ use libfuzzer_sys::fuzz_target;
 use threatmark::analysis::{RiskMatrix, analyze};
 use threatmark::model::{FileAnnotations, Project, build};
 
-const NAMES: &[&str] = &["A", "B", "Shop:API", "Shop:API:Checkout", "DB", "#a", "#b", "#c", "X (#a)", "Y (#b)"];
+const NAMES: &[&str] = &[
+    "A",
+    "B",
+    "Shop:API",
+    "Shop:API:Checkout",
+    "DB",
+    "#a",
+    "#b",
+    "#c",
+    "X (#a)",
+    "Y (#b)",
+];
 const ATTRS: &[&str] = &[
     "",
     " [stride: T,I; likelihood: likely; impact: major]",
@@ -57,5 +68,9 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     let (model, _) = build(Project::default(), &parsed);
-    let _ = analyze(&model, &RiskMatrix::default(), Some("2026-01-01"));
+    let _ = analyze(
+        &model,
+        &RiskMatrix::default(),
+        threatmark::date::Date::parse("2026-01-01"),
+    );
 });
