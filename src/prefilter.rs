@@ -12,7 +12,7 @@ use regex::bytes::Regex;
 
 use crate::annotation::Tag;
 
-/// Every tag starts with one of these stems.
+/// Every tag starts with one of these stems (GuardLink's verbs are added from gal.rs).
 pub const STEMS: &[&str] = &[
     "accept",
     "actor",
@@ -26,24 +26,16 @@ pub const STEMS: &[&str] = &[
     "test",
     "threat",
     "transfer",
-    // GuardLink's verbs (annotation/gal.rs).
-    "asset",
-    "flows",
-    "confirmed",
-    "entitles",
-    "validates",
-    "audit",
-    "owns",
-    "handles",
-    "assumes",
-    "feature",
-    "comment",
-    "shield",
-    "source",
 ];
 
 static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
-    let alternation = STEMS.join("|");
+    // GuardLink's verbs are listed once, where its dialect is read.
+    let stems: Vec<&str> = STEMS
+        .iter()
+        .chain(crate::annotation::gal::GAL_ONLY)
+        .copied()
+        .collect();
+    let alternation = stems.join("|");
     // The pattern is a fixed literal alternation; it always compiles.
     Regex::new(&format!("@(?:{alternation})")).unwrap_or_else(|_| unreachable!())
 });

@@ -111,7 +111,7 @@ static P: LazyLock<Patterns> = LazyLock::new(|| {
 });
 
 /// Verbs that exist only in GAL.
-const GAL_ONLY: &[&str] = &[
+pub(crate) const GAL_ONLY: &[&str] = &[
     "asset",
     "flows",
     "confirmed",

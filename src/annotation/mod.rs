@@ -18,7 +18,7 @@
 
 mod ast;
 mod attrs;
-mod gal;
+pub(crate) mod gal;
 pub mod invisible;
 mod parser;
 pub mod xthreatspec;
