@@ -416,3 +416,98 @@ fn an_ignore_file_that_ignores_everything_gives_an_empty_model() {
         .success()
         .stderr(predicate::str::contains("model: empty"));
 }
+
+// Completions and man pages (issue 17): generated from the clap definition, shipped in the
+// release archives by .github/scripts/package.sh.
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    let marks = [
+        ("bash", "complete -F _threatmark"),
+        ("zsh", "#compdef threatmark"),
+        ("fish", "complete -c threatmark"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[threatmark]"),
+    ];
+    for (shell, mark) in marks {
+        let out = tm().args(["completions", shell]).output().expect("run");
+        assert_eq!(out.status.code(), Some(0), "{shell}: {out:?}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(mark), "{shell} script lacks `{mark}`");
+        for sub in ["scan", "check", "analyze", "fail-on"] {
+            assert!(script.contains(sub), "{shell} script lacks `{sub}`");
+        }
+    }
+}
+
+#[test]
+fn completions_for_an_unknown_shell_are_a_usage_error() {
+    tm().args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bash"));
+}
+
+#[test]
+fn man_prints_the_main_page_with_every_subcommand() {
+    let out = tm().arg("man").output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH threatmark 1"));
+    assert!(page.contains(".SH NAME"));
+    assert!(page.contains(".SH SUBCOMMANDS"));
+    for sub in [
+        "scan",
+        "analyze",
+        "diff",
+        "check",
+        "report",
+        "site",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            page.contains(&format!("threatmark\\-{sub}(1)")),
+            "the page does not list `{sub}`"
+        );
+    }
+}
+
+#[test]
+fn man_output_dir_gets_one_page_per_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man1");
+    tm().args(["man", "-o"]).arg(&out).assert().success();
+    for page in [
+        "threatmark.1",
+        "threatmark-scan.1",
+        "threatmark-check.1",
+        "threatmark-import-threatspec.1",
+        "threatmark-completions.1",
+        "threatmark-man.1",
+    ] {
+        let text = fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        let name = page.trim_end_matches(".1");
+        assert!(
+            text.contains(&format!(".TH {name} 1")),
+            "{page} is not titled {name}"
+        );
+    }
+    let scan = fs::read_to_string(out.join("threatmark-scan.1")).expect("scan page");
+    assert!(
+        scan.contains("\\-\\-strict"),
+        "the scan page documents its flags"
+    );
+}
+
+#[test]
+fn man_refuses_to_write_into_a_git_directory() {
+    let repo = clean_repo();
+    fs::create_dir_all(repo.path().join(".git/hooks")).expect("mkdir");
+    tm().args(["man", "-o"])
+        .arg(repo.path().join(".git/hooks/man1"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("refused"));
+    assert!(!repo.path().join(".git/hooks/man1").exists());
+}

@@ -8,6 +8,7 @@
 
 mod analyze;
 mod check;
+mod completions;
 mod debug;
 mod diff;
 mod export;
@@ -108,6 +109,10 @@ pub enum Command {
     /// Tools for looking inside the scanner.
     #[command(subcommand)]
     Debug(debug::DebugCommand),
+    /// Print the shell completion script for bash, zsh, fish, PowerShell or Elvish.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), or write one page per subcommand with -o DIR.
+    Man(completions::ManArgs),
 }
 
 /// Where threatmark.toml is looked up and what the scan root is.
@@ -197,6 +202,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(args) => export::export(args),
         Command::Import(cmd) => export::import(cmd),
         Command::Merge(args) => export::merge(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
