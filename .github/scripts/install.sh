@@ -20,7 +20,8 @@
 #     (exit 1) and leaves nothing installed;
 #   - only when no binary exists for that version and target (HTTP 404, a missing file, or a
 #     runner OS/arch without a release target) does it fall back to
-#     `cargo install --locked --path TM_SOURCE` (minutes instead of seconds); any other download
+#     `cargo install --locked --path TM_SOURCE` when TM_SOURCE is that version, else
+#     `cargo install --locked --version =VERSION threatmark` (minutes instead of seconds); any other download
 #     error fails (exit 2) rather than silently compiling.
 # It prints `source=release` or `source=cargo` and `target=...` lines (for $GITHUB_OUTPUT).
 set -euo pipefail
@@ -51,7 +52,12 @@ esac
 
 fallback() {
   echo "install.sh: $1; building threatmark $version from source with cargo install (this takes minutes)" >&2
-  ${TM_CARGO:-cargo} install --locked --root "$dest" --path "$source_dir"
+  # The action's own source when it is that version, else the published crate.
+  if [ "$(sed -n 's/^version = "\(.*\)"$/\1/p' "$source_dir/Cargo.toml" 2> /dev/null | head -n 1)" = "$version" ]; then
+    ${TM_CARGO:-cargo} install --locked --root "$dest" --path "$source_dir"
+  else
+    ${TM_CARGO:-cargo} install --locked --root "$dest" --version "=$version" threatmark
+  fi
   echo "source=cargo"
   echo "target=${target:-none}"
   exit 0

@@ -55,7 +55,7 @@ run() {
   dest="$tmp/dest-$1"
   rm -rf "$dest" "$tmp/stub.log"
   rc=0
-  out="$(TM_VERSION="$3" TM_OS="${4:-Linux}" TM_ARCH="${5:-X64}" TM_DEST="$dest" TM_BASE_URL="$2" \
+  out="$(TM_SOURCE="${TM_SOURCE:-$here/../..}" TM_VERSION="$3" TM_OS="${4:-Linux}" TM_ARCH="${5:-X64}" TM_DEST="$dest" TM_BASE_URL="$2" \
     TM_CARGO="$tmp/cargo" STUB_LOG="$tmp/stub.log" bash "$install" 2> "$tmp/stderr")" || rc=$?
 }
 
@@ -96,10 +96,17 @@ if [ "$rc" = 0 ] && grep -q source=cargo <<< "$out" && grep -q -- "--locked" "$t
   ok "an archive without its checksum is never installed (falls back)"
 else bad "an archive without checksum (rc=$rc: $out)"; fi
 
+# The fallback builds the action's own source when it is the version asked for, else the crate.
+mkdir -p "$tmp/src"
+printf '[package]\nname = "threatmark"\nversion = "9.9.9"\n' > "$tmp/src/Cargo.toml"
 run missing "$url" 9.9.9
-if [ "$rc" = 0 ] && grep -q source=cargo <<< "$out" && grep -q -- "install --locked --root $dest --path" "$tmp/stub.log"; then
-  ok "a missing asset falls back to cargo install --locked"
-else bad "a missing asset falls back (rc=$rc: $out $(cat "$tmp/stderr"))"; fi
+if [ "$rc" = 0 ] && grep -q source=cargo <<< "$out" && grep -qx -- "install --locked --root $dest --version =9.9.9 threatmark" "$tmp/stub.log"; then
+  ok "a missing asset falls back to cargo install --locked of that version"
+else bad "a missing asset falls back (rc=$rc: $out $(cat "$tmp/stderr") $(cat "$tmp/stub.log"))"; fi
+TM_SOURCE="$tmp/src" run missing-own "$url" 9.9.9
+if [ "$rc" = 0 ] && grep -qx -- "install --locked --root $dest --path $tmp/src" "$tmp/stub.log"; then
+  ok "a missing asset of the action's own version builds the action's source"
+else bad "a missing asset of the action's version (rc=$rc: $(cat "$tmp/stub.log"))"; fi
 
 run unsupported "$url" 1.2.3 Windows ARM64
 if [ "$rc" = 0 ] && grep -q source=cargo <<< "$out" && grep -q target=none <<< "$out"; then
@@ -118,7 +125,8 @@ if command -v python3 > /dev/null; then
   else bad "HTTP install (rc=$rc: $(cat "$tmp/stderr"))"; fi
   run http404 "http://127.0.0.1:$port" 9.9.9
   if [ "$rc" = 0 ] && grep -q source=cargo <<< "$out"; then ok "over HTTP a 404 falls back"; else bad "HTTP 404 falls back (rc=$rc)"; fi
-  kill "$server" && wait "$server" 2> /dev/null || true
+  kill "$server" 2> /dev/null || true
+  wait "$server" 2> /dev/null || true
   server=""
   run refused "http://127.0.0.1:$port" 1.2.3
   if [ "$rc" = 2 ] && [ ! -e "$tmp/stub.log" ] && [ ! -e "$dest/bin/threatmark" ]; then
@@ -126,6 +134,18 @@ if command -v python3 > /dev/null; then
   else bad "a refused connection fails (rc=$rc: $out)"; fi
 else
   echo "skip HTTP cases: no python3"
+fi
+
+# The pre-commit wrapper: downloads this repository's version once into the user cache, verified.
+if [ "$(uname -s)/$(uname -m)" = Linux/x86_64 ]; then
+  own="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$here/../../Cargo.toml" | head -n 1)"
+  make_release "$tmp/hookrel" "$own"
+  first="$(XDG_CACHE_HOME="$tmp/xdg" TM_BASE_URL="file://$tmp/hookrel" bash "$here/pre-commit.sh" --version 2>&1)" || true
+  rm -rf "$tmp/hookrel"
+  second="$(XDG_CACHE_HOME="$tmp/xdg" TM_BASE_URL="file://$tmp/hookrel" bash "$here/pre-commit.sh" --version 2>&1)" || true
+  if [ "$first" = "threatmark $own (stand-in)" ] && [ "$second" = "$first" ] && ! ls -d "$tmp"/xdg/threatmark/bin/*partial* > /dev/null 2>&1; then
+    ok "the pre-commit wrapper installs its version once and runs it from the cache"
+  else bad "the pre-commit wrapper (first: $first; second: $second)"; fi
 fi
 
 # A real archive from package.sh, if given: served as a release of its version, installed, run.
