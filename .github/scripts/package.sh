@@ -14,6 +14,7 @@
 # Environment:
 #   CARGO            the build command (default `cargo`; e.g. `cargo zigbuild` or `cross`)
 #   TM_SKIP_BUILD=1  package an existing target/TARGET/release binary without building
+#   STRIP            the strip command (default strip; e.g. aarch64-linux-gnu-strip for a cross build)
 #   TM_GEN_BIN       a threatmark that runs on this machine, to generate completions and man pages
 #                    when the built binary cannot run here (a cross build); default: the built one
 set -euo pipefail
@@ -50,6 +51,13 @@ trap 'rm -rf "$stage"' EXIT
 dir="$stage/$name"
 mkdir -p "$dir/completions" "$dir/man/man1"
 cp "$bin" "$dir/$exe"
+# The release profile keeps line tables (for backtraces at home); the archive drops them: a
+# quarter of the size (Linux x86_64: 117 MB -> 49 MB, 25 MB -> 9 MB compressed). Symbols stay.
+case "$target" in
+  *windows*) ;; # debug info is in the .pdb, not the .exe
+  *apple*) ${STRIP:-strip} -S "$dir/$exe" ;;
+  *) ${STRIP:-strip} --strip-debug "$dir/$exe" ;;
+esac
 cp README.md LICENSE-MIT LICENSE-APACHE "$dir/"
 "$gen" completions bash > "$dir/completions/threatmark.bash"
 "$gen" completions zsh > "$dir/completions/_threatmark"
@@ -69,9 +77,11 @@ if [ "$format" = zip ]; then
   fi
   mv "$stage/$archive" "$out/$archive"
 else
-  # Stable order and owners, so two runs on one machine give the same archive where GNU tar is there.
+  # Stable order, owners and times (the commit's), so packaging the same binary twice gives the
+  # same archive where GNU tar is there.
   if tar --version 2> /dev/null | grep -q GNU; then
-    tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner -czf "$out/$archive" "$name"
+    when="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2> /dev/null || echo 0)}"
+    tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$when" -cf - "$name" | gzip -n > "$out/$archive"
   else
     tar -C "$stage" -czf "$out/$archive" "$name"
   fi
