@@ -24,6 +24,11 @@
 #     `cargo install --locked --version =VERSION threatmark` (minutes instead of seconds); any other download
 #     error fails (exit 2) rather than silently compiling.
 # It prints `source=release` or `source=cargo` and `target=...` lines (for $GITHUB_OUTPUT).
+#
+# @threat Tampered release download (#tampered_download) [stride: T; likelihood: rare; impact: severe; cwe: 494; owner: @threatmark-maintainers]:
+# a truncated, corrupted or swapped archive would run in the CI job, with its token, as the gate
+# @control Checksum-verified install (#verified_install): the archive's SHA-256 must equal the one its release's .sha256 gives for that exact file name before anything is unpacked; a mismatch fails closed, and only a missing asset falls back to cargo install
+# @mitigates #ci against #tampered_download with #verified_install
 set -euo pipefail
 
 die() { echo "install.sh: $2" >&2; exit "$1"; }

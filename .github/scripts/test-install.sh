@@ -9,6 +9,8 @@
 #
 # ARCHIVE: a real archive from package.sh (e.g. dist/threatmark-0.1.0-x86_64-unknown-linux-gnu.tar.gz)
 # to install and run as well; without it only a small stand-in archive is used.
+#
+# @tests #verified_install for #ci
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
