@@ -159,12 +159,15 @@ if [ -n "${1:-}" ]; then
   mkdir -p "$tmp/real/v$version"
   # install.sh picks the musl target for Linux/X64: serve the given archive under that name.
   musl="threatmark-$version-x86_64-unknown-linux-musl.tar.gz"
-  mkdir -p "$tmp/realstage"
-  tar -C "$tmp/realstage" -xzf "$real"
-  mv "$tmp/realstage/threatmark-$version-$target" "$tmp/realstage/threatmark-$version-x86_64-unknown-linux-musl"
-  tar -C "$tmp/realstage" -czf "$tmp/real/v$version/$musl" "threatmark-$version-x86_64-unknown-linux-musl"
-  (cd "$tmp/real/v$version" && sha "$musl" > "$musl.sha256")
-  if [ "$target" = x86_64-unknown-linux-musl ]; then cp "$real" "$real.sha256" "$tmp/real/v$version/"; fi
+  if [ "$target" = x86_64-unknown-linux-musl ]; then
+    cp "$real" "$real.sha256" "$tmp/real/v$version/"
+  else
+    mkdir -p "$tmp/realstage"
+    tar -C "$tmp/realstage" -xzf "$real"
+    mv "$tmp/realstage/threatmark-$version-$target" "$tmp/realstage/threatmark-$version-x86_64-unknown-linux-musl"
+    tar -C "$tmp/realstage" -czf "$tmp/real/v$version/$musl" "threatmark-$version-x86_64-unknown-linux-musl"
+    (cd "$tmp/real/v$version" && sha "$musl" > "$musl.sha256")
+  fi
   run real "file://$tmp/real" "$version"
   if [ "$rc" = 0 ] && "$dest/bin/threatmark" --version | grep -q "threatmark $version"; then
     ok "the real archive $file installs and runs"
