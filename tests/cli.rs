@@ -471,6 +471,8 @@ fn man_prints_the_main_page_with_every_subcommand() {
             "the page does not list `{sub}`"
         );
     }
+    // Every page it refers to exists: no threatmark-help(1) (`man -o` writes none).
+    assert!(!page.contains("threatmark\\-help(1)"), "{page}");
 }
 
 #[test]

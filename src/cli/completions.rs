@@ -44,15 +44,15 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
 
 /// threatmark(1) on stdout, or every page into `-o DIR`.
 pub fn man(args: ManArgs) -> anyhow::Result<u8> {
-    let cmd = super::Cli::command();
+    // Built once, without the `help` subcommand: it has no page, so no page may refer to one.
+    let mut cmd = super::Cli::command().disable_help_subcommand(true);
+    cmd.build();
     match args.output {
         None => to_stdout(&page(cmd)?)?,
         Some(dir) => {
             // Refused before the folder is made, not only per page.
             output::refuse_git_dir(&dir).with_context(|| format!("writing {}", dir.display()))?;
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            let mut cmd = cmd.disable_help_subcommand(true);
-            cmd.build();
             write_pages(&cmd, &dir)?;
         }
     }
