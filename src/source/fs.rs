@@ -546,6 +546,15 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
     }
 }
 
+/// The name of a folder, as the default project name (of a scan, and of a Threatspec
+/// project's imported model).
+pub fn folder_name(root: &Path) -> String {
+    let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    abs.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "threat model".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
