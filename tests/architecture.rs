@@ -64,14 +64,7 @@ const PLACES: &[(&str, &str)] = &[
 
 /// Edges that break the layering today, `(from file, to file)` as module paths. Each is a known
 /// debt (docs/architecture.md says why it is there); pay one by removing the edge and its line.
-const DEBTS: &[(&str, &str)] = &[
-    // The gate policies read their settings from the whole Config (give gate its own policy type).
-    ("gate", "config"),
-    // The threatspec loader names the project after the folder with scan's helper.
-    ("import/threatspec/load", "scan"),
-    // The scan cache stores the converted threatspec config (Derived, Witness) and re-derives it.
-    ("store/scan_cache", "import/threatspec"),
-];
+const DEBTS: &[(&str, &str)] = &[];
 
 fn room_of(module: &str) -> &'static str {
     PLACES
