@@ -338,7 +338,7 @@ fn silenced(
 /// change's model, so a reviewer is told, whatever files they hide. Untracked ignore files are
 /// not compared (a CI checkout has none).
 fn ignore_changes(repo: &Repo) -> Vec<gate::PolicyChange> {
-    use crate::source::fs::IGNORE_FILE;
+    use crate::source::filter::IGNORE_FILE;
     let Ok(git) = repo.git() else {
         return Vec::new();
     };

@@ -20,7 +20,7 @@
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::source::fs::WalkError;
+use crate::source::filter::WalkError;
 use crate::source::git::GitError;
 
 pub mod pipeline;
