@@ -1,8 +1,9 @@
 //! The gate's decisions: which `check` policies pass, fail, are off or were skipped.
 //!
-//! Pure: the head's model, diagnostics and configuration, the base's (when there is one), the
-//! command-line flags and the state of the committed model file in; a [`Verdict`] out. The CLI
-//! (src/cli/check.rs) only finds the base, scans, calls [`evaluate`] and renders.
+//! Pure: the head's model, diagnostics and [`Policy`] (what its configuration asks, built by
+//! `Config::policy`: the gate does not know the configuration's schema), the base's (when there
+//! is one), the command-line flags and the state of the committed model file in; a [`Verdict`]
+//! out. The CLI (src/cli/check.rs) only finds the base, scans, calls [`evaluate`] and renders.
 //!
 //! `check` runs on pull requests from strangers, so the pull request is the attacker: its own
 //! threatmark.toml must not relax the gate. With a base, `[check]` and `[risk]` are read from
