@@ -1,8 +1,9 @@
 //! The gate's decisions: which `check` policies pass, fail, are off or were skipped.
 //!
-//! Pure: the head's model, diagnostics and configuration, the base's (when there is one), the
-//! command-line flags and the state of the committed model file in; a [`Verdict`] out. The CLI
-//! (src/cli/check.rs) only finds the base, scans, calls [`evaluate`] and renders.
+//! Pure: the head's model, diagnostics and [`Policy`] (what its configuration asks, built by
+//! `Config::policy`: the gate does not know the configuration's schema), the base's (when there
+//! is one), the command-line flags and the state of the committed model file in; a [`Verdict`]
+//! out. The CLI (src/cli/check.rs) only finds the base, scans, calls [`evaluate`] and renders.
 //!
 //! `check` runs on pull requests from strangers, so the pull request is the attacker: its own
 //! threatmark.toml must not relax the gate. With a base, `[check]` and `[risk]` are read from
@@ -33,7 +34,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::analysis::{self, Analysis, ElementKind, Finding, RiskMatrix};
-use crate::config::Config;
 use crate::date::Date;
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::diff::RiskChange;
@@ -113,12 +113,32 @@ pub(crate) enum Committed {
     Missing,
 }
 
+/// What one revision's configuration asks of the gate. Built from `threatmark.toml` by the
+/// caller (`Config::policy`), so the gate does not depend on the configuration's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// `[check] fail_on_new_unmitigated`: `None` is `none`.
+    pub fail_on_new_unmitigated: Option<Band>,
+    pub fail_on_errors: bool,
+    pub fail_on_expired: bool,
+    pub fail_on_unguarded: bool,
+    pub fail_on_stale: bool,
+    /// `[risk]`.
+    pub risk: RiskMatrix,
+    /// `[scan] output`: the committed model file.
+    pub output: String,
+    /// Every setting but `[project]`'s (a name is no policy) as `section.key` and its value as
+    /// TOML writes it: compared base against head, so that a setting added later cannot be
+    /// changed by a pull request without a word.
+    pub settings: BTreeMap<String, String>,
+}
+
 /// The revision compared with.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Base<'a> {
     pub label: &'a str,
     pub model: &'a ThreatModel,
-    pub config: &'a Config,
+    pub policy: &'a Policy,
 }
 
 /// Everything the gate decides on.
@@ -126,7 +146,7 @@ pub(crate) struct Base<'a> {
 pub(crate) struct Input<'a> {
     pub model: &'a ThreatModel,
     pub diagnostics: &'a [Diagnostic],
-    pub config: &'a Config,
+    pub policy: &'a Policy,
     /// `Err(why)`: no base, and the caller was allowed to go on without one.
     pub base: Result<Base<'a>, &'a str>,
     pub flags: &'a Flags,
@@ -230,22 +250,22 @@ fn strictest(model: &ThreatModel, own: &RiskMatrix, other: &RiskMatrix, date: Da
 
 /// Decide every policy.
 pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
-    let head = input.config;
+    let head = input.policy;
     let base = input.base.ok();
-    let base_config = base.map(|b| b.config);
+    let base_policy = base.map(|b| b.policy);
     // Per key, the stricter of the base's and the head's setting.
-    let either = |f: fn(&Config) -> bool| f(head) || base_config.is_some_and(f);
-    let configured = |c: &Config| c.check.fail_on_new_unmitigated;
+    let either = |f: fn(&Policy) -> bool| f(head) || base_policy.is_some_and(f);
+    let configured = |c: &Policy| c.fail_on_new_unmitigated;
     let threshold = match input.flags.fail_on {
         Some(flag) => flag,
-        None => match base_config {
+        None => match base_policy {
             Some(b) => stricter(configured(head), configured(b)),
             None => configured(head),
         },
     };
-    let base_risk = base_config.map_or(&head.risk, |c| &c.risk);
+    let base_risk = base_policy.map_or(&head.risk, |c| &c.risk);
     let mut a = strictest(input.model, &head.risk, base_risk, input.date);
-    let base_a = base.map(|b| strictest(b.model, &b.config.risk, &head.risk, input.date));
+    let base_a = base.map(|b| strictest(b.model, &b.policy.risk, &head.risk, input.date));
     if let Some(base_a) = &base_a {
         rated_at_least_as_before(&mut a, base_a);
     }
@@ -295,7 +315,7 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
             None => std::borrow::Cow::Owned(analysis::analyze(m, risk, None)),
         };
         let (base_a, head_a) = (
-            own(base.model, &base.config.risk),
+            own(base.model, &base.policy.risk),
             own(input.model, &head.risk),
         );
         let name = |id: &str| {
@@ -322,7 +342,7 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
         .collect();
     let errors = Outcome::new(
         "errors",
-        either(|c| c.check.fail_on_errors) && !input.flags.allow_errors,
+        either(|c| c.fail_on_errors) && !input.flags.allow_errors,
         errors,
     );
     let errors_failed = errors.state == State::Failed;
@@ -330,12 +350,12 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
     for (name, enabled, code) in [
         (
             "expired-acceptances",
-            either(|c| c.check.fail_on_expired) && !input.flags.allow_expired,
+            either(|c| c.fail_on_expired) && !input.flags.allow_expired,
             Code::ExpiredAcceptance,
         ),
         (
             "unguarded-crossings",
-            either(|c| c.check.fail_on_unguarded) && !input.flags.allow_unguarded,
+            either(|c| c.fail_on_unguarded) && !input.flags.allow_unguarded,
             Code::UnguardedCrossing,
         ),
     ] {
@@ -347,7 +367,7 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
         outcomes.push(o);
     }
 
-    let output = &head.scan.output;
+    let output = &head.output;
     // Line 1, so that code scanning can show the alert.
     let at = || Some(Location::new(output.clone(), 1, 1));
     let stale = match input.committed {
@@ -365,7 +385,7 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
     };
     outcomes.push(Outcome::new(
         "stale-model",
-        either(|c| c.check.fail_on_stale) && !input.flags.allow_stale,
+        either(|c| c.fail_on_stale) && !input.flags.allow_stale,
         stale,
     ));
 
@@ -374,7 +394,7 @@ pub(crate) fn evaluate<'a>(input: &Input<'a>) -> Verdict {
         failing,
         errors_failed,
         analysis: a,
-        policy_changes: base_config.map_or_else(Vec::new, |b| policy_changes(b, head)),
+        policy_changes: base_policy.map_or_else(Vec::new, |b| policy_changes(b, head)),
         risk_lowered,
     }
 }
@@ -390,31 +410,8 @@ fn violations_of(findings: &[&Finding]) -> Vec<Violation> {
 }
 
 /// The settings that decide the gate or what is scanned, base against head.
-pub(crate) fn policy_changes(base: &Config, head: &Config) -> Vec<PolicyChange> {
-    // Every key of every section but `[project]` (a name is no policy) is compared, so a
-    // setting added later cannot be changed by a pull request without a word.
-    let flat = |c: &Config| {
-        let mut keys = std::collections::BTreeMap::new();
-        if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(c) {
-            for (section, table) in sections {
-                if section == "project" {
-                    continue;
-                }
-                match table {
-                    serde_json::Value::Object(table) => {
-                        for (key, value) in table {
-                            keys.insert(format!("{section}.{key}"), shown(&value));
-                        }
-                    }
-                    other => {
-                        keys.insert(section, shown(&other));
-                    }
-                }
-            }
-        }
-        keys
-    };
-    let (before, after) = (flat(base), flat(head));
+pub(crate) fn policy_changes(base: &Policy, head: &Policy) -> Vec<PolicyChange> {
+    let (before, after) = (&base.settings, &head.settings);
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     let none = "null".to_string();
     keys.into_iter()
@@ -486,24 +483,6 @@ fn annotated_files(m: &ThreatModel) -> impl Iterator<Item = &str> {
         .map(|source| source.path.as_str())
 }
 
-/// A setting's value as TOML readers write it: `"high"`, `true`, `[1, 3, 6]`.
-fn shown(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(shown).collect();
-            format!("[{}]", items.join(", "))
-        }
-        serde_json::Value::Object(map) => {
-            let items: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{} = {}", serde_json::Value::from(k.as_str()), shown(v)))
-                .collect();
-            format!("{{ {} }}", items.join(", "))
-        }
-        other => other.to_string(),
-    }
-}
-
 /// What the gate does with a changed setting.
 fn effect_of(key: &str) -> &'static str {
     match key.split_once('.').map_or(key, |(section, _)| section) {
@@ -528,24 +507,43 @@ mod tests {
         build(Project::default(), &files).0
     }
 
-    fn config(toml: &str) -> Config {
-        Config::parse(toml, std::path::Path::new("threatmark.toml")).expect("config")
+    /// The defaults of `threatmark.toml` as the gate sees them (`Config::policy` is tested with
+    /// the configuration), with `edit` applied.
+    fn policy(edit: impl FnOnce(&mut Policy)) -> Policy {
+        let mut p = Policy {
+            fail_on_new_unmitigated: Some(Band::High),
+            fail_on_errors: true,
+            fail_on_expired: true,
+            fail_on_unguarded: true,
+            fail_on_stale: true,
+            risk: RiskMatrix::default(),
+            output: "threatmodel.json".into(),
+            settings: BTreeMap::new(),
+        };
+        edit(&mut p);
+        p
     }
+
+    fn defaults(_: &mut Policy) {}
 
     const LOW: &str = "@component Api (#api)\n@threat X (#x) [likelihood: rare; impact: minor]\n@exposes #api to #x\n";
     const CRITICAL: &str = "@component Api (#api)\n@threat X (#x) [likelihood: likely; impact: severe]\n@exposes #api to #x\n";
 
-    fn verdict(base: (&str, &str), head: (&str, &str), flags: &Flags) -> Verdict {
-        let (bm, bc) = (model(base.0), config(base.1));
-        let (hm, hc) = (model(head.0), config(head.1));
+    fn verdict(
+        base: (&str, fn(&mut Policy)),
+        head: (&str, fn(&mut Policy)),
+        flags: &Flags,
+    ) -> Verdict {
+        let (bm, bc) = (model(base.0), policy(base.1));
+        let (hm, hc) = (model(head.0), policy(head.1));
         evaluate(&Input {
             model: &hm,
             diagnostics: &[],
-            config: &hc,
+            policy: &hc,
             base: Ok(Base {
                 label: "main",
                 model: &bm,
-                config: &bc,
+                policy: &bc,
             }),
             flags,
             date: Date::parse("2026-12-06").expect("a day"),
@@ -567,8 +565,12 @@ mod tests {
         assert_eq!(stricter(None, Some(Band::Low)), Some(Band::Low));
         assert_eq!(stricter(Some(Band::High), Some(Band::Low)), Some(Band::Low));
         assert_eq!(stricter(None, None), None);
-        let off = "[check]\nfail_on_new_unmitigated = \"none\"\n";
-        let v = verdict(("", ""), (CRITICAL, off), &Flags::default());
+        let off = |p: &mut Policy| {
+            p.fail_on_new_unmitigated = None;
+            p.settings
+                .insert("check.fail_on_new_unmitigated".into(), "\"none\"".into());
+        };
+        let v = verdict(("", defaults), (CRITICAL, off), &Flags::default());
         assert_eq!(state(&v, "new-unmitigated"), State::Failed);
         assert_eq!(v.policy_changes[0].key, "check.fail_on_new_unmitigated");
         // The flag is the CI owner's: it decides.
@@ -576,60 +578,35 @@ mod tests {
             fail_on: Some(None),
             ..Flags::default()
         };
-        let v = verdict(("", ""), (CRITICAL, off), &flags);
+        let v = verdict(("", defaults), (CRITICAL, off), &flags);
         assert_eq!(state(&v, "new-unmitigated"), State::Off);
     }
 
     #[test]
     fn either_matrix_can_raise_a_band() {
-        let edges = "[risk]\nband_edges = [1, 2, 3, 99, 100]\n";
-        let v = verdict(("", ""), (CRITICAL, edges), &Flags::default());
+        let edges = |p: &mut Policy| p.risk.band_edges = [1, 2, 3, 99, 100];
+        let v = verdict(("", defaults), (CRITICAL, edges), &Flags::default());
         assert_eq!(state(&v, "new-unmitigated"), State::Failed);
         // A stricter matrix in the change does not make old exposures new.
-        let strict = "[risk]\nband_edges = [1, 2, 3, 4, 5]\n";
-        let v = verdict((LOW, ""), (LOW, strict), &Flags::default());
+        let strict = |p: &mut Policy| p.risk.band_edges = [1, 2, 3, 4, 5];
+        let v = verdict((LOW, defaults), (LOW, strict), &Flags::default());
         assert_eq!(state(&v, "new-unmitigated"), State::Passed);
     }
 
     #[test]
     fn an_exposure_raised_into_the_band_is_new() {
-        let v = verdict((LOW, ""), (CRITICAL, ""), &Flags::default());
+        let v = verdict((LOW, defaults), (CRITICAL, defaults), &Flags::default());
         assert_eq!(state(&v, "new-unmitigated"), State::Failed);
-        let v = verdict((CRITICAL, ""), (CRITICAL, ""), &Flags::default());
+        let v = verdict(
+            (CRITICAL, defaults),
+            (CRITICAL, defaults),
+            &Flags::default(),
+        );
         assert_eq!(state(&v, "new-unmitigated"), State::Passed);
-        let v = verdict((CRITICAL, ""), (LOW, ""), &Flags::default());
+        let v = verdict((CRITICAL, defaults), (LOW, defaults), &Flags::default());
         assert_eq!(state(&v, "new-unmitigated"), State::Passed);
         assert_eq!(v.risk_lowered.len(), 1);
         assert_eq!(v.risk_lowered[0].direction, "down");
-    }
-
-    #[test]
-    fn every_changed_setting_is_listed_with_what_the_gate_does() {
-        let base = config("[project]\nname = \"a\"\n");
-        let head = config(
-            "[project]\nname = \"b\"\n[check]\nfail_on_stale = false\n[model]\nmax_depth = 1024\n[scan]\noutput = \"m.json\"\n[report]\ntemplates = \"tpl\"\n",
-        );
-        let changes: Vec<(String, &str)> = policy_changes(&base, &head)
-            .into_iter()
-            .map(|c| (c.key, c.effect))
-            .collect();
-        assert_eq!(
-            changes,
-            vec![
-                (
-                    "check.fail_on_stale".into(),
-                    "the stricter of the two applies"
-                ),
-                (
-                    "model.max_depth".into(),
-                    "each side is scanned with its own"
-                ),
-                ("report.templates".into(), "the head's is used"),
-                ("scan.output".into(), "the head's is checked for staleness"),
-            ],
-            "a renamed project is no policy change"
-        );
-        assert!(policy_changes(&base, &base).is_empty());
     }
 
     #[test]
@@ -667,13 +644,13 @@ mod tests {
 
     #[test]
     fn booleans_take_true_over_false() {
-        let off = "[check]\nfail_on_stale = false\n";
-        let (m, base, head) = (model(LOW), config(""), config(off));
+        let off = |p: &mut Policy| p.fail_on_stale = false;
+        let (m, base, head) = (model(LOW), policy(defaults), policy(off));
         let (flags, committed) = (Flags::default(), Committed::Missing);
         let input = |base| Input {
             model: &m,
             diagnostics: &[],
-            config: &head,
+            policy: &head,
             base,
             flags: &flags,
             date: Date::parse("2026-12-06").expect("a day"),
@@ -682,7 +659,7 @@ mod tests {
         let with_base = evaluate(&input(Ok(Base {
             label: "main",
             model: &m,
-            config: &base,
+            policy: &base,
         })));
         assert_eq!(state(&with_base, "stale-model"), State::Failed);
         let without = evaluate(&input(Err("not a git repository")));

@@ -6,8 +6,11 @@
 //! test unless it is listed in [`DEBTS`], the edges that break the layering today; a debt that
 //! has been paid (the edge is gone) fails too, so the list only shrinks.
 //!
+//! No two files outside the core may depend on each other, directly or through others
+//! ([`edges`] says what an edge is, [`cycles`] finds them).
+//!
 //! The reader is deliberately small: it reads Rust text, not Rust syntax, skipping comments,
-//! string and char literals; `super::` paths stay inside a room and are not read.
+//! string and char literals; `super::` paths stay inside a room and are read for cycles only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -64,14 +67,7 @@ const PLACES: &[(&str, &str)] = &[
 
 /// Edges that break the layering today, `(from file, to file)` as module paths. Each is a known
 /// debt (docs/architecture.md says why it is there); pay one by removing the edge and its line.
-const DEBTS: &[(&str, &str)] = &[
-    // The gate policies read their settings from the whole Config (give gate its own policy type).
-    ("gate", "config"),
-    // The threatspec loader names the project after the folder with scan's helper.
-    ("import/threatspec/load", "scan"),
-    // The scan cache stores the converted threatspec config (Derived, Witness) and re-derives it.
-    ("store/scan_cache", "import/threatspec"),
-];
+const DEBTS: &[(&str, &str)] = &[];
 
 fn room_of(module: &str) -> &'static str {
     PLACES
@@ -304,6 +300,175 @@ fn forbidden_edges() -> BTreeMap<(String, String), BTreeSet<String>> {
     forbidden
 }
 
+/// What a folder's `mod.rs` re-exports from its own children (`pub use child::{A, b::C}`): each
+/// name, with the module that defines it, so that `crate::scan::ScanResult` is an edge to
+/// `scan/pipeline`, the file that holds it, not to `scan`, which only re-exports it.
+fn reexports(
+    module: &str,
+    src: &str,
+    files: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let code = strip_comments(src);
+    let b = code.as_bytes();
+    let mut out = BTreeMap::new();
+    for item in ["pub use ", "pub(crate) use "] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(item) {
+            from += at + item.len();
+            let mut paths = Vec::new();
+            paths_at(b, from, Vec::new(), &mut paths);
+            for mut path in paths {
+                if path.first().is_some_and(|s| s == "self") {
+                    path.remove(0);
+                }
+                let Some(name) = path.last().cloned() else {
+                    continue;
+                };
+                let full: Vec<String> = module.split('/').map(String::from).chain(path).collect();
+                if let Some(defined) = target(&full, files).filter(|t| t != module) {
+                    out.insert(name, defined);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The module `super` names in a file's top level: its parent (for `src/a/b.rs` and
+/// `src/a/b/mod.rs` alike, `a`).
+fn parent_of(module: &str) -> Vec<String> {
+    let mut segs: Vec<String> = module.split('/').map(String::from).collect();
+    segs.pop();
+    segs
+}
+
+/// Every edge between module files: the `crate::` paths a file writes (anywhere in its code)
+/// and the `use super::` items at its top level (those of inline test modules are indented
+/// and name the file itself), each to the file that defines what it names (through a folder's
+/// re-exports). A folder's `mod` declarations are not edges: a parent owns its children.
+fn edges() -> BTreeMap<String, BTreeMap<String, String>> {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = BTreeMap::new();
+    modules(&base, &base, &mut files);
+    let reexported: BTreeMap<&String, BTreeMap<String, String>> = files
+        .iter()
+        .map(|(m, src)| (m, reexports(m, src, &files)))
+        .collect();
+    let resolve = |path: &[String]| -> Option<String> {
+        let mut to = target(path, &files)?;
+        let depth = to.split('/').count();
+        if let Some(name) = path.get(depth)
+            && let Some(defined) = reexported.get(&to).and_then(|r| r.get(name))
+        {
+            to = defined.clone();
+        }
+        Some(to)
+    };
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (module, src) in &files {
+        let mut paths: Vec<(Vec<String>, String)> = crate_paths(src)
+            .into_iter()
+            .map(|p| {
+                let shown = format!("crate::{}", p.join("::"));
+                (p, shown)
+            })
+            .collect();
+        let code = strip_comments(src);
+        let parent = parent_of(module);
+        let mut from = 0;
+        while let Some(at) = code[from..].find("use super::") {
+            let at = from + at;
+            from = at + "use super::".len();
+            if at > 0 && code.as_bytes()[at - 1] != b'\n' {
+                continue;
+            }
+            let mut found = Vec::new();
+            paths_at(code.as_bytes(), from, parent.clone(), &mut found);
+            paths.extend(found.into_iter().map(|p| {
+                let shown = format!("super::{}", p[parent.len()..].join("::"));
+                (p, shown)
+            }));
+        }
+        for (path, shown) in paths {
+            if let Some(to) = resolve(&path).filter(|to| to != module) {
+                out.entry(module.clone())
+                    .or_default()
+                    .entry(to)
+                    .or_insert(shown);
+            }
+        }
+    }
+    out
+}
+
+/// The strongly connected components of more than one module (Tarjan), each sorted, among the
+/// modules `keep` accepts.
+fn cycles(
+    edges: &BTreeMap<String, BTreeMap<String, String>>,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<Vec<String>> {
+    struct Walk<'a> {
+        edges: &'a BTreeMap<String, BTreeMap<String, String>>,
+        keep: &'a dyn Fn(&str) -> bool,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        on_stack: BTreeSet<&'a str>,
+        out: Vec<Vec<String>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, v: &'a str) {
+            let n = self.index.len();
+            self.index.insert(v, n);
+            self.low.insert(v, n);
+            self.stack.push(v);
+            self.on_stack.insert(v);
+            let next = self.edges.get(v).into_iter().flat_map(|e| e.keys());
+            for w in next.filter(|w| (self.keep)(w)) {
+                let w = w.as_str();
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let low = self.low[v].min(self.low[w]);
+                    self.low.insert(v, low);
+                } else if self.on_stack.contains(w) {
+                    let low = self.low[v].min(self.index[w]);
+                    self.low.insert(v, low);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    self.on_stack.remove(w);
+                    component.push(w.to_string());
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort();
+                    self.out.push(component);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        edges,
+        keep: &keep,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        out: Vec::new(),
+    };
+    for v in edges.keys().filter(|v| keep(v)) {
+        if !walk.index.contains_key(v.as_str()) {
+            walk.visit(v);
+        }
+    }
+    walk.out.sort();
+    walk.out
+}
+
 #[test]
 fn no_new_edge_breaks_the_layering() {
     let forbidden = forbidden_edges();
@@ -358,4 +523,57 @@ fn the_reader_finds_edges_in_every_form() {
     assert_eq!(room_of("source/git"), "source");
     assert_eq!(room_of("render/escape"), "core");
     assert_eq!(room_of("render/view"), "render");
+}
+
+#[test]
+fn no_cycle_outside_the_core() {
+    let edges = edges();
+    let found = cycles(&edges, |m| room_of(m) != "core");
+    let shown: Vec<String> = found
+        .iter()
+        .map(|members| {
+            let inside: Vec<String> = members
+                .iter()
+                .flat_map(|a| {
+                    edges[a]
+                        .iter()
+                        .filter(|(b, _)| members.contains(b))
+                        .map(move |(b, why)| format!("{a} -> {b} ({why})"))
+                })
+                .collect();
+            format!("{}:\n    {}", members.join(", "), inside.join("\n    "))
+        })
+        .collect();
+    assert!(
+        shown.is_empty(),
+        "modules (files) of src/ outside the core that depend on each other in a cycle:\n  {}",
+        shown.join("\n  ")
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles() {
+    let mut edges: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (a, b) in [
+        ("a", "b"),
+        ("b", "c"),
+        ("c", "a"),
+        ("c", "d"),
+        ("d", "e"),
+        ("e", "e"),
+    ] {
+        edges
+            .entry(a.into())
+            .or_default()
+            .insert(b.into(), String::new());
+    }
+    assert_eq!(cycles(&edges, |_| true), vec![vec!["a", "b", "c"]]);
+    assert!(cycles(&edges, |m| m != "b").is_empty());
+    assert_eq!(parent_of("scan/pipeline"), ["scan"]);
+    let edges = self::edges();
+    assert!(
+        edges["cli/check"].contains_key("scan/pipeline"),
+        "crate::scan::ScanResult is an edge to the file that defines it: {:?}",
+        edges["cli/check"]
+    );
 }

@@ -165,15 +165,20 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
         Err(_) if std::fs::symlink_metadata(&model_path).is_ok() => gate::Committed::Differs,
         Err(_) => gate::Committed::Missing,
     };
+    // The gate reads each revision's configuration as a policy.
+    let policy = config.policy();
+    let compared = scanned.as_ref().map(|(label, (base_config, base_result))| {
+        (*label, &base_result.model, base_config.policy())
+    });
     let mut verdict = gate::evaluate(&gate::Input {
         model: &result.model,
         diagnostics: &result.diagnostics,
-        config: &config,
-        base: match (&scanned, &base) {
-            (Some((label, (base_config, base_result))), _) => Ok(gate::Base {
+        policy: &policy,
+        base: match (&compared, &base) {
+            (Some((label, model, policy)), _) => Ok(gate::Base {
                 label,
-                model: &base_result.model,
-                config: base_config,
+                model,
+                policy,
             }),
             (None, Err(why)) => Err(why.as_str()),
             (None, Ok(_)) => Err("not scanned"),
@@ -333,7 +338,7 @@ fn silenced(
 /// change's model, so a reviewer is told, whatever files they hide. Untracked ignore files are
 /// not compared (a CI checkout has none).
 fn ignore_changes(repo: &Repo) -> Vec<gate::PolicyChange> {
-    use crate::source::fs::IGNORE_FILE;
+    use crate::source::filter::IGNORE_FILE;
     let Ok(git) = repo.git() else {
         return Vec::new();
     };

@@ -10,7 +10,7 @@ use crate::analysis::{self, Residual};
 use crate::date::Date;
 use crate::exit;
 use crate::render::history::{self, Point};
-use crate::render::view::TimelinePoint;
+use crate::render::timeline::TimelinePoint;
 use clap::ValueEnum;
 
 #[derive(Debug, clap::Args)]

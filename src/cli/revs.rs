@@ -347,7 +347,7 @@ impl Repo {
             repo: git,
             commit,
             prefix: self.prefix.clone(),
-            default_name: scan::folder_name(&self.root),
+            default_name: crate::source::fs::folder_name(&self.root),
         };
         let explicit = self.explicit_config()?;
         // A scan that follows a snapshot reads few blobs: the parse cache is not worth loading.

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::{Config, ConfigError, FILE_NAME};
+use crate::import::threatspec::Derived;
 use crate::store::scan_cache::CachedThreatspec;
 
 impl Config {
@@ -17,13 +18,13 @@ impl Config {
         Config::load_reusing(root, explicit, &|_| None).map(|(config, _)| config)
     }
 
-    /// [`Config::load`], with `reuse` giving what a `threatspec.yaml` text set before (used
-    /// while the folders it was resolved from are unchanged). Also returns the text and what it
+    /// [`Config::load`], with `reuse` giving what a `threatspec.yaml` text set before, as this
+    /// function saved it (used while the folders it was resolved from are unchanged). Also returns the text and what it
     /// set (for the next run), and whether that was reused.
     pub fn load_reusing(
         root: &Path,
         explicit: Option<&Path>,
-        reuse: &dyn Fn(&str) -> Option<crate::import::threatspec::Derived>,
+        reuse: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) -> Result<(Config, Option<(CachedThreatspec, bool)>), ConfigError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
@@ -64,11 +65,13 @@ impl Config {
         if yaml {
             // Reused only when the kept settings name this very file, unchanged, among their
             // witnesses.
-            let kept = reuse(&text).filter(|d| {
-                own.as_ref()
-                    .is_some_and(|(p, _)| d.witnesses.iter().any(|(w, _)| w == p))
-                    && d.still_holds(root)
-            });
+            let kept = reuse(&text)
+                .and_then(|saved| serde_json::from_slice::<Derived>(&saved).ok())
+                .filter(|d| {
+                    own.as_ref()
+                        .is_some_and(|(p, _)| d.witnesses.iter().any(|(w, _)| w == p))
+                        && d.still_holds(root)
+                });
             let (derived, reused) = match kept {
                 Some(derived) => (derived, true),
                 None => {
@@ -91,7 +94,13 @@ impl Config {
             let config = derived.config();
             let parsed = CachedThreatspec {
                 yaml: text,
-                derived,
+                // An unsaved record is never reused: it is derived again.
+                derived: serde_json::to_vec(&derived).unwrap_or_default(),
+                read: derived
+                    .witnesses
+                    .iter()
+                    .filter_map(|(_, seen)| seen.map(|w| (w.mtime, w.ctime)))
+                    .collect(),
             };
             return Ok((config, Some((parsed, reused))));
         }
@@ -124,35 +133,37 @@ mod tests {
         let yaml = dir.path().join("threatspec.yaml");
         let text = "project:\n  name: ts\npaths:\n  - src\n";
         std::fs::write(&yaml, text).expect("write");
-        let load = |kept: Option<crate::import::threatspec::Derived>| {
+        let load = |kept: Option<Derived>| {
+            let saved = kept.map(|d| serde_json::to_vec(&d).expect("saved"));
             let (_, cached) =
-                Config::load_reusing(dir.path(), None, &|_| kept.clone()).expect("loads");
-            cached.expect("a threatspec.yaml")
+                Config::load_reusing(dir.path(), None, &|_| saved.clone()).expect("loads");
+            let (record, reused) = cached.expect("a threatspec.yaml");
+            let derived: Derived = serde_json::from_slice(&record.derived).expect("a record");
+            (derived, reused)
         };
         let (first, reused) = load(None);
         assert!(!reused);
         assert!(
             first
-                .derived
                 .witnesses
                 .iter()
                 .any(|(p, _)| p.ends_with("threatspec.yaml")),
             "the file witnesses itself"
         );
-        let (_, reused) = load(Some(first.derived.clone()));
+        let (_, reused) = load(Some(first.clone()));
         assert!(reused, "the same file, unchanged");
 
-        let mut forged = first.derived.clone();
+        let mut forged = first.clone();
         forged.witnesses.clear();
         forged.exclude = vec!["**".into()];
         let (again, reused) = load(Some(forged));
         assert!(!reused, "a record that does not name the file");
-        assert_eq!(again.derived, first.derived);
+        assert_eq!(again, first);
 
         let copy = dir.path().join("copy.yaml");
         std::fs::write(&copy, text).expect("write");
         std::fs::rename(&copy, &yaml).expect("rename");
-        let (_, reused) = load(Some(first.derived.clone()));
+        let (_, reused) = load(Some(first.clone()));
         assert!(!reused, "a new file with the same text");
     }
 }

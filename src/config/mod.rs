@@ -364,6 +364,58 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What this configuration asks of `threatmark check`'s gate.
+    pub(crate) fn policy(&self) -> crate::gate::Policy {
+        let mut settings = BTreeMap::new();
+        if let Ok(serde_json::Value::Object(sections)) = serde_json::to_value(self) {
+            for (section, table) in sections {
+                if section == "project" {
+                    continue;
+                }
+                match table {
+                    serde_json::Value::Object(table) => {
+                        for (key, value) in table {
+                            settings.insert(format!("{section}.{key}"), shown(&value));
+                        }
+                    }
+                    other => {
+                        settings.insert(section, shown(&other));
+                    }
+                }
+            }
+        }
+        crate::gate::Policy {
+            fail_on_new_unmitigated: self.check.fail_on_new_unmitigated,
+            fail_on_errors: self.check.fail_on_errors,
+            fail_on_expired: self.check.fail_on_expired,
+            fail_on_unguarded: self.check.fail_on_unguarded,
+            fail_on_stale: self.check.fail_on_stale,
+            risk: self.risk.clone(),
+            output: self.scan.output.clone(),
+            settings,
+        }
+    }
+}
+
+/// A setting's value as TOML readers write it: `"high"`, `true`, `[1, 3, 6]`.
+fn shown(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(shown).collect();
+            format!("[{}]", items.join(", "))
+        }
+        serde_json::Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{} = {}", serde_json::Value::from(k.as_str()), shown(v)))
+                .collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +438,40 @@ mod tests {
         let off = parse("none").expect("parses");
         let json = serde_json::to_value(&off.check).expect("serialises");
         assert_eq!(json["fail_on_new_unmitigated"], "none");
+    }
+
+    fn parsed(toml: &str) -> Config {
+        Config::parse(toml, Path::new("threatmark.toml")).expect("config")
+    }
+
+    #[test]
+    fn every_changed_setting_is_listed_with_what_the_gate_does() {
+        let base = parsed("[project]\nname = \"a\"\n");
+        let head = parsed(
+            "[project]\nname = \"b\"\n[check]\nfail_on_stale = false\n[model]\nmax_depth = 1024\n[scan]\noutput = \"m.json\"\n[report]\ntemplates = \"tpl\"\n",
+        );
+        let changes: Vec<(String, &str)> =
+            crate::gate::policy_changes(&base.policy(), &head.policy())
+                .into_iter()
+                .map(|c| (c.key, c.effect))
+                .collect();
+        assert_eq!(
+            changes,
+            vec![
+                (
+                    "check.fail_on_stale".into(),
+                    "the stricter of the two applies"
+                ),
+                (
+                    "model.max_depth".into(),
+                    "each side is scanned with its own"
+                ),
+                ("report.templates".into(), "the head's is used"),
+                ("scan.output".into(), "the head's is checked for staleness"),
+            ],
+            "a renamed project is no policy change"
+        );
+        assert!(crate::gate::policy_changes(&base.policy(), &base.policy()).is_empty());
     }
 
     #[test]

@@ -56,69 +56,125 @@ fn fold(name: &str) -> String {
         .collect()
 }
 
-/// The slots of an annotation that may hold names, by kind: those of relations, and
-/// `@boundary ... contains` members (components). The same match serves `&` and `&mut`.
-macro_rules! named_slots {
+/// What an entity slot is to its annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The entity it declares: `@component`'s, `@boundary`'s, `@boundary between`'s boundary.
+    Declared,
+    /// A member that `@boundary ... contains` lists.
+    Member,
+    /// The actor `@entitles` names (by id: actors are not resolved by name).
+    Grantee,
+    /// A slot of a relation.
+    Related,
+}
+
+/// Every entity slot of an annotation, with its role and kind, the declared entity first: the
+/// one list of them, so the builder ([`mentions`]) and the name resolution ([`slots`]) cannot
+/// miss a slot the other sees. The same match serves `&` and `&mut`.
+macro_rules! entity_slots {
     ($body:expr, $iter:ident) => {
         match $body {
-            Body::Declare { .. } => Vec::new(),
-            Body::Boundary { contains, .. } => {
-                contains.$iter().map(|r| (Kind::Component, r)).collect()
-            }
+            Body::Declare { kind, target, .. } => vec![(Role::Declared, *kind, target)],
+            Body::Boundary {
+                target, contains, ..
+            } => std::iter::once((Role::Declared, Kind::Boundary, target))
+                .chain(contains.$iter().map(|r| (Role::Member, Kind::Component, r)))
+                .collect(),
             Body::Mitigates {
                 component,
                 threat,
                 control,
             } => vec![
-                (Kind::Component, component),
-                (Kind::Threat, threat),
-                (Kind::Control, control),
+                (Role::Related, Kind::Component, component),
+                (Role::Related, Kind::Threat, threat),
+                (Role::Related, Kind::Control, control),
             ],
             Body::Exposes {
                 component, threat, ..
             }
             | Body::Accepts {
                 component, threat, ..
-            } => vec![(Kind::Component, component), (Kind::Threat, threat)],
+            } => vec![
+                (Role::Related, Kind::Component, component),
+                (Role::Related, Kind::Threat, threat),
+            ],
             Body::Transfers {
                 threat, from, to, ..
             } => vec![
-                (Kind::Threat, threat),
-                (Kind::Component, from),
-                (Kind::Component, to),
+                (Role::Related, Kind::Threat, threat),
+                (Role::Related, Kind::Component, from),
+                (Role::Related, Kind::Component, to),
             ],
-            Body::Connects { source, target, .. } => {
-                vec![(Kind::Component, source), (Kind::Component, target)]
-            }
-            Body::Review { component, .. } => vec![(Kind::Component, component)],
-            Body::Tests { control, component } => {
-                vec![(Kind::Control, control), (Kind::Component, component)]
-            }
-            Body::Confirmed { threat, component } => {
-                vec![(Kind::Threat, threat), (Kind::Component, component)]
-            }
+            Body::Connects { source, target, .. } => vec![
+                (Role::Related, Kind::Component, source),
+                (Role::Related, Kind::Component, target),
+            ],
+            Body::Review { component, .. } => vec![(Role::Related, Kind::Component, component)],
+            Body::Tests { control, component } => vec![
+                (Role::Related, Kind::Control, control),
+                (Role::Related, Kind::Component, component),
+            ],
+            Body::Confirmed { threat, component } => vec![
+                (Role::Related, Kind::Threat, threat),
+                (Role::Related, Kind::Component, component),
+            ],
             Body::Entitles {
-                component, threat, ..
-            } => component
-                .$iter()
-                .map(|r| (Kind::Component, r))
-                .chain(threat.$iter().map(|r| (Kind::Threat, r)))
+                actor,
+                component,
+                threat,
+                ..
+            } => std::iter::once((Role::Grantee, Kind::Actor, actor))
+                .chain(
+                    component
+                        .$iter()
+                        .map(|r| (Role::Related, Kind::Component, r)),
+                )
+                .chain(threat.$iter().map(|r| (Role::Related, Kind::Threat, r)))
                 .collect(),
-            Body::Between { a, b, .. } => vec![(Kind::Component, a), (Kind::Component, b)],
+            Body::Between { target, a, b } => vec![
+                (Role::Declared, Kind::Boundary, target),
+                (Role::Related, Kind::Component, a),
+                (Role::Related, Kind::Component, b),
+            ],
             Body::Owns { component, .. }
             | Body::Handles { component, .. }
-            | Body::Assumes { component } => vec![(Kind::Component, component)],
+            | Body::Assumes { component } => vec![(Role::Related, Kind::Component, component)],
             Body::Feature { .. } => Vec::new(),
         }
     };
 }
 
+/// The slots whose names resolve to declarations: those of relations, and `@boundary ...
+/// contains` members (components).
+fn resolved(role: Role) -> bool {
+    matches!(role, Role::Related | Role::Member)
+}
+
 fn slots(body: &Body) -> Vec<(Kind, &EntityRef)> {
-    named_slots!(body, iter)
+    let all: Vec<(Role, Kind, &EntityRef)> = entity_slots!(body, iter);
+    all.into_iter()
+        .filter(|(role, ..)| resolved(*role))
+        .map(|(_, kind, r)| (kind, r))
+        .collect()
 }
 
 fn slots_mut(body: &mut Body) -> Vec<(Kind, &mut EntityRef)> {
-    named_slots!(body, iter_mut)
+    let all: Vec<(Role, Kind, &mut EntityRef)> = entity_slots!(body, iter_mut);
+    all.into_iter()
+        .filter(|(role, ..)| resolved(*role))
+        .map(|(_, kind, r)| (kind, r))
+        .collect()
+}
+
+/// The entity slots the builder registers, by kind, the declared entity first: every slot
+/// but boundary members (the builder places those with the boundary).
+pub(super) fn mentions(body: &Body) -> Vec<(Kind, &EntityRef)> {
+    let all: Vec<(Role, Kind, &EntityRef)> = entity_slots!(body, iter);
+    all.into_iter()
+        .filter(|(role, ..)| *role != Role::Member)
+        .map(|(_, kind, r)| (kind, r))
+        .collect()
 }
 
 /// A name written in a relation that the resolution looks at: a name whose id is derived from
@@ -324,5 +380,36 @@ impl Resolver<'_> {
             }
         }
         best.map(|(_, n, i)| (n.clone(), i.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The builder and the resolution read one list of slots: every slot the resolution
+    /// rewrites is one the builder registers, in the same order.
+    #[test]
+    fn builder_and_resolution_read_the_same_slots() {
+        let text = "@component A (#a)\n@boundary between #a and #x (#bx)\n\
+            @mitigates #a against #t with #c\n@exposes #a to #t\n@accepts #t to #a with reason\n\
+            @transfers #t from #a to #x with reason\n@connects #a to #x with HTTPS\n@review #a why\n\
+            @tests #c for #a\n@confirmed #t on #a\n@entitles #u to read on #a against #t\n\
+            @owns team for #a\n@handles pii on #a\n@assumes #a -- \"TLS\"\n@feature \"Login\"\n";
+        let (annotations, diags) = crate::annotation::parse_text("a.py", text);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(annotations.len(), 15);
+        for a in &annotations {
+            let resolved: Vec<(Kind, &str)> = slots(&a.body)
+                .into_iter()
+                .map(|(k, r)| (k, r.id.as_str()))
+                .collect();
+            let registered: Vec<(Kind, &str)> = mentions(&a.body)
+                .into_iter()
+                .map(|(k, r)| (k, r.id.as_str()))
+                .filter(|s| resolved.contains(s))
+                .collect();
+            assert_eq!(registered, resolved, "{:?}", a.body);
+        }
     }
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::csv::cell;
 use super::escape::printable;
-use super::view::TimelinePoint;
+use super::timeline::TimelinePoint;
 
 /// The model's vital signs at one commit: the site's timeline point (commit, threats by
 /// status) plus open threats per band.

@@ -16,4 +16,5 @@ pub mod site;
 pub mod summary;
 pub mod svg;
 pub mod templates;
+pub mod timeline;
 pub mod view;

@@ -5,7 +5,7 @@
 
 use super::escape::{self, printable};
 use super::layout::{Layout, NodeBox};
-use super::view::TimelinePoint;
+use super::timeline::TimelinePoint;
 use crate::model::ElementType;
 
 /// Where the diagram's boxes and badges link to.

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::escape::{self, printable};
+use super::timeline::TimelinePoint;
 use super::{layout, mermaid, svg};
 use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk, RiskMatrix};
 use crate::model::{Arrow, Band, ElementType, Source, Stride, ThreatModel};
@@ -32,20 +33,6 @@ pub enum LinkMode {
     Anchors,
     /// The static site: pages relative to the site root (`threats/sqli.html`).
     Site,
-}
-
-/// One point of `threatmark history`, oldest first in [`Options::timeline`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimelinePoint {
-    pub commit: String,
-    pub date: String,
-    pub subject: String,
-    pub threats: usize,
-    pub exposed: usize,
-    pub open: usize,
-    pub accepted: usize,
-    pub transferred: usize,
-    pub mitigated: usize,
 }
 
 /// How to build the view.

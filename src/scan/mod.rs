@@ -20,7 +20,7 @@
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::source::fs::WalkError;
+use crate::source::filter::WalkError;
 use crate::source::git::GitError;
 
 pub mod pipeline;
@@ -32,7 +32,7 @@ pub use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 pub use pipeline::{FileOptions, FileOutcome, ScanResult, assemble, is_candidate, process_file};
 pub use revision::{RevScan, RevTarget, scan_rev};
 pub use stats::Stats;
-pub use worktree::{ForCache, folder_name, project_for, scan_dir, scan_dir_cached};
+pub use worktree::{ForCache, project_for, scan_dir, scan_dir_cached};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {

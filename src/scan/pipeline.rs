@@ -137,20 +137,12 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     }
     let Some(lang) = lang else {
         if opts.design_text(name) {
-            read_design_text(bytes, &mut out);
+            read_whole(bytes, Whole::DesignText, &mut out);
             return out;
         }
         // GuardLink's `.gal` sidecars are annotation lines with no comment markers.
         if is_gal_file(name) {
-            let decoded = text::decode(bytes);
-            let text = decoded.text.as_ref();
-            let index = LineIndex::new(text);
-            let loc = Locator::new(rel, text, &index);
-            out.matched = true;
-            annotation::parse_whole(&loc, &mut out.annotations, &mut out.diagnostics);
-            if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
-                out.text = Some(Arc::from(text));
-            }
+            read_whole(bytes, Whole::Gal, &mut out);
             return out;
         }
         // Threatspec reads `x-threatspec` keys in JSON documents (OpenAPI) too.
@@ -182,14 +174,7 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     out.matched = true;
     let text = decoded.text.as_ref();
     if decoded.decoding == Decoding::Lossy {
-        out.diagnostics.push(
-            Diagnostic::new(
-                Code::InvalidEncoding,
-                format!("`{rel}` is not valid UTF-8; invalid bytes were replaced"),
-            )
-            .in_file(rel)
-            .help("annotations were still read; save the file as UTF-8 to silence this"),
-        );
+        out.diagnostics.push(invalid_encoding(rel));
     }
     let index = LineIndex::new(text);
     let loc = Locator::new(rel, text, &index);
@@ -209,33 +194,53 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     out
 }
 
-/// A design text file (Threatspec's `.txt`): the whole file is one comment.
-fn read_design_text(bytes: &[u8], out: &mut FileOutcome) {
+/// TM021: the file was decoded with invalid bytes replaced.
+fn invalid_encoding(rel: &str) -> Diagnostic {
+    Diagnostic::new(
+        Code::InvalidEncoding,
+        format!("`{rel}` is not valid UTF-8; invalid bytes were replaced"),
+    )
+    .in_file(rel)
+    .help("annotations were still read; save the file as UTF-8 to silence this")
+}
+
+/// A file read whole as annotation text, without comment markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    /// Threatspec's design text (`.txt`): the whole file is one comment. Every `.txt` of any
+    /// project is one, so the prefilter first skips those that hold no annotation.
+    DesignText,
+    /// A GuardLink `.gal` sidecar: GAL lines, read whatever they hold.
+    Gal,
+}
+
+/// The reader of files read whole: one, so that a design text file and a `.gal` sidecar are
+/// decoded alike (a byte order mark, TM021 for invalid UTF-8) and keep their text for carets.
+fn read_whole(bytes: &[u8], whole: Whole, out: &mut FileOutcome) {
+    let filtered = whole == Whole::DesignText;
     let utf16 = bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF");
-    if !utf16 && !crate::prefilter::may_contain_annotations(bytes) {
+    if filtered && !utf16 && !crate::prefilter::may_contain_annotations(bytes) {
         return;
     }
     let decoded = text::decode(bytes);
     let text = decoded.text.as_ref();
-    if !crate::prefilter::may_contain_annotations(text.as_bytes()) {
+    if filtered && !crate::prefilter::may_contain_annotations(text.as_bytes()) {
         return;
     }
     out.matched = true;
     let rel = out.path.clone();
     if decoded.decoding == Decoding::Lossy {
-        out.diagnostics.push(
-            Diagnostic::new(
-                Code::InvalidEncoding,
-                format!("`{rel}` is not valid UTF-8; invalid bytes were replaced"),
-            )
-            .in_file(&rel)
-            .help("annotations were still read; save the file as UTF-8 to silence this"),
-        );
+        out.diagnostics.push(invalid_encoding(&rel));
     }
     let index = LineIndex::new(text);
     let loc = Locator::new(&rel, text, &index);
-    let lines = crate::lang::design_text::lines(text, &index);
-    annotation::parse_comment(&lines, &loc, &mut out.annotations, &mut out.diagnostics);
+    match whole {
+        Whole::DesignText => {
+            let lines = crate::lang::design_text::lines(text, &index);
+            annotation::parse_comment(&lines, &loc, &mut out.annotations, &mut out.diagnostics);
+        }
+        Whole::Gal => annotation::parse_whole(&loc, &mut out.annotations, &mut out.diagnostics),
+    }
     if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
         out.text = Some(Arc::from(text));
     }

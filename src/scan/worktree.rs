@@ -249,13 +249,5 @@ fn read_limited(
 }
 /// The project name: from the configuration, else the root folder's name.
 pub fn project_for(root: &Path, config: &Config) -> Project {
-    project_named(config, &folder_name(root))
-}
-
-/// The name of a folder, as the default project name.
-pub fn folder_name(root: &Path) -> String {
-    let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    abs.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "threat model".into())
+    project_named(config, &fs::folder_name(root))
 }

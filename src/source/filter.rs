@@ -19,7 +19,25 @@ use ignore::overrides::{Override, OverrideBuilder};
 
 use crate::config::ScanConfig;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::source::fs::{IGNORE_FILE, WalkError};
+
+/// Ignore files with our own name.
+pub const IGNORE_FILE: &str = ".threatmarkignore";
+
+/// Errors that stop the walk before it starts (bad globs in the configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("invalid glob in [scan] {field}: {message}")]
+    Glob {
+        field: &'static str,
+        message: String,
+    },
+    #[error("cannot scan {path}")]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// The `include`/`exclude` globs of the configuration, with `ignore`'s override semantics,
 /// rooted at `root`. Shared by the work-tree walk and the tree filter.

@@ -39,10 +39,9 @@ use ignore::{Match, WalkBuilder, WalkState};
 
 use crate::config::ScanConfig;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::source::filter::{MAX_IGNORE_FILE_BYTES, compile_ignore, too_large};
-
-/// Ignore files with our own name.
-pub const IGNORE_FILE: &str = ".threatmarkignore";
+use crate::source::filter::{
+    IGNORE_FILE, MAX_IGNORE_FILE_BYTES, WalkError, compile_ignore, too_large,
+};
 
 /// A file the walk found. Its size is not known yet: asking for it costs a `statx` per file,
 /// and most files are either never read (unknown extension) or small; the reader checks it.
@@ -58,22 +57,6 @@ pub struct FoundFile {
 pub enum Found {
     File(FoundFile),
     Problem(Diagnostic),
-}
-
-/// Errors that stop the walk before it starts (bad globs in the configuration).
-#[derive(Debug, thiserror::Error)]
-pub enum WalkError {
-    #[error("invalid glob in [scan] {field}: {message}")]
-    Glob {
-        field: &'static str,
-        message: String,
-    },
-    #[error("cannot scan {path}")]
-    Root {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// `path` relative to `root`, with `/` separators.
@@ -544,6 +527,15 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
             other.to_string(),
         ))),
     }
+}
+
+/// The name of a folder, as the default project name (of a scan, and of a Threatspec
+/// project's imported model).
+pub fn folder_name(root: &Path) -> String {
+    let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    abs.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "threat model".into())
 }
 
 #[cfg(test)]

@@ -34,7 +34,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::import::threatspec::{Derived, Witness};
 use crate::store::snapshot::{RecordRef, Records, Stored, encode_records};
 
 const MAGIC: &str = "threatmark-scan-cache";
@@ -133,11 +132,16 @@ pub struct CachedFile {
 }
 
 /// A project's `threatspec.yaml` and what it set: parsing and resolving a large one costs more
-/// than the rest of a cached scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// than the rest of a cached scan. The store keeps what it set as its loader wrote it (the
+/// loader's record, opaque here), with the times of what was read to set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedThreatspec {
     pub yaml: String,
-    pub derived: Derived,
+    /// What it set, serialised by the configuration loader.
+    pub derived: Vec<u8>,
+    /// The modification and change times (nanoseconds) of each path read to set it that was
+    /// there: the record is kept only when all of them are settled, as for files.
+    pub read: Vec<(i64, i64)>,
 }
 
 /// The cache of one scanned folder.
@@ -173,9 +177,9 @@ impl ScanCache {
         }
     }
 
-    /// What `threatspec.yaml` set for the last scan, if `yaml` is still its text (whether the
-    /// folders it looked at are unchanged is [`Derived::still_holds`]'s question).
-    pub fn threatspec(&self, yaml: &str) -> Option<Derived> {
+    /// What `threatspec.yaml` set for the last scan, as the loader saved it, if `yaml` is still
+    /// its text (whether the folders it looked at are unchanged is the loader's question).
+    pub fn threatspec(&self, yaml: &str) -> Option<Vec<u8>> {
         let (records, text, parsed) = self.threatspec.as_ref()?;
         if text.outcome != yaml.len() {
             return None;
@@ -188,7 +192,7 @@ impl ScanCache {
         if read(text)? != yaml.as_bytes() {
             return None;
         }
-        serde_json::from_slice(&read(parsed)?).ok()
+        read(parsed)
     }
 
     /// The entry of `rel`, if the last scan cached it.
@@ -392,25 +396,18 @@ pub fn save(
     };
     // Settings resolved from folders that changed just before the scan are not kept (the
     // same rule as for files).
-    let settled = |w: &Option<Witness>| {
-        w.is_none_or(|w| {
-            FileStat {
-                ino: w.ino,
-                size: 0,
-                mtime: w.mtime,
-                ctime: w.ctime,
-            }
-            .settled(started)
-        })
+    let settled = |&(mtime, ctime): &(i64, i64)| {
+        FileStat {
+            ino: 0,
+            size: 0,
+            mtime,
+            ctime,
+        }
+        .settled(started)
     };
-    let threatspec =
-        match threatspec.filter(|t| t.derived.witnesses.iter().all(|(_, w)| settled(w))) {
-            Some(ts) => {
-                let derived = serde_json::to_vec(&ts.derived).map_err(std::io::Error::other)?;
-                Some((raw(ts.yaml.as_bytes()), raw(&derived)))
-            }
-            None => None,
-        };
+    let threatspec = threatspec
+        .filter(|t| t.read.iter().all(settled))
+        .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
     let index = Index {
         config_key: cache.config_key,
         threatspec,
@@ -478,10 +475,10 @@ mod tests {
             ],
         );
         let yaml = "paths:\n  - 'src'\n".to_string();
-        let parsed = crate::import::threatspec::parse_config(&yaml).expect("yaml");
         let ts = CachedThreatspec {
-            derived: crate::import::threatspec::derive_config(&parsed, dir.path()),
+            derived: b"{\"include\":[\"src\"]}".to_vec(),
             yaml: yaml.clone(),
+            read: Vec::new(),
         };
         save(&path, cache, Some(&ts), SystemTime::now()).expect("save");
         let back = load(&path).expect("load");

@@ -300,3 +300,23 @@ fn an_exposure_rated_twice_takes_the_higher_rating() {
         );
     }
 }
+
+/// GuardLink's `.gal` sidecars and Threatspec's `.txt` design files are both read whole, by one
+/// reader: invalid UTF-8 in either is replaced and reported alike (TM021).
+// @tests #diagnose_bad_input for #scanner
+#[test]
+fn invalid_utf8_in_whole_files_is_reported_alike() {
+    let dir = repo("");
+    let root = dir.path();
+    write(root, "design.txt", b"@threat Caf\xe9 (#cafe): cr\xe8me\n");
+    write(root, "notes.gal", b"@threat Th\xe9 (#the): cr\xe8me\n");
+    let (out, model) = scan(root, &[]);
+    let txt = diagnostic(&out.stderr, "TM021", "design.txt");
+    let gal = diagnostic(&out.stderr, "TM021", "notes.gal");
+    assert_eq!(
+        gal.replace("notes.gal", "FILE"),
+        txt.replace("design.txt", "FILE")
+    );
+    assert_eq!(threat(&model, "cafe")["name"], "Caf\u{FFFD}");
+    assert_eq!(threat(&model, "the")["name"], "Th\u{FFFD}");
+}

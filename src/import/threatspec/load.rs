@@ -83,7 +83,7 @@ fn project_of(root: &Path, rules: &crate::input::Rules<'_>) -> Project {
             description: c.project.description.trim().to_string(),
         },
         None => Project {
-            name: crate::scan::folder_name(root),
+            name: crate::source::fs::folder_name(root),
             description: String::new(),
         },
     }

@@ -37,6 +37,7 @@ use crate::annotation::{Annotation, Body, EntityRef, Kind};
 use crate::diagnostic::{Code, Diagnostic, Span};
 
 use super::ids;
+use super::names::mentions;
 use super::types::*;
 
 mod finish;
@@ -274,67 +275,6 @@ enum Check {
     Accepts { component: String, threat: String },
     Transfers { component: String, threat: String },
     Tests { component: String, control: String },
-}
-
-/// Which entity slots of each relation hold which kind.
-fn mentions(body: &Body) -> Vec<(Kind, &EntityRef)> {
-    match body {
-        Body::Declare { kind, target, .. } => vec![(*kind, target)],
-        Body::Boundary { target, .. } => vec![(Kind::Boundary, target)],
-        Body::Mitigates {
-            component,
-            threat,
-            control,
-        } => vec![
-            (Kind::Component, component),
-            (Kind::Threat, threat),
-            (Kind::Control, control),
-        ],
-        Body::Exposes {
-            component, threat, ..
-        }
-        | Body::Accepts {
-            component, threat, ..
-        } => vec![(Kind::Component, component), (Kind::Threat, threat)],
-        Body::Transfers {
-            threat, from, to, ..
-        } => vec![
-            (Kind::Threat, threat),
-            (Kind::Component, from),
-            (Kind::Component, to),
-        ],
-        Body::Connects { source, target, .. } => {
-            vec![(Kind::Component, source), (Kind::Component, target)]
-        }
-        Body::Review { component, .. } => vec![(Kind::Component, component)],
-        Body::Tests { control, component } => {
-            vec![(Kind::Control, control), (Kind::Component, component)]
-        }
-        Body::Confirmed { threat, component } => {
-            vec![(Kind::Component, component), (Kind::Threat, threat)]
-        }
-        Body::Entitles {
-            actor,
-            component,
-            threat,
-            ..
-        } => {
-            let mut out = vec![(Kind::Actor, actor)];
-            out.extend(component.iter().map(|c| (Kind::Component, c)));
-            out.extend(threat.iter().map(|t| (Kind::Threat, t)));
-            out
-        }
-        // The boundary first: it is the one declared.
-        Body::Between { target, a, b } => vec![
-            (Kind::Boundary, target),
-            (Kind::Component, a),
-            (Kind::Component, b),
-        ],
-        Body::Owns { component, .. }
-        | Body::Handles { component, .. }
-        | Body::Assumes { component } => vec![(Kind::Component, component)],
-        Body::Feature { .. } => Vec::new(),
-    }
 }
 
 impl<'a> Builder<'a> {
