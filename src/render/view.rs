@@ -17,7 +17,9 @@ use serde::Serialize;
 
 use super::escape::{self, printable};
 use super::{layout, mermaid, svg};
-use crate::analysis::{Analysis, Basis, ElementKind, ElementRef, Residual, Risk, RiskMatrix};
+use crate::analysis::{
+    Analysis, Basis, CoverageTarget, ElementKind, ElementRef, Residual, Risk, RiskMatrix,
+};
 use crate::model::{Arrow, Band, ElementType, Source, Stride, ThreatModel};
 use crate::source_url::SourceUrl;
 
@@ -476,7 +478,7 @@ pub struct FindingView {
 pub struct CoverageView {
     pub element: ItemRef,
     /// `process`, `store`, `external` or `flow`.
-    pub element_type: String,
+    pub element_type: CoverageTarget,
     pub applicable: String,
     pub covered: String,
     pub missing: String,
@@ -882,7 +884,7 @@ impl Builder<'_> {
         let letters = |s: &[Stride]| s.iter().map(|x| x.letter()).collect::<String>();
         CoverageView {
             element: self.element(&c.element),
-            element_type: printable(&c.element_type),
+            element_type: c.element_type,
             applicable: letters(&c.applicable),
             covered: letters(&c.covered),
             missing: letters(&c.missing),
