@@ -1021,21 +1021,20 @@ impl<'m> Analyzer<'m> {
             .flat_map(|t| t.components.iter().cloned())
             .collect();
         linked.extend(m.reviews.iter().map(|r| r.link.component.clone()));
+        // A walk stops where an earlier one passed: together they are linear in the model.
+        let nesting = m.component_nesting();
         let mut with_linked_descendant = BTreeSet::new();
         for id in &linked {
-            let mut cur = m.component(id).and_then(|c| c.extra.parent.clone());
-            let mut guard = 0;
-            while let Some(p) = cur {
-                guard += 1;
-                if guard > m.components.len() || !with_linked_descendant.insert(p.clone()) {
+            for p in nesting.ancestors(id) {
+                if !with_linked_descendant.insert(p) {
                     break;
                 }
-                cur = m.component(&p).and_then(|c| c.extra.parent.clone());
             }
         }
         for c in &m.components {
             let external = c.attributes.element_type == Some(ElementType::External);
-            if external || linked.contains(&c.id) || with_linked_descendant.contains(&c.id) {
+            if external || linked.contains(&c.id) || with_linked_descendant.contains(c.id.as_str())
+            {
                 continue;
             }
             self.findings.push(Finding {
