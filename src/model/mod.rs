@@ -7,7 +7,7 @@ mod nesting;
 mod types;
 
 pub use build::{FileAnnotations, Limits, MAX_DEPTH_LIMIT, build, build_from, build_limited};
-pub use nesting::Nesting;
+pub(crate) use nesting::Nesting;
 pub use types::*;
 
 /// The model as `threatmodel.json` holds it: pretty-printed, one value per line, a final newline.
