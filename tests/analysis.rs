@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use threatmark::analysis::{
-    self, Analysis, Basis, ElementKind, Finding, Residual, RiskMatrix, applicable,
+    self, Analysis, Basis, CoverageTarget, ElementKind, Finding, Residual, RiskMatrix, applicable,
 };
 use threatmark::annotation::parse_text;
 use threatmark::config::Config;
@@ -678,14 +678,20 @@ fn coverage_of_each_element_type_on_a_crossing() {
     };
 
     let user = row(ElementKind::Component, "user");
-    assert_eq!(user.element_type, "external");
+    assert_eq!(
+        user.element_type,
+        CoverageTarget::Element(ElementType::External)
+    );
     assert_eq!(
         (user.covered.as_slice(), user.missing.as_slice()),
         (&[Spoofing][..], &[Repudiation][..])
     );
 
     let api = row(ElementKind::Component, "api");
-    assert_eq!(api.element_type, "process");
+    assert_eq!(
+        api.element_type,
+        CoverageTarget::Element(ElementType::Process)
+    );
     assert_eq!(api.applicable, Stride::ALL);
     assert_eq!(api.covered, [Spoofing, ElevationOfPrivilege]);
     assert_eq!(
@@ -700,12 +706,15 @@ fn coverage_of_each_element_type_on_a_crossing() {
 
     // A component without a type is treated as a process.
     let untyped = row(ElementKind::Component, "untyped");
-    assert_eq!(untyped.element_type, "process");
+    assert_eq!(
+        untyped.element_type,
+        CoverageTarget::Element(ElementType::Process)
+    );
     assert_eq!(untyped.missing, Stride::ALL);
 
     // Mitigations, acceptances and both ends of transfers count as coverage.
     let db = row(ElementKind::Component, "db");
-    assert_eq!(db.element_type, "store");
+    assert_eq!(db.element_type, CoverageTarget::Element(ElementType::Store));
     assert_eq!(
         db.applicable,
         [
@@ -723,7 +732,7 @@ fn coverage_of_each_element_type_on_a_crossing() {
 
     // A flow is covered by the threats of its two ends.
     let https = row(ElementKind::Flow, "user/api/https");
-    assert_eq!(https.element_type, "flow");
+    assert_eq!(https.element_type, CoverageTarget::Flow);
     assert_eq!(https.applicable, analysis::FLOW_STRIDE);
     assert!(https.covered.is_empty(), "S and E do not apply to a flow");
     let sql = row(ElementKind::Flow, "api/db/sql");

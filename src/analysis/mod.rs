@@ -142,10 +142,55 @@ pub struct Crossing {
 pub struct Coverage {
     pub element: ElementRef,
     /// `process`, `store`, `external` or `flow`.
-    pub element_type: String,
+    #[schemars(with = "String")]
+    pub element_type: CoverageTarget,
     pub applicable: Vec<Stride>,
     pub covered: Vec<Stride>,
     pub missing: Vec<Stride>,
+}
+
+/// What a coverage row is about: a component of some type (untyped ones count as processes),
+/// or a flow. Written as the words `process`, `store`, `external` and `flow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
+pub enum CoverageTarget {
+    Element(ElementType),
+    Flow,
+}
+
+impl CoverageTarget {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoverageTarget::Element(t) => t.as_str(),
+            CoverageTarget::Flow => "flow",
+        }
+    }
+}
+
+impl From<CoverageTarget> for &'static str {
+    fn from(t: CoverageTarget) -> Self {
+        t.as_str()
+    }
+}
+
+impl TryFrom<String> for CoverageTarget {
+    type Error = String;
+
+    /// Only the words written by [`CoverageTarget::as_str`]; no aliases.
+    fn try_from(s: String) -> Result<Self, String> {
+        ElementType::ALL
+            .iter()
+            .map(|t| CoverageTarget::Element(*t))
+            .chain([CoverageTarget::Flow])
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown coverage element type `{s}`"))
+    }
+}
+
+impl std::fmt::Display for CoverageTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One finding, with a stable code and the elements and places involved.
@@ -748,12 +793,12 @@ impl<'m> Analyzer<'m> {
             let element_type = m.component(id).and_then(|c| c.attributes.element_type);
             let applicable = applicable(element_type);
             let covered = self.covered(id);
-            let type_name = element_type.map_or("process", |t| t.as_str());
+            let target = CoverageTarget::Element(element_type.unwrap_or(ElementType::Process));
             rows.push(
                 self.coverage_row(
                     ElementRef::new(ElementKind::Component, id),
-                    type_name,
-                    format!("component `{id}` ({type_name}) is on a boundary crossing"),
+                    target,
+                    format!("component `{id}` ({target}) is on a boundary crossing"),
                     applicable,
                     &covered,
                     m.component(id)
@@ -773,7 +818,7 @@ impl<'m> Analyzer<'m> {
                 .unwrap_or(&c.flow);
             rows.push(self.coverage_row(
                 ElementRef::new(ElementKind::Flow, &c.flow),
-                "flow",
+                CoverageTarget::Flow,
                 format!(
                     "flow `{name}` from `{}` to `{}` crosses {}",
                     c.source,
@@ -791,7 +836,7 @@ impl<'m> Analyzer<'m> {
     fn coverage_row(
         &mut self,
         element: ElementRef,
-        element_type: &str,
+        element_type: CoverageTarget,
         subject: String,
         applicable: &[Stride],
         covered: &BTreeSet<Stride>,
@@ -826,7 +871,7 @@ impl<'m> Analyzer<'m> {
         }
         Coverage {
             element,
-            element_type: element_type.to_string(),
+            element_type,
             applicable: applicable.to_vec(),
             covered,
             missing,
@@ -976,21 +1021,20 @@ impl<'m> Analyzer<'m> {
             .flat_map(|t| t.components.iter().cloned())
             .collect();
         linked.extend(m.reviews.iter().map(|r| r.link.component.clone()));
+        // A walk stops where an earlier one passed: together they are linear in the model.
+        let nesting = m.component_nesting();
         let mut with_linked_descendant = BTreeSet::new();
         for id in &linked {
-            let mut cur = m.component(id).and_then(|c| c.extra.parent.clone());
-            let mut guard = 0;
-            while let Some(p) = cur {
-                guard += 1;
-                if guard > m.components.len() || !with_linked_descendant.insert(p.clone()) {
+            for p in nesting.ancestors(id) {
+                if !with_linked_descendant.insert(p) {
                     break;
                 }
-                cur = m.component(&p).and_then(|c| c.extra.parent.clone());
             }
         }
         for c in &m.components {
             let external = c.attributes.element_type == Some(ElementType::External);
-            if external || linked.contains(&c.id) || with_linked_descendant.contains(&c.id) {
+            if external || linked.contains(&c.id) || with_linked_descendant.contains(c.id.as_str())
+            {
                 continue;
             }
             self.findings.push(Finding {
@@ -1001,6 +1045,37 @@ impl<'m> Analyzer<'m> {
                 risk: None,
                 locations: locations(&c.sources),
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The enum is written as the words the field held when it was a string, and reads back
+    /// only those words.
+    #[test]
+    fn coverage_target_keeps_its_words() {
+        let all = [
+            (CoverageTarget::Element(ElementType::Process), "\"process\""),
+            (CoverageTarget::Element(ElementType::Store), "\"store\""),
+            (
+                CoverageTarget::Element(ElementType::External),
+                "\"external\"",
+            ),
+            (CoverageTarget::Flow, "\"flow\""),
+        ];
+        for (target, json) in all {
+            assert_eq!(serde_json::to_string(&target).ok().as_deref(), Some(json));
+            let back: Result<CoverageTarget, _> = serde_json::from_str(json);
+            assert_eq!(back.ok(), Some(target));
+        }
+        for alias in ["\"service\"", "\"db\"", "\"Flow\"", "\"\""] {
+            assert!(
+                serde_json::from_str::<CoverageTarget>(alias).is_err(),
+                "{alias}"
+            );
         }
     }
 }

@@ -3,9 +3,11 @@
 mod build;
 pub mod ids;
 mod names;
+mod nesting;
 mod types;
 
 pub use build::{FileAnnotations, Limits, MAX_DEPTH_LIMIT, build, build_from, build_limited};
+pub(crate) use nesting::Nesting;
 pub use types::*;
 
 /// The model as `threatmodel.json` holds it: pretty-printed, one value per line, a final newline.

@@ -247,7 +247,7 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
         for c in &a.coverage {
             t.row(vec![
                 element_label(&lookup, &c.element),
-                c.element_type.clone(),
+                c.element_type.to_string(),
                 letters(&c.applicable),
                 letters(&c.covered),
                 letters(&c.missing),

@@ -109,62 +109,6 @@ const HEADER: i32 = 30;
 const GAP: i32 = 34;
 const MARGIN: i32 = 12;
 
-/// The enclosing boundary of each boundary, with dangling parents and cycles cut (such a
-/// boundary becomes outermost): a boundary whose walk up the nesting repeats a boundary (it is
-/// on a cycle, or below one) has no parent. Each boundary is walked once, so a 10,000-deep
-/// chain costs 10,000 steps, not 50 million.
-fn valid_parents(model: &ThreatModel) -> BTreeMap<&str, Option<&str>> {
-    let n = model.boundaries.len();
-    let index = |id: &str| {
-        model
-            .boundaries
-            .binary_search_by(|b| b.id.as_str().cmp(id))
-            .ok()
-    };
-    let up: Vec<Option<usize>> = model
-        .boundaries
-        .iter()
-        .map(|b| b.extra.parent.as_deref().and_then(index))
-        .collect();
-    // Whether the walk up from each boundary runs into a cycle; `None` while unknown.
-    let mut cyclic: Vec<Option<bool>> = vec![None; n];
-    let mut on_path = vec![false; n];
-    let mut path = Vec::new();
-    for start in 0..n {
-        let mut at = Some(start);
-        let found = loop {
-            match at {
-                None => break false,
-                Some(i) if on_path[i] => break true,
-                Some(i) => match cyclic[i] {
-                    Some(known) => break known,
-                    None => {
-                        on_path[i] = true;
-                        path.push(i);
-                        at = up[i];
-                    }
-                },
-            }
-        };
-        for i in path.drain(..) {
-            on_path[i] = false;
-            cyclic[i] = Some(found);
-        }
-    }
-    model
-        .boundaries
-        .iter()
-        .zip(up.iter().zip(&cyclic))
-        .map(|(b, (p, cyc))| {
-            let parent = match cyc {
-                Some(true) => None,
-                _ => p.map(|i| model.boundaries[i].id.as_str()),
-            };
-            (b.id.as_str(), parent)
-        })
-        .collect()
-}
-
 /// At most this many edge relaxations (and at least [`MIN_RANK_PASSES`] passes over the
 /// flows) go into [`flow_ranks`]. A flow graph with a cycle climbs until the pass cap, so the
 /// relaxation cost passes × flows: 2,000 components in cycles took seconds, three times per
@@ -216,12 +160,13 @@ pub fn flow_ranks(model: &ThreatModel) -> BTreeMap<&str, usize> {
 
 /// Boundaries and components as a tree, members in flow order (then by id).
 pub fn containment(model: &ThreatModel) -> Group {
-    let parents = valid_parents(model);
+    // Cycles and dangling parents cut as everywhere else: such a boundary is outermost.
+    let nesting = model.boundary_nesting();
     let ranks = flow_ranks(model);
     let mut child_groups: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
     for b in &model.boundaries {
         child_groups
-            .entry(parents.get(b.id.as_str()).copied().flatten())
+            .entry(nesting.parent(&b.id))
             .or_default()
             .push(b.id.as_str());
     }
@@ -707,6 +652,16 @@ mod tests {
             let model = flow_model(n, &flows);
             assert_eq!(flow_ranks(&model), old_ranks(&model), "{flows:?}");
         }
+    }
+
+    /// The parents the diagram nests boundaries in.
+    fn valid_parents(model: &ThreatModel) -> BTreeMap<&str, Option<&str>> {
+        let nesting = model.boundary_nesting();
+        model
+            .boundaries
+            .iter()
+            .map(|b| (b.id.as_str(), nesting.parent(&b.id)))
+            .collect()
     }
 
     /// The parents as they were computed before (a walk with a set per boundary).

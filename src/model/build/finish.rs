@@ -2,21 +2,23 @@
 //! cycles and depth settled), flow crossings, and the finished model.
 
 use super::*;
+use crate::model::Nesting;
 
 impl<'a> Builder<'a> {
     pub(super) fn finish(mut self, project: Project) -> (ThreatModel, Vec<Diagnostic>) {
         let boundary_parent = self.boundary_parents();
+        // Cycles were broken above; the shared walk would cut one anyway.
+        let nodes: BTreeSet<&str> = boundary_parent
+            .iter()
+            .flat_map(|(c, p)| [c.as_str(), p.as_str()])
+            .collect();
+        let nesting = Nesting::new(nodes, |b| boundary_parent.get(b).map(String::as_str));
+        // The boundary and its ancestors, outermost first.
         let chain = |start: &str| -> Vec<String> {
-            // Outermost first; cycles were broken above, the bound is a second guard.
-            let mut out = vec![start.to_string()];
-            let mut cur = start;
-            while let Some(p) = boundary_parent.get(cur) {
-                if out.len() > boundary_parent.len() + 1 {
-                    break;
-                }
-                out.push(p.clone());
-                cur = p;
-            }
+            let mut out: Vec<String> = std::iter::once(start)
+                .chain(nesting.ancestors(start))
+                .map(str::to_string)
+                .collect();
             out.reverse();
             out
         };
@@ -33,16 +35,18 @@ impl<'a> Builder<'a> {
 
         let components: Vec<Component> = {
             let drafts = std::mem::take(self.reg.map(Kind::Component));
-            let limit = drafts.len();
+            let nodes: BTreeSet<&str> = drafts
+                .keys()
+                .chain(self.parents.keys())
+                .chain(self.parents.values())
+                .map(String::as_str)
+                .collect();
+            let nesting = Nesting::new(nodes, |c| self.parents.get(c).map(String::as_str));
+            // The innermost placement of the component or its nearest ancestor.
             let effective = |id: &str| -> Option<String> {
-                let mut cur = id.to_string();
-                for _ in 0..=limit {
-                    if let Some(b) = own_boundary.get(&cur) {
-                        return Some(b.clone());
-                    }
-                    cur = self.parents.get(&cur)?.clone();
-                }
-                None
+                std::iter::once(id)
+                    .chain(nesting.ancestors(id))
+                    .find_map(|c| own_boundary.get(c).cloned())
             };
             let extras: Vec<ComponentExtra> = drafts
                 .keys()
