@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::lang::{self, Language};
 use crate::model::{self, Project, ThreatModel};
+use crate::suppress;
 use crate::text::{self, Decoding, LineIndex};
 
 use super::Stats;
@@ -147,8 +148,9 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
             let index = LineIndex::new(text);
             let loc = Locator::new(rel, text, &index);
             out.matched = true;
-            annotation::parse_whole(&loc, &mut out.annotations, &mut out.diagnostics);
-            if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+            let lines = whole_lines(&loc);
+            parse_lines(&lines, &loc, &mut out);
+            if keeps_text(&out) {
                 out.text = Some(Arc::from(text));
             }
             return out;
@@ -197,16 +199,45 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     out.diagnostics.extend(extracted.diagnostics);
     out.timed_out = extracted.timed_out;
     for comment in &extracted.comments {
-        annotation::parse_comment(comment, &loc, &mut out.annotations, &mut out.diagnostics);
+        parse_lines(comment, &loc, &mut out);
     }
     if lang.name == "yaml" {
         annotation::xthreatspec::extract(&loc, &mut out.annotations, &mut out.diagnostics);
     }
     // Kept for carets: per-file diagnostics, and model diagnostics that point at annotations.
-    if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+    if keeps_text(&out) {
         out.text = Some(Arc::from(text));
     }
     out
+}
+
+/// The decoded text is kept for carets: of per-file diagnostics, of model diagnostics that point
+/// at annotations, and of unused suppressions.
+fn keeps_text(out: &FileOutcome) -> bool {
+    !out.annotations.is_empty()
+        || !out.suppressions.is_empty()
+        || out.diagnostics.iter().any(|d| d.span.is_some())
+}
+
+/// One comment's annotations and `threatmark: ignore` directives (cut off before the annotation
+/// parser reads the lines).
+fn parse_lines(lines: &[annotation::CommentLine<'_>], loc: &Locator<'_>, out: &mut FileOutcome) {
+    let stripped = suppress::strip_directives(lines);
+    annotation::parse_comment(&stripped, loc, &mut out.annotations, &mut out.diagnostics);
+    suppress::parse_comment(lines, loc, &mut out.suppressions, &mut out.diagnostics);
+}
+
+/// Every line of a file as a comment line (a `.gal` sidecar is all annotation text).
+fn whole_lines<'a>(loc: &Locator<'a>) -> Vec<annotation::CommentLine<'a>> {
+    (0..loc.index.line_count())
+        .map(|line| {
+            let r = loc.index.line_range(loc.text, line);
+            annotation::CommentLine {
+                text: &loc.text[r.clone()],
+                offset: r.start,
+            }
+        })
+        .collect()
 }
 
 /// A design text file (Threatspec's `.txt`): the whole file is one comment.
@@ -235,8 +266,8 @@ fn read_design_text(bytes: &[u8], out: &mut FileOutcome) {
     let index = LineIndex::new(text);
     let loc = Locator::new(&rel, text, &index);
     let lines = crate::lang::design_text::lines(text, &index);
-    annotation::parse_comment(&lines, &loc, &mut out.annotations, &mut out.diagnostics);
-    if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+    parse_lines(&lines, &loc, out);
+    if keeps_text(&out) {
         out.text = Some(Arc::from(text));
     }
 }
@@ -248,6 +279,8 @@ pub struct ScanResult {
     pub diagnostics: Vec<Diagnostic>,
     /// Decoded text of files that have diagnostics with spans, for rendering carets.
     pub sources: BTreeMap<String, Arc<str>>,
+    /// `threatmark: ignore[...]` comments, in path order (the commands apply them).
+    pub suppressions: Vec<crate::suppress::Suppression>,
     pub stats: Stats,
 }
 
@@ -263,12 +296,14 @@ pub fn assemble(
     outcomes.sort_by(|a, b| a.path.cmp(&b.path));
     let mut diagnostics = Vec::new();
     let mut sources = BTreeMap::new();
+    let mut suppressions = Vec::new();
     for o in &outcomes {
         stats.files_matched += usize::from(o.matched);
         stats.binary_skipped += usize::from(o.binary);
         stats.files_annotated += usize::from(!o.annotations.is_empty());
         stats.annotations += o.annotations.len();
         diagnostics.extend_from_slice(&o.diagnostics);
+        suppressions.extend_from_slice(&o.suppressions);
         if let Some(text) = &o.text {
             sources.insert(o.path.clone(), Arc::clone(text));
         }
@@ -285,6 +320,7 @@ pub fn assemble(
         model,
         diagnostics,
         sources,
+        suppressions,
         stats: stats.clone(),
     }
 }
