@@ -423,7 +423,7 @@ fn noisy_repo(config: &str) -> tempfile::TempDir {
     write(
         dir.path(),
         "threatmark.toml",
-        &format!("[project]\nname = \"noisy\"\n{config}"),
+        format!("[project]\nname = \"noisy\"\n{config}"),
     );
     write(
         dir.path(),

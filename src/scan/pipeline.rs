@@ -267,7 +267,7 @@ fn read_design_text(bytes: &[u8], out: &mut FileOutcome) {
     let loc = Locator::new(&rel, text, &index);
     let lines = crate::lang::design_text::lines(text, &index);
     parse_lines(&lines, &loc, out);
-    if keeps_text(&out) {
+    if keeps_text(out) {
         out.text = Some(Arc::from(text));
     }
 }
