@@ -202,7 +202,13 @@ fn directive_at(line: &str) -> Option<usize> {
     while let Some(at) = line[from..].find(MARKER) {
         let start = from + at;
         from = start + MARKER.len();
-        if let Some(after) = line[from..].trim_start().strip_prefix("ignore")
+        // Only a word of its own: "`threatmark: ignore[...]`" in prose is a code span.
+        let own_word = line[..start]
+            .chars()
+            .next_back()
+            .is_none_or(char::is_whitespace);
+        if own_word
+            && let Some(after) = line[from..].trim_start().strip_prefix("ignore")
             && !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Some(start);
@@ -212,8 +218,8 @@ fn directive_at(line: &str) -> Option<usize> {
 }
 
 /// The comment lines with each directive and what follows it cut off, for the annotation parser:
-/// a directive after an annotation (`# @threat X (#x) threatmark: ignore[TM106]`) is not part of
-/// its name, and one on the line below a description does not continue it.
+/// a directive written after an annotation on its line is not part of its name, and one on the
+/// line below a description does not continue it.
 pub fn strip_directives<'s, 'a>(
     lines: &'s [CommentLine<'a>],
 ) -> std::borrow::Cow<'s, [CommentLine<'a>]> {
@@ -495,6 +501,8 @@ mod tests {
             codes,
             vec![Code::BlanketSuppression, Code::InvalidSuppression]
         );
+        let (s, d) = comment("prose about `threatmark: ignore[TM103]` and xthreatmark: ignore\n");
+        assert!(s.is_empty() && d.is_empty(), "{s:?} {d:?}");
         let (s, d) = comment("threatmark: ignore[TM022]\nthreatmark: ignored by design\n");
         assert!(s.is_empty());
         assert_eq!(d.len(), 1);

@@ -560,6 +560,20 @@ fn inline_suppressions_apply_to_their_line_and_the_next_and_are_reported_when_un
     );
     assert!(out.contains("warning[TM048]"), "{out}");
     assert!(out.contains("by `threatmark: ignore` comments"), "{out}");
+    // `scan` judges comments by the findings too (it does not print them): the TM103 codes
+    // hid findings, so only TM106 and TM107 are unused.
+    let scanned = tm()
+        .args(["scan", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&scanned.stderr);
+    assert_eq!(stderr.matches("warning[TM046]").count(), 2, "{stderr}");
+    assert!(
+        !stderr.contains("ignore[TM103]` suppresses nothing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning[TM048]"), "{stderr}");
     // The directives are not part of the annotations.
     let model = tm()
         .args(["scan", "--format", "json"])

@@ -190,14 +190,16 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     };
 
     crate::timings::mark("model written");
-    // A comment for a finding (which scan does not print) is used all the same.
-    let findings = crate::analysis::analyze(
-        &result.model,
-        &config.risk,
-        Some(crate::date::Date::today()),
-    )
-    .findings;
-    let findings = super::analyze::findings_as_diagnostics(&findings, &result.sources);
+    // A comment for a finding (which scan does not print) is used all the same; without
+    // comments the findings are not needed.
+    let findings = match result.suppressions.is_empty() {
+        true => Vec::new(),
+        false => {
+            let today = Some(crate::date::Date::today());
+            let findings = crate::analysis::analyze(&result.model, &config.risk, today).findings;
+            super::analyze::findings_as_diagnostics(&findings, &result.sources)
+        }
+    };
     let selected = super::selection::select(
         &config,
         &result.suppressions,
