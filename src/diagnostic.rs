@@ -199,6 +199,15 @@ codes! {
     MisspeltAttributeKey = "TM045", "misspelt-attribute-key", Warning,
         "an attribute key is a typo of a known key; it was kept as a custom field",
         "Keys that threatmark does not know are kept as custom fields, so `[likelyhood: likely]`\nor `[impcat: severe]` silently leaves the threat unrated. A key of four letters or more\nthat is one edit (two, for keys of six letters or more; a swap of two letters counts one)\nfrom a known key or alias (`likelihood`, `impact`, `severity`, `stride`, `status`, `type`,\n`expires`, `owner`, `ticket`, `cwe`, `capec`, `actor`, ...) is reported with the key it is\nclosest to. The value is still kept as a custom field.\n\nFix: correct the key, or rename the custom field.";
+    UnusedSuppression = "TM046", "unused-suppression", Warning,
+        "a `threatmark: ignore[...]` comment suppresses nothing",
+        "A suppression comment names the codes it hides:\n\n    # threatmark: ignore[TM106] owner decided in ADR-12\n    # @threat Replay (#replay)\n\nIt applies to diagnostics on its own line and on the line just below it. A code of the\ncomment that no diagnostic on those two lines has is reported, so that suppressions do not\noutlive what they hid (ruff's unused `noqa`). `scan` judges by the scan's diagnostics and\nthe model's date-free findings, `analyze` by its findings too.\n\nFix: remove the code from the comment, or the comment.";
+    InvalidSuppression = "TM047", "invalid-suppression", Warning,
+        "a `threatmark: ignore[...]` comment names an unknown code, or one that cannot be suppressed",
+        "The codes of a suppression comment are those `threatmark explain --all` lists (`TM103`,\nor a name such as `stride-gap`). An unknown code suppresses nothing and is reported; so is a\ncode that is never suppressed: the diagnostics that say part of the input was not read\n(TM020, TM022, TM023, TM024, TM025, TM028, TM030, TM032, TM033, TM034, TM035) and TM048.\nThe other codes of the comment still apply.\n\nFix: correct the code, or fix the cause (a size limit, permissions, a link).";
+    BlanketSuppression = "TM048", "blanket-suppression", Warning,
+        "a `threatmark: ignore` comment names no codes; it is refused",
+        "`threatmark: ignore` without `[CODES]` would hide every diagnostic of its line, including\nones nobody has seen yet, so it suppresses nothing and is reported. It cannot itself be\nsuppressed.\n\nFix: name the codes: `threatmark: ignore[TM103,TM106] why`.";
     UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
         "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
         "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";

@@ -54,5 +54,6 @@ pub mod scan;
 pub mod source;
 pub mod source_url;
 pub mod store;
+pub mod suppress;
 pub mod text;
 pub mod timings;

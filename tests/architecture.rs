@@ -35,6 +35,8 @@ const PLACES: &[(&str, &str)] = &[
     ("exit", "core"),
     ("timings", "core"),
     ("source_url", "core"),
+    // Which diagnostics are shown: [diagnostics] rules and `threatmark: ignore` comments.
+    ("suppress", "core"),
     // Pure escaping helpers used by every room that writes a repository's strings somewhere.
     ("render/escape", "core"),
     // lang: which language a file is, where its comments are

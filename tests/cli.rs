@@ -513,3 +513,174 @@ fn man_refuses_to_write_into_a_git_directory() {
         .stderr(predicate::str::contains("refused"));
     assert!(!repo.path().join(".git/hooks/man1").exists());
 }
+
+/// A small app whose analysis is mostly notes (STRIDE gaps, unowned threats).
+fn noisy_repo(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "threatmark.toml",
+        format!("[project]\nname = \"noisy\"\n{config}"),
+    );
+    write(
+        dir.path(),
+        "src/app.py",
+        "# @boundary Internet (#internet)\n\
+         # @component Browser (#browser) in #internet [type: external]\n\
+         # @component Web (#web) [type: process]\n\
+         # @connects #browser to #web with HTTPS\n\
+         # @threat Replay (#replay) [likelihood: likely; impact: minor]\n\
+         # @exposes #web to #replay with no nonce\n",
+    );
+    write(
+        dir.path(),
+        "tests/t.py",
+        "# @component Fixture (#fixture)\n# @threat Flaky (#flaky)\n",
+    );
+    dir
+}
+
+fn analyze(root: &std::path::Path) -> (i32, String) {
+    let out = tm().arg("analyze").arg(root).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn diagnostics_select_ignore_and_per_file_ignores_tame_analyze() {
+    let (code, all) = analyze(noisy_repo("").path());
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        all.contains("note[TM103]") && all.contains("note[TM106]"),
+        "{all}"
+    );
+    assert!(all.contains("tests/t.py"), "{all}");
+    assert!(
+        !all.contains("suppressed"),
+        "default output unchanged: {all}"
+    );
+
+    let (code, tamed) = analyze(
+        noisy_repo(
+            "[diagnostics]\nignore = [\"TM103\", \"unowned-threat\"]\nper-file-ignores = { \"tests/**\" = [\"TM1\"] }\n",
+        )
+        .path(),
+    );
+    assert_eq!(code, 0, "{tamed}");
+    assert!(
+        !tamed.contains("TM103") && !tamed.contains("TM106"),
+        "{tamed}"
+    );
+    assert!(!tamed.contains("tests/t.py"), "{tamed}");
+    assert!(
+        tamed.contains("TM101"),
+        "the exposure is still shown: {tamed}"
+    );
+    assert!(
+        tamed.contains("diagnostics suppressed (") && tamed.contains("by [diagnostics]"),
+        "{tamed}"
+    );
+    // Select: only the findings about exposures.
+    let (_, selected) = analyze(noisy_repo("[diagnostics]\nselect = [\"TM101\"]\n").path());
+    let codes: std::collections::BTreeSet<&str> = selected
+        .lines()
+        .filter(|l| {
+            ["error[", "warning[", "note["]
+                .iter()
+                .any(|s| l.starts_with(s))
+        })
+        .filter_map(|l| l.split_once('[').and_then(|(_, r)| r.get(..5)))
+        .collect();
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        ["TM101"],
+        "{selected}"
+    );
+    // `analyze --format json` leaves the suppressed findings out too.
+    let out = tm()
+        .args(["analyze", "--format", "json"])
+        .arg(noisy_repo("[diagnostics]\nselect = [\"TM101\"]\n").path())
+        .output()
+        .expect("runs");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let findings = json["findings"].as_array().expect("findings");
+    assert!(!findings.is_empty());
+    assert!(findings.iter().all(|f| f["code"] == "TM101"), "{json:#}");
+
+    // Unknown codes in the configuration are errors that name the key.
+    for (bad, key) in [
+        (
+            "[diagnostics]\nselect = [\"TM9\"]\n",
+            "[diagnostics] select: `TM9`",
+        ),
+        ("[diagnostics]\nignore = [\"TM023\"]\n", "cannot be ignored"),
+    ] {
+        let (code, err) = analyze(noisy_repo(bad).path());
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(key), "{err}");
+    }
+}
+
+#[test]
+fn inline_suppressions_apply_to_their_line_and_the_next_and_are_reported_when_unused() {
+    let dir = noisy_repo("");
+    write(
+        dir.path(),
+        "src/app.py",
+        "# @boundary Internet (#internet)\n\
+         # @component Browser (#browser) in #internet [type: external]\n\
+         # threatmark: ignore[TM103] the browser is not ours\n\
+         # @component Web (#web) [type: process] threatmark: ignore[TM103,TM106] reviewed\n\
+         # @connects #browser to #web with HTTPS\n\
+         # @threat Replay (#replay) [likelihood: likely; impact: minor]: a description\n\
+         # threatmark: ignore[TM107] nothing here\n\
+         # @exposes #web to #replay with no nonce\n\
+         # threatmark: ignore\n",
+    );
+    let (code, out) = analyze(dir.path());
+    assert_eq!(code, 0, "{out}");
+    // Same line and line below: the STRIDE gap of `web` (line 4) is gone, that of `browser`
+    // (line 2, above the comment) is not.
+    assert!(!out.contains("component `web`"), "{out}");
+    assert!(out.contains("component `browser`"), "{out}");
+    assert!(!out.contains("src/app.py:3:"), "{out}");
+    // Unused codes, and a blanket suppression, are reported.
+    assert!(
+        out.contains("warning[TM046]: `threatmark: ignore[TM106]` suppresses nothing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`threatmark: ignore[TM107]` suppresses nothing"),
+        "{out}"
+    );
+    assert!(out.contains("warning[TM048]"), "{out}");
+    assert!(out.contains("by `threatmark: ignore` comments"), "{out}");
+    // `scan` judges comments by the findings too (it does not print them): the TM103 codes
+    // hid findings, so only TM106 and TM107 are unused.
+    let scanned = tm()
+        .args(["scan", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&scanned.stderr);
+    assert_eq!(stderr.matches("warning[TM046]").count(), 2, "{stderr}");
+    assert!(
+        !stderr.contains("ignore[TM103]` suppresses nothing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("warning[TM048]"), "{stderr}");
+    // The directives are not part of the annotations.
+    let model = tm()
+        .args(["scan", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    let model = String::from_utf8_lossy(&model.stdout);
+    assert!(!model.contains("threatmark: ignore"), "{model}");
+    assert!(
+        model.contains("\"description\": \"a description\""),
+        "{model}"
+    );
+}

@@ -84,16 +84,20 @@ pub fn parse_text(path: &str, text: &str) -> (Vec<Annotation>, Vec<Diagnostic>) 
     (out, diags)
 }
 
-/// Read a whole file as one comment, every line a comment line: GuardLink's `.gal` sidecars.
+/// Every line of a file as a comment line: GuardLink's `.gal` sidecars have no comment markers.
+pub fn whole_lines<'a>(loc: &Locator<'a>) -> Vec<CommentLine<'a>> {
+    (0..loc.index.line_count())
+        .map(|line| {
+            let r = loc.index.line_range(loc.text, line);
+            CommentLine {
+                text: &loc.text[r.clone()],
+                offset: r.start,
+            }
+        })
+        .collect()
+}
+
+/// Read a whole file as one comment, every line a comment line.
 pub fn parse_whole(loc: &Locator<'_>, out: &mut Vec<Annotation>, diags: &mut Vec<Diagnostic>) {
-    let (text, index) = (loc.text, loc.index);
-    let mut lines = Vec::new();
-    for line in 0..index.line_count() {
-        let r = index.line_range(text, line);
-        lines.push(CommentLine {
-            text: &text[r.clone()],
-            offset: r.start,
-        });
-    }
-    parse_comment(&lines, loc, out, diags);
+    parse_comment(&whole_lines(loc), loc, out, diags);
 }

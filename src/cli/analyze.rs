@@ -42,6 +42,15 @@ pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
     let mut stdout = std::io::stdout().lock();
     match args.format {
         AnalyzeFormat::Json => {
+            // Suppressed findings are left out, as the table leaves them out.
+            let mut analysis = analysis;
+            let findings = findings_as_diagnostics(&analysis.findings, &result.sources);
+            let hidden = super::selection::hidden(&config, &result.suppressions, &findings)?;
+            let mut i = 0;
+            analysis.findings.retain(|_| {
+                i += 1;
+                !hidden[i - 1]
+            });
             let mut json = serde_json::to_string_pretty(&analysis)?;
             json.push('\n');
             stdout.write_all(json.as_bytes())?;
@@ -50,14 +59,18 @@ pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
             stdout.write_all(render::analysis::table(&result.model, &analysis).as_bytes())?;
             // Scan problems first (a dangling reference drops a relation from the model), then
             // the findings.
-            let mut diags: Vec<Diagnostic> = result
+            let (mut diags, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = result
                 .diagnostics
                 .iter()
-                .filter(|d| d.severity != crate::diagnostic::Severity::Note)
                 .cloned()
-                .collect();
+                .partition(|d| d.severity != crate::diagnostic::Severity::Note);
             diags.extend(findings_as_diagnostics(&analysis.findings, &result.sources));
-            let text = render::diagnostics::render(&diags, &result.sources, color);
+            let selected = super::selection::select(&config, &result.suppressions, diags, &notes)?;
+            let mut text =
+                render::diagnostics::render(&selected.diagnostics, &result.sources, color);
+            if let Some(line) = super::selection::summary_line(&selected.suppressed) {
+                text.push_str(&line);
+            }
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
     }

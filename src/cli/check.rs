@@ -15,7 +15,7 @@ use super::analyze::findings_as_diagnostics;
 use super::revs::Repo;
 use crate::analysis::Finding;
 use crate::date::Date;
-use crate::diagnostic::{Code, Severity};
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::gate::{self, State};
 use crate::model::{self, Band};
 use crate::render::sarif::{self, PolicyResult};
@@ -197,8 +197,23 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
 
     let outcomes = &verdict.outcomes;
     let failed = verdict.failed();
+    // Suppression never reaches the verdict above: it only thins the SARIF results, and the
+    // text report lists what it hid and where.
+    let finding_diags = findings_as_diagnostics(&verdict.analysis.findings, &result.sources);
+    let everything: Vec<_> = result
+        .diagnostics
+        .iter()
+        .chain(&finding_diags)
+        .cloned()
+        .collect();
+    let hidden = super::selection::hidden(&config, &result.suppressions, &everything)?;
+    let (hidden_diags, hidden_findings) = hidden.split_at(result.diagnostics.len());
     let report = match args.format {
-        CheckFormat::Text => render::check::text(&verdict),
+        CheckFormat::Text => {
+            let selected =
+                super::selection::select(&config, &result.suppressions, everything, &[])?;
+            render::check::text(&verdict) + &super::selection::check_list(&selected.suppressed)
+        }
         CheckFormat::Json => render::check::json(&verdict, date)?,
         CheckFormat::Sarif => {
             let policies: Vec<PolicyResult> = outcomes
@@ -242,6 +257,10 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                     }
                     f
                 })
+                .zip(hidden_findings)
+                // What fails the gate stays, suppressed or not.
+                .filter(|(f, hidden)| !**hidden || f.severity == Severity::Error)
+                .map(|(f, _)| f)
                 .collect();
             let opts = sarif::Options {
                 prefix: repo.prefix_slash(),
@@ -250,7 +269,17 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
                 notifications: render::check::notifications(&verdict),
                 ..sarif::Options::new(&config.risk)
             };
-            sarif::sarif(&result.diagnostics, &findings, &policies, &opts)
+            // What fails the gate stays, suppressed or not.
+            let diagnostics: Vec<Diagnostic> = result
+                .diagnostics
+                .iter()
+                .zip(hidden_diags)
+                .filter(|(d, hidden)| {
+                    !**hidden || (verdict.errors_failed && d.severity == Severity::Error)
+                })
+                .map(|(d, _)| d.clone())
+                .collect();
+            sarif::sarif(&diagnostics, &findings, &policies, &opts)
         }
     };
     match &args.output {

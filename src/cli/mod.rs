@@ -17,6 +17,7 @@ mod info;
 mod report;
 mod revs;
 mod scan;
+mod selection;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

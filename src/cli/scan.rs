@@ -190,12 +190,31 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     };
 
     crate::timings::mark("model written");
-    let counts = Counts::of(&result.diagnostics);
+    // A comment for a finding (which scan does not print) is used all the same; without
+    // comments the findings are not needed.
+    let findings = match result.suppressions.is_empty() {
+        true => Vec::new(),
+        false => {
+            let today = Some(crate::date::Date::today());
+            let findings = crate::analysis::analyze(&result.model, &config.risk, today).findings;
+            super::analyze::findings_as_diagnostics(&findings, &result.sources)
+        }
+    };
+    let selected = super::selection::select(
+        &config,
+        &result.suppressions,
+        result.diagnostics.clone(),
+        &findings,
+    )?;
+    let counts = Counts::of(&selected.diagnostics);
     let mut stderr = std::io::stderr().lock();
-    let rendered = render::diagnostics::render(&result.diagnostics, &result.sources, color);
+    let rendered = render::diagnostics::render(&selected.diagnostics, &result.sources, color);
     // A closed stderr must not turn a finished scan into a failure.
     let _ = stderr.write_all(rendered.as_bytes());
     if !args.quiet {
+        if let Some(line) = super::selection::summary_line(&selected.suppressed) {
+            let _ = stderr.write_all(line.as_bytes());
+        }
         let summary =
             render::summary::scan_summary(&result.model, &result.stats, counts, wrote.as_deref());
         let _ = stderr.write_all(summary.as_bytes());

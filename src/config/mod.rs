@@ -83,6 +83,16 @@ pub const DEFAULT_TOML: &str = r#"# threatmark configuration. Every key is optio
 # files: a line that starts with a tag is an annotation, the rest is prose).
 # extensions = { tpl = "go", jenkins = "groovy", design = "text" }
 
+[diagnostics]
+# Which diagnostics scan and analyze print (codes, prefixes of codes such as "TM1", names such
+# as "stride-gap", or "ALL"; the more specific entry wins). `threatmark check` lists what is
+# hidden and decides on everything. Diagnostics that say part of the input was not read (TM022,
+# TM023, ...) are always shown. A comment `threatmark: ignore[TM103] why` hides those codes on
+# its own line and the line below it.
+# select = ["ALL"]
+# ignore = ["TM103", "TM106"]
+# per-file-ignores = { "tests/**" = ["TM1"] }
+
 [report]
 # Link every source location in `threatmark report` and `threatmark site` to a web page.
 # Placeholders: {rev} (the commit checked out, or --source-rev), {path} (from the repository
@@ -129,6 +139,28 @@ pub struct Config {
     pub report: ReportConfig,
     #[serde(default)]
     pub model: ModelConfig,
+    #[serde(default)]
+    pub diagnostics: DiagnosticsConfig,
+}
+
+/// `[diagnostics]`: which diagnostics are shown (see `crate::suppress`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnosticsConfig {
+    /// Codes, prefixes of codes or names shown; empty means all.
+    pub select: Vec<String>,
+    /// Codes, prefixes or names hidden.
+    pub ignore: Vec<String>,
+    /// Glob (gitignore syntax, from the scan root) → codes hidden in the files it matches.
+    #[serde(rename = "per-file-ignores")]
+    pub per_file_ignores: BTreeMap<String, Vec<String>>,
+}
+
+impl DiagnosticsConfig {
+    /// The compiled rules; `Err` names the key (checked when the configuration is parsed).
+    pub fn rules(&self) -> Result<crate::suppress::Rules, String> {
+        crate::suppress::Rules::new(&self.select, &self.ignore, &self.per_file_ignores)
+    }
 }
 
 /// `[model]`: limits of the model build.
@@ -340,6 +372,13 @@ impl Config {
                 });
             }
         }
+        config
+            .diagnostics
+            .rules()
+            .map_err(|message| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            })?;
         let mut normalized = BTreeMap::new();
         for (ext, lang) in &config.languages.extensions {
             if crate::lang::by_name(lang).is_none() && lang != crate::lang::design_text::NAME {
@@ -520,6 +559,45 @@ mod tests {
             "[scan]\nmax_file_size = 18446744073709551615\n",
         ] {
             assert!(Config::parse(bad, Path::new("t")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn diagnostics_section_is_validated() {
+        let c = Config::parse(
+            "[diagnostics]\nselect = [\"TM1\", \"TM022\"]\nignore = [\"stride-gap\"]\nper-file-ignores = { \"tests/**\" = [\"TM103\"] }\n",
+            Path::new("t"),
+        )
+        .expect("valid");
+        let rules = c.diagnostics.rules().expect("compiles");
+        assert!(!rules.shows(crate::diagnostic::Code::StrideGap, None));
+        assert!(!rules.shows(crate::diagnostic::Code::MissingClause, None));
+        assert!(
+            Config::default()
+                .diagnostics
+                .rules()
+                .expect("default")
+                .is_default()
+        );
+        for (bad, key) in [
+            (
+                "[diagnostics]\nselect = [\"TM9\"]\n",
+                "[diagnostics] select: `TM9`",
+            ),
+            (
+                "[diagnostics]\nignore = [\"TM023\"]\n",
+                "[diagnostics] ignore: TM023",
+            ),
+            (
+                "[diagnostics]\nper-file-ignores = { \"a/**\" = [\"nope\"] }\n",
+                "per-file-ignores `a/**`: `nope`",
+            ),
+            ("[diagnostics]\nignores = []\n", "ignores"),
+        ] {
+            let err = Config::parse(bad, Path::new("t"))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains(key), "{bad}: {err}");
         }
     }
 

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::lang::{self, Language};
 use crate::model::{self, Project, ThreatModel};
+use crate::suppress;
 use crate::text::{self, Decoding, LineIndex};
 
 use super::Stats;
@@ -182,16 +183,32 @@ pub fn process_file(rel: &str, bytes: &[u8], opts: &FileOptions) -> FileOutcome 
     out.diagnostics.extend(extracted.diagnostics);
     out.timed_out = extracted.timed_out;
     for comment in &extracted.comments {
-        annotation::parse_comment(comment, &loc, &mut out.annotations, &mut out.diagnostics);
+        parse_lines(comment, &loc, &mut out);
     }
     if lang.name == "yaml" {
         annotation::xthreatspec::extract(&loc, &mut out.annotations, &mut out.diagnostics);
     }
     // Kept for carets: per-file diagnostics, and model diagnostics that point at annotations.
-    if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+    if keeps_text(&out) {
         out.text = Some(Arc::from(text));
     }
     out
+}
+
+/// The decoded text is kept for carets: of per-file diagnostics, of model diagnostics that point
+/// at annotations, and of unused suppressions.
+fn keeps_text(out: &FileOutcome) -> bool {
+    !out.annotations.is_empty()
+        || !out.suppressions.is_empty()
+        || out.diagnostics.iter().any(|d| d.span.is_some())
+}
+
+/// One comment's annotations and `threatmark: ignore` directives (cut off before the annotation
+/// parser reads the lines).
+fn parse_lines(lines: &[annotation::CommentLine<'_>], loc: &Locator<'_>, out: &mut FileOutcome) {
+    let stripped = suppress::strip_directives(lines);
+    annotation::parse_comment(&stripped, loc, &mut out.annotations, &mut out.diagnostics);
+    suppress::parse_comment(lines, loc, &mut out.suppressions, &mut out.diagnostics);
 }
 
 /// TM021: the file was decoded with invalid bytes replaced.
@@ -237,11 +254,14 @@ fn read_whole(bytes: &[u8], whole: Whole, out: &mut FileOutcome) {
     match whole {
         Whole::DesignText => {
             let lines = crate::lang::design_text::lines(text, &index);
-            annotation::parse_comment(&lines, &loc, &mut out.annotations, &mut out.diagnostics);
+            parse_lines(&lines, &loc, out);
         }
-        Whole::Gal => annotation::parse_whole(&loc, &mut out.annotations, &mut out.diagnostics),
+        Whole::Gal => {
+            let lines = annotation::whole_lines(&loc);
+            parse_lines(&lines, &loc, out);
+        }
     }
-    if !out.annotations.is_empty() || out.diagnostics.iter().any(|d| d.span.is_some()) {
+    if keeps_text(out) {
         out.text = Some(Arc::from(text));
     }
 }
@@ -253,6 +273,8 @@ pub struct ScanResult {
     pub diagnostics: Vec<Diagnostic>,
     /// Decoded text of files that have diagnostics with spans, for rendering carets.
     pub sources: BTreeMap<String, Arc<str>>,
+    /// `threatmark: ignore[...]` comments, in path order (the commands apply them).
+    pub suppressions: Vec<crate::suppress::Suppression>,
     pub stats: Stats,
 }
 
@@ -268,12 +290,14 @@ pub fn assemble(
     outcomes.sort_by(|a, b| a.path.cmp(&b.path));
     let mut diagnostics = Vec::new();
     let mut sources = BTreeMap::new();
+    let mut suppressions = Vec::new();
     for o in &outcomes {
         stats.files_matched += usize::from(o.matched);
         stats.binary_skipped += usize::from(o.binary);
         stats.files_annotated += usize::from(!o.annotations.is_empty());
         stats.annotations += o.annotations.len();
         diagnostics.extend_from_slice(&o.diagnostics);
+        suppressions.extend_from_slice(&o.suppressions);
         if let Some(text) = &o.text {
             sources.insert(o.path.clone(), Arc::clone(text));
         }
@@ -290,6 +314,7 @@ pub fn assemble(
         model,
         diagnostics,
         sources,
+        suppressions,
         stats: stats.clone(),
     }
 }

@@ -13,6 +13,9 @@ pub struct FileOutcome {
     pub path: String,
     pub annotations: Vec<Annotation>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Its `threatmark: ignore[...]` comments (applied by the commands, not the scan).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressions: Vec<crate::suppress::Suppression>,
     /// The decoded text, kept only when a diagnostic may point into it (for the caret).
     #[serde(skip)]
     pub text: Option<Arc<str>>,

@@ -659,3 +659,94 @@ fn an_ignore_file_the_change_adds_or_edits_is_named() {
     let out = check(root, &["--base", "HEAD"]);
     assert!(!out.stdout.contains("ignore file"), "{}", out.stdout);
 }
+
+// @tests #suppression_not_gate for #cli
+#[test]
+fn a_pull_request_cannot_pass_check_by_suppressing() {
+    // The change adds a critical exposure and a malformed mitigation (TM001, an error), hides
+    // both with comments, and ignores every finding and the error in its own threatmark.toml.
+    let dir = gated("");
+    let root = dir.path();
+    git(root, &["checkout", "-q", "-b", "pr"]);
+    write(
+        root,
+        "threatmark.toml",
+        "[project]\nname = \"hostile\"\n[diagnostics]\nignore = [\"TM1\", \"TM001\"]\n",
+    );
+    write(
+        root,
+        "src/rce.py",
+        "# @threat RCE (#rce) [likelihood: likely; impact: severe]\n\
+         # threatmark: ignore[TM101] accepted by nobody\n\
+         # @exposes #api to #rce with template rendering\n\
+         # @mitigates #api against #rce threatmark: ignore[TM001]\n",
+    );
+    rescan(root);
+    commit_all(root, "pr");
+    let out = check(root, &["--base", "main"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("FAIL new-unmitigated"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("FAIL errors"), "{}", out.stdout);
+    // What was suppressed, how many and where.
+    assert!(
+        out.stdout.contains("diagnostics suppressed (")
+            && out.stdout.contains("`check` decides on every diagnostic"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("src/rce.py:3:3 TM101 by `threatmark: ignore` at src/rce.py:2"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("src/rce.py:4:3 TM001 by `threatmark: ignore`"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("by [diagnostics]"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(
+            "policy changed in this change: diagnostics.ignore [] -> [\"TM1\", \"TM001\"]"
+        ),
+        "{}",
+        out.stdout
+    );
+    // The carets of what failed are printed all the same.
+    diagnostic(&out.stderr, "TM001", "src/rce.py:4");
+    // SARIF keeps what fails the gate.
+    let sarif = run(tm_in(root).args(["check", "--base", "main", "--format", "sarif"]));
+    assert_eq!(sarif.code, 1, "{}", sarif.stderr);
+    let log: Value = serde_json::from_str(&sarif.stdout).expect("SARIF");
+    let rules: Vec<String> = log["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["ruleId"].as_str().map(String::from))
+        .collect();
+    assert!(
+        rules.iter().any(|r| r == "TM001") && rules.iter().any(|r| r == "TM101"),
+        "{rules:?}"
+    );
+
+    // Diagnostics that say a file was not read cannot be ignored at all.
+    write(
+        root,
+        "threatmark.toml",
+        "[project]\nname = \"hostile\"\n[diagnostics]\nignore = [\"TM022\"]\n",
+    );
+    let out = check(root, &["--base", "main"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("[diagnostics] ignore: TM022 (file-too-large) cannot be ignored"),
+        "{}",
+        out.stderr
+    );
+}

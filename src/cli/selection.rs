@@ -1,0 +1,124 @@
+//! Rule selection at the commands: `[diagnostics]` and `threatmark: ignore[...]` comments
+//! (`crate::suppress`) applied to what `scan` and `analyze` print, and the list of what was
+//! suppressed that `check` reports (its verdict never depends on suppression).
+
+use crate::config::Config;
+use crate::diagnostic::{self, Diagnostic};
+use crate::suppress::{self, By, Suppression};
+
+/// What a command prints after selection.
+pub(crate) struct Selected {
+    /// Shown diagnostics (of those printed), with the unused-suppression warnings, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics that would have been printed, and why they were not.
+    pub suppressed: Vec<(Diagnostic, By)>,
+}
+
+/// Apply the configuration's `[diagnostics]` and the scan's comments to `printed`; `also` is what
+/// the command knows but does not print (a comment for it is used, not unused).
+pub(crate) fn select(
+    config: &Config,
+    comments: &[Suppression],
+    printed: Vec<Diagnostic>,
+    also: &[Diagnostic],
+) -> anyhow::Result<Selected> {
+    let rules = config
+        .diagnostics
+        .rules()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if rules.is_default() && comments.is_empty() {
+        return Ok(Selected {
+            diagnostics: printed,
+            suppressed: Vec::new(),
+        });
+    }
+    let n = printed.len();
+    let all: Vec<Diagnostic> = printed.into_iter().chain(also.iter().cloned()).collect();
+    let applied = suppress::apply(&rules, comments, &all);
+    let mut diagnostics = Vec::new();
+    let mut suppressed = Vec::new();
+    for (d, hidden) in all.into_iter().zip(applied.hidden).take(n) {
+        match hidden {
+            None => diagnostics.push(d),
+            Some(by) => suppressed.push((d, by)),
+        }
+    }
+    diagnostics.extend(applied.unused);
+    diagnostic::normalize(&mut diagnostics);
+    suppressed.sort_by(|(a, _), (b, _)| a.sort_key().cmp(&b.sort_key()));
+    Ok(Selected {
+        diagnostics,
+        suppressed,
+    })
+}
+
+/// Which of `diags` are suppressed (one flag each).
+pub(crate) fn hidden(
+    config: &Config,
+    comments: &[Suppression],
+    diags: &[Diagnostic],
+) -> anyhow::Result<Vec<bool>> {
+    let rules = config
+        .diagnostics
+        .rules()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let applied = suppress::apply(&rules, comments, diags);
+    Ok(applied.hidden.iter().map(Option::is_some).collect())
+}
+
+/// One line for the summary: how many were suppressed and by what; `None` when none was.
+pub(crate) fn summary_line(suppressed: &[(Diagnostic, By)]) -> Option<String> {
+    if suppressed.is_empty() {
+        return None;
+    }
+    let by_config = suppressed
+        .iter()
+        .filter(|(_, by)| *by == By::Config)
+        .count();
+    let by_comment = suppressed.len() - by_config;
+    let noun = |n: usize| if n == 1 { "diagnostic" } else { "diagnostics" };
+    let mut parts = Vec::new();
+    if by_config > 0 {
+        parts.push(format!("{by_config} by [diagnostics] in the configuration"));
+    }
+    if by_comment > 0 {
+        parts.push(format!("{by_comment} by `threatmark: ignore` comments"));
+    }
+    Some(format!(
+        "{} {} suppressed ({})\n",
+        suppressed.len(),
+        noun(suppressed.len()),
+        parts.join(", ")
+    ))
+}
+
+/// `check`'s list of what was suppressed, and where (at most `MAX` lines, then a count).
+pub(crate) fn check_list(suppressed: &[(Diagnostic, By)]) -> String {
+    const MAX: usize = 50;
+    let Some(head) = summary_line(suppressed) else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\n{}; `check` decides on every diagnostic, suppressed or not:\n",
+        head.trim_end()
+    );
+    for (d, by) in suppressed.iter().take(MAX) {
+        let at = d
+            .location
+            .as_ref()
+            .map_or_else(|| "(no file)".to_string(), ToString::to_string);
+        let by = match by {
+            By::Config => "[diagnostics]".to_string(),
+            By::Comment(l) => format!("`threatmark: ignore` at {l}"),
+        };
+        out.push_str(&crate::render::escape::printable(&format!(
+            "  {at} {} by {by}",
+            d.code
+        )));
+        out.push('\n');
+    }
+    if suppressed.len() > MAX {
+        out.push_str(&format!("  ... and {} more\n", suppressed.len() - MAX));
+    }
+    out
+}
