@@ -83,12 +83,51 @@ impl Date {
     }
 }
 
-/// An `expires` date is past on `today` (the day itself still counts). Annotations are
-/// validated when read; a model from elsewhere may hold any text, compared as it always was.
-pub fn expired(expires: &str, today: Date) -> bool {
-    match Date::parse(expires) {
-        Some(exp) => exp < today,
-        None => expires < today.to_string().as_str(),
+/// An `expires` attribute. Annotations only ever give a [`Day`](Expiry::Day) (anything else is
+/// a diagnostic); a model read from JSON written elsewhere may hold other text, which is kept so
+/// the model round-trips and compared as text, as it always was. Serialised as the text it was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Expiry {
+    /// A real day: the acceptance holds through it.
+    Day(Date),
+    /// Text that is no date, from a model threatmark did not build.
+    Text(String),
+}
+
+impl Expiry {
+    /// The day if `s` is one, the text otherwise.
+    pub fn parse(s: &str) -> Expiry {
+        Date::parse(s).map_or_else(|| Expiry::Text(s.to_string()), Expiry::Day)
+    }
+
+    /// Past on `today` (the day itself still counts).
+    pub fn expired(&self, today: Date) -> bool {
+        match self {
+            Expiry::Day(day) => *day < today,
+            Expiry::Text(text) => text.as_str() < today.to_string().as_str(),
+        }
+    }
+}
+
+impl fmt::Display for Expiry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expiry::Day(day) => day.fmt(f),
+            Expiry::Text(text) => f.write_str(text),
+        }
+    }
+}
+
+impl Serialize for Expiry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expiry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(Expiry::parse(&text))
     }
 }
 
@@ -161,5 +200,21 @@ mod tests {
         assert_eq!(Date::from_unix(0), Date::parse("1970-01-01"));
         assert_eq!(Date::from_unix(1_709_251_199), Date::parse("2024-02-29"));
         assert_eq!(Date::from_unix(i64::MAX), None);
+    }
+
+    #[test]
+    fn an_expiry_is_a_day_or_kept_text_and_round_trips() {
+        let day = Expiry::parse("2026-03-01");
+        assert_eq!(day, Expiry::Day(Date::new(2026, 3, 1).unwrap()));
+        assert_eq!(serde_json::to_string(&day).unwrap(), "\"2026-03-01\"");
+        let text: Expiry = serde_json::from_str("\"someday\"").unwrap();
+        assert_eq!(text, Expiry::Text("someday".into()));
+        assert_eq!(serde_json::to_string(&text).unwrap(), "\"someday\"");
+        let today = Date::parse("2026-03-01").unwrap();
+        assert!(!day.expired(today), "the day itself still counts");
+        assert!(day.expired(Date::parse("2026-03-02").unwrap()));
+        // Text is compared as text, as models from elsewhere always were.
+        assert!(Expiry::Text("2026-02-30".into()).expired(today));
+        assert!(!text.expired(today));
     }
 }

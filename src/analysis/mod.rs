@@ -512,8 +512,8 @@ struct Analyzer<'m> {
 }
 
 impl<'m> Analyzer<'m> {
-    fn expired(&self, expires: Option<&String>) -> bool {
-        matches!((self.today, expires), (Some(today), Some(exp)) if date::expired(exp, today))
+    fn expired(&self, expires: Option<&date::Expiry>) -> bool {
+        matches!((self.today, expires), (Some(today), Some(exp)) if exp.expired(today))
     }
 
     fn links(&self, threat: &str) -> &'m Links<'m> {
@@ -590,7 +590,7 @@ impl<'m> Analyzer<'m> {
                 message: format!(
                     "the acceptance of `{}` on `{component}` expired on {}{}",
                     threat.name,
-                    expires.map(String::as_str).unwrap_or_default(),
+                    expires.map(ToString::to_string).unwrap_or_default(),
                     if who.is_empty() {
                         String::new()
                     } else {

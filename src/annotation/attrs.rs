@@ -207,8 +207,8 @@ pub(crate) fn apply(
             None => diags.push(near(ElementType::words(), ElementType::SPELLINGS)),
         },
         "expires" => {
-            if crate::date::Date::parse(value).is_some() {
-                attrs.expires = Some(value.to_string());
+            if let Some(day) = crate::date::Date::parse(value) {
+                attrs.expires = Some(crate::date::Expiry::Day(day));
             } else {
                 diags.push(invalid("a date written YYYY-MM-DD".into()));
             }

@@ -566,9 +566,10 @@ fn mitigation_text(
         .filter(|a| a.link.threat == threat && a.link.component == component)
     {
         let mut who: Vec<String> = Vec::new();
+        let expires = a.attributes.expires.as_ref().map(ToString::to_string);
         for (k, v) in [
             ("owner", &a.attributes.owner),
-            ("expires", &a.attributes.expires),
+            ("expires", &expires),
             ("ticket", &a.attributes.ticket),
         ] {
             if let Some(v) = v {

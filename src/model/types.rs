@@ -270,7 +270,8 @@ pub struct Attributes {
     pub status: Option<Status>,
     /// `YYYY-MM-DD`, validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub expires: Option<crate::date::Expiry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

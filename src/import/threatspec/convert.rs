@@ -106,9 +106,11 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) {
     into.impact = from.impact.or(into.impact);
     into.status = from.status.or(into.status);
     into.element_type = from.element_type.or(into.element_type);
+    if from.expires.is_some() {
+        into.expires.clone_from(&from.expires);
+    }
     for (dst, src) in [
         (&mut into.owner, &from.owner),
-        (&mut into.expires, &from.expires),
         (&mut into.ticket, &from.ticket),
         (&mut into.actor, &from.actor),
     ] {

@@ -38,7 +38,11 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: x.attributes.expires.as_deref().map(printable),
+                    expires: x
+                        .attributes
+                        .expires
+                        .as_ref()
+                        .map(|e| printable(&e.to_string())),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -57,7 +61,11 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: x.attributes.expires.as_deref().map(printable),
+                    expires: x
+                        .attributes
+                        .expires
+                        .as_ref()
+                        .map(|e| printable(&e.to_string())),
                     expired: false,
                     risk: m
                         .threat(&x.link.threat)
@@ -85,8 +93,7 @@ impl Builder<'_> {
                     m.threat(&x.link.threat)
                         .and_then(|t| t.attributes.expires.clone())
                 });
-                let expired =
-                    matches!((today, &expires), (Some(t), Some(e)) if crate::date::expired(e, t));
+                let expired = matches!((today, &expires), (Some(t), Some(e)) if e.expired(t));
                 out.push(RelationView {
                     kind: "acceptance",
                     threat: self.threat(&x.link.threat),
@@ -96,7 +103,7 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: expires.as_deref().map(printable),
+                    expires: expires.as_ref().map(|e| printable(&e.to_string())),
                     expired,
                     risk: None,
                     confirmed: false,
@@ -115,7 +122,11 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: x.attributes.expires.as_deref().map(printable),
+                    expires: x
+                        .attributes
+                        .expires
+                        .as_ref()
+                        .map(|e| printable(&e.to_string())),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -166,7 +177,11 @@ impl Builder<'_> {
                     cwe: t.attributes.cwe.iter().map(|x| printable(x)).collect(),
                     capec: t.attributes.capec.iter().map(|x| printable(x)).collect(),
                     ticket: t.attributes.ticket.as_deref().map(printable),
-                    expires: t.attributes.expires.as_deref().map(printable),
+                    expires: t
+                        .attributes
+                        .expires
+                        .as_ref()
+                        .map(|e| printable(&e.to_string())),
                     custom: t
                         .attributes
                         .custom
