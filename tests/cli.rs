@@ -416,3 +416,54 @@ fn an_ignore_file_that_ignores_everything_gives_an_empty_model() {
         .success()
         .stderr(predicate::str::contains("model: empty"));
 }
+
+// ---- CLI conventions (issue 17): one spelling per idea, help everywhere, diagnostics in
+// the format a tool wants, `scan FILE`, messages a person can act on.
+
+/// Every subcommand, with its path (`templates export`).
+fn subcommands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let name = format!("{path} {}", sub.get_name()).trim().to_string();
+        out.push((name.clone(), sub.clone()));
+        subcommands(sub, &name, out);
+    }
+}
+
+#[test]
+fn every_flag_has_help_and_every_subcommand_has_examples() {
+    use clap::CommandFactory;
+    let root = threatmark::cli::Cli::command();
+    let mut all = Vec::new();
+    subcommands(&root, "", &mut all);
+    assert!(all.len() > 15, "{}", all.len());
+    let mut missing = Vec::new();
+    for (name, cmd) in &all {
+        let examples = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let count = examples
+            .lines()
+            .filter(|l| l.trim_start().starts_with("$ threatmark "))
+            .count();
+        if !examples.starts_with("Examples:") || !(2..=3).contains(&count) {
+            missing.push(format!("`{name}` has no 2-3 examples in its --help"));
+        }
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() {
+                missing.push(format!("`{name}` {} has no help text", arg.get_id()));
+            }
+        }
+    }
+    for arg in root.get_arguments() {
+        let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+        if !builtin && arg.get_help().is_none() {
+            missing.push(format!("threatmark {} has no help text", arg.get_id()));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use super::RootArgs;
+use super::output_format::DiagnosticFormat;
 use super::scan::scan_root;
 use crate::analysis::{self, Finding};
 use crate::date::Date;
@@ -17,16 +18,26 @@ use crate::text::LineIndex;
 use crate::{exit, render};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark analyze                         the table, findings on stderr
+  $ threatmark analyze --output-format concise one line per finding
+  $ threatmark analyze --format json > analysis.json")]
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub root: RootArgs,
+    /// `table` for people, `json` for machines (the whole analysis).
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,
     /// Check acceptance expiry against this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
+    /// Worker threads (default: one per core). The output is identical for any value.
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
+    /// How scan problems and findings are printed (on stderr, with `--format table`): `full`,
+    /// `concise`, `json` (JSON Lines), `github` (workflow commands) or `sarif`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = DiagnosticFormat::Full)]
+    pub output_format: DiagnosticFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,14 +61,19 @@ pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
             stdout.write_all(render::analysis::table(&result.model, &analysis).as_bytes())?;
             // Scan problems first (a dangling reference drops a relation from the model), then
             // the findings.
-            let mut diags: Vec<Diagnostic> = result
+            let diags: Vec<Diagnostic> = result
                 .diagnostics
                 .iter()
                 .filter(|d| d.severity != crate::diagnostic::Severity::Note)
                 .cloned()
                 .collect();
-            diags.extend(findings_as_diagnostics(&analysis.findings, &result.sources));
-            let text = render::diagnostics::render(&diags, &result.sources, color);
+            let text = args.output_format.render(
+                &diags,
+                &analysis.findings,
+                &result.sources,
+                &config.risk,
+                color,
+            );
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }
     }

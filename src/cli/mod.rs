@@ -13,6 +13,7 @@ mod diff;
 mod export;
 mod history;
 mod info;
+mod output_format;
 mod report;
 mod revs;
 mod scan;
@@ -93,10 +94,16 @@ pub enum Command {
     /// Print the long explanation of a diagnostic code (TM001...).
     Explain(info::ExplainArgs),
     /// List the supported languages and how their comments are found.
+    #[command(after_help = "Examples:
+  $ threatmark languages
+  $ threatmark languages | grep -i terraform")]
     Languages,
     /// Write a commented default threatmark.toml.
     Init(info::InitArgs),
     /// Print the JSON Schema of threatmodel.json.
+    #[command(after_help = "Examples:
+  $ threatmark schema > threatmodel.schema.json
+  $ threatmark schema | jq .properties")]
     Schema,
     /// Write the threat model as Threat Dragon, OTM or TM-BOM JSON.
     Export(export::ExportArgs),
@@ -110,15 +117,32 @@ pub enum Command {
     Debug(debug::DebugCommand),
 }
 
-/// Where threatmark.toml is looked up and what the scan root is.
+/// Where threatmark.toml is looked up and what the scan root is. The repository is given as
+/// `-C/--repo DIR` on every command, as git does (and as `diff`, `check` and `history` always
+/// did: their positional arguments are revisions). The positional `PATH` of the first versions
+/// is kept as a hidden alias.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RootArgs {
-    /// The folder to scan (the repository root).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
-    /// Use this configuration file instead of `<PATH>/threatmark.toml`.
+    /// The repository (or project folder): where threatmark.toml is and what is scanned
+    /// [default: .].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The old spelling of `-C DIR`.
+    #[arg(value_name = "PATH", hide = true, conflicts_with = "repo")]
+    pub path: Option<PathBuf>,
+    /// Use this configuration file instead of `<DIR>/threatmark.toml`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl RootArgs {
+    /// The repository folder: `-C DIR`, else the old positional `PATH`, else `.`.
+    pub fn dir(&self) -> &std::path::Path {
+        self.repo
+            .as_deref()
+            .or(self.path.as_deref())
+            .unwrap_or(std::path::Path::new("."))
+    }
 }
 
 /// The most worker threads `-j` accepts. The work is IO and parsing on a few cores; more
