@@ -28,7 +28,7 @@ use crate::{exit, output, render};
   $ threatmark check --format sarif -o threatmark.sarif")]
 pub struct CheckArgs {
     /// The repository (or a folder in it).
-    #[arg(short = 'C', long = "repo", default_value = ".")]
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
     /// Use this configuration file instead of the repository's threatmark.toml.
     #[arg(long, value_name = "FILE")]

@@ -21,7 +21,7 @@ pub struct DiffArgs {
     /// Without any: merge-base(default branch, HEAD) against the work tree.
     pub revs: Vec<String>,
     /// The repository (or a folder in it).
-    #[arg(short = 'C', long = "repo", default_value = ".")]
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
     /// Use this configuration file instead of the repository's threatmark.toml.
     #[arg(long, value_name = "FILE")]

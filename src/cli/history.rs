@@ -20,7 +20,7 @@ use clap::ValueEnum;
   $ threatmark history -C ../service --max 10")]
 pub struct HistoryArgs {
     /// The repository (or a folder in it).
-    #[arg(short = 'C', long = "repo", default_value = ".")]
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
     /// Use this configuration file instead of the repository's threatmark.toml.
     #[arg(long, value_name = "FILE")]
@@ -66,7 +66,7 @@ pub(crate) fn points(
     let mut out = Vec::new();
     for c in reader.first_parent_history(tip, stop, max)? {
         let id = c.id.to_string();
-        let short: String = id.chars().take(12).collect();
+        let short = reader.short_id(c.id);
         let (config, result) = match repo.scan_rev(&id) {
             Ok(scanned) => scanned,
             // One commit with a broken threatmark.toml must not end the history for good.

@@ -539,11 +539,15 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     output::write_atomic(&marker_path, next.render().as_bytes())
         .with_context(|| format!("writing {}", marker_path.display()))?;
     eprintln!(
-        "threatmark: wrote {} files to {}{}",
+        "threatmark: wrote {} {} to {}{}",
         files.len(),
+        crate::render::summary::plural(files.len(), "file"),
         out.display(),
         if removed > 0 {
-            format!(" (removed {removed} stale pages)")
+            format!(
+                " (removed {removed} stale {})",
+                crate::render::summary::plural(removed, "page")
+            )
         } else {
             String::new()
         }

@@ -251,7 +251,7 @@ impl Repo {
         let reader = self.git()?.reader();
         let (ia, ib) = (reader.resolve_commit(a)?, reader.resolve_commit(b)?);
         match reader.merge_base(ia, ib)? {
-            Some(base) => Ok(format!("{base}..{b}")),
+            Some(base) => Ok(format!("{}..{b}", reader.short_id(base))),
             None => bail!("`{a}` and `{b}` have no common ancestor"),
         }
     }
@@ -273,7 +273,7 @@ impl Repo {
             if let Ok(id) = reader.resolve_commit(candidate) {
                 // An error here is a commit missing from a shallow clone's history.
                 match reader.merge_base(id, head) {
-                    Ok(Some(base)) => return Ok(base.to_string()),
+                    Ok(Some(base)) => return Ok(reader.short_id(base)),
                     Ok(None) | Err(_) => unrelated.push(candidate),
                 }
             }

@@ -34,8 +34,9 @@ pub fn scan_summary(
     }
     if stats.binary_skipped > 0 {
         out.push_str(&format!(
-            "  skipped {} binary files\n",
-            stats.binary_skipped
+            "  skipped {} binary {}\n",
+            stats.binary_skipped,
+            plural(stats.binary_skipped, "file")
         ));
     }
     out.push_str(&format!("  diagnostics: {}\n", diagnostic_counts(counts)));
