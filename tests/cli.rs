@@ -471,7 +471,11 @@ fn every_flag_has_help_and_every_subcommand_has_examples() {
 /// A repository whose scan gives one diagnostic of each severity in two files.
 fn diagnosed_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    write(dir.path(), "threatmark.toml", "[project]\nname = \"demo\"\n");
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[project]\nname = \"demo\"\n",
+    );
     write(
         dir.path(),
         "src/a.rs",
@@ -491,7 +495,6 @@ fn stderr_of(args: &[&str], dir: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-// @tests #workflow_command_escaping for #cli
 #[test]
 fn output_format_prints_diagnostics_for_people_editors_and_ci() {
     let repo = diagnosed_repo();
@@ -514,12 +517,15 @@ fn output_format_prints_diagnostics_for_people_editors_and_ci() {
     // analyze: findings go the same way, one line each.
     let analyze = stderr_of(&["analyze", "--output-format", "concise"], repo.path());
     assert!(
-        analyze.lines().all(|l| l.contains("]") && !l.starts_with(' ')),
+        analyze
+            .lines()
+            .all(|l| l.contains("]") && !l.starts_with(' ')),
         "{analyze}"
     );
     assert!(analyze.contains("src/a.rs:"), "{analyze}");
 }
 
+// @tests #workflow_command_escaping for #cli
 #[test]
 fn github_output_cannot_be_made_to_issue_a_second_command() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -541,7 +547,10 @@ fn github_output_cannot_be_made_to_issue_a_second_command() {
             "a line that is not one of our commands: {line:?}\n{out}"
         );
     }
-    assert!(out.contains("file=x%0A%3A%3Aadd-mask%3A%3Asecret%2Cfile=y%3Az%250A.js,"), "{out}");
+    assert!(
+        out.contains("file=x%0A%3A%3Aadd-mask%3A%3Asecret%2Cfile=y%3Az%250A.js,"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -550,24 +559,47 @@ fn repository_and_output_have_one_spelling_and_the_old_ones_still_work() {
     let root = repo.path();
     let out = root.join("out");
     // -C/--repo on scan; the positional PATH is the old spelling.
-    tm().args(["scan", "-o"]).arg(out.join("a.json")).arg("-C").arg(root).assert().success();
-    tm().args(["scan", "--output"]).arg(out.join("b.json")).arg(root).assert().success();
+    tm().args(["scan", "-o"])
+        .arg(out.join("a.json"))
+        .arg("-C")
+        .arg(root)
+        .assert()
+        .success();
+    tm().args(["scan", "--output"])
+        .arg(out.join("b.json"))
+        .arg(root)
+        .assert()
+        .success();
     assert_eq!(
         fs::read(out.join("a.json")).expect("a"),
         fs::read(out.join("b.json")).expect("b")
     );
     // report -o/--output, and --out as before.
     for (flag, file) in [("-o", "r1.md"), ("--output", "r2.md"), ("--out", "r3.md")] {
-        tm().args(["report", "-C"]).arg(root).arg(flag).arg(out.join(file)).assert().success();
+        tm().args(["report", "-C"])
+            .arg(root)
+            .arg(flag)
+            .arg(out.join(file))
+            .assert()
+            .success();
     }
-    tm().args(["report", "--out"]).arg(out.join("r4.md")).arg(root).assert().success();
+    tm().args(["report", "--out"])
+        .arg(out.join("r4.md"))
+        .arg(root)
+        .assert()
+        .success();
     let first = fs::read(out.join("r1.md")).expect("r1");
     for file in ["r2.md", "r3.md", "r4.md"] {
         assert_eq!(first, fs::read(out.join(file)).expect(file), "{file}");
     }
     // site -o/--output and the old --out.
     for (flag, dir) in [("-o", "s1"), ("--output", "s2"), ("--out", "s3")] {
-        tm().args(["site", "-C"]).arg(root).arg(flag).arg(out.join(dir)).assert().success();
+        tm().args(["site", "-C"])
+            .arg(root)
+            .arg(flag)
+            .arg(out.join(dir))
+            .assert()
+            .success();
         assert!(out.join(dir).join("index.html").is_file(), "{dir}");
     }
     // export, import, merge, templates export: -o and --out.
@@ -578,19 +610,35 @@ fn repository_and_output_have_one_spelling_and_the_old_ones_still_work() {
             .arg(out.join(file))
             .assert()
             .success();
-        tm().args(["merge"]).arg(out.join("a.json")).arg(flag).arg(out.join(format!("m{file}"))).assert().success();
+        tm().args(["merge"])
+            .arg(out.join("a.json"))
+            .arg(flag)
+            .arg(out.join(format!("m{file}")))
+            .assert()
+            .success();
     }
-    tm().args(["templates", "export", "-o"]).arg(out.join("t1")).assert().success();
-    tm().args(["templates", "export"]).arg(out.join("t2")).assert().success();
+    tm().args(["templates", "export", "-o"])
+        .arg(out.join("t1"))
+        .assert()
+        .success();
+    tm().args(["templates", "export"])
+        .arg(out.join("t2"))
+        .assert()
+        .success();
     assert!(out.join("t1").read_dir().expect("t1").count() > 0);
     // init -C and the old positional folder.
     let fresh = tempfile::tempdir().expect("tempdir");
-    tm().args(["init", "-C"]).arg(fresh.path().join("x")).assert().success();
+    tm().args(["init", "-C"])
+        .arg(fresh.path().join("x"))
+        .assert()
+        .success();
     tm().args(["init"]).arg(fresh.path()).assert().success();
     assert!(fresh.path().join("threatmark.toml").is_file());
     // Both spellings at once is a usage error, and --help shows only the new ones.
     tm().args(["scan", "-C", "."]).arg(root).assert().code(2);
-    for cmd in ["scan", "analyze", "report", "site", "export", "init", "diff", "check", "history"] {
+    for cmd in [
+        "scan", "analyze", "report", "site", "export", "init", "diff", "check", "history",
+    ] {
         let help = tm().args([cmd, "--help"]).output().expect("help");
         let help = String::from_utf8_lossy(&help.stdout);
         assert!(help.contains("-C, --repo <DIR>"), "{cmd}:\n{help}");
@@ -607,7 +655,11 @@ fn repository_and_output_have_one_spelling_and_the_old_ones_still_work() {
 fn scan_file_reports_that_file_in_the_context_of_its_repository() {
     let repo = diagnosed_repo();
     let root = repo.path();
-    write(root, "src/c.rs", "// @mitigates #api against #nowhere with #prepared\n");
+    write(
+        root,
+        "src/c.rs",
+        "// @mitigates #api against #nowhere with #prepared\n",
+    );
     // From a folder inside the repository, a path relative to it.
     let out = tm_in(&root.join("src"))
         .args(["scan", "b.rs", "--output-format", "concise"])
@@ -621,12 +673,24 @@ fn scan_file_reports_that_file_in_the_context_of_its_repository() {
     assert!(!stderr.contains("src/c.rs"), "{stderr}");
     assert!(!stderr.contains("#sqli"), "{stderr}");
     assert!(stderr.contains("in src/b.rs"), "{stderr}");
-    assert!(!root.join("threatmodel.json").exists(), "scan FILE writes no model");
+    assert!(
+        !root.join("threatmodel.json").exists(),
+        "scan FILE writes no model"
+    );
     // --strict sees an error in a.rs only when a.rs is scanned.
-    tm_in(root).args(["scan", "--strict", "src/b.rs"]).assert().success();
-    tm_in(root).args(["scan", "--strict", "src/a.rs"]).assert().code(1);
+    tm_in(root)
+        .args(["scan", "--strict", "src/b.rs"])
+        .assert()
+        .success();
+    tm_in(root)
+        .args(["scan", "--strict", "src/a.rs"])
+        .assert()
+        .code(1);
     // A model of one file would replace the repository's: refused.
-    tm_in(root).args(["scan", "src/b.rs", "-o", "m.json"]).assert().code(2);
+    tm_in(root)
+        .args(["scan", "src/b.rs", "-o", "m.json"])
+        .assert()
+        .code(2);
 }
 
 #[test]
@@ -640,12 +704,21 @@ fn messages_say_what_to_do_and_shorten_commit_ids() {
     let out = tm_in(root).args(["diff", "nosuch"]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`nosuch` is not a branch, tag or commit"), "{stderr}");
+    assert!(
+        stderr.contains("`nosuch` is not a branch, tag or commit"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("NotFound"), "{stderr}");
     // The base of `check` is named as git names it: 7 digits, not 40.
-    let out = tm_in(root).args(["check", "--allow-stale"]).output().expect("run");
+    let out = tm_in(root)
+        .args(["check", "--allow-stale"])
+        .output()
+        .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("against {})", &full[..7])), "{stdout}");
+    assert!(
+        stdout.contains(&format!("against {})", &full[..7])),
+        "{stdout}"
+    );
     assert!(!stdout.contains(&full), "{stdout}");
     let history = tm_in(root).args(["history"]).output().expect("run");
     let history = String::from_utf8_lossy(&history.stdout);

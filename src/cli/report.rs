@@ -127,7 +127,12 @@ pub enum TemplatesCommand {
   $ threatmark report --templates templates -o THREATMODEL.md")]
 pub struct ExportArgs {
     /// The folder to write the templates into.
-    #[arg(short = 'o', long = "output", value_name = "DIR", required_unless_present = "dir")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        required_unless_present = "dir"
+    )]
     pub output: Option<PathBuf>,
     /// The old spelling of `-o DIR`.
     #[arg(value_name = "DIR", hide = true, conflicts_with = "output")]

@@ -250,8 +250,8 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
             "`threatmark scan FILE` reports one file's diagnostics and writes no model; drop -o/--output, --rev and --format, or scan the repository (`threatmark scan -C DIR`)"
         );
     }
-    let real = std::fs::canonicalize(file)
-        .with_context(|| format!("reading {}", file.display()))?;
+    let real =
+        std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
     let root = repository_of(&real);
     let rel = real
         .strip_prefix(&root)

@@ -167,9 +167,12 @@ mod tests {
         assert!(concise.starts_with("a,b:c%.rs:3:1: note[TM005] 100% bad "));
         let json = json_lines(&[d, Diagnostic::new(Code::UnknownTag, "no place")]);
         assert_eq!(json.lines().count(), 2, "{json}");
-        let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap_or(""))
-            .unwrap_or_default();
-        assert_eq!(first["message"], "100% bad\n::add-mask::secret\r\n::error::forged");
+        let first: serde_json::Value =
+            serde_json::from_str(json.lines().next().unwrap_or("")).unwrap_or_default();
+        assert_eq!(
+            first["message"],
+            "100% bad\n::add-mask::secret\r\n::error::forged"
+        );
         assert_eq!(first["line"], 3);
         assert!(json.lines().nth(1).unwrap_or("").contains("\"path\":null"));
     }

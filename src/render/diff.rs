@@ -50,7 +50,8 @@ pub fn summary_line(d: &ModelDiff) -> String {
         }
     };
     // "1 mitigation gained", "2 mitigations gained".
-    let noun = |n: usize, word: &str, rest: &str| format!("{}{rest}", super::summary::plural(n, word));
+    let noun =
+        |n: usize, word: &str, rest: &str| format!("{}{rest}", super::summary::plural(n, word));
     push(s.added, "added");
     push(s.removed, "removed");
     push(s.changed, "changed");
@@ -58,7 +59,10 @@ pub fn summary_line(d: &ModelDiff) -> String {
         s.mitigations_gained,
         &noun(s.mitigations_gained, "mitigation", " gained"),
     );
-    push(s.mitigations_lost, &noun(s.mitigations_lost, "mitigation", " lost"));
+    push(
+        s.mitigations_lost,
+        &noun(s.mitigations_lost, "mitigation", " lost"),
+    );
     push(s.newly_exposed, "newly exposed");
     push(s.newly_mitigated, "newly mitigated");
     push(s.risk_up, "risk up");
@@ -199,7 +203,11 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
         out.push_str(&format!(
             "({shifts} {} only moved within {})\n",
             super::summary::plural(shifts, "annotation"),
-            if shifts == 1 { "its file" } else { "their files" }
+            if shifts == 1 {
+                "its file"
+            } else {
+                "their files"
+            }
         ));
     }
     out

@@ -199,14 +199,14 @@ impl Reader {
             let rev = crate::render::escape::printable(rev);
             // gix says `Reference "x" could not be found: NotFound`; the user needs to know
             // what to do about it.
-            let chain = std::iter::successors(
-                Some(&source as &(dyn std::error::Error + 'static)),
-                |e| e.source(),
-            )
-            .any(|e| {
-                let text = e.to_string();
-                text.contains("could not be found") || text.contains("NotFound")
-            });
+            let chain =
+                std::iter::successors(Some(&source as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| {
+                    let text = e.to_string();
+                    text.contains("could not be found") || text.contains("NotFound")
+                });
             if chain {
                 GitError::UnknownRevision { rev }
             } else {
