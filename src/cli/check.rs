@@ -126,8 +126,9 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             repo.resolve(b).map_err(|e| repo.shallow_hint(e))?;
             Ok(b.clone())
         }
+        // Named as git names it in messages ("against 1a2b3c4"), not by 40 digits.
         None => match default_base(&repo) {
-            Ok(b) => Ok(b),
+            Ok(b) => Ok(repo.short_label(&b)),
             Err(why) => {
                 let relieved = fail_on == Some(None)
                     // Outside git there is no change whose own configuration could say `none`.

@@ -70,6 +70,11 @@ pub fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     crate::timings::mark("diffed");
     repo.save_cache();
     crate::timings::mark("caches saved");
+    let mut d = d;
+    if args.format != DiffFormat::Json {
+        d.base = repo.short_label(&d.base);
+        d.head = repo.short_label(&d.head);
+    }
     let text = match args.format {
         DiffFormat::Text => render::diff::text(&d, color),
         DiffFormat::Markdown => render::diff::markdown(&d),

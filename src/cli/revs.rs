@@ -239,6 +239,17 @@ impl Repo {
         }
     }
 
+    /// A full commit id as git abbreviates it for people (7 digits or more, unique); any other
+    /// label (`main`, `HEAD~1`, a file) as it is. Machine output keeps the full id.
+    pub fn short_label(&self, label: &str) -> String {
+        let full = matches!(label.len(), 40 | 64) && label.bytes().all(|b| b.is_ascii_hexdigit());
+        let git = self.git.as_ref().filter(|_| full);
+        match git.and_then(|g| ObjectId::from_hex(label.as_bytes()).ok().map(|id| (g, id))) {
+            Some((git, id)) => git.reader().short_id(id),
+            None => label.to_string(),
+        }
+    }
+
     pub fn resolve(&self, rev: &str) -> anyhow::Result<ObjectId> {
         Ok(self.git()?.reader().resolve_commit(rev)?)
     }
@@ -251,7 +262,7 @@ impl Repo {
         let reader = self.git()?.reader();
         let (ia, ib) = (reader.resolve_commit(a)?, reader.resolve_commit(b)?);
         match reader.merge_base(ia, ib)? {
-            Some(base) => Ok(format!("{}..{b}", reader.short_id(base))),
+            Some(base) => Ok(format!("{base}..{b}")),
             None => bail!("`{a}` and `{b}` have no common ancestor"),
         }
     }
@@ -273,7 +284,7 @@ impl Repo {
             if let Ok(id) = reader.resolve_commit(candidate) {
                 // An error here is a commit missing from a shallow clone's history.
                 match reader.merge_base(id, head) {
-                    Ok(Some(base)) => return Ok(reader.short_id(base)),
+                    Ok(Some(base)) => return Ok(base.to_string()),
                     Ok(None) | Err(_) => unrelated.push(candidate),
                 }
             }
