@@ -126,9 +126,8 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             repo.resolve(b).map_err(|e| repo.shallow_hint(e))?;
             Ok(b.clone())
         }
-        // Named as git names it in messages ("against 1a2b3c4"), not by 40 digits.
         None => match default_base(&repo) {
-            Ok(b) => Ok(repo.short_label(&b)),
+            Ok(b) => Ok(b),
             Err(why) => {
                 let relieved = fail_on == Some(None)
                     // Outside git there is no change whose own configuration could say `none`.
@@ -141,8 +140,9 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             }
         },
     };
+    // Scanned by its full id; named as git names it in messages ("against 1a2b3c4").
     let scanned = match &base {
-        Ok(rev) => Some((rev.as_str(), repo.scan_rev(rev)?)),
+        Ok(rev) => Some((repo.short_label(rev), repo.scan_rev(rev)?)),
         Err(_) => None,
     };
     if base.is_err() && repo.has_git() {
