@@ -709,6 +709,21 @@ fn messages_say_what_to_do_and_shorten_commit_ids() {
         "{stderr}"
     );
     assert!(!stderr.contains("NotFound"), "{stderr}");
+    let stderr = |args: &[&str]| {
+        let out = tm_in(root).args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let far = stderr(&["scan", "--rev", "HEAD~5"]);
+    assert!(
+        far.contains("`HEAD~5` goes back further than the history"),
+        "{far}"
+    );
+    assert!(!far.contains("NthAncestor"), "{far}");
+    let missing = stderr(&["scan", "--config", "nope.toml"]);
+    assert_eq!(missing.matches("(os error 2)").count(), 1, "{missing}");
+    let missing = stderr(&["scan", "nope/a.rs"]);
+    assert!(missing.contains("nope/a.rs does not exist"), "{missing}");
     // The base of `check` is named as git names it: 7 digits, not 40.
     let out = tm_in(root)
         .args(["check", "--allow-stale"])

@@ -193,10 +193,28 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             exit::code(exit::ERROR)
         }
     }
+}
+
+/// The error and its causes on one line, as `{:#}` prints them, but without a cause that the
+/// text before it already says: `cannot read x.toml: No such file or directory (os error 2)`
+/// once, not twice (a library error that shows its source, and anyhow that shows it again).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) || out.contains(&format!("{text}: ")) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -226,6 +244,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(io).context("cannot read x.toml: No such file");
+        assert_eq!(super::error_text(&e), "cannot read x.toml: No such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::error_text(&e), "outer: inner");
+    }
+
     #[test]
     fn today_is_a_real_day_or_a_usage_error() {
         assert_eq!(

@@ -162,6 +162,13 @@ pub fn scan_folder(
 }
 
 pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
+    let given = args.root.repo.as_deref().or(args.root.path.as_deref());
+    if let Some(missing) = given.filter(|p| std::fs::symlink_metadata(p).is_err()) {
+        anyhow::bail!(
+            "{} does not exist: give the repository to scan (`-C DIR`) or a file in it",
+            crate::render::escape::printable(&missing.display().to_string())
+        );
+    }
     if let Some(file) = args.root.path.as_deref().filter(|p| p.is_file()) {
         return run_file(&args, file, color);
     }

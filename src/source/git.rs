@@ -36,6 +36,11 @@ pub enum GitError {
         "`{rev}` is not a branch, tag or commit of this repository; check the spelling (`git branch -a`, `git tag`), or fetch it first (`git fetch origin {rev}`): a CI checkout often holds one branch and a shallow history"
     )]
     UnknownRevision { rev: String },
+    /// `HEAD~50` in a history of 10 commits (or a shallow clone of 1).
+    #[error(
+        "`{rev}` goes back further than the history of this clone; name a commit that exists, or fetch more history (`git fetch --deepen`, or `actions/checkout` with `fetch-depth: 0`)"
+    )]
+    BeyondHistory { rev: String },
     #[error("cannot read git object {id} (the repository may be corrupt)")]
     Object {
         id: String,
@@ -203,12 +208,13 @@ impl Reader {
                 std::iter::successors(Some(&source as &(dyn std::error::Error + 'static)), |e| {
                     e.source()
                 })
-                .any(|e| {
-                    let text = e.to_string();
-                    text.contains("could not be found") || text.contains("NotFound")
-                });
-            if chain {
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            if chain.contains("could not be found") || chain.contains("NotFound") {
                 GitError::UnknownRevision { rev }
+            } else if chain.contains("out of range") {
+                GitError::BeyondHistory { rev }
             } else {
                 GitError::Revision {
                     rev,
