@@ -18,7 +18,7 @@ pub enum DiagnosticFormat {
     Full,
     /// One line each: `path:line:col: severity[TMxxx] message`.
     Concise,
-    /// One JSON object per line (docs/diagnostics.md describes the fields).
+    /// One JSON object per line (docs/output-formats.md describes the fields).
     Json,
     /// GitHub Actions workflow commands: annotations on the pull request.
     Github,

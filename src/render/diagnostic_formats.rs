@@ -1,6 +1,6 @@
 //! Diagnostics as one line each, for tools rather than eyes: `concise` (`path:line:col:
 //! severity[TMxxx] message`, what editors and `grep` understand), `json` (one stable JSON
-//! object per line, documented in docs/diagnostics.md) and `github` (workflow commands, so a
+//! object per line, documented in docs/output-formats.md) and `github` (workflow commands, so a
 //! GitHub Actions run annotates the pull request without code scanning). The rustc-like
 //! rendering is in `diagnostics`, SARIF in `sarif`. Each is a function of the final list of
 //! diagnostics: whatever filtered them did so before.
@@ -38,7 +38,7 @@ pub fn concise(diags: &[Diagnostic]) -> String {
 }
 
 /// One line of `--output-format json`. The fields, their order and their meaning are stable
-/// (docs/diagnostics.md): a field is added only at the end, never renamed or removed.
+/// (docs/output-formats.md): a field is added only at the end, never renamed or removed.
 #[derive(Serialize)]
 struct JsonLine<'a> {
     code: &'a str,
