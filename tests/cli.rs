@@ -686,6 +686,17 @@ fn scan_file_reports_that_file_in_the_context_of_its_repository() {
         .args(["scan", "--strict", "src/a.rs"])
         .assert()
         .code(1);
+    // A file no scan reads is not reported clean.
+    write(root, "notes.xyz", "@threat Not read (#not_read)\n");
+    let out = tm_in(root)
+        .args(["scan", "notes.xyz"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("notes.xyz is not a file threatmark reads"),
+        "{stderr}"
+    );
     // A model of one file would replace the repository's: refused.
     tm_in(root)
         .args(["scan", "src/b.rs", "-o", "m.json"])

@@ -288,6 +288,15 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(rendered.as_bytes());
     if !quiet {
+        // A file no language claims is not even read by a scan: say so rather than report a
+        // clean file.
+        if !scan::is_candidate(&rel, &scan::FileOptions::from_config(&config)) {
+            let _ = writeln!(
+                stderr,
+                "threatmark: {} is not a file threatmark reads (no language for it; see `threatmark languages`, or map it with `[languages] extensions`)",
+                crate::render::escape::printable(&rel),
+            );
+        }
         let _ = writeln!(
             stderr,
             "threatmark: {} in {} (scanned in the context of {})",
