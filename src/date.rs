@@ -205,14 +205,17 @@ mod tests {
     #[test]
     fn an_expiry_is_a_day_or_kept_text_and_round_trips() {
         let day = Expiry::parse("2026-03-01");
-        assert_eq!(day, Expiry::Day(Date::new(2026, 3, 1).unwrap()));
-        assert_eq!(serde_json::to_string(&day).unwrap(), "\"2026-03-01\"");
-        let text: Expiry = serde_json::from_str("\"someday\"").unwrap();
+        assert_eq!(day, Expiry::Day(Date::new(2026, 3, 1).expect("valid")));
+        assert_eq!(
+            serde_json::to_string(&day).expect("valid"),
+            "\"2026-03-01\""
+        );
+        let text: Expiry = serde_json::from_str("\"someday\"").expect("valid");
         assert_eq!(text, Expiry::Text("someday".into()));
-        assert_eq!(serde_json::to_string(&text).unwrap(), "\"someday\"");
-        let today = Date::parse("2026-03-01").unwrap();
+        assert_eq!(serde_json::to_string(&text).expect("valid"), "\"someday\"");
+        let today = Date::parse("2026-03-01").expect("valid");
         assert!(!day.expired(today), "the day itself still counts");
-        assert!(day.expired(Date::parse("2026-03-02").unwrap()));
+        assert!(day.expired(Date::parse("2026-03-02").expect("valid")));
         // Text is compared as text, as models from elsewhere always were.
         assert!(Expiry::Text("2026-02-30".into()).expired(today));
         assert!(!text.expired(today));

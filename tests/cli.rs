@@ -6,7 +6,7 @@ use std::fs;
 use predicates::prelude::*;
 
 mod support;
-use support::{tm, write};
+use support::{git, tm, tm_in, write};
 
 fn clean_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -683,4 +683,339 @@ fn inline_suppressions_apply_to_their_line_and_the_next_and_are_reported_when_un
         model.contains("\"description\": \"a description\""),
         "{model}"
     );
+}
+
+// ---- CLI conventions (issue 17): one spelling per idea, help everywhere, diagnostics in
+// the format a tool wants, `scan FILE`, messages a person can act on.
+
+/// Every subcommand, with its path (`templates export`).
+fn subcommands(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let name = format!("{path} {}", sub.get_name()).trim().to_string();
+        out.push((name.clone(), sub.clone()));
+        subcommands(sub, &name, out);
+    }
+}
+
+#[test]
+fn every_flag_has_help_and_every_subcommand_has_examples() {
+    use clap::CommandFactory;
+    let root = threatmark::cli::Cli::command();
+    let mut all = Vec::new();
+    subcommands(&root, "", &mut all);
+    assert!(all.len() > 15, "{}", all.len());
+    let mut missing = Vec::new();
+    for (name, cmd) in &all {
+        let examples = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let count = examples
+            .lines()
+            .filter(|l| l.trim_start().starts_with("$ threatmark "))
+            .count();
+        if !examples.starts_with("Examples:") || !(2..=3).contains(&count) {
+            missing.push(format!("`{name}` has no 2-3 examples in its --help"));
+        }
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() {
+                missing.push(format!("`{name}` {} has no help text", arg.get_id()));
+            }
+        }
+    }
+    for arg in root.get_arguments() {
+        let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+        if !builtin && arg.get_help().is_none() {
+            missing.push(format!("threatmark {} has no help text", arg.get_id()));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+/// A repository whose scan gives one diagnostic of each severity in two files.
+fn diagnosed_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[project]\nname = \"demo\"\n",
+    );
+    write(
+        dir.path(),
+        "src/a.rs",
+        "// @threat SQL injection (#sqli)\n// @component API (#api)\n// @mitigates #api against #sqli\n",
+    );
+    write(
+        dir.path(),
+        "src/b.rs",
+        "// @mitigates #api against #sqli with #prepared\n// @frobnicate the api\n",
+    );
+    dir
+}
+
+fn stderr_of(args: &[&str], dir: &std::path::Path) -> String {
+    let out = tm_in(dir).args(args).output().expect("run");
+    assert!(out.status.code() == Some(0), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn output_format_prints_diagnostics_for_people_editors_and_ci() {
+    let repo = diagnosed_repo();
+    let scan = |format: &str| {
+        stderr_of(
+            &["scan", "-q", "--format", "json", "--output-format", format],
+            repo.path(),
+        )
+    };
+    insta::assert_snapshot!("scan_diagnostics_full", scan("full"));
+    insta::assert_snapshot!("scan_diagnostics_concise", scan("concise"));
+    insta::assert_snapshot!("scan_diagnostics_json", scan("json"));
+    insta::assert_snapshot!("scan_diagnostics_github", scan("github"));
+    let sarif: serde_json::Value = serde_json::from_str(&scan("sarif")).expect("SARIF");
+    support::assert_valid_sarif(&sarif);
+    let results = sarif["runs"][0]["results"].as_array().map_or(0, Vec::len);
+    assert_eq!(results, scan("concise").lines().count());
+    // Machine formats are only the diagnostics: no summary around them.
+    assert!(!scan("json").contains("threatmark:"));
+    // analyze: findings go the same way, one line each.
+    let analyze = stderr_of(&["analyze", "--output-format", "concise"], repo.path());
+    assert!(
+        analyze
+            .lines()
+            .all(|l| l.contains("]") && !l.starts_with(' ')),
+        "{analyze}"
+    );
+    assert!(analyze.contains("src/a.rs:"), "{analyze}");
+}
+
+// @tests #workflow_command_escaping for #cli
+#[test]
+fn github_output_cannot_be_made_to_issue_a_second_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A file name and a tag that carry a newline and a command of their own.
+    let name = "x\n::add-mask::secret,file=y:z%0A.js";
+    write(dir.path(), name, "// @mitigates #a against #b\n");
+    write(
+        dir.path(),
+        "ok.js",
+        "// @threat T (#t)\n// @componentx\r::error::forged\n",
+    );
+    let out = stderr_of(&["scan", "-q", "--output-format", "github"], dir.path());
+    assert!(!out.is_empty());
+    for line in out.lines() {
+        assert!(
+            line.starts_with("::error file=")
+                || line.starts_with("::warning file=")
+                || line.starts_with("::notice file="),
+            "a line that is not one of our commands: {line:?}\n{out}"
+        );
+    }
+    assert!(
+        out.contains("file=x%0A%3A%3Aadd-mask%3A%3Asecret%2Cfile=y%3Az%250A.js,"),
+        "{out}"
+    );
+}
+
+#[test]
+fn repository_and_output_have_one_spelling_and_the_old_ones_still_work() {
+    let repo = clean_repo();
+    let root = repo.path();
+    let out = root.join("out");
+    // -C/--repo on scan; the positional PATH is the old spelling.
+    tm().args(["scan", "-o"])
+        .arg(out.join("a.json"))
+        .arg("-C")
+        .arg(root)
+        .assert()
+        .success();
+    tm().args(["scan", "--output"])
+        .arg(out.join("b.json"))
+        .arg(root)
+        .assert()
+        .success();
+    assert_eq!(
+        fs::read(out.join("a.json")).expect("a"),
+        fs::read(out.join("b.json")).expect("b")
+    );
+    // report -o/--output, and --out as before.
+    for (flag, file) in [("-o", "r1.md"), ("--output", "r2.md"), ("--out", "r3.md")] {
+        tm().args(["report", "-C"])
+            .arg(root)
+            .arg(flag)
+            .arg(out.join(file))
+            .assert()
+            .success();
+    }
+    tm().args(["report", "--out"])
+        .arg(out.join("r4.md"))
+        .arg(root)
+        .assert()
+        .success();
+    let first = fs::read(out.join("r1.md")).expect("r1");
+    for file in ["r2.md", "r3.md", "r4.md"] {
+        assert_eq!(first, fs::read(out.join(file)).expect(file), "{file}");
+    }
+    // site -o/--output and the old --out.
+    for (flag, dir) in [("-o", "s1"), ("--output", "s2"), ("--out", "s3")] {
+        tm().args(["site", "-C"])
+            .arg(root)
+            .arg(flag)
+            .arg(out.join(dir))
+            .assert()
+            .success();
+        assert!(out.join(dir).join("index.html").is_file(), "{dir}");
+    }
+    // export, import, merge, templates export: -o and --out.
+    for (flag, file) in [("-o", "e1.json"), ("--out", "e2.json")] {
+        tm().args(["export", "--format", "otm", "-C"])
+            .arg(root)
+            .arg(flag)
+            .arg(out.join(file))
+            .assert()
+            .success();
+        tm().args(["merge"])
+            .arg(out.join("a.json"))
+            .arg(flag)
+            .arg(out.join(format!("m{file}")))
+            .assert()
+            .success();
+    }
+    tm().args(["templates", "export", "-o"])
+        .arg(out.join("t1"))
+        .assert()
+        .success();
+    tm().args(["templates", "export"])
+        .arg(out.join("t2"))
+        .assert()
+        .success();
+    assert!(out.join("t1").read_dir().expect("t1").count() > 0);
+    // init -C and the old positional folder.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    tm().args(["init", "-C"])
+        .arg(fresh.path().join("x"))
+        .assert()
+        .success();
+    tm().args(["init"]).arg(fresh.path()).assert().success();
+    assert!(fresh.path().join("threatmark.toml").is_file());
+    // Both spellings at once is a usage error, and --help shows only the new ones.
+    tm().args(["scan", "-C", "."]).arg(root).assert().code(2);
+    for cmd in [
+        "scan", "analyze", "report", "site", "export", "init", "diff", "check", "history",
+    ] {
+        let help = tm().args([cmd, "--help"]).output().expect("help");
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(help.contains("-C, --repo <DIR>"), "{cmd}:\n{help}");
+        assert!(!help.contains("--out "), "{cmd}:\n{help}");
+    }
+    for cmd in ["scan", "report", "site", "export", "check"] {
+        let help = tm().args([cmd, "--help"]).output().expect("help");
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(help.contains("-o, --output <"), "{cmd}:\n{help}");
+    }
+}
+
+#[test]
+fn scan_file_reports_that_file_in_the_context_of_its_repository() {
+    let repo = diagnosed_repo();
+    let root = repo.path();
+    write(
+        root,
+        "src/c.rs",
+        "// @mitigates #api against #nowhere with #prepared\n",
+    );
+    // From a folder inside the repository, a path relative to it.
+    let out = tm_in(&root.join("src"))
+        .args(["scan", "b.rs", "--output-format", "concise"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Paths as in a full scan; only b.rs; `#sqli` and `#api`, declared in a.rs, resolve.
+    assert!(stderr.contains("src/b.rs:1:39: warning[TM036]"), "{stderr}");
+    assert!(!stderr.contains("src/a.rs"), "{stderr}");
+    assert!(!stderr.contains("src/c.rs"), "{stderr}");
+    assert!(!stderr.contains("#sqli"), "{stderr}");
+    assert!(stderr.contains("in src/b.rs"), "{stderr}");
+    assert!(
+        !root.join("threatmodel.json").exists(),
+        "scan FILE writes no model"
+    );
+    // --strict sees an error in a.rs only when a.rs is scanned.
+    tm_in(root)
+        .args(["scan", "--strict", "src/b.rs"])
+        .assert()
+        .success();
+    tm_in(root)
+        .args(["scan", "--strict", "src/a.rs"])
+        .assert()
+        .code(1);
+    // A file no scan reads is not reported clean.
+    write(root, "notes.xyz", "@threat Not read (#not_read)\n");
+    let out = tm_in(root)
+        .args(["scan", "notes.xyz"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("notes.xyz is not a file threatmark reads"),
+        "{stderr}"
+    );
+    // A model of one file would replace the repository's: refused.
+    tm_in(root)
+        .args(["scan", "src/b.rs", "-o", "m.json"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn messages_say_what_to_do_and_shorten_commit_ids() {
+    let repo = clean_repo();
+    let root = repo.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "one"]);
+    let full = git(root, &["rev-parse", "HEAD"]).trim().to_string();
+    let out = tm_in(root).args(["diff", "nosuch"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`nosuch` is not a branch, tag or commit"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("NotFound"), "{stderr}");
+    let stderr = |args: &[&str]| {
+        let out = tm_in(root).args(args).output().expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let far = stderr(&["scan", "--rev", "HEAD~5"]);
+    assert!(
+        far.contains("`HEAD~5` goes back further than the history"),
+        "{far}"
+    );
+    assert!(!far.contains("NthAncestor"), "{far}");
+    let missing = stderr(&["scan", "--config", "nope.toml"]);
+    assert_eq!(missing.matches("(os error 2)").count(), 1, "{missing}");
+    let missing = stderr(&["scan", "nope/a.rs"]);
+    assert!(missing.contains("nope/a.rs does not exist"), "{missing}");
+    // The base of `check` is named as git names it: 7 digits, not 40.
+    let out = tm_in(root)
+        .args(["check", "--allow-stale"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("against {})", &full[..7])),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&full), "{stdout}");
+    let history = tm_in(root).args(["history"]).output().expect("run");
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(history.contains(&format!("\n{} ", &full[..7])), "{history}");
+    assert!(!history.contains(&full[..8]), "{history}");
 }

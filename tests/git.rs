@@ -602,7 +602,7 @@ fn diff_text_and_markdown() {
         first.starts_with("threat model diff HEAD~1 -> HEAD: "),
         "{first}"
     );
-    assert!(first.contains("1 mitigations lost"), "{first}");
+    assert!(first.contains("1 mitigation lost"), "{first}");
     for expected in [
         "+ threat brand_new `Brand new` at src/api.rs:11",
         "- threat gone `Gone` (was at src/api.rs:4)",
@@ -635,7 +635,7 @@ fn diff_text_and_markdown() {
     let md = repo.stdout(&["diff", "--format", "markdown", "HEAD~1", "HEAD"]);
     let first = md.lines().next().expect("a summary line");
     assert!(first.starts_with("### Threat model: "), "{first}");
-    assert!(first.contains("1 mitigations gained"), "{first}");
+    assert!(first.contains("1 mitigation gained"), "{first}");
     assert!(md.contains("`HEAD~1` → `HEAD`"), "{md}");
     assert!(md.contains("<details><summary>"), "{md}");
     assert_eq!(
@@ -779,7 +779,11 @@ fn diff_defaults_to_the_merge_base_with_main() {
     assert_eq!(d["changes"].as_array().map(Vec::len), Some(2), "{d:#}");
     let text = repo.stdout(&["diff"]);
     assert!(
-        text.starts_with(&format!("threat model diff {fork} -> work tree: 2 added")),
+        // The text names the base as git does (7 digits); the JSON above keeps the full id.
+        text.starts_with(&format!(
+            "threat model diff {} -> work tree: 2 added",
+            &fork[..7]
+        )),
         "{text}"
     );
 

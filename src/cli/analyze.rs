@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use super::RootArgs;
+use super::output_format::DiagnosticFormat;
 use super::scan::scan_root;
 use crate::analysis::{self, Finding};
 use crate::date::Date;
@@ -17,16 +18,26 @@ use crate::text::LineIndex;
 use crate::{exit, render};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark analyze                         the table, findings on stderr
+  $ threatmark analyze --output-format concise one line per finding
+  $ threatmark analyze --format json > analysis.json")]
 pub struct AnalyzeArgs {
     #[command(flatten)]
     pub root: RootArgs,
+    /// `table` for people, `json` for machines (the whole analysis).
     #[arg(long, value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,
     /// Check acceptance expiry against this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
+    /// Worker threads (default: one per core). The output is identical for any value.
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
+    /// How scan problems and findings are printed (on stderr, with `--format table`): `full`,
+    /// `concise`, `json` (JSON Lines), `github` (workflow commands) or `sarif`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = DiagnosticFormat::Full)]
+    pub output_format: DiagnosticFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,17 +70,39 @@ pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
             stdout.write_all(render::analysis::table(&result.model, &analysis).as_bytes())?;
             // Scan problems first (a dangling reference drops a relation from the model), then
             // the findings.
-            let (mut diags, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = result
+            let (diags, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = result
                 .diagnostics
                 .iter()
                 .cloned()
                 .partition(|d| d.severity != crate::diagnostic::Severity::Note);
-            diags.extend(findings_as_diagnostics(&analysis.findings, &result.sources));
-            let selected = super::selection::select(&config, &result.suppressions, diags, &notes)?;
-            let mut text =
-                render::diagnostics::render(&selected.diagnostics, &result.sources, color);
-            if let Some(line) = super::selection::summary_line(&selected.suppressed) {
-                text.push_str(&line);
+            // Findings are selected like diagnostics but stay findings, so SARIF rates them.
+            let finding_diags = findings_as_diagnostics(&analysis.findings, &result.sources);
+            let by = super::selection::hidden_by(&config, &result.suppressions, &finding_diags)?;
+            let mut also = notes;
+            also.extend(finding_diags.iter().cloned());
+            let mut selected =
+                super::selection::select(&config, &result.suppressions, diags, &also)?;
+            let mut findings = Vec::new();
+            for ((finding, diag), by) in analysis.findings.iter().zip(finding_diags).zip(by) {
+                match by {
+                    None => findings.push(finding.clone()),
+                    Some(by) => selected.suppressed.push((diag, by)),
+                }
+            }
+            selected
+                .suppressed
+                .sort_by(|(a, _), (b, _)| a.sort_key().cmp(&b.sort_key()));
+            let mut text = args.output_format.render(
+                &selected.diagnostics,
+                &findings,
+                &result.sources,
+                &config.risk,
+                color,
+            );
+            if !args.output_format.is_machine() {
+                if let Some(line) = super::selection::summary_line(&selected.suppressed) {
+                    text.push_str(&line);
+                }
             }
             let _ = std::io::stderr().lock().write_all(text.as_bytes());
         }

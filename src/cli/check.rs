@@ -22,10 +22,15 @@ use crate::render::sarif::{self, PolicyResult};
 use crate::{exit, output, render};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark check                    the CI gate against the merge base
+  $ threatmark check --base origin/main --fail-on medium
+  $ threatmark check --format sarif -o threatmark.sarif")]
 pub struct CheckArgs {
     /// The repository (or a folder in it).
-    #[arg(short = 'C', long = "repo", default_value = ".")]
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
+    /// Use this configuration file instead of the repository's threatmark.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Compare with this revision (default: merge-base of the default branch and HEAD).
@@ -34,6 +39,7 @@ pub struct CheckArgs {
     /// Check acceptance expiry against this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub today: Option<String>,
+    /// `text` for people, `json` or `sarif` (GitHub code scanning) for machines.
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
     /// Write the report (e.g. SARIF) to this file instead of stdout.
@@ -58,6 +64,7 @@ pub struct CheckArgs {
     /// branch, not a git repository): new-unmitigated is then skipped, not passed.
     #[arg(long)]
     pub allow_missing_base: bool,
+    /// Worker threads (default: one per core). The output is identical for any value.
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
     /// SARIF: leave out results below this level.
@@ -133,8 +140,9 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
             }
         },
     };
+    // Scanned by its full id; named as git names it in messages ("against 1a2b3c4").
     let scanned = match &base {
-        Ok(rev) => Some((rev.as_str(), repo.scan_rev(rev)?)),
+        Ok(rev) => Some((repo.short_label(rev), repo.scan_rev(rev)?)),
         Err(_) => None,
     };
     if base.is_err() && repo.has_git() {
@@ -168,7 +176,7 @@ pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
     // The gate reads each revision's configuration as a policy.
     let policy = config.policy();
     let compared = scanned.as_ref().map(|(label, (base_config, base_result))| {
-        (*label, &base_result.model, base_config.policy())
+        (label.as_str(), &base_result.model, base_config.policy())
     });
     let mut verdict = gate::evaluate(&gate::Input {
         model: &result.model,

@@ -12,9 +12,9 @@ use crate::{exit, output};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    threatmark completions bash > ~/.local/share/bash-completion/completions/threatmark\n  \
-    threatmark completions zsh > ~/.zfunc/_threatmark\n  \
-    threatmark completions fish > ~/.config/fish/completions/threatmark.fish")]
+    $ threatmark completions bash > ~/.local/share/bash-completion/completions/threatmark\n  \
+    $ threatmark completions zsh > ~/.zfunc/_threatmark\n  \
+    $ threatmark completions fish > ~/.config/fish/completions/threatmark.fish")]
 pub struct CompletionsArgs {
     /// The shell to write the completion script for.
     #[arg(value_enum)]
@@ -23,8 +23,8 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    threatmark man | man -l -\n  \
-    threatmark man -o /usr/local/share/man/man1")]
+    $ threatmark man | man -l -\n  \
+    $ threatmark man -o /usr/local/share/man/man1")]
 pub struct ManArgs {
     /// Write one page per subcommand (threatmark.1, threatmark-scan.1, ...) into this folder
     /// instead of printing threatmark(1) to stdout.

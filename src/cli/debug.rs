@@ -13,9 +13,16 @@ use crate::text::{self, LineIndex};
 use crate::{exit, lang, render};
 
 #[derive(Debug, clap::Subcommand)]
+#[command(after_help = "Examples:
+  $ threatmark debug comments src/auth.rs
+  $ threatmark debug comments deploy/Containerfile.prod --lang dockerfile")]
 pub enum DebugCommand {
     /// Show the detected language and every comment extracted from FILE.
+    #[command(after_help = "Examples:
+  $ threatmark debug comments src/auth.rs
+  $ threatmark debug comments deploy/Containerfile.prod --lang dockerfile")]
     Comments {
+        /// The file to look at.
         file: PathBuf,
         /// Force a language (a name from `threatmark languages`).
         #[arg(long)]

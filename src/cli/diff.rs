@@ -11,18 +11,25 @@ use crate::analysis::RiskMatrix;
 use crate::{diff, exit, render};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark diff                     merge base of the default branch against the work tree
+  $ threatmark diff main..HEAD --format markdown
+  $ threatmark diff old.json new.json   two model files")]
 pub struct DiffArgs {
     /// `BASE..HEAD`, `BASE...HEAD` (from their merge base), `BASE HEAD`, `BASE` (against the
     /// work tree), or two model JSON files.
     /// Without any: merge-base(default branch, HEAD) against the work tree.
     pub revs: Vec<String>,
     /// The repository (or a folder in it).
-    #[arg(short = 'C', long = "repo", default_value = ".")]
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
+    /// Use this configuration file instead of the repository's threatmark.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// `text` for a terminal, `markdown` for a pull-request comment, `json` for machines.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
+    /// Worker threads (default: one per core). The output is identical for any value.
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
 }
@@ -63,6 +70,11 @@ pub fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     crate::timings::mark("diffed");
     repo.save_cache();
     crate::timings::mark("caches saved");
+    let mut d = d;
+    if args.format != DiffFormat::Json {
+        d.base = repo.short_label(&d.base);
+        d.head = repo.short_label(&d.head);
+    }
     let text = match args.format {
         DiffFormat::Text => render::diff::text(&d, color),
         DiffFormat::Markdown => render::diff::markdown(&d),

@@ -37,6 +37,9 @@ impl From<ExportFormat> for Format {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark export --format otm -o threatmodel.otm.json
+  $ threatmark export --format threat-dragon --model threatmodel.json")]
 pub struct ExportArgs {
     #[command(flatten)]
     pub root: RootArgs,
@@ -44,14 +47,17 @@ pub struct ExportArgs {
     #[arg(long, value_enum)]
     pub format: ExportFormat,
     /// Write here (atomically) instead of to stdout.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long = "output", short = 'o', alias = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Export this model file (threatmodel.json, a merged model, ...) instead of scanning PATH.
+    /// Export this model file (threatmodel.json, a merged model, ...) instead of scanning the repository.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
+#[command(after_help = "Examples:
+  $ threatmark import threatspec ../legacy -o threatmodel.json
+  $ threatmark import threatspec ../legacy/threatmodel > threatmodel.json")]
 pub enum ImportCommand {
     /// Read a Threatspec project's committed output (threatmodel/threatmodel.json, threats.json,
     /// controls.json, components.json) into a threatmark model.
@@ -59,22 +65,28 @@ pub enum ImportCommand {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark import threatspec ../legacy -o threatmodel.json
+  $ threatmark import threatspec ../legacy/threatmodel")]
 pub struct ImportThreatspecArgs {
     /// The Threatspec project folder (or its threatmodel/ folder).
     pub dir: PathBuf,
     /// Write the model here (atomically) instead of to stdout.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long = "output", short = 'o', alias = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark merge ../api ../web -o merged.json
+  $ threatmark merge a.json b.json --name Platform --config threatmark.toml")]
 pub struct MergeArgs {
     /// Model files (threatmodel.json of each repository), folders holding one, or Threatspec
     /// project folders.
     #[arg(required = true, num_args = 1.., value_name = "MODEL")]
     pub models: Vec<PathBuf>,
     /// Write the merged model here (atomically) instead of to stdout.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long = "output", short = 'o', alias = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Name of the merged project (default: the projects' names joined with ` + `).
     #[arg(long)]
@@ -113,7 +125,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<u8> {
     let (model, matrix) = match &args.model {
         Some(path) => {
             let matrix = match &args.root.config {
-                Some(c) => Config::load(&args.root.path, Some(c))?.risk,
+                Some(c) => Config::load(args.root.dir(), Some(c))?.risk,
                 None => RiskMatrix::default(),
             };
             (read_model(path)?, matrix)

@@ -14,10 +14,15 @@ use crate::render::timeline::TimelinePoint;
 use clap::ValueEnum;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark history                  the last 50 commits, as a table
+  $ threatmark history --since v1.0 --format csv
+  $ threatmark history -C ../service --max 10")]
 pub struct HistoryArgs {
     /// The repository (or a folder in it).
-    #[arg(short = 'C', long = "repo", default_value = ".")]
+    #[arg(short = 'C', long = "repo", value_name = "DIR", default_value = ".")]
     pub repo: PathBuf,
+    /// Use this configuration file instead of the repository's threatmark.toml.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Stop at this revision (exclusive).
@@ -29,8 +34,10 @@ pub struct HistoryArgs {
     /// Start from this revision.
     #[arg(long, default_value = "HEAD")]
     pub from: String,
+    /// `table` for people, `json` or `csv` for charts and scripts.
     #[arg(long, value_enum, default_value_t = HistoryFormat::Table)]
     pub format: HistoryFormat,
+    /// Worker threads (default: one per core). The output is identical for any value.
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
 }
@@ -59,7 +66,7 @@ pub(crate) fn points(
     let mut out = Vec::new();
     for c in reader.first_parent_history(tip, stop, max)? {
         let id = c.id.to_string();
-        let short: String = id.chars().take(12).collect();
+        let short = reader.short_id(c.id);
         let (config, result) = match repo.scan_rev(&id) {
             Ok(scanned) => scanned,
             // One commit with a broken threatmark.toml must not end the history for good.

@@ -9,6 +9,10 @@ use crate::diagnostic::{self, Code};
 use crate::{exit, lang, output};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark explain TM003
+  $ threatmark explain undefined-reference
+  $ threatmark explain --all > docs/diagnostics.md")]
 pub struct ExplainArgs {
     /// A code such as TM003, or its name (undefined-reference).
     #[arg(required_unless_present = "all")]
@@ -74,17 +78,28 @@ pub fn languages() -> anyhow::Result<u8> {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark init
+  $ threatmark init -C services/api --force")]
 pub struct InitArgs {
-    /// Folder to write threatmark.toml into.
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
+    /// The repository to write threatmark.toml into [default: .].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The old spelling of `-C DIR`.
+    #[arg(value_name = "PATH", hide = true, conflicts_with = "repo")]
+    pub path: Option<PathBuf>,
     /// Overwrite an existing threatmark.toml.
     #[arg(long)]
     pub force: bool,
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<u8> {
-    let target = args.path.join(FILE_NAME);
+    let dir = args
+        .repo
+        .as_deref()
+        .or(args.path.as_deref())
+        .unwrap_or(std::path::Path::new("."));
+    let target = dir.join(FILE_NAME);
     if target.exists() && !args.force {
         bail!(
             "{} already exists; pass --force to overwrite it",

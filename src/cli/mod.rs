@@ -14,6 +14,7 @@ mod diff;
 mod export;
 mod history;
 mod info;
+mod output_format;
 mod report;
 mod revs;
 mod scan;
@@ -95,10 +96,16 @@ pub enum Command {
     /// Print the long explanation of a diagnostic code (TM001...).
     Explain(info::ExplainArgs),
     /// List the supported languages and how their comments are found.
+    #[command(after_help = "Examples:
+  $ threatmark languages
+  $ threatmark languages | grep -i terraform")]
     Languages,
     /// Write a commented default threatmark.toml.
     Init(info::InitArgs),
     /// Print the JSON Schema of threatmodel.json.
+    #[command(after_help = "Examples:
+  $ threatmark schema > threatmodel.schema.json
+  $ threatmark schema | jq .properties")]
     Schema,
     /// Write the threat model as Threat Dragon, OTM or TM-BOM JSON.
     Export(export::ExportArgs),
@@ -116,15 +123,32 @@ pub enum Command {
     Man(completions::ManArgs),
 }
 
-/// Where threatmark.toml is looked up and what the scan root is.
+/// Where threatmark.toml is looked up and what the scan root is. The repository is given as
+/// `-C/--repo DIR` on every command, as git does (and as `diff`, `check` and `history` always
+/// did: their positional arguments are revisions). The positional `PATH` of the first versions
+/// is kept as a hidden alias.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RootArgs {
-    /// The folder to scan (the repository root).
-    #[arg(default_value = ".")]
-    pub path: PathBuf,
-    /// Use this configuration file instead of `<PATH>/threatmark.toml`.
+    /// The repository (or project folder): where threatmark.toml is and what is scanned
+    /// [default: .].
+    #[arg(short = 'C', long = "repo", value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// The old spelling of `-C DIR`.
+    #[arg(value_name = "PATH", hide = true, conflicts_with = "repo")]
+    pub path: Option<PathBuf>,
+    /// Use this configuration file instead of `<DIR>/threatmark.toml`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+impl RootArgs {
+    /// The repository folder: `-C DIR`, else the old positional `PATH`, else `.`.
+    pub fn dir(&self) -> &std::path::Path {
+        self.repo
+            .as_deref()
+            .or(self.path.as_deref())
+            .unwrap_or(std::path::Path::new("."))
+    }
 }
 
 /// The most worker threads `-j` accepts. The work is IO and parsing on a few cores; more
@@ -175,10 +199,28 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(code) => exit::code(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             exit::code(exit::ERROR)
         }
     }
+}
+
+/// The error and its causes on one line, as `{:#}` prints them, but without a cause that the
+/// text before it already says: `cannot read x.toml: No such file or directory (os error 2)`
+/// once, not twice (a library error that shows its source, and anyhow that shows it again).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) || out.contains(&format!("{text}: ")) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -210,6 +252,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_cause_the_message_already_says_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(io).context("cannot read x.toml: No such file");
+        assert_eq!(super::error_text(&e), "cannot read x.toml: No such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::error_text(&e), "outer: inner");
+    }
+
     #[test]
     fn today_is_a_real_day_or_a_usage_error() {
         assert_eq!(

@@ -47,18 +47,24 @@ pub struct RenderArgs {
     /// What `{rev}` in `[report] source_url` becomes (default: the commit checked out).
     #[arg(long, value_name = "REV")]
     pub source_rev: Option<String>,
+    /// Worker threads (default: one per core). The output is identical for any value.
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark report -o THREATMODEL.md
+  $ threatmark report --format html -o threatmodel.html
+  $ threatmark report --format dot | dot -Tsvg > flows.svg")]
 pub struct ReportArgs {
     #[command(flatten)]
     pub root: RootArgs,
+    /// What to write.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
     pub format: ReportFormat,
-    /// Write to this file instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    /// Write to this file instead of stdout (`--out` is the old spelling).
+    #[arg(long = "output", short = 'o', alias = "out", value_name = "FILE")]
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub render: RenderArgs,
@@ -81,12 +87,15 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark site -o public/threatmodel
+  $ threatmark site -o site --history --today 2025-01-31")]
 pub struct SiteArgs {
     #[command(flatten)]
     pub root: RootArgs,
     /// The folder to write the site into. It must be new, empty, or a site threatmark wrote
-    /// before; `--force` allows another non-empty folder.
-    #[arg(long, value_name = "DIR")]
+    /// before; `--force` allows another non-empty folder (`--out` is the old spelling).
+    #[arg(long = "output", short = 'o', alias = "out", value_name = "DIR")]
     pub out: PathBuf,
     /// Write into a non-empty folder that threatmark did not create, and replace pages there
     /// that threatmark did not write or that changed since (nothing else is touched, and
@@ -104,14 +113,30 @@ pub struct SiteArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:
+  $ threatmark templates export -o templates
+  $ threatmark report --templates templates")]
 pub enum TemplatesCommand {
     /// Write the built-in templates into DIR, as a starting point for `--templates DIR`.
     Export(ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  $ threatmark templates export -o templates
+  $ threatmark report --templates templates -o THREATMODEL.md")]
 pub struct ExportArgs {
-    pub dir: PathBuf,
+    /// The folder to write the templates into.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        required_unless_present = "dir"
+    )]
+    pub output: Option<PathBuf>,
+    /// The old spelling of `-o DIR`.
+    #[arg(value_name = "DIR", hide = true, conflicts_with = "output")]
+    pub dir: Option<PathBuf>,
     /// Replace files that exist and differ.
     #[arg(long)]
     pub force: bool,
@@ -177,8 +202,8 @@ fn date(args: &RenderArgs) -> anyhow::Result<Option<Date>> {
 pub fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
     let today = date(&args.render)?;
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
-    let templates = load_templates(&args.render, &args.root.path, &config)?;
-    let opts = options(&args.render, &args.root.path, &config)?;
+    let templates = load_templates(&args.render, args.root.dir(), &config)?;
+    let opts = options(&args.render, args.root.dir(), &config)?;
     let analysis = analysis::analyze(&result.model, &config.risk, today);
     let format = match args.format {
         ReportFormat::Markdown => Format::Markdown,
@@ -393,7 +418,7 @@ fn ensure_no_links(dir: &Path, rel: &str) -> anyhow::Result<()> {
 pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     let today = date(&args.render)?;
     let out = args.out.clone();
-    check_site_dir(&out, &args.root.path)?;
+    check_site_dir(&out, args.root.dir())?;
     if let Ok(meta) = std::fs::symlink_metadata(&out)
         && !meta.is_dir()
     {
@@ -416,11 +441,11 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     let previous = previous.unwrap_or_default();
 
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
-    let templates = load_templates(&args.render, &args.root.path, &config)?;
-    let mut opts = options(&args.render, &args.root.path, &config)?;
+    let templates = load_templates(&args.render, args.root.dir(), &config)?;
+    let mut opts = options(&args.render, args.root.dir(), &config)?;
     if args.history {
         let repo = super::revs::Repo::open(
-            &args.root.path,
+            args.root.dir(),
             args.render.threads,
             args.root.config.clone(),
         );
@@ -519,11 +544,15 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     output::write_atomic(&marker_path, next.render().as_bytes())
         .with_context(|| format!("writing {}", marker_path.display()))?;
     eprintln!(
-        "threatmark: wrote {} files to {}{}",
+        "threatmark: wrote {} {} to {}{}",
         files.len(),
+        crate::render::summary::plural(files.len(), "file"),
         out.display(),
         if removed > 0 {
-            format!(" (removed {removed} stale pages)")
+            format!(
+                " (removed {removed} stale {})",
+                crate::render::summary::plural(removed, "page")
+            )
         } else {
             String::new()
         }
@@ -534,9 +563,12 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
 pub fn run_templates(cmd: TemplatesCommand) -> anyhow::Result<u8> {
     match cmd {
         TemplatesCommand::Export(args) => {
+            let Some(dir) = args.output.as_deref().or(args.dir.as_deref()) else {
+                bail!("say where to write the templates: `threatmark templates export -o DIR`");
+            };
             let mut conflicts = Vec::new();
             for (file, text) in BUILTINS {
-                let target = args.dir.join(file);
+                let target = dir.join(file);
                 if let Ok(old) = std::fs::read_to_string(&target)
                     && old != *text
                     && !args.force
@@ -551,15 +583,15 @@ pub fn run_templates(cmd: TemplatesCommand) -> anyhow::Result<u8> {
                 );
             }
             for (file, text) in BUILTINS {
-                let target = args.dir.join(file);
+                let target = dir.join(file);
                 output::write_atomic(&target, text.as_bytes())
                     .with_context(|| format!("writing {}", target.display()))?;
             }
             eprintln!(
                 "threatmark: wrote {} templates to {}; edit them and pass --templates {} (or set [report] templates)",
                 BUILTINS.len(),
-                args.dir.display(),
-                args.dir.display()
+                dir.display(),
+                dir.display()
             );
             Ok(exit::OK)
         }

@@ -239,6 +239,17 @@ impl Repo {
         }
     }
 
+    /// A full commit id as git abbreviates it for people (7 digits or more, unique); any other
+    /// label (`main`, `HEAD~1`, a file) as it is. Machine output keeps the full id.
+    pub fn short_label(&self, label: &str) -> String {
+        let full = matches!(label.len(), 40 | 64) && label.bytes().all(|b| b.is_ascii_hexdigit());
+        let git = self.git.as_ref().filter(|_| full);
+        match git.and_then(|g| ObjectId::from_hex(label.as_bytes()).ok().map(|id| (g, id))) {
+            Some((git, id)) => git.reader().short_id(id),
+            None => label.to_string(),
+        }
+    }
+
     pub fn resolve(&self, rev: &str) -> anyhow::Result<ObjectId> {
         Ok(self.git()?.reader().resolve_commit(rev)?)
     }

@@ -20,11 +20,23 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use super::RootArgs;
+use super::output_format::DiagnosticFormat;
 use crate::config::Config;
 use crate::diagnostic::Counts;
 use crate::{exit, model, output, render, scan};
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("path", |a| a.hide(false).value_name("PATH").help(
+        "A file: report only its diagnostics, in the context of its repository (nothing is \
+         written). A folder: the same as `-C DIR`"
+    )),
+    after_help = "Examples:
+  $ threatmark scan                          write threatmodel.json for the current repository
+  $ threatmark scan -C services/api --strict fail (exit 1) on an error diagnostic
+  $ threatmark scan src/auth.rs --output-format concise
+                                             one file's diagnostics, one line each"
+)]
 pub struct ScanArgs {
     #[command(flatten)]
     pub root: RootArgs,
@@ -47,6 +59,10 @@ pub struct ScanArgs {
     /// Print only diagnostics, no summary and no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How diagnostics are printed (on stderr): `full` (source and caret), `concise` (one
+    /// line each), `json` (JSON Lines), `github` (workflow commands) or `sarif`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = DiagnosticFormat::Full)]
+    pub output_format: DiagnosticFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,10 +96,10 @@ pub fn scan_root(
             bar.inc(1);
         }
     };
-    let (config, mut result) = scan_folder(&root.path, root.config.as_deref(), threads, &tick)?;
+    let (config, mut result) = scan_folder(root.dir(), root.config.as_deref(), threads, &tick)?;
     // A Threatspec project's `imports` are other projects' models, merged in.
     result.model = crate::import::threatspec::with_imports(
-        &root.path,
+        root.dir(),
         result.model,
         &config.risk,
         config.scan.max_file_size,
@@ -146,7 +162,17 @@ pub fn scan_folder(
 }
 
 pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
-    let root = &args.root.path;
+    let given = args.root.repo.as_deref().or(args.root.path.as_deref());
+    if let Some(missing) = given.filter(|p| std::fs::symlink_metadata(p).is_err()) {
+        anyhow::bail!(
+            "{} does not exist: give the repository to scan (`-C DIR`) or a file in it",
+            crate::render::escape::printable(&missing.display().to_string())
+        );
+    }
+    if let Some(file) = args.root.path.as_deref().filter(|p| p.is_file()) {
+        return run_file(&args, file, color);
+    }
+    let root = args.root.dir();
     let (config, result) = match &args.rev {
         Some(rev) => {
             let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
@@ -156,7 +182,11 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
             repo.save_cache();
             scanned
         }
-        None => scan_root(&args.root, args.threads, args.quiet)?,
+        None => scan_root(
+            &args.root,
+            args.threads,
+            args.quiet || args.output_format.is_machine(),
+        )?,
     };
     let to_stdout =
         args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
@@ -190,28 +220,19 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     };
 
     crate::timings::mark("model written");
-    // A comment for a finding (which scan does not print) is used all the same; without
-    // comments the findings are not needed.
-    let findings = match result.suppressions.is_empty() {
-        true => Vec::new(),
-        false => {
-            let today = Some(crate::date::Date::today());
-            let findings = crate::analysis::analyze(&result.model, &config.risk, today).findings;
-            super::analyze::findings_as_diagnostics(&findings, &result.sources)
-        }
-    };
-    let selected = super::selection::select(
-        &config,
-        &result.suppressions,
-        result.diagnostics.clone(),
-        &findings,
-    )?;
+    let selected = select(&config, &result)?;
     let counts = Counts::of(&selected.diagnostics);
     let mut stderr = std::io::stderr().lock();
-    let rendered = render::diagnostics::render(&selected.diagnostics, &result.sources, color);
+    let rendered = args.output_format.render(
+        &selected.diagnostics,
+        &[],
+        &result.sources,
+        &config.risk,
+        color,
+    );
     // A closed stderr must not turn a finished scan into a failure.
     let _ = stderr.write_all(rendered.as_bytes());
-    if !args.quiet {
+    if !args.quiet && !args.output_format.is_machine() {
         if let Some(line) = super::selection::summary_line(&selected.suppressed) {
             let _ = stderr.write_all(line.as_bytes());
         }
@@ -224,6 +245,117 @@ pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// `threatmark scan FILE`: the repository the file is in is scanned as a whole (its
+/// configuration and ignore files apply, references to elements of other files resolve, paths
+/// are relative to its root as in a full scan), and only the diagnostics located in FILE are
+/// reported, with those about no file at all (the configuration). Nothing is written: the
+/// model of a repository is not the model of one file, and a partial threatmodel.json must
+/// not replace the whole one. The repository is the nearest folder above FILE that holds
+/// threatmark.toml (or a Threatspec/GuardLink configuration), else the root of its git work
+/// tree, else the file's own folder.
+fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
+    if args.output.is_some() || args.rev.is_some() || args.format.is_some() {
+        anyhow::bail!(
+            "`threatmark scan FILE` reports one file's diagnostics and writes no model; drop -o/--output, --rev and --format, or scan the repository (`threatmark scan -C DIR`)"
+        );
+    }
+    let real =
+        std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
+    let root = repository_of(&real);
+    let rel = real
+        .strip_prefix(&root)
+        .map(|r| {
+            r.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_default();
+    let root_args = RootArgs {
+        repo: Some(root.clone()),
+        path: None,
+        config: args.root.config.clone(),
+    };
+    let quiet = args.quiet || args.output_format.is_machine();
+    let (config, result) = scan_root(&root_args, args.threads, quiet)?;
+    let diagnostics: Vec<_> = select(&config, &result)?
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.location.as_ref().is_none_or(|l| l.path == rel))
+        .collect();
+    let counts = Counts::of(&diagnostics);
+    let rendered =
+        args.output_format
+            .render(&diagnostics, &[], &result.sources, &config.risk, color);
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(rendered.as_bytes());
+    if !quiet {
+        // A file no language claims is not even read by a scan: say so rather than report a
+        // clean file.
+        if !scan::is_candidate(&rel, &scan::FileOptions::from_config(&config)) {
+            let _ = writeln!(
+                stderr,
+                "threatmark: {} is not a file threatmark reads (no language for it; see `threatmark languages`, or map it with `[languages] extensions`)",
+                crate::render::escape::printable(&rel),
+            );
+        }
+        let _ = writeln!(
+            stderr,
+            "threatmark: {} in {} (scanned in the context of {})",
+            render::summary::diagnostic_counts(counts),
+            crate::render::escape::printable(&rel),
+            crate::render::escape::printable(&root.display().to_string()),
+        );
+    }
+    Ok(if args.strict && counts.errors > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments. A comment
+/// for a finding (which scan does not print) is used all the same; without comments the
+/// findings are not needed.
+fn select(
+    config: &Config,
+    result: &scan::ScanResult,
+) -> anyhow::Result<super::selection::Selected> {
+    let findings = match result.suppressions.is_empty() {
+        true => Vec::new(),
+        false => {
+            let today = Some(crate::date::Date::today());
+            let findings = crate::analysis::analyze(&result.model, &config.risk, today).findings;
+            super::analyze::findings_as_diagnostics(&findings, &result.sources)
+        }
+    };
+    super::selection::select(
+        config,
+        &result.suppressions,
+        result.diagnostics.clone(),
+        &findings,
+    )
+}
+
+/// The repository a file belongs to: see [`run_file`].
+fn repository_of(file: &Path) -> PathBuf {
+    let folders = || file.ancestors().skip(1);
+    let configured = folders().find(|dir| {
+        [
+            crate::config::FILE_NAME,
+            crate::import::threatspec::CONFIG_FILE,
+            crate::import::guardlink::CONFIG_FILE,
+        ]
+        .iter()
+        .any(|name| dir.join(name).is_file())
+    });
+    configured
+        .or_else(|| folders().find(|dir| dir.join(".git").exists()))
+        .or_else(|| file.parent())
+        .unwrap_or(file)
+        .to_path_buf()
 }
 
 /// Where `[scan] output` (from threatmark.toml, so from the repository) puts the model under

@@ -58,12 +58,23 @@ pub(crate) fn hidden(
     comments: &[Suppression],
     diags: &[Diagnostic],
 ) -> anyhow::Result<Vec<bool>> {
+    Ok(hidden_by(config, comments, diags)?
+        .iter()
+        .map(Option::is_some)
+        .collect())
+}
+
+/// What suppresses each of `diags`, if anything.
+pub(crate) fn hidden_by(
+    config: &Config,
+    comments: &[Suppression],
+    diags: &[Diagnostic],
+) -> anyhow::Result<Vec<Option<By>>> {
     let rules = config
         .diagnostics
         .rules()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let applied = suppress::apply(&rules, comments, diags);
-    Ok(applied.hidden.iter().map(Option::is_some).collect())
+    Ok(suppress::apply(&rules, comments, diags).hidden)
 }
 
 /// One line for the summary: how many were suppressed and by what; `None` when none was.

@@ -119,9 +119,10 @@ pub fn table(model: &ThreatModel, a: &Analysis) -> String {
     .collect::<Vec<_>>()
     .join(", ");
     out.push_str(&format!(
-        "{}: {} threats ({statuses})\n",
+        "{}: {} {} ({statuses})\n",
         printable(&model.project.name),
-        s.threats
+        s.threats,
+        super::summary::plural(s.threats, "threat")
     ));
     let bands = ["critical", "high", "medium", "low", "very-low", "unrated"]
         .iter()

@@ -87,22 +87,27 @@ fn risk_lowered_line(r: &RiskChange) -> String {
     )
 }
 
+/// `1 policy`, `5 policies`.
+fn policies(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "policy" } else { "policies" })
+}
+
 pub(crate) fn text(verdict: &Verdict) -> String {
     let outcomes = &verdict.outcomes;
     let (failed, skipped) = (verdict.failed(), verdict.count(State::Skipped));
     let mut out = match (failed, skipped) {
         (0, 0) => "threatmark check: passed\n".to_string(),
         (0, s) => format!(
-            "threatmark check: not fully checked: {s} of {} policies skipped, none failed\n",
-            outcomes.len()
+            "threatmark check: not fully checked: {s} of {} skipped, none failed\n",
+            policies(outcomes.len())
         ),
         (f, 0) => format!(
-            "threatmark check: FAILED ({f} of {} policies)\n",
-            outcomes.len()
+            "threatmark check: FAILED ({f} of {})\n",
+            policies(outcomes.len())
         ),
         (f, s) => format!(
-            "threatmark check: FAILED ({f} of {} policies; {s} skipped)\n",
-            outcomes.len()
+            "threatmark check: FAILED ({f} of {}; {s} skipped)\n",
+            policies(outcomes.len())
         ),
     };
     for o in outcomes {

@@ -49,16 +49,28 @@ pub fn summary_line(d: &ModelDiff) -> String {
             parts.push(format!("{n} {what}"));
         }
     };
+    // "1 mitigation gained", "2 mitigations gained".
+    let noun =
+        |n: usize, word: &str, rest: &str| format!("{}{rest}", super::summary::plural(n, word));
     push(s.added, "added");
     push(s.removed, "removed");
     push(s.changed, "changed");
-    push(s.mitigations_gained, "mitigations gained");
-    push(s.mitigations_lost, "mitigations lost");
+    push(
+        s.mitigations_gained,
+        &noun(s.mitigations_gained, "mitigation", " gained"),
+    );
+    push(
+        s.mitigations_lost,
+        &noun(s.mitigations_lost, "mitigation", " lost"),
+    );
     push(s.newly_exposed, "newly exposed");
     push(s.newly_mitigated, "newly mitigated");
     push(s.risk_up, "risk up");
     push(s.risk_down, "risk down");
-    push(s.new_crossings, "new boundary crossings");
+    push(
+        s.new_crossings,
+        &noun(s.new_crossings, "new boundary crossing", ""),
+    );
     let moved_files = d
         .changes
         .iter()
@@ -189,7 +201,13 @@ pub fn text(d: &ModelDiff, color: bool) -> String {
     let shifts = d.changes.iter().filter(|c| c.is_line_shift()).count();
     if shifts > 0 {
         out.push_str(&format!(
-            "({shifts} annotations only moved within their files)\n"
+            "({shifts} {} only moved within {})\n",
+            super::summary::plural(shifts, "annotation"),
+            if shifts == 1 {
+                "its file"
+            } else {
+                "their files"
+            }
         ));
     }
     out

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub(crate) mod check;
 pub mod csv;
+pub mod diagnostic_formats;
 pub mod diagnostics;
 pub mod diff;
 pub mod dot;

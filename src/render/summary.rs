@@ -34,19 +34,12 @@ pub fn scan_summary(
     }
     if stats.binary_skipped > 0 {
         out.push_str(&format!(
-            "  skipped {} binary files\n",
-            stats.binary_skipped
+            "  skipped {} binary {}\n",
+            stats.binary_skipped,
+            plural(stats.binary_skipped, "file")
         ));
     }
-    out.push_str(&format!(
-        "  diagnostics: {} {}, {} {}, {} {}\n",
-        counts.errors,
-        plural(counts.errors, "error"),
-        counts.warnings,
-        plural(counts.warnings, "warning"),
-        counts.notes,
-        plural(counts.notes, "note"),
-    ));
+    out.push_str(&format!("  diagnostics: {}\n", diagnostic_counts(counts)));
     if let Some(path) = wrote {
         out.push_str(&format!("  wrote {path}\n"));
     }
@@ -60,7 +53,21 @@ fn singular(kind: &str) -> &str {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 error, 0 warnings, 3 notes`.
+pub fn diagnostic_counts(counts: Counts) -> String {
+    format!(
+        "{} {}, {} {}, {} {}",
+        counts.errors,
+        plural(counts.errors, "error"),
+        counts.warnings,
+        plural(counts.warnings, "warning"),
+        counts.notes,
+        plural(counts.notes, "note"),
+    )
+}
+
+/// `word` or `words`, as `n` asks.
+pub(crate) fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         word.to_string()
     } else {

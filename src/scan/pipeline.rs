@@ -321,11 +321,32 @@ pub fn assemble(
 pub(crate) fn too_large(rel: &str, size: u64, limit: u64) -> Diagnostic {
     Diagnostic::new(
         Code::FileTooLarge,
-        format!("`{rel}` is {size} bytes, over the {limit}-byte limit; it was skipped"),
+        format!(
+            "`{rel}` is {} ({size} bytes), over the {} limit; it was skipped",
+            human_size(size),
+            human_size(limit)
+        ),
     )
     .in_file(rel)
     .help("raise `max_file_size` in threatmark.toml, or exclude the file")
 }
+/// A size as people read it: `512 bytes`, `4 KiB`, `12.3 MiB` (one decimal, none when whole).
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} {}", if bytes == 1 { "byte" } else { "bytes" });
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let text = format!("{value:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text} {}", UNITS[unit])
+}
+
 pub(crate) fn project_named(config: &Config, default_name: &str) -> Project {
     Project {
         name: config
@@ -340,6 +361,18 @@ pub(crate) fn project_named(config: &Config, default_name: &str) -> Project {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_large_gives_sizes_in_human_units() {
+        assert_eq!(human_size(1), "1 byte");
+        assert_eq!(human_size(1023), "1023 bytes");
+        assert_eq!(human_size(4 * 1024 * 1024), "4 MiB");
+        let d = too_large("big.js", 12_897_485, 4 * 1024 * 1024);
+        assert_eq!(
+            d.message,
+            "`big.js` is 12.3 MiB (12897485 bytes), over the 4 MiB limit; it was skipped"
+        );
+    }
 
     /// An outcome whose parse ran out of time depends on the machine's load: it is marked, so
     /// that no cache keeps it (store/snapshot.rs shows a saved record never carries the mark).

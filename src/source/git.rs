@@ -31,6 +31,16 @@ pub enum GitError {
         #[source]
         source: Box<gix::Error>,
     },
+    /// A name that is no ref and no object: said in words, not as gix's `NotFound`.
+    #[error(
+        "`{rev}` is not a branch, tag or commit of this repository; check the spelling (`git branch -a`, `git tag`), or fetch it first (`git fetch origin {rev}`): a CI checkout often holds one branch and a shallow history"
+    )]
+    UnknownRevision { rev: String },
+    /// `HEAD~50` in a history of 10 commits (or a shallow clone of 1).
+    #[error(
+        "`{rev}` goes back further than the history of this clone; name a commit that exists, or fetch more history (`git fetch --deepen`, or `actions/checkout` with `fetch-depth: 0`)"
+    )]
+    BeyondHistory { rev: String },
     #[error("cannot read git object {id} (the repository may be corrupt)")]
     Object {
         id: String,
@@ -190,9 +200,27 @@ impl GitRepo {
 impl Reader {
     /// Resolve any revision (`main`, `v1.2`, a sha, `HEAD~3`) to a commit.
     pub fn resolve_commit(&self, rev: &str) -> Result<ObjectId, GitError> {
-        let rev_err = |source| GitError::Revision {
-            rev: rev.to_string(),
-            source: Box::new(source),
+        let rev_err = |source: gix::Error| {
+            let rev = crate::render::escape::printable(rev);
+            // gix says `Reference "x" could not be found: NotFound`; the user needs to know
+            // what to do about it.
+            let chain =
+                std::iter::successors(Some(&source as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            if chain.contains("could not be found") || chain.contains("NotFound") {
+                GitError::UnknownRevision { rev }
+            } else if chain.contains("out of range") {
+                GitError::BeyondHistory { rev }
+            } else {
+                GitError::Revision {
+                    rev,
+                    source: Box::new(source),
+                }
+            }
         };
         let id = self.repo.rev_parse_single(rev).map_err(rev_err)?;
         let object = id.object().map_err(object_err(id))?;
@@ -203,6 +231,12 @@ impl Reader {
                 source: Box::new(source),
             })?;
         Ok(commit.id)
+    }
+
+    /// A commit id as git abbreviates it: 7 hex digits, or more where that is not unique.
+    pub fn short_id(&self, id: ObjectId) -> String {
+        use gix::prelude::ObjectIdExt;
+        id.attach(&self.repo).shorten_or_id().to_string()
     }
 
     /// The root tree of a commit.
