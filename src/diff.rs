@@ -18,7 +18,7 @@ use crate::model::{Band, Location, Source, ThreatModel};
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
+pub(crate) enum ChangeKind {
     Added,
     Removed,
     Changed,
@@ -27,7 +27,7 @@ pub enum ChangeKind {
 
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct FieldChange {
+pub(crate) struct FieldChange {
     pub field: String,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub old: Value,
@@ -41,7 +41,7 @@ pub struct FieldChange {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-pub enum ItemKind {
+pub(crate) enum ItemKind {
     Acceptance,
     Actor,
     Assumption,
@@ -60,7 +60,8 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
-    pub const ALL: [ItemKind; 15] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [ItemKind; 15] = [
         ItemKind::Acceptance,
         ItemKind::Actor,
         ItemKind::Assumption,
@@ -78,7 +79,7 @@ impl ItemKind {
         ItemKind::Transfer,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ItemKind::Acceptance => "acceptance",
             ItemKind::Actor => "actor",
@@ -107,7 +108,7 @@ impl std::fmt::Display for ItemKind {
 
 /// A change to an entity (component, boundary, actor, threat, control) or relation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Change {
+pub(crate) struct Change {
     /// `component`, `threat`, ..., `mitigation`, `flow`, ...
     pub kind: ItemKind,
     pub id: String,
@@ -125,7 +126,7 @@ pub struct Change {
 
 impl Change {
     /// A move within the same file (lines shifted by an edit above) is noise for reviewers.
-    pub fn is_line_shift(&self) -> bool {
+    pub(crate) fn is_line_shift(&self) -> bool {
         self.change == ChangeKind::Moved
             && matches!((&self.from, &self.to), (Some(a), Some(b)) if a.path == b.path)
     }
@@ -133,7 +134,7 @@ impl Change {
 
 /// A threat whose residual status changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct StatusChange {
+pub(crate) struct StatusChange {
     pub threat: String,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,7 +145,7 @@ pub struct StatusChange {
 
 /// A threat whose risk went up or down.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RiskChange {
+pub(crate) struct RiskChange {
     pub threat: String,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,7 +162,7 @@ pub struct RiskChange {
 
 /// A flow that crosses a boundary now and did not before (or did not exist).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct NewCrossing {
+pub(crate) struct NewCrossing {
     pub flow: String,
     pub source: String,
     pub target: String,
@@ -173,7 +174,7 @@ pub struct NewCrossing {
 
 /// Counts for the summary line.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct DiffSummary {
+pub(crate) struct DiffSummary {
     pub added: usize,
     pub removed: usize,
     pub changed: usize,
@@ -190,7 +191,7 @@ pub struct DiffSummary {
 
 /// The semantic difference between two models.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ModelDiff {
+pub(crate) struct ModelDiff {
     pub base: String,
     pub head: String,
     pub summary: DiffSummary,
@@ -201,7 +202,7 @@ pub struct ModelDiff {
 }
 
 impl ModelDiff {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.changes.is_empty()
             && self.status.is_empty()
             && self.risk.is_empty()
@@ -396,7 +397,7 @@ fn primary(value: &Value) -> Option<Location> {
 }
 
 /// The diff of two models known to be equal, which [`diff`] would find empty.
-pub fn unchanged(base_label: &str, head_label: &str) -> ModelDiff {
+pub(crate) fn unchanged(base_label: &str, head_label: &str) -> ModelDiff {
     ModelDiff {
         base: base_label.into(),
         head: head_label.into(),
@@ -410,7 +411,7 @@ pub fn unchanged(base_label: &str, head_label: &str) -> ModelDiff {
 
 /// Compare two models. Analyses embedded in the models are used when present; otherwise they are
 /// computed with `matrix` (without a date, like the embedded ones).
-pub fn diff(
+pub(crate) fn diff(
     base: &ThreatModel,
     head: &ThreatModel,
     base_label: &str,
@@ -569,7 +570,7 @@ pub fn diff(
 /// direction when it moved (a matrix or band edges changed in the change can lower a band at
 /// the same score, and the band is what a gate compares); otherwise the score does. A rating
 /// removed is `unrated`, one added to a threat that was there is `up`.
-pub fn risk_changes(
+pub(crate) fn risk_changes(
     old: &Analysis,
     new: &Analysis,
     name: impl Fn(&str) -> String,

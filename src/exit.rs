@@ -3,12 +3,12 @@
 use std::process::ExitCode;
 
 /// Everything went fine (diagnostics may still have been printed).
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// A policy or check failed: `--strict` with errors, a failing `check`.
-pub const FAILED: u8 = 1;
+pub(crate) const FAILED: u8 = 1;
 /// Usage error or IO error: bad flags, unreadable config, unwritable output.
-pub const ERROR: u8 = 2;
+pub(crate) const ERROR: u8 = 2;
 
-pub fn code(n: u8) -> ExitCode {
+pub(crate) fn code(n: u8) -> ExitCode {
     ExitCode::from(n)
 }

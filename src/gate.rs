@@ -170,11 +170,11 @@ pub(crate) struct Verdict {
 }
 
 impl Verdict {
-    pub fn failed(&self) -> usize {
+    pub(crate) fn failed(&self) -> usize {
         self.count(State::Failed)
     }
 
-    pub fn count(&self, state: State) -> usize {
+    pub(crate) fn count(&self, state: State) -> usize {
         self.outcomes.iter().filter(|o| o.state == state).count()
     }
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a file named by the configuration was not read.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     #[error("{path} is outside the scan root {root} (after resolving links); refusing to read it")]
     Outside { path: String, root: String },
     #[error("{path} is not a regular file ({kind}); refusing to read it")]
@@ -61,7 +61,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {
 }
 
 /// `path` with links resolved, which must be inside `root` (also resolved).
-pub fn confined(path: &Path, root: &Path) -> Result<PathBuf, ReadError> {
+pub(crate) fn confined(path: &Path, root: &Path) -> Result<PathBuf, ReadError> {
     let root_real = std::fs::canonicalize(root).map_err(io(root))?;
     let real = std::fs::canonicalize(path).map_err(io(path))?;
     if real.starts_with(&root_real) {
@@ -100,7 +100,7 @@ fn kind(meta: &std::fs::Metadata) -> Option<&'static str> {
 }
 
 /// Check `path` against `rules` without reading it: where it resolves, its kind and size.
-pub fn check(path: &Path, rules: &Rules<'_>) -> Result<(), ReadError> {
+pub(crate) fn check(path: &Path, rules: &Rules<'_>) -> Result<(), ReadError> {
     if let Some(root) = rules.confine {
         confined(path, root)?;
     }
@@ -122,7 +122,7 @@ pub fn check(path: &Path, rules: &Rules<'_>) -> Result<(), ReadError> {
 }
 
 /// The bytes of `path`, under `rules`.
-pub fn read(path: &Path, rules: &Rules<'_>) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read(path: &Path, rules: &Rules<'_>) -> Result<Vec<u8>, ReadError> {
     check(path, rules)?;
     // A FIFO swapped in between the check and the open would block here; the window is one
     // system call, and what is opened is checked again before it is read.
@@ -153,7 +153,7 @@ pub fn read(path: &Path, rules: &Rules<'_>) -> Result<Vec<u8>, ReadError> {
 }
 
 /// The text of `path` (UTF-8), under `rules`.
-pub fn read_string(path: &Path, rules: &Rules<'_>) -> Result<String, ReadError> {
+pub(crate) fn read_string(path: &Path, rules: &Rules<'_>) -> Result<String, ReadError> {
     String::from_utf8(read(path, rules)?).map_err(|e| ReadError::Io {
         path: shown(path),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),

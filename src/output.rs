@@ -33,7 +33,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Why a user-facing write did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum WriteError {
+pub(crate) enum WriteError {
     /// The path is inside a git directory (see [`refuse_git_dir`]).
     #[error(
         "refused: {why}; git runs programs it finds in a git directory (hooks, `core.fsmonitor`), so threatmark never writes inside one. Choose a path outside it"
@@ -50,7 +50,7 @@ pub enum WriteError {
 /// Atomically replace `path` with `contents`, unless `path` is inside a git directory. A file
 /// with the same contents and an ordinary mode is left untouched, so its modification time (and
 /// any build system watching it) is not disturbed.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     refuse_git_dir(path)?;
     // Looked at before anything is read (reading a FIFO blocks, `/dev/zero` never ends), and
     // without following a link: a link is replaced, never written or read through, so a
@@ -75,7 +75,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
 /// or FIFO it names, through links too, is written to rather than replaced: `-o /dev/null`,
 /// `-o /dev/stdout` into a pipe. A rename would swap the device for a regular file (as root,
 /// the machine's `/dev/null`).
-pub fn write_output(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
+pub(crate) fn write_output(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     refuse_git_dir(path)?;
     if let Ok(meta) = std::fs::metadata(path)
         && matches!(
@@ -153,7 +153,7 @@ fn unusual_mode(path: &Path) -> bool {
 /// would spell it), or below any folder that is a git directory (a `.git` gitfile's target,
 /// `GIT_DIR`, a bare repository, a worktree's private dir, the common dir). Links in the part
 /// of the path that exists are resolved first, so a link into `.git/hooks` is caught too.
-pub fn refuse_git_dir(path: &Path) -> Result<(), WriteError> {
+pub(crate) fn refuse_git_dir(path: &Path) -> Result<(), WriteError> {
     let shown = || crate::render::escape::printable(&path.display().to_string());
     let refuse = |why: String| WriteError::GitDir { path: shown(), why };
     if let Some(name) = path.components().find_map(dot_git_component) {
@@ -264,7 +264,7 @@ fn resolve(path: &Path) -> PathBuf {
 /// Replace a cache file: atomically (temp file, rename), but without waiting for the disk. A
 /// cache that a crash leaves short fails its checksum and is rebuilt, so durability is not
 /// worth an fsync of several megabytes on every run.
-pub fn write_cache(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_cache(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     replace(path, contents, false)
 }
 

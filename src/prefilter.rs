@@ -13,7 +13,7 @@ use regex::bytes::Regex;
 use crate::annotation::Tag;
 
 /// Every tag starts with one of these stems (GuardLink's verbs are added from gal.rs).
-pub const STEMS: &[&str] = &[
+pub(crate) const STEMS: &[&str] = &[
     "accept",
     "actor",
     "boundary",
@@ -50,7 +50,7 @@ static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
 /// A format character near an `@` is checked with the invisible characters taken out, so a
 /// file whose only tag hides behind one still reaches the parser, which reads it and reports
 /// the character (TM029).
-pub fn may_contain_annotations(bytes: &[u8]) -> bool {
+pub(crate) fn may_contain_annotations(bytes: &[u8]) -> bool {
     PATTERN
         .find_iter(bytes)
         .any(|m| plausible_tag(bytes, m.start()))

@@ -6,14 +6,14 @@ use crate::render::escape::{percent_encode_path, percent_encode_segment, printab
 
 /// A validated `source_url` template: `http(s)://...` with `{rev}`, `{path}` and `{line}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceUrl {
+pub(crate) struct SourceUrl {
     template: String,
 }
 
 impl SourceUrl {
     /// Accepts only absolute `http://` and `https://` URLs without white space, quotes or angle
     /// brackets, whose only placeholders are `{rev}`, `{path}` and `{line}`.
-    pub fn parse(template: &str) -> Result<SourceUrl, String> {
+    pub(crate) fn parse(template: &str) -> Result<SourceUrl, String> {
         let t = template.trim();
         let lower = t.to_ascii_lowercase();
         let rest = if let Some(r) = lower.strip_prefix("https://") {
@@ -63,15 +63,11 @@ impl SourceUrl {
 
     /// The link to one place. `path` is percent-encoded segment by segment; `rev` as one
     /// segment.
-    pub fn expand(&self, rev: &str, path: &str, line: u32) -> String {
+    pub(crate) fn expand(&self, rev: &str, path: &str, line: u32) -> String {
         self.template
             .replace("{rev}", &percent_encode_segment(rev))
             .replace("{path}", &percent_encode_path(path))
             .replace("{line}", &line.max(1).to_string())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.template
     }
 }
 

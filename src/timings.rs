@@ -8,12 +8,12 @@ use std::time::Instant;
 static START: OnceLock<Option<Instant>> = OnceLock::new();
 
 /// Start the clock (first call wins); a no-op unless `THREATMARK_TIMINGS` is set.
-pub fn start() {
+pub(crate) fn start() {
     START.get_or_init(|| std::env::var_os("THREATMARK_TIMINGS").map(|_| Instant::now()));
 }
 
 /// Print the time since [`start`] and `phase`.
-pub fn mark(phase: &str) {
+pub(crate) fn mark(phase: &str) {
     if let Some(Some(t0)) = START.get() {
         eprintln!(
             "threatmark timings: {:>8.2} ms  {phase}",

@@ -3,7 +3,7 @@
 use crate::diagnostic::Span;
 use crate::model::{Attributes, Source};
 
-pub use crate::model::DataClass;
+pub(super) use crate::model::DataClass;
 
 /// The tags. Relation tags also accept their singular form (`@mitigate`), as in Threatspec.
 #[derive(

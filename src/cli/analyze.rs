@@ -46,7 +46,7 @@ pub enum AnalyzeFormat {
     Json,
 }
 
-pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
+pub(super) fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
     let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(Date::today);
     let (config, result) = scan_root(&args.root, args.threads, true)?;
     let analysis = analysis::analyze(&result.model, &config.risk, Some(date));
@@ -112,7 +112,7 @@ pub fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
 }
 
 /// Findings printed like diagnostics, with a caret under the annotation when its text is known.
-pub fn findings_as_diagnostics(
+pub(super) fn findings_as_diagnostics(
     findings: &[Finding],
     sources: &BTreeMap<String, Arc<str>>,
 ) -> Vec<Diagnostic> {

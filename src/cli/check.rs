@@ -97,7 +97,7 @@ pub enum CheckFormat {
     Sarif,
 }
 
-pub fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
+pub(super) fn run(args: CheckArgs, color: bool) -> anyhow::Result<u8> {
     let date = super::today_arg(args.today.as_deref())?.unwrap_or_else(Date::today);
     let fail_on = match &args.fail_on {
         Some(word) => match crate::config::threshold(word) {

@@ -33,7 +33,7 @@ pub struct ManArgs {
 }
 
 /// The completion script for `args.shell`, on stdout.
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
+pub(super) fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
     let mut cmd = super::Cli::command();
     // Generated into memory first: clap_complete panics on a write error (a closed pipe).
     let mut script = Vec::new();
@@ -43,7 +43,7 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
 }
 
 /// threatmark(1) on stdout, or every page into `-o DIR`.
-pub fn man(args: ManArgs) -> anyhow::Result<u8> {
+pub(super) fn man(args: ManArgs) -> anyhow::Result<u8> {
     // Built once, without the `help` subcommand: it has no page, so no page may refer to one.
     let mut cmd = super::Cli::command().disable_help_subcommand(true);
     cmd.build();

@@ -30,7 +30,7 @@ pub enum DebugCommand {
     },
 }
 
-pub fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
+pub(super) fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
     let DebugCommand::Comments { file, lang: forced } = cmd;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let name = file

@@ -41,7 +41,7 @@ pub enum DiffFormat {
     Json,
 }
 
-pub fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
+pub(super) fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
     let revs = args
         .revs

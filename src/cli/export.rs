@@ -121,7 +121,7 @@ fn read_model(path: &Path) -> anyhow::Result<ThreatModel> {
     model::from_json(&text).with_context(|| format!("{} is not a threatmark model", path.display()))
 }
 
-pub fn export(args: ExportArgs) -> anyhow::Result<u8> {
+pub(super) fn export(args: ExportArgs) -> anyhow::Result<u8> {
     let (model, matrix) = match &args.model {
         Some(path) => {
             let matrix = match &args.root.config {
@@ -140,7 +140,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn import(cmd: ImportCommand) -> anyhow::Result<u8> {
+pub(super) fn import(cmd: ImportCommand) -> anyhow::Result<u8> {
     match cmd {
         ImportCommand::Threatspec(args) => {
             let imported = threatspec::load_dir(&args.dir)
@@ -156,7 +156,7 @@ pub fn import(cmd: ImportCommand) -> anyhow::Result<u8> {
     }
 }
 
-pub fn merge(args: MergeArgs) -> anyhow::Result<u8> {
+pub(super) fn merge(args: MergeArgs) -> anyhow::Result<u8> {
     let matrix = match &args.config {
         Some(c) => Config::load(Path::new("."), Some(c))?.risk,
         None => RiskMatrix::default(),

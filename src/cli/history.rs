@@ -120,7 +120,7 @@ fn invalid_config(e: &anyhow::Error) -> bool {
     })
 }
 
-pub fn run(args: HistoryArgs) -> anyhow::Result<u8> {
+pub(super) fn run(args: HistoryArgs) -> anyhow::Result<u8> {
     let repo = Repo::open(&args.repo, args.threads, args.config.clone());
     let pts = points(&repo, &args.from, args.since.as_deref(), args.max)?;
     repo.save_cache();

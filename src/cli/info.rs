@@ -22,7 +22,7 @@ pub struct ExplainArgs {
     pub all: bool,
 }
 
-pub fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
+pub(super) fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
     if args.all {
         print!("{}", diagnostic::reference_markdown());
         return Ok(exit::OK);
@@ -42,7 +42,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn languages() -> anyhow::Result<u8> {
+pub(super) fn languages() -> anyhow::Result<u8> {
     println!("{:<12} {:<11} {:<40} FILES", "NAME", "COMMENTS", "TITLE");
     for l in lang::LANGUAGES {
         let how = if l.grammar.is_some() {
@@ -93,7 +93,7 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-pub fn init(args: InitArgs) -> anyhow::Result<u8> {
+pub(super) fn init(args: InitArgs) -> anyhow::Result<u8> {
     let dir = args
         .repo
         .as_deref()

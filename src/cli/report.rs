@@ -143,7 +143,7 @@ pub struct ExportArgs {
 }
 
 /// The file that marks a folder as a site threatmark wrote, with the files it wrote.
-pub const SITE_MARKER: &str = ".threatmark-site";
+pub(super) const SITE_MARKER: &str = ".threatmark-site";
 const MARKER_HEADER: &str = "# threatmark site: files written by `threatmark site`";
 
 fn load_templates(args: &RenderArgs, root: &Path, config: &Config) -> anyhow::Result<TemplateSet> {
@@ -199,7 +199,7 @@ fn date(args: &RenderArgs) -> anyhow::Result<Option<Date>> {
     super::today_arg(args.today.as_deref())
 }
 
-pub fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
+pub(super) fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
     let today = date(&args.render)?;
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
     let templates = load_templates(&args.render, args.root.dir(), &config)?;
@@ -415,7 +415,7 @@ fn ensure_no_links(dir: &Path, rel: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
+pub(super) fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     let today = date(&args.render)?;
     let out = args.out.clone();
     check_site_dir(&out, args.root.dir())?;
@@ -560,7 +560,7 @@ pub fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-pub fn run_templates(cmd: TemplatesCommand) -> anyhow::Result<u8> {
+pub(super) fn run_templates(cmd: TemplatesCommand) -> anyhow::Result<u8> {
     match cmd {
         TemplatesCommand::Export(args) => {
             let Some(dir) = args.output.as_deref().or(args.dir.as_deref()) else {

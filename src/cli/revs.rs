@@ -12,7 +12,7 @@ use crate::store::cache::BlobCache;
 
 /// One side of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Side {
+pub(super) enum Side {
     /// The files on disk.
     WorkTree,
     /// A git revision.
@@ -22,7 +22,7 @@ pub enum Side {
 }
 
 impl Side {
-    pub fn label(&self) -> String {
+    pub(super) fn label(&self) -> String {
         match self {
             Side::WorkTree => "work tree".into(),
             Side::Rev(r) => r.clone(),
@@ -32,7 +32,7 @@ impl Side {
 }
 
 /// Parse `[BASE [HEAD]]` as `diff` accepts it.
-pub fn parse_range(args: &[String]) -> anyhow::Result<(Option<Side>, Side)> {
+pub(super) fn parse_range(args: &[String]) -> anyhow::Result<(Option<Side>, Side)> {
     let side = |s: &str| -> Side {
         let p = Path::new(s);
         if s.ends_with(".json") && p.is_file() {
@@ -58,7 +58,7 @@ pub fn parse_range(args: &[String]) -> anyhow::Result<(Option<Side>, Side)> {
 }
 
 /// Everything needed to build models of one repository at several points.
-pub struct Repo {
+pub(super) struct Repo {
     pub root: PathBuf,
     git: Option<GitRepo>,
     /// Why there is no repository: `None` when the folder is simply not in one, the reason when
@@ -83,7 +83,7 @@ impl std::fmt::Debug for Repo {
 }
 
 impl Repo {
-    pub fn open(root: &Path, threads: Option<usize>, config: Option<PathBuf>) -> Self {
+    pub(super) fn open(root: &Path, threads: Option<usize>, config: Option<PathBuf>) -> Self {
         let (git, git_error) = match GitRepo::discover(root) {
             Ok(g) => (Some(g), None),
             Err(crate::source::git::GitError::NotARepository { .. }) => (None, None),
@@ -116,7 +116,7 @@ impl Repo {
         }
     }
 
-    pub fn git(&self) -> anyhow::Result<&GitRepo> {
+    pub(super) fn git(&self) -> anyhow::Result<&GitRepo> {
         match (&self.git, &self.git_error) {
             (Some(g), _) => Ok(g),
             (None, Some(why)) => bail!("{why}"),
@@ -146,7 +146,7 @@ impl Repo {
 
     /// Write the parse cache back (entries used in this run) and the new snapshots. Failing to
     /// write a cache is not an error worth failing a command for.
-    pub fn save_cache(&self) {
+    pub(super) fn save_cache(&self) {
         let Some(g) = self.caching() else {
             return;
         };
@@ -205,7 +205,7 @@ impl Repo {
 
     /// The scan root's folder in the work tree, with a trailing `/` (`""` at the top or
     /// outside git): what makes a path of the model relative to the repository.
-    pub fn prefix_slash(&self) -> String {
+    pub(super) fn prefix_slash(&self) -> String {
         if self.prefix.is_empty() {
             String::new()
         } else {
@@ -214,7 +214,7 @@ impl Repo {
     }
 
     /// The ignore files of the revision scanned last: relative path and blob id (hex).
-    pub fn last_ignore_files(&self) -> Vec<(String, String)> {
+    pub(super) fn last_ignore_files(&self) -> Vec<(String, String)> {
         self.snapshots
             .borrow()
             .last()
@@ -223,13 +223,13 @@ impl Repo {
     }
 
     /// A repository was found (even one this build cannot read).
-    pub fn has_git(&self) -> bool {
+    pub(super) fn has_git(&self) -> bool {
         self.git.is_some() || self.git_error.is_some()
     }
 
     /// A failed lookup in a shallow clone: say that the object may simply not have been
     /// fetched, and how to fetch it.
-    pub fn shallow_hint(&self, e: anyhow::Error) -> anyhow::Error {
+    pub(super) fn shallow_hint(&self, e: anyhow::Error) -> anyhow::Error {
         if self.git.as_ref().is_some_and(GitRepo::is_shallow) {
             e.context(
                 "this clone is shallow: the revision may not have been fetched (fetch it, e.g. `git fetch --deepen` or `actions/checkout` with `fetch-depth: 0`)",
@@ -241,7 +241,7 @@ impl Repo {
 
     /// A full commit id as git abbreviates it for people (7 digits or more, unique); any other
     /// label (`main`, `HEAD~1`, a file) as it is. Machine output keeps the full id.
-    pub fn short_label(&self, label: &str) -> String {
+    pub(super) fn short_label(&self, label: &str) -> String {
         let full = matches!(label.len(), 40 | 64) && label.bytes().all(|b| b.is_ascii_hexdigit());
         let git = self.git.as_ref().filter(|_| full);
         match git.and_then(|g| ObjectId::from_hex(label.as_bytes()).ok().map(|id| (g, id))) {
@@ -250,12 +250,12 @@ impl Repo {
         }
     }
 
-    pub fn resolve(&self, rev: &str) -> anyhow::Result<ObjectId> {
+    pub(super) fn resolve(&self, rev: &str) -> anyhow::Result<ObjectId> {
         Ok(self.git()?.reader().resolve_commit(rev)?)
     }
 
     /// `A...B` (as in git) means `merge-base(A, B)..B`; other arguments pass through.
-    pub fn expand_three_dot(&self, arg: &str) -> anyhow::Result<String> {
+    pub(super) fn expand_three_dot(&self, arg: &str) -> anyhow::Result<String> {
         let Some((a, b)) = arg.split_once("...") else {
             return Ok(arg.to_string());
         };
@@ -269,7 +269,7 @@ impl Repo {
 
     /// `merge-base(default branch, HEAD)`: the default branch is `origin/HEAD`, else
     /// `origin/main`, `origin/master`, `main`, `master`.
-    pub fn default_base(&self) -> anyhow::Result<String> {
+    pub(super) fn default_base(&self) -> anyhow::Result<String> {
         let git = self.git()?;
         let reader = git.reader();
         let head = reader.resolve_commit("HEAD")?;
@@ -318,7 +318,7 @@ impl Repo {
     }
 
     /// Scan a revision from the object database and build its model.
-    pub fn scan_rev(&self, rev: &str) -> anyhow::Result<(Config, ScanResult)> {
+    pub(super) fn scan_rev(&self, rev: &str) -> anyhow::Result<(Config, ScanResult)> {
         let (config, scanned) = self.rev_scan(rev)?;
         let result = self.result(rev, &config, &scanned)?;
         Ok((config, result))
@@ -338,7 +338,7 @@ impl Repo {
     }
 
     /// Scan a revision from the object database, without building its model yet.
-    pub fn rev_scan(&self, rev: &str) -> anyhow::Result<(Config, RevScan)> {
+    pub(super) fn rev_scan(&self, rev: &str) -> anyhow::Result<(Config, RevScan)> {
         let git = self.git()?;
         let commit = self.resolve(rev)?;
         crate::timings::mark("revision resolved");
@@ -389,7 +389,7 @@ impl Repo {
     }
 
     /// Scan the work tree.
-    pub fn scan_worktree(&self) -> anyhow::Result<(Config, ScanResult)> {
+    pub(super) fn scan_worktree(&self) -> anyhow::Result<(Config, ScanResult)> {
         super::scan::scan_folder(
             &self.root,
             self.config_override.as_deref(),
@@ -399,7 +399,7 @@ impl Repo {
     }
 
     /// The model of one side (and its configuration, when it was scanned).
-    pub fn model(&self, side: &Side) -> anyhow::Result<(Option<Config>, ThreatModel)> {
+    pub(super) fn model(&self, side: &Side) -> anyhow::Result<(Option<Config>, ThreatModel)> {
         match side {
             Side::WorkTree => {
                 let (c, r) = self.scan_worktree()?;

@@ -72,7 +72,7 @@ pub enum ScanFormat {
 
 /// Load the configuration and scan, with a progress bar on a terminal. Shared by the commands
 /// that need a fresh model.
-pub fn scan_root(
+pub(super) fn scan_root(
     root: &RootArgs,
     threads: Option<usize>,
     quiet: bool,
@@ -112,7 +112,7 @@ pub fn scan_root(
 
 /// Load the configuration and scan a folder of the work tree, with the scan cache of the last
 /// scan of that folder (see `store::scan_cache`), and save the cache for the next one.
-pub fn scan_folder(
+pub(super) fn scan_folder(
     root: &Path,
     explicit_config: Option<&Path>,
     threads: usize,
@@ -161,7 +161,7 @@ pub fn scan_folder(
     Ok((config, result))
 }
 
-pub fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
+pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     let given = args.root.repo.as_deref().or(args.root.path.as_deref());
     if let Some(missing) = given.filter(|p| std::fs::symlink_metadata(p).is_err()) {
         anyhow::bail!(

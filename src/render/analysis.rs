@@ -97,7 +97,7 @@ fn letters(s: &[Stride]) -> String {
 }
 
 /// The full human report of an analysis.
-pub fn table(model: &ThreatModel, a: &Analysis) -> String {
+pub(crate) fn table(model: &ThreatModel, a: &Analysis) -> String {
     let lookup = Lookup::of(model, a);
     let mut out = String::new();
     let s = &a.summary;

@@ -5,7 +5,7 @@
 use super::view::{ItemRef, ReportView, SourceLink};
 
 /// The header row's columns.
-pub const COLUMNS: [&str; 14] = [
+pub(crate) const COLUMNS: [&str; 14] = [
     "id",
     "name",
     "stride",
@@ -23,7 +23,7 @@ pub const COLUMNS: [&str; 14] = [
 ];
 
 /// One cell, quoted when needed and neutralised against formula injection.
-pub fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
@@ -61,7 +61,7 @@ fn urls(items: &[SourceLink]) -> String {
 }
 
 /// The threats of a view as CSV.
-pub fn threats(view: &ReportView) -> String {
+pub(crate) fn threats(view: &ReportView) -> String {
     let mut out = COLUMNS.join(",");
     out.push('\n');
     for t in &view.threats {

@@ -17,7 +17,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 
 /// `path:line:col: severity[TMxxx] message`, one line per diagnostic. A diagnostic about a
 /// whole file has no `line:col`, one without a file no `path:`.
-pub fn concise(diags: &[Diagnostic]) -> String {
+pub(crate) fn concise(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
         if let Some(loc) = &d.location {
@@ -54,7 +54,7 @@ struct JsonLine<'a> {
 
 /// One JSON object per line (JSON Lines). Strings are JSON-escaped, not cleaned: a consumer
 /// gets the text as written.
-pub fn json_lines(diags: &[Diagnostic]) -> String {
+pub(crate) fn json_lines(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
         let at = d.location.as_ref();
@@ -80,7 +80,7 @@ pub fn json_lines(diags: &[Diagnostic]) -> String {
 
 /// GitHub Actions workflow commands: `::error file=…,line=…,col=…,title=TMxxx::message`.
 /// Notes become `::notice`.
-pub fn github(diags: &[Diagnostic]) -> String {
+pub(crate) fn github(diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
         let command = match d.severity {

@@ -38,7 +38,7 @@ fn loc(l: &Option<Location>) -> String {
 }
 
 /// The one-line summary used by both formats.
-pub fn summary_line(d: &ModelDiff) -> String {
+pub(crate) fn summary_line(d: &ModelDiff) -> String {
     let s = &d.summary;
     if d.is_empty() {
         return "no change to the threat model".into();
@@ -89,7 +89,7 @@ fn visible(d: &ModelDiff) -> impl Iterator<Item = &Change> {
 }
 
 /// Terminal output.
-pub fn text(d: &ModelDiff, color: bool) -> String {
+pub(crate) fn text(d: &ModelDiff, color: bool) -> String {
     let p = Paint(color);
     let mut out = format!(
         "{} {} -> {}: {}\n",
@@ -233,7 +233,7 @@ fn code(s: &str) -> String {
 }
 
 /// A pull-request comment.
-pub fn markdown(d: &ModelDiff) -> String {
+pub(crate) fn markdown(d: &ModelDiff) -> String {
     let mut out = format!(
         "### Threat model: {}\n\n`{}` → `{}`\n\n",
         md(&summary_line(d)),

@@ -10,7 +10,7 @@ use crate::analysis::Analysis;
 use crate::model::{ElementType, ThreatModel};
 
 /// A DOT quoted-string body.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::new();
     for c in printable(s).chars() {
         match c {
@@ -59,7 +59,7 @@ fn group(
 }
 
 /// A `digraph`.
-pub fn render(model: &ThreatModel, analysis: &Analysis) -> String {
+pub(crate) fn render(model: &ThreatModel, analysis: &Analysis) -> String {
     let ids: BTreeMap<String, String> = model
         .components
         .iter()

@@ -19,7 +19,7 @@
 /// Replace what must never reach a report verbatim: C0/C1 control characters (a line break or
 /// tab becomes a space), Unicode bidirectional controls and invisible formatting characters
 /// (shown as U+FFFD, so a reviewer sees that something was there).
-pub fn printable(s: &str) -> String {
+pub(crate) fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -39,7 +39,7 @@ pub fn printable(s: &str) -> String {
 
 /// HTML/XML escaping for text and double- or single-quoted attribute values (the same set
 /// handlebars escapes).
-pub fn html(s: &str) -> String {
+pub(crate) fn html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -71,7 +71,7 @@ pub fn html(s: &str) -> String {
 /// and it needs no invisible character (a zero-width joiner, the usual trick, is itself what
 /// reviewers and linters flag). Link targets that threatmark writes go through
 /// [`markdown_url`] instead.
-pub fn markdown(s: &str) -> String {
+pub(crate) fn markdown(s: &str) -> String {
     let chars: Vec<char> = printable(s).chars().collect();
     let mut out = String::with_capacity(chars.len() + 8);
     let mut i = 0;
@@ -153,7 +153,7 @@ fn autolinks(word: &[char]) -> bool {
 /// `source_url` links): white space percent-encoded, `&` entity-encoded, and every character
 /// that could end the destination, the link or a table cell backslash-escaped. Not for
 /// repository prose: a URL here is meant to be a link.
-pub fn markdown_url(s: &str) -> String {
+pub(crate) fn markdown_url(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in printable(s).chars() {
         match c {
@@ -173,7 +173,7 @@ pub fn markdown_url(s: &str) -> String {
 /// most 48 characters. An id that is already of that form is kept; any other id (upper case,
 /// `.`, `:`, `..`, `/`, non-ASCII, too long) is mapped to its cleaned form plus a short stable
 /// hash of the original, so two ids never share a slug.
-pub fn slug(id: &str) -> String {
+pub(crate) fn slug(id: &str) -> String {
     const MAX: usize = 48;
     let mut base = String::new();
     let mut sep: Option<char> = None;
@@ -206,7 +206,7 @@ pub fn slug(id: &str) -> String {
 }
 
 /// Percent-encode one URL path segment (RFC 3986 unreserved characters are kept).
-pub fn percent_encode_segment(s: &str) -> String {
+pub(crate) fn percent_encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -220,7 +220,7 @@ pub fn percent_encode_segment(s: &str) -> String {
 
 /// Percent-encode a `/`-separated path segment by segment; `.` and `..` segments are encoded so
 /// that a URL never climbs out of the folder the template points at.
-pub fn percent_encode_path(path: &str) -> String {
+pub(crate) fn percent_encode_path(path: &str) -> String {
     path.split('/')
         .map(|seg| match seg {
             "." => "%2E".to_string(),
@@ -233,7 +233,7 @@ pub fn percent_encode_path(path: &str) -> String {
 
 /// The `'sha256-...'` source expression of a Content-Security-Policy for an inline script or
 /// style with exactly this text.
-pub fn csp_hash(text: &str) -> String {
+pub(crate) fn csp_hash(text: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.as_bytes());

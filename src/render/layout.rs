@@ -43,7 +43,7 @@ impl Rect {
 
 /// A trust boundary's box.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BoundaryBox {
+pub(crate) struct BoundaryBox {
     pub id: String,
     pub name: String,
     /// 0 for an outermost boundary.
@@ -53,7 +53,7 @@ pub struct BoundaryBox {
 
 /// A component's box.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NodeBox {
+pub(crate) struct NodeBox {
     pub id: String,
     pub name: String,
     /// The name wrapped to at most two lines (the second may end with `…`).
@@ -65,7 +65,7 @@ pub struct NodeBox {
 
 /// A flow's arrow.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EdgePath {
+pub(crate) struct EdgePath {
     pub flow: String,
     /// 1-based position of the flow in the model (the number on the diagram).
     pub number: usize,
@@ -84,7 +84,7 @@ pub struct EdgePath {
 
 /// The whole diagram.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Layout {
+pub(crate) struct Layout {
     pub width: i32,
     pub height: i32,
     /// Outer boxes before inner ones, so that drawing in order nests correctly.
@@ -95,13 +95,13 @@ pub struct Layout {
 
 /// A boundary and what sits directly inside it; the root group has no boundary.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Group {
+pub(crate) struct Group {
     pub boundary: Option<String>,
     pub groups: Vec<Group>,
     pub components: Vec<String>,
 }
 
-pub const NODE_H: i32 = 56;
+pub(crate) const NODE_H: i32 = 56;
 const CHAR_W: f64 = 7.3;
 const LINE_CHARS: usize = 22;
 const PAD: i32 = 18;
@@ -120,7 +120,7 @@ const MIN_RANK_PASSES: usize = 64;
 /// Longest-path layers of the flow graph, capped so that cycles terminate: passes over the
 /// flows in model order, each raising a target to one more than its source, until nothing
 /// changes, for at most one pass per component (and at most [`RANK_BUDGET`] relaxations).
-pub fn flow_ranks(model: &ThreatModel) -> BTreeMap<&str, usize> {
+pub(crate) fn flow_ranks(model: &ThreatModel) -> BTreeMap<&str, usize> {
     let cap = model.components.len();
     let index = |id: &str| {
         model
@@ -159,7 +159,7 @@ pub fn flow_ranks(model: &ThreatModel) -> BTreeMap<&str, usize> {
 }
 
 /// Boundaries and components as a tree, members in flow order (then by id).
-pub fn containment(model: &ThreatModel) -> Group {
+pub(crate) fn containment(model: &ThreatModel) -> Group {
     // Cycles and dangling parents cut as everywhere else: such a boundary is outermost.
     let nesting = model.boundary_nesting();
     let ranks = flow_ranks(model);
@@ -234,7 +234,7 @@ fn group_rank(g: &Group, ranks: &BTreeMap<&str, usize>) -> usize {
 }
 
 /// Word-wrap a name into at most two lines of about [`LINE_CHARS`] characters.
-pub fn wrap(name: &str) -> Vec<String> {
+pub(crate) fn wrap(name: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
     for word in name.split_whitespace() {
@@ -445,7 +445,7 @@ fn r1(v: f64) -> f64 {
 }
 
 /// Lay out the data-flow diagram of a model.
-pub fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
+pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
     let tree = containment(model);
     let widths: BTreeMap<String, i32> = model
         .components

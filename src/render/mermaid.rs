@@ -13,7 +13,7 @@ use crate::analysis::Analysis;
 use crate::model::{ElementType, ThreatModel};
 
 /// A Mermaid quoted-string body.
-pub fn label(s: &str) -> String {
+pub(crate) fn label(s: &str) -> String {
     let mut out = String::new();
     for c in printable(s).chars() {
         match c {
@@ -71,7 +71,7 @@ fn group(out: &mut String, g: &Group, model: &ThreatModel, ids: &Ids, indent: us
 }
 
 /// `flowchart LR` source, without a code fence.
-pub fn render(model: &ThreatModel, analysis: &Analysis) -> String {
+pub(crate) fn render(model: &ThreatModel, analysis: &Analysis) -> String {
     let ids = Ids {
         components: model
             .components

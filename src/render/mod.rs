@@ -1,21 +1,21 @@
 //! Turning models and diagnostics into text for people and machines. One file per format.
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub(crate) mod check;
-pub mod csv;
-pub mod diagnostic_formats;
+pub(crate) mod csv;
+pub(crate) mod diagnostic_formats;
 pub mod diagnostics;
-pub mod diff;
-pub mod dot;
-pub mod escape;
+pub(crate) mod diff;
+pub(crate) mod dot;
+pub(crate) mod escape;
 pub(crate) mod history;
-pub mod layout;
-pub mod mermaid;
-pub mod report;
-pub mod sarif;
-pub mod site;
-pub mod summary;
-pub mod svg;
-pub mod templates;
-pub mod timeline;
-pub mod view;
+pub(crate) mod layout;
+pub(crate) mod mermaid;
+pub(crate) mod report;
+pub(crate) mod sarif;
+pub(crate) mod site;
+pub(crate) mod summary;
+pub(crate) mod svg;
+pub(crate) mod templates;
+pub(crate) mod timeline;
+pub(crate) mod view;

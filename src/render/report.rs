@@ -11,7 +11,7 @@ use crate::model::ThreatModel;
 
 /// The formats of `threatmark report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Markdown,
     Html,
     Mermaid,
@@ -23,7 +23,7 @@ pub enum Format {
 /// The root context of the report templates: the view model plus `base` (always `""`, so
 /// that partials shared with the site can write `{{@root.base}}{{href}}`).
 #[derive(Debug, Serialize)]
-pub struct ReportContext<'a> {
+pub(crate) struct ReportContext<'a> {
     pub base: &'static str,
     #[serde(flatten)]
     pub view: &'a ReportView,
@@ -53,7 +53,7 @@ fn tidy_markdown(s: &str) -> String {
 }
 
 /// Render a report.
-pub fn render(
+pub(crate) fn render(
     format: Format,
     model: &ThreatModel,
     analysis: &Analysis,

@@ -36,15 +36,15 @@ use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::model::{Band, Location};
 
 /// GitHub code scanning rejects a run with more results than this.
-pub const MAX_RESULTS: usize = 25_000;
+pub(crate) const MAX_RESULTS: usize = 25_000;
 
 /// Messages longer than this (in characters) are cut: GitHub shows them as alert titles, and a
 /// run of 25,000 results must stay well under its 10 MB upload limit.
-pub const MAX_MESSAGE_CHARS: usize = 1_000;
+pub(crate) const MAX_MESSAGE_CHARS: usize = 1_000;
 
 /// A result that is neither a diagnostic nor a finding: a failed `check` policy.
 #[derive(Debug, Clone)]
-pub struct PolicyResult {
+pub(crate) struct PolicyResult {
     pub policy: String,
     pub message: String,
     pub location: Option<Location>,
@@ -52,7 +52,7 @@ pub struct PolicyResult {
 
 /// How the log is written.
 #[derive(Debug, Clone)]
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     /// The scan root's folder in the repository (`""`, or `sub/dir/` with the slash), put in
     /// front of every path so that URIs are relative to the repository root.
     pub prefix: String,
@@ -70,7 +70,7 @@ pub struct Options<'a> {
 }
 
 impl<'a> Options<'a> {
-    pub fn new(matrix: &'a RiskMatrix) -> Self {
+    pub(crate) fn new(matrix: &'a RiskMatrix) -> Self {
         Self {
             prefix: String::new(),
             min_level: Severity::Note,
@@ -105,7 +105,11 @@ fn level(s: Severity) -> &'static str {
 ///
 /// Without a risk (diagnostics, policies, findings about unrated elements) the level decides:
 /// error 7.0 (high), warning 4.0 (medium), note 1.0 (low).
-pub fn security_severity(risk: Option<(u8, Band)>, severity: Severity, m: &RiskMatrix) -> f64 {
+pub(crate) fn security_severity(
+    risk: Option<(u8, Band)>,
+    severity: Severity,
+    m: &RiskMatrix,
+) -> f64 {
     let Some((score, band)) = risk else {
         return match severity {
             Severity::Error => 7.0,
@@ -142,7 +146,7 @@ fn severity_text(v: f64) -> String {
 
 /// Plain text for a SARIF message: control and bidi characters shown, `\`, `[` and `]`
 /// escaped (no embedded links), at most [`MAX_MESSAGE_CHARS`] characters.
-pub fn message_text(s: &str) -> String {
+pub(crate) fn message_text(s: &str) -> String {
     let cleaned = super::escape::printable(s);
     let mut out = String::with_capacity(cleaned.len() + 8);
     for (n, c) in cleaned.chars().enumerate() {
@@ -255,7 +259,7 @@ enum What<'r> {
 }
 
 /// Build the SARIF log.
-pub fn sarif(
+pub(crate) fn sarif(
     diagnostics: &[Diagnostic],
     findings: &[Finding],
     policies: &[PolicyResult],

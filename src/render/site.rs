@@ -19,7 +19,7 @@ use crate::model::ThreatModel;
 
 /// One file of the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteFile {
+pub(crate) struct SiteFile {
     /// Relative to the site root, `/`-separated, made of slugs only.
     pub path: String,
     pub contents: String,
@@ -75,7 +75,7 @@ const PAGE_FOLDERS: [&str; 4] = ["threats", "components", "controls", "boundarie
 /// root, or `<folder>/<slug>.html` for an element. `site` deletes nothing else, whatever a
 /// manifest in the output folder claims: `CNAME`, scripts and hand-written files never have
 /// this shape.
-pub fn is_site_path(path: &str) -> bool {
+pub(crate) fn is_site_path(path: &str) -> bool {
     const ROOT: [&str; 9] = [
         ".nojekyll",
         "index.html",
@@ -106,7 +106,7 @@ pub fn is_site_path(path: &str) -> bool {
 }
 
 /// The Content-Security-Policy for pages whose only script has this text.
-pub fn csp(script: &str) -> String {
+pub(crate) fn csp(script: &str) -> String {
     format!(
         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {}; base-uri 'none'; form-action 'none'",
         escape::csp_hash(script)
@@ -114,7 +114,7 @@ pub fn csp(script: &str) -> String {
 }
 
 /// Render every page of the site.
-pub fn render(
+pub(crate) fn render(
     model: &ThreatModel,
     analysis: &Analysis,
     matrix: &RiskMatrix,

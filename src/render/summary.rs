@@ -5,7 +5,7 @@ use crate::model::ThreatModel;
 use crate::scan::stats::Stats;
 
 /// A few lines; stable wording (tests match on it), no colour.
-pub fn scan_summary(
+pub(crate) fn scan_summary(
     model: &ThreatModel,
     stats: &Stats,
     counts: Counts,
@@ -54,7 +54,7 @@ fn singular(kind: &str) -> &str {
 }
 
 /// `1 error, 0 warnings, 3 notes`.
-pub fn diagnostic_counts(counts: Counts) -> String {
+pub(crate) fn diagnostic_counts(counts: Counts) -> String {
     format!(
         "{} {}, {} {}, {} {}",
         counts.errors,

@@ -10,9 +10,7 @@ use crate::model::ElementType;
 
 /// Where the diagram's boxes and badges link to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Links {
-    /// No links (a stand-alone SVG file).
-    None,
+pub(crate) enum Links {
     /// `#component-x` anchors in the same document.
     Anchors,
     /// Pages of the static site, relative to its root (the index page).
@@ -29,7 +27,6 @@ fn esc(s: &str) -> String {
 fn href(links: Links, kind: &str, id: &str) -> Option<String> {
     let slug = escape::slug(id);
     match links {
-        Links::None => None,
         Links::Anchors => Some(format!("#{kind}-{slug}")),
         Links::Site => Some(match kind {
             "component" => format!("components/{slug}.html"),
@@ -131,7 +128,7 @@ fn node(out: &mut String, n: &NodeBox, links: Links) {
 }
 
 /// The data-flow diagram as one `<svg>` element.
-pub fn diagram(l: &Layout, links: Links) -> String {
+pub(crate) fn diagram(l: &Layout, links: Links) -> String {
     let width = l.width.max(720);
     let height = l.height + LEGEND_H;
     let mut out = String::new();
@@ -227,7 +224,6 @@ pub fn diagram(l: &Layout, links: Links) -> String {
             (true, false) => UNGUARDED,
         };
         let link = match links {
-            Links::None => None,
             Links::Anchors | Links::Site => Some(format!("#flow-{}", escape::slug(&e.flow))),
         };
         out.push_str("<g class=\"tm-badge\">");
@@ -282,7 +278,7 @@ type Series = (&'static str, &'static str, fn(&TimelinePoint) -> usize);
 
 /// A line chart of the history: all threats, those that need work, mitigated, and accepted or
 /// transferred, oldest commit on the left.
-pub fn timeline(points: &[TimelinePoint]) -> String {
+pub(crate) fn timeline(points: &[TimelinePoint]) -> String {
     let (w, h) = (960.0_f64, 300.0_f64);
     let (left, right, top, bottom) = (48.0, 24.0, 42.0, 46.0);
     let pw = w - left - right;

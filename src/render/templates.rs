@@ -19,7 +19,7 @@ use handlebars::Handlebars;
 use super::escape;
 
 /// Every built-in template: (file name, text).
-pub const BUILTINS: &[(&str, &str)] = &[
+pub(crate) const BUILTINS: &[(&str, &str)] = &[
     (
         "badge-risk.hbs",
         include_str!("../../templates/badge-risk.hbs"),
@@ -133,7 +133,7 @@ const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
 
 /// Why templates could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
+pub(crate) enum TemplateError {
     #[error("cannot read templates from {path}: {source}")]
     Read {
         path: String,
@@ -151,19 +151,19 @@ pub enum TemplateError {
 
 /// How `{{x}}` escapes its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escaping {
+pub(crate) enum Escaping {
     Html,
     Markdown,
 }
 
 /// The template name of a file name.
-pub fn name_of(file: &str) -> &str {
+pub(crate) fn name_of(file: &str) -> &str {
     file.strip_suffix(".hbs").unwrap_or(file)
 }
 
 /// A set of template files: the built-ins, possibly overlaid with a user's folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateSet {
+pub(crate) struct TemplateSet {
     files: BTreeMap<String, String>,
     /// Files that came from the override folder, sorted.
     pub overridden: Vec<String>,
@@ -176,7 +176,7 @@ impl Default for TemplateSet {
 }
 
 impl TemplateSet {
-    pub fn builtin() -> Self {
+    pub(crate) fn builtin() -> Self {
         Self {
             files: BUILTINS
                 .iter()
@@ -187,7 +187,7 @@ impl TemplateSet {
     }
 
     /// Replace or add one file.
-    pub fn set(&mut self, file: &str, text: impl Into<String>) {
+    pub(crate) fn set(&mut self, file: &str, text: impl Into<String>) {
         self.files.insert(file.to_string(), text.into());
         if !self.overridden.iter().any(|f| f == file) {
             self.overridden.push(file.to_string());
@@ -195,21 +195,17 @@ impl TemplateSet {
         }
     }
 
-    pub fn get(&self, file: &str) -> Option<&str> {
-        self.files.get(file).map(String::as_str)
-    }
-
     /// The built-ins overlaid with the `*.hbs`, `style.css` and `site.js` files of `dir`
     /// (not recursive; hidden files and other extensions are ignored). A template file that
     /// is not a regular file or is over 1 MiB is an error that names it.
-    pub fn with_overrides(dir: &Path) -> Result<Self, TemplateError> {
+    pub(crate) fn with_overrides(dir: &Path) -> Result<Self, TemplateError> {
         Self::load(dir, None)
     }
 
     /// [`Self::with_overrides`] for a folder named by the repository (`[report] templates`):
     /// the folder and each file must resolve inside `root`, so a template linked to
     /// `/proc/self/environ` or `~/.aws/credentials` is refused rather than published.
-    pub fn with_overrides_in(dir: &Path, root: &Path) -> Result<Self, TemplateError> {
+    pub(crate) fn with_overrides_in(dir: &Path, root: &Path) -> Result<Self, TemplateError> {
         Self::load(dir, Some(root))
     }
 
@@ -252,13 +248,11 @@ impl TemplateSet {
         Ok(set)
     }
 
-    /// All files, sorted by name (for `templates export`).
-    pub fn files(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.files.iter().map(|(f, t)| (f.as_str(), t.as_str()))
-    }
-
     /// A strict-mode registry with every template registered under its name.
-    pub fn registry(&self, escaping: Escaping) -> Result<Handlebars<'static>, TemplateError> {
+    pub(crate) fn registry(
+        &self,
+        escaping: Escaping,
+    ) -> Result<Handlebars<'static>, TemplateError> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         match escaping {
@@ -302,7 +296,7 @@ fn md_url(
 }
 
 /// Render one template, mapping errors to [`TemplateError::Render`].
-pub fn render<T: serde::Serialize>(
+pub(crate) fn render<T: serde::Serialize>(
     hb: &Handlebars<'_>,
     name: &str,
     data: &T,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// One point of `threatmark history`, oldest first in the view's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TimelinePoint {
+pub(crate) struct TimelinePoint {
     pub commit: String,
     pub date: String,
     pub subject: String,

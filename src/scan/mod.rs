@@ -23,10 +23,10 @@ use crate::config::Config;
 use crate::source::filter::WalkError;
 use crate::source::git::GitError;
 
-pub mod pipeline;
-pub mod revision;
-pub mod stats;
-pub mod worktree;
+pub(crate) mod pipeline;
+pub(crate) mod revision;
+pub(crate) mod stats;
+pub(crate) mod worktree;
 
 pub use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 pub use pipeline::{FileOptions, FileOutcome, ScanResult, assemble, is_candidate, process_file};

@@ -21,7 +21,7 @@ use crate::config::ScanConfig;
 use crate::diagnostic::{Code, Diagnostic};
 
 /// Ignore files with our own name.
-pub const IGNORE_FILE: &str = ".threatmarkignore";
+pub(crate) const IGNORE_FILE: &str = ".threatmarkignore";
 
 /// Errors that stop the walk before it starts (bad globs in the configuration).
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,7 @@ pub enum WalkError {
 /// otherwise compile 8,000 globs into one regex set (0.4 s before the walk starts) and run it
 /// on every entry.
 #[derive(Debug)]
-pub struct PathGlobs {
+pub(crate) struct PathGlobs {
     includes: Override,
     excludes: Override,
     /// `keep` globs: included whatever the excludes say.
@@ -60,7 +60,12 @@ impl PathGlobs {
     /// included while includes exist (folders are never left out for that); `None`: neither.
     /// `rel` gives the path relative to the root; it is only asked for when there are
     /// plain-path includes.
-    pub fn matched(&self, path: &Path, is_dir: bool, rel: impl FnOnce() -> String) -> Match<()> {
+    pub(crate) fn matched(
+        &self,
+        path: &Path,
+        is_dir: bool,
+        rel: impl FnOnce() -> String,
+    ) -> Match<()> {
         if self.keep.num_whitelists() > 0 && self.keep.matched(path, is_dir).is_whitelist() {
             return Match::Whitelist(());
         }
@@ -109,7 +114,7 @@ fn is_plain_path(glob: &str) -> bool {
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
-pub fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkError> {
+pub(crate) fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkError> {
     let mut includes = OverrideBuilder::new(root);
     let mut literal = HashSet::new();
     for glob in &config.include {
@@ -157,15 +162,15 @@ pub fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkErro
 
 /// Ignore files larger than this are not read (TM032): compiling patterns costs hundreds of
 /// bytes per byte (a 4.5 MB `.gitignore` took 1.76 GB), and no hand-written file comes near it.
-pub const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
 
 /// Ignore files with more patterns than this are skipped (TM032). The largest real ones are a
 /// few thousand lines (generated lists of vendored files).
-pub const MAX_IGNORE_PATTERNS: usize = 10_000;
+pub(crate) const MAX_IGNORE_PATTERNS: usize = 10_000;
 
 /// TM032 for an ignore file over the byte limit; `size` is `None` when it is unknown (the file
 /// held more than its listed size).
-pub fn too_large(rel: &str, size: Option<u64>) -> Diagnostic {
+pub(crate) fn too_large(rel: &str, size: Option<u64>) -> Diagnostic {
     let what = match size {
         Some(size) => format!("`{rel}` is {size} bytes"),
         None => format!("`{rel}` holds more bytes"),
@@ -182,7 +187,7 @@ pub fn too_large(rel: &str, size: Option<u64>) -> Diagnostic {
 /// it), from its bytes (at most [`MAX_IGNORE_FILE_BYTES`]). Lines that are not globs become
 /// TM027; more than [`MAX_IGNORE_PATTERNS`] patterns make the file TM032 and no rules. Shared by
 /// the work-tree walk and the tree filter, so both read an ignore file the same way.
-pub fn compile_ignore(
+pub(crate) fn compile_ignore(
     dir: &Path,
     rel: &str,
     bytes: &[u8],
@@ -231,7 +236,7 @@ fn virtual_path(rel: &str) -> PathBuf {
 
 /// Ignore rules of one tree.
 #[derive(Debug)]
-pub struct TreeFilter {
+pub(crate) struct TreeFilter {
     overrides: PathGlobs,
     hidden: bool,
     /// Folder (relative, `""` for the root) → its `.threatmarkignore`.
@@ -242,7 +247,7 @@ impl TreeFilter {
     /// `ignore_files` are `(path, contents)` of the `.threatmarkignore` files in the tree
     /// ([`is_ignore_file`]), each within [`MAX_IGNORE_FILE_BYTES`]. Unparsable lines and files
     /// over the pattern limit become diagnostics, as in the walk.
-    pub fn new(
+    pub(crate) fn new(
         config: &ScanConfig,
         ignore_files: &[(String, Vec<u8>)],
         diags: &mut Vec<Diagnostic>,
@@ -266,7 +271,7 @@ impl TreeFilter {
     }
 
     /// Is the file at `rel` left out?
-    pub fn is_ignored(&self, rel: &str) -> bool {
+    pub(crate) fn is_ignored(&self, rel: &str) -> bool {
         let parts: Vec<&str> = rel.split('/').collect();
         (1..=parts.len()).any(|depth| {
             let sub = parts[..depth].join("/");
@@ -302,7 +307,7 @@ impl TreeFilter {
 /// `GitignoreBuilder::add`, which uses `BufRead::lines`): split at `\n` with a `\r` before it
 /// dropped, a UTF-8 byte order mark removed from the first line, and reading stopped at the first
 /// line that is not UTF-8 (the walk drops that error silently, so no diagnostic here either).
-pub fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
+pub(crate) fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
     let mut out = Vec::new();
     for (i, raw) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
         let line = match raw.strip_suffix(b"\n") {
@@ -323,7 +328,7 @@ pub fn ignore_lines(bytes: &[u8]) -> Vec<&str> {
 
 /// Is this path an ignore file whose rules the tree filter needs? Only `.threatmarkignore`:
 /// at a revision every file is tracked, and `.gitignore` never leaves out a tracked file.
-pub fn is_ignore_file(rel: &str) -> bool {
+pub(crate) fn is_ignore_file(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     name == IGNORE_FILE
 }

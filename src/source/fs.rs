@@ -46,7 +46,7 @@ use crate::source::filter::{
 /// A file the walk found. Its size is not known yet: asking for it costs a `statx` per file,
 /// and most files are either never read (unknown extension) or small; the reader checks it.
 #[derive(Debug, Clone)]
-pub struct FoundFile {
+pub(crate) struct FoundFile {
     pub path: PathBuf,
     /// Relative to the root, `/`-separated.
     pub rel: String,
@@ -54,13 +54,13 @@ pub struct FoundFile {
 
 /// What the walk reports: files, or problems that name a path.
 #[derive(Debug)]
-pub enum Found {
+pub(crate) enum Found {
     File(FoundFile),
     Problem(Diagnostic),
 }
 
 /// `path` relative to `root`, with `/` separators.
-pub fn relative(root: &Path, path: &Path) -> String {
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
     // The walker's paths are the root joined with plain names: as text they are already what
     // the component-wise form below gives, and this runs several times per file.
     #[cfg(unix)]
@@ -93,7 +93,7 @@ pub fn relative(root: &Path, path: &Path) -> String {
 
 /// Walk `root` with `threads` threads, calling `visit` for every file and problem. `visit` runs
 /// on the walker threads, so heavy per-file work belongs in it.
-pub fn walk(
+pub(crate) fn walk(
     root: &Path,
     config: &ScanConfig,
     threads: usize,
@@ -531,7 +531,7 @@ fn problem(root: &Path, err: &ignore::Error, visit: &(dyn Fn(Found) + Sync)) {
 
 /// The name of a folder, as the default project name (of a scan, and of a Threatspec
 /// project's imported model).
-pub fn folder_name(root: &Path) -> String {
+pub(crate) fn folder_name(root: &Path) -> String {
     let abs: PathBuf = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
     abs.file_name()
         .map(|n| n.to_string_lossy().into_owned())

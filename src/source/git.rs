@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use gix::ObjectId;
+pub(crate) use gix::ObjectId;
 
 /// Why a git operation failed. All of these are exit code 2 at the CLI.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,6 @@
 //! path rules of `filter`). Both give `(relative path, bytes)` to the
 //! same pure per-file pipeline in `scan`, so the same path rules hold everywhere.
 
-pub mod filter;
-pub mod fs;
-pub mod git;
+pub(crate) mod filter;
+pub(crate) mod fs;
+pub(crate) mod git;

@@ -41,7 +41,7 @@ pub struct BlobCache {
 }
 
 /// `(path, blob id, options fingerprint)`.
-pub type CacheKey = (String, ObjectId, u64);
+pub(crate) type CacheKey = (String, ObjectId, u64);
 
 impl BlobCache {
     pub(crate) fn get(&self, key: &CacheKey) -> Option<FileOutcome> {
@@ -107,14 +107,14 @@ struct Entry {
 
 /// What loading found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Loaded {
+pub(crate) enum Loaded {
     Missing,
-    Loaded(usize),
+    Read(usize),
     /// The file exists but failed a check; it was ignored and will be rewritten.
     Corrupt(String),
 }
 
-pub fn path_in(git_dir: &Path) -> PathBuf {
+pub(crate) fn path_in(git_dir: &Path) -> PathBuf {
     git_dir.join("threatmark").join("cache-v1")
 }
 
@@ -124,7 +124,7 @@ fn checksum(body: &[u8]) -> String {
 }
 
 /// Load the cache file into `cache`.
-pub fn load(path: &Path, cache: &BlobCache) -> Loaded {
+pub(crate) fn load(path: &Path, cache: &BlobCache) -> Loaded {
     let Ok(bytes) = std::fs::read(path) else {
         return Loaded::Missing;
     };
@@ -132,7 +132,7 @@ pub fn load(path: &Path, cache: &BlobCache) -> Loaded {
         Ok(entries) => {
             let n = entries.len();
             cache.preload(entries);
-            Loaded::Loaded(n)
+            Loaded::Read(n)
         }
         Err(why) => Loaded::Corrupt(why),
     }
@@ -197,7 +197,7 @@ fn parse(bytes: &[u8]) -> Result<Vec<(CacheKey, FileOutcome)>, String> {
 }
 
 /// Save the entries used in this run.
-pub fn save(path: &Path, cache: &BlobCache) -> std::io::Result<()> {
+pub(crate) fn save(path: &Path, cache: &BlobCache) -> std::io::Result<()> {
     let entries: Vec<Entry> = cache
         .used()
         .into_iter()
@@ -215,12 +215,12 @@ pub fn save(path: &Path, cache: &BlobCache) -> std::io::Result<()> {
 /// How many snapshots are kept; the oldest are removed.
 const KEEP_SNAPSHOTS: usize = 8;
 
-pub fn snapshot_dir(git_dir: &Path) -> PathBuf {
+pub(crate) fn snapshot_dir(git_dir: &Path) -> PathBuf {
     git_dir.join("threatmark").join("snapshots")
 }
 
 /// A snapshot of the tree `tree` (hex), if one was saved and is intact.
-pub fn load_snapshot(dir: &Path, tree: &str) -> Option<Snapshot> {
+pub(crate) fn load_snapshot(dir: &Path, tree: &str) -> Option<Snapshot> {
     let prefix = format!("{tree}-");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .ok()?
@@ -233,7 +233,7 @@ pub fn load_snapshot(dir: &Path, tree: &str) -> Option<Snapshot> {
 }
 
 /// The most recently saved intact snapshot.
-pub fn newest_snapshot(dir: &Path) -> Option<Snapshot> {
+pub(crate) fn newest_snapshot(dir: &Path) -> Option<Snapshot> {
     oldest_first(dir)
         .ok()?
         .iter()
@@ -403,7 +403,7 @@ pub(crate) fn touch(path: &Path) {
 /// Save a snapshot and remove the oldest ones beyond [`KEEP_SNAPSHOTS`]. A snapshot that
 /// follows a full one on disk by a small change is saved as a delta of it (and the full one is
 /// touched, so that pruning keeps it as long as its deltas).
-pub fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+pub(crate) fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
     let base = snapshot.origin.as_ref().and_then(|o| {
         let small = o.changed.len() <= (snapshot.outcomes.len() / 4).max(64);
         let path = dir.join(snapshot_name(&o.tree, snapshot.config_key));
@@ -445,7 +445,7 @@ mod tests {
         )]);
         // Preloaded entries are unused until a scan touches them: nothing to save yet.
         save(&p, &cache).expect("save");
-        assert_eq!(load(&p, &BlobCache::default()), Loaded::Loaded(0));
+        assert_eq!(load(&p, &BlobCache::default()), Loaded::Read(0));
 
         let mut bytes = std::fs::read(&p).expect("read");
         let last = bytes.len() - 1;

@@ -3,7 +3,7 @@
 //! (`snapshot`), and the record each of them keeps for a file (`record`). It reads git through `source` and never the other way round: `source` only
 //! reads the repository and knows nothing of what is kept.
 
-pub mod cache;
-pub mod record;
-pub mod scan_cache;
-pub mod snapshot;
+pub(crate) mod cache;
+pub(crate) mod record;
+pub(crate) mod scan_cache;
+pub(crate) mod snapshot;

@@ -40,7 +40,7 @@ const MAGIC: &str = "threatmark-scan-cache";
 const FORMAT: u32 = 1;
 
 /// Files touched this recently before a scan are not cached by it.
-pub const SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 
 /// How many work-tree caches a cache folder keeps (one per scanned folder).
 const KEEP_CACHES: usize = 64;
@@ -245,7 +245,7 @@ impl From<Saved> for RecordRef {
 
 /// Where the cache of the folder `root` lives, unless caching is off or there is no place for
 /// it.
-pub fn location(root: &Path) -> Option<PathBuf> {
+pub(crate) fn location(root: &Path) -> Option<PathBuf> {
     if std::env::var_os("THREATMARK_NO_CACHE").is_some() {
         return None;
     }
@@ -309,7 +309,7 @@ fn git_dir_of(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Load the cache at `path`; a missing, damaged or foreign one is `None`.
-pub fn load(path: &Path) -> Option<ScanCache> {
+pub(crate) fn load(path: &Path) -> Option<ScanCache> {
     let (index, records) = super::cache::read_index(path, MAGIC, FORMAT)?;
     let index: Index = serde_json::from_slice(&index).ok()?;
     let size = records.size();
@@ -362,7 +362,7 @@ pub fn load(path: &Path) -> Option<ScanCache> {
 /// Save `cache` (its files in any order) for a scan that started at `started`: files touched
 /// too close to it are left out (see [`SETTLE`]). Failing to save is not an error worth
 /// failing a scan for, so callers may ignore the result.
-pub fn save(
+pub(crate) fn save(
     path: &Path,
     mut cache: ScanCache,
     threatspec: Option<&CachedThreatspec>,
@@ -425,7 +425,7 @@ pub fn save(
 
 /// Mark the cache at `path` as just used, when a scan found it current and did not rewrite it:
 /// pruning must not take the cache used most.
-pub fn touch(path: &Path) {
+pub(crate) fn touch(path: &Path) {
     super::cache::touch(path);
 }
 

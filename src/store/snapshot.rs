@@ -129,7 +129,7 @@ pub struct RecordRef {
 
 /// Append the records of `items` to `out` (saved ones copied, decoded ones encoded), and
 /// where each one is.
-pub fn encode_records<'a>(
+pub(crate) fn encode_records<'a>(
     items: impl Iterator<Item = &'a Stored>,
     out: &mut Vec<u8>,
 ) -> Result<Vec<RecordRef>, Damaged> {
@@ -290,7 +290,7 @@ impl Stored {
 }
 
 /// Decoded outcomes, shared between the snapshots that hold the same records.
-pub type Outcomes = Vec<Arc<FileOutcome>>;
+pub(crate) type Outcomes = Vec<Arc<FileOutcome>>;
 
 /// Which [`Records`] a record is in (the address of the shared source).
 fn source_key(records: &Arc<dyn Records>) -> usize {

@@ -25,13 +25,13 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 /// The threatmark binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_threatmark");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_threatmark");
 
 /// No single run may take longer than this; a run that does is killed and the test fails.
-pub const HANG: Duration = Duration::from_secs(120);
+pub(crate) const HANG: Duration = Duration::from_secs(120);
 
 /// Variables that would point git or gix at another repository, index or configuration.
-pub const GIT_VARS: &[&str] = &[
+pub(crate) const GIT_VARS: &[&str] = &[
     "GIT_DIR",
     "GIT_WORK_TREE",
     "GIT_INDEX_FILE",
@@ -48,13 +48,13 @@ pub const GIT_VARS: &[&str] = &[
 
 /// The cache folder of every run that does not name its own: inside the target folder, shared
 /// by the tests of one build, never the developer's.
-pub fn cache_home() -> PathBuf {
+pub(crate) fn cache_home() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
 }
 
 /// Isolate any command (threatmark, git, a shell that runs them) from the developer's
 /// environment, as the module documentation says.
-pub fn isolate(cmd: &mut std::process::Command) {
+pub(crate) fn isolate(cmd: &mut std::process::Command) {
     for var in GIT_VARS {
         cmd.env_remove(var);
     }
@@ -71,7 +71,7 @@ pub fn isolate(cmd: &mut std::process::Command) {
 }
 
 /// threatmark, isolated, its caches off, under the hang guard.
-pub fn tm() -> Command {
+pub(crate) fn tm() -> Command {
     let mut std = std::process::Command::new(BIN);
     isolate(&mut std);
     let mut cmd = Command::from_std(std);
@@ -80,20 +80,20 @@ pub fn tm() -> Command {
 }
 
 /// [`tm`] run in `dir`.
-pub fn tm_in(dir: &Path) -> Command {
+pub(crate) fn tm_in(dir: &Path) -> Command {
     let mut cmd = tm();
     cmd.current_dir(dir);
     cmd
 }
 
 /// Turn threatmark's caches on for `cmd`, kept in `home` (an `XDG_CACHE_HOME`).
-pub fn cached(cmd: &mut Command, home: impl AsRef<OsStr>) -> &mut Command {
+pub(crate) fn cached(cmd: &mut Command, home: impl AsRef<OsStr>) -> &mut Command {
     cmd.env_remove("THREATMARK_NO_CACHE")
         .env("XDG_CACHE_HOME", home)
 }
 
 /// What one run of the binary did.
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -101,7 +101,7 @@ pub struct Run {
 }
 
 /// Run `cmd`; it must exit (not be killed by the hang guard) and must not panic.
-pub fn run(cmd: &mut Command) -> Run {
+pub(crate) fn run(cmd: &mut Command) -> Run {
     let started = Instant::now();
     let out = cmd.output().expect("run threatmark");
     let elapsed = started.elapsed();
@@ -125,14 +125,14 @@ pub fn run(cmd: &mut Command) -> Run {
 }
 
 /// Write `bytes` to `root/rel`, making its folders.
-pub fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
+pub(crate) fn write(root: &Path, rel: &str, bytes: impl AsRef<[u8]>) {
     let p = root.join(rel);
     fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
     fs::write(p, bytes).expect("write");
 }
 
 /// git, isolated, in `dir`.
-pub fn git_cmd(dir: &Path) -> std::process::Command {
+pub(crate) fn git_cmd(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new("git");
     isolate(&mut cmd);
     cmd.current_dir(dir);
@@ -140,7 +140,7 @@ pub fn git_cmd(dir: &Path) -> std::process::Command {
 }
 
 /// Run git in `dir`; it must succeed. Returns its stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = git_cmd(dir).args(args).output().expect("run git");
     assert!(
         out.status.success(),
@@ -151,7 +151,7 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// The ids of one list of a model (`threats`, `components`, ...).
-pub fn ids(model: &Value, list: &str) -> BTreeSet<String> {
+pub(crate) fn ids(model: &Value, list: &str) -> BTreeSet<String> {
     model[list]
         .as_array()
         .unwrap_or_else(|| panic!("the model has no `{list}` list"))
@@ -161,7 +161,7 @@ pub fn ids(model: &Value, list: &str) -> BTreeSet<String> {
 }
 
 /// The state of one policy in `check --format json`.
-pub fn policy_state(report: &Value, policy: &str) -> String {
+pub(crate) fn policy_state(report: &Value, policy: &str) -> String {
     report["policies"]
         .as_array()
         .expect("policies")
@@ -174,7 +174,7 @@ pub fn policy_state(report: &Value, policy: &str) -> String {
 
 /// The SARIF 2.1.0 schema: the copy in tests/schemas (so that the test needs nothing outside the
 /// repository), else the shared one beside it.
-pub fn sarif_schema() -> Value {
+pub(crate) fn sarif_schema() -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
         root.join("tests/schemas/sarif-2.1.0.schema.json"),
@@ -189,7 +189,7 @@ pub fn sarif_schema() -> Value {
 
 /// `log` is valid SARIF 2.1.0, and the validator is not a pushover: the same log with a wrong
 /// version or level is not.
-pub fn assert_valid_sarif(log: &Value) {
+pub(crate) fn assert_valid_sarif(log: &Value) {
     let schema = sarif_schema();
     // The schema is draft-04 and refers only to itself: no retrieval of anything, ever.
     let validator = jsonschema::draft4::options()

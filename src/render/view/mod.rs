@@ -26,20 +26,20 @@ mod tests;
 mod threats;
 mod types;
 
-pub use types::*;
+pub(crate) use types::*;
 
 use super::escape::printable;
-pub use super::timeline::TimelinePoint;
+pub(crate) use super::timeline::TimelinePoint;
 use crate::analysis::{Analysis, RiskMatrix};
 use crate::model::{Nesting, ThreatModel};
 use crate::source_url::SourceUrl;
 
 /// Bumped when a field of the view model changes meaning or disappears.
-pub const VIEW_VERSION: u32 = 1;
+pub(crate) const VIEW_VERSION: u32 = 1;
 
 /// Where links in the view point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LinkMode {
+pub(crate) enum LinkMode {
     /// One document: `#anchor`.
     #[default]
     Anchors,
@@ -49,7 +49,7 @@ pub enum LinkMode {
 
 /// How to build the view.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Link template for sources; `None` renders `path:line` only.
     pub source_url: Option<SourceUrl>,
     /// What `{rev}` becomes.
@@ -73,7 +73,7 @@ struct Builder<'a> {
 }
 
 /// Build the view of a model and its analysis.
-pub fn build(
+pub(crate) fn build(
     model: &ThreatModel,
     analysis: &Analysis,
     matrix: &RiskMatrix,

@@ -8,7 +8,7 @@ use crate::analysis::CoverageTarget;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
-pub struct ReportView {
+pub(crate) struct ReportView {
     pub view_version: u32,
     pub project: ProjectView,
     /// The date acceptances were checked against, or null (no expiry checks).
@@ -38,14 +38,14 @@ pub struct ReportView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ProjectView {
+pub(crate) struct ProjectView {
     pub name: String,
     pub description: String,
 }
 
 /// A link to a model element.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ItemRef {
+pub(crate) struct ItemRef {
     /// `component`, `boundary`, `threat`, `control`, `actor` or `flow`.
     pub kind: &'static str,
     pub id: String,
@@ -62,7 +62,7 @@ pub struct ItemRef {
 
 /// Where an annotation is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceLink {
+pub(crate) struct SourceLink {
     pub path: String,
     pub line: u32,
     pub column: u32,
@@ -76,7 +76,7 @@ pub struct SourceLink {
 
 /// A risk rating; unrated threats have `rated: false`, `score: 0`, `band: "unrated"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RiskView {
+pub(crate) struct RiskView {
     pub rated: bool,
     pub score: u8,
     /// `critical`, `high`, `medium`, `low`, `very-low` or `unrated`.
@@ -91,7 +91,7 @@ pub struct RiskView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Count {
+pub(crate) struct Count {
     pub key: String,
     pub label: String,
     pub count: usize,
@@ -100,7 +100,7 @@ pub struct Count {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BandCount {
+pub(crate) struct BandCount {
     pub band: String,
     pub label: String,
     pub all: usize,
@@ -110,7 +110,7 @@ pub struct BandCount {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SummaryView {
+pub(crate) struct SummaryView {
     /// Elements per kind (components, boundaries, ...), in a fixed order, zeros included.
     pub counts: Vec<Count>,
     pub threats: usize,
@@ -135,7 +135,7 @@ pub struct SummaryView {
 
 /// The likelihood x impact heat map, most likely row first.
 #[derive(Debug, Clone, Serialize)]
-pub struct HeatMap {
+pub(crate) struct HeatMap {
     /// Impact labels, left to right (negligible .. severe).
     pub impact_labels: Vec<String>,
     pub rows: Vec<HeatRow>,
@@ -144,13 +144,13 @@ pub struct HeatMap {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HeatRow {
+pub(crate) struct HeatRow {
     pub likelihood: String,
     pub cells: Vec<HeatCell>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HeatCell {
+pub(crate) struct HeatCell {
     pub likelihood: String,
     pub impact: String,
     pub score: u8,
@@ -161,7 +161,7 @@ pub struct HeatCell {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct PlanRow {
+pub(crate) struct PlanRow {
     pub rank: usize,
     pub threat: ItemRef,
     pub status: String,
@@ -174,20 +174,20 @@ pub struct PlanRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct StrideView {
+pub(crate) struct StrideView {
     pub letter: String,
     pub title: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct KeyValue {
+pub(crate) struct KeyValue {
     pub key: String,
     pub value: String,
 }
 
 /// One relation, seen from a threat, a control or a component.
 #[derive(Debug, Clone, Serialize)]
-pub struct RelationView {
+pub(crate) struct RelationView {
     /// `mitigation`, `exposure`, `acceptance` or `transfer`.
     pub kind: &'static str,
     pub threat: ItemRef,
@@ -212,7 +212,7 @@ pub struct RelationView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ThreatView {
+pub(crate) struct ThreatView {
     #[serde(flatten)]
     pub item: ItemRef,
     pub description: String,
@@ -243,7 +243,7 @@ pub struct ThreatView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ControlView {
+pub(crate) struct ControlView {
     #[serde(flatten)]
     pub item: ItemRef,
     pub description: String,
@@ -259,7 +259,7 @@ pub struct ControlView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TestView {
+pub(crate) struct TestView {
     pub control: ItemRef,
     pub component: ItemRef,
     pub sources: Vec<SourceLink>,
@@ -267,7 +267,7 @@ pub struct TestView {
 
 /// GuardLink's `@entitles ACTOR to capability on COMPONENT against THREAT`.
 #[derive(Debug, Clone, Serialize)]
-pub struct EntitlementView {
+pub(crate) struct EntitlementView {
     pub actor: ItemRef,
     pub capability: String,
     pub component: Option<ItemRef>,
@@ -278,7 +278,7 @@ pub struct EntitlementView {
 
 /// GuardLink's `@assumes COMPONENT -- "what"`.
 #[derive(Debug, Clone, Serialize)]
-pub struct AssumptionView {
+pub(crate) struct AssumptionView {
     pub component: ItemRef,
     pub description: String,
     pub sources: Vec<SourceLink>,
@@ -286,20 +286,20 @@ pub struct AssumptionView {
 
 /// GuardLink's `@feature "Name"`: where a feature is implemented.
 #[derive(Debug, Clone, Serialize)]
-pub struct FeatureView {
+pub(crate) struct FeatureView {
     pub name: String,
     pub description: String,
     pub sources: Vec<SourceLink>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ReviewView {
+pub(crate) struct ReviewView {
     pub details: String,
     pub sources: Vec<SourceLink>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ComponentView {
+pub(crate) struct ComponentView {
     #[serde(flatten)]
     pub item: ItemRef,
     pub description: String,
@@ -334,7 +334,7 @@ pub struct ComponentView {
 
 /// A threat as it applies to one component.
 #[derive(Debug, Clone, Serialize)]
-pub struct ComponentThreat {
+pub(crate) struct ComponentThreat {
     pub threat: ItemRef,
     /// The threat's residual status (over all its components).
     pub status: String,
@@ -344,7 +344,7 @@ pub struct ComponentThreat {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BoundaryView {
+pub(crate) struct BoundaryView {
     #[serde(flatten)]
     pub item: ItemRef,
     pub description: String,
@@ -365,7 +365,7 @@ pub struct BoundaryView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct OutlineRow {
+pub(crate) struct OutlineRow {
     pub depth: usize,
     /// Two spaces per level, for Markdown lists.
     pub indent: String,
@@ -374,7 +374,7 @@ pub struct OutlineRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ActorView {
+pub(crate) struct ActorView {
     #[serde(flatten)]
     pub item: ItemRef,
     pub description: String,
@@ -383,7 +383,7 @@ pub struct ActorView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FlowView {
+pub(crate) struct FlowView {
     #[serde(flatten)]
     pub item: ItemRef,
     /// 1-based; the number on the diagram.
@@ -402,7 +402,7 @@ pub struct FlowView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FindingView {
+pub(crate) struct FindingView {
     pub code: String,
     /// `error`, `warning` or `note`.
     pub severity: String,
@@ -413,7 +413,7 @@ pub struct FindingView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CoverageView {
+pub(crate) struct CoverageView {
     pub element: ItemRef,
     /// `process`, `store`, `external` or `flow`.
     pub element_type: CoverageTarget,
@@ -424,7 +424,7 @@ pub struct CoverageView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct DiagramView {
+pub(crate) struct DiagramView {
     /// Mermaid `flowchart` source (no code fence).
     pub mermaid: String,
     /// Inline SVG drawn by threatmark; repository strings inside are escaped.
@@ -434,7 +434,7 @@ pub struct DiagramView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TimelineView {
+pub(crate) struct TimelineView {
     /// Oldest first.
     pub points: Vec<TimelinePoint>,
     /// Inline SVG chart drawn by threatmark.
