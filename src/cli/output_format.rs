@@ -49,9 +49,9 @@ impl DiagnosticFormat {
         };
         match self {
             Self::Full => render::diagnostics::render(&all(), sources, color),
-            Self::Concise => render::diagnostic_formats::concise(&all()),
-            Self::Json => render::diagnostic_formats::json_lines(&all()),
-            Self::Github => render::diagnostic_formats::github(&all()),
+            Self::Concise => render::diagnostic_formats::concise(&all(), sources),
+            Self::Json => render::diagnostic_formats::json_lines(&all(), sources),
+            Self::Github => render::diagnostic_formats::github(&all(), sources),
             Self::Sarif => {
                 let opts = render::sarif::Options::new(matrix);
                 render::sarif::sarif(diagnostics, findings, &[], &opts)

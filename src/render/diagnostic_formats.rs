@@ -12,18 +12,62 @@
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::escape::printable;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::text::LineIndex;
+
+/// Where a diagnostic points: the start (and end) of its caret when the file's text is known,
+/// as the full rendering's `-->` line says, else its recorded location. A caret may sit on a
+/// later line of an annotation than where the annotation starts.
+struct Places<'a> {
+    sources: &'a BTreeMap<String, Arc<str>>,
+    indexes: BTreeMap<&'a str, LineIndex>,
+}
+
+/// 1-based line and column of a diagnostic's start, and of its end when it has a caret.
+type Place = ((u32, u32), Option<(u32, u32)>);
+
+impl<'a> Places<'a> {
+    fn new(sources: &'a BTreeMap<String, Arc<str>>) -> Self {
+        Places {
+            sources,
+            indexes: BTreeMap::new(),
+        }
+    }
+
+    fn of(&mut self, d: &Diagnostic) -> Option<Place> {
+        let loc = d.location.as_ref().filter(|l| l.line > 0)?;
+        let recorded = ((loc.line, loc.column.max(1)), None);
+        let (Some(span), Some((path, text))) = (d.span, self.sources.get_key_value(&loc.path))
+        else {
+            return Some(recorded);
+        };
+        if span.start > text.len() {
+            return Some(recorded);
+        }
+        let index = self
+            .indexes
+            .entry(path.as_str())
+            .or_insert_with(|| LineIndex::new(text));
+        let start = index.position(text, span.start);
+        let end = index.position(text, span.end.max(span.start));
+        Some((start, Some(end)))
+    }
+}
 
 /// `path:line:col: severity[TMxxx] message`, one line per diagnostic. A diagnostic about a
 /// whole file has no `line:col`, one without a file no `path:`.
-pub(crate) fn concise(diags: &[Diagnostic]) -> String {
+pub(crate) fn concise(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>) -> String {
+    let mut places = Places::new(sources);
     let mut out = String::new();
     for d in diags {
         if let Some(loc) = &d.location {
             out.push_str(&printable(&loc.path));
-            if loc.line > 0 {
-                out.push_str(&format!(":{}:{}", loc.line, loc.column.max(1)));
+            if let Some(((line, column), _)) = places.of(d) {
+                out.push_str(&format!(":{line}:{column}"));
             }
             out.push_str(": ");
         }
@@ -50,24 +94,30 @@ struct JsonLine<'a> {
     column: Option<u32>,
     label: Option<&'a str>,
     help: Option<&'a str>,
+    end_line: Option<u32>,
+    end_column: Option<u32>,
 }
 
 /// One JSON object per line (JSON Lines). Strings are JSON-escaped, not cleaned: a consumer
 /// gets the text as written.
-pub(crate) fn json_lines(diags: &[Diagnostic]) -> String {
+pub(crate) fn json_lines(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>) -> String {
+    let mut places = Places::new(sources);
     let mut out = String::new();
     for d in diags {
         let at = d.location.as_ref();
+        let place = places.of(d);
         let line = JsonLine {
             code: d.code.as_str(),
             name: d.code.name(),
             severity: d.severity.as_str(),
             message: &d.message,
             path: at.map(|l| l.path.as_str()),
-            line: at.map(|l| l.line).filter(|&l| l > 0),
-            column: at.filter(|l| l.line > 0).map(|l| l.column.max(1)),
+            line: place.map(|((line, _), _)| line),
+            column: place.map(|((_, column), _)| column),
             label: d.label.as_deref(),
             help: d.help.as_deref(),
+            end_line: place.and_then(|(_, end)| end).map(|(line, _)| line),
+            end_column: place.and_then(|(_, end)| end).map(|(_, column)| column),
         };
         // A struct of strings and numbers always serialises.
         if let Ok(text) = serde_json::to_string(&line) {
@@ -80,7 +130,8 @@ pub(crate) fn json_lines(diags: &[Diagnostic]) -> String {
 
 /// GitHub Actions workflow commands: `::error file=…,line=…,col=…,title=TMxxx::message`.
 /// Notes become `::notice`.
-pub(crate) fn github(diags: &[Diagnostic]) -> String {
+pub(crate) fn github(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>) -> String {
+    let mut places = Places::new(sources);
     let mut out = String::new();
     for d in diags {
         let command = match d.severity {
@@ -91,9 +142,14 @@ pub(crate) fn github(diags: &[Diagnostic]) -> String {
         let mut props = Vec::new();
         if let Some(loc) = &d.location {
             props.push(format!("file={}", github_property(&loc.path)));
-            if loc.line > 0 {
-                props.push(format!("line={}", loc.line));
-                props.push(format!("col={}", loc.column.max(1)));
+            if let Some(((line, column), end)) = places.of(d) {
+                props.push(format!("line={line}"));
+                props.push(format!("col={column}"));
+                // GitHub takes an end column only on a one-line range.
+                if let Some((end_line, end_column)) = end.filter(|(l, _)| *l == line) {
+                    props.push(format!("endLine={end_line}"));
+                    props.push(format!("endColumn={end_column}"));
+                }
             }
         }
         props.push(format!(
@@ -151,7 +207,7 @@ mod tests {
 
     #[test]
     fn github_commands_cannot_be_injected() {
-        let out = github(&[hostile()]);
+        let out = github(&[hostile()], &BTreeMap::new());
         assert_eq!(out.lines().count(), 1, "{out}");
         assert_eq!(
             out,
@@ -162,10 +218,13 @@ mod tests {
     #[test]
     fn concise_and_json_are_one_line_each() {
         let d = hostile();
-        let concise = concise(std::slice::from_ref(&d));
+        let concise = concise(std::slice::from_ref(&d), &BTreeMap::new());
         assert_eq!(concise.lines().count(), 1, "{concise}");
         assert!(concise.starts_with("a,b:c%.rs:3:1: note[TM005] 100% bad "));
-        let json = json_lines(&[d, Diagnostic::new(Code::UnknownTag, "no place")]);
+        let json = json_lines(
+            &[d, Diagnostic::new(Code::UnknownTag, "no place")],
+            &BTreeMap::new(),
+        );
         assert_eq!(json.lines().count(), 2, "{json}");
         let first: serde_json::Value =
             serde_json::from_str(json.lines().next().unwrap_or("")).unwrap_or_default();
@@ -175,5 +234,41 @@ mod tests {
         );
         assert_eq!(first["line"], 3);
         assert!(json.lines().nth(1).unwrap_or("").contains("\"path\":null"));
+    }
+
+    /// The one-line formats point where the full rendering's caret does: a caret on the second
+    /// line of an annotation that starts on line 1 is at line 2, and it has an end.
+    #[test]
+    fn one_line_formats_point_at_the_caret() {
+        let text = "# @threat A (#a)\n#   [impact: hgih]\n";
+        let at = text.find("hgih").unwrap_or(0);
+        let d = Diagnostic::new(Code::UnknownTag, "bad")
+            .at(Location::new("a.py", 1, 3))
+            .at_span(crate::diagnostic::Span::new(at, at + 4));
+        let sources = BTreeMap::from([("a.py".to_string(), Arc::from(text))]);
+        let one = std::slice::from_ref(&d);
+        assert!(
+            concise(one, &sources).starts_with("a.py:2:14: "),
+            "{}",
+            concise(one, &sources)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(json_lines(one, &sources).trim()).unwrap_or_default();
+        assert_eq!(
+            (
+                &json["line"],
+                &json["column"],
+                &json["end_line"],
+                &json["end_column"]
+            ),
+            (&2.into(), &14.into(), &2.into(), &18.into())
+        );
+        assert!(
+            github(one, &sources).contains("line=2,col=14,endLine=2,endColumn=18,"),
+            "{}",
+            github(one, &sources)
+        );
+        // Without the text, the recorded place.
+        assert!(concise(one, &BTreeMap::new()).starts_with("a.py:1:3: "));
     }
 }
