@@ -208,6 +208,9 @@ codes! {
     BlanketSuppression = "TM048", "blanket-suppression", Warning,
         "a `threatmark: ignore` comment names no codes; it is refused",
         "`threatmark: ignore` without `[CODES]` would hide every diagnostic of its line, including\nones nobody has seen yet, so it suppresses nothing and is reported. It cannot itself be\nsuppressed.\n\nFix: name the codes: `threatmark: ignore[TM103,TM106] why`.";
+    ShadowedThreatspecConfig = "TM049", "shadowed-threatspec-config", Warning,
+        "`threatspec.yaml` is not read because `threatmark.toml` exists",
+        "A folder with `threatspec.yaml` and no `threatmark.toml` is configured from\n`threatspec.yaml`: its paths become `[scan] include`/`exclude`, and ids are read as\nThreatspec reads them (`[model] strict_ids = false`). Once a `threatmark.toml` exists (say,\nto add a `[diagnostics]` table), it wins and `threatspec.yaml` is not read, so a scan may\nsuddenly read other files and turn undeclared ids into errors. The help line gives the TOML\nthat carries `threatspec.yaml`'s settings over.\n\nFix: copy those settings into `threatmark.toml`, or pass `--config threatspec.yaml`, or\ndelete `threatspec.yaml` once the project is migrated.";
     UnmitigatedExposure = "TM101", "unmitigated-exposure", Warning,
         "a component is exposed to a threat and nothing mitigates, accepts or transfers it",
         "`@exposes COMPONENT to THREAT` records a weakness. Until a `@mitigates` for the same\ncomponent and threat, an `@accepts` (not expired) or a `@transfers` covers it, the\nexposure is open. Findings are ranked by the threat's risk; the severity follows the\nrisk band (critical and high are errors, medium a warning, lower a note).\n\nFix: add a control (`@mitigates #api against #sqli with #prepared`), or accept the risk\nexplicitly with an owner and an expiry date.";

@@ -1019,3 +1019,42 @@ fn messages_say_what_to_do_and_shorten_commit_ids() {
     assert!(history.contains(&format!("\n{} ", &full[..7])), "{history}");
     assert!(!history.contains(&full[..8]), "{history}");
 }
+
+/// Adding a threatmark.toml (for `[diagnostics]`, say) to a Threatspec project stops
+/// threatspec.yaml from being read: that is named, with the TOML that keeps its settings.
+#[test]
+fn a_threatmark_toml_that_hides_threatspec_yaml_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "threatspec.yaml",
+        "project:\n  name: demo\npaths:\n  - 'app/'\n",
+    );
+    write(dir.path(), "app/a.py", "# @component App (#app)\n");
+    let out = tm().arg("scan").arg("-q").arg("-C").arg(dir.path()).output().expect("run");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("TM049"),
+        "threatspec.yaml alone is read"
+    );
+    write(dir.path(), "threatmark.toml", "[diagnostics]\nignore = [\"TM1\"]\n");
+    let out = tm()
+        .args(["scan", "--output-format", "json", "-C"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("\"TM049\""))
+        .unwrap_or_else(|| panic!("no TM049: {stderr}"));
+    assert!(line.contains("\"path\":\"threatspec.yaml\""), "{line}");
+    assert!(line.contains(r#"[scan] include = [\"app\"]"#), "{line}");
+    assert!(line.contains("strict_ids = false"), "{line}");
+    // Named explicitly, it is read and nothing is hidden.
+    let out = tm()
+        .args(["scan", "-q", "--config", "threatspec.yaml", "-C"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("TM049"));
+}

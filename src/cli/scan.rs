@@ -135,7 +135,7 @@ pub(super) fn scan_folder(
     let scanned = |cache: Option<&ScanCache>| {
         scan::scan_dir_cached(root, &config, threads, on_file, cache, at.is_some())
     };
-    let (result, found) = match scanned(previous.as_ref()) {
+    let (mut result, found) = match scanned(previous.as_ref()) {
         // A cache record that does not decode: scan again without the cache.
         Err(scan::ScanError::Cache(damaged)) => {
             eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
@@ -158,7 +158,61 @@ pub(super) fn scan_folder(
         }
         crate::timings::mark("scan cache saved");
     }
+    if explicit_config.is_none() {
+        if let Some(shadowed) = shadowed_threatspec(root) {
+            result.diagnostics.push(shadowed);
+            crate::diagnostic::normalize(&mut result.diagnostics);
+        }
+    }
     Ok((config, result))
+}
+
+/// TM049 when `threatmark.toml` hides a `threatspec.yaml` beside it, with the TOML that
+/// carries its settings over: adding a `threatmark.toml` (for `[diagnostics]`, say) must not
+/// silently change what a Threatspec project's scan reads.
+fn shadowed_threatspec(root: &Path) -> Option<crate::diagnostic::Diagnostic> {
+    use crate::diagnostic::{Code, Diagnostic};
+    let name = crate::import::threatspec::CONFIG_FILE;
+    let yaml = root.join(name);
+    if !root.join(crate::config::FILE_NAME).is_file() || !yaml.is_file() {
+        return None;
+    }
+    let rules = crate::input::Rules {
+        confine: Some(root),
+        limit: 1024 * 1024,
+        setting: "the threatspec.yaml size limit (1 MiB)",
+    };
+    let carried = crate::input::read_string(&yaml, &rules)
+        .ok()
+        .and_then(|text| Config::from_threatspec(&text, &yaml, root).ok());
+    let help = match carried {
+        Some(ts) => {
+            let list = |items: &[String]| {
+                let quoted: Vec<String> = items
+                    .iter()
+                    .map(|i| serde_json::to_string(i).unwrap_or_default())
+                    .collect();
+                format!("[{}]", quoted.join(", "))
+            };
+            format!(
+                "to keep its settings, put them in threatmark.toml: `[scan] include = {}`, `exclude = {}`, `[model] strict_ids = {}`; or pass `--config {name}`",
+                list(&ts.scan.include),
+                list(&ts.scan.exclude),
+                ts.model.strict_ids
+            )
+        }
+        None => format!(
+            "it does not read as a Threatspec configuration either; pass `--config {name}` to see why"
+        ),
+    };
+    Some(
+        Diagnostic::new(
+            Code::ShadowedThreatspecConfig,
+            format!("`{name}` is not read: `threatmark.toml` takes precedence"),
+        )
+        .in_file(name)
+        .help(help),
+    )
 }
 
 pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
