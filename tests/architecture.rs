@@ -553,6 +553,54 @@ fn no_cycle_outside_the_core() {
     );
 }
 
+/// The module a file is part of for [`no_cycle_between_modules`]: its first two path segments
+/// (`render/view/boundaries` is part of `render/view`), so that a folder split into files by
+/// concern counts as one module whatever its files call each other through paths the reader
+/// does not follow (`boundaries::outline()` in `view/mod.rs`).
+fn module_of(file: &str) -> String {
+    file.splitn(3, '/').take(2).collect::<Vec<_>>().join("/")
+}
+
+#[test]
+fn no_cycle_between_modules() {
+    let mut units: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (a, targets) in edges() {
+        for (b, why) in targets {
+            let (ua, ub) = (module_of(&a), module_of(&b));
+            if ua != ub {
+                units
+                    .entry(ua)
+                    .or_default()
+                    .entry(ub)
+                    .or_insert(format!("{a} -> {b}: {why}"));
+            }
+        }
+    }
+    let found = cycles(&units, |m| room_of(m) != "core");
+    let shown: Vec<String> = found
+        .iter()
+        .map(|members| {
+            let inside: Vec<String> = members
+                .iter()
+                .flat_map(|a| {
+                    units[a]
+                        .iter()
+                        .filter(|(b, _)| members.contains(b))
+                        .map(|(_, why)| why.clone())
+                })
+                .collect();
+            format!("{}:\n    {}", members.join(", "), inside.join("\n    "))
+        })
+        .collect();
+    assert!(
+        shown.is_empty(),
+        "modules of src/ outside the core that depend on each other in a cycle:\n  {}",
+        shown.join("\n  ")
+    );
+    assert_eq!(module_of("render/view/boundaries"), "render/view");
+    assert_eq!(module_of("gate"), "gate");
+}
+
 #[test]
 fn the_cycle_finder_finds_cycles() {
     let mut edges: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();

@@ -1031,12 +1031,22 @@ fn a_threatmark_toml_that_hides_threatspec_yaml_is_named() {
         "project:\n  name: demo\npaths:\n  - 'app/'\n",
     );
     write(dir.path(), "app/a.py", "# @component App (#app)\n");
-    let out = tm().arg("scan").arg("-q").arg("-C").arg(dir.path()).output().expect("run");
+    let out = tm()
+        .arg("scan")
+        .arg("-q")
+        .arg("-C")
+        .arg(dir.path())
+        .output()
+        .expect("run");
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("TM049"),
         "threatspec.yaml alone is read"
     );
-    write(dir.path(), "threatmark.toml", "[diagnostics]\nignore = [\"TM1\"]\n");
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[diagnostics]\nignore = [\"TM1\"]\n",
+    );
     let out = tm()
         .args(["scan", "--output-format", "json", "-C"])
         .arg(dir.path())
