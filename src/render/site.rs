@@ -26,9 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::escape;
-use super::{layout, svg};
 use super::templates::{self, Escaping, TemplateError, TemplateSet};
 use super::view::{self, LinkMode, Options, ProjectView, ReportView};
+use super::{layout, svg};
 use crate::analysis::{Analysis, RiskMatrix};
 use crate::model::ThreatModel;
 
@@ -99,7 +99,11 @@ fn sub_model(
 ) -> ThreatModel {
     let nesting = model.boundary_nesting();
     let mut bounds: BTreeSet<&str> = BTreeSet::new();
-    for c in model.components.iter().filter(|c| keep.contains(c.id.as_str())) {
+    for c in model
+        .components
+        .iter()
+        .filter(|c| keep.contains(c.id.as_str()))
+    {
         if let Some(b) = c.extra.boundary.as_deref() {
             bounds.insert(b);
             bounds.extend(nesting.ancestors(b));
@@ -162,11 +166,7 @@ fn component_diagram(model: &ThreatModel, analysis: &Analysis, id: &str) -> Stri
 
 /// Every component inside a boundary (at any depth), the components outside it that have a
 /// flow with one of them, and the flows that touch the inside.
-fn boundary_diagram(
-    model: &ThreatModel,
-    analysis: &Analysis,
-    inside: &BTreeSet<&str>,
-) -> String {
+fn boundary_diagram(model: &ThreatModel, analysis: &Analysis, inside: &BTreeSet<&str>) -> String {
     let mut keep = inside.clone();
     for f in &model.flows {
         if inside.contains(f.link.source.as_str()) {
@@ -495,5 +495,66 @@ mod tests {
             let path = format!("threats/{}.html", escape::slug(id));
             assert!(is_site_path(&path), "{path}");
         }
+    }
+
+    /// Repository text cannot close the data block the search index sits in, and the index
+    /// still parses to the same text.
+    #[test]
+    fn search_index_json_cannot_close_its_block() {
+        let hostile = "</script><img src=x onerror=alert(1)> & \u{2028}";
+        let json = serde_json::to_string(&serde_json::json!([{ "n": hostile }])).expect("json");
+        let safe = json_for_html(&json);
+        for bad in ['<', '>', '&', '\u{2028}'] {
+            assert!(!safe.contains(bad), "{safe}");
+        }
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+        assert_eq!(back[0]["n"], hostile);
+    }
+
+    /// A component's local diagram holds it, its neighbours, their boundaries and the flows
+    /// touching it: nothing else.
+    #[test]
+    fn local_sub_model_keeps_the_neighbourhood() {
+        let json = serde_json::json!({
+            "schema_version": 1, "project": {"name": "p"},
+            "components": [
+                {"id": "a", "name": "A", "boundary": "inner", "sources": []},
+                {"id": "b", "name": "B", "sources": []},
+                {"id": "c", "name": "C", "boundary": "other", "sources": []},
+            ],
+            "boundaries": [
+                {"id": "inner", "name": "Inner", "parent": "outer", "sources": []},
+                {"id": "outer", "name": "Outer", "sources": []},
+                {"id": "other", "name": "Other", "sources": []},
+            ],
+            "actors": [], "threats": [], "controls": [], "mitigations": [], "exposures": [],
+            "acceptances": [], "transfers": [],
+            "flows": [
+                {"id": "f1", "source": "a", "target": "b", "sources": []},
+                {"id": "f2", "source": "b", "target": "c", "sources": []},
+            ],
+            "reviews": [], "tests": [],
+        });
+        let model = crate::model::from_json(&json.to_string()).expect("model");
+        let analysis = crate::analysis::analyze(&model, &RiskMatrix::default(), None);
+        let keep = BTreeSet::from(["a", "b"]);
+        let sub = sub_model(&model, &keep, |f| {
+            f.link.source == "a" || f.link.target == "a"
+        });
+        let ids = |v: Vec<&str>| v.join(",");
+        assert_eq!(
+            ids(sub.components.iter().map(|c| c.id.as_str()).collect()),
+            "a,b"
+        );
+        assert_eq!(
+            ids(sub.boundaries.iter().map(|b| b.id.as_str()).collect()),
+            "inner,outer"
+        );
+        assert_eq!(ids(sub.flows.iter().map(|f| f.id.as_str()).collect()), "f1");
+        let svg = component_diagram(&model, &analysis, "a");
+        assert!(svg.contains("data-component=\"b\""), "{svg}");
+        assert!(!svg.contains("data-component=\"c\""), "{svg}");
+        assert!(svg.contains("href=\"../components/"), "{svg}");
+        assert!(!svg.contains("href=\"components/"), "{svg}");
     }
 }

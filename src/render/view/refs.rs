@@ -157,10 +157,7 @@ impl Builder<'_> {
         } else {
             format!("{}:{line}", printable(path))
         };
-        let label_parts = label
-            .split_inclusive('/')
-            .map(str::to_string)
-            .collect();
+        let label_parts = label.split_inclusive('/').map(str::to_string).collect();
         SourceLink {
             path: printable(path),
             line,
@@ -288,7 +285,11 @@ impl Builder<'_> {
                     },
                 }
             } else {
-                let text = if quoted { format!("`{piece}") } else { piece.to_string() };
+                let text = if quoted {
+                    format!("`{piece}")
+                } else {
+                    piece.to_string()
+                };
                 TextPart {
                     text: printable(&text),
                     code: false,
@@ -303,24 +304,17 @@ impl Builder<'_> {
 
     fn name_of_id(&self, id: &str, elements: &[ItemRef]) -> Option<String> {
         // A quoted name of an element the finding is about is prose, not code.
-        if let Some(r) = elements
-            .iter()
-            .find(|r| r.declared && (r.id == id || r.name == id))
-        {
+        if let Some(r) = elements.iter().find(|r| r.id == id || r.name == id) {
             return Some(r.name.clone());
         }
         let m = self.model;
-        let declared = m.components.iter().any(|x| x.id == id)
-            || m.boundaries.iter().any(|x| x.id == id)
-            || m.threats.iter().any(|x| x.id == id)
-            || m.controls.iter().any(|x| x.id == id);
-        if !declared {
-            return None;
-        }
-        [self.component(id), self.threat(id), self.control(id), self.boundary(id)]
-            .into_iter()
-            .find(|r| r.declared)
-            .map(|r| r.name)
+        let name = m
+            .component(id)
+            .map(|x| &x.name)
+            .or_else(|| m.boundary(id).map(|x| &x.name))
+            .or_else(|| m.threat(id).map(|x| &x.name))
+            .or_else(|| m.control(id).map(|x| &x.name));
+        name.map(|n| printable(n))
     }
 
     pub(super) fn coverage(&self, c: &crate::analysis::Coverage) -> CoverageView {
