@@ -29,7 +29,7 @@
 (function () {
   "use strict";
   var data = document.getElementById("tm-search-index");
-  var form = document.querySelector("form.tm-search");
+  var form = document.querySelector(".tm-search[role=search]");
   if (!data || !form) { return; }
   var index;
   try { index = JSON.parse(data.textContent); } catch (e) { return; }
@@ -79,7 +79,6 @@
   form.hidden = false;
   if (off) { off.hidden = true; }
   input.addEventListener("input", search);
-  form.addEventListener("submit", function (ev) { ev.preventDefault(); search(); });
   var m = /[?&]q=([^&#]*)/.exec(location.search);
   if (m) {
     try { input.value = decodeURIComponent(m[1].replace(/\+/g, " ")); } catch (e) { input.value = ""; }

@@ -384,15 +384,14 @@ pub(crate) fn render(
         add(path.to_string(), html)?;
     }
 
+    /// An element page: (kind, navigation entry), its title, the element and its diagram.
     fn element<T: Serialize>(
         hb: &handlebars::Handlebars<'_>,
         v: &ReportView,
         site: &SiteInfo,
-        kind: &'static str,
-        active: &'static str,
-        name: &str,
-        item: &T,
-        local_diagram: &str,
+        (kind, active): (&'static str, &'static str),
+        (name, item): (&str, &T),
+        local_diagram: String,
     ) -> Result<String, TemplateError> {
         let page = Page {
             view_version: v.view_version,
@@ -407,45 +406,31 @@ pub(crate) fn render(
             report: None,
             item: Some(serde_json::to_value(item).unwrap_or_default()),
             search_index: String::new(),
-            local_diagram: local_diagram.to_string(),
+            local_diagram,
         };
         templates::render(hb, &format!("site-{kind}.html"), &page)
     }
     for t in &v.threats {
-        let html = element(&hb, &v, &site, "threat", "threats", &t.item.name, t, "")?;
+        let kind = ("threat", "threats");
+        let html = element(&hb, &v, &site, kind, (&t.item.name, t), String::new())?;
         add(format!("threats/{}.html", t.item.slug), html)?;
     }
     for c in &v.components {
         let svg = component_diagram(model, analysis, &c.item.id);
-        let html = element(
-            &hb,
-            &v,
-            &site,
-            "component",
-            "components",
-            &c.item.name,
-            c,
-            &svg,
-        )?;
+        let kind = ("component", "components");
+        let html = element(&hb, &v, &site, kind, (&c.item.name, c), svg)?;
         add(format!("components/{}.html", c.item.slug), html)?;
     }
     for c in &v.controls {
-        let html = element(&hb, &v, &site, "control", "controls", &c.item.name, c, "")?;
+        let kind = ("control", "controls");
+        let html = element(&hb, &v, &site, kind, (&c.item.name, c), String::new())?;
         add(format!("controls/{}.html", c.item.slug), html)?;
     }
     for b in &v.boundaries {
         let inside: BTreeSet<&str> = b.all_components.iter().map(|c| c.id.as_str()).collect();
         let svg = boundary_diagram(model, analysis, &inside);
-        let html = element(
-            &hb,
-            &v,
-            &site,
-            "boundary",
-            "boundaries",
-            &b.item.name,
-            b,
-            &svg,
-        )?;
+        let kind = ("boundary", "boundaries");
+        let html = element(&hb, &v, &site, kind, (&b.item.name, b), svg)?;
         add(format!("boundaries/{}.html", b.item.slug), html)?;
     }
     // GitHub Pages: serve the files as they are (no Jekyll processing).
