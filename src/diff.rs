@@ -141,6 +141,11 @@ pub(crate) struct StatusChange {
     pub from: Option<Residual>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Residual>,
+    /// For a threat new in head: its rating there (a reviewer sees how bad the new threat is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<Band>,
 }
 
 /// A threat whose risk went up or down.
@@ -498,11 +503,18 @@ pub(crate) fn diff(
             new_t.get(id).map(|t| t.status),
         );
         if so != sn {
+            let new_risk = if so.is_none() {
+                new_t.get(id).and_then(|t| t.risk.as_ref())
+            } else {
+                None
+            };
             status.push(StatusChange {
                 threat: id.into(),
                 name: name(id),
                 from: so,
                 to: sn,
+                score: new_risk.map(|r| r.score),
+                band: new_risk.map(|r| r.band),
             });
         }
     }

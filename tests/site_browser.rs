@@ -179,7 +179,7 @@ const ALLOWED: &[&str] = &[
     "html", "head", "meta", "title", "style", "body", "header", "nav", "main", "footer", "div",
     "section", "figure", "h1", "h2", "h3", "p", "a", "span", "abbr", "code", "ul", "li", "table",
     "thead", "tbody", "tr", "th", "td", "input", "select", "option", "script", "svg", "defs",
-    "marker", "path", "rect", "line", "polyline", "circle", "text", "g",
+    "marker", "path", "rect", "line", "polyline", "circle", "text", "g", "wbr",
 ];
 
 /// Every way a page could carry injected behaviour. Returns the problems found.
@@ -187,6 +187,7 @@ fn audit(page: &str, html: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let els = elements(html);
     let mut scripts = 0;
+    let mut data_blocks = 0;
     for e in &els {
         if !ALLOWED.contains(&e.name.as_str()) {
             problems.push(format!("{page}: unexpected <{}> {:?}", e.name, e.attrs));
@@ -215,7 +216,13 @@ fn audit(page: &str, html: &str) -> Vec<String> {
                 problems.push(format!("{page}: style attribute on <{}>", e.name));
             }
         }
-        if e.name == "script" {
+        // The search index is a data block (never executed): at most one, threatmark's own.
+        if e.name == "script" && e.attr("type") == Some("application/json") {
+            data_blocks += 1;
+            if e.attr("id") != Some("tm-search-index") {
+                problems.push(format!("{page}: unexpected data block {:?}", e.attrs));
+            }
+        } else if e.name == "script" {
             scripts += 1;
             if e.attr("src").is_some() {
                 problems.push(format!("{page}: external script"));
@@ -230,6 +237,9 @@ fn audit(page: &str, html: &str) -> Vec<String> {
     }
     if scripts > 1 {
         problems.push(format!("{page}: {scripts} scripts"));
+    }
+    if data_blocks > 1 {
+        problems.push(format!("{page}: {data_blocks} data blocks"));
     }
     if html.contains('\u{202E}') {
         problems.push(format!("{page}: bidi override character"));
@@ -507,5 +517,210 @@ fn site_in_headless_chromium() {
             _ => problems.push(format!("{label}: no screenshot at {}", shot.display())),
         }
     }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every screen: 420 px without sideways scrolling, dark mode, offline search
+
+// @tests #search_index_data for #renderer
+
+/// A page outside the site that loads site pages in 420 px wide frames (headless Chromium's
+/// window is never narrower than 500 px) and writes, into `#out`, each page's scroll width and
+/// the body's background colour. Frames are same-origin only with
+/// `--allow-file-access-from-files`, which the test passes; the site itself needs no flag.
+fn harness(dir: &Path, site: &Path, pages: &[String]) -> PathBuf {
+    let base = file_url(site);
+    let list: Vec<String> = pages.iter().map(|p| format!("\"{base}/{p}\"")).collect();
+    let html = format!(
+        r#"<!DOCTYPE html><html><body style="margin:0"><div id="out"></div>
+<script>
+var pages = [{}], res = [], left = pages.length, bg = "";
+pages.forEach(function (p) {{
+  var f = document.createElement("iframe");
+  f.style.width = "420px"; f.style.height = "700px"; f.style.border = "0";
+  f.onload = function () {{
+    var d = f.contentDocument;
+    res.push((d ? d.scrollingElement.scrollWidth : -1) + " " + p);
+    if (d && bg === "") {{ bg = getComputedStyle(d.body).backgroundColor; }}
+    if (--left === 0) {{
+      var o = document.getElementById("out");
+      o.setAttribute("data-widths", res.sort().join("|"));
+      o.setAttribute("data-bg", bg);
+    }}
+  }};
+  f.src = p;
+  document.body.appendChild(f);
+}});
+</script></body></html>"#,
+        list.join(",")
+    );
+    let path = dir.join("harness.html");
+    fs::write(&path, html).expect("harness");
+    path
+}
+
+/// One attribute of the `#out` element of a dumped harness page.
+fn out_attr(dom: &str, name: &str) -> Option<String> {
+    elements(dom)
+        .into_iter()
+        .find(|e| e.attr("id") == Some("out"))
+        .and_then(|e| e.attr(name).map(decode))
+}
+
+const DARK: [&str; 2] = [
+    "--force-dark-mode",
+    "--blink-settings=preferredColorScheme=0",
+];
+
+/// The site at 420 px: no page scrolls sideways (wide tables and the diagram scroll inside
+/// their card), in light and dark mode, and dark mode is dark. Screenshots at 1400 px and 420 px,
+/// light and dark, go to target/site-{1400,420}-{light,dark}.png for a person to look at.
+#[test]
+fn site_fits_a_phone_and_has_a_dark_mode() {
+    let Some(bin) = chromium() else {
+        println!("skipping: chromium not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("profile");
+    let out = dir.path().join("site");
+    site(example(), &out);
+    let mut pages: Vec<String> = [
+        "index.html",
+        "plan.html",
+        "findings.html",
+        "threats.html",
+        "components.html",
+        "controls.html",
+        "boundaries.html",
+        "search.html",
+    ]
+    .map(String::from)
+    .to_vec();
+    for folder in ["threats", "components", "boundaries", "controls"] {
+        if let Some(first) = files(&out.join(folder)).first() {
+            let name = first.file_name().expect("name").to_string_lossy();
+            pages.push(format!("{folder}/{name}"));
+        }
+    }
+    let page = harness(dir.path(), &out, &pages);
+    let mut problems = Vec::new();
+    for dark in [false, true] {
+        let mut args = vec![
+            "--dump-dom".to_string(),
+            "--allow-file-access-from-files".to_string(),
+        ];
+        if dark {
+            args.extend(DARK.map(String::from));
+        }
+        let dom = run_chromium(&bin, &profile, &args, &file_url(&page)).unwrap_or_default();
+        let Some(widths) = out_attr(&dom, "data-widths") else {
+            problems.push(format!("dark={dark}: the harness did not report"));
+            continue;
+        };
+        for row in widths.split('|') {
+            let (w, p) = row.split_once(' ').unwrap_or(("-1", row));
+            let w: i64 = w.parse().unwrap_or(-1);
+            if !(0..=420).contains(&w) {
+                problems.push(format!("dark={dark}: {p} is {w} px wide at 420 px"));
+            }
+        }
+        assert_eq!(widths.split('|').count(), pages.len(), "{widths}");
+        let bg = out_attr(&dom, "data-bg").unwrap_or_default();
+        let channels: Vec<u32> = bg
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        let light = channels.len() == 3 && channels.iter().sum::<u32>() > 3 * 128;
+        if light == dark {
+            problems.push(format!("dark={dark}: body background {bg}"));
+        }
+    }
+    // Screenshots: the index at 1400 px, and at 420 px through a frame (the window cannot be
+    // that narrow).
+    let phone = dir.path().join("phone.html");
+    fs::write(
+        &phone,
+        format!(
+            r#"<!DOCTYPE html><html><body style="margin:0;background:#777"><iframe src="{}/index.html" style="width:420px;height:2400px;border:0"></iframe></body></html>"#,
+            file_url(&out)
+        ),
+    )
+    .expect("phone page");
+    let _ = fs::create_dir_all(target_dir());
+    for (width, url, size) in [
+        ("1400", file_url(&out.join("index.html")), "1400,1800"),
+        ("420", file_url(&phone), "500,2400"),
+    ] {
+        for dark in [false, true] {
+            let shot = target_dir().join(format!(
+                "site-{width}-{}.png",
+                if dark { "dark" } else { "light" }
+            ));
+            let _ = fs::remove_file(&shot);
+            let mut args = vec![
+                format!("--screenshot={}", shot.display()),
+                format!("--window-size={size}"),
+            ];
+            if dark {
+                args.extend(DARK.map(String::from));
+            }
+            run_chromium(&bin, &profile, &args, &url);
+            match fs::read(&shot) {
+                Ok(png) if png.starts_with(b"\x89PNG") => {
+                    println!("screenshot: {}", shot.display())
+                }
+                _ => problems.push(format!("no screenshot at {}", shot.display())),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// Search works from `file://` (no fetch, no server): a query given in the URL finds a threat
+/// by its name, and the result links to the threat's page.
+#[test]
+fn search_finds_a_threat_from_file_url() {
+    let Some(bin) = chromium() else {
+        println!("skipping: chromium not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = dir.path().join("profile");
+    let out = dir.path().join("site");
+    site(example(), &out);
+    let json = threatmark()
+        .args(["report", example(), "--format", "json"])
+        .output()
+        .expect("threatmark runs");
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let threat = &v["threats"][0];
+    let (name, slug) = (
+        threat["name"].as_str().expect("name"),
+        threat["slug"].as_str().expect("slug"),
+    );
+    let query: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let url = format!("{}?q={query}", file_url(&out.join("search.html")));
+    let dom = run_chromium(&bin, &profile, &["--dump-dom".to_string()], &url).unwrap_or_default();
+    let els = elements(&dom);
+    let href = format!("threats/{slug}.html");
+    let found = els
+        .iter()
+        .any(|e| e.name == "a" && e.attr("href") == Some(href.as_str()));
+    assert!(found, "no result links to {href} for {name:?}:\n{dom}");
+    // The page's script ran (the search form is shown) and nothing else did.
+    let problems = audit("search.html", &dom);
     assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -232,6 +232,18 @@ fn code(s: &str) -> String {
         .collect()
 }
 
+/// The risk of a threat new in head, in words: `, risk 20 (critical)`, `, unrated`; empty for
+/// a threat that was there before.
+fn new_risk(s: &crate::diff::StatusChange) -> String {
+    if s.from.is_some() || s.to.is_none() {
+        return String::new();
+    }
+    match (s.score, s.band) {
+        (Some(score), Some(band)) => format!(", risk {score} ({band})"),
+        _ => ", unrated".to_string(),
+    }
+}
+
 /// A pull-request comment.
 pub(crate) fn markdown(d: &ModelDiff) -> String {
     let mut out = format!(
@@ -253,10 +265,12 @@ pub(crate) fn markdown(d: &ModelDiff) -> String {
             .filter(|x| x.to.is_some_and(|r| r.is_open()))
         {
             out.push_str(&format!(
-                "- :warning: threat **{}** (`{}`) is now {}\n",
+                "- :warning: {}threat **{}** (`{}`) is now {}{}\n",
+                if st.from.is_none() { "new " } else { "" },
                 md(&st.name),
                 code(&st.threat),
-                st.to.map_or("", |r| r.as_str())
+                st.to.map_or("", |r| r.as_str()),
+                new_risk(st)
             ));
         }
         for r in d.risk.iter().filter(|r| r.direction == "up") {
@@ -343,11 +357,12 @@ pub(crate) fn markdown(d: &ModelDiff) -> String {
         out.push_str("\n<details><summary>Status and risk changes</summary>\n\n");
         for s in &d.status {
             out.push_str(&format!(
-                "- **{}** (`{}`): {} → {}\n",
+                "- **{}** (`{}`): {} → {}{}\n",
                 md(&s.name),
                 code(&s.threat),
                 s.from.map_or("absent", |r| r.as_str()),
-                s.to.map_or("absent", |r| r.as_str())
+                s.to.map_or("absent", |r| r.as_str()),
+                new_risk(s)
             ));
         }
         for r in &d.risk {
@@ -361,4 +376,48 @@ pub(crate) fn markdown(d: &ModelDiff) -> String {
         out.push_str("\n</details>\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::RiskMatrix;
+
+    fn model(with_threat: bool) -> crate::model::ThreatModel {
+        let threats = if with_threat {
+            serde_json::json!([{"id": "sqli", "name": "SQL injection", "sources": [],
+                "likelihood": "likely", "impact": "severe"}])
+        } else {
+            serde_json::json!([])
+        };
+        let exposures = if with_threat {
+            serde_json::json!([{"id": "e1", "threat": "sqli", "component": "db", "sources": []}])
+        } else {
+            serde_json::json!([])
+        };
+        let json = serde_json::json!({
+            "schema_version": 1, "project": {"name": "p"},
+            "components": [{"id": "db", "name": "DB", "sources": []}],
+            "boundaries": [], "actors": [], "threats": threats, "controls": [],
+            "mitigations": [], "exposures": exposures, "acceptances": [], "transfers": [],
+            "flows": [], "reviews": [], "tests": [],
+        });
+        crate::model::from_json(&json.to_string()).expect("model")
+    }
+
+    /// A pull-request comment says how bad a new threat is, in words.
+    #[test]
+    fn markdown_states_the_band_of_a_new_threat() {
+        let d = crate::diff::diff(
+            &model(false),
+            &model(true),
+            "base",
+            "head",
+            &RiskMatrix::default(),
+        );
+        let md = super::markdown(&d);
+        assert!(
+            md.contains("new threat **SQL injection** (`sqli`) is now exposed, risk 20 (critical)"),
+            "{md}"
+        );
+    }
 }

@@ -6,14 +6,29 @@
 //! SVG, and the only script (optional table filtering) is inlined and allowed by its hash in a
 //! Content-Security-Policy that forbids every other script, so even a template mistake could not
 //! run injected code. Page file names come from [`escape::slug`], never from raw ids.
+//!
+//! Search works offline and from `file://` (where `fetch()` is refused): `search.html` carries
+//! its index as a JSON data block (`<script type="application/json">`, never executed, so the
+//! CSP need not allow it), with `<`, `>` and `&` written as `\u` escapes so no repository text
+//! can close the block. The hashed script reads it with `JSON.parse` and shows results with
+//! `textContent` only: the index is data, never HTML.
+//!
+//! Each boundary and component page has its own diagram: the element, its neighbours and the
+//! boundaries they sit in, as a sub-model drawn by the same diagram entry point as the overview.
+//!
+//! @threat Script injection through the site's search (#site_search_injection) [stride: T; likelihood: possible; impact: major; cwe: 79; owner: @threatmark-maintainers; actor: #malicious_contributor]:
+//! a name or description such as `</script><img onerror=...>` in the search index closes its block or is shown as markup, and runs in the browser of whoever reads the threat model
+//! @control Search index is data (#search_index_data): the index is JSON in a non-executed `application/json` block with `<`, `>` and `&` as `\u` escapes; the one hashed script parses it and shows results with textContent only
+//! @mitigates #renderer against #site_search_injection with #search_index_data
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::escape;
 use super::templates::{self, Escaping, TemplateError, TemplateSet};
 use super::view::{self, LinkMode, Options, ProjectView, ReportView};
+use super::{layout, svg};
 use crate::analysis::{Analysis, RiskMatrix};
 use crate::model::ThreatModel;
 
@@ -66,6 +81,178 @@ struct Page<'a> {
     report: Option<&'a ReportView>,
     /// The element of an element page, else null.
     item: Option<serde_json::Value>,
+    /// The search index as JSON text, safe inside a `<script type="application/json">` block
+    /// (search page only, else empty).
+    search_index: String,
+    /// The element's own diagram (component and boundary pages, else empty): inline SVG drawn
+    /// by threatmark, links already relative to the page.
+    local_diagram: String,
+}
+
+/// The part of `model` a local diagram shows: `keep` components, the flows between two of
+/// them that `flow` selects, and the boundaries around them (with their ancestors). The rest
+/// of the model is left out, so the diagram engine draws it as it draws any model.
+fn sub_model(
+    model: &ThreatModel,
+    keep: &BTreeSet<&str>,
+    flow: impl Fn(&crate::model::Flow) -> bool,
+) -> ThreatModel {
+    let nesting = model.boundary_nesting();
+    let mut bounds: BTreeSet<&str> = BTreeSet::new();
+    for c in model
+        .components
+        .iter()
+        .filter(|c| keep.contains(c.id.as_str()))
+    {
+        if let Some(b) = c.extra.boundary.as_deref() {
+            bounds.insert(b);
+            bounds.extend(nesting.ancestors(b));
+        }
+    }
+    ThreatModel {
+        schema_version: model.schema_version,
+        project: model.project.clone(),
+        components: model
+            .components
+            .iter()
+            .filter(|c| keep.contains(c.id.as_str()))
+            .cloned()
+            .collect(),
+        boundaries: model
+            .boundaries
+            .iter()
+            .filter(|b| bounds.contains(b.id.as_str()))
+            .map(|b| {
+                let mut b = b.clone();
+                b.extra.components.retain(|c| keep.contains(c.as_str()));
+                b
+            })
+            .collect(),
+        flows: model
+            .flows
+            .iter()
+            .filter(|f| {
+                keep.contains(f.link.source.as_str())
+                    && keep.contains(f.link.target.as_str())
+                    && flow(f)
+            })
+            .cloned()
+            .collect(),
+        ..ThreatModel::default()
+    }
+}
+
+/// Draw a sub-model with the overview's diagram entry point, for a page one folder down.
+fn local_svg(model: &ThreatModel, analysis: &Analysis) -> String {
+    let svg = svg::diagram(&layout::layout(model, analysis), svg::Links::Site);
+    // Site links are relative to the root; element pages live one folder down.
+    svg.replace("href=\"components/", "href=\"../components/")
+        .replace("href=\"boundaries/", "href=\"../boundaries/")
+}
+
+/// A component, every component it has a flow with, and those flows.
+fn component_diagram(model: &ThreatModel, analysis: &Analysis, id: &str) -> String {
+    let mut keep: BTreeSet<&str> = BTreeSet::from([id]);
+    for f in &model.flows {
+        if f.link.source == id {
+            keep.insert(&f.link.target);
+        } else if f.link.target == id {
+            keep.insert(&f.link.source);
+        }
+    }
+    let sub = sub_model(model, &keep, |f| f.link.source == id || f.link.target == id);
+    local_svg(&sub, analysis)
+}
+
+/// Every component inside a boundary (at any depth), the components outside it that have a
+/// flow with one of them, and the flows that touch the inside.
+fn boundary_diagram(model: &ThreatModel, analysis: &Analysis, inside: &BTreeSet<&str>) -> String {
+    let mut keep = inside.clone();
+    for f in &model.flows {
+        if inside.contains(f.link.source.as_str()) {
+            keep.insert(&f.link.target);
+        } else if inside.contains(f.link.target.as_str()) {
+            keep.insert(&f.link.source);
+        }
+    }
+    let sub = sub_model(model, &keep, |f| {
+        inside.contains(f.link.source.as_str()) || inside.contains(f.link.target.as_str())
+    });
+    local_svg(&sub, analysis)
+}
+
+/// One entry of the search index. Short keys keep the index small on large models.
+#[derive(Debug, Serialize)]
+struct SearchEntry<'a> {
+    /// `threat`, `component`, `control` or `finding`.
+    k: &'static str,
+    /// Name (or finding code and message).
+    n: String,
+    /// Id, or the finding's code.
+    i: &'a str,
+    /// Link, relative to the site root.
+    h: String,
+    /// More text to match: description, type.
+    t: &'a str,
+}
+
+/// The search index of the site, as JSON text that can sit in an HTML data block.
+fn search_index(v: &ReportView) -> String {
+    let mut entries: Vec<SearchEntry<'_>> = Vec::new();
+    for t in &v.threats {
+        entries.push(SearchEntry {
+            k: "threat",
+            n: t.item.name.clone(),
+            i: &t.item.id,
+            h: t.item.href.clone(),
+            t: &t.description,
+        });
+    }
+    for c in &v.components {
+        entries.push(SearchEntry {
+            k: "component",
+            n: c.item.name.clone(),
+            i: &c.item.id,
+            h: c.item.href.clone(),
+            t: &c.description,
+        });
+    }
+    for c in &v.controls {
+        entries.push(SearchEntry {
+            k: "control",
+            n: c.item.name.clone(),
+            i: &c.item.id,
+            h: c.item.href.clone(),
+            t: &c.description,
+        });
+    }
+    for (n, f) in v.findings.iter().enumerate() {
+        entries.push(SearchEntry {
+            k: "finding",
+            n: f.message.clone(),
+            i: &f.code,
+            h: format!("findings.html#finding-{n}"),
+            t: "",
+        });
+    }
+    let json = serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_string());
+    json_for_html(&json)
+}
+
+/// JSON text that cannot end or confuse the HTML element it sits in.
+fn json_for_html(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for ch in json.chars() {
+        match ch {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The folders of element pages.
@@ -76,9 +263,10 @@ const PAGE_FOLDERS: [&str; 4] = ["threats", "components", "controls", "boundarie
 /// manifest in the output folder claims: `CNAME`, scripts and hand-written files never have
 /// this shape.
 pub(crate) fn is_site_path(path: &str) -> bool {
-    const ROOT: [&str; 9] = [
+    const ROOT: [&str; 10] = [
         ".nojekyll",
         "index.html",
+        "search.html",
         "plan.html",
         "findings.html",
         "threats.html",
@@ -152,8 +340,10 @@ pub(crate) fn render(
         Ok(())
     };
 
-    let lists: [(&str, &'static str, &'static str, &str); 8] = [
+    let index = search_index(&v);
+    let lists: [(&str, &'static str, &'static str, &str); 9] = [
         ("index.html", "index", "index", "Overview"),
+        ("search.html", "search", "search", "Search"),
         ("plan.html", "plan", "plan", "Remediation plan"),
         ("findings.html", "findings", "findings", "Findings"),
         ("threats.html", "threats", "threats", "Threats"),
@@ -183,19 +373,25 @@ pub(crate) fn render(
             site: &site,
             report: Some(&v),
             item: None,
+            search_index: if kind == "search" {
+                index.clone()
+            } else {
+                String::new()
+            },
+            local_diagram: String::new(),
         };
         let html = templates::render(&hb, &format!("site-{kind}.html"), &page)?;
         add(path.to_string(), html)?;
     }
 
+    /// An element page: (kind, navigation entry), its title, the element and its diagram.
     fn element<T: Serialize>(
         hb: &handlebars::Handlebars<'_>,
         v: &ReportView,
         site: &SiteInfo,
-        kind: &'static str,
-        active: &'static str,
-        name: &str,
-        item: &T,
+        (kind, active): (&'static str, &'static str),
+        (name, item): (&str, &T),
+        local_diagram: String,
     ) -> Result<String, TemplateError> {
         let page = Page {
             view_version: v.view_version,
@@ -209,23 +405,32 @@ pub(crate) fn render(
             site,
             report: None,
             item: Some(serde_json::to_value(item).unwrap_or_default()),
+            search_index: String::new(),
+            local_diagram,
         };
         templates::render(hb, &format!("site-{kind}.html"), &page)
     }
     for t in &v.threats {
-        let html = element(&hb, &v, &site, "threat", "threats", &t.item.name, t)?;
+        let kind = ("threat", "threats");
+        let html = element(&hb, &v, &site, kind, (&t.item.name, t), String::new())?;
         add(format!("threats/{}.html", t.item.slug), html)?;
     }
     for c in &v.components {
-        let html = element(&hb, &v, &site, "component", "components", &c.item.name, c)?;
+        let svg = component_diagram(model, analysis, &c.item.id);
+        let kind = ("component", "components");
+        let html = element(&hb, &v, &site, kind, (&c.item.name, c), svg)?;
         add(format!("components/{}.html", c.item.slug), html)?;
     }
     for c in &v.controls {
-        let html = element(&hb, &v, &site, "control", "controls", &c.item.name, c)?;
+        let kind = ("control", "controls");
+        let html = element(&hb, &v, &site, kind, (&c.item.name, c), String::new())?;
         add(format!("controls/{}.html", c.item.slug), html)?;
     }
     for b in &v.boundaries {
-        let html = element(&hb, &v, &site, "boundary", "boundaries", &b.item.name, b)?;
+        let inside: BTreeSet<&str> = b.all_components.iter().map(|c| c.id.as_str()).collect();
+        let svg = boundary_diagram(model, analysis, &inside);
+        let kind = ("boundary", "boundaries");
+        let html = element(&hb, &v, &site, kind, (&b.item.name, b), svg)?;
         add(format!("boundaries/{}.html", b.item.slug), html)?;
     }
     // GitHub Pages: serve the files as they are (no Jekyll processing).
@@ -275,5 +480,66 @@ mod tests {
             let path = format!("threats/{}.html", escape::slug(id));
             assert!(is_site_path(&path), "{path}");
         }
+    }
+
+    /// Repository text cannot close the data block the search index sits in, and the index
+    /// still parses to the same text.
+    #[test]
+    fn search_index_json_cannot_close_its_block() {
+        let hostile = "</script><img src=x onerror=alert(1)> & \u{2028}";
+        let json = serde_json::to_string(&serde_json::json!([{ "n": hostile }])).expect("json");
+        let safe = json_for_html(&json);
+        for bad in ['<', '>', '&', '\u{2028}'] {
+            assert!(!safe.contains(bad), "{safe}");
+        }
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+        assert_eq!(back[0]["n"], hostile);
+    }
+
+    /// A component's local diagram holds it, its neighbours, their boundaries and the flows
+    /// touching it: nothing else.
+    #[test]
+    fn local_sub_model_keeps_the_neighbourhood() {
+        let json = serde_json::json!({
+            "schema_version": 1, "project": {"name": "p"},
+            "components": [
+                {"id": "a", "name": "A", "boundary": "inner", "sources": []},
+                {"id": "b", "name": "B", "sources": []},
+                {"id": "c", "name": "C", "boundary": "other", "sources": []},
+            ],
+            "boundaries": [
+                {"id": "inner", "name": "Inner", "parent": "outer", "sources": []},
+                {"id": "outer", "name": "Outer", "sources": []},
+                {"id": "other", "name": "Other", "sources": []},
+            ],
+            "actors": [], "threats": [], "controls": [], "mitigations": [], "exposures": [],
+            "acceptances": [], "transfers": [],
+            "flows": [
+                {"id": "f1", "source": "a", "target": "b", "sources": []},
+                {"id": "f2", "source": "b", "target": "c", "sources": []},
+            ],
+            "reviews": [], "tests": [],
+        });
+        let model = crate::model::from_json(&json.to_string()).expect("model");
+        let analysis = crate::analysis::analyze(&model, &RiskMatrix::default(), None);
+        let keep = BTreeSet::from(["a", "b"]);
+        let sub = sub_model(&model, &keep, |f| {
+            f.link.source == "a" || f.link.target == "a"
+        });
+        let ids = |v: Vec<&str>| v.join(",");
+        assert_eq!(
+            ids(sub.components.iter().map(|c| c.id.as_str()).collect()),
+            "a,b"
+        );
+        assert_eq!(
+            ids(sub.boundaries.iter().map(|b| b.id.as_str()).collect()),
+            "inner,outer"
+        );
+        assert_eq!(ids(sub.flows.iter().map(|f| f.id.as_str()).collect()), "f1");
+        let svg = component_diagram(&model, &analysis, "a");
+        assert!(svg.contains("data-component=\"b\""), "{svg}");
+        assert!(!svg.contains("data-component=\"c\""), "{svg}");
+        assert!(svg.contains("href=\"../components/"), "{svg}");
+        assert!(!svg.contains("href=\"components/"), "{svg}");
     }
 }

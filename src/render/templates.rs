@@ -103,6 +103,10 @@ pub(crate) const BUILTINS: &[(&str, &str)] = &[
         include_str!("../../templates/site-plan.html.hbs"),
     ),
     (
+        "site-search.html.hbs",
+        include_str!("../../templates/site-search.html.hbs"),
+    ),
+    (
         "site-threat.html.hbs",
         include_str!("../../templates/site-threat.html.hbs"),
     ),
@@ -321,8 +325,11 @@ mod tests {
     #[test]
     fn triple_stash_only_on_generated_markup() {
         // Repository text must always go through escaping: the only unescaped values in the
-        // built-in templates are the diagrams threatmark draws itself.
+        // built-in templates are the diagrams threatmark draws itself and the search index
+        // (JSON whose `<`, `>` and `&` are escapes: see site::json_for_html).
         let allowed = [
+            "{{{search_index}}}",
+            "{{{@root.local_diagram}}}",
             "{{{diagram.svg}}}",
             "{{{diagram.mermaid}}}",
             "{{{timeline.svg}}}",

@@ -157,11 +157,13 @@ impl Builder<'_> {
         } else {
             format!("{}:{line}", printable(path))
         };
+        let label_parts = label.split_inclusive('/').map(str::to_string).collect();
         SourceLink {
             path: printable(path),
             line,
             column,
             label,
+            label_parts,
             url: self.opts.source_url.as_ref().map(|u| {
                 u.expand(
                     &self.opts.rev,
@@ -173,12 +175,13 @@ impl Builder<'_> {
         }
     }
 
+    /// Sorted by path, line and column, so a "where" list reads in file order.
     pub(super) fn location_links(&self, locs: &[crate::model::Location]) -> Vec<SourceLink> {
-        locs.iter()
-            .map(|l| {
-                // The annotation text, when a source of some element is at this place.
-                self.link(&l.path, l.line, l.column, "")
-            })
+        let mut locs: Vec<&crate::model::Location> = locs.iter().collect();
+        locs.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        locs.dedup_by(|a, b| (&a.path, a.line, a.column) == (&b.path, b.line, b.column));
+        locs.into_iter()
+            .map(|l| self.link(&l.path, l.line, l.column, ""))
             .collect()
     }
 
@@ -243,14 +246,75 @@ impl Builder<'_> {
     }
 
     pub(super) fn finding(&self, f: &crate::analysis::Finding) -> FindingView {
+        let mut elements: Vec<ItemRef> = Vec::new();
+        for e in &f.elements {
+            let r = self.element(e);
+            if !elements.iter().any(|x| x.href == r.href) {
+                elements.push(r);
+            }
+        }
         FindingView {
             code: f.code.as_str().into(),
             severity: f.severity.as_str().into(),
             message: printable(&f.message),
-            elements: f.elements.iter().map(|e| self.element(e)).collect(),
+            message_parts: self.message_parts(&f.message, &elements),
+            elements,
             risk: self.risk(f.risk.as_ref()),
             locations: self.location_links(&f.locations),
         }
+    }
+
+    /// A message cut at its backticks; a quoted id of one of `elements`, or of a declared
+    /// component, boundary, threat or control, becomes that element's name.
+    pub(super) fn message_parts(&self, message: &str, elements: &[ItemRef]) -> Vec<TextPart> {
+        let pieces: Vec<&str> = message.split('`').collect();
+        let mut parts = Vec::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            // Odd pieces are quoted, unless the last backtick is never closed.
+            let quoted = i % 2 == 1;
+            let closed = i + 1 < pieces.len();
+            let part = if quoted && closed {
+                match self.name_of_id(piece, elements) {
+                    Some(name) => TextPart {
+                        text: name,
+                        code: false,
+                    },
+                    None => TextPart {
+                        text: printable(piece),
+                        code: true,
+                    },
+                }
+            } else {
+                let text = if quoted {
+                    format!("`{piece}")
+                } else {
+                    piece.to_string()
+                };
+                TextPart {
+                    text: printable(&text),
+                    code: false,
+                }
+            };
+            if !part.text.is_empty() {
+                parts.push(part);
+            }
+        }
+        parts
+    }
+
+    fn name_of_id(&self, id: &str, elements: &[ItemRef]) -> Option<String> {
+        // A quoted name of an element the finding is about is prose, not code.
+        if let Some(r) = elements.iter().find(|r| r.id == id || r.name == id) {
+            return Some(r.name.clone());
+        }
+        let m = self.model;
+        let name = m
+            .component(id)
+            .map(|x| &x.name)
+            .or_else(|| m.boundary(id).map(|x| &x.name))
+            .or_else(|| m.threat(id).map(|x| &x.name))
+            .or_else(|| m.control(id).map(|x| &x.name));
+        name.map(|n| printable(n))
     }
 
     pub(super) fn coverage(&self, c: &crate::analysis::Coverage) -> CoverageView {

@@ -129,3 +129,43 @@ fn a_component_cycle_is_cut_as_the_shared_walk_cuts_it() {
         assert_eq!(without.contains(id), !covered.contains(id), "{id}");
     }
 }
+
+/// A finding names each element once, shows names where its message quotes ids, and keeps
+/// other quoted text as code, with no backtick left over.
+#[test]
+fn findings_show_names_once_and_no_backticks() {
+    let mut model = cyclic_model();
+    if let Some(r) = model.components.iter_mut().find(|c| c.id == "r") {
+        r.name = "R service".into();
+    }
+    let matrix = RiskMatrix::default();
+    let analysis = crate::analysis::analyze(&model, &matrix, None);
+    let opts = Options {
+        source_url: None,
+        rev: String::new(),
+        path_prefix: String::new(),
+        links: LinkMode::Site,
+        timeline: None,
+    };
+    let view = build(&model, &analysis, &matrix, &opts);
+    let exposed: Vec<&FindingView> = view.findings.iter().filter(|f| f.code == "TM101").collect();
+    assert_eq!(exposed.len(), 1, "{:#?}", view.findings);
+    let f = exposed[0];
+    assert!(f.message.contains("`r`"), "{}", f.message);
+    let hrefs: Vec<&str> = f.elements.iter().map(|e| e.href.as_str()).collect();
+    let unique: BTreeSet<&str> = hrefs.iter().copied().collect();
+    assert_eq!(hrefs.len(), unique.len(), "{hrefs:?}");
+    assert!(f.message_parts.iter().all(|p| !p.text.contains('`')));
+    assert!(
+        f.message_parts
+            .iter()
+            .any(|p| p.text == "R service" && !p.code),
+        "{:?}",
+        f.message_parts
+    );
+    assert!(!f.message_parts.iter().any(|p| p.text == "r"));
+    for f in &view.findings {
+        let joined: String = f.message_parts.iter().map(|p| p.text.as_str()).collect();
+        assert!(!joined.contains('`'), "{joined}");
+    }
+}

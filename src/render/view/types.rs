@@ -68,6 +68,9 @@ pub(crate) struct SourceLink {
     pub column: u32,
     /// `path:line`.
     pub label: String,
+    /// `label` cut after each `/`, so a page can offer a line break there (`<wbr>`) instead of
+    /// breaking a name mid-word; joined they are `label`.
+    pub label_parts: Vec<String>,
     /// The `source_url` link, or null.
     pub url: Option<String>,
     /// The annotation text as written.
@@ -407,9 +410,20 @@ pub(crate) struct FindingView {
     /// `error`, `warning` or `note`.
     pub severity: String,
     pub message: String,
+    /// `message` cut at its backticks: `code` parts were quoted; an id quoted in the message
+    /// is replaced by the element's name (and is then not code).
+    pub message_parts: Vec<TextPart>,
+    /// Each element once, in the order the finding names them.
     pub elements: Vec<ItemRef>,
     pub risk: RiskView,
     pub locations: Vec<SourceLink>,
+}
+
+/// A piece of a message: plain text, or text quoted as code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct TextPart {
+    pub text: String,
+    pub code: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
