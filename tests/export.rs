@@ -444,6 +444,157 @@ fn otm_carries_code_locations_and_risk() {
     );
 }
 
+/// A model with boundaries three deep, a component under a parent component, one in the middle
+/// zone, one in the outer zone and one in none.
+fn nested_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("threatmark.toml"),
+        "[project]\nname = \"nested\"\n",
+    )
+    .expect("config");
+    std::fs::write(
+        dir.path().join("app.rs"),
+        "// @boundary Cloud (#cloud): the account\n\
+         // @boundary Network (#vpc) in #cloud: the private network\n\
+         // @boundary Cluster (#cluster) in #vpc: the cluster\n\
+         // @component Shop (#shop) in #cluster [type: process]: the shop\n\
+         // @component Shop:Orders (#orders) in #cluster [type: process]: order handling\n\
+         // @component Gateway with a rather long name (#gateway) in #vpc [type: process]: the way in\n\
+         // @component Bucket (#bucket) in #cloud [type: store]: files\n\
+         // @component Browser (#browser) [type: external]: users\n\
+         // @connects #browser to #gateway with HTTPS\n\
+         // @connects #gateway to #shop with HTTP\n\
+         // @connects #shop to #orders with calls\n\
+         // @connects #orders to #bucket with S3 PUT\n\
+         // @connects #browser to #bucket with HTTPS downloads\n\
+         fn main() {}\n",
+    )
+    .expect("source");
+    dir
+}
+
+/// An OTM element's box on the diagram: position (as written) and size.
+fn otm_box(element: &Value) -> Option<(i64, i64, i64, i64)> {
+    let r = element["representations"]
+        .as_array()?
+        .iter()
+        .find(|r| r["representation"] == "diagram")?;
+    Some((
+        r["position"]["x"].as_i64()?,
+        r["position"]["y"].as_i64()?,
+        r["size"]["width"].as_i64()?,
+        r["size"]["height"].as_i64()?,
+    ))
+}
+
+/// OTM readers place an element relative to its parent (trust zone or component): every box
+/// lies inside its zone's box in the zone's own frame, and adding up the parents' positions
+/// gives back exactly the site diagram's boxes (which the Threat Dragon export draws as is).
+fn assert_otm_positions_relative(model: &ThreatModel, matrix: &RiskMatrix) {
+    let otm = parse(&export::export(model, matrix, Format::Otm));
+    assert_valid(Format::Otm, &otm);
+    let td = parse(&export::export(model, matrix, Format::ThreatDragon));
+    let absolute_td: BTreeMap<String, (i64, i64)> = cells(&td)
+        .iter()
+        .filter(|c| c["position"].is_object())
+        .map(|c| {
+            let id = c["id"].as_str().expect("id").to_string();
+            let p = &c["position"];
+            (
+                id,
+                (p["x"].as_i64().expect("x"), p["y"].as_i64().expect("y")),
+            )
+        })
+        .collect();
+    // id -> (box as written, parent: (kind, id))
+    type Key = (&'static str, String);
+    let mut elements: BTreeMap<Key, ((i64, i64, i64, i64), Option<Key>)> = BTreeMap::new();
+    for (kind, list) in [("trustZone", "trustZones"), ("component", "components")] {
+        for e in otm[list].as_array().expect("list") {
+            let Some(b) = otm_box(e) else { continue };
+            let parent = ["trustZone", "component"]
+                .into_iter()
+                .find_map(|k| Some((k, e["parent"].get(k)?.as_str()?.to_string())));
+            elements.insert(
+                (kind, e["id"].as_str().expect("id").to_string()),
+                (b, parent),
+            );
+        }
+    }
+    let absolute = |mut key: Key| {
+        let (mut x, mut y) = (0, 0);
+        let mut steps = 0;
+        while let Some(((bx, by, _, _), parent)) = elements.get(&key) {
+            x += bx;
+            y += by;
+            steps += 1;
+            assert!(steps < 100, "parent cycle at {key:?}");
+            match parent {
+                Some(p) => key = p.clone(),
+                None => break,
+            }
+        }
+        (x, y)
+    };
+    let mut checked = 0;
+    for ((kind, id), ((x, y, w, h), parent)) in &elements {
+        let (kind, (x, y, w, h)) = (*kind, (*x, *y, *w, *h));
+        let (ax, ay) = absolute((kind, id.clone()));
+        let td_kind = if kind == "trustZone" {
+            "boundary"
+        } else {
+            "component"
+        };
+        assert_eq!(
+            Some(&(ax, ay)),
+            absolute_td.get(&stable(td_kind, id)),
+            "{kind} {id}: the positions of its parents do not add up to its box"
+        );
+        // The zone it sits in: its own parent zone, or (under a component) that one's zone.
+        let Some(mut p) = parent.clone() else {
+            continue;
+        };
+        let (mut dx, mut dy) = (x, y);
+        while p.0 == "component" {
+            let ((px, py, _, _), pp) = elements.get(&p).expect("parent component drawn");
+            dx += px;
+            dy += py;
+            p = pp.clone().expect("a component's parent has a parent");
+        }
+        let Some(&((_, _, zw, zh), _)) = elements.get(&p) else {
+            continue; // the zone of unzoned components has no box
+        };
+        assert!(
+            dx >= 0 && dy >= 0 && dx + w <= zw && dy + h <= zh,
+            "{kind} {id} at ({dx}, {dy}) size {w}x{h} is outside its zone {} (0, 0)-({zw}, {zh})",
+            p.1
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} boxes checked");
+}
+
+#[test]
+fn otm_positions_are_relative_to_the_parent_on_the_example() {
+    let (model, matrix) = example();
+    assert_otm_positions_relative(&model, &matrix);
+}
+
+#[test]
+fn otm_positions_are_relative_to_the_parent_when_nested() {
+    let dir = nested_root();
+    let (model, matrix) = scan(dir.path());
+    assert_eq!(model.boundaries.len(), 3);
+    assert_eq!(
+        model
+            .component("orders")
+            .and_then(|c| c.extra.parent.as_deref()),
+        Some("shop")
+    );
+    assert_otm_positions_relative(&model, &matrix);
+}
+
 #[test]
 fn tm_bom_risks_use_the_matrix() {
     let (model, matrix) = example();
