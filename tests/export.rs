@@ -389,6 +389,146 @@ fn threat_dragon_elements_and_boxes() {
     );
 }
 
+/// Threat Dragon (AntV X6) draws labels at 14 px and never wraps them; a character is taken to
+/// be 0.6 em wide (1 em from U+2E80 on: CJK, emoji), as docs/exports.md says.
+fn td_text_width(text: &str) -> f64 {
+    text.chars()
+        .map(|c| {
+            if u32::from(c) >= 0x2E80 {
+                14.0
+            } else {
+                14.0 * 0.6
+            }
+        })
+        .sum()
+}
+
+type Box2 = (f64, f64, f64, f64); // x0, y0, x1, y1
+
+fn cell_box(cell: &Value) -> Box2 {
+    let n = |v: &Value| v.as_f64().expect("number");
+    let (x, y) = (n(&cell["position"]["x"]), n(&cell["position"]["y"]));
+    (
+        x,
+        y,
+        x + n(&cell["size"]["width"]),
+        y + n(&cell["size"]["height"]),
+    )
+}
+
+fn boxes_overlap(a: Box2, b: Box2) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Where a flow leaves a node towards `to`: X6's `boundary` connection point on a circle (a
+/// process: the circle of the box's smaller side) or on the box.
+fn td_exit(cell: &Value, to: (f64, f64)) -> (f64, f64) {
+    let b = cell_box(cell);
+    let c = ((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0);
+    let (vx, vy) = (to.0 - c.0, to.1 - c.1);
+    let len = vx.hypot(vy);
+    if len == 0.0 {
+        return c;
+    }
+    let (w, h) = (b.2 - b.0, b.3 - b.1);
+    let s = if cell["shape"] == "process" {
+        w.min(h) / 2.0 / len
+    } else {
+        (w / 2.0 / vx.abs()).min(h / 2.0 / vy.abs())
+    };
+    (c.0 + vx * s.min(1.0), c.1 + vy * s.min(1.0))
+}
+
+/// Processes are circles wide enough for their names, no two shapes overlap, and no flow label
+/// (drawn level, in the middle of its smooth curve, which is the middle of its two ends, moved
+/// by its offset) covers a shape or another label.
+#[test]
+fn threat_dragon_shapes_hold_their_labels_and_flow_labels_cover_no_shape() {
+    for root in [example_root(), nested_root().keep()] {
+        let (model, matrix) = scan(&root);
+        let doc = parse(&export::export(&model, &matrix, Format::ThreatDragon));
+        assert_valid(Format::ThreatDragon, &doc);
+        let cells = cells(&doc);
+        let by_id: BTreeMap<&str, &Value> = cells
+            .iter()
+            .map(|c| (c["id"].as_str().expect("id"), c))
+            .collect();
+        let nodes: Vec<&Value> = cells
+            .iter()
+            .filter(|c| ["process", "store", "actor"].contains(&c["shape"].as_str().unwrap_or("")))
+            .collect();
+        let mut bad = Vec::new();
+        for n in &nodes {
+            let name = n["attrs"]["text"]["text"].as_str().expect("name");
+            let b = cell_box(n);
+            let (w, h) = (b.2 - b.0, b.3 - b.1);
+            let room = if n["shape"] == "process" { w.min(h) } else { w };
+            if room < td_text_width(name) + 8.0 {
+                bad.push(format!(
+                    "{name:?} ({}) has {room} px for {} px",
+                    n["shape"],
+                    td_text_width(name)
+                ));
+            }
+        }
+        for (i, a) in nodes.iter().enumerate() {
+            for b in &nodes[i + 1..] {
+                if boxes_overlap(cell_box(a), cell_box(b)) {
+                    bad.push(format!(
+                        "{} overlaps {}",
+                        a["attrs"]["text"]["text"], b["attrs"]["text"]["text"]
+                    ));
+                }
+            }
+        }
+        let mut labels: Vec<(String, Box2)> = Vec::new();
+        for f in cells.iter().filter(|c| c["shape"] == "flow") {
+            let s = by_id[f["source"]["cell"].as_str().expect("source")];
+            let t = by_id[f["target"]["cell"].as_str().expect("target")];
+            let center = |c: &Value| {
+                let b = cell_box(c);
+                ((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0)
+            };
+            let (p, q) = (td_exit(s, center(t)), td_exit(t, center(s)));
+            let label = &f["labels"][0];
+            assert_eq!(label["position"]["distance"], 0.5);
+            let gradient = &label["position"]["args"]["keepGradient"];
+            if !(gradient.is_null() || gradient == false) {
+                bad.push("a label turns with its flow (keepGradient)".to_string());
+            }
+            let off = &label["position"]["offset"];
+            let at = (
+                (p.0 + q.0) / 2.0 + off["x"].as_f64().unwrap_or(0.0),
+                (p.1 + q.1) / 2.0 + off["y"].as_f64().unwrap_or(0.0),
+            );
+            let text = label["attrs"]["labelText"]["text"].as_str().expect("label");
+            let (lw, lh) = (td_text_width(text) + 8.0, 14.0 * 1.2 + 4.0);
+            let r = (
+                at.0 - lw / 2.0,
+                at.1 - lh / 2.0,
+                at.0 + lw / 2.0,
+                at.1 + lh / 2.0,
+            );
+            for n in &nodes {
+                if boxes_overlap(r, cell_box(n)) {
+                    bad.push(format!(
+                        "label {text:?} covers {}",
+                        n["attrs"]["text"]["text"]
+                    ));
+                }
+            }
+            for (other, o) in &labels {
+                if boxes_overlap(r, *o) {
+                    bad.push(format!("label {text:?} covers label {other:?}"));
+                }
+            }
+            labels.push((text.to_string(), r));
+        }
+        assert!(labels.len() >= 5, "{} flows", labels.len());
+        assert!(bad.is_empty(), "{}:\n{}", root.display(), bad.join("\n"));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // OTM and TM-BOM facts
 
@@ -489,27 +629,15 @@ fn otm_box(element: &Value) -> Option<(i64, i64, i64, i64)> {
 }
 
 /// OTM readers place an element relative to its parent (trust zone or component): every box
-/// lies inside its zone's box in the zone's own frame, and adding up the parents' positions
-/// gives back exactly the site diagram's boxes (which the Threat Dragon export draws as is).
+/// lies inside its zone's box in the zone's own frame, and with the parents' positions added
+/// up no two components overlap.
 fn assert_otm_positions_relative(model: &ThreatModel, matrix: &RiskMatrix) {
     let otm = parse(&export::export(model, matrix, Format::Otm));
     assert_valid(Format::Otm, &otm);
-    let td = parse(&export::export(model, matrix, Format::ThreatDragon));
-    let absolute_td: BTreeMap<String, (i64, i64)> = cells(&td)
-        .iter()
-        .filter(|c| c["position"].is_object())
-        .map(|c| {
-            let id = c["id"].as_str().expect("id").to_string();
-            let p = &c["position"];
-            (
-                id,
-                (p["x"].as_i64().expect("x"), p["y"].as_i64().expect("y")),
-            )
-        })
-        .collect();
     // id -> (box as written, parent: (kind, id))
     type Key = (&'static str, String);
-    let mut elements: BTreeMap<Key, ((i64, i64, i64, i64), Option<Key>)> = BTreeMap::new();
+    type Box4 = (i64, i64, i64, i64);
+    let mut elements: BTreeMap<Key, (Box4, Option<Key>)> = BTreeMap::new();
     for (kind, list) in [("trustZone", "trustZones"), ("component", "components")] {
         for e in otm[list].as_array().expect("list") {
             let Some(b) = otm_box(e) else { continue };
@@ -538,19 +666,13 @@ fn assert_otm_positions_relative(model: &ThreatModel, matrix: &RiskMatrix) {
         (x, y)
     };
     let mut checked = 0;
+    let mut absolute_components = Vec::new();
     for ((kind, id), ((x, y, w, h), parent)) in &elements {
         let (kind, (x, y, w, h)) = (*kind, (*x, *y, *w, *h));
         let (ax, ay) = absolute((kind, id.clone()));
-        let td_kind = if kind == "trustZone" {
-            "boundary"
-        } else {
-            "component"
-        };
-        assert_eq!(
-            Some(&(ax, ay)),
-            absolute_td.get(&stable(td_kind, id)),
-            "{kind} {id}: the positions of its parents do not add up to its box"
-        );
+        if kind == "component" {
+            absolute_components.push((id.clone(), (ax, ay, ax + w, ay + h)));
+        }
         // The zone it sits in: its own parent zone, or (under a component) that one's zone.
         let Some(mut p) = parent.clone() else {
             continue;
@@ -573,6 +695,13 @@ fn assert_otm_positions_relative(model: &ThreatModel, matrix: &RiskMatrix) {
         checked += 1;
     }
     assert!(checked >= 3, "only {checked} boxes checked");
+    // Added up, the boxes are the diagram's again: no two components on top of each other.
+    for (i, (a, ra)) in absolute_components.iter().enumerate() {
+        for (b, rb) in &absolute_components[i + 1..] {
+            let apart = ra.2 <= rb.0 || rb.2 <= ra.0 || ra.3 <= rb.1 || rb.3 <= ra.1;
+            assert!(apart, "{a} and {b} overlap once their parents are added");
+        }
+    }
 }
 
 #[test]
