@@ -444,7 +444,8 @@ fn td_exit(cell: &Value, to: (f64, f64)) -> (f64, f64) {
 /// by its offset) covers a shape or another label.
 #[test]
 fn threat_dragon_shapes_hold_their_labels_and_flow_labels_cover_no_shape() {
-    for root in [example_root(), nested_root().keep()] {
+    let nested = nested_root();
+    for root in [example_root(), nested.path().to_path_buf()] {
         let (model, matrix) = scan(&root);
         let doc = parse(&export::export(&model, &matrix, Format::ThreatDragon));
         assert_valid(Format::ThreatDragon, &doc);
