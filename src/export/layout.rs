@@ -75,6 +75,9 @@ pub(crate) const FONT_SIZE: f64 = 14.0;
 const LABEL_PAD: i32 = 12;
 /// How far a flow label keeps from a node's box and from another label.
 const LABEL_CLEARANCE: i32 = 4;
+/// The widest a name makes its shape (about 110 characters): a name longer than that overflows
+/// its shape rather than stretching the whole picture without bound.
+const MAX_LABEL_W: i32 = 1000;
 
 /// The width of `text` in px at `size` px, estimated from its characters (no font is read, so
 /// the answer is the same everywhere): 0.6 em a character, 1 em for a wide one (CJK, emoji).
@@ -95,7 +98,7 @@ pub(crate) fn text_height(size: f64) -> i32 {
 /// The box a node needs for its label on one line: a circle (a process) needs a square the
 /// label fits across, a box the label's width; neither shrinks below `rect`.
 pub(crate) fn node_size(label: &str, round: bool, rect: Rect) -> (i32, i32) {
-    let w = text_width(label, FONT_SIZE) + 2 * LABEL_PAD;
+    let w = text_width(label, FONT_SIZE).min(MAX_LABEL_W) + 2 * LABEL_PAD;
     if round {
         let d = w.max(rect.h).max(rect.w.min(w));
         (d, d)
@@ -268,14 +271,41 @@ pub(crate) fn label_offsets(
         }
         // A stable sort: equal costs keep the order above, so the choice is deterministic.
         candidates.sort_by(|x, y| x.0.total_cmp(&y.0));
+        // Only what a candidate can reach is tested, so a big diagram costs what its
+        // neighbourhoods cost, not flows x candidates x shapes.
+        let reach = {
+            let (lo_x, hi_x) = candidates
+                .iter()
+                .fold((0, 0), |(lo, hi), c| (lo.min(c.1.0), hi.max(c.1.0)));
+            let (lo_y, hi_y) = candidates
+                .iter()
+                .fold((0, 0), |(lo, hi), c| (lo.min(c.1.1), hi.max(c.1.1)));
+            let middle = label_box(text, mid);
+            Rect {
+                x: middle.x.saturating_add(lo_x),
+                y: middle.y.saturating_add(lo_y),
+                w: middle.w.saturating_add(hi_x - lo_x),
+                h: middle.h.saturating_add(hi_y - lo_y),
+            }
+        };
+        let near_nodes: Vec<Rect> = nodes
+            .values()
+            .map(|n| n.rect)
+            .filter(|r| overlaps(reach, *r, LABEL_CLEARANCE))
+            .collect();
+        let near_labels: Vec<Rect> = placed
+            .iter()
+            .copied()
+            .filter(|r| overlaps(reach, *r, LABEL_CLEARANCE))
+            .collect();
         let free = |(dx, dy): (i32, i32)| {
             let r = label_box(text, (mid.0 + f64::from(dx), mid.1 + f64::from(dy)));
             r.x >= 0
                 && r.y >= 0
-                && nodes
-                    .values()
-                    .all(|n| !overlaps(r, n.rect, LABEL_CLEARANCE))
-                && placed.iter().all(|l| !overlaps(r, *l, LABEL_CLEARANCE))
+                && near_nodes.iter().all(|n| !overlaps(r, *n, LABEL_CLEARANCE))
+                && near_labels
+                    .iter()
+                    .all(|l| !overlaps(r, *l, LABEL_CLEARANCE))
         };
         let offset = candidates
             .iter()
@@ -289,4 +319,72 @@ pub(crate) fn label_offsets(
         out.push(offset);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rect(x: i32, y: i32, w: i32, h: i32) -> Rect {
+        Rect { x, y, w, h }
+    }
+
+    #[test]
+    fn text_width_counts_characters() {
+        assert_eq!(text_width("", FONT_SIZE), 0);
+        assert_eq!(text_width("abcde", 10.0), 30);
+        assert_eq!(text_width("数据", 10.0), 20);
+        // A huge name makes a big shape, not an unbounded one.
+        let (w, h) = node_size(&"x".repeat(100_000), true, rect(0, 0, 100, 56));
+        assert_eq!(
+            (w, h),
+            (MAX_LABEL_W + 2 * LABEL_PAD, MAX_LABEL_W + 2 * LABEL_PAD)
+        );
+    }
+
+    #[test]
+    fn stretch_grows_boxes_in_place_without_overlap() {
+        let mut pos = Positions {
+            width: 400,
+            height: 200,
+            ..Positions::default()
+        };
+        pos.boundaries.insert("b".into(), rect(10, 10, 300, 100));
+        pos.components.insert("a".into(), rect(30, 40, 100, 50));
+        pos.components.insert("c".into(), rect(150, 40, 100, 50));
+        let out = stretch(
+            &pos,
+            |id, _, r| if id == "a" { (200, 200) } else { (r.w, r.h) },
+        );
+        let (a, c, b) = (
+            out.components["a"],
+            out.components["c"],
+            out.boundaries["b"],
+        );
+        assert_eq!((a.w, a.h), (200, 200));
+        assert!(a.x + a.w <= c.x, "{a:?} overlaps {c:?}");
+        for r in [a, c] {
+            assert!(r.x >= b.x && r.y >= b.y && r.x + r.w <= b.x + b.w && r.y + r.h <= b.y + b.h);
+        }
+    }
+
+    #[test]
+    fn labels_leave_the_middle_only_when_it_is_covered() {
+        let node = |r, round| Node { rect: r, round };
+        let mut nodes = BTreeMap::new();
+        nodes.insert("a".to_string(), node(rect(0, 100, 60, 60), true));
+        nodes.insert("b".to_string(), node(rect(600, 100, 60, 60), false));
+        let clear = label_offsets(&nodes, &[("a", "b", "x")]);
+        assert_eq!(clear, vec![(0, 0)]);
+        // A box in the middle of the flow: the label moves off it.
+        nodes.insert("m".to_string(), node(rect(300, 110, 60, 40), false));
+        let moved = label_offsets(&nodes, &[("a", "b", "x")]);
+        assert_ne!(moved, vec![(0, 0)]);
+        let (_, _, mid) = flow_ends(nodes["a"], nodes["b"]);
+        let at = (mid.0 + f64::from(moved[0].0), mid.1 + f64::from(moved[0].1));
+        assert!(!overlaps(label_box("x", at), nodes["m"].rect, 0));
+        // Two flows on the same line: the second label does not cover the first.
+        let two = label_offsets(&nodes, &[("a", "b", "x"), ("a", "b", "x")]);
+        assert_ne!(two[0], two[1]);
+    }
 }
