@@ -1,6 +1,13 @@
 //! Positions for the exported diagrams. The boxes of boundaries and components are exactly the
 //! ones of the site's SVG diagram ([`crate::render::layout`]), so both pictures agree; threat
 //! actors, which that diagram does not draw, go in a row below it.
+//!
+//! Threat Dragon never wraps a name and draws a process as a circle, so its export grows each
+//! shape to hold its name (`node_size`), stretches the picture to make room (`stretch`) and
+//! moves flow labels off the shapes (`label_offsets`).
+//!
+//! @control Bounded export layout (#bounded_export_layout): a name makes its Threat Dragon shape at most 1,000 px wide, and a flow label tries at most 153 places, each against only the shapes and labels within reach, so a hostile model can neither stretch the export without bound nor make label placement cost flows times shapes
+//! @mitigates #cli against #structural_exhaustion with #bounded_export_layout
 
 use std::collections::BTreeMap;
 
@@ -329,6 +336,7 @@ mod tests {
         Rect { x, y, w, h }
     }
 
+    // @tests #bounded_export_layout for #cli
     #[test]
     fn text_width_counts_characters() {
         assert_eq!(text_width("", FONT_SIZE), 0);
