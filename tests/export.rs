@@ -389,6 +389,147 @@ fn threat_dragon_elements_and_boxes() {
     );
 }
 
+/// Threat Dragon (AntV X6) draws labels at 14 px and never wraps them; a character is taken to
+/// be 0.6 em wide (1 em from U+2E80 on: CJK, emoji), as docs/exports.md says.
+fn td_text_width(text: &str) -> f64 {
+    text.chars()
+        .map(|c| {
+            if u32::from(c) >= 0x2E80 {
+                14.0
+            } else {
+                14.0 * 0.6
+            }
+        })
+        .sum()
+}
+
+type Box2 = (f64, f64, f64, f64); // x0, y0, x1, y1
+
+fn cell_box(cell: &Value) -> Box2 {
+    let n = |v: &Value| v.as_f64().expect("number");
+    let (x, y) = (n(&cell["position"]["x"]), n(&cell["position"]["y"]));
+    (
+        x,
+        y,
+        x + n(&cell["size"]["width"]),
+        y + n(&cell["size"]["height"]),
+    )
+}
+
+fn boxes_overlap(a: Box2, b: Box2) -> bool {
+    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+}
+
+/// Where a flow leaves a node towards `to`: X6's `boundary` connection point on a circle (a
+/// process: the circle of the box's smaller side) or on the box.
+fn td_exit(cell: &Value, to: (f64, f64)) -> (f64, f64) {
+    let b = cell_box(cell);
+    let c = ((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0);
+    let (vx, vy) = (to.0 - c.0, to.1 - c.1);
+    let len = vx.hypot(vy);
+    if len == 0.0 {
+        return c;
+    }
+    let (w, h) = (b.2 - b.0, b.3 - b.1);
+    let s = if cell["shape"] == "process" {
+        w.min(h) / 2.0 / len
+    } else {
+        (w / 2.0 / vx.abs()).min(h / 2.0 / vy.abs())
+    };
+    (c.0 + vx * s.min(1.0), c.1 + vy * s.min(1.0))
+}
+
+/// Processes are circles wide enough for their names, no two shapes overlap, and no flow label
+/// (drawn level, in the middle of its smooth curve, which is the middle of its two ends, moved
+/// by its offset) covers a shape or another label.
+#[test]
+fn threat_dragon_shapes_hold_their_labels_and_flow_labels_cover_no_shape() {
+    let nested = nested_root();
+    for root in [example_root(), nested.path().to_path_buf()] {
+        let (model, matrix) = scan(&root);
+        let doc = parse(&export::export(&model, &matrix, Format::ThreatDragon));
+        assert_valid(Format::ThreatDragon, &doc);
+        let cells = cells(&doc);
+        let by_id: BTreeMap<&str, &Value> = cells
+            .iter()
+            .map(|c| (c["id"].as_str().expect("id"), c))
+            .collect();
+        let nodes: Vec<&Value> = cells
+            .iter()
+            .filter(|c| ["process", "store", "actor"].contains(&c["shape"].as_str().unwrap_or("")))
+            .collect();
+        let mut bad = Vec::new();
+        for n in &nodes {
+            let name = n["attrs"]["text"]["text"].as_str().expect("name");
+            let b = cell_box(n);
+            let (w, h) = (b.2 - b.0, b.3 - b.1);
+            let room = if n["shape"] == "process" { w.min(h) } else { w };
+            if room < td_text_width(name) + 8.0 {
+                bad.push(format!(
+                    "{name:?} ({}) has {room} px for {} px",
+                    n["shape"],
+                    td_text_width(name)
+                ));
+            }
+        }
+        for (i, a) in nodes.iter().enumerate() {
+            for b in &nodes[i + 1..] {
+                if boxes_overlap(cell_box(a), cell_box(b)) {
+                    bad.push(format!(
+                        "{} overlaps {}",
+                        a["attrs"]["text"]["text"], b["attrs"]["text"]["text"]
+                    ));
+                }
+            }
+        }
+        let mut labels: Vec<(String, Box2)> = Vec::new();
+        for f in cells.iter().filter(|c| c["shape"] == "flow") {
+            let s = by_id[f["source"]["cell"].as_str().expect("source")];
+            let t = by_id[f["target"]["cell"].as_str().expect("target")];
+            let center = |c: &Value| {
+                let b = cell_box(c);
+                ((b.0 + b.2) / 2.0, (b.1 + b.3) / 2.0)
+            };
+            let (p, q) = (td_exit(s, center(t)), td_exit(t, center(s)));
+            let label = &f["labels"][0];
+            assert_eq!(label["position"]["distance"], 0.5);
+            let gradient = &label["position"]["args"]["keepGradient"];
+            if !(gradient.is_null() || gradient == false) {
+                bad.push("a label turns with its flow (keepGradient)".to_string());
+            }
+            let off = &label["position"]["offset"];
+            let at = (
+                (p.0 + q.0) / 2.0 + off["x"].as_f64().unwrap_or(0.0),
+                (p.1 + q.1) / 2.0 + off["y"].as_f64().unwrap_or(0.0),
+            );
+            let text = label["attrs"]["labelText"]["text"].as_str().expect("label");
+            let (lw, lh) = (td_text_width(text) + 8.0, 14.0 * 1.2 + 4.0);
+            let r = (
+                at.0 - lw / 2.0,
+                at.1 - lh / 2.0,
+                at.0 + lw / 2.0,
+                at.1 + lh / 2.0,
+            );
+            for n in &nodes {
+                if boxes_overlap(r, cell_box(n)) {
+                    bad.push(format!(
+                        "label {text:?} covers {}",
+                        n["attrs"]["text"]["text"]
+                    ));
+                }
+            }
+            for (other, o) in &labels {
+                if boxes_overlap(r, *o) {
+                    bad.push(format!("label {text:?} covers label {other:?}"));
+                }
+            }
+            labels.push((text.to_string(), r));
+        }
+        assert!(labels.len() >= 5, "{} flows", labels.len());
+        assert!(bad.is_empty(), "{}:\n{}", root.display(), bad.join("\n"));
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // OTM and TM-BOM facts
 
@@ -442,6 +583,146 @@ fn otm_carries_code_locations_and_risk() {
         doc["dataflows"].as_array().expect("dataflows").len(),
         model.flows.len()
     );
+}
+
+/// A model with boundaries three deep, a component under a parent component, one in the middle
+/// zone, one in the outer zone and one in none.
+fn nested_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("threatmark.toml"),
+        "[project]\nname = \"nested\"\n",
+    )
+    .expect("config");
+    std::fs::write(
+        dir.path().join("app.rs"),
+        "// @boundary Cloud (#cloud): the account\n\
+         // @boundary Network (#vpc) in #cloud: the private network\n\
+         // @boundary Cluster (#cluster) in #vpc: the cluster\n\
+         // @component Shop (#shop) in #cluster [type: process]: the shop\n\
+         // @component Shop:Orders (#orders) in #cluster [type: process]: order handling\n\
+         // @component Gateway with a rather long name (#gateway) in #vpc [type: process]: the way in\n\
+         // @component Bucket (#bucket) in #cloud [type: store]: files\n\
+         // @component Browser (#browser) [type: external]: users\n\
+         // @connects #browser to #gateway with HTTPS\n\
+         // @connects #gateway to #shop with HTTP\n\
+         // @connects #shop to #orders with calls\n\
+         // @connects #orders to #bucket with S3 PUT\n\
+         // @connects #browser to #bucket with HTTPS downloads\n\
+         fn main() {}\n",
+    )
+    .expect("source");
+    dir
+}
+
+/// An OTM element's box on the diagram: position (as written) and size.
+fn otm_box(element: &Value) -> Option<(i64, i64, i64, i64)> {
+    let r = element["representations"]
+        .as_array()?
+        .iter()
+        .find(|r| r["representation"] == "diagram")?;
+    Some((
+        r["position"]["x"].as_i64()?,
+        r["position"]["y"].as_i64()?,
+        r["size"]["width"].as_i64()?,
+        r["size"]["height"].as_i64()?,
+    ))
+}
+
+/// OTM readers place an element relative to its parent (trust zone or component): every box
+/// lies inside its zone's box in the zone's own frame, and with the parents' positions added
+/// up no two components overlap.
+fn assert_otm_positions_relative(model: &ThreatModel, matrix: &RiskMatrix) {
+    let otm = parse(&export::export(model, matrix, Format::Otm));
+    assert_valid(Format::Otm, &otm);
+    // id -> (box as written, parent: (kind, id))
+    type Key = (&'static str, String);
+    type Box4 = (i64, i64, i64, i64);
+    let mut elements: BTreeMap<Key, (Box4, Option<Key>)> = BTreeMap::new();
+    for (kind, list) in [("trustZone", "trustZones"), ("component", "components")] {
+        for e in otm[list].as_array().expect("list") {
+            let Some(b) = otm_box(e) else { continue };
+            let parent = ["trustZone", "component"]
+                .into_iter()
+                .find_map(|k| Some((k, e["parent"].get(k)?.as_str()?.to_string())));
+            elements.insert(
+                (kind, e["id"].as_str().expect("id").to_string()),
+                (b, parent),
+            );
+        }
+    }
+    let absolute = |mut key: Key| {
+        let (mut x, mut y) = (0, 0);
+        let mut steps = 0;
+        while let Some(((bx, by, _, _), parent)) = elements.get(&key) {
+            x += bx;
+            y += by;
+            steps += 1;
+            assert!(steps < 100, "parent cycle at {key:?}");
+            match parent {
+                Some(p) => key = p.clone(),
+                None => break,
+            }
+        }
+        (x, y)
+    };
+    let mut checked = 0;
+    let mut absolute_components = Vec::new();
+    for ((kind, id), ((x, y, w, h), parent)) in &elements {
+        let (kind, (x, y, w, h)) = (*kind, (*x, *y, *w, *h));
+        let (ax, ay) = absolute((kind, id.clone()));
+        if kind == "component" {
+            absolute_components.push((id.clone(), (ax, ay, ax + w, ay + h)));
+        }
+        // The zone it sits in: its own parent zone, or (under a component) that one's zone.
+        let Some(mut p) = parent.clone() else {
+            continue;
+        };
+        let (mut dx, mut dy) = (x, y);
+        while p.0 == "component" {
+            let ((px, py, _, _), pp) = elements.get(&p).expect("parent component drawn");
+            dx += px;
+            dy += py;
+            p = pp.clone().expect("a component's parent has a parent");
+        }
+        let Some(&((_, _, zw, zh), _)) = elements.get(&p) else {
+            continue; // the zone of unzoned components has no box
+        };
+        assert!(
+            dx >= 0 && dy >= 0 && dx + w <= zw && dy + h <= zh,
+            "{kind} {id} at ({dx}, {dy}) size {w}x{h} is outside its zone {} (0, 0)-({zw}, {zh})",
+            p.1
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} boxes checked");
+    // Added up, the boxes are the diagram's again: no two components on top of each other.
+    for (i, (a, ra)) in absolute_components.iter().enumerate() {
+        for (b, rb) in &absolute_components[i + 1..] {
+            let apart = ra.2 <= rb.0 || rb.2 <= ra.0 || ra.3 <= rb.1 || rb.3 <= ra.1;
+            assert!(apart, "{a} and {b} overlap once their parents are added");
+        }
+    }
+}
+
+#[test]
+fn otm_positions_are_relative_to_the_parent_on_the_example() {
+    let (model, matrix) = example();
+    assert_otm_positions_relative(&model, &matrix);
+}
+
+#[test]
+fn otm_positions_are_relative_to_the_parent_when_nested() {
+    let dir = nested_root();
+    let (model, matrix) = scan(dir.path());
+    assert_eq!(model.boundaries.len(), 3);
+    assert_eq!(
+        model
+            .component("orders")
+            .and_then(|c| c.extra.parent.as_deref()),
+        Some("shop")
+    );
+    assert_otm_positions_relative(&model, &matrix);
 }
 
 #[test]

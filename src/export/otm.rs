@@ -8,6 +8,12 @@
 //! representation, which is what Threat Dragon's OTM import needs to draw anything.
 //! GuardLink's data classes (`@handles`) become assets that components process or store; its
 //! owners and confirmed exposures are attributes.
+//!
+//! A diagram position is relative to the element's parent, as OTM readers expect: a trust
+//! zone's to its parent zone, a component's to its parent zone or component. Adding up the
+//! parents' positions gives back the site diagram's box. Parents are the ones the diagram nests
+//! by ([`ThreatModel::boundary_nesting`]: cycles and dangling parents cut), so the walk a reader
+//! does always ends.
 
 use serde_json::{Map, Value, json};
 
@@ -33,6 +39,12 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
     let per_component = threats_by_component(model);
     let confirmed = super::confirmed(model);
 
+    let zone_nesting = model.boundary_nesting();
+    let component_nesting = model.component_nesting();
+    // The top left corner of a parent's box, which its children's positions are relative to.
+    let zone_origin = |z: &str| pos.boundaries.get(z).map_or((0, 0), |r| (r.x, r.y));
+    let component_origin = |c: &str| pos.components.get(c).map_or((0, 0), |r| (r.x, r.y));
+
     let mut zones = Vec::new();
     for b in &model.boundaries {
         let mut zone = json!({
@@ -42,10 +54,13 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
             "description": b.description,
             "risk": { "trustRating": trust_rating(b) },
         });
-        if let Some(p) = &b.extra.parent {
+        let parent = zone_nesting.parent(&b.id);
+        if let Some(p) = parent {
             zone["parent"] = json!({ "trustZone": p });
         }
-        zone["representations"] = representations(&b.id, &b.sources, pos.boundaries.get(&b.id));
+        let origin = parent.map_or((0, 0), zone_origin);
+        zone["representations"] =
+            representations(&b.id, &b.sources, pos.boundaries.get(&b.id), origin);
         let attrs = entity_attributes(b.declared, &b.attributes);
         if !attrs.is_empty() {
             zone["attributes"] = Value::Object(attrs);
@@ -68,17 +83,22 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
 
     let mut components = Vec::new();
     for c in &model.components {
-        let parent = match &c.extra.parent {
+        let (parent, origin) = match component_nesting.parent(&c.id) {
             Some(p)
                 if model
                     .component(p)
                     .is_some_and(|pc| pc.extra.boundary == c.extra.boundary) =>
             {
-                json!({ "component": p })
+                (json!({ "component": p }), component_origin(p))
             }
-            _ => json!({
-                "trustZone": zone_of(model, &c.extra.boundary).unwrap_or(UNZONED)
-            }),
+            _ => {
+                let zone = zone_of(model, &c.extra.boundary);
+                (
+                    json!({ "trustZone": zone.unwrap_or(UNZONED) }),
+                    // The unzoned zone has no box: its components are placed on the diagram.
+                    zone.map_or((0, 0), zone_origin),
+                )
+            }
         };
         let kind = match c.attributes.element_type.unwrap_or(ElementType::Process) {
             ElementType::Process => "process",
@@ -97,7 +117,7 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
             "type": kind,
             "description": c.description,
             "parent": parent,
-            "representations": representations(&c.id, &c.sources, pos.components.get(&c.id)),
+            "representations": representations(&c.id, &c.sources, pos.components.get(&c.id), origin),
         });
         if !threats.is_empty() {
             comp["threats"] = Value::Array(threats);
@@ -360,8 +380,9 @@ fn component_threat(
     v
 }
 
-/// The code locations of an element, and its box on the diagram.
-fn representations(id: &str, sources: &[Source], rect: Option<&Rect>) -> Value {
+/// The code locations of an element, and its box on the diagram relative to `origin` (the top
+/// left corner of its parent's box).
+fn representations(id: &str, sources: &[Source], rect: Option<&Rect>, origin: (i32, i32)) -> Value {
     let mut out: Vec<Value> = sources
         .iter()
         .map(|s| {
@@ -379,7 +400,7 @@ fn representations(id: &str, sources: &[Source], rect: Option<&Rect>) -> Value {
         out.push(json!({
             "representation": DIAGRAM,
             "id": format!("{id}@{DIAGRAM}"),
-            "position": { "x": r.x, "y": r.y },
+            "position": { "x": r.x - origin.0, "y": r.y - origin.1 },
             "size": { "width": r.w, "height": r.h },
         }));
     }

@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 
-use super::layout::{Positions, Rect, positions};
+use super::layout::{self, Node, Positions, Rect, positions};
 use super::uuid::stable;
 use super::{PairStatus, assessments, flow_facts, locations, threats_by_component};
 use crate::analysis::{self, Analysis, ThreatAssessment};
@@ -29,7 +29,7 @@ const OPEN_STROKE_WIDTH: f64 = 2.5;
 
 /// The Threat Dragon model of `model`.
 pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
-    let pos = positions(model, analysis);
+    let pos = fitted(model, analysis);
     let assessed = assessments(analysis);
     let per_component = threats_by_component(model);
     let mut number = 0u64;
@@ -69,13 +69,27 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
         };
         cells.push(threat_actor_cell(model, a, *rect));
     }
-    for f in &model.flows {
-        let ends_drawn = pos.components.contains_key(&f.link.source)
-            && pos.components.contains_key(&f.link.target);
-        if !ends_drawn || f.link.source == f.link.target {
-            continue;
-        }
-        cells.push(flow_cell(model, f));
+    let drawn: Vec<&crate::model::Flow> = model
+        .flows
+        .iter()
+        .filter(|f| {
+            f.link.source != f.link.target
+                && pos.components.contains_key(&f.link.source)
+                && pos.components.contains_key(&f.link.target)
+        })
+        .collect();
+    let names: Vec<String> = drawn
+        .iter()
+        .map(|f| model.flow_name(f, crate::model::Arrow::Forward))
+        .collect();
+    let ends: Vec<(&str, &str, &str)> = drawn
+        .iter()
+        .zip(&names)
+        .map(|(f, n)| (f.link.source.as_str(), f.link.target.as_str(), n.as_str()))
+        .collect();
+    let offsets = layout::label_offsets(&obstacles(model, &pos), &ends);
+    for (f, offset) in drawn.into_iter().zip(offsets) {
+        cells.push(flow_cell(model, f, offset));
     }
 
     json!({
@@ -103,6 +117,54 @@ pub fn export(model: &ThreatModel, analysis: &Analysis) -> Value {
             "threatTop": number,
         },
     })
+}
+
+/// The site diagram's layout, stretched so that each shape holds its name on one line (Threat
+/// Dragon draws a process as a circle as wide as its box's smaller side, and never wraps a
+/// label).
+fn fitted(model: &ThreatModel, analysis: &Analysis) -> Positions {
+    layout::stretch(&positions(model, analysis), |id, actor, rect| {
+        if actor {
+            let name = model.actor(id).map_or(id, |a| a.name.as_str());
+            return layout::node_size(name, false, rect);
+        }
+        match model.component(id) {
+            Some(c) => layout::node_size(&c.name, is_round(c), rect),
+            None => (rect.w, rect.h),
+        }
+    })
+}
+
+/// Whether Threat Dragon draws the component as a circle (a process).
+fn is_round(c: &Component) -> bool {
+    c.attributes.element_type.unwrap_or(ElementType::Process) == ElementType::Process
+}
+
+/// Every shape a flow label must not cover: components by id (the flows' ends), threat actors
+/// under a key no component id can have.
+fn obstacles(model: &ThreatModel, pos: &Positions) -> std::collections::BTreeMap<String, Node> {
+    let mut nodes = std::collections::BTreeMap::new();
+    for c in &model.components {
+        if let Some(rect) = pos.components.get(&c.id) {
+            nodes.insert(
+                c.id.clone(),
+                Node {
+                    rect: *rect,
+                    round: is_round(c),
+                },
+            );
+        }
+    }
+    for (id, rect) in &pos.actors {
+        nodes.insert(
+            format!("actor {id}"),
+            Node {
+                rect: *rect,
+                round: false,
+            },
+        );
+    }
+    nodes
 }
 
 fn summary_description(model: &ThreatModel) -> String {
@@ -318,7 +380,7 @@ fn threat_actor_cell(model: &ThreatModel, a: &Actor, rect: Rect) -> Value {
     })
 }
 
-fn flow_cell(model: &ThreatModel, f: &crate::model::Flow) -> Value {
+fn flow_cell(model: &ThreatModel, f: &crate::model::Flow, offset: (i32, i32)) -> Value {
     let name = model.flow_name(f, crate::model::Arrow::Forward);
     let facts = flow_facts(f);
     let mut description = with_locations(&f.description, &f.sources, true);
@@ -348,7 +410,8 @@ fn flow_cell(model: &ThreatModel, f: &crate::model::Flow) -> Value {
                 "sourceMarker": { "name": source_marker },
             },
         },
-        // The label exactly as the application's flow shape builds it.
+        // The label as the application's flow shape builds it, but level (no `keepGradient`)
+        // and moved off the middle of the flow by `offset` where that would cover a shape.
         "labels": [{
             "markup": [
                 { "tagName": "ellipse", "selector": "labelBody" },
@@ -370,7 +433,7 @@ fn flow_cell(model: &ThreatModel, f: &crate::model::Flow) -> Value {
             },
             "position": {
                 "distance": 0.5,
-                "args": { "keepGradient": true, "ensureLegibility": true },
+                "offset": { "x": offset.0, "y": offset.1 },
             },
         }],
         "source": { "cell": stable("component", &f.link.source) },
