@@ -867,4 +867,83 @@ mod tests {
         assert!(w[1].ends_with('…'));
         assert_eq!(wrap(""), vec![String::new()]);
     }
+
+    fn analysis(model: &ThreatModel) -> Analysis {
+        crate::analysis::analyze(model, &crate::analysis::RiskMatrix::default(), None)
+    }
+
+    /// `n` components, the first `in_boundaries` spread over 4 boundaries (two nested), and
+    /// the flows given by component number.
+    fn boundary_model(n: usize, in_boundaries: usize, flows: &[(usize, usize)]) -> ThreatModel {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&crate::model::to_json(&flow_model(n, flows))).expect("json");
+        let ids = ["b0", "b1", "b2", "b3"];
+        json["boundaries"] = serde_json::json!([
+            {"id": "b0", "name": "B0", "components": [], "sources": []},
+            {"id": "b1", "name": "B1", "components": [], "sources": [], "parent": "b0"},
+            {"id": "b2", "name": "B2", "components": [], "sources": [], "parent": "b1"},
+            {"id": "b3", "name": "B3", "components": [], "sources": []},
+        ]);
+        for i in 0..in_boundaries {
+            json["components"][i]["boundary"] = ids[i % 4].into();
+        }
+        crate::model::from_json(&json.to_string()).expect("model")
+    }
+
+    /// `Shop:API` implies a `Shop` component: it is no box of its own.
+    #[test]
+    fn implied_parents_are_no_orphan_boxes() {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&crate::model::to_json(&flow_model(3, &[(1, 2)]))).expect("json");
+        json["components"][0]["declared"] = false.into();
+        json["components"][1]["parent"] = "c00000".into();
+        let model = crate::model::from_json(&json.to_string()).expect("model");
+        let lay = layout(&model, &analysis(&model));
+        let ids: Vec<&str> = lay.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["c00001", "c00002"]);
+    }
+
+    #[test]
+    fn a_big_overview_collapses_outer_boundaries_with_flow_counts() {
+        let flows: Vec<(usize, usize)> = (0..400).map(|i| (i % 300, (i * 7 + 1) % 300)).collect();
+        let model = boundary_model(300, 280, &flows);
+        let lay = layout(&model, &analysis(&model));
+        let collapsed: Vec<(&str, Option<usize>)> = lay
+            .boundaries
+            .iter()
+            .map(|b| (b.id.as_str(), b.collapsed))
+            .collect();
+        assert_eq!(collapsed, [("b0", Some(210)), ("b3", Some(70))]);
+        assert_eq!(lay.nodes.len(), 20);
+        assert!(lay.edges.iter().any(|e| e.count > 1));
+        let drawn: usize = lay.edges.iter().map(|e| e.count).sum();
+        assert!(drawn <= flows.len() && lay.edges.len() < drawn, "{drawn}");
+        let ends: BTreeSet<&str> = lay.nodes.iter().map(|n| n.id.as_str()).collect();
+        for e in &lay.edges {
+            for end in [&e.source, &e.target] {
+                assert!(
+                    ends.contains(end.as_str()) || end == "b0" || end == "b3",
+                    "{end}"
+                );
+            }
+        }
+    }
+
+    /// 2,000 components and 2,000 flows outside any boundary: every arrow is routed, within
+    /// a bounded search (minutes before the budget, seconds in a debug build after).
+    // @tests #bounded_layout for #cli
+    #[test]
+    fn a_diagram_of_2000_components_and_flows_is_bounded() {
+        let flows: Vec<(usize, usize)> = (0..2000).map(|i| (i, (i * 37 + 11) % 2000)).collect();
+        let model = flow_model(2000, &flows);
+        let started = std::time::Instant::now();
+        let lay = layout(&model, &analysis(&model));
+        assert_eq!(lay.nodes.len(), 2000);
+        assert_eq!(lay.edges.len(), 2000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 }
