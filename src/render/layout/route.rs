@@ -34,10 +34,10 @@ const TITLE: u32 = 8;
 /// States one arrow's search may expand before it gives up.
 const EXPANSION_BUDGET: usize = 200_000;
 /// States all the arrows of a diagram may expand; the arrows after it are straight lines.
-const TOTAL_BUDGET: usize = 6_000_000;
+const TOTAL_BUDGET: usize = 20_000_000;
 /// Above this many boxes the search weighs its estimate more (weighted A*): routes may bend
 /// a little more than the best, and the search visits a small part of the grid.
-const GREEDY_ABOVE: usize = 200;
+const GREEDY_ABOVE: usize = 100;
 const BADGE_R: f64 = 9.5;
 
 const DIRS: [(i32, i32); 4] = [(1, 0), (0, 1), (-1, 0), (0, -1)];
@@ -256,7 +256,7 @@ impl Router {
             }
             expanded += 1;
             self.spent += 1;
-            if expanded > EXPANSION_BUDGET / self.weight as usize || self.spent > TOTAL_BUDGET {
+            if expanded > EXPANSION_BUDGET || self.spent > TOTAL_BUDGET {
                 return None;
             }
             for (d, (dx, dy)) in DIRS.iter().enumerate() {
