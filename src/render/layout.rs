@@ -20,6 +20,8 @@
 
 use std::collections::BTreeMap;
 
+mod route;
+
 use crate::analysis::Analysis;
 use crate::model::{ElementType, ThreatModel};
 
@@ -49,6 +51,9 @@ pub(crate) struct BoundaryBox {
     /// 0 for an outermost boundary.
     pub depth: usize,
     pub rect: Rect,
+    /// In an overview too big to draw whole, an outermost boundary is one box: the number of
+    /// components it holds (directly or nested).
+    pub collapsed: Option<usize>,
 }
 
 /// A component's box.
@@ -78,8 +83,12 @@ pub(crate) struct EdgePath {
     pub guarded: bool,
     pub start: (f64, f64),
     pub end: (f64, f64),
-    /// Where the number badge goes.
+    /// The orthogonal route from `start` to `end`, corners included (at least two points).
+    pub points: Vec<(f64, f64)>,
+    /// Where the number badge goes: on the route, clear of boxes, titles and other badges.
     pub mid: (f64, f64),
+    /// How many flows the arrow stands for: more than one only between collapsed boundaries.
+    pub count: usize,
 }
 
 /// The whole diagram.
@@ -414,29 +423,59 @@ fn place(model: &ThreatModel, g: &Group, depth: usize, widths: &BTreeMap<String,
     Placed { w, h, boxes, nodes }
 }
 
-/// Where the segment from the centre of `r` towards `to` leaves `r`, plus `gap` pixels.
-fn clip(r: &Rect, to: (f64, f64), gap: f64) -> (f64, f64) {
-    let (cx, cy) = r.center();
-    let (dx, dy) = (to.0 - cx, to.1 - cy);
-    let len = (dx * dx + dy * dy).sqrt();
-    if len < 1e-6 {
-        return (cx, cy);
+/// Above this many components (or flows) the overview draws each outermost boundary as one
+/// box with the number of flows between boxes: a diagram of hundreds of boxes is not read, and
+/// each boundary page has its own diagram.
+pub(crate) const OVERVIEW_COMPONENTS: usize = 150;
+pub(crate) const OVERVIEW_FLOWS: usize = 300;
+
+/// Components the diagram leaves out: a parent that only a `Shop:API:Checkout` name implied
+/// (not declared, in no boundary, at no end of a flow) would be an orphan box.
+fn implied_parents(model: &ThreatModel) -> std::collections::BTreeSet<&str> {
+    let parents: std::collections::BTreeSet<&str> = model
+        .components
+        .iter()
+        .filter_map(|c| c.extra.parent.as_deref())
+        .collect();
+    let ends: std::collections::BTreeSet<&str> = model
+        .flows
+        .iter()
+        .flat_map(|f| [f.link.source.as_str(), f.link.target.as_str()])
+        .collect();
+    model
+        .components
+        .iter()
+        .filter(|c| {
+            !c.declared
+                && c.extra.boundary.is_none()
+                && parents.contains(c.id.as_str())
+                && !ends.contains(c.id.as_str())
+        })
+        .map(|c| c.id.as_str())
+        .collect()
+}
+
+fn prune(g: &mut Group, hidden: &std::collections::BTreeSet<&str>) {
+    g.components.retain(|c| !hidden.contains(c.as_str()));
+    for sub in &mut g.groups {
+        prune(sub, hidden);
     }
-    let hw = f64::from(r.w) / 2.0;
-    let hh = f64::from(r.h) / 2.0;
-    let tx = if dx.abs() > 1e-9 {
-        hw / dx.abs()
-    } else {
-        f64::INFINITY
-    };
-    let ty = if dy.abs() > 1e-9 {
-        hh / dy.abs()
-    } else {
-        f64::INFINITY
-    };
-    let t = tx.min(ty);
-    let extra = gap / len;
-    (cx + dx * (t + extra), cy + dy * (t + extra))
+}
+
+fn count_components(g: &Group) -> usize {
+    g.components.len() + g.groups.iter().map(count_components).sum::<usize>()
+}
+
+fn members_of<'g>(g: &'g Group, out: &mut Vec<&'g str>) {
+    out.extend(g.components.iter().map(String::as_str));
+    for sub in &g.groups {
+        members_of(sub, out);
+    }
+}
+
+/// The key of a collapsed boundary's box among the node keys (no component id starts with NUL).
+fn collapsed_key(boundary: &str) -> String {
+    format!("\u{0}{boundary}")
 }
 
 /// Round to one decimal so that coordinates print the same everywhere.
@@ -444,18 +483,48 @@ fn r1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
-/// Lay out the data-flow diagram of a model.
+/// Lay out the data-flow diagram of a model. A page that shows part of a model (a boundary or
+/// a component and its neighbours) builds that sub-model and calls this.
 pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
-    let tree = containment(model);
-    let widths: BTreeMap<String, i32> = model
+    let hidden = implied_parents(model);
+    let mut tree = containment(model);
+    prune(&mut tree, &hidden);
+    let widths_of = |name: &str| {
+        let lines = wrap(name);
+        let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        (text_width(longest) + 28).clamp(112, 210)
+    };
+    let mut widths: BTreeMap<String, i32> = model
         .components
         .iter()
-        .map(|c| {
-            let lines = wrap(&c.name);
-            let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
-            (c.id.clone(), (text_width(longest) + 28).clamp(112, 210))
-        })
+        .map(|c| (c.id.clone(), widths_of(&c.name)))
         .collect();
+    // Component → the key of its box (itself, or the collapsed boundary holding it).
+    let mut rep: BTreeMap<String, String> = BTreeMap::new();
+    let mut collapsed: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let big = count_components(&tree) > OVERVIEW_COMPONENTS || model.flows.len() > OVERVIEW_FLOWS;
+    if big && !tree.groups.is_empty() {
+        let mut keys = Vec::new();
+        for g in &tree.groups {
+            let Some(b) = &g.boundary else { continue };
+            let key = collapsed_key(b);
+            let name = model.boundary(b).map_or(b.as_str(), |x| x.name.as_str());
+            widths.insert(key.clone(), widths_of(name));
+            let mut inside = Vec::new();
+            members_of(g, &mut inside);
+            for c in &inside {
+                rep.insert(c.to_string(), key.clone());
+            }
+            collapsed.insert(key.clone(), (b.clone(), inside.len()));
+            keys.push(key);
+        }
+        keys.extend(tree.components.iter().cloned());
+        tree = Group {
+            boundary: None,
+            groups: Vec::new(),
+            components: keys,
+        };
+    }
     let placed = place(model, &tree, 0, &widths);
     let off = |r: Rect| Rect {
         x: r.x + MARGIN,
@@ -470,106 +539,124 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
             id,
             depth: depth.saturating_sub(1),
             rect: off(r),
+            collapsed: None,
         })
         .collect();
-    boundaries.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
-    let mut nodes: Vec<NodeBox> = placed
-        .nodes
-        .into_iter()
-        .map(|(id, r)| {
-            let c = model.component(&id);
-            let name = c.map_or(id.clone(), |c| c.name.clone());
-            NodeBox {
-                lines: wrap(&name),
-                name,
-                element_type: c.and_then(|c| c.attributes.element_type),
-                declared: c.is_some_and(|c| c.declared),
-                id,
+    let mut nodes: Vec<NodeBox> = Vec::new();
+    for (key, r) in placed.nodes {
+        if let Some((id, n)) = collapsed.get(&key) {
+            boundaries.push(BoundaryBox {
+                name: model.boundary(id).map_or(id.clone(), |b| b.name.clone()),
+                id: id.clone(),
+                depth: 0,
                 rect: off(r),
-            }
-        })
-        .collect();
-    nodes.sort_by(|a, b| a.id.cmp(&b.id));
-    let rects: BTreeMap<&str, Rect> = nodes.iter().map(|n| (n.id.as_str(), n.rect)).collect();
-
-    // Flows between the same two components are drawn side by side.
-    let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for f in &model.flows {
-        let key = pair_key(&f.link.source, &f.link.target);
-        *pairs.entry(key).or_default() += 1;
+                collapsed: Some(*n),
+            });
+            continue;
+        }
+        let c = model.component(&key);
+        let name = c.map_or(key.clone(), |c| c.name.clone());
+        nodes.push(NodeBox {
+            lines: wrap(&name),
+            name,
+            element_type: c.and_then(|c| c.attributes.element_type),
+            declared: c.is_some_and(|c| c.declared),
+            id: key,
+            rect: off(r),
+        });
     }
-    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    boundaries.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut rects: BTreeMap<String, Rect> = nodes.iter().map(|n| (n.id.clone(), n.rect)).collect();
+    for b in boundaries.iter().filter(|b| b.collapsed.is_some()) {
+        rects.insert(collapsed_key(&b.id), b.rect);
+    }
+    let width = placed.w + 2 * MARGIN;
+    let height = placed.h + 2 * MARGIN;
+
     let guarded: BTreeMap<&str, bool> = analysis
         .crossings
         .iter()
         .map(|c| (c.flow.as_str(), c.guarded))
         .collect();
-    let mut edges = Vec::new();
+    // One arrow per flow; between collapsed boxes one per ordered pair of boxes.
+    let mut arrows: Vec<EdgePath> = Vec::new();
+    let mut by_pair: BTreeMap<(String, String), usize> = BTreeMap::new();
     for (n, f) in model.flows.iter().enumerate() {
-        let (Some(rs), Some(rt)) = (
-            rects.get(f.link.source.as_str()),
-            rects.get(f.link.target.as_str()),
-        ) else {
-            continue;
-        };
-        if f.link.source == f.link.target {
+        let key_of = |id: &str| rep.get(id).cloned().unwrap_or_else(|| id.to_string());
+        let (ks, kt) = (key_of(&f.link.source), key_of(&f.link.target));
+        if ks == kt || !rects.contains_key(&ks) || !rects.contains_key(&kt) {
             continue;
         }
-        let key = pair_key(&f.link.source, &f.link.target);
-        let total = pairs.get(&key).copied().unwrap_or(1);
-        let k = seen.entry(key.clone()).or_default();
-        let index = *k;
-        *k += 1;
-        // Perpendicular offset, in a direction fixed by the pair's id order.
-        let (a, b) = if key.0 == f.link.source {
-            (rs.center(), rt.center())
-        } else {
-            (rt.center(), rs.center())
-        };
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let len = (dx * dx + dy * dy).sqrt().max(1e-6);
-        let (px, py) = (-dy / len, dx / len);
-        let shift = (index as f64 - (total as f64 - 1.0) / 2.0) * 12.0;
-        let (sc, tc) = (rs.center(), rt.center());
-        let s_from = (sc.0 + px * shift, sc.1 + py * shift);
-        let t_from = (tc.0 + px * shift, tc.1 + py * shift);
-        let shifted = |r: &Rect| Rect {
-            x: (f64::from(r.x) + px * shift).round() as i32,
-            y: (f64::from(r.y) + py * shift).round() as i32,
-            ..*r
-        };
-        let start = clip(&shifted(rs), t_from, 2.0);
-        let end = clip(&shifted(rt), s_from, 4.0);
-        let start = (r1(start.0), r1(start.1));
-        let end = (r1(end.0), r1(end.1));
-        edges.push(EdgePath {
+        let crossing = f.link.is_crossing();
+        let ok = guarded.get(f.id.as_str()).copied().unwrap_or(true);
+        let aggregate =
+            rep.contains_key(f.link.source.as_str()) || rep.contains_key(f.link.target.as_str());
+        if aggregate && let Some(&i) = by_pair.get(&(ks.clone(), kt.clone())) {
+            let e: &mut EdgePath = &mut arrows[i];
+            e.count += 1;
+            e.crossing |= crossing;
+            e.guarded &= ok;
+            e.bidirectional &= f.link.bidirectional;
+            continue;
+        }
+        if aggregate {
+            by_pair.insert((ks.clone(), kt.clone()), arrows.len());
+        }
+        arrows.push(EdgePath {
             flow: f.id.clone(),
             number: n + 1,
             label: model.flow_name(f, crate::model::Arrow::Direction),
-            source: f.link.source.clone(),
-            target: f.link.target.clone(),
+            source: ks,
+            target: kt,
             bidirectional: f.link.bidirectional,
-            crossing: f.link.is_crossing(),
-            guarded: guarded.get(f.id.as_str()).copied().unwrap_or(true),
-            start,
-            end,
-            mid: (r1((start.0 + end.0) / 2.0), r1((start.1 + end.1) / 2.0)),
+            crossing,
+            guarded: ok,
+            start: (0.0, 0.0),
+            end: (0.0, 0.0),
+            points: Vec::new(),
+            mid: (0.0, 0.0),
+            count: 1,
         });
     }
+    let titles: Vec<Rect> = boundaries
+        .iter()
+        .filter(|b| b.collapsed.is_none())
+        .map(|b| Rect {
+            x: b.rect.x,
+            y: b.rect.y,
+            w: (text_width(b.name.chars().count().min(60)) + 24).min(b.rect.w),
+            h: HEADER,
+        })
+        .collect();
+    let mut router = route::Router::new(width, height, rects.values().copied().collect(), &titles);
+    for e in &mut arrows {
+        let (s, t) = (rects[&e.source], rects[&e.target]);
+        let pts: Vec<(f64, f64)> = router
+            .route(s, t)
+            .into_iter()
+            .map(|(x, y)| (r1(x), r1(y)))
+            .collect();
+        e.start = pts[0];
+        e.end = pts[pts.len() - 1];
+        let m = router.badge(&pts);
+        e.mid = (r1(m.0), r1(m.1));
+        e.points = pts;
+    }
+    // Arrows between collapsed boxes name their boxes by boundary id.
+    for e in &mut arrows {
+        for end in [&mut e.source, &mut e.target] {
+            if let Some(b) = end.strip_prefix('\u{0}') {
+                *end = b.to_string();
+            }
+        }
+    }
     Layout {
-        width: placed.w + 2 * MARGIN,
-        height: placed.h + 2 * MARGIN,
+        width,
+        height,
         boundaries,
         nodes,
-        edges,
-    }
-}
-
-fn pair_key(a: &str, b: &str) -> (String, String) {
-    if a <= b {
-        (a.to_string(), b.to_string())
-    } else {
-        (b.to_string(), a.to_string())
+        edges: arrows,
     }
 }
 
@@ -781,17 +868,82 @@ mod tests {
         assert_eq!(wrap(""), vec![String::new()]);
     }
 
+    fn analysis(model: &ThreatModel) -> Analysis {
+        crate::analysis::analyze(model, &crate::analysis::RiskMatrix::default(), None)
+    }
+
+    /// `n` components, the first `in_boundaries` spread over 4 boundaries (two nested), and
+    /// the flows given by component number.
+    fn boundary_model(n: usize, in_boundaries: usize, flows: &[(usize, usize)]) -> ThreatModel {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&crate::model::to_json(&flow_model(n, flows))).expect("json");
+        let ids = ["b0", "b1", "b2", "b3"];
+        json["boundaries"] = serde_json::json!([
+            {"id": "b0", "name": "B0", "components": [], "sources": []},
+            {"id": "b1", "name": "B1", "components": [], "sources": [], "parent": "b0"},
+            {"id": "b2", "name": "B2", "components": [], "sources": [], "parent": "b1"},
+            {"id": "b3", "name": "B3", "components": [], "sources": []},
+        ]);
+        for i in 0..in_boundaries {
+            json["components"][i]["boundary"] = ids[i % 4].into();
+        }
+        crate::model::from_json(&json.to_string()).expect("model")
+    }
+
+    /// `Shop:API` implies a `Shop` component: it is no box of its own.
     #[test]
-    fn clip_stops_at_the_border() {
-        let r = Rect {
-            x: 0,
-            y: 0,
-            w: 100,
-            h: 50,
-        };
-        let p = clip(&r, (500.0, 25.0), 0.0);
-        assert!((p.0 - 100.0).abs() < 1e-9 && (p.1 - 25.0).abs() < 1e-9);
-        let p = clip(&r, (50.0, -500.0), 0.0);
-        assert!((p.0 - 50.0).abs() < 1e-9 && p.1.abs() < 1e-9);
+    fn implied_parents_are_no_orphan_boxes() {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&crate::model::to_json(&flow_model(3, &[(1, 2)]))).expect("json");
+        json["components"][0]["declared"] = false.into();
+        json["components"][1]["parent"] = "c00000".into();
+        let model = crate::model::from_json(&json.to_string()).expect("model");
+        let lay = layout(&model, &analysis(&model));
+        let ids: Vec<&str> = lay.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, ["c00001", "c00002"]);
+    }
+
+    #[test]
+    fn a_big_overview_collapses_outer_boundaries_with_flow_counts() {
+        let flows: Vec<(usize, usize)> = (0..400).map(|i| (i % 300, (i * 7 + 1) % 300)).collect();
+        let model = boundary_model(300, 280, &flows);
+        let lay = layout(&model, &analysis(&model));
+        let collapsed: Vec<(&str, Option<usize>)> = lay
+            .boundaries
+            .iter()
+            .map(|b| (b.id.as_str(), b.collapsed))
+            .collect();
+        assert_eq!(collapsed, [("b0", Some(210)), ("b3", Some(70))]);
+        assert_eq!(lay.nodes.len(), 20);
+        assert!(lay.edges.iter().any(|e| e.count > 1));
+        let drawn: usize = lay.edges.iter().map(|e| e.count).sum();
+        assert!(drawn <= flows.len() && lay.edges.len() < drawn, "{drawn}");
+        let ends: BTreeSet<&str> = lay.nodes.iter().map(|n| n.id.as_str()).collect();
+        for e in &lay.edges {
+            for end in [&e.source, &e.target] {
+                assert!(
+                    ends.contains(end.as_str()) || end == "b0" || end == "b3",
+                    "{end}"
+                );
+            }
+        }
+    }
+
+    /// 2,000 components and 2,000 flows outside any boundary: every arrow is routed, within
+    /// a bounded search (minutes before the budget, seconds in a debug build after).
+    // @tests #bounded_layout for #cli
+    #[test]
+    fn a_diagram_of_2000_components_and_flows_is_bounded() {
+        let flows: Vec<(usize, usize)> = (0..2000).map(|i| (i, (i * 37 + 11) % 2000)).collect();
+        let model = flow_model(2000, &flows);
+        let started = std::time::Instant::now();
+        let lay = layout(&model, &analysis(&model));
+        assert_eq!(lay.nodes.len(), 2000);
+        assert_eq!(lay.edges.len(), 2000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -10,7 +10,6 @@ pub(crate) mod dot;
 pub(crate) mod escape;
 pub(crate) mod history;
 pub(crate) mod layout;
-pub(crate) mod legend;
 pub(crate) mod mermaid;
 pub(crate) mod report;
 pub(crate) mod sarif;

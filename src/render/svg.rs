@@ -4,7 +4,7 @@
 //! same from `file://`. Every repository string is escaped with [`escape::html`].
 
 use super::escape::{self, printable};
-use super::layout::{Layout, NodeBox};
+use super::layout::{EdgePath, Layout, NodeBox};
 use super::timeline::TimelinePoint;
 use crate::model::ElementType;
 
@@ -58,7 +58,15 @@ const FLOW: &str = "#868e96";
 const CROSSING: &str = "#e8590c";
 const UNGUARDED: &str = "#e03131";
 const INK: &str = "#212529";
-const LEGEND_H: i32 = 44;
+
+/// What an arrow or its badge says on hover.
+fn edge_title(e: &EdgePath) -> String {
+    if e.count > 1 {
+        format!("{} flows, {}", e.count, esc(&e.label))
+    } else {
+        format!("{}. {}", e.number, esc(&e.label))
+    }
+}
 
 fn node(out: &mut String, n: &NodeBox, links: Links) {
     let r = n.rect;
@@ -130,7 +138,7 @@ fn node(out: &mut String, n: &NodeBox, links: Links) {
 /// The data-flow diagram as one `<svg>` element.
 pub(crate) fn diagram(l: &Layout, links: Links) -> String {
     let width = l.width.max(720);
-    let height = l.height + LEGEND_H;
+    let height = l.height + legend_height(width);
     let mut out = String::new();
     out.push_str(&format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tm-diagram\" viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"Data-flow diagram: {} trust boundaries, {} components, {} flows\" font-family=\"{FONT}\">\n",
@@ -178,6 +186,14 @@ pub(crate) fn diagram(l: &Layout, links: Links) -> String {
             r.y + 21,
             esc(&b.name)
         ));
+        if let Some(n) = b.collapsed {
+            out.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" font-size=\"10.5\" fill=\"#495057\">{n} component{}</text>",
+                r.x + 14,
+                r.y + 40,
+                if n == 1 { "" } else { "s" }
+            ));
+        }
         close_link(&mut out, &link);
         out.push_str("</g>\n");
     }
@@ -196,20 +212,22 @@ pub(crate) fn diagram(l: &Layout, links: Links) -> String {
                 " stroke-dasharray=\"8 4\"",
             ),
         };
+        let d: Vec<String> = e
+            .points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}{} {}", if i == 0 { "M" } else { "L" }, f(p.0), f(p.1)))
+            .collect();
         out.push_str(&format!(
-            "<line class=\"{class}\" data-flow=\"{}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{color}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#{marker})\"{}><title>{}. {}</title></line>\n",
+            "<path class=\"{class}\" data-flow=\"{}\" d=\"{}\" stroke=\"{color}\" stroke-width=\"{width}\" stroke-linejoin=\"round\"{dash} marker-end=\"url(#{marker})\"{}><title>{}</title></path>\n",
             e.number,
-            f(e.start.0),
-            f(e.start.1),
-            f(e.end.0),
-            f(e.end.1),
+            d.join(" "),
             if e.bidirectional {
                 format!(" marker-start=\"url(#{marker})\"")
             } else {
                 String::new()
             },
-            e.number,
-            esc(&e.label)
+            edge_title(e)
         ));
     }
     out.push_str("</g>\n<g class=\"tm-nodes\">\n");
@@ -223,53 +241,98 @@ pub(crate) fn diagram(l: &Layout, links: Links) -> String {
             (true, true) => CROSSING,
             (true, false) => UNGUARDED,
         };
-        let link = match links {
-            Links::Anchors | Links::Site => Some(format!("#flow-{}", escape::slug(&e.flow))),
+        let link = if e.count > 1 {
+            href(links, "boundary", &e.source)
+        } else {
+            Some(format!("#flow-{}", escape::slug(&e.flow)))
         };
         out.push_str("<g class=\"tm-badge\">");
         open_link(&mut out, &link);
         out.push_str(&format!(
-            "<title>{}. {}</title><circle cx=\"{}\" cy=\"{}\" r=\"9.5\" fill=\"#ffffff\" stroke=\"{color}\" stroke-width=\"1.5\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" font-weight=\"700\" fill=\"{color}\">{}</text>",
-            e.number,
-            esc(&e.label),
+            "<title>{}</title><circle cx=\"{}\" cy=\"{}\" r=\"9.5\" fill=\"#ffffff\" stroke=\"{color}\" stroke-width=\"1.5\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" font-weight=\"700\" fill=\"{color}\">{}</text>",
+            edge_title(e),
             f(e.mid.0),
             f(e.mid.1),
             f(e.mid.0),
             f(e.mid.1 + 3.5),
-            e.number
+            if e.count > 1 {
+                format!("×{}", e.count)
+            } else {
+                e.number.to_string()
+            }
         ));
         close_link(&mut out, &link);
         out.push_str("</g>\n");
     }
     out.push_str("</g>\n");
 
-    // Legend.
-    let y = l.height + 14;
-    out.push_str(&format!(
-        "<g class=\"tm-legend\" font-size=\"11\" fill=\"#495057\" transform=\"translate(12 {y})\">"
-    ));
-    out.push_str("<rect x=\"0\" y=\"0\" width=\"26\" height=\"16\" rx=\"4\" fill=\"#f5f7ff\" stroke=\"#4263eb\" stroke-width=\"1.4\" stroke-dasharray=\"5 3\"/><text x=\"32\" y=\"12\">trust boundary</text>");
-    out.push_str(&format!("<rect x=\"130\" y=\"0\" width=\"26\" height=\"16\" rx=\"7\" fill=\"#ffffff\" stroke=\"{INK}\" stroke-width=\"1.3\"/><text x=\"162\" y=\"12\">process</text>"));
-    out.push_str(&format!("<line x1=\"225\" y1=\"0\" x2=\"251\" y2=\"0\" stroke=\"{INK}\" stroke-width=\"1.6\"/><line x1=\"225\" y1=\"16\" x2=\"251\" y2=\"16\" stroke=\"{INK}\" stroke-width=\"1.6\"/><text x=\"257\" y=\"12\">data store</text>"));
-    out.push_str(&format!("<rect x=\"330\" y=\"0\" width=\"26\" height=\"16\" fill=\"#f1f3f5\" stroke=\"{INK}\" stroke-width=\"1.3\"/><text x=\"362\" y=\"12\">external entity</text>"));
-    for (x, color, dash, marker, label) in [
-        (470, FLOW, "", "tm-dfd-arrow", "data flow"),
-        (565, CROSSING, "", "tm-dfd-arrow-x", "crosses a boundary"),
+    // Legend: each entry as wide as its text at a generous width per character, wrapped into
+    // rows that fit the picture, so no entry can run into the next one.
+    out.push_str(&legend(l.height + 14, width));
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Width of one legend character, wider than any sans-serif font draws 11 px text.
+const LEGEND_CHAR_W: i32 = 7;
+const LEGEND_ROW: i32 = 24;
+
+/// The legend's entries: the swatch (drawn at x = 0) and the label.
+fn legend_entries() -> Vec<(String, &'static str)> {
+    let mut v = vec![
+        ("<rect x=\"0\" y=\"0\" width=\"26\" height=\"16\" rx=\"4\" fill=\"#f5f7ff\" stroke=\"#4263eb\" stroke-width=\"1.4\" stroke-dasharray=\"5 3\"/>".to_string(), "trust boundary"),
+        (format!("<rect x=\"0\" y=\"0\" width=\"26\" height=\"16\" rx=\"7\" fill=\"#ffffff\" stroke=\"{INK}\" stroke-width=\"1.3\"/>"), "process"),
+        (format!("<line x1=\"0\" y1=\"0\" x2=\"26\" y2=\"0\" stroke=\"{INK}\" stroke-width=\"1.6\"/><line x1=\"0\" y1=\"16\" x2=\"26\" y2=\"16\" stroke=\"{INK}\" stroke-width=\"1.6\"/>"), "data store"),
+        (format!("<rect x=\"0\" y=\"0\" width=\"26\" height=\"16\" fill=\"#f1f3f5\" stroke=\"{INK}\" stroke-width=\"1.3\"/>"), "external entity"),
+    ];
+    for (color, dash, marker, label) in [
+        (FLOW, "", "tm-dfd-arrow", "data flow"),
+        (CROSSING, "", "tm-dfd-arrow-x", "crosses a boundary"),
         (
-            700,
             UNGUARDED,
             " stroke-dasharray=\"6 3\"",
             "tm-dfd-arrow-u",
             "unguarded crossing",
         ),
     ] {
+        v.push((format!("<line x1=\"0\" y1=\"8\" x2=\"26\" y2=\"8\" stroke=\"{color}\" stroke-width=\"2\"{dash} marker-end=\"url(#{marker})\"/>"), label));
+    }
+    v
+}
+
+/// Where each legend entry goes: (x, row) for a picture `width` wide, and the number of rows.
+fn legend_places(width: i32) -> (Vec<(i32, i32)>, i32) {
+    let mut places = Vec::new();
+    let (mut x, mut row) = (0, 0);
+    for (_, label) in legend_entries() {
+        let w = 34 + LEGEND_CHAR_W * label.chars().count() as i32;
+        if x > 0 && x + w > width - 24 {
+            x = 0;
+            row += 1;
+        }
+        places.push((x, row));
+        x += w + 22;
+    }
+    (places, row + 1)
+}
+
+/// The legend's height for a picture `width` wide.
+fn legend_height(width: i32) -> i32 {
+    legend_places(width).1 * LEGEND_ROW + 20
+}
+
+fn legend(y: i32, width: i32) -> String {
+    let mut out = format!(
+        "<g class=\"tm-legend\" font-size=\"11\" fill=\"#495057\" transform=\"translate(12 {y})\">"
+    );
+    let (places, _) = legend_places(width);
+    for ((swatch, label), (x, row)) in legend_entries().into_iter().zip(places) {
         out.push_str(&format!(
-            "<line x1=\"{x}\" y1=\"8\" x2=\"{}\" y2=\"8\" stroke=\"{color}\" stroke-width=\"2\"{dash} marker-end=\"url(#{marker})\"/><text x=\"{}\" y=\"12\">{label}</text>",
-            x + 28,
-            x + 36
+            "<g transform=\"translate({x} {})\">{swatch}<text x=\"34\" y=\"12\">{label}</text></g>",
+            row * LEGEND_ROW
         ));
     }
-    out.push_str("</g>\n</svg>\n");
+    out.push_str("</g>\n");
     out
 }
 
