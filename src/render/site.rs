@@ -197,35 +197,30 @@ struct SearchEntry<'a> {
 }
 
 /// The search index of the site, as JSON text that can sit in an HTML data block.
-fn search_index(v: &ReportView) -> String {
+fn search_index<'a>(v: &'a ReportView) -> String {
+    let element = |k, item: &'a super::view::ItemRef, t: &'a str| SearchEntry {
+        k,
+        n: item.name.clone(),
+        i: &item.id,
+        h: item.href.clone(),
+        t,
+    };
     let mut entries: Vec<SearchEntry<'_>> = Vec::new();
-    for t in &v.threats {
-        entries.push(SearchEntry {
-            k: "threat",
-            n: t.item.name.clone(),
-            i: &t.item.id,
-            h: t.item.href.clone(),
-            t: &t.description,
-        });
-    }
-    for c in &v.components {
-        entries.push(SearchEntry {
-            k: "component",
-            n: c.item.name.clone(),
-            i: &c.item.id,
-            h: c.item.href.clone(),
-            t: &c.description,
-        });
-    }
-    for c in &v.controls {
-        entries.push(SearchEntry {
-            k: "control",
-            n: c.item.name.clone(),
-            i: &c.item.id,
-            h: c.item.href.clone(),
-            t: &c.description,
-        });
-    }
+    entries.extend(
+        v.threats
+            .iter()
+            .map(|t| element("threat", &t.item, &t.description)),
+    );
+    entries.extend(
+        v.components
+            .iter()
+            .map(|c| element("component", &c.item, &c.description)),
+    );
+    entries.extend(
+        v.controls
+            .iter()
+            .map(|c| element("control", &c.item, &c.description)),
+    );
     for (n, f) in v.findings.iter().enumerate() {
         entries.push(SearchEntry {
             k: "finding",

@@ -38,11 +38,7 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: x
-                        .attributes
-                        .expires
-                        .as_ref()
-                        .map(|e| printable(&e.to_string())),
+                    expires: shown_expiry(x.attributes.expires.as_ref()),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -61,11 +57,7 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: x
-                        .attributes
-                        .expires
-                        .as_ref()
-                        .map(|e| printable(&e.to_string())),
+                    expires: shown_expiry(x.attributes.expires.as_ref()),
                     expired: false,
                     risk: m
                         .threat(&x.link.threat)
@@ -103,7 +95,7 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: expires.as_ref().map(|e| printable(&e.to_string())),
+                    expires: shown_expiry(expires.as_ref()),
                     expired,
                     risk: None,
                     confirmed: false,
@@ -122,11 +114,7 @@ impl Builder<'_> {
                     details: printable(&x.details),
                     owner: x.attributes.owner.as_deref().map(printable),
                     ticket: x.attributes.ticket.as_deref().map(printable),
-                    expires: x
-                        .attributes
-                        .expires
-                        .as_ref()
-                        .map(|e| printable(&e.to_string())),
+                    expires: shown_expiry(x.attributes.expires.as_ref()),
                     expired: false,
                     risk: None,
                     confirmed: false,
@@ -177,11 +165,7 @@ impl Builder<'_> {
                     cwe: t.attributes.cwe.iter().map(|x| printable(x)).collect(),
                     capec: t.attributes.capec.iter().map(|x| printable(x)).collect(),
                     ticket: t.attributes.ticket.as_deref().map(printable),
-                    expires: t
-                        .attributes
-                        .expires
-                        .as_ref()
-                        .map(|e| printable(&e.to_string())),
+                    expires: shown_expiry(t.attributes.expires.as_ref()),
                     custom: t
                         .attributes
                         .custom
@@ -267,4 +251,9 @@ impl Builder<'_> {
             })
             .collect()
     }
+}
+
+/// An expiry as the view shows it: its text, cleaned like every repository string.
+fn shown_expiry(expires: Option<&crate::date::Expiry>) -> Option<String> {
+    expires.map(|e| printable(&e.to_string()))
 }
