@@ -373,7 +373,7 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
 /// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments. A comment
 /// for a finding (which scan does not print) is used all the same; without comments the
 /// findings are not needed.
-fn select(
+pub(super) fn select(
     config: &Config,
     result: &scan::ScanResult,
 ) -> anyhow::Result<super::selection::Selected> {
