@@ -20,6 +20,7 @@ mod report;
 mod revs;
 mod scan;
 mod selection;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
