@@ -19,7 +19,7 @@ use support::{BIN, isolate, tm, write};
 /// A client of one server process.
 struct Client {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
     next: u64,
 }
@@ -49,16 +49,17 @@ impl Client {
         });
         Self {
             child,
-            stdin,
+            stdin: Some(stdin),
             lines,
             next: 0,
         }
     }
 
     fn send_raw(&mut self, bytes: &[u8]) {
-        self.stdin.write_all(bytes).expect("write");
-        self.stdin.write_all(b"\n").expect("write");
-        self.stdin.flush().expect("flush");
+        let stdin = self.stdin.as_mut().expect("open");
+        stdin.write_all(bytes).expect("write");
+        stdin.write_all(b"\n").expect("write");
+        stdin.flush().expect("flush");
     }
 
     fn read(&mut self) -> Value {
@@ -104,9 +105,19 @@ impl Client {
 
     /// Close stdin: the server must exit 0.
     fn finish(mut self) {
-        drop(self.stdin);
+        drop(self.stdin.take());
         let status = self.child.wait().expect("wait");
         assert_eq!(status.code(), Some(0));
+    }
+}
+
+/// A failed test must not leave a server behind.
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -46,6 +46,19 @@ fn scans(log: &Path) -> usize {
         .count()
 }
 
+/// The watching process, killed if the test fails before it is interrupted: a watch left
+/// running would run forever (and hold whatever it inherited, such as a build lock).
+struct Watching(Child);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn interrupt(child: &mut Child) -> i32 {
     let pid = child.id().to_string();
     let sent = Command::new("kill")
@@ -76,14 +89,15 @@ fn the_model_follows_edits_deletions_and_new_folders_and_ctrl_c_exits_zero() {
         .expect("log");
     let mut cmd = Command::new(BIN);
     isolate(&mut cmd);
-    let mut child = cmd
-        .args(["scan", "--watch", "-C"])
-        .arg(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")))
-        .spawn()
-        .expect("start scan --watch");
+    let mut child = Watching(
+        cmd.args(["scan", "--watch", "-C"])
+            .arg(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).expect("log file")))
+            .spawn()
+            .expect("start scan --watch"),
+    );
 
     poll("the first model", || {
         (threats(root) == ["alpha", "beta"]).then_some(())
@@ -154,7 +168,7 @@ fn the_model_follows_edits_deletions_and_new_folders_and_ctrl_c_exits_zero() {
     let burst = scans(&log) - settled;
     assert!((1..=3).contains(&burst), "{burst} scans for one burst");
 
-    assert_eq!(interrupt(&mut child), 0);
+    assert_eq!(interrupt(&mut child.0), 0);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(text.contains("watching"), "{text}");
     assert!(!text.contains("panicked"), "{text}");

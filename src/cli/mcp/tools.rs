@@ -442,7 +442,7 @@ fn list_items(current: &Current, query: &Query) -> Outcome {
         }
     }
     // Highest risk first; ties in id order (the lists are sorted by id already).
-    items.sort_by(|a, b| b.0.cmp(&a.0));
+    items.sort_by_key(|item| std::cmp::Reverse(item.0));
     let total = items.len();
     items.truncate(query.limit);
     let mut text = String::new();
@@ -497,15 +497,22 @@ fn list_items(current: &Current, query: &Query) -> Outcome {
                 },
                 list("locations")
             ),
-            _ => format!(
-                "- #{} {} [{risk}] {}; STRIDE {}; components {}; at {}",
-                printable(s("id")),
-                printable(s("name")),
-                s("status"),
-                list("stride"),
-                list("components"),
-                list("locations")
-            ),
+            _ => {
+                let stride = list("stride");
+                format!(
+                    "- #{} {} [{risk}] {}{}; components {}; at {}",
+                    printable(s("id")),
+                    printable(s("name")),
+                    s("status"),
+                    if stride.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; STRIDE {stride}")
+                    },
+                    list("components"),
+                    list("locations")
+                )
+            }
         };
         text.push_str(&line);
         text.push('\n');
