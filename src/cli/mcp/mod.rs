@@ -30,7 +30,8 @@
 //! a threat named with ANSI escapes or bidi controls reaches the agent's screen through a tool result
 //! @control Repository strings as JSON values (#mcp_json_strings): ids and names reach the agent inside JSON strings, and in result text only through `escape::printable`
 //! @mitigates #mcp_server against #mcp_escapes with #mcp_json_strings
-//! @connects #coding_agent to #mcp_server with JSON-RPC over stdio
+//! @component Coding agent's MCP client (#agent_client) in #consumers [type: external]: Claude Code, Cursor, Copilot, Codex... starting `threatmark mcp` and sending it requests
+//! @connects #agent_client to #mcp_server with JSON-RPC over stdio
 //! @connects #mcp_server to #scanner with scan requests
 
 mod protocol;
@@ -51,9 +52,10 @@ const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   $ threatmark mcp                       serve the repository in the current folder
-  $ claude mcp add threatmark -- threatmark mcp -C /path/to/repo
+  $ threatmark mcp -C services/api       serve another folder's model
 
-See docs/agents.md for Cursor, VS Code, Codex and Windsurf.")]
+Agents start it themselves: `claude mcp add threatmark -- threatmark mcp`; docs/agents.md
+configures Cursor, VS Code, Codex and Windsurf.")]
 pub struct McpArgs {
     #[command(flatten)]
     pub root: RootArgs,
