@@ -14,11 +14,13 @@ mod diff;
 mod export;
 mod history;
 mod info;
+mod mcp;
 mod output_format;
 mod report;
 mod revs;
 mod scan;
 mod selection;
+mod watch;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -121,6 +123,8 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff), or write one page per subcommand with -o DIR.
     Man(completions::ManArgs),
+    /// Serve the threat model to coding agents: a Model Context Protocol server on stdio.
+    Mcp(mcp::McpArgs),
 }
 
 /// Where threatmark.toml is looked up and what the scan root is. The repository is given as
@@ -247,6 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Merge(args) => export::merge(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
+        Command::Mcp(args) => mcp::run(args),
     }
 }
 

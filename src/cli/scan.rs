@@ -63,6 +63,10 @@ pub struct ScanArgs {
     /// line each), `json` (JSON Lines), `github` (workflow commands) or `sarif`.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = DiagnosticFormat::Full)]
     pub output_format: DiagnosticFormat,
+    /// Keep running: scan again whenever a file changes (a burst of saves is one scan),
+    /// re-printing the diagnostics and summary and rewriting the model. Ctrl-C stops (exit 0).
+    #[arg(long, conflicts_with_all = ["rev", "format"])]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -224,8 +228,29 @@ pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         );
     }
     if let Some(file) = args.root.path.as_deref().filter(|p| p.is_file()) {
+        if args.watch {
+            anyhow::bail!(
+                "`--watch` watches a repository, not one file: give the folder (`threatmark scan --watch -C DIR`)"
+            );
+        }
         return run_file(&args, file, color);
     }
+    if args.watch {
+        return super::watch::run(&args, color);
+    }
+    once(&args, color).map(|scanned| scanned.code)
+}
+
+/// What one scan of [`once`] did, for `--watch`.
+pub(super) struct Scanned {
+    pub(super) code: u8,
+    pub(super) config: Config,
+    /// The model file written, if any.
+    pub(super) written: Option<PathBuf>,
+}
+
+/// Scan, write or print the model, print the diagnostics and the summary.
+pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
     let root = args.root.dir();
     let (config, result) = match &args.rev {
         Some(rev) => {
@@ -269,7 +294,7 @@ pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
                 None => output::write_atomic(&target, json.as_bytes()),
             };
             written.with_context(|| format!("writing {}", target.display()))?;
-            Some(target.display().to_string())
+            Some(target)
         }
     };
 
@@ -290,14 +315,20 @@ pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
         if let Some(line) = super::selection::summary_line(&selected.suppressed) {
             let _ = stderr.write_all(line.as_bytes());
         }
+        let shown = wrote.as_ref().map(|p| p.display().to_string());
         let summary =
-            render::summary::scan_summary(&result.model, &result.stats, counts, wrote.as_deref());
+            render::summary::scan_summary(&result.model, &result.stats, counts, shown.as_deref());
         let _ = stderr.write_all(summary.as_bytes());
     }
-    Ok(if args.strict && counts.errors > 0 {
+    let code = if args.strict && counts.errors > 0 {
         exit::FAILED
     } else {
         exit::OK
+    };
+    Ok(Scanned {
+        code,
+        config,
+        written: wrote,
     })
 }
 
@@ -373,7 +404,7 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
 /// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments. A comment
 /// for a finding (which scan does not print) is used all the same; without comments the
 /// findings are not needed.
-fn select(
+pub(super) fn select(
     config: &Config,
     result: &scan::ScanResult,
 ) -> anyhow::Result<super::selection::Selected> {
