@@ -514,6 +514,10 @@ pub(crate) struct Options<'a> {
 /// through boxes.
 pub(crate) const GROUP_CAP: usize = 40;
 
+/// On an element's page, the groups around the element (the boundaries that hold it, the
+/// space outside every boundary) show at most this many components: they are context.
+pub(crate) const CONTEXT_CAP: usize = 12;
+
 /// The key of a group's box of further components (no component id starts with U+0001).
 fn more_key(boundary: Option<&str>) -> String {
     format!("\u{1}{}", boundary.unwrap_or(""))
@@ -571,23 +575,34 @@ fn collapse(
 
 /// Keep at most [`GROUP_CAP`] components in each group (collapsed boxes do not count): the
 /// focus and the busiest, in their flow order; the rest become the group's "more" box.
+/// `wide`: the group is the overview's or the focus boundary's (or inside it), and shows up to
+/// [`GROUP_CAP`] components; else up to [`CONTEXT_CAP`].
 fn cap(
     g: &mut Group,
     depth: usize,
     degree: &BTreeMap<&str, usize>,
-    focus: Option<&str>,
+    (focus, focus_boundary, wide): (Option<&str>, Option<&str>, bool),
     rep: &mut BTreeMap<String, String>,
     summaries: &mut BTreeMap<String, Summary>,
 ) {
     for sub in &mut g.groups {
-        cap(sub, depth + 1, degree, focus, rep, summaries);
+        let wide = wide || (sub.boundary.is_some() && sub.boundary.as_deref() == focus_boundary);
+        cap(
+            sub,
+            depth + 1,
+            degree,
+            (focus, focus_boundary, wide),
+            rep,
+            summaries,
+        );
     }
+    let limit = if wide { GROUP_CAP } else { CONTEXT_CAP };
     let real: Vec<&String> = g
         .components
         .iter()
         .filter(|c| !c.starts_with('\u{0}'))
         .collect();
-    if real.len() <= GROUP_CAP {
+    if real.len() <= limit {
         return;
     }
     let mut by_use: Vec<&String> = real.clone();
@@ -600,7 +615,7 @@ fn cap(
     });
     let shown: std::collections::BTreeSet<String> = by_use
         .iter()
-        .take(GROUP_CAP - 1)
+        .take(limit - 1)
         .map(|c| c.to_string())
         .collect();
     let key = more_key(g.boundary.as_deref());
@@ -691,11 +706,12 @@ pub(crate) fn layout_with(model: &ThreatModel, analysis: &Analysis, opts: &Optio
             *degree.entry(f.link.source.as_str()).or_default() += 1;
             *degree.entry(f.link.target.as_str()).or_default() += 1;
         }
+        let wide = opts.focus == Focus::Overview;
         cap(
             &mut tree,
             0,
             &degree,
-            focus_component,
+            (focus_component, focus_boundary, wide),
             &mut rep,
             &mut collapsed,
         );
@@ -832,6 +848,9 @@ pub(crate) fn layout_with(model: &ThreatModel, analysis: &Analysis, opts: &Optio
         })
         .collect();
     let mut router = route::Router::new(width, height, rects.values().copied().collect(), &titles);
+    if arrows.len() > route::GREEDY_ABOVE {
+        router.greedy();
+    }
     for e in &mut arrows {
         let (s, t) = (rects[&e.source], rects[&e.target]);
         let pts: Vec<(f64, f64)> = router
@@ -1158,6 +1177,7 @@ mod tests {
             [
                 ("b0", Some(210), false),
                 ("b3", None, false),
+                ("", Some(20 - (CONTEXT_CAP - 1)), true),
                 ("b3", Some(70 - (GROUP_CAP - 1)), true)
             ]
         );
