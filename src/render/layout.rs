@@ -15,6 +15,11 @@
 //! 2,000 components in flow cycles no longer spends seconds per diagram on them (34 s for the
 //! whole site before, 18 s after, debug build); the rest is linear in the model.
 //!
+//! Above [`OVERVIEW_COMPONENTS`] components or [`OVERVIEW_FLOWS`] flows, boundaries that hold
+//! no focus are collapsed and each group shows at most [`GROUP_CAP`] components (the busiest;
+//! [`CONTEXT_CAP`] around an element's page) plus one "more" box: the router then always has a
+//! few dozen boxes, and finds a route around them for every arrow.
+//!
 //! @control Bounded diagram layout (#bounded_layout): flow ranks relax at most 4 million edges, so the diagram costs linear time in the model
 //! @mitigates #cli against #structural_exhaustion with #bounded_layout
 

@@ -14,7 +14,14 @@
 //! `textContent` only: the index is data, never HTML.
 //!
 //! Each boundary and component page has its own diagram: the element, its neighbours and the
-//! boundaries they sit in, as a sub-model drawn by the same diagram entry point as the overview.
+//! boundaries they sit in, as a sub-model drawn by the same diagram entry point as the overview,
+//! focused on the element (its boundary open, the others collapsed on a big model) and with the
+//! flows' numbers in the whole model, so arrows match the page's flow table.
+//!
+//! Cost: with the built-in templates a list page is rendered with only the view-model parts it
+//! reads ([`ReportPart`]), since handlebars copies the page data per block and partial; element
+//! pages (and their diagrams) render on the `--threads` threads, in contiguous chunks joined in
+//! order, so the files are the same for any thread count.
 //!
 //! @threat Script injection through the site's search (#site_search_injection) [stride: T; likelihood: possible; impact: major; cwe: 79; owner: @threatmark-maintainers; actor: #malicious_contributor]:
 //! a name or description such as `</script><img onerror=...>` in the search index closes its block or is shown as markup, and runs in the browser of whoever reads the threat model

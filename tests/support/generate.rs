@@ -3,10 +3,10 @@
 //! optionally, 7 boundaries nested up to three deep. The same seed gives the same text.
 
 /// A small deterministic generator (a linear congruential one).
-pub struct Lcg(pub u64);
+pub(crate) struct Lcg(pub(crate) u64);
 
 impl Lcg {
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -16,7 +16,12 @@ impl Lcg {
 }
 
 /// The annotations of a generated model, one `# @...` comment line each.
-pub fn annotations(seed: u64, components: usize, flows: usize, with_boundaries: bool) -> String {
+pub(crate) fn annotations(
+    seed: u64,
+    components: usize,
+    flows: usize,
+    with_boundaries: bool,
+) -> String {
     let mut rng = Lcg(seed);
     let mut text = String::new();
     // (id, parent): three trees, one three deep.

@@ -11,7 +11,8 @@
 //! Cost: the search of an arrow stops after [`EXPANSION_BUDGET`] states and all searches
 //! after [`TOTAL_BUDGET`] (then an arrow is a straight line, which no model of a readable size
 //! reaches: the overview collapses its boundaries above 150 components), above
-//! [`GREEDY_ABOVE`] boxes the search is a weighted A*, and the state arrays are reused between arrows (a stamp says which
+//! [`GREEDY_ABOVE`] boxes or arrows the search is a weighted A* (and an exact search that fails
+//! is tried once more greedily), and the state arrays are reused between arrows (a stamp says which
 //! entries are current), so a diagram costs O(cells) memory once.
 //!
 //! @threat Misleading data-flow diagram (#misleading_diagram) [stride: S; likelihood: likely; impact: major]: an arrow drawn through a box that is not its end, or a badge covering one, reads as a flow that does not exist, and a reviewer trusts the wrong picture
