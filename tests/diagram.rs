@@ -12,6 +12,9 @@ use std::process::Command;
 
 use regex::Regex;
 
+#[path = "support/generate.rs"]
+mod generate;
+
 fn tm() -> Command {
     Command::new(env!("CARGO_BIN_EXE_threatmark"))
 }
@@ -314,68 +317,21 @@ fn check(html: &str, model: &serde_json::Value) -> Defects {
     d
 }
 
-/// A small deterministic generator (a linear congruential one: the same seed, the same model).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
 /// A repository whose annotations declare `components` components, `flows` flows and 7
 /// boundaries nested up to three deep, from `seed`.
 fn generated(seed: u64, components: usize, flows: usize) -> tempfile::TempDir {
+    generated_with(seed, components, flows, true)
+}
+
+/// [`generated`], with or without boundaries.
+fn generated_with(
+    seed: u64,
+    components: usize,
+    flows: usize,
+    with_boundaries: bool,
+) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut rng = Lcg(seed);
-    let mut text = String::new();
-    // (id, parent): three trees, one three deep.
-    let boundaries = [
-        ("edge", None),
-        ("cloud", None),
-        ("vpc", Some("cloud")),
-        ("cluster", Some("vpc")),
-        ("data", Some("vpc")),
-        ("office", None),
-        ("lab", Some("office")),
-    ];
-    for (id, parent) in boundaries {
-        let within = parent.map_or(String::new(), |p| format!(" in #{p}"));
-        text.push_str(&format!(
-            "# @boundary The {id} zone (#{id}){within}: generated\n"
-        ));
-    }
-    let types = ["process", "store", "external"];
-    for i in 0..components {
-        let b = rng.below(boundaries.len() + 1);
-        let within = boundaries
-            .get(b)
-            .map_or(String::new(), |(id, _)| format!(" in #{id}"));
-        let name = match rng.below(3) {
-            0 => format!("Service {i}"),
-            1 => format!("Payment reconciliation worker {i}"),
-            _ => format!("Db{i}"),
-        };
-        text.push_str(&format!(
-            "# @component {name} (#c{i}){within} [type: {}]\n",
-            types[rng.below(3)]
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    while seen.len() < flows {
-        let (s, t) = (rng.below(components), rng.below(components));
-        if s == t || !seen.insert((s, t)) {
-            continue;
-        }
-        text.push_str(&format!(
-            "# @connects #c{s} to #c{t} with message {}\n",
-            seen.len()
-        ));
-    }
+    let text = generate::annotations(seed, components, flows, with_boundaries);
     std::fs::write(
         dir.path().join("threatmark.toml"),
         "[project]\nname = \"generated\"\n",
@@ -426,4 +382,103 @@ fn a_big_model_collapses_its_boundaries_in_the_overview() {
     );
     let nodes = html.matches("<g class=\"tm-node").count();
     assert!(nodes < 120, "{nodes} component boxes in the overview");
+}
+
+/// The site of the repository at `repo` (its folder) and the model.
+fn site_dir_and_model(repo: &Path) -> (tempfile::TempDir, serde_json::Value) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let model = out.path().join("model.json");
+    run_ok(
+        tm().arg("site")
+            .arg("-C")
+            .arg(repo)
+            .arg("-o")
+            .arg(out.path().join("site")),
+    );
+    run_ok(
+        tm().arg("scan")
+            .arg("-C")
+            .arg(repo)
+            .arg("-o")
+            .arg(&model)
+            .arg("-q"),
+    );
+    let json = std::fs::read_to_string(&model).expect("model");
+    (out, serde_json::from_str(&json).expect("model json"))
+}
+
+fn page(site: &tempfile::TempDir, rel: &str) -> String {
+    std::fs::read_to_string(site.path().join("site").join(rel)).expect("page")
+}
+
+/// 400 components and 400 flows outside any boundary: nothing to collapse, so the overview
+/// shows the busiest components and one box for the others, and every arrow is routed
+/// around the boxes (before: 400 boxes, arrows through them).
+#[test]
+fn a_big_model_without_boundaries_has_a_clean_overview() {
+    let repo = generated_with(5, 400, 400, false);
+    let (site, model) = site_dir_and_model(repo.path());
+    let html = page(&site, "index.html");
+    let d = check(&html, &model);
+    assert_eq!(d.total(), 0, "{d:#?}");
+    let nodes = html.matches("<g class=\"tm-node").count();
+    assert!(nodes <= 60, "{nodes} component boxes in the overview");
+    assert!(html.contains(" more components</title>") || html.contains("More components"));
+}
+
+/// A boundary page of a big model draws the boundary open (its components, not one box),
+/// the other boundaries as boxes, and no arrow through a box.
+#[test]
+fn boundary_pages_of_a_big_model_are_clean_and_open() {
+    let repo = generated(3, 400, 400);
+    let (site, model) = site_dir_and_model(repo.path());
+    for b in ["cloud", "vpc", "lab", "edge"] {
+        let html = page(&site, &format!("boundaries/{b}.html"));
+        let d = check(&html, &model);
+        assert_eq!(
+            d.edge_through_node + d.badge_overlap + d.node_overlap + d.boundary_cross,
+            0,
+            "{b}: {d:#?}"
+        );
+        let svg = &html[html.find("class=\"tm-diagram\"").expect("a diagram")..];
+        let drawn_inside = model["components"]
+            .as_array()
+            .expect("present")
+            .iter()
+            .filter(|c| c["boundary"] == b)
+            .filter(|c| {
+                let id = c["id"].as_str().expect("id");
+                svg.contains(&format!("data-component=\"{id}\""))
+            })
+            .count();
+        assert!(drawn_inside > 0, "{b}: its own components are drawn");
+    }
+}
+
+/// Each arrow of a component's or boundary's local diagram carries the number its flow has
+/// in the page's flow table (before: numbered 1..n within the diagram).
+#[test]
+fn local_diagram_numbers_match_the_flow_table() {
+    let repo = generated(7, 40, 80);
+    let (site, _) = site_dir_and_model(repo.path());
+    let badge = re(r##"<g class="tm-badge"><a href="#(flow-[^"]+)"><title>[^<]*</title><circle[^>]*/><text[^>]*>(\d+)</text>"##)
+        .expect("present");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(site.path().join("site/components")).expect("pages") {
+        let html = std::fs::read_to_string(entry.expect("entry").path()).expect("page");
+        for c in badge.captures_iter(&html) {
+            let row = re(&format!(
+                r#"<tr id="{}"><td class="tm-num">(\d+)</td>"#,
+                regex::escape(&c[1])
+            ))
+            .expect("present");
+            let number = row
+                .captures(&html)
+                .unwrap_or_else(|| panic!("no table row for {}", &c[1]))[1]
+                .to_string();
+            assert_eq!(number, c[2].to_string(), "{}", &c[1]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked} badges checked");
 }

@@ -724,3 +724,64 @@ fn search_finds_a_threat_from_file_url() {
     let problems = audit("search.html", &dom);
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Paper
+
+/// The findings page printed to PDF by Chromium: the first page holds findings (a card with a
+/// long table used to move whole to page 2, leaving page 1 empty), every finding's code is in
+/// the text whole (`overflow-wrap: anywhere` printed `TM101` one letter per line) and every
+/// row is there. Needs `pdftotext` (poppler-utils) besides Chromium; skipped without them.
+#[test]
+fn findings_print_to_pdf_whole() {
+    let Some(bin) = chromium() else {
+        println!("skipping: chromium not installed");
+        return;
+    };
+    if Command::new("pdftotext").arg("-v").output().is_err() {
+        println!("skipping: pdftotext not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("site");
+    site(example(), &out);
+    let pdf = dir.path().join("findings.pdf");
+    run_chromium(
+        &bin,
+        &dir.path().join("profile"),
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".to_string(),
+        ],
+        &file_url(&out.join("findings.html")),
+    );
+    assert!(pdf.is_file(), "no PDF printed");
+    let text = |first: &str, last: &str| {
+        let o = Command::new("pdftotext")
+            .args(["-layout", "-f", first, "-l", last])
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .expect("pdftotext runs");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let html = fs::read_to_string(out.join("findings.html")).expect("findings.html");
+    // Each row starts `<tr id="finding-N"><td><code>CODE</code>`.
+    let codes: Vec<&str> = html
+        .split("\"><td><code>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next())
+        .collect();
+    let all = text("1", "999");
+    assert!(!codes.is_empty(), "no findings on the page");
+    for code in codes.iter().collect::<BTreeSet<_>>() {
+        let rows = codes.iter().filter(|c| c == &code).count();
+        let printed = all.matches(*code).count();
+        assert!(
+            printed >= rows,
+            "{code}: {rows} rows, {printed} printed whole: {all}"
+        );
+    }
+    let page1 = text("1", "1");
+    assert!(page1.contains(codes[0]), "page 1 holds no finding: {page1}");
+}

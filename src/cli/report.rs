@@ -454,7 +454,19 @@ pub(super) fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
         opts.timeline = Some(pts.into_iter().map(|p| p.status).collect());
     }
     let analysis = analysis::analyze(&result.model, &config.risk, today);
-    let files = site::render(&result.model, &analysis, &config.risk, &opts, &templates)?;
+    let threads = args.render.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    });
+    let files = site::render(
+        &result.model,
+        &analysis,
+        &config.risk,
+        &opts,
+        &templates,
+        threads,
+    )?;
 
     // Before writing anything: no link on the way, and no file replaced that the manifest does
     // not vouch for (a hand-written page, or one changed since), unless --force.

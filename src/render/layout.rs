@@ -15,6 +15,11 @@
 //! 2,000 components in flow cycles no longer spends seconds per diagram on them (34 s for the
 //! whole site before, 18 s after, debug build); the rest is linear in the model.
 //!
+//! Above [`OVERVIEW_COMPONENTS`] components or [`OVERVIEW_FLOWS`] flows, boundaries that hold
+//! no focus are collapsed and each group shows at most [`GROUP_CAP`] components (the busiest;
+//! [`CONTEXT_CAP`] around an element's page) plus one "more" box: the router then always has a
+//! few dozen boxes, and finds a route around them for every arrow.
+//!
 //! @control Bounded diagram layout (#bounded_layout): flow ranks relax at most 4 million edges, so the diagram costs linear time in the model
 //! @mitigates #cli against #structural_exhaustion with #bounded_layout
 
@@ -51,9 +56,12 @@ pub(crate) struct BoundaryBox {
     /// 0 for an outermost boundary.
     pub depth: usize,
     pub rect: Rect,
-    /// In an overview too big to draw whole, an outermost boundary is one box: the number of
-    /// components it holds (directly or nested).
+    /// In a diagram too big to draw whole, a boundary is one box: the number of components
+    /// it holds (directly or nested).
     pub collapsed: Option<usize>,
+    /// A box that stands for the components of a group beyond [`GROUP_CAP`] (collapsed holds
+    /// their number); `id` is the group's boundary, or empty outside every boundary.
+    pub more: bool,
 }
 
 /// A component's box.
@@ -87,8 +95,10 @@ pub(crate) struct EdgePath {
     pub points: Vec<(f64, f64)>,
     /// Where the number badge goes: on the route, clear of boxes, titles and other badges.
     pub mid: (f64, f64),
-    /// How many flows the arrow stands for: more than one only between collapsed boundaries.
+    /// How many flows the arrow stands for: more than one only between collapsed boxes.
     pub count: usize,
+    /// The collapsed boundary an arrow of several flows leads to or from (its page lists them).
+    pub group: Option<String>,
 }
 
 /// The whole diagram.
@@ -483,9 +493,161 @@ fn r1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// What a diagram is drawn for: the whole model, or the page of one element (whose diagram
+/// is of a sub-model around it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Focus<'a> {
+    #[default]
+    Overview,
+    Component(&'a str),
+    Boundary(&'a str),
+}
+
+/// How to draw a diagram.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Options<'a> {
+    pub focus: Focus<'a>,
+    /// The number of each flow (by id) in the whole model, when the diagram is of a part of
+    /// it: arrows carry the numbers of the flow tables. Else a flow's place in this model.
+    pub numbers: Option<&'a BTreeMap<String, usize>>,
+}
+
+/// In a big diagram, a group (a boundary drawn open, or the space outside every boundary)
+/// shows at most this many components: the busiest (most flows), the focus always; the
+/// others are one box with their number. Routing a few dozen boxes per group stays cheap and
+/// finds a route for every arrow, where 2,000 boxes ran out of budget and drew straight lines
+/// through boxes.
+pub(crate) const GROUP_CAP: usize = 40;
+
+/// On an element's page, the groups around the element (the boundaries that hold it, the
+/// space outside every boundary) show at most this many components: they are context.
+pub(crate) const CONTEXT_CAP: usize = 12;
+
+/// The key of a group's box of further components (no component id starts with U+0001).
+fn more_key(boundary: Option<&str>) -> String {
+    format!("\u{1}{}", boundary.unwrap_or(""))
+}
+
+/// A box standing for several components: (boundary id or group id, components, depth, more).
+type Summary = (String, usize, usize, bool);
+
+/// Collapse into one box every boundary of `g` that holds no focus, and (when `open_inside`)
+/// keep the ones inside the focus boundary open; `keep` holds the focus boundary and its
+/// ancestors.
+#[allow(clippy::too_many_arguments)]
+fn collapse(
+    g: &mut Group,
+    depth: usize,
+    keep: &std::collections::BTreeSet<&str>,
+    focus: Option<&str>,
+    inside_focus: bool,
+    open_inside: bool,
+    rep: &mut BTreeMap<String, String>,
+    summaries: &mut BTreeMap<String, Summary>,
+) {
+    let mut keys = Vec::new();
+    for mut sub in std::mem::take(&mut g.groups) {
+        let Some(b) = sub.boundary.clone() else {
+            continue;
+        };
+        let in_focus = inside_focus || focus == Some(b.as_str());
+        if keep.contains(b.as_str()) || (inside_focus && open_inside) {
+            collapse(
+                &mut sub,
+                depth + 1,
+                keep,
+                focus,
+                in_focus,
+                open_inside,
+                rep,
+                summaries,
+            );
+            g.groups.push(sub);
+            continue;
+        }
+        let key = collapsed_key(&b);
+        let mut inside = Vec::new();
+        members_of(&sub, &mut inside);
+        for c in &inside {
+            rep.insert(c.to_string(), key.clone());
+        }
+        summaries.insert(key.clone(), (b, inside.len(), depth, false));
+        keys.push(key);
+    }
+    keys.append(&mut g.components);
+    g.components = keys;
+}
+
+/// Keep at most [`GROUP_CAP`] components in each group (collapsed boxes do not count): the
+/// focus and the busiest, in their flow order; the rest become the group's "more" box.
+/// `wide`: the group is the overview's or the focus boundary's (or inside it), and shows up to
+/// [`GROUP_CAP`] components; else up to [`CONTEXT_CAP`].
+fn cap(
+    g: &mut Group,
+    depth: usize,
+    degree: &BTreeMap<&str, usize>,
+    (focus, focus_boundary, wide): (Option<&str>, Option<&str>, bool),
+    rep: &mut BTreeMap<String, String>,
+    summaries: &mut BTreeMap<String, Summary>,
+) {
+    for sub in &mut g.groups {
+        let wide = wide || (sub.boundary.is_some() && sub.boundary.as_deref() == focus_boundary);
+        cap(
+            sub,
+            depth + 1,
+            degree,
+            (focus, focus_boundary, wide),
+            rep,
+            summaries,
+        );
+    }
+    let limit = if wide { GROUP_CAP } else { CONTEXT_CAP };
+    let real: Vec<&String> = g
+        .components
+        .iter()
+        .filter(|c| !c.starts_with('\u{0}'))
+        .collect();
+    if real.len() <= limit {
+        return;
+    }
+    let mut by_use: Vec<&String> = real.clone();
+    by_use.sort_by_key(|c| {
+        (
+            Some(c.as_str()) != focus,
+            std::cmp::Reverse(degree.get(c.as_str()).copied().unwrap_or(0)),
+            c.as_str(),
+        )
+    });
+    let shown: std::collections::BTreeSet<String> = by_use
+        .iter()
+        .take(limit - 1)
+        .map(|c| c.to_string())
+        .collect();
+    let key = more_key(g.boundary.as_deref());
+    let mut hidden = 0;
+    g.components.retain(|c| {
+        if c.starts_with('\u{0}') || shown.contains(c) {
+            return true;
+        }
+        rep.insert(c.clone(), key.clone());
+        hidden += 1;
+        false
+    });
+    summaries.insert(
+        key.clone(),
+        (g.boundary.clone().unwrap_or_default(), hidden, depth, true),
+    );
+    g.components.push(key);
+}
+
 /// Lay out the data-flow diagram of a model. A page that shows part of a model (a boundary or
-/// a component and its neighbours) builds that sub-model and calls this.
+/// a component and its neighbours) builds that sub-model and calls [`layout_with`].
 pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
+    layout_with(model, analysis, &Options::default())
+}
+
+/// [`layout`], for an element's page or with the flow numbers of a bigger model.
+pub(crate) fn layout_with(model: &ThreatModel, analysis: &Analysis, opts: &Options<'_>) -> Layout {
     let hidden = implied_parents(model);
     let mut tree = containment(model);
     prune(&mut tree, &hidden);
@@ -499,31 +661,73 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
         .iter()
         .map(|c| (c.id.clone(), widths_of(&c.name)))
         .collect();
-    // Component → the key of its box (itself, or the collapsed boundary holding it).
+    // Component → the key of its box (itself, a collapsed boundary, or a group's "more" box).
     let mut rep: BTreeMap<String, String> = BTreeMap::new();
-    let mut collapsed: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    let big = count_components(&tree) > OVERVIEW_COMPONENTS || model.flows.len() > OVERVIEW_FLOWS;
-    if big && !tree.groups.is_empty() {
-        let mut keys = Vec::new();
-        for g in &tree.groups {
-            let Some(b) = &g.boundary else { continue };
-            let key = collapsed_key(b);
-            let name = model.boundary(b).map_or(b.as_str(), |x| x.name.as_str());
-            widths.insert(key.clone(), widths_of(name));
-            let mut inside = Vec::new();
-            members_of(g, &mut inside);
-            for c in &inside {
-                rep.insert(c.to_string(), key.clone());
-            }
-            collapsed.insert(key.clone(), (b.clone(), inside.len()));
-            keys.push(key);
-        }
-        keys.extend(tree.components.iter().cloned());
-        tree = Group {
-            boundary: None,
-            groups: Vec::new(),
-            components: keys,
+    let mut collapsed: BTreeMap<String, Summary> = BTreeMap::new();
+    let size = count_components(&tree);
+    let big = size > OVERVIEW_COMPONENTS || model.flows.len() > OVERVIEW_FLOWS;
+    if big {
+        let nesting = model.boundary_nesting();
+        let (focus_component, focus_boundary) = match opts.focus {
+            Focus::Overview => (None, None),
+            Focus::Component(c) => (Some(c), None),
+            Focus::Boundary(b) => (None, Some(b)),
         };
+        let held = focus_boundary.or_else(|| {
+            focus_component
+                .and_then(|c| model.component(c))
+                .and_then(|c| c.extra.boundary.as_deref())
+        });
+        let keep: std::collections::BTreeSet<&str> = held
+            .into_iter()
+            .flat_map(|b| std::iter::once(b).chain(nesting.ancestors(b)))
+            .collect();
+        // A focus boundary small enough to draw keeps its inner boundaries open.
+        let open_inside = focus_boundary.is_some_and(|b| {
+            model
+                .components
+                .iter()
+                .filter(|c| {
+                    c.extra
+                        .boundary
+                        .as_deref()
+                        .is_some_and(|x| x == b || nesting.ancestors(x).any(|a| a == b))
+                })
+                .count()
+                <= OVERVIEW_COMPONENTS
+        });
+        collapse(
+            &mut tree,
+            0,
+            &keep,
+            focus_boundary,
+            false,
+            open_inside,
+            &mut rep,
+            &mut collapsed,
+        );
+        let mut degree: BTreeMap<&str, usize> = BTreeMap::new();
+        for f in &model.flows {
+            *degree.entry(f.link.source.as_str()).or_default() += 1;
+            *degree.entry(f.link.target.as_str()).or_default() += 1;
+        }
+        let wide = opts.focus == Focus::Overview;
+        cap(
+            &mut tree,
+            0,
+            &degree,
+            (focus_component, focus_boundary, wide),
+            &mut rep,
+            &mut collapsed,
+        );
+        for (key, (id, n, _, more)) in &collapsed {
+            let name = if *more {
+                format!("{n} more components")
+            } else {
+                model.boundary(id).map_or(id.clone(), |x| x.name.clone())
+            };
+            widths.insert(key.clone(), widths_of(&name));
+        }
     }
     let placed = place(model, &tree, 0, &widths);
     let off = |r: Rect| Rect {
@@ -540,17 +744,23 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
             depth: depth.saturating_sub(1),
             rect: off(r),
             collapsed: None,
+            more: false,
         })
         .collect();
     let mut nodes: Vec<NodeBox> = Vec::new();
     for (key, r) in placed.nodes {
-        if let Some((id, n)) = collapsed.get(&key) {
+        if let Some((id, n, depth, more)) = collapsed.get(&key) {
             boundaries.push(BoundaryBox {
-                name: model.boundary(id).map_or(id.clone(), |b| b.name.clone()),
+                name: if *more {
+                    "More components".to_string()
+                } else {
+                    model.boundary(id).map_or(id.clone(), |b| b.name.clone())
+                },
                 id: id.clone(),
-                depth: 0,
+                depth: *depth,
                 rect: off(r),
                 collapsed: Some(*n),
+                more: *more,
             });
             continue;
         }
@@ -565,11 +775,16 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
             rect: off(r),
         });
     }
-    boundaries.sort_by(|a, b| (a.depth, &a.id).cmp(&(b.depth, &b.id)));
+    boundaries.sort_by(|a, b| (a.depth, a.more, &a.id).cmp(&(b.depth, b.more, &b.id)));
     nodes.sort_by(|a, b| a.id.cmp(&b.id));
     let mut rects: BTreeMap<String, Rect> = nodes.iter().map(|n| (n.id.clone(), n.rect)).collect();
     for b in boundaries.iter().filter(|b| b.collapsed.is_some()) {
-        rects.insert(collapsed_key(&b.id), b.rect);
+        let key = if b.more {
+            more_key(Some(b.id.as_str()).filter(|id| !id.is_empty()))
+        } else {
+            collapsed_key(&b.id)
+        };
+        rects.insert(key, b.rect);
     }
     let width = placed.w + 2 * MARGIN;
     let height = placed.h + 2 * MARGIN;
@@ -603,9 +818,17 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
         if aggregate {
             by_pair.insert((ks.clone(), kt.clone()), arrows.len());
         }
+        let group = [&ks, &kt]
+            .into_iter()
+            .find_map(|k| k.strip_prefix('\u{0}'))
+            .map(str::to_string);
         arrows.push(EdgePath {
+            group,
             flow: f.id.clone(),
-            number: n + 1,
+            number: opts
+                .numbers
+                .and_then(|m| m.get(&f.id).copied())
+                .unwrap_or(n + 1),
             label: model.flow_name(f, crate::model::Arrow::Direction),
             source: ks,
             target: kt,
@@ -630,6 +853,9 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
         })
         .collect();
     let mut router = route::Router::new(width, height, rects.values().copied().collect(), &titles);
+    if arrows.len() > route::GREEDY_ABOVE {
+        router.greedy();
+    }
     for e in &mut arrows {
         let (s, t) = (rects[&e.source], rects[&e.target]);
         let pts: Vec<(f64, f64)> = router
@@ -646,7 +872,10 @@ pub(crate) fn layout(model: &ThreatModel, analysis: &Analysis) -> Layout {
     // Arrows between collapsed boxes name their boxes by boundary id.
     for e in &mut arrows {
         for end in [&mut e.source, &mut e.target] {
-            if let Some(b) = end.strip_prefix('\u{0}') {
+            if let Some(b) = end
+                .strip_prefix('\u{0}')
+                .or_else(|| end.strip_prefix('\u{1}'))
+            {
                 *end = b.to_string();
             }
         }
@@ -929,6 +1158,57 @@ mod tests {
         }
     }
 
+    /// On a boundary's page the boundary is open (at most [`GROUP_CAP`] of its components and
+    /// a box for the others), the other boundaries are boxes; on a component's page the
+    /// component is drawn even when it is not among the busiest, and the boundaries around it
+    /// are open.
+    #[test]
+    fn a_focus_keeps_its_boundary_open() {
+        let flows: Vec<(usize, usize)> = (0..400).map(|i| (i % 300, (i * 7 + 1) % 300)).collect();
+        let model = boundary_model(300, 280, &flows);
+        let a = analysis(&model);
+        let opts = Options {
+            focus: Focus::Boundary("b3"),
+            numbers: None,
+        };
+        let lay = layout_with(&model, &a, &opts);
+        let state: Vec<(&str, Option<usize>, bool)> = lay
+            .boundaries
+            .iter()
+            .map(|b| (b.id.as_str(), b.collapsed, b.more))
+            .collect();
+        assert_eq!(
+            state,
+            [
+                ("b0", Some(210), false),
+                ("b3", None, false),
+                ("", Some(20 - (CONTEXT_CAP - 1)), true),
+                ("b3", Some(70 - (GROUP_CAP - 1)), true)
+            ]
+        );
+        let quiet = "c00299";
+        let opts = Options {
+            focus: Focus::Component(quiet),
+            numbers: None,
+        };
+        let lay = layout_with(&model, &a, &opts);
+        assert!(lay.nodes.iter().any(|n| n.id == quiet));
+        assert!(lay.boundaries.iter().all(|b| b.collapsed.is_some()));
+        let opts = Options {
+            focus: Focus::Component("c00002"),
+            numbers: None,
+        };
+        let lay = layout_with(&model, &a, &opts);
+        let open: Vec<&str> = lay
+            .boundaries
+            .iter()
+            .filter(|b| b.collapsed.is_none())
+            .map(|b| b.id.as_str())
+            .collect();
+        assert_eq!(open, ["b0", "b1", "b2"]);
+        assert!(lay.nodes.iter().any(|n| n.id == "c00002"));
+    }
+
     /// 2,000 components and 2,000 flows outside any boundary: every arrow is routed, within
     /// a bounded search (minutes before the budget, seconds in a debug build after).
     // @tests #bounded_layout for #cli
@@ -938,8 +1218,13 @@ mod tests {
         let model = flow_model(2000, &flows);
         let started = std::time::Instant::now();
         let lay = layout(&model, &analysis(&model));
-        assert_eq!(lay.nodes.len(), 2000);
-        assert_eq!(lay.edges.len(), 2000);
+        // The busiest components and one box for the rest; every flow is drawn or counted.
+        assert_eq!(lay.nodes.len(), GROUP_CAP - 1);
+        let more: Vec<&BoundaryBox> = lay.boundaries.iter().filter(|b| b.more).collect();
+        assert_eq!(more.len(), 1);
+        assert_eq!(more[0].collapsed, Some(2000 - (GROUP_CAP - 1)));
+        let drawn: usize = lay.edges.iter().map(|e| e.count).sum();
+        assert!(drawn <= 2000 && !lay.edges.is_empty(), "{drawn}");
         assert!(
             started.elapsed() < std::time::Duration::from_secs(60),
             "{:?}",

@@ -19,3 +19,13 @@ pub(crate) mod svg;
 pub(crate) mod templates;
 pub(crate) mod timeline;
 pub(crate) mod view;
+
+/// The overview data-flow diagram of a model as inline SVG: layout, routing and drawing, the
+/// work `site` and `report` do per diagram. Public for benches/diagram.rs.
+#[doc(hidden)]
+pub fn diagram_svg(
+    model: &crate::model::ThreatModel,
+    analysis: &crate::analysis::Analysis,
+) -> String {
+    svg::diagram(&layout::layout(model, analysis), svg::Links::Site)
+}

@@ -14,7 +14,14 @@
 //! `textContent` only: the index is data, never HTML.
 //!
 //! Each boundary and component page has its own diagram: the element, its neighbours and the
-//! boundaries they sit in, as a sub-model drawn by the same diagram entry point as the overview.
+//! boundaries they sit in, as a sub-model drawn by the same diagram entry point as the overview,
+//! focused on the element (its boundary open, the others collapsed on a big model) and with the
+//! flows' numbers in the whole model, so arrows match the page's flow table.
+//!
+//! Cost: with the built-in templates a list page is rendered with only the view-model parts it
+//! reads ([`ReportPart`]), since handlebars copies the page data per block and partial; element
+//! pages (and their diagrams) render on the `--threads` threads, in contiguous chunks joined in
+//! order, so the files are the same for any thread count.
 //!
 //! @threat Script injection through the site's search (#site_search_injection) [stride: T; likelihood: possible; impact: major; cwe: 79; owner: @threatmark-maintainers; actor: #malicious_contributor]:
 //! a name or description such as `</script><img onerror=...>` in the search index closes its block or is shown as markup, and runs in the browser of whoever reads the threat model
@@ -77,8 +84,9 @@ struct Page<'a> {
     page: PageInfo,
     project: &'a ProjectView,
     site: &'a SiteInfo,
-    /// The whole view model on index and list pages, else null.
-    report: Option<&'a ReportView>,
+    /// The view model on index and list pages (with the built-in templates only the parts
+    /// the page reads), else null.
+    report: Option<ReportPart<'a>>,
     /// The element of an element page, else null.
     item: Option<serde_json::Value>,
     /// The search index as JSON text, safe inside a `<script type="application/json">` block
@@ -87,6 +95,79 @@ struct Page<'a> {
     /// The element's own diagram (component and boundary pages, else empty): inline SVG drawn
     /// by threatmark, links already relative to the page.
     local_diagram: String,
+}
+
+/// The root fields of the view model every list page gets: small, and read by the layout.
+const SMALL_PARTS: [&str; 6] = [
+    "view_version",
+    "project",
+    "analysis_date",
+    "source_links",
+    "summary",
+    "matrix",
+];
+
+/// The big root fields of the view model each built-in list page reads (besides
+/// [`SMALL_PARTS`]).
+fn page_parts(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "index" => &["diagram", "flows", "plan", "threats", "timeline"],
+        "plan" => &["plan"],
+        "findings" => &["findings", "coverage"],
+        "threats" => &["threats", "actors"],
+        "components" => &["components"],
+        "controls" => &["controls"],
+        "boundaries" => &["outline", "boundaries"],
+        "timeline" => &["timeline"],
+        _ => &[],
+    }
+}
+
+/// The view model as a page's `report`: whole, or only some root fields. Handlebars copies
+/// the data a page is rendered with several times (for the layout block, each `#with`, each
+/// partial), so on a model of 2,000 components the whole view model (tens of MB) made the
+/// list pages take seconds each and a gigabyte of memory; a page that reads only the plan
+/// gets only the plan. Custom templates may read anything, so they get the whole model.
+#[derive(Debug)]
+struct ReportPart<'a> {
+    view: &'a ReportView,
+    /// None: every field.
+    keys: Option<&'static [&'static str]>,
+}
+
+impl Serialize for ReportPart<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(keys) = self.keys else {
+            return self.view.serialize(s);
+        };
+        let v = self.view;
+        let mut m = s.serialize_map(None)?;
+        for key in SMALL_PARTS.iter().chain(keys) {
+            match *key {
+                "view_version" => m.serialize_entry(key, &v.view_version)?,
+                "project" => m.serialize_entry(key, &v.project)?,
+                "analysis_date" => m.serialize_entry(key, &v.analysis_date)?,
+                "source_links" => m.serialize_entry(key, &v.source_links)?,
+                "summary" => m.serialize_entry(key, &v.summary)?,
+                "matrix" => m.serialize_entry(key, &v.matrix)?,
+                "plan" => m.serialize_entry(key, &v.plan)?,
+                "threats" => m.serialize_entry(key, &v.threats)?,
+                "controls" => m.serialize_entry(key, &v.controls)?,
+                "components" => m.serialize_entry(key, &v.components)?,
+                "boundaries" => m.serialize_entry(key, &v.boundaries)?,
+                "outline" => m.serialize_entry(key, &v.outline)?,
+                "actors" => m.serialize_entry(key, &v.actors)?,
+                "flows" => m.serialize_entry(key, &v.flows)?,
+                "findings" => m.serialize_entry(key, &v.findings)?,
+                "coverage" => m.serialize_entry(key, &v.coverage)?,
+                "diagram" => m.serialize_entry(key, &v.diagram)?,
+                "timeline" => m.serialize_entry(key, &v.timeline)?,
+                _ => {}
+            }
+        }
+        m.end()
+    }
 }
 
 /// The part of `model` a local diagram shows: `keep` components, the flows between two of
@@ -142,16 +223,35 @@ fn sub_model(
     }
 }
 
-/// Draw a sub-model with the overview's diagram entry point, for a page one folder down.
-fn local_svg(model: &ThreatModel, analysis: &Analysis) -> String {
-    let svg = svg::diagram(&layout::layout(model, analysis), svg::Links::Site);
+/// Draw a sub-model with the overview's diagram entry point, for a page one folder down:
+/// arrows carry the flows' numbers in the whole model (those of the page's flow table).
+fn local_svg(
+    model: &ThreatModel,
+    analysis: &Analysis,
+    focus: layout::Focus<'_>,
+    numbers: &BTreeMap<String, usize>,
+) -> String {
+    let opts = layout::Options {
+        focus,
+        numbers: Some(numbers),
+    };
+    let svg = svg::diagram(
+        &layout::layout_with(model, analysis, &opts),
+        svg::Links::Site,
+    );
     // Site links are relative to the root; element pages live one folder down.
     svg.replace("href=\"components/", "href=\"../components/")
         .replace("href=\"boundaries/", "href=\"../boundaries/")
+        .replace("href=\"components.html", "href=\"../components.html")
 }
 
 /// A component, every component it has a flow with, and those flows.
-fn component_diagram(model: &ThreatModel, analysis: &Analysis, id: &str) -> String {
+fn component_diagram(
+    model: &ThreatModel,
+    analysis: &Analysis,
+    id: &str,
+    numbers: &BTreeMap<String, usize>,
+) -> String {
     let mut keep: BTreeSet<&str> = BTreeSet::from([id]);
     for f in &model.flows {
         if f.link.source == id {
@@ -161,12 +261,18 @@ fn component_diagram(model: &ThreatModel, analysis: &Analysis, id: &str) -> Stri
         }
     }
     let sub = sub_model(model, &keep, |f| f.link.source == id || f.link.target == id);
-    local_svg(&sub, analysis)
+    local_svg(&sub, analysis, layout::Focus::Component(id), numbers)
 }
 
 /// Every component inside a boundary (at any depth), the components outside it that have a
 /// flow with one of them, and the flows that touch the inside.
-fn boundary_diagram(model: &ThreatModel, analysis: &Analysis, inside: &BTreeSet<&str>) -> String {
+fn boundary_diagram(
+    model: &ThreatModel,
+    analysis: &Analysis,
+    id: &str,
+    inside: &BTreeSet<&str>,
+    numbers: &BTreeMap<String, usize>,
+) -> String {
     let mut keep = inside.clone();
     for f in &model.flows {
         if inside.contains(f.link.source.as_str()) {
@@ -178,7 +284,7 @@ fn boundary_diagram(model: &ThreatModel, analysis: &Analysis, inside: &BTreeSet<
     let sub = sub_model(model, &keep, |f| {
         inside.contains(f.link.source.as_str()) || inside.contains(f.link.target.as_str())
     });
-    local_svg(&sub, analysis)
+    local_svg(&sub, analysis, layout::Focus::Boundary(id), numbers)
 }
 
 /// One entry of the search index. Short keys keep the index small on large models.
@@ -296,6 +402,31 @@ pub(crate) fn csp(script: &str) -> String {
     )
 }
 
+/// `f` of every item, on up to `threads` threads (contiguous chunks), in the items' order:
+/// the same result whatever the thread count.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, 16);
+    if threads == 1 || items.len() < 2 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Render every page of the site.
 pub(crate) fn render(
     model: &ThreatModel,
@@ -303,6 +434,7 @@ pub(crate) fn render(
     matrix: &RiskMatrix,
     opts: &Options,
     templates: &TemplateSet,
+    threads: usize,
 ) -> Result<Vec<SiteFile>, TemplateError> {
     let opts = Options {
         links: LinkMode::Site,
@@ -336,6 +468,8 @@ pub(crate) fn render(
     };
 
     let index = search_index(&v);
+    // Custom page templates or partials may read any field of the view model.
+    let custom = templates.overridden.iter().any(|f| f.ends_with(".hbs"));
     let lists: [(&str, &'static str, &'static str, &str); 9] = [
         ("index.html", "index", "index", "Overview"),
         ("search.html", "search", "search", "Search"),
@@ -366,7 +500,10 @@ pub(crate) fn render(
             },
             project: &v.project,
             site: &site,
-            report: Some(&v),
+            report: Some(ReportPart {
+                view: &v,
+                keys: (!custom).then(|| page_parts(kind)),
+            }),
             item: None,
             search_index: if kind == "search" {
                 index.clone()
@@ -405,28 +542,68 @@ pub(crate) fn render(
         };
         templates::render(hb, &format!("site-{kind}.html"), &page)
     }
-    for t in &v.threats {
-        let kind = ("threat", "threats");
-        let html = element(&hb, &v, &site, kind, (&t.item.name, t), String::new())?;
-        add(format!("threats/{}.html", t.item.slug), html)?;
+    // Element pages are independent: rendered on `threads` threads, added in order.
+    let numbers: BTreeMap<String, usize> = model
+        .flows
+        .iter()
+        .enumerate()
+        .map(|(n, f)| (f.id.clone(), n + 1))
+        .collect();
+    let (hb, v, site) = (&hb, &v, &site);
+    let pages: Vec<Result<(String, String), TemplateError>> =
+        in_parallel(&v.threats, threads, |t| {
+            let html = element(
+                hb,
+                v,
+                site,
+                ("threat", "threats"),
+                (&t.item.name, t),
+                String::new(),
+            )?;
+            Ok((format!("threats/{}.html", t.item.slug), html))
+        });
+    for page in pages {
+        let (path, html) = page?;
+        add(path, html)?;
     }
-    for c in &v.components {
-        let svg = component_diagram(model, analysis, &c.item.id);
-        let kind = ("component", "components");
-        let html = element(&hb, &v, &site, kind, (&c.item.name, c), svg)?;
-        add(format!("components/{}.html", c.item.slug), html)?;
+    let pages: Vec<Result<(String, String), TemplateError>> =
+        in_parallel(&v.components, threads, |c| {
+            let svg = component_diagram(model, analysis, &c.item.id, &numbers);
+            let kind = ("component", "components");
+            let html = element(hb, v, site, kind, (&c.item.name, c), svg)?;
+            Ok((format!("components/{}.html", c.item.slug), html))
+        });
+    for page in pages {
+        let (path, html) = page?;
+        add(path, html)?;
     }
-    for c in &v.controls {
-        let kind = ("control", "controls");
-        let html = element(&hb, &v, &site, kind, (&c.item.name, c), String::new())?;
-        add(format!("controls/{}.html", c.item.slug), html)?;
+    let pages: Vec<Result<(String, String), TemplateError>> =
+        in_parallel(&v.controls, threads, |c| {
+            let html = element(
+                hb,
+                v,
+                site,
+                ("control", "controls"),
+                (&c.item.name, c),
+                String::new(),
+            )?;
+            Ok((format!("controls/{}.html", c.item.slug), html))
+        });
+    for page in pages {
+        let (path, html) = page?;
+        add(path, html)?;
     }
-    for b in &v.boundaries {
-        let inside: BTreeSet<&str> = b.all_components.iter().map(|c| c.id.as_str()).collect();
-        let svg = boundary_diagram(model, analysis, &inside);
-        let kind = ("boundary", "boundaries");
-        let html = element(&hb, &v, &site, kind, (&b.item.name, b), svg)?;
-        add(format!("boundaries/{}.html", b.item.slug), html)?;
+    let pages: Vec<Result<(String, String), TemplateError>> =
+        in_parallel(&v.boundaries, threads, |b| {
+            let inside: BTreeSet<&str> = b.all_components.iter().map(|c| c.id.as_str()).collect();
+            let svg = boundary_diagram(model, analysis, &b.item.id, &inside, &numbers);
+            let kind = ("boundary", "boundaries");
+            let html = element(hb, v, site, kind, (&b.item.name, b), svg)?;
+            Ok((format!("boundaries/{}.html", b.item.slug), html))
+        });
+    for page in pages {
+        let (path, html) = page?;
+        add(path, html)?;
     }
     // GitHub Pages: serve the files as they are (no Jekyll processing).
     add(".nojekyll".to_string(), String::new())?;
@@ -531,7 +708,7 @@ mod tests {
             "inner,outer"
         );
         assert_eq!(ids(sub.flows.iter().map(|f| f.id.as_str()).collect()), "f1");
-        let svg = component_diagram(&model, &analysis, "a");
+        let svg = component_diagram(&model, &analysis, "a", &BTreeMap::new());
         assert!(svg.contains("data-component=\"b\""), "{svg}");
         assert!(!svg.contains("data-component=\"c\""), "{svg}");
         assert!(svg.contains("href=\"../components/"), "{svg}");

@@ -164,10 +164,24 @@ pub(crate) fn diagram(l: &Layout, links: Links) -> String {
     out.push_str("<g class=\"tm-boundaries\">\n");
     for b in &l.boundaries {
         let r = b.rect;
-        let link = href(links, "boundary", &b.id);
+        let link = if b.more {
+            // The components a group's "more" box stands for are all on the list page.
+            Some(match links {
+                Links::Anchors => "#components".to_string(),
+                Links::Site => "components.html".to_string(),
+            })
+        } else {
+            href(links, "boundary", &b.id)
+        };
+        // A group's "more" box is no boundary: its key names the group it belongs to.
+        let key = if b.more {
+            format!("more-{}", escape::slug(&b.id))
+        } else {
+            escape::slug(&b.id)
+        };
         out.push_str(&format!(
             "<g class=\"tm-boundary\" data-boundary=\"{}\" data-depth=\"{}\">",
-            escape::html(&escape::slug(&b.id)),
+            escape::html(&key),
             b.depth
         ));
         open_link(&mut out, &link);
@@ -242,7 +256,7 @@ pub(crate) fn diagram(l: &Layout, links: Links) -> String {
             (true, false) => UNGUARDED,
         };
         let link = if e.count > 1 {
-            href(links, "boundary", &e.source)
+            e.group.as_ref().and_then(|g| href(links, "boundary", g))
         } else {
             Some(format!("#flow-{}", escape::slug(&e.flow)))
         };
