@@ -14,6 +14,7 @@ mod diff;
 mod export;
 mod history;
 mod info;
+mod lsp;
 mod output_format;
 mod report;
 mod revs;
@@ -121,6 +122,9 @@ pub enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff), or write one page per subcommand with -o DIR.
     Man(completions::ManArgs),
+    /// A Language Server over stdio: diagnostics as you type, go to definition, references,
+    /// hover, completion, rename (docs/editors.md).
+    Lsp(lsp::LspArgs),
 }
 
 /// Where threatmark.toml is looked up and what the scan root is. The repository is given as
@@ -247,6 +251,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Merge(args) => export::merge(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
+        Command::Lsp(args) => lsp::run(args),
     }
 }
 

@@ -1,0 +1,1083 @@
+//! `threatmark lsp`: a Language Server over stdio (rust-analyzer's `lsp-server` transport and
+//! `lsp-types` protocol types; synchronous, one thread handles every message in order).
+//!
+//! It keeps a [`Workspace`](crate::workspace::Workspace): every change to an open document
+//! re-runs that file's pipeline, re-assembles the model and publishes the diagnostics of every
+//! file whose diagnostics changed (a deleted `@control` breaks `@mitigates ... with #c` in
+//! another file, and restoring it clears them). On top: definition, references, hover,
+//! completion, rename, code actions, document and workspace symbols for `#id`s and names.
+//!
+//! Positions: LSP counts columns in UTF-16 code units unless the client accepts UTF-8
+//! (`general.positionEncodings`), which is then used; both are converted from the byte offsets
+//! of the pipeline ([`Encoding`]).
+//!
+//! @component Threatmark:Language server (#lsp) in #process [type: process]: `threatmark lsp`, spoken to by an editor over stdio
+//! @threat Hostile editor messages crash the server (#lsp_hostile_input) [stride: D; likelihood: possible; impact: minor; cwe: 20; actor: #malicious_contributor]:
+//! positions past the end of a line or document, a range whose start is after its end, a document outside the workspace, a huge document or an unknown method end the server, and the editor loses its diagnostics
+//! @control Editor messages are validated (#lsp_validated_input): positions are clamped to the text and ranges with start after end are refused; documents outside the root are ignored with a log message; unknown methods get MethodNotFound; no panic on a client's value
+//! @mitigates #lsp against #lsp_hostile_input with #lsp_validated_input
+//! @mitigates #lsp against #editor_flood with #overlay_size_limit
+//! @threat Repository text drives the editor (#lsp_markup) [stride: T; likelihood: unlikely; impact: minor; cwe: 116; actor: #malicious_contributor]:
+//! a description in a committed annotation carries Markdown links or HTML that the editor's hover renders
+//! @control Hover text is escaped Markdown (#lsp_escaped_hover): every repository string in a hover goes through the Markdown escaper
+//! @mitigates #lsp against #lsp_markup with #lsp_escaped_hover
+//! @connects #lsp to #workspace with document text
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use serde_json::{Value, json};
+
+use super::RootArgs;
+use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::render::escape;
+use crate::workspace::{Place, Workspace, is_id_byte};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Speaks the Language Server Protocol on stdin/stdout; start it from an editor \
+(docs/editors.md). The repository is -C DIR, else the client's workspace folder."
+)]
+pub struct LspArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+}
+
+/// How a position's column counts: UTF-16 code units (the LSP default) or bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Utf16,
+    Utf8,
+}
+
+/// Byte offset to (line, column) in `enc`; lines end at `\n`.
+pub(crate) fn position(text: &str, offset: usize, enc: Encoding) -> (u32, u32) {
+    let offset = crate::text::floor_char_boundary(text, offset.min(text.len()));
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text.as_bytes()[..line_start]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    let col = match enc {
+        Encoding::Utf8 => offset - line_start,
+        Encoding::Utf16 => text[line_start..offset].encode_utf16().count(),
+    };
+    (to_u32(line), to_u32(col))
+}
+
+/// (line, column) in `enc` to a byte offset, clamped: a line past the end is the end of the
+/// text, a column past the end of its line is the end of the line, a column inside a character
+/// is that character's start.
+pub(crate) fn offset(text: &str, line: u32, col: u32, enc: Encoding) -> usize {
+    let mut start = 0;
+    for _ in 0..line {
+        match text[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => return text.len(),
+        }
+    }
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_text = &text[start..end];
+    let col = col as usize;
+    match enc {
+        Encoding::Utf8 => {
+            start + crate::text::floor_char_boundary(line_text, col.min(line_text.len()))
+        }
+        Encoding::Utf16 => {
+            let mut units = 0;
+            for (i, c) in line_text.char_indices() {
+                if units + c.len_utf16() > col {
+                    return start + i;
+                }
+                units += c.len_utf16();
+            }
+            end
+        }
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A file URI to a path (`file:///a%20b/c.py` -> `/a b/c.py`); `None` for other schemes.
+pub(crate) fn uri_to_path(uri: &str) -> Option<PathBuf> {
+    let rest = uri.strip_prefix("file://")?;
+    // `file://localhost/x` and `file:///x`.
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    let mut bytes = Vec::with_capacity(rest.len());
+    let b = rest.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(hex) = rest.get(i + 1..i + 3)
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            bytes.push(v);
+            i += 3;
+            continue;
+        }
+        bytes.push(b[i]);
+        i += 1;
+    }
+    let path = String::from_utf8(bytes).ok()?;
+    // Windows: `file:///C:/x` is `C:/x`.
+    let path = match path.as_bytes() {
+        [b'/', d, b':', ..] if d.is_ascii_alphabetic() => path[1..].to_string(),
+        _ => path,
+    };
+    Some(PathBuf::from(path))
+}
+
+/// A path to a file URI, percent-encoded.
+pub(crate) fn path_to_uri(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut out = String::from("file://");
+    if !text.starts_with('/') {
+        out.push('/');
+    }
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b':') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The server's state: the workspace, the open documents and what was published.
+struct Server {
+    conn: Connection,
+    ws: Workspace,
+    /// The root as given and with links resolved, to recognise a document's path either way.
+    roots: Vec<PathBuf>,
+    enc: Encoding,
+    /// Open documents by path relative to the root: the URI the client used, and the text.
+    docs: BTreeMap<String, (String, String)>,
+    /// Diagnostics last published, by path.
+    published: BTreeMap<String, Vec<Diagnostic>>,
+}
+
+/// A request that cannot be answered: its error code and message.
+type Failure = (ErrorCode, String);
+
+pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
+    let (conn, io) = Connection::stdio();
+    let (id, params) = conn
+        .initialize_start()
+        .context("waiting for `initialize`")?;
+    let enc = match params
+        .pointer("/capabilities/general/positionEncodings")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|e| e == "utf-8"))
+    {
+        true => Encoding::Utf8,
+        false => Encoding::Utf16,
+    };
+    let client_root = params
+        .pointer("/workspaceFolders/0/uri")
+        .or_else(|| params.get("rootUri"))
+        .and_then(Value::as_str)
+        .and_then(uri_to_path)
+        .or_else(|| {
+            params
+                .get("rootPath")
+                .and_then(Value::as_str)
+                .map(PathBuf::from)
+        });
+    let root = match (&args.root.repo, &args.root.path, client_root) {
+        (Some(dir), _, _) | (None, Some(dir), _) => dir.clone(),
+        (None, None, Some(dir)) => dir,
+        (None, None, None) => std::env::current_dir().context("the current folder")?,
+    };
+    let capabilities = json!({
+        "positionEncoding": match enc { Encoding::Utf8 => "utf-8", Encoding::Utf16 => "utf-16" },
+        "textDocumentSync": { "openClose": true, "change": 2, "save": { "includeText": false } },
+        "definitionProvider": true,
+        "referencesProvider": true,
+        "hoverProvider": true,
+        "completionProvider": { "triggerCharacters": ["@", "#", "[", ":", ";", " ", ","] },
+        "renameProvider": { "prepareProvider": false },
+        "codeActionProvider": { "codeActionKinds": ["quickfix"] },
+        "documentSymbolProvider": true,
+        "workspaceSymbolProvider": true,
+    });
+    conn.initialize_finish(
+        id,
+        json!({
+            "capabilities": capabilities,
+            "serverInfo": { "name": "threatmark", "version": env!("CARGO_PKG_VERSION") },
+        }),
+    )
+    .context("answering `initialize`")?;
+    let started = std::time::Instant::now();
+    let ws = Workspace::open(&root, args.root.config.as_deref())
+        .with_context(|| format!("loading {}", root.display()))?;
+    let mut roots = vec![root.clone()];
+    if let Ok(real) = std::fs::canonicalize(&root)
+        && real != root
+    {
+        roots.push(real);
+    }
+    let mut server = Server {
+        conn,
+        ws,
+        roots,
+        enc,
+        docs: BTreeMap::new(),
+        published: BTreeMap::new(),
+    };
+    server.log(&format!(
+        "threatmark: loaded {} in {} ms ({} elements)",
+        root.display(),
+        started.elapsed().as_millis(),
+        server.ws.elements().len()
+    ));
+    server.publish();
+    server.serve()?;
+    let Server { conn, .. } = server;
+    drop(conn);
+    io.join().context("closing stdio")?;
+    Ok(crate::exit::OK)
+}
+
+impl Server {
+    fn serve(&mut self) -> anyhow::Result<()> {
+        while let Ok(msg) = self.conn.receiver.recv() {
+            match msg {
+                Message::Request(req) => {
+                    if self.conn.handle_shutdown(&req)? {
+                        return Ok(());
+                    }
+                    let id = req.id.clone();
+                    let response = match self.request(req) {
+                        Ok(result) => Response::new_ok(id, result),
+                        Err((code, message)) => Response::new_err(id, code as i32, message),
+                    };
+                    self.send(Message::Response(response));
+                }
+                Message::Notification(n) => {
+                    if n.method == "exit" {
+                        return Ok(());
+                    }
+                    self.notification(n);
+                }
+                Message::Response(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, msg: Message) {
+        // A client that went away ends the loop through the closed receiver.
+        let _ = self.conn.sender.send(msg);
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.send(Message::Notification(Notification::new(
+            method.to_string(),
+            params,
+        )));
+    }
+
+    fn log(&self, message: &str) {
+        self.notify(
+            "window/logMessage",
+            json!({ "type": 4, "message": message }),
+        );
+    }
+
+    /// The path of a document relative to the root, if it is in the workspace.
+    fn rel(&self, uri: &str) -> Option<String> {
+        let path = uri_to_path(uri)?;
+        for root in &self.roots {
+            if let Ok(rel) = path.strip_prefix(root) {
+                let parts: Option<Vec<&str>> = rel
+                    .components()
+                    .map(|c| match c {
+                        std::path::Component::Normal(p) => p.to_str(),
+                        _ => None,
+                    })
+                    .collect();
+                return parts.map(|p| p.join("/")).filter(|r| !r.is_empty());
+            }
+        }
+        None
+    }
+
+    fn uri_of(&self, rel: &str) -> String {
+        match self.docs.get(rel) {
+            Some((uri, _)) => uri.clone(),
+            None => path_to_uri(&self.roots[0].join(rel)),
+        }
+    }
+
+    /// `rel` of the document a request names, or an error for a document outside the root.
+    fn doc_rel(&self, params: &Value) -> Result<String, Failure> {
+        let uri = params
+            .pointer("/textDocument/uri")
+            .and_then(Value::as_str)
+            .ok_or((ErrorCode::InvalidParams, "no textDocument.uri".to_string()))?;
+        self.rel(uri).ok_or_else(|| {
+            (
+                ErrorCode::InvalidParams,
+                format!("{uri} is not in the workspace"),
+            )
+        })
+    }
+
+    /// The text of a file as the client sees it.
+    fn text(&self, rel: &str) -> String {
+        match self.docs.get(rel) {
+            Some((_, text)) => text.clone(),
+            None => self.ws.text(rel).map(|t| t.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// The document and the byte offset of a request's `position`.
+    fn at(&self, params: &Value) -> Result<(String, String, usize), Failure> {
+        let rel = self.doc_rel(params)?;
+        let text = self.text(&rel);
+        let (line, col) = pos(params.get("position"))
+            .ok_or((ErrorCode::InvalidParams, "no position".to_string()))?;
+        let at = offset(&text, line, col, self.enc);
+        Ok((rel, text, at))
+    }
+
+    fn range(&self, text: &str, start: usize, end: usize) -> Value {
+        let (sl, sc) = position(text, start, self.enc);
+        let (el, ec) = position(text, end.max(start), self.enc);
+        json!({ "start": { "line": sl, "character": sc }, "end": { "line": el, "character": ec } })
+    }
+
+    fn location(&self, place: &Place) -> Value {
+        let text = self.text(&place.path);
+        json!({ "uri": self.uri_of(&place.path), "range": self.range(&text, place.start, place.end) })
+    }
+
+    fn notification(&mut self, n: Notification) {
+        let p = &n.params;
+        let uri = p.pointer("/textDocument/uri").and_then(Value::as_str);
+        match n.method.as_str() {
+            "textDocument/didOpen"
+            | "textDocument/didChange"
+            | "textDocument/didClose"
+            | "textDocument/didSave" => {
+                let Some(uri) = uri else { return };
+                let Some(rel) = self.rel(uri) else {
+                    self.log(&format!(
+                        "threatmark: {uri} is outside the workspace; ignored"
+                    ));
+                    return;
+                };
+                let text = match n.method.as_str() {
+                    "textDocument/didOpen" => p
+                        .pointer("/textDocument/text")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    "textDocument/didChange" => match self.docs.get(&rel) {
+                        Some((_, old)) => self.changed(old, p.get("contentChanges")),
+                        None => {
+                            self.log(&format!(
+                                "threatmark: change to {uri}, which is not open; ignored"
+                            ));
+                            return;
+                        }
+                    },
+                    "textDocument/didClose" => {
+                        self.docs.remove(&rel);
+                        None
+                    }
+                    // Saved: the open text is already in the workspace.
+                    _ => return,
+                };
+                if let Some(text) = &text {
+                    self.docs
+                        .insert(rel.clone(), (uri.to_string(), text.clone()));
+                }
+                if self.ws.update(&rel, text.as_deref()) {
+                    self.publish();
+                } else {
+                    self.log(&format!(
+                        "threatmark: {uri} is not a file the configuration scans"
+                    ));
+                }
+            }
+            "workspace/didChangeWatchedFiles" => {
+                let changes = p
+                    .get("changes")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut any = false;
+                for c in changes {
+                    if let Some(rel) = c
+                        .get("uri")
+                        .and_then(Value::as_str)
+                        .and_then(|u| self.rel(u))
+                        && !self.docs.contains_key(&rel)
+                    {
+                        any |= self.ws.update(&rel, None);
+                    }
+                }
+                if any {
+                    self.publish();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The text after `didChange`'s content changes, applied in order; `None` when one is not
+    /// understood (the text is then left as it was, and the change logged).
+    fn changed(&self, old: &str, changes: Option<&Value>) -> Option<String> {
+        let mut text = old.to_string();
+        for change in changes.and_then(Value::as_array)? {
+            let new = change.get("text").and_then(Value::as_str)?;
+            match change.get("range") {
+                None | Some(Value::Null) => text = new.to_string(),
+                Some(range) => {
+                    let (sl, sc) = pos(range.get("start"))?;
+                    let (el, ec) = pos(range.get("end"))?;
+                    let start = offset(&text, sl, sc, self.enc);
+                    let end = offset(&text, el, ec, self.enc);
+                    if start > end {
+                        self.log("threatmark: a change whose range ends before it starts; ignored");
+                        return None;
+                    }
+                    text.replace_range(start..end, new);
+                }
+            }
+        }
+        Some(text)
+    }
+
+    /// Publish the diagnostics of every file whose diagnostics changed since the last time.
+    fn publish(&mut self) {
+        let current = self.ws.diagnostics_by_file();
+        let paths: BTreeSet<String> = current
+            .keys()
+            .chain(self.published.keys())
+            .filter(|p| !p.is_empty())
+            .cloned()
+            .collect();
+        let mut changed = Vec::new();
+        for path in paths {
+            let now = current.get(&path).cloned().unwrap_or_default();
+            if self
+                .published
+                .get(&path)
+                .map_or(now.is_empty(), |old| *old == now)
+            {
+                continue;
+            }
+            changed.push((path, now));
+        }
+        for (path, diags) in changed {
+            let text = self.text(&path);
+            let items: Vec<Value> = diags.iter().map(|d| self.diagnostic(&text, d)).collect();
+            self.notify(
+                "textDocument/publishDiagnostics",
+                json!({ "uri": self.uri_of(&path), "diagnostics": items }),
+            );
+            if diags.is_empty() {
+                self.published.remove(&path);
+            } else {
+                self.published.insert(path, diags);
+            }
+        }
+    }
+
+    /// One diagnostic in LSP's terms: the span (else the located line), the code, the
+    /// severity, the message with its label and help.
+    fn diagnostic(&self, text: &str, d: &Diagnostic) -> Value {
+        let (start, end) = span_of(text, d);
+        let severity = match d.severity {
+            Severity::Error => 1,
+            Severity::Warning => 2,
+            Severity::Note => 3,
+        };
+        let mut message = d.message.clone();
+        if let Some(label) = &d.label {
+            message.push_str(&format!(" ({label})"));
+        }
+        if let Some(help) = &d.help {
+            message.push_str(&format!("\nhelp: {help}"));
+        }
+        json!({
+            "range": self.range(text, start, end),
+            "severity": severity,
+            "code": d.code.as_str(),
+            "source": "threatmark",
+            "message": message,
+        })
+    }
+
+    fn request(&mut self, req: Request) -> Result<Value, Failure> {
+        let p = &req.params;
+        match req.method.as_str() {
+            "textDocument/definition" => self.definition(p),
+            "textDocument/references" => self.references(p),
+            "textDocument/hover" => self.hover(p),
+            "textDocument/completion" => self.completion(p),
+            "textDocument/rename" => self.rename(p),
+            "textDocument/codeAction" => self.code_action(p),
+            "textDocument/documentSymbol" => self.document_symbols(p),
+            "workspace/symbol" => Ok(self.workspace_symbols(p)),
+            other => Err((ErrorCode::MethodNotFound, format!("unknown method {other}"))),
+        }
+    }
+
+    /// The id under the cursor: a `#id`, or an element's name (the longest on the line that
+    /// covers the cursor), with the byte range it covers.
+    fn target(&self, text: &str, at: usize) -> Option<(String, usize, usize)> {
+        let b = text.as_bytes();
+        let at = at.min(b.len());
+        let mut start = at;
+        while start > 0 && is_id_byte(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = at;
+        while end < b.len() && is_id_byte(b[end]) {
+            end += 1;
+        }
+        if start > 0 && b[start - 1] == b'#' && end > start {
+            let id = text[start..end].trim_end_matches(['.', ':']).to_string();
+            return Some((id.clone(), start - 1, start + id.len()));
+        }
+        // `#` itself under the cursor.
+        if at < b.len() && b[at] == b'#' && at + 1 < b.len() && is_id_byte(b[at + 1]) {
+            return self.target(text, at + 1);
+        }
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let line = &text[line_start..line_end];
+        let mut best: Option<(String, usize, usize)> = None;
+        for e in self.ws.elements() {
+            if e.name.is_empty() || e.name.len() > line.len() {
+                continue;
+            }
+            for (i, _) in line.match_indices(e.name) {
+                let (s, t) = (line_start + i, line_start + i + e.name.len());
+                if s <= at && at <= t && best.as_ref().is_none_or(|(_, bs, bt)| t - s > bt - bs) {
+                    best = Some((e.id.to_string(), s, t));
+                }
+            }
+        }
+        best
+    }
+
+    fn definition(&self, p: &Value) -> Result<Value, Failure> {
+        let (_, text, at) = self.at(p)?;
+        let Some((id, _, _)) = self.target(&text, at) else {
+            return Ok(Value::Null);
+        };
+        Ok(self
+            .ws
+            .declaration(&id)
+            .map_or(Value::Null, |place| self.location(&place)))
+    }
+
+    fn references(&self, p: &Value) -> Result<Value, Failure> {
+        let (_, text, at) = self.at(p)?;
+        let Some((id, _, _)) = self.target(&text, at) else {
+            return Ok(Value::Null);
+        };
+        let mut places = self.ws.references(&id);
+        if let Some(e) = self.ws.element(&id) {
+            places.extend(self.ws.name_references(e.name));
+        }
+        places.sort();
+        places.dedup();
+        Ok(Value::Array(
+            places.iter().map(|pl| self.location(pl)).collect(),
+        ))
+    }
+
+    fn hover(&self, p: &Value) -> Result<Value, Failure> {
+        let (_, text, at) = self.at(p)?;
+        let Some((id, start, end)) = self.target(&text, at) else {
+            return Ok(Value::Null);
+        };
+        let Some(e) = self.ws.element(&id) else {
+            return Ok(Value::Null);
+        };
+        let md = escape::markdown;
+        let mut out = format!("**{}** `#{}` ({})\n\n", md(e.name), e.id, e.kind);
+        if !e.description.is_empty() {
+            out.push_str(&format!("{}\n\n", md(e.description)));
+        }
+        let a = e.attributes;
+        if !a.stride.is_empty() {
+            let letters: String = a.stride.iter().map(|s| s.letter()).collect();
+            let titles: Vec<&str> = a.stride.iter().map(|s| s.title()).collect();
+            out.push_str(&format!("- STRIDE: {letters} ({})\n", titles.join(", ")));
+        }
+        if let Some(t) = self
+            .ws
+            .analysis()
+            .and_then(|an| an.threats.iter().find(|t| t.threat == e.id))
+        {
+            if let Some(r) = &t.risk {
+                out.push_str(&format!("- risk: {} ({})\n", r.score, r.band.as_str()));
+            }
+            out.push_str(&format!("- residual status: {}\n", residual(t.status)));
+        }
+        if let Some(owner) = &a.owner {
+            out.push_str(&format!("- owner: {}\n", md(owner)));
+        }
+        let model = self.ws.model();
+        let mitigations: Vec<String> = model
+            .mitigations
+            .iter()
+            .filter(|m| {
+                [&m.link.threat, &m.link.control, &m.link.component]
+                    .iter()
+                    .any(|x| **x == e.id)
+            })
+            .map(|m| {
+                format!(
+                    "`#{}` against `#{}` with `#{}`",
+                    m.link.component, m.link.threat, m.link.control
+                )
+            })
+            .collect();
+        if !mitigations.is_empty() {
+            out.push_str(&format!("- mitigations: {}\n", mitigations.join("; ")));
+        }
+        match e.sources.iter().find(|_| e.declared) {
+            Some(s) => out.push_str(&format!("- declared at {}:{}\n", md(&s.path), s.line)),
+            None => out.push_str("- never declared\n"),
+        }
+        Ok(json!({
+            "contents": { "kind": "markdown", "value": out },
+            "range": self.range(&text, start, end),
+        }))
+    }
+
+    fn completion(&self, p: &Value) -> Result<Value, Failure> {
+        let (_, text, at) = self.at(p)?;
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let before = &text[line_start..at];
+        let items = completions(&self.ws, before);
+        Ok(json!({ "isIncomplete": false, "items": items }))
+    }
+
+    fn rename(&self, p: &Value) -> Result<Value, Failure> {
+        let (_, text, at) = self.at(p)?;
+        let new = p
+            .get("newName")
+            .and_then(Value::as_str)
+            .ok_or((ErrorCode::InvalidParams, "no newName".to_string()))?;
+        let new = new.strip_prefix('#').unwrap_or(new);
+        let Some((id, _, _)) = self.target(&text, at) else {
+            return Err((
+                ErrorCode::RequestFailed,
+                "no #id here to rename".to_string(),
+            ));
+        };
+        if !crate::model::ids::is_valid_id(new) {
+            return Err((
+                ErrorCode::RequestFailed,
+                format!(
+                    "`{}` is not an id: use letters, digits, `_`, `-`, `.` and `:`",
+                    escape::printable(new)
+                ),
+            ));
+        }
+        if new != id && self.ws.element(new).is_some() {
+            return Err((
+                ErrorCode::RequestFailed,
+                format!("`#{new}` is already taken"),
+            ));
+        }
+        let mut changes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for place in self.ws.references(&id) {
+            let text = self.text(&place.path);
+            changes
+                .entry(self.uri_of(&place.path))
+                .or_default()
+                .push(json!({ "range": self.range(&text, place.start, place.end), "newText": format!("#{new}") }));
+        }
+        Ok(json!({ "changes": changes }))
+    }
+
+    fn code_action(&self, p: &Value) -> Result<Value, Failure> {
+        let rel = self.doc_rel(p)?;
+        let text = self.text(&rel);
+        let range = p.get("range");
+        let start = pos(range.and_then(|r| r.get("start")))
+            .map_or(0, |(l, c)| offset(&text, l, c, self.enc));
+        let end = pos(range.and_then(|r| r.get("end")))
+            .map_or(text.len(), |(l, c)| offset(&text, l, c, self.enc));
+        let uri = self.uri_of(&rel);
+        let mut actions = Vec::new();
+        for d in self
+            .ws
+            .diagnostics_by_file()
+            .get(&rel)
+            .into_iter()
+            .flatten()
+        {
+            let (ds, de) = span_of(&text, d);
+            // The diagnostic's line, to compare with the requested range.
+            let line_start = text[..ds.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[de.min(text.len())..]
+                .find('\n')
+                .map_or(text.len(), |i| de + i);
+            if line_end < start || line_start > end {
+                continue;
+            }
+            let diag = self.diagnostic(&text, d);
+            let edit = |s: usize, e: usize, new: String| json!({ "changes": { uri.clone(): [{ "range": self.range(&text, s, e), "newText": new }] } });
+            let help = d.help.as_deref().unwrap_or("");
+            // "did you mean `#x`?": replace the reference.
+            if let Some(near) = between(help, "did you mean `#", "`?")
+                && d.span.is_some()
+            {
+                actions.push(json!({
+                    "title": format!("Use the declared id `#{near}`"),
+                    "kind": "quickfix", "diagnostics": [diag], "isPreferred": true,
+                    "edit": edit(ds, de, format!("#{near}")),
+                }));
+            }
+            if let Some(near) = between(help, "write `with #", "`") {
+                let line = &text[line_start..line_end];
+                if let Some(w) = line.find(" with ") {
+                    let s = line_start + w + " with ".len();
+                    let e = line[w + 6..]
+                        .find([';', '[', '\r'])
+                        .map_or(line_end, |i| s + i);
+                    actions.push(json!({
+                        "title": format!("Use the declared id `#{near}`"),
+                        "kind": "quickfix", "diagnostics": [diag],
+                        "edit": edit(s, e, format!("#{near}")),
+                    }));
+                }
+            }
+            // An undeclared control: declare it on the next line, in the same comment style.
+            let control = match d.code {
+                Code::UndeclaredControl => between(&d.message, "(#", ")").map(|id| {
+                    (
+                        id.to_string(),
+                        between(&d.message, "control `", "`")
+                            .unwrap_or(id)
+                            .to_string(),
+                    )
+                }),
+                Code::UndeclaredReference if d.message.starts_with("control `#") => {
+                    between(&d.message, "`#", "`").map(|id| (id.to_string(), id.to_string()))
+                }
+                _ => None,
+            };
+            if let Some((id, name)) = control {
+                let line = &text[line_start..line_end];
+                let prefix = line.find('@').map_or("", |i| &line[..i]);
+                let insert = format!("{prefix}@control {name} (#{id}): TODO what it does\n");
+                let next = (line_end + 1).min(text.len());
+                let insert = if line_end == text.len() {
+                    format!("\n{insert}")
+                } else {
+                    insert
+                };
+                actions.push(json!({
+                    "title": format!("Declare the control `#{id}`"),
+                    "kind": "quickfix", "diagnostics": [diag],
+                    "edit": edit(next, next, insert),
+                }));
+            }
+            // `@mitigates` without `with`: add one.
+            if d.code == Code::MissingClause && d.message.starts_with("`@mitigates`") {
+                let line = &text[line_start..line_end];
+                let end = line_start + line.trim_end().len();
+                let control = self
+                    .ws
+                    .model()
+                    .controls
+                    .first()
+                    .map_or("control", |c| c.id.as_str());
+                actions.push(json!({
+                    "title": "Add `with` and a control",
+                    "kind": "quickfix", "diagnostics": [diag],
+                    "edit": edit(end, end, format!(" with #{control}")),
+                }));
+            }
+        }
+        Ok(Value::Array(actions))
+    }
+
+    fn document_symbols(&self, p: &Value) -> Result<Value, Failure> {
+        let rel = self.doc_rel(p)?;
+        let text = self.text(&rel);
+        let mut symbols = Vec::new();
+        for e in self.ws.elements() {
+            for s in e.sources.iter().filter(|s| s.path == rel) {
+                let Some((start, end)) = line_span(&text, s.line, s.column) else {
+                    continue;
+                };
+                let range = self.range(&text, start, end);
+                symbols.push(json!({
+                    "name": e.name, "detail": format!("{} #{}", e.kind, e.id),
+                    "kind": symbol_kind(e.kind), "range": range, "selectionRange": range,
+                }));
+            }
+        }
+        Ok(Value::Array(symbols))
+    }
+
+    fn workspace_symbols(&self, p: &Value) -> Value {
+        let query = p
+            .get("query")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_lowercase();
+        let mut out = Vec::new();
+        for e in self.ws.elements() {
+            if !query.is_empty()
+                && !e.name.to_lowercase().contains(&query)
+                && !e.id.to_lowercase().contains(&query)
+            {
+                continue;
+            }
+            let Some(place) = self.ws.declaration(e.id).or_else(|| {
+                let s = e.sources.first()?;
+                let text = self.text(&s.path);
+                let (start, end) = line_span(&text, s.line, s.column)?;
+                Some(Place {
+                    path: s.path.clone(),
+                    start,
+                    end,
+                })
+            }) else {
+                continue;
+            };
+            out.push(json!({
+                "name": e.name, "kind": symbol_kind(e.kind),
+                "containerName": format!("{} #{}", e.kind, e.id),
+                "location": self.location(&place),
+            }));
+            if out.len() >= 1000 {
+                break;
+            }
+        }
+        Value::Array(out)
+    }
+}
+
+/// `{line, character}` of a JSON position.
+fn pos(v: Option<&Value>) -> Option<(u32, u32)> {
+    let v = v?;
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    Some((n("line")?, n("character")?))
+}
+
+/// The text between `open` and the next `close` in `s`.
+fn between<'s>(s: &'s str, open: &str, close: &str) -> Option<&'s str> {
+    let from = s.find(open)? + open.len();
+    let len = s[from..].find(close)?;
+    Some(&s[from..from + len])
+}
+
+/// Byte range of a diagnostic in `text`: its span, else its line from its column on, else the
+/// start of the file.
+fn span_of(text: &str, d: &Diagnostic) -> (usize, usize) {
+    if let Some(s) = d.span
+        && s.start <= s.end
+        && s.end <= text.len()
+    {
+        return (
+            crate::text::floor_char_boundary(text, s.start),
+            crate::text::floor_char_boundary(text, s.end),
+        );
+    }
+    d.location
+        .as_ref()
+        .and_then(|l| line_span(text, l.line, l.column))
+        .unwrap_or((0, 0))
+}
+
+/// From a 1-based line and character column to the end of that line.
+fn line_span(text: &str, line: u32, column: u32) -> Option<(usize, usize)> {
+    let line = (line as usize).checked_sub(1)?;
+    let mut start = 0;
+    for _ in 0..line {
+        start += text[start..].find('\n')? + 1;
+    }
+    let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let end = if text[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    };
+    let col = text[start..end]
+        .char_indices()
+        .nth((column as usize).saturating_sub(1))
+        .map_or(start, |(i, _)| start + i);
+    Some((col, end))
+}
+
+fn residual(r: crate::analysis::Residual) -> &'static str {
+    use crate::analysis::Residual::*;
+    match r {
+        Exposed => "exposed",
+        Open => "open",
+        Accepted => "accepted",
+        Transferred => "transferred",
+        Mitigated => "mitigated",
+    }
+}
+
+/// LSP's SymbolKind for an element kind.
+fn symbol_kind(kind: &str) -> u32 {
+    match kind {
+        "component" => 5, // Class
+        "boundary" => 3,  // Namespace
+        "actor" => 18,    // Object... close enough: Array is 18, Object 19
+        "threat" => 24,   // Event
+        "control" => 12,  // Function
+        _ => 13,          // Variable
+    }
+}
+
+/// The attribute keys offered inside `[...]`, with what they take.
+const KEYS: &[(&str, &str)] = &[
+    ("stride", "STRIDE letters or words: S, T, R, I, D, E"),
+    ("likelihood", "rare, unlikely, possible, likely, certain"),
+    ("impact", "negligible, minor, moderate, major, severe"),
+    ("severity", "a risk band: very-low to critical"),
+    ("status", "open, mitigated, accepted, transferred"),
+    ("owner", "who answers for it (@team)"),
+    ("expires", "YYYY-MM-DD: when an acceptance lapses"),
+    ("ticket", "an issue key or URL"),
+    ("cwe", "CWE numbers"),
+    ("capec", "CAPEC numbers"),
+    ("actor", "#actor: who carries the threat out"),
+    ("type", "process, store, external"),
+];
+
+/// What may follow the text `before` the cursor on its line.
+fn completions(ws: &Workspace, before: &str) -> Vec<Value> {
+    let word_start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+        .map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+    let trigger = before[..word_start].chars().next_back();
+    let item = |label: &str, kind: u32, detail: String| json!({ "label": label, "kind": kind, "detail": detail });
+    // `@tag`
+    if trigger == Some('@') {
+        let before_at = &before[..word_start - 1];
+        if before_at
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric())
+        {
+            return crate::annotation::Tag::SPELLINGS
+                .iter()
+                .filter(|(s, t)| t.as_str() == *s)
+                .map(|(s, _)| item(s, 14, format!("@{s} annotation")))
+                .collect();
+        }
+    }
+    // `#id`
+    if trigger == Some('#') {
+        return ws
+            .elements()
+            .iter()
+            .map(|e| item(e.id, 6, format!("{} {}", e.kind, e.name)))
+            .collect();
+    }
+    // Inside `[...]`: a key, or the value of one.
+    if let Some(open) = before.rfind('[')
+        && !before[open..].contains(']')
+    {
+        let inside = &before[open + 1..];
+        let part = inside.rsplit(';').next().unwrap_or(inside);
+        return match part.split_once(':') {
+            None => KEYS
+                .iter()
+                .map(|(k, d)| item(k, 10, (*d).to_string()))
+                .collect(),
+            Some((key, _)) => {
+                use crate::model::{Band, ElementType, Impact, Likelihood, Status, Stride};
+                let words: Vec<(String, String)> = match key.trim().to_ascii_lowercase().as_str() {
+                    "stride" | "category" | "categories" => Stride::ALL
+                        .iter()
+                        .map(|s| (s.letter().to_string(), s.title().to_string()))
+                        .collect(),
+                    "likelihood" | "probability" => scale(
+                        Likelihood::ALL.iter().map(|l| (l.as_str(), l.rank())),
+                        "likelihood",
+                    ),
+                    "impact" => scale(Impact::ALL.iter().map(|l| (l.as_str(), l.rank())), "impact"),
+                    "severity" | "priority" => {
+                        scale(Band::ALL.iter().map(|l| (l.as_str(), l.rank())), "band")
+                    }
+                    "status" => scale(Status::ALL.iter().map(|l| (l.as_str(), l.rank())), "status"),
+                    "type" | "kind" => scale(
+                        ElementType::ALL.iter().map(|l| (l.as_str(), l.rank())),
+                        "element type",
+                    ),
+                    "actor" => ws
+                        .model()
+                        .actors
+                        .iter()
+                        .map(|a| (format!("#{}", a.id), a.name.clone()))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                words.iter().map(|(w, d)| item(w, 12, d.clone())).collect()
+            }
+        };
+    }
+    Vec::new()
+}
+
+fn scale<'a>(items: impl Iterator<Item = (&'a str, u8)>, what: &str) -> Vec<(String, String)> {
+    items
+        .map(|(w, n)| (w.to_string(), format!("{what} {n} of 5")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_utf16_units_or_bytes() {
+        let text = "a\n// é😀 #x\n";
+        let x = text.find("#x").expect("there");
+        assert_eq!(position(text, x, Encoding::Utf16), (1, 7));
+        assert_eq!(position(text, x, Encoding::Utf8), (1, 10));
+        assert_eq!(offset(text, 1, 7, Encoding::Utf16), x);
+        assert_eq!(offset(text, 1, 10, Encoding::Utf8), x);
+        // Inside the surrogate pair or the UTF-8 sequence: the character's start.
+        assert_eq!(
+            offset(text, 1, 5, Encoding::Utf16),
+            text.find('😀').expect("there")
+        );
+        assert_eq!(
+            offset(text, 1, 4, Encoding::Utf8),
+            text.find('é').expect("there")
+        );
+        // Past the line or the text: clamped.
+        assert_eq!(offset(text, 1, 999, Encoding::Utf16), text.len() - 1);
+        assert_eq!(offset(text, 99, 0, Encoding::Utf16), text.len());
+    }
+
+    #[test]
+    fn file_uris_round_trip() {
+        let p = Path::new("/tmp/a b/é.py");
+        let uri = path_to_uri(p);
+        assert_eq!(uri, "file:///tmp/a%20b/%C3%A9.py");
+        assert_eq!(uri_to_path(&uri).as_deref(), Some(p));
+        assert_eq!(uri_to_path("untitled:1"), None);
+    }
+}
