@@ -411,8 +411,13 @@ fn completion_rename_and_code_actions() {
     c.initialize(json!({}));
     let draft = "# @\n# x #\n# @threat T (#t) [lik\n# @threat U (#u) [likelihood: \n";
     c.open("draft.py", draft);
+    // A list, or a CompletionList with `items`.
     let labels = |v: Value| -> Vec<String> {
-        v["items"]
+        let items = match v.get("items") {
+            Some(items) => items.clone(),
+            None => v,
+        };
+        items
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -579,7 +584,7 @@ fn positions_and_hostile_messages() {
                 "uni.py",
                 0,
                 col as u32 + 1,
-                json!({}),
+                json!({ "context": { "includeDeclaration": true } }),
             )
             .expect("refs");
         let here = refs

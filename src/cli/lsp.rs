@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
-use serde_json::{Value, json};
+use lsp_types::{self as lsp, Uri};
+use serde_json::Value;
 
 use super::RootArgs;
 use crate::diagnostic::{Code, Diagnostic, Severity};
@@ -156,7 +157,7 @@ struct Server {
     roots: Vec<PathBuf>,
     enc: Encoding,
     /// Open documents by path relative to the root: the URI the client used, and the text.
-    docs: BTreeMap<String, (String, String)>,
+    docs: BTreeMap<String, (Uri, String)>,
     /// Diagnostics last published, by path.
     published: BTreeMap<String, Vec<Diagnostic>>,
 }
@@ -164,55 +165,90 @@ struct Server {
 /// A request that cannot be answered: its error code and message.
 type Failure = (ErrorCode, String);
 
+fn failed(message: impl Into<String>) -> Failure {
+    (ErrorCode::RequestFailed, message.into())
+}
+
+/// The capabilities announced in `initialize`'s answer.
+fn capabilities(enc: Encoding) -> lsp::ServerCapabilities {
+    lsp::ServerCapabilities {
+        position_encoding: Some(match enc {
+            Encoding::Utf8 => lsp::PositionEncodingKind::UTF8,
+            Encoding::Utf16 => lsp::PositionEncodingKind::UTF16,
+        }),
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(
+            lsp::TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
+                save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
+                ..Default::default()
+            },
+        )),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        completion_provider: Some(lsp::CompletionOptions {
+            trigger_characters: Some(
+                ["@", "#", "[", ":", ";", " ", ","]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            ..Default::default()
+        }),
+        rename_provider: Some(lsp::OneOf::Left(true)),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
+            lsp::CodeActionOptions {
+                code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                ..Default::default()
+            },
+        )),
+        document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        workspace_symbol_provider: Some(lsp::OneOf::Left(true)),
+        ..Default::default()
+    }
+}
+
 pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
     let (conn, io) = Connection::stdio();
     let (id, params) = conn
         .initialize_start()
         .context("waiting for `initialize`")?;
-    let enc = match params
-        .pointer("/capabilities/general/positionEncodings")
-        .and_then(Value::as_array)
-        .is_some_and(|list| list.iter().any(|e| e == "utf-8"))
-    {
-        true => Encoding::Utf8,
-        false => Encoding::Utf16,
+    let params: lsp::InitializeParams =
+        serde_json::from_value(params).context("reading `initialize`")?;
+    let utf8 = params
+        .capabilities
+        .general
+        .as_ref()
+        .and_then(|g| g.position_encodings.as_ref())
+        .is_some_and(|list| list.contains(&lsp::PositionEncodingKind::UTF8));
+    let enc = if utf8 {
+        Encoding::Utf8
+    } else {
+        Encoding::Utf16
     };
+    #[allow(deprecated)] // `rootUri` and `rootPath`: older clients send only those.
     let client_root = params
-        .pointer("/workspaceFolders/0/uri")
-        .or_else(|| params.get("rootUri"))
-        .and_then(Value::as_str)
+        .workspace_folders
+        .as_ref()
+        .and_then(|f| f.first())
+        .map(|f| f.uri.as_str())
+        .or(params.root_uri.as_ref().map(|u| u.as_str()))
         .and_then(uri_to_path)
-        .or_else(|| {
-            params
-                .get("rootPath")
-                .and_then(Value::as_str)
-                .map(PathBuf::from)
-        });
+        .or_else(|| params.root_path.as_ref().map(PathBuf::from));
     let root = match (&args.root.repo, &args.root.path, client_root) {
         (Some(dir), _, _) | (None, Some(dir), _) => dir.clone(),
         (None, None, Some(dir)) => dir,
         (None, None, None) => std::env::current_dir().context("the current folder")?,
     };
-    let capabilities = json!({
-        "positionEncoding": match enc { Encoding::Utf8 => "utf-8", Encoding::Utf16 => "utf-16" },
-        "textDocumentSync": { "openClose": true, "change": 2, "save": { "includeText": false } },
-        "definitionProvider": true,
-        "referencesProvider": true,
-        "hoverProvider": true,
-        "completionProvider": { "triggerCharacters": ["@", "#", "[", ":", ";", " ", ","] },
-        "renameProvider": { "prepareProvider": false },
-        "codeActionProvider": { "codeActionKinds": ["quickfix"] },
-        "documentSymbolProvider": true,
-        "workspaceSymbolProvider": true,
-    });
-    conn.initialize_finish(
-        id,
-        json!({
-            "capabilities": capabilities,
-            "serverInfo": { "name": "threatmark", "version": env!("CARGO_PKG_VERSION") },
+    let answer = lsp::InitializeResult {
+        capabilities: capabilities(enc),
+        server_info: Some(lsp::ServerInfo {
+            name: "threatmark".to_string(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }),
-    )
-    .context("answering `initialize`")?;
+    };
+    conn.initialize_finish(id, serde_json::to_value(answer)?)
+        .context("answering `initialize`")?;
     let started = std::time::Instant::now();
     let ws = Workspace::open(&root, args.root.config.as_deref())
         .with_context(|| format!("loading {}", root.display()))?;
@@ -242,6 +278,16 @@ pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
     drop(conn);
     io.join().context("closing stdio")?;
     Ok(crate::exit::OK)
+}
+
+/// A request's parameters, or InvalidParams.
+fn params<P: serde::de::DeserializeOwned>(req: Request) -> Result<P, Failure> {
+    serde_json::from_value(req.params)
+        .map_err(|e| (ErrorCode::InvalidParams, format!("{}: {e}", req.method)))
+}
+
+fn to_json<R: serde::Serialize>(r: R) -> Result<Value, Failure> {
+    serde_json::to_value(r).map_err(|e| failed(e.to_string()))
 }
 
 impl Server {
@@ -276,23 +322,23 @@ impl Server {
         let _ = self.conn.sender.send(msg);
     }
 
-    fn notify(&self, method: &str, params: Value) {
+    fn notify<N: lsp::notification::Notification>(&self, params: N::Params) {
         self.send(Message::Notification(Notification::new(
-            method.to_string(),
+            N::METHOD.to_string(),
             params,
         )));
     }
 
     fn log(&self, message: &str) {
-        self.notify(
-            "window/logMessage",
-            json!({ "type": 4, "message": message }),
-        );
+        self.notify::<lsp::notification::LogMessage>(lsp::LogMessageParams {
+            typ: lsp::MessageType::LOG,
+            message: message.to_string(),
+        });
     }
 
     /// The path of a document relative to the root, if it is in the workspace.
-    fn rel(&self, uri: &str) -> Option<String> {
-        let path = uri_to_path(uri)?;
+    fn rel(&self, uri: &Uri) -> Option<String> {
+        let path = uri_to_path(uri.as_str())?;
         for root in &self.roots {
             if let Ok(rel) = path.strip_prefix(root) {
                 let parts: Option<Vec<&str>> = rel
@@ -308,23 +354,19 @@ impl Server {
         None
     }
 
-    fn uri_of(&self, rel: &str) -> String {
+    fn uri_of(&self, rel: &str) -> Option<Uri> {
         match self.docs.get(rel) {
-            Some((uri, _)) => uri.clone(),
-            None => path_to_uri(&self.roots[0].join(rel)),
+            Some((uri, _)) => Some(uri.clone()),
+            None => path_to_uri(&self.roots[0].join(rel)).parse().ok(),
         }
     }
 
     /// `rel` of the document a request names, or an error for a document outside the root.
-    fn doc_rel(&self, params: &Value) -> Result<String, Failure> {
-        let uri = params
-            .pointer("/textDocument/uri")
-            .and_then(Value::as_str)
-            .ok_or((ErrorCode::InvalidParams, "no textDocument.uri".to_string()))?;
-        self.rel(uri).ok_or_else(|| {
+    fn doc_rel(&self, doc: &lsp::TextDocumentIdentifier) -> Result<String, Failure> {
+        self.rel(&doc.uri).ok_or_else(|| {
             (
                 ErrorCode::InvalidParams,
-                format!("{uri} is not in the workspace"),
+                format!("{} is not in the workspace", doc.uri.as_str()),
             )
         })
     }
@@ -337,87 +379,82 @@ impl Server {
         }
     }
 
-    /// The document and the byte offset of a request's `position`.
-    fn at(&self, params: &Value) -> Result<(String, String, usize), Failure> {
-        let rel = self.doc_rel(params)?;
+    /// The document and the byte offset of a request's position.
+    fn at(&self, p: &lsp::TextDocumentPositionParams) -> Result<(String, String, usize), Failure> {
+        let rel = self.doc_rel(&p.text_document)?;
         let text = self.text(&rel);
-        let (line, col) = pos(params.get("position"))
-            .ok_or((ErrorCode::InvalidParams, "no position".to_string()))?;
-        let at = offset(&text, line, col, self.enc);
+        let at = self.offset(&text, p.position);
         Ok((rel, text, at))
     }
 
-    fn range(&self, text: &str, start: usize, end: usize) -> Value {
-        let (sl, sc) = position(text, start, self.enc);
-        let (el, ec) = position(text, end.max(start), self.enc);
-        json!({ "start": { "line": sl, "character": sc }, "end": { "line": el, "character": ec } })
+    fn offset(&self, text: &str, p: lsp::Position) -> usize {
+        offset(text, p.line, p.character, self.enc)
     }
 
-    fn location(&self, place: &Place) -> Value {
+    fn range(&self, text: &str, start: usize, end: usize) -> lsp::Range {
+        let (sl, sc) = position(text, start, self.enc);
+        let (el, ec) = position(text, end.max(start), self.enc);
+        lsp::Range::new(lsp::Position::new(sl, sc), lsp::Position::new(el, ec))
+    }
+
+    fn location(&self, place: &Place) -> Option<lsp::Location> {
         let text = self.text(&place.path);
-        json!({ "uri": self.uri_of(&place.path), "range": self.range(&text, place.start, place.end) })
+        Some(lsp::Location::new(
+            self.uri_of(&place.path)?,
+            self.range(&text, place.start, place.end),
+        ))
     }
 
     fn notification(&mut self, n: Notification) {
-        let p = &n.params;
-        let uri = p.pointer("/textDocument/uri").and_then(Value::as_str);
-        match n.method.as_str() {
-            "textDocument/didOpen"
-            | "textDocument/didChange"
-            | "textDocument/didClose"
-            | "textDocument/didSave" => {
-                let Some(uri) = uri else { return };
-                let Some(rel) = self.rel(uri) else {
-                    self.log(&format!(
-                        "threatmark: {uri} is outside the workspace; ignored"
-                    ));
-                    return;
-                };
-                let text = match n.method.as_str() {
-                    "textDocument/didOpen" => p
-                        .pointer("/textDocument/text")
-                        .and_then(Value::as_str)
-                        .map(str::to_string),
-                    "textDocument/didChange" => match self.docs.get(&rel) {
-                        Some((_, old)) => self.changed(old, p.get("contentChanges")),
-                        None => {
-                            self.log(&format!(
-                                "threatmark: change to {uri}, which is not open; ignored"
-                            ));
-                            return;
-                        }
-                    },
-                    "textDocument/didClose" => {
-                        self.docs.remove(&rel);
-                        None
-                    }
-                    // Saved: the open text is already in the workspace.
-                    _ => return,
-                };
-                if let Some(text) = &text {
-                    self.docs
-                        .insert(rel.clone(), (uri.to_string(), text.clone()));
-                }
-                if self.ws.update(&rel, text.as_deref()) {
-                    self.publish();
-                } else {
-                    self.log(&format!(
-                        "threatmark: {uri} is not a file the configuration scans"
-                    ));
+        use lsp::notification::{
+            DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument,
+            DidOpenTextDocument, Notification as _,
+        };
+        let Notification { method, params } = n;
+        let (uri, text) = match method.as_str() {
+            DidOpenTextDocument::METHOD => {
+                match serde_json::from_value::<lsp::DidOpenTextDocumentParams>(params) {
+                    Ok(p) => (p.text_document.uri, Some(p.text_document.text)),
+                    Err(e) => return self.log(&format!("threatmark: {method}: {e}")),
                 }
             }
-            "workspace/didChangeWatchedFiles" => {
-                let changes = p
-                    .get("changes")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+            DidChangeTextDocument::METHOD => {
+                let p = match serde_json::from_value::<lsp::DidChangeTextDocumentParams>(params) {
+                    Ok(p) => p,
+                    Err(e) => return self.log(&format!("threatmark: {method}: {e}")),
+                };
+                let uri = p.text_document.uri;
+                let Some(rel) = self.rel(&uri) else {
+                    return self.log(&format!(
+                        "threatmark: {} is outside the workspace; ignored",
+                        uri.as_str()
+                    ));
+                };
+                let Some((_, old)) = self.docs.get(&rel) else {
+                    return self.log(&format!(
+                        "threatmark: change to {}, which is not open; ignored",
+                        uri.as_str()
+                    ));
+                };
+                match self.changed(old, &p.content_changes) {
+                    Some(text) => (uri, Some(text)),
+                    None => return,
+                }
+            }
+            DidCloseTextDocument::METHOD => {
+                match serde_json::from_value::<lsp::DidCloseTextDocumentParams>(params) {
+                    Ok(p) => (p.text_document.uri, None),
+                    Err(e) => return self.log(&format!("threatmark: {method}: {e}")),
+                }
+            }
+            DidChangeWatchedFiles::METHOD => {
+                let Ok(p) = serde_json::from_value::<lsp::DidChangeWatchedFilesParams>(params)
+                else {
+                    return;
+                };
                 let mut any = false;
-                for c in changes {
-                    if let Some(rel) = c
-                        .get("uri")
-                        .and_then(Value::as_str)
-                        .and_then(|u| self.rel(u))
+                for c in p.changes {
+                    if let Some(rel) = self.rel(&c.uri)
                         && !self.docs.contains_key(&rel)
                     {
                         any |= self.ws.update(&rel, None);
@@ -426,29 +463,54 @@ impl Server {
                 if any {
                     self.publish();
                 }
+                return;
             }
-            _ => {}
+            // Saved: the open text is already in the workspace.
+            _ => return,
+        };
+        let Some(rel) = self.rel(&uri) else {
+            return self.log(&format!(
+                "threatmark: {} is outside the workspace; ignored",
+                uri.as_str()
+            ));
+        };
+        match &text {
+            Some(text) => {
+                self.docs.insert(rel.clone(), (uri.clone(), text.clone()));
+            }
+            None => {
+                self.docs.remove(&rel);
+            }
+        }
+        if self.ws.update(&rel, text.as_deref()) {
+            self.publish();
+        } else {
+            self.log(&format!(
+                "threatmark: {} is not a file the configuration scans",
+                uri.as_str()
+            ));
         }
     }
 
     /// The text after `didChange`'s content changes, applied in order; `None` when one is not
     /// understood (the text is then left as it was, and the change logged).
-    fn changed(&self, old: &str, changes: Option<&Value>) -> Option<String> {
+    fn changed(
+        &self,
+        old: &str,
+        changes: &[lsp::TextDocumentContentChangeEvent],
+    ) -> Option<String> {
         let mut text = old.to_string();
-        for change in changes.and_then(Value::as_array)? {
-            let new = change.get("text").and_then(Value::as_str)?;
-            match change.get("range") {
-                None | Some(Value::Null) => text = new.to_string(),
+        for change in changes {
+            match change.range {
+                None => text = change.text.clone(),
                 Some(range) => {
-                    let (sl, sc) = pos(range.get("start"))?;
-                    let (el, ec) = pos(range.get("end"))?;
-                    let start = offset(&text, sl, sc, self.enc);
-                    let end = offset(&text, el, ec, self.enc);
+                    let start = self.offset(&text, range.start);
+                    let end = self.offset(&text, range.end);
                     if start > end {
                         self.log("threatmark: a change whose range ends before it starts; ignored");
                         return None;
                     }
-                    text.replace_range(start..end, new);
+                    text.replace_range(start..end, &change.text);
                 }
             }
         }
@@ -478,10 +540,12 @@ impl Server {
         }
         for (path, diags) in changed {
             let text = self.text(&path);
-            let items: Vec<Value> = diags.iter().map(|d| self.diagnostic(&text, d)).collect();
-            self.notify(
-                "textDocument/publishDiagnostics",
-                json!({ "uri": self.uri_of(&path), "diagnostics": items }),
+            let Some(uri) = self.uri_of(&path) else {
+                continue;
+            };
+            let items = diags.iter().map(|d| self.diagnostic(&text, d)).collect();
+            self.notify::<lsp::notification::PublishDiagnostics>(
+                lsp::PublishDiagnosticsParams::new(uri, items, None),
             );
             if diags.is_empty() {
                 self.published.remove(&path);
@@ -493,12 +557,12 @@ impl Server {
 
     /// One diagnostic in LSP's terms: the span (else the located line), the code, the
     /// severity, the message with its label and help.
-    fn diagnostic(&self, text: &str, d: &Diagnostic) -> Value {
+    fn diagnostic(&self, text: &str, d: &Diagnostic) -> lsp::Diagnostic {
         let (start, end) = span_of(text, d);
         let severity = match d.severity {
-            Severity::Error => 1,
-            Severity::Warning => 2,
-            Severity::Note => 3,
+            Severity::Error => lsp::DiagnosticSeverity::ERROR,
+            Severity::Warning => lsp::DiagnosticSeverity::WARNING,
+            Severity::Note => lsp::DiagnosticSeverity::INFORMATION,
         };
         let mut message = d.message.clone();
         if let Some(label) = &d.label {
@@ -507,27 +571,34 @@ impl Server {
         if let Some(help) = &d.help {
             message.push_str(&format!("\nhelp: {help}"));
         }
-        json!({
-            "range": self.range(text, start, end),
-            "severity": severity,
-            "code": d.code.as_str(),
-            "source": "threatmark",
-            "message": message,
-        })
+        lsp::Diagnostic {
+            range: self.range(text, start, end),
+            severity: Some(severity),
+            code: Some(lsp::NumberOrString::String(d.code.as_str().to_string())),
+            source: Some("threatmark".to_string()),
+            message,
+            ..Default::default()
+        }
     }
 
     fn request(&mut self, req: Request) -> Result<Value, Failure> {
-        let p = &req.params;
+        use lsp::request::{
+            CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest,
+            References, Rename, Request as _, WorkspaceSymbolRequest,
+        };
         match req.method.as_str() {
-            "textDocument/definition" => self.definition(p),
-            "textDocument/references" => self.references(p),
-            "textDocument/hover" => self.hover(p),
-            "textDocument/completion" => self.completion(p),
-            "textDocument/rename" => self.rename(p),
-            "textDocument/codeAction" => self.code_action(p),
-            "textDocument/documentSymbol" => self.document_symbols(p),
-            "workspace/symbol" => Ok(self.workspace_symbols(p)),
-            other => Err((ErrorCode::MethodNotFound, format!("unknown method {other}"))),
+            GotoDefinition::METHOD => to_json(self.definition(params(req)?)?),
+            References::METHOD => to_json(self.references(params(req)?)?),
+            HoverRequest::METHOD => to_json(self.hover(params(req)?)?),
+            Completion::METHOD => to_json(self.completion(params(req)?)?),
+            Rename::METHOD => to_json(self.rename(params(req)?)?),
+            CodeActionRequest::METHOD => to_json(self.code_action(params(req)?)?),
+            DocumentSymbolRequest::METHOD => to_json(self.document_symbols(params(req)?)?),
+            WorkspaceSymbolRequest::METHOD => to_json(self.workspace_symbols(params(req)?)),
+            other => Err((
+                ErrorCode::MethodNotFound,
+                format!("unknown method {}", escape::printable(other)),
+            )),
         }
     }
 
@@ -546,10 +617,11 @@ impl Server {
         }
         if start > 0 && b[start - 1] == b'#' && end > start {
             let id = text[start..end].trim_end_matches(['.', ':']).to_string();
-            return Some((id.clone(), start - 1, start + id.len()));
+            let end = start + id.len();
+            return Some((id, start - 1, end));
         }
         // `#` itself under the cursor.
-        if at < b.len() && b[at] == b'#' && at + 1 < b.len() && is_id_byte(b[at + 1]) {
+        if at + 1 < b.len() && b[at] == b'#' && is_id_byte(b[at + 1]) {
             return self.target(text, at + 1);
         }
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -570,21 +642,21 @@ impl Server {
         best
     }
 
-    fn definition(&self, p: &Value) -> Result<Value, Failure> {
-        let (_, text, at) = self.at(p)?;
+    fn definition(&self, p: lsp::GotoDefinitionParams) -> Result<Option<lsp::Location>, Failure> {
+        let (_, text, at) = self.at(&p.text_document_position_params)?;
         let Some((id, _, _)) = self.target(&text, at) else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
         Ok(self
             .ws
             .declaration(&id)
-            .map_or(Value::Null, |place| self.location(&place)))
+            .and_then(|place| self.location(&place)))
     }
 
-    fn references(&self, p: &Value) -> Result<Value, Failure> {
-        let (_, text, at) = self.at(p)?;
+    fn references(&self, p: lsp::ReferenceParams) -> Result<Option<Vec<lsp::Location>>, Failure> {
+        let (_, text, at) = self.at(&p.text_document_position)?;
         let Some((id, _, _)) = self.target(&text, at) else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
         let mut places = self.ws.references(&id);
         if let Some(e) = self.ws.element(&id) {
@@ -592,18 +664,18 @@ impl Server {
         }
         places.sort();
         places.dedup();
-        Ok(Value::Array(
-            places.iter().map(|pl| self.location(pl)).collect(),
+        Ok(Some(
+            places.iter().filter_map(|pl| self.location(pl)).collect(),
         ))
     }
 
-    fn hover(&self, p: &Value) -> Result<Value, Failure> {
-        let (_, text, at) = self.at(p)?;
+    fn hover(&self, p: lsp::HoverParams) -> Result<Option<lsp::Hover>, Failure> {
+        let (_, text, at) = self.at(&p.text_document_position_params)?;
         let Some((id, start, end)) = self.target(&text, at) else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
         let Some(e) = self.ws.element(&id) else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
         let md = escape::markdown;
         let mut out = format!("**{}** `#{}` ({})\n\n", md(e.name), e.id, e.kind);
@@ -616,11 +688,11 @@ impl Server {
             let titles: Vec<&str> = a.stride.iter().map(|s| s.title()).collect();
             out.push_str(&format!("- STRIDE: {letters} ({})\n", titles.join(", ")));
         }
-        if let Some(t) = self
+        let assessed = self
             .ws
             .analysis()
-            .and_then(|an| an.threats.iter().find(|t| t.threat == e.id))
-        {
+            .and_then(|an| an.threats.iter().find(|t| t.threat == e.id));
+        if let Some(t) = assessed {
             if let Some(r) = &t.risk {
                 out.push_str(&format!("- risk: {} ({})\n", r.score, r.band.as_str()));
             }
@@ -629,14 +701,13 @@ impl Server {
         if let Some(owner) = &a.owner {
             out.push_str(&format!("- owner: {}\n", md(owner)));
         }
-        let model = self.ws.model();
-        let mitigations: Vec<String> = model
+        let mitigations: Vec<String> = self
+            .ws
+            .model()
             .mitigations
             .iter()
             .filter(|m| {
-                [&m.link.threat, &m.link.control, &m.link.component]
-                    .iter()
-                    .any(|x| **x == e.id)
+                [&m.link.threat, &m.link.control, &m.link.component].contains(&&e.id.to_string())
             })
             .map(|m| {
                 format!(
@@ -648,72 +719,67 @@ impl Server {
         if !mitigations.is_empty() {
             out.push_str(&format!("- mitigations: {}\n", mitigations.join("; ")));
         }
-        match e.sources.iter().find(|_| e.declared) {
+        match e.sources.first().filter(|_| e.declared) {
             Some(s) => out.push_str(&format!("- declared at {}:{}\n", md(&s.path), s.line)),
             None => out.push_str("- never declared\n"),
         }
-        Ok(json!({
-            "contents": { "kind": "markdown", "value": out },
-            "range": self.range(&text, start, end),
+        Ok(Some(lsp::Hover {
+            contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+                kind: lsp::MarkupKind::Markdown,
+                value: out,
+            }),
+            range: Some(self.range(&text, start, end)),
         }))
     }
 
-    fn completion(&self, p: &Value) -> Result<Value, Failure> {
-        let (_, text, at) = self.at(p)?;
+    fn completion(&self, p: lsp::CompletionParams) -> Result<lsp::CompletionResponse, Failure> {
+        let (_, text, at) = self.at(&p.text_document_position)?;
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let before = &text[line_start..at];
-        let items = completions(&self.ws, before);
-        Ok(json!({ "isIncomplete": false, "items": items }))
+        let items = completions(&self.ws, &text[line_start..at]);
+        Ok(lsp::CompletionResponse::Array(items))
     }
 
-    fn rename(&self, p: &Value) -> Result<Value, Failure> {
-        let (_, text, at) = self.at(p)?;
-        let new = p
-            .get("newName")
-            .and_then(Value::as_str)
-            .ok_or((ErrorCode::InvalidParams, "no newName".to_string()))?;
-        let new = new.strip_prefix('#').unwrap_or(new);
+    fn rename(&self, p: lsp::RenameParams) -> Result<lsp::WorkspaceEdit, Failure> {
+        let (_, text, at) = self.at(&p.text_document_position)?;
+        let new = p.new_name.strip_prefix('#').unwrap_or(&p.new_name);
         let Some((id, _, _)) = self.target(&text, at) else {
-            return Err((
-                ErrorCode::RequestFailed,
-                "no #id here to rename".to_string(),
-            ));
+            return Err(failed("no #id or element name here to rename"));
         };
         if !crate::model::ids::is_valid_id(new) {
-            return Err((
-                ErrorCode::RequestFailed,
-                format!(
-                    "`{}` is not an id: use letters, digits, `_`, `-`, `.` and `:`",
-                    escape::printable(new)
-                ),
-            ));
+            return Err(failed(format!(
+                "`{}` is not an id: use letters, digits, `_`, `-`, `.` and `:`",
+                escape::printable(new)
+            )));
         }
         if new != id && self.ws.element(new).is_some() {
-            return Err((
-                ErrorCode::RequestFailed,
-                format!("`#{new}` is already taken"),
-            ));
+            return Err(failed(format!("`#{new}` is already taken")));
         }
-        let mut changes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        #[allow(clippy::mutable_key_type)] // Uri's hash does not change.
+        let mut changes: std::collections::HashMap<Uri, Vec<lsp::TextEdit>> = Default::default();
         for place in self.ws.references(&id) {
             let text = self.text(&place.path);
-            changes
-                .entry(self.uri_of(&place.path))
-                .or_default()
-                .push(json!({ "range": self.range(&text, place.start, place.end), "newText": format!("#{new}") }));
+            let Some(uri) = self.uri_of(&place.path) else {
+                continue;
+            };
+            changes.entry(uri).or_default().push(lsp::TextEdit::new(
+                self.range(&text, place.start, place.end),
+                format!("#{new}"),
+            ));
         }
-        Ok(json!({ "changes": changes }))
+        Ok(lsp::WorkspaceEdit::new(changes))
     }
 
-    fn code_action(&self, p: &Value) -> Result<Value, Failure> {
-        let rel = self.doc_rel(p)?;
+    fn code_action(
+        &self,
+        p: lsp::CodeActionParams,
+    ) -> Result<Vec<lsp::CodeActionOrCommand>, Failure> {
+        let rel = self.doc_rel(&p.text_document)?;
         let text = self.text(&rel);
-        let range = p.get("range");
-        let start = pos(range.and_then(|r| r.get("start")))
-            .map_or(0, |(l, c)| offset(&text, l, c, self.enc));
-        let end = pos(range.and_then(|r| r.get("end")))
-            .map_or(text.len(), |(l, c)| offset(&text, l, c, self.enc));
-        let uri = self.uri_of(&rel);
+        let start = self.offset(&text, p.range.start);
+        let end = self.offset(&text, p.range.end);
+        let Some(uri) = self.uri_of(&rel) else {
+            return Ok(Vec::new());
+        };
         let mut actions = Vec::new();
         for d in self
             .ws
@@ -723,50 +789,54 @@ impl Server {
             .flatten()
         {
             let (ds, de) = span_of(&text, d);
-            // The diagnostic's line, to compare with the requested range.
-            let line_start = text[..ds.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = text[de.min(text.len())..]
-                .find('\n')
-                .map_or(text.len(), |i| de + i);
+            // The diagnostic's lines, to compare with the requested range.
+            let line_start = text[..ds].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[de..].find('\n').map_or(text.len(), |i| de + i);
             if line_end < start || line_start > end {
                 continue;
             }
+            let line = &text[line_start..line_end];
             let diag = self.diagnostic(&text, d);
-            let edit = |s: usize, e: usize, new: String| json!({ "changes": { uri.clone(): [{ "range": self.range(&text, s, e), "newText": new }] } });
+            let action = |title: String, s: usize, e: usize, new: String, preferred: bool| {
+                #[allow(clippy::mutable_key_type)] // Uri's hash does not change.
+                let changes = std::iter::once((
+                    uri.clone(),
+                    vec![lsp::TextEdit::new(self.range(&text, s, e), new)],
+                ))
+                .collect();
+                lsp::CodeAction {
+                    title,
+                    kind: Some(lsp::CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![diag.clone()]),
+                    edit: Some(lsp::WorkspaceEdit::new(changes)),
+                    is_preferred: preferred.then_some(true),
+                    ..Default::default()
+                }
+            };
             let help = d.help.as_deref().unwrap_or("");
-            // "did you mean `#x`?": replace the reference.
+            // "did you mean `#x`?" (a reference one edit away from an id): replace it.
             if let Some(near) = between(help, "did you mean `#", "`?")
                 && d.span.is_some()
             {
-                actions.push(json!({
-                    "title": format!("Use the declared id `#{near}`"),
-                    "kind": "quickfix", "diagnostics": [diag], "isPreferred": true,
-                    "edit": edit(ds, de, format!("#{near}")),
-                }));
+                let title = format!("Use the declared id `#{near}`");
+                actions.push(action(title, ds, de, format!("#{near}"), true));
             }
-            if let Some(near) = between(help, "write `with #", "`") {
-                let line = &text[line_start..line_end];
-                if let Some(w) = line.find(" with ") {
-                    let s = line_start + w + " with ".len();
-                    let e = line[w + 6..]
-                        .find([';', '[', '\r'])
-                        .map_or(line_end, |i| s + i);
-                    actions.push(json!({
-                        "title": format!("Use the declared id `#{near}`"),
-                        "kind": "quickfix", "diagnostics": [diag],
-                        "edit": edit(s, e, format!("#{near}")),
-                    }));
-                }
+            // A `with` that names a declared control by another name: use its id.
+            if let Some(near) = between(help, "write `with #", "`")
+                && let Some(w) = line.find(" with ")
+            {
+                let s = line_start + w + " with ".len();
+                let e = text[s..line_end]
+                    .find([';', '[', '\r'])
+                    .map_or(line_end, |i| s + i);
+                let title = format!("Use the declared id `#{near}`");
+                actions.push(action(title, s, e, format!("#{near}"), true));
             }
             // An undeclared control: declare it on the next line, in the same comment style.
             let control = match d.code {
                 Code::UndeclaredControl => between(&d.message, "(#", ")").map(|id| {
-                    (
-                        id.to_string(),
-                        between(&d.message, "control `", "`")
-                            .unwrap_or(id)
-                            .to_string(),
-                    )
+                    let name = between(&d.message, "control `", "`").unwrap_or(id);
+                    (id.to_string(), name.to_string())
                 }),
                 Code::UndeclaredReference if d.message.starts_with("control `#") => {
                     between(&d.message, "`#", "`").map(|id| (id.to_string(), id.to_string()))
@@ -774,43 +844,42 @@ impl Server {
                 _ => None,
             };
             if let Some((id, name)) = control {
-                let line = &text[line_start..line_end];
                 let prefix = line.find('@').map_or("", |i| &line[..i]);
-                let insert = format!("{prefix}@control {name} (#{id}): TODO what it does\n");
-                let next = (line_end + 1).min(text.len());
-                let insert = if line_end == text.len() {
-                    format!("\n{insert}")
-                } else {
-                    insert
-                };
-                actions.push(json!({
-                    "title": format!("Declare the control `#{id}`"),
-                    "kind": "quickfix", "diagnostics": [diag],
-                    "edit": edit(next, next, insert),
-                }));
+                let mut insert = format!("{prefix}@control {name} (#{id}): TODO what it does\n");
+                let at = (line_end + 1).min(text.len());
+                if line_end == text.len() {
+                    insert.insert(0, '\n');
+                }
+                let title = format!("Declare the control `#{id}`");
+                actions.push(action(title, at, at, insert, false));
             }
-            // `@mitigates` without `with`: add one.
+            // `@mitigates` without `with`: add one, naming a declared control.
             if d.code == Code::MissingClause && d.message.starts_with("`@mitigates`") {
-                let line = &text[line_start..line_end];
-                let end = line_start + line.trim_end().len();
+                let e = line_start + line.trim_end().len();
                 let control = self
                     .ws
                     .model()
                     .controls
-                    .first()
+                    .iter()
+                    .find(|c| c.declared)
                     .map_or("control", |c| c.id.as_str());
-                actions.push(json!({
-                    "title": "Add `with` and a control",
-                    "kind": "quickfix", "diagnostics": [diag],
-                    "edit": edit(end, end, format!(" with #{control}")),
-                }));
+                let title = "Add `with` and a control".to_string();
+                actions.push(action(title, e, e, format!(" with #{control}"), false));
             }
         }
-        Ok(Value::Array(actions))
+        // The same fix offered by two diagnostics of one line is offered once.
+        actions.dedup_by(|a, b| a.title == b.title);
+        Ok(actions
+            .into_iter()
+            .map(lsp::CodeActionOrCommand::CodeAction)
+            .collect())
     }
 
-    fn document_symbols(&self, p: &Value) -> Result<Value, Failure> {
-        let rel = self.doc_rel(p)?;
+    fn document_symbols(
+        &self,
+        p: lsp::DocumentSymbolParams,
+    ) -> Result<Vec<lsp::DocumentSymbol>, Failure> {
+        let rel = self.doc_rel(&p.text_document)?;
         let text = self.text(&rel);
         let mut symbols = Vec::new();
         for e in self.ws.elements() {
@@ -819,21 +888,25 @@ impl Server {
                     continue;
                 };
                 let range = self.range(&text, start, end);
-                symbols.push(json!({
-                    "name": e.name, "detail": format!("{} #{}", e.kind, e.id),
-                    "kind": symbol_kind(e.kind), "range": range, "selectionRange": range,
-                }));
+                #[allow(deprecated)] // `deprecated` is a required field of the type.
+                symbols.push(lsp::DocumentSymbol {
+                    name: e.name.to_string(),
+                    detail: Some(format!("{} #{}", e.kind, e.id)),
+                    kind: symbol_kind(e.kind),
+                    tags: None,
+                    deprecated: None,
+                    range,
+                    selection_range: range,
+                    children: None,
+                });
             }
         }
-        Ok(Value::Array(symbols))
+        symbols.sort_by_key(|s| (s.range.start.line, s.range.start.character));
+        Ok(symbols)
     }
 
-    fn workspace_symbols(&self, p: &Value) -> Value {
-        let query = p
-            .get("query")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_lowercase();
+    fn workspace_symbols(&self, p: lsp::WorkspaceSymbolParams) -> Vec<lsp::WorkspaceSymbol> {
+        let query = p.query.to_lowercase();
         let mut out = Vec::new();
         for e in self.ws.elements() {
             if !query.is_empty()
@@ -842,7 +915,7 @@ impl Server {
             {
                 continue;
             }
-            let Some(place) = self.ws.declaration(e.id).or_else(|| {
+            let place = self.ws.declaration(e.id).or_else(|| {
                 let s = e.sources.first()?;
                 let text = self.text(&s.path);
                 let (start, end) = line_span(&text, s.line, s.column)?;
@@ -851,32 +924,28 @@ impl Server {
                     start,
                     end,
                 })
-            }) else {
+            });
+            let Some(location) = place.and_then(|p| self.location(&p)) else {
                 continue;
             };
-            out.push(json!({
-                "name": e.name, "kind": symbol_kind(e.kind),
-                "containerName": format!("{} #{}", e.kind, e.id),
-                "location": self.location(&place),
-            }));
-            if out.len() >= 1000 {
+            out.push(lsp::WorkspaceSymbol {
+                name: e.name.to_string(),
+                kind: symbol_kind(e.kind),
+                tags: None,
+                container_name: Some(format!("{} #{}", e.kind, e.id)),
+                location: lsp::OneOf::Left(location),
+                data: None,
+            });
+            if out.len() >= MAX_SYMBOLS {
                 break;
             }
         }
-        Value::Array(out)
+        out
     }
 }
 
-/// `{line, character}` of a JSON position.
-fn pos(v: Option<&Value>) -> Option<(u32, u32)> {
-    let v = v?;
-    let n = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-    };
-    Some((n("line")?, n("character")?))
-}
+/// Workspace symbols answered at most (a query of one letter on a huge model).
+const MAX_SYMBOLS: usize = 1000;
 
 /// The text between `open` and the next `close` in `s`.
 fn between<'s>(s: &'s str, open: &str, close: &str) -> Option<&'s str> {
@@ -935,14 +1004,14 @@ fn residual(r: crate::analysis::Residual) -> &'static str {
 }
 
 /// LSP's SymbolKind for an element kind.
-fn symbol_kind(kind: &str) -> u32 {
+fn symbol_kind(kind: &str) -> lsp::SymbolKind {
     match kind {
-        "component" => 5, // Class
-        "boundary" => 3,  // Namespace
-        "actor" => 18,    // Object... close enough: Array is 18, Object 19
-        "threat" => 24,   // Event
-        "control" => 12,  // Function
-        _ => 13,          // Variable
+        "component" => lsp::SymbolKind::CLASS,
+        "boundary" => lsp::SymbolKind::NAMESPACE,
+        "actor" => lsp::SymbolKind::OBJECT,
+        "threat" => lsp::SymbolKind::EVENT,
+        "control" => lsp::SymbolKind::FUNCTION,
+        _ => lsp::SymbolKind::VARIABLE,
     }
 }
 
@@ -962,16 +1031,23 @@ const KEYS: &[(&str, &str)] = &[
     ("type", "process, store, external"),
 ];
 
-/// What may follow the text `before` the cursor on its line.
-fn completions(ws: &Workspace, before: &str) -> Vec<Value> {
+/// What may follow the text `before` the cursor on its line: tags after `@`, ids after `#`,
+/// attribute keys inside `[...]`, and the values of the key before a `:`.
+fn completions(ws: &Workspace, before: &str) -> Vec<lsp::CompletionItem> {
+    use lsp::CompletionItemKind as K;
     let word_start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
-        .map_or(0, |i| {
-            i + before[i..].chars().next().map_or(1, char::len_utf8)
-        });
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let trigger = before[..word_start].chars().next_back();
-    let item = |label: &str, kind: u32, detail: String| json!({ "label": label, "kind": kind, "detail": detail });
-    // `@tag`
+    let item = |label: &str, kind: K, detail: String| lsp::CompletionItem {
+        label: label.to_string(),
+        kind: Some(kind),
+        detail: Some(detail),
+        ..Default::default()
+    };
+    // `@tag`, at the start of a comment's text.
     if trigger == Some('@') {
         let before_at = &before[..word_start - 1];
         if before_at
@@ -982,7 +1058,7 @@ fn completions(ws: &Workspace, before: &str) -> Vec<Value> {
             return crate::annotation::Tag::SPELLINGS
                 .iter()
                 .filter(|(s, t)| t.as_str() == *s)
-                .map(|(s, _)| item(s, 14, format!("@{s} annotation")))
+                .map(|(s, _)| item(s, K::KEYWORD, format!("@{s} annotation")))
                 .collect();
         }
     }
@@ -991,58 +1067,58 @@ fn completions(ws: &Workspace, before: &str) -> Vec<Value> {
         return ws
             .elements()
             .iter()
-            .map(|e| item(e.id, 6, format!("{} {}", e.kind, e.name)))
+            .map(|e| item(e.id, K::REFERENCE, format!("{} {}", e.kind, e.name)))
             .collect();
     }
     // Inside `[...]`: a key, or the value of one.
-    if let Some(open) = before.rfind('[')
-        && !before[open..].contains(']')
-    {
-        let inside = &before[open + 1..];
-        let part = inside.rsplit(';').next().unwrap_or(inside);
-        return match part.split_once(':') {
-            None => KEYS
-                .iter()
-                .map(|(k, d)| item(k, 10, (*d).to_string()))
-                .collect(),
-            Some((key, _)) => {
-                use crate::model::{Band, ElementType, Impact, Likelihood, Status, Stride};
-                let words: Vec<(String, String)> = match key.trim().to_ascii_lowercase().as_str() {
-                    "stride" | "category" | "categories" => Stride::ALL
-                        .iter()
-                        .map(|s| (s.letter().to_string(), s.title().to_string()))
-                        .collect(),
-                    "likelihood" | "probability" => scale(
-                        Likelihood::ALL.iter().map(|l| (l.as_str(), l.rank())),
-                        "likelihood",
-                    ),
-                    "impact" => scale(Impact::ALL.iter().map(|l| (l.as_str(), l.rank())), "impact"),
-                    "severity" | "priority" => {
-                        scale(Band::ALL.iter().map(|l| (l.as_str(), l.rank())), "band")
-                    }
-                    "status" => scale(Status::ALL.iter().map(|l| (l.as_str(), l.rank())), "status"),
-                    "type" | "kind" => scale(
-                        ElementType::ALL.iter().map(|l| (l.as_str(), l.rank())),
-                        "element type",
-                    ),
-                    "actor" => ws
-                        .model()
-                        .actors
-                        .iter()
-                        .map(|a| (format!("#{}", a.id), a.name.clone()))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                words.iter().map(|(w, d)| item(w, 12, d.clone())).collect()
-            }
-        };
-    }
-    Vec::new()
+    let Some(open) = before.rfind('[').filter(|o| !before[*o..].contains(']')) else {
+        return Vec::new();
+    };
+    let inside = &before[open + 1..];
+    let part = inside.rsplit(';').next().unwrap_or(inside);
+    let Some((key, _)) = part.split_once(':') else {
+        return KEYS
+            .iter()
+            .map(|(k, d)| item(k, K::PROPERTY, (*d).to_string()))
+            .collect();
+    };
+    use crate::model::{Band, ElementType, Impact, Likelihood, Status, Stride};
+    let words: Vec<(String, String)> = match key.trim().to_ascii_lowercase().as_str() {
+        "stride" | "category" | "categories" => Stride::ALL
+            .iter()
+            .map(|s| (s.letter().to_string(), s.title().to_string()))
+            .collect(),
+        "likelihood" | "probability" => scale(
+            Likelihood::ALL.iter().map(|l| (l.as_str(), l.rank())),
+            "likelihood",
+        ),
+        "impact" => scale(Impact::ALL.iter().map(|l| (l.as_str(), l.rank())), "impact"),
+        "severity" | "priority" => scale(Band::ALL.iter().map(|l| (l.as_str(), l.rank())), "band"),
+        "status" => scale(Status::ALL.iter().map(|l| (l.as_str(), l.rank())), "status"),
+        "type" | "kind" => scale(
+            ElementType::ALL.iter().map(|l| (l.as_str(), l.rank())),
+            "element type",
+        ),
+        "actor" => ws
+            .model()
+            .actors
+            .iter()
+            .map(|a| (format!("#{}", a.id), a.name.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    words
+        .iter()
+        .map(|(w, d)| item(w, K::ENUM_MEMBER, d.clone()))
+        .collect()
 }
 
 fn scale<'a>(items: impl Iterator<Item = (&'a str, u8)>, what: &str) -> Vec<(String, String)> {
+    let items: Vec<_> = items.collect();
+    let n = items.len();
     items
-        .map(|(w, n)| (w.to_string(), format!("{what} {n} of 5")))
+        .into_iter()
+        .map(|(w, r)| (w.to_string(), format!("{what} {r} of {n}")))
         .collect()
 }
 

@@ -116,7 +116,7 @@ impl Workspace {
                             crate::scan::lock(&outcomes).push(Arc::new(outcome));
                         }
                     }
-                    Err(d) => crate::scan::lock(&problems).push(d),
+                    Err(d) => crate::scan::lock(&problems).push(*d),
                 }
             }
         };
@@ -210,7 +210,7 @@ impl Workspace {
                     match read_file(&path, rel, &self.opts) {
                         Ok(o) => Some(o),
                         Err(d) => {
-                            self.problems.insert(rel.to_string(), vec![d]);
+                            self.problems.insert(rel.to_string(), vec![*d]);
                             None
                         }
                     }
@@ -465,32 +465,34 @@ fn contributes(o: &FileOutcome) -> bool {
 
 /// Read a file within the size limit and run the pipeline on it; a file too large or
 /// unreadable is a diagnostic, as in a scan.
-fn read_file(path: &Path, rel: &str, opts: &FileOptions) -> Result<FileOutcome, Diagnostic> {
+fn read_file(path: &Path, rel: &str, opts: &FileOptions) -> Result<FileOutcome, Box<Diagnostic>> {
     use std::io::Read;
     let io = |e: std::io::Error| {
-        Diagnostic::new(Code::IoError, format!("cannot read `{rel}`: {e}"))
-            .in_file(rel)
-            .help("check the permissions; the rest of the scan went on")
+        Box::new(
+            Diagnostic::new(Code::IoError, format!("cannot read `{rel}`: {e}"))
+                .in_file(rel)
+                .help("check the permissions; the rest of the scan went on"),
+        )
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
     if size > opts.max_file_size {
-        return Err(crate::scan::pipeline::too_large(
+        return Err(Box::new(crate::scan::pipeline::too_large(
             rel,
             size,
             opts.max_file_size,
-        ));
+        )));
     }
     let mut bytes = Vec::new();
     file.take(opts.max_file_size.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(io)?;
     if bytes.len() as u64 > opts.max_file_size {
-        return Err(crate::scan::pipeline::too_large(
+        return Err(Box::new(crate::scan::pipeline::too_large(
             rel,
             bytes.len() as u64,
             opts.max_file_size,
-        ));
+        )));
     }
     Ok(crate::scan::process_file(rel, &bytes, opts))
 }
