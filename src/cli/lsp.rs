@@ -37,10 +37,12 @@ use crate::render::escape;
 use crate::workspace::{Place, Workspace, is_id_byte};
 
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Speaks the Language Server Protocol on stdin/stdout; start it from an editor \
-(docs/editors.md). The repository is -C DIR, else the client's workspace folder."
-)]
+#[command(after_help = "Examples:
+  $ threatmark lsp                  started by an editor in the repository (docs/editors.md)
+  $ threatmark lsp -C services/api  serve this repository whatever the editor's folder
+
+It speaks the Language Server Protocol on stdin and stdout; the repository is -C DIR, else the
+client's workspace folder, else the current folder.")]
 pub struct LspArgs {
     #[command(flatten)]
     pub root: RootArgs,
@@ -719,8 +721,11 @@ impl Server {
         if !mitigations.is_empty() {
             out.push_str(&format!("- mitigations: {}\n", mitigations.join("; ")));
         }
-        match e.sources.first().filter(|_| e.declared) {
-            Some(s) => out.push_str(&format!("- declared at {}:{}\n", md(&s.path), s.line)),
+        match self.ws.declaration(e.id) {
+            Some(at) => {
+                let line = position(&self.text(&at.path), at.start, self.enc).0 + 1;
+                out.push_str(&format!("- declared at {}:{line}\n", md(&at.path)));
+            }
             None => out.push_str("- never declared\n"),
         }
         Ok(Some(lsp::Hover {

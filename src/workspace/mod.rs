@@ -370,11 +370,17 @@ impl Workspace {
             .copied()
     }
 
-    /// Where an element is declared: its first source, as a place in its file's text (the
-    /// annotation's line, from its column to the end of the line).
+    /// Where an element is declared, as a place in its file's text (the annotation's line,
+    /// from its column to the end of the line).
     pub(crate) fn declaration(&self, id: &str) -> Option<Place> {
         let e = self.element(id).filter(|e| e.declared)?;
-        let s = e.sources.first()?;
+        // The annotation that declares it (`@control Name (#id)`), else its first source.
+        let tag = format!("@{}", e.kind);
+        let s = e
+            .sources
+            .iter()
+            .find(|s| s.annotation.starts_with(&tag))
+            .or(e.sources.first())?;
         let text = self.text(&s.path)?;
         let index = crate::text::LineIndex::new(&text);
         let line = (s.line as usize).checked_sub(1)?;
@@ -583,5 +589,32 @@ mod tests {
         assert!(ws.update("a.py", Some(&big)));
         assert!(ws.model().threat("big").is_none());
         assert_eq!(codes(&ws, "a.py"), ["TM022"]);
+    }
+
+    #[test]
+    fn diagnostics_config_and_ignore_comments_apply() {
+        let dir = repo(&[
+            ("threatmark.toml", "[diagnostics]\nignore = [\"TM002\"]\n"),
+            (
+                "a.py",
+                "# @component A (#a)\n# @threat T (#t) [likelihood: sometimes]\n",
+            ),
+        ]);
+        let mut ws = Workspace::open(dir.path(), None).expect("open");
+        assert!(
+            codes(&ws, "a.py").is_empty(),
+            "{:?}",
+            ws.diagnostics_by_file()
+        );
+        let text = "# @component A (#a)\n# @mitigates #a against #t with #c\n";
+        assert!(ws.update("a.py", Some(text)));
+        assert_eq!(codes(&ws, "a.py"), ["TM036", "TM036"]);
+        let ignored = "# @component A (#a)\n# threatmark: ignore[TM036] fine\n# @mitigates #a against #t with #c\n";
+        assert!(ws.update("a.py", Some(ignored)));
+        assert!(
+            codes(&ws, "a.py").is_empty(),
+            "{:?}",
+            ws.diagnostics_by_file()
+        );
     }
 }
