@@ -57,3 +57,4 @@ pub(crate) mod store;
 pub mod suppress;
 pub mod text;
 pub(crate) mod timings;
+pub(crate) mod workspace;

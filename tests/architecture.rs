@@ -58,6 +58,8 @@ const PLACES: &[(&str, &str)] = &[
     ("import", "import"),
     // scan: the pipeline
     ("scan", "scan"),
+    // the in-memory incremental workspace of the editor servers: the pipeline, one file at a time
+    ("workspace", "scan"),
     // render: one file per output format
     ("render", "render"),
     ("export", "render"),

@@ -15,6 +15,7 @@ mod export;
 mod history;
 mod info;
 mod mcp;
+mod lsp;
 mod output_format;
 mod report;
 mod revs;
@@ -125,6 +126,9 @@ pub enum Command {
     Man(completions::ManArgs),
     /// Serve the threat model to coding agents: a Model Context Protocol server on stdio.
     Mcp(mcp::McpArgs),
+    /// A Language Server over stdio: diagnostics as you type, go to definition, references,
+    /// hover, completion, rename (docs/editors.md).
+    Lsp(lsp::LspArgs),
 }
 
 /// Where threatmark.toml is looked up and what the scan root is. The repository is given as
@@ -252,6 +256,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
         Command::Mcp(args) => mcp::run(args),
+        Command::Lsp(args) => lsp::run(args),
     }
 }
 
