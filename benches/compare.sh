@@ -95,8 +95,13 @@ row() {
   printf '%s\n' "${ROWS[-1]}" >&2
 }
 
-# Trees outside git keep their scan cache under $XDG_CACHE_HOME: a "first" run (which writes it)
-# starts without one.
+# A "first" run (which writes the scan cache) starts without one. The trees under target/ are
+# in this repository, whose git folder holds their caches; a tree outside git keeps its cache
+# under $XDG_CACHE_HOME.
+GITDIR=$(git rev-parse --absolute-git-dir)
+mkdir -p "$GITDIR/threatmark" "$XDG_CACHE_HOME/threatmark"
+no_scan_cache="find '$GITDIR/threatmark' '$XDG_CACHE_HOME/threatmark' -maxdepth 1 -name scan-* -delete"
+scan_cache_kb() { find "$GITDIR/threatmark" "$XDG_CACHE_HOME/threatmark" -maxdepth 1 -name 'scan-*' -printf '%s\n' | awk '{s+=$1} END {print int(s/1024)}'; }
 for tree in "$SMALL" "$CORPUS" "$REAL"; do
   n=$(find "$tree" -type f -not -path '*/.git/*' | wc -l)
   name=$(basename "$tree")
@@ -105,11 +110,11 @@ for tree in "$SMALL" "$CORPUS" "$REAL"; do
   hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/trio.json" \
     -n rg "rg -c --no-messages '$KW' '$tree'" \
     -n cold "env THREATMARK_NO_CACHE=1 $scan" \
-    -n first --prepare "rm -rf '$XDG_CACHE_HOME/threatmark'" "$scan" >/dev/null 2>&1
+    -n first --prepare "$no_scan_cache" "$scan" >/dev/null 2>&1
   read -r t_rg t_cold t_first < <(python3 -c 'import json,sys; print(*("%.4f" % r["median"] for r in json.load(open(sys.argv[1]))["results"]))' "$W/trio.json")
-  rm -rf "$XDG_CACHE_HOME/threatmark"
+  sh -c "$no_scan_cache"
   rss_first=$(rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)
-  cache_kb=$(du -sk "$XDG_CACHE_HOME/threatmark" | cut -f1)
+  cache_kb=$(scan_cache_kb)
   sleep 3 # files younger than two seconds are not cached
   "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null >/dev/null 2>&1 || true
   t_warm=$(bench tm-warm "$scan")
@@ -240,9 +245,9 @@ if [ "$MILLION" = 1 ]; then
   million="'$TM' scan '$M' -q -o '$W/million-model.json' --config /dev/null"
   t_m=$(cold hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/million.json" "$million" >/dev/null 2>&1; median "$W/million.json")
   row "threatmark scan, cold (1,000,000 tiny files)" "$t_m" "" "$(cold rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
-  rm -rf "$XDG_CACHE_HOME/threatmark"
+  sh -c "$no_scan_cache"
   t_mf=$( { /usr/bin/time -f '%e %M' "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null >/dev/null 2>/dev/null; } 2>&1 | tail -n1)
-  row "threatmark scan, first: cache written, $(du -sk "$XDG_CACHE_HOME/threatmark" | cut -f1) KB (1,000,000)" "${t_mf% *}" "one run" "$(( ${t_mf#* } / 1024 ))"
+  row "threatmark scan, first: cache written, $(scan_cache_kb) KB (1,000,000)" "${t_mf% *}" "one run" "$(( ${t_mf#* } / 1024 ))"
   sleep 3
   t_mw=$(hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/million-warm.json" "$million" >/dev/null 2>&1; median "$W/million-warm.json")
   row "threatmark scan, warm scan cache (1,000,000 tiny files)" "$t_mw" "" "$(rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"

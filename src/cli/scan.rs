@@ -148,7 +148,7 @@ pub(super) fn scan_folder(
         // Every file came from the cache, and no cached file is gone: it is still current.
         let unchanged = previous
             .as_ref()
-            .is_some_and(|p| same_yaml && found.misses == 0 && p.len() == found.len());
+            .is_some_and(|p| same_yaml && found.misses == 0 && p.entries() == found.entries());
         if unchanged {
             scan_cache::touch(&at);
         } else {

@@ -50,7 +50,7 @@ pub struct ForCache {
 
 impl ForCache {
     /// How many files it holds.
-    pub fn len(&self) -> usize {
+    pub fn entries(&self) -> usize {
         self.files.len() + self.plain.len()
     }
 }
