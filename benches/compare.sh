@@ -4,6 +4,9 @@
 #
 #   benches/compare.sh [--files 50000] [--runs 5] [--real DIR] [--million]
 #
+# --real DIR: any folder of real code, e.g. shallow clones of real repositories (see
+# docs/performance.md for the ones of issue 20 and their commits).
+#
 # Installs what is missing: ripgrep, hyperfine and GNU time from Debian (as root), Threatspec in a
 # venv under target/bench/. Corpora live under target/bench/ and are deterministic (seeded).
 # Not part of `cargo test`; CI only builds the benches.
@@ -50,6 +53,9 @@ export XDG_CACHE_HOME="$PWD/$W/xdg-cache"
 
 CORPUS="$W/corpus-$FILES"
 [ -d "$CORPUS" ] || python3 benches/gen_corpus.py "$CORPUS" --files "$FILES" --seed 42 >/dev/null
+# Issue 20's tree: small files in 11 languages, 2% annotated, no hostile files.
+SMALL="$W/small-$FILES"
+[ -d "$SMALL" ] || python3 benches/gen_corpus.py "$SMALL" --files "$FILES" --seed 42 --languages 11 --no-hostile >/dev/null
 if [ -z "$REAL" ]; then
   # Real code that every machine of this kind has: the cargo registry and Python's library.
   REAL="$W/real"
@@ -89,19 +95,33 @@ row() {
   printf '%s\n' "${ROWS[-1]}" >&2
 }
 
-for tree in "$CORPUS" "$REAL"; do
-  n=$(find "$tree" -type f | wc -l)
+# A "first" run (which writes the scan cache) starts without one. The trees under target/ are
+# in this repository, whose git folder holds their caches; a tree outside git keeps its cache
+# under $XDG_CACHE_HOME.
+GITDIR=$(git rev-parse --absolute-git-dir)
+mkdir -p "$GITDIR/threatmark" "$XDG_CACHE_HOME/threatmark"
+no_scan_cache="find '$GITDIR/threatmark' '$XDG_CACHE_HOME/threatmark' -maxdepth 1 -name scan-* -delete"
+scan_cache_kb() { find "$GITDIR/threatmark" "$XDG_CACHE_HOME/threatmark" -maxdepth 1 -name 'scan-*' -printf '%s\n' | awk '{s+=$1} END {print int(s/1024)}'; }
+for tree in "$SMALL" "$CORPUS" "$REAL"; do
+  n=$(find "$tree" -type f -not -path '*/.git/*' | wc -l)
   name=$(basename "$tree")
-  t_rg=$(bench rg "rg -c --no-messages '$KW' '$tree'")
   scan="'$TM' scan '$tree' -q -o '$W/model.json' --config /dev/null"
-  t_cold=$(cold bench tm-cold "$scan")
-  "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null >/dev/null 2>&1 || true
+  # rg, the cold scan and the first scan (cache written) interleaved, in one hyperfine run.
+  hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/trio.json" \
+    -n rg "rg -c --no-messages '$KW' '$tree'" \
+    -n cold "env THREATMARK_NO_CACHE=1 $scan" \
+    -n first --prepare "$no_scan_cache" "$scan" >/dev/null 2>&1
+  read -r t_rg t_cold t_first < <(python3 -c 'import json,sys; print(*("%.4f" % r["median"] for r in json.load(open(sys.argv[1]))["results"]))' "$W/trio.json")
+  sh -c "$no_scan_cache"
+  rss_first=$(rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)
+  cache_kb=$(scan_cache_kb)
   sleep 3 # files younger than two seconds are not cached
   "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null >/dev/null 2>&1 || true
   t_warm=$(bench tm-warm "$scan")
+  rss_cold=$(cold rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)
   row "rg -c ($n files, $name)" "$t_rg" "" "$(rss rg -c --no-messages "$KW" "$tree")"
-  row "threatmark scan, cold ($name)" "$t_cold" "$(ratio "$t_cold" "$t_rg" rg)" \
-    "$(cold rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)"
+  row "threatmark scan, cold ($name)" "$t_cold" "$(ratio "$t_cold" "$t_rg" rg)" "$rss_cold"
+  row "threatmark scan, first: cache written, $cache_kb KB ($name)" "$t_first" "$(ratio "$t_first" "$t_cold" cold)" "$rss_first"
   row "threatmark scan, warm scan cache ($name)" "$t_warm" "$(ratio "$t_warm" "$t_rg" rg)" \
     "$(rss "$TM" scan "$tree" -q -o "$W/model.json" --config /dev/null)"
 done
@@ -225,6 +245,10 @@ if [ "$MILLION" = 1 ]; then
   million="'$TM' scan '$M' -q -o '$W/million-model.json' --config /dev/null"
   t_m=$(cold hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/million.json" "$million" >/dev/null 2>&1; median "$W/million.json")
   row "threatmark scan, cold (1,000,000 tiny files)" "$t_m" "" "$(cold rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
+  sh -c "$no_scan_cache"
+  t_mf=$( { /usr/bin/time -f '%e %M' "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null >/dev/null 2>/dev/null; } 2>&1 | tail -n1)
+  row "threatmark scan, first: cache written, $(scan_cache_kb) KB (1,000,000)" "${t_mf% *}" "one run" "$(( ${t_mf#* } / 1024 ))"
+  sleep 3
   t_mw=$(hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/million-warm.json" "$million" >/dev/null 2>&1; median "$W/million-warm.json")
   row "threatmark scan, warm scan cache (1,000,000 tiny files)" "$t_mw" "" "$(rss "$TM" scan "$M" -q -o "$W/million-model.json" --config /dev/null)"
 fi

@@ -92,11 +92,14 @@ def main():
     ap.add_argument("--annotated", type=float, default=0.02, help="fraction of annotated files")
     ap.add_argument("--no-hostile", action="store_true")
     ap.add_argument("--tiny", action="store_true", help="one-line files (for the 1M-file run)")
+    ap.add_argument("--languages", type=int, default=len(LANGS),
+                    help="use only the first N languages (11: Rust to shell, issue 20's small tree)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
+    langs = LANGS[: max(1, args.languages)]
     per_dir = 200
     for i in range(args.files):
-        lang = LANGS[i % len(LANGS)]
+        lang = langs[i % len(langs)]
         d = os.path.join(args.out, f"svc{i // (per_dir * 20):03d}", f"pkg{(i // per_dir) % 20:02d}")
         annotated = rng.random() < args.annotated
         if args.tiny:

@@ -337,3 +337,61 @@ fn the_harness_keeps_the_cache_out_of_home() {
     );
     assert!(!caches(&support::cache_home()).is_empty());
 }
+
+/// The cache grows with what files contribute, not with how many there are: a file that holds
+/// nothing is kept as a 16-byte fingerprint of its path and stat (issue 20: a million files
+/// made a 159 MB cache), and a same-size edit of such a file, with its modification time put
+/// back, is still seen.
+// @tests #racy_rule for #parse_cache
+#[test]
+fn plain_files_cost_a_fingerprint_in_the_cache() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    let body = format!("package lib\n\n// {}\n", "x".repeat(600));
+    for i in 0..1000 {
+        write(
+            root,
+            &format!("lib/d{}/plain_file_number_{i}.go", i / 100),
+            &body,
+        );
+    }
+    write(
+        root,
+        "src/api.py",
+        "# @component Api (#api)\n# @threat T (#t)\n",
+    );
+    settle();
+    let first = scan(root, cache.path(), true);
+    let saved = caches(cache.path());
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    let size = fs::metadata(&saved[0]).expect("cache").len();
+    // 1,000 entries of 16 bytes, the annotated file's record, the header and the index.
+    assert!(
+        size < 1000 * 16 + 4096,
+        "a cache of {size} bytes for 1,000 files that hold nothing"
+    );
+    same_as_uncached(root, cache.path(), "no change");
+
+    // A plain file gains an annotation without changing its size or its modification time.
+    let edited = root.join("lib/d3/plain_file_number_345.go");
+    let mtime = modified(&edited);
+    let annotated = body.replacen(
+        &format!("// {}", "x".repeat(24)),
+        "// @threat Hidden (#hidden)",
+        1,
+    );
+    assert_eq!(annotated.len(), body.len());
+    fs::write(&edited, &annotated).expect("write");
+    fs::File::options()
+        .write(true)
+        .open(&edited)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set mtime");
+    let run = scan(root, cache.path(), true);
+    assert!(
+        run.stdout.contains("\"id\": \"hidden\""),
+        "the edit was not seen"
+    );
+    assert_ne!(run.stdout, first.stdout);
+    same_as_uncached(root, cache.path(), "a same-size edit of a plain file");
+}

@@ -203,6 +203,7 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = run(cli);
+    crate::store::scan_cache::wait_for_saves();
     crate::timings::mark("done");
     match outcome {
         Ok(code) => exit::code(code),

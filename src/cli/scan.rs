@@ -135,7 +135,6 @@ pub(super) fn scan_folder(
     crate::timings::mark("configuration loaded");
     let key = scan::config_key(&config);
     let previous = previous.filter(|p| p.config_key == key);
-    let started = std::time::SystemTime::now();
     let scanned = |cache: Option<&ScanCache>| {
         scan::scan_dir_cached(root, &config, threads, on_file, cache, at.is_some())
     };
@@ -153,12 +152,14 @@ pub(super) fn scan_folder(
         // Every file came from the cache, and no cached file is gone: it is still current.
         let unchanged = previous
             .as_ref()
-            .is_some_and(|p| same_yaml && found.misses == 0 && p.files.len() == found.files.len());
+            .is_some_and(|p| same_yaml && found.misses == 0 && p.entries() == found.entries());
         if unchanged {
             scan_cache::touch(&at);
         } else {
-            let cache = ScanCache::new(key, found.files);
-            let _ = scan_cache::save(&at, cache, threatspec.as_ref().map(|(t, _)| t), started);
+            let cache = ScanCache::new(key, found.files, found.plain);
+            let threatspec = threatspec.as_ref().map(|(t, _)| t.clone());
+            // Written while the model is serialised and written: off the critical path.
+            scan_cache::save_in_background(at, cache, threatspec, found.started);
         }
         crate::timings::mark("scan cache saved");
     }

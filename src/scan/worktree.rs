@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Project;
 use crate::source::fs::{self, Found};
-use crate::store::scan_cache::{CachedFile, FileStat, ScanCache};
+use crate::store::scan_cache::{self, CachedFile, FileStat, Hit, Plain, ScanCache};
 use crate::store::snapshot::Stored;
 
 use super::pipeline::{
@@ -35,13 +35,24 @@ pub fn scan_dir(
 const MIN_CACHED_SIZE: u64 = 512;
 
 /// What a scan found for the next scan's cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ForCache {
-    /// Every file read or reused, with its stat.
+    /// Every file read or reused that contributes something, with its stat.
     pub files: Vec<CachedFile>,
+    /// Every other file worth an entry, as a fingerprint; only files settled at `started`.
+    pub plain: Vec<Plain>,
     /// Files read and kept for the cache although a cache was given (new, changed, or not
     /// cached before): the cache on disk is out of date when there is any.
     pub misses: usize,
+    /// When the scan started, before any file was read: the time of the racy-entry rule.
+    pub started: std::time::SystemTime,
+}
+
+impl ForCache {
+    /// How many files it holds.
+    pub fn entries(&self) -> usize {
+        self.files.len() + self.plain.len()
+    }
 }
 
 /// [`scan_dir`] with the last scan's cache (of the same configuration: see [`config_key`](super::config_key)): a
@@ -56,12 +67,14 @@ pub fn scan_dir_cached(
     record: bool,
 ) -> Result<(ScanResult, ForCache), ScanError> {
     let started = Instant::now();
+    let started_at = std::time::SystemTime::now();
     let opts = FileOptions::from_config(config);
     // Each outcome with the path it was read from: two names that are not UTF-8 can map to one
     // lossy `rel`, and the real path then keeps their order independent of thread timing.
     let outcomes: Mutex<Vec<(PathBuf, Stored)>> = Mutex::new(Vec::new());
     let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
     let cached: Mutex<Vec<CachedFile>> = Mutex::new(Vec::new());
+    let plain: Mutex<Vec<Plain>> = Mutex::new(Vec::new());
     let misses = AtomicUsize::new(0);
     let seen = AtomicUsize::new(0);
     let read = AtomicUsize::new(0);
@@ -76,18 +89,30 @@ pub fn scan_dir_cached(
                 return;
             }
             // Unchanged since the last scan: its outcome, without reading it.
-            if let Some(hit) = cache.and_then(|c| c.get(&file.rel))
-                && let Ok(meta) = std::fs::metadata(&file.path)
-                && FileStat::of(&meta) == Some(hit.stat)
-                && hit.stat.size <= opts.max_file_size
-            {
-                read.fetch_add(1, Ordering::Relaxed);
-                bytes_read.fetch_add(hit.stat.size, Ordering::Relaxed);
-                if let Some(outcome) = &hit.outcome {
-                    lock(&outcomes).push((file.path.clone(), Stored::clone(outcome)));
+            let hit = cache.and_then(|c| c.lookup(&file.rel));
+            let now = hit
+                .and_then(|_| std::fs::metadata(&file.path).ok())
+                .and_then(|meta| FileStat::of(&meta))
+                .filter(|stat| stat.size <= opts.max_file_size);
+            match (hit, now) {
+                (Some(Hit::File(hit)), Some(stat)) if stat == hit.stat => {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    bytes_read.fetch_add(stat.size, Ordering::Relaxed);
+                    if let Some(outcome) = &hit.outcome {
+                        lock(&outcomes).push((file.path.clone(), Stored::clone(outcome)));
+                    }
+                    lock(&cached).push(hit.clone());
+                    return;
                 }
-                lock(&cached).push(hit.clone());
-                return;
+                (Some(Hit::Plain(hit)), Some(stat))
+                    if scan_cache::fingerprint(&file.rel, &stat) == hit.fingerprint =>
+                {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    bytes_read.fetch_add(stat.size, Ordering::Relaxed);
+                    lock(&plain).push(hit);
+                    return;
+                }
+                _ => {}
             }
             READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
                 Ok((Limited::TooLarge(size), _)) => {
@@ -122,11 +147,17 @@ pub fn scan_dir_cached(
                         .filter(|s| s.size == len as u64)
                     {
                         misses.fetch_add(1, Ordering::Relaxed);
-                        lock(&cached).push(CachedFile {
-                            rel: file.rel.clone(),
-                            stat,
-                            outcome: outcome.clone().map(Box::new),
-                        });
+                        match &outcome {
+                            Some(outcome) => lock(&cached).push(CachedFile {
+                                rel: file.rel.clone(),
+                                stat,
+                                outcome: Some(Box::new(outcome.clone())),
+                            }),
+                            None if stat.settled(started_at) => {
+                                lock(&plain).push(Plain::new(&file.rel, &stat))
+                            }
+                            None => {}
+                        }
                     }
                     if let Some(outcome) = outcome {
                         lock(&outcomes).push((file.path, outcome));
@@ -179,7 +210,9 @@ pub fn scan_dir_cached(
     result.stats = stats;
     let for_cache = ForCache {
         files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
+        plain: plain.into_inner().unwrap_or_else(|e| e.into_inner()),
         misses: misses.into_inner(),
+        started: started_at,
     };
     Ok((result, for_cache))
 }

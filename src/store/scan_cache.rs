@@ -37,7 +37,8 @@ use serde::{Deserialize, Serialize};
 use crate::store::snapshot::{RecordRef, Records, Stored, encode_records};
 
 const MAGIC: &str = "threatmark-scan-cache";
-const FORMAT: u32 = 1;
+/// 2: files that contribute nothing are fingerprints in one binary record, not index entries.
+const FORMAT: u32 = 2;
 
 /// Files touched this recently before a scan are not cached by it.
 pub(crate) const SETTLE: Duration = Duration::from_secs(2);
@@ -100,7 +101,7 @@ impl FileStat {
     }
 
     /// Both times are older than `started` by more than [`SETTLE`].
-    fn settled(&self, started: SystemTime) -> bool {
+    pub(crate) fn settled(&self, started: SystemTime) -> bool {
         let Ok(since) = started.duration_since(SystemTime::UNIX_EPOCH) else {
             return false;
         };
@@ -144,6 +145,49 @@ pub struct CachedThreatspec {
     pub read: Vec<(i64, i64)>,
 }
 
+/// A file that contributes nothing, as two hashes: of its path (the key), and of its path and
+/// stat together. Most files of a repository are such files: 16 bytes each, instead of an index
+/// entry with the path's text (about 100 bytes), keeps the cache and the memory of a scan that
+/// writes it proportional to what files contribute (issue 20: a million one-line files made a
+/// 159 MB cache). A wrong match would need two 64-bit hashes of the same path to collide for a
+/// changed stat, whose inode and change time no repository chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Plain {
+    pub key: u64,
+    pub fingerprint: u64,
+}
+
+impl Plain {
+    pub fn new(rel: &str, stat: &FileStat) -> Plain {
+        Plain {
+            key: path_key(rel),
+            fingerprint: fingerprint(rel, stat),
+        }
+    }
+}
+
+/// The hashes of [`Plain`]: seeded, and the same in every process of one build (the cache's
+/// header names the build).
+fn path_key(rel: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x7468_7265_6174_6d6b).hash_one(rel)
+}
+
+pub(crate) fn fingerprint(rel: &str, stat: &FileStat) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x6669_6e67_6572_7072)
+        .hash_one((rel, stat.ino, stat.size, stat.mtime, stat.ctime))
+}
+
+/// What the last scan kept of a file.
+#[derive(Debug, Clone, Copy)]
+pub enum Hit<'a> {
+    /// A file with an outcome (or saved by an older build of this format), with its stat.
+    File(&'a CachedFile),
+    /// A file that contributed nothing: the fingerprint its path and stat had.
+    Plain(Plain),
+}
+
 /// The cache of one scanned folder.
 #[derive(Clone, Default)]
 pub struct ScanCache {
@@ -151,8 +195,10 @@ pub struct ScanCache {
     threatspec: Option<(Arc<dyn Records>, RecordRef, RecordRef)>,
     /// `scan::config_key` of the configuration the files were scanned with.
     pub config_key: u64,
-    /// Sorted by path.
+    /// Files kept with their path, sorted by path: those that contribute something.
     pub files: Vec<CachedFile>,
+    /// Files that contributed nothing, sorted by key.
+    pub plain: Vec<Plain>,
     /// Where each path is in `files` (filled on load: a scan looks up every file).
     by_path: std::collections::HashMap<String, usize>,
 }
@@ -162,19 +208,42 @@ impl std::fmt::Debug for ScanCache {
         f.debug_struct("ScanCache")
             .field("config_key", &self.config_key)
             .field("files", &self.files.len())
+            .field("plain", &self.plain.len())
             .finish_non_exhaustive()
     }
 }
 
 impl ScanCache {
     /// A cache of these files, scanned with this configuration (and this `threatspec.yaml`).
-    pub fn new(config_key: u64, files: Vec<CachedFile>) -> Self {
+    pub fn new(config_key: u64, files: Vec<CachedFile>, plain: Vec<Plain>) -> Self {
         ScanCache {
             threatspec: None,
             config_key,
             files,
+            plain,
             by_path: Default::default(),
         }
+    }
+
+    /// How many files it holds.
+    pub fn entries(&self) -> usize {
+        self.files.len() + self.plain.len()
+    }
+
+    /// What the last scan kept of `rel`, if anything.
+    pub fn lookup(&self, rel: &str) -> Option<Hit<'_>> {
+        if let Some(file) = self.get(rel) {
+            return Some(Hit::File(file));
+        }
+        if self.plain.is_empty() {
+            return None;
+        }
+        let key = path_key(rel);
+        let at = self.plain.partition_point(|p| p.key < key);
+        self.plain
+            .get(at)
+            .filter(|p| p.key == key)
+            .map(|p| Hit::Plain(*p))
     }
 
     /// What `threatspec.yaml` set for the last scan, as the loader saved it, if `yaml` is still
@@ -215,8 +284,12 @@ struct Index {
     /// with the file and, when it is the same, to be used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     threatspec: Option<(Saved, Saved)>,
-    /// In path order.
+    /// In path order: the files that contribute something.
     files: Vec<IndexedFile>,
+    /// The record of the [`Plain`] fingerprints: 16 bytes each (key, then fingerprint, little
+    /// endian), sorted by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plain: Option<Saved>,
 }
 
 /// `(path, stat, (annotated, record))`: the record only for files that contribute something.
@@ -336,6 +409,34 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
     if !files.windows(2).all(|w| w[0].rel < w[1].rel) {
         return None;
     }
+    let plain = match index.plain {
+        Some(saved) => {
+            let at = RecordRef::from(saved);
+            if !Stored::fits(&at, size) || at.outcome % 16 != 0 {
+                return None;
+            }
+            let mut bytes = vec![0; at.outcome];
+            records.read_at(at.at, &mut bytes).ok()?;
+            if crc32fast::hash(&bytes) != at.crc {
+                return None;
+            }
+            let plain: Vec<Plain> = bytes
+                .chunks_exact(16)
+                .map(|c| {
+                    let (key, fp) = c.split_at(8);
+                    Plain {
+                        key: u64::from_le_bytes(key.try_into().unwrap_or_default()),
+                        fingerprint: u64::from_le_bytes(fp.try_into().unwrap_or_default()),
+                    }
+                })
+                .collect();
+            if !plain.windows(2).all(|w| w[0] <= w[1]) {
+                return None;
+            }
+            plain
+        }
+        None => Vec::new(),
+    };
     let threatspec = match index.threatspec {
         Some((text, parsed)) => {
             let (text, parsed) = (RecordRef::from(text), RecordRef::from(parsed));
@@ -355,12 +456,14 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
         threatspec,
         config_key: index.config_key,
         files,
+        plain,
         by_path,
     })
 }
 
 /// Save `cache` (its files in any order) for a scan that started at `started`: files touched
-/// too close to it are left out (see [`SETTLE`]). Failing to save is not an error worth
+/// too close to it are left out (see [`SETTLE`]; the caller leaves out [`Plain`] files that
+/// were not settled, as only it knows their stat). Failing to save is not an error worth
 /// failing a scan for, so callers may ignore the result.
 pub(crate) fn save(
     path: &Path,
@@ -369,8 +472,23 @@ pub(crate) fn save(
     started: SystemTime,
 ) -> std::io::Result<()> {
     cache.files.retain(|f| f.stat.settled(started));
+    // A file without an outcome is a fingerprint.
+    let (files, plain): (Vec<CachedFile>, Vec<CachedFile>) =
+        cache.files.into_iter().partition(|f| f.outcome.is_some());
+    cache.files = files;
+    cache
+        .plain
+        .extend(plain.iter().map(|f| Plain::new(&f.rel, &f.stat)));
     cache.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     cache.files.dedup_by(|a, b| a.rel == b.rel);
+    cache.plain.sort_unstable();
+    // Two paths with one key: neither is kept (a lookup finds one fingerprint per key).
+    let mut plain = Vec::with_capacity(cache.plain.len());
+    for run in cache.plain.chunk_by(|a, b| a.key == b.key) {
+        if run.iter().all(|p| *p == run[0]) {
+            plain.push(run[0]);
+        }
+    }
     let mut records = Vec::new();
     let refs = encode_records(
         cache.files.iter().filter_map(|f| f.outcome.as_deref()),
@@ -408,10 +526,19 @@ pub(crate) fn save(
     let threatspec = threatspec
         .filter(|t| t.read.iter().all(settled))
         .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
+    let plain = (!plain.is_empty()).then(|| {
+        let mut bytes = Vec::with_capacity(plain.len() * 16);
+        for p in &plain {
+            bytes.extend_from_slice(&p.key.to_le_bytes());
+            bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+        }
+        raw(&bytes)
+    });
     let index = Index {
         config_key: cache.config_key,
         threatspec,
         files,
+        plain,
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     super::cache::write_indexed(path, MAGIC, FORMAT, &index, &records)?;
@@ -421,6 +548,45 @@ pub(crate) fn save(
         super::cache::prune(dir, "scan-", KEEP_CACHES);
     }
     Ok(())
+}
+
+/// Saves still being written, joined before the process exits.
+static SAVING: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// [`save`] on a thread of its own: the command goes on serialising and writing its output
+/// while the cache is encoded and written (issue 20: the first scan of a tree, which writes
+/// the cache, took up to 1.9 times as long as a scan without it). An earlier save still running
+/// is waited for first, so saves of one folder land in order. [`wait_for_saves`] must run
+/// before the process exits.
+pub(crate) fn save_in_background(
+    path: PathBuf,
+    cache: ScanCache,
+    threatspec: Option<CachedThreatspec>,
+    started: SystemTime,
+) {
+    wait_for_saves();
+    let job = move || {
+        let _ = save(&path, cache, threatspec.as_ref(), started);
+    };
+    // A thread that cannot be started loses this save only: the next scan writes it.
+    if let Ok(handle) = std::thread::Builder::new()
+        .name("scan-cache".into())
+        .spawn(job)
+    {
+        SAVING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+    }
+}
+
+/// Wait until every cache save started by [`save_in_background`] is on disk.
+pub(crate) fn wait_for_saves() {
+    let pending = std::mem::take(&mut *SAVING.lock().unwrap_or_else(|e| e.into_inner()));
+    for handle in pending {
+        let _ = handle.join();
+    }
 }
 
 /// Mark the cache at `path` as just used, when a scan found it current and did not rewrite it:
@@ -454,12 +620,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(".git/threatmark/scan-x");
         let outcome = crate::store::record::parsed("a.py", "# @threat T (#t)\n");
+        let old = stat(60);
         let cache = ScanCache::new(
             9,
             vec![
                 CachedFile {
                     rel: "b.py".into(),
-                    stat: stat(60),
+                    stat: old,
                     outcome: None,
                 },
                 CachedFile {
@@ -473,6 +640,7 @@ mod tests {
                     outcome: None,
                 },
             ],
+            Vec::new(),
         );
         let yaml = "paths:\n  - 'src'\n".to_string();
         let ts = CachedThreatspec {
@@ -486,15 +654,29 @@ mod tests {
         let rels: Vec<&str> = back.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(
             rels,
-            ["a.py", "b.py"],
-            "the file touched just now is not cached"
+            ["a.py"],
+            "files that contribute nothing are fingerprints"
         );
+        assert_eq!(back.entries(), 2, "the file touched just now is not cached");
+        assert!(back.lookup("new.py").is_none());
         let a = back
             .get("a.py")
             .and_then(|f| f.outcome.as_ref())
             .expect("a.py");
         assert_eq!(a.decode().expect("decode").annotations, outcome.annotations);
-        assert!(back.get("b.py").expect("b.py").outcome.is_none());
+        match back.lookup("b.py") {
+            Some(Hit::Plain(p)) => assert_eq!(p, Plain::new("b.py", &old)),
+            other => panic!("b.py: {other:?}"),
+        }
+        let touched = FileStat {
+            ctime: old.ctime + 1,
+            ..old
+        };
+        assert_ne!(Plain::new("b.py", &touched), Plain::new("b.py", &old));
+        assert_ne!(
+            Plain::new("c.py", &old).fingerprint,
+            Plain::new("b.py", &old).fingerprint
+        );
         assert_eq!(back.threatspec(&yaml), Some(ts.derived.clone()));
         assert_eq!(back.threatspec("paths:\n  - 'lib'\n"), None);
 
