@@ -29,7 +29,7 @@ use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::{Attributes, Project, Source, ThreatModel};
 use crate::scan::{FileOptions, FileOutcome, ScanResult, Stats};
 use crate::source::fs::Found;
-use crate::store::scan_cache::{self, FileStat};
+use crate::store::scan_cache::{self, FileStat, Hit};
 
 /// Why a workspace cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -100,15 +100,25 @@ impl Workspace {
                     return;
                 }
                 crate::scan::lock(&known).push(file.rel.clone());
-                if let Some(hit) = cache.as_ref().and_then(|c| c.get(&file.rel))
-                    && let Ok(meta) = std::fs::metadata(&file.path)
-                    && FileStat::of(&meta) == Some(hit.stat)
-                    && hit.stat.size <= opts.max_file_size
-                {
-                    if let Some(outcome) = hit.outcome.as_ref().and_then(|o| o.decode().ok()) {
-                        crate::scan::lock(&outcomes).push(outcome);
+                let stat = std::fs::metadata(&file.path)
+                    .ok()
+                    .and_then(|meta| FileStat::of(&meta));
+                match (cache.as_ref().and_then(|c| c.lookup(&file.rel)), stat) {
+                    (Some(Hit::File(hit)), Some(stat))
+                        if stat == hit.stat && hit.stat.size <= opts.max_file_size =>
+                    {
+                        if let Some(outcome) = hit.outcome.as_ref().and_then(|o| o.decode().ok()) {
+                            crate::scan::lock(&outcomes).push(outcome);
+                        }
+                        return;
                     }
-                    return;
+                    // The last scan found nothing in it, and it has not changed since.
+                    (Some(Hit::Plain(hit)), Some(stat))
+                        if scan_cache::fingerprint(&file.rel, &stat) == hit.fingerprint =>
+                    {
+                        return;
+                    }
+                    _ => {}
                 }
                 match read_file(&file.path, &file.rel, &opts) {
                     Ok(outcome) => {
