@@ -79,7 +79,7 @@ pub struct Rule {
     #[serde(default)]
     pub fixtures: Fixtures,
     /// Where the rule was read from (`builtin:web` or a path); not written in TOML.
-    #[serde(skip_deserializing, default)]
+    #[serde(skip)]
     pub origin: String,
 }
 
@@ -485,7 +485,11 @@ impl<'m> Index<'m> {
             crosses,
             inbound,
             outbound,
-            controls: self.controls.get(c.id.as_str()).cloned().unwrap_or_default(),
+            controls: self
+                .controls
+                .get(c.id.as_str())
+                .cloned()
+                .unwrap_or_default(),
             covered: self.covered.get(c.id.as_str()).cloned().unwrap_or_default(),
             exposes: c.id.as_str(),
         })
@@ -661,7 +665,10 @@ pub fn suggest(
             out.diagnostics.push(
                 Diagnostic::new(
                     Code::UnknownDismissal,
-                    format!("a dismissal names the rule `{}`, which no library has", d.rule),
+                    format!(
+                        "a dismissal names the rule `{}`, which no library has",
+                        d.rule
+                    ),
                 )
                 .at(Location::file("threatmark.toml"))
                 .help("`threatmark library list` prints the rule ids"),
@@ -685,7 +692,8 @@ pub fn suggest(
             if !f.matches(model, &rule.when) || f.silenced(model, rule, &stride) {
                 continue;
             }
-            out.items.push(suggestion(rule, &stride, f, matrix, dismissals));
+            out.items
+                .push(suggestion(rule, &stride, f, matrix, dismissals));
         }
     }
     out.items.sort_by(|a, b| {
@@ -815,7 +823,10 @@ mod tests {
         // The check sees a rule that lacks them.
         let mut library = Library::builtin();
         library.rules[0].fixtures.silenced.clear();
-        assert_eq!(without_fixtures(&library), vec![library.rules[0].id.clone()]);
+        assert_eq!(
+            without_fixtures(&library),
+            vec![library.rules[0].id.clone()]
+        );
     }
 
     #[test]
@@ -860,12 +871,15 @@ mod tests {
         }];
         let s = suggest(&model, &library, &RiskMatrix::default(), &dismiss);
         assert!(s.diagnostics.is_empty());
-        assert!(
-            s.items
-                .windows(2)
-                .all(|w| (std::cmp::Reverse(w[0].score), &w[0].rule, &w[0].element.id)
-                    <= (std::cmp::Reverse(w[1].score), &w[1].rule, &w[1].element.id))
-        );
+        assert!(s.items.windows(2).all(|w| (
+            std::cmp::Reverse(w[0].score),
+            &w[0].rule,
+            &w[0].element.id
+        ) <= (
+            std::cmp::Reverse(w[1].score),
+            &w[1].rule,
+            &w[1].element.id
+        )));
         let a = s
             .items
             .iter()
@@ -902,10 +916,7 @@ mod tests {
             ("c.toml".to_string(), rule("mine.one")),
             ("d.toml".to_string(), rule("mine.one")),
             ("e.toml".to_string(), rule("datastore.injection")),
-            (
-                "f.toml".to_string(),
-                rule("Bad").replace("\"T\"", "\"Q\""),
-            ),
+            ("f.toml".to_string(), rule("Bad").replace("\"T\"", "\"Q\"")),
         ];
         let (library, diags) = Library::with_user(&files);
         let at = |path: &str, code: Code| {
@@ -923,7 +934,9 @@ mod tests {
             Some("c.toml")
         );
         assert_eq!(
-            library.rule("datastore.injection").map(|r| r.origin.as_str()),
+            library
+                .rule("datastore.injection")
+                .map(|r| r.origin.as_str()),
             Some("e.toml")
         );
         assert!(library.rule("x.y").is_none());
