@@ -587,7 +587,7 @@ impl Facts<'_> {
                     .iter()
                     .any(|t| self.tech.contains(&t.to_ascii_lowercase())))
             && (when.data.is_empty() || when.data.iter().any(|d| self.data.contains(d)))
-            && when.crosses.is_none_or(|c| c == !self.crosses.is_empty())
+            && when.crosses.is_none_or(|c| c != self.crosses.is_empty())
             && when.direction.is_none_or(|d| match d {
                 Direction::In => self.inbound,
                 Direction::Out => self.outbound,
