@@ -83,7 +83,12 @@ pub enum Command {
     /// Candidate threats the threat library proposes for the model's elements, ranked by risk.
     Suggest(suggest::SuggestArgs),
     /// The threat library's rules: `list` them or `show` one.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  $ threatmark library list
+  $ threatmark library show datastore.injection"
+    )]
     Library(suggest::LibraryCommand),
     /// The semantic diff of the threat model between two commits (or model files).
     Diff(diff::DiffArgs),

@@ -49,11 +49,17 @@ pub enum SuggestFormat {
 #[derive(Debug, clap::Subcommand)]
 pub enum LibraryCommand {
     /// List the rules in use (builtin and `[library] paths`), by family.
+    #[command(after_help = "Examples:
+  $ threatmark library list
+  $ threatmark library list -C docs/examples/shop")]
     List {
         #[command(flatten)]
         root: RootArgs,
     },
     /// Print one rule as TOML, with where it was read from.
+    #[command(after_help = "Examples:
+  $ threatmark library show flow.replay
+  $ threatmark library show -C docs/examples/shop shop.orders_export")]
     Show {
         /// The rule id (`datastore.injection`).
         rule: String,
