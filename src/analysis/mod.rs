@@ -19,6 +19,7 @@
 //! @mitigates #gate against #ignored_rating with #rated_exposures
 
 pub mod risk;
+pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet};
 

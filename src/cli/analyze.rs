@@ -68,6 +68,14 @@ pub(super) fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
         }
         AnalyzeFormat::Table => {
             stdout.write_all(render::analysis::table(&result.model, &analysis).as_bytes())?;
+            let suggested = super::suggest::count(args.root.dir(), &config, &result.model);
+            if suggested > 0 {
+                writeln!(
+                    stdout,
+                    "\n{suggested} suggested threat{} from the threat library: `threatmark suggest`",
+                    if suggested == 1 { "" } else { "s" }
+                )?;
+            }
             // Scan problems first (a dangling reference drops a relation from the model), then
             // the findings.
             let (diags, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = result

@@ -21,6 +21,7 @@ mod report;
 mod revs;
 mod scan;
 mod selection;
+mod suggest;
 mod watch;
 
 use std::io::IsTerminal;
@@ -82,6 +83,16 @@ pub enum Command {
     /// Risk, residual status, boundary crossings, STRIDE coverage, findings and the ranked
     /// remediation plan.
     Analyze(analyze::AnalyzeArgs),
+    /// Candidate threats the threat library proposes for the model's elements, ranked by risk.
+    Suggest(suggest::SuggestArgs),
+    /// The threat library's rules: `list` them or `show` one.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  $ threatmark library list
+  $ threatmark library show datastore.injection"
+    )]
+    Library(suggest::LibraryCommand),
     /// The semantic diff of the threat model between two commits (or model files).
     Diff(diff::DiffArgs),
     /// The CI gate: fail when a change makes the threat model worse or leaves it stale.
@@ -237,6 +248,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Scan(args) => scan::run(args, color),
         Command::Analyze(args) => analyze::run(args, color),
+        Command::Suggest(args) => suggest::run(args, color),
+        Command::Library(cmd) => suggest::library(cmd, color),
         Command::Diff(args) => diff::run(args, cli.color.stdout()),
         Command::Check(args) => check::run(args, color),
         Command::History(args) => history::run(args),

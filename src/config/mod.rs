@@ -141,6 +141,25 @@ pub struct Config {
     pub model: ModelConfig,
     #[serde(default)]
     pub diagnostics: DiagnosticsConfig,
+    #[serde(default)]
+    pub library: LibraryConfig,
+    #[serde(default)]
+    pub suggest: SuggestConfig,
+}
+
+/// `[library]`: rule files added to the builtin threat library (docs/library.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LibraryConfig {
+    /// TOML rule files, relative to the repository and inside it.
+    pub paths: Vec<String>,
+}
+
+/// `[suggest]`: suggestions of `threatmark suggest` that were considered and not followed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SuggestConfig {
+    pub dismiss: Vec<crate::analysis::suggest::Dismissal>,
 }
 
 /// `[diagnostics]`: which diagnostics are shown (see `crate::suppress`).

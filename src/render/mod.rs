@@ -14,6 +14,7 @@ pub(crate) mod mermaid;
 pub(crate) mod report;
 pub(crate) mod sarif;
 pub(crate) mod site;
+pub(crate) mod suggest;
 pub(crate) mod summary;
 pub(crate) mod svg;
 pub(crate) mod templates;

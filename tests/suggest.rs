@@ -1,0 +1,165 @@
+//! `threatmark suggest` and `threatmark library`: the threat library on docs/examples/shop
+//! (snapshots of every format, quoted by docs/library.md), dismissals, user rule files and their
+//! diagnostics. The rules' own fixtures are tested next to the matcher
+//! (src/analysis/suggest.rs).
+//!
+//! @tests #validated_rules for #cli
+//! @tests #library_paths_inside for #cli
+
+use std::path::{Path, PathBuf};
+
+mod support;
+use support::{run, tm_in, write};
+
+fn shop() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/shop")
+}
+
+fn suggest(dir: &Path, args: &[&str]) -> support::Run {
+    let r = run(tm_in(dir).arg("suggest").args(args));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r
+}
+
+#[test]
+fn shop_table() {
+    let r = suggest(&shop(), &[]);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    insta::assert_snapshot!("shop_suggest_table", r.stdout);
+}
+
+#[test]
+fn shop_markdown() {
+    let r = suggest(&shop(), &["--format", "markdown"]);
+    insta::assert_snapshot!("shop_suggest_markdown", r.stdout);
+}
+
+/// The JSON is the table's data; the snapshot keeps the first three suggestions and the counts.
+#[test]
+fn shop_json() {
+    let r = suggest(&shop(), &["--format", "json"]);
+    let mut doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let all = doc["suggestions"].as_array().expect("a list").len();
+    assert_eq!(doc["open"].as_u64(), Some(all as u64));
+    if let Some(list) = doc["suggestions"].as_array_mut() {
+        list.truncate(3);
+    }
+    insta::assert_snapshot!(
+        "shop_suggest_json",
+        serde_json::to_string_pretty(&doc).expect("JSON")
+    );
+}
+
+#[test]
+fn output_does_not_depend_on_threads() {
+    let one = suggest(&shop(), &["-j", "1", "--format", "json"]);
+    let four = suggest(&shop(), &["-j", "4", "--format", "json"]);
+    assert_eq!(one.stdout, four.stdout);
+}
+
+#[test]
+fn analyze_mentions_the_count() {
+    let r = run(tm_in(&shop()).args(["analyze", "--today", "2026-11-23"]));
+    let json = suggest(&shop(), &["--format", "json"]).stdout;
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let n = doc["open"].as_u64().expect("count");
+    assert!(
+        r.stdout.contains(&format!(
+            "{n} suggested threats from the threat library: `threatmark suggest`"
+        )),
+        "{}",
+        r.stdout
+    );
+}
+
+const MODEL: &str = "// @component Orders DB (#orders_db) [type: store; tech: postgres]\n";
+
+#[test]
+fn a_dismissed_suggestion_shows_its_reason_and_an_unknown_rule_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "src/db.rs", MODEL);
+    let before = suggest(dir.path(), &["--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&before.stdout).expect("JSON");
+    let open = doc["open"].as_u64().expect("count");
+    assert!(before.stdout.contains("\"rule\": \"datastore.injection\""));
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[[suggest.dismiss]]\nrule = \"datastore.injection\"\non = \"orders_db\"\nreason = \"only stored procedures, SHOP-7\"\n\n[[suggest.dismiss]]\nrule = \"datastore.injecton\"\non = \"orders_db\"\nreason = \"typo\"\n",
+    );
+    let after = suggest(dir.path(), &[]);
+    assert!(
+        after.stdout.contains(
+            "datastore.injection on store `orders_db` (Orders DB) DISMISSED: only stored procedures, SHOP-7"
+        ),
+        "{}",
+        after.stdout
+    );
+    assert!(
+        after
+            .stdout
+            .contains(&format!("{} suggestions (1 dismissed)", open - 1)),
+        "{}",
+        after.stdout
+    );
+    assert!(after.stderr.contains("TM059"), "{}", after.stderr);
+    assert!(
+        after.stderr.contains("datastore.injecton"),
+        "{}",
+        after.stderr
+    );
+}
+
+#[test]
+fn user_rules_are_added_and_validated_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "src/db.rs", MODEL);
+    let rule = "[[rule]]\nid = \"shop.orders_export\"\ntitle = \"Orders exported in bulk\"\nstride = \"I\"\nlikelihood = \"likely\"\nimpact = \"severe\"\nrationale = \"{name} holds every order\"\nwhen = { kind = [\"store\"], tech = [\"postgres\"] }\n";
+    write(dir.path(), "rules/shop.toml", rule);
+    write(
+        dir.path(),
+        "rules/bad.toml",
+        "[[rule]]\nid = \"x.y\"\nflavour = 1\n",
+    );
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[library]\npaths = [\"rules/shop.toml\", \"rules/bad.toml\", \"../outside.toml\"]\n",
+    );
+    let r = suggest(dir.path(), &[]);
+    assert!(
+        r.stdout
+            .contains("[critical 20] shop.orders_export on store `orders_db` (Orders DB)\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("TM058"), "{}", r.stderr);
+    assert!(r.stderr.contains("rules/bad.toml"), "{}", r.stderr);
+    assert!(r.stderr.contains("../outside.toml"), "{}", r.stderr);
+
+    let list = run(tm_in(dir.path()).args(["library", "list"]));
+    assert_eq!(list.code, 0);
+    assert!(
+        list.stdout.contains("shop.orders_export"),
+        "{}",
+        list.stdout
+    );
+    let show = run(tm_in(dir.path()).args(["library", "show", "shop.orders_export"]));
+    assert!(
+        show.stdout.starts_with("# from rules/shop.toml\n"),
+        "{}",
+        show.stdout
+    );
+    let missing = run(tm_in(dir.path()).args(["library", "show", "no.such"]));
+    assert_eq!(missing.code, 2);
+}
+
+#[test]
+fn library_list_and_show() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = run(tm_in(dir.path()).args(["library", "list"]));
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    insta::assert_snapshot!("library_list", list.stdout);
+    let show = run(tm_in(dir.path()).args(["library", "show", "flow.replay"]));
+    insta::assert_snapshot!("library_show_flow_replay", show.stdout);
+}
