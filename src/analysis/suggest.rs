@@ -420,6 +420,11 @@ impl<'m> Index<'m> {
                 .insert(m.link.control.as_str());
             cover(m.link.component.as_str(), &m.link.threat);
         }
+        // A declared exposure is covered too: the model knows the threat and the gate tracks it
+        // (a pasted suggestion must not stay suggested).
+        for x in &model.exposures {
+            cover(x.link.component.as_str(), &x.link.threat);
+        }
         for a in &model.acceptances {
             cover(a.link.component.as_str(), &a.link.threat);
         }
@@ -856,6 +861,26 @@ mod tests {
             "{base}\n@threat Own (#own) [stride: T]\n@control C (#c)\n@mitigates #db against #own with #c"
         );
         assert!(!fires(&rule, &covered));
+    }
+
+    #[test]
+    fn a_pasted_suggestion_is_no_longer_suggested() {
+        let library = Library::builtin();
+        let base = "@component DB (#db) [type: store; tech: postgres]";
+        let before = suggest(&model_of(base), &library, &RiskMatrix::default(), &[]);
+        let first = before
+            .items
+            .first()
+            .expect("a suggestion on a postgres store");
+        let pasted = format!("{base}\n{}", first.annotation.join("\n"));
+        let after = suggest(&model_of(&pasted), &library, &RiskMatrix::default(), &[]);
+        assert!(
+            after
+                .items
+                .iter()
+                .all(|s| !(s.rule == first.rule && s.element == first.element)),
+            "still suggested after pasting:\n{pasted}"
+        );
     }
 
     #[test]
