@@ -76,6 +76,17 @@ macro_rules! codes {
             pub fn summary(self) -> &'static str { match self { $( Code::$variant => $summary, )* } }
             /// The long text `threatmark explain` prints.
             pub fn explanation(self) -> &'static str { match self { $( Code::$variant => $explain, )* } }
+            /// What `threatmark explain CODE` prints (and the MCP server's `explain_diagnostic`).
+            pub fn explain_text(self) -> String {
+                format!(
+                    "{} ({}, {}): {}\n\n{}",
+                    self.as_str(),
+                    self.name(),
+                    self.default_severity().as_str(),
+                    self.summary(),
+                    self.explanation()
+                )
+            }
         }
     };
 }

@@ -31,14 +31,7 @@ pub(super) fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
     let Ok(code) = raw.parse::<Code>() else {
         bail!("unknown diagnostic code `{raw}`; `threatmark explain --all` lists them");
     };
-    println!(
-        "{} ({}, {}): {}\n\n{}",
-        code.as_str(),
-        code.name(),
-        code.default_severity().as_str(),
-        code.summary(),
-        code.explanation()
-    );
+    println!("{}", code.explain_text());
     Ok(exit::OK)
 }
 

@@ -411,58 +411,48 @@ impl Workspace {
 
     /// Every `#id` in the annotated files (the `#` included in the place), in path order.
     pub(crate) fn references(&self, id: &str) -> Vec<Place> {
-        let needle = format!("#{id}");
-        let mut out = Vec::new();
-        for path in self.annotated_files() {
-            let Some(text) = self.text(path) else {
-                continue;
-            };
-            for start in memchr::memmem::find_iter(text.as_bytes(), needle.as_bytes()) {
-                let end = start + needle.len();
-                if text.as_bytes().get(end).is_some_and(|b| is_id_byte(*b)) {
-                    continue;
-                }
-                out.push(Place {
-                    path: path.to_string(),
-                    start,
-                    end,
-                });
-            }
-        }
-        out
+        self.occurrences(&format!("#{id}"), |b, _, end| {
+            !b.get(end).is_some_and(|c| is_id_byte(*c))
+        })
     }
 
     /// Every whole-word occurrence of an element's name on an annotation line (one holding
     /// an `@`) of the annotated files.
     pub(crate) fn name_references(&self, name: &str) -> Vec<Place> {
-        let mut out = Vec::new();
         if name.trim().is_empty() {
-            return out;
+            return Vec::new();
         }
+        self.occurrences(name, |b, start, end| {
+            let word = |i: Option<&u8>| i.is_some_and(|c| c.is_ascii_alphanumeric());
+            if word(start.checked_sub(1).and_then(|i| b.get(i))) || word(b.get(end)) {
+                return false;
+            }
+            let line_start = b[..start]
+                .iter()
+                .rposition(|c| *c == b'\n')
+                .map_or(0, |i| i + 1);
+            let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |i| end + i);
+            b[line_start..line_end].contains(&b'@')
+        })
+    }
+
+    /// The places of `needle` in the annotated files that `keep(text, start, end)` accepts.
+    fn occurrences(&self, needle: &str, keep: impl Fn(&[u8], usize, usize) -> bool) -> Vec<Place> {
+        let mut out = Vec::new();
         for path in self.annotated_files() {
             let Some(text) = self.text(path) else {
                 continue;
             };
             let b = text.as_bytes();
-            for start in memchr::memmem::find_iter(b, name.as_bytes()) {
-                let end = start + name.len();
-                let word = |i: Option<&u8>| i.is_some_and(|c| c.is_ascii_alphanumeric());
-                if word(start.checked_sub(1).and_then(|i| b.get(i))) || word(b.get(end)) {
-                    continue;
+            for start in memchr::memmem::find_iter(b, needle.as_bytes()) {
+                let end = start + needle.len();
+                if keep(b, start, end) {
+                    out.push(Place {
+                        path: path.to_string(),
+                        start,
+                        end,
+                    });
                 }
-                let line_start = b[..start]
-                    .iter()
-                    .rposition(|c| *c == b'\n')
-                    .map_or(0, |i| i + 1);
-                let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |i| end + i);
-                if !b[line_start..line_end].contains(&b'@') {
-                    continue;
-                }
-                out.push(Place {
-                    path: path.to_string(),
-                    start,
-                    end,
-                });
             }
         }
         out

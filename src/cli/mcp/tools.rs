@@ -253,14 +253,7 @@ impl Args<'_> {
 fn explain(raw: &str) -> Outcome {
     match raw.parse::<Code>() {
         Ok(code) => {
-            let text = format!(
-                "{} ({}, {}): {}\n\n{}",
-                code.as_str(),
-                code.name(),
-                code.default_severity().as_str(),
-                code.summary(),
-                code.explanation()
-            );
+            let text = code.explain_text();
             let data = json!({
                 "code": code.as_str(), "name": code.name(),
                 "severity": code.default_severity().as_str(),
