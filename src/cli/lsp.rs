@@ -5,7 +5,11 @@
 //! re-runs that file's pipeline, re-assembles the model and publishes the diagnostics of every
 //! file whose diagnostics changed (a deleted `@control` breaks `@mitigates ... with #c` in
 //! another file, and restoring it clears them). On top: definition, references, hover,
-//! completion, rename, code actions, document and workspace symbols for `#id`s and names.
+//! completion, rename (with `prepareRename`), code actions, document and workspace symbols for
+//! `#id`s and names. Files changed on disk outside the editor are caught up with
+//! (`Workspace::refresh`) at every save and watched-file change (the server registers a
+//! watcher when the client allows it). Diagnostics of no file, and a configuration that does
+//! not load (TM050), are published on the configuration file.
 //!
 //! Positions: LSP counts columns in UTF-16 code units unless the client accepts UTF-8
 //! (`general.positionEncodings`), which is then used; both are converted from the byte offsets

@@ -1,4 +1,4 @@
-//! The in-memory incremental workspace that the editor servers (`threatmark lsp`, and later
+//! The in-memory incremental workspace that the editor and agent servers (`threatmark lsp` and
 //! `threatmark mcp`) keep open: the per-file outcome of every file of a repository, the model
 //! assembled from them, and the diagnostics by file.
 //!
@@ -12,12 +12,21 @@
 //! (through the same walk), the size limit (also on an open document's text), `[diagnostics]`
 //! and `threatmark: ignore[...]` comments.
 //!
+//! The model and the diagnostics are `scan`'s: a rebuild (`Workspace::rebuild`, the one place
+//! the model is assembled) completes the assembly with `scan::finish` (Threatspec `imports`,
+//! TM049; the configuration is refused when linked out of the repository, as in a scan) and
+//! selects with `scan::selection`, the functions `threatmark scan` calls. [`Workspace::refresh`]
+//! catches up with files changed outside (an agent's writes, a `git checkout`): a walk, a stat
+//! per file, and a read of the changed ones only. A configuration that does not load leaves
+//! the servers running with an empty model and TM050 on the configuration file.
+//!
 //! @component Threatmark:Workspace (#workspace) in #process [type: process]: the in-memory model the editor servers keep, updated one file at a time
 //! @threat Editor text floods the server (#editor_flood) [stride: D; likelihood: possible; impact: minor; cwe: 400; actor: #malicious_contributor]:
 //! a document of hundreds of megabytes, opened or pasted in an editor (or sent by a hostile client), is parsed on every keystroke
 //! @control Open documents obey the size limit (#overlay_size_limit): a document over `max_file_size` is not parsed; it gets TM022 as a file on disk would
 //! @mitigates #workspace against #editor_flood with #overlay_size_limit
 //! @mitigates #workspace against #huge_files with #size_limit
+//! @mitigates #workspace against #linked_reads with #no_linked_inputs
 //! @connects #workspace to #scanner with file text
 
 use std::collections::{BTreeMap, BTreeSet};

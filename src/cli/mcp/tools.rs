@@ -889,7 +889,7 @@ pub(crate) fn read(source: &mut Source, uri: &str) -> Result<Value, RpcError> {
                     ),
                 )
             })?;
-            ("application/json", crate::model::to_json(&current.model))
+            ("application/json", crate::model::to_json(current.model))
         }
         _ => {
             return Err(RpcError::new(
