@@ -33,8 +33,14 @@ fn uri(root: &Path, rel: &str) -> String {
 
 impl Client {
     fn start(root: &Path) -> Client {
+        Client::start_with(root, &[])
+    }
+
+    /// The server started in `root` with these arguments after `lsp`.
+    fn start_with(root: &Path, args: &[&str]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_threatmark"))
             .arg("lsp")
+            .args(args)
             .current_dir(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -898,5 +904,15 @@ fn files_changed_outside_the_editor_are_seen() {
         json!({ "changes": [{ "uri": uri(&root, "controls.py"), "type": 2 }] }),
     );
     assert_eq!(c.diagnostics("api.py"), Vec::<Value>::new(), "cleared");
+    assert_eq!(c.shutdown(), Some(0));
+}
+
+/// `-C .` (a relative repository): diagnostics are still published on absolute file URIs.
+#[test]
+fn a_relative_repository_publishes_absolute_uris() {
+    let dir = repo(&[("bad.py", "# @threat Bad (#bad) [likelihood: sometimes]\n")]);
+    let mut c = Client::start_with(&root(&dir), &["-C", "."]);
+    c.initialize(json!({}));
+    assert_eq!(codes(&c.diagnostics("bad.py")), ["TM002"]);
     assert_eq!(c.shutdown(), Some(0));
 }

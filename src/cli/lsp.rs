@@ -271,6 +271,8 @@ pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
     // A configuration that does not load is reported on its file (TM050), not fatal: the
     // server reads it again at each save.
     let ws = Workspace::open_or_report(&root, args.root.config.as_deref(), None);
+    // URIs are absolute: `-C repo` must not publish `file:///repo/...`.
+    let root = std::path::absolute(&root).unwrap_or(root);
     let mut roots = vec![root.clone()];
     if let Ok(real) = std::fs::canonicalize(&root)
         && real != root

@@ -908,4 +908,55 @@ mod tests {
             ws.diagnostics_by_file()
         );
     }
+
+    #[test]
+    fn refresh_reads_what_changed_and_walks_for_new_files() {
+        let dir = repo(&[
+            (".gitignore", "build/\n"),
+            ("a.py", "# @threat A (#a)\n"),
+            ("b.py", "# @threat B (#b)\n"),
+        ]);
+        let mut ws = Workspace::open(dir.path(), None).expect("open");
+        let generation = ws.generation();
+        assert!(!ws.refresh().expect("refresh"), "nothing changed");
+        assert_eq!(ws.generation(), generation, "and nothing was rebuilt");
+        std::fs::write(dir.path().join("c.py"), "# @threat C (#c)\n").expect("write");
+        std::fs::create_dir_all(dir.path().join("build")).expect("mkdir");
+        std::fs::write(dir.path().join("build/d.py"), "# @threat D (#d)\n").expect("write");
+        std::fs::remove_file(dir.path().join("b.py")).expect("rm");
+        assert!(ws.refresh().expect("refresh"));
+        assert_eq!(ws.generation(), generation + 1, "one rebuild");
+        assert!(ws.model().threat("c").is_some(), "a new file is read");
+        assert!(
+            ws.model().threat("d").is_none(),
+            ".gitignore applies to new files"
+        );
+        assert!(
+            ws.model().threat("b").is_none(),
+            "a deleted file is forgotten"
+        );
+        // An open document keeps overlaying the disk through a refresh.
+        assert!(ws.update("a.py", Some("# @threat Typed (#typed)\n")));
+        std::fs::write(
+            dir.path().join("a.py"),
+            "# @threat Saved (#saved) [stride: T]\n",
+        )
+        .expect("write");
+        ws.refresh().expect("refresh");
+        assert!(ws.model().threat("typed").is_some());
+        assert!(ws.model().threat("saved").is_none());
+        // A configuration that stops loading: TM050, and the model back once it loads.
+        std::fs::write(dir.path().join("threatmark.toml"), "[scan]\nnope = 1\n").expect("write");
+        assert!(ws.refresh().expect("refresh"));
+        assert_eq!(codes(&ws, "threatmark.toml"), ["TM050"]);
+        assert!(ws.model().threat("c").is_none());
+        std::fs::write(dir.path().join("threatmark.toml"), "").expect("write");
+        assert!(ws.refresh().expect("refresh"));
+        assert!(codes(&ws, "threatmark.toml").is_empty());
+        assert!(ws.model().threat("c").is_some());
+        assert!(
+            ws.model().threat("typed").is_some(),
+            "the open document is kept"
+        );
+    }
 }
