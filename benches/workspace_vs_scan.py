@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 
 
 def scan(bin, repo, out):
@@ -92,6 +93,7 @@ def lsp_diagnostics(bin, repo):
     alt = "file://" + os.path.abspath(repo) + "/"
     out = []
     for uri, diags in last.items():
+        uri = urllib.parse.unquote(uri)
         rel = uri[len(prefix):] if uri.startswith(prefix) else uri[len(alt):] if uri.startswith(alt) else uri
         for d in diags:
             out.append((rel, d["code"], d["range"]["start"]["line"], d["message"].split("\nhelp: ")[0]))
