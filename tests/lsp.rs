@@ -33,8 +33,14 @@ fn uri(root: &Path, rel: &str) -> String {
 
 impl Client {
     fn start(root: &Path) -> Client {
+        Client::start_with(root, &[])
+    }
+
+    /// The server started in `root` with these arguments after `lsp`.
+    fn start_with(root: &Path, args: &[&str]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_threatmark"))
             .arg("lsp")
+            .args(args)
             .current_dir(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -637,5 +643,276 @@ fn positions_and_hostile_messages() {
         .request("workspace/symbol", json!({ "query": "big" }))
         .expect("symbols");
     assert_eq!(found, json!([]));
+    assert_eq!(c.shutdown(), Some(0));
+}
+
+/// `threatmark scan --output-format json` of `root`: (path, code, 0-based line, message).
+fn scan_diagnostics(root: &Path) -> Vec<(String, String, u64, String)> {
+    let out = Command::new(env!("CARGO_BIN_EXE_threatmark"))
+        .args(["scan", "--output-format", "json", "-o"])
+        .arg(root.join("scan-model.json"))
+        .arg("-C")
+        .arg(root)
+        .output()
+        .expect("scan");
+    let _ = std::fs::remove_file(root.join("scan-model.json"));
+    let mut all: Vec<_> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap_or("").to_string(),
+                d["code"].as_str().unwrap_or("").to_string(),
+                d["line"].as_u64().map_or(0, |l| l.saturating_sub(1)),
+                match d["label"].as_str() {
+                    // The server adds the label to the message, as its editor shows no labels.
+                    Some(label) => format!("{} ({label})", d["message"].as_str().unwrap_or("")),
+                    None => d["message"].as_str().unwrap_or("").to_string(),
+                },
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+impl Client {
+    /// Every diagnostic published so far (the last publication of each file), in the form of
+    /// [`scan_diagnostics`]; a request answered first makes sure the first publications are in.
+    fn published(&mut self) -> Vec<(String, String, u64, String)> {
+        let _ = self.request("workspace/symbol", json!({ "query": "" }));
+        let prefix = uri(&self.root, "");
+        let mut last: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+        for m in &self.seen {
+            if m["method"] == "textDocument/publishDiagnostics" {
+                let path = m["params"]["uri"].as_str().unwrap_or("");
+                let rel = path.strip_prefix(&prefix).unwrap_or(path).to_string();
+                let diags = m["params"]["diagnostics"].as_array().cloned();
+                last.insert(rel, diags.unwrap_or_default());
+            }
+        }
+        let mut all = Vec::new();
+        for (rel, diags) in last {
+            for d in diags {
+                let message = d["message"].as_str().unwrap_or("");
+                all.push((
+                    rel.clone(),
+                    d["code"].as_str().unwrap_or("").to_string(),
+                    d["range"]["start"]["line"].as_u64().unwrap_or(0),
+                    message.split("\nhelp: ").next().unwrap_or("").to_string(),
+                ));
+            }
+        }
+        all.sort();
+        all
+    }
+}
+
+/// The workspace gives `scan`'s model and diagnostics: a Threatspec project that imports
+/// another project's model (hover shows an imported threat), and a threatmark.toml
+/// that hides a threatspec.yaml (TM049, published on threatspec.yaml).
+#[test]
+fn the_workspace_has_the_imports_and_diagnostics_of_scan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = root(&dir);
+    let put = |rel: &str, text: &str| {
+        let path = root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    put(
+        "lib/auth.py",
+        "# @component Lib:Auth (#auth)\n# @threat Token theft (#theft) [stride: S]\n# @control Short-lived tokens (#short)\n# @mitigates #auth against #theft with #short\n",
+    );
+    let scanned = Command::new(env!("CARGO_BIN_EXE_threatmark"))
+        .args(["scan", "-q", "-C"])
+        .arg(root.join("lib"))
+        .arg("-o")
+        .arg(root.join("vendor/lib/threatmodel.json"))
+        .output()
+        .expect("scan lib");
+    assert!(scanned.status.success(), "{scanned:?}");
+    std::fs::remove_file(root.join("lib/auth.py")).expect("rm");
+    put(
+        "threatspec.yaml",
+        "project:\n  name: app\n  description: ''\nimports:\n  - 'vendor/lib'\npaths:\n  - 'src/'\n",
+    );
+    put(
+        "src/main.py",
+        "# @component App:Web (#web)\n# @threat SQL injection (#sqli) [stride: T]\n# @mitigates #web against #sqli with #nothing\n# @exposes #web to #theft with stolen cookies\n",
+    );
+    let mut c = Client::start(&root);
+    c.initialize(json!({}));
+    let hover = c
+        .at("textDocument/hover", "src/main.py", 3, 21, json!({}))
+        .expect("hover");
+    assert!(
+        hover.to_string().contains("Token theft"),
+        "the imported threat is in the model: {hover}"
+    );
+    let expected = scan_diagnostics(&root);
+    assert!(!expected.is_empty());
+    assert_eq!(c.published(), expected);
+    assert_eq!(c.shutdown(), Some(0));
+
+    // TM049: a threatmark.toml beside threatspec.yaml.
+    put("threatmark.toml", "[project]\nname = \"app\"\n");
+    let mut c = Client::start(&root);
+    c.initialize(json!({}));
+    let expected = scan_diagnostics(&root);
+    assert!(
+        expected
+            .iter()
+            .any(|d| d.0 == "threatspec.yaml" && d.1 == "TM049"),
+        "{expected:?}"
+    );
+    assert_eq!(c.published(), expected);
+    assert_eq!(c.shutdown(), Some(0));
+}
+
+/// `textDocument/prepareRename`: the id under the cursor (without its `#`) as range and
+/// placeholder; prose, a name and an id of nothing are refused.
+#[test]
+fn prepare_rename_offers_the_id_under_the_cursor_only() {
+    let dir = repo(&[]);
+    let mut c = Client::start(&root(&dir));
+    let init = c.initialize(json!({}));
+    assert_eq!(
+        init["capabilities"]["renameProvider"]["prepareProvider"], true,
+        "{init}"
+    );
+    c.open("api.py", API);
+    // Line 3: `# @mitigates #api against #sqli with #val`, the cursor inside `#sqli`.
+    let ok = c
+        .at("textDocument/prepareRename", "api.py", 3, 29, json!({}))
+        .expect("renamable");
+    assert_eq!(ok["placeholder"], "sqli", "{ok}");
+    assert_eq!(
+        ok["range"]["start"],
+        json!({ "line": 3, "character": 27 }),
+        "{ok}"
+    );
+    assert_eq!(
+        ok["range"]["end"],
+        json!({ "line": 3, "character": 31 }),
+        "{ok}"
+    );
+    // On the `#` itself.
+    let hash = c
+        .at("textDocument/prepareRename", "api.py", 3, 13, json!({}))
+        .expect("renamable");
+    assert_eq!(hash["placeholder"], "api", "{hash}");
+    // Prose, and a name.
+    assert!(
+        c.at("textDocument/prepareRename", "api.py", 0, 4, json!({}))
+            .is_err()
+    );
+    assert!(
+        c.at("textDocument/prepareRename", "api.py", 1, 18, json!({}))
+            .is_err()
+    );
+    c.change("api.py", 2, json!([{ "text": "# see #nothing_here\n" }]));
+    assert!(
+        c.at("textDocument/prepareRename", "api.py", 0, 9, json!({}))
+            .is_err()
+    );
+    assert_eq!(c.shutdown(), Some(0));
+}
+
+/// A threatmark.toml that does not load is no reason to stop: its error is published on its
+/// file (TM050), and fixing it on disk (seen at a save) brings the model back.
+#[test]
+fn configuration_errors_are_published_on_the_configuration_file() {
+    let dir = repo(&[("threatmark.toml", "[model]\nmax_dept = 3\n")]);
+    let root = root(&dir);
+    let mut c = Client::start(&root);
+    c.initialize(json!({}));
+    let broken = c.diagnostics("threatmark.toml");
+    assert_eq!(codes(&broken), ["TM050"], "{broken:?}");
+    assert!(
+        broken[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("max_dept"),
+        "{broken:?}"
+    );
+    std::fs::write(root.join("threatmark.toml"), "[model]\nmax_depth = 3\n").expect("write");
+    c.open("api.py", API);
+    c.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": uri(&root, "threatmark.toml") } }),
+    );
+    assert_eq!(c.diagnostics("threatmark.toml"), Vec::<Value>::new());
+    let hover = c
+        .at("textDocument/hover", "api.py", 3, 29, json!({}))
+        .expect("hover");
+    assert!(hover.to_string().contains("SQL injection"), "{hover}");
+    assert_eq!(c.shutdown(), Some(0));
+}
+
+/// Files changed outside the editor (a `git checkout`): the server registers a file watcher
+/// when the client allows it, and catches up with the disk at a watched-file change and at
+/// any save; a new file that `.gitignore` leaves out stays out.
+#[test]
+fn files_changed_outside_the_editor_are_seen() {
+    let dir = repo(&[(".gitignore", "build/\n")]);
+    let root = root(&dir);
+    let mut c = Client::start(&root);
+    c.initialize(
+        json!({ "workspace": { "didChangeWatchedFiles": { "dynamicRegistration": true } } }),
+    );
+    let _ = c.request("workspace/symbol", json!({ "query": "" }));
+    let register = c
+        .seen
+        .iter()
+        .find(|m| m["method"] == "client/registerCapability")
+        .cloned()
+        .unwrap_or_else(|| panic!("no registration: {:#?}", c.seen));
+    assert_eq!(
+        register["params"]["registrations"][0]["method"],
+        "workspace/didChangeWatchedFiles"
+    );
+    c.open("api.py", API);
+    c.forget_diagnostics();
+    // The checkout removes the control; the editor only saves api.py.
+    std::fs::write(root.join("controls.py"), "# no controls here\n").expect("write");
+    c.notify(
+        "textDocument/didSave",
+        json!({ "textDocument": { "uri": uri(&root, "api.py") } }),
+    );
+    let broken = c.diagnostics("api.py");
+    assert!(!broken.is_empty(), "the dangling #val is seen");
+    // An ignored file that would declare it does not count; a watched change to the real file
+    // restores it.
+    std::fs::create_dir_all(root.join("build")).expect("mkdir");
+    std::fs::write(root.join("build/controls.py"), CONTROLS).expect("write");
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&root, "build/controls.py"), "type": 1 }] }),
+    );
+    let _ = c.request("workspace/symbol", json!({ "query": "" }));
+    assert!(
+        !c.seen
+            .iter()
+            .any(|m| m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri(&root, "api.py").as_str()),
+        "an ignored file changes nothing"
+    );
+    std::fs::write(root.join("controls.py"), CONTROLS).expect("write");
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&root, "controls.py"), "type": 2 }] }),
+    );
+    assert_eq!(c.diagnostics("api.py"), Vec::<Value>::new(), "cleared");
+    assert_eq!(c.shutdown(), Some(0));
+}
+
+/// `-C .` (a relative repository): diagnostics are still published on absolute file URIs.
+#[test]
+fn a_relative_repository_publishes_absolute_uris() {
+    let dir = repo(&[("bad.py", "# @threat Bad (#bad) [likelihood: sometimes]\n")]);
+    let mut c = Client::start_with(&root(&dir), &["-C", "."]);
+    c.initialize(json!({}));
+    assert_eq!(codes(&c.diagnostics("bad.py")), ["TM002"]);
     assert_eq!(c.shutdown(), Some(0));
 }

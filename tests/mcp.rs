@@ -416,3 +416,117 @@ fn bad_requests_get_json_rpc_errors_and_the_server_goes_on() {
     assert_eq!(ping["result"], json!({}));
     client.finish();
 }
+
+/// `scan -o` of `root`: the bytes of the model it writes.
+fn scanned_model(root: &std::path::Path) -> String {
+    let out = tempfile::tempdir().expect("tempdir");
+    let written = out.path().join("model.json");
+    let scan = tm()
+        .args(["scan", "-q", "-C"])
+        .arg(root)
+        .arg("-o")
+        .arg(&written)
+        .output()
+        .expect("scan");
+    assert!(scan.status.success(), "{scan:?}");
+    std::fs::read_to_string(&written).expect("model")
+}
+
+fn model_resource(client: &mut Client) -> String {
+    let model = client.request(
+        "resources/read",
+        json!({"uri": "threatmark://model/threatmodel.json"}),
+    );
+    model["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{model}"))
+        .to_string()
+}
+
+fn threat_ids(client: &mut Client) -> Vec<String> {
+    let list = client.call("list_threats", json!({}));
+    list["structuredContent"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(String::from))
+        .collect()
+}
+
+/// A Threatspec project that imports another project's model: the server's model is the one
+/// `scan -o` writes (imports merged), also after a refresh.
+#[test]
+fn a_threatspec_project_with_imports_gives_the_model_scan_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    write(
+        root,
+        "lib/auth.py",
+        "# @component Lib:Auth (#auth)\n# @threat Token theft (#theft) [stride: S; likelihood: likely; impact: major]\n# @control Short-lived tokens (#short)\n# @mitigates #auth against #theft with #short\n",
+    );
+    let lib = scanned_model(&root.join("lib"));
+    write(root, "vendor/lib/threatmodel.json", &lib);
+    std::fs::remove_file(root.join("lib/auth.py")).expect("rm");
+    write(
+        root,
+        "threatspec.yaml",
+        "project:\n  name: app\n  description: ''\nimports:\n  - 'vendor/lib'\npaths:\n  - 'src/'\n",
+    );
+    write(
+        root,
+        "src/main.py",
+        "# @component App:Web (#web)\n# @threat SQL injection (#sqli) [stride: T]\n# @exposes #web to #sqli with raw SQL\n",
+    );
+    let mut client = Client::start(root);
+    client.initialize("2025-06-18");
+    let ids = threat_ids(&mut client);
+    assert!(ids.contains(&"theft".to_string()), "imported: {ids:?}");
+    assert_eq!(model_resource(&mut client), scanned_model(root));
+    write(
+        root,
+        "src/more.py",
+        "# @threat Replay (#replay) [stride: S]\n",
+    );
+    assert_eq!(model_resource(&mut client), scanned_model(root));
+    client.finish();
+}
+
+/// The server keeps its model in memory, but a file an agent writes, changes or deletes
+/// between two calls is seen at the next; a file that `.gitignore` leaves out is not.
+#[test]
+fn a_file_written_between_two_calls_changes_the_answer() {
+    let repo = repo();
+    let root = repo.path();
+    write(root, ".gitignore", "generated/\n");
+    let mut client = Client::start(root);
+    client.initialize("2025-06-18");
+    let before = threat_ids(&mut client);
+    assert!(!before.contains(&"csrf".to_string()), "{before:?}");
+    write(
+        root,
+        "web/forms.ts",
+        "// @threat Cross-site request forgery (#csrf) [stride: T; likelihood: likely; impact: major]\n",
+    );
+    write(
+        root,
+        "generated/x.ts",
+        "// @threat Ignored (#ignored) [stride: T]\n",
+    );
+    let after = threat_ids(&mut client);
+    assert!(after.contains(&"csrf".to_string()), "{after:?}");
+    assert!(!after.contains(&"ignored".to_string()), "{after:?}");
+    // The same length, another id: a changed stat is read again.
+    write(
+        root,
+        "web/forms.ts",
+        "// @threat Cross-site request forgery (#xsrf) [stride: T; likelihood: likely; impact: major]\n",
+    );
+    let renamed = threat_ids(&mut client);
+    assert!(renamed.contains(&"xsrf".to_string()), "{renamed:?}");
+    assert!(!renamed.contains(&"csrf".to_string()), "{renamed:?}");
+    std::fs::remove_file(root.join("web/forms.ts")).expect("rm");
+    let gone = threat_ids(&mut client);
+    assert!(!gone.contains(&"xsrf".to_string()), "{gone:?}");
+    assert_eq!(model_resource(&mut client), scanned_model(root));
+    client.finish();
+}

@@ -5,7 +5,11 @@
 //! re-runs that file's pipeline, re-assembles the model and publishes the diagnostics of every
 //! file whose diagnostics changed (a deleted `@control` breaks `@mitigates ... with #c` in
 //! another file, and restoring it clears them). On top: definition, references, hover,
-//! completion, rename, code actions, document and workspace symbols for `#id`s and names.
+//! completion, rename (with `prepareRename`), code actions, document and workspace symbols for
+//! `#id`s and names. Files changed on disk outside the editor are caught up with
+//! (`Workspace::refresh`) at every save and watched-file change (the server registers a
+//! watcher when the client allows it). Diagnostics of no file, and a configuration that does
+//! not load (TM050), are published on the configuration file.
 //!
 //! Positions: LSP counts columns in UTF-16 code units unless the client accepts UTF-8
 //! (`general.positionEncodings`), which is then used; both are converted from the byte offsets
@@ -197,7 +201,10 @@ fn capabilities(enc: Encoding) -> lsp::ServerCapabilities {
             ),
             ..Default::default()
         }),
-        rename_provider: Some(lsp::OneOf::Left(true)),
+        rename_provider: Some(lsp::OneOf::Right(lsp::RenameOptions {
+            prepare_provider: Some(true),
+            work_done_progress_options: Default::default(),
+        })),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
             lsp::CodeActionOptions {
                 code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
@@ -237,6 +244,15 @@ pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
         .or(params.root_uri.as_ref().map(|u| u.as_str()))
         .and_then(uri_to_path)
         .or_else(|| params.root_path.as_ref().map(PathBuf::from));
+    // Files changed outside the editor (a `git checkout`) are seen through the client's file
+    // watcher when it lets the server register one, and at every save in any case.
+    let watch_dynamically = params
+        .capabilities
+        .workspace
+        .as_ref()
+        .and_then(|w| w.did_change_watched_files.as_ref())
+        .and_then(|d| d.dynamic_registration)
+        .unwrap_or(false);
     let root = match (&args.root.repo, &args.root.path, client_root) {
         (Some(dir), _, _) | (None, Some(dir), _) => dir.clone(),
         (None, None, Some(dir)) => dir,
@@ -252,8 +268,11 @@ pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
     conn.initialize_finish(id, serde_json::to_value(answer)?)
         .context("answering `initialize`")?;
     let started = std::time::Instant::now();
-    let ws = Workspace::open(&root, args.root.config.as_deref())
-        .with_context(|| format!("loading {}", root.display()))?;
+    // A configuration that does not load is reported on its file (TM050), not fatal: the
+    // server reads it again at each save.
+    let ws = Workspace::open_or_report(&root, args.root.config.as_deref(), None);
+    // URIs are absolute: `-C repo` must not publish `file:///repo/...`.
+    let root = std::path::absolute(&root).unwrap_or(root);
     let mut roots = vec![root.clone()];
     if let Ok(real) = std::fs::canonicalize(&root)
         && real != root
@@ -274,6 +293,9 @@ pub(super) fn run(args: LspArgs) -> anyhow::Result<u8> {
         started.elapsed().as_millis(),
         server.ws.elements().len()
     ));
+    if watch_dynamically {
+        server.register_watcher();
+    }
     server.publish();
     server.serve()?;
     let Server { conn, .. } = server;
@@ -327,6 +349,28 @@ impl Server {
     fn notify<N: lsp::notification::Notification>(&self, params: N::Params) {
         self.send(Message::Notification(Notification::new(
             N::METHOD.to_string(),
+            params,
+        )));
+    }
+
+    /// Ask the client to send `workspace/didChangeWatchedFiles` for every file of the root.
+    fn register_watcher(&self) {
+        let options = lsp::DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![lsp::FileSystemWatcher {
+                glob_pattern: lsp::GlobPattern::String("**/*".to_string()),
+                kind: None,
+            }],
+        };
+        let params = lsp::RegistrationParams {
+            registrations: vec![lsp::Registration {
+                id: "threatmark-watched-files".to_string(),
+                method: "workspace/didChangeWatchedFiles".to_string(),
+                register_options: serde_json::to_value(options).ok(),
+            }],
+        };
+        self.send(Message::Request(Request::new(
+            lsp_server::RequestId::from("threatmark-register-watcher".to_string()),
+            "client/registerCapability".to_string(),
             params,
         )));
     }
@@ -410,7 +454,7 @@ impl Server {
     fn notification(&mut self, n: Notification) {
         use lsp::notification::{
             DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument,
-            DidOpenTextDocument, Notification as _,
+            DidOpenTextDocument, DidSaveTextDocument, Notification as _,
         };
         let Notification { method, params } = n;
         let (uri, text) = match method.as_str() {
@@ -449,25 +493,17 @@ impl Server {
                     Err(e) => return self.log(&format!("threatmark: {method}: {e}")),
                 }
             }
-            DidChangeWatchedFiles::METHOD => {
-                let Ok(p) = serde_json::from_value::<lsp::DidChangeWatchedFilesParams>(params)
-                else {
-                    return;
-                };
-                let mut any = false;
-                for c in p.changes {
-                    if let Some(rel) = self.rel(&c.uri)
-                        && !self.docs.contains_key(&rel)
-                    {
-                        any |= self.ws.update(&rel, None);
-                    }
-                }
-                if any {
-                    self.publish();
+            // Files changed on disk (a checkout, a generator, the configuration), or a save:
+            // the workspace catches up with the disk as a whole (a walk, so ignore files and
+            // include/exclude decide about new files; only changed files are read again).
+            DidChangeWatchedFiles::METHOD | DidSaveTextDocument::METHOD => {
+                match self.ws.refresh() {
+                    Ok(true) => self.publish(),
+                    Ok(false) => {}
+                    Err(e) => self.log(&format!("threatmark: {e}")),
                 }
                 return;
             }
-            // Saved: the open text is already in the workspace.
             _ => return,
         };
         let Some(rel) = self.rel(&uri) else {
@@ -521,7 +557,13 @@ impl Server {
 
     /// Publish the diagnostics of every file whose diagnostics changed since the last time.
     fn publish(&mut self) {
-        let current = self.ws.diagnostics_by_file();
+        // Diagnostics of no file are the configuration's: shown on its file.
+        let mut current = self.ws.diagnostics_by_file().clone();
+        if let Some(general) = current.remove("") {
+            let mut at = current.remove(&self.ws.config_file()).unwrap_or_default();
+            at.extend(general);
+            current.insert(self.ws.config_file(), at);
+        }
         let paths: BTreeSet<String> = current
             .keys()
             .chain(self.published.keys())
@@ -586,7 +628,7 @@ impl Server {
     fn request(&mut self, req: Request) -> Result<Value, Failure> {
         use lsp::request::{
             CodeActionRequest, Completion, DocumentSymbolRequest, GotoDefinition, HoverRequest,
-            References, Rename, Request as _, WorkspaceSymbolRequest,
+            PrepareRenameRequest, References, Rename, Request as _, WorkspaceSymbolRequest,
         };
         match req.method.as_str() {
             GotoDefinition::METHOD => to_json(self.definition(params(req)?)?),
@@ -594,6 +636,7 @@ impl Server {
             HoverRequest::METHOD => to_json(self.hover(params(req)?)?),
             Completion::METHOD => to_json(self.completion(params(req)?)?),
             Rename::METHOD => to_json(self.rename(params(req)?)?),
+            PrepareRenameRequest::METHOD => to_json(self.prepare_rename(params(req)?)?),
             CodeActionRequest::METHOD => to_json(self.code_action(params(req)?)?),
             DocumentSymbolRequest::METHOD => to_json(self.document_symbols(params(req)?)?),
             WorkspaceSymbolRequest::METHOD => to_json(self.workspace_symbols(params(req)?)),
@@ -742,6 +785,32 @@ impl Server {
         let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
         let items = completions(&self.ws, &text[line_start..at]);
         Ok(lsp::CompletionResponse::Array(items))
+    }
+
+    /// The `#id` under the cursor that a rename would change: its range (without the `#`) and
+    /// the id as the placeholder. Anywhere else (prose, a name, an id of nothing) it is refused,
+    /// so the editor does not offer a rename that cannot be done.
+    fn prepare_rename(
+        &self,
+        p: lsp::TextDocumentPositionParams,
+    ) -> Result<lsp::PrepareRenameResponse, Failure> {
+        let (_, text, at) = self.at(&p)?;
+        let Some((id, start, end)) = self
+            .target(&text, at)
+            .filter(|(_, start, _)| text.as_bytes().get(*start) == Some(&b'#'))
+        else {
+            return Err(failed("only a #id can be renamed: put the cursor on one"));
+        };
+        if self.ws.element(&id).is_none() {
+            return Err(failed(format!(
+                "`#{}` is not an element of the model",
+                escape::printable(&id)
+            )));
+        }
+        Ok(lsp::PrepareRenameResponse::RangeWithPlaceholder {
+            range: self.range(&text, start + 1, end),
+            placeholder: id,
+        })
     }
 
     fn rename(&self, p: lsp::RenameParams) -> Result<lsp::WorkspaceEdit, Failure> {

@@ -395,6 +395,7 @@ impl Repo {
             self.config_override.as_deref(),
             self.threads,
             &|| {},
+            crate::scan::finish::Imports::Leave,
         )
     }
 

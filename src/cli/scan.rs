@@ -23,6 +23,7 @@ use super::RootArgs;
 use super::output_format::DiagnosticFormat;
 use crate::config::Config;
 use crate::diagnostic::Counts;
+use crate::scan::finish::Imports;
 use crate::{exit, model, output, render, scan};
 
 #[derive(Debug, clap::Args)]
@@ -100,13 +101,12 @@ pub(super) fn scan_root(
             bar.inc(1);
         }
     };
-    let (config, mut result) = scan_folder(root.dir(), root.config.as_deref(), threads, &tick)?;
-    // A Threatspec project's `imports` are other projects' models, merged in.
-    result.model = crate::import::threatspec::with_imports(
+    let (config, result) = scan_folder(
         root.dir(),
-        result.model,
-        &config.risk,
-        config.scan.max_file_size,
+        root.config.as_deref(),
+        threads,
+        &tick,
+        Imports::Merge,
     )?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -115,16 +115,19 @@ pub(super) fn scan_root(
 }
 
 /// Load the configuration and scan a folder of the work tree, with the scan cache of the last
-/// scan of that folder (see `store::scan_cache`), and save the cache for the next one.
+/// scan of that folder (see `store::scan_cache`), and save the cache for the next one. The
+/// result is completed by `scan::finish` (imports, TM049), as the editor servers' workspace
+/// completes its own.
 pub(super) fn scan_folder(
     root: &Path,
     explicit_config: Option<&Path>,
     threads: usize,
     on_file: &(dyn Fn() + Sync),
+    imports: Imports,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
-        refuse_linked_config(root)?;
+        scan::finish::refuse_linked_config(root)?;
     }
     let at = scan_cache::location(root);
     let previous = at.as_deref().and_then(scan_cache::load);
@@ -163,61 +166,8 @@ pub(super) fn scan_folder(
         }
         crate::timings::mark("scan cache saved");
     }
-    if explicit_config.is_none() {
-        if let Some(shadowed) = shadowed_threatspec(root) {
-            result.diagnostics.push(shadowed);
-            crate::diagnostic::normalize(&mut result.diagnostics);
-        }
-    }
+    scan::finish::finish(root, explicit_config, &config, &mut result, imports)?;
     Ok((config, result))
-}
-
-/// TM049 when `threatmark.toml` hides a `threatspec.yaml` beside it, with the TOML that
-/// carries its settings over: adding a `threatmark.toml` (for `[diagnostics]`, say) must not
-/// silently change what a Threatspec project's scan reads.
-fn shadowed_threatspec(root: &Path) -> Option<crate::diagnostic::Diagnostic> {
-    use crate::diagnostic::{Code, Diagnostic};
-    let name = crate::import::threatspec::CONFIG_FILE;
-    let yaml = root.join(name);
-    if !root.join(crate::config::FILE_NAME).is_file() || !yaml.is_file() {
-        return None;
-    }
-    let rules = crate::input::Rules {
-        confine: Some(root),
-        limit: 1024 * 1024,
-        setting: "the threatspec.yaml size limit (1 MiB)",
-    };
-    let carried = crate::input::read_string(&yaml, &rules)
-        .ok()
-        .and_then(|text| Config::from_threatspec(&text, &yaml, root).ok());
-    let help = match carried {
-        Some(ts) => {
-            let list = |items: &[String]| {
-                let quoted: Vec<String> = items
-                    .iter()
-                    .map(|i| serde_json::to_string(i).unwrap_or_default())
-                    .collect();
-                format!("[{}]", quoted.join(", "))
-            };
-            format!(
-                "to keep its settings, put them in threatmark.toml: `[scan] include = {}`, `exclude = {}`, `[model] strict_ids = {}`; or pass `--config {name}`",
-                list(&ts.scan.include),
-                list(&ts.scan.exclude),
-                ts.model.strict_ids
-            )
-        }
-        None => format!(
-            "it does not read as a Threatspec configuration either; pass `--config {name}` to see why"
-        ),
-    };
-    Some(
-        Diagnostic::new(
-            Code::ShadowedThreatspecConfig,
-            format!("`{name}` is not read: `threatmark.toml` takes precedence"),
-        )
-        .in_file(name)
-        .help(help),
-    )
 }
 
 pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
@@ -402,27 +352,12 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
     })
 }
 
-/// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments. A comment
-/// for a finding (which scan does not print) is used all the same; without comments the
-/// findings are not needed.
+/// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments.
 pub(super) fn select(
     config: &Config,
     result: &scan::ScanResult,
 ) -> anyhow::Result<super::selection::Selected> {
-    let findings = match result.suppressions.is_empty() {
-        true => Vec::new(),
-        false => {
-            let today = Some(crate::date::Date::today());
-            let findings = crate::analysis::analyze(&result.model, &config.risk, today).findings;
-            super::analyze::findings_as_diagnostics(&findings, &result.sources)
-        }
-    };
-    super::selection::select(
-        config,
-        &result.suppressions,
-        result.diagnostics.clone(),
-        &findings,
-    )
+    Ok(scan::selection::scan_diagnostics(config, result)?)
 }
 
 /// The repository a file belongs to: see [`run_file`].
@@ -503,41 +438,6 @@ pub(super) fn model_path(root: &Path, output: &str) -> anyhow::Result<PathBuf> {
     crate::output::refuse_git_dir(&target)
         .map_err(|e| anyhow::anyhow!("[scan] output `{shown}`: {e}"))?;
     Ok(target)
-}
-
-/// The configuration comes from the repository. A `threatmark.toml` (or `threatspec.yaml`) that
-/// is a symbolic link to a file outside the scan root would be read, and a line of it echoed in
-/// the parse error: `threatmark.toml -> ~/.aws/credentials` printed a key into CI logs. Such a
-/// link is refused; a link inside the repository (a shared configuration) is fine, and so is
-/// any file given with `--config`.
-pub(super) fn refuse_linked_config(root: &Path) -> anyhow::Result<()> {
-    let Ok(root_real) = std::fs::canonicalize(root) else {
-        return Ok(()); // The scan reports an unreadable root itself.
-    };
-    for name in [
-        crate::config::FILE_NAME,
-        crate::import::threatspec::CONFIG_FILE,
-        crate::import::guardlink::CONFIG_FILE,
-    ] {
-        let path = root.join(name);
-        let linked = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
-        if !linked {
-            continue;
-        }
-        match std::fs::canonicalize(&path) {
-            Ok(real) if real.starts_with(&root_real) => {}
-            // A dangling link is not read (`Config::load` wants a file).
-            Err(_) => {}
-            Ok(real) => {
-                let real = crate::render::escape::printable(&real.display().to_string());
-                anyhow::bail!(
-                    "{} is a symbolic link to {real}, outside the scan root; refusing to read it (pass `--config {real}` to use it anyway)",
-                    path.display(),
-                )
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `--rev` in a repository without commits: git's own message ("the rev-spec is malformed and

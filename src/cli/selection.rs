@@ -1,56 +1,13 @@
-//! Rule selection at the commands: `[diagnostics]` and `threatmark: ignore[...]` comments
-//! (`crate::suppress`) applied to what `scan` and `analyze` print, and the list of what was
-//! suppressed that `check` reports (its verdict never depends on suppression).
+//! Rule selection at the commands: which findings `analyze` hides, the summary line of what
+//! was suppressed, and the list that `check` reports (its verdict never depends on
+//! suppression). The selection itself is the scan room's (`scan::selection`), shared with the
+//! editor servers.
 
 use crate::config::Config;
-use crate::diagnostic::{self, Diagnostic};
+use crate::diagnostic::Diagnostic;
 use crate::suppress::{self, By, Suppression};
 
-/// What a command prints after selection.
-pub(crate) struct Selected {
-    /// Shown diagnostics (of those printed), with the unused-suppression warnings, sorted.
-    pub diagnostics: Vec<Diagnostic>,
-    /// Diagnostics that would have been printed, and why they were not.
-    pub suppressed: Vec<(Diagnostic, By)>,
-}
-
-/// Apply the configuration's `[diagnostics]` and the scan's comments to `printed`; `also` is what
-/// the command knows but does not print (a comment for it is used, not unused).
-pub(crate) fn select(
-    config: &Config,
-    comments: &[Suppression],
-    printed: Vec<Diagnostic>,
-    also: &[Diagnostic],
-) -> anyhow::Result<Selected> {
-    let rules = config
-        .diagnostics
-        .rules()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if rules.is_default() && comments.is_empty() {
-        return Ok(Selected {
-            diagnostics: printed,
-            suppressed: Vec::new(),
-        });
-    }
-    let n = printed.len();
-    let all: Vec<Diagnostic> = printed.into_iter().chain(also.iter().cloned()).collect();
-    let applied = suppress::apply(&rules, comments, &all);
-    let mut diagnostics = Vec::new();
-    let mut suppressed = Vec::new();
-    for (d, hidden) in all.into_iter().zip(applied.hidden).take(n) {
-        match hidden {
-            None => diagnostics.push(d),
-            Some(by) => suppressed.push((d, by)),
-        }
-    }
-    diagnostics.extend(applied.unused);
-    diagnostic::normalize(&mut diagnostics);
-    suppressed.sort_by(|(a, _), (b, _)| a.sort_key().cmp(&b.sort_key()));
-    Ok(Selected {
-        diagnostics,
-        suppressed,
-    })
-}
+pub(crate) use crate::scan::selection::{Selected, select};
 
 /// Which of `diags` are suppressed (one flag each).
 pub(crate) fn hidden(

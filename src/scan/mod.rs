@@ -23,8 +23,10 @@ use crate::config::Config;
 use crate::source::filter::WalkError;
 use crate::source::git::GitError;
 
+pub(crate) mod finish;
 pub(crate) mod pipeline;
 pub(crate) mod revision;
+pub(crate) mod selection;
 pub(crate) mod stats;
 pub(crate) mod worktree;
 

@@ -1,4 +1,4 @@
-//! The in-memory incremental workspace that the editor servers (`threatmark lsp`, and later
+//! The in-memory incremental workspace that the editor and agent servers (`threatmark lsp` and
 //! `threatmark mcp`) keep open: the per-file outcome of every file of a repository, the model
 //! assembled from them, and the diagnostics by file.
 //!
@@ -12,12 +12,21 @@
 //! (through the same walk), the size limit (also on an open document's text), `[diagnostics]`
 //! and `threatmark: ignore[...]` comments.
 //!
+//! The model and the diagnostics are `scan`'s: a rebuild (`Workspace::rebuild`, the one place
+//! the model is assembled) completes the assembly with `scan::finish` (Threatspec `imports`,
+//! TM049; the configuration is refused when linked out of the repository, as in a scan) and
+//! selects with `scan::selection`, the functions `threatmark scan` calls. [`Workspace::refresh`]
+//! catches up with files changed outside (an agent's writes, a `git checkout`): a walk, a stat
+//! per file, and a read of the changed ones only. A configuration that does not load leaves
+//! the servers running with an empty model and TM050 on the configuration file.
+//!
 //! @component Threatmark:Workspace (#workspace) in #process [type: process]: the in-memory model the editor servers keep, updated one file at a time
 //! @threat Editor text floods the server (#editor_flood) [stride: D; likelihood: possible; impact: minor; cwe: 400; actor: #malicious_contributor]:
 //! a document of hundreds of megabytes, opened or pasted in an editor (or sent by a hostile client), is parsed on every keystroke
 //! @control Open documents obey the size limit (#overlay_size_limit): a document over `max_file_size` is not parsed; it gets TM022 as a file on disk would
 //! @mitigates #workspace against #editor_flood with #overlay_size_limit
 //! @mitigates #workspace against #huge_files with #size_limit
+//! @mitigates #workspace against #linked_reads with #no_linked_inputs
 //! @connects #workspace to #scanner with file text
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::{Attributes, Project, Source, ThreatModel};
+use crate::scan::finish::Imports;
 use crate::scan::{FileOptions, FileOutcome, ScanResult, Stats};
 use crate::source::fs::Found;
 use crate::store::scan_cache::{self, FileStat, Hit};
@@ -38,6 +48,8 @@ pub(crate) enum WorkspaceError {
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Scan(#[from] crate::scan::ScanError),
+    #[error(transparent)]
+    Linked(#[from] crate::scan::finish::LinkedConfig),
 }
 
 /// One element of the model (component, boundary, actor, threat or control), borrowed.
@@ -64,89 +76,120 @@ pub(crate) struct Place {
 #[derive(Debug)]
 pub(crate) struct Workspace {
     root: PathBuf,
+    /// `--config`, when given (then no linked-configuration refusal and no TM049, as in a scan).
+    explicit: Option<PathBuf>,
+    threads: usize,
     config: Config,
+    /// `scan::config_key` of `config`: a refresh that loads another configuration starts over.
+    key: u64,
     opts: FileOptions,
     project: Project,
     /// Outcomes of the files that contribute something (annotations, diagnostics), by path.
     outcomes: BTreeMap<String, Arc<FileOutcome>>,
-    /// Every file the walk accepted (for a file that appears later: include/exclude decide).
-    known: BTreeSet<String>,
-    /// Walk problems and size-limit diagnostics, by path (a file re-read replaces its own).
-    problems: BTreeMap<String, Vec<Diagnostic>>,
-    /// Problems of no file (an ignore file that does not parse, say).
-    general: Vec<Diagnostic>,
+    /// Every file of the workspace (the walk's, and documents opened since), with its stat when
+    /// it was last read (`None`: read it again at the next refresh).
+    files: BTreeMap<String, Option<FileStat>>,
+    /// Problems of the last walk (ignore files, links...).
+    walk_problems: Vec<Diagnostic>,
+    /// Size-limit and IO diagnostics of a file read, by path (a file re-read replaces its own).
+    read_problems: BTreeMap<String, Diagnostic>,
     /// Texts of open documents, which win over the disk.
     overlays: BTreeMap<String, Arc<str>>,
+    /// The project merges Threatspec `imports`, which a refresh cannot see change: it rebuilds.
+    imports: bool,
+    /// How many times the model was rebuilt (a cache key for what is derived from it).
+    generation: u64,
+    /// The configuration did not load (or its globs do not compile): why. The workspace is
+    /// then empty but for TM050 at the configuration file, until a refresh loads it.
+    broken: Option<String>,
     result: ScanResult,
+    /// The diagnostics as `scan` prints them, sorted.
+    shown: Vec<Diagnostic>,
     by_file: BTreeMap<String, Vec<Diagnostic>>,
+}
+
+/// A candidate file the walk found, with its stat before any read.
+struct Walked {
+    rel: String,
+    path: PathBuf,
+    stat: Option<FileStat>,
 }
 
 impl Workspace {
     /// Load the configuration of `root` (or `explicit`) and every file, reusing the scan cache.
+    #[cfg(test)]
     pub(crate) fn open(root: &Path, explicit: Option<&Path>) -> Result<Self, WorkspaceError> {
-        let config = Config::load(root, explicit)?;
+        Self::open_with(root, explicit, None)
+    }
+
+    /// [`Workspace::open`] with `threads` walker threads (default: one per core).
+    pub(crate) fn open_with(
+        root: &Path,
+        explicit: Option<&Path>,
+        threads: Option<usize>,
+    ) -> Result<Self, WorkspaceError> {
+        let threads =
+            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let config = load_config(root, explicit)?;
         let opts = FileOptions::from_config(&config);
+        let key = crate::scan::config_key(&config);
         let cache = scan_cache::location(root)
             .as_deref()
             .and_then(scan_cache::load)
-            .filter(|c| c.config_key == crate::scan::config_key(&config));
+            .filter(|c| c.config_key == key);
         let outcomes: Mutex<Vec<Arc<FileOutcome>>> = Mutex::new(Vec::new());
-        let known: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let files: Mutex<Vec<(String, Option<FileStat>)>> = Mutex::new(Vec::new());
         let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
-        let visit = |found: Found| match found {
-            Found::Problem(d) => crate::scan::lock(&problems).push(d),
-            Found::File(file) => {
-                if !crate::scan::is_candidate(&file.rel, &opts) {
+        let visit = |file: Walked| {
+            crate::scan::lock(&files).push((file.rel.clone(), file.stat));
+            match (cache.as_ref().and_then(|c| c.lookup(&file.rel)), file.stat) {
+                (Some(Hit::File(hit)), Some(stat))
+                    if stat == hit.stat && hit.stat.size <= opts.max_file_size =>
+                {
+                    if let Some(outcome) = hit.outcome.as_ref().and_then(|o| o.decode().ok()) {
+                        crate::scan::lock(&outcomes).push(outcome);
+                    }
                     return;
                 }
-                crate::scan::lock(&known).push(file.rel.clone());
-                let stat = std::fs::metadata(&file.path)
-                    .ok()
-                    .and_then(|meta| FileStat::of(&meta));
-                match (cache.as_ref().and_then(|c| c.lookup(&file.rel)), stat) {
-                    (Some(Hit::File(hit)), Some(stat))
-                        if stat == hit.stat && hit.stat.size <= opts.max_file_size =>
-                    {
-                        if let Some(outcome) = hit.outcome.as_ref().and_then(|o| o.decode().ok()) {
-                            crate::scan::lock(&outcomes).push(outcome);
-                        }
-                        return;
-                    }
-                    // The last scan found nothing in it, and it has not changed since.
-                    (Some(Hit::Plain(hit)), Some(stat))
-                        if scan_cache::fingerprint(&file.rel, &stat) == hit.fingerprint =>
-                    {
-                        return;
-                    }
-                    _ => {}
+                // The last scan found nothing in it, and it has not changed since.
+                (Some(Hit::Plain(hit)), Some(stat))
+                    if scan_cache::fingerprint(&file.rel, &stat) == hit.fingerprint =>
+                {
+                    return;
                 }
-                match read_file(&file.path, &file.rel, &opts) {
-                    Ok(outcome) => {
-                        if contributes(&outcome) {
-                            crate::scan::lock(&outcomes).push(Arc::new(outcome));
-                        }
+                _ => {}
+            }
+            match read_file(&file.path, &file.rel, &opts) {
+                Ok(outcome) => {
+                    if contributes(&outcome) {
+                        crate::scan::lock(&outcomes).push(Arc::new(outcome));
                     }
-                    Err(d) => crate::scan::lock(&problems).push(*d),
                 }
+                Err(d) => crate::scan::lock(&problems).push(*d),
             }
         };
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        crate::source::fs::walk(root, &config.scan, threads, &visit)
-            .map_err(crate::scan::ScanError::from)?;
+        let walk_problems = walk(root, &config, &opts, threads, &visit)?;
         let mut ws = Workspace {
             root: root.to_path_buf(),
+            explicit: explicit.map(Path::to_path_buf),
+            threads,
             project: crate::scan::project_for(root, &config),
             opts,
+            key,
             outcomes: BTreeMap::new(),
-            known: known
+            files: files
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())
                 .into_iter()
                 .collect(),
-            problems: BTreeMap::new(),
-            general: Vec::new(),
+            walk_problems,
+            read_problems: BTreeMap::new(),
             overlays: BTreeMap::new(),
+            imports: false,
+            generation: 0,
+            broken: None,
             result: empty_result(),
+            shown: Vec::new(),
             by_file: BTreeMap::new(),
             config,
         };
@@ -154,22 +197,187 @@ impl Workspace {
             ws.outcomes.insert(o.path.clone(), o);
         }
         for d in problems.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            match &d.location {
-                Some(l) => ws.problems.entry(l.path.clone()).or_default().push(d),
-                None => ws.general.push(d),
-            }
+            let path = d
+                .location
+                .as_ref()
+                .map(|l| l.path.clone())
+                .unwrap_or_default();
+            ws.read_problems.insert(path, d);
         }
         ws.rebuild();
         Ok(ws)
     }
 
-    // The root and configuration are for the MCP server (issue 19), which answers with paths.
-    #[allow(dead_code)]
-    pub(crate) fn root(&self) -> &Path {
-        &self.root
+    /// [`Workspace::open_with`] for a server that must keep running: a configuration that does
+    /// not load gives an empty workspace whose one diagnostic is TM050 at the configuration
+    /// file (see [`Workspace::broken`]); a refresh tries again.
+    pub(crate) fn open_or_report(
+        root: &Path,
+        explicit: Option<&Path>,
+        threads: Option<usize>,
+    ) -> Self {
+        match Self::open_with(root, explicit, threads) {
+            Ok(ws) => ws,
+            Err(e) => {
+                let threads = threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+                let config = Config::default();
+                let mut ws = Workspace {
+                    root: root.to_path_buf(),
+                    explicit: explicit.map(Path::to_path_buf),
+                    threads,
+                    project: crate::scan::project_for(root, &config),
+                    opts: FileOptions::from_config(&config),
+                    key: 0,
+                    config,
+                    outcomes: BTreeMap::new(),
+                    files: BTreeMap::new(),
+                    walk_problems: Vec::new(),
+                    read_problems: BTreeMap::new(),
+                    overlays: BTreeMap::new(),
+                    imports: false,
+                    generation: 0,
+                    broken: None,
+                    result: empty_result(),
+                    shown: Vec::new(),
+                    by_file: BTreeMap::new(),
+                };
+                ws.break_with(e.to_string());
+                ws
+            }
+        }
     }
 
-    #[allow(dead_code)]
+    /// Why the configuration does not load, when it does not.
+    pub(crate) fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    /// Become empty but for TM050 (open documents are kept for later). False when it was
+    /// broken for that reason already.
+    fn break_with(&mut self, why: String) -> bool {
+        if self.broken.as_deref() == Some(why.as_str()) {
+            return false;
+        }
+        self.broken = Some(why);
+        self.key = 0;
+        self.files.clear();
+        self.outcomes.clear();
+        self.walk_problems.clear();
+        self.read_problems.clear();
+        self.rebuild();
+        true
+    }
+
+    /// The configuration file, relative to the root: the one given, else the first of
+    /// threatmark.toml, threatspec.yaml and GuardLink's that exists (threatmark.toml if none).
+    pub(crate) fn config_file(&self) -> String {
+        if let Some(given) = &self.explicit {
+            let path = if given.is_absolute() {
+                given.clone()
+            } else {
+                std::env::current_dir().unwrap_or_default().join(given)
+            };
+            let inside = path
+                .strip_prefix(&self.root)
+                .ok()
+                .map(Path::to_path_buf)
+                .or_else(|| {
+                    let root = std::fs::canonicalize(&self.root).ok()?;
+                    let real = std::fs::canonicalize(&path).ok()?;
+                    real.strip_prefix(&root).ok().map(Path::to_path_buf)
+                })
+                .map(|rel| crate::source::fs::relative(Path::new(""), &rel));
+            if let Some(rel) = inside.filter(|r| !r.is_empty()) {
+                return rel;
+            }
+        }
+        [
+            crate::config::FILE_NAME,
+            crate::import::threatspec::CONFIG_FILE,
+            crate::import::guardlink::CONFIG_FILE,
+        ]
+        .into_iter()
+        .find(|name| self.root.join(name).is_file())
+        .unwrap_or(crate::config::FILE_NAME)
+        .to_string()
+    }
+
+    /// Catch up with the disk: walk again (so ignore files and include/exclude decide about
+    /// files that appeared since), re-read only the files whose stat changed or that are new,
+    /// forget the files that are gone, and rebuild once if anything changed. Open documents
+    /// keep overlaying the disk. A changed configuration reloads everything. True when the
+    /// model was rebuilt.
+    pub(crate) fn refresh(&mut self) -> Result<bool, WorkspaceError> {
+        let config = match load_config(&self.root, self.explicit.as_deref()) {
+            Ok(config) => config,
+            Err(e) => return Ok(self.break_with(e.to_string())),
+        };
+        if crate::scan::config_key(&config) != self.key || self.broken.is_some() {
+            let overlays = std::mem::take(&mut self.overlays);
+            match Workspace::open_with(&self.root, self.explicit.as_deref(), Some(self.threads)) {
+                Ok(ws) => *self = ws,
+                Err(e) => {
+                    self.overlays = overlays;
+                    return Ok(self.break_with(e.to_string()));
+                }
+            }
+            for (rel, text) in overlays {
+                self.overlay(&rel, &text);
+            }
+            self.rebuild();
+            return Ok(true);
+        }
+        let found: Mutex<Vec<Walked>> = Mutex::new(Vec::new());
+        let walked = walk(
+            &self.root,
+            &self.config,
+            &self.opts,
+            self.threads,
+            &|file| {
+                crate::scan::lock(&found).push(file);
+            },
+        );
+        let problems = match walked {
+            Ok(problems) => problems,
+            Err(e) => return Ok(self.break_with(e.to_string())),
+        };
+        let mut found = found.into_inner().unwrap_or_else(|e| e.into_inner());
+        found.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let mut changed = problems != self.walk_problems;
+        self.walk_problems = problems;
+        let mut seen = BTreeSet::new();
+        for file in found {
+            seen.insert(file.rel.clone());
+            if self.overlays.contains_key(&file.rel) {
+                continue;
+            }
+            let known = self.files.get(&file.rel).copied().flatten();
+            if file.stat.is_some() && known == file.stat {
+                continue;
+            }
+            changed = true;
+            self.files.insert(file.rel.clone(), file.stat);
+            self.read(&file.rel, &file.path);
+        }
+        let gone: Vec<String> = self
+            .files
+            .keys()
+            .filter(|rel| !seen.contains(*rel) && !self.overlays.contains_key(*rel))
+            .cloned()
+            .collect();
+        for rel in gone {
+            changed = true;
+            self.files.remove(&rel);
+            self.outcomes.remove(&rel);
+            self.read_problems.remove(&rel);
+        }
+        if changed || self.imports {
+            self.rebuild();
+        }
+        Ok(changed || self.imports)
+    }
+
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
@@ -177,7 +385,7 @@ impl Workspace {
     /// Is `rel` a file of this workspace: seen by the walk, or (a file that appeared since) a
     /// candidate that include/exclude do not leave out?
     pub(crate) fn covers(&self, rel: &str) -> bool {
-        if self.known.contains(rel) {
+        if self.files.contains_key(rel) {
             return true;
         }
         if rel.is_empty() || !crate::scan::is_candidate(rel, &self.opts) {
@@ -199,46 +407,67 @@ impl Workspace {
         if !self.covers(rel) {
             return false;
         }
-        self.known.insert(rel.to_string());
-        self.problems.remove(rel);
-        let outcome = match text {
-            Some(text) => {
-                self.overlays.insert(rel.to_string(), Arc::from(text));
-                let size = text.len() as u64;
-                if size > self.opts.max_file_size {
-                    let d = crate::scan::pipeline::too_large(rel, size, self.opts.max_file_size);
-                    self.problems.insert(rel.to_string(), vec![d]);
-                    None
-                } else {
-                    Some(crate::scan::process_file(rel, text.as_bytes(), &self.opts))
-                }
-            }
+        match text {
+            Some(text) => self.overlay(rel, text),
             None => {
                 self.overlays.remove(rel);
                 let path = self.root.join(rel);
-                if path.is_file() {
-                    match read_file(&path, rel, &self.opts) {
-                        Ok(o) => Some(o),
-                        Err(d) => {
-                            self.problems.insert(rel.to_string(), vec![*d]);
-                            None
-                        }
-                    }
+                let stat = std::fs::metadata(&path)
+                    .ok()
+                    .and_then(|meta| FileStat::of(&meta));
+                if stat.is_some() {
+                    self.files.insert(rel.to_string(), stat);
+                    self.read(rel, &path);
                 } else {
-                    self.known.remove(rel);
-                    None
+                    self.files.remove(rel);
+                    self.outcomes.remove(rel);
+                    self.read_problems.remove(rel);
                 }
             }
-        };
-        match outcome.filter(contributes) {
-            Some(o) => self.outcomes.insert(rel.to_string(), Arc::new(o)),
-            None => self.outcomes.remove(rel),
-        };
+        }
         self.rebuild();
         true
     }
 
-    /// Assemble the model from the kept outcomes, analyse it, and select the diagnostics.
+    /// Put an open document's text over the file (without rebuilding).
+    fn overlay(&mut self, rel: &str, text: &str) {
+        self.files.entry(rel.to_string()).or_insert(None);
+        self.overlays.insert(rel.to_string(), Arc::from(text));
+        self.read_problems.remove(rel);
+        let size = text.len() as u64;
+        let outcome = if size > self.opts.max_file_size {
+            let d = crate::scan::pipeline::too_large(rel, size, self.opts.max_file_size);
+            self.read_problems.insert(rel.to_string(), d);
+            None
+        } else {
+            Some(crate::scan::process_file(rel, text.as_bytes(), &self.opts))
+        };
+        self.keep(rel, outcome);
+    }
+
+    /// Read a file from disk again (without rebuilding).
+    fn read(&mut self, rel: &str, path: &Path) {
+        self.read_problems.remove(rel);
+        let outcome = match read_file(path, rel, &self.opts) {
+            Ok(o) => Some(o),
+            Err(d) => {
+                self.read_problems.insert(rel.to_string(), *d);
+                None
+            }
+        };
+        self.keep(rel, outcome);
+    }
+
+    fn keep(&mut self, rel: &str, outcome: Option<FileOutcome>) {
+        match outcome.filter(contributes) {
+            Some(o) => self.outcomes.insert(rel.to_string(), Arc::new(o)),
+            None => self.outcomes.remove(rel),
+        };
+    }
+
+    /// Assemble the model from the kept outcomes, analyse it, complete it as `scan` does
+    /// (`scan::finish`: imports, TM049) and select the diagnostics as `scan` prints them
+    /// (`scan::selection`). The one place the model is rebuilt.
     fn rebuild(&mut self) {
         let outcomes: Vec<&FileOutcome> = self.outcomes.values().map(|o| &**o).collect();
         let mut stats = Stats::default();
@@ -251,56 +480,76 @@ impl Workspace {
         );
         result
             .diagnostics
-            .extend(self.problems.values().flatten().cloned());
-        result.diagnostics.extend(self.general.iter().cloned());
+            .extend(self.walk_problems.iter().cloned());
+        result
+            .diagnostics
+            .extend(self.read_problems.values().cloned());
         diagnostic::normalize(&mut result.diagnostics);
-        let shown = self.select(&result);
+        let finished = crate::scan::finish::finish(
+            &self.root,
+            self.explicit.as_deref(),
+            &self.config,
+            &mut result,
+            Imports::Merge,
+        );
+        if let Err(e) = finished {
+            // `scan` stops here (exit 2); a server keeps the model without the imports and
+            // says why at the configuration.
+            let name = crate::import::threatspec::CONFIG_FILE;
+            result.diagnostics.push(
+                Diagnostic::new(
+                    Code::IoError,
+                    format!("the imports of `{name}` were not merged: {e:#}"),
+                )
+                .in_file(name)
+                .help("`threatmark scan` fails on this; fix or remove the import"),
+            );
+            diagnostic::normalize(&mut result.diagnostics);
+        }
+        if let Some(why) = &self.broken {
+            result.diagnostics.push(
+                Diagnostic::new(Code::ConfigurationUnreadable, why.clone())
+                    .in_file(&self.config_file())
+                    .help("`threatmark scan` stops on this (exit 2); the model stays empty until the configuration loads"),
+            );
+        }
+        self.imports = crate::scan::finish::names_imports(&self.root, &self.config);
+        let shown = match crate::scan::selection::scan_diagnostics(&self.config, &result) {
+            Ok(selected) => selected.diagnostics,
+            Err(_) => result.diagnostics.clone(),
+        };
         let mut by_file: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
-        for d in shown {
+        for d in &shown {
             let path = d
                 .location
                 .as_ref()
                 .map(|l| l.path.clone())
                 .unwrap_or_default();
-            by_file.entry(path).or_default().push(d);
+            by_file.entry(path).or_default().push(d.clone());
         }
         self.result = result;
+        self.shown = shown;
         self.by_file = by_file;
+        self.generation += 1;
     }
 
-    /// `[diagnostics]` rules and `threatmark: ignore` comments, as `scan` applies them (a
-    /// comment for an analysis finding counts as used).
-    fn select(&self, result: &ScanResult) -> Vec<Diagnostic> {
-        let Ok(rules) = self.config.diagnostics.rules() else {
-            return result.diagnostics.clone();
-        };
-        if rules.is_default() && result.suppressions.is_empty() {
-            return result.diagnostics.clone();
-        }
-        let n = result.diagnostics.len();
-        let mut all = result.diagnostics.clone();
-        if !result.suppressions.is_empty() {
-            let today = Some(crate::date::Date::today());
-            let findings = crate::analysis::analyze(&result.model, &self.config.risk, today);
-            all.extend(findings.findings.into_iter().map(|f| {
-                let mut d = Diagnostic::new(f.code, f.message);
-                if let Some(l) = f.locations.into_iter().next() {
-                    d = d.at(l);
-                }
-                d
-            }));
-        }
-        let applied = crate::suppress::apply(&rules, &result.suppressions, &all);
-        let mut shown: Vec<Diagnostic> = all
-            .into_iter()
-            .take(n)
-            .enumerate()
-            .filter(|(i, _)| applied.shown(*i))
-            .map(|(_, d)| d)
-            .collect();
-        shown.extend(applied.unused);
-        diagnostic::normalize(&mut shown);
-        shown
+    /// Changes whenever the model is rebuilt.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The diagnostics as `scan` prints them.
+    pub(crate) fn diagnostics(&self) -> &[Diagnostic] {
+        &self.shown
+    }
+
+    pub(crate) fn file_options(&self) -> &FileOptions {
+        &self.opts
+    }
+
+    /// The outcomes of the files that contribute to the model, by path.
+    pub(crate) fn outcomes(&self) -> impl Iterator<Item = &FileOutcome> {
+        self.outcomes.values().map(|o| &**o)
     }
 
     pub(crate) fn model(&self) -> &ThreatModel {
@@ -464,6 +713,48 @@ pub(crate) fn is_id_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
 }
 
+/// The configuration of `root` as a scan loads it: a configuration linked out of the
+/// repository is refused unless given explicitly.
+fn load_config(root: &Path, explicit: Option<&Path>) -> Result<Config, WorkspaceError> {
+    if explicit.is_none() {
+        crate::scan::finish::refuse_linked_config(root)?;
+    }
+    Ok(Config::load(root, explicit)?)
+}
+
+/// Walk `root` as a scan does (ignore files, include/exclude, links), calling `visit` on the
+/// walker threads for each file a language reads, with its stat; returns the walk's problems.
+fn walk(
+    root: &Path,
+    config: &Config,
+    opts: &FileOptions,
+    threads: usize,
+    visit: &(dyn Fn(Walked) + Sync),
+) -> Result<Vec<Diagnostic>, WorkspaceError> {
+    let problems: Mutex<Vec<Diagnostic>> = Mutex::new(Vec::new());
+    let each = |found: Found| match found {
+        Found::Problem(d) => crate::scan::lock(&problems).push(d),
+        Found::File(file) => {
+            if !crate::scan::is_candidate(&file.rel, opts) {
+                return;
+            }
+            let stat = std::fs::metadata(&file.path)
+                .ok()
+                .and_then(|meta| FileStat::of(&meta));
+            visit(Walked {
+                rel: file.rel,
+                path: file.path,
+                stat,
+            });
+        }
+    };
+    crate::source::fs::walk(root, &config.scan, threads, &each)
+        .map_err(crate::scan::ScanError::from)?;
+    let mut problems = problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    diagnostic::normalize(&mut problems);
+    Ok(problems)
+}
+
 /// Does the outcome add anything to the model or the diagnostics?
 fn contributes(o: &FileOutcome) -> bool {
     !o.annotations.is_empty() || !o.diagnostics.is_empty() || !o.suppressions.is_empty()
@@ -615,6 +906,57 @@ mod tests {
             codes(&ws, "a.py").is_empty(),
             "{:?}",
             ws.diagnostics_by_file()
+        );
+    }
+
+    #[test]
+    fn refresh_reads_what_changed_and_walks_for_new_files() {
+        let dir = repo(&[
+            (".gitignore", "build/\n"),
+            ("a.py", "# @threat A (#a)\n"),
+            ("b.py", "# @threat B (#b)\n"),
+        ]);
+        let mut ws = Workspace::open(dir.path(), None).expect("open");
+        let generation = ws.generation();
+        assert!(!ws.refresh().expect("refresh"), "nothing changed");
+        assert_eq!(ws.generation(), generation, "and nothing was rebuilt");
+        std::fs::write(dir.path().join("c.py"), "# @threat C (#c)\n").expect("write");
+        std::fs::create_dir_all(dir.path().join("build")).expect("mkdir");
+        std::fs::write(dir.path().join("build/d.py"), "# @threat D (#d)\n").expect("write");
+        std::fs::remove_file(dir.path().join("b.py")).expect("rm");
+        assert!(ws.refresh().expect("refresh"));
+        assert_eq!(ws.generation(), generation + 1, "one rebuild");
+        assert!(ws.model().threat("c").is_some(), "a new file is read");
+        assert!(
+            ws.model().threat("d").is_none(),
+            ".gitignore applies to new files"
+        );
+        assert!(
+            ws.model().threat("b").is_none(),
+            "a deleted file is forgotten"
+        );
+        // An open document keeps overlaying the disk through a refresh.
+        assert!(ws.update("a.py", Some("# @threat Typed (#typed)\n")));
+        std::fs::write(
+            dir.path().join("a.py"),
+            "# @threat Saved (#saved) [stride: T]\n",
+        )
+        .expect("write");
+        ws.refresh().expect("refresh");
+        assert!(ws.model().threat("typed").is_some());
+        assert!(ws.model().threat("saved").is_none());
+        // A configuration that stops loading: TM050, and the model back once it loads.
+        std::fs::write(dir.path().join("threatmark.toml"), "[scan]\nnope = 1\n").expect("write");
+        assert!(ws.refresh().expect("refresh"));
+        assert_eq!(codes(&ws, "threatmark.toml"), ["TM050"]);
+        assert!(ws.model().threat("c").is_none());
+        std::fs::write(dir.path().join("threatmark.toml"), "").expect("write");
+        assert!(ws.refresh().expect("refresh"));
+        assert!(codes(&ws, "threatmark.toml").is_empty());
+        assert!(ws.model().threat("c").is_some());
+        assert!(
+            ws.model().threat("typed").is_some(),
+            "the open document is kept"
         );
     }
 }

@@ -11,10 +11,11 @@
 //! ([`protocol`]), with no new dependency. rmcp needs Rust 1.88 (we support 1.85), always
 //! brings tokio, tokio-util, futures, tracing, a second sha2 and its proc-macro crate, and is
 //! 61k lines that change with every protocol revision; the server is synchronous (one request
-//! at a time, each a scan) and gains nothing from an async runtime.
+//! at a time) and gains nothing from an async runtime.
 //!
-//! The model is reached only through [`source::Source`], which re-scans (cheaply, through the
-//! scan cache) on every call, so a file the agent just wrote is seen.
+//! The model is reached only through [`source::Source`], which holds the in-memory workspace
+//! (`crate::workspace`, the language server's) and refreshes it from the disk before every
+//! call, so a file the agent just wrote is seen.
 //!
 //! @component Threatmark:MCP server (#mcp_server) in #process [type: process]: answers a coding agent's JSON-RPC requests on stdio with the model, its analysis and snippet diagnostics
 //! @actor Coding agent (#coding_agent): an LLM agent driving `threatmark mcp`; it follows instructions it read in files, issues and web pages, so its requests are untrusted
@@ -32,7 +33,7 @@
 //! @mitigates #mcp_server against #mcp_escapes with #mcp_json_strings
 //! @component Coding agent's MCP client (#agent_client) in #consumers [type: external]: Claude Code, Cursor, Copilot, Codex... starting `threatmark mcp` and sending it requests
 //! @connects #agent_client to #mcp_server with JSON-RPC over stdio
-//! @connects #mcp_server to #scanner with scan requests
+//! @connects #mcp_server to #workspace with refresh requests
 
 mod protocol;
 mod source;
@@ -59,7 +60,7 @@ configures Cursor, VS Code, Codex and Windsurf.")]
 pub struct McpArgs {
     #[command(flatten)]
     pub root: RootArgs,
-    /// Worker threads of each scan (default: one per core).
+    /// Worker threads of the walk (default: one per core).
     #[arg(long, short = 'j', value_name = "N", value_parser = super::threads)]
     pub threads: Option<usize>,
 }

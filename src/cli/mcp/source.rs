@@ -1,29 +1,30 @@
 //! The MCP server's only door to the threat model. Every tool asks [`Source::current`] for the
 //! model, its dated analysis and its diagnostics, and [`Source::validate`] for a snippet's
-//! diagnostics; nothing else in `cli::mcp` scans. Today it re-runs the work-tree scan on each
-//! call: the scan cache (`store::scan_cache`) makes that a stat of every file plus the model
-//! assembly when nothing changed, and always current when something did (an agent that just
-//! wrote a file sees it). An in-memory incremental workspace can replace this type without
-//! touching the tools.
+//! diagnostics; nothing else in `cli::mcp` reads the repository. It holds the editor servers'
+//! in-memory [`Workspace`] (the one `threatmark lsp` keeps): opened at the first call, and
+//! refreshed at each later one (a walk and a stat per file; only changed files are read
+//! again, and the model is rebuilt only when something changed), so an agent that just wrote
+//! a file sees it. The workspace completes and selects as `scan` does (`scan::finish`,
+//! `scan::selection`), so the model is the one `scan -o` writes, byte for byte.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::analysis::Analysis;
 use crate::cli::RootArgs;
-use crate::config::Config;
+use crate::date::Date;
 use crate::diagnostic::Diagnostic;
-use crate::scan::{self, FileOptions, FileOutcome};
+use crate::model::ThreatModel;
+use crate::scan::{self, FileOutcome};
+use crate::workspace::Workspace;
 
-/// A snapshot of the repository's model.
+/// The repository's model as the files are now, borrowed from the workspace.
 #[derive(Debug)]
-pub(crate) struct Current {
-    pub(crate) config: Config,
-    pub(crate) result: scan::ScanResult,
+pub(crate) struct Current<'w> {
+    pub(crate) model: &'w ThreatModel,
     /// Dated with today, so expired acceptances count as open.
-    pub(crate) analysis: Analysis,
+    pub(crate) analysis: Arc<Analysis>,
     /// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments.
-    pub(crate) diagnostics: Vec<Diagnostic>,
+    pub(crate) diagnostics: &'w [Diagnostic],
 }
 
 /// What a snippet would add.
@@ -43,9 +44,10 @@ pub(crate) struct Validation {
 pub(crate) struct Source {
     root: RootArgs,
     threads: Option<usize>,
-    /// The outcomes of the annotated files, re-read from their text for validations, kept
-    /// while the text is the same.
-    outcomes: HashMap<String, (Arc<str>, FileOutcome)>,
+    workspace: Option<Workspace>,
+    /// The dated analysis of a workspace generation, kept while the model and the day are the
+    /// same.
+    analysis: Option<(u64, Date, Arc<Analysis>)>,
 }
 
 impl Source {
@@ -53,71 +55,81 @@ impl Source {
         Self {
             root,
             threads,
-            outcomes: HashMap::new(),
+            workspace: None,
+            analysis: None,
         }
     }
 
+    /// The workspace, opened at the first call and brought up to date with the disk at each.
+    fn workspace(&mut self) -> anyhow::Result<&Workspace> {
+        let ws = match self.workspace.take() {
+            Some(mut ws) => {
+                ws.refresh()?;
+                ws
+            }
+            None => {
+                Workspace::open_with(self.root.dir(), self.root.config.as_deref(), self.threads)?
+            }
+        };
+        let ws = self.workspace.insert(ws);
+        if let Some(why) = ws.broken() {
+            anyhow::bail!("{why}");
+        }
+        Ok(ws)
+    }
+
     /// The model as the files are now.
-    pub(crate) fn current(&mut self) -> anyhow::Result<Arc<Current>> {
-        let (config, result) = crate::cli::scan::scan_root(&self.root, self.threads, true)?;
-        let analysis = crate::analysis::analyze(
-            &result.model,
-            &config.risk,
-            Some(crate::date::Date::today()),
-        );
-        let diagnostics = crate::cli::scan::select(&config, &result)?.diagnostics;
-        Ok(Arc::new(Current {
-            config,
-            result,
+    pub(crate) fn current(&mut self) -> anyhow::Result<Current<'_>> {
+        let kept = self.analysis.clone();
+        let ws = self.workspace()?;
+        let today = Date::today();
+        let analysis = match kept {
+            Some((generation, day, a)) if generation == ws.generation() && day == today => a,
+            _ => Arc::new(crate::analysis::analyze(
+                ws.model(),
+                &ws.config().risk,
+                Some(today),
+            )),
+        };
+        let generation = ws.generation();
+        // Reborrow after the cache update: the workspace is not changed any more.
+        self.analysis = Some((generation, today, Arc::clone(&analysis)));
+        let ws = self
+            .workspace
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("the workspace is not open"))?;
+        Ok(Current {
+            model: ws.model(),
             analysis,
-            diagnostics,
-        }))
+            diagnostics: ws.diagnostics(),
+        })
     }
 
     /// The diagnostics `snippet` would bring if it were written into `path` (a repository
     /// path; it decides the language, so the snippet is written with that language's comment
     /// markers), in the context of every other annotation of the repository. Without a path
     /// the snippet is bare annotation text (one annotation per line, no comment markers).
-    /// Nothing is written.
+    /// Nothing is written, and the workspace is not changed: the snippet is assembled with
+    /// the workspace's outcomes as one more file.
     pub(crate) fn validate(
         &mut self,
         snippet: &str,
         path: Option<&str>,
     ) -> anyhow::Result<Validation> {
-        let current = self.current()?;
-        let opts = FileOptions::from_config(&current.config);
-        // The annotated files' outcomes, from the text the scan kept for them.
-        let texts = &current.result.sources;
-        self.outcomes.retain(|path, _| texts.contains_key(path));
-        for (path, text) in texts {
-            let fresh = self
-                .outcomes
-                .get(path)
-                .is_some_and(|(kept, _)| kept == text);
-            if !fresh {
-                let outcome = scan::process_file(path, text.as_bytes(), &opts);
-                self.outcomes
-                    .insert(path.clone(), (Arc::clone(text), outcome));
-            }
-        }
+        let ws = self.workspace()?;
+        let opts = ws.file_options();
         let rel = match path.map(normalise).filter(|p| !p.is_empty()) {
             Some(p) => p,
             None => SNIPPET.to_string(),
         };
-        let added = scan::process_file(&rel, snippet.as_bytes(), &opts);
-        let mut others: Vec<&FileOutcome> = self.outcomes.values().map(|(_, o)| o).collect();
-        let project = current.result.model.project.clone();
-        let limits = current.config.model.limits();
+        let added = scan::process_file(&rel, snippet.as_bytes(), opts);
+        let mut others: Vec<&FileOutcome> = ws.outcomes().collect();
+        let project = ws.model().project.clone();
+        let config = ws.config();
+        let limits = config.model.limits();
         let assemble = |outcomes: &[&FileOutcome]| {
             let mut stats = scan::Stats::default();
-            scan::assemble(
-                project.clone(),
-                outcomes,
-                &current.config.risk,
-                limits,
-                &mut stats,
-            )
-            .diagnostics
+            scan::assemble(project.clone(), outcomes, &config.risk, limits, &mut stats).diagnostics
         };
         let before = assemble(&others);
         others.push(&added);
@@ -131,7 +143,7 @@ impl Source {
             }
             None => true,
         });
-        let selected = crate::cli::selection::select(&current.config, &[], after, &[])?;
+        let selected = scan::selection::select(config, &[], after, &[])?;
         let mut sources = std::collections::BTreeMap::new();
         sources.insert(rel.clone(), Arc::<str>::from(snippet));
         Ok(Validation {

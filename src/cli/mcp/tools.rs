@@ -196,12 +196,12 @@ pub(crate) fn call(source: &mut Source, name: &str, args: &Value) -> Result<Outc
         }
         "show_element" => {
             let wanted = args.required("element")?.to_string();
-            Ok(with_model(|| Ok(show(&*source.current()?, &wanted))))
+            Ok(with_model(|| Ok(show(&source.current()?, &wanted))))
         }
         _ => {
             let wanted = args.required("component")?.to_string();
             Ok(with_model(|| {
-                Ok(find_component(&*source.current()?, &wanted))
+                Ok(find_component(&source.current()?, &wanted))
             }))
         }
     }
@@ -330,7 +330,7 @@ fn places(sources: &[Written]) -> Vec<String> {
 }
 
 fn list_items(current: &Current, query: &Query) -> Outcome {
-    let model = &current.result.model;
+    let model = &current.model;
     let component = match &query.component {
         None => None,
         Some(c) => match resolve_component(model, c) {
@@ -702,7 +702,7 @@ fn not_found(model: &ThreatModel, what: &str, wanted: &str) -> Outcome {
 }
 
 fn show(current: &Current, wanted: &str) -> Outcome {
-    let model = &current.result.model;
+    let model = &current.model;
     let Some(found) = find_element(model, wanted) else {
         return not_found(model, "element", wanted);
     };
@@ -820,7 +820,7 @@ fn resolve_component(model: &ThreatModel, wanted: &str) -> Option<String> {
 }
 
 fn find_component(current: &Current, wanted: &str) -> Outcome {
-    let model = &current.result.model;
+    let model = &current.model;
     let Some(id) = resolve_component(model, wanted) else {
         return not_found(model, "component", wanted);
     };
@@ -889,10 +889,7 @@ pub(crate) fn read(source: &mut Source, uri: &str) -> Result<Value, RpcError> {
                     ),
                 )
             })?;
-            (
-                "application/json",
-                crate::model::to_json(&current.result.model),
-            )
+            ("application/json", crate::model::to_json(current.model))
         }
         _ => {
             return Err(RpcError::new(
