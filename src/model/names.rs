@@ -17,6 +17,7 @@
 //! @mitigates #builder against #name_duplicates with #names_resolve
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotation::{Annotation, Body, EntityRef, Kind};
@@ -36,16 +37,53 @@ enum Resolved {
     To(String),
 }
 
+/// The declarations names resolve to, borrowed from the annotations. Only the exact names and
+/// the ids are indexed up front; the folded names and the edit-distance list are built on the
+/// first name that needs them (most builds have none: 10,000 declarations cost no allocation).
 #[derive(Debug, Default)]
-struct Declared {
+struct Declared<'a> {
+    /// The first declaration of each id in path order: (kind, name, id).
+    first: Vec<(Kind, &'a str, &'a str)>,
     /// (kind, name) -> ids declared first with exactly that name.
-    exact: BTreeMap<(Kind, String), BTreeSet<String>>,
-    /// (kind, folded name) -> (name, id) of declarations.
-    folded: BTreeMap<(Kind, String), BTreeSet<(String, String)>>,
-    /// Per kind: (characters, lower-case name, name, id), for the edit-distance search.
-    names: BTreeMap<Kind, Vec<(usize, String, String, String)>>,
+    exact: BTreeMap<(Kind, &'a str), BTreeSet<&'a str>>,
     /// Ids declared per kind.
-    ids: BTreeSet<(Kind, String)>,
+    ids: BTreeSet<(Kind, &'a str)>,
+    /// (kind, folded name) -> (name, id) of declarations.
+    folded: OnceCell<BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>>>,
+    /// Per kind: (characters, lower-case name, name, id), for the edit-distance search.
+    names: OnceCell<BTreeMap<Kind, Vec<NamedDecl<'a>>>>,
+}
+
+/// (characters, lower-case name, name, id) of a declaration.
+type NamedDecl<'a> = (usize, String, &'a str, &'a str);
+
+impl<'a> Declared<'a> {
+    fn folded(&self) -> &BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>> {
+        self.folded.get_or_init(|| {
+            let mut folded: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+            for &(kind, name, id) in &self.first {
+                folded
+                    .entry((kind, fold(name)))
+                    .or_default()
+                    .insert((name, id));
+            }
+            folded
+        })
+    }
+
+    fn names(&self) -> &BTreeMap<Kind, Vec<NamedDecl<'a>>> {
+        self.names.get_or_init(|| {
+            let mut names: BTreeMap<Kind, Vec<_>> = BTreeMap::new();
+            for &(kind, name, id) in &self.first {
+                let lower = name.to_lowercase();
+                names
+                    .entry(kind)
+                    .or_default()
+                    .push((lower.chars().count(), lower, name, id));
+            }
+            names
+        })
+    }
 }
 
 /// `Orders Api` and `orders-API` fold to `ordersapi`.
@@ -198,7 +236,11 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
     };
     let out = all
         .iter()
-        .map(|a| {
+        .map(|&a| {
+            // A declaration has no slot that resolves: the common case costs no list.
+            if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
+                return Cow::Borrowed(a);
+            }
             let mut copy: Option<Annotation> = None;
             for (n, (kind, slot)) in slots(&a.body).into_iter().enumerate() {
                 let Some(name) = resolvable(slot) else {
@@ -206,12 +248,12 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
                 };
                 // `contains #b` nests boundaries; a name whose id is a boundary's is one.
                 if matches!(a.body, Body::Boundary { .. })
-                    && declared.ids.contains(&(Kind::Boundary, slot.id.clone()))
+                    && declared.ids.contains(&(Kind::Boundary, slot.id.as_str()))
                 {
                     continue;
                 }
                 if let Resolved::To(id) = r.resolve(kind, name, &slot.id, a, slot) {
-                    let c = copy.get_or_insert_with(|| (*a).clone());
+                    let c = copy.get_or_insert_with(|| a.clone());
                     if let Some((_, s)) = slots_mut(&mut c.body).into_iter().nth(n) {
                         s.id = id;
                     }
@@ -219,7 +261,7 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
             }
             match copy {
                 Some(c) => Cow::Owned(c),
-                None => Cow::Borrowed(*a),
+                None => Cow::Borrowed(a),
             }
         })
         .collect();
@@ -227,7 +269,7 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
 }
 
 /// The first declaration of each id in path order names it, as in the builder.
-fn index(all: &[&Annotation]) -> Declared {
+fn index<'a>(all: &[&'a Annotation]) -> Declared<'a> {
     let mut d = Declared::default();
     for a in all {
         let (kind, target) = match &a.body {
@@ -235,55 +277,45 @@ fn index(all: &[&Annotation]) -> Declared {
             Body::Boundary { target, .. } => (Kind::Boundary, target),
             _ => continue,
         };
-        let Some(name) = &target.name else { continue };
-        if !d.ids.insert((kind, target.id.clone())) {
+        let Some(name) = target.name.as_deref() else {
+            continue;
+        };
+        let id = target.id.as_str();
+        if !d.ids.insert((kind, id)) {
             continue;
         }
-        d.exact
-            .entry((kind, name.clone()))
-            .or_default()
-            .insert(target.id.clone());
-        d.folded
-            .entry((kind, fold(name)))
-            .or_default()
-            .insert((name.clone(), target.id.clone()));
-        let lower = name.to_lowercase();
-        d.names.entry(kind).or_default().push((
-            lower.chars().count(),
-            lower,
-            name.clone(),
-            target.id.clone(),
-        ));
+        d.exact.entry((kind, name)).or_default().insert(id);
+        d.first.push((kind, name, id));
     }
     d
 }
 
-struct Resolver<'d> {
-    declared: &'d Declared,
+struct Resolver<'d, 'a> {
+    declared: &'d Declared<'a>,
     /// (kind, name) -> what it resolved to, so each name is looked up once.
-    memo: BTreeMap<(Kind, String), Resolved>,
+    memo: BTreeMap<(Kind, &'a str), Resolved>,
     /// Names already reported.
-    reported: BTreeSet<(Kind, String)>,
+    reported: BTreeSet<(Kind, &'a str)>,
     compared: usize,
     diags: Vec<Diagnostic>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'_, 'a> {
     fn resolve(
         &mut self,
         kind: Kind,
-        name: &str,
+        name: &'a str,
         derived: &str,
         a: &Annotation,
         slot: &EntityRef,
     ) -> Resolved {
-        let key = (kind, name.to_string());
+        let key = (kind, name);
         if let Some(done) = self.memo.get(&key) {
             return done.clone();
         }
         let (resolved, diag) = self.lookup(kind, name, derived);
         if let Some(diag) = diag
-            && self.reported.insert(key.clone())
+            && self.reported.insert(key)
         {
             self.diags
                 .push(diag.at(a.source.location()).at_span(slot.span));
@@ -294,7 +326,7 @@ impl Resolver<'_> {
 
     fn lookup(&mut self, kind: Kind, name: &str, derived: &str) -> (Resolved, Option<Diagnostic>) {
         let d = self.declared;
-        if let Some(ids) = d.exact.get(&(kind, name.to_string())) {
+        if let Some(ids) = d.exact.get(&(kind, name)) {
             // Declared with exactly this name: the derived id if one of them has it, else the
             // smallest.
             let what = kind.as_str();
@@ -314,20 +346,20 @@ impl Resolver<'_> {
                     .help(format!(
                         "one name, several ids: the smallest, `#{id}`, is used; refer to the one you mean by its id, or give them different names"
                     ));
-                    (Resolved::To(id.clone()), Some(diag))
+                    (Resolved::To(id.to_string()), Some(diag))
                 }
-                Some(id) => (Resolved::To(id.clone()), None),
+                Some(id) => (Resolved::To(id.to_string()), None),
                 None => (Resolved::Derived, None),
             };
         }
         // A declaration has the derived id: the name is another spelling of it (`SQL Injection`
         // for `SQL injection`), one entity as it always was.
-        if d.ids.contains(&(kind, derived.to_string())) {
+        if d.ids.contains(&(kind, derived)) {
             return (Resolved::Derived, None);
         }
         let what = kind.as_str();
         if let Some((decl, id)) = d
-            .folded
+            .folded()
             .get(&(kind, fold(name)))
             .and_then(|set| set.iter().next())
             .filter(|_| !fold(name).is_empty())
@@ -340,7 +372,7 @@ impl Resolver<'_> {
             .help(format!(
                 "names that differ only in case, spaces or punctuation mean the declaration `{decl} (#{id})`; write it as declared, or `#{id}`"
             ));
-            return (Resolved::To(id.clone()), Some(diag));
+            return (Resolved::To(id.to_string()), Some(diag));
         }
         if let Some((decl, id)) = self.near(kind, name) {
             let diag = Diagnostic::new(
@@ -365,8 +397,9 @@ impl Resolver<'_> {
         if limit == 0 {
             return None;
         }
-        let mut best: Option<(usize, &String, &String)> = None;
-        for (chars, low, decl, id) in self.declared.names.get(&kind).into_iter().flatten() {
+        let mut best: Option<(usize, &str, &str)> = None;
+        let declared = self.declared;
+        for &(chars, ref low, decl, id) in declared.names().get(&kind).into_iter().flatten() {
             if self.compared >= NEAR_BUDGET {
                 break;
             }
@@ -379,7 +412,7 @@ impl Resolver<'_> {
                 best = Some((distance, decl, id));
             }
         }
-        best.map(|(_, n, i)| (n.clone(), i.clone()))
+        best.map(|(_, n, i)| (n.to_string(), i.to_string()))
     }
 }
 

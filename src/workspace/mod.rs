@@ -264,7 +264,9 @@ impl Workspace {
                 .unwrap_or_default();
             by_file.entry(path).or_default().push(d);
         }
-        self.result = result;
+        // The old model of a huge repository takes milliseconds to free: not before publishing.
+        let old = std::mem::replace(&mut self.result, result);
+        std::thread::spawn(move || drop(old));
         self.by_file = by_file;
     }
 

@@ -443,7 +443,10 @@ impl<'a> Builder<'a> {
             .entry(r.id.clone())
             .or_insert_with(|| EntityDraft::new(name));
         if !draft.named_by_declaration {
-            draft.name = name.to_string();
+            // A new draft has the name already: no second copy.
+            if draft.name != name {
+                draft.name = name.to_string();
+            }
             draft.named_by_declaration = true;
             draft.explicit_id = r.explicit_id;
             draft.sources.insert(&a.source);
