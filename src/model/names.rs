@@ -48,24 +48,35 @@ struct Declared<'a> {
     exact: BTreeMap<(Kind, &'a str), BTreeSet<&'a str>>,
     /// Ids declared per kind.
     ids: BTreeSet<(Kind, &'a str)>,
+    /// Per kind, the folded names that relations write: only declarations with one of them are
+    /// in `folded` (folding 10,000 declared names for a few written ones is most of a build).
+    wanted: BTreeMap<Kind, BTreeSet<String>>,
     /// (kind, folded name) -> (name, id) of declarations.
     folded: OnceCell<BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>>>,
-    /// Per kind: (characters, lower-case name, name, id), for the edit-distance search.
+    /// Per kind: (characters of the lower-case name, name, id), for the edit-distance search.
     names: OnceCell<BTreeMap<Kind, Vec<NamedDecl<'a>>>>,
 }
 
-/// (characters, lower-case name, name, id) of a declaration.
-type NamedDecl<'a> = (usize, String, &'a str, &'a str);
+/// (characters of the lower-case name, name, id) of a declaration.
+type NamedDecl<'a> = (usize, &'a str, &'a str);
 
 impl<'a> Declared<'a> {
     fn folded(&self) -> &BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>> {
         self.folded.get_or_init(|| {
             let mut folded: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+            let mut buf = String::new();
             for &(kind, name, id) in &self.first {
-                folded
-                    .entry((kind, fold(name)))
-                    .or_default()
-                    .insert((name, id));
+                let Some(wanted) = self.wanted.get(&kind) else {
+                    continue;
+                };
+                buf.clear();
+                fold_into(name, &mut buf);
+                if wanted.contains(buf.as_str()) {
+                    folded
+                        .entry((kind, buf.clone()))
+                        .or_default()
+                        .insert((name, id));
+                }
             }
             folded
         })
@@ -75,11 +86,10 @@ impl<'a> Declared<'a> {
         self.names.get_or_init(|| {
             let mut names: BTreeMap<Kind, Vec<_>> = BTreeMap::new();
             for &(kind, name, id) in &self.first {
-                let lower = name.to_lowercase();
                 names
                     .entry(kind)
                     .or_default()
-                    .push((lower.chars().count(), lower, name, id));
+                    .push((lower_chars(name), name, id));
             }
             names
         })
@@ -88,10 +98,23 @@ impl<'a> Declared<'a> {
 
 /// `Orders Api` and `orders-API` fold to `ordersapi`.
 fn fold(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::new();
+    fold_into(name, &mut out);
+    out
+}
+
+fn fold_into(name: &str, out: &mut String) {
+    out.extend(
+        name.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase),
+    );
+}
+
+/// `name.to_lowercase().chars().count()` without the copy: only a final sigma lowers by
+/// context, and to one character either way.
+fn lower_chars(name: &str) -> usize {
+    name.chars().map(|c| c.to_lowercase().count()).sum()
 }
 
 /// What an entity slot is to its annotation.
@@ -226,7 +249,17 @@ fn resolvable(r: &EntityRef) -> Option<&str> {
 /// Rewrite the ids of names in relations to the declarations they mean. Annotations that
 /// change are copied; the others are borrowed.
 pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, Vec<Diagnostic>) {
-    let declared = index(all);
+    let mut declared = index(all);
+    for a in all {
+        if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
+            continue;
+        }
+        for (kind, slot) in slots(&a.body) {
+            if let Some(name) = resolvable(slot) {
+                declared.wanted.entry(kind).or_default().insert(fold(name));
+            }
+        }
+    }
     let mut r = Resolver {
         declared: &declared,
         memo: BTreeMap::new(),
@@ -399,7 +432,7 @@ impl<'a> Resolver<'_, 'a> {
         }
         let mut best: Option<(usize, &str, &str)> = None;
         let declared = self.declared;
-        for &(chars, ref low, decl, id) in declared.names().get(&kind).into_iter().flatten() {
+        for &(chars, decl, id) in declared.names().get(&kind).into_iter().flatten() {
             if self.compared >= NEAR_BUDGET {
                 break;
             }
@@ -407,7 +440,8 @@ impl<'a> Resolver<'_, 'a> {
             if chars.abs_diff(len) > limit {
                 continue;
             }
-            let distance = strsim::osa_distance(&lower, low);
+            // Lowered only within reach of the length filter.
+            let distance = strsim::osa_distance(&lower, &decl.to_lowercase());
             if distance <= limit && best.is_none_or(|b| (distance, decl, id) < b) {
                 best = Some((distance, decl, id));
             }
