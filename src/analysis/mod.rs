@@ -349,7 +349,7 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<Date>) ->
     let coverage = a.coverage(&crossings);
     let plan = a.plan(&threats);
     a.hygiene(&threats);
-    let findings = a.findings;
+    let mut findings = a.findings;
     // By code, then by risk (highest first, unrated last), then by threat id as the plan
     // breaks ties, then by the elements involved.
     // Sorted on borrowed keys: the order `sort_by_cached_key` gave, without a copy of every
@@ -374,8 +374,7 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<Date>) ->
     // The position breaks ties: stable, as `sort_by_cached_key` was.
     keyed.sort_unstable();
     let order: Vec<usize> = keyed.into_iter().map(|(.., i)| i).collect();
-    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
-    let findings: Vec<Finding> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    permute(&mut findings, &order);
 
     let mut summary = Summary {
         threats: threats.len(),
@@ -431,6 +430,23 @@ pub fn analyze(model: &ThreatModel, matrix: &RiskMatrix, today: Option<Date>) ->
         coverage,
         plan,
         findings,
+    }
+}
+
+/// Put `items[order[i]]` at `i`, in place, following each cycle of the permutation once.
+fn permute<T>(items: &mut [T], order: &[usize]) {
+    let mut done = vec![false; items.len()];
+    for start in 0..items.len() {
+        let mut at = start;
+        while !done[at] {
+            done[at] = true;
+            let from = order[at];
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
     }
 }
 

@@ -16,7 +16,6 @@
 //! @control Names resolve to declarations (#names_resolve): a relation's name means the declaration of exactly that name (then one differing only in case, spaces or punctuation, with TM037), never a second entity with a derived id; names a small edit away are reported (TM037)
 //! @mitigates #builder against #name_duplicates with #names_resolve
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,10 +43,11 @@ enum Resolved {
 struct Declared<'a> {
     /// The first declaration of each id in path order: (kind, name, id).
     first: Vec<(Kind, &'a str, &'a str)>,
-    /// (kind, name) -> ids declared first with exactly that name.
-    exact: BTreeMap<(Kind, &'a str), BTreeSet<&'a str>>,
-    /// Ids declared per kind.
-    ids: BTreeSet<(Kind, &'a str)>,
+    /// (kind, name, id) of the first declarations, sorted: the ids declared with exactly one
+    /// name are a range, smallest first. (Sorted lists, not maps: no allocation per entry.)
+    exact: Vec<(Kind, &'a str, &'a str)>,
+    /// (kind, id) of every declared id, sorted.
+    ids: Vec<(Kind, &'a str)>,
     /// Per kind, the folded names that relations write: only declarations with one of them are
     /// in `folded` (folding 10,000 declared names for a few written ones is most of a build).
     wanted: BTreeMap<Kind, BTreeSet<String>>,
@@ -61,6 +61,19 @@ struct Declared<'a> {
 type NamedDecl<'a> = (usize, &'a str, &'a str);
 
 impl<'a> Declared<'a> {
+    /// The ids declared first with exactly this name, sorted.
+    fn exact(&self, kind: Kind, name: &str) -> &[(Kind, &'a str, &'a str)] {
+        let start = self
+            .exact
+            .partition_point(|&(k, n, _)| (k, n) < (kind, name));
+        let rest = &self.exact[start..];
+        &rest[..rest.partition_point(|&(k, n, _)| (k, n) == (kind, name))]
+    }
+
+    fn has_id(&self, kind: Kind, id: &str) -> bool {
+        self.ids.binary_search(&(kind, id)).is_ok()
+    }
+
     fn folded(&self) -> &BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>> {
         self.folded.get_or_init(|| {
             let mut folded: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
@@ -246,9 +259,9 @@ fn resolvable(r: &EntityRef) -> Option<&str> {
         .filter(|name| !r.explicit_id && super::ids::derive(name) == r.id)
 }
 
-/// Rewrite the ids of names in relations to the declarations they mean. Annotations that
-/// change are copied; the others are borrowed.
-pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, Vec<Diagnostic>) {
+/// Rewrite the ids of names in relations to the declarations they mean: the annotations that
+/// change, copied, with their positions in `all` (ascending).
+pub(super) fn resolve(all: &[&Annotation]) -> (Vec<(usize, Annotation)>, Vec<Diagnostic>) {
     let mut declared = index(all);
     for a in all {
         if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
@@ -267,13 +280,13 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
         compared: 0,
         diags: Vec::new(),
     };
-    let out = all
-        .iter()
-        .map(|&a| {
-            // A declaration has no slot that resolves: the common case costs no list.
-            if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
-                return Cow::Borrowed(a);
-            }
+    let mut out = Vec::new();
+    for (i, &a) in all.iter().enumerate() {
+        // A declaration has no slot that resolves: the common case costs no list.
+        if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
+            continue;
+        }
+        {
             let mut copy: Option<Annotation> = None;
             for (n, (kind, slot)) in slots(&a.body).into_iter().enumerate() {
                 let Some(name) = resolvable(slot) else {
@@ -281,7 +294,7 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
                 };
                 // `contains #b` nests boundaries; a name whose id is a boundary's is one.
                 if matches!(a.body, Body::Boundary { .. })
-                    && declared.ids.contains(&(Kind::Boundary, slot.id.as_str()))
+                    && declared.has_id(Kind::Boundary, &slot.id)
                 {
                     continue;
                 }
@@ -292,35 +305,46 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
                     }
                 }
             }
-            match copy {
-                Some(c) => Cow::Owned(c),
-                None => Cow::Borrowed(a),
+            if let Some(c) = copy {
+                out.push((i, c));
             }
-        })
-        .collect();
+        }
+    }
     (out, r.diags)
 }
 
 /// The first declaration of each id in path order names it, as in the builder.
 fn index<'a>(all: &[&'a Annotation]) -> Declared<'a> {
-    let mut d = Declared::default();
-    for a in all {
+    // (kind, id, position, name) of named declarations; the first of each id in path order.
+    let mut decls: Vec<(Kind, &str, usize, &str)> = Vec::new();
+    for (i, a) in all.iter().enumerate() {
         let (kind, target) = match &a.body {
             Body::Declare { kind, target, .. } => (*kind, target),
             Body::Boundary { target, .. } => (Kind::Boundary, target),
             _ => continue,
         };
-        let Some(name) = target.name.as_deref() else {
-            continue;
-        };
-        let id = target.id.as_str();
-        if !d.ids.insert((kind, id)) {
-            continue;
+        if let Some(name) = target.name.as_deref() {
+            decls.push((kind, target.id.as_str(), i, name));
         }
-        d.exact.entry((kind, name)).or_default().insert(id);
-        d.first.push((kind, name, id));
     }
-    d
+    decls.sort_unstable();
+    decls.dedup_by_key(|&mut (kind, id, ..)| (kind, id));
+    let ids = decls.iter().map(|&(kind, id, ..)| (kind, id)).collect();
+    let mut exact: Vec<_> = decls
+        .iter()
+        .map(|&(k, id, _, name)| (k, name, id))
+        .collect();
+    exact.sort_unstable();
+    decls.sort_unstable_by_key(|&(_, _, i, _)| i);
+    Declared {
+        first: decls
+            .iter()
+            .map(|&(k, id, _, name)| (k, name, id))
+            .collect(),
+        exact,
+        ids,
+        ..Declared::default()
+    }
 }
 
 struct Resolver<'d, 'a> {
@@ -359,12 +383,13 @@ impl<'a> Resolver<'_, 'a> {
 
     fn lookup(&mut self, kind: Kind, name: &str, derived: &str) -> (Resolved, Option<Diagnostic>) {
         let d = self.declared;
-        if let Some(ids) = d.exact.get(&(kind, name)) {
+        let ids: Vec<&str> = d.exact(kind, name).iter().map(|&(.., id)| id).collect();
+        if !ids.is_empty() {
             // Declared with exactly this name: the derived id if one of them has it, else the
             // smallest.
             let what = kind.as_str();
-            return match ids.iter().next() {
-                Some(_) if ids.contains(derived) => (Resolved::Derived, None),
+            return match ids.first() {
+                Some(_) if ids.contains(&derived) => (Resolved::Derived, None),
                 Some(id) if ids.len() > 1 => {
                     let all: Vec<String> = ids.iter().map(|i| format!("`#{i}`")).collect();
                     let diag = Diagnostic::new(
@@ -387,7 +412,7 @@ impl<'a> Resolver<'_, 'a> {
         }
         // A declaration has the derived id: the name is another spelling of it (`SQL Injection`
         // for `SQL injection`), one entity as it always was.
-        if d.ids.contains(&(kind, derived)) {
+        if d.has_id(kind, derived) {
             return (Resolved::Derived, None);
         }
         let what = kind.as_str();
