@@ -52,10 +52,13 @@ struct Declared<'a> {
     /// in `folded` (folding 10,000 declared names for a few written ones is most of a build).
     wanted: BTreeMap<Kind, BTreeSet<String>>,
     /// (kind, folded name) -> (name, id) of declarations.
-    folded: OnceCell<BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>>>,
+    folded: OnceCell<Folded<'a>>,
     /// Per kind: (characters of the lower-case name, name, id), for the edit-distance search.
     names: OnceCell<BTreeMap<Kind, Vec<NamedDecl<'a>>>>,
 }
+
+/// (kind, folded name) -> (name, id) of the declarations.
+type Folded<'a> = BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>>;
 
 /// (characters of the lower-case name, name, id) of a declaration.
 type NamedDecl<'a> = (usize, &'a str, &'a str);
@@ -74,7 +77,7 @@ impl<'a> Declared<'a> {
         self.ids.binary_search(&(kind, id)).is_ok()
     }
 
-    fn folded(&self) -> &BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>> {
+    fn folded(&self) -> &Folded<'a> {
         self.folded.get_or_init(|| {
             let mut folded: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
             let mut buf = String::new();
