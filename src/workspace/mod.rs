@@ -264,9 +264,10 @@ impl Workspace {
                 .unwrap_or_default();
             by_file.entry(path).or_default().push(d);
         }
-        // The old model of a huge repository takes milliseconds to free: not before publishing.
+        // The old model of a huge repository takes milliseconds to free: not before publishing
+        // (where no thread can be started, it is freed here).
         let old = std::mem::replace(&mut self.result, result);
-        std::thread::spawn(move || drop(old));
+        let _ = std::thread::Builder::new().spawn(move || drop(old));
         self.by_file = by_file;
     }
 
