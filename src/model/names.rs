@@ -16,7 +16,7 @@
 //! @control Names resolve to declarations (#names_resolve): a relation's name means the declaration of exactly that name (then one differing only in case, spaces or punctuation, with TM037), never a second entity with a derived id; names a small edit away are reported (TM037)
 //! @mitigates #builder against #name_duplicates with #names_resolve
 
-use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotation::{Annotation, Body, EntityRef, Kind};
@@ -36,24 +36,101 @@ enum Resolved {
     To(String),
 }
 
+/// The declarations names resolve to, borrowed from the annotations. Only the exact names and
+/// the ids are indexed up front; the folded names and the edit-distance list are built on the
+/// first name that needs them (most builds have none: 10,000 declarations cost no allocation).
 #[derive(Debug, Default)]
-struct Declared {
-    /// (kind, name) -> ids declared first with exactly that name.
-    exact: BTreeMap<(Kind, String), BTreeSet<String>>,
+struct Declared<'a> {
+    /// The first declaration of each id in path order: (kind, name, id).
+    first: Vec<(Kind, &'a str, &'a str)>,
+    /// (kind, name, id) of the first declarations, sorted: the ids declared with exactly one
+    /// name are a range, smallest first. (Sorted lists, not maps: no allocation per entry.)
+    exact: Vec<(Kind, &'a str, &'a str)>,
+    /// (kind, id) of every declared id, sorted.
+    ids: Vec<(Kind, &'a str)>,
+    /// Per kind, the folded names that relations write: only declarations with one of them are
+    /// in `folded` (folding 10,000 declared names for a few written ones is most of a build).
+    wanted: BTreeMap<Kind, BTreeSet<String>>,
     /// (kind, folded name) -> (name, id) of declarations.
-    folded: BTreeMap<(Kind, String), BTreeSet<(String, String)>>,
-    /// Per kind: (characters, lower-case name, name, id), for the edit-distance search.
-    names: BTreeMap<Kind, Vec<(usize, String, String, String)>>,
-    /// Ids declared per kind.
-    ids: BTreeSet<(Kind, String)>,
+    folded: OnceCell<Folded<'a>>,
+    /// Per kind: (characters of the lower-case name, name, id), for the edit-distance search.
+    names: OnceCell<BTreeMap<Kind, Vec<NamedDecl<'a>>>>,
+}
+
+/// (kind, folded name) -> (name, id) of the declarations.
+type Folded<'a> = BTreeMap<(Kind, String), BTreeSet<(&'a str, &'a str)>>;
+
+/// (characters of the lower-case name, name, id) of a declaration.
+type NamedDecl<'a> = (usize, &'a str, &'a str);
+
+impl<'a> Declared<'a> {
+    /// The ids declared first with exactly this name, sorted.
+    fn exact(&self, kind: Kind, name: &str) -> &[(Kind, &'a str, &'a str)] {
+        let start = self
+            .exact
+            .partition_point(|&(k, n, _)| (k, n) < (kind, name));
+        let rest = &self.exact[start..];
+        &rest[..rest.partition_point(|&(k, n, _)| (k, n) == (kind, name))]
+    }
+
+    fn has_id(&self, kind: Kind, id: &str) -> bool {
+        self.ids.binary_search(&(kind, id)).is_ok()
+    }
+
+    fn folded(&self) -> &Folded<'a> {
+        self.folded.get_or_init(|| {
+            let mut folded: BTreeMap<_, BTreeSet<_>> = BTreeMap::new();
+            let mut buf = String::new();
+            for &(kind, name, id) in &self.first {
+                let Some(wanted) = self.wanted.get(&kind) else {
+                    continue;
+                };
+                buf.clear();
+                fold_into(name, &mut buf);
+                if wanted.contains(buf.as_str()) {
+                    folded
+                        .entry((kind, buf.clone()))
+                        .or_default()
+                        .insert((name, id));
+                }
+            }
+            folded
+        })
+    }
+
+    fn names(&self) -> &BTreeMap<Kind, Vec<NamedDecl<'a>>> {
+        self.names.get_or_init(|| {
+            let mut names: BTreeMap<Kind, Vec<_>> = BTreeMap::new();
+            for &(kind, name, id) in &self.first {
+                names
+                    .entry(kind)
+                    .or_default()
+                    .push((lower_chars(name), name, id));
+            }
+            names
+        })
+    }
 }
 
 /// `Orders Api` and `orders-API` fold to `ordersapi`.
 fn fold(name: &str) -> String {
-    name.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let mut out = String::new();
+    fold_into(name, &mut out);
+    out
+}
+
+fn fold_into(name: &str, out: &mut String) {
+    out.extend(
+        name.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase),
+    );
+}
+
+/// `name.to_lowercase().chars().count()` without the copy: only a final sigma lowers by
+/// context, and to one character either way.
+fn lower_chars(name: &str) -> usize {
+    name.chars().map(|c| c.to_lowercase().count()).sum()
 }
 
 /// What an entity slot is to its annotation.
@@ -185,10 +262,20 @@ fn resolvable(r: &EntityRef) -> Option<&str> {
         .filter(|name| !r.explicit_id && super::ids::derive(name) == r.id)
 }
 
-/// Rewrite the ids of names in relations to the declarations they mean. Annotations that
-/// change are copied; the others are borrowed.
-pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, Vec<Diagnostic>) {
-    let declared = index(all);
+/// Rewrite the ids of names in relations to the declarations they mean: the annotations that
+/// change, copied, with their positions in `all` (ascending).
+pub(super) fn resolve(all: &[&Annotation]) -> (Vec<(usize, Annotation)>, Vec<Diagnostic>) {
+    let mut declared = index(all);
+    for a in all {
+        if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
+            continue;
+        }
+        for (kind, slot) in slots(&a.body) {
+            if let Some(name) = resolvable(slot) {
+                declared.wanted.entry(kind).or_default().insert(fold(name));
+            }
+        }
+    }
     let mut r = Resolver {
         declared: &declared,
         memo: BTreeMap::new(),
@@ -196,9 +283,13 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
         compared: 0,
         diags: Vec::new(),
     };
-    let out = all
-        .iter()
-        .map(|a| {
+    let mut out = Vec::new();
+    for (i, &a) in all.iter().enumerate() {
+        // A declaration has no slot that resolves: the common case costs no list.
+        if matches!(a.body, Body::Declare { .. } | Body::Feature { .. }) {
+            continue;
+        }
+        {
             let mut copy: Option<Annotation> = None;
             for (n, (kind, slot)) in slots(&a.body).into_iter().enumerate() {
                 let Some(name) = resolvable(slot) else {
@@ -206,84 +297,85 @@ pub(super) fn resolve<'a>(all: &[&'a Annotation]) -> (Vec<Cow<'a, Annotation>>, 
                 };
                 // `contains #b` nests boundaries; a name whose id is a boundary's is one.
                 if matches!(a.body, Body::Boundary { .. })
-                    && declared.ids.contains(&(Kind::Boundary, slot.id.clone()))
+                    && declared.has_id(Kind::Boundary, &slot.id)
                 {
                     continue;
                 }
                 if let Resolved::To(id) = r.resolve(kind, name, &slot.id, a, slot) {
-                    let c = copy.get_or_insert_with(|| (*a).clone());
+                    let c = copy.get_or_insert_with(|| a.clone());
                     if let Some((_, s)) = slots_mut(&mut c.body).into_iter().nth(n) {
                         s.id = id;
                     }
                 }
             }
-            match copy {
-                Some(c) => Cow::Owned(c),
-                None => Cow::Borrowed(*a),
+            if let Some(c) = copy {
+                out.push((i, c));
             }
-        })
-        .collect();
+        }
+    }
     (out, r.diags)
 }
 
 /// The first declaration of each id in path order names it, as in the builder.
-fn index(all: &[&Annotation]) -> Declared {
-    let mut d = Declared::default();
-    for a in all {
+fn index<'a>(all: &[&'a Annotation]) -> Declared<'a> {
+    // (kind, id, position, name) of named declarations; the first of each id in path order.
+    let mut decls: Vec<(Kind, &str, usize, &str)> = Vec::new();
+    for (i, a) in all.iter().enumerate() {
         let (kind, target) = match &a.body {
             Body::Declare { kind, target, .. } => (*kind, target),
             Body::Boundary { target, .. } => (Kind::Boundary, target),
             _ => continue,
         };
-        let Some(name) = &target.name else { continue };
-        if !d.ids.insert((kind, target.id.clone())) {
-            continue;
+        if let Some(name) = target.name.as_deref() {
+            decls.push((kind, target.id.as_str(), i, name));
         }
-        d.exact
-            .entry((kind, name.clone()))
-            .or_default()
-            .insert(target.id.clone());
-        d.folded
-            .entry((kind, fold(name)))
-            .or_default()
-            .insert((name.clone(), target.id.clone()));
-        let lower = name.to_lowercase();
-        d.names.entry(kind).or_default().push((
-            lower.chars().count(),
-            lower,
-            name.clone(),
-            target.id.clone(),
-        ));
     }
-    d
+    decls.sort_unstable();
+    decls.dedup_by_key(|&mut (kind, id, ..)| (kind, id));
+    let ids = decls.iter().map(|&(kind, id, ..)| (kind, id)).collect();
+    let mut exact: Vec<_> = decls
+        .iter()
+        .map(|&(k, id, _, name)| (k, name, id))
+        .collect();
+    exact.sort_unstable();
+    decls.sort_unstable_by_key(|&(_, _, i, _)| i);
+    Declared {
+        first: decls
+            .iter()
+            .map(|&(k, id, _, name)| (k, name, id))
+            .collect(),
+        exact,
+        ids,
+        ..Declared::default()
+    }
 }
 
-struct Resolver<'d> {
-    declared: &'d Declared,
+struct Resolver<'d, 'a> {
+    declared: &'d Declared<'a>,
     /// (kind, name) -> what it resolved to, so each name is looked up once.
-    memo: BTreeMap<(Kind, String), Resolved>,
+    memo: BTreeMap<(Kind, &'a str), Resolved>,
     /// Names already reported.
-    reported: BTreeSet<(Kind, String)>,
+    reported: BTreeSet<(Kind, &'a str)>,
     compared: usize,
     diags: Vec<Diagnostic>,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'_, 'a> {
     fn resolve(
         &mut self,
         kind: Kind,
-        name: &str,
+        name: &'a str,
         derived: &str,
         a: &Annotation,
         slot: &EntityRef,
     ) -> Resolved {
-        let key = (kind, name.to_string());
+        let key = (kind, name);
         if let Some(done) = self.memo.get(&key) {
             return done.clone();
         }
         let (resolved, diag) = self.lookup(kind, name, derived);
         if let Some(diag) = diag
-            && self.reported.insert(key.clone())
+            && self.reported.insert(key)
         {
             self.diags
                 .push(diag.at(a.source.location()).at_span(slot.span));
@@ -294,12 +386,13 @@ impl Resolver<'_> {
 
     fn lookup(&mut self, kind: Kind, name: &str, derived: &str) -> (Resolved, Option<Diagnostic>) {
         let d = self.declared;
-        if let Some(ids) = d.exact.get(&(kind, name.to_string())) {
+        let ids: Vec<&str> = d.exact(kind, name).iter().map(|&(.., id)| id).collect();
+        if !ids.is_empty() {
             // Declared with exactly this name: the derived id if one of them has it, else the
             // smallest.
             let what = kind.as_str();
-            return match ids.iter().next() {
-                Some(_) if ids.contains(derived) => (Resolved::Derived, None),
+            return match ids.first() {
+                Some(_) if ids.contains(&derived) => (Resolved::Derived, None),
                 Some(id) if ids.len() > 1 => {
                     let all: Vec<String> = ids.iter().map(|i| format!("`#{i}`")).collect();
                     let diag = Diagnostic::new(
@@ -314,20 +407,20 @@ impl Resolver<'_> {
                     .help(format!(
                         "one name, several ids: the smallest, `#{id}`, is used; refer to the one you mean by its id, or give them different names"
                     ));
-                    (Resolved::To(id.clone()), Some(diag))
+                    (Resolved::To(id.to_string()), Some(diag))
                 }
-                Some(id) => (Resolved::To(id.clone()), None),
+                Some(id) => (Resolved::To(id.to_string()), None),
                 None => (Resolved::Derived, None),
             };
         }
         // A declaration has the derived id: the name is another spelling of it (`SQL Injection`
         // for `SQL injection`), one entity as it always was.
-        if d.ids.contains(&(kind, derived.to_string())) {
+        if d.has_id(kind, derived) {
             return (Resolved::Derived, None);
         }
         let what = kind.as_str();
         if let Some((decl, id)) = d
-            .folded
+            .folded()
             .get(&(kind, fold(name)))
             .and_then(|set| set.iter().next())
             .filter(|_| !fold(name).is_empty())
@@ -340,7 +433,7 @@ impl Resolver<'_> {
             .help(format!(
                 "names that differ only in case, spaces or punctuation mean the declaration `{decl} (#{id})`; write it as declared, or `#{id}`"
             ));
-            return (Resolved::To(id.clone()), Some(diag));
+            return (Resolved::To(id.to_string()), Some(diag));
         }
         if let Some((decl, id)) = self.near(kind, name) {
             let diag = Diagnostic::new(
@@ -365,8 +458,9 @@ impl Resolver<'_> {
         if limit == 0 {
             return None;
         }
-        let mut best: Option<(usize, &String, &String)> = None;
-        for (chars, low, decl, id) in self.declared.names.get(&kind).into_iter().flatten() {
+        let mut best: Option<(usize, &str, &str)> = None;
+        let declared = self.declared;
+        for &(chars, decl, id) in declared.names().get(&kind).into_iter().flatten() {
             if self.compared >= NEAR_BUDGET {
                 break;
             }
@@ -374,12 +468,13 @@ impl Resolver<'_> {
             if chars.abs_diff(len) > limit {
                 continue;
             }
-            let distance = strsim::osa_distance(&lower, low);
+            // Lowered only within reach of the length filter.
+            let distance = strsim::osa_distance(&lower, &decl.to_lowercase());
             if distance <= limit && best.is_none_or(|b| (distance, decl, id) < b) {
                 best = Some((distance, decl, id));
             }
         }
-        best.map(|(_, n, i)| (n.clone(), i.clone()))
+        best.map(|(_, n, i)| (n.to_string(), i.to_string()))
     }
 }
 

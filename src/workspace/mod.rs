@@ -527,7 +527,10 @@ impl Workspace {
                 .unwrap_or_default();
             by_file.entry(path).or_default().push(d.clone());
         }
-        self.result = result;
+        // The old model of a huge repository takes milliseconds to free: not before publishing
+        // (where no thread can be started, it is freed here).
+        let old = std::mem::replace(&mut self.result, result);
+        let _ = std::thread::Builder::new().spawn(move || drop(old));
         self.shown = shown;
         self.by_file = by_file;
         self.generation += 1;

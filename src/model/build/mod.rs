@@ -179,8 +179,11 @@ pub fn build_limited<'a>(
 ) -> (ThreatModel, Vec<Diagnostic>) {
     let all: Vec<&Annotation> = annotations.into_iter().collect();
     // Names in relations are rewritten to the ids of the declarations they mean.
-    let (named, name_diags) = super::names::resolve(&all);
-    let all: Vec<&Annotation> = named.iter().map(AsRef::as_ref).collect();
+    let (renamed, name_diags) = super::names::resolve(&all);
+    let mut all = all;
+    for (i, a) in &renamed {
+        all[*i] = a;
+    }
     let mut b = Builder {
         max_depth: limits.max_depth.clamp(1, MAX_DEPTH_LIMIT),
         strict_ids: limits.strict_ids,
@@ -195,12 +198,17 @@ pub fn build_limited<'a>(
     }
     b.link_parents();
     b.placeholders(&all);
-    let attributes: Vec<Attributes> = all.iter().map(|a| b.checked_attributes(a)).collect();
-    for (i, (a, attrs)) in all.iter().zip(&attributes).enumerate() {
-        b.merge_declaration(i, a, attrs);
+    // Copies only of the attributes that change (an `actor` that names no actor).
+    let checked: BTreeMap<usize, Attributes> = all
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| Some((i, b.checked_attributes(a)?)))
+        .collect();
+    for (i, a) in all.iter().enumerate() {
+        b.merge_declaration(i, a, checked.get(&i).unwrap_or(&a.attributes));
     }
-    for (i, (a, attrs)) in all.iter().zip(&attributes).enumerate() {
-        b.relation_kept_or_rejected(i, a, attrs);
+    for (i, a) in all.iter().enumerate() {
+        b.relation_kept_or_rejected(i, a, checked.get(&i).unwrap_or(&a.attributes));
     }
     b.prune_rejected();
     b.finish(project)
@@ -443,7 +451,10 @@ impl<'a> Builder<'a> {
             .entry(r.id.clone())
             .or_insert_with(|| EntityDraft::new(name));
         if !draft.named_by_declaration {
-            draft.name = name.to_string();
+            // A new draft has the name already: no second copy.
+            if draft.name != name {
+                draft.name = name.to_string();
+            }
             draft.named_by_declaration = true;
             draft.explicit_id = r.explicit_id;
             draft.sources.insert(&a.source);
@@ -500,12 +511,13 @@ impl<'a> Builder<'a> {
         Declared::OtherName
     }
 
-    /// The annotation's attributes, without an `actor` that names no `@actor` (TM003).
-    fn checked_attributes(&mut self, a: &Annotation) -> Attributes {
-        let mut attributes = a.attributes.clone();
-        if let Some(actor) = &attributes.actor
+    /// The annotation's attributes without an `actor` that names no `@actor` (TM003); `None`
+    /// when they are the annotation's own.
+    fn checked_attributes(&mut self, a: &Annotation) -> Option<Attributes> {
+        if let Some(actor) = &a.attributes.actor
             && self.reg.get(Kind::Actor, actor).is_none()
         {
+            let mut attributes = a.attributes.clone();
             let r = EntityRef {
                 name: None,
                 id: actor.clone(),
@@ -514,8 +526,9 @@ impl<'a> Builder<'a> {
             };
             self.resolve(Kind::Actor, &r, a);
             attributes.actor = None;
+            return Some(attributes);
         }
-        attributes
+        None
     }
 
     /// Pass 2, in path order: the description and attributes of a declaration by name, or of a
