@@ -58,6 +58,13 @@ pub(super) fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     };
     let d = match (&base, &head) {
         (Side::Rev(a), Side::Rev(b)) => diff_revs(&repo, a, b)?,
+        (Side::Rev(a), Side::WorkTree)
+            if std::env::var_os("THREATMARK_DIFF_FULL").is_none() && repo.no_snapshot_for(a)? =>
+        {
+            // A fresh clone: the base is built from the work tree's outcomes where it can be.
+            let (old, head_config, new) = repo.rev_and_worktree(a)?;
+            diff::diff(&old, &new, &base.label(), &head.label(), &head_config.risk)
+        }
         _ => {
             let (_, old) = repo.model(&base)?;
             let (head_config, new) = repo.model(&head)?;

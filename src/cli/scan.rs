@@ -122,6 +122,21 @@ pub(super) fn scan_folder(
     threads: usize,
     on_file: &(dyn Fn() + Sync),
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
+    scan_folder_keeping(root, explicit_config, threads, on_file)
+        .map(|(config, result, _)| (config, result))
+}
+
+/// [`scan_folder`], with the outcome of every file that contributes something, sorted by path.
+pub(super) fn scan_folder_keeping(
+    root: &Path,
+    explicit_config: Option<&Path>,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+) -> anyhow::Result<(
+    Config,
+    scan::ScanResult,
+    Vec<crate::store::snapshot::Stored>,
+)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
         refuse_linked_config(root)?;
@@ -169,7 +184,7 @@ pub(super) fn scan_folder(
             crate::diagnostic::normalize(&mut result.diagnostics);
         }
     }
-    Ok((config, result))
+    Ok((config, result, found.outcomes))
 }
 
 /// TM049 when `threatmark.toml` hides a `threatspec.yaml` beside it, with the TOML that

@@ -2,6 +2,7 @@
 //! and ignore files from that commit, each blob through the per-file pipeline (or the blob
 //! cache), and a snapshot the next scan of a descendant revision starts from.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::diagnostic::{self, Diagnostic};
 use crate::model::Project;
 use crate::source::filter::TreeFilter;
-use crate::source::git::{EntryKind, GitError, GitRepo, ObjectId, Reader};
+use crate::source::git::{CleanIndex, EntryKind, GitError, GitRepo, ObjectId, Reader, TreeEntry};
 use crate::store::cache::BlobCache;
 use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 
@@ -94,6 +95,134 @@ fn rev_config(
     })
 }
 
+/// The outcomes of a scan of the work tree, for a scan of a revision to take instead of reading
+/// the blobs that the work tree's files provably are (`diff BASE` in a fresh clone: the work
+/// tree is scanned for the head anyway, and most of the base's files are the same bytes).
+pub struct Reuse<'a> {
+    /// The configuration key of the work-tree scan: nothing is reused under another one.
+    pub config_key: u64,
+    /// The outcome of every work-tree file that contributes something.
+    pub outcomes: &'a [Stored],
+    /// Which work-tree files are which blobs.
+    pub index: &'a CleanIndex,
+}
+
+impl std::fmt::Debug for Reuse<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reuse")
+            .field("config_key", &self.config_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reuse<'_> {
+    /// Whether the work-tree walk reads the files of the revision as its tree filter does: each
+    /// `.threatmarkignore` of the revision is in the work tree unchanged, and no folder that
+    /// holds a file of the revision has another one (untracked, or added since).
+    fn same_rules(
+        &self,
+        reader: &Reader,
+        entries: &[(String, TreeEntry)],
+        ignore: &[(String, ObjectId)],
+        prefix: &str,
+    ) -> bool {
+        let at = |rel: &str| join(prefix, rel);
+        if !ignore
+            .iter()
+            .all(|(rel, id)| self.same_blob(reader, &at(rel), *id))
+        {
+            return false;
+        }
+        let known: HashSet<&str> = ignore.iter().map(|(rel, _)| rel.as_str()).collect();
+        let mut dirs: HashSet<&str> = HashSet::new();
+        dirs.insert("");
+        for (rel, _) in entries {
+            let mut rest = rel.as_str();
+            while let Some(i) = rest.rfind('/') {
+                rest = &rest[..i];
+                if !dirs.insert(rest) {
+                    break;
+                }
+            }
+        }
+        dirs.into_iter().all(|dir| {
+            let file = join(dir, crate::source::filter::IGNORE_FILE);
+            known.contains(file.as_str()) || !self.index.exists(&at(&file))
+        })
+    }
+
+    /// The work-tree file at `path` (from the repository's root) is the blob `id`.
+    fn same_blob(&self, reader: &Reader, path: &str, id: ObjectId) -> bool {
+        use crate::source::git::Conversion;
+        match self.index.clean_blob(path) {
+            Some((i, size)) if i == id => match self.index.conversion {
+                Conversion::None => true,
+                Conversion::LineEnds => reader.blob_size(id).is_ok_and(|b| b == size),
+                Conversion::Unknown => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// The files of `files` whose work-tree file is the same blob, with the work tree's outcome
+    /// of each (for those that contribute something), and the files left to read.
+    fn split<'f>(
+        &self,
+        repo: &GitRepo,
+        files: &[(&'f str, ObjectId)],
+        prefix: &str,
+        threads: usize,
+    ) -> (Vec<Stored>, Vec<(&'f str, ObjectId)>) {
+        let outcomes: HashMap<&str, &Stored> =
+            self.outcomes.iter().map(|o| (o.path.as_str(), o)).collect();
+        let chunk = files.len().div_ceil(threads.max(1)).max(1);
+        let parts: Vec<(Vec<Stored>, Vec<(&'f str, ObjectId)>)> = std::thread::scope(|s| {
+            let workers: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    let outcomes = &outcomes;
+                    s.spawn(move || {
+                        let reader = repo.reader();
+                        let mut reused = Vec::new();
+                        let mut read = Vec::new();
+                        for &(rel, id) in part {
+                            // A lossy name may stand for two files of the work tree.
+                            let same = !rel.contains('\u{FFFD}')
+                                && self.same_blob(&reader, &join(prefix, rel), id);
+                            match (same, outcomes.get(rel)) {
+                                (true, Some(o)) => reused.push(Stored::clone(o)),
+                                (true, None) => {}
+                                (false, _) => read.push((rel, id)),
+                            }
+                        }
+                        (reused, read)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        let mut reused = Vec::new();
+        let mut read = Vec::new();
+        for (r, f) in parts {
+            reused.extend(r);
+            read.extend(f);
+        }
+        (reused, read)
+    }
+}
+
+/// `prefix/rel`, or `rel` at the top.
+fn join(prefix: &str, rel: &str) -> String {
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
 /// A scanned revision whose model is not built yet: `diff` can tell from two snapshots that
 /// the models are equal without building either.
 #[derive(Debug)]
@@ -153,6 +282,7 @@ pub fn scan_rev(
     threads: usize,
     cache: &BlobCache,
     base: Option<&Snapshot>,
+    reuse: Option<&Reuse<'_>>,
 ) -> Result<(Config, RevScan), ScanError> {
     let started = Instant::now();
     let reader = target.repo.reader();
@@ -289,10 +419,21 @@ pub fn scan_rev(
         .filter(|(rel, e)| e.kind == EntryKind::File && !filter.is_ignored(rel))
         .map(|(rel, e)| (rel.as_str(), e.id))
         .collect();
-    let mut batch = read_blobs(target.repo, &files, &opts, cache, threads)?;
+    let reuse = reuse.filter(|r| {
+        r.config_key == key
+            && r.index.conversion != crate::source::git::Conversion::Unknown
+            && r.same_rules(&reader, &entries, &listed, &target.prefix)
+    });
+    let (reused, unread) = match reuse {
+        Some(r) => r.split(target.repo, &files, &target.prefix, threads),
+        None => (Vec::new(), files.clone()),
+    };
+    crate::timings::mark("work-tree outcomes reused");
+    let mut batch = read_blobs(target.repo, &unread, &opts, cache, threads)?;
     let mut outcomes: Vec<Stored> = std::mem::take(&mut batch.outcomes)
         .into_iter()
         .map(Stored::new)
+        .chain(reused)
         .collect();
     outcomes.sort_by(|a, b| a.path.cmp(&b.path));
     let snapshot = Snapshot {
