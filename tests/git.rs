@@ -1757,3 +1757,69 @@ fn diff_in_a_fresh_clone_reads_only_what_changed_and_equals_the_full_diff() {
     repo.write("lib/generated/.threatmarkignore", "x.py\n");
     assert_eq!(diff(last, false).code, 2, "every blob read");
 }
+
+/// `diff A..B` with no snapshot (a fresh clone): when the files that differ between the two
+/// trees hold the same annotations on both sides, the models are equal and nothing else is
+/// read. Over every pair of a history (edits that touch no annotation, a renamed annotated file,
+/// ignore-rule and configuration changes, a binary file), it prints what the full computation
+/// prints; and an unchanged blob gone from the object database does not stop it.
+#[test]
+fn diff_of_two_revisions_without_snapshots_reads_only_the_changed_files() {
+    let repo = path_rules_repo();
+    let mut commits = vec![repo.rev("HEAD")];
+    append(&repo, "src/main.rs", "// a comment, no annotation\n");
+    append(&repo, "lib/ok.py", "\n");
+    commits.push(repo.commit("no annotation touched"));
+    repo.git(&["mv", "lib/ok.py", "lib/renamed.py"]);
+    commits.push(repo.commit("an annotated file renamed"));
+    repo.write("src/blob.rs", b"\0\x01binary @threat");
+    append(&repo, ".hidden.py", "x = 1\n");
+    commits.push(repo.commit("a binary file, and an edit after an annotation"));
+    repo.write("lib/.threatmarkignore", "renamed.py\n");
+    commits.push(repo.commit("a new ignore rule"));
+    repo.write(
+        "threatmark.toml",
+        "[project]\nname = \"renamed\"\n\n[scan]\nexclude = [\"src/main.rs\"]\n",
+    );
+    commits.push(repo.commit("a new configuration"));
+    repo.write("docs/more.py", "# @threat More (#more)\n");
+    commits.push(repo.commit("a new annotation"));
+
+    let diff = |a: &str, b: &str, full: bool| {
+        let _ = fs::remove_dir_all(repo.path().join(".git/threatmark"));
+        let mut cmd = repo.tm();
+        if full {
+            cmd.env("THREATMARK_DIFF_FULL", "1");
+        }
+        cmd.args(["diff", &format!("{a}..{b}"), "--format", "json"]);
+        run(cmd)
+    };
+    for (i, a) in commits.iter().enumerate() {
+        for (j, b) in commits.iter().enumerate() {
+            let full = diff(a, b, true);
+            let fast = diff(a, b, false);
+            assert_eq!(full.code, 0, "{}", full.stderr);
+            assert_eq!(fast.code, 0, "{i}..{j}: {}", fast.stderr);
+            assert_eq!(fast.stdout, full.stdout, "{i}..{j}");
+            assert_eq!(fast.stderr, full.stderr, "{i}..{j}");
+        }
+    }
+    // An unchanged file's blob, gone: the full computation reads it, the change does not.
+    let expected = diff(&commits[0], &commits[1], true).stdout;
+    let kept = repo.rev(&format!("{}:.github/workflows/ci.yml", commits[0]));
+    fs::remove_file(
+        repo.path()
+            .join(".git/objects")
+            .join(&kept[..2])
+            .join(&kept[2..]),
+    )
+    .expect("a loose object");
+    assert_eq!(
+        diff(&commits[0], &commits[1], true).code,
+        2,
+        "every blob read"
+    );
+    let fast = diff(&commits[0], &commits[1], false);
+    assert_eq!(fast.code, 0, "{}", fast.stderr);
+    assert_eq!(fast.stdout, expected);
+}

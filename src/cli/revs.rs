@@ -354,6 +354,24 @@ impl Repo {
         Ok(self.base_snapshot(git, commit).is_none())
     }
 
+    /// Whether revisions `a` and `b` have the same model, told from the files that differ
+    /// between them (`None`: not cheaply; see [`scan::same_model_by_change`]).
+    pub(super) fn same_model_by_change(&self, a: &str, b: &str) -> anyhow::Result<Option<bool>> {
+        let git = self.git()?;
+        let target = |commit| RevTarget {
+            repo: git,
+            commit,
+            prefix: self.prefix.clone(),
+            default_name: crate::source::fs::folder_name(&self.root),
+        };
+        let (ta, tb) = (target(self.resolve(a)?), target(self.resolve(b)?));
+        let explicit = self.explicit_config()?;
+        Ok(
+            scan::same_model_by_change(&ta, &tb, explicit.as_ref(), self.threads, self.cache())
+                .with_context(|| format!("comparing `{a}` and `{b}`"))?,
+        )
+    }
+
     /// The model of `rev` and of the work tree, in a fresh clone. The work tree is scanned
     /// first, and the revision's files that the index proves to be the work tree's bytes take
     /// the work tree's outcomes: only the files that differ are read from git. What the walk

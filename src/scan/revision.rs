@@ -450,6 +450,105 @@ pub fn scan_rev(
     Ok((config, scanned))
 }
 
+/// Whether two revisions have the same model, told from the files that differ between their
+/// trees alone (`diff A..B` with no snapshot, as in a fresh clone): with the same configuration
+/// and the same ignore files, every other file is the same blob with the same outcome, so the
+/// models are equal when each changed file holds the same annotations on both sides (what
+/// [`Snapshot::same_model_input`] would find from two full snapshots). `None` when this cannot
+/// be told cheaply (the configuration or an ignore file changed, an ignore file is over its
+/// limit): then both are scanned.
+pub fn same_model_by_change(
+    a: &RevTarget<'_>,
+    b: &RevTarget<'_>,
+    config: Option<&Config>,
+    threads: usize,
+    cache: &BlobCache,
+) -> Result<Option<bool>, ScanError> {
+    let reader = a.repo.reader();
+    let (tree_a, tree_b) = (reader.tree_of(a.commit)?, reader.tree_of(b.commit)?);
+    let config_a = rev_config(&reader, a, tree_a, config)?;
+    let config_b = rev_config(&reader, b, tree_b, config)?;
+    if config_key(&config_a) != config_key(&config_b) || a.prefix != b.prefix {
+        return Ok(None);
+    }
+    crate::timings::mark("rev configs");
+    let under = |p: &str| -> Option<String> {
+        if a.prefix.is_empty() {
+            Some(p.to_string())
+        } else {
+            p.strip_prefix(&format!("{}/", a.prefix))
+                .map(str::to_string)
+        }
+    };
+    let changes: Vec<(String, crate::source::git::Change)> = reader
+        .changes(tree_a, tree_b)?
+        .into_iter()
+        .filter_map(|c| under(&c.path).map(|rel| (rel, c)))
+        .collect();
+    crate::timings::mark("tree diff");
+    if changes
+        .iter()
+        .any(|(rel, _)| crate::source::filter::is_ignore_file(rel))
+    {
+        return Ok(None);
+    }
+    // The ignore files that decide whether a changed path is scanned: those of its folders
+    // (the same in both trees, none changed).
+    let mut dirs: HashSet<String> = HashSet::new();
+    for (rel, _) in &changes {
+        let mut rest = rel.as_str();
+        dirs.insert(String::new());
+        while let Some(i) = rest.rfind('/') {
+            rest = &rest[..i];
+            if !dirs.insert(rest.to_string()) {
+                break;
+            }
+        }
+    }
+    let mut dirs: Vec<String> = dirs.into_iter().collect();
+    dirs.sort();
+    let mut ignore_files = Vec::new();
+    for dir in dirs {
+        let rel = join(&dir, crate::source::filter::IGNORE_FILE);
+        if let Some(bytes) = reader.file_at(tree_a, &join(&a.prefix, &rel))? {
+            if bytes.len() as u64 > crate::source::filter::MAX_IGNORE_FILE_BYTES {
+                return Ok(None);
+            }
+            ignore_files.push((rel, bytes));
+        }
+    }
+    let mut problems = Vec::new();
+    let filter = TreeFilter::new(&config_a.scan, &ignore_files, &mut problems)?;
+    if !problems.is_empty() {
+        return Ok(None);
+    }
+    let scanned = |rel: &str, side: Option<(ObjectId, EntryKind)>| match side {
+        Some((id, EntryKind::File)) if !filter.is_ignored(rel) => Some(id),
+        _ => None,
+    };
+    let opts = FileOptions::from_config(&config_a);
+    let mut files: Vec<(&str, ObjectId)> = Vec::new();
+    for (rel, c) in &changes {
+        files.extend(scanned(rel, c.old).map(|id| (rel.as_str(), id)));
+        files.extend(scanned(rel, c.new).map(|id| (rel.as_str(), id)));
+    }
+    let batch = read_blobs(a.repo, &files, &opts, cache, threads)?;
+    crate::timings::mark("changed blobs read");
+    // Each changed path's annotated outcomes, one per side: the same annotations on both.
+    let mut annotated: HashMap<&str, Vec<&FileOutcome>> = HashMap::new();
+    for o in &batch.outcomes {
+        if !o.annotations.is_empty() {
+            annotated.entry(o.path.as_str()).or_default().push(o);
+        }
+    }
+    Ok(Some(annotated.values().all(
+        |sides| match sides.as_slice() {
+            [one, other] => one.annotations == other.annotations,
+            _ => false,
+        },
+    )))
+}
+
 /// The ignore files of a tree, read unless they are over the size limit (their header says so
 /// before anything is inflated): those are TM032, and their rules do not apply, as in the walk.
 fn read_ignore_files(
