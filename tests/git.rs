@@ -1665,6 +1665,7 @@ fn scan_rev_of_a_guardlink_project_reads_what_guardlink_reads() {
     );
 }
 
+// @tests #proven_same for #scanner
 /// `diff BASE` with no snapshot (a fresh clone): the base is built from the work tree's
 /// outcomes where the index proves a file unchanged, and only the other blobs are read. Against
 /// every commit of a history of renames, deletions, ignore-rule, configuration and attribute
