@@ -910,6 +910,9 @@ fn a_corrupt_object_fails_cleanly_with_exit_two() {
     repo.commit("one");
     let blob = repo.rev("HEAD:src/a.py");
     overwrite_object(&repo, &blob, b"this is not a zlib stream");
+    // Edited in the work tree: `diff BASE` reads only the blobs of the files that differ from
+    // the work tree (an unchanged file takes the work tree's outcome).
+    repo.write("src/a.py", "# @threat A, edited (#a)\n");
 
     for args in [
         &["scan", "--rev", "HEAD", "."][..],

@@ -366,10 +366,8 @@ impl Repo {
         };
         let (ta, tb) = (target(self.resolve(a)?), target(self.resolve(b)?));
         let explicit = self.explicit_config()?;
-        Ok(
-            scan::same_model_by_change(&ta, &tb, explicit.as_ref(), self.threads, self.cache())
-                .with_context(|| format!("comparing `{a}` and `{b}`"))?,
-        )
+        scan::same_model_by_change(&ta, &tb, explicit.as_ref(), self.threads, self.cache())
+            .with_context(|| format!("comparing `{a}` and `{b}`"))
     }
 
     /// The model of `rev` and of the work tree, in a fresh clone. The work tree is scanned

@@ -186,7 +186,8 @@ impl Reuse<'_> {
         let outcomes: HashMap<&str, &Stored> =
             self.outcomes.iter().map(|o| (o.path.as_str(), o)).collect();
         let chunk = files.len().div_ceil(threads.max(1)).max(1);
-        let parts: Vec<(Vec<Stored>, Vec<(&'f str, ObjectId)>)> = std::thread::scope(|s| {
+        type Part<'f> = (Vec<Stored>, Vec<(&'f str, ObjectId)>);
+        let parts: Vec<Part<'f>> = std::thread::scope(|s| {
             let workers: Vec<_> = files
                 .chunks(chunk)
                 .map(|part| {
