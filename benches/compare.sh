@@ -2,10 +2,14 @@
 # Side-by-side benchmark of threatmark against ripgrep (the physical limit of reading the files),
 # Threatspec 0.5.0, and git itself. Prints one table of medians, ratios and peak RSS.
 #
-#   benches/compare.sh [--files 50000] [--runs 5] [--real DIR] [--million]
+#   benches/compare.sh [--files 50000] [--runs 5] [--real DIR] [--million] [--diff DIR]
 #
 # --real DIR: any folder of real code, e.g. shallow clones of real repositories (see
 # docs/performance.md for the ones of issue 20 and their commits).
+# --diff DIR: only the `diff` part in fresh clones: each git repository in DIR (e.g. the same
+# shallow clones) gets three commits on top (benches/diff_repo.py), and a fresh clone of that
+# is timed against `git diff --name-only` (a 1% change that leaves the model as it is, and a 2%
+# change that edits annotations).
 #
 # Installs what is missing: ripgrep, hyperfine and GNU time from Debian (as root), Threatspec in a
 # venv under target/bench/. Corpora live under target/bench/ and are deterministic (seeded).
@@ -21,12 +25,14 @@ FILES=50000
 RUNS=5
 REAL=""
 MILLION=0
+DIFF=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --files) FILES="$2"; shift 2 ;;
     --runs) RUNS="$2"; shift 2 ;;
     --real) REAL="$2"; shift 2 ;;
     --million) MILLION=1; shift ;;
+    --diff) DIFF="$2"; shift 2 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -51,27 +57,6 @@ KW='@(component|threat|control|boundary|actor|mitigates?|exposes?|accepts?|trans
 # The caches of work-tree scans outside a git repository go here, not to the user's home.
 export XDG_CACHE_HOME="$PWD/$W/xdg-cache"
 
-CORPUS="$W/corpus-$FILES"
-[ -d "$CORPUS" ] || python3 benches/gen_corpus.py "$CORPUS" --files "$FILES" --seed 42 >/dev/null
-# Issue 20's tree: small files in 11 languages, 2% annotated, no hostile files.
-SMALL="$W/small-$FILES"
-[ -d "$SMALL" ] || python3 benches/gen_corpus.py "$SMALL" --files "$FILES" --seed 42 --languages 11 --no-hostile >/dev/null
-if [ -z "$REAL" ]; then
-  # Real code that every machine of this kind has: the cargo registry and Python's library.
-  REAL="$W/real"
-  if [ ! -d "$REAL" ]; then
-    mkdir -p "$REAL"
-    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/src" "$REAL/cargo" 2>/dev/null || true
-    py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
-    cp -r "$py" "$REAL/python" 2>/dev/null || true
-  fi
-  # And annotated code, so that the model is not empty: this repository and its fixtures.
-  if [ ! -d "$REAL/threatmark" ]; then
-    mkdir -p "$REAL/threatmark"
-    cp -r src tests/fixtures docs/examples "$REAL/threatmark/"
-  fi
-fi
-
 rss() { # peak RSS in MB of one run of "$@"
   /usr/bin/time -f '%M' -o "$W/rss.txt" "$@" >/dev/null 2>&1 || true
   echo $(( $(tail -n1 "$W/rss.txt") / 1024 ))
@@ -94,6 +79,72 @@ row() {
   ROWS+=("$(printf '%-58s %9s %16s %7s' "$1" "$2" "$3" "$4")")
   printf '%s\n' "${ROWS[-1]}" >&2
 }
+
+if [ -n "$DIFF" ]; then
+  # `diff` in a fresh clone: no snapshot, no scan cache (both removed before every run), the
+  # objects packed as after `git clone`. git itself hashes every file of a fresh clone here (its
+  # index is racy: written in the same second as the files). "full" is the computation before
+  # issue 20's fast path (THREATMARK_DIFF_FULL=1): every blob of the base read from git.
+  for src in "$DIFF"/*/; do
+    name=$(basename "$src")
+    [ -d "$src/.git" ] || continue
+    made="$W/diff-src-$name"
+    [ -d "$made" ] || python3 benches/diff_repo.py "$src" "$made"
+    fresh="$W/diff-fresh-$name"
+    rm -rf "$fresh" && git clone -q "file://$PWD/$made" "$fresh"
+    # git hashes every file whose time is not older than its index (most of a fresh clone, or
+    # few of them, depending on where the second ticks during the checkout): compare with the
+    # index refreshed, git's fastest case.
+    sleep 1.1 && git -C "$fresh" status >/dev/null
+    n=$(git -C "$fresh" ls-files | wc -l)
+    # Two revisions (HEAD~1..HEAD: 1%, the model unchanged; HEAD~2..HEAD~1: 1%, annotations
+    # edited), then a revision against the work tree (HEAD~1: 1%, the model unchanged; HEAD~2:
+    # 2%, annotations edited).
+    for range in "HEAD~1 HEAD" "HEAD~2 HEAD~1" "HEAD~1" "HEAD~2"; do
+      set -- $range
+      case "$range" in
+        "HEAD~1 HEAD"|HEAD~1) what="model unchanged" ;;
+        *) what="annotations edited" ;;
+      esac
+      tmrange="$1"; [ $# = 2 ] && tmrange="$1..$2"
+      changed=$(git -C "$fresh" diff --name-only "$@" | wc -l)
+      hyperfine -N --style none --runs "$RUNS" --warmup 1 -i --export-json "$W/fresh.json" \
+        --prepare "rm -rf '$fresh/.git/threatmark'" \
+        -n git "git -C '$fresh' diff --name-only $range" \
+        -n tm "'$TM' diff -C '$fresh' $tmrange --format json" \
+        -n full "env THREATMARK_DIFF_FULL=1 '$TM' diff -C '$fresh' $tmrange --format json" >/dev/null 2>&1
+      read -r t_git t_tm t_full < <(python3 -c 'import json,sys; print(*("%.4f" % r["median"] for r in json.load(open(sys.argv[1]))["results"]))' "$W/fresh.json")
+      row "git diff --name-only $range ($name, $n files, $changed changed)" "$t_git" "" ""
+      row "threatmark diff $tmrange, fresh clone ($what)" "$t_tm" "$(ratio "$t_tm" "$t_git" git)" ""
+      row "  before: full computation" "$t_full" "$(ratio "$t_full" "$t_git" git)" ""
+    done
+    rm -rf "$fresh"
+  done
+  printf '\n%-58s %9s %16s %7s\n' "run (median of $RUNS)" "seconds" "ratio" "RSS MB"
+  printf '%s\n' "${ROWS[@]}"
+  exit 0
+fi
+
+CORPUS="$W/corpus-$FILES"
+[ -d "$CORPUS" ] || python3 benches/gen_corpus.py "$CORPUS" --files "$FILES" --seed 42 >/dev/null
+# Issue 20's tree: small files in 11 languages, 2% annotated, no hostile files.
+SMALL="$W/small-$FILES"
+[ -d "$SMALL" ] || python3 benches/gen_corpus.py "$SMALL" --files "$FILES" --seed 42 --languages 11 --no-hostile >/dev/null
+if [ -z "$REAL" ]; then
+  # Real code that every machine of this kind has: the cargo registry and Python's library.
+  REAL="$W/real"
+  if [ ! -d "$REAL" ]; then
+    mkdir -p "$REAL"
+    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/src" "$REAL/cargo" 2>/dev/null || true
+    py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+    cp -r "$py" "$REAL/python" 2>/dev/null || true
+  fi
+  # And annotated code, so that the model is not empty: this repository and its fixtures.
+  if [ ! -d "$REAL/threatmark" ]; then
+    mkdir -p "$REAL/threatmark"
+    cp -r src tests/fixtures docs/examples "$REAL/threatmark/"
+  fi
+fi
 
 # A "first" run (which writes the scan cache) starts without one. The trees under target/ are
 # in this repository, whose git folder holds their caches; a tree outside git keeps its cache

@@ -910,6 +910,9 @@ fn a_corrupt_object_fails_cleanly_with_exit_two() {
     repo.commit("one");
     let blob = repo.rev("HEAD:src/a.py");
     overwrite_object(&repo, &blob, b"this is not a zlib stream");
+    // Edited in the work tree: `diff BASE` reads only the blobs of the files that differ from
+    // the work tree (an unchanged file takes the work tree's outcome).
+    repo.write("src/a.py", "# @threat A, edited (#a)\n");
 
     for args in [
         &["scan", "--rev", "HEAD", "."][..],
@@ -1663,4 +1666,164 @@ fn scan_rev_of_a_guardlink_project_reads_what_guardlink_reads() {
         spoof["severity"], "high",
         "the fixture's redeclaration is not read"
     );
+}
+
+// @tests #proven_same for #scanner
+/// `diff BASE` with no snapshot (a fresh clone): the base is built from the work tree's
+/// outcomes where the index proves a file unchanged, and only the other blobs are read. Against
+/// every commit of a history of renames, deletions, ignore-rule, configuration and attribute
+/// changes, with uncommitted edits, an untracked file and an untracked `.threatmarkignore`, it
+/// prints what the full computation prints; and it does not read the unchanged blobs (one of
+/// them is deleted from the object database, which fails the full computation).
+#[test]
+fn diff_in_a_fresh_clone_reads_only_what_changed_and_equals_the_full_diff() {
+    let repo = path_rules_repo();
+    let mut commits = vec![repo.rev("HEAD")];
+    repo.write("src/main.rs", "// @component Api (#api) in #dmz\n// @boundary DMZ (#dmz)\n// @threat Injection (#sqli)\n// @exposes #api to #sqli with raw queries\nfn main() {}\n");
+    repo.write(
+        "lib/new.py",
+        "# @threat New (#new)\n# @mitigates #api against #nope with #missing\n",
+    );
+    repo.remove("lib/ok.py");
+    commits.push(repo.commit("edit, add, delete"));
+    repo.git(&["mv", "src/keep.tmp.py", "src/moved.py"]);
+    repo.write("src/blob.rs", b"\0\x01binary @threat");
+    commits.push(repo.commit("rename and a binary file"));
+    repo.write("lib/.threatmarkignore", "new.py\n");
+    commits.push(repo.commit("a new ignore rule"));
+    repo.write(".gitattributes", "*.crlf.py text eol=crlf\n");
+    repo.write(
+        "src/w.crlf.py",
+        "# @threat Line ends (#crlf)\n# @exposes #api to #crlf\n",
+    );
+    commits.push(repo.commit("line ends converted at checkout"));
+    repo.write(
+        "threatmark.toml",
+        "[project]\nname = \"renamed\"\n\n[scan]\nexclude = [\"src/moved.py\"]\n",
+    );
+    commits.push(repo.commit("a new configuration"));
+    repo.write("docs/more.py", "# @threat More (#more)\n");
+    commits.push(repo.commit("after the configuration change"));
+    // The checkout converts the line ends of the attributed file, as a clone would.
+    repo.remove("src/w.crlf.py");
+    repo.git(&["checkout", "--", "src/w.crlf.py"]);
+    // Not committed: an edit, a new file.
+    repo.write("docs/more.py", "# @threat More, edited (#more)\n");
+    repo.write("src/untracked.py", "# @threat Untracked (#untracked)\n");
+    // The index written after every file, as at the end of a clone (no racy entries).
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    repo.git(&["update-index", "--index-version", "4"]);
+
+    let diff = |base: &str, full: bool| {
+        let _ = fs::remove_dir_all(repo.path().join(".git/threatmark"));
+        let mut cmd = repo.tm();
+        if full {
+            cmd.env("THREATMARK_DIFF_FULL", "1");
+        }
+        cmd.args(["diff", base, "--format", "json"]);
+        run(cmd)
+    };
+    let same = |base: &str, what: &str| {
+        let full = diff(base, true);
+        let fast = diff(base, false);
+        assert_eq!(full.code, 0, "{}", full.stderr);
+        assert_eq!(fast.code, full.code, "{what}: {}", fast.stderr);
+        assert_eq!(fast.stdout, full.stdout, "{what}");
+        assert_eq!(fast.stderr, full.stderr, "{what}");
+        full.stdout
+    };
+    for (i, commit) in commits.iter().enumerate() {
+        same(commit, &format!("diff of commit {i}"));
+    }
+    // An unchanged file, gone from the object database: the full computation
+    // reads it, the fast one takes the work tree's outcome. (Without line-end attributes:
+    // with them, the size of every blob is looked up.)
+    repo.git(&["rm", "-q", ".gitattributes", "src/w.crlf.py"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    repo.git(&["update-index", "--index-version", "2"]);
+    // The last commit: the configuration and ignore files are the work tree's.
+    let last = &commits[commits.len() - 1];
+    let expected = same(last, "before the object is removed");
+    let hidden = repo.rev(&format!("{}:.hidden.py", last));
+    fs::remove_file(
+        repo.path()
+            .join(".git/objects")
+            .join(&hidden[..2])
+            .join(&hidden[2..]),
+    )
+    .expect("a loose object");
+    assert_eq!(diff(last, true).code, 2, "the full diff reads every blob");
+    let fast = diff(last, false);
+    assert_eq!(fast.code, 0, "{}", fast.stderr);
+    assert_eq!(fast.stdout, expected);
+
+    // An untracked ignore file changes what the work-tree walk reads: the base is read in full.
+    repo.write("lib/generated/.threatmarkignore", "x.py\n");
+    assert_eq!(diff(last, false).code, 2, "every blob read");
+}
+
+/// `diff A..B` with no snapshot (a fresh clone): when the files that differ between the two
+/// trees hold the same annotations on both sides, the models are equal and nothing else is
+/// read. Over every pair of a history (edits that touch no annotation, a renamed annotated file,
+/// ignore-rule and configuration changes, a binary file), it prints what the full computation
+/// prints; and an unchanged blob gone from the object database does not stop it.
+#[test]
+fn diff_of_two_revisions_without_snapshots_reads_only_the_changed_files() {
+    let repo = path_rules_repo();
+    let mut commits = vec![repo.rev("HEAD")];
+    append(&repo, "src/main.rs", "// a comment, no annotation\n");
+    append(&repo, "lib/ok.py", "\n");
+    commits.push(repo.commit("no annotation touched"));
+    repo.git(&["mv", "lib/ok.py", "lib/renamed.py"]);
+    commits.push(repo.commit("an annotated file renamed"));
+    repo.write("src/blob.rs", b"\0\x01binary @threat");
+    append(&repo, ".hidden.py", "x = 1\n");
+    commits.push(repo.commit("a binary file, and an edit after an annotation"));
+    repo.write("lib/.threatmarkignore", "renamed.py\n");
+    commits.push(repo.commit("a new ignore rule"));
+    repo.write(
+        "threatmark.toml",
+        "[project]\nname = \"renamed\"\n\n[scan]\nexclude = [\"src/main.rs\"]\n",
+    );
+    commits.push(repo.commit("a new configuration"));
+    repo.write("docs/more.py", "# @threat More (#more)\n");
+    commits.push(repo.commit("a new annotation"));
+
+    let diff = |a: &str, b: &str, full: bool| {
+        let _ = fs::remove_dir_all(repo.path().join(".git/threatmark"));
+        let mut cmd = repo.tm();
+        if full {
+            cmd.env("THREATMARK_DIFF_FULL", "1");
+        }
+        cmd.args(["diff", &format!("{a}..{b}"), "--format", "json"]);
+        run(cmd)
+    };
+    for (i, a) in commits.iter().enumerate() {
+        for (j, b) in commits.iter().enumerate() {
+            let full = diff(a, b, true);
+            let fast = diff(a, b, false);
+            assert_eq!(full.code, 0, "{}", full.stderr);
+            assert_eq!(fast.code, 0, "{i}..{j}: {}", fast.stderr);
+            assert_eq!(fast.stdout, full.stdout, "{i}..{j}");
+            assert_eq!(fast.stderr, full.stderr, "{i}..{j}");
+        }
+    }
+    // An unchanged file's blob, gone: the full computation reads it, the change does not.
+    let expected = diff(&commits[0], &commits[1], true).stdout;
+    let kept = repo.rev(&format!("{}:.github/workflows/ci.yml", commits[0]));
+    fs::remove_file(
+        repo.path()
+            .join(".git/objects")
+            .join(&kept[..2])
+            .join(&kept[2..]),
+    )
+    .expect("a loose object");
+    assert_eq!(
+        diff(&commits[0], &commits[1], true).code,
+        2,
+        "every blob read"
+    );
+    let fast = diff(&commits[0], &commits[1], false);
+    assert_eq!(fast.code, 0, "{}", fast.stderr);
+    assert_eq!(fast.stdout, expected);
 }

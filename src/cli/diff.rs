@@ -58,6 +58,13 @@ pub(super) fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
     };
     let d = match (&base, &head) {
         (Side::Rev(a), Side::Rev(b)) => diff_revs(&repo, a, b)?,
+        (Side::Rev(a), Side::WorkTree)
+            if std::env::var_os("THREATMARK_DIFF_FULL").is_none() && repo.no_snapshot_for(a)? =>
+        {
+            // A fresh clone: the base is built from the work tree's outcomes where it can be.
+            let (old, head_config, new) = repo.rev_and_worktree(a)?;
+            diff::diff(&old, &new, &base.label(), &head.label(), &head_config.risk)
+        }
         _ => {
             let (_, old) = repo.model(&base)?;
             let (head_config, new) = repo.model(&head)?;
@@ -94,6 +101,14 @@ pub(super) fn run(args: DiffArgs, color: bool) -> anyhow::Result<u8> {
 /// annotation), the models are equal and neither is built. Otherwise both are built, side by
 /// side.
 fn diff_revs(repo: &Repo, a: &str, b: &str) -> anyhow::Result<diff::ModelDiff> {
+    // No snapshot to follow (a fresh clone): the changed files alone may show that the models
+    // are equal, without reading the rest of either tree.
+    if std::env::var_os("THREATMARK_DIFF_FULL").is_none()
+        && repo.no_snapshot_for(a)?
+        && repo.same_model_by_change(a, b)? == Some(true)
+    {
+        return Ok(diff::unchanged(a, b));
+    }
     let (config_a, scan_a) = repo.rev_scan(a)?;
     let (config_b, scan_b) = repo.rev_scan(b)?;
     if scan_a.project == scan_b.project

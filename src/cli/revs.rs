@@ -331,7 +331,7 @@ impl Repo {
             Ok(result) => Ok(result),
             Err(damaged) => {
                 eprintln!("threatmark: ignoring a snapshot ({damaged}); reading `{rev}` in full");
-                let (config, fresh) = self.scan_rev_from(rev, None)?;
+                let (config, fresh) = self.scan_rev_from(rev, None, None)?;
                 Ok(fresh.result(&config)?)
             }
         }
@@ -344,13 +344,78 @@ impl Repo {
         crate::timings::mark("revision resolved");
         let base = self.base_snapshot(git, commit);
         crate::timings::mark("base snapshot found");
-        self.scan_rev_from(rev, base)
+        self.scan_rev_from(rev, base, None)
+    }
+
+    /// No snapshot to start a scan of `rev` from: a fresh clone, or a cache that was cleared.
+    pub(super) fn no_snapshot_for(&self, rev: &str) -> anyhow::Result<bool> {
+        let git = self.git()?;
+        let commit = self.resolve(rev)?;
+        Ok(self.base_snapshot(git, commit).is_none())
+    }
+
+    /// Whether revisions `a` and `b` have the same model, told from the files that differ
+    /// between them (`None`: not cheaply; see [`scan::same_model_by_change`]).
+    pub(super) fn same_model_by_change(&self, a: &str, b: &str) -> anyhow::Result<Option<bool>> {
+        let git = self.git()?;
+        let target = |commit| RevTarget {
+            repo: git,
+            commit,
+            prefix: self.prefix.clone(),
+            default_name: crate::source::fs::folder_name(&self.root),
+        };
+        let (ta, tb) = (target(self.resolve(a)?), target(self.resolve(b)?));
+        let explicit = self.explicit_config()?;
+        scan::same_model_by_change(&ta, &tb, explicit.as_ref(), self.threads, self.cache())
+            .with_context(|| format!("comparing `{a}` and `{b}`"))
+    }
+
+    /// The model of `rev` and of the work tree, in a fresh clone. The work tree is scanned
+    /// first, and the revision's files that the index proves to be the work tree's bytes take
+    /// the work tree's outcomes: only the files that differ are read from git. What the walk
+    /// could not read (TM005, TM017, a link or ignore-file problem) means every blob is read.
+    pub(super) fn rev_and_worktree(
+        &self,
+        rev: &str,
+    ) -> anyhow::Result<(ThreatModel, Config, ThreatModel)> {
+        use crate::diagnostic::Code;
+        let git = self.git()?;
+        self.resolve(rev)?;
+        let (head_config, head, outcomes) = super::scan::scan_folder_keeping(
+            &self.root,
+            self.config_override.as_deref(),
+            self.threads,
+            &|| {},
+            crate::scan::finish::Imports::Leave,
+        )?;
+        crate::timings::mark("work tree scanned");
+        let unread = head.diagnostics.iter().any(|d| {
+            matches!(
+                d.code,
+                Code::FileTooLarge
+                    | Code::IoError
+                    | Code::LinkOutOfRoot
+                    | Code::SymlinkLoop
+                    | Code::IgnoreFileError
+                    | Code::GitIndexUnreadable
+            )
+        });
+        let index = if unread { None } else { git.clean_index().ok() };
+        let reuse = index.as_ref().map(|index| scan::Reuse {
+            config_key: scan::config_key(&head_config),
+            outcomes: &outcomes,
+            index,
+        });
+        let (config, scanned) = self.scan_rev_from(rev, None, reuse.as_ref())?;
+        let base = self.result(rev, &config, &scanned)?;
+        Ok((base.model, head_config, head.model))
     }
 
     fn scan_rev_from(
         &self,
         rev: &str,
         base: Option<(Snapshot, bool)>,
+        reuse: Option<&scan::Reuse<'_>>,
     ) -> anyhow::Result<(Config, RevScan)> {
         let git = self.git()?;
         let commit = self.resolve(rev)?;
@@ -370,6 +435,7 @@ impl Repo {
             self.threads,
             cache,
             base.as_ref().map(|(s, _)| s),
+            reuse,
         )
         .with_context(|| format!("scanning revision `{rev}`"))?;
         // A snapshot of the same tree and configuration is already on disk.

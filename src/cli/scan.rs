@@ -125,6 +125,22 @@ pub(super) fn scan_folder(
     on_file: &(dyn Fn() + Sync),
     imports: Imports,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
+    scan_folder_keeping(root, explicit_config, threads, on_file, imports)
+        .map(|(config, result, _)| (config, result))
+}
+
+/// [`scan_folder`], with the outcome of every file that contributes something, sorted by path.
+pub(super) fn scan_folder_keeping(
+    root: &Path,
+    explicit_config: Option<&Path>,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+    imports: Imports,
+) -> anyhow::Result<(
+    Config,
+    scan::ScanResult,
+    Vec<crate::store::snapshot::Stored>,
+)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
         scan::finish::refuse_linked_config(root)?;
@@ -167,7 +183,7 @@ pub(super) fn scan_folder(
         crate::timings::mark("scan cache saved");
     }
     scan::finish::finish(root, explicit_config, &config, &mut result, imports)?;
-    Ok((config, result))
+    Ok((config, result, found.outcomes))
 }
 
 pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {

@@ -32,7 +32,7 @@ pub(crate) mod worktree;
 
 pub use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 pub use pipeline::{FileOptions, FileOutcome, ScanResult, assemble, is_candidate, process_file};
-pub use revision::{RevScan, RevTarget, scan_rev};
+pub use revision::{Reuse, RevScan, RevTarget, same_model_by_change, scan_rev};
 pub use stats::Stats;
 pub use worktree::{ForCache, project_for, scan_dir, scan_dir_cached};
 

@@ -46,6 +46,9 @@ pub struct ForCache {
     pub misses: usize,
     /// When the scan started, before any file was read: the time of the racy-entry rule.
     pub started: std::time::SystemTime,
+    /// The outcome of every file that contributes something, sorted by path (`diff` builds
+    /// its base revision from them).
+    pub outcomes: Vec<Stored>,
 }
 
 impl ForCache {
@@ -213,6 +216,7 @@ pub fn scan_dir_cached(
         plain: plain.into_inner().unwrap_or_else(|e| e.into_inner()),
         misses: misses.into_inner(),
         started: started_at,
+        outcomes: stored,
     };
     Ok((result, for_cache))
 }

@@ -155,9 +155,235 @@ impl PathEntry {
     }
 }
 
-/// Parse `threatspec.yaml`.
+/// Parse `threatspec.yaml`. The plain layout that tools and people write (block maps and
+/// lists, quoted or simple plain scalars, whole-line comments) is read line by line; anything
+/// else, and every error, by the YAML parser. A file that forces a `mime` per file lists
+/// thousands of entries: the line reader takes a fraction of the YAML parser's time on them.
 pub fn parse_config(text: &str) -> Result<ThreatspecConfig, String> {
+    if let Some(config) = plain::parse(text) {
+        return Ok(config);
+    }
     serde_saphyr::from_str::<ThreatspecConfig>(text).map_err(|e| e.to_string())
+}
+
+/// The line reader of [`parse_config`]: `None` for anything outside its subset, never a
+/// different reading than the YAML parser's (a test compares the two).
+mod plain {
+    use super::{PathEntry, ThreatspecConfig};
+
+    /// One meaningful line: its indentation and its text (without the indentation).
+    struct Line<'a> {
+        indent: usize,
+        text: &'a str,
+    }
+
+    pub(super) fn parse(text: &str) -> Option<ThreatspecConfig> {
+        // Characters that start YAML syntax beyond the subset anywhere on a line (flow
+        // collections, anchors, aliases, tags, block scalars, directives, escapes, tabs).
+        if text.bytes().any(|b| {
+            matches!(
+                b,
+                b'\t'
+                    | b'\r'
+                    | b'{'
+                    | b'['
+                    | b'&'
+                    | b'*'
+                    | b'!'
+                    | b'|'
+                    | b'>'
+                    | b'%'
+                    | b'"'
+                    | b'\\'
+                    | b'`'
+                    | b'@'
+            ) || (b < 0x20 && b != b'\n')
+        }) || text.contains(['\u{feff}', '\u{85}', '\u{2028}', '\u{2029}'])
+        {
+            return None;
+        }
+        let mut lines = Vec::new();
+        for raw in text.split('\n') {
+            let body = raw.trim_start_matches(' ');
+            if body.trim().is_empty() || body.starts_with('#') {
+                continue;
+            }
+            if body.starts_with("---") || body.starts_with("...") {
+                return None;
+            }
+            lines.push(Line {
+                indent: raw.len() - body.len(),
+                text: body.trim_end_matches(' '),
+            });
+        }
+        if lines.is_empty() {
+            return None;
+        }
+        let mut config = ThreatspecConfig::default();
+        let (mut project, mut imports, mut paths) = (false, false, false);
+        let mut i = 0;
+        while i < lines.len() {
+            let line = &lines[i];
+            if line.indent != 0 {
+                return None;
+            }
+            i += 1;
+            match line.text {
+                "project:" if !project => {
+                    project = true;
+                    let (mut name, mut description) = (false, false);
+                    while i < lines.len() && lines[i].indent == 2 {
+                        let (key, value) = key_value(lines[i].text)?;
+                        let value = scalar(value?)?;
+                        match key {
+                            "name" if !name => (name, config.project.name) = (true, value),
+                            "description" if !description => {
+                                (description, config.project.description) = (true, value);
+                            }
+                            _ => return None,
+                        }
+                        i += 1;
+                    }
+                    if !name && !description {
+                        return None;
+                    }
+                }
+                "imports:" if !imports => {
+                    imports = true;
+                    config.imports = entries(&lines, &mut i)?;
+                }
+                "paths:" if !paths => {
+                    paths = true;
+                    config.paths = entries(&lines, &mut i)?;
+                }
+                _ => return None,
+            }
+        }
+        Some(config)
+    }
+
+    /// The items of a block list under a top-level key: at indentation 0 or 2, each a path
+    /// (`- 'src'`) or a map of `path`, `mime` and `ignore` (one value) on lines of their own.
+    fn entries(lines: &[Line<'_>], i: &mut usize) -> Option<Vec<PathEntry>> {
+        let first = lines.get(*i)?;
+        let dash = first.indent;
+        if dash > 2 {
+            return None;
+        }
+        let mut out = Vec::new();
+        while let Some(line) = lines.get(*i) {
+            if line.indent == 0 && dash == 0 && !line.text.starts_with("- ") || line.indent < dash {
+                break;
+            }
+            let item = line
+                .text
+                .strip_prefix("- ")
+                .filter(|_| line.indent == dash)?;
+            *i += 1;
+            let Some((key, value)) = key_value(item) else {
+                out.push(PathEntry::Plain(scalar(item)?));
+                continue;
+            };
+            let (mut path, mut ignore, mut mime) = (None, None, None);
+            let mut set = |key: &str, value: String| -> Option<()> {
+                let slot = match key {
+                    "path" => &mut path,
+                    "mime" => &mut mime,
+                    "ignore" => &mut ignore,
+                    _ => return None,
+                };
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(value);
+                Some(())
+            };
+            set(key, scalar(value?)?)?;
+            while let Some(more) = lines.get(*i).filter(|l| l.indent == dash + 2) {
+                let (key, value) = key_value(more.text)?;
+                set(key, scalar(value?)?)?;
+                *i += 1;
+            }
+            out.push(PathEntry::Detailed {
+                path: path?,
+                ignore: ignore.map(super::OneOrMany::One),
+                mime,
+            });
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// `key: value` (the value `None` when the line ends after the colon), for a simple key.
+    fn key_value(text: &str) -> Option<(&str, Option<&str>)> {
+        let (key, rest) = text.split_once(':')?;
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        match rest.strip_prefix(' ') {
+            Some(value) => Some((key, Some(value.trim_start_matches(' ')))),
+            None if rest.is_empty() => Some((key, None)),
+            None => None,
+        }
+    }
+
+    /// A single-quoted scalar (optionally followed by a comment), or a plain one made of
+    /// letters, digits and `_./-` (and inner spaces) that YAML reads as a string.
+    fn scalar(text: &str) -> Option<String> {
+        if let Some(rest) = text.strip_prefix('\'') {
+            let mut out = String::new();
+            let mut chars = rest.char_indices();
+            while let Some((at, c)) = chars.next() {
+                if c != '\'' {
+                    out.push(c);
+                } else if rest[at + 1..].starts_with('\'') {
+                    out.push('\'');
+                    chars.next();
+                } else {
+                    let after = &rest[at + 1..];
+                    let comment = after.trim_start_matches(' ');
+                    return (after.is_empty()
+                        || (after.starts_with(' ') && comment.starts_with('#')))
+                    .then_some(out);
+                }
+            }
+            return None;
+        }
+        let plain = text
+            .split(" #")
+            .next()
+            .unwrap_or(text)
+            .trim_end_matches(' ');
+        let simple = !plain.is_empty()
+            && plain.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-' | b' ')
+            })
+            && plain
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'.' || b == b'/' || b == b'_')
+            && !plain.contains("  ")
+            && !matches!(
+                plain.to_ascii_lowercase().as_str(),
+                "true"
+                    | "false"
+                    | "yes"
+                    | "no"
+                    | "on"
+                    | "off"
+                    | "y"
+                    | "n"
+                    | "null"
+                    | ".nan"
+                    | ".inf"
+                    | "nan"
+                    | "inf"
+            )
+            && plain != "."
+            && plain.parse::<f64>().is_err()
+            && !plain.starts_with("..")
+            && !plain.contains('#');
+        simple.then(|| plain.to_string())
+    }
 }
 
 /// Our language for a MIME type Threatspec's comment parser knows (comment_parser 1.2.4's
@@ -676,6 +902,76 @@ mod tests {
         );
         assert_eq!(ignore_glob("", "/vendor/").as_deref(), Some("**/vendor"));
         assert_eq!(ignore_glob("", "  "), None);
+    }
+
+    /// The line reader reads what the YAML parser reads, or declines.
+    #[test]
+    fn the_line_reader_agrees_with_the_yaml_parser() {
+        let yaml = |t: &str| serde_saphyr::from_str::<ThreatspecConfig>(t).ok();
+        let mut read = 0;
+        let cases = [
+            "project:\n  name: bench\n  description: bench\npaths:\n  - path: 'svc000/a.py'\n    mime: 'text/x-python'\n  - path: 'b c/it''s.go'\n    mime: 'text/x-go'\n",
+            "project:\n  name: x\n  description: y\nimports:\n  - './'\n  - path: ../lib\npaths:\n  - './'\n  - path: 'src/js'\n    ignore: node_modules\n    mime: 'application/javascript'\n",
+            "# a comment\n\nproject:\n  name: 'My project'   # trailing\n  description: A plain text\npaths:\n- './app'\n- path: 'x'\n  mime: 'text/x-c'\n",
+            "paths:\n  - path: src\n    ignore: vendor\n",
+            "project:\n  name: yes\npaths:\n  - './'\n",
+            "project:\n  name: 123\npaths:\n  - './'\n",
+            "project:\n  name: null\n",
+            "project:\n  name: ~\n",
+            "project:\n  name: a: b\n",
+            "project:\n  name: 'open\n",
+            "paths:\n  - path: a\n    path: b\n",
+            "paths:\n  - path: a\n    ignore:\n      - x\n",
+            "paths:\n  - path: a\n     mime: b\n",
+            "paths:\n",
+            "paths:\n  - a\n - b\n",
+            "project:\n  name: x\nproject:\n  name: y\n",
+            "project:\n  name: x\n  extra: 1\n",
+            "other: 1\npaths:\n  - a\n",
+            "paths:\n  - path: 'a'x\n",
+            "paths:\n  - path: 'a' # c\n    mime: 'text/x-c' #c\n",
+            "paths: ['a']\n",
+            "project:\n  name: \"q\"\n",
+            "project:\n  name: -x\n",
+            "project:\n  name: a  b\n",
+            "paths:\n  - 'a'\n  - path: 'b'\n  - c d\n",
+            "paths:\n  -  'a'\n",
+            "paths:\n  - path:\n",
+            "project:\n  description: only\n",
+            "project:\n  name: .hidden\n",
+            "project:\n  name: /abs/path\n",
+            "project:\n  name: 1.5\n",
+            "project:\n  name: x # y\n",
+            "project:\n  name: x#y\n",
+            "project:\n  name: .5\n",
+            "project:\n  name: .Inf\n",
+            "",
+        ];
+        for case in cases {
+            if let Some(fast) = plain::parse(case) {
+                read += 1;
+                assert_eq!(Some(fast), yaml(case), "{case:?}");
+            }
+        }
+        assert!(read >= 8, "the line reader read {read} of the cases");
+        // Every real threatspec.yaml of the fixtures and examples.
+        for dir in ["tests/fixtures", "docs/examples"] {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+            let mut stack = vec![root];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if p.file_name().is_some_and(|n| n == CONFIG_FILE) {
+                        let text = std::fs::read_to_string(&p).unwrap_or_default();
+                        if let Some(fast) = plain::parse(&text) {
+                            assert_eq!(Some(fast), yaml(&text), "{}", p.display());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
