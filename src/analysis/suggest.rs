@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::RiskMatrix;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    Band, Component, DataClass, ElementType, Entity, Impact, Likelihood, Location, Stride,
-    ThreatModel,
+    Band, Component, DataClass, ElementType, Entity, Impact, Likelihood, Linddun, Location,
+    Stride, ThreatModel,
 };
 
 /// The families embedded in the binary, in the order `library list` prints them.
@@ -105,6 +105,73 @@ pub struct When {
     /// Every pattern matches a control on the element.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,
+    /// Any of `network`, `local`: what a flow travels over (flows only; a component never
+    /// matches). See [`medium_of`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub medium: Vec<Medium>,
+}
+
+/// What a flow travels over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Medium {
+    /// A network: what the rules about transit (TLS, replay, spoofed sources) are about.
+    Network,
+    /// The same machine: a file, a pipe, stdin/stdout, the environment, a child process.
+    Local,
+}
+
+/// Words of a flow's `with` text, `tech:` or `protocol:` that say it is on the network; they
+/// win over [`LOCAL_WORDS`] (`file upload over HTTPS` is on the network).
+const NETWORK_WORDS: &[&str] = &[
+    "http", "https", "tls", "mtls", "ssl", "grpc", "tcp", "udp", "quic", "websocket",
+    "websockets", "wss", "ws", "fetch", "rest", "api", "graphql", "amqp", "mqtt", "kafka",
+    "smtp", "imap", "dns", "ssh", "sftp", "ftp", "network", "internet", "webhook", "webhooks",
+    "rpc", "soap", "oauth", "ldap", "jdbc", "odbc", "sql", "redis", "s3", "sqs", "sns",
+];
+
+/// Words (or, for the longer ones, parts of words: `readFileSync`) that say a flow stays on
+/// the machine.
+const LOCAL_WORDS: &[&str] = &[
+    "fs", "disk", "local", "env", "environ", "pipe", "ipc", "tty", "tui", "cli", "argv",
+    "memory", "in-process", "inprocess", "clipboard", "volume", "mount",
+];
+const LOCAL_PARTS: &[&str] = &[
+    "file", "stdin", "stdout", "stderr", "stdio", "spawn", "execfile", "dotenv", "sidecar",
+];
+
+/// A flow's medium: its `medium:` attribute when it has one (`network` or `local`);
+/// otherwise `local` when the words of its `with` text, `tech:` and `protocol:` name only
+/// local things (a file, a pipe, stdin, the environment), and `network` in every other case,
+/// including a flow that says nothing: a flow across a trust boundary is on a network unless
+/// it says otherwise.
+pub(crate) fn medium_of(flow: &crate::model::Flow) -> Medium {
+    let custom = &flow.attributes.custom;
+    if let Some(m) = custom.get("medium") {
+        match m.trim().to_ascii_lowercase().as_str() {
+            "local" | "host" | "filesystem" | "file" | "process" => return Medium::Local,
+            "network" | "net" | "wire" => return Medium::Network,
+            _ => {}
+        }
+    }
+    let text = [
+        flow.details.as_str(),
+        custom.get("tech").map_or("", String::as_str),
+        custom.get("protocol").map_or("", String::as_str),
+    ]
+    .join(" ")
+    .to_ascii_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.iter().any(|w| NETWORK_WORDS.contains(w)) {
+        return Medium::Network;
+    }
+    let local = words
+        .iter()
+        .any(|w| LOCAL_WORDS.contains(w) || LOCAL_PARTS.iter().any(|p| w.contains(p)));
+    if local { Medium::Local } else { Medium::Network }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -165,6 +232,11 @@ impl Rule {
         s
     }
 
+    /// The rule's LINDDUN categories (empty when it names none or they do not parse).
+    pub(crate) fn linddun_letters(&self) -> Vec<Linddun> {
+        Linddun::parse_list(&self.linddun).unwrap_or_default()
+    }
+
     fn family(&self) -> &str {
         self.id.split('.').next().unwrap_or("")
     }
@@ -192,6 +264,12 @@ impl Rule {
             .collect();
         if !bad.is_empty() {
             out.push(format!("`stride` has values that are not STRIDE: {bad:?}"));
+        }
+        if Linddun::parse_list(&self.linddun).is_none() {
+            out.push(format!(
+                "`linddun` has values that are not LINDDUN (L, I, Nr, De, Dd, U, Nc): {:?}",
+                self.linddun
+            ));
         }
         if self.title.trim().is_empty() {
             out.push("the title is empty".to_string());
@@ -380,7 +458,10 @@ struct Facts<'m> {
     inbound: bool,
     outbound: bool,
     controls: BTreeSet<&'m str>,
-    covered: BTreeSet<Stride>,
+    /// The threats exposed, mitigated, accepted or transferred on the element.
+    covered: BTreeSet<&'m str>,
+    /// A flow's medium; `None` for a component.
+    medium: Option<Medium>,
     /// The component an `@exposes` goes on (a flow's target).
     exposes: &'m str,
 }
@@ -398,20 +479,15 @@ fn tech_of(attrs: &crate::model::Attributes) -> impl Iterator<Item = String> + '
 struct Index<'m> {
     model: &'m ThreatModel,
     controls: BTreeMap<&'m str, BTreeSet<&'m str>>,
-    covered: BTreeMap<&'m str, BTreeSet<Stride>>,
+    covered: BTreeMap<&'m str, BTreeSet<&'m str>>,
 }
 
 impl<'m> Index<'m> {
     fn of(model: &'m ThreatModel) -> Self {
         let mut controls: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        let mut covered: BTreeMap<&str, BTreeSet<Stride>> = BTreeMap::new();
-        let mut cover = |component: &'m str, threat: &str| {
-            if let Some(t) = model.threat(threat) {
-                covered
-                    .entry(component)
-                    .or_default()
-                    .extend(t.attributes.stride.iter().copied());
-            }
+        let mut covered: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut cover = |component: &'m str, threat: &'m str| {
+            covered.entry(component).or_default().insert(threat);
         };
         for m in &model.mitigations {
             controls
@@ -496,6 +572,7 @@ impl<'m> Index<'m> {
                 .cloned()
                 .unwrap_or_default(),
             covered: self.covered.get(c.id.as_str()).cloned().unwrap_or_default(),
+            medium: None,
             exposes: c.id.as_str(),
         })
     }
@@ -531,6 +608,7 @@ impl<'m> Index<'m> {
             crosses,
             controls,
             covered,
+            medium: Some(medium_of(f)),
             exposes: ends[1],
         }
     }
@@ -598,10 +676,15 @@ impl Facts<'_> {
                 Direction::Out => self.outbound,
             })
             && when.controls.iter().all(|p| self.has_control(model, p))
+            && (when.medium.is_empty()
+                || self.medium.is_some_and(|m| when.medium.contains(&m)))
     }
 
     fn silenced(&self, model: &ThreatModel, rule: &Rule, stride: &[Stride]) -> bool {
-        stride.iter().any(|s| self.covered.contains(s))
+        self.covered
+            .iter()
+            .filter_map(|t| model.threat(t))
+            .any(|t| covers(rule, stride, t))
             || rule
                 .silenced_by
                 .controls
@@ -631,6 +714,40 @@ impl Facts<'_> {
                 &join(self.crosses.iter().map(|b| format!("`{b}`")).collect()),
             )
     }
+}
+
+/// The numbers of `CWE-89`-style ids (`89`, `cwe-89` and `CWE-89` are the same weakness).
+fn numbers<'a>(ids: &'a [String], prefix: &'a str) -> BTreeSet<String> {
+    ids.iter()
+        .map(|v| {
+            let v = v.trim().to_ascii_uppercase();
+            v.strip_prefix(prefix)
+                .map_or(v.as_str(), |r| r.trim_start_matches(['-', ' ']))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Whether a threat the model already handles on an element is the rule's threat, so the rule
+/// is silent there. It is when it names one of the rule's CWE or CAPEC ids. When both name
+/// ids and none is shared, it is about another weakness and never is. Otherwise its STRIDE
+/// letters must include every letter of the rule (one shared letter is not enough: spoofing
+/// and elevation on an admin page say nothing about injection there), or its LINDDUN letters
+/// every LINDDUN letter of the rule.
+fn covers(rule: &Rule, stride: &[Stride], threat: &Entity) -> bool {
+    let (rule_cwe, rule_capec) = (numbers(&rule.cwe, "CWE"), numbers(&rule.capec, "CAPEC"));
+    let a = &threat.attributes;
+    let (cwe, capec) = (numbers(&a.cwe, "CWE"), numbers(&a.capec, "CAPEC"));
+    if !rule_cwe.is_disjoint(&cwe) || !rule_capec.is_disjoint(&capec) {
+        return true;
+    }
+    if (!rule_cwe.is_empty() || !rule_capec.is_empty()) && (!cwe.is_empty() || !capec.is_empty())
+    {
+        return false;
+    }
+    let letters = !stride.is_empty() && stride.iter().all(|s| a.stride.contains(s));
+    let linddun = rule.linddun_letters();
+    letters || (!linddun.is_empty() && linddun.iter().all(|l| a.linddun.contains(l)))
 }
 
 /// An id made of the element's id and the rule's name, valid as a `#id`.
@@ -725,7 +842,19 @@ fn suggestion(
         .collect::<Vec<_>>()
         .join(",");
     let id = threat_id(&f.target.id, &rule.id);
+    let linddun = if personal {
+        rule.linddun_letters()
+            .iter()
+            .map(|l| l.letter())
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        String::new()
+    };
     let mut attrs = vec![format!("stride: {letters}")];
+    if !linddun.is_empty() {
+        attrs.push(format!("linddun: {linddun}"));
+    }
     if !rule.cwe.is_empty() {
         attrs.push(format!("cwe: {}", rule.cwe.join(",")));
     }
@@ -749,11 +878,7 @@ fn suggestion(
         title: rule.title.clone(),
         element: f.target.clone(),
         stride: stride.to_vec(),
-        linddun: if personal {
-            rule.linddun.clone()
-        } else {
-            String::new()
-        },
+        linddun,
         cwe: rule.cwe.clone(),
         capec: rule.capec.clone(),
         likelihood: rule.likelihood,
@@ -858,7 +983,7 @@ mod tests {
         let base = "@component DB (#db) [type: store; tech: postgres]";
         assert!(fires(&rule, base));
         let covered = format!(
-            "{base}\n@threat Own (#own) [stride: T]\n@control C (#c)\n@mitigates #db against #own with #c"
+            "{base}\n@threat Own (#own) [stride: T,I]\n@control C (#c)\n@mitigates #db against #own with #c"
         );
         assert!(!fires(&rule, &covered));
     }
@@ -965,6 +1090,52 @@ mod tests {
             Some("e.toml")
         );
         assert!(library.rule("x.y").is_none());
+    }
+
+    /// Silencing needs a matching threat, not any shared STRIDE letter: the shop's
+    /// `#admin_takeover` (S, E) no longer silences an injection rule (T, I, E).
+    #[test]
+    fn a_threat_silences_only_a_rule_it_matches() {
+        let rule = Library::builtin()
+            .rule("datastore.injection")
+            .cloned()
+            .expect("rule");
+        assert!(rule.strides().len() >= 2, "{}", rule.stride);
+        let base = "@component DB (#db) [type: store; tech: postgres]\n@control C (#c)";
+        let with = |threat: &str| format!("{base}\n@threat Own (#own) [{threat}]\n@mitigates #db against #own with #c");
+        // One shared letter is not enough.
+        assert!(fires(&rule, &with("stride: S,T")));
+        // Every letter of the rule is.
+        assert!(!fires(&rule, &with(&format!("stride: {}", rule.stride))));
+        // A CWE of the rule is, whatever the letters.
+        assert!(!fires(&rule, &with(&format!("stride: S; cwe: {}", rule.cwe[0]))));
+        // ... also written as a bare number.
+        let bare = rule.cwe[0].trim_start_matches("CWE-").to_string();
+        assert!(!fires(&rule, &with(&format!("cwe: {bare}"))));
+        // A threat about something else (other CWE ids) does not, even with every letter.
+        assert!(fires(&rule, &with(&format!("stride: {}; cwe: CWE-1", rule.stride))));
+    }
+
+    /// The flow rules about the network (`medium = ["network"]`) are silent on a flow that
+    /// says it is local (a file, a pipe, stdin) and still fire on one that says nothing.
+    #[test]
+    fn network_rules_do_not_fire_on_local_flows() {
+        let rule = Library::builtin()
+            .rule("flow.tampering_in_transit")
+            .cloned()
+            .expect("rule");
+        let base = "@boundary Outside (#outside)\n@boundary Inside (#inside)\n@component Src (#src) in #outside [type: external]\n@component E (#e) in #inside [type: process]";
+        assert!(fires(&rule, &format!("{base}\n@connects #src to #e with orders")));
+        assert!(fires(&rule, &format!("{base}\n@connects #src to #e with HTTPS file upload")));
+        assert!(!fires(&rule, &format!("{base}\n@connects #src to #e with writeFileSync")));
+        assert!(!fires(&rule, &format!("{base}\n@connects #src to #e with process.stdin")));
+        assert!(!fires(&rule, &format!("{base}\n@connects #src to #e with data [medium: local]")));
+        assert!(fires(&rule, &format!("{base}\n@connects #src to #e with config file [medium: network]")));
+        let secrets = Library::builtin().rule("secrets.in_transit").cloned().expect("rule");
+        assert!(!fires(
+            &secrets,
+            "@component A (#a) [type: process]\n@component S (#s) [type: store]\n@handles secrets on #s\n@connects #a to #s with readFileSync"
+        ));
     }
 
     #[test]

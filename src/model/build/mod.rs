@@ -700,6 +700,7 @@ fn field_phrase(field: &str) -> String {
     match field {
         "details" => "different details".into(),
         "stride" => "different STRIDE categories".into(),
+        "linddun" => "different LINDDUN categories".into(),
         "cwe" => "different CWE ids".into(),
         "capec" => "different CAPEC ids".into(),
         "expires" => "a different expiry date".into(),
@@ -739,6 +740,7 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
         };
     }
     field!(stride, "stride", Vec::is_empty);
+    field!(linddun, "linddun", Vec::is_empty);
     macro_rules! rating {
         ($f:ident, $name:literal) => {
             if let Some(v) = &from.$f {
