@@ -90,7 +90,7 @@ fn a_dismissed_suggestion_shows_its_reason_and_an_unknown_rule_is_reported() {
     let after = suggest(dir.path(), &[]);
     assert!(
         after.stdout.contains(
-            "datastore.injection on store `orders_db` (Orders DB) DISMISSED: only stored procedures, SHOP-7"
+            "datastore.injection on store `orders_db` (Orders DB) DISMISSED (threatmark.toml): only stored procedures, SHOP-7"
         ),
         "{}",
         after.stdout
@@ -108,6 +108,40 @@ fn a_dismissed_suggestion_shows_its_reason_and_an_unknown_rule_is_reported() {
         "{}",
         after.stderr
     );
+}
+
+/// `@dismisses` in the code: every format shows the suggestion as dismissed, with its reason
+/// and the file and line of the annotation; mistakes are diagnostics at that line.
+#[test]
+fn a_suggestion_dismissed_by_annotation_says_where_in_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "src/db.rs",
+        &format!(
+            "{MODEL}// @dismisses datastore.injection on #orders_db with only stored procedures, SHOP-7\n// @dismisses datastore.nope on #orders_db with typo\n// @dismisses datastore.injection on #orders_db\n"
+        ),
+    );
+    let table = suggest(dir.path(), &[]);
+    assert!(
+        table.stdout.contains(
+            "datastore.injection on store `orders_db` (Orders DB) DISMISSED (src/db.rs:2): only stored procedures, SHOP-7"
+        ),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stderr.contains("TM059"), "{}", table.stderr);
+    assert!(table.stderr.contains("src/db.rs:3"), "{}", table.stderr);
+    let json = suggest(dir.path(), &["--format", "json"]).stdout;
+    assert!(json.contains("\"dismissed_at\": \"src/db.rs:2\""), "{json}");
+    let md = suggest(dir.path(), &["--format", "markdown"]).stdout;
+    assert!(
+        md.contains("| dismissed (src/db.rs:2): only stored procedures, SHOP-7 |"),
+        "{md}"
+    );
+    // No reason: TM054 from the scan, and nothing dismissed by that line.
+    let scan = run(tm_in(dir.path()).arg("scan"));
+    assert!(scan.stderr.contains("TM054"), "{}", scan.stderr);
 }
 
 #[test]

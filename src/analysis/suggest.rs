@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::RiskMatrix;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    Band, Component, DataClass, ElementType, Entity, Impact, Likelihood, Linddun, Location,
-    Stride, ThreatModel,
+    Band, Component, DataClass, ElementType, Entity, Impact, Likelihood, Linddun, Location, Stride,
+    ThreatModel,
 };
 
 /// The families embedded in the binary, in the order `library list` prints them.
@@ -124,17 +124,69 @@ pub enum Medium {
 /// Words of a flow's `with` text, `tech:` or `protocol:` that say it is on the network; they
 /// win over [`LOCAL_WORDS`] (`file upload over HTTPS` is on the network).
 const NETWORK_WORDS: &[&str] = &[
-    "http", "https", "tls", "mtls", "ssl", "grpc", "tcp", "udp", "quic", "websocket",
-    "websockets", "wss", "ws", "fetch", "rest", "api", "graphql", "amqp", "mqtt", "kafka",
-    "smtp", "imap", "dns", "ssh", "sftp", "ftp", "network", "internet", "webhook", "webhooks",
-    "rpc", "soap", "oauth", "ldap", "jdbc", "odbc", "sql", "redis", "s3", "sqs", "sns",
+    "http",
+    "https",
+    "tls",
+    "mtls",
+    "ssl",
+    "grpc",
+    "tcp",
+    "udp",
+    "quic",
+    "websocket",
+    "websockets",
+    "wss",
+    "ws",
+    "fetch",
+    "rest",
+    "api",
+    "graphql",
+    "amqp",
+    "mqtt",
+    "kafka",
+    "smtp",
+    "imap",
+    "dns",
+    "ssh",
+    "sftp",
+    "ftp",
+    "network",
+    "internet",
+    "webhook",
+    "webhooks",
+    "rpc",
+    "soap",
+    "oauth",
+    "ldap",
+    "jdbc",
+    "odbc",
+    "sql",
+    "redis",
+    "s3",
+    "sqs",
+    "sns",
 ];
 
 /// Words (or, for the longer ones, parts of words: `readFileSync`) that say a flow stays on
 /// the machine.
 const LOCAL_WORDS: &[&str] = &[
-    "fs", "disk", "local", "env", "environ", "pipe", "ipc", "tty", "tui", "cli", "argv",
-    "memory", "in-process", "inprocess", "clipboard", "volume", "mount",
+    "fs",
+    "disk",
+    "local",
+    "env",
+    "environ",
+    "pipe",
+    "ipc",
+    "tty",
+    "tui",
+    "cli",
+    "argv",
+    "memory",
+    "in-process",
+    "inprocess",
+    "clipboard",
+    "volume",
+    "mount",
 ];
 const LOCAL_PARTS: &[&str] = &[
     "file", "stdin", "stdout", "stderr", "stdio", "spawn", "execfile", "dotenv", "sidecar",
@@ -171,7 +223,11 @@ pub(crate) fn medium_of(flow: &crate::model::Flow) -> Medium {
     let local = words
         .iter()
         .any(|w| LOCAL_WORDS.contains(w) || LOCAL_PARTS.iter().any(|p| w.contains(p)));
-    if local { Medium::Local } else { Medium::Network }
+    if local {
+        Medium::Local
+    } else {
+        Medium::Network
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -391,7 +447,8 @@ impl Library {
     }
 }
 
-/// A decision to not follow a suggestion (`[[suggest.dismiss]]` in threatmark.toml).
+/// A decision to not follow a suggestion: `[[suggest.dismiss]]` in threatmark.toml, or an
+/// `@dismisses RULE on ELEMENT with REASON` annotation (the model's `dismissals`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dismissal {
@@ -399,6 +456,29 @@ pub struct Dismissal {
     /// The element id (component or flow); `*` for every element.
     pub on: String,
     pub reason: String,
+    /// Where it was written: the annotation's place; `None` for threatmark.toml.
+    #[serde(skip)]
+    pub at: Option<Location>,
+}
+
+impl Dismissal {
+    /// `path:line` of the annotation, or `threatmark.toml`.
+    fn place(&self) -> String {
+        match &self.at {
+            Some(l) => format!("{}:{}", l.path, l.line),
+            None => "threatmark.toml".to_string(),
+        }
+    }
+
+    fn location(&self) -> Location {
+        self.at
+            .clone()
+            .unwrap_or_else(|| Location::file("threatmark.toml"))
+    }
+
+    fn applies(&self, rule: &str, element: &str) -> bool {
+        self.rule == rule && (self.on == element || self.on == "*")
+    }
 }
 
 /// The element a suggestion is about.
@@ -432,6 +512,9 @@ pub struct Suggestion {
     /// The reason given when dismissed; dismissed suggestions are listed, not counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissed: Option<String>,
+    /// Where it was dismissed: `path:line` of the `@dismisses`, or `threatmark.toml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed_at: Option<String>,
 }
 
 /// What `suggest` returns: suggestions ranked, plus problems with the dismissals.
@@ -676,8 +759,7 @@ impl Facts<'_> {
                 Direction::Out => self.outbound,
             })
             && when.controls.iter().all(|p| self.has_control(model, p))
-            && (when.medium.is_empty()
-                || self.medium.is_some_and(|m| when.medium.contains(&m)))
+            && (when.medium.is_empty() || self.medium.is_some_and(|m| when.medium.contains(&m)))
     }
 
     fn silenced(&self, model: &ThreatModel, rule: &Rule, stride: &[Stride]) -> bool {
@@ -729,21 +811,16 @@ fn numbers<'a>(ids: &'a [String], prefix: &'a str) -> BTreeSet<String> {
 }
 
 /// Whether a threat the model already handles on an element is the rule's threat, so the rule
-/// is silent there. It is when it names one of the rule's CWE or CAPEC ids. When both name
-/// ids and none is shared, it is about another weakness and never is. Otherwise its STRIDE
-/// letters must include every letter of the rule (one shared letter is not enough: spoofing
-/// and elevation on an admin page say nothing about injection there), or its LINDDUN letters
-/// every LINDDUN letter of the rule.
+/// is silent there. It is when it names one of the rule's CWE or CAPEC ids, or when its STRIDE
+/// letters include every letter of the rule (one shared letter is not enough: spoofing and
+/// elevation on an admin page say nothing about injection there), or its LINDDUN letters every
+/// LINDDUN letter of the rule.
 fn covers(rule: &Rule, stride: &[Stride], threat: &Entity) -> bool {
     let (rule_cwe, rule_capec) = (numbers(&rule.cwe, "CWE"), numbers(&rule.capec, "CAPEC"));
     let a = &threat.attributes;
     let (cwe, capec) = (numbers(&a.cwe, "CWE"), numbers(&a.capec, "CAPEC"));
     if !rule_cwe.is_disjoint(&cwe) || !rule_capec.is_disjoint(&capec) {
         return true;
-    }
-    if (!rule_cwe.is_empty() || !rule_capec.is_empty()) && (!cwe.is_empty() || !capec.is_empty())
-    {
-        return false;
     }
     let letters = !stride.is_empty() && stride.iter().all(|s| a.stride.contains(s));
     let linddun = rule.linddun_letters();
@@ -782,6 +859,22 @@ pub fn suggest(
         .chain(model.flows.iter().map(|f| index.flow_facts(f)))
         .collect();
     let mut out = Suggestions::default();
+    let dismissals: Vec<Dismissal> = dismissals
+        .iter()
+        .cloned()
+        .chain(model.dismissals.iter().map(|d| Dismissal {
+            rule: d.rule.clone(),
+            on: d.on.clone(),
+            reason: d.reason.clone(),
+            at: Some(Location::new(
+                &d.source.path,
+                d.source.line,
+                d.source.column,
+            )),
+        }))
+        .collect();
+    let dismissals = dismissals.as_slice();
+    let mut known = Vec::new();
     for d in dismissals {
         if library.rule(&d.rule).is_none() {
             out.diagnostics.push(
@@ -792,7 +885,7 @@ pub fn suggest(
                         d.rule
                     ),
                 )
-                .at(Location::file("threatmark.toml"))
+                .at(d.location())
                 .help("`threatmark library list` prints the rule ids"),
             );
         } else if d.on != "*" && !facts.iter().any(|f| f.target.id == d.on) {
@@ -804,8 +897,11 @@ pub fn suggest(
                         d.rule, d.on
                     ),
                 )
-                .at(Location::file("threatmark.toml")),
+                .at(d.location())
+                .help("`threatmark suggest --format json` prints the element ids (`element.id`)"),
             );
+        } else {
+            known.push(d);
         }
     }
     for rule in &library.rules {
@@ -816,6 +912,21 @@ pub fn suggest(
             }
             out.items
                 .push(suggestion(rule, &stride, f, matrix, dismissals));
+        }
+    }
+    for d in known {
+        if !out.items.iter().any(|s| d.applies(&s.rule, &s.element.id)) {
+            out.diagnostics.push(
+                Diagnostic::new(
+                    Code::UnusedDismissal,
+                    format!(
+                        "the dismissal of `{}` on `{}` matches no suggestion",
+                        d.rule, d.on
+                    ),
+                )
+                .at(d.location())
+                .help("the rule proposes nothing there any more; remove the dismissal"),
+            );
         }
     }
     out.items.sort_by(|a, b| {
@@ -835,6 +946,9 @@ fn suggestion(
     dismissals: &[Dismissal],
 ) -> Suggestion {
     let score = matrix.score(rule.likelihood, rule.impact);
+    let dismissal = dismissals
+        .iter()
+        .find(|d| d.applies(&rule.id, &f.target.id));
     let personal = f.data.contains(&DataClass::Pii) || f.data.contains(&DataClass::Phi);
     let letters: String = stride
         .iter()
@@ -894,10 +1008,8 @@ fn suggestion(
                 f.exposes, rule.id
             ),
         ],
-        dismissed: dismissals
-            .iter()
-            .find(|d| d.rule == rule.id && (d.on == f.target.id || d.on == "*"))
-            .map(|d| d.reason.clone()),
+        dismissed: dismissal.map(|d| d.reason.clone()),
+        dismissed_at: dismissal.map(Dismissal::place),
     }
 }
 
@@ -1018,6 +1130,7 @@ mod tests {
             rule: "datastore.injection".into(),
             on: "a".into(),
             reason: "no SQL".into(),
+            at: None,
         }];
         let s = suggest(&model, &library, &RiskMatrix::default(), &dismiss);
         assert!(s.diagnostics.is_empty());
@@ -1044,6 +1157,7 @@ mod tests {
             rule: "nope.rule".into(),
             on: "a".into(),
             reason: "r".into(),
+            at: None,
         }];
         let s = suggest(&model, &library, &RiskMatrix::default(), &unknown);
         assert_eq!(s.diagnostics.len(), 1);
@@ -1102,18 +1216,43 @@ mod tests {
             .expect("rule");
         assert!(rule.strides().len() >= 2, "{}", rule.stride);
         let base = "@component DB (#db) [type: store; tech: postgres]\n@control C (#c)";
-        let with = |threat: &str| format!("{base}\n@threat Own (#own) [{threat}]\n@mitigates #db against #own with #c");
+        let with = |threat: &str| {
+            format!("{base}\n@threat Own (#own) [{threat}]\n@mitigates #db against #own with #c")
+        };
         // One shared letter is not enough.
         assert!(fires(&rule, &with("stride: S,T")));
         // Every letter of the rule is.
         assert!(!fires(&rule, &with(&format!("stride: {}", rule.stride))));
         // A CWE of the rule is, whatever the letters.
-        assert!(!fires(&rule, &with(&format!("stride: S; cwe: {}", rule.cwe[0]))));
+        assert!(!fires(
+            &rule,
+            &with(&format!("stride: S; cwe: {}", rule.cwe[0]))
+        ));
         // ... also written as a bare number.
         let bare = rule.cwe[0].trim_start_matches("CWE-").to_string();
         assert!(!fires(&rule, &with(&format!("cwe: {bare}"))));
-        // A threat about something else (other CWE ids) does not, even with every letter.
-        assert!(fires(&rule, &with(&format!("stride: {}; cwe: CWE-1", rule.stride))));
+        // Another CWE and one shared letter does not.
+        assert!(fires(&rule, &with("stride: T; cwe: CWE-1")));
+        // LINDDUN letters covering the rule's do, on a rule that has some.
+        let privacy = Library::builtin()
+            .rules
+            .into_iter()
+            .find(|r| {
+                !r.linddun_letters().is_empty() && r.when.kind.contains(&ElementKindWord::Store)
+            })
+            .expect("a store rule with LINDDUN");
+        let letters: Vec<&str> = privacy
+            .linddun_letters()
+            .iter()
+            .map(|l| l.letter())
+            .collect();
+        let store = format!(
+            "{}\n@control C (#c)\n@threat P (#p) [linddun: {}]\n@mitigates #e against #p with #c",
+            privacy.fixtures.fires,
+            letters.join(",")
+        );
+        assert!(fires(&privacy, &privacy.fixtures.fires), "{}", privacy.id);
+        assert!(!fires(&privacy, &store), "{}", privacy.id);
     }
 
     /// The flow rules about the network (`medium = ["network"]`) are silent on a flow that
@@ -1125,17 +1264,77 @@ mod tests {
             .cloned()
             .expect("rule");
         let base = "@boundary Outside (#outside)\n@boundary Inside (#inside)\n@component Src (#src) in #outside [type: external]\n@component E (#e) in #inside [type: process]";
-        assert!(fires(&rule, &format!("{base}\n@connects #src to #e with orders")));
-        assert!(fires(&rule, &format!("{base}\n@connects #src to #e with HTTPS file upload")));
-        assert!(!fires(&rule, &format!("{base}\n@connects #src to #e with writeFileSync")));
-        assert!(!fires(&rule, &format!("{base}\n@connects #src to #e with process.stdin")));
-        assert!(!fires(&rule, &format!("{base}\n@connects #src to #e with data [medium: local]")));
-        assert!(fires(&rule, &format!("{base}\n@connects #src to #e with config file [medium: network]")));
-        let secrets = Library::builtin().rule("secrets.in_transit").cloned().expect("rule");
+        assert!(fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with orders")
+        ));
+        assert!(fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with HTTPS file upload")
+        ));
+        assert!(!fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with writeFileSync")
+        ));
+        assert!(!fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with process.stdin")
+        ));
+        assert!(!fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with data [medium: local]")
+        ));
+        assert!(fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with config file [medium: network]")
+        ));
+        let secrets = Library::builtin()
+            .rule("secrets.in_transit")
+            .cloned()
+            .expect("rule");
         assert!(!fires(
             &secrets,
             "@component A (#a) [type: process]\n@component S (#s) [type: store]\n@handles secrets on #s\n@connects #a to #s with readFileSync"
         ));
+    }
+
+    /// `@dismisses` in the code dismisses like a config entry, and says where; a wrong rule or
+    /// element is TM059 and a dismissal that matches nothing TM055, both at the annotation; no
+    /// reason is TM054 from the parser and dismisses nothing.
+    #[test]
+    fn dismissed_by_annotation_with_where_and_diagnostics() {
+        let text = "@component A (#a) [type: store; tech: postgres]\n@dismisses datastore.injection on #a with no SQL here\n@dismisses nope.rule on #a with typo\n@dismisses datastore.injection on #b with gone\n@dismisses flow.replay on * with no flows at all";
+        let (annotations, parse_diags) = crate::annotation::parse_text("src/db.rs", text);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let model = build_from(Project::default(), &annotations).0;
+        assert_eq!(model.dismissals.len(), 4);
+        let s = suggest(&model, &Library::builtin(), &RiskMatrix::default(), &[]);
+        let a = s
+            .items
+            .iter()
+            .find(|x| x.rule == "datastore.injection" && x.element.id == "a")
+            .expect("still listed");
+        assert_eq!(a.dismissed.as_deref(), Some("no SQL here"));
+        assert_eq!(a.dismissed_at.as_deref(), Some("src/db.rs:2"));
+        let at = |code: Code, line: u32| {
+            s.diagnostics.iter().any(|d| {
+                d.code == code
+                    && d.location
+                        .as_ref()
+                        .is_some_and(|l| l.path == "src/db.rs" && l.line == line)
+            })
+        };
+        assert!(at(Code::UnknownDismissal, 3), "{:?}", s.diagnostics);
+        assert!(at(Code::UnknownDismissal, 4), "{:?}", s.diagnostics);
+        assert!(at(Code::UnusedDismissal, 5), "{:?}", s.diagnostics);
+        assert_eq!(s.diagnostics.len(), 3, "{:?}", s.diagnostics);
+
+        let (annotations, diags) =
+            crate::annotation::parse_text("x.rs", "@dismisses datastore.injection on #a");
+        assert!(annotations.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, Code::DismissalWithoutReason);
+        assert!(diags[0].help.is_some());
     }
 
     #[test]

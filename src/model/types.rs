@@ -615,9 +615,25 @@ pub struct ThreatModel {
     pub assumptions: Vec<Assumption>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Feature>,
+    /// `@dismisses`: suggestions of the threat library not followed, sorted by rule, element
+    /// and place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dismissals: Vec<RuleDismissal>,
     /// Derived by `analysis::analyze` without a date (see docs/analysis.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<crate::analysis::Analysis>,
+}
+
+/// `@dismisses RULE on ELEMENT with REASON`: a suggestion of `threatmark suggest` considered
+/// and not followed. Not a threat and not a relation: `suggest` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct RuleDismissal {
+    /// A rule id of the threat library (`datastore.backup`).
+    pub rule: String,
+    /// A component or flow id, or `*` for every element.
+    pub on: String,
+    pub reason: String,
+    pub source: Source,
 }
 
 /// How a flow's name shows its direction when it has no details.

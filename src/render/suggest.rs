@@ -50,7 +50,11 @@ pub(crate) fn table(s: &Suggestions) -> String {
             p(&x.element.name),
             x.dismissed
                 .as_ref()
-                .map(|r| format!(" DISMISSED: {}", p(r)))
+                .map(|r| format!(
+                    " DISMISSED ({}): {}",
+                    p(x.dismissed_at.as_deref().unwrap_or("")),
+                    p(r)
+                ))
                 .unwrap_or_default()
         );
         let _ = writeln!(out, "  {}: {}", p(&x.title), ids(x));
@@ -123,7 +127,11 @@ pub(crate) fn markdown(s: &Suggestions) -> String {
     out.push_str("| Risk | Rule | Element | Threat | Ids | Why |\n|---|---|---|---|---|---|\n");
     for x in &s.items {
         let risk = match &x.dismissed {
-            Some(r) => format!("dismissed: {}", cell(r)),
+            Some(r) => format!(
+                "dismissed ({}): {}",
+                cell(x.dismissed_at.as_deref().unwrap_or("")),
+                cell(r)
+            ),
             None => format!("{} ({})", x.band, x.score),
         };
         let _ = writeln!(
@@ -213,10 +221,7 @@ mod tests {
         let found = suggest(&model, &library, &RiskMatrix::default(), &[]);
         assert_eq!(found.items.len(), 1);
         let md = markdown(&found);
-        let row = md
-            .lines()
-            .find(|l| l.contains("evil.rule"))
-            .expect("a row");
+        let row = md.lines().find(|l| l.contains("evil.rule")).expect("a row");
         // The boundary renders as code, not as `\`aws\``.
         assert!(row.contains(" `aws` "), "{row}");
         assert!(!row.contains("\\`"), "{row}");

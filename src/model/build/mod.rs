@@ -259,6 +259,8 @@ struct Builder<'a> {
     entitlements: BTreeMap<String, Entitlement>,
     assumptions: BTreeMap<String, Assumption>,
     features: BTreeMap<String, Feature>,
+    /// `@dismisses`, in the order read; sorted when the model is finished.
+    dismissals: Vec<RuleDismissal>,
     /// GAL `@boundary between A and B`: boundary id -> the two component ids.
     between: BTreeMap<String, Vec<String>>,
     /// GAL `@owns` and `@handles`, per component id.
