@@ -197,3 +197,56 @@ fn library_list_and_show() {
     let show = run(tm_in(dir.path()).args(["library", "show", "flow.replay"]));
     insta::assert_snapshot!("library_show_flow_replay", show.stdout);
 }
+
+/// The report and the site show suggestions per component, apart from threats: own heading,
+/// never counted as threats, never in SARIF; a hostile user rule's texts are escaped (HTML and
+/// Markdown) and its code spans stay code.
+#[test]
+fn report_and_site_show_suggestions_apart_and_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "src/api.rs",
+        "// @boundary Internet (#internet)\n// @component Browser (#browser) in #internet [type: external]\n// @component Users API (#users_api) [type: process]\n// @handles pii on #users_api\n// @connects #browser to #users_api with HTTPS\n",
+    );
+    write(
+        dir.path(),
+        "rules/evil.toml",
+        "[[rule]]\nid = \"evil.rule\"\ntitle = \"Evil <script>alert(1)</script>\"\nstride = \"T\"\nlinddun = \"L\"\ncwe = [\"CWE-79\"]\nlikelihood = \"certain\"\nimpact = \"severe\"\nrationale = \"{name} via {crosses} <img src=x onerror=alert(2)> | [x](javascript:alert(3))\"\ncontrols = [\"<b>bold</b>\"]\nwhen = { kind = [\"process\"] }\n",
+    );
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[library]\npaths = [\"rules/evil.toml\"]\n",
+    );
+    let md = run(tm_in(dir.path()).args(["report", "--format", "markdown"]));
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    let section = md
+        .stdout
+        .split("#### Suggested, not threats")
+        .nth(1)
+        .expect("a Suggested section");
+    assert!(section.contains("evil.rule"), "{section}");
+    assert!(section.contains("via `internet`"), "{section}");
+    assert!(!section.contains("<script") && !section.contains("<img"), "{section}");
+    assert!(!section.contains("](javascript:"), "{section}");
+    assert!(section.contains("LINDDUN L"), "{section}");
+    assert!(md.stdout.contains("**LINDDUN coverage** (personal data)"), "{}", md.stdout);
+    // Not a threat: the summary counts none, SARIF has none.
+    let json = run(tm_in(dir.path()).args(["report", "--format", "json"]));
+    let view: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(view["summary"]["threats"].as_u64(), Some(0));
+    let sarif = run(tm_in(dir.path()).args(["check", "--format", "sarif"]));
+    assert!(!sarif.stdout.contains("evil.rule"), "{}", sarif.stdout);
+
+    let out = dir.path().join("site");
+    let site = run(tm_in(dir.path()).args(["site", "-o"]).arg(&out));
+    assert_eq!(site.code, 0, "{}", site.stderr);
+    let page = std::fs::read_to_string(out.join("components/users_api.html")).expect("page");
+    assert!(page.contains("Suggested, not threats"), "{page}");
+    assert!(page.contains("<code>internet</code>"), "{page}");
+    assert!(page.contains("LINDDUN coverage"), "{page}");
+    for raw in ["<script>alert", "<img src", "<b>bold"] {
+        assert!(!page.contains(raw), "{raw} in {page}");
+    }
+}

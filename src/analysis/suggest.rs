@@ -515,6 +515,10 @@ pub struct Suggestion {
     /// Where it was dismissed: `path:line` of the `@dismisses`, or `threatmark.toml`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissed_at: Option<String>,
+    /// The component whose page shows it: the element, or a flow's target (where the
+    /// `@exposes` goes).
+    #[serde(skip)]
+    pub component: String,
 }
 
 /// What `suggest` returns: suggestions ranked, plus problems with the dismissals.
@@ -1008,9 +1012,50 @@ fn suggestion(
                 f.exposes, rule.id
             ),
         ],
+        component: f.exposes.to_string(),
         dismissed: dismissal.map(|d| d.reason.clone()),
         dismissed_at: dismissal.map(Dismissal::place),
     }
+}
+
+/// LINDDUN coverage of a component that handles personal data (`@handles pii` or `phi`): the
+/// categories of the threats exposed, mitigated, accepted or transferred on it (`linddun:`),
+/// and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyCoverage {
+    pub component: String,
+    pub covered: Vec<Linddun>,
+    pub missing: Vec<Linddun>,
+}
+
+/// [`PrivacyCoverage`] of every component that handles `pii` or `phi`, by component id.
+pub fn linddun_coverage(model: &ThreatModel) -> Vec<PrivacyCoverage> {
+    let index = Index::of(model);
+    model
+        .components
+        .iter()
+        .filter(|c| {
+            c.extra.data.contains(&DataClass::Pii) || c.extra.data.contains(&DataClass::Phi)
+        })
+        .map(|c| {
+            let covered: BTreeSet<Linddun> = index
+                .covered
+                .get(c.id.as_str())
+                .into_iter()
+                .flatten()
+                .filter_map(|t| model.threat(t))
+                .flat_map(|t| t.attributes.linddun.iter().copied())
+                .collect();
+            PrivacyCoverage {
+                component: c.id.clone(),
+                missing: Linddun::ALL
+                    .into_iter()
+                    .filter(|l| !covered.contains(l))
+                    .collect(),
+                covered: covered.into_iter().collect(),
+            }
+        })
+        .collect()
 }
 
 /// Rules per family, for `library list`.
@@ -1335,6 +1380,21 @@ mod tests {
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].code, Code::DismissalWithoutReason);
         assert!(diags[0].help.is_some());
+    }
+
+    #[test]
+    fn linddun_coverage_of_components_with_personal_data() {
+        let model = model_of(
+            "@component Users (#users) [type: store]\n@handles pii on #users\n@component Logs (#logs) [type: store]\n@threat Re-identification (#reid) [stride: I; linddun: identifying, Dd]\n@exposes #users to #reid with joins",
+        );
+        let c = linddun_coverage(&model);
+        assert_eq!(c.len(), 1, "only the component with pii: {c:?}");
+        assert_eq!(c[0].component, "users");
+        assert_eq!(
+            c[0].covered,
+            vec![Linddun::Identifying, Linddun::DataDisclosure]
+        );
+        assert_eq!(c[0].missing.len(), 5);
     }
 
     #[test]

@@ -120,7 +120,8 @@ pub(crate) fn markdown(s: &str) -> String {
 /// boundary as `` `aws` ``): each pair of backticks is kept as a code span, everything between
 /// pairs goes through [`markdown`]. A code span is inert (no HTML, links, mentions or emphasis),
 /// so text from a hostile rule file gains nothing by writing one; an unpaired or doubled
-/// backtick is escaped. In a table cell (`table`) a `|` inside a span is escaped as GFM wants.
+/// backtick is escaped, and so is a pair around `<`, `>` or `&` (no raw HTML is ever written,
+/// as in [`markdown`]). In a table cell (`table`) a `|` inside a span is escaped as GFM wants.
 pub(crate) fn markdown_with_code(s: &str, table: bool) -> String {
     let text = printable(s);
     let mut out = String::with_capacity(text.len() + 8);
@@ -128,7 +129,11 @@ pub(crate) fn markdown_with_code(s: &str, table: bool) -> String {
     while let Some(open) = rest.find('`') {
         let after = &rest[open + 1..];
         match after.find('`') {
-            Some(close) if close > 0 && !after[..close].trim().is_empty() => {
+            Some(close)
+                if close > 0
+                    && !after[..close].trim().is_empty()
+                    && !after[..close].contains(['<', '>', '&']) =>
+            {
                 out.push_str(&markdown(&rest[..open]));
                 let code = &after[..close];
                 out.push('`');
@@ -148,6 +153,31 @@ pub(crate) fn markdown_with_code(s: &str, table: bool) -> String {
         }
     }
     out.push_str(&markdown(rest));
+    out
+}
+
+/// HTML for text that marks code with single backticks, as [`markdown_with_code`]: each pair
+/// becomes `<code>`, everything else is [`html`]-escaped.
+pub(crate) fn html_with_code(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(open) = rest.find('`') {
+        let after = &rest[open + 1..];
+        match after.find('`') {
+            Some(close) if close > 0 && !after[..close].trim().is_empty() => {
+                out.push_str(&html(&rest[..open]));
+                out.push_str("<code>");
+                out.push_str(&html(&after[..close]));
+                out.push_str("</code>");
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&html(&rest[..=open]));
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&html(rest));
     out
 }
 
@@ -391,7 +421,7 @@ mod tests {
             m,
             "&lt;img src=x&gt; `a\\|b` `[x](http://e)` `@eve` ` \\| `\\`"
         );
-        assert!(!markdown_with_code("`<script>`", false).contains("&lt;"));
+        assert_eq!(markdown_with_code("`<b>`", false), "\\`&lt;b&gt;\\`");
     }
 
     #[test]
