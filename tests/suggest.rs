@@ -118,7 +118,7 @@ fn a_suggestion_dismissed_by_annotation_says_where_in_every_format() {
     write(
         dir.path(),
         "src/db.rs",
-        &format!(
+        format!(
             "{MODEL}// @dismisses datastore.injection on #orders_db with only stored procedures, SHOP-7\n// @dismisses datastore.nope on #orders_db with typo\n// @dismisses datastore.injection on #orders_db\n"
         ),
     );
@@ -219,6 +219,14 @@ fn report_and_site_show_suggestions_apart_and_escaped() {
         "threatmark.toml",
         "[library]\npaths = [\"rules/evil.toml\"]\n",
     );
+    let analyze = run(tm_in(dir.path()).arg("analyze"));
+    assert!(
+        analyze.stdout.contains(
+            "LINDDUN on `users_api` (personal data): covered -; missing L,I,Nr,De,Dd,U,Nc"
+        ),
+        "{}",
+        analyze.stdout
+    );
     let md = run(tm_in(dir.path()).args(["report", "--format", "markdown"]));
     assert_eq!(md.code, 0, "{}", md.stderr);
     let section = md
@@ -228,10 +236,17 @@ fn report_and_site_show_suggestions_apart_and_escaped() {
         .expect("a Suggested section");
     assert!(section.contains("evil.rule"), "{section}");
     assert!(section.contains("via `internet`"), "{section}");
-    assert!(!section.contains("<script") && !section.contains("<img"), "{section}");
+    assert!(
+        !section.contains("<script") && !section.contains("<img"),
+        "{section}"
+    );
     assert!(!section.contains("](javascript:"), "{section}");
     assert!(section.contains("LINDDUN L"), "{section}");
-    assert!(md.stdout.contains("**LINDDUN coverage** (personal data)"), "{}", md.stdout);
+    assert!(
+        md.stdout.contains("**LINDDUN coverage** (personal data)"),
+        "{}",
+        md.stdout
+    );
     // Not a threat: the summary counts none, SARIF has none.
     let json = run(tm_in(dir.path()).args(["report", "--format", "json"]));
     let view: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");

@@ -285,7 +285,10 @@ impl TemplateSet {
     }
 }
 
-fn string_param(h: &handlebars::Helper<'_>, name: &'static str) -> Result<String, handlebars::RenderError> {
+fn string_param(
+    h: &handlebars::Helper<'_>,
+    name: &'static str,
+) -> Result<String, handlebars::RenderError> {
     let value = h
         .param(0)
         .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
@@ -316,7 +319,10 @@ fn code_text_md(
     _: &mut handlebars::RenderContext<'_, '_>,
     out: &mut dyn handlebars::Output,
 ) -> handlebars::HelperResult {
-    out.write(&escape::markdown_with_code(&string_param(h, "code-text")?, false))?;
+    out.write(&escape::markdown_with_code(
+        &string_param(h, "code-text")?,
+        false,
+    ))?;
     Ok(())
 }
 

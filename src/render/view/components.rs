@@ -59,8 +59,7 @@ impl Builder<'_> {
             .components
             .iter()
             .map(|c| {
-                let mut v =
-                    self.component_view(c, coverage_of.get(c.id.as_str()).copied(), flows);
+                let mut v = self.component_view(c, coverage_of.get(c.id.as_str()).copied(), flows);
                 v.linddun = privacy.get(&c.id).map(linddun_view);
                 v.suggested = self
                     .opts
