@@ -458,6 +458,8 @@ pub fn merge(models: &[ThreatModel], matrix: &RiskMatrix) -> ThreatModel {
         entitlements: entitlements.into_values().collect(),
         assumptions: assumptions.into_values().collect(),
         features: features.into_values().collect(),
+        // `@dismisses` name element ids, which merging may rename; not carried over yet.
+        dismissals: Vec::new(),
         analysis: None,
     };
     merged.analysis = Some(analysis::analyze(&merged, matrix, None));

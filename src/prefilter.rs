@@ -20,6 +20,7 @@ pub(crate) const STEMS: &[&str] = &[
     "component",
     "connect",
     "control",
+    "dismiss",
     "expose",
     "mitigate",
     "review",

@@ -90,7 +90,7 @@ fn a_dismissed_suggestion_shows_its_reason_and_an_unknown_rule_is_reported() {
     let after = suggest(dir.path(), &[]);
     assert!(
         after.stdout.contains(
-            "datastore.injection on store `orders_db` (Orders DB) DISMISSED: only stored procedures, SHOP-7"
+            "datastore.injection on store `orders_db` (Orders DB) DISMISSED (threatmark.toml): only stored procedures, SHOP-7"
         ),
         "{}",
         after.stdout
@@ -108,6 +108,40 @@ fn a_dismissed_suggestion_shows_its_reason_and_an_unknown_rule_is_reported() {
         "{}",
         after.stderr
     );
+}
+
+/// `@dismisses` in the code: every format shows the suggestion as dismissed, with its reason
+/// and the file and line of the annotation; mistakes are diagnostics at that line.
+#[test]
+fn a_suggestion_dismissed_by_annotation_says_where_in_every_format() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "src/db.rs",
+        format!(
+            "{MODEL}// @dismisses datastore.injection on #orders_db with only stored procedures, SHOP-7\n// @dismisses datastore.nope on #orders_db with typo\n// @dismisses datastore.injection on #orders_db\n"
+        ),
+    );
+    let table = suggest(dir.path(), &[]);
+    assert!(
+        table.stdout.contains(
+            "datastore.injection on store `orders_db` (Orders DB) DISMISSED (src/db.rs:2): only stored procedures, SHOP-7"
+        ),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stderr.contains("TM059"), "{}", table.stderr);
+    assert!(table.stderr.contains("src/db.rs:3"), "{}", table.stderr);
+    let json = suggest(dir.path(), &["--format", "json"]).stdout;
+    assert!(json.contains("\"dismissed_at\": \"src/db.rs:2\""), "{json}");
+    let md = suggest(dir.path(), &["--format", "markdown"]).stdout;
+    assert!(
+        md.contains("| dismissed (src/db.rs:2): only stored procedures, SHOP-7 |"),
+        "{md}"
+    );
+    // No reason: TM054 from the scan, and nothing dismissed by that line.
+    let scan = run(tm_in(dir.path()).arg("scan"));
+    assert!(scan.stderr.contains("TM054"), "{}", scan.stderr);
 }
 
 #[test]
@@ -162,4 +196,72 @@ fn library_list_and_show() {
     insta::assert_snapshot!("library_list", list.stdout);
     let show = run(tm_in(dir.path()).args(["library", "show", "flow.replay"]));
     insta::assert_snapshot!("library_show_flow_replay", show.stdout);
+}
+
+/// The report and the site show suggestions per component, apart from threats: own heading,
+/// never counted as threats, never in SARIF; a hostile user rule's texts are escaped (HTML and
+/// Markdown) and its code spans stay code.
+#[test]
+fn report_and_site_show_suggestions_apart_and_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "src/api.rs",
+        "// @boundary Internet (#internet)\n// @component Browser (#browser) in #internet [type: external]\n// @component Users API (#users_api) [type: process]\n// @handles pii on #users_api\n// @connects #browser to #users_api with HTTPS\n",
+    );
+    write(
+        dir.path(),
+        "rules/evil.toml",
+        "[[rule]]\nid = \"evil.rule\"\ntitle = \"Evil <script>alert(1)</script>\"\nstride = \"T\"\nlinddun = \"L\"\ncwe = [\"CWE-79\"]\nlikelihood = \"certain\"\nimpact = \"severe\"\nrationale = \"{name} via {crosses} <img src=x onerror=alert(2)> | [x](javascript:alert(3))\"\ncontrols = [\"<b>bold</b>\"]\nwhen = { kind = [\"process\"] }\n",
+    );
+    write(
+        dir.path(),
+        "threatmark.toml",
+        "[library]\npaths = [\"rules/evil.toml\"]\n",
+    );
+    let analyze = run(tm_in(dir.path()).arg("analyze"));
+    assert!(
+        analyze.stdout.contains(
+            "LINDDUN on `users_api` (personal data): covered -; missing L,I,Nr,De,Dd,U,Nc"
+        ),
+        "{}",
+        analyze.stdout
+    );
+    let md = run(tm_in(dir.path()).args(["report", "--format", "markdown"]));
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    let section = md
+        .stdout
+        .split("#### Suggested, not threats")
+        .nth(1)
+        .expect("a Suggested section");
+    assert!(section.contains("evil.rule"), "{section}");
+    assert!(section.contains("via `internet`"), "{section}");
+    assert!(
+        !section.contains("<script") && !section.contains("<img"),
+        "{section}"
+    );
+    assert!(!section.contains("](javascript:"), "{section}");
+    assert!(section.contains("LINDDUN L"), "{section}");
+    assert!(
+        md.stdout.contains("**LINDDUN coverage** (personal data)"),
+        "{}",
+        md.stdout
+    );
+    // Not a threat: the summary counts none, SARIF has none.
+    let json = run(tm_in(dir.path()).args(["report", "--format", "json"]));
+    let view: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(view["summary"]["threats"].as_u64(), Some(0));
+    let sarif = run(tm_in(dir.path()).args(["check", "--format", "sarif"]));
+    assert!(!sarif.stdout.contains("evil.rule"), "{}", sarif.stdout);
+
+    let out = dir.path().join("site");
+    let site = run(tm_in(dir.path()).args(["site", "-o"]).arg(&out));
+    assert_eq!(site.code, 0, "{}", site.stderr);
+    let page = std::fs::read_to_string(out.join("components/users_api.html")).expect("page");
+    assert!(page.contains("Suggested, not threats"), "{page}");
+    assert!(page.contains("<code>internet</code>"), "{page}");
+    assert!(page.contains("LINDDUN coverage"), "{page}");
+    for raw in ["<script>alert", "<img src", "<b>bold"] {
+        assert!(!page.contains(raw), "{raw} in {page}");
+    }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::RiskMatrix;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    Band, Component, DataClass, ElementType, Entity, Impact, Likelihood, Location, Stride,
+    Band, Component, DataClass, ElementType, Entity, Impact, Likelihood, Linddun, Location, Stride,
     ThreatModel,
 };
 
@@ -105,6 +105,129 @@ pub struct When {
     /// Every pattern matches a control on the element.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<String>,
+    /// Any of `network`, `local`: what a flow travels over (flows only; a component never
+    /// matches). See [`medium_of`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub medium: Vec<Medium>,
+}
+
+/// What a flow travels over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Medium {
+    /// A network: what the rules about transit (TLS, replay, spoofed sources) are about.
+    Network,
+    /// The same machine: a file, a pipe, stdin/stdout, the environment, a child process.
+    Local,
+}
+
+/// Words of a flow's `with` text, `tech:` or `protocol:` that say it is on the network; they
+/// win over [`LOCAL_WORDS`] (`file upload over HTTPS` is on the network).
+const NETWORK_WORDS: &[&str] = &[
+    "http",
+    "https",
+    "tls",
+    "mtls",
+    "ssl",
+    "grpc",
+    "tcp",
+    "udp",
+    "quic",
+    "websocket",
+    "websockets",
+    "wss",
+    "ws",
+    "fetch",
+    "rest",
+    "api",
+    "graphql",
+    "amqp",
+    "mqtt",
+    "kafka",
+    "smtp",
+    "imap",
+    "dns",
+    "ssh",
+    "sftp",
+    "ftp",
+    "network",
+    "internet",
+    "webhook",
+    "webhooks",
+    "rpc",
+    "soap",
+    "oauth",
+    "ldap",
+    "jdbc",
+    "odbc",
+    "sql",
+    "redis",
+    "s3",
+    "sqs",
+    "sns",
+];
+
+/// Words (or, for the longer ones, parts of words: `readFileSync`) that say a flow stays on
+/// the machine.
+const LOCAL_WORDS: &[&str] = &[
+    "fs",
+    "disk",
+    "local",
+    "env",
+    "environ",
+    "pipe",
+    "ipc",
+    "tty",
+    "tui",
+    "cli",
+    "argv",
+    "memory",
+    "in-process",
+    "inprocess",
+    "clipboard",
+    "volume",
+    "mount",
+];
+const LOCAL_PARTS: &[&str] = &[
+    "file", "stdin", "stdout", "stderr", "stdio", "spawn", "execfile", "dotenv", "sidecar",
+];
+
+/// A flow's medium: its `medium:` attribute when it has one (`network` or `local`);
+/// otherwise `local` when the words of its `with` text, `tech:` and `protocol:` name only
+/// local things (a file, a pipe, stdin, the environment), and `network` in every other case,
+/// including a flow that says nothing: a flow across a trust boundary is on a network unless
+/// it says otherwise.
+pub(crate) fn medium_of(flow: &crate::model::Flow) -> Medium {
+    let custom = &flow.attributes.custom;
+    if let Some(m) = custom.get("medium") {
+        match m.trim().to_ascii_lowercase().as_str() {
+            "local" | "host" | "filesystem" | "file" | "process" => return Medium::Local,
+            "network" | "net" | "wire" => return Medium::Network,
+            _ => {}
+        }
+    }
+    let text = [
+        flow.details.as_str(),
+        custom.get("tech").map_or("", String::as_str),
+        custom.get("protocol").map_or("", String::as_str),
+    ]
+    .join(" ")
+    .to_ascii_lowercase();
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.iter().any(|w| NETWORK_WORDS.contains(w)) {
+        return Medium::Network;
+    }
+    let local = words
+        .iter()
+        .any(|w| LOCAL_WORDS.contains(w) || LOCAL_PARTS.iter().any(|p| w.contains(p)));
+    if local {
+        Medium::Local
+    } else {
+        Medium::Network
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -165,6 +288,11 @@ impl Rule {
         s
     }
 
+    /// The rule's LINDDUN categories (empty when it names none or they do not parse).
+    pub(crate) fn linddun_letters(&self) -> Vec<Linddun> {
+        Linddun::parse_list(&self.linddun).unwrap_or_default()
+    }
+
     fn family(&self) -> &str {
         self.id.split('.').next().unwrap_or("")
     }
@@ -192,6 +320,12 @@ impl Rule {
             .collect();
         if !bad.is_empty() {
             out.push(format!("`stride` has values that are not STRIDE: {bad:?}"));
+        }
+        if Linddun::parse_list(&self.linddun).is_none() {
+            out.push(format!(
+                "`linddun` has values that are not LINDDUN (L, I, Nr, De, Dd, U, Nc): {:?}",
+                self.linddun
+            ));
         }
         if self.title.trim().is_empty() {
             out.push("the title is empty".to_string());
@@ -313,7 +447,8 @@ impl Library {
     }
 }
 
-/// A decision to not follow a suggestion (`[[suggest.dismiss]]` in threatmark.toml).
+/// A decision to not follow a suggestion: `[[suggest.dismiss]]` in threatmark.toml, or an
+/// `@dismisses RULE on ELEMENT with REASON` annotation (the model's `dismissals`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dismissal {
@@ -321,6 +456,29 @@ pub struct Dismissal {
     /// The element id (component or flow); `*` for every element.
     pub on: String,
     pub reason: String,
+    /// Where it was written: the annotation's place; `None` for threatmark.toml.
+    #[serde(skip)]
+    pub at: Option<Location>,
+}
+
+impl Dismissal {
+    /// `path:line` of the annotation, or `threatmark.toml`.
+    fn place(&self) -> String {
+        match &self.at {
+            Some(l) => format!("{}:{}", l.path, l.line),
+            None => "threatmark.toml".to_string(),
+        }
+    }
+
+    fn location(&self) -> Location {
+        self.at
+            .clone()
+            .unwrap_or_else(|| Location::file("threatmark.toml"))
+    }
+
+    fn applies(&self, rule: &str, element: &str) -> bool {
+        self.rule == rule && (self.on == element || self.on == "*")
+    }
 }
 
 /// The element a suggestion is about.
@@ -354,6 +512,13 @@ pub struct Suggestion {
     /// The reason given when dismissed; dismissed suggestions are listed, not counted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dismissed: Option<String>,
+    /// Where it was dismissed: `path:line` of the `@dismisses`, or `threatmark.toml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed_at: Option<String>,
+    /// The component whose page shows it: the element, or a flow's target (where the
+    /// `@exposes` goes).
+    #[serde(skip)]
+    pub component: String,
 }
 
 /// What `suggest` returns: suggestions ranked, plus problems with the dismissals.
@@ -380,7 +545,10 @@ struct Facts<'m> {
     inbound: bool,
     outbound: bool,
     controls: BTreeSet<&'m str>,
-    covered: BTreeSet<Stride>,
+    /// The threats exposed, mitigated, accepted or transferred on the element.
+    covered: BTreeSet<&'m str>,
+    /// A flow's medium; `None` for a component.
+    medium: Option<Medium>,
     /// The component an `@exposes` goes on (a flow's target).
     exposes: &'m str,
 }
@@ -398,20 +566,15 @@ fn tech_of(attrs: &crate::model::Attributes) -> impl Iterator<Item = String> + '
 struct Index<'m> {
     model: &'m ThreatModel,
     controls: BTreeMap<&'m str, BTreeSet<&'m str>>,
-    covered: BTreeMap<&'m str, BTreeSet<Stride>>,
+    covered: BTreeMap<&'m str, BTreeSet<&'m str>>,
 }
 
 impl<'m> Index<'m> {
     fn of(model: &'m ThreatModel) -> Self {
         let mut controls: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        let mut covered: BTreeMap<&str, BTreeSet<Stride>> = BTreeMap::new();
-        let mut cover = |component: &'m str, threat: &str| {
-            if let Some(t) = model.threat(threat) {
-                covered
-                    .entry(component)
-                    .or_default()
-                    .extend(t.attributes.stride.iter().copied());
-            }
+        let mut covered: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        let mut cover = |component: &'m str, threat: &'m str| {
+            covered.entry(component).or_default().insert(threat);
         };
         for m in &model.mitigations {
             controls
@@ -496,6 +659,7 @@ impl<'m> Index<'m> {
                 .cloned()
                 .unwrap_or_default(),
             covered: self.covered.get(c.id.as_str()).cloned().unwrap_or_default(),
+            medium: None,
             exposes: c.id.as_str(),
         })
     }
@@ -531,6 +695,7 @@ impl<'m> Index<'m> {
             crosses,
             controls,
             covered,
+            medium: Some(medium_of(f)),
             exposes: ends[1],
         }
     }
@@ -598,10 +763,14 @@ impl Facts<'_> {
                 Direction::Out => self.outbound,
             })
             && when.controls.iter().all(|p| self.has_control(model, p))
+            && (when.medium.is_empty() || self.medium.is_some_and(|m| when.medium.contains(&m)))
     }
 
     fn silenced(&self, model: &ThreatModel, rule: &Rule, stride: &[Stride]) -> bool {
-        stride.iter().any(|s| self.covered.contains(s))
+        self.covered
+            .iter()
+            .filter_map(|t| model.threat(t))
+            .any(|t| covers(rule, stride, t))
             || rule
                 .silenced_by
                 .controls
@@ -631,6 +800,35 @@ impl Facts<'_> {
                 &join(self.crosses.iter().map(|b| format!("`{b}`")).collect()),
             )
     }
+}
+
+/// The numbers of `CWE-89`-style ids (`89`, `cwe-89` and `CWE-89` are the same weakness).
+fn numbers<'a>(ids: &'a [String], prefix: &'a str) -> BTreeSet<String> {
+    ids.iter()
+        .map(|v| {
+            let v = v.trim().to_ascii_uppercase();
+            v.strip_prefix(prefix)
+                .map_or(v.as_str(), |r| r.trim_start_matches(['-', ' ']))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Whether a threat the model already handles on an element is the rule's threat, so the rule
+/// is silent there. It is when it names one of the rule's CWE or CAPEC ids, or when its STRIDE
+/// letters include every letter of the rule (one shared letter is not enough: spoofing and
+/// elevation on an admin page say nothing about injection there), or its LINDDUN letters every
+/// LINDDUN letter of the rule.
+fn covers(rule: &Rule, stride: &[Stride], threat: &Entity) -> bool {
+    let (rule_cwe, rule_capec) = (numbers(&rule.cwe, "CWE"), numbers(&rule.capec, "CAPEC"));
+    let a = &threat.attributes;
+    let (cwe, capec) = (numbers(&a.cwe, "CWE"), numbers(&a.capec, "CAPEC"));
+    if !rule_cwe.is_disjoint(&cwe) || !rule_capec.is_disjoint(&capec) {
+        return true;
+    }
+    let letters = !stride.is_empty() && stride.iter().all(|s| a.stride.contains(s));
+    let linddun = rule.linddun_letters();
+    letters || (!linddun.is_empty() && linddun.iter().all(|l| a.linddun.contains(l)))
 }
 
 /// An id made of the element's id and the rule's name, valid as a `#id`.
@@ -665,6 +863,22 @@ pub fn suggest(
         .chain(model.flows.iter().map(|f| index.flow_facts(f)))
         .collect();
     let mut out = Suggestions::default();
+    let dismissals: Vec<Dismissal> = dismissals
+        .iter()
+        .cloned()
+        .chain(model.dismissals.iter().map(|d| Dismissal {
+            rule: d.rule.clone(),
+            on: d.on.clone(),
+            reason: d.reason.clone(),
+            at: Some(Location::new(
+                &d.source.path,
+                d.source.line,
+                d.source.column,
+            )),
+        }))
+        .collect();
+    let dismissals = dismissals.as_slice();
+    let mut known = Vec::new();
     for d in dismissals {
         if library.rule(&d.rule).is_none() {
             out.diagnostics.push(
@@ -675,7 +889,7 @@ pub fn suggest(
                         d.rule
                     ),
                 )
-                .at(Location::file("threatmark.toml"))
+                .at(d.location())
                 .help("`threatmark library list` prints the rule ids"),
             );
         } else if d.on != "*" && !facts.iter().any(|f| f.target.id == d.on) {
@@ -687,8 +901,11 @@ pub fn suggest(
                         d.rule, d.on
                     ),
                 )
-                .at(Location::file("threatmark.toml")),
+                .at(d.location())
+                .help("`threatmark suggest --format json` prints the element ids (`element.id`)"),
             );
+        } else {
+            known.push(d);
         }
     }
     for rule in &library.rules {
@@ -699,6 +916,21 @@ pub fn suggest(
             }
             out.items
                 .push(suggestion(rule, &stride, f, matrix, dismissals));
+        }
+    }
+    for d in known {
+        if !out.items.iter().any(|s| d.applies(&s.rule, &s.element.id)) {
+            out.diagnostics.push(
+                Diagnostic::new(
+                    Code::UnusedDismissal,
+                    format!(
+                        "the dismissal of `{}` on `{}` matches no suggestion",
+                        d.rule, d.on
+                    ),
+                )
+                .at(d.location())
+                .help("the rule proposes nothing there any more; remove the dismissal"),
+            );
         }
     }
     out.items.sort_by(|a, b| {
@@ -718,6 +950,9 @@ fn suggestion(
     dismissals: &[Dismissal],
 ) -> Suggestion {
     let score = matrix.score(rule.likelihood, rule.impact);
+    let dismissal = dismissals
+        .iter()
+        .find(|d| d.applies(&rule.id, &f.target.id));
     let personal = f.data.contains(&DataClass::Pii) || f.data.contains(&DataClass::Phi);
     let letters: String = stride
         .iter()
@@ -725,7 +960,19 @@ fn suggestion(
         .collect::<Vec<_>>()
         .join(",");
     let id = threat_id(&f.target.id, &rule.id);
+    let linddun = if personal {
+        rule.linddun_letters()
+            .iter()
+            .map(|l| l.letter())
+            .collect::<Vec<_>>()
+            .join(",")
+    } else {
+        String::new()
+    };
     let mut attrs = vec![format!("stride: {letters}")];
+    if !linddun.is_empty() {
+        attrs.push(format!("linddun: {linddun}"));
+    }
     if !rule.cwe.is_empty() {
         attrs.push(format!("cwe: {}", rule.cwe.join(",")));
     }
@@ -749,11 +996,7 @@ fn suggestion(
         title: rule.title.clone(),
         element: f.target.clone(),
         stride: stride.to_vec(),
-        linddun: if personal {
-            rule.linddun.clone()
-        } else {
-            String::new()
-        },
+        linddun,
         cwe: rule.cwe.clone(),
         capec: rule.capec.clone(),
         likelihood: rule.likelihood,
@@ -769,11 +1012,50 @@ fn suggestion(
                 f.exposes, rule.id
             ),
         ],
-        dismissed: dismissals
-            .iter()
-            .find(|d| d.rule == rule.id && (d.on == f.target.id || d.on == "*"))
-            .map(|d| d.reason.clone()),
+        component: f.exposes.to_string(),
+        dismissed: dismissal.map(|d| d.reason.clone()),
+        dismissed_at: dismissal.map(Dismissal::place),
     }
+}
+
+/// LINDDUN coverage of a component that handles personal data (`@handles pii` or `phi`): the
+/// categories of the threats exposed, mitigated, accepted or transferred on it (`linddun:`),
+/// and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivacyCoverage {
+    pub component: String,
+    pub covered: Vec<Linddun>,
+    pub missing: Vec<Linddun>,
+}
+
+/// [`PrivacyCoverage`] of every component that handles `pii` or `phi`, by component id.
+pub fn linddun_coverage(model: &ThreatModel) -> Vec<PrivacyCoverage> {
+    let index = Index::of(model);
+    model
+        .components
+        .iter()
+        .filter(|c| {
+            c.extra.data.contains(&DataClass::Pii) || c.extra.data.contains(&DataClass::Phi)
+        })
+        .map(|c| {
+            let covered: BTreeSet<Linddun> = index
+                .covered
+                .get(c.id.as_str())
+                .into_iter()
+                .flatten()
+                .filter_map(|t| model.threat(t))
+                .flat_map(|t| t.attributes.linddun.iter().copied())
+                .collect();
+            PrivacyCoverage {
+                component: c.id.clone(),
+                missing: Linddun::ALL
+                    .into_iter()
+                    .filter(|l| !covered.contains(l))
+                    .collect(),
+                covered: covered.into_iter().collect(),
+            }
+        })
+        .collect()
 }
 
 /// Rules per family, for `library list`.
@@ -858,7 +1140,7 @@ mod tests {
         let base = "@component DB (#db) [type: store; tech: postgres]";
         assert!(fires(&rule, base));
         let covered = format!(
-            "{base}\n@threat Own (#own) [stride: T]\n@control C (#c)\n@mitigates #db against #own with #c"
+            "{base}\n@threat Own (#own) [stride: T,I]\n@control C (#c)\n@mitigates #db against #own with #c"
         );
         assert!(!fires(&rule, &covered));
     }
@@ -893,6 +1175,7 @@ mod tests {
             rule: "datastore.injection".into(),
             on: "a".into(),
             reason: "no SQL".into(),
+            at: None,
         }];
         let s = suggest(&model, &library, &RiskMatrix::default(), &dismiss);
         assert!(s.diagnostics.is_empty());
@@ -919,6 +1202,7 @@ mod tests {
             rule: "nope.rule".into(),
             on: "a".into(),
             reason: "r".into(),
+            at: None,
         }];
         let s = suggest(&model, &library, &RiskMatrix::default(), &unknown);
         assert_eq!(s.diagnostics.len(), 1);
@@ -965,6 +1249,152 @@ mod tests {
             Some("e.toml")
         );
         assert!(library.rule("x.y").is_none());
+    }
+
+    /// Silencing needs a matching threat, not any shared STRIDE letter: the shop's
+    /// `#admin_takeover` (S, E) no longer silences an injection rule (T, I, E).
+    #[test]
+    fn a_threat_silences_only_a_rule_it_matches() {
+        let rule = Library::builtin()
+            .rule("datastore.injection")
+            .cloned()
+            .expect("rule");
+        assert!(rule.strides().len() >= 2, "{}", rule.stride);
+        let base = "@component DB (#db) [type: store; tech: postgres]\n@control C (#c)";
+        let with = |threat: &str| {
+            format!("{base}\n@threat Own (#own) [{threat}]\n@mitigates #db against #own with #c")
+        };
+        // One shared letter is not enough.
+        assert!(fires(&rule, &with("stride: S,T")));
+        // Every letter of the rule is.
+        assert!(!fires(&rule, &with(&format!("stride: {}", rule.stride))));
+        // A CWE of the rule is, whatever the letters.
+        assert!(!fires(
+            &rule,
+            &with(&format!("stride: S; cwe: {}", rule.cwe[0]))
+        ));
+        // ... also written as a bare number.
+        let bare = rule.cwe[0].trim_start_matches("CWE-").to_string();
+        assert!(!fires(&rule, &with(&format!("cwe: {bare}"))));
+        // Another CWE and one shared letter does not.
+        assert!(fires(&rule, &with("stride: T; cwe: CWE-1")));
+        // LINDDUN letters covering the rule's do, on a rule that has some.
+        let privacy = Library::builtin()
+            .rules
+            .into_iter()
+            .find(|r| {
+                !r.linddun_letters().is_empty() && r.when.kind.contains(&ElementKindWord::Store)
+            })
+            .expect("a store rule with LINDDUN");
+        let letters: Vec<&str> = privacy
+            .linddun_letters()
+            .iter()
+            .map(|l| l.letter())
+            .collect();
+        let store = format!(
+            "{}\n@control C (#c)\n@threat P (#p) [linddun: {}]\n@mitigates #e against #p with #c",
+            privacy.fixtures.fires,
+            letters.join(",")
+        );
+        assert!(fires(&privacy, &privacy.fixtures.fires), "{}", privacy.id);
+        assert!(!fires(&privacy, &store), "{}", privacy.id);
+    }
+
+    /// The flow rules about the network (`medium = ["network"]`) are silent on a flow that
+    /// says it is local (a file, a pipe, stdin) and still fire on one that says nothing.
+    #[test]
+    fn network_rules_do_not_fire_on_local_flows() {
+        let rule = Library::builtin()
+            .rule("flow.tampering_in_transit")
+            .cloned()
+            .expect("rule");
+        let base = "@boundary Outside (#outside)\n@boundary Inside (#inside)\n@component Src (#src) in #outside [type: external]\n@component E (#e) in #inside [type: process]";
+        assert!(fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with orders")
+        ));
+        assert!(fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with HTTPS file upload")
+        ));
+        assert!(!fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with writeFileSync")
+        ));
+        assert!(!fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with process.stdin")
+        ));
+        assert!(!fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with data [medium: local]")
+        ));
+        assert!(fires(
+            &rule,
+            &format!("{base}\n@connects #src to #e with config file [medium: network]")
+        ));
+        let secrets = Library::builtin()
+            .rule("secrets.in_transit")
+            .cloned()
+            .expect("rule");
+        assert!(!fires(
+            &secrets,
+            "@component A (#a) [type: process]\n@component S (#s) [type: store]\n@handles secrets on #s\n@connects #a to #s with readFileSync"
+        ));
+    }
+
+    /// `@dismisses` in the code dismisses like a config entry, and says where; a wrong rule or
+    /// element is TM059 and a dismissal that matches nothing TM055, both at the annotation; no
+    /// reason is TM054 from the parser and dismisses nothing.
+    #[test]
+    fn dismissed_by_annotation_with_where_and_diagnostics() {
+        let text = "@component A (#a) [type: store; tech: postgres]\n@dismisses datastore.injection on #a with no SQL here\n@dismisses nope.rule on #a with typo\n@dismisses datastore.injection on #b with gone\n@dismisses flow.replay on * with no flows at all";
+        let (annotations, parse_diags) = crate::annotation::parse_text("src/db.rs", text);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let model = build_from(Project::default(), &annotations).0;
+        assert_eq!(model.dismissals.len(), 4);
+        let s = suggest(&model, &Library::builtin(), &RiskMatrix::default(), &[]);
+        let a = s
+            .items
+            .iter()
+            .find(|x| x.rule == "datastore.injection" && x.element.id == "a")
+            .expect("still listed");
+        assert_eq!(a.dismissed.as_deref(), Some("no SQL here"));
+        assert_eq!(a.dismissed_at.as_deref(), Some("src/db.rs:2"));
+        let at = |code: Code, line: u32| {
+            s.diagnostics.iter().any(|d| {
+                d.code == code
+                    && d.location
+                        .as_ref()
+                        .is_some_and(|l| l.path == "src/db.rs" && l.line == line)
+            })
+        };
+        assert!(at(Code::UnknownDismissal, 3), "{:?}", s.diagnostics);
+        assert!(at(Code::UnknownDismissal, 4), "{:?}", s.diagnostics);
+        assert!(at(Code::UnusedDismissal, 5), "{:?}", s.diagnostics);
+        assert_eq!(s.diagnostics.len(), 3, "{:?}", s.diagnostics);
+
+        let (annotations, diags) =
+            crate::annotation::parse_text("x.rs", "@dismisses datastore.injection on #a");
+        assert!(annotations.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code, Code::DismissalWithoutReason);
+        assert!(diags[0].help.is_some());
+    }
+
+    #[test]
+    fn linddun_coverage_of_components_with_personal_data() {
+        let model = model_of(
+            "@component Users (#users) [type: store]\n@handles pii on #users\n@component Logs (#logs) [type: store]\n@threat Re-identification (#reid) [stride: I; linddun: identifying, Dd]\n@exposes #users to #reid with joins",
+        );
+        let c = linddun_coverage(&model);
+        assert_eq!(c.len(), 1, "only the component with pii: {c:?}");
+        assert_eq!(c[0].component, "users");
+        assert_eq!(
+            c[0].covered,
+            vec![Linddun::Identifying, Linddun::DataDisclosure]
+        );
+        assert_eq!(c[0].missing.len(), 5);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub enum Tag {
     Connects,
     Review,
     Tests,
+    Dismisses,
     // GuardLink's verbs (GAL, see gal.rs): read only in GAL's syntax.
     Asset,
     Flows,
@@ -60,6 +61,8 @@ impl Tag {
         ("reviews", Tag::Review),
         ("tests", Tag::Tests),
         ("test", Tag::Tests),
+        ("dismisses", Tag::Dismisses),
+        ("dismiss", Tag::Dismisses),
         ("asset", Tag::Asset),
         ("flows", Tag::Flows),
         ("confirmed", Tag::Confirmed),
@@ -97,6 +100,7 @@ impl Tag {
             Tag::Connects => "connects",
             Tag::Review => "review",
             Tag::Tests => "tests",
+            Tag::Dismisses => "dismisses",
             Tag::Asset => "asset",
             Tag::Flows => "flows",
             Tag::Confirmed => "confirmed",
@@ -210,6 +214,14 @@ pub enum Body {
     Tests {
         control: EntityRef,
         component: EntityRef,
+    },
+    /// `@dismisses RULE on ELEMENT with REASON`: a suggestion of the threat library
+    /// (`threatmark suggest`) considered and not followed. `on` is a component or flow id
+    /// (without `#`) or `*`.
+    Dismisses {
+        rule: String,
+        on: String,
+        reason: String,
     },
     /// GAL `@confirmed THREAT on ASSET`: an exposure verified to be exploitable.
     Confirmed {

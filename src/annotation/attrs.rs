@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use super::Locator;
 use super::ast::Tag;
 use crate::diagnostic::{Code, Diagnostic, Severity, Span};
-use crate::model::{Attributes, Band, ElementType, Impact, Likelihood, Status, Stride};
+use crate::model::{Attributes, Band, ElementType, Impact, Likelihood, Linddun, Status, Stride};
 
 /// Parse the inside of `[...]` of a `tag` line; `offset` is the byte offset of the first
 /// character after `[`.
@@ -175,6 +175,12 @@ pub(crate) fn apply(
             out.dedup();
             attrs.stride = out;
         }
+        "linddun" => match Linddun::parse_list(value) {
+            Some(v) if !v.is_empty() => attrs.linddun = v,
+            _ => diags.push(invalid(
+                "LINDDUN letters (L, I, Nr, De, Dd, U, Nc) or category names".into(),
+            )),
+        },
         "severity" => match Band::parse(value) {
             Some(v) => attrs.severity = Some(v),
             None => diags.push(near(Band::words(), Band::SPELLINGS)),
@@ -255,6 +261,7 @@ pub(crate) fn apply(
 /// Every key (and alias) with a meaning, for a did-you-mean on a misspelt one.
 const KNOWN_KEYS: &[&str] = &[
     "stride",
+    "linddun",
     "category",
     "categories",
     "severity",

@@ -407,6 +407,7 @@ fn details_from(tag: Tag, rest: &str) -> Option<usize> {
     };
     match tag {
         Tag::Exposes | Tag::Accepts => after(&["to", "with"]),
+        Tag::Dismisses => after(&["on", "with"]),
         Tag::Transfers => after(&["from", "to", "with"]),
         Tag::Connects => {
             let ((_, end), _) = direction(rest)?;
@@ -630,6 +631,7 @@ impl Ctx<'_, '_> {
             | Tag::Comment
             | Tag::Shield
             | Tag::Source => None,
+            Tag::Dismisses => self.dismisses(head, offset, diags),
             Tag::Tests => {
                 let [control, component] = self.parts(head, offset, &["for"], diags)?;
                 Some(Body::Tests {
@@ -638,6 +640,48 @@ impl Ctx<'_, '_> {
                 })
             }
         }
+    }
+
+    /// `@dismisses RULE on ELEMENT with REASON`. The rule is a library id (`datastore.backup`),
+    /// the element a component or flow id (`#shop_db`; flow ids may hold `/`) or `*`. Without a
+    /// reason it dismisses nothing (TM054): a dismissal is for a reviewer to read.
+    fn dismisses(&self, head: &str, offset: usize, diags: &mut Vec<Diagnostic>) -> Option<Body> {
+        let [rule, rest] = self.parts(head, offset, &["on"], diags)?;
+        let (element, reason) = optional_details(rest.0);
+        let rule_text = rule.0.trim();
+        let on = element.trim().trim_start_matches('#');
+        let bad_word = |w: &str| w.is_empty() || w.contains(char::is_whitespace);
+        if bad_word(rule_text) || bad_word(on) {
+            diags.push(
+                self.loc
+                    .diag(
+                        Code::MissingName,
+                        "`@dismisses` needs one rule id and one element id".to_string(),
+                        self.line_span,
+                    )
+                    .label("expected `RULE on #element`")
+                    .help("the form is `@dismisses datastore.backup on #shop_db with REASON`; `threatmark suggest --format json` prints the rule and element ids"),
+            );
+            return None;
+        }
+        if reason.is_empty() {
+            diags.push(
+                self.loc
+                    .diag(
+                        Code::DismissalWithoutReason,
+                        format!("`@dismisses {rule_text} on {on}` gives no reason; it dismisses nothing"),
+                        self.line_span,
+                    )
+                    .label("expected `with REASON` here")
+                    .help("say why the suggestion is not followed: `with RDS automated backups, SHOP-12`"),
+            );
+            return None;
+        }
+        Some(Body::Dismisses {
+            rule: rule_text.to_string(),
+            on: on.to_string(),
+            reason,
+        })
     }
 
     /// Split `a KW1 b KW2 c` into `[a, b, c]` (with offsets), reporting the first missing keyword.
@@ -670,6 +714,7 @@ impl Ctx<'_, '_> {
             Tag::Transfers => "@transfers THREAT from COMPONENT to COMPONENT with DETAILS",
             Tag::Connects => "@connects SOURCE to TARGET with DETAILS",
             Tag::Tests => "@tests CONTROL for COMPONENT",
+            Tag::Dismisses => "@dismisses RULE on ELEMENT with REASON",
             _ => "",
         }
     }

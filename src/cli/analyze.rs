@@ -76,6 +76,27 @@ pub(super) fn run(args: AnalyzeArgs, color: bool) -> anyhow::Result<u8> {
                     if suggested == 1 { "" } else { "s" }
                 )?;
             }
+            // LINDDUN next to STRIDE, for the components that handle personal data.
+            for p in crate::analysis::suggest::linddun_coverage(&result.model) {
+                let letters = |l: &[crate::model::Linddun]| {
+                    l.iter().map(|x| x.letter()).collect::<Vec<_>>().join(",")
+                };
+                writeln!(
+                    stdout,
+                    "LINDDUN on `{}` (personal data): covered {}; missing {}",
+                    render::escape::printable(&p.component),
+                    if p.covered.is_empty() {
+                        "-".to_string()
+                    } else {
+                        letters(&p.covered)
+                    },
+                    if p.missing.is_empty() {
+                        "-".to_string()
+                    } else {
+                        letters(&p.missing)
+                    },
+                )?;
+            }
             // Scan problems first (a dangling reference drops a relation from the model), then
             // the findings.
             let (diags, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = result

@@ -203,7 +203,8 @@ pub(super) fn run_report(args: ReportArgs) -> anyhow::Result<u8> {
     let today = date(&args.render)?;
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
     let templates = load_templates(&args.render, args.root.dir(), &config)?;
-    let opts = options(&args.render, args.root.dir(), &config)?;
+    let mut opts = options(&args.render, args.root.dir(), &config)?;
+    opts.suggested = super::suggest::items(args.root.dir(), &config, &result.model);
     let analysis = analysis::analyze(&result.model, &config.risk, today);
     let format = match args.format {
         ReportFormat::Markdown => Format::Markdown,
@@ -443,6 +444,7 @@ pub(super) fn run_site(args: SiteArgs) -> anyhow::Result<u8> {
     let (config, result) = scan_root(&args.root, args.render.threads, true)?;
     let templates = load_templates(&args.render, args.root.dir(), &config)?;
     let mut opts = options(&args.render, args.root.dir(), &config)?;
+    opts.suggested = super::suggest::items(args.root.dir(), &config, &result.model);
     if args.history {
         let repo = super::revs::Repo::open(
             args.root.dir(),

@@ -136,6 +136,17 @@ pub(super) fn run(args: SuggestArgs, color: bool) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// Every suggestion, for the report's and the site's "Suggested" sections (library problems
+/// are `suggest`'s to print).
+pub(super) fn items(
+    root: &Path,
+    config: &Config,
+    model: &crate::model::ThreatModel,
+) -> Vec<suggest::Suggestion> {
+    let (library, _) = load(root, config);
+    suggest::suggest(model, &library, &config.risk, &config.suggest.dismiss).items
+}
+
 /// How many suggestions are open, for the line `analyze` prints.
 pub(super) fn count(root: &Path, config: &Config, model: &crate::model::ThreatModel) -> usize {
     let (library, _) = load(root, config);

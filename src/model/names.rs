@@ -217,7 +217,7 @@ macro_rules! entity_slots {
             Body::Owns { component, .. }
             | Body::Handles { component, .. }
             | Body::Assumes { component } => vec![(Role::Related, Kind::Component, component)],
-            Body::Feature { .. } => Vec::new(),
+            Body::Feature { .. } | Body::Dismisses { .. } => Vec::new(),
         }
     };
 }

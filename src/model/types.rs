@@ -144,6 +144,92 @@ impl Stride {
     }
 }
 
+/// LINDDUN, the privacy threat categories. Written as letters or words (`linddun: L, Dd` or
+/// `linddun: linking, data-disclosure`); the letters are two wide where one would be ambiguous
+/// (two D's and two N's): L, I, Nr, De, Dd, U, Nc.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Linddun {
+    Linking,
+    Identifying,
+    NonRepudiation,
+    Detecting,
+    DataDisclosure,
+    Unawareness,
+    NonCompliance,
+}
+
+impl Linddun {
+    pub const ALL: [Linddun; 7] = [
+        Linddun::Linking,
+        Linddun::Identifying,
+        Linddun::NonRepudiation,
+        Linddun::Detecting,
+        Linddun::DataDisclosure,
+        Linddun::Unawareness,
+        Linddun::NonCompliance,
+    ];
+
+    pub fn letter(self) -> &'static str {
+        match self {
+            Linddun::Linking => "L",
+            Linddun::Identifying => "I",
+            Linddun::NonRepudiation => "Nr",
+            Linddun::Detecting => "De",
+            Linddun::DataDisclosure => "Dd",
+            Linddun::Unawareness => "U",
+            Linddun::NonCompliance => "Nc",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Linddun::Linking => "Linking",
+            Linddun::Identifying => "Identifying",
+            Linddun::NonRepudiation => "Non-repudiation",
+            Linddun::Detecting => "Detecting",
+            Linddun::DataDisclosure => "Data disclosure",
+            Linddun::Unawareness => "Unawareness",
+            Linddun::NonCompliance => "Non-compliance",
+        }
+    }
+
+    /// A letter (`Dd`) or the category in words (`data-disclosure`), in any case, with spaces,
+    /// `-` or `_`. `D` and `N` alone are ambiguous and rejected.
+    pub fn parse(word: &str) -> Option<Linddun> {
+        let w: String = word
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        Some(match w.as_str() {
+            "l" | "linking" | "linkability" => Linddun::Linking,
+            "i" | "identifying" | "identifiability" => Linddun::Identifying,
+            "nr" | "nonrepudiation" => Linddun::NonRepudiation,
+            "de" | "detecting" | "detectability" => Linddun::Detecting,
+            "dd" | "datadisclosure" | "disclosureofinformation" | "disclosure" => {
+                Linddun::DataDisclosure
+            }
+            "u" | "unawareness" | "unintervenability" => Linddun::Unawareness,
+            "nc" | "noncompliance" => Linddun::NonCompliance,
+            _ => return None,
+        })
+    }
+
+    /// Comma-separated letters or words; `None` if any item is not LINDDUN.
+    pub fn parse_list(text: &str) -> Option<Vec<Linddun>> {
+        let mut out = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            out.push(Linddun::parse(item)?);
+        }
+        out.sort();
+        out.dedup();
+        Some(out)
+    }
+}
+
 macro_rules! scale {
     ($(#[$meta:meta])* $name:ident { $( $variant:ident = $n:literal, $word:literal $(| $alias:literal)*; )* }) => {
         $(#[$meta])*
@@ -258,6 +344,9 @@ fn is_false(b: &bool) -> bool {
 pub struct Attributes {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stride: Vec<Stride>,
+    /// LINDDUN privacy categories (`linddun: L, Dd`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linddun: Vec<Linddun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Band>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -526,9 +615,25 @@ pub struct ThreatModel {
     pub assumptions: Vec<Assumption>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Feature>,
+    /// `@dismisses`: suggestions of the threat library not followed, sorted by rule, element
+    /// and place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dismissals: Vec<RuleDismissal>,
     /// Derived by `analysis::analyze` without a date (see docs/analysis.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<crate::analysis::Analysis>,
+}
+
+/// `@dismisses RULE on ELEMENT with REASON`: a suggestion of `threatmark suggest` considered
+/// and not followed. Not a threat and not a relation: `suggest` reads it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+pub struct RuleDismissal {
+    /// A rule id of the threat library (`datastore.backup`).
+    pub rule: String,
+    /// A component or flow id, or `*` for every element.
+    pub on: String,
+    pub reason: String,
+    pub source: Source,
 }
 
 /// How a flow's name shows its direction when it has no details.

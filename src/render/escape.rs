@@ -116,6 +116,71 @@ pub(crate) fn markdown(s: &str) -> String {
     out
 }
 
+/// [`markdown`] for text that marks code with single backticks (a rule's rationale writes a
+/// boundary as `` `aws` ``): each pair of backticks is kept as a code span, everything between
+/// pairs goes through [`markdown`]. A code span is inert (no HTML, links, mentions or emphasis),
+/// so text from a hostile rule file gains nothing by writing one; an unpaired or doubled
+/// backtick is escaped, and so is a pair around `<`, `>` or `&` (no raw HTML is ever written,
+/// as in [`markdown`]). In a table cell (`table`) a `|` inside a span is escaped as GFM wants.
+pub(crate) fn markdown_with_code(s: &str, table: bool) -> String {
+    let text = printable(s);
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('`') {
+        let after = &rest[open + 1..];
+        match after.find('`') {
+            Some(close)
+                if close > 0
+                    && !after[..close].trim().is_empty()
+                    && !after[..close].contains(['<', '>', '&']) =>
+            {
+                out.push_str(&markdown(&rest[..open]));
+                let code = &after[..close];
+                out.push('`');
+                if table {
+                    out.push_str(&code.replace('|', "\\|"));
+                } else {
+                    out.push_str(code);
+                }
+                out.push('`');
+                rest = &after[close + 1..];
+            }
+            _ => {
+                // `` ` `` alone or ``` `` ```: escaped, and the search goes on after it.
+                out.push_str(&markdown(&rest[..=open]));
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&markdown(rest));
+    out
+}
+
+/// HTML for text that marks code with single backticks, as [`markdown_with_code`]: each pair
+/// becomes `<code>`, everything else is [`html`]-escaped.
+pub(crate) fn html_with_code(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut rest = s;
+    while let Some(open) = rest.find('`') {
+        let after = &rest[open + 1..];
+        match after.find('`') {
+            Some(close) if close > 0 && !after[..close].trim().is_empty() => {
+                out.push_str(&html(&rest[..open]));
+                out.push_str("<code>");
+                out.push_str(&html(&after[..close]));
+                out.push_str("</code>");
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&html(&rest[..=open]));
+                rest = after;
+            }
+        }
+    }
+    out.push_str(&html(rest));
+    out
+}
+
 /// What may sit in a code span of [`markdown`]: not white space (a span never starts or ends
 /// with it), not a backtick (it would end the span), not `|` (a table cell ends there even in
 /// a code span) and not `<`, `>` or `&` (entity-encoded outside, so no raw HTML is ever written,
@@ -341,6 +406,22 @@ mod tests {
             let href = format!("#threat-{}", slug(id));
             assert!(!markdown(&href).contains('`'), "{href}");
         }
+    }
+
+    #[test]
+    fn markdown_keeps_paired_backticks_as_code_spans() {
+        assert_eq!(
+            markdown_with_code("crosses `aws`, `k8s`", false),
+            "crosses `aws`, `k8s`"
+        );
+        // Hostile text: HTML, links and mentions outside spans are neutralised; a span stays
+        // a span (inert); an odd backtick is escaped; a pipe never ends a table cell.
+        let m = markdown_with_code("<img src=x> `a|b` [x](http://e) @eve ` | ``", true);
+        assert_eq!(
+            m,
+            "&lt;img src=x&gt; `a\\|b` `[x](http://e)` `@eve` ` \\| `\\`"
+        );
+        assert_eq!(markdown_with_code("`<b>`", false), "\\`&lt;b&gt;\\`");
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub(crate) fn table(s: &Suggestions) -> String {
             p(&x.element.name),
             x.dismissed
                 .as_ref()
-                .map(|r| format!(" DISMISSED: {}", p(r)))
+                .map(|r| format!(
+                    " DISMISSED ({}): {}",
+                    p(x.dismissed_at.as_deref().unwrap_or("")),
+                    p(r)
+                ))
                 .unwrap_or_default()
         );
         let _ = writeln!(out, "  {}: {}", p(&x.title), ids(x));
@@ -109,6 +113,8 @@ fn fence(text: &str) -> String {
 pub(crate) fn markdown(s: &Suggestions) -> String {
     let m = escape::markdown;
     let cell = |t: &str| m(t).replace('|', "\\|");
+    // Rule texts mark code with backticks (`{crosses}` writes `` `aws` ``): kept as code.
+    let code = |t: &str| escape::markdown_with_code(t, true);
     let mut out = String::from("# Suggested threats\n\n");
     out.push_str(
         "Candidate threats from the threat library (`threatmark suggest`): not part of the model, \
@@ -121,7 +127,11 @@ pub(crate) fn markdown(s: &Suggestions) -> String {
     out.push_str("| Risk | Rule | Element | Threat | Ids | Why |\n|---|---|---|---|---|---|\n");
     for x in &s.items {
         let risk = match &x.dismissed {
-            Some(r) => format!("dismissed: {}", cell(r)),
+            Some(r) => format!(
+                "dismissed ({}): {}",
+                cell(x.dismissed_at.as_deref().unwrap_or("")),
+                cell(r)
+            ),
             None => format!("{} ({})", x.band, x.score),
         };
         let _ = writeln!(
@@ -130,9 +140,9 @@ pub(crate) fn markdown(s: &Suggestions) -> String {
             x.rule.replace('`', ""),
             x.element.kind,
             cell(&x.element.name),
-            cell(&x.title),
+            code(&x.title),
             cell(&ids(x)),
-            cell(&x.rationale)
+            code(&x.rationale)
         );
     }
     let lines: Vec<&str> = s
@@ -182,4 +192,45 @@ pub(crate) fn show(rule: &Rule) -> String {
     let mut out = format!("# from {}\n", escape::printable(&rule.origin));
     out.push_str(&toml::to_string(&One { rule: [rule] }).unwrap_or_default());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::RiskMatrix;
+    use crate::analysis::suggest::{Library, suggest};
+    use crate::model::{Project, build_from};
+
+    /// A user rule file is untrusted: its texts reach the Markdown with code spans kept as code
+    /// spans, and nothing else (HTML, links, table pipes, mentions) getting through.
+    #[test]
+    fn markdown_keeps_code_spans_and_neutralises_hostile_rule_text() {
+        let rule = "[[rule]]\nid = \"evil.rule\"\ntitle = \"Evil | <b>bold</b>\"\nstride = \"T\"\nlikelihood = \"likely\"\nimpact = \"major\"\nrationale = \"{name} crosses {crosses} | <script>alert(1)</script> [x](javascript:alert(1)) @admin `code|span`\"\nwhen = { kind = [\"flow\"] }\n";
+        let (library, diags) = Library::with_user(&[("r.toml".into(), rule.into())]);
+        assert!(diags.is_empty(), "{diags:?}");
+        let library = Library {
+            rules: library
+                .rules
+                .into_iter()
+                .filter(|r| r.id == "evil.rule")
+                .collect(),
+        };
+        let text = "@boundary Out (#aws)\n@component A (#a) in #aws [type: process]\n@component B (#b) [type: store]\n@connects #a to #b with data";
+        let (annotations, _) = crate::annotation::parse_text("f.rs", text);
+        let model = build_from(Project::default(), &annotations).0;
+        let found = suggest(&model, &library, &RiskMatrix::default(), &[]);
+        assert_eq!(found.items.len(), 1);
+        let md = markdown(&found);
+        let row = md.lines().find(|l| l.contains("evil.rule")).expect("a row");
+        // The boundary renders as code, not as `\`aws\``.
+        assert!(row.contains(" `aws` "), "{row}");
+        assert!(!row.contains("\\`"), "{row}");
+        // No raw HTML, no link, no mention, and the row keeps its seven cell separators.
+        assert!(!row.contains('<'), "{row}");
+        assert!(!row.contains("]("), "{row}");
+        assert!(row.contains("`@admin`"), "{row}");
+        assert!(row.contains("`code\\|span`"), "{row}");
+        let separators = row.match_indices('|').count() - row.match_indices("\\|").count();
+        assert_eq!(separators, 7, "{row}");
+    }
 }

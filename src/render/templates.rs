@@ -260,8 +260,14 @@ impl TemplateSet {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         match escaping {
-            Escaping::Html => hb.register_escape_fn(handlebars::html_escape),
+            Escaping::Html => {
+                hb.register_escape_fn(handlebars::html_escape);
+                hb.register_helper("code-text", Box::new(code_text_html));
+            }
             Escaping::Markdown => {
+                // `{{code-text text}}`: text whose paired backticks are code (a rule's
+                // rationale), escaped around them.
+                hb.register_helper("code-text", Box::new(code_text_md));
                 hb.register_escape_fn(escape::markdown);
                 // `{{md-url url}}`: a link target, which `escape::markdown` would put in a code
                 // span (it neutralises bare URLs in prose).
@@ -277,6 +283,47 @@ impl TemplateSet {
         }
         Ok(hb)
     }
+}
+
+fn string_param(
+    h: &handlebars::Helper<'_>,
+    name: &'static str,
+) -> Result<String, handlebars::RenderError> {
+    let value = h
+        .param(0)
+        .ok_or_else(|| handlebars::RenderErrorReason::ParamNotFoundForIndex(name, 0))?;
+    Ok(match value.value() {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    })
+}
+
+/// `code-text` in HTML: paired backticks become `<code>`, the rest is escaped.
+fn code_text_html(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    out.write(&escape::html_with_code(&string_param(h, "code-text")?))?;
+    Ok(())
+}
+
+/// `code-text` in Markdown: paired backticks stay code spans, the rest is escaped.
+fn code_text_md(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    out.write(&escape::markdown_with_code(
+        &string_param(h, "code-text")?,
+        false,
+    ))?;
+    Ok(())
 }
 
 /// The `md-url` helper of the Markdown registry: its one parameter as a link destination.

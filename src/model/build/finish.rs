@@ -231,6 +231,12 @@ impl<'a> Builder<'a> {
             entitlements: self.entitlements.into_values().collect(),
             assumptions: self.assumptions.into_values().collect(),
             features: self.features.into_values().collect(),
+            dismissals: {
+                let mut d = std::mem::take(&mut self.dismissals);
+                d.sort();
+                d.dedup();
+                d
+            },
             analysis: None,
         };
         crate::diagnostic::normalize(&mut self.diags);

@@ -267,6 +267,8 @@ struct Builder<'a> {
     entitlements: BTreeMap<String, Entitlement>,
     assumptions: BTreeMap<String, Assumption>,
     features: BTreeMap<String, Feature>,
+    /// `@dismisses`, in the order read; sorted when the model is finished.
+    dismissals: Vec<RuleDismissal>,
     /// GAL `@boundary between A and B`: boundary id -> the two component ids.
     between: BTreeMap<String, Vec<String>>,
     /// GAL `@owns` and `@handles`, per component id.
@@ -713,6 +715,7 @@ fn field_phrase(field: &str) -> String {
     match field {
         "details" => "different details".into(),
         "stride" => "different STRIDE categories".into(),
+        "linddun" => "different LINDDUN categories".into(),
         "cwe" => "different CWE ids".into(),
         "capec" => "different CAPEC ids".into(),
         "expires" => "a different expiry date".into(),
@@ -752,6 +755,7 @@ fn merge_attributes(into: &mut Attributes, from: &Attributes) -> Vec<String> {
         };
     }
     field!(stride, "stride", Vec::is_empty);
+    field!(linddun, "linddun", Vec::is_empty);
     macro_rules! rating {
         ($f:ident, $name:literal) => {
             if let Some(v) = &from.$f {

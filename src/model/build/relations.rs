@@ -59,6 +59,12 @@ impl<'a> Builder<'a> {
             | Body::Assumes { .. }
             | Body::Feature { .. } => self.gal_relations(a, attributes),
             Body::Tests { control, component } => self.add_test(a, attributes, control, component),
+            Body::Dismisses { rule, on, reason } => self.dismissals.push(RuleDismissal {
+                rule: rule.clone(),
+                on: on.clone(),
+                reason: reason.clone(),
+                source: a.source.clone(),
+            }),
         }
     }
 

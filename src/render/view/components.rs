@@ -43,6 +43,11 @@ impl Builder<'_> {
 
     /// Every component, with the flows that start or end at it.
     pub(super) fn components(&self, flows: &[FlowView]) -> Vec<ComponentView> {
+        let privacy: BTreeMap<String, crate::analysis::suggest::PrivacyCoverage> =
+            crate::analysis::suggest::linddun_coverage(self.model)
+                .into_iter()
+                .map(|p| (p.component.clone(), p))
+                .collect();
         let coverage_of: BTreeMap<&str, &Coverage> = self
             .analysis
             .coverage
@@ -53,7 +58,18 @@ impl Builder<'_> {
         self.model
             .components
             .iter()
-            .map(|c| self.component_view(c, coverage_of.get(c.id.as_str()).copied(), flows))
+            .map(|c| {
+                let mut v = self.component_view(c, coverage_of.get(c.id.as_str()).copied(), flows);
+                v.linddun = privacy.get(&c.id).map(linddun_view);
+                v.suggested = self
+                    .opts
+                    .suggested
+                    .iter()
+                    .filter(|s| s.component == c.id)
+                    .map(suggested_view)
+                    .collect();
+                v
+            })
             .collect()
     }
 
@@ -178,8 +194,63 @@ impl Builder<'_> {
                 })
                 .collect(),
             coverage: coverage.map(|x| b.coverage(x)),
+            linddun: None,
+            suggested: Vec::new(),
             findings: b.findings_about(ElementKind::Component, &c.id),
             sources: b.sources(&c.sources),
         }
+    }
+}
+
+fn letters(list: &[crate::model::Linddun]) -> String {
+    list.iter()
+        .map(|l| l.letter())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn linddun_view(p: &crate::analysis::suggest::PrivacyCoverage) -> LinddunView {
+    LinddunView {
+        covered: letters(&p.covered),
+        missing: letters(&p.missing),
+        complete: p.missing.is_empty(),
+    }
+}
+
+/// Texts from the repository and from user rule files are made printable here; the templates
+/// escape them for HTML or Markdown.
+fn suggested_view(s: &crate::analysis::suggest::Suggestion) -> SuggestedView {
+    SuggestedView {
+        rule: printable(&s.rule),
+        title: printable(&s.title),
+        element: format!("{} {}", s.element.kind, printable(&s.element.name)),
+        stride: s
+            .stride
+            .iter()
+            .map(|x| x.letter().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        linddun: printable(&s.linddun).replace(',', ", "),
+        ids: s.cwe.iter().chain(&s.capec).map(|x| printable(x)).collect(),
+        band: s.band.to_string(),
+        score: s.score,
+        rationale: printable(&s.rationale),
+        controls: s.controls.iter().map(|x| printable(x)).collect(),
+        annotation: s.annotation.iter().map(|x| printable(x)).collect(),
+        paste: s
+            .annotation
+            .iter()
+            .map(|x| {
+                let x = printable(x);
+                // A code span cannot hold a backtick, nor (no raw HTML) `<`, `>` or `&`.
+                if x.contains(['`', '<', '>', '&']) {
+                    x
+                } else {
+                    format!("`{x}`")
+                }
+            })
+            .collect(),
+        dismissed: s.dismissed.as_deref().map(printable),
+        dismissed_at: s.dismissed_at.as_deref().map(printable),
     }
 }

@@ -60,6 +60,8 @@ pub(crate) struct Options {
     pub links: LinkMode,
     /// History points, oldest first; `None` leaves `timeline` null.
     pub timeline: Option<Vec<TimelinePoint>>,
+    /// `threatmark suggest`'s suggestions, shown apart from threats on component pages.
+    pub suggested: Vec<crate::analysis::suggest::Suggestion>,
 }
 
 /// What every step reads: the model, its analysis and the options.

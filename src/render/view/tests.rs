@@ -81,6 +81,7 @@ fn a_boundary_cycle_nests_alike_in_the_view_and_the_diagram() {
         path_prefix: String::new(),
         links: LinkMode::Anchors,
         timeline: None,
+        suggested: Vec::new(),
     };
     let view = build(&model, &analysis, &matrix, &opts);
     let diagram = diagram_chains(&model);
@@ -146,6 +147,7 @@ fn findings_show_names_once_and_no_backticks() {
         path_prefix: String::new(),
         links: LinkMode::Site,
         timeline: None,
+        suggested: Vec::new(),
     };
     let view = build(&model, &analysis, &matrix, &opts);
     let exposed: Vec<&FindingView> = view.findings.iter().filter(|f| f.code == "TM101").collect();

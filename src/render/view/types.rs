@@ -331,8 +331,50 @@ pub(crate) struct ComponentView {
     pub tests: Vec<TestView>,
     /// STRIDE coverage when the component is on a boundary crossing, else null.
     pub coverage: Option<CoverageView>,
+    /// LINDDUN coverage when the component handles `pii` or `phi`, else null.
+    pub linddun: Option<LinddunView>,
+    /// Candidate threats from the threat library (`threatmark suggest`) for the component and
+    /// the flows into it: never threats, never counted, never gated.
+    pub suggested: Vec<SuggestedView>,
     pub findings: Vec<FindingView>,
     pub sources: Vec<SourceLink>,
+}
+
+/// LINDDUN categories covered by the component's threats (`linddun:`) and missing.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LinddunView {
+    /// Letters, `L, Dd`, or empty.
+    pub covered: String,
+    pub missing: String,
+    pub complete: bool,
+}
+
+/// One suggestion of the threat library, as a report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SuggestedView {
+    pub rule: String,
+    pub title: String,
+    /// `store Orders DB` or `flow HTTPS`: what it is about.
+    pub element: String,
+    /// STRIDE letters (`T, I`).
+    pub stride: String,
+    /// LINDDUN letters, for elements with personal data; may be empty.
+    pub linddun: String,
+    /// CWE and CAPEC ids.
+    pub ids: Vec<String>,
+    /// The rule's risk band (`high`) and score.
+    pub band: String,
+    pub score: u8,
+    /// The rule's rationale; code is marked with single backticks (use `{{code-text}}`).
+    pub rationale: String,
+    pub controls: Vec<String>,
+    /// The lines to paste.
+    pub annotation: Vec<String>,
+    /// The same lines as code spans (`` `@threat ...` ``), for `{{code-text}}` in Markdown.
+    pub paste: Vec<String>,
+    /// The reason, when dismissed, and where (`src/db.rs:12` or `threatmark.toml`).
+    pub dismissed: Option<String>,
+    pub dismissed_at: Option<String>,
 }
 
 /// A threat as it applies to one component.
