@@ -289,6 +289,17 @@ const CODE: &[&str] = &[
     "\u{FEFF}",
     "\\",
     "\\\n",
+    "\n\"\"\"doc # x\"\"\"\n",
+    "\n'''doc\n\"# y'''\n",
+    "\nr'\\\\'\n",
+    "f\"{x}\"",
+    "b'#'",
+    "\nif x: \"d\"\n",
+    "\n\"a\" \"b\"\n",
+    "\n\"x\"; y\n",
+    "\n    \"i\"\n",
+    "\n# c\n",
+    "lambda: 1",
 ];
 
 /// One generated file: balanced code with strings and comments full of markers, sometimes
@@ -396,7 +407,7 @@ fn the_exact_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
     assert_no_mismatch(&tally);
     // Refusing everything would pass the comparison: the lexer must answer for some of it.
     for (lang, t) in &tally {
-        assert!(t.exact * 25 > t.files, "{lang}: {t:?}");
+        assert!(t.exact * 40 > t.files, "{lang}: {t:?}");
     }
 }
 

@@ -275,11 +275,18 @@ fn syntax_errors_never_lose_an_annotation() {
 /// nesting at the same point on every machine: `comments::tests::the_budget_counts_work`.)
 #[test]
 fn a_parse_stopped_by_its_budget_gives_the_same_model() {
-    let full = FileOptions::default();
+    let full = FileOptions {
+        extract: Options {
+            exact_lexer: false,
+            ..Options::default()
+        },
+        ..FileOptions::default()
+    };
     let stopped = FileOptions {
         extract: Options {
             parse_timeout: Some(Duration::ZERO),
-            ..Options::default()
+            // The lexical scanner against tree-sitter, not against the exact lexer.
+            exact_lexer: false,
         },
         ..FileOptions::default()
     };
@@ -382,7 +389,8 @@ fn the_lexical_scanner_agrees_with_tree_sitter_on_every_fixture() {
     let stopped = FileOptions {
         extract: Options {
             parse_timeout: Some(Duration::ZERO),
-            ..Options::default()
+            // The lexical scanner against tree-sitter, not against the exact lexer.
+            exact_lexer: false,
         },
         ..FileOptions::default()
     };

@@ -19,6 +19,10 @@
 //!   division only after a name that is not a keyword, a number or `]`), `${` in a template,
 //!   `<!--` and `-->` (HTML-like comments), a `#!` line; in JavaScript also every `<` before
 //!   a letter, `/`, `>` or `!` (JSX).
+//! - Python: f-strings, a `\\` outside a string other than a line continuation, a string
+//!   after a line continuation or after a `:` at the end of a line's code (`if x: "doc"`), a
+//!   `;` after a string that starts a statement, `$`, `?` and backticks. A string that is a
+//!   statement on its own is a docstring (the query's `@doc`).
 //! - Rust: a quote after an identifier other than the string prefixes `b`, `c`, `r`, `br`,
 //!   `cr` (raw strings `r#"…"#` and nested block comments are modelled); a `'` that is neither
 //!   a char literal nor a lifetime.
@@ -50,6 +54,7 @@ enum Dialect {
     JavaScript,
     TypeScript,
     Rust,
+    Python,
 }
 
 fn dialect(name: &str) -> Option<Dialect> {
@@ -62,6 +67,7 @@ fn dialect(name: &str) -> Option<Dialect> {
         "javascript" => Dialect::JavaScript,
         "typescript" => Dialect::TypeScript,
         "rust" => Dialect::Rust,
+        "python" => Dialect::Python,
         _ => return None,
     })
 }
@@ -99,6 +105,9 @@ pub fn scan_exact(name: &str, text: &str) -> Option<Vec<RawComment>> {
     if memchr::memchr(0, text.as_bytes()).is_some() {
         // Tree-sitter's lexers read a NUL as the end of the input.
         return None;
+    }
+    if d == Dialect::Python {
+        return python(text.as_bytes());
     }
     Lexer {
         d,
@@ -558,6 +567,185 @@ impl Lexer<'_> {
     }
 }
 
+/// Python: `#` comments, and strings that are statements on their own (docstrings).
+fn python(b: &[u8]) -> Option<Vec<RawComment>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = 0;
+    // No token yet on this logical line (a line ending in `\` continues it).
+    let mut line_start = true;
+    // The last significant byte of code on this logical line.
+    let mut last: u8 = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' => {
+                if stack.is_empty() {
+                    line_start = true;
+                    last = 0;
+                }
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' | b'\x0c' => i += 1,
+            b'\\' => {
+                // A line continuation: the next line continues this statement.
+                match b.get(i + 1) {
+                    Some(b'\n') => i += 2,
+                    Some(b'\r') if b.get(i + 2) == Some(&b'\n') => i += 3,
+                    _ => return None,
+                }
+                if line_start {
+                    return None;
+                }
+                last = b'\\';
+            }
+            b'#' => {
+                let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+                let body = b[i..end].strip_suffix(b"\r").unwrap_or(&b[i..end]);
+                out.push(RawComment {
+                    start: i,
+                    end: i + body.len(),
+                    block: false,
+                    unterminated: false,
+                });
+                i = end;
+            }
+            b'(' | b'[' | b'{' => {
+                stack.push(c);
+                line_start = false;
+                last = c;
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let open = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if stack.pop() != Some(open) {
+                    return None;
+                }
+                line_start = false;
+                last = c;
+                i += 1;
+            }
+            b'"' | b'\'' => {
+                let start = i;
+                i = py_string(b, i)?;
+                py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
+                line_start = false;
+                last = b'"';
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = &b[start..i];
+                if matches!(b.get(i), Some(b'"' | b'\'')) {
+                    let prefix = word.to_ascii_lowercase();
+                    if !matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb") {
+                        return None;
+                    }
+                    i = py_string(b, i)?;
+                    py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
+                    last = b'"';
+                } else {
+                    last = b'a';
+                }
+                line_start = false;
+            }
+            b'$' | b'?' | b'`' => return None,
+            c if c < 0x20 || c >= 0x7f => return None,
+            _ => {
+                line_start = false;
+                last = c;
+                i += 1;
+            }
+        }
+    }
+    stack.is_empty().then_some(out)
+}
+
+/// The end of the Python string whose quote is at `i`; `None` if it is never closed or a
+/// one-quote string meets a line end.
+fn py_string(b: &[u8], i: usize) -> Option<usize> {
+    let q = b[i];
+    let triple = b.get(i..i + 3).is_some_and(|t| t.iter().all(|&c| c == q));
+    let mut j = if triple { i + 3 } else { i + 1 };
+    loop {
+        let c = *b.get(j)?;
+        if c == b'\\' {
+            if !triple && matches!(b.get(j + 1), Some(b'\n' | b'\r')) {
+                return None;
+            }
+            j += 2;
+            continue;
+        }
+        if c == q {
+            if !triple {
+                return Some(j + 1);
+            }
+            if b.get(j..j + 3).is_some_and(|t| t.iter().all(|&x| x == q)) {
+                return Some(j + 3);
+            }
+        }
+        if !triple && (c == b'\n' || c == b'\r') {
+            return None;
+        }
+        j += 1;
+    }
+}
+
+/// A string from `start` to `end`: a docstring when it is a statement on its own.
+fn py_statement(
+    b: &[u8],
+    start: usize,
+    end: usize,
+    line_start: bool,
+    last: u8,
+    top: bool,
+    out: &mut Vec<RawComment>,
+) -> Option<()> {
+    // A string that spans lines and is not a docstring: the lexical scanner, resuming at a
+    // line start inside it (after a syntax error), must see nothing there (see [`scan`]).
+    let lit = &b[start..end];
+    if let Some(nl) = memchr::memchr(b'\n', lit) {
+        let body = &lit[nl..lit.len().saturating_sub(3)];
+        let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
+        let quiet = !body.iter().any(|c| matches!(c, b'"' | b'\'' | b'#'))
+            && !b[end..line_end].contains(&b'#');
+        if !quiet && !(top && line_start) {
+            return None;
+        }
+    }
+    if !top {
+        return Some(());
+    }
+    // What follows on the line: nothing (or a comment) makes the string the whole statement.
+    let mut k = end;
+    while matches!(b.get(k), Some(b' ' | b'\t')) {
+        k += 1;
+    }
+    let alone = matches!(b.get(k), None | Some(b'\n' | b'\r' | b'#'));
+    if line_start {
+        if alone {
+            out.push(RawComment {
+                start,
+                end,
+                block: true,
+                unterminated: false,
+            });
+        } else if matches!(b.get(k), Some(b';' | b'\\')) {
+            return None;
+        }
+    } else if alone && matches!(last, b':' | b'\\') {
+        // `if x: "doc"` is a statement on its own too.
+        return None;
+    }
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,16 +758,19 @@ mod tests {
     fn strings_hide_comment_markers_and_unknown_constructs_are_refused() {
         assert_eq!(
             spans("rust", "let s = \"// no\"; // yes\n/* a /* b */ c */"),
-            Some(vec![(18, 24, false), (25, 42, true)])
+            Some(vec![(17, 23, false), (24, 41, true)])
         );
         assert_eq!(
             spans("rust", "let s = r#\"\"// no\"#; 'a'; &'b x"),
             Some(vec![])
         );
         assert_eq!(
-            spans("go", "x := `// no\n` // yes"),
-            Some(vec![(14, 20, false)])
+            spans("go", "x := `// no` // yes"),
+            Some(vec![(13, 19, false)])
         );
+        // After a syntax error the lexical scanner may resume inside a literal that spans lines.
+        assert_eq!(spans("go", "x := `a\n` // yes"), Some(vec![(10, 16, false)]));
+        assert_eq!(spans("go", "x := `a\n\"` // yes"), None);
         assert_eq!(
             spans("javascript", "a = b / c; // d"),
             Some(vec![(11, 15, false)])
@@ -589,6 +780,10 @@ mod tests {
         assert_eq!(spans("c", "/* open"), None);
         assert_eq!(spans("java", "f(\"x);"), None);
         assert_eq!(spans("java", "f());"), None);
-        assert_eq!(spans("python", "# x"), None);
+        assert_eq!(spans("ruby", "# x"), None);
+        assert_eq!(
+            spans("python", "\"\"\"d\"\"\"\nx = '#' # c\nf(\"\"\"\n\"\"\")"),
+            Some(vec![(0, 7, true), (16, 19, false)])
+        );
     }
 }
