@@ -769,8 +769,9 @@ mod tests {
             Some(vec![(13, 19, false)])
         );
         // After a syntax error the lexical scanner may resume inside a literal that spans lines.
-        assert_eq!(spans("go", "x := `a\n` // yes"), Some(vec![(10, 16, false)]));
-        assert_eq!(spans("go", "x := `a\n\"` // yes"), None);
+        assert_eq!(spans("go", "x := `a\n` + y"), Some(vec![]));
+        assert_eq!(spans("go", "x := `a\n\"` + y"), None);
+        assert_eq!(spans("go", "x := `a\n` // yes"), None);
         assert_eq!(
             spans("javascript", "a = b / c; // d"),
             Some(vec![(11, 15, false)])
