@@ -120,6 +120,10 @@ pub fn scan_exact(name: &str, text: &str) -> Option<Vec<RawComment>> {
     .run()
 }
 
+/// Deeper nesting is left to tree-sitter, so that a pathological file meets the parse budget
+/// (TM025) as it did before the lexer existed: the diagnostics stay the same.
+const MAX_DEPTH: usize = 256;
+
 /// The last significant token, for telling a division from a regular expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Prev {
@@ -261,6 +265,9 @@ impl Lexer<'_> {
                     _ => return None,
                 },
                 b'(' | b'[' | b'{' => {
+                    if self.stack.len() >= MAX_DEPTH {
+                        return None;
+                    }
                     self.stack.push(c);
                     self.i += 1;
                     self.prev = Prev::Other;
@@ -611,6 +618,9 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
                 i = end;
             }
             b'(' | b'[' | b'{' => {
+                if stack.len() >= MAX_DEPTH {
+                    return None;
+                }
                 stack.push(c);
                 line_start = false;
                 last = c;
