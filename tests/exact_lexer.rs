@@ -318,9 +318,9 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
     };
     let code = |rng: &mut Rng| -> &'static str {
         if plain {
-            *rng.pick(&CODE[..21])
+            CODE[rng.below(21)]
         } else {
-            *rng.pick(CODE)
+            CODE[rng.below(CODE.len())]
         }
     };
     for _ in 0..rng.below(60) {

@@ -666,7 +666,7 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
                 line_start = false;
             }
             b'$' | b'?' | b'`' => return None,
-            c if c < 0x20 || c >= 0x7f => return None,
+            c if !(0x20..0x7f).contains(&c) => return None,
             _ => {
                 line_start = false;
                 last = c;
@@ -725,7 +725,7 @@ fn py_statement(
         let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
         let quiet = !body.iter().any(|c| matches!(c, b'"' | b'\'' | b'#'))
             && !b[end..line_end].contains(&b'#');
-        if !quiet && !(top && line_start) {
+        if !(quiet || top && line_start) {
             return None;
         }
     }
