@@ -39,6 +39,7 @@ use tree_sitter::{
 
 use crate::annotation::{CommentLine, Locator};
 use crate::diagnostic::{Code, Diagnostic, Span};
+use crate::lang::exact;
 use crate::lang::lexical::{self, RawComment};
 use crate::lang::{Language, Matcher};
 
@@ -46,6 +47,8 @@ use crate::lang::{Language, Matcher};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     TreeSitter,
+    /// The language's exact lexer ([`crate::lang::exact`]), which finds what tree-sitter finds.
+    Exact,
     Lexical,
 }
 
@@ -65,12 +68,15 @@ pub struct Extracted<'a> {
 pub struct Options {
     /// Stop tree-sitter after this long and fall back to the lexical scanner.
     pub parse_timeout: Option<Duration>,
+    /// Try the language's exact lexer before tree-sitter (off only to compare the two).
+    pub exact_lexer: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             parse_timeout: Some(Duration::from_secs(5)),
+            exact_lexer: true,
         }
     }
 }
@@ -95,50 +101,19 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
     let scanned = crate::text::lone_cr_as_lf(text);
     let mut out = Extracted::default();
     let mut merge_conflicts = conflicts(&scanned);
-    let raw = match tree_sitter_comments(lang, &scanned, opts) {
-        Ok(Some((raw, errors))) => {
-            out.method = Some(Method::TreeSitter);
-            let mut regions = whole_lines(&scanned, errors);
-            // A marker the grammar read without an error is text, not a conflict: a test's
-            // fixture in a raw string, a heading underline in a doc comment.
-            merge_conflicts.retain(|c| {
-                regions
-                    .iter()
-                    .any(|r| r.start < c.region.end && c.region.start < r.end)
-            });
-            regions.extend(merge_conflicts.iter().map(|c| c.region.clone()));
-            recover(lang, &scanned, raw, &regions)
-        }
-        Ok(None) => {
-            out.method = Some(Method::Lexical);
-            lexical::scan(lang, &scanned)
-        }
-        Err(failure) => {
-            out.method = Some(Method::Lexical);
-            out.timed_out = matches!(failure, TsFailure::Budget(_));
-            let diag = match failure {
-                TsFailure::Budget(why) => Diagnostic::new(
-                    Code::ParseBudget,
-                    format!("{why}; comments were found lexically"),
-                )
-                .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
-                TsFailure::TooLarge(size) => Diagnostic::new(
-                    Code::ParseBudget,
-                    format!(
-                        "`{}` is {size} bytes, over the {MAX_TREE_SITTER_BYTES}-byte limit for tree-sitter; comments were found lexically",
-                        loc.path
-                    ),
-                )
-                .help("annotations were still read; exclude the file if it is generated or minified"),
-                TsFailure::Grammar(why) => Diagnostic::new(
-                    Code::GrammarError,
-                    format!("{why}; comments were found lexically"),
-                )
-                .help("this is a bug in threatmark's grammar table; please report it"),
-            };
-            out.diagnostics.push(diag.at(loc.location(0)));
-            lexical::scan(lang, &scanned)
-        }
+    // The exact lexer stands in for tree-sitter where tree-sitter would run, on a file with no
+    // merge-conflict marker (those take the recovery path below).
+    let exact = (opts.exact_lexer
+        && merge_conflicts.is_empty()
+        && scanned.len() <= MAX_TREE_SITTER_BYTES
+        && lang.grammar.is_some())
+    .then(|| exact::scan(lang, &scanned))
+    .flatten();
+    let raw = if let Some(raw) = exact {
+        out.method = Some(Method::Exact);
+        raw
+    } else {
+        extract_parsed(lang, loc, &scanned, opts, &mut out, &mut merge_conflicts)
     };
     for conflict in merge_conflicts.iter().filter(|c| c.reported) {
         let marker = conflict.region.start;
@@ -177,6 +152,62 @@ pub fn extract<'a>(lang: &Language, loc: &Locator<'a>, opts: &Options) -> Extrac
     }
     out.comments = group(lang, loc, &raw);
     out
+}
+
+/// The comments of a file tree-sitter parses (or the lexical scanner, when it cannot).
+fn extract_parsed(
+    lang: &Language,
+    loc: &Locator<'_>,
+    scanned: &str,
+    opts: &Options,
+    out: &mut Extracted<'_>,
+    merge_conflicts: &mut Vec<Conflict>,
+) -> Vec<RawComment> {
+    match tree_sitter_comments(lang, scanned, opts) {
+        Ok(Some((raw, errors))) => {
+            out.method = Some(Method::TreeSitter);
+            let mut regions = whole_lines(scanned, errors);
+            // A marker the grammar read without an error is text, not a conflict: a test's
+            // fixture in a raw string, a heading underline in a doc comment.
+            merge_conflicts.retain(|c| {
+                regions
+                    .iter()
+                    .any(|r| r.start < c.region.end && c.region.start < r.end)
+            });
+            regions.extend(merge_conflicts.iter().map(|c| c.region.clone()));
+            recover(lang, scanned, raw, &regions)
+        }
+        Ok(None) => {
+            out.method = Some(Method::Lexical);
+            lexical::scan(lang, scanned)
+        }
+        Err(failure) => {
+            out.method = Some(Method::Lexical);
+            out.timed_out = matches!(failure, TsFailure::Budget(_));
+            let diag = match failure {
+                TsFailure::Budget(why) => Diagnostic::new(
+                    Code::ParseBudget,
+                    format!("{why}; comments were found lexically"),
+                )
+                .help("raise `parse_timeout_ms` in threatmark.toml if the file is legitimate"),
+                TsFailure::TooLarge(size) => Diagnostic::new(
+                    Code::ParseBudget,
+                    format!(
+                        "`{}` is {size} bytes, over the {MAX_TREE_SITTER_BYTES}-byte limit for tree-sitter; comments were found lexically",
+                        loc.path
+                    ),
+                )
+                .help("annotations were still read; exclude the file if it is generated or minified"),
+                TsFailure::Grammar(why) => Diagnostic::new(
+                    Code::GrammarError,
+                    format!("{why}; comments were found lexically"),
+                )
+                .help("this is a bug in threatmark's grammar table; please report it"),
+            };
+            out.diagnostics.push(diag.at(loc.location(0)));
+            lexical::scan(lang, scanned)
+        }
+    }
 }
 
 /// Work units a millisecond of the budget buys. One unit is one call of tree-sitter's progress

@@ -210,7 +210,7 @@ fn debug_comments_shows_language_and_comments() {
         .arg(repo.path().join("web/app.ts"))
         .assert()
         .success()
-        .stdout(predicate::str::contains("typescript (tree-sitter)"))
+        .stdout(predicate::str::contains("typescript (exact lexer)"))
         .stdout(predicate::str::contains(
             "@connects Browser to #api with HTTPS",
         ));

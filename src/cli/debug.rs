@@ -59,6 +59,7 @@ pub(super) fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
         language.name,
         match extracted.method {
             Some(comments::Method::TreeSitter) => "tree-sitter",
+            Some(comments::Method::Exact) => "exact lexer",
             _ => "lexical",
         },
         match decoded.decoding {

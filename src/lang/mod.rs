@@ -7,6 +7,7 @@
 //! fallback in [`lexical`], driven by the same comment-token columns (tokei's approach).
 
 pub mod design_text;
+pub mod exact;
 pub mod lexical;
 
 use std::sync::OnceLock;

@@ -32,6 +32,7 @@ impl FileOptions {
             extract: Options {
                 parse_timeout: (config.scan.parse_timeout_ms > 0)
                     .then(|| Duration::from_millis(config.scan.parse_timeout_ms)),
+                ..Options::default()
             },
             extensions: config.languages.extensions.clone(),
         }
@@ -385,6 +386,8 @@ mod tests {
         let opts = FileOptions {
             extract: Options {
                 parse_timeout: Some(Duration::from_nanos(1)),
+                // Python has an exact lexer, which needs no budget: tree-sitter alone here.
+                exact_lexer: false,
             },
             ..Default::default()
         };

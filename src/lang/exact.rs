@@ -1,0 +1,800 @@
+//! Exact comment lexers: for the languages listed in [`covers`], a hand-written lexer that
+//! finds the comments tree-sitter's query (grammars/<lang>.scm) finds, without building a syntax
+//! tree. Parsing a file with tree-sitter costs about 40× reading it; most files that reach the
+//! extractor are ordinary source whose comments a lexer can find exactly.
+//!
+//! Exactness is bought by refusing: [`scan`] returns `None`, and tree-sitter decides, for
+//! anything the lexer does not model. Refused everywhere: a string, comment or char literal
+//! that is never closed; a bracket that does not match (the likeliest sign of a syntax error,
+//! after which tree-sitter's recovery, not the token rules, decides what a comment is); a
+//! control character or non-ASCII character outside strings and comments; a line comment that
+//! ends in `\` (C continues it). Per language, refused:
+//! - C, C++: any preprocessor line other than `#include`, `#ifdef`, `#ifndef`, `#else`,
+//!   `#endif` (`#define` reads the rest of its line as one token); a quote right after an
+//!   identifier or number (`L"`, `u8R"(` raw strings, `1'000` digit separators).
+//! - C#: any `#` directive, `@"` and `$"` strings, `"""` raw strings.
+//! - Go: nothing more (raw strings in backticks and runes are modelled).
+//! - Java: nothing more (text blocks `"""` are modelled).
+//! - JavaScript, TypeScript: every `/` that could start a regular expression (one counts as a
+//!   division only after a name that is not a keyword, a number or `]`), `${` in a template,
+//!   `<!--` and `-->` (HTML-like comments), a `#!` line; in JavaScript also every `<` before
+//!   a letter, `/`, `>` or `!` (JSX).
+//! - Python: f-strings, a `\\` outside a string other than a line continuation, a string
+//!   after a line continuation or after a `:` at the end of a line's code (`if x: "doc"`), a
+//!   `;` after a string that starts a statement, `$`, `?` and backticks. A string that is a
+//!   statement on its own is a docstring (the query's `@doc`).
+//! - Rust: a quote after an identifier other than the string prefixes `b`, `c`, `r`, `br`,
+//!   `cr` (raw strings `r#"…"#` and nested block comments are modelled); a `'` that is neither
+//!   a char literal nor a lifetime.
+//!
+//! Every other language stays on tree-sitter. `tests/exact_lexer.rs` runs both on every
+//! fixture, on an adversarial corpus and on inputs with syntax errors inserted; the fuzz
+//! target `exact_lexer` compares them on arbitrary input; `tests/exact_lexer.rs`'s ignored
+//! test runs them over every file of a directory tree (`THREATMARK_EXACT_TREE`).
+//!
+//! @threat Exact lexer diverges from the grammar (#lexer_divergence) [stride: T; likelihood: unlikely; impact: moderate; cwe: 697]:
+//! a construct the hand-written lexer reads differently from tree-sitter hides an annotation
+//! in code or takes one out of a string, so the model depends on which path read the file
+//! @control Refusing exact lexer (#exact_lexer): the lexer answers only for input it models
+//! completely (balanced brackets, every literal closed, no unmodelled construct) and hands the
+//! rest to tree-sitter; a differential test and a fuzz target compare the two
+//! @mitigates #extractor against #lexer_divergence with #exact_lexer
+
+use super::Language;
+use super::lexical::RawComment;
+
+/// The lexer's dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    C,
+    Cpp,
+    CSharp,
+    Go,
+    Java,
+    JavaScript,
+    TypeScript,
+    Rust,
+    Python,
+}
+
+fn dialect(name: &str) -> Option<Dialect> {
+    Some(match name {
+        "c" => Dialect::C,
+        "cpp" => Dialect::Cpp,
+        "csharp" => Dialect::CSharp,
+        "go" => Dialect::Go,
+        "java" => Dialect::Java,
+        "javascript" => Dialect::JavaScript,
+        "typescript" => Dialect::TypeScript,
+        "rust" => Dialect::Rust,
+        "python" => Dialect::Python,
+        _ => return None,
+    })
+}
+
+/// Whether the language (a table row's name) has an exact lexer.
+pub fn covers(name: &str) -> bool {
+    dialect(name).is_some()
+}
+
+/// The comments tree-sitter's query would find in `text`, or `None` when the language has no
+/// exact lexer or the text holds something the lexer does not model.
+///
+/// The lexer cannot see a syntax error that keeps brackets balanced (`x x // c`), and there
+/// tree-sitter's path reads the lines around the error with the lexical scanner
+/// ([`super::lexical`]). So the answer also requires that the lexical scanner, run over the
+/// whole file, finds the same comments: then the error lines give the same comments either way.
+/// (The lexical scanner resumes at the start of an error's line; a string that spans lines is
+/// therefore refused when a quote or comment marker follows its first line break.)
+pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
+    let exact = scan_exact(lang.name, text)?;
+    let lexical = super::lexical::scan(lang, text);
+    let same = exact.len() == lexical.len()
+        && exact.iter().zip(&lexical).all(|(e, l)| {
+            e.start == l.start
+                && e.block == l.block
+                && !l.unterminated
+                && (e.end == l.end || (!e.block && text[e.end..l.end].trim().is_empty()))
+        });
+    same.then_some(exact)
+}
+
+/// [`scan`] without the comparison with the lexical scanner.
+pub fn scan_exact(name: &str, text: &str) -> Option<Vec<RawComment>> {
+    let d = dialect(name)?;
+    if memchr::memchr(0, text.as_bytes()).is_some() {
+        // Tree-sitter's lexers read a NUL as the end of the input.
+        return None;
+    }
+    if d == Dialect::Python {
+        return python(text.as_bytes());
+    }
+    Lexer {
+        d,
+        b: text.as_bytes(),
+        i: 0,
+        out: Vec::new(),
+        stack: Vec::new(),
+        prev: Prev::Start,
+    }
+    .run()
+}
+
+/// Deeper nesting is left to tree-sitter, so that a pathological file meets the parse budget
+/// (TM025) as it did before the lexer existed: the diagnostics stay the same.
+const MAX_DEPTH: usize = 256;
+
+/// The last significant token, for telling a division from a regular expression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    Start,
+    /// A name that is not a keyword, or a number.
+    Operand,
+    /// `]`
+    Close,
+    Other,
+}
+
+struct Lexer<'t> {
+    d: Dialect,
+    b: &'t [u8],
+    i: usize,
+    out: Vec<RawComment>,
+    stack: Vec<u8>,
+    prev: Prev,
+}
+
+/// Keywords after which a `/` starts a regular expression in JavaScript.
+const JS_KEYWORDS: &[&[u8]] = &[
+    b"return",
+    b"typeof",
+    b"instanceof",
+    b"in",
+    b"of",
+    b"new",
+    b"delete",
+    b"void",
+    b"throw",
+    b"case",
+    b"do",
+    b"else",
+    b"yield",
+    b"await",
+    b"extends",
+];
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
+impl Lexer<'_> {
+    fn at(&self, k: usize) -> u8 {
+        self.b.get(self.i + k).copied().unwrap_or(0)
+    }
+
+    /// A literal from `start` to `self.i` that spans lines: nothing after its first line break
+    /// may look like a quote or a comment to a scan that starts there (see [`scan`]), nor may
+    /// the rest of its last line hold a comment.
+    fn multi_line_ok(&self, start: usize, close: usize) -> Option<()> {
+        let lit = &self.b[start..self.i - close];
+        let Some(nl) = memchr::memchr(b'\n', lit) else {
+            return Some(());
+        };
+        let body = &lit[nl..];
+        let line_end =
+            memchr::memchr(b'\n', &self.b[self.i..]).map_or(self.b.len(), |p| self.i + p);
+        let after = &self.b[self.i..line_end];
+        let ok = !body
+            .iter()
+            .any(|c| matches!(c, b'"' | b'\'' | b'`' | b'#' | b'/' | b'<' | b'=' | b'>'))
+            && !after.windows(2).any(|w| w == b"//" || w == b"/*");
+        ok.then_some(())
+    }
+
+    fn run(mut self) -> Option<Vec<RawComment>> {
+        let d = self.d;
+        let js = matches!(d, Dialect::JavaScript | Dialect::TypeScript);
+        if js && self.b.starts_with(b"#!") {
+            return None;
+        }
+        let mut line_start = true;
+        while self.i < self.b.len() {
+            let c = self.b[self.i];
+            match c {
+                b'\n' => {
+                    line_start = true;
+                    self.i += 1;
+                    continue;
+                }
+                b' ' | b'\t' | b'\r' | b'\x0c' => {
+                    self.i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let was_line_start = std::mem::replace(&mut line_start, false);
+            match c {
+                b'/' if self.at(1) == b'/' => self.line_comment()?,
+                b'/' if self.at(1) == b'*' => self.block_comment()?,
+                b'/' if js => {
+                    if !matches!(self.prev, Prev::Operand | Prev::Close) {
+                        return None;
+                    }
+                    self.i += 1;
+                    self.prev = Prev::Other;
+                }
+                b'"' => {
+                    if matches!(d, Dialect::Java) && self.b[self.i..].starts_with(b"\"\"\"") {
+                        self.text_block()?;
+                    } else if matches!(d, Dialect::CSharp)
+                        && self.b[self.i..].starts_with(b"\"\"\"")
+                    {
+                        return None;
+                    } else {
+                        self.string(b'"')?;
+                    }
+                    self.prev = Prev::Other;
+                }
+                b'\'' => {
+                    match d {
+                        Dialect::Rust => self.rust_quote()?,
+                        Dialect::JavaScript | Dialect::TypeScript => self.string(b'\'')?,
+                        _ => self.char_literal()?,
+                    }
+                    self.prev = Prev::Other;
+                }
+                b'`' => {
+                    match d {
+                        Dialect::Go => {
+                            let end = memchr::memchr(b'`', &self.b[self.i + 1..])?;
+                            let start = self.i;
+                            self.i += end + 2;
+                            self.multi_line_ok(start, 1)?;
+                        }
+                        Dialect::JavaScript | Dialect::TypeScript => self.template()?,
+                        _ => return None,
+                    }
+                    self.prev = Prev::Other;
+                }
+                b'#' => match d {
+                    Dialect::C | Dialect::Cpp if was_line_start => self.directive()?,
+                    Dialect::Rust | Dialect::JavaScript | Dialect::TypeScript => {
+                        self.i += 1;
+                        self.prev = Prev::Other;
+                    }
+                    _ => return None,
+                },
+                b'(' | b'[' | b'{' => {
+                    if self.stack.len() >= MAX_DEPTH {
+                        return None;
+                    }
+                    self.stack.push(c);
+                    self.i += 1;
+                    self.prev = Prev::Other;
+                }
+                b')' | b']' | b'}' => {
+                    let open = match c {
+                        b')' => b'(',
+                        b']' => b'[',
+                        _ => b'{',
+                    };
+                    if self.stack.pop() != Some(open) {
+                        return None;
+                    }
+                    self.i += 1;
+                    self.prev = if c == b']' { Prev::Close } else { Prev::Other };
+                }
+                b'<' if js && self.b[self.i..].starts_with(b"<!--") => return None,
+                b'<' if d == Dialect::JavaScript
+                    && (self.at(1).is_ascii_alphabetic()
+                        || matches!(self.at(1), b'/' | b'>' | b'!')) =>
+                {
+                    return None;
+                }
+                b'-' if js && self.b[self.i..].starts_with(b"-->") => return None,
+                b'@' | b'$' if d == Dialect::CSharp && matches!(self.at(1), b'"' | b'@' | b'$') => {
+                    return None;
+                }
+                c if is_ident(c) => self.word()?,
+                c if c < 0x20 || c == 0x7f => return None,
+                _ => {
+                    self.i += 1;
+                    self.prev = Prev::Other;
+                }
+            }
+        }
+        self.stack.is_empty().then_some(self.out)
+    }
+
+    /// A name or number; a quote right after it is a string prefix or a digit separator.
+    fn word(&mut self) -> Option<()> {
+        let start = self.i;
+        while self.i < self.b.len() && is_ident(self.b[self.i]) {
+            if self.b[self.i] >= 0x80 {
+                return None;
+            }
+            self.i += 1;
+        }
+        let word = &self.b[start..self.i];
+        self.prev = if JS_KEYWORDS.contains(&word) {
+            Prev::Other
+        } else {
+            Prev::Operand
+        };
+        let next = self.at(0);
+        if self.d == Dialect::Rust {
+            match (word, next) {
+                (b"r" | b"br" | b"cr", b'"' | b'#') => {
+                    if next == b'#' && is_ident(self.at(1)) && self.at(1) < 0x80 && word == b"r" {
+                        // A raw identifier, `r#type`.
+                        self.i += 1;
+                        return Some(());
+                    }
+                    return self.raw_string();
+                }
+                (b"b" | b"c", b'"') => {
+                    self.string(b'"')?;
+                    self.prev = Prev::Other;
+                }
+                (b"b", b'\'') => {
+                    self.rust_quote()?;
+                    self.prev = Prev::Other;
+                }
+                (_, b'"' | b'\'') => return None,
+                _ => {}
+            }
+            return Some(());
+        }
+        if matches!(next, b'"' | b'\'')
+            && !matches!(self.d, Dialect::JavaScript | Dialect::TypeScript)
+        {
+            return None;
+        }
+        Some(())
+    }
+
+    fn line_comment(&mut self) -> Option<()> {
+        let start = self.i;
+        let end = memchr::memchr(b'\n', &self.b[start..]).map_or(self.b.len(), |p| start + p);
+        let body = self.b[start..end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&self.b[start..end]);
+        if body.ends_with(b"\\") {
+            return None;
+        }
+        self.out.push(RawComment {
+            start,
+            end: start + body.len(),
+            block: false,
+            unterminated: false,
+        });
+        self.i = end;
+        Some(())
+    }
+
+    fn block_comment(&mut self) -> Option<()> {
+        let start = self.i;
+        let mut depth = 0usize;
+        let mut i = start;
+        loop {
+            let rest = self.b.get(i..)?;
+            if rest.starts_with(b"/*") {
+                depth += 1;
+                i += 2;
+            } else if rest.starts_with(b"*/") {
+                depth -= 1;
+                i += 2;
+                if depth == 0 || self.d != Dialect::Rust {
+                    break;
+                }
+            } else if rest.is_empty() {
+                return None;
+            } else {
+                i += 1;
+            }
+            if self.d != Dialect::Rust && depth > 1 {
+                // `/*` inside a block comment is text outside Rust.
+                depth = 1;
+            }
+        }
+        self.out.push(RawComment {
+            start,
+            end: i,
+            block: true,
+            unterminated: false,
+        });
+        self.i = i;
+        Some(())
+    }
+
+    /// A string closed by `quote`, with backslash escapes. Only Rust strings span lines.
+    fn string(&mut self, quote: u8) -> Option<()> {
+        let mut i = self.i + 1;
+        loop {
+            match *self.b.get(i)? {
+                b'\\' => {
+                    if matches!(self.b.get(i + 1), Some(b'\r' | b'\n')) && self.d != Dialect::Rust {
+                        return None;
+                    }
+                    i += 2;
+                }
+                b'\n' if self.d != Dialect::Rust => return None,
+                c if c == quote => break,
+                _ => i += 1,
+            }
+        }
+        let start = self.i;
+        self.i = i + 1;
+        self.multi_line_ok(start, 1)
+    }
+
+    /// A char literal: at most a few bytes, on one line.
+    fn char_literal(&mut self) -> Option<()> {
+        let mut i = self.i + 1;
+        loop {
+            match *self.b.get(i)? {
+                b'\\' => i += 2,
+                b'\n' | b'\r' => return None,
+                b'\'' => break,
+                _ => i += 1,
+            }
+            if i > self.i + 12 {
+                return None;
+            }
+        }
+        if i == self.i + 1 {
+            return None;
+        }
+        self.i = i + 1;
+        Some(())
+    }
+
+    /// Rust: a char literal (`'x'`, `'\n'`, `'é'`) or a lifetime (`'a`).
+    fn rust_quote(&mut self) -> Option<()> {
+        let next = self.at(1);
+        if next == b'\\' {
+            return self.char_literal();
+        }
+        let rest = std::str::from_utf8(&self.b[self.i + 1..]).ok();
+        let ch = rest.and_then(|r| r.chars().next())?;
+        let len = ch.len_utf8();
+        if ch != '\'' && ch != '\n' && ch != '\r' && self.b.get(self.i + 1 + len) == Some(&b'\'') {
+            self.i += len + 2;
+            return Some(());
+        }
+        if next.is_ascii_alphabetic() || next == b'_' {
+            self.i += 1;
+            while self.i < self.b.len() && is_ident(self.b[self.i]) {
+                if self.b[self.i] >= 0x80 || self.b[self.i] == b'$' {
+                    return None;
+                }
+                self.i += 1;
+            }
+            if self.at(0) == b'\'' {
+                return None;
+            }
+            return Some(());
+        }
+        None
+    }
+
+    /// Rust: `r"…"`, `r#"…"#` (the prefix already read).
+    fn raw_string(&mut self) -> Option<()> {
+        let mut hashes = 0;
+        while self.at(hashes) == b'#' {
+            hashes += 1;
+        }
+        if self.at(hashes) != b'"' {
+            return None;
+        }
+        let mut i = self.i + hashes + 1;
+        loop {
+            let p = memchr::memchr(b'"', self.b.get(i..)?)?;
+            i += p + 1;
+            if (0..hashes).all(|k| self.b.get(i + k) == Some(&b'#')) {
+                let start = self.i;
+                self.i = i + hashes;
+                self.prev = Prev::Other;
+                return self.multi_line_ok(start, hashes + 1);
+            }
+        }
+    }
+
+    /// Java: a text block `"""…"""`.
+    fn text_block(&mut self) -> Option<()> {
+        let mut i = self.i + 3;
+        loop {
+            match *self.b.get(i)? {
+                b'\\' => i += 2,
+                b'"' if self.b[i..].starts_with(b"\"\"\"") => break,
+                _ => i += 1,
+            }
+        }
+        let start = self.i;
+        self.i = i + 3;
+        self.multi_line_ok(start, 3)
+    }
+
+    /// JavaScript: a template literal without substitutions.
+    fn template(&mut self) -> Option<()> {
+        let mut i = self.i + 1;
+        loop {
+            match *self.b.get(i)? {
+                b'\\' => i += 2,
+                b'$' if self.b.get(i + 1) == Some(&b'{') => return None,
+                b'`' => break,
+                _ => i += 1,
+            }
+        }
+        let start = self.i;
+        self.i = i + 1;
+        self.multi_line_ok(start, 1)
+    }
+
+    /// C and C++: a preprocessor line whose rest is ordinary tokens.
+    fn directive(&mut self) -> Option<()> {
+        let mut i = self.i + 1;
+        while matches!(self.b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let start = i;
+        while self.b.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            i += 1;
+        }
+        let name = &self.b[start..i];
+        let line_end = memchr::memchr(b'\n', &self.b[i..]).map_or(self.b.len(), |p| i + p);
+        let line = self.b[i..line_end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&self.b[i..line_end]);
+        if line.ends_with(b"\\") {
+            return None;
+        }
+        match name {
+            b"include" => {
+                while matches!(self.b.get(i), Some(b' ' | b'\t')) {
+                    i += 1;
+                }
+                match self.b.get(i) {
+                    Some(b'<') => {
+                        let close = memchr::memchr(b'>', &self.b[i..line_end])?;
+                        self.i = i + close + 1;
+                    }
+                    Some(b'"') => {
+                        self.i = i;
+                        self.string(b'"')?;
+                    }
+                    _ => return None,
+                }
+            }
+            b"ifdef" | b"ifndef" | b"else" | b"endif" => self.i = i,
+            _ => return None,
+        }
+        self.prev = Prev::Other;
+        Some(())
+    }
+}
+
+/// Python: `#` comments, and strings that are statements on their own (docstrings).
+fn python(b: &[u8]) -> Option<Vec<RawComment>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = 0;
+    // No token yet on this logical line (a line ending in `\` continues it).
+    let mut line_start = true;
+    // The last significant byte of code on this logical line.
+    let mut last: u8 = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' => {
+                if stack.is_empty() {
+                    line_start = true;
+                    last = 0;
+                }
+                i += 1;
+            }
+            b' ' | b'\t' | b'\r' | b'\x0c' => i += 1,
+            b'\\' => {
+                // A line continuation: the next line continues this statement.
+                match b.get(i + 1) {
+                    Some(b'\n') => i += 2,
+                    Some(b'\r') if b.get(i + 2) == Some(&b'\n') => i += 3,
+                    _ => return None,
+                }
+                if line_start {
+                    return None;
+                }
+                last = b'\\';
+            }
+            b'#' => {
+                let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+                let body = b[i..end].strip_suffix(b"\r").unwrap_or(&b[i..end]);
+                out.push(RawComment {
+                    start: i,
+                    end: i + body.len(),
+                    block: false,
+                    unterminated: false,
+                });
+                i = end;
+            }
+            b'(' | b'[' | b'{' => {
+                if stack.len() >= MAX_DEPTH {
+                    return None;
+                }
+                stack.push(c);
+                line_start = false;
+                last = c;
+                i += 1;
+            }
+            b')' | b']' | b'}' => {
+                let open = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if stack.pop() != Some(open) {
+                    return None;
+                }
+                line_start = false;
+                last = c;
+                i += 1;
+            }
+            b'"' | b'\'' => {
+                let start = i;
+                i = py_string(b, i)?;
+                py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
+                line_start = false;
+                last = b'"';
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = &b[start..i];
+                if matches!(b.get(i), Some(b'"' | b'\'')) {
+                    let prefix = word.to_ascii_lowercase();
+                    if !matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb") {
+                        return None;
+                    }
+                    i = py_string(b, i)?;
+                    py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
+                    last = b'"';
+                } else {
+                    last = b'a';
+                }
+                line_start = false;
+            }
+            b'$' | b'?' | b'`' => return None,
+            c if !(0x20..0x7f).contains(&c) => return None,
+            _ => {
+                line_start = false;
+                last = c;
+                i += 1;
+            }
+        }
+    }
+    stack.is_empty().then_some(out)
+}
+
+/// The end of the Python string whose quote is at `i`; `None` if it is never closed or a
+/// one-quote string meets a line end.
+fn py_string(b: &[u8], i: usize) -> Option<usize> {
+    let q = b[i];
+    let triple = b.get(i..i + 3).is_some_and(|t| t.iter().all(|&c| c == q));
+    let mut j = if triple { i + 3 } else { i + 1 };
+    loop {
+        let c = *b.get(j)?;
+        if c == b'\\' {
+            if !triple && matches!(b.get(j + 1), Some(b'\n' | b'\r')) {
+                return None;
+            }
+            j += 2;
+            continue;
+        }
+        if c == q {
+            if !triple {
+                return Some(j + 1);
+            }
+            if b.get(j..j + 3).is_some_and(|t| t.iter().all(|&x| x == q)) {
+                return Some(j + 3);
+            }
+        }
+        if !triple && (c == b'\n' || c == b'\r') {
+            return None;
+        }
+        j += 1;
+    }
+}
+
+/// A string from `start` to `end`: a docstring when it is a statement on its own.
+fn py_statement(
+    b: &[u8],
+    start: usize,
+    end: usize,
+    line_start: bool,
+    last: u8,
+    top: bool,
+    out: &mut Vec<RawComment>,
+) -> Option<()> {
+    // A string that spans lines and is not a docstring: the lexical scanner, resuming at a
+    // line start inside it (after a syntax error), must see nothing there (see [`scan`]).
+    let lit = &b[start..end];
+    if let Some(nl) = memchr::memchr(b'\n', lit) {
+        let body = &lit[nl..lit.len().saturating_sub(3)];
+        let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
+        let quiet = !body.iter().any(|c| matches!(c, b'"' | b'\'' | b'#'))
+            && !b[end..line_end].contains(&b'#');
+        if !(quiet || top && line_start) {
+            return None;
+        }
+    }
+    if !top {
+        return Some(());
+    }
+    // What follows on the line: nothing (or a comment) makes the string the whole statement.
+    let mut k = end;
+    while matches!(b.get(k), Some(b' ' | b'\t')) {
+        k += 1;
+    }
+    let alone = matches!(b.get(k), None | Some(b'\n' | b'\r' | b'#'));
+    if line_start {
+        if alone {
+            out.push(RawComment {
+                start,
+                end,
+                block: true,
+                unterminated: false,
+            });
+        } else if matches!(b.get(k), Some(b';' | b'\\')) {
+            return None;
+        }
+    } else if alone && matches!(last, b':' | b'\\') {
+        // `if x: "doc"` is a statement on its own too.
+        return None;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(name: &str, text: &str) -> Option<Vec<(usize, usize, bool)>> {
+        scan_exact(name, text).map(|v| v.iter().map(|c| (c.start, c.end, c.block)).collect())
+    }
+
+    #[test]
+    fn strings_hide_comment_markers_and_unknown_constructs_are_refused() {
+        assert_eq!(
+            spans("rust", "let s = \"// no\"; // yes\n/* a /* b */ c */"),
+            Some(vec![(17, 23, false), (24, 41, true)])
+        );
+        assert_eq!(
+            spans("rust", "let s = r#\"\"// no\"#; 'a'; &'b x"),
+            Some(vec![])
+        );
+        assert_eq!(
+            spans("go", "x := `// no` // yes"),
+            Some(vec![(13, 19, false)])
+        );
+        // After a syntax error the lexical scanner may resume inside a literal that spans lines.
+        assert_eq!(spans("go", "x := `a\n` + y"), Some(vec![]));
+        assert_eq!(spans("go", "x := `a\n\"` + y"), None);
+        assert_eq!(spans("go", "x := `a\n` // yes"), None);
+        assert_eq!(
+            spans("javascript", "a = b / c; // d"),
+            Some(vec![(11, 15, false)])
+        );
+        assert_eq!(spans("javascript", "a = /re/; // d"), None);
+        assert_eq!(spans("c", "#define X '\n"), None);
+        assert_eq!(spans("c", "/* open"), None);
+        assert_eq!(spans("java", "f(\"x);"), None);
+        assert_eq!(spans("java", "f());"), None);
+        assert_eq!(spans("ruby", "# x"), None);
+        assert_eq!(
+            spans("python", "\"\"\"d\"\"\"\nx = '#' # c\nf(\"\"\"\n\"\"\")"),
+            Some(vec![(0, 7, true), (16, 19, false)])
+        );
+    }
+}

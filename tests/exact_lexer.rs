@@ -1,0 +1,428 @@
+//! The exact lexers (src/lang/exact.rs) find what tree-sitter finds (issue 20, second round).
+//!
+//! Every comparison extracts a file twice, with the exact lexer and with tree-sitter alone, and
+//! the comments (text and offsets) and diagnostics must be equal wherever the lexer answered.
+//! Inputs: every source file of the repository (fixtures, tests, the sources themselves), an
+//! adversarial corpus generated from a seed (comment markers in strings, escapes, raw strings,
+//! unterminated things, CRLF, BOM, invalid UTF-8, nesting, syntax errors), and, in an ignored
+//! test, every file of the trees named by `THREATMARK_EXACT_TREE` (`:`-separated).
+//!
+//! @tests #exact_lexer for #extractor
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use threatmark::annotation::Locator;
+use threatmark::comments::{self, Method, Options};
+use threatmark::lang::{LANGUAGES, Language, exact};
+use threatmark::text::LineIndex;
+
+/// Counts per language: files compared, files the lexer answered, mismatches.
+#[derive(Default, Debug)]
+struct Tally {
+    files: usize,
+    exact: usize,
+    mismatches: Vec<String>,
+}
+
+/// Compare the two ways on one file; `None` when the language has no exact lexer.
+fn compare(lang: &Language, name: &str, bytes: &[u8], tally: &mut BTreeMap<&'static str, Tally>) {
+    if lang.grammar.is_none() || !exact::covers(lang.name) {
+        return;
+    }
+    let text = threatmark::text::decode(bytes).text;
+    let index = LineIndex::new(&text);
+    let loc = Locator::new(name, &text, &index);
+    let fast = comments::extract(lang, &loc, &Options::default());
+    let t = tally.entry(lang.name).or_default();
+    t.files += 1;
+    if fast.method != Some(Method::Exact) {
+        return;
+    }
+    t.exact += 1;
+    let slow = comments::extract(
+        lang,
+        &loc,
+        &Options {
+            exact_lexer: false,
+            ..Options::default()
+        },
+    );
+    let (fd, sd) = (
+        format!("{:?}", fast.diagnostics),
+        format!("{:?}", slow.diagnostics),
+    );
+    if fast.comments != slow.comments || fd != sd {
+        let first = fast
+            .comments
+            .iter()
+            .flatten()
+            .zip(slow.comments.iter().flatten())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("exact {a:?} vs tree-sitter {b:?}"))
+            .unwrap_or_else(|| {
+                format!(
+                    "{} vs {} comments; diagnostics {fd} vs {sd}",
+                    fast.comments.len(),
+                    slow.comments.len()
+                )
+            });
+        t.mismatches.push(format!("{name}: {first}"));
+    }
+}
+
+fn language_of(path: &Path, bytes: &[u8]) -> Option<&'static Language> {
+    let name = path.file_name()?.to_str()?;
+    threatmark::lang::detect(name, &bytes[..bytes.len().min(512)], |_| None)
+}
+
+/// Every file under `roots`, skipping `.git` and `target`.
+fn files(roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = roots.to_vec();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let name = entry.file_name();
+                if name != ".git" && name != "target" && name != "node_modules" {
+                    dirs.push(path);
+                }
+            } else if kind.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn compare_tree(roots: &[PathBuf]) -> BTreeMap<&'static str, Tally> {
+    let mut tally = BTreeMap::new();
+    for path in files(roots) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        if bytes.len() > 2 * 1024 * 1024 {
+            continue;
+        }
+        if let Some(lang) = language_of(&path, &bytes) {
+            compare(lang, &path.display().to_string(), &bytes, &mut tally);
+        }
+    }
+    tally
+}
+
+fn report(tally: &BTreeMap<&'static str, Tally>) -> String {
+    let mut s = String::new();
+    for (lang, t) in tally {
+        s.push_str(&format!(
+            "{lang:<12} files {:>6}  exact {:>6}  mismatches {}\n",
+            t.files,
+            t.exact,
+            t.mismatches.len()
+        ));
+        for m in t.mismatches.iter().take(5) {
+            s.push_str(&format!("    {m}\n"));
+        }
+    }
+    s
+}
+
+fn assert_no_mismatch(tally: &BTreeMap<&'static str, Tally>) {
+    let bad: usize = tally.values().map(|t| t.mismatches.len()).sum();
+    assert_eq!(
+        bad,
+        0,
+        "the exact lexer disagrees with tree-sitter:\n{}",
+        report(tally)
+    );
+}
+
+/// Every file of the repository: fixtures, tests, sources, examples, benches, fuzz targets.
+#[test]
+fn the_exact_lexer_agrees_with_tree_sitter_on_every_repository_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots: Vec<PathBuf> = ["tests", "src", "docs", "benches", "fuzz", "library"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    let tally = compare_tree(&roots);
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    // The lexer must answer for most of the repository's own Rust, or it buys nothing.
+    let rust = &tally["rust"];
+    assert!(rust.exact * 2 > rust.files, "{}", report(&tally));
+}
+
+/// splitmix64, so a failing case can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// What goes inside strings and comments: every comment and string marker of every covered
+/// language, escapes, line ends of every kind, non-ASCII, an annotation.
+const CONTENT: &[&str] = &[
+    "//",
+    "/*",
+    "*/",
+    "/**/",
+    "#",
+    "\"",
+    "'",
+    "`",
+    "\\",
+    "\\\\",
+    "\\\"",
+    "\\'",
+    "\r\n",
+    "\n",
+    "\r",
+    " ",
+    "\t",
+    "é",
+    "\u{FEFF}",
+    "\u{2028}",
+    "${",
+    "}",
+    "{",
+    "<!--",
+    "-->",
+    "#\"",
+    "\"#",
+    "\"\"\"",
+    "@threat Fake (#fake)",
+    "x",
+    "r#\"",
+    "\0",
+    "=======",
+    "<<<<<<< HEAD",
+];
+
+/// A code token: what the lexers must tell from comments and strings.
+const CODE: &[&str] = &[
+    "x",
+    "y1",
+    "return",
+    " ",
+    " ",
+    "\n",
+    "\r\n",
+    "\t",
+    ";",
+    ",",
+    "=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "<",
+    ">",
+    "<=",
+    "->",
+    "=>",
+    "::",
+    ".",
+    "!",
+    "?",
+    ":",
+    "&",
+    "|",
+    "@",
+    "$",
+    "%",
+    "^",
+    "~",
+    "0",
+    "1.5",
+    "0x1F",
+    "1'000",
+    "'a",
+    "'a'",
+    "'\\n'",
+    "'\\''",
+    "b'x'",
+    "'é'",
+    "r",
+    "b",
+    "L",
+    "u8",
+    "R",
+    "#",
+    "#include <a//b.h>\n",
+    "#include \"a//b.h\"\n",
+    "#define X 1 // d\n",
+    "#if 0\n",
+    "#pragma once\n",
+    "#ifdef X\n",
+    "#endif\n",
+    "#!/usr/bin/env node\n",
+    "`a//b`",
+    "`${x}`",
+    "/re//",
+    "</a>",
+    "<a>",
+    "typeof",
+    "é",
+    "\u{FEFF}",
+    "\\",
+    "\\\n",
+    "\n\"\"\"doc # x\"\"\"\n",
+    "\n'''doc\n\"# y'''\n",
+    "\nr'\\\\'\n",
+    "f\"{x}\"",
+    "b'#'",
+    "\nif x: \"d\"\n",
+    "\n\"a\" \"b\"\n",
+    "\n\"x\"; y\n",
+    "\n    \"i\"\n",
+    "\n# c\n",
+    "lambda: 1",
+];
+
+/// One generated file: balanced code with strings and comments full of markers, sometimes
+/// broken (a stray bracket, an unclosed string or comment).
+fn generate(rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut depth: Vec<u8> = Vec::new();
+    // Half the files are plain code (names, operators, line ends) around the literals, which
+    // the lexers must answer for; the other half mix in every hostile token.
+    let plain = rng.below(2) == 0;
+    let content = |rng: &mut Rng| -> String {
+        (0..rng.below(6))
+            .map(|_| *rng.pick(CONTENT))
+            .filter(|c| !plain || *c != "\0")
+            .collect()
+    };
+    let code = |rng: &mut Rng| -> &'static str {
+        if plain {
+            CODE[rng.below(21)]
+        } else {
+            CODE[rng.below(CODE.len())]
+        }
+    };
+    for _ in 0..rng.below(60) {
+        match rng.below(14) {
+            0 => out.extend(format!("// {}\n", content(rng).replace(['\n', '\r'], " ")).bytes()),
+            1 => out.extend(format!("/* {} */", content(rng)).bytes()),
+            2 => out.extend(
+                format!("\"{}\"", content(rng).replace(['"', '\n', '\r', '\\'], "")).bytes(),
+            ),
+            3 => out.extend(
+                format!("'{}'", content(rng).replace(['\'', '\n', '\r', '\\'], "")).bytes(),
+            ),
+            4 => out.extend(format!("r#\"{}\"#", content(rng).replace("\"#", "")).bytes()),
+            5 => out.extend(format!("`{}`", content(rng).replace('`', "")).bytes()),
+            6 => out.extend(format!("\"\"\"{}\"\"\"", content(rng).replace("\"\"\"", "")).bytes()),
+            7 => {
+                let open = *rng.pick(b"([{");
+                out.push(open);
+                depth.push(open);
+            }
+            8 => {
+                if let Some(open) = depth.pop() {
+                    out.push(match open {
+                        b'(' => b')',
+                        b'[' => b']',
+                        _ => b'}',
+                    });
+                }
+            }
+            9 => out.extend(format!("/* a /* {} */ b */", content(rng)).bytes()),
+            10 if !plain && rng.below(20) == 0 => out.extend(
+                rng.pick(&["\"", "/*", "'", "`", "}", ")", "\u{FFFD}"])
+                    .bytes(),
+            ),
+            11 if !plain && rng.below(30) == 0 => {
+                let bad: [&[u8]; 3] = [b"\xff\xfe", b"\xc3", b"\xed\xa0\x80"];
+                let b: &[u8] = bad[rng.below(bad.len())];
+                out.extend_from_slice(b);
+            }
+            _ => out.extend(code(rng).bytes()),
+        }
+        if rng.below(4) == 0 {
+            out.push(b' ');
+        }
+    }
+    while let Some(open) = depth.pop() {
+        out.push(match open {
+            b'(' => b')',
+            b'[' => b']',
+            _ => b'}',
+        });
+    }
+    if rng.below(10) == 0 {
+        out.splice(0..0, *b"\xEF\xBB\xBF");
+    }
+    out
+}
+
+/// The generated adversarial corpus, in every covered language.
+#[test]
+fn the_exact_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
+    let cases: usize = std::env::var("EXACT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let mut tally = BTreeMap::new();
+    for lang in LANGUAGES.iter().filter(|l| exact::covers(l.name)) {
+        let mut rng = Rng(0x2020_0002 ^ lang.name.len() as u64);
+        for case in 0..cases {
+            let bytes = generate(&mut rng);
+            compare(
+                lang,
+                &format!(
+                    "{} case {case}: {:?}",
+                    lang.name,
+                    String::from_utf8_lossy(&bytes)
+                ),
+                &bytes,
+                &mut tally,
+            );
+        }
+    }
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    // Refusing everything would pass the comparison: the lexer must answer for some of it.
+    for (lang, t) in &tally {
+        assert!(t.exact * 40 > t.files, "{lang}: {t:?}");
+    }
+}
+
+/// Every file of the trees in `THREATMARK_EXACT_TREE` (for /work/real and /work/bench-real):
+/// `THREATMARK_EXACT_TREE=/a:/b cargo test --release --test exact_lexer -- --ignored --nocapture`
+#[test]
+#[ignore = "reads the trees named by THREATMARK_EXACT_TREE"]
+fn the_exact_lexer_agrees_with_tree_sitter_on_the_trees_named() {
+    let roots: Vec<PathBuf> = std::env::var("THREATMARK_EXACT_TREE")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    let tally = compare_tree(&roots);
+    println!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+}
