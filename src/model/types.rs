@@ -121,11 +121,7 @@ impl Stride {
 
     /// Accepts a letter or the category in words, in any case, with spaces, `-` or `_`.
     pub fn parse(word: &str) -> Option<Stride> {
-        let w: String = word
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let w = fold_category_word(word);
         Some(match w.as_str() {
             "s" | "spoofing" | "spoof" => Stride::Spoofing,
             "t" | "tampering" | "tamper" => Stride::Tampering,
@@ -199,11 +195,7 @@ impl Linddun {
     /// A letter (`Dd`) or the category in words (`data-disclosure`), in any case, with spaces,
     /// `-` or `_`. `D` and `N` alone are ambiguous and rejected.
     pub fn parse(word: &str) -> Option<Linddun> {
-        let w: String = word
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let w = fold_category_word(word);
         Some(match w.as_str() {
             "l" | "linking" | "linkability" => Linddun::Linking,
             "i" | "identifying" | "identifiability" => Linddun::Identifying,
@@ -721,6 +713,15 @@ fn find<'a, T>(items: &'a [T], id: &str, key: impl Fn(&T) -> &String) -> Option<
         .binary_search_by(|item| key(item).as_str().cmp(id))
         .ok()
         .map(|i| &items[i])
+}
+
+/// A category written as a letter or in words, lowercased with spaces, `-` and `_` dropped, so
+/// `Information Disclosure`, `information-disclosure` and `informationdisclosure` read alike.
+fn fold_category_word(word: &str) -> String {
+    word.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

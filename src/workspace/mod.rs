@@ -169,30 +169,14 @@ impl Workspace {
             }
         };
         let walk_problems = walk(root, &config, &opts, threads, &visit)?;
-        let mut ws = Workspace {
-            root: root.to_path_buf(),
-            explicit: explicit.map(Path::to_path_buf),
-            threads,
-            project: crate::scan::project_for(root, &config),
-            opts,
-            key,
-            outcomes: BTreeMap::new(),
-            files: files
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .into_iter()
-                .collect(),
-            walk_problems,
-            read_problems: BTreeMap::new(),
-            overlays: BTreeMap::new(),
-            imports: false,
-            generation: 0,
-            broken: None,
-            result: empty_result(),
-            shown: Vec::new(),
-            by_file: BTreeMap::new(),
-            config,
-        };
+        let mut ws = Workspace::empty(root, explicit, threads, config, key);
+        ws.opts = opts;
+        ws.files = files
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .into_iter()
+            .collect();
+        ws.walk_problems = walk_problems;
         for o in outcomes.into_inner().unwrap_or_else(|e| e.into_inner()) {
             ws.outcomes.insert(o.path.clone(), o);
         }
@@ -208,6 +192,36 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// A workspace with no files yet, configured by `config` (`key`: its scan-cache key).
+    fn empty(
+        root: &Path,
+        explicit: Option<&Path>,
+        threads: usize,
+        config: Config,
+        key: u64,
+    ) -> Self {
+        Workspace {
+            root: root.to_path_buf(),
+            explicit: explicit.map(Path::to_path_buf),
+            threads,
+            project: crate::scan::project_for(root, &config),
+            opts: FileOptions::from_config(&config),
+            key,
+            outcomes: BTreeMap::new(),
+            files: BTreeMap::new(),
+            walk_problems: Vec::new(),
+            read_problems: BTreeMap::new(),
+            overlays: BTreeMap::new(),
+            imports: false,
+            generation: 0,
+            broken: None,
+            result: empty_result(),
+            shown: Vec::new(),
+            by_file: BTreeMap::new(),
+            config,
+        }
+    }
+
     /// [`Workspace::open_with`] for a server that must keep running: a configuration that does
     /// not load gives an empty workspace whose one diagnostic is TM050 at the configuration
     /// file (see [`Workspace::broken`]); a refresh tries again.
@@ -221,27 +235,7 @@ impl Workspace {
             Err(e) => {
                 let threads = threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-                let config = Config::default();
-                let mut ws = Workspace {
-                    root: root.to_path_buf(),
-                    explicit: explicit.map(Path::to_path_buf),
-                    threads,
-                    project: crate::scan::project_for(root, &config),
-                    opts: FileOptions::from_config(&config),
-                    key: 0,
-                    config,
-                    outcomes: BTreeMap::new(),
-                    files: BTreeMap::new(),
-                    walk_problems: Vec::new(),
-                    read_problems: BTreeMap::new(),
-                    overlays: BTreeMap::new(),
-                    imports: false,
-                    generation: 0,
-                    broken: None,
-                    result: empty_result(),
-                    shown: Vec::new(),
-                    by_file: BTreeMap::new(),
-                };
+                let mut ws = Workspace::empty(root, explicit, threads, Config::default(), 0);
                 ws.break_with(e.to_string());
                 ws
             }
