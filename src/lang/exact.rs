@@ -144,24 +144,11 @@ struct Lexer<'t> {
     prev: Prev,
 }
 
-/// Keywords after which a `/` starts a regular expression in JavaScript.
-const JS_KEYWORDS: &[&[u8]] = &[
-    b"return",
-    b"typeof",
-    b"instanceof",
-    b"in",
-    b"of",
-    b"new",
-    b"delete",
-    b"void",
-    b"throw",
-    b"case",
-    b"do",
-    b"else",
-    b"yield",
-    b"await",
-    b"extends",
-];
+/// Keywords after which a `/` starts a regular expression in JavaScript: the lexical scanner's,
+/// and `extends` (`class A extends /x/.constructor`).
+fn js_regex_keyword(word: &[u8]) -> bool {
+    super::lexical::REGEX_KEYWORDS.contains(&word) || word == b"extends"
+}
 
 fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
@@ -316,7 +303,7 @@ impl Lexer<'_> {
             self.i += 1;
         }
         let word = &self.b[start..self.i];
-        self.prev = if JS_KEYWORDS.contains(&word) {
+        self.prev = if js_regex_keyword(word) {
             Prev::Other
         } else {
             Prev::Operand

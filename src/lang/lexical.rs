@@ -248,24 +248,27 @@ fn operand_expected(bytes: &[u8], at: usize) -> bool {
         .iter()
         .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$')))
         .map_or(0, |p| p + 1);
-    const KEYWORDS: &[&[u8]] = &[
-        b"return",
-        b"typeof",
-        b"instanceof",
-        b"in",
-        b"of",
-        b"new",
-        b"delete",
-        b"void",
-        b"throw",
-        b"case",
-        b"do",
-        b"else",
-        b"yield",
-        b"await",
-    ];
-    KEYWORDS.contains(&&before[start..=end])
+    REGEX_KEYWORDS.contains(&&before[start..=end])
 }
+
+/// JavaScript keywords after which a `/` starts a regular expression literal (the exact lexer
+/// adds `extends`, where it refuses a regular expression rather than guess).
+pub(crate) const REGEX_KEYWORDS: &[&[u8]] = &[
+    b"return",
+    b"typeof",
+    b"instanceof",
+    b"in",
+    b"of",
+    b"new",
+    b"delete",
+    b"void",
+    b"throw",
+    b"case",
+    b"do",
+    b"else",
+    b"yield",
+    b"await",
+];
 
 /// The end of the regular expression literal that starts at `at` (after its closing `/`; its
 /// flags are ordinary letters). A `/` inside a class `[...]` or after `\` does not close it;
