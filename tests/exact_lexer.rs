@@ -17,6 +17,9 @@ use threatmark::comments::{self, Method, Options};
 use threatmark::lang::{LANGUAGES, Language, exact};
 use threatmark::text::LineIndex;
 
+mod support;
+use support::Rng;
+
 /// Counts per language: files compared, files the lexer answered, mismatches.
 #[derive(Default, Debug)]
 struct Tally {
@@ -159,27 +162,6 @@ fn the_exact_lexer_agrees_with_tree_sitter_on_every_repository_file() {
     // The lexer must answer for most of the repository's own Rust, or it buys nothing.
     let rust = &tally["rust"];
     assert!(rust.exact * 2 > rust.files, "{}", report(&tally));
-}
-
-/// splitmix64, so a failing case can be replayed from its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 /// What goes inside strings and comments: every comment and string marker of every covered

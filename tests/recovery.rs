@@ -26,6 +26,7 @@ use threatmark::scan::{self, FileOptions};
 use threatmark::text::LineIndex;
 
 mod support;
+use support::Rng;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/recovery");
 
@@ -96,27 +97,6 @@ fn clean_samples_parse_and_hold_six_annotations() {
             lines.iter().all(|l| !l.contains("Fake")),
             "{name}: {lines:?}"
         );
-    }
-}
-
-/// splitmix64: a small seeded generator, so a failure names a case that can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
     }
 }
 
