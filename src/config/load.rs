@@ -81,7 +81,9 @@ impl Config {
                             message,
                         }
                     })?;
+                    crate::timings::mark("threatspec.yaml parsed");
                     let mut derived = crate::import::threatspec::derive_config(&ts, root);
+                    crate::timings::mark("threatspec paths resolved");
                     // Without its own witness, what the file set is never reused: so for an
                     // absolute path entry too, which resolves through links nothing witnesses.
                     if let Some(own) = own.filter(|_| !ts.has_absolute_paths()) {
@@ -91,7 +93,6 @@ impl Config {
                     (derived, false)
                 }
             };
-            let config = derived.config();
             let parsed = CachedThreatspec {
                 yaml: text,
                 // An unsaved record is never reused: it is derived again.
@@ -102,7 +103,7 @@ impl Config {
                     .filter_map(|(_, seen)| seen.map(|w| (w.mtime, w.ctime)))
                     .collect(),
             };
-            return Ok((config, Some((parsed, reused))));
+            return Ok((derived.into_config(), Some((parsed, reused))));
         }
         Config::parse(&text, &path).map(|c| (c, None))
     }

@@ -17,6 +17,7 @@
 //! @mitigates #scanner against #silent_loss with #diagnose_bad_input
 //! @connects #scanner to #extractor with file text
 
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use crate::config::Config;
@@ -48,11 +49,75 @@ pub enum ScanError {
     #[error(transparent)]
     Cache(#[from] Damaged),
 }
-/// A fingerprint of everything in a configuration (and the build identity).
+/// A fingerprint of everything in a configuration (and the build identity). Every field is
+/// formatted but `include`, whose paths (thousands, in a Threatspec project that names every
+/// file) are hashed as they are; the pattern names every field, so a new one cannot be missed.
 pub fn config_key(config: &Config) -> u64 {
-    crate::text::fnv1a(format!("{} {config:?}", crate::BUILD_ID).as_bytes())
+    let Config {
+        project,
+        scan,
+        languages,
+        risk,
+        check,
+        report,
+        model,
+        diagnostics,
+        library,
+        suggest,
+    } = config;
+    let crate::config::ScanConfig {
+        include,
+        exclude,
+        output,
+        max_file_size,
+        parse_timeout_ms,
+        follow_symlinks,
+        hidden,
+        keep,
+    } = scan;
+    let paths = foldhash::quality::FixedState::with_seed(0x7468_7265_6174_6d6b).hash_one(include);
+    let text = format!(
+        "{} {project:?} {paths:016x} {exclude:?} {output:?} {max_file_size} {parse_timeout_ms} {follow_symlinks} {hidden} {keep:?} {languages:?} {risk:?} {check:?} {report:?} {model:?} {diagnostics:?} {library:?} {suggest:?}",
+        crate::BUILD_ID
+    );
+    crate::text::fnv1a(text.as_bytes())
 }
 /// A poisoned lock only means another worker panicked; the data is still usable.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key tells configurations apart by their `include` paths (hashed, not formatted) as
+    /// by every other field.
+    #[test]
+    fn the_configuration_key_covers_the_include_paths() {
+        let mut a = Config::default();
+        a.scan.include = (0..4000).map(|i| format!("src/f{i}.py")).collect();
+        let b = a.clone();
+        assert_eq!(config_key(&a), config_key(&b));
+        let mut changed = a.clone();
+        changed.scan.include[3999] = "src/f3999.pyi".into();
+        assert_ne!(config_key(&a), config_key(&changed));
+        let mut moved = a.clone();
+        moved.scan.include.swap(0, 1);
+        assert_ne!(config_key(&a), config_key(&moved));
+        let mut joined = Config::default();
+        joined.scan.include = vec!["a".into(), "b".into()];
+        let mut split = Config::default();
+        split.scan.include = vec!["ab".into()];
+        assert_ne!(config_key(&joined), config_key(&split));
+        let mut excluded = a.clone();
+        excluded.scan.exclude = vec!["src/f1.py".into()];
+        assert_ne!(config_key(&a), config_key(&excluded));
+        let mut mapped = a.clone();
+        mapped
+            .languages
+            .extensions
+            .insert("tpl".into(), "python".into());
+        assert_ne!(config_key(&a), config_key(&mapped));
+    }
 }

@@ -52,7 +52,8 @@ pub(crate) struct PathGlobs {
     excludes: Override,
     /// `keep` globs: included whatever the excludes say.
     keep: Override,
-    literal: HashSet<String>,
+    /// With a fast hash: looked up for every entry of the walk, and its folders.
+    literal: HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl PathGlobs {
@@ -108,15 +109,18 @@ impl PathGlobs {
 /// empty, `.` or `..` segment.
 fn is_plain_path(glob: &str) -> bool {
     glob.contains('/')
-        && !glob.contains(['*', '?', '[', ']', '{', '}', '\\', '!'])
+        && !glob
+            .bytes()
+            .any(|b| matches!(b, b'*' | b'?' | b'[' | b']' | b'{' | b'}' | b'\\' | b'!'))
         && glob
-            .split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .all(|seg| !matches!(seg, b"" | b"." | b".."))
 }
 
 pub(crate) fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkError> {
     let mut includes = OverrideBuilder::new(root);
-    let mut literal = HashSet::new();
+    let mut literal = HashSet::default();
     for glob in &config.include {
         if is_plain_path(glob) {
             literal.insert(glob.clone());

@@ -177,28 +177,44 @@ mod plain {
         text: &'a str,
     }
 
+    /// The bytes that make a document fall outside the subset: one table lookup a byte, as a
+    /// `threatspec.yaml` that lists every file is a few hundred kilobytes.
+    static OUTSIDE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            table[b] = b != b'\n' as usize;
+            b += 1;
+        }
+        // DEL is not printable in YAML either: the parser refuses it.
+        table[0x7f] = true;
+        let special = b"\t\r{[&*!|>%\"\\`@";
+        let mut i = 0;
+        while i < special.len() {
+            table[special[i] as usize] = true;
+            i += 1;
+        }
+        table
+    };
+
     pub(super) fn parse(text: &str) -> Option<ThreatspecConfig> {
         // Characters that start YAML syntax beyond the subset anywhere on a line (flow
-        // collections, anchors, aliases, tags, block scalars, directives, escapes, tabs).
-        if text.bytes().any(|b| {
-            matches!(
-                b,
-                b'\t'
-                    | b'\r'
-                    | b'{'
-                    | b'['
-                    | b'&'
-                    | b'*'
-                    | b'!'
-                    | b'|'
-                    | b'>'
-                    | b'%'
-                    | b'"'
-                    | b'\\'
-                    | b'`'
-                    | b'@'
-            ) || (b < 0x20 && b != b'\n')
-        }) || text.contains(['\u{feff}', '\u{85}', '\u{2028}', '\u{2029}'])
+        // collections, anchors, aliases, tags, block scalars, directives, escapes, tabs), and
+        // line breaks, marks and characters YAML does not print (only in non-ASCII text).
+        if text.bytes().any(|b| OUTSIDE[usize::from(b)])
+            || (!text.is_ascii()
+                && text.chars().any(|c| {
+                    matches!(
+                        c,
+                        '\u{80}'
+                            ..='\u{9f}'
+                                | '\u{feff}'
+                                | '\u{2028}'
+                                | '\u{2029}'
+                                | '\u{fffe}'
+                                | '\u{ffff}'
+                    )
+                }))
         {
             return None;
         }
@@ -330,23 +346,22 @@ mod plain {
     /// letters, digits and `_./-` (and inner spaces) that YAML reads as a string.
     fn scalar(text: &str) -> Option<String> {
         if let Some(rest) = text.strip_prefix('\'') {
-            let mut out = String::new();
-            let mut chars = rest.char_indices();
-            while let Some((at, c)) = chars.next() {
-                if c != '\'' {
-                    out.push(c);
-                } else if rest[at + 1..].starts_with('\'') {
+            // Copied a run at a time, between quotes (`''` is one quote).
+            let mut out = String::with_capacity(rest.len());
+            let mut from = 0;
+            loop {
+                let at = from + memchr::memchr(b'\'', &rest.as_bytes()[from..])?;
+                out.push_str(&rest[from..at]);
+                let after = &rest[at + 1..];
+                if after.starts_with('\'') {
                     out.push('\'');
-                    chars.next();
-                } else {
-                    let after = &rest[at + 1..];
-                    let comment = after.trim_start_matches(' ');
-                    return (after.is_empty()
-                        || (after.starts_with(' ') && comment.starts_with('#')))
-                    .then_some(out);
+                    from = at + 2;
+                    continue;
                 }
+                let comment = after.trim_start_matches(' ');
+                return (after.is_empty() || (after.starts_with(' ') && comment.starts_with('#')))
+                    .then_some(out);
             }
-            return None;
         }
         let plain = text
             .split(" #")
@@ -407,14 +422,14 @@ pub fn language_for_mime(mime: &str) -> Option<&'static str> {
 /// `root` with `/` separators: `""` for the root itself, `None` when it leaves the root.
 pub fn relative_to_root(entry: &str, root: &Path) -> Option<String> {
     let entry = entry.trim();
-    // Most entries are already plain relative paths (`src/app.py`): nothing to normalize.
+    // Most entries are already plain relative paths (`src/app.py`): nothing to normalize. (No
+    // empty, `.` or `..` part also rules out a leading or trailing `/`.)
     if !entry.is_empty()
-        && !entry.starts_with('/')
-        && !entry.ends_with('/')
-        && !entry.contains('\\')
+        && memchr::memchr(b'\\', entry.as_bytes()).is_none()
         && entry
-            .split('/')
-            .all(|part| !matches!(part, "" | "." | ".."))
+            .as_bytes()
+            .split(|&b| b == b'/')
+            .all(|part| !matches!(part, b"" | b"." | b".."))
     {
         return Some(entry.to_string());
     }
@@ -549,12 +564,17 @@ impl Witness {
 impl Derived {
     /// The configuration: the defaults with what `threatspec.yaml` set.
     pub fn config(&self) -> Config {
+        self.clone().into_config()
+    }
+
+    /// [`Derived::config`], without copying the (possibly thousands of) paths.
+    pub fn into_config(self) -> Config {
         let mut config = Config::default();
-        config.project.name = self.name.clone();
-        config.project.description = self.description.clone();
-        config.scan.include = self.include.clone();
-        config.scan.exclude = self.exclude.clone();
-        config.languages.extensions = self.extensions.clone();
+        config.project.name = self.name;
+        config.project.description = self.description;
+        config.scan.include = self.include;
+        config.scan.exclude = self.exclude;
+        config.languages.extensions = self.extensions;
         // Threatspec creates whatever a bare `#id` names, near-typos included.
         config.model.strict_ids = false;
         config
@@ -573,29 +593,28 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
     let name = Some(ts.project.name.trim().to_string()).filter(|n| !n.is_empty());
     let description = ts.project.description.trim().to_string();
     let mut everything = ts.paths.is_empty();
-    let mut include = BTreeSet::new();
+    // Each entry's path once (a file that lists every file has thousands): the includes and
+    // the `mime` paths refer to it by index; sorted and deduplicated at the end, as a set.
+    let mut rels: Vec<String> = Vec::with_capacity(ts.paths.len());
     let mut exclude = BTreeSet::new();
-    let mut mimes = Vec::new();
+    let mut mimes: Vec<(usize, &'static str)> = Vec::new();
     for entry in &ts.paths {
         let Some(rel) = relative_to_root(entry.path(), root) else {
             continue;
         };
-        if rel.is_empty() {
-            everything = true;
-        } else {
-            include.insert(rel.clone());
-        }
+        everything |= rel.is_empty();
         for i in entry.ignore() {
             exclude.extend(ignore_glob(&rel, i));
         }
         if let Some(lang) = entry.mime().and_then(language_for_mime) {
-            mimes.push((rel, lang));
+            mimes.push((rels.len(), lang));
         }
+        rels.push(rel);
     }
-    let rels: Vec<&str> = mimes.iter().map(|(r, _)| r.as_str()).collect();
+    let mime_rels: Vec<&str> = mimes.iter().map(|&(i, _)| rels[i].as_str()).collect();
     let mut witnesses = Vec::new();
     let mut extensions = BTreeMap::new();
-    for (exts, (_, lang)) in unknown_extensions(root, &rels, &mut witnesses)
+    for (exts, (_, lang)) in unknown_extensions(root, &mime_rels, &mut witnesses)
         .into_iter()
         .zip(&mimes)
     {
@@ -605,19 +624,29 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
     }
     witnesses.sort();
     witnesses.dedup();
+    let include = if everything {
+        Vec::new()
+    } else {
+        rels.retain(|r| !r.is_empty());
+        // A stable sort: a generated file lists each folder's files in order, and runs of
+        // sorted entries are merged rather than sorted again.
+        rels.sort();
+        rels.dedup();
+        rels
+    };
     Derived {
         name,
         description,
-        include: if everything {
-            Vec::new()
-        } else {
-            include.into_iter().collect()
-        },
+        include,
         exclude: exclude.into_iter().collect(),
         extensions,
         witnesses,
     }
 }
+
+/// A fast hash for the maps of one resolution (file names of one project, not chosen to
+/// collide with anything that matters: a collision costs time, never a wrong answer).
+type Fast = foldhash::fast::RandomState;
 
 /// For each path (relative to `root`, `/`-separated), the extensions (lower case) of the files
 /// under it (or of the path itself) that no language of ours claims. Hidden entries and symbolic
@@ -631,9 +660,9 @@ fn unknown_extensions(
     rels: &[&str],
     witnesses: &mut Vec<(String, Option<Witness>)>,
 ) -> Vec<BTreeSet<String>> {
-    type Types = std::collections::HashMap<std::ffi::OsString, std::fs::FileType>;
+    use std::collections::{HashMap, HashSet};
     // The names wanted from each parent folder.
-    let mut wanted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut wanted: HashMap<&str, HashSet<&str, Fast>, Fast> = HashMap::default();
     for rel in rels {
         if let Some((parent, name)) = rel.rsplit_once('/').or(Some(("", rel)))
             && !name.is_empty()
@@ -641,10 +670,11 @@ fn unknown_extensions(
             wanted.entry(parent).or_default().insert(name);
         }
     }
-    let wanted: Vec<(&str, BTreeSet<&str>)> = wanted.into_iter().collect();
+    let wanted: Vec<(&str, HashSet<&str, Fast>)> = wanted.into_iter().collect();
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = wanted.len().div_ceil(threads).max(1);
-    let listed: Vec<(&str, Option<Witness>, Option<Types>)> = std::thread::scope(|s| {
+    type Listed<'a> = (&'a str, Option<Witness>, Option<Types<'a>>);
+    let listed: Vec<Listed<'_>> = std::thread::scope(|s| {
         let parts: Vec<_> = wanted
             .chunks(chunk)
             .map(|part| {
@@ -665,7 +695,7 @@ fn unknown_extensions(
             .flat_map(|p| p.join().unwrap_or_default())
             .collect()
     });
-    let mut listings: std::collections::HashMap<&str, Types> = Default::default();
+    let mut listings: HashMap<&str, Types<'_>, Fast> = HashMap::default();
     for (dir, seen, types) in listed {
         witnesses.push((dir.to_string(), seen));
         if let Some(types) = types {
@@ -676,9 +706,7 @@ fn unknown_extensions(
         .map(|rel| {
             let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
             // Not in a listing (the root, a folder that cannot be read): ask directly.
-            let listed = listings
-                .get(parent)
-                .and_then(|l| l.get(std::ffi::OsStr::new(name)).copied());
+            let listed = listings.get(parent).and_then(|l| l.get(name).copied());
             let kind = listed.or_else(|| {
                 witnesses.push((rel.to_string(), Witness::of(&root.join(rel))));
                 std::fs::symlink_metadata(root.join(rel))
@@ -694,19 +722,22 @@ fn unknown_extensions(
         .collect()
 }
 
+/// The types of some entries of one folder, by name.
+type Types<'a> = std::collections::HashMap<&'a str, std::fs::FileType, Fast>;
+
 /// The types of the entries `names` of a folder (from the listing itself where the file
 /// system gives them, as `d_type`).
-fn list_types(
+fn list_types<'a>(
     dir: &Path,
-    names: &BTreeSet<&str>,
-) -> Option<std::collections::HashMap<std::ffi::OsString, std::fs::FileType>> {
+    names: &std::collections::HashSet<&'a str, Fast>,
+) -> Option<Types<'a>> {
     let entries = std::fs::read_dir(dir).ok()?;
     Some(
         entries
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name();
-                names.contains(name.to_str()?).then_some(())?;
+                let name = *names.get(name.to_str()?)?;
                 Some((name, e.file_type().ok()?))
             })
             .collect(),
@@ -971,6 +1002,150 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Every byte in a few places of a document: whatever the line reader accepts, it reads
+    /// as the YAML parser does (the byte table and the quoted-scalar copy are fast paths of it).
+    #[test]
+    fn the_line_reader_agrees_on_every_byte() {
+        let templates = [
+            "project:\n  name: 'a{}b'\npaths:\n  - path: 'x{}.py'\n    mime: 'text/x-python'\n",
+            "project:\n  name: a{}b\npaths:\n  - src{}/a\n",
+            "paths:\n  - path: 'it''s{}'  # c{}\n",
+            "paths:\n{}  - 'a'\n  -{} 'b'\n",
+            "project:\n  name: ''''{}''\n  description: '{}'\n",
+        ];
+        let mut read = 0;
+        let others = [
+            '\u{80}',
+            '\u{85}',
+            '\u{9f}',
+            '\u{a0}',
+            '\u{e9}',
+            '\u{feff}',
+            '\u{2028}',
+            '\u{3000}',
+            '\u{fffe}',
+            '\u{1f600}',
+        ];
+        for template in templates {
+            for c in (0u8..0x80).map(char::from).chain(others) {
+                let text = template.replace("{}", &c.to_string());
+                if let Some(fast) = plain::parse(&text) {
+                    read += 1;
+                    let yaml = serde_saphyr::from_str::<ThreatspecConfig>(&text).ok();
+                    assert_eq!(Some(fast), yaml, "{text:?}");
+                }
+            }
+        }
+        assert!(read > 150, "the line reader read {read} documents");
+        for (text, want) in [
+            ("paths:\n  - 'it''s'\n", Some("it's")),
+            ("paths:\n  - ''''\n", Some("'")),
+            ("paths:\n  - 'a''''b' # c\n", Some("a''b")),
+            ("paths:\n  - 'a'#c\n", None),
+            ("paths:\n  - 'a''\n", None),
+            ("paths:\n  - 'a' b\n", None),
+        ] {
+            let got = plain::parse(text).map(|c| c.paths[0].path().to_string());
+            assert_eq!(got.as_deref(), want, "{text:?}");
+        }
+    }
+
+    /// What a `threatspec.yaml` sets, against a plain reading of the rules (a set of paths, a
+    /// `stat` per `mime` path), on a project with globbed and plain paths, repeats, paths
+    /// inside other paths, `ignore`s, missing paths, links, folders named like files and
+    /// unknown extensions.
+    #[cfg(unix)]
+    #[test]
+    fn derived_settings_match_a_plain_reading() {
+        let dir = tempfile::tempdir().expect("dir");
+        let root = dir.path();
+        let write = |rel: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, "# @threat X (#x)\n").expect("write");
+        };
+        for rel in [
+            "src/a.py",
+            "src/b.tpl",
+            "src/c.PHTML",
+            "lib/x.rs",
+            "lib/deep/y.vue2",
+            "lib/.hidden/z.hid",
+            "named.py/inner.jinja",
+            "other/q.go",
+            "CMakeLists.txt",
+        ] {
+            write(rel);
+        }
+        std::os::unix::fs::symlink(root.join("src/b.tpl"), root.join("src/link.tpl"))
+            .expect("link");
+        std::os::unix::fs::symlink(root.join("lib"), root.join("linked")).expect("link");
+        let yaml = "project:\n  name: p\npaths:\n  - 'src/a.py'\n  - path: 'src/b.tpl'\n    mime: 'text/x-python'\n  - path: 'src/c.PHTML'\n    mime: 'text/x-c'\n  - path: 'src/a.py'\n    mime: 'text/x-go'\n  - path: 'lib'\n    mime: 'text/x-ruby'\n    ignore: 'deep'\n  - path: 'lib/x.rs'\n    mime: 'text/x-java'\n  - path: 'named.py'\n    mime: 'text/x-shellscript'\n  - path: 'missing/m.zz'\n    mime: 'text/x-c'\n  - path: 'src/link.tpl'\n    mime: 'text/x-c'\n  - path: 'linked'\n    mime: 'text/x-c'\n  - 'src/*.py'\n  - './other/'\n  - 'a/../src/a.py'\n  - '../outside'\n  - path: 'CMakeLists.txt'\n    mime: 'text/x-c'\n  - path: 'src/c.PHTML'\n    mime: 'text/x-java'\n";
+        let ts = parse_config(yaml).expect("parses");
+        let derived = derive_config(&ts, root);
+
+        // The plain reading.
+        let mut include = BTreeSet::new();
+        let mut exclude = BTreeSet::new();
+        let mut extensions: BTreeMap<String, String> = BTreeMap::new();
+        for entry in &ts.paths {
+            let Some(rel) = relative_to_root(entry.path(), root) else {
+                continue;
+            };
+            for i in entry.ignore() {
+                exclude.extend(ignore_glob(&rel, i));
+            }
+            include.insert(rel.clone());
+            let Some(lang) = entry.mime().and_then(language_for_mime) else {
+                continue;
+            };
+            let Ok(meta) = std::fs::symlink_metadata(root.join(&rel)) else {
+                continue;
+            };
+            let found = if meta.is_dir() {
+                unknown_extensions_under(root, &rel, &mut Vec::new())
+            } else if meta.is_file() {
+                let name = rel.rsplit('/').next().unwrap_or(&rel);
+                unknown_extension(name).into_iter().collect()
+            } else {
+                BTreeSet::new()
+            };
+            for ext in found {
+                extensions.entry(ext).or_insert_with(|| lang.to_string());
+            }
+        }
+        let include: Vec<String> = include.into_iter().collect();
+        let exclude: Vec<String> = exclude.into_iter().collect();
+        assert_eq!(derived.include, include);
+        assert_eq!(derived.exclude, exclude);
+        assert_eq!(derived.extensions, extensions);
+        assert_eq!(
+            extensions.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["jinja", "tpl", "vue2"],
+            "unknown extensions of files, of folders, and of folders named like files"
+        );
+        // The fast path of each entry's normalisation gives what the component-wise one does.
+        for entry in [
+            "src/a.py", "./src", "src/", "a//b", "a/./b", "a/../b", ".", "x/..", "..a/b", "a\\b",
+            "/abs", "a/.../b",
+        ] {
+            let slow = {
+                let mut parts: Vec<&str> = Vec::new();
+                let mut ok = !Path::new(entry).is_absolute();
+                for part in Path::new(entry).components() {
+                    match part {
+                        PathPart::CurDir => {}
+                        PathPart::Normal(s) => parts.push(s.to_str().expect("utf-8")),
+                        PathPart::ParentDir => ok &= parts.pop().is_some(),
+                        _ => ok = false,
+                    }
+                }
+                ok.then(|| parts.join("/"))
+            };
+            assert_eq!(relative_to_root(entry, root), slow, "{entry}");
         }
     }
 
