@@ -547,6 +547,11 @@ const SHELL: &[&str] = &[
     "$\"#\"",
     "$[1]",
     "${",
+    "[[ $x == #* ]]",
+    "[ $x = #a ]",
+    "[ $# -eq 0 ]",
+    "(( x=#1 ))",
+    "echo !#",
 ];
 
 /// How many of a language's code tokens are ordinary code.

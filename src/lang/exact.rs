@@ -883,6 +883,7 @@ mod tests {
             "cat <<EOF\n# not\nEOF\n",
             "cat <<EOF\nEOFX\nEOF\n",
             "[[ $x =~ ^#a ]]",
+            "[[ $x == #* ]]",
         ] {
             assert_eq!(spans("bash", refused), None, "{refused}");
         }
