@@ -196,7 +196,7 @@ impl<'t> Ruby<'t> {
                 }
                 b'@' => {
                     let at = if self.at(1) == b'@' { 2 } else { 1 };
-                    if !(is_ident(self.at(at)) && !self.at(at).is_ascii_digit()) {
+                    if !is_ident(self.at(at)) || self.at(at).is_ascii_digit() {
                         return None;
                     }
                     self.i += at;
@@ -267,7 +267,7 @@ impl<'t> Ruby<'t> {
                     }
                 }
                 c if is_ident(c) => self.word(line_start)?,
-                c if c < 0x20 || c >= 0x7f => return None,
+                c if !(0x20..0x7f).contains(&c) => return None,
                 _ => {
                     self.i += 1;
                     self.operand = false;
