@@ -184,8 +184,9 @@ impl<'t> Shell<'t> {
                         self.heredoc_opener()?;
                     }
                 }
-                b'[' if self.word_start => {
-                    // A test (`[ … ]`, `[[ … ]]`), whose words may be patterns.
+                b'[' => {
+                    // A test (`[ … ]`, `[[ … ]]`, also right after a word: tree-sitter-bash
+                    // reads `$#[[ … ]]` as one), whose words may be patterns; or a subscript.
                     self.in_test = true;
                     self.special(1);
                 }
@@ -193,7 +194,7 @@ impl<'t> Shell<'t> {
                     self.in_test = false;
                     self.special(1);
                 }
-                b'{' | b'}' | b'[' | b'&' | b'|' | b'<' | b'>' => self.special(1),
+                b'{' | b'}' | b'&' | b'|' | b'<' | b'>' => self.special(1),
                 c if is_word(c) => {
                     let start = self.i;
                     while self.i < self.b.len() && is_word(self.b[self.i]) {
