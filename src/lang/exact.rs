@@ -36,7 +36,8 @@
 //!   a line's start or not followed by a space, an `=end` that is not a bare line (the grammar
 //!   ends the comment at any `=end`), `__END__`, a line continuation before `#` or `=`.
 //! - Shell ([`shell`], tree-sitter-bash, which also reads zsh and ksh files): `#` right after
-//!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`), a comment inside `(…)`,
+//!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`, `!#`), any `#` after a `[`
+//!   on its line (until `]` or `;`: tests, whose words may be patterns), a comment inside `(…)`,
 //!   `$(…)` or `$((…))`, a string that spans lines, `$(` or backticks inside `"…"`, `${…}`
 //!   holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`, an
 //!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
