@@ -393,6 +393,268 @@ fn the_exact_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
     }
 }
 
+/// Ruby's code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const RUBY: &[&str] = &[
+    "x",
+    "foo?",
+    " ",
+    "\n",
+    "def f(a)\n",
+    "end\n",
+    "@a",
+    "$g",
+    ":sym",
+    " ? 1 : 2",
+    ".",
+    "=",
+    ", ",
+    "a / b",
+    "[1, 2]",
+    "{ a: 1 }",
+    "x.map { |v| v % 2 }",
+    "/re/i",
+    "class << self\n",
+    "x = <<~EOS\n  body\n  EOS\n",
+    "\"a#{x}b\"",
+    "do |y|\n",
+    // Hostile from here on.
+    "@@b",
+    "$#",
+    "$\"",
+    "$'",
+    ":\"#x\"",
+    ":'#y'",
+    ":/",
+    ":%",
+    "?#",
+    "?a",
+    "/re#/",
+    "/[/]/",
+    " /x",
+    "a/b",
+    " /",
+    "%w[# a]",
+    "%q(#)",
+    "% 2",
+    "<<~EOS\n  # fake\n  EOS\n",
+    "<<-A\n# fake\n  A\n",
+    "<<B\nb\n B\nB\n",
+    "<<'Q'\n#{q}\nQ\n",
+    "<<~X + <<~Y\nx\nX\ny\nY\n",
+    "<<EOS\nEOS x\nEOS\n",
+    " << ",
+    "\n=begin\n# x\n=end\n",
+    "\n=begin x\n=end y\n",
+    "\n=begin\na =end\n=end\n",
+    " =begin ",
+    "=end",
+    "\n__END__\n# data\n",
+    "\"#{\"#{y}\"}\"",
+    "\"a#{",
+    "#{",
+    "}",
+    "\\\n",
+    "\\\n# c\n",
+    "\r\n",
+    "\r",
+    "`ls #x`",
+    "x.nil? ? 1 : 2",
+    "!=",
+    "=~",
+    "->",
+    "=>",
+    ";",
+    "::",
+    "EOS",
+    "  EOS\n",
+    "é",
+    "\"a\nb\"",
+    "'a\n# b'",
+    "puts <<X\nX\n",
+    "return /a b/",
+];
+
+/// Shell code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const SHELL: &[&str] = &[
+    "echo",
+    " ",
+    "\n",
+    "a",
+    "\"$x\"",
+    "x=1",
+    "$1",
+    "f() {\n",
+    "}\n",
+    " >&2",
+    "if [ \"$n\" -gt 3 ]; then\n",
+    "fi\n",
+    "; ",
+    " | ",
+    " && ",
+    "$(ls -la)",
+    "${x:-a}",
+    "local n=\"$1\"",
+    "cat <<EOF\nbody\nEOF\n",
+    "'s'",
+    "a#b",
+    "${#x}",
+    // Hostile from here on.
+    "x=#y",
+    "$#",
+    "${x#y}",
+    "${x:-\"a\"}",
+    "\"#\"",
+    "'#'",
+    "$'#'",
+    "$'\\''",
+    "`a #b`",
+    "`a`",
+    "$(",
+    ")",
+    "(",
+    "$((",
+    "))",
+    "((",
+    "16#ff",
+    "case x in a#b) ;; esac",
+    "case x in (a) ;; esac",
+    "<<EOF\n# fake\nEOF\n",
+    "<<-EOF\n\t# fake\n\tEOF\n",
+    "<<'EOF'\n'\nEOF\n",
+    "<< eof\nx\neof\n",
+    "<<EOF\nEOFX\nEOF\n",
+    "<<<",
+    "\\\n",
+    "\\\n# c\n",
+    "\\#",
+    "\\ ",
+    ";#",
+    "|#",
+    "\"a\"#b",
+    "$x#y",
+    "{",
+    "}",
+    "[[",
+    "]]",
+    "=~",
+    "\r\n",
+    "\t",
+    "2>&1",
+    "<(",
+    "é",
+    "\"a\nb\"",
+    "'a\n# b'",
+    "$\"#\"",
+    "$[1]",
+    "${",
+    "[[ $x == #* ]]",
+    "\"a\"[[ $x == #* ]]",
+    "$#[[ $x == #* ]]",
+    "[ $x = #a ]",
+    "[ $# -eq 0 ]",
+    "(( x=#1 ))",
+    "echo !#",
+];
+
+/// How many of a language's code tokens are ordinary code.
+const PLAIN_TOKENS: usize = 22;
+
+/// One generated Ruby or shell file: code tokens of the language, `#` comments and strings
+/// full of markers, brackets (sometimes left open).
+fn generate_hash(rng: &mut Rng, code: &[&str]) -> Vec<u8> {
+    let plain = rng.below(2) == 0;
+    let extra: &[&str] = &["#{", "$(", "${", "`", "<<EOF", "=begin", "__END__"];
+    let content = |rng: &mut Rng| -> String {
+        (0..rng.below(6))
+            .map(|_| {
+                if rng.below(4) == 0 {
+                    *rng.pick(extra)
+                } else {
+                    *rng.pick(CONTENT)
+                }
+            })
+            .filter(|c| !plain || *c != "\0")
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut depth: Vec<u8> = Vec::new();
+    for _ in 0..rng.below(60) {
+        match rng.below(10) {
+            0 => out.extend(format!("# {}\n", content(rng).replace(['\n', '\r'], " ")).bytes()),
+            1 => out.extend(
+                format!("\"{}\"", content(rng).replace(['"', '\n', '\r', '\\'], "")).bytes(),
+            ),
+            2 => out.extend(
+                format!("'{}'", content(rng).replace(['\'', '\n', '\r', '\\'], "")).bytes(),
+            ),
+            3 => {
+                let open = *rng.pick(b"([{");
+                out.push(open);
+                depth.push(open);
+            }
+            4 => {
+                if let Some(open) = depth.pop() {
+                    out.push(match open {
+                        b'(' => b')',
+                        b'[' => b']',
+                        _ => b'}',
+                    });
+                }
+            }
+            5 if !plain && rng.below(20) == 0 => out.extend(content(rng).bytes()),
+            _ => {
+                let n = if plain { PLAIN_TOKENS } else { code.len() };
+                out.extend(code[rng.below(n)].bytes());
+            }
+        }
+        if rng.below(3) == 0 {
+            out.push(b' ');
+        }
+    }
+    while let Some(open) = depth.pop() {
+        out.push(match open {
+            b'(' => b')',
+            b'[' => b']',
+            _ => b'}',
+        });
+    }
+    if rng.below(10) == 0 {
+        out.splice(0..0, *b"\xEF\xBB\xBF");
+    }
+    if rng.below(30) == 0 {
+        out.extend_from_slice(b"\xff\xfe # x\n");
+    }
+    out
+}
+
+/// The Ruby and shell corpus: their own tokens, traps and syntax errors.
+#[test]
+fn the_ruby_and_shell_lexers_agree_with_tree_sitter_on_an_adversarial_corpus() {
+    let cases: usize = std::env::var("EXACT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let mut tally = BTreeMap::new();
+    for (name, code) in [("ruby", RUBY), ("bash", SHELL)] {
+        let lang = threatmark::lang::by_name(name).expect("language");
+        let mut rng = Rng(0x2020_0003 ^ name.len() as u64);
+        for case in 0..cases {
+            let bytes = generate_hash(&mut rng, code);
+            compare(
+                lang,
+                &format!("{name} case {case}: {:?}", String::from_utf8_lossy(&bytes)),
+                &bytes,
+                &mut tally,
+            );
+        }
+    }
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    for (lang, t) in &tally {
+        assert!(t.exact * 10 > t.files, "{lang}: {t:?}");
+    }
+}
+
 /// Every file of the trees in `THREATMARK_EXACT_TREE` (for /work/real and /work/bench-real):
 /// `THREATMARK_EXACT_TREE=/a:/b cargo test --release --test exact_lexer -- --ignored --nocapture`
 #[test]

@@ -26,6 +26,23 @@
 //! - Rust: a quote after an identifier other than the string prefixes `b`, `c`, `r`, `br`,
 //!   `cr` (raw strings `r#"…"#` and nested block comments are modelled); a `'` that is neither
 //!   a char literal nor a lifetime.
+//! - Ruby ([`ruby`]): a string or regular expression that spans lines (also through `#{}`),
+//!   a comment inside `#{}`, `%` literals (`%w[]`, `%q()`), backticks, `?x` character
+//!   literals, punctuation globals (`$"`, `$#`), operator symbols (`:/`, `:%`), a `/` that
+//!   tree-sitter-ruby could read either way (`puts /x/`, or first on a line), a regular
+//!   expression with `#` or an unclosed `[`, `<<ID` right after an operand (`puts <<X`), a
+//!   heredoc body that holds a quote, `#`, `/`, `<` or `=`, or a line that starts with its
+//!   identifier and holds more (`EOS x`: the grammar ends the body there), `=begin` not at
+//!   a line's start or not followed by a space, an `=end` that is not a bare line (the grammar
+//!   ends the comment at any `=end`), `__END__`, a line continuation before `#` or `=`.
+//! - Shell ([`shell`], tree-sitter-bash, which also reads zsh and ksh files): `#` right after
+//!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`, `!#`), any `#` after a `[`
+//!   on its line (until `]` or `;`: tests, whose words may be patterns), a comment inside `(…)`,
+//!   `$(…)` or `$((…))`, a string that spans lines, `$(` or backticks inside `"…"`, `${…}`
+//!   holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`, an
+//!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
+//!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
+//!   `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
 //!
 //! Every other language stays on tree-sitter. `tests/exact_lexer.rs` runs both on every
 //! fixture, on an adversarial corpus and on inputs with syntax errors inserted; the fuzz
@@ -39,6 +56,9 @@
 //! completely (balanced brackets, every literal closed, no unmodelled construct) and hands the
 //! rest to tree-sitter; a differential test and a fuzz target compare the two
 //! @mitigates #extractor against #lexer_divergence with #exact_lexer
+
+mod ruby;
+mod shell;
 
 use super::Language;
 use super::lexical::RawComment;
@@ -55,6 +75,8 @@ enum Dialect {
     TypeScript,
     Rust,
     Python,
+    Ruby,
+    Shell,
 }
 
 fn dialect(name: &str) -> Option<Dialect> {
@@ -68,6 +90,8 @@ fn dialect(name: &str) -> Option<Dialect> {
         "typescript" => Dialect::TypeScript,
         "rust" => Dialect::Rust,
         "python" => Dialect::Python,
+        "ruby" => Dialect::Ruby,
+        "bash" => Dialect::Shell,
         _ => return None,
     })
 }
@@ -106,8 +130,11 @@ pub fn scan_exact(name: &str, text: &str) -> Option<Vec<RawComment>> {
         // Tree-sitter's lexers read a NUL as the end of the input.
         return None;
     }
-    if d == Dialect::Python {
-        return python(text.as_bytes());
+    match d {
+        Dialect::Python => return python(text.as_bytes()),
+        Dialect::Ruby => return ruby::scan(text.as_bytes()),
+        Dialect::Shell => return shell::scan(text.as_bytes()),
+        _ => {}
     }
     Lexer {
         d,
@@ -118,6 +145,38 @@ pub fn scan_exact(name: &str, text: &str) -> Option<Vec<RawComment>> {
         prev: Prev::Start,
     }
     .run()
+}
+
+/// A `#` comment from `at` to its line's end (a `\r` before the `\n` left out), and where
+/// its line ends.
+fn hash_comment(b: &[u8], at: usize) -> (RawComment, usize) {
+    let end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |p| at + p);
+    let body = b[at..end].strip_suffix(b"\r").unwrap_or(&b[at..end]);
+    let comment = RawComment {
+        start: at,
+        end: at + body.len(),
+        block: false,
+        unterminated: false,
+    };
+    (comment, end)
+}
+
+/// A literal `start..end` with its body ending at `body_end`: when it spans lines, nothing
+/// after its first line break may be one of `markers` (what the lexical scanner reads as a
+/// quote or a comment when it resumes at a line start inside the literal, see [`scan`]), nor
+/// may the rest of its last line hold a comment (`comment_after`).
+fn quiet_literal(
+    b: &[u8],
+    (start, body_end, end): (usize, usize, usize),
+    markers: &[u8],
+    comment_after: impl Fn(&[u8]) -> bool,
+) -> bool {
+    let lit = &b[start..body_end];
+    let Some(nl) = memchr::memchr(b'\n', lit) else {
+        return true;
+    };
+    let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
+    !lit[nl..].iter().any(|c| markers.contains(c)) && !comment_after(&b[end..line_end])
 }
 
 /// Deeper nesting is left to tree-sitter, so that a pathological file meets the parse budget
@@ -163,19 +222,13 @@ impl Lexer<'_> {
     /// may look like a quote or a comment to a scan that starts there (see [`scan`]), nor may
     /// the rest of its last line hold a comment.
     fn multi_line_ok(&self, start: usize, close: usize) -> Option<()> {
-        let lit = &self.b[start..self.i - close];
-        let Some(nl) = memchr::memchr(b'\n', lit) else {
-            return Some(());
-        };
-        let body = &lit[nl..];
-        let line_end =
-            memchr::memchr(b'\n', &self.b[self.i..]).map_or(self.b.len(), |p| self.i + p);
-        let after = &self.b[self.i..line_end];
-        let ok = !body
-            .iter()
-            .any(|c| matches!(c, b'"' | b'\'' | b'`' | b'#' | b'/' | b'<' | b'=' | b'>'))
-            && !after.windows(2).any(|w| w == b"//" || w == b"/*");
-        ok.then_some(())
+        quiet_literal(
+            self.b,
+            (start, self.i - close, self.i),
+            b"\"'`#/<=>",
+            |after| after.windows(2).any(|w| w == b"//" || w == b"/*"),
+        )
+        .then_some(())
     }
 
     fn run(mut self) -> Option<Vec<RawComment>> {
@@ -594,14 +647,8 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
                 last = b'\\';
             }
             b'#' => {
-                let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-                let body = b[i..end].strip_suffix(b"\r").unwrap_or(&b[i..end]);
-                out.push(RawComment {
-                    start: i,
-                    end: i + body.len(),
-                    block: false,
-                    unterminated: false,
-                });
+                let (comment, end) = hash_comment(b, i);
+                out.push(comment);
                 i = end;
             }
             b'(' | b'[' | b'{' => {
@@ -778,10 +825,68 @@ mod tests {
         assert_eq!(spans("c", "/* open"), None);
         assert_eq!(spans("java", "f(\"x);"), None);
         assert_eq!(spans("java", "f());"), None);
-        assert_eq!(spans("ruby", "# x"), None);
+        assert_eq!(spans("php", "# x"), None);
         assert_eq!(
             spans("python", "\"\"\"d\"\"\"\nx = '#' # c\nf(\"\"\"\n\"\"\")"),
             Some(vec![(0, 7, true), (16, 19, false)])
         );
+    }
+
+    #[test]
+    fn ruby_strings_heredocs_and_blocks() {
+        assert_eq!(
+            spans("ruby", "x = \"#{\"#{1}\"}\" # c\n=begin\n# b\n=end\n"),
+            Some(vec![(16, 19, false), (20, 35, true)])
+        );
+        assert_eq!(
+            spans("ruby", "x = foo(<<~A, <<~B) # c\n  a\nA\n  b\nB\n# d\n"),
+            Some(vec![(20, 23, false), (36, 39, false)])
+        );
+        assert_eq!(spans("ruby", "x = a / b # c"), Some(vec![(10, 13, false)]));
+        // Read either way by tree-sitter-ruby, or not modelled.
+        for refused in [
+            "x = a /b # c",
+            "x = ?# # c",
+            "p $# # c",
+            "x = %w[# a]",
+            "y = \"a#{b # c}\"",
+            "x = <<~A\n  # not\nA\n",
+            "x = <<~A\nA x\nA\n",
+            "=begin\na =end\n=end\n",
+            "x\n__END__\n# d\n",
+        ] {
+            assert_eq!(spans("ruby", refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn shell_words_expansions_and_heredocs() {
+        assert_eq!(
+            spans(
+                "bash",
+                "#!/bin/sh\necho a#b $# ${#x} ${x#y} \"#\" '#' $'#' # c\n"
+            ),
+            Some(vec![(0, 9, false), (48, 51, false)])
+        );
+        assert_eq!(
+            spans(
+                "bash",
+                "cat <<-'X' # c\n\tbody\n\tX\necho $(( 16#ff )) # d\n"
+            ),
+            Some(vec![(11, 14, false), (42, 45, false)])
+        );
+        for refused in [
+            "echo a;# c",
+            "echo \"a\"#b",
+            "echo $x#y",
+            "x=(1 # c\n2)",
+            "case x in a#b) ;; esac",
+            "cat <<EOF\n# not\nEOF\n",
+            "cat <<EOF\nEOFX\nEOF\n",
+            "[[ $x =~ ^#a ]]",
+            "[[ $x == #* ]]",
+        ] {
+            assert_eq!(spans("bash", refused), None, "{refused}");
+        }
     }
 }

@@ -1,0 +1,386 @@
+//! The shell's exact lexer (tree-sitter-bash's reading; see [`super`] for the contract): `#`
+//! starts a comment only at the start of a word, after whitespace or a line's start; inside a
+//! plain word (`a#b`, `x=#y`) and in `$#` or `${#x}` it is text. Quotes, `$'…'`, `${…}`,
+//! `$(…)`, `$((…))`, backticks, here-strings and heredocs whose bodies hold no quote or
+//! comment marker are modelled.
+
+use super::{MAX_DEPTH, hash_comment, quiet_literal};
+use crate::lang::lexical::RawComment;
+
+/// Stack frames: `(` for `(`, `$(`, `<(` and `>(`; [`ARITHMETIC`] for `((` and `$((`.
+const ARITHMETIC: u8 = b'A';
+
+pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
+    Shell {
+        b,
+        i: 0,
+        out: Vec::new(),
+        stack: Vec::new(),
+        word_start: true,
+        glued: false,
+        heredoc: None,
+        in_test: false,
+    }
+    .run()
+}
+
+struct Shell<'t> {
+    b: &'t [u8],
+    i: usize,
+    out: Vec<RawComment>,
+    stack: Vec<u8>,
+    /// An unescaped space, tab or line break (or the file's start) comes right before `i`.
+    word_start: bool,
+    /// The byte before `i` is a plain word character, so a `#` there continues the word.
+    glued: bool,
+    /// A heredoc opened on this line: its delimiter and whether leading tabs are stripped.
+    heredoc: Option<(&'t [u8], bool)>,
+    /// Inside `[ … ]` or `[[ … ]]` (until `]` or `;`, or the line's end).
+    in_test: bool,
+}
+
+/// Bytes that make up plain words (tree-sitter-bash's word: anything but its special characters
+/// and whitespace; `#` only inside).
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'_' | b'.'
+                | b'/'
+                | b'-'
+                | b'='
+                | b':'
+                | b','
+                | b'+'
+                | b'@'
+                | b'%'
+                | b'!'
+                | b'*'
+                | b'?'
+                | b'~'
+                | b'^'
+        )
+}
+
+impl<'t> Shell<'t> {
+    fn at(&self, k: usize) -> u8 {
+        self.b.get(self.i + k).copied().unwrap_or(0)
+    }
+
+    /// A token that is neither whitespace nor a plain word character was read.
+    fn special(&mut self, len: usize) {
+        self.i += len;
+        self.word_start = false;
+        self.glued = false;
+    }
+
+    fn push(&mut self, frame: u8, len: usize) -> Option<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return None;
+        }
+        self.stack.push(frame);
+        self.special(len);
+        Some(())
+    }
+
+    fn run(mut self) -> Option<Vec<RawComment>> {
+        while self.i < self.b.len() {
+            let c = self.b[self.i];
+            match c {
+                b'\n' => {
+                    if self.stack.last() == Some(&ARITHMETIC) {
+                        return None;
+                    }
+                    self.i += 1;
+                    self.heredoc_body()?;
+                    self.in_test = false;
+                    self.word_start = true;
+                    self.glued = false;
+                }
+                b' ' | b'\t' => {
+                    self.i += 1;
+                    self.word_start = true;
+                    self.glued = false;
+                }
+                b'#' => {
+                    if self.in_test {
+                        // `[[ $x == #* ]]`: a pattern or a comment, by rules not modelled.
+                        return None;
+                    }
+                    if self.word_start {
+                        if !self.stack.is_empty() {
+                            return None;
+                        }
+                        let (comment, end) = hash_comment(self.b, self.i);
+                        self.out.push(comment);
+                        self.i = end;
+                    } else if self.glued
+                        && (self.stack.last() != Some(&ARITHMETIC)
+                            || self.b[self.i - 1].is_ascii_alphanumeric())
+                    {
+                        self.i += 1;
+                        self.word_start = false;
+                    } else {
+                        // After a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`).
+                        return None;
+                    }
+                }
+                b'\\' => match self.at(1) {
+                    b'\n' => {
+                        // A line continuation; the next line must not start a word at once.
+                        if !matches!(self.at(2), b' ' | b'\t') {
+                            return None;
+                        }
+                        self.i += 2;
+                    }
+                    c if (0x21..0x7f).contains(&c) => {
+                        self.i += 2;
+                        self.word_start = false;
+                        self.glued = true;
+                    }
+                    _ => return None,
+                },
+                b'\'' => {
+                    let end = memchr::memchr(b'\'', &self.b[self.i + 1..])? + self.i + 1;
+                    if self.b[self.i..end].contains(&b'\n') {
+                        return None;
+                    }
+                    self.special(end + 1 - self.i);
+                }
+                b'"' => {
+                    self.i += 1;
+                    self.double_quoted()?;
+                }
+                b'$' => self.dollar()?,
+                b'`' => {
+                    let end = memchr::memchr(b'`', &self.b[self.i + 1..])? + self.i + 1;
+                    let body = &self.b[self.i + 1..end];
+                    if body.iter().any(|c| {
+                        matches!(c, b'#' | b'\'' | b'"' | b'\\' | b'\n' | b'<' | b'$' | b'(')
+                    }) {
+                        return None;
+                    }
+                    self.special(end + 1 - self.i);
+                }
+                b'(' => {
+                    if self.word_start && self.at(1) == b'(' {
+                        self.push(ARITHMETIC, 2)?;
+                    } else {
+                        self.push(b'(', 1)?;
+                    }
+                }
+                b')' => match self.stack.pop() {
+                    Some(ARITHMETIC) if self.at(1) == b')' => self.special(2),
+                    Some(b'(') => self.special(1),
+                    // `case` patterns (`a)`) and the like.
+                    _ => return None,
+                },
+                b'<' | b'>' if self.at(1) == b'(' => self.push(b'(', 2)?,
+                b'<' if self.b[self.i..].starts_with(b"<<<") => self.special(3),
+                b'<' if self.at(1) == b'<' => {
+                    if self.stack.last() == Some(&ARITHMETIC) {
+                        self.special(2);
+                    } else {
+                        self.heredoc_opener()?;
+                    }
+                }
+                b'[' => {
+                    // A test (`[ … ]`, `[[ … ]]`, also right after a word: tree-sitter-bash
+                    // reads `$#[[ … ]]` as one), whose words may be patterns; or a subscript.
+                    self.in_test = true;
+                    self.special(1);
+                }
+                b']' | b';' => {
+                    self.in_test = false;
+                    self.special(1);
+                }
+                b'{' | b'}' | b'&' | b'|' | b'<' | b'>' => self.special(1),
+                c if is_word(c) => {
+                    let start = self.i;
+                    while self.i < self.b.len() && is_word(self.b[self.i]) {
+                        self.i += 1;
+                    }
+                    let word = &self.b[start..self.i];
+                    // `case` patterns inside brackets, and `=~` (a regular expression in
+                    // `[[ ]]`, whose text the grammar reads by other rules).
+                    if word == b"case" && !self.stack.is_empty()
+                        || word.windows(2).any(|w| w == b"=~")
+                    {
+                        return None;
+                    }
+                    self.word_start = false;
+                    // `#` continues a word after these; after `!`, `*`, `?`, `~` or `^`
+                    // (negation, globs) it is refused.
+                    let last = self.b[self.i - 1];
+                    self.glued = last.is_ascii_alphanumeric()
+                        || matches!(
+                            last,
+                            b'_' | b'.' | b'/' | b'-' | b'=' | b':' | b',' | b'+' | b'@' | b'%'
+                        );
+                }
+                // `\r`, other control characters, non-ASCII.
+                _ => return None,
+            }
+        }
+        (self.stack.is_empty() && self.heredoc.is_none()).then_some(self.out)
+    }
+
+    /// The rest of a `"` string, on one line; `$(` and backticks inside are refused.
+    fn double_quoted(&mut self) -> Option<()> {
+        loop {
+            match *self.b.get(self.i)? {
+                b'\\' => {
+                    if matches!(self.at(1), b'\n' | b'\r' | 0) {
+                        return None;
+                    }
+                    self.i += 2;
+                }
+                b'"' => {
+                    self.special(1);
+                    return Some(());
+                }
+                b'\n' | b'`' => return None,
+                b'$' if self.at(1) == b'(' => return None,
+                b'$' if self.at(1) == b'{' => self.braces()?,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// `${…}` on one line, without quotes, nesting or substitutions inside.
+    fn braces(&mut self) -> Option<()> {
+        let close = memchr::memchr(b'}', &self.b[self.i..])? + self.i;
+        let body = &self.b[self.i + 2..close];
+        if body.is_empty()
+            || body
+                .iter()
+                .any(|c| matches!(c, b'"' | b'\'' | b'`' | b'$' | b'{' | b'\n' | b'\\'))
+        {
+            return None;
+        }
+        self.i = close + 1;
+        Some(())
+    }
+
+    fn dollar(&mut self) -> Option<()> {
+        match self.at(1) {
+            b'\'' => {
+                // `$'…'`, with backslash escapes.
+                let mut i = self.i + 2;
+                loop {
+                    match *self.b.get(i)? {
+                        b'\\' => i += 2,
+                        b'\n' => return None,
+                        b'\'' => break,
+                        _ => i += 1,
+                    }
+                }
+                self.special(i + 1 - self.i);
+            }
+            b'"' => {
+                self.i += 2;
+                self.double_quoted()?;
+            }
+            b'(' if self.at(2) == b'(' => self.push(ARITHMETIC, 3)?,
+            b'(' => self.push(b'(', 2)?,
+            b'{' => {
+                self.braces()?;
+                self.word_start = false;
+                self.glued = false;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                self.i += 1;
+                while self.at(0).is_ascii_alphanumeric() || self.at(0) == b'_' {
+                    self.i += 1;
+                }
+                self.word_start = false;
+                self.glued = false;
+            }
+            b'#' | b'?' | b'$' | b'!' | b'@' | b'*' | b'-' | b'0'..=b'9' => self.special(2),
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// `<<ID`, `<<-ID`, `<< ID`, with `'` or `"` around ID; the body is read at the line's end.
+    fn heredoc_opener(&mut self) -> Option<()> {
+        if !self.stack.is_empty() || self.heredoc.is_some() {
+            return None;
+        }
+        let mut i = self.i + 2;
+        let strip_tabs = self.b.get(i) == Some(&b'-');
+        if strip_tabs {
+            i += 1;
+        }
+        while matches!(self.b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        let quote = self.b.get(i).copied().filter(|c| matches!(c, b'\'' | b'"'));
+        if quote.is_some() {
+            i += 1;
+        }
+        let start = i;
+        while self
+            .b
+            .get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        {
+            i += 1;
+        }
+        let id = &self.b[start..i];
+        if id.is_empty() {
+            return None;
+        }
+        if let Some(q) = quote {
+            if self.b.get(i) != Some(&q) {
+                return None;
+            }
+            i += 1;
+        }
+        if !matches!(
+            self.b.get(i),
+            None | Some(b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b')' | b'>')
+        ) {
+            return None;
+        }
+        self.heredoc = Some((id, strip_tabs));
+        self.special(i - self.i);
+        Some(())
+    }
+
+    /// After a line break: the body of the heredoc opened on the line before, which must be
+    /// quiet (see [`quiet_literal`]) and end at a line that is exactly its delimiter (after
+    /// leading tabs, for `<<-`). A line that starts with the delimiter and holds more is
+    /// refused (the grammar's scanner ends the body there, the shell does not).
+    fn heredoc_body(&mut self) -> Option<()> {
+        let Some((id, strip_tabs)) = self.heredoc.take() else {
+            return Some(());
+        };
+        let body_start = self.i;
+        let mut line = self.i;
+        loop {
+            if line >= self.b.len() {
+                return None;
+            }
+            let next = memchr::memchr(b'\n', &self.b[line..]).map_or(self.b.len(), |p| line + p);
+            let content = &self.b[line..next];
+            let tabs = content.iter().take_while(|c| **c == b'\t').count();
+            let content_after_tabs = if strip_tabs {
+                &content[tabs..]
+            } else {
+                content
+            };
+            if content_after_tabs == id {
+                if !quiet_literal(self.b, (body_start - 1, line, line), b"\"'`#<", |_| false) {
+                    return None;
+                }
+                self.i = (next + 1).min(self.b.len());
+                return Some(());
+            }
+            if content.trim_ascii_start().starts_with(id) {
+                return None;
+            }
+            line = next + 1;
+        }
+    }
+}
