@@ -91,26 +91,6 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
     out
 }
 
-/// Which walker lists the folders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Walker {
-    /// [`walk_own`]: `read_dir` and nothing else per folder; links are not followed.
-    Own,
-    /// The `ignore` crate's parallel walker: when links are followed (loop detection), or
-    /// with `THREATMARK_IGNORE_WALKER=1` (to compare).
-    Ignore,
-}
-
-impl Walker {
-    fn for_config(config: &ScanConfig) -> Walker {
-        if config.follow_symlinks || std::env::var_os("THREATMARK_IGNORE_WALKER").is_some() {
-            Walker::Ignore
-        } else {
-            Walker::Own
-        }
-    }
-}
-
 /// Walk `root` with `threads` threads, calling `visit` for every file and problem. `visit` runs
 /// on the walker threads, so heavy per-file work belongs in it.
 pub(crate) fn walk(
@@ -118,17 +98,6 @@ pub(crate) fn walk(
     config: &ScanConfig,
     threads: usize,
     visit: &(dyn Fn(Found) + Sync),
-) -> Result<(), WalkError> {
-    walk_with(root, config, threads, visit, Walker::for_config(config))
-}
-
-/// [`walk`] with the given walker; both give the same files and problems.
-pub(crate) fn walk_with(
-    root: &Path,
-    config: &ScanConfig,
-    threads: usize,
-    visit: &(dyn Fn(Found) + Sync),
-    walker: Walker,
 ) -> Result<(), WalkError> {
     let meta = std::fs::metadata(root).map_err(|source| WalkError::Root {
         path: root.to_path_buf(),
@@ -156,46 +125,10 @@ pub(crate) fn walk_with(
         kept: RwLock::default(),
     });
 
-    match walker {
-        Walker::Own if !config.follow_symlinks => walk_own(root, &rules, threads, visit),
-        _ => walk_ignore(root, config, threads, &rules, visit),
-    }
-    let errors = std::mem::take(&mut *rules.errors.lock().unwrap_or_else(|e| e.into_inner()));
-    for err in errors {
-        match err {
-            RuleError::Linked(rel) => visit(Found::Problem(
-                Diagnostic::new(
-                    Code::IgnoreFileError,
-                    format!("`{rel}` is a symbolic link; it was not read"),
-                )
-                .in_file(&rel)
-                .help("ignore files must be part of the repository: replace the link with a copy, or set `follow_symlinks = true`"),
-            )),
-            RuleError::Special(rel) => visit(Found::Problem(
-                Diagnostic::new(
-                    Code::IgnoreFileError,
-                    format!("`{rel}` is not a regular file; it was not read"),
-                )
-                .in_file(&rel),
-            )),
-            RuleError::Diagnostic(d) => visit(Found::Problem(d)),
-        }
-    }
-    Ok(())
-}
-
-/// The `ignore` crate's walk: every ignore rule (globs, ignore files, hidden files) is applied
-/// by `Rules` in `filter_entry`, with the crate's precedence; the crate itself reads no ignore
-/// file.
-fn walk_ignore(
-    root: &Path,
-    config: &ScanConfig,
-    threads: usize,
-    rules: &Arc<Rules>,
-    visit: &(dyn Fn(Found) + Sync),
-) {
-    let filter = Arc::clone(rules);
+    // Every ignore rule (globs, ignore files, hidden files) is applied by `Rules` in
+    // `filter_entry`, with the crate's precedence; the crate itself reads no ignore file.
     let mut builder = WalkBuilder::new(root);
+    let filter = Arc::clone(&rules);
     builder
         .threads(threads.max(1))
         .hidden(false)
@@ -206,16 +139,7 @@ fn walk_ignore(
         .require_git(false)
         .ignore(false)
         .follow_links(config.follow_symlinks)
-        .filter_entry(move |e| {
-            e.depth() == 0
-                || !filter.is_ignored(
-                    e.path(),
-                    e.file_name(),
-                    e.file_type().is_some_and(|t| t.is_dir()),
-                    e.path_is_symlink(),
-                    e.depth(),
-                )
-        });
+        .filter_entry(move |e| e.depth() == 0 || !filter.is_ignored(e));
 
     let root_buf = root.to_path_buf();
     builder.build_parallel().run(|| {
@@ -239,140 +163,28 @@ fn walk_ignore(
             WalkState::Continue
         })
     });
-}
-
-/// Files handed out as one piece of work: a folder's files are visited in chunks, so that one
-/// folder of 10,000 files still keeps every thread busy.
-const FILE_CHUNK: usize = 64;
-
-/// Work for [`walk_own`]'s threads.
-enum Work {
-    /// A folder to read, at its depth below the root.
-    Dir(PathBuf, usize),
-    /// Files of one folder that passed the rules.
-    Files(Vec<PathBuf>),
-}
-
-/// The walk of [`Walker::Own`] (links not followed): what the `ignore` crate's parallel walker
-/// does with every rule of its own turned off, without its per-entry machinery (a `DirEntry`
-/// and an `Ignore` matcher per folder, a message per file): `rg --files` takes 71 ms on the
-/// 50,000-file tree where listing it takes 13 ms. The same checks in the same order: an entry
-/// goes through [`Rules::is_ignored`] with its type from the folder listing (`d_type`; a link
-/// is a link), folders that pass are read, regular files that pass are visited; listing errors
-/// are the crate's errors, worded by [`problem`]. Tested against the crate's walk
-/// (`the_own_walker_equals_the_ignore_walker`).
-fn walk_own(root: &Path, rules: &Rules, threads: usize, visit: &(dyn Fn(Found) + Sync)) {
-    use std::sync::Condvar;
-    // The stack of work, and how many threads are busy with a piece of it.
-    let queue: Mutex<(Vec<Work>, usize)> = Mutex::new((vec![Work::Dir(root.to_path_buf(), 0)], 0));
-    let ready = Condvar::new();
-    let worker = || {
-        loop {
-            let work = {
-                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-                loop {
-                    if let Some(work) = q.0.pop() {
-                        q.1 += 1;
-                        break Some(work);
-                    }
-                    if q.1 == 0 {
-                        break None;
-                    }
-                    q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
-                }
-            };
-            let Some(work) = work else {
-                ready.notify_all();
-                return;
-            };
-            let mut more = Vec::new();
-            match work {
-                Work::Dir(dir, depth) => read_folder(root, rules, &dir, depth, visit, &mut more),
-                Work::Files(files) => visit_files(root, files, visit),
-            }
-            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-            q.1 -= 1;
-            let wake = !more.is_empty() || q.1 == 0;
-            q.0.append(&mut more);
-            drop(q);
-            if wake {
-                ready.notify_all();
-            }
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads.max(1) {
-            s.spawn(worker);
-        }
-        worker();
-    });
-}
-
-/// Read one folder: its subfolders and all but one chunk of its files go to `more`; that chunk
-/// is visited here.
-fn read_folder(
-    root: &Path,
-    rules: &Rules,
-    dir: &Path,
-    depth: usize,
-    visit: &(dyn Fn(Found) + Sync),
-    more: &mut Vec<Work>,
-) {
-    let with_path = |path: PathBuf, err: std::io::Error| ignore::Error::WithPath {
-        path,
-        err: Box::new(ignore::Error::Io(err)),
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) => return problem(root, &with_path(dir.to_path_buf(), e), visit),
-    };
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                errors.push(with_path(dir.to_path_buf(), e));
-                continue;
-            }
-        };
-        let path = entry.path();
-        let kind = match entry.file_type() {
-            Ok(kind) => kind,
-            Err(e) => {
-                problem(root, &with_path(path, e), visit);
-                continue;
-            }
-        };
-        if rules.is_ignored(
-            &path,
-            &entry.file_name(),
-            kind.is_dir(),
-            kind.is_symlink(),
-            depth + 1,
-        ) {
-            continue;
-        }
-        if kind.is_dir() {
-            more.push(Work::Dir(path, depth + 1));
-        } else if kind.is_file() {
-            files.push(path);
+    let errors = std::mem::take(&mut *rules.errors.lock().unwrap_or_else(|e| e.into_inner()));
+    for err in errors {
+        match err {
+            RuleError::Linked(rel) => visit(Found::Problem(
+                Diagnostic::new(
+                    Code::IgnoreFileError,
+                    format!("`{rel}` is a symbolic link; it was not read"),
+                )
+                .in_file(&rel)
+                .help("ignore files must be part of the repository: replace the link with a copy, or set `follow_symlinks = true`"),
+            )),
+            RuleError::Special(rel) => visit(Found::Problem(
+                Diagnostic::new(
+                    Code::IgnoreFileError,
+                    format!("`{rel}` is not a regular file; it was not read"),
+                )
+                .in_file(&rel),
+            )),
+            RuleError::Diagnostic(d) => visit(Found::Problem(d)),
         }
     }
-    for err in &errors {
-        problem(root, err, visit);
-    }
-    while files.len() > FILE_CHUNK {
-        more.push(Work::Files(files.split_off(files.len() - FILE_CHUNK)));
-    }
-    visit_files(root, files, visit);
-}
-
-fn visit_files(root: &Path, files: Vec<PathBuf>, visit: &(dyn Fn(Found) + Sync)) {
-    for path in files {
-        let rel = relative(root, &path);
-        visit(Found::File(FoundFile { path, rel }));
-    }
+    Ok(())
 }
 
 /// The ignore files that apply in one folder, its own and those above it up to the root, the
@@ -476,22 +288,12 @@ struct Rules {
 }
 
 impl Rules {
-    /// Is the entry at `path` (named `name`, `depth` below the root) left out? `is_symlink`:
-    /// it is a link, followed or not; `is_dir`: it is a folder (a link that is not followed is
-    /// not one).
-    fn is_ignored(
-        &self,
-        path: &Path,
-        name: &std::ffi::OsStr,
-        is_dir: bool,
-        is_symlink: bool,
-        depth: usize,
-    ) -> bool {
-        if name == ".git" {
+    fn is_ignored(&self, entry: &ignore::DirEntry) -> bool {
+        if entry.file_name() == ".git" {
             return true;
         }
-        if is_symlink && self.leaves_root(path) {
-            let rel = relative(&self.root, path);
+        if entry.path_is_symlink() && self.leaves_root(entry.path()) {
+            let rel = relative(&self.root, entry.path());
             let diag = Diagnostic::new(
                 Code::LinkOutOfRoot,
                 format!(
@@ -504,6 +306,8 @@ impl Rules {
             errors.push(RuleError::Diagnostic(diag));
             return true;
         }
+        let path = entry.path();
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
         match self
             .overrides
             .matched(path, is_dir, || relative(&self.root, path))
@@ -516,7 +320,7 @@ impl Rules {
             return false;
         };
         // `.threatmarkignore` files outrank `.gitignore` files at any depth; the deepest first.
-        let chain = self.chain(parent, depth.saturating_sub(1));
+        let chain = self.chain(parent, entry.depth().saturating_sub(1));
         for gi in chain.custom.iter() {
             match gi.matched(path, is_dir) {
                 Match::Ignore(_) => return true,
@@ -544,7 +348,7 @@ impl Rules {
                 kept.insert(path.as_os_str().as_encoded_bytes().to_vec());
             }
         }
-        !self.hidden && name.as_encoded_bytes().starts_with(b".")
+        !self.hidden && entry.file_name().as_encoded_bytes().starts_with(b".")
     }
 
     /// Is `path` (a file, or a folder holding one) tracked by git?
@@ -738,189 +542,6 @@ pub(crate) fn folder_name(root: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What a walk gives: every file (real path and relative path) and every problem, sorted.
-    fn listing(root: &Path, config: &ScanConfig, walker: Walker) -> (Vec<String>, Vec<String>) {
-        let files = Mutex::new(Vec::new());
-        let problems = Mutex::new(Vec::new());
-        let visit = |found: Found| match found {
-            Found::File(f) => files
-                .lock()
-                .unwrap()
-                .push(format!("{:?} {}", f.path, f.rel)),
-            Found::Problem(d) => problems.lock().unwrap().push(d),
-        };
-        walk_with(root, config, 2, &visit, walker).unwrap();
-        let mut files = files.into_inner().unwrap();
-        files.sort();
-        let mut problems = problems.into_inner().unwrap();
-        crate::diagnostic::normalize(&mut problems);
-        let problems = problems.iter().map(|d| format!("{d:?}")).collect();
-        (files, problems)
-    }
-
-    /// The own walker lists what the `ignore` crate's walker lists, with the same problems.
-    fn assert_same_walk(root: &Path, config: &ScanConfig) {
-        let own = listing(root, config, Walker::Own);
-        let crate_walk = listing(root, config, Walker::Ignore);
-        assert_eq!(own.1, crate_walk.1, "problems under {}", root.display());
-        if own.0 != crate_walk.0 {
-            let only_own: Vec<_> = own.0.iter().filter(|f| !crate_walk.0.contains(f)).collect();
-            let only_crate: Vec<_> = crate_walk.0.iter().filter(|f| !own.0.contains(f)).collect();
-            panic!(
-                "files under {}: only the own walker: {only_own:?}; only the crate's: {only_crate:?}",
-                root.display()
-            );
-        }
-    }
-
-    /// An adversarial tree: nested `.gitignore` and `.threatmarkignore` files with negations and
-    /// anchored patterns, hidden files and folders, `.git`, links to files, folders and nowhere,
-    /// a link loop, ignore files that are links, folders or FIFOs, an ignore file over the
-    /// size limit, an unreadable folder, names that are not UTF-8, a folder of more files than
-    /// a work chunk, and a git repository whose index tracks ignored files.
-    fn adversarial_tree(root: &Path) {
-        let w = |rel: &str, text: &str| {
-            let path = root.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        };
-        w(
-            ".gitignore",
-            "*.log\nbuild/\n!keep.log\n/top_only.rs\ndeep/**/gen_*\n",
-        );
-        w(".threatmarkignore", "vendor/\n!vendor/ours/\n*.min.js\n");
-        w("a.rs", "// @threat A (#a)\n");
-        w("x.log", "");
-        w("keep.log", "");
-        w("top_only.rs", "");
-        w("sub/top_only.rs", "");
-        w("build/out.rs", "");
-        w("sub/build/out.rs", "");
-        w("sub/.gitignore", "!*.log\n*.py\n!keep.py\n");
-        w("sub/x.log", "");
-        w("sub/y.py", "");
-        w("sub/keep.py", "");
-        w("sub/deeper/.threatmarkignore", "!*.py\n");
-        w("sub/deeper/z.py", "");
-        w("deep/a/b/gen_x.rs", "");
-        w("deep/a/b/real.rs", "");
-        w("vendor/lib.js", "");
-        w("vendor/ours/lib.js", "");
-        w("app.min.js", "");
-        w(".hidden.rs", "");
-        w(".github/workflows/ci.yml", "");
-        w(".git/config", "");
-        w("sub/.git/HEAD", "");
-        w("big/.gitignore", &"x\n".repeat(600_000));
-        w("big/x", "");
-        w("big/y.rs", "");
-        for i in 0..150 {
-            w(&format!("flat/f{i:03}.go"), "");
-        }
-        w("locked/secret.rs", "");
-        w("ignorefolder/.gitignore/inner", "");
-        w("ignorefolder/a.rs", "");
-        #[cfg(unix)]
-        {
-            use std::os::unix::ffi::OsStrExt;
-            use std::os::unix::fs::{PermissionsExt, symlink};
-            symlink("a.rs", root.join("link_to_file.rs")).unwrap();
-            symlink("sub", root.join("link_to_dir")).unwrap();
-            symlink("nowhere", root.join("dangling.rs")).unwrap();
-            symlink(".", root.join("sub/loop")).unwrap();
-            std::fs::create_dir_all(root.join("linkedignore")).unwrap();
-            symlink("../.gitignore", root.join("linkedignore/.gitignore")).unwrap();
-            w("linkedignore/x.log", "");
-            let bad = std::ffi::OsStr::from_bytes(b"bad\xff\xfe.rs");
-            std::fs::write(root.join("sub").join(bad), "").unwrap();
-            let bad_dir = std::ffi::OsStr::from_bytes(b"dir\xff");
-            std::fs::create_dir_all(root.join(bad_dir)).unwrap();
-            std::fs::write(root.join(bad_dir).join("in.rs"), "").unwrap();
-            std::fs::create_dir_all(root.join("fifo")).unwrap();
-            let _ = std::process::Command::new("mkfifo")
-                .arg(root.join("fifo/.gitignore"))
-                .status();
-            let _ = std::process::Command::new("mkfifo")
-                .arg(root.join("fifo/pipe.rs"))
-                .status();
-            std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o000))
-                .unwrap();
-        }
-    }
-
-    #[test]
-    fn the_own_walker_equals_the_ignore_walker() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        adversarial_tree(root);
-        let configs = [
-            ScanConfig::default(),
-            ScanConfig {
-                hidden: false,
-                ..ScanConfig::default()
-            },
-            ScanConfig {
-                include: vec!["sub/**".into(), "*.rs".into()],
-                exclude: vec!["**/deeper/**".into(), "flat/f1*".into()],
-                ..ScanConfig::default()
-            },
-            ScanConfig {
-                exclude: vec!["!*.rs".into(), "vendor".into()],
-                ..ScanConfig::default()
-            },
-        ];
-        for config in &configs {
-            assert_same_walk(root, config);
-            assert_same_walk(&root.join("sub"), config);
-        }
-        // In a git repository, tracked files pass `.gitignore` (the index is read on demand).
-        let git = |args: &[&str]| {
-            std::process::Command::new("git")
-                .args(args)
-                .current_dir(root)
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .output()
-        };
-        std::fs::remove_dir_all(root.join(".git")).unwrap();
-        if git(&["init", "-q"]).is_ok_and(|o| o.status.success()) {
-            git(&["add", "-f", "x.log", "build/out.rs", "sub/y.py"]).unwrap();
-            for config in &configs {
-                assert_same_walk(root, config);
-            }
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let open = std::fs::Permissions::from_mode(0o755);
-            std::fs::set_permissions(root.join("locked"), open).unwrap();
-        }
-    }
-
-    /// The same on real trees: `THREATMARK_WALK_TREE=/work/real:/work/bench-real cargo test
-    /// --lib the_own_walker_equals_the_ignore_walker_on_real_trees -- --ignored` walks every
-    /// folder of each listed folder.
-    #[test]
-    #[ignore = "needs THREATMARK_WALK_TREE"]
-    fn the_own_walker_equals_the_ignore_walker_on_real_trees() {
-        let Some(roots) = std::env::var_os("THREATMARK_WALK_TREE") else {
-            return;
-        };
-        let mut walked = 0;
-        for top in std::env::split_paths(&roots) {
-            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&top)
-                .unwrap()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_dir())
-                .collect();
-            dirs.sort();
-            for dir in dirs {
-                assert_same_walk(&dir, &ScanConfig::default());
-                walked += 1;
-            }
-        }
-        eprintln!("{walked} trees walked alike");
-    }
 
     /// The text fast path of [`relative`] gives what the component-wise form gives.
     #[test]
