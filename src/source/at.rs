@@ -91,14 +91,17 @@ pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
     }) {
         let st = found?;
         let ns = |secs: i64, nanos: i64| secs.saturating_mul(1_000_000_000).saturating_add(nanos);
-        return Ok(Stat {
+        // The fields' integer types differ between targets.
+        #[allow(clippy::unnecessary_cast)]
+        let stat = Stat {
             is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
                 == rustix::fs::FileType::RegularFile,
             ino: st.st_ino as u64,
             size: st.st_size as u64,
             mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
             ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-        });
+        };
+        return Ok(stat);
     }
     of(&std::fs::metadata(path)?)
 }
@@ -133,18 +136,18 @@ mod tests {
     /// folders, a file replaced after its folder was opened, and a folder that was renamed.
     #[test]
     fn relative_calls_equal_full_path_calls() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temporary folder");
         let root = dir.path();
-        std::fs::create_dir_all(root.join("a/b")).unwrap();
-        std::fs::create_dir_all(root.join("c")).unwrap();
-        std::fs::write(root.join("a/one.rs"), "one").unwrap();
-        std::fs::write(root.join("a/b/two.rs"), "two two").unwrap();
-        std::fs::write(root.join("c/three.rs"), "three").unwrap();
+        std::fs::create_dir_all(root.join("a/b")).expect("test tree");
+        std::fs::create_dir_all(root.join("c")).expect("test tree");
+        std::fs::write(root.join("a/one.rs"), "one").expect("test tree");
+        std::fs::write(root.join("a/b/two.rs"), "two two").expect("test tree");
+        std::fs::write(root.join("c/three.rs"), "three").expect("test tree");
         #[cfg(unix)]
         {
-            std::os::unix::fs::symlink("../a/one.rs", root.join("c/link.rs")).unwrap();
-            std::os::unix::fs::symlink("../a", root.join("c/dirlink")).unwrap();
-            std::os::unix::fs::symlink("nowhere", root.join("c/dangling")).unwrap();
+            std::os::unix::fs::symlink("../a/one.rs", root.join("c/link.rs")).expect("test tree");
+            std::os::unix::fs::symlink("../a", root.join("c/dirlink")).expect("test tree");
+            std::os::unix::fs::symlink("nowhere", root.join("c/dangling")).expect("test tree");
         }
         let check = |rel: &str| {
             use std::io::Read;
@@ -182,14 +185,14 @@ mod tests {
         }
         // The cached descriptor is the folder's: a file replaced under it is the new file.
         check("a/one.rs");
-        std::fs::remove_file(root.join("a/one.rs")).unwrap();
-        std::fs::write(root.join("a/one.rs"), "replaced").unwrap();
+        std::fs::remove_file(root.join("a/one.rs")).expect("test tree");
+        std::fs::write(root.join("a/one.rs"), "replaced").expect("test tree");
         check("a/one.rs");
         // A folder renamed away between two walks: the next walk looks its path up again.
         check("a/b/two.rs");
-        std::fs::rename(root.join("a/b"), root.join("a/moved")).unwrap();
-        std::fs::create_dir_all(root.join("a/b")).unwrap();
-        std::fs::write(root.join("a/b/two.rs"), "new").unwrap();
+        std::fs::rename(root.join("a/b"), root.join("a/moved")).expect("test tree");
+        std::fs::create_dir_all(root.join("a/b")).expect("test tree");
+        std::fs::write(root.join("a/b/two.rs"), "new").expect("test tree");
         new_walk();
         check("a/b/two.rs");
     }
