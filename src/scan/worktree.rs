@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Project;
+use crate::source::at;
 use crate::source::fs::{self, Found};
 use crate::store::scan_cache::{self, CachedFile, FileStat, Hit, Plain, ScanCache};
 use crate::store::snapshot::Stored;
@@ -94,8 +95,8 @@ pub fn scan_dir_cached(
             // Unchanged since the last scan: its outcome, without reading it.
             let hit = cache.and_then(|c| c.lookup(&file.rel));
             let now = hit
-                .and_then(|_| std::fs::metadata(&file.path).ok())
-                .and_then(|meta| FileStat::of(&meta))
+                .and_then(|_| at::stat(&file.path).ok())
+                .and_then(FileStat::of_stat)
                 .filter(|stat| stat.size <= opts.max_file_size);
             match (hit, now) {
                 (Some(Hit::File(hit)), Some(stat)) if stat == hit.stat => {
@@ -255,7 +256,7 @@ fn read_limited(
     keep: bool,
 ) -> std::io::Result<(Limited, Option<std::fs::File>)> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
+    let mut file = at::open(path)?;
     let first = usize::try_from(limit.saturating_add(1))
         .unwrap_or(usize::MAX)
         .min(FIRST_READ);

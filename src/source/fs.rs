@@ -109,6 +109,7 @@ pub(crate) fn walk(
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
         });
     }
+    crate::source::at::new_walk();
     let rules = Arc::new(Rules {
         root: root.to_path_buf(),
         overrides: crate::source::filter::overrides(root, config)?,

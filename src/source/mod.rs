@@ -2,6 +2,7 @@
 //! path rules of `filter`). Both give `(relative path, bytes)` to the
 //! same pure per-file pipeline in `scan`, so the same path rules hold everywhere.
 
+pub(crate) mod at;
 pub(crate) mod filter;
 pub(crate) mod fs;
 pub(crate) mod git;

@@ -100,6 +100,16 @@ impl FileStat {
         }
     }
 
+    /// The stat of a regular file, from the walk's `stat` relative to its folder.
+    pub(crate) fn of_stat(stat: crate::source::at::Stat) -> Option<FileStat> {
+        (cfg!(unix) && stat.is_file).then_some(FileStat {
+            ino: stat.ino,
+            size: stat.size,
+            mtime: stat.mtime,
+            ctime: stat.ctime,
+        })
+    }
+
     /// Both times are older than `started` by more than [`SETTLE`].
     pub(crate) fn settled(&self, started: SystemTime) -> bool {
         let Ok(since) = started.duration_since(SystemTime::UNIX_EPOCH) else {
