@@ -286,6 +286,25 @@ const CODE: &[&str] = &[
 
 /// One generated file: balanced code with strings and comments full of markers, sometimes
 /// broken (a stray bracket, an unclosed string or comment).
+/// The bracket that closes `open`.
+fn closer(open: u8) -> u8 {
+    match open {
+        b'(' => b')',
+        b'[' => b']',
+        _ => b'}',
+    }
+}
+
+/// Closes what a generator left open, and sometimes puts a byte-order mark first.
+fn close_and_mark(rng: &mut Rng, depth: &mut Vec<u8>, out: &mut Vec<u8>) {
+    while let Some(open) = depth.pop() {
+        out.push(closer(open));
+    }
+    if rng.below(10) == 0 {
+        out.splice(0..0, *b"\xEF\xBB\xBF");
+    }
+}
+
 fn generate(rng: &mut Rng) -> Vec<u8> {
     let mut out = Vec::new();
     let mut depth: Vec<u8> = Vec::new();
@@ -325,11 +344,7 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
             }
             8 => {
                 if let Some(open) = depth.pop() {
-                    out.push(match open {
-                        b'(' => b')',
-                        b'[' => b']',
-                        _ => b'}',
-                    });
+                    out.push(closer(open));
                 }
             }
             9 => out.extend(format!("/* a /* {} */ b */", content(rng)).bytes()),
@@ -348,16 +363,7 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
             out.push(b' ');
         }
     }
-    while let Some(open) = depth.pop() {
-        out.push(match open {
-            b'(' => b')',
-            b'[' => b']',
-            _ => b'}',
-        });
-    }
-    if rng.below(10) == 0 {
-        out.splice(0..0, *b"\xEF\xBB\xBF");
-    }
+    close_and_mark(rng, &mut depth, &mut out);
     out
 }
 
@@ -594,11 +600,7 @@ fn generate_hash(rng: &mut Rng, code: &[&str]) -> Vec<u8> {
             }
             4 => {
                 if let Some(open) = depth.pop() {
-                    out.push(match open {
-                        b'(' => b')',
-                        b'[' => b']',
-                        _ => b'}',
-                    });
+                    out.push(closer(open));
                 }
             }
             5 if !plain && rng.below(20) == 0 => out.extend(content(rng).bytes()),
@@ -611,16 +613,7 @@ fn generate_hash(rng: &mut Rng, code: &[&str]) -> Vec<u8> {
             out.push(b' ');
         }
     }
-    while let Some(open) = depth.pop() {
-        out.push(match open {
-            b'(' => b')',
-            b'[' => b']',
-            _ => b'}',
-        });
-    }
-    if rng.below(10) == 0 {
-        out.splice(0..0, *b"\xEF\xBB\xBF");
-    }
+    close_and_mark(rng, &mut depth, &mut out);
     if rng.below(30) == 0 {
         out.extend_from_slice(b"\xff\xfe # x\n");
     }

@@ -209,6 +209,12 @@ fn js_regex_keyword(word: &[u8]) -> bool {
     super::lexical::REGEX_KEYWORDS.contains(&word) || word == b"extends"
 }
 
+/// A backslash at `i` that escapes a line break or the end of the text: every lexer refuses
+/// it inside a one-line literal. (A NUL byte was refused before any lexer ran, so 0 is the end.)
+fn escapes_line_end(b: &[u8], i: usize) -> bool {
+    matches!(b.get(i + 1), Some(b'\n' | b'\r') | None)
+}
+
 fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
 }

@@ -309,7 +309,7 @@ impl<'t> Ruby<'t> {
         loop {
             match *self.b.get(self.i)? {
                 b'\\' => {
-                    if matches!(self.at(1), b'\n' | b'\r' | 0) {
+                    if super::escapes_line_end(self.b, self.i) {
                         return None;
                     }
                     self.i += 2;
@@ -340,7 +340,7 @@ impl<'t> Ruby<'t> {
         loop {
             match *self.b.get(i)? {
                 b'\\' => {
-                    if matches!(self.b.get(i + 1), Some(b'\n' | b'\r') | None) {
+                    if super::escapes_line_end(self.b, i) {
                         return None;
                     }
                     i += 2;
@@ -362,7 +362,7 @@ impl<'t> Ruby<'t> {
         loop {
             match *self.b.get(i)? {
                 b'\\' => {
-                    if matches!(self.b.get(i + 1), Some(b'\n' | b'\r') | None) {
+                    if super::escapes_line_end(self.b, i) {
                         return None;
                     }
                     i += 2;

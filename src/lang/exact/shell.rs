@@ -230,7 +230,7 @@ impl<'t> Shell<'t> {
         loop {
             match *self.b.get(self.i)? {
                 b'\\' => {
-                    if matches!(self.at(1), b'\n' | b'\r' | 0) {
+                    if super::escapes_line_end(self.b, self.i) {
                         return None;
                     }
                     self.i += 2;
