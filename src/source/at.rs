@@ -90,7 +90,6 @@ pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
         rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty())
     }) {
         let st = found?;
-        let ns = |secs: i64, nanos: i64| secs.saturating_mul(1_000_000_000).saturating_add(nanos);
         // The fields' integer types differ between targets.
         #[allow(clippy::unnecessary_cast)]
         let stat = Stat {
@@ -106,18 +105,35 @@ pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
     of(&std::fs::metadata(path)?)
 }
 
+/// Seconds and nanoseconds as one count of nanoseconds since the epoch (saturating: some file
+/// systems allow times past 2262), as the scan cache and the Threatspec settings keep them.
+#[cfg(unix)]
+fn ns(secs: i64, nanos: i64) -> i64 {
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// A file's modification and change times in nanoseconds.
+#[cfg(unix)]
+pub(crate) fn times_ns(meta: &std::fs::Metadata) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (
+        ns(meta.mtime(), meta.mtime_nsec()),
+        ns(meta.ctime(), meta.ctime_nsec()),
+    )
+}
+
 /// [`Stat`] from std's metadata (the fallback, and the reference the tests compare with).
-fn of(meta: &std::fs::Metadata) -> std::io::Result<Stat> {
+pub(crate) fn of(meta: &std::fs::Metadata) -> std::io::Result<Stat> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let ns = |secs: i64, nanos: i64| secs.saturating_mul(1_000_000_000).saturating_add(nanos);
+        let (mtime, ctime) = times_ns(meta);
         Ok(Stat {
             is_file: meta.is_file(),
             ino: meta.ino(),
             size: meta.size(),
-            mtime: ns(meta.mtime(), meta.mtime_nsec()),
-            ctime: ns(meta.ctime(), meta.ctime_nsec()),
+            mtime,
+            ctime,
         })
     }
     #[cfg(not(unix))]

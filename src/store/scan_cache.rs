@@ -82,22 +82,7 @@ impl FileStat {
     /// The stat of a regular file; `None` for anything else, or where the platform does not
     /// give inodes and change times (the file is then always read).
     pub fn of(meta: &std::fs::Metadata) -> Option<FileStat> {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            let (mtime, ctime) = times_ns(meta);
-            meta.is_file().then(|| FileStat {
-                ino: meta.ino(),
-                size: meta.size(),
-                mtime,
-                ctime,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = meta;
-            None
-        }
+        crate::source::at::of(meta).ok().and_then(FileStat::of_stat)
     }
 
     /// The stat of a regular file, from the walk's `stat` relative to its folder.
@@ -118,18 +103,6 @@ impl FileStat {
         let limit = i64::try_from(since.saturating_sub(SETTLE).as_nanos()).unwrap_or(i64::MAX);
         self.mtime < limit && self.ctime < limit
     }
-}
-
-/// A file's modification and change times in nanoseconds since the epoch (saturating: some
-/// file systems allow times past 2262).
-#[cfg(unix)]
-pub(crate) fn times_ns(meta: &std::fs::Metadata) -> (i64, i64) {
-    use std::os::unix::fs::MetadataExt;
-    let ns = |secs: i64, nanos: i64| secs.saturating_mul(1_000_000_000).saturating_add(nanos);
-    (
-        ns(meta.mtime(), meta.mtime_nsec()),
-        ns(meta.ctime(), meta.ctime_nsec()),
-    )
 }
 
 /// One file of the last scan.

@@ -536,7 +536,7 @@ impl Witness {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let (mtime, ctime) = crate::store::scan_cache::times_ns(&meta);
+            let (mtime, ctime) = crate::source::at::times_ns(&meta);
             Some(Witness {
                 ino: meta.ino(),
                 kind,
