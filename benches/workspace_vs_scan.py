@@ -12,13 +12,13 @@ Nothing is written into a repository but the scan cache, which is removed afterw
 import argparse
 import json
 import os
-import queue
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.parse
+
+from lsp import Client  # benches/lsp.py: the LSP framing, read on a thread
 
 
 def scan(bin, repo, out):
@@ -53,41 +53,22 @@ def mcp_model(bin, repo):
 
 
 def lsp_diagnostics(bin, repo):
-    p = subprocess.Popen([bin, "lsp", "-C", repo], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    q = queue.Queue()
-    def read():
-        while True:
-            n = None
-            while True:
-                line = p.stdout.readline()
-                if not line:
-                    return
-                line = line.strip()
-                if not line:
-                    break
-                if line.startswith(b"Content-Length:"):
-                    n = int(line.split(b":")[1])
-            q.put(json.loads(p.stdout.read(n)))
-    threading.Thread(target=read, daemon=True).start()
-    def send(m):
-        b = json.dumps(m).encode()
-        p.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(b), b))
-        p.stdin.flush()
+    c = Client([bin, "lsp", "-C", repo], None)
     root = "file://" + os.path.realpath(repo)
-    send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "rootUri": root, "capabilities": {}}})
-    send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-    send({"jsonrpc": "2.0", "id": 2, "method": "workspace/symbol", "params": {"query": ""}})
-    last, symbols = {}, 0
-    while True:
-        m = q.get(timeout=120)
+    c.request("initialize", {"processId": None, "rootUri": root, "capabilities": {}})
+    c.notify("initialized", {})
+    last = {}
+    def published_until_reply(m):
         if m.get("method") == "textDocument/publishDiagnostics":
             last[m["params"]["uri"]] = m["params"]["diagnostics"]
-        if m.get("id") == 2:
-            symbols = len(m.get("result") or [])
-            break
-    send({"jsonrpc": "2.0", "id": 3, "method": "shutdown", "params": None})
-    send({"jsonrpc": "2.0", "method": "exit", "params": None})
-    p.wait()
+        return m.get("id") == c.id and "method" not in m
+    c.id += 1
+    c.send({"jsonrpc": "2.0", "id": c.id, "method": "workspace/symbol", "params": {"query": ""}})
+    _, reply = c.wait(published_until_reply, timeout=120)
+    symbols = len(reply.get("result") or [])
+    c.request("shutdown", None)
+    c.notify("exit", None)
+    c.p.wait()
     prefix = root + "/"
     # The server publishes with the path it was given; the scan's paths are relative.
     alt = "file://" + os.path.abspath(repo) + "/"
