@@ -91,6 +91,78 @@ fn output_is_identical_for_any_thread_count() {
     assert_eq!(untimed(&one), untimed(&two));
 }
 
+// @tests #sorted_output for #builder
+/// `scan` renders the diagnostics on a second thread while the model is serialised and written
+/// (`-j1` keeps one thread): the model, the rendered diagnostics (with carets, in order) and the
+/// exit code must not depend on that, and a model that cannot be written is still the error,
+/// with no diagnostics printed before it.
+#[test]
+fn diagnostics_rendered_beside_the_model_write_are_the_same_as_on_one_thread() {
+    let repo = clean_repo();
+    for i in 0..60 {
+        write(
+            repo.path(),
+            &format!("svc{i:02}/main.py"),
+            format!(
+                "# @mitigates #api against #sqlj{i} with #prepared\n# @mitigates #api against #t{i}\n# @threat T{i} (#t{i})\n"
+            ),
+        );
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = |threads: &str, args: &[&str]| {
+        // One path for every run: the summary line names it.
+        let model = out.path().join("model.json");
+        let _ = fs::remove_file(&model);
+        let run = tm()
+            .args(["scan", "--strict", "--threads", threads, "-o"])
+            .arg(&model)
+            .args(args)
+            .arg(repo.path())
+            .output()
+            .expect("run");
+        let model = fs::read(&model).unwrap_or_default();
+        let stderr = String::from_utf8_lossy(&run.stderr)
+            .lines()
+            .filter(|l| !l.starts_with("threatmark: "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        (run.status.code(), run.stdout, stderr, model)
+    };
+    for args in [
+        &[][..],
+        &["--format", "json"],
+        &["--output-format", "concise"],
+    ] {
+        let one = run("1", args);
+        assert_eq!(one.0, Some(1), "{}", one.2);
+        assert!(one.2.matches("TM001").count() >= 60, "{}", one.2);
+        assert!(one.2.matches("TM036").count() >= 60, "{}", one.2);
+        for threads in ["2", "4"] {
+            let other = run(threads, args);
+            let same = [
+                one.0 == other.0,
+                one.1 == other.1,
+                one.2 == other.2,
+                one.3 == other.3,
+            ];
+            assert_eq!(same, [true; 4], "--threads {threads} {args:?}");
+        }
+    }
+    // A model that cannot be written: exit 2, the reason, and no diagnostics before it.
+    git(repo.path(), &["init", "-q"]);
+    for threads in ["1", "2"] {
+        let run = tm()
+            .args(["scan", "--threads", threads, "-o", ".git/model.json"])
+            .current_dir(repo.path())
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("git"), "{stderr}");
+        assert!(!stderr.contains("TM0"), "--threads {threads}: {stderr}");
+    }
+}
+
 #[test]
 fn rescanning_an_unchanged_repository_is_byte_identical() {
     let repo = clean_repo();

@@ -238,44 +238,38 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
         args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
 
     crate::timings::mark("scanned");
-    let json = model::to_json(&result.model);
-    crate::timings::mark("model serialised");
-    let wrote = match to_stdout {
-        true => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(json.as_bytes())
-                .and_then(|()| stdout.flush())
-                .context("writing the model to stdout")?;
-            None
-        }
-        false => {
-            // `-o` is the user's own choice; `[scan] output` comes from the repository, which
-            // may be hostile, so it must stay inside it.
-            let target = match &args.output {
-                Some(path) => path.clone(),
-                None => model_path(root, &config.scan.output)?,
-            };
-            let written = match &args.output {
-                Some(_) => output::write_output(&target, json.as_bytes()),
-                None => output::write_atomic(&target, json.as_bytes()),
-            };
-            written.with_context(|| format!("writing {}", target.display()))?;
-            Some(target)
-        }
+    // The diagnostics are selected and rendered on a second thread while the model is
+    // serialised and written: two independent outputs, each built in one piece, so the bytes
+    // are the same whatever runs first. `-j1` keeps it to one thread.
+    let diagnostics = || {
+        select(&config, &result).map(|selected| {
+            let rendered = args.output_format.render(
+                &selected.diagnostics,
+                &[],
+                &result.sources,
+                &config.risk,
+                color,
+            );
+            (selected, rendered)
+        })
     };
-
-    crate::timings::mark("model written");
-    let selected = select(&config, &result)?;
+    let (wrote, diagnostics) = if args.threads == Some(1) {
+        let wrote = write_model(args, root, &config, &result, to_stdout)?;
+        (wrote, diagnostics())
+    } else {
+        std::thread::scope(|s| {
+            let rendering = s.spawn(diagnostics);
+            let wrote = write_model(args, root, &config, &result, to_stdout);
+            // The model's error first, as when the diagnostics came after it.
+            let rendered = rendering
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            wrote.map(|wrote| (wrote, rendered))
+        })?
+    };
+    let (selected, rendered) = diagnostics?;
     let counts = Counts::of(&selected.diagnostics);
     let mut stderr = std::io::stderr().lock();
-    let rendered = args.output_format.render(
-        &selected.diagnostics,
-        &[],
-        &result.sources,
-        &config.risk,
-        color,
-    );
     // A closed stderr must not turn a finished scan into a failure.
     let _ = stderr.write_all(rendered.as_bytes());
     if !args.quiet && !args.output_format.is_machine() {
@@ -366,6 +360,44 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Serialise the model and write it (`-o`, `[scan] output`) or print it: the file written.
+fn write_model(
+    args: &ScanArgs,
+    root: &Path,
+    config: &Config,
+    result: &scan::ScanResult,
+    to_stdout: bool,
+) -> anyhow::Result<Option<PathBuf>> {
+    let json = model::to_json(&result.model);
+    crate::timings::mark("model serialised");
+    let wrote = match to_stdout {
+        true => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(json.as_bytes())
+                .and_then(|()| stdout.flush())
+                .context("writing the model to stdout")?;
+            None
+        }
+        false => {
+            // `-o` is the user's own choice; `[scan] output` comes from the repository, which
+            // may be hostile, so it must stay inside it.
+            let target = match &args.output {
+                Some(path) => path.clone(),
+                None => model_path(root, &config.scan.output)?,
+            };
+            let written = match &args.output {
+                Some(_) => output::write_output(&target, json.as_bytes()),
+                None => output::write_atomic(&target, json.as_bytes()),
+            };
+            written.with_context(|| format!("writing {}", target.display()))?;
+            Some(target)
+        }
+    };
+    crate::timings::mark("model written");
+    Ok(wrote)
 }
 
 /// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments.

@@ -208,9 +208,33 @@ pub(super) fn one_typo_away(id: &str, known: &[String]) -> (bool, usize) {
     let mut compared = 0;
     let found = known.iter().any(|k| {
         compared += 1;
-        k.len().abs_diff(lower.len()) <= 1 && strsim::osa_distance(&lower, k) <= 1
+        k.len().abs_diff(lower.len()) <= 1 && within_one_edit(&lower, k)
     });
     (found, compared)
+}
+
+/// `strsim::osa_distance(a, b) <= 1`, without its allocations for ASCII ids (the usual ones):
+/// equal, or one substitution, insertion, deletion or swap of neighbours apart.
+fn within_one_edit(a: &str, b: &str) -> bool {
+    if !a.is_ascii() || !b.is_ascii() {
+        return strsim::osa_distance(a, b) <= 1;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let Some(i) = short.iter().zip(long).position(|(x, y)| x != y) else {
+        return true;
+    };
+    if short.len() < long.len() {
+        return short[i..] == long[i + 1..];
+    }
+    short[i + 1..] == long[i + 1..]
+        || (i + 1 < short.len()
+            && short[i] == long[i + 1]
+            && short[i + 1] == long[i]
+            && short[i + 2..] == long[i + 2..])
 }
 
 /// An id that "did you mean" may suggest, with the character counts of its lower-case form.
@@ -270,5 +294,34 @@ impl CharCounts {
             differ += usize::from(sum);
         }
         differ.div_ceil(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pair of strings up to four characters over a small alphabet (ASCII, with a
+    /// non-ASCII letter for the fallback): the same answer as the edit distance it stands for.
+    #[test]
+    fn within_one_edit_is_the_optimal_string_alignment_distance_at_most_one() {
+        let mut words = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..4 {
+            last = last
+                .iter()
+                .flat_map(|w| ['a', 'b', 'c', 'é'].map(|c| format!("{w}{c}")))
+                .collect();
+            words.extend(last.iter().cloned());
+        }
+        let mut close = 0;
+        for a in &words {
+            for b in &words {
+                let expected = strsim::osa_distance(a, b) <= 1;
+                assert_eq!(within_one_edit(a, b), expected, "{a:?} {b:?}");
+                close += usize::from(expected);
+            }
+        }
+        assert!(close > words.len() * 4, "{close}");
     }
 }
