@@ -506,7 +506,7 @@ fn encode(
             (f.rel.clone(), f.stat, record)
         })
         .collect();
-    let mut raw = |bytes: &[u8]| {
+    let mut raw = |bytes: Vec<u8>| {
         let (at, len, crc) = records.raw(bytes);
         Saved(at, len, -1, crc)
     };
@@ -523,14 +523,14 @@ fn encode(
     };
     let threatspec = threatspec
         .filter(|t| t.read.iter().all(settled))
-        .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
+        .map(|ts| (raw(ts.yaml.as_bytes().to_vec()), raw(ts.derived.clone())));
     let plain = (!plain.is_empty()).then(|| {
         let mut bytes = Vec::with_capacity(plain.len() * 16);
-        for p in &plain {
+        for p in plain {
             bytes.extend_from_slice(&p.key.to_le_bytes());
             bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
         }
-        raw(&bytes)
+        raw(bytes)
     });
     let index = Index {
         config_key: cache.config_key,

@@ -162,21 +162,19 @@ pub(crate) fn encode_records<'a>(
     Ok(refs)
 }
 
-/// Records laid out as [`encode_records`] lays them out, without copying the texts that the
-/// outcomes already hold: the outcomes' JSON (and any bytes added with [`Parts::raw`]) in one
-/// buffer, the texts shared, written piece by piece with [`Parts::write_to`]. A scan cache's
-/// records are mostly texts (4.2 of 5 MB on issue 20's tree), and a whole copy of them beside the
-/// model was most of the first scan's extra memory.
+/// Records laid out as [`encode_records`] lays them out, without gathering them into one
+/// buffer: each outcome's JSON in a buffer of its own size, the texts shared with the outcomes
+/// that hold them, written piece by piece with [`Parts::write_to`]. A scan cache's records are
+/// mostly JSON and texts (2.2 and 2.0 of 5.1 MB on issue 20's tree), and one growing buffer of
+/// them, copied again beside the header, was most of the first scan's extra memory.
 #[derive(Default)]
 pub(crate) struct Parts {
-    encoded: Vec<u8>,
     pieces: Vec<Piece>,
     len: u64,
 }
 
 enum Piece {
-    /// A range of `Parts::encoded`.
-    Encoded(std::ops::Range<usize>),
+    Owned(Vec<u8>),
     Text(Arc<str>),
 }
 
@@ -187,68 +185,65 @@ impl Parts {
         items: impl Iterator<Item = &'a Stored>,
     ) -> Result<Vec<RecordRef>, Damaged> {
         let mut refs = Vec::new();
+        let mut json = Vec::new();
         for stored in items {
-            let start = self.encoded.len();
-            // A saved record is copied whole (outcome and text); a decoded one shares its text.
-            let (outcome, text, crc, shared) = match &stored.form {
+            let at = self.len;
+            match &stored.form {
+                // A saved record is copied whole, outcome and text.
                 Form::Saved { outcome, text, .. } => {
                     let bytes = stored.bytes()?.unwrap_or_default();
-                    self.encoded.extend_from_slice(&bytes);
-                    (*outcome, *text, crc32fast::hash(&bytes), None)
+                    refs.push(RecordRef {
+                        at,
+                        outcome: *outcome,
+                        text: *text,
+                        crc: crc32fast::hash(&bytes),
+                    });
+                    self.push(Piece::Owned(bytes));
                 }
                 Form::Decoded(o) => {
-                    serde_json::to_writer(&mut self.encoded, &**o)
-                        .map_err(|e| stored.damaged(e))?;
-                    let json = &self.encoded[start..];
+                    json.clear();
+                    serde_json::to_writer(&mut json, &**o).map_err(|e| stored.damaged(e))?;
                     let mut crc = crc32fast::Hasher::new();
-                    crc.update(json);
+                    crc.update(&json);
                     if let Some(t) = &o.text {
                         crc.update(t.as_bytes());
                     }
-                    let text = o.text.as_ref().map(|t| t.len());
-                    (json.len(), text, crc.finalize(), o.text.clone())
+                    refs.push(RecordRef {
+                        at,
+                        outcome: json.len(),
+                        text: o.text.as_ref().map(|t| t.len()),
+                        crc: crc.finalize(),
+                    });
+                    self.push(Piece::Owned(json.as_slice().to_vec()));
+                    if let Some(t) = &o.text {
+                        self.push(Piece::Text(Arc::clone(t)));
+                    }
                 }
-            };
-            let at = self.len;
-            self.push_encoded(start);
-            if let Some(t) = shared {
-                self.len += t.len() as u64;
-                self.pieces.push(Piece::Text(t));
             }
-            refs.push(RecordRef {
-                at,
-                outcome,
-                text,
-                crc,
-            });
         }
         Ok(refs)
     }
 
     /// Append `bytes` as a record of their own: where it is, its length and CRC-32.
-    pub(crate) fn raw(&mut self, bytes: &[u8]) -> (u64, usize, u32) {
-        let at = self.len;
-        let start = self.encoded.len();
-        self.encoded.extend_from_slice(bytes);
-        self.push_encoded(start);
-        (at, bytes.len(), crc32fast::hash(bytes))
+    pub(crate) fn raw(&mut self, bytes: Vec<u8>) -> (u64, usize, u32) {
+        let (at, len, crc) = (self.len, bytes.len(), crc32fast::hash(&bytes));
+        self.push(Piece::Owned(bytes));
+        (at, len, crc)
     }
 
-    /// The encoded bytes from `start` on are the next piece.
-    fn push_encoded(&mut self, start: usize) {
-        let end = self.encoded.len();
-        self.len += (end - start) as u64;
-        match self.pieces.last_mut() {
-            Some(Piece::Encoded(last)) if last.end == start => last.end = end,
-            _ => self.pieces.push(Piece::Encoded(start..end)),
-        }
+    fn push(&mut self, piece: Piece) {
+        self.len += match &piece {
+            Piece::Owned(bytes) => bytes.len(),
+            Piece::Text(text) => text.len(),
+        } as u64;
+        self.pieces.push(piece);
     }
 
     /// Write the records, in order.
     pub(crate) fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for piece in &self.pieces {
             match piece {
-                Piece::Encoded(range) => out.write_all(&self.encoded[range.clone()])?,
+                Piece::Owned(bytes) => out.write_all(bytes)?,
                 Piece::Text(text) => out.write_all(text.as_bytes())?,
             }
         }
