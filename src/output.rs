@@ -268,9 +268,31 @@ pub(crate) fn write_cache(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     replace(path, contents, false)
 }
 
+/// [`write_cache`] of contents that `write` streams in pieces, so that a cache is never held
+/// whole in memory beside what it is made of (issue 20: the first scan's peak memory).
+pub(crate) fn write_cache_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    replace_with(path, false, |file| {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+        write(&mut out)?;
+        out.flush()
+    })
+}
+
 /// Write a temporary file next to `path` and rename it over `path`. A `published` file gets
 /// an ordinary mode and is flushed to disk before the rename; a cache stays private (0600).
 fn replace(path: &Path, contents: &[u8], published: bool) -> std::io::Result<()> {
+    replace_with(path, published, |file| file.write_all(contents))
+}
+
+/// [`replace`], the temporary file's contents written by `write`.
+fn replace_with(
+    path: &Path,
+    published: bool,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -287,7 +309,7 @@ fn replace(path: &Path, contents: &[u8], published: bool) -> std::io::Result<()>
         builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
     let mut tmp = builder.tempfile_in(dir)?;
-    tmp.write_all(contents)?;
+    write(tmp.as_file_mut())?;
     if published {
         tmp.as_file().sync_all()?;
     }

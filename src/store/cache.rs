@@ -373,6 +373,24 @@ pub(crate) fn write_indexed(
     crate::output::write_cache(path, &bytes)
 }
 
+/// [`write_indexed`], the records written by `records` straight to the file: a scan cache's
+/// records are mostly the texts its outcomes already hold, and are not copied into one buffer
+/// (issue 20: the first scan's peak memory).
+pub(crate) fn write_indexed_with(
+    path: &Path,
+    magic: &str,
+    format: u32,
+    index: &[u8],
+    records: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    crate::output::write_cache_with(path, |out| {
+        out.write_all(&header(magic, format, index))?;
+        out.write_all(index)?;
+        out.write_all(b"\n")?;
+        records(out)
+    })
+}
+
 /// Remove the oldest files of `dir` whose names start with `prefix`, beyond `keep`.
 pub(crate) fn prune(dir: &Path, prefix: &str, keep: usize) {
     let Ok(files) = oldest_first(dir) else {

@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::snapshot::{RecordRef, Records, Stored, encode_records};
+use crate::store::snapshot::{Parts, RecordRef, Records, Stored};
 
 const MAGIC: &str = "threatmark-scan-cache";
 /// 2: files that contribute nothing are fingerprints in one binary record, not index entries.
@@ -450,10 +450,27 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
 /// failing a scan for, so callers may ignore the result.
 pub(crate) fn save(
     path: &Path,
-    mut cache: ScanCache,
+    cache: ScanCache,
     threatspec: Option<&CachedThreatspec>,
     started: SystemTime,
 ) -> std::io::Result<()> {
+    let (index, records) = encode(cache, threatspec, started)?;
+    // Streamed: the records are not gathered into one buffer, nor the file into another.
+    super::cache::write_indexed_with(path, MAGIC, FORMAT, &index, |out| records.write_to(out))?;
+    // One cache per scanned folder piles up (in the user's cache folder, or in a repository
+    // whose subfolders are scanned one by one): the least recently used go.
+    if let Some(dir) = path.parent() {
+        super::cache::prune(dir, "scan-", KEEP_CACHES);
+    }
+    Ok(())
+}
+
+/// The index and the records of the cache file [`save`] writes.
+fn encode(
+    mut cache: ScanCache,
+    threatspec: Option<&CachedThreatspec>,
+    started: SystemTime,
+) -> std::io::Result<(Vec<u8>, Parts)> {
     cache.files.retain(|f| f.stat.settled(started));
     // A file without an outcome is a fingerprint.
     let (files, plain): (Vec<CachedFile>, Vec<CachedFile>) =
@@ -472,12 +489,11 @@ pub(crate) fn save(
             plain.push(run[0]);
         }
     }
-    let mut records = Vec::new();
-    let refs = encode_records(
-        cache.files.iter().filter_map(|f| f.outcome.as_deref()),
-        &mut records,
-    )
-    .map_err(std::io::Error::other)?;
+    drop(std::mem::take(&mut cache.plain));
+    let mut records = Parts::default();
+    let refs = records
+        .records(cache.files.iter().filter_map(|f| f.outcome.as_deref()))
+        .map_err(std::io::Error::other)?;
     let mut refs = refs.into_iter();
     let files = cache
         .files
@@ -490,10 +506,9 @@ pub(crate) fn save(
             (f.rel.clone(), f.stat, record)
         })
         .collect();
-    let mut raw = |bytes: &[u8]| {
-        let at = records.len();
-        records.extend_from_slice(bytes);
-        Saved(at as u64, bytes.len(), -1, crc32fast::hash(bytes))
+    let mut raw = |bytes: Vec<u8>| {
+        let (at, len, crc) = records.raw(bytes);
+        Saved(at, len, -1, crc)
     };
     // Settings resolved from folders that changed just before the scan are not kept (the
     // same rule as for files).
@@ -508,14 +523,14 @@ pub(crate) fn save(
     };
     let threatspec = threatspec
         .filter(|t| t.read.iter().all(settled))
-        .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
+        .map(|ts| (raw(ts.yaml.as_bytes().to_vec()), raw(ts.derived.clone())));
     let plain = (!plain.is_empty()).then(|| {
         let mut bytes = Vec::with_capacity(plain.len() * 16);
-        for p in &plain {
+        for p in plain {
             bytes.extend_from_slice(&p.key.to_le_bytes());
             bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
         }
-        raw(&bytes)
+        raw(bytes)
     });
     let index = Index {
         config_key: cache.config_key,
@@ -524,13 +539,7 @@ pub(crate) fn save(
         plain,
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
-    super::cache::write_indexed(path, MAGIC, FORMAT, &index, &records)?;
-    // One cache per scanned folder piles up (in the user's cache folder, or in a repository
-    // whose subfolders are scanned one by one): the least recently used go.
-    if let Some(dir) = path.parent() {
-        super::cache::prune(dir, "scan-", KEEP_CACHES);
-    }
-    Ok(())
+    Ok((index, records))
 }
 
 /// Saves still being written, joined before the process exits.
@@ -688,6 +697,165 @@ mod tests {
         bytes[40] ^= 1;
         std::fs::write(&path, &bytes).expect("write");
         assert!(load(&path).is_none());
+    }
+
+    /// The writer before issue 20's fourth round, kept as the reference: every record encoded
+    /// into one buffer, then header, index and records copied into another and written.
+    fn save_whole(
+        path: &Path,
+        mut cache: ScanCache,
+        threatspec: Option<&CachedThreatspec>,
+        started: SystemTime,
+    ) {
+        cache.files.retain(|f| f.stat.settled(started));
+        let (files, plain): (Vec<CachedFile>, Vec<CachedFile>) =
+            cache.files.into_iter().partition(|f| f.outcome.is_some());
+        cache.files = files;
+        cache
+            .plain
+            .extend(plain.iter().map(|f| Plain::new(&f.rel, &f.stat)));
+        cache.files.sort_by(|a, b| a.rel.cmp(&b.rel));
+        cache.files.dedup_by(|a, b| a.rel == b.rel);
+        cache.plain.sort_unstable();
+        let mut plain = Vec::with_capacity(cache.plain.len());
+        for run in cache.plain.chunk_by(|a, b| a.key == b.key) {
+            if run.iter().all(|p| *p == run[0]) {
+                plain.push(run[0]);
+            }
+        }
+        let mut records = Vec::new();
+        let refs = crate::store::snapshot::encode_records(
+            cache.files.iter().filter_map(|f| f.outcome.as_deref()),
+            &mut records,
+        )
+        .expect("encode");
+        let mut refs = refs.into_iter();
+        let files = cache
+            .files
+            .iter()
+            .map(|f| {
+                let record = f
+                    .outcome
+                    .as_ref()
+                    .and_then(|o| Some((o.annotated, Saved::from(refs.next()?))));
+                (f.rel.clone(), f.stat, record)
+            })
+            .collect();
+        let mut raw = |bytes: &[u8]| {
+            let at = records.len();
+            records.extend_from_slice(bytes);
+            Saved(at as u64, bytes.len(), -1, crc32fast::hash(bytes))
+        };
+        let settled = |&(mtime, ctime): &(i64, i64)| {
+            FileStat {
+                ino: 0,
+                size: 0,
+                mtime,
+                ctime,
+            }
+            .settled(started)
+        };
+        let threatspec = threatspec
+            .filter(|t| t.read.iter().all(settled))
+            .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
+        let plain = (!plain.is_empty()).then(|| {
+            let mut bytes = Vec::with_capacity(plain.len() * 16);
+            for p in &plain {
+                bytes.extend_from_slice(&p.key.to_le_bytes());
+                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+            }
+            raw(&bytes)
+        });
+        let index = Index {
+            config_key: cache.config_key,
+            threatspec,
+            files,
+            plain,
+        };
+        let index = serde_json::to_vec(&index).expect("index");
+        crate::store::cache::write_indexed(path, MAGIC, FORMAT, &index, &records).expect("write");
+    }
+
+    /// A seeded mix of what a scan hands the writer: annotated files (their text kept), files
+    /// with diagnostics only, binary files, files that contribute nothing, racy files, repeated
+    /// paths, paths out of order and beyond ASCII.
+    fn mixed_cache(seed: u64, files: usize) -> Vec<CachedFile> {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        let texts = [
+            "# @threat Spoofing (#spoof)\n",
+            "// @control Ç \"quoted\" \\ (#c)\n// @mitigates #a against #spoof with #c\n",
+            "# @threat\n",
+            "x = 1\n# @exposes #a to #spoof with a\ttab\n",
+            "bin\0ary",
+            "# @boundary between #a and #b\n",
+            "",
+        ];
+        (0..files)
+            .map(|i| {
+                let rel = match next(4) {
+                    0 => format!("dir/ü{}.py", next(files as u64)),
+                    1 => format!("z{i}.rs"),
+                    _ => format!("a/{}/f{i}.py", next(9)),
+                };
+                let stat = stat(if next(7) == 0 { 0 } else { 60 + next(100) });
+                let outcome = match next(3) {
+                    0 => None,
+                    _ => {
+                        let text = texts[next(texts.len() as u64) as usize];
+                        Some(Box::new(Stored::new(crate::store::record::parsed(
+                            &rel, text,
+                        ))))
+                    }
+                };
+                CachedFile { rel, stat, outcome }
+            })
+            .collect()
+    }
+
+    /// The streamed writer writes the bytes the whole-buffer writer wrote, for outcomes still
+    /// decoded (a first scan) and for records reused from a loaded cache (a later scan).
+    #[test]
+    fn the_streamed_writer_writes_what_the_whole_buffer_writer_wrote() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let started = SystemTime::now();
+        let ts = CachedThreatspec {
+            yaml: "paths:\n  - 'src'\n".into(),
+            derived: b"{\"include\":[\"src\"]}".to_vec(),
+            read: vec![(0, 0)],
+        };
+        for seed in 0..24u64 {
+            let files = mixed_cache(seed, [0, 1, 5, 40, 300][seed as usize % 5]);
+            let plain: Vec<Plain> = (0..seed * 3)
+                .map(|i| Plain::new(&format!("p{i}"), &stat(90)))
+                .collect();
+            let threatspec = (seed % 3 != 0).then_some(&ts);
+            let cache = ScanCache::new(seed, files, plain);
+            let (new, old) = (dir.path().join("new"), dir.path().join("old"));
+            save(&new, cache.clone(), threatspec, started).expect("save");
+            save_whole(&old, cache, threatspec, started);
+            let written = std::fs::read(&new).expect("read");
+            assert_eq!(written, std::fs::read(&old).expect("read"), "seed {seed}");
+
+            // The next scan keeps the loaded records it did not read again, beside new ones.
+            let loaded = load(&new).expect("load");
+            let mut files = loaded.files.clone();
+            files.extend(mixed_cache(seed + 100, 20));
+            let plain = loaded.plain.clone();
+            let again = ScanCache::new(seed, files, plain);
+            save(&new, again.clone(), threatspec, started).expect("save");
+            save_whole(&old, again, threatspec, started);
+            assert_eq!(
+                std::fs::read(&new).expect("read"),
+                std::fs::read(&old).expect("read"),
+                "seed {seed}, second scan"
+            );
+        }
     }
 
     #[test]
