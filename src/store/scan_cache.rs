@@ -38,7 +38,8 @@ use crate::store::snapshot::{RecordRef, Records, Stored, encode_records};
 
 const MAGIC: &str = "threatmark-scan-cache";
 /// 2: files that contribute nothing are fingerprints in one binary record, not index entries.
-const FORMAT: u32 = 2;
+/// 3: and each folder's files that contribute nothing have one fingerprint together.
+const FORMAT: u32 = 3;
 
 /// Files touched this recently before a scan are not cached by it.
 pub(crate) const SETTLE: Duration = Duration::from_secs(2);
@@ -162,6 +163,28 @@ pub(crate) fn fingerprint(rel: &str, stat: &FileStat) -> u64 {
         .hash_one((rel, stat.ino, stat.size, stat.mtime, stat.ctime))
 }
 
+/// One file of a folder's fingerprint ([`ScanCache::folder`]): its path (relative to the
+/// scanned folder, as raw bytes) and stat. The full path, not the name: two folders whose keys
+/// collide then share one set of distinct entries.
+pub(crate) fn folder_entry(rel: &[u8], stat: &FileStat) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_656e)
+        .hash_one((rel, stat.ino, stat.size, stat.mtime, stat.ctime))
+}
+
+/// The key of a folder (its path relative to the scanned folder, as raw bytes).
+pub(crate) fn folder_key(rel: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_6b79).hash_one(rel)
+}
+
+/// A folder's fingerprint from the wrapping sum of its entries' [`folder_entry`] hashes and
+/// their count: the sum makes it independent of the order the walker threads saw them in.
+pub(crate) fn folder_fingerprint(sum: u64, count: u64) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_6670).hash_one((sum, count))
+}
+
 /// What the last scan kept of a file.
 #[derive(Debug, Clone, Copy)]
 pub enum Hit<'a> {
@@ -182,6 +205,9 @@ pub struct ScanCache {
     pub files: Vec<CachedFile>,
     /// Files that contributed nothing, sorted by key.
     pub plain: Vec<Plain>,
+    /// Folders whose files that contribute nothing were all settled, by [`folder_key`], with
+    /// the [`folder_fingerprint`] of those files, sorted by key.
+    pub folders: Vec<Plain>,
     /// Where each path is in `files` (filled on load: a scan looks up every file).
     by_path: std::collections::HashMap<String, usize>,
 }
@@ -192,6 +218,7 @@ impl std::fmt::Debug for ScanCache {
             .field("config_key", &self.config_key)
             .field("files", &self.files.len())
             .field("plain", &self.plain.len())
+            .field("folders", &self.folders.len())
             .finish_non_exhaustive()
     }
 }
@@ -204,13 +231,30 @@ impl ScanCache {
             config_key,
             files,
             plain,
+            folders: Vec::new(),
             by_path: Default::default(),
         }
     }
 
-    /// How many files it holds.
+    /// The same, with the fingerprints of folders (any order).
+    pub fn with_folders(mut self, folders: Vec<Plain>) -> Self {
+        self.folders = folders;
+        self
+    }
+
+    /// How many files and folders it holds.
     pub fn entries(&self) -> usize {
-        self.files.len() + self.plain.len()
+        self.files.len() + self.plain.len() + self.folders.len()
+    }
+
+    /// The fingerprint the last scan gave the files of the folder with this [`folder_key`]
+    /// that contribute nothing, when all of them were settled.
+    pub(crate) fn folder(&self, key: u64) -> Option<u64> {
+        let at = self.folders.partition_point(|p| p.key < key);
+        self.folders
+            .get(at)
+            .filter(|p| p.key == key)
+            .map(|p| p.fingerprint)
     }
 
     /// What the last scan kept of `rel`, if anything.
@@ -273,6 +317,9 @@ struct Index {
     /// endian), sorted by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plain: Option<Saved>,
+    /// The record of the folders' fingerprints, as `plain`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folders: Option<Saved>,
 }
 
 /// `(path, stat, (annotated, record))`: the record only for files that contribute something.
@@ -392,34 +439,8 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
     if !files.windows(2).all(|w| w[0].rel < w[1].rel) {
         return None;
     }
-    let plain = match index.plain {
-        Some(saved) => {
-            let at = RecordRef::from(saved);
-            if !Stored::fits(&at, size) || at.outcome % 16 != 0 {
-                return None;
-            }
-            let mut bytes = vec![0; at.outcome];
-            records.read_at(at.at, &mut bytes).ok()?;
-            if crc32fast::hash(&bytes) != at.crc {
-                return None;
-            }
-            let plain: Vec<Plain> = bytes
-                .chunks_exact(16)
-                .map(|c| {
-                    let (key, fp) = c.split_at(8);
-                    Plain {
-                        key: u64::from_le_bytes(key.try_into().unwrap_or_default()),
-                        fingerprint: u64::from_le_bytes(fp.try_into().unwrap_or_default()),
-                    }
-                })
-                .collect();
-            if !plain.windows(2).all(|w| w[0] <= w[1]) {
-                return None;
-            }
-            plain
-        }
-        None => Vec::new(),
-    };
+    let plain = pairs(index.plain, records.as_ref(), size)?;
+    let folders = pairs(index.folders, records.as_ref(), size)?;
     let threatspec = match index.threatspec {
         Some((text, parsed)) => {
             let (text, parsed) = (RecordRef::from(text), RecordRef::from(parsed));
@@ -440,8 +461,37 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
         config_key: index.config_key,
         files,
         plain,
+        folders,
         by_path,
     })
+}
+
+/// A record of 16-byte (key, fingerprint) pairs, little endian, sorted by key; `None` when it is
+/// damaged.
+fn pairs(saved: Option<Saved>, records: &dyn Records, size: u64) -> Option<Vec<Plain>> {
+    let Some(saved) = saved else {
+        return Some(Vec::new());
+    };
+    let at = RecordRef::from(saved);
+    if !Stored::fits(&at, size) || at.outcome % 16 != 0 {
+        return None;
+    }
+    let mut bytes = vec![0; at.outcome];
+    records.read_at(at.at, &mut bytes).ok()?;
+    if crc32fast::hash(&bytes) != at.crc {
+        return None;
+    }
+    let pairs: Vec<Plain> = bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let (key, fp) = c.split_at(8);
+            Plain {
+                key: u64::from_le_bytes(key.try_into().unwrap_or_default()),
+                fingerprint: u64::from_le_bytes(fp.try_into().unwrap_or_default()),
+            }
+        })
+        .collect();
+    pairs.windows(2).all(|w| w[0] <= w[1]).then_some(pairs)
 }
 
 /// Save `cache` (its files in any order) for a scan that started at `started`: files touched
@@ -509,19 +559,32 @@ pub(crate) fn save(
     let threatspec = threatspec
         .filter(|t| t.read.iter().all(settled))
         .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
-    let plain = (!plain.is_empty()).then(|| {
-        let mut bytes = Vec::with_capacity(plain.len() * 16);
-        for p in &plain {
-            bytes.extend_from_slice(&p.key.to_le_bytes());
-            bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+    let mut as_record = |pairs: &[Plain]| {
+        (!pairs.is_empty()).then(|| {
+            let mut bytes = Vec::with_capacity(pairs.len() * 16);
+            for p in pairs {
+                bytes.extend_from_slice(&p.key.to_le_bytes());
+                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+            }
+            raw(&bytes)
+        })
+    };
+    let plain = as_record(&plain);
+    // Two folders with one key: neither is kept.
+    cache.folders.sort_unstable();
+    let mut folders = Vec::with_capacity(cache.folders.len());
+    for run in cache.folders.chunk_by(|a, b| a.key == b.key) {
+        if run.iter().all(|p| *p == run[0]) {
+            folders.push(run[0]);
         }
-        raw(&bytes)
-    });
+    }
+    let folders = as_record(&folders);
     let index = Index {
         config_key: cache.config_key,
         threatspec,
         files,
         plain,
+        folders,
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     super::cache::write_indexed(path, MAGIC, FORMAT, &index, &records)?;
