@@ -43,9 +43,52 @@ const MIN_CACHED_SIZE: u64 = 512;
 struct FolderSum {
     sum: u64,
     count: u64,
-    /// Small files not read yet, with their stat and entry hash: read only when the folder's
-    /// fingerprint is not the cached one.
-    pending: Vec<(FoundFile, FileStat, u64)>,
+    /// Small files not read yet: read only when the folder's fingerprint is not the cached
+    /// one. Kept compact (a warm scan of a million small files defers most of them): the
+    /// folder's path once, the names one after another, each ended by a `/` (which no name
+    /// holds), and the sum, count and total size of their entries.
+    pending: Pending,
+}
+
+#[derive(Default)]
+struct Pending {
+    dir: Option<PathBuf>,
+    names: Vec<u8>,
+    sum: u64,
+    count: u64,
+    bytes: u64,
+}
+
+impl Pending {
+    /// The files, as the walk found them.
+    fn files(&self, root: &Path) -> impl Iterator<Item = FoundFile> {
+        let dir = self.dir.clone().unwrap_or_default();
+        let root = root.to_path_buf();
+        let names: Vec<PathBuf> = self
+            .names
+            .split(|b| *b == b'/')
+            .filter(|n| !n.is_empty())
+            .map(name_of)
+            .collect();
+        names.into_iter().map(move |name| {
+            let path = dir.join(name);
+            let rel = fs::relative(&root, &path);
+            FoundFile { path, rel }
+        })
+    }
+}
+
+/// A file name from its raw bytes.
+fn name_of(bytes: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 /// The key of a file's folder and the file's path below `root`, as raw bytes (two names that
@@ -238,15 +281,24 @@ pub fn scan_dir_cached(
                     return;
                 }
                 (_, Some(stat)) if in_folder && stat.settled(started_at) => {
-                    if let Some((key, rel)) = place {
+                    if let Some((key, rel)) = place
+                        && let (Some(dir), Some(name)) = (file.path.parent(), file.path.file_name())
+                    {
                         let entry = scan_cache::folder_entry(rel, &stat);
                         let mut folders = lock(&folders);
-                        folders
-                            .entry(key)
-                            .or_default()
-                            .pending
-                            .push((file, stat, entry));
-                        return;
+                        let pending = &mut folders.entry(key).or_default().pending;
+                        if pending.dir.is_none() {
+                            pending.dir = Some(dir.to_path_buf());
+                        }
+                        // One folder key for two folders (a collision): not deferred.
+                        if pending.dir.as_deref() == Some(dir) {
+                            pending.names.extend_from_slice(name.as_encoded_bytes());
+                            pending.names.push(b'/');
+                            pending.sum = pending.sum.wrapping_add(entry);
+                            pending.count += 1;
+                            pending.bytes += stat.size;
+                            return;
+                        }
                     }
                 }
                 _ => {}
@@ -262,19 +314,18 @@ pub fn scan_dir_cached(
     // are read in one whose fingerprint changed.
     let mut again = Vec::new();
     for (key, folder) in lock(&folders).iter_mut() {
-        if folder.pending.is_empty() {
+        let pending = std::mem::take(&mut folder.pending);
+        if pending.count == 0 {
             continue;
         }
-        let sum = (folder.pending.iter()).fold(folder.sum, |sum, p| sum.wrapping_add(p.2));
-        let count = folder.count + folder.pending.len() as u64;
+        let sum = folder.sum.wrapping_add(pending.sum);
+        let count = folder.count + pending.count;
         if cache.and_then(|c| c.folder(*key)) == Some(scan_cache::folder_fingerprint(sum, count)) {
-            for (_, stat, _) in folder.pending.drain(..) {
-                read.fetch_add(1, Ordering::Relaxed);
-                bytes_read.fetch_add(stat.size, Ordering::Relaxed);
-            }
+            read.fetch_add(pending.count as usize, Ordering::Relaxed);
+            bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
             (folder.sum, folder.count) = (sum, count);
         } else {
-            again.extend(folder.pending.drain(..).map(|(file, _, _)| file));
+            again.extend(pending.files(root));
         }
     }
     if !again.is_empty() {
@@ -409,4 +460,79 @@ fn read_limited(
 /// The project name: from the configuration, else the root folder's name.
 pub fn project_for(root: &Path, config: &Config) -> Project {
     project_named(config, &fs::folder_name(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threats(root: &Path, cache: Option<&ScanCache>) -> (Vec<String>, ForCache) {
+        let (result, found) =
+            scan_dir_cached(root, &Config::default(), 2, &|| {}, cache, true).expect("scan");
+        let ids = result.model.threats.iter().map(|t| t.id.clone()).collect();
+        (ids, found)
+    }
+
+    fn cache_of(found: ForCache) -> ScanCache {
+        ScanCache::new(0, found.files, found.plain).with_folders(found.folders)
+    }
+
+    /// Small files that held nothing are not read while their folder's fingerprint is the
+    /// cached one, and are read when it changed: a cache forged with the fingerprint of the
+    /// edited folder hides the edit (so the skip is taken), the honest one does not.
+    #[cfg(unix)]
+    #[test]
+    fn small_plain_files_are_read_only_when_their_folder_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
+        for i in 0..5 {
+            std::fs::write(root.join(format!("a/p{i}.py")), "x = 1  # nothing here\n")
+                .expect("write");
+        }
+        let settle = || std::thread::sleep(SETTLE_WAIT);
+        settle();
+        let (first, found) = threats(root, None);
+        assert_eq!(first, ["t"]);
+        assert_eq!(found.folders.len(), 1, "one folder of small plain files");
+        assert!(
+            found.plain.is_empty(),
+            "small files are not kept one by one"
+        );
+        let honest = cache_of(found);
+
+        // A same-size edit that adds a threat, then settled.
+        std::fs::write(root.join("a/p3.py"), "# @threat Hid (#h)  \n").expect("write");
+        settle();
+        let (seen, _) = threats(root, Some(&honest));
+        assert_eq!(seen, ["h", "t"], "the edit was not seen");
+
+        // The same cache with the fingerprint the folder's small files have now, as if they
+        // still held nothing: the edited file is not read (what a forged cache could do; the
+        // cache never lives in the scanned folder).
+        let mut sum = 0u64;
+        for i in 0..5 {
+            let rel = format!("a/p{i}.py");
+            let stat = at::stat(&root.join(&rel))
+                .ok()
+                .and_then(FileStat::of_stat)
+                .expect("stat");
+            sum = sum.wrapping_add(scan_cache::folder_entry(rel.as_bytes(), &stat));
+        }
+        let mut forged = honest.clone();
+        forged.folders = vec![Plain {
+            key: scan_cache::folder_key(b"a"),
+            fingerprint: scan_cache::folder_fingerprint(sum, 5),
+        }];
+        let (hidden, _) = threats(root, Some(&forged));
+        assert_eq!(
+            hidden,
+            ["t"],
+            "the folder's files were read although it matched"
+        );
+    }
+
+    /// How long a test waits for files to be settled.
+    const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(2200);
 }
