@@ -595,6 +595,7 @@ fn random_edit(root: &Path, rng: &mut Rng, n: u64) -> String {
 /// files that contribute nothing, so the folders' fingerprints (which spare reading them) are
 /// what is tested. `THREATMARK_TEST_SEED` replays one seed.
 // @tests #racy_rule for #parse_cache
+// @tests #folder_fingerprint for #parse_cache
 #[test]
 fn random_edits_between_cached_scans_are_always_seen() {
     let seeds: Vec<u64> = match std::env::var("THREATMARK_TEST_SEED") {

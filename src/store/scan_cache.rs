@@ -12,6 +12,11 @@
 //! same file (its inode and times are among the witnesses), so a copy of a tree that ships a
 //! cache matches nothing in it.
 //!
+//! Small files (under 512 bytes) that contribute nothing have no entry of their own: each
+//! folder has one fingerprint of all its such files (a sum of hashes of each one's path and
+//! stat, and their count). A warm scan `stat`s them and reads none while the sum is the same,
+//! and all of them when it is not: 16 bytes a folder instead of a read of each file.
+//!
 //! It lives in the repository's git folder (`.git/threatmark/scan-…`) when there is one that
 //! belongs to the scanned folder's owner, else in the user's cache folder
 //! (`$XDG_CACHE_HOME/threatmark/`, `~/.cache/threatmark/`), never in the scanned folder itself: a
@@ -24,6 +29,8 @@
 //! a file edited without its times changing keeps its old annotations in the model, and a threat added to it goes unseen
 //! @control Racy-entry rule and change times (#racy_rule): entries are keyed by inode, size, mtime and ctime (which no user can set), and files touched within two seconds of the scan are never cached
 //! @mitigates #parse_cache against #stale_scan_cache with #racy_rule
+//! @control Folder fingerprints over paths and stats (#folder_fingerprint): small files that contribute nothing are skipped only when the fingerprint of every settled such file of their folder (path, inode, size, mtime, ctime) is the cached one; any added, removed, renamed or touched file changes it and all of them are read
+//! @mitigates #parse_cache against #stale_scan_cache with #folder_fingerprint
 //! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
 //! @control Diagnostics cached whole (#cached_diagnostics): a file's diagnostics are saved with their spans and its text, so a warm-cache scan prints the snippets, carets and labels the first scan printed, byte for byte
 //! @mitigates #parse_cache against #nondeterminism with #cached_diagnostics
