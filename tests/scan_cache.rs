@@ -498,7 +498,7 @@ fn random_edit(root: &Path, rng: &mut Rng, n: u64) -> String {
             }
             None => "nothing to rename".into(),
         },
-        4 | 5 | 6 => match rng.pick(&files) {
+        4..=6 => match rng.pick(&files) {
             // Same size, the modification time put back (`touch -r` to the old time).
             Some(rel) => {
                 let path = root.join(&rel);
