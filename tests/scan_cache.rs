@@ -395,3 +395,248 @@ fn plain_files_cost_a_fingerprint_in_the_cache() {
     assert_ne!(run.stdout, first.stdout);
     same_as_uncached(root, cache.path(), "a same-size edit of a plain file");
 }
+
+/// A small deterministic generator (xorshift64*), so a failing sequence can be replayed from
+/// its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> Option<T> {
+        (!items.is_empty()).then(|| items[self.below(items.len())].clone())
+    }
+}
+
+/// Every file and folder below `root`, relative, links not followed, sorted.
+fn listing(root: &Path) -> (Vec<String>, Vec<String>) {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .expect("below root")
+                .to_string_lossy()
+                .into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                dirs.push(rel);
+                stack.push(path);
+            } else if kind.is_file() && rel != "threatmark.toml" {
+                files.push(rel);
+            }
+        }
+    }
+    files.sort();
+    dirs.sort();
+    (files, dirs)
+}
+
+/// Text of `len` bytes: an annotation when `annotated` and it fits, else a plain comment.
+fn text_of(len: usize, annotated: bool, n: u64) -> String {
+    let note = format!("# @threat Edit {n} (#e{n})");
+    let body = if annotated && note.len() < len {
+        note
+    } else {
+        "#".to_string()
+    };
+    let mut text = body;
+    while text.len() + 1 < len {
+        text.push('x');
+    }
+    text.push('\n');
+    text.truncate(len.max(1));
+    text
+}
+
+/// One random edit of the tree; returns what it did.
+fn random_edit(root: &Path, rng: &mut Rng, n: u64) -> String {
+    let (files, dirs) = listing(root);
+    let mut folders = dirs.clone();
+    folders.push(String::new());
+    let folder = rng.pick(&folders).unwrap_or_default();
+    let at = |name: &str| match folder.as_str() {
+        "" => name.to_string(),
+        f => format!("{f}/{name}"),
+    };
+    match rng.below(14) {
+        0 => {
+            let rel = at(&format!("new{n}.py"));
+            write(root, &rel, format!("x = {n}\n"));
+            format!("created plain {rel}")
+        }
+        1 => {
+            let rel = at(&format!("note{n}.py"));
+            write(root, &rel, format!("# @threat New {n} (#n{n})\n"));
+            format!("created annotated {rel}")
+        }
+        2 => match rng.pick(&files) {
+            Some(rel) => {
+                let _ = fs::remove_file(root.join(&rel));
+                format!("deleted {rel}")
+            }
+            None => "nothing to delete".into(),
+        },
+        3 => match rng.pick(&files) {
+            Some(rel) => {
+                let to = at(&format!("moved{n}.py"));
+                let _ = fs::rename(root.join(&rel), root.join(&to));
+                format!("renamed {rel} to {to}")
+            }
+            None => "nothing to rename".into(),
+        },
+        4..=6 => match rng.pick(&files) {
+            // Same size, the modification time put back (`touch -r` to the old time).
+            Some(rel) => {
+                let path = root.join(&rel);
+                let len = fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(1);
+                let mtime = modified(&path);
+                let annotated = rng.below(2) == 0;
+                let _ = fs::write(&path, text_of(len, annotated, n));
+                let _ = fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(mtime));
+                format!("same-size edit of {rel} (annotated: {annotated}), old mtime")
+            }
+            None => "nothing to edit".into(),
+        },
+        7 => {
+            let rel = at(".gitignore");
+            match rng.below(3) {
+                0 => {
+                    let _ = fs::remove_file(root.join(&rel));
+                    format!("deleted {rel}")
+                }
+                1 => {
+                    let target = rng
+                        .pick(&files)
+                        .and_then(|f| f.rsplit('/').next().map(str::to_string))
+                        .unwrap_or_else(|| "*.go".into());
+                    write(root, &rel, format!("{target}\n"));
+                    format!("{rel} ignores {target}")
+                }
+                _ => {
+                    write(root, &rel, "*.rb\n!keep*.py\n");
+                    format!("{rel} ignores *.rb")
+                }
+            }
+        }
+        8 => {
+            let rel = at(&format!("d{n}"));
+            for i in 0..3 {
+                write(root, &format!("{rel}/f{i}.py"), format!("y = {i}\n"));
+            }
+            format!("created folder {rel}")
+        }
+        9 => match rng.pick(&dirs) {
+            Some(dir) => {
+                let _ = fs::remove_dir_all(root.join(&dir));
+                format!("deleted folder {dir}")
+            }
+            None => "no folder to delete".into(),
+        },
+        10 => match rng.pick(&dirs) {
+            Some(dir) => {
+                let to = format!("r{n}");
+                let _ = fs::rename(root.join(&dir), root.join(&to));
+                format!("renamed folder {dir} to {to}")
+            }
+            None => "no folder to rename".into(),
+        },
+        11 => match (rng.pick(&dirs), rng.pick(&dirs)) {
+            (Some(dir), Some(other)) if !other.starts_with(&dir) => {
+                let _ = fs::remove_dir_all(root.join(&dir));
+                let _ = std::os::unix::fs::symlink(root.join(&other), root.join(&dir));
+                format!("replaced folder {dir} by a link to {other}")
+            }
+            _ => "no folder to replace".into(),
+        },
+        12 => match rng.pick(&files) {
+            Some(rel) => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if rng.below(2) == 0 { 0o000 } else { 0o644 };
+                let _ = fs::set_permissions(root.join(&rel), fs::Permissions::from_mode(mode));
+                format!("chmod {mode:o} {rel}")
+            }
+            None => "nothing to chmod".into(),
+        },
+        _ => match rng.pick(&files) {
+            // Replaced by another file of the same size and name (a new inode).
+            Some(rel) => {
+                let path = root.join(&rel);
+                let len = fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(1);
+                let _ = fs::remove_file(&path);
+                let _ = fs::write(&path, text_of(len, true, n));
+                format!("replaced {rel} by a file of the same size")
+            }
+            None => "nothing to replace".into(),
+        },
+    }
+}
+
+/// Random sequences of edits between cached scans (created, deleted and renamed files and
+/// folders, same-size edits with the old modification time, edits in the same second as the
+/// scan that wrote the cache, ignore files created, edited and deleted, folders replaced by
+/// links, permission changes): every cached scan equals a scan without the cache. Many small
+/// files that contribute nothing, so the folders' fingerprints (which spare reading them) are
+/// what is tested. `THREATMARK_TEST_SEED` replays one seed.
+// @tests #racy_rule for #parse_cache
+// @tests #folder_fingerprint for #parse_cache
+#[test]
+fn random_edits_between_cached_scans_are_always_seen() {
+    let seeds: Vec<u64> = match std::env::var("THREATMARK_TEST_SEED") {
+        Ok(s) => vec![s.parse().expect("a number")],
+        Err(_) => vec![0x5eed_0001, 0x5eed_0002],
+    };
+    for seed in seeds {
+        let (dir, cache) = folders();
+        let root = dir.path();
+        write(root, "threatmark.toml", "[project]\nname = \"random\"\n");
+        for d in 0..4 {
+            for i in 0..12 {
+                let rel = format!("p{d}/f{i}.py");
+                match i {
+                    0 => write(root, &rel, format!("# @threat T{d} (#t{d})\n")),
+                    1 => write(root, &rel, format!("# {}\n", "z".repeat(700))),
+                    _ => write(root, &rel, format!("v = {i}\n")),
+                }
+            }
+            write(root, &format!("p{d}/sub/g.rb"), "# plain\n");
+        }
+        let mut rng = Rng(seed);
+        settle();
+        same_as_uncached(
+            root,
+            cache.path(),
+            &format!("seed {seed:#x}: the first scan"),
+        );
+        let mut done = Vec::new();
+        for round in 0..8u64 {
+            for k in 0..1 + rng.below(3) as u64 {
+                done.push(random_edit(root, &mut rng, round * 10 + k));
+            }
+            // Right after the edits (within the racy window), then once they settled.
+            same_as_uncached(root, cache.path(), &format!("seed {seed:#x}: {done:?}"));
+            settle();
+            same_as_uncached(
+                root,
+                cache.path(),
+                &format!("seed {seed:#x}: {done:?}, settled"),
+            );
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! unchanged), the outcomes sorted by path before the model is built, so the model is
 //! byte-identical whatever the thread count.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -12,7 +13,7 @@ use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Project;
 use crate::source::at;
-use crate::source::fs::{self, Found};
+use crate::source::fs::{self, Found, FoundFile};
 use crate::store::scan_cache::{self, CachedFile, FileStat, Hit, Plain, ScanCache};
 use crate::store::snapshot::Stored;
 
@@ -32,8 +33,74 @@ pub fn scan_dir(
     scan_dir_cached(root, config, threads, on_file, None, false).map(|(result, _)| result)
 }
 
-/// Files smaller than this that contribute nothing are not kept in the scan cache.
+/// Files smaller than this that contribute nothing are not kept in the scan cache one by one,
+/// only in their folder's fingerprint.
 const MIN_CACHED_SIZE: u64 = 512;
+
+/// One folder's files that contribute nothing and are settled, as one scan finds them: the
+/// wrapping sum of their `scan_cache::folder_entry` hashes and their count.
+#[derive(Default)]
+struct FolderSum {
+    sum: u64,
+    count: u64,
+    /// Small files not read yet: read only when the folder's fingerprint is not the cached
+    /// one. Kept compact (a warm scan of a million small files defers most of them): the
+    /// folder's path once, the names one after another, each ended by a `/` (which no name
+    /// holds), and the sum, count and total size of their entries.
+    pending: Pending,
+}
+
+#[derive(Default)]
+struct Pending {
+    dir: Option<PathBuf>,
+    names: Vec<u8>,
+    sum: u64,
+    count: u64,
+    bytes: u64,
+}
+
+impl Pending {
+    /// The files, as the walk found them.
+    fn files(&self, root: &Path) -> impl Iterator<Item = FoundFile> {
+        let dir = self.dir.clone().unwrap_or_default();
+        let root = root.to_path_buf();
+        let names: Vec<PathBuf> = self
+            .names
+            .split(|b| *b == b'/')
+            .filter(|n| !n.is_empty())
+            .map(name_of)
+            .collect();
+        names.into_iter().map(move |name| {
+            let path = dir.join(name);
+            let rel = fs::relative(&root, &path);
+            FoundFile { path, rel }
+        })
+    }
+}
+
+/// A file name from its raw bytes.
+fn name_of(bytes: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
+}
+
+/// The key of a file's folder and the file's path below `root`, as raw bytes (two names that
+/// are not UTF-8 stay two).
+fn place<'a>(root: &Path, path: &'a Path) -> (u64, &'a [u8]) {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let folder = rel.parent().unwrap_or(Path::new(""));
+    (
+        scan_cache::folder_key(folder.as_os_str().as_encoded_bytes()),
+        rel.as_os_str().as_encoded_bytes(),
+    )
+}
 
 /// What a scan found for the next scan's cache.
 #[derive(Debug)]
@@ -42,6 +109,8 @@ pub struct ForCache {
     pub files: Vec<CachedFile>,
     /// Every other file worth an entry, as a fingerprint; only files settled at `started`.
     pub plain: Vec<Plain>,
+    /// Each folder's fingerprint of its files that contribute nothing and are settled.
+    pub folders: Vec<Plain>,
     /// Files read and kept for the cache although a cache was given (new, changed, or not
     /// cached before): the cache on disk is out of date when there is any.
     pub misses: usize,
@@ -55,7 +124,7 @@ pub struct ForCache {
 impl ForCache {
     /// How many files it holds.
     pub fn entries(&self) -> usize {
-        self.files.len() + self.plain.len()
+        self.files.len() + self.plain.len() + self.folders.len()
     }
 }
 
@@ -84,6 +153,94 @@ pub fn scan_dir_cached(
     let read = AtomicUsize::new(0);
     let bytes_read = AtomicU64::new(0);
 
+    // Each folder's files that contribute nothing, with settled times: what the cache keeps
+    // of small ones (see `ScanCache::folder`), tracked when a cache is read or written.
+    let track = record || cache.is_some();
+    let folders: Mutex<HashMap<u64, FolderSum, foldhash::fast::RandomState>> =
+        Mutex::new(HashMap::default());
+    let add = |place: &Option<(u64, &[u8])>, stat: &FileStat| {
+        if let Some((key, rel)) = place
+            && stat.settled(started_at)
+        {
+            let entry = scan_cache::folder_entry(rel, stat);
+            let mut folders = lock(&folders);
+            let folder = folders.entry(*key).or_default();
+            folder.sum = folder.sum.wrapping_add(entry);
+            folder.count += 1;
+        }
+    };
+
+    let read_one = |file: FoundFile| {
+        let place = track.then(|| place(root, &file.path));
+        READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
+            Ok((Limited::TooLarge(size), _)) => {
+                let d = match size {
+                    Some(size) => too_large(&file.rel, size, opts.max_file_size),
+                    None => Diagnostic::new(
+                        Code::FileTooLarge,
+                        format!(
+                            "`{}` holds more than the {}-byte limit (its listed size was smaller); it was skipped",
+                            file.rel, opts.max_file_size
+                        ),
+                    )
+                    .in_file(&file.rel)
+                    .help("a file that grows while it is scanned, or a special file reached through a link, is cut off at `max_file_size`"),
+                };
+                lock(&problems).push(d);
+            }
+            Ok((Limited::Read(len), open)) => {
+                read.fetch_add(1, Ordering::Relaxed);
+                bytes_read.fetch_add(len as u64, Ordering::Relaxed);
+                let outcome = process_file(&file.rel, &buffer[..len], &opts);
+                let outcome = (outcome.matched || outcome.binary || !outcome.diagnostics.is_empty())
+                    .then(|| Stored::new(outcome));
+                // Not a tiny file that holds nothing: reading it again costs about what its
+                // entry would (a tree of a million one-line files made a 110 MB cache). Only
+                // a file whose size is what was read is cached. A tiny one counts in its
+                // folder's fingerprint.
+                let worth = (outcome.is_some() || len as u64 >= MIN_CACHED_SIZE)
+                    && !outcome.as_ref().is_some_and(Stored::timed_out);
+                let stat = open
+                    .filter(|_| worth || (outcome.is_none() && place.is_some()))
+                    .and_then(|f| FileStat::of(&f.metadata().ok()?))
+                    .filter(|s| s.size == len as u64);
+                if outcome.is_none()
+                    && let Some(stat) = &stat
+                {
+                    add(&place, stat);
+                }
+                if let Some(stat) = stat.filter(|_| worth) {
+                    misses.fetch_add(1, Ordering::Relaxed);
+                    match &outcome {
+                        Some(outcome) => lock(&cached).push(CachedFile {
+                            rel: file.rel.clone(),
+                            stat,
+                            outcome: Some(Box::new(outcome.clone())),
+                        }),
+                        None if stat.settled(started_at) => {
+                            lock(&plain).push(Plain::new(&file.rel, &stat))
+                        }
+                        None => {}
+                    }
+                }
+                if let Some(outcome) = outcome {
+                    lock(&outcomes).push((file.path.clone(), outcome));
+                }
+            }
+            Err(e) => lock(&problems).push(
+                Diagnostic::new(Code::IoError, format!("cannot read `{}`: {e}", file.rel))
+                    .in_file(&file.rel)
+                    .help("check the permissions; the rest of the scan went on"),
+            ),
+        });
+        // One huge file must not pin its size in every thread for the rest of the scan.
+        READ_BUFFER.with_borrow_mut(|buffer| {
+            if buffer.capacity() > KEEP_BUFFER {
+                *buffer = vec![0; FIRST_READ];
+            }
+        });
+    };
+
     let visit = |found: Found| match found {
         Found::Problem(d) => lock(&problems).push(d),
         Found::File(file) => {
@@ -94,8 +251,14 @@ pub fn scan_dir_cached(
             }
             // Unchanged since the last scan: its outcome, without reading it.
             let hit = cache.and_then(|c| c.lookup(&file.rel));
-            let now = hit
-                .and_then(|_| at::stat(&file.path).ok())
+            let place = track.then(|| place(root, &file.path));
+            // A small file that held nothing, in a folder the last scan fingerprinted: read
+            // only if the folder's fingerprint changed (decided after the walk).
+            let in_folder = !matches!(hit, Some(Hit::File(_)))
+                && place.and_then(|(key, _)| cache?.folder(key)).is_some();
+            let now = (hit.is_some() || in_folder)
+                .then(|| at::stat(&file.path).ok())
+                .flatten()
                 .and_then(FileStat::of_stat)
                 .filter(|stat| stat.size <= opts.max_file_size);
             match (hit, now) {
@@ -114,75 +277,83 @@ pub fn scan_dir_cached(
                     read.fetch_add(1, Ordering::Relaxed);
                     bytes_read.fetch_add(stat.size, Ordering::Relaxed);
                     lock(&plain).push(hit);
+                    add(&place, &stat);
                     return;
+                }
+                (_, Some(stat)) if in_folder && stat.settled(started_at) => {
+                    if let Some((key, rel)) = place
+                        && let (Some(dir), Some(name)) = (file.path.parent(), file.path.file_name())
+                    {
+                        let entry = scan_cache::folder_entry(rel, &stat);
+                        let mut folders = lock(&folders);
+                        let pending = &mut folders.entry(key).or_default().pending;
+                        if pending.dir.is_none() {
+                            pending.dir = Some(dir.to_path_buf());
+                        }
+                        // One folder key for two folders (a collision): not deferred.
+                        if pending.dir.as_deref() == Some(dir) {
+                            pending.names.extend_from_slice(name.as_encoded_bytes());
+                            pending.names.push(b'/');
+                            pending.sum = pending.sum.wrapping_add(entry);
+                            pending.count += 1;
+                            pending.bytes += stat.size;
+                            return;
+                        }
+                    }
                 }
                 _ => {}
             }
-            READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
-                Ok((Limited::TooLarge(size), _)) => {
-                    let d = match size {
-                        Some(size) => too_large(&file.rel, size, opts.max_file_size),
-                        None => Diagnostic::new(
-                            Code::FileTooLarge,
-                            format!(
-                                "`{}` holds more than the {}-byte limit (its listed size was smaller); it was skipped",
-                                file.rel, opts.max_file_size
-                            ),
-                        )
-                        .in_file(&file.rel)
-                        .help("a file that grows while it is scanned, or a special file reached through a link, is cut off at `max_file_size`"),
-                    };
-                    lock(&problems).push(d);
-                }
-                Ok((Limited::Read(len), open)) => {
-                    read.fetch_add(1, Ordering::Relaxed);
-                    bytes_read.fetch_add(len as u64, Ordering::Relaxed);
-                    let outcome = process_file(&file.rel, &buffer[..len], &opts);
-                    let outcome = (outcome.matched || outcome.binary || !outcome.diagnostics.is_empty())
-                        .then(|| Stored::new(outcome));
-                    // Not a tiny file that holds nothing: reading it again costs about what its
-                    // entry would (a tree of a million one-line files made a 110 MB cache). Only
-                    // a file whose size is what was read is cached.
-                    let worth = (outcome.is_some() || len as u64 >= MIN_CACHED_SIZE)
-                        && !outcome.as_ref().is_some_and(Stored::timed_out);
-                    if let Some(stat) = open
-                        .filter(|_| worth)
-                        .and_then(|f| FileStat::of(&f.metadata().ok()?))
-                        .filter(|s| s.size == len as u64)
-                    {
-                        misses.fetch_add(1, Ordering::Relaxed);
-                        match &outcome {
-                            Some(outcome) => lock(&cached).push(CachedFile {
-                                rel: file.rel.clone(),
-                                stat,
-                                outcome: Some(Box::new(outcome.clone())),
-                            }),
-                            None if stat.settled(started_at) => {
-                                lock(&plain).push(Plain::new(&file.rel, &stat))
-                            }
-                            None => {}
-                        }
-                    }
-                    if let Some(outcome) = outcome {
-                        lock(&outcomes).push((file.path, outcome));
-                    }
-                }
-                Err(e) => lock(&problems).push(
-                    Diagnostic::new(Code::IoError, format!("cannot read `{}`: {e}", file.rel))
-                        .in_file(&file.rel)
-                        .help("check the permissions; the rest of the scan went on"),
-                ),
-            });
-            // One huge file must not pin its size in every thread for the rest of the scan.
-            READ_BUFFER.with_borrow_mut(|buffer| {
-                if buffer.capacity() > KEEP_BUFFER {
-                    *buffer = vec![0; FIRST_READ];
-                }
-            });
+            read_one(file);
         }
     };
     fs::walk(root, &config.scan, threads, &visit)?;
     crate::timings::mark("walk done");
+
+    // The deferred small files: none is read in a folder whose fingerprint is the cached one
+    // (the same paths with the same stats, all settled, all contributing nothing then); all
+    // are read in one whose fingerprint changed.
+    let mut again = Vec::new();
+    for (key, folder) in lock(&folders).iter_mut() {
+        let pending = std::mem::take(&mut folder.pending);
+        if pending.count == 0 {
+            continue;
+        }
+        let sum = folder.sum.wrapping_add(pending.sum);
+        let count = folder.count + pending.count;
+        if cache.and_then(|c| c.folder(*key)) == Some(scan_cache::folder_fingerprint(sum, count)) {
+            read.fetch_add(pending.count as usize, Ordering::Relaxed);
+            bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
+            (folder.sum, folder.count) = (sum, count);
+        } else {
+            again.extend(pending.files(root));
+        }
+    }
+    if !again.is_empty() {
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..threads.clamp(1, again.len()) {
+                s.spawn(|| {
+                    while let Some(file) = again.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        read_one(file.clone());
+                    }
+                });
+            }
+        });
+    }
+    let folders: Vec<Plain> = (folders.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .into_iter()
+        .filter(|(_, f)| f.count > 0)
+        .map(|(key, f)| Plain {
+            key,
+            fingerprint: scan_cache::folder_fingerprint(f.sum, f.count),
+        })
+        .collect();
+    if let Some(cache) = cache {
+        let changed = folders
+            .iter()
+            .filter(|f| cache.folder(f.key) != Some(f.fingerprint));
+        misses.fetch_add(changed.count(), Ordering::Relaxed);
+    }
 
     let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     outcomes.sort_by(|a, b| a.0.cmp(&b.0));
@@ -215,6 +386,7 @@ pub fn scan_dir_cached(
     let for_cache = ForCache {
         files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
         plain: plain.into_inner().unwrap_or_else(|e| e.into_inner()),
+        folders,
         misses: misses.into_inner(),
         started: started_at,
         outcomes: stored,
@@ -288,4 +460,79 @@ fn read_limited(
 /// The project name: from the configuration, else the root folder's name.
 pub fn project_for(root: &Path, config: &Config) -> Project {
     project_named(config, &fs::folder_name(root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threats(root: &Path, cache: Option<&ScanCache>) -> (Vec<String>, ForCache) {
+        let (result, found) =
+            scan_dir_cached(root, &Config::default(), 2, &|| {}, cache, true).expect("scan");
+        let ids = result.model.threats.iter().map(|t| t.id.clone()).collect();
+        (ids, found)
+    }
+
+    fn cache_of(found: ForCache) -> ScanCache {
+        ScanCache::new(0, found.files, found.plain).with_folders(found.folders)
+    }
+
+    /// Small files that held nothing are not read while their folder's fingerprint is the
+    /// cached one, and are read when it changed: a cache forged with the fingerprint of the
+    /// edited folder hides the edit (so the skip is taken), the honest one does not.
+    #[cfg(unix)]
+    #[test]
+    fn small_plain_files_are_read_only_when_their_folder_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
+        for i in 0..5 {
+            std::fs::write(root.join(format!("a/p{i}.py")), "x = 1  # nothing here\n")
+                .expect("write");
+        }
+        let settle = || std::thread::sleep(SETTLE_WAIT);
+        settle();
+        let (first, found) = threats(root, None);
+        assert_eq!(first, ["t"]);
+        assert_eq!(found.folders.len(), 1, "one folder of small plain files");
+        assert!(
+            found.plain.is_empty(),
+            "small files are not kept one by one"
+        );
+        let honest = cache_of(found);
+
+        // A same-size edit that adds a threat, then settled.
+        std::fs::write(root.join("a/p3.py"), "# @threat Hid (#h)  \n").expect("write");
+        settle();
+        let (seen, _) = threats(root, Some(&honest));
+        assert_eq!(seen, ["h", "t"], "the edit was not seen");
+
+        // The same cache with the fingerprint the folder's small files have now, as if they
+        // still held nothing: the edited file is not read (what a forged cache could do; the
+        // cache never lives in the scanned folder).
+        let mut sum = 0u64;
+        for i in 0..5 {
+            let rel = format!("a/p{i}.py");
+            let stat = at::stat(&root.join(&rel))
+                .ok()
+                .and_then(FileStat::of_stat)
+                .expect("stat");
+            sum = sum.wrapping_add(scan_cache::folder_entry(rel.as_bytes(), &stat));
+        }
+        let mut forged = honest.clone();
+        forged.folders = vec![Plain {
+            key: scan_cache::folder_key(b"a"),
+            fingerprint: scan_cache::folder_fingerprint(sum, 5),
+        }];
+        let (hidden, _) = threats(root, Some(&forged));
+        assert_eq!(
+            hidden,
+            ["t"],
+            "the folder's files were read although it matched"
+        );
+    }
+
+    /// How long a test waits for files to be settled.
+    const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(2200);
 }

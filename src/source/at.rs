@@ -105,6 +105,20 @@ pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
     of(&std::fs::metadata(path)?)
 }
 
+/// `path` names nothing, not even a dangling link: the walk's probe for ignore files, which
+/// most folders do not have (two failing lookups per folder of a warm scan; relative to the
+/// folder's descriptor, the kernel does not walk the whole path again). `false` when unsure.
+pub(crate) fn absent(path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = in_folder(path, |dir, name| {
+        rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+    }) {
+        return matches!(found, Err(rustix::io::Errno::NOENT));
+    }
+    let _ = path;
+    false
+}
+
 /// Seconds and nanoseconds as one count of nanoseconds since the epoch (saturating: some file
 /// systems allow times past 2262), as the scan cache and the Threatspec settings keep them.
 #[cfg(unix)]
@@ -183,7 +197,21 @@ mod tests {
                 .map_err(|e| e.to_string())
             };
             assert_eq!(read(std::fs::File::open(&path)), read(open(&path)), "{rel}");
+            if absent(&path) {
+                assert!(std::fs::symlink_metadata(&path).is_err(), "{rel} is there");
+            }
         };
+        #[cfg(target_os = "linux")]
+        for (rel, gone) in [
+            ("c/missing.rs", true),
+            ("missing/x.rs", false),
+            ("c/dangling", false),
+            ("c/link.rs", false),
+            ("a/one.rs", false),
+            ("a/one.rs/x", false),
+        ] {
+            assert_eq!(absent(&root.join(rel)), gone, "{rel}");
+        }
         for rel in [
             "a/one.rs",
             "a/b/two.rs",

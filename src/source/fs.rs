@@ -435,6 +435,9 @@ impl Rules {
 
     fn read_file(&self, path: &Path, dir: &Path, errors: &mut Vec<RuleError>) -> Gitignore {
         use std::io::Read;
+        if crate::source::at::absent(path) {
+            return Gitignore::empty();
+        }
         let Ok(meta) = std::fs::symlink_metadata(path) else {
             return Gitignore::empty();
         };

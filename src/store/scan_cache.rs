@@ -12,6 +12,11 @@
 //! same file (its inode and times are among the witnesses), so a copy of a tree that ships a
 //! cache matches nothing in it.
 //!
+//! Small files (under 512 bytes) that contribute nothing have no entry of their own: each
+//! folder has one fingerprint of all its such files (a sum of hashes of each one's path and
+//! stat, and their count). A warm scan `stat`s them and reads none while the sum is the same,
+//! and all of them when it is not: 16 bytes a folder instead of a read of each file.
+//!
 //! It lives in the repository's git folder (`.git/threatmark/scan-…`) when there is one that
 //! belongs to the scanned folder's owner, else in the user's cache folder
 //! (`$XDG_CACHE_HOME/threatmark/`, `~/.cache/threatmark/`), never in the scanned folder itself: a
@@ -24,6 +29,8 @@
 //! a file edited without its times changing keeps its old annotations in the model, and a threat added to it goes unseen
 //! @control Racy-entry rule and change times (#racy_rule): entries are keyed by inode, size, mtime and ctime (which no user can set), and files touched within two seconds of the scan are never cached
 //! @mitigates #parse_cache against #stale_scan_cache with #racy_rule
+//! @control Folder fingerprints over paths and stats (#folder_fingerprint): small files that contribute nothing are skipped only when the fingerprint of every settled such file of their folder (path, inode, size, mtime, ctime) is the cached one; any added, removed, renamed or touched file changes it and all of them are read
+//! @mitigates #parse_cache against #stale_scan_cache with #folder_fingerprint
 //! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
 //! @control Diagnostics cached whole (#cached_diagnostics): a file's diagnostics are saved with their spans and its text, so a warm-cache scan prints the snippets, carets and labels the first scan printed, byte for byte
 //! @mitigates #parse_cache against #nondeterminism with #cached_diagnostics
@@ -38,7 +45,8 @@ use crate::store::snapshot::{Parts, RecordRef, Records, Stored};
 
 const MAGIC: &str = "threatmark-scan-cache";
 /// 2: files that contribute nothing are fingerprints in one binary record, not index entries.
-const FORMAT: u32 = 2;
+/// 3: and each folder's files that contribute nothing have one fingerprint together.
+const FORMAT: u32 = 3;
 
 /// Files touched this recently before a scan are not cached by it.
 pub(crate) const SETTLE: Duration = Duration::from_secs(2);
@@ -162,6 +170,28 @@ pub(crate) fn fingerprint(rel: &str, stat: &FileStat) -> u64 {
         .hash_one((rel, stat.ino, stat.size, stat.mtime, stat.ctime))
 }
 
+/// One file of a folder's fingerprint ([`ScanCache::folder`]): its path (relative to the
+/// scanned folder, as raw bytes) and stat. The full path, not the name: two folders whose keys
+/// collide then share one set of distinct entries.
+pub(crate) fn folder_entry(rel: &[u8], stat: &FileStat) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_656e)
+        .hash_one((rel, stat.ino, stat.size, stat.mtime, stat.ctime))
+}
+
+/// The key of a folder (its path relative to the scanned folder, as raw bytes).
+pub(crate) fn folder_key(rel: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_6b79).hash_one(rel)
+}
+
+/// A folder's fingerprint from the wrapping sum of its entries' [`folder_entry`] hashes and
+/// their count: the sum makes it independent of the order the walker threads saw them in.
+pub(crate) fn folder_fingerprint(sum: u64, count: u64) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_6670).hash_one((sum, count))
+}
+
 /// What the last scan kept of a file.
 #[derive(Debug, Clone, Copy)]
 pub enum Hit<'a> {
@@ -182,6 +212,9 @@ pub struct ScanCache {
     pub files: Vec<CachedFile>,
     /// Files that contributed nothing, sorted by key.
     pub plain: Vec<Plain>,
+    /// Folders whose files that contribute nothing were all settled, by [`folder_key`], with
+    /// the [`folder_fingerprint`] of those files, sorted by key.
+    pub folders: Vec<Plain>,
     /// Where each path is in `files` (filled on load: a scan looks up every file).
     by_path: std::collections::HashMap<String, usize>,
 }
@@ -192,6 +225,7 @@ impl std::fmt::Debug for ScanCache {
             .field("config_key", &self.config_key)
             .field("files", &self.files.len())
             .field("plain", &self.plain.len())
+            .field("folders", &self.folders.len())
             .finish_non_exhaustive()
     }
 }
@@ -204,13 +238,30 @@ impl ScanCache {
             config_key,
             files,
             plain,
+            folders: Vec::new(),
             by_path: Default::default(),
         }
     }
 
-    /// How many files it holds.
+    /// The same, with the fingerprints of folders (any order).
+    pub fn with_folders(mut self, folders: Vec<Plain>) -> Self {
+        self.folders = folders;
+        self
+    }
+
+    /// How many files and folders it holds.
     pub fn entries(&self) -> usize {
-        self.files.len() + self.plain.len()
+        self.files.len() + self.plain.len() + self.folders.len()
+    }
+
+    /// The fingerprint the last scan gave the files of the folder with this [`folder_key`]
+    /// that contribute nothing, when all of them were settled.
+    pub(crate) fn folder(&self, key: u64) -> Option<u64> {
+        let at = self.folders.partition_point(|p| p.key < key);
+        self.folders
+            .get(at)
+            .filter(|p| p.key == key)
+            .map(|p| p.fingerprint)
     }
 
     /// What the last scan kept of `rel`, if anything.
@@ -273,6 +324,9 @@ struct Index {
     /// endian), sorted by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plain: Option<Saved>,
+    /// The record of the folders' fingerprints, as `plain`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folders: Option<Saved>,
 }
 
 /// `(path, stat, (annotated, record))`: the record only for files that contribute something.
@@ -392,34 +446,8 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
     if !files.windows(2).all(|w| w[0].rel < w[1].rel) {
         return None;
     }
-    let plain = match index.plain {
-        Some(saved) => {
-            let at = RecordRef::from(saved);
-            if !Stored::fits(&at, size) || at.outcome % 16 != 0 {
-                return None;
-            }
-            let mut bytes = vec![0; at.outcome];
-            records.read_at(at.at, &mut bytes).ok()?;
-            if crc32fast::hash(&bytes) != at.crc {
-                return None;
-            }
-            let plain: Vec<Plain> = bytes
-                .chunks_exact(16)
-                .map(|c| {
-                    let (key, fp) = c.split_at(8);
-                    Plain {
-                        key: u64::from_le_bytes(key.try_into().unwrap_or_default()),
-                        fingerprint: u64::from_le_bytes(fp.try_into().unwrap_or_default()),
-                    }
-                })
-                .collect();
-            if !plain.windows(2).all(|w| w[0] <= w[1]) {
-                return None;
-            }
-            plain
-        }
-        None => Vec::new(),
-    };
+    let plain = pairs(index.plain, records.as_ref(), size)?;
+    let folders = pairs(index.folders, records.as_ref(), size)?;
     let threatspec = match index.threatspec {
         Some((text, parsed)) => {
             let (text, parsed) = (RecordRef::from(text), RecordRef::from(parsed));
@@ -440,8 +468,37 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
         config_key: index.config_key,
         files,
         plain,
+        folders,
         by_path,
     })
+}
+
+/// A record of 16-byte (key, fingerprint) pairs, little endian, sorted by key; `None` when it is
+/// damaged.
+fn pairs(saved: Option<Saved>, records: &dyn Records, size: u64) -> Option<Vec<Plain>> {
+    let Some(saved) = saved else {
+        return Some(Vec::new());
+    };
+    let at = RecordRef::from(saved);
+    if !Stored::fits(&at, size) || at.outcome % 16 != 0 {
+        return None;
+    }
+    let mut bytes = vec![0; at.outcome];
+    records.read_at(at.at, &mut bytes).ok()?;
+    if crc32fast::hash(&bytes) != at.crc {
+        return None;
+    }
+    let pairs: Vec<Plain> = bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let (key, fp) = c.split_at(8);
+            Plain {
+                key: u64::from_le_bytes(key.try_into().unwrap_or_default()),
+                fingerprint: u64::from_le_bytes(fp.try_into().unwrap_or_default()),
+            }
+        })
+        .collect();
+    pairs.windows(2).all(|w| w[0] <= w[1]).then_some(pairs)
 }
 
 /// Save `cache` (its files in any order) for a scan that started at `started`: files touched
@@ -524,19 +581,32 @@ fn encode(
     let threatspec = threatspec
         .filter(|t| t.read.iter().all(settled))
         .map(|ts| (raw(ts.yaml.as_bytes().to_vec()), raw(ts.derived.clone())));
-    let plain = (!plain.is_empty()).then(|| {
-        let mut bytes = Vec::with_capacity(plain.len() * 16);
-        for p in plain {
-            bytes.extend_from_slice(&p.key.to_le_bytes());
-            bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+    let mut as_record = |pairs: &[Plain]| {
+        (!pairs.is_empty()).then(|| {
+            let mut bytes = Vec::with_capacity(pairs.len() * 16);
+            for p in pairs {
+                bytes.extend_from_slice(&p.key.to_le_bytes());
+                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+            }
+            raw(bytes)
+        })
+    };
+    let plain = as_record(&plain);
+    // Two folders with one key: neither is kept.
+    cache.folders.sort_unstable();
+    let mut folders = Vec::with_capacity(cache.folders.len());
+    for run in cache.folders.chunk_by(|a, b| a.key == b.key) {
+        if run.iter().all(|p| *p == run[0]) {
+            folders.push(run[0]);
         }
-        raw(bytes)
-    });
+    }
+    let folders = as_record(&folders);
     let index = Index {
         config_key: cache.config_key,
         threatspec,
         files,
         plain,
+        folders,
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     Ok((index, records))
@@ -766,11 +836,27 @@ mod tests {
             }
             raw(&bytes)
         });
+        cache.folders.sort_unstable();
+        let mut folders = Vec::with_capacity(cache.folders.len());
+        for run in cache.folders.chunk_by(|a, b| a.key == b.key) {
+            if run.iter().all(|p| *p == run[0]) {
+                folders.push(run[0]);
+            }
+        }
+        let folders = (!folders.is_empty()).then(|| {
+            let mut bytes = Vec::with_capacity(folders.len() * 16);
+            for p in &folders {
+                bytes.extend_from_slice(&p.key.to_le_bytes());
+                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+            }
+            raw(&bytes)
+        });
         let index = Index {
             config_key: cache.config_key,
             threatspec,
             files,
             plain,
+            folders,
         };
         let index = serde_json::to_vec(&index).expect("index");
         crate::store::cache::write_indexed(path, MAGIC, FORMAT, &index, &records).expect("write");
@@ -835,7 +921,14 @@ mod tests {
                 .map(|i| Plain::new(&format!("p{i}"), &stat(90)))
                 .collect();
             let threatspec = (seed % 3 != 0).then_some(&ts);
-            let cache = ScanCache::new(seed, files, plain);
+            // Folders' fingerprints, one key given twice with two fingerprints (neither kept).
+            let mut folders: Vec<Plain> = (0..seed % 7)
+                .map(|i| Plain::new(&format!("d{i}"), &stat(70 + i)))
+                .collect();
+            if seed % 4 == 1 {
+                folders.push(Plain::new("d0", &stat(71)));
+            }
+            let cache = ScanCache::new(seed, files, plain).with_folders(folders);
             let (new, old) = (dir.path().join("new"), dir.path().join("old"));
             save(&new, cache.clone(), threatspec, started).expect("save");
             save_whole(&old, cache, threatspec, started);
@@ -847,7 +940,7 @@ mod tests {
             let mut files = loaded.files.clone();
             files.extend(mixed_cache(seed + 100, 20));
             let plain = loaded.plain.clone();
-            let again = ScanCache::new(seed, files, plain);
+            let again = ScanCache::new(seed, files, plain).with_folders(loaded.folders.clone());
             save(&new, again.clone(), threatspec, started).expect("save");
             save_whole(&old, again, threatspec, started);
             assert_eq!(
