@@ -43,6 +43,26 @@
 //!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
 //!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
 //!   `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
+//! - PHP ([`php`]): a file that does not start with `<?php` and a space, or holds `?>` or a
+//!   second `<?` anywhere; heredoc and nowdoc (`<<<`), backticks, `{$`, `${` and `$name[` in
+//!   a `"…"` string, a quote after a name (`b"…"`), `__halt_compiler`, a `\` not before a name.
+//! - Kotlin ([`kotlin`]): `#` (`#!` lines), `\` outside strings, a `${…}` template that spans
+//!   lines, `${` in a `"""` string or more quotes after its closing `"""`, a char literal other
+//!   than `'x'`, `'\n'`, `'\u0041'`.
+//! - Swift ([`swift`]): `#` (raw strings, `#if`, `#selector`), `'`, a `/` that is not a comment
+//!   and not followed by a space (regular expression literals), a comment glued to an operator
+//!   (`+//`), `\(…)` that spans lines or sits in a `"""` string, and `/*` in a string or `/`
+//!   first in one (tree-sitter-swift's scanner reads a comment there).
+//! - Scala ([`scala`]): symbols (`'sym`) and any `'` that is not a plain char literal, `<`
+//!   before a letter, `!`, `?` or `_` (XML literals), `#`, `\` outside strings and inside an
+//!   interpolated one, `$"`, a `${…}` that spans lines or sits in a `"""` string, more quotes
+//!   after a closing `"""`, a comment glued to an operator, and anything but spaces after a block
+//!   comment on its line (tree-sitter-scala then stretches the comment over it).
+//!
+//! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
+//! that spans lines in these four, the lexical scanner, resuming at the start of the string's
+//! last line, would read its closing delimiter as an opening one: [`scan`] also requires a
+//! lexical scan of the rest of the file from there to agree.
 //!
 //! Every other language stays on tree-sitter. `tests/exact_lexer.rs` runs both on every
 //! fixture, on an adversarial corpus and on inputs with syntax errors inserted; the fuzz
@@ -1107,6 +1127,42 @@ mod tests {
             "[[ $x == #* ]]",
         ] {
             assert_eq!(spans("bash", refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn php_kotlin_swift_and_scala_strings_templates_and_nesting() {
+        assert_eq!(
+            spans("php", "<?php\n$a = \"// $x\"; # c\n#[A] /* d */"),
+            Some(vec![(20, 23, false), (29, 36, true)])
+        );
+        assert_eq!(
+            spans("kotlin", "val s = \"${\"//\"}\" // c\n/* a /* b */ */"),
+            Some(vec![(18, 22, false), (23, 38, true)])
+        );
+        assert_eq!(
+            spans("swift", "let s = \"\\(f(\"a\"))\" // c"),
+            Some(vec![(20, 24, false)])
+        );
+        assert_eq!(
+            spans("scala", "val s = s\"$$x${\"//\"}\" // c\nval c = '/'"),
+            Some(vec![(22, 26, false)])
+        );
+        for (lang, refused) in [
+            ("php", "<p>html</p><?php // c"),
+            ("php", "<?php // a ?> b"),
+            ("php", "<?php $x = <<<EOT\n# no\nEOT;\n"),
+            ("php", "<?php $x = \"{$a} // no\";"),
+            ("kotlin", "val s = \"\"\"${x}\"\"\""),
+            ("kotlin", "val s = \"\"\"a\"\"\"\""),
+            ("swift", "let s = #\"// no\"#"),
+            ("swift", "let r = /a/"),
+            ("swift", "let s = \"/* no */\""),
+            ("scala", "val s = 'sym"),
+            ("scala", "val x = <a><!-- c --></a>"),
+            ("scala", "val a = 1\n/* b */ // c\n"),
+        ] {
+            assert_eq!(spans(lang, refused), None, "{lang}: {refused}");
         }
     }
 }
