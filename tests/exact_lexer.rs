@@ -378,7 +378,11 @@ fn the_exact_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
     for lang in LANGUAGES.iter().filter(|l| exact::covers(l.name)) {
         let mut rng = Rng(0x2020_0002 ^ lang.name.len() as u64);
         for case in 0..cases {
-            let bytes = generate(&mut rng);
+            let mut bytes = generate(&mut rng);
+            if lang.name == "php" {
+                // PHP code starts at its opening tag.
+                bytes.splice(0..0, *b"<?php\n");
+            }
             compare(
                 lang,
                 &format!(
@@ -662,4 +666,317 @@ fn the_exact_lexer_agrees_with_tree_sitter_on_the_trees_named() {
     let tally = compare_tree(&roots);
     println!("{}", report(&tally));
     assert_no_mismatch(&tally);
+}
+
+/// Kotlin's code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const KOTLIN: &[&str] = &[
+    "x",
+    "val y = 1\n",
+    "fun f(a: Int): Int = a\n",
+    " ",
+    "\n",
+    ".",
+    "=",
+    ", ",
+    "a / b",
+    "listOf(1, 2)",
+    "{ it }",
+    "\"s$x\"",
+    "\"a${x}b\"",
+    "'c'",
+    "'\\n'",
+    "`name`",
+    "\"\"\"raw\n\"\"\"",
+    "@Ann",
+    "a?.b",
+    "x!!",
+    "::class",
+    "<T>",
+    // Hostile from here on.
+    "\"${\"#\"}\"",
+    "\"${ {1} }\"",
+    "\"${x // c\n}\"",
+    "\"${x /* c */}\"",
+    "\"\"\"${x}\"\"\"",
+    "\"\"\"\"a\"\"\"\"",
+    "\"\"\"a\"\"\"\"",
+    "'\\u0041'",
+    "'ab'",
+    "'''",
+    "#!/usr/bin/env kotlin\n",
+    "/* /* */",
+    "*/",
+    "/* a /* b */ c */",
+    "/** d */",
+    "\"\\\"\"",
+    "$x",
+    "\\",
+    "é",
+    "`a b`",
+    "\"${'}'}\"",
+    "// c\\\n",
+    "\"$\"",
+    "'\"'",
+    "\"\\u{1}\"",
+    "\r\n",
+    "a/**/b",
+    "x//y\n",
+];
+
+/// Swift's code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const SWIFT: &[&str] = &[
+    "x",
+    "let y = 1\n",
+    "func f(_ a: Int) -> Int { a }\n",
+    " ",
+    "\n",
+    ".",
+    "=",
+    ", ",
+    "a / b",
+    "[1, 2]",
+    "{ $0 }",
+    "\"a\\(x)b\"",
+    "\"s\"",
+    "`name`",
+    "\"\"\"\nmulti\n\"\"\"",
+    "@objc",
+    "a?.b",
+    "x!",
+    "\\.self",
+    "<T>",
+    "a ?? b",
+    "case .x:",
+    // Hostile from here on.
+    "#if DEBUG\n",
+    "#endif\n",
+    "#\"raw\"#",
+    "#selector(f)",
+    "/re/",
+    "a/b",
+    "/=",
+    "+//",
+    "*/",
+    "/* /* */",
+    "/* a /* b */ c */",
+    "\"\\(\"#\")\"",
+    "\"\\(x // c\n)\"",
+    "\"\\((1))\"",
+    "\"\"\"x\"\"\"",
+    "\"\"\"\n\\(x)\n\"\"\"",
+    "\"\"\"\n\"\"\"\"",
+    "\"\"\"\n\\\"\"\"\n\"\"\"",
+    "'a'",
+    "é",
+    "\\",
+    "\"\\\"\"",
+    "<#p#>",
+    "/ ",
+    "a /b/ c",
+    "x.//y\n",
+    "\r\n",
+    "a/**/b",
+    "x//y\n",
+];
+
+/// Scala's code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const SCALA: &[&str] = &[
+    "x",
+    "val y = 1\n",
+    "def f(a: Int): Int = a\n",
+    " ",
+    "\n",
+    ".",
+    "=",
+    ", ",
+    "a / b",
+    "Seq(1, 2)",
+    "{ _ + 1 }",
+    "s\"a$x\"",
+    "s\"a${x}b\"",
+    "'c'",
+    "`name`",
+    "\"\"\"raw\n\"\"\"",
+    "@ann",
+    "a <- b",
+    "x => y",
+    "[T]",
+    "a :: b",
+    "case _ =>",
+    // Hostile from here on.
+    "'sym",
+    "'ab'",
+    "<a>x</a>",
+    "<!-- c -->",
+    "s\"$$\"",
+    "s\"${\"#\"}\"",
+    "s\"${x // c\n}\"",
+    "f\"\"\"${x}\"\"\"",
+    "s\"\"\"$x\"\"\"",
+    "\"\"\"\"a\"\"\"\"",
+    "\"\"\"a\"\"\"\"",
+    "s\"\\\"\"",
+    "s\"$\"\"",
+    "+//",
+    "*/",
+    "/* a /* b */ c */",
+    "/* /* */",
+    "#",
+    "\\",
+    "é",
+    "A#B",
+    "q\"#\"",
+    "<-//",
+    "\r\n",
+    "a/**/b",
+    "x//y\n",
+    "'\\u0041'",
+    "'\\''",
+    "x:",
+];
+
+/// PHP's code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const PHP: &[&str] = &[
+    "$x",
+    "$y = 1;\n",
+    "function f($a) { return $a; }\n",
+    " ",
+    "\n",
+    "->",
+    "=",
+    ", ",
+    "$a / $b",
+    "[1, 2]",
+    "array(1)",
+    "'s'",
+    "\"a $x b\"",
+    "\"a $x->y\"",
+    "#[Attr]\n",
+    "App\\Models\\User",
+    "echo 1;\n",
+    "$a ?? $b",
+    "fn($x) => $x",
+    "::class",
+    "new Foo()",
+    "?->",
+    // Hostile from here on.
+    "?>",
+    "<?php",
+    "<?=",
+    "?>\n<p># html</p>\n<?php ",
+    "<<<EOT\n# x\nEOT;\n",
+    "<<<'EOT'\n// y\nEOT;\n",
+    "`ls # x`",
+    "\"{$x}\"",
+    "\"${x}\"",
+    "\"$a[0]\"",
+    "\"$a['k']\"",
+    "b\"x\"",
+    "__halt_compiler();",
+    "# x ?> y",
+    "// a ?> b",
+    "#[",
+    "/* a /* b */",
+    "'\\''",
+    "\"\\\"\"",
+    "é",
+    "\\",
+    "'a\n# b'",
+    "\"a\n// c\"",
+    "\r\n",
+    "#\r\n",
+    "$$a",
+    "\"$\"",
+    "\"\\$x\"",
+    "a/**/b",
+];
+
+/// One generated file of a language with C-like comments: its code tokens, `//` and `/* */`
+/// comments and strings full of markers, brackets (sometimes left open); PHP files mostly
+/// start with `<?php`.
+fn generate_curly(rng: &mut Rng, code: &[&str], php: bool) -> Vec<u8> {
+    let plain = rng.below(2) == 0;
+    let content = |rng: &mut Rng| -> String {
+        (0..rng.below(6))
+            .map(|_| *rng.pick(CONTENT))
+            .filter(|c| !plain || *c != "\0")
+            .collect()
+    };
+    let mut out = Vec::new();
+    if php && rng.below(10) != 0 {
+        out.extend_from_slice(if rng.below(4) == 0 {
+            b"<?php "
+        } else {
+            b"<?php\n"
+        });
+    }
+    let mut depth: Vec<u8> = Vec::new();
+    for _ in 0..rng.below(60) {
+        match rng.below(12) {
+            0 => out.extend(format!("// {}\n", content(rng).replace(['\n', '\r'], " ")).bytes()),
+            1 => out.extend(format!("/* {} */", content(rng)).bytes()),
+            2 => out.extend(
+                format!("\"{}\"", content(rng).replace(['"', '\n', '\r', '\\'], "")).bytes(),
+            ),
+            3 if php => out.extend(format!("'{}'", content(rng).replace(['\'', '\\'], "")).bytes()),
+            3 => out.extend(rng.pick(&["'a'", "'\\n'", "'\\''", "'\"'"]).bytes()),
+            4 => {
+                let open = *rng.pick(b"([{");
+                out.push(open);
+                depth.push(open);
+            }
+            5 => {
+                if let Some(open) = depth.pop() {
+                    out.push(closer(open));
+                }
+            }
+            6 if !plain && rng.below(10) == 0 => out.extend(content(rng).bytes()),
+            7 => out.extend(format!("\"\"\"\n{}\"\"\"", content(rng).replace('"', "")).bytes()),
+            _ => {
+                let n = if plain { PLAIN_TOKENS } else { code.len() };
+                out.extend(code[rng.below(n)].bytes());
+            }
+        }
+        if rng.below(3) == 0 {
+            out.push(b' ');
+        }
+    }
+    close_and_mark(rng, &mut depth, &mut out);
+    if rng.below(30) == 0 {
+        out.extend_from_slice(b"\xff\xfe // x\n");
+    }
+    out
+}
+
+/// The PHP, Kotlin, Swift and Scala corpus: their own tokens, traps and syntax errors.
+#[test]
+fn the_php_kotlin_swift_and_scala_lexers_agree_with_tree_sitter_on_an_adversarial_corpus() {
+    let cases: usize = std::env::var("EXACT_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let mut tally = BTreeMap::new();
+    for (name, code) in [
+        ("php", PHP),
+        ("kotlin", KOTLIN),
+        ("swift", SWIFT),
+        ("scala", SCALA),
+    ] {
+        let lang = threatmark::lang::by_name(name).expect("language");
+        let mut rng = Rng(0x2020_0004 ^ name.len() as u64);
+        for case in 0..cases {
+            let bytes = generate_curly(&mut rng, code, name == "php");
+            compare(
+                lang,
+                &format!("{name} case {case}: {:?}", String::from_utf8_lossy(&bytes)),
+                &bytes,
+                &mut tally,
+            );
+        }
+    }
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    for (lang, t) in &tally {
+        assert!(t.exact * 20 > t.files, "{lang}: {t:?}");
+    }
 }

@@ -43,6 +43,26 @@
 //!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
 //!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
 //!   `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
+//! - PHP ([`php`]): a file that does not start with `<?php` and a space, or holds `?>` or a
+//!   second `<?` anywhere; heredoc and nowdoc (`<<<`), backticks, `{$`, `${` and `$name[` in
+//!   a `"…"` string, a quote after a name (`b"…"`), `__halt_compiler`, a `\` not before a name.
+//! - Kotlin ([`kotlin`]): `#` (`#!` lines), `\` outside strings, a `${…}` template that spans
+//!   lines, `${` in a `"""` string or more quotes after its closing `"""`, a char literal other
+//!   than `'x'`, `'\n'`, `'\u0041'`.
+//! - Swift ([`swift`]): `#` (raw strings, `#if`, `#selector`), `'`, a `/` that is not a comment
+//!   and not followed by a space (regular expression literals), a comment glued to an operator
+//!   (`+//`), `\(…)` that spans lines or sits in a `"""` string, and `/*` in a string or `/`
+//!   first in one (tree-sitter-swift's scanner reads a comment there).
+//! - Scala ([`scala`]): symbols (`'sym`) and any `'` that is not a plain char literal, `<`
+//!   before a letter, `!`, `?` or `_` (XML literals), `#`, `\` outside strings and inside an
+//!   interpolated one, `$"`, a `${…}` that spans lines or sits in a `"""` string, more quotes
+//!   after a closing `"""`, a comment glued to an operator, and anything but spaces after a block
+//!   comment on its line (tree-sitter-scala then stretches the comment over it).
+//!
+//! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
+//! that spans lines in these four, the lexical scanner, resuming at the start of the string's
+//! last line, would read its closing delimiter as an opening one: [`scan`] also requires a
+//! lexical scan of the rest of the file from there to agree.
 //!
 //! Every other language stays on tree-sitter. `tests/exact_lexer.rs` runs both on every
 //! fixture, on an adversarial corpus and on inputs with syntax errors inserted; the fuzz
@@ -57,8 +77,12 @@
 //! rest to tree-sitter; a differential test and a fuzz target compare the two
 //! @mitigates #extractor against #lexer_divergence with #exact_lexer
 
+mod kotlin;
+mod php;
 mod ruby;
+mod scala;
 mod shell;
+mod swift;
 
 use super::Language;
 use super::lexical::RawComment;
@@ -77,6 +101,10 @@ enum Dialect {
     Python,
     Ruby,
     Shell,
+    Php,
+    Kotlin,
+    Swift,
+    Scala,
 }
 
 fn dialect(name: &str) -> Option<Dialect> {
@@ -92,6 +120,10 @@ fn dialect(name: &str) -> Option<Dialect> {
         "python" => Dialect::Python,
         "ruby" => Dialect::Ruby,
         "bash" => Dialect::Shell,
+        "php" => Dialect::Php,
+        "kotlin" => Dialect::Kotlin,
+        "swift" => Dialect::Swift,
+        "scala" => Dialect::Scala,
         _ => return None,
     })
 }
@@ -109,42 +141,75 @@ pub fn covers(name: &str) -> bool {
 /// ([`super::lexical`]). So the answer also requires that the lexical scanner, run over the
 /// whole file, finds the same comments: then the error lines give the same comments either way.
 /// (The lexical scanner resumes at the start of an error's line; a string that spans lines is
-/// therefore refused when a quote or comment marker follows its first line break.)
+/// therefore refused when a quote or comment marker follows its first line break. Where the
+/// lexical scanner reads the closing delimiter of such a string as an opening one (`"""`), the
+/// lexers of PHP, Kotlin, Swift and Scala name the start of its line, and a scan of the rest
+/// of the file from there must find the same comments too.)
 pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
-    let exact = scan_exact(lang.name, text)?;
-    let lexical = super::lexical::scan(lang, text);
-    let same = exact.len() == lexical.len()
-        && exact.iter().zip(&lexical).all(|(e, l)| {
-            e.start == l.start
-                && e.block == l.block
-                && !l.unterminated
-                && (e.end == l.end || (!e.block && text[e.end..l.end].trim().is_empty()))
-        });
-    same.then_some(exact)
+    let (exact, resumes) = scan_exact_resuming(lang.name, text)?;
+    let same = |from: usize, lexical: &[RawComment]| {
+        let exact = &exact[exact.partition_point(|c| c.start < from)..];
+        exact.len() == lexical.len()
+            && exact.iter().zip(lexical).all(|(e, l)| {
+                e.start == l.start
+                    && e.block == l.block
+                    && !l.unterminated
+                    && (e.end == l.end || (!e.block && text[e.end..l.end].trim().is_empty()))
+            })
+    };
+    if !same(0, &super::lexical::scan(lang, text)) {
+        return None;
+    }
+    if resumes.len() > MAX_RESUMES {
+        return None;
+    }
+    resumes
+        .iter()
+        .all(|&from| {
+            same(
+                from,
+                &super::lexical::scan_range(lang, text, from, text.len()),
+            )
+        })
+        .then_some(exact)
 }
+
+/// More strings that span lines than this, each costing a scan of the rest of the file, are
+/// left to tree-sitter.
+const MAX_RESUMES: usize = 32;
 
 /// [`scan`] without the comparison with the lexical scanner.
 pub fn scan_exact(name: &str, text: &str) -> Option<Vec<RawComment>> {
+    scan_exact_resuming(name, text).map(|(comments, _)| comments)
+}
+
+/// [`scan_exact`], and the line starts from which a lexical scan must also agree (see [`scan`]).
+fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<usize>)> {
     let d = dialect(name)?;
     if memchr::memchr(0, text.as_bytes()).is_some() {
         // Tree-sitter's lexers read a NUL as the end of the input.
         return None;
     }
-    match d {
-        Dialect::Python => return python(text.as_bytes()),
-        Dialect::Ruby => return ruby::scan(text.as_bytes()),
-        Dialect::Shell => return shell::scan(text.as_bytes()),
-        _ => {}
-    }
-    Lexer {
-        d,
-        b: text.as_bytes(),
-        i: 0,
-        out: Vec::new(),
-        stack: Vec::new(),
-        prev: Prev::Start,
-    }
-    .run()
+    let b = text.as_bytes();
+    let comments = match d {
+        Dialect::Python => python(b),
+        Dialect::Ruby => ruby::scan(b),
+        Dialect::Shell => shell::scan(b),
+        Dialect::Php => return php::scan(b),
+        Dialect::Kotlin => return kotlin::scan(b),
+        Dialect::Swift => return swift::scan(b),
+        Dialect::Scala => return scala::scan(b),
+        _ => Lexer {
+            d,
+            b,
+            i: 0,
+            out: Vec::new(),
+            stack: Vec::new(),
+            prev: Prev::Start,
+        }
+        .run(),
+    };
+    comments.map(|c| (c, Vec::new()))
 }
 
 /// A `#` comment from `at` to its line's end (a `\r` before the `\n` left out), and where
@@ -177,6 +242,175 @@ fn quiet_literal(
     };
     let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
     !lit[nl..].iter().any(|c| markers.contains(c)) && !comment_after(&b[end..line_end])
+}
+
+/// The state the PHP, Kotlin, Swift and Scala lexers share: the text, the position, the
+/// comments found and the open brackets (and string interpolations, as frames of the
+/// language's choosing).
+struct Cursor<'t> {
+    b: &'t [u8],
+    i: usize,
+    out: Vec<RawComment>,
+    stack: Vec<u8>,
+    /// The starts of the last lines of literals that span lines (see [`scan`]).
+    resumes: Vec<usize>,
+}
+
+impl<'t> Cursor<'t> {
+    fn new(b: &'t [u8]) -> Self {
+        Cursor {
+            b,
+            i: 0,
+            out: Vec::new(),
+            stack: Vec::new(),
+            resumes: Vec::new(),
+        }
+    }
+
+    fn at(&self, k: usize) -> u8 {
+        self.b.get(self.i + k).copied().unwrap_or(0)
+    }
+
+    fn rest(&self) -> &'t [u8] {
+        &self.b[self.i..]
+    }
+
+    /// A line comment at `i`, to its line's end (a `\r` before the `\n` left out).
+    fn line_comment(&mut self) {
+        let (comment, end) = hash_comment(self.b, self.i);
+        self.out.push(comment);
+        self.i = end;
+    }
+
+    /// A block comment at `i`; `nest` when `/*` inside it opens another level.
+    fn block_comment(&mut self, nest: bool) -> Option<()> {
+        let start = self.i;
+        let mut depth = 0usize;
+        let mut i = start;
+        loop {
+            let rest = self.b.get(i..)?;
+            if rest.starts_with(b"/*") && (nest || depth == 0) {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                i += 2;
+            } else if rest.starts_with(b"*/") {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    break;
+                }
+            } else if rest.is_empty() {
+                return None;
+            } else {
+                i += 1;
+            }
+        }
+        self.out.push(RawComment {
+            start,
+            end: i,
+            block: true,
+            unterminated: false,
+        });
+        self.i = i;
+        Some(())
+    }
+
+    /// An opening bracket (or an interpolation frame) at `i`, `len` bytes long.
+    fn open(&mut self, frame: u8, len: usize) -> Option<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return None;
+        }
+        self.stack.push(frame);
+        self.i += len;
+        Some(())
+    }
+
+    /// A closing bracket at `i`, which must match the innermost open one.
+    fn close(&mut self, c: u8) -> Option<()> {
+        let open = match c {
+            b')' => b'(',
+            b']' => b'[',
+            _ => b'{',
+        };
+        (self.stack.pop() == Some(open)).then_some(())?;
+        self.i += 1;
+        Some(())
+    }
+
+    /// A literal from `start` to `i` whose closing delimiter is `close` bytes long: see
+    /// [`quiet_literal`].
+    fn quiet(&mut self, start: usize, close: usize) -> Option<()> {
+        let body_end = self.i - close;
+        quiet_literal(self.b, (start, body_end, self.i), b"\"'`#/<=>", |after| {
+            after.windows(2).any(|w| w == b"//" || w == b"/*") || after.contains(&b'#')
+        })
+        .then_some(())?;
+        if let Some(nl) = memchr::memrchr(b'\n', &self.b[start..body_end]) {
+            self.resumes.push(start + nl + 1);
+        }
+        Some(())
+    }
+
+    /// An ASCII name at `i` (letters, digits, `_`, and `$` where `dollar`); `None` for a
+    /// non-ASCII letter. Returns the name.
+    fn name(&mut self, dollar: bool) -> Option<&'t [u8]> {
+        let start = self.i;
+        while let Some(&c) = self.b.get(self.i) {
+            if c.is_ascii_alphanumeric() || c == b'_' || (dollar && c == b'$') {
+                self.i += 1;
+            } else if c >= 0x80 {
+                return None;
+            } else {
+                break;
+            }
+        }
+        Some(&self.b[start..self.i])
+    }
+
+    /// A backquoted name at `i`, on one line.
+    fn backquoted(&mut self) -> Option<()> {
+        let len = self.b[self.i + 1..]
+            .iter()
+            .position(|&c| matches!(c, b'`' | b'\n' | b'\r'))?;
+        (self.b[self.i + 1 + len] == b'`' && len > 0).then_some(())?;
+        self.i += len + 2;
+        Some(())
+    }
+
+    /// The comments, when every bracket and interpolation was closed.
+    fn finish(self) -> Option<(Vec<RawComment>, Vec<usize>)> {
+        self.stack.is_empty().then_some((self.out, self.resumes))
+    }
+}
+
+/// A char literal at `i` as Kotlin and Scala write it: `'x'` (one printable ASCII character),
+/// `'\n'` (a one-letter escape) or `'\u0041'`; returns where it ends. Anything else is
+/// refused (a Scala symbol `'sym`, a non-ASCII character).
+fn simple_char(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i + 1)? {
+        b'\\' => {
+            let e = *b.get(i + 2)?;
+            if e == b'u' {
+                let hex = b.get(i + 3..i + 7)?;
+                (hex.iter().all(u8::is_ascii_hexdigit) && b.get(i + 7) == Some(&b'\''))
+                    .then_some(i + 8)
+            } else {
+                (b"tbnr'\"\\".contains(&e) && b.get(i + 3) == Some(&b'\'')).then_some(i + 4)
+            }
+        }
+        c if (0x20..0x7f).contains(&c) && c != b'\'' => {
+            (b.get(i + 2) == Some(&b'\'')).then_some(i + 3)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `c` may be part of an operator in Swift or Scala, where `+//` could be read as
+/// one operator rather than `+` and a comment: such a glued comment start is refused.
+fn operator_char(c: u8) -> bool {
+    b"!#%&*+-/:<=>?@\\^|~.".contains(&c)
 }
 
 /// Deeper nesting is left to tree-sitter, so that a pathological file meets the parse budget
@@ -893,6 +1127,42 @@ mod tests {
             "[[ $x == #* ]]",
         ] {
             assert_eq!(spans("bash", refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn php_kotlin_swift_and_scala_strings_templates_and_nesting() {
+        assert_eq!(
+            spans("php", "<?php\n$a = \"// $x\"; # c\n#[A] /* d */"),
+            Some(vec![(20, 23, false), (29, 36, true)])
+        );
+        assert_eq!(
+            spans("kotlin", "val s = \"${\"//\"}\" // c\n/* a /* b */ */"),
+            Some(vec![(18, 22, false), (23, 38, true)])
+        );
+        assert_eq!(
+            spans("swift", "let s = \"\\(f(\"a\"))\" // c"),
+            Some(vec![(20, 24, false)])
+        );
+        assert_eq!(
+            spans("scala", "val s = s\"$$x${\"//\"}\" // c\nval c = '/'"),
+            Some(vec![(22, 26, false)])
+        );
+        for (lang, refused) in [
+            ("php", "<p>html</p><?php // c"),
+            ("php", "<?php // a ?> b"),
+            ("php", "<?php $x = <<<EOT\n# no\nEOT;\n"),
+            ("php", "<?php $x = \"{$a} // no\";"),
+            ("kotlin", "val s = \"\"\"${x}\"\"\""),
+            ("kotlin", "val s = \"\"\"a\"\"\"\""),
+            ("swift", "let s = #\"// no\"#"),
+            ("swift", "let r = /a/"),
+            ("swift", "let s = \"/* no */\""),
+            ("scala", "val s = 'sym"),
+            ("scala", "val x = <a><!-- c --></a>"),
+            ("scala", "val a = 1\n/* b */ // c\n"),
+        ] {
+            assert_eq!(spans(lang, refused), None, "{lang}: {refused}");
         }
     }
 }
