@@ -78,6 +78,21 @@ impl Pending {
     }
 }
 
+/// A file name's bytes as `name_of` turns them back into the name: on unix any name; elsewhere
+/// only a name that is Unicode (a lone surrogate would come back as U+FFFD), so other names are
+/// read, not deferred.
+fn name_bytes(name: &std::ffi::OsStr) -> Option<&[u8]> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(name.as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_str().map(str::as_bytes)
+    }
+}
+
 /// A file name from its raw bytes.
 fn name_of(bytes: &[u8]) -> PathBuf {
     #[cfg(unix)]
@@ -282,7 +297,10 @@ pub fn scan_dir_cached(
                 }
                 (_, Some(stat)) if in_folder && stat.settled(started_at) => {
                     if let Some((key, rel)) = place
-                        && let (Some(dir), Some(name)) = (file.path.parent(), file.path.file_name())
+                        && let (Some(dir), Some(name)) = (
+                            file.path.parent(),
+                            file.path.file_name().and_then(name_bytes),
+                        )
                     {
                         let entry = scan_cache::folder_entry(rel, &stat);
                         let mut folders = lock(&folders);
@@ -292,7 +310,7 @@ pub fn scan_dir_cached(
                         }
                         // One folder key for two folders (a collision): not deferred.
                         if pending.dir.as_deref() == Some(dir) {
-                            pending.names.extend_from_slice(name.as_encoded_bytes());
+                            pending.names.extend_from_slice(name);
                             pending.names.push(b'/');
                             pending.sum = pending.sum.wrapping_add(entry);
                             pending.count += 1;
