@@ -538,14 +538,8 @@ fn encode(
         .extend(plain.iter().map(|f| Plain::new(&f.rel, &f.stat)));
     cache.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     cache.files.dedup_by(|a, b| a.rel == b.rel);
-    cache.plain.sort_unstable();
     // Two paths with one key: neither is kept (a lookup finds one fingerprint per key).
-    let mut plain = Vec::with_capacity(cache.plain.len());
-    for run in cache.plain.chunk_by(|a, b| a.key == b.key) {
-        if run.iter().all(|p| *p == run[0]) {
-            plain.push(run[0]);
-        }
-    }
+    let plain = one_per_key(&mut cache.plain);
     drop(std::mem::take(&mut cache.plain));
     let mut records = Parts::default();
     let refs = records
@@ -581,26 +575,9 @@ fn encode(
     let threatspec = threatspec
         .filter(|t| t.read.iter().all(settled))
         .map(|ts| (raw(ts.yaml.as_bytes().to_vec()), raw(ts.derived.clone())));
-    let mut as_record = |pairs: &[Plain]| {
-        (!pairs.is_empty()).then(|| {
-            let mut bytes = Vec::with_capacity(pairs.len() * 16);
-            for p in pairs {
-                bytes.extend_from_slice(&p.key.to_le_bytes());
-                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
-            }
-            raw(bytes)
-        })
-    };
-    let plain = as_record(&plain);
+    let plain = pair_bytes(&plain).map(&mut raw);
     // Two folders with one key: neither is kept.
-    cache.folders.sort_unstable();
-    let mut folders = Vec::with_capacity(cache.folders.len());
-    for run in cache.folders.chunk_by(|a, b| a.key == b.key) {
-        if run.iter().all(|p| *p == run[0]) {
-            folders.push(run[0]);
-        }
-    }
-    let folders = as_record(&folders);
+    let folders = pair_bytes(&one_per_key(&mut cache.folders)).map(&mut raw);
     let index = Index {
         config_key: cache.config_key,
         threatspec,
@@ -610,6 +587,31 @@ fn encode(
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     Ok((index, records))
+}
+
+/// The fingerprints sorted, each key once: a key given with two fingerprints (two paths or
+/// folders whose keys collide) is dropped, since a lookup finds one fingerprint per key.
+fn one_per_key(list: &mut [Plain]) -> Vec<Plain> {
+    list.sort_unstable();
+    let mut out = Vec::with_capacity(list.len());
+    for run in list.chunk_by(|a, b| a.key == b.key) {
+        if run.iter().all(|p| *p == run[0]) {
+            out.push(run[0]);
+        }
+    }
+    out
+}
+
+/// The bytes of a fingerprints record (key and fingerprint, little-endian), if any.
+fn pair_bytes(pairs: &[Plain]) -> Option<Vec<u8>> {
+    (!pairs.is_empty()).then(|| {
+        let mut bytes = Vec::with_capacity(pairs.len() * 16);
+        for p in pairs {
+            bytes.extend_from_slice(&p.key.to_le_bytes());
+            bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
+        }
+        bytes
+    })
 }
 
 /// Saves still being written, joined before the process exits.
@@ -786,13 +788,7 @@ mod tests {
             .extend(plain.iter().map(|f| Plain::new(&f.rel, &f.stat)));
         cache.files.sort_by(|a, b| a.rel.cmp(&b.rel));
         cache.files.dedup_by(|a, b| a.rel == b.rel);
-        cache.plain.sort_unstable();
-        let mut plain = Vec::with_capacity(cache.plain.len());
-        for run in cache.plain.chunk_by(|a, b| a.key == b.key) {
-            if run.iter().all(|p| *p == run[0]) {
-                plain.push(run[0]);
-            }
-        }
+        let plain = one_per_key(&mut cache.plain);
         let mut records = Vec::new();
         let refs = crate::store::snapshot::encode_records(
             cache.files.iter().filter_map(|f| f.outcome.as_deref()),
@@ -828,29 +824,8 @@ mod tests {
         let threatspec = threatspec
             .filter(|t| t.read.iter().all(settled))
             .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
-        let plain = (!plain.is_empty()).then(|| {
-            let mut bytes = Vec::with_capacity(plain.len() * 16);
-            for p in &plain {
-                bytes.extend_from_slice(&p.key.to_le_bytes());
-                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
-            }
-            raw(&bytes)
-        });
-        cache.folders.sort_unstable();
-        let mut folders = Vec::with_capacity(cache.folders.len());
-        for run in cache.folders.chunk_by(|a, b| a.key == b.key) {
-            if run.iter().all(|p| *p == run[0]) {
-                folders.push(run[0]);
-            }
-        }
-        let folders = (!folders.is_empty()).then(|| {
-            let mut bytes = Vec::with_capacity(folders.len() * 16);
-            for p in &folders {
-                bytes.extend_from_slice(&p.key.to_le_bytes());
-                bytes.extend_from_slice(&p.fingerprint.to_le_bytes());
-            }
-            raw(&bytes)
-        });
+        let plain = pair_bytes(&plain).map(|b| raw(&b));
+        let folders = pair_bytes(&one_per_key(&mut cache.folders)).map(|b| raw(&b));
         let index = Index {
             config_key: cache.config_key,
             threatspec,
