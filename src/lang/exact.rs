@@ -244,6 +244,42 @@ fn quiet_literal(
     !lit[nl..].iter().any(|c| markers.contains(c)) && !comment_after(&b[end..line_end])
 }
 
+/// The block comment that opens at `start` (`/*`) and its end; `nest` when `/*` inside it
+/// opens another level (Rust, Kotlin, Swift, Scala). Elsewhere the first `*/` closes it, also
+/// the one in `/*/`. None when it is never closed or nests deeper than [`MAX_DEPTH`] (left to
+/// tree-sitter).
+fn block_comment(b: &[u8], start: usize, nest: bool) -> Option<(RawComment, usize)> {
+    let mut depth = 0usize;
+    let mut i = start;
+    loop {
+        let rest = b.get(i..)?;
+        if rest.starts_with(b"/*") && (nest || depth == 0) {
+            depth += 1;
+            if depth > MAX_DEPTH {
+                return None;
+            }
+            i += 2;
+        } else if rest.starts_with(b"*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                break;
+            }
+        } else if rest.is_empty() {
+            return None;
+        } else {
+            i += 1;
+        }
+    }
+    let comment = RawComment {
+        start,
+        end: i,
+        block: true,
+        unterminated: false,
+    };
+    Some((comment, i))
+}
+
 /// The state the PHP, Kotlin, Swift and Scala lexers share: the text, the position, the
 /// comments found and the open brackets (and string interpolations, as frames of the
 /// language's choosing).
@@ -284,36 +320,9 @@ impl<'t> Cursor<'t> {
 
     /// A block comment at `i`; `nest` when `/*` inside it opens another level.
     fn block_comment(&mut self, nest: bool) -> Option<()> {
-        let start = self.i;
-        let mut depth = 0usize;
-        let mut i = start;
-        loop {
-            let rest = self.b.get(i..)?;
-            if rest.starts_with(b"/*") && (nest || depth == 0) {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                i += 2;
-            } else if rest.starts_with(b"*/") {
-                depth -= 1;
-                i += 2;
-                if depth == 0 {
-                    break;
-                }
-            } else if rest.is_empty() {
-                return None;
-            } else {
-                i += 1;
-            }
-        }
-        self.out.push(RawComment {
-            start,
-            end: i,
-            block: true,
-            unterminated: false,
-        });
-        self.i = i;
+        let (comment, end) = block_comment(self.b, self.i, nest)?;
+        self.out.push(comment);
+        self.i = end;
         Some(())
     }
 
@@ -652,38 +661,11 @@ impl Lexer<'_> {
         Some(())
     }
 
+    /// A block comment at `i`: only Rust's nest.
     fn block_comment(&mut self) -> Option<()> {
-        let start = self.i;
-        let mut depth = 0usize;
-        let mut i = start;
-        loop {
-            let rest = self.b.get(i..)?;
-            if rest.starts_with(b"/*") {
-                depth += 1;
-                i += 2;
-            } else if rest.starts_with(b"*/") {
-                depth -= 1;
-                i += 2;
-                if depth == 0 || self.d != Dialect::Rust {
-                    break;
-                }
-            } else if rest.is_empty() {
-                return None;
-            } else {
-                i += 1;
-            }
-            if self.d != Dialect::Rust && depth > 1 {
-                // `/*` inside a block comment is text outside Rust.
-                depth = 1;
-            }
-        }
-        self.out.push(RawComment {
-            start,
-            end: i,
-            block: true,
-            unterminated: false,
-        });
-        self.i = i;
+        let (comment, end) = block_comment(self.b, self.i, self.d == Dialect::Rust)?;
+        self.out.push(comment);
+        self.i = end;
         Some(())
     }
 
@@ -1070,6 +1052,31 @@ mod tests {
             spans("python", "\"\"\"d\"\"\"\nx = '#' # c\nf(\"\"\"\n\"\"\")"),
             Some(vec![(0, 7, true), (16, 19, false)])
         );
+    }
+
+    #[test]
+    fn a_block_comment_ends_at_its_first_star_slash_unless_it_nests() {
+        // Outside Rust `/*/` inside a comment closes it (the `*/` is read, not a second `/*`).
+        for c in ["c", "java", "go", "javascript"] {
+            assert_eq!(
+                spans(c, "/* a /*/ x; // c"),
+                Some(vec![(0, 8, true), (12, 16, false)]),
+                "{c}"
+            );
+        }
+        // Rust reads `/*/` as a second level.
+        assert_eq!(
+            spans("rust", "/* a /*/ */ */ x; // c"),
+            Some(vec![(0, 14, true), (18, 22, false)])
+        );
+        // Nesting deeper than the bound is left to tree-sitter, in every language that nests.
+        let deep = format!(
+            "{}{}",
+            "/*".repeat(MAX_DEPTH + 1),
+            "*/".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(spans("rust", &deep), None);
+        assert_eq!(spans("kotlin", &deep), None);
     }
 
     #[test]
