@@ -284,8 +284,6 @@ const CODE: &[&str] = &[
     "lambda: 1",
 ];
 
-/// One generated file: balanced code with strings and comments full of markers, sometimes
-/// broken (a stray bracket, an unclosed string or comment).
 /// The bracket that closes `open`.
 fn closer(open: u8) -> u8 {
     match open {
@@ -305,6 +303,22 @@ fn close_and_mark(rng: &mut Rng, depth: &mut Vec<u8>, out: &mut Vec<u8>) {
     }
 }
 
+/// Opens a bracket, kept in `depth` until it is closed.
+fn open_bracket(rng: &mut Rng, depth: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let open = *rng.pick(b"([{");
+    out.push(open);
+    depth.push(open);
+}
+
+/// Closes the last bracket opened, if any.
+fn close_bracket(depth: &mut Vec<u8>, out: &mut Vec<u8>) {
+    if let Some(open) = depth.pop() {
+        out.push(closer(open));
+    }
+}
+
+/// One generated file: balanced code with strings and comments full of markers, sometimes
+/// broken (a stray bracket, an unclosed string or comment).
 fn generate(rng: &mut Rng) -> Vec<u8> {
     let mut out = Vec::new();
     let mut depth: Vec<u8> = Vec::new();
@@ -337,16 +351,8 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
             4 => out.extend(format!("r#\"{}\"#", content(rng).replace("\"#", "")).bytes()),
             5 => out.extend(format!("`{}`", content(rng).replace('`', "")).bytes()),
             6 => out.extend(format!("\"\"\"{}\"\"\"", content(rng).replace("\"\"\"", "")).bytes()),
-            7 => {
-                let open = *rng.pick(b"([{");
-                out.push(open);
-                depth.push(open);
-            }
-            8 => {
-                if let Some(open) = depth.pop() {
-                    out.push(closer(open));
-                }
-            }
+            7 => open_bracket(rng, &mut depth, &mut out),
+            8 => close_bracket(&mut depth, &mut out),
             9 => out.extend(format!("/* a /* {} */ b */", content(rng)).bytes()),
             10 if !plain && rng.below(20) == 0 => out.extend(
                 rng.pick(&["\"", "/*", "'", "`", "}", ")", "\u{FFFD}"])
@@ -597,16 +603,8 @@ fn generate_hash(rng: &mut Rng, code: &[&str]) -> Vec<u8> {
             2 => out.extend(
                 format!("'{}'", content(rng).replace(['\'', '\n', '\r', '\\'], "")).bytes(),
             ),
-            3 => {
-                let open = *rng.pick(b"([{");
-                out.push(open);
-                depth.push(open);
-            }
-            4 => {
-                if let Some(open) = depth.pop() {
-                    out.push(closer(open));
-                }
-            }
+            3 => open_bracket(rng, &mut depth, &mut out),
+            4 => close_bracket(&mut depth, &mut out),
             5 if !plain && rng.below(20) == 0 => out.extend(content(rng).bytes()),
             _ => {
                 let n = if plain { PLAIN_TOKENS } else { code.len() };
@@ -936,16 +934,8 @@ fn generate_curly(rng: &mut Rng, code: &[&str], php: bool) -> Vec<u8> {
             ),
             3 if php => out.extend(format!("'{}'", content(rng).replace(['\'', '\\'], "")).bytes()),
             3 => out.extend(rng.pick(&["'a'", "'\\n'", "'\\''", "'\"'"]).bytes()),
-            4 => {
-                let open = *rng.pick(b"([{");
-                out.push(open);
-                depth.push(open);
-            }
-            5 => {
-                if let Some(open) = depth.pop() {
-                    out.push(closer(open));
-                }
-            }
+            4 => open_bracket(rng, &mut depth, &mut out),
+            5 => close_bracket(&mut depth, &mut out),
             6 if !plain && rng.below(10) == 0 => out.extend(content(rng).bytes()),
             7 => out.extend(format!("\"\"\"\n{}\"\"\"", content(rng).replace('"', "")).bytes()),
             _ => {
