@@ -365,15 +365,11 @@ pub(crate) fn write_indexed(
     index: &[u8],
     records: &[u8],
 ) -> std::io::Result<()> {
-    let mut bytes = header(magic, format, index);
-    bytes.reserve(index.len() + 1 + records.len());
-    bytes.extend_from_slice(index);
-    bytes.push(b'\n');
-    bytes.extend_from_slice(records);
-    crate::output::write_cache(path, &bytes)
+    write_indexed_with(path, magic, format, index, |out| out.write_all(records))
 }
 
-/// [`write_indexed`], the records written by `records` straight to the file: a scan cache's
+/// [`write_indexed`], the records written by `records` straight to the file (the one place
+/// that lays out header, index and records): a scan cache's
 /// records are mostly the texts its outcomes already hold, and are not copied into one buffer
 /// (issue 20: the first scan's peak memory).
 pub(crate) fn write_indexed_with(
