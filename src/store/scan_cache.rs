@@ -790,7 +790,7 @@ mod tests {
         cache.files.dedup_by(|a, b| a.rel == b.rel);
         let plain = one_per_key(&mut cache.plain);
         let mut records = Vec::new();
-        let refs = crate::store::snapshot::encode_records(
+        let refs = crate::store::snapshot::encode_records_whole(
             cache.files.iter().filter_map(|f| f.outcome.as_deref()),
             &mut records,
         )

@@ -128,8 +128,26 @@ pub struct RecordRef {
 }
 
 /// Append the records of `items` to `out` (saved ones copied, decoded ones encoded), and
-/// where each one is.
+/// where each one is: [`Parts`] gathered into one buffer (a snapshot's).
 pub(crate) fn encode_records<'a>(
+    items: impl Iterator<Item = &'a Stored>,
+    out: &mut Vec<u8>,
+) -> Result<Vec<RecordRef>, Damaged> {
+    let mut parts = Parts {
+        pieces: Vec::new(),
+        len: out.len() as u64,
+    };
+    let refs = parts.records(items)?;
+    for piece in &parts.pieces {
+        out.extend_from_slice(piece.bytes());
+    }
+    Ok(refs)
+}
+
+/// The encoder before issue 20's fourth round, one buffer for all records: the reference the
+/// streamed scan-cache writer is tested against (`store::scan_cache`'s tests).
+#[cfg(test)]
+pub(crate) fn encode_records_whole<'a>(
     items: impl Iterator<Item = &'a Stored>,
     out: &mut Vec<u8>,
 ) -> Result<Vec<RecordRef>, Damaged> {
@@ -162,8 +180,8 @@ pub(crate) fn encode_records<'a>(
     Ok(refs)
 }
 
-/// Records laid out as [`encode_records`] lays them out, without gathering them into one
-/// buffer: each outcome's JSON in a buffer of its own size, the texts shared with the outcomes
+/// Records (each an outcome's JSON, then the file's text when it is kept), without gathering
+/// them into one buffer: each outcome's JSON in a buffer of its own size, the texts shared with the outcomes
 /// that hold them, written piece by piece with [`Parts::write_to`]. A scan cache's records are
 /// mostly JSON and texts (2.2 and 2.0 of 5.1 MB on issue 20's tree), and one growing buffer of
 /// them, copied again beside the header, was most of the first scan's extra memory.
@@ -232,22 +250,25 @@ impl Parts {
     }
 
     fn push(&mut self, piece: Piece) {
-        self.len += match &piece {
-            Piece::Owned(bytes) => bytes.len(),
-            Piece::Text(text) => text.len(),
-        } as u64;
+        self.len += piece.bytes().len() as u64;
         self.pieces.push(piece);
     }
 
     /// Write the records, in order.
     pub(crate) fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for piece in &self.pieces {
-            match piece {
-                Piece::Owned(bytes) => out.write_all(bytes)?,
-                Piece::Text(text) => out.write_all(text.as_bytes())?,
-            }
+            out.write_all(piece.bytes())?;
         }
         Ok(())
+    }
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Owned(bytes) => bytes,
+            Piece::Text(text) => text.as_bytes(),
+        }
     }
 }
 
