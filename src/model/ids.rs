@@ -8,6 +8,39 @@
 /// Threatspec's id for a name, without the leading `#`.
 pub fn slug(name: &str) -> String {
     let trimmed = name.trim();
+    if !trimmed.is_ascii() {
+        return slug_unicode(trimmed);
+    }
+    // Most names: one pass over the bytes and one allocation (this runs for every name a
+    // model build meets). An ASCII name lowers byte by byte, so it is the same rule.
+    let root: &[u8] = if trimmed.ends_with('/') { b"root" } else { b"" };
+    let mut out = String::with_capacity(trimmed.len() + root.len());
+    let mut gap = false;
+    for b in trimmed.bytes().chain(root.iter().copied()) {
+        let c = b.to_ascii_lowercase();
+        if c == b'-' {
+            continue;
+        }
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' {
+            // A gap before the first kept byte would be trimmed below.
+            if gap && !out.is_empty() {
+                out.push('_');
+            }
+            gap = false;
+            out.push(char::from(c));
+        } else {
+            gap = true;
+        }
+    }
+    match out.trim_matches('_') {
+        same if same.len() == out.len() => out,
+        trimmed => trimmed.to_string(),
+    }
+}
+
+/// [`slug`] of a name with characters outside ASCII: lower-casing may change its length or
+/// turn a character into ASCII (`K`, the Kelvin sign, is `k`).
+fn slug_unicode(trimmed: &str) -> String {
     let mut body: String = trimmed.to_lowercase().replace('-', "");
     if trimmed.ends_with('/') {
         body.push_str("root");
@@ -86,6 +119,27 @@ mod tests {
         for (name, id) in cases {
             assert_eq!(slug(name), id, "{name}");
         }
+    }
+
+    #[test]
+    fn ascii_path_is_the_unicode_rule() {
+        // Every string of up to 4 characters over an alphabet of each class the rule treats
+        // apart, and the same strings padded with spaces.
+        let alphabet = ['a', 'Z', '7', '_', '-', '/', ' ', '.', 'K'];
+        let mut words = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        for w in &words {
+            for name in [w.clone(), format!("  {w}\t")] {
+                assert_eq!(slug(&name), slug_unicode(name.trim()), "{name:?}");
+            }
+        }
+        assert_eq!(slug("\u{212a}elvin"), "kelvin");
     }
 
     #[test]

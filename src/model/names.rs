@@ -120,6 +120,15 @@ fn fold(name: &str) -> String {
 }
 
 fn fold_into(name: &str, out: &mut String) {
+    if name.is_ascii() {
+        // The same rule on bytes, without a Unicode case table per character.
+        out.extend(
+            name.bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|b| char::from(b.to_ascii_lowercase())),
+        );
+        return;
+    }
     out.extend(
         name.chars()
             .filter(|c| c.is_alphanumeric())
@@ -481,6 +490,21 @@ impl<'a> Resolver<'_, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_ascii_names_is_the_unicode_rule() {
+        let unicode = |name: &str| -> String {
+            name.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        };
+        for b in 0..=0x7f_u8 {
+            let name = format!("x{}Y{}9", char::from(b), char::from(b));
+            assert_eq!(fold(&name), unicode(&name), "{name:?}");
+        }
+        assert_eq!(fold("Orders-API \u{212a}"), "ordersapik");
+    }
 
     /// The builder and the resolution read one list of slots: every slot the resolution
     /// rewrites is one the builder registers, in the same order.
