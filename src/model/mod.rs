@@ -2,6 +2,7 @@
 
 mod build;
 pub mod ids;
+mod json;
 mod names;
 mod nesting;
 mod types;
@@ -12,8 +13,10 @@ pub use types::*;
 
 /// The model as `threatmodel.json` holds it: pretty-printed, one value per line, a final newline.
 pub fn to_json(model: &ThreatModel) -> String {
-    // Serialising plain structs and BTreeMaps to a String cannot fail.
-    let mut s = serde_json::to_string_pretty(model).unwrap_or_default();
+    // The same bytes as serde_json's (tested), faster; a shape the fast writer leaves alone
+    // goes to serde_json. Serialising plain structs and BTreeMaps to a String cannot fail.
+    let mut s = json::pretty(model, 1 << 16)
+        .unwrap_or_else(|| serde_json::to_string_pretty(model).unwrap_or_default());
     s.push('\n');
     s
 }
