@@ -96,7 +96,25 @@ pub(crate) fn write_output(path: &Path, contents: &[u8]) -> Result<(), WriteErro
 fn same_contents(path: &Path, contents: &[u8]) -> bool {
     let plain = std::fs::symlink_metadata(path)
         .is_ok_and(|m| m.is_file() && m.len() == contents.len() as u64);
-    plain && std::fs::read(path).is_ok_and(|old| old == contents)
+    plain && std::fs::File::open(path).is_ok_and(|file| reads_as(file, contents))
+}
+
+/// Does `reader` hold exactly `contents`? Compared a block at a time: a 6 MB model is not read
+/// into a second 6 MB buffer, and a difference early on stops the reading.
+fn reads_as(mut reader: impl std::io::Read, mut contents: &[u8]) -> bool {
+    let mut block = vec![0; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut block) {
+            Ok(0) => return contents.is_empty(),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        };
+        match contents.split_at_checked(n) {
+            Some((head, rest)) if head == &block[..n] => contents = rest,
+            _ => return false,
+        }
+    }
 }
 
 /// What is at an output path.
@@ -320,6 +338,42 @@ fn replace_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that returns at most `step` bytes a call, as a pipe or a slow disk may.
+    struct Trickle<'a> {
+        left: &'a [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.left.len());
+            buf[..n].copy_from_slice(&self.left[..n]);
+            self.left = &self.left[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_as_is_byte_equality_whatever_the_reads_return() {
+        let long: Vec<u8> = (0..200_001_u32).map(|i| (i % 251) as u8).collect();
+        for len in [0, 1, 7, 65_536, 65_537, 200_000] {
+            let contents = &long[..len];
+            for step in [1, 3, 65_536, usize::MAX] {
+                let same = |old: &[u8]| reads_as(Trickle { left: old, step }, contents);
+                if step > 1 || len < 70_000 {
+                    assert!(same(contents), "{len} {step}");
+                }
+                assert!(!same(&long[..len + 1]), "longer {len} {step}");
+                if len > 0 {
+                    assert!(!same(&long[..len - 1]), "shorter {len} {step}");
+                    let mut changed = contents.to_vec();
+                    changed[len / 2] ^= 1;
+                    assert!(!same(&changed), "changed {len} {step}");
+                }
+            }
+        }
+    }
 
     #[cfg(unix)]
     #[test]
