@@ -32,6 +32,13 @@ impl DiagnosticFormat {
         matches!(self, Self::Json | Self::Sarif | Self::Github)
     }
 
+    /// Is the rendering of a list the rendering of each diagnostic, one after the other? Then a
+    /// list may be rendered in pieces, on several threads, and the pieces joined in order.
+    /// SARIF is one document.
+    pub(crate) fn renders_each(self) -> bool {
+        !matches!(self, Self::Sarif)
+    }
+
     /// The diagnostics (and, for `analyze`, the findings) in this format. `findings_as` turns
     /// findings into diagnostics for every format but SARIF, which rates them natively.
     pub fn render(

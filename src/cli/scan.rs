@@ -15,6 +15,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -238,36 +240,24 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
         args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
 
     crate::timings::mark("scanned");
-    // The diagnostics are selected and rendered on a second thread while the model is
-    // serialised and written: two independent outputs, each built in one piece, so the bytes
-    // are the same whatever runs first. `-j1` keeps it to one thread.
-    let diagnostics = || {
-        select(&config, &result).map(|selected| {
-            let rendered = args.output_format.render(
-                &selected.diagnostics,
-                &[],
-                &result.sources,
-                &config.risk,
-                color,
-            );
-            (selected, rendered)
-        })
-    };
-    let (wrote, diagnostics) = if args.threads == Some(1) {
+    let (wrote, selected, rendered) = if args.threads == Some(1) {
         let wrote = write_model(args, root, &config, &result, to_stdout)?;
-        (wrote, diagnostics())
+        let selected = select(&config, &result)?;
+        let rendered = render_pieces(
+            args,
+            &config,
+            &result,
+            &selected,
+            &AtomicUsize::new(0),
+            color,
+        )
+        .into_iter()
+        .map(|(_, piece)| piece)
+        .collect();
+        (wrote, selected, rendered)
     } else {
-        std::thread::scope(|s| {
-            let rendering = s.spawn(diagnostics);
-            let wrote = write_model(args, root, &config, &result, to_stdout);
-            // The model's error first, as when the diagnostics came after it.
-            let rendered = rendering
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            wrote.map(|wrote| (wrote, rendered))
-        })?
+        write_and_render(args, root, &config, &result, to_stdout, color)?
     };
-    let (selected, rendered) = diagnostics?;
     let counts = Counts::of(&selected.diagnostics);
     let mut stderr = std::io::stderr().lock();
     // A closed stderr must not turn a finished scan into a failure.
@@ -286,6 +276,11 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
     } else {
         exit::OK
     };
+    if !args.watch {
+        // The process ends after this scan: freeing the model, the sources and the diagnostics
+        // one allocation at a time would only delay the exit (milliseconds on a large model).
+        std::mem::forget((result, selected, rendered));
+    }
     Ok(Scanned {
         code,
         config,
@@ -360,6 +355,92 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// Diagnostics rendered in one piece of work: enough to make taking a piece cheap beside
+/// rendering it, few enough that the two threads end together.
+const DIAGNOSTICS_PER_PIECE: usize = 16;
+
+/// Write the model on this thread while a second one selects the diagnostics and starts to
+/// render them; once the model is written this thread renders too, taking the pieces not yet
+/// taken. Each piece is rendered alone and the pieces are joined in their order, so the bytes
+/// are those of one rendering on one thread, whichever thread renders what. The model's error
+/// comes first, as on one thread, and nothing is printed before it.
+fn write_and_render(
+    args: &ScanArgs,
+    root: &Path,
+    config: &Config,
+    result: &scan::ScanResult,
+    to_stdout: bool,
+    color: bool,
+) -> anyhow::Result<(Option<PathBuf>, super::selection::Selected, String)> {
+    let selection = OnceLock::new();
+    let next = AtomicUsize::new(0);
+    let (selected_tx, selected_rx) = std::sync::mpsc::channel::<()>();
+    let (wrote, mut pieces) = std::thread::scope(|s| {
+        let rendering = s.spawn(|| {
+            let selected = selection.get_or_init(|| select(config, result));
+            // Dropping the sender tells the writing thread that the selection is made.
+            drop(selected_tx);
+            match selected {
+                Ok(selected) => render_pieces(args, config, result, selected, &next, color),
+                Err(_) => Vec::new(),
+            }
+        });
+        let wrote = write_model(args, root, config, result, to_stdout);
+        // An error (the sender dropped) is the signal too.
+        let _ = selected_rx.recv();
+        let mut pieces = match (&wrote, selection.get()) {
+            (Ok(_), Some(Ok(selected))) => {
+                render_pieces(args, config, result, selected, &next, color)
+            }
+            _ => Vec::new(),
+        };
+        let theirs = rendering
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        pieces.extend(theirs);
+        (wrote, pieces)
+    });
+    let wrote = wrote?;
+    let selected = selection
+        .into_inner()
+        .unwrap_or_else(|| Err(anyhow::anyhow!("the diagnostics were not selected")))?;
+    pieces.sort_unstable_by_key(|&(index, _)| index);
+    let rendered = pieces.into_iter().map(|(_, piece)| piece).collect();
+    Ok((wrote, selected, rendered))
+}
+
+/// Render the pieces of `selected` that no other thread has taken (`next` counts the pieces
+/// taken), each with its index. A format that is one document is one piece.
+fn render_pieces(
+    args: &ScanArgs,
+    config: &Config,
+    result: &scan::ScanResult,
+    selected: &super::selection::Selected,
+    next: &AtomicUsize,
+    color: bool,
+) -> Vec<(usize, String)> {
+    let all = selected.diagnostics.as_slice();
+    let per_piece = match args.output_format.renders_each() {
+        true => DIAGNOSTICS_PER_PIECE,
+        false => all.len().max(1),
+    };
+    let count = all.len().div_ceil(per_piece).max(1);
+    let mut mine = Vec::new();
+    loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        if index >= count {
+            return mine;
+        }
+        let start = (index * per_piece).min(all.len());
+        let piece = &all[start..(start + per_piece).min(all.len())];
+        mine.push((
+            index,
+            args.output_format
+                .render(piece, &[], &result.sources, &config.risk, color),
+        ));
+    }
 }
 
 /// Serialise the model and write it (`-o`, `[scan] output`) or print it: the file written.
