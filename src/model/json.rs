@@ -181,7 +181,7 @@ fn needs_escape(word: u64) -> bool {
 
 type Result<T = ()> = std::result::Result<T, Unsupported>;
 
-impl<'a> ser::Serializer for &'a mut Pretty {
+impl ser::Serializer for &mut Pretty {
     type Ok = ();
     type Error = Unsupported;
     type SerializeSeq = Self;
@@ -360,7 +360,7 @@ impl ser::SerializeMap for &mut Pretty {
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result {
         let first = !self.has_value;
         self.item(first);
-        key.serialize(Key(&mut **self))
+        key.serialize(Key(self))
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
         self.out.push_str(": ");
