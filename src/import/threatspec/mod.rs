@@ -404,18 +404,42 @@ mod plain {
 /// Our language for a MIME type Threatspec's comment parser knows (comment_parser 1.2.4's
 /// `MIME_MAP`). `text/plain` and everything else map to nothing.
 pub fn language_for_mime(mime: &str) -> Option<&'static str> {
-    Some(match mime.trim().to_ascii_lowercase().as_str() {
-        "application/javascript" | "text/x-javascript" => "javascript",
-        "text/x-c" => "c",
-        "text/x-c++" => "cpp",
-        "text/x-java" | "text/x-java-source" => "java",
-        "text/x-go" => "go",
-        "text/x-python" | "text/x-script.python" => "python",
-        "text/x-ruby" => "ruby",
-        "text/x-shellscript" => "bash",
-        "text/html" | "text/xml" => "html",
+    // Lower-cased in place (one `mime` a path, thousands of paths): no type is longer.
+    let mime = mime.trim().as_bytes();
+    let mut lower = [0u8; 24];
+    let lower = lower.get_mut(..mime.len())?;
+    lower.copy_from_slice(mime);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"application/javascript" | b"text/x-javascript" => "javascript",
+        b"text/x-c" => "c",
+        b"text/x-c++" => "cpp",
+        b"text/x-java" | b"text/x-java-source" => "java",
+        b"text/x-go" => "go",
+        b"text/x-python" | b"text/x-script.python" => "python",
+        b"text/x-ruby" => "ruby",
+        b"text/x-shellscript" => "bash",
+        b"text/html" | b"text/xml" => "html",
         _ => return None,
     })
+}
+
+/// Not empty, no `\\`, and no empty, `.` or `..` part: in one pass over the bytes.
+fn is_plain_relative(path: &[u8]) -> bool {
+    let mut start = 0;
+    for (i, &b) in path.iter().enumerate() {
+        match b {
+            b'\\' => return false,
+            b'/' => {
+                if matches!(&path[start..i], b"" | b"." | b"..") {
+                    return false;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    !matches!(&path[start..], b"" | b"." | b"..")
 }
 
 /// A path of `threatspec.yaml`, relative to the folder of the file, as a path relative to
@@ -424,13 +448,7 @@ pub fn relative_to_root(entry: &str, root: &Path) -> Option<String> {
     let entry = entry.trim();
     // Most entries are already plain relative paths (`src/app.py`): nothing to normalize. (No
     // empty, `.` or `..` part also rules out a leading or trailing `/`.)
-    if !entry.is_empty()
-        && memchr::memchr(b'\\', entry.as_bytes()).is_none()
-        && entry
-            .as_bytes()
-            .split(|&b| b == b'/')
-            .all(|part| !matches!(part, b"" | b"." | b".."))
-    {
+    if is_plain_relative(entry.as_bytes()) {
         return Some(entry.to_string());
     }
     let p = Path::new(entry);
@@ -1376,5 +1394,24 @@ mod tests {
         assert_eq!(our_id("#a b"), "a_b");
         assert_eq!(language_for_mime("text/x-python"), Some("python"));
         assert_eq!(language_for_mime("text/plain"), None);
+        // Case and surrounding spaces do not matter; what is longer than every type is none.
+        assert_eq!(
+            language_for_mime(" Application/JavaScript "),
+            Some("javascript")
+        );
+        assert_eq!(language_for_mime("TEXT/X-SCRIPT.PYTHON"), Some("python"));
+        assert_eq!(language_for_mime("application/javascript-x"), None);
+        assert_eq!(language_for_mime("application/javascript-and-more"), None);
+        assert_eq!(language_for_mime("téxt/x-c"), None);
+        // The plain form of a path, tested in one pass, is what splitting it says.
+        for path in [
+            "a", "a/b", "", "/", "a/", "/a", "a//b", ".", "..", "a/.", "a/../b", ".a/..b", "a\\b",
+            "...", "./a",
+        ] {
+            let split = !path.is_empty()
+                && !path.contains('\\')
+                && path.split('/').all(|p| !matches!(p, "" | "." | ".."));
+            assert_eq!(is_plain_relative(path.as_bytes()), split, "{path:?}");
+        }
     }
 }
