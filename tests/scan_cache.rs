@@ -217,6 +217,29 @@ fn threatspec_settings_are_reused_only_while_their_folders_hold() {
     same_as_uncached(root, cache.path(), "a new threatspec.yaml");
 }
 
+/// A `mime` path named like a source file is taken for a file and left to the walk to type;
+/// when it is a folder, the unknown extensions under it are mapped all the same (the scan is
+/// run again with them), with and without the cache.
+#[test]
+fn a_mime_folder_named_like_a_file_maps_what_it_holds() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    write(
+        root,
+        "threatspec.yaml",
+        "project:\n  name: \"ts\"\npaths:\n  - path: 'src/app.py'\n    mime: 'text/x-python'\n  - path: 'src/views.py'\n    mime: 'text/x-c'\n  - path: 'lib/x.go'\n    mime: 'text/x-go'\n",
+    );
+    write(root, "src/app.py", "# @threat App (#app)\n");
+    write(root, "src/views.py/page.tpl2", "// @threat Page (#page)\n");
+    write(root, "lib/x.go", "// @threat Go (#go)\n");
+    let run = scan(root, cache.path(), false);
+    assert!(run.stdout.contains("\"id\": \"page\""), "{}", run.stdout);
+    assert!(run.stdout.contains("\"id\": \"go\""), "{}", run.stdout);
+    settle();
+    same_as_uncached(root, cache.path(), "the first scan");
+    same_as_uncached(root, cache.path(), "no change");
+}
+
 /// In a git work tree the cache is in the git folder, not in the user's cache folder.
 #[test]
 fn in_a_repository_the_cache_is_in_the_git_folder() {

@@ -150,26 +150,46 @@ pub(super) fn scan_folder_keeping(
     let at = scan_cache::location(root);
     let previous = at.as_deref().and_then(scan_cache::load);
     crate::timings::mark("scan cache loaded");
-    let (config, threatspec) = Config::load_reusing(root, explicit_config, &|yaml| {
-        previous.as_ref().and_then(|c| c.threatspec(yaml))
-    })?;
-    crate::timings::mark("configuration loaded");
-    let key = scan::config_key(&config);
-    let previous = previous.filter(|p| p.config_key == key);
-    let scanned = |cache: Option<&ScanCache>| {
-        scan::scan_dir_cached(root, &config, threads, on_file, cache, at.is_some())
-    };
-    let (mut result, found) = match scanned(previous.as_ref()) {
-        // A cache record that does not decode: scan again without the cache.
-        Err(scan::ScanError::Cache(damaged)) => {
-            eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
-            scanned(None)
+    let reuse = |yaml: &str| previous.as_ref().and_then(|c| c.threatspec(yaml));
+    // A `threatspec.yaml`'s `mime` paths named like source files are typed by the walk; in the
+    // rare case that one is a folder, the configuration is loaded again without that and the
+    // scan is run again (the first one's result is dropped).
+    let mut defer = true;
+    let (config, threatspec, key, mut result, found) = loop {
+        let (config, mut threatspec) =
+            Config::load_deferring(root, explicit_config, &reuse, defer)?;
+        crate::timings::mark("configuration loaded");
+        let key = scan::config_key(&config);
+        let previous = previous.as_ref().filter(|p| p.config_key == key);
+        let watch = threatspec.as_ref().and_then(|t| t.watch());
+        let scanned = |cache: Option<&ScanCache>| {
+            scan::scan_dir_watching(
+                root,
+                &config,
+                threads,
+                on_file,
+                cache,
+                at.is_some(),
+                watch.clone(),
+            )
+        };
+        let (result, found) = match scanned(previous) {
+            // A cache record that does not decode: scan again without the cache.
+            Err(scan::ScanError::Cache(damaged)) => {
+                eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
+                scanned(None)
+            }
+            other => other,
         }
-        other => other,
-    }
-    .with_context(|| format!("scanning {}", root.display()))?;
+        .with_context(|| format!("scanning {}", root.display()))?;
+        if threatspec.as_mut().is_none_or(|t| t.settle(root)) {
+            break (config, threatspec, key, result, found);
+        }
+        defer = false;
+    };
+    let previous = previous.filter(|p| p.config_key == key);
     if let Some(at) = at {
-        let same_yaml = threatspec.as_ref().is_none_or(|(_, reused)| *reused);
+        let same_yaml = threatspec.as_ref().is_none_or(|t| t.reused);
         // Every file came from the cache, and no cached file is gone: it is still current.
         let unchanged = previous
             .as_ref()
@@ -178,7 +198,7 @@ pub(super) fn scan_folder_keeping(
             scan_cache::touch(&at);
         } else {
             let cache = ScanCache::new(key, found.files, found.plain).with_folders(found.folders);
-            let threatspec = threatspec.as_ref().map(|(t, _)| t.clone());
+            let threatspec = threatspec.as_ref().map(|t| t.record(&config));
             // Written while the model is serialised and written: off the critical path.
             scan_cache::save_in_background(at, cache, threatspec, found.started);
         }

@@ -4,9 +4,11 @@
 //! sits above the importers and the store it uses; the schema below them ([`super`]) stays pure.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{Config, ConfigError, FILE_NAME};
-use crate::import::threatspec::Derived;
+use crate::import::threatspec::{Derived, Unchecked, Witness};
+use crate::source::fs::Watch;
 use crate::store::scan_cache::CachedThreatspec;
 
 impl Config {
@@ -26,6 +28,21 @@ impl Config {
         explicit: Option<&Path>,
         reuse: &dyn Fn(&str) -> Option<Vec<u8>>,
     ) -> Result<(Config, Option<(CachedThreatspec, bool)>), ConfigError> {
+        let (config, threatspec) = Config::load_deferring(root, explicit, reuse, false)?;
+        let record = threatspec.map(|t| (t.record(&config), t.reused));
+        Ok((config, record))
+    }
+
+    /// [`Config::load_reusing`]; with `defer`, what a `threatspec.yaml`'s `mime` paths are is
+    /// partly left to the walk of the scan that follows (see
+    /// [`crate::import::threatspec::Unchecked`]): the scan walks with
+    /// [`Threatspec::watch`] and then calls [`Threatspec::settle`].
+    pub(crate) fn load_deferring(
+        root: &Path,
+        explicit: Option<&Path>,
+        reuse: &dyn Fn(&str) -> Option<Vec<u8>>,
+        defer: bool,
+    ) -> Result<(Config, Option<Threatspec>), ConfigError> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {
@@ -72,8 +89,8 @@ impl Config {
                         .is_some_and(|(p, _)| d.witnesses.iter().any(|(w, _)| w == p))
                         && d.still_holds(root)
                 });
-            let (derived, reused) = match kept {
-                Some(derived) => (derived, true),
+            let (mut derived, reused, unchecked) = match kept {
+                Some(derived) => (derived, true, None),
                 None => {
                     let ts = crate::import::threatspec::parse_config(&text).map_err(|message| {
                         ConfigError::Parse {
@@ -82,7 +99,8 @@ impl Config {
                         }
                     })?;
                     crate::timings::mark("threatspec.yaml parsed");
-                    let mut derived = crate::import::threatspec::derive_config(&ts, root);
+                    let (mut derived, unchecked) =
+                        crate::import::threatspec::derive_config_deferring(&ts, root, defer);
                     crate::timings::mark("threatspec paths resolved");
                     // Without its own witness, what the file set is never reused: so for an
                     // absolute path entry too, which resolves through links nothing witnesses.
@@ -90,20 +108,17 @@ impl Config {
                         derived.witnesses.push(own);
                         derived.witnesses.sort();
                     }
-                    (derived, false)
+                    (derived, false, unchecked)
                 }
             };
-            let parsed = CachedThreatspec {
+            let witnesses = std::mem::take(&mut derived.witnesses);
+            let loaded = Threatspec {
                 yaml: text,
-                // An unsaved record is never reused: it is derived again.
-                derived: serde_json::to_vec(&derived).unwrap_or_default(),
-                read: derived
-                    .witnesses
-                    .iter()
-                    .filter_map(|(_, seen)| seen.map(|w| (w.mtime, w.ctime)))
-                    .collect(),
+                witnesses,
+                reused,
+                unchecked,
             };
-            return Ok((derived.into_config(), Some((parsed, reused))));
+            return Ok((derived.into_config(), Some(loaded)));
         }
         Config::parse(&text, &path).map(|c| (c, None))
     }
@@ -118,6 +133,65 @@ impl Config {
             }
         })?;
         Ok(crate::import::threatspec::config_from(&ts, root))
+    }
+}
+
+/// A `threatspec.yaml` as [`Config::load_deferring`] loaded it: its text and what it set, for
+/// the scan cache.
+#[derive(Debug)]
+pub(crate) struct Threatspec {
+    yaml: String,
+    /// What was read to set it (the rest of what it set is in the configuration).
+    witnesses: Vec<(String, Option<Witness>)>,
+    /// Taken from the scan cache rather than derived.
+    pub(crate) reused: bool,
+    /// `mime` paths that the walk is to check.
+    unchecked: Option<Unchecked>,
+}
+
+impl Threatspec {
+    /// What the walk is to record, when some `mime` paths were left to it.
+    pub(crate) fn watch(&self) -> Option<Arc<Watch>> {
+        self.unchecked.as_ref().map(Unchecked::watch)
+    }
+
+    /// After the walk with [`Threatspec::watch`]: `false` when a `mime` path left to the walk
+    /// is a folder, whose unknown extensions the configuration did not map; then load it again
+    /// without deferring and scan again. `true`: the configuration is the one loading without
+    /// deferring gives, and the witnesses are complete.
+    pub(crate) fn settle(&mut self, root: &Path) -> bool {
+        let Some(unchecked) = self.unchecked.take() else {
+            return true;
+        };
+        if !unchecked.holds(root, &mut self.witnesses) {
+            return false;
+        }
+        self.witnesses.sort();
+        self.witnesses.dedup();
+        true
+    }
+
+    /// The record of the scan cache (settled first), with `config`, what it set. Made only
+    /// when a cache is written: a scan without one does not serialise thousands of paths.
+    pub(crate) fn record(&self, config: &Config) -> CachedThreatspec {
+        let derived = Derived {
+            name: config.project.name.clone(),
+            description: config.project.description.clone(),
+            include: config.scan.include.clone(),
+            exclude: config.scan.exclude.clone(),
+            extensions: config.languages.extensions.clone(),
+            witnesses: self.witnesses.clone(),
+        };
+        CachedThreatspec {
+            yaml: self.yaml.clone(),
+            // An unsaved record is never reused: it is derived again.
+            derived: serde_json::to_vec(&derived).unwrap_or_default(),
+            read: self
+                .witnesses
+                .iter()
+                .filter_map(|(_, seen)| seen.map(|w| (w.mtime, w.ctime)))
+                .collect(),
+        }
     }
 }
 

@@ -613,14 +613,18 @@ pub fn detect<'a>(
 ) -> Option<&'static Language> {
     // Called twice for every file of a scan: the table is looked up through maps built once.
     let names = names();
-    let ext = file_name.rsplit_once('.').map(|(stem, ext)| {
-        let ext: std::borrow::Cow<'_, str> = if ext.bytes().any(|b| b.is_ascii_uppercase()) {
-            ext.to_ascii_lowercase().into()
-        } else {
-            ext.into()
-        };
-        (stem, ext)
-    });
+    let ext = file_name
+        .bytes()
+        .rposition(|b| b == b'.')
+        .map(|dot| (&file_name[..dot], &file_name[dot + 1..]))
+        .map(|(stem, ext)| {
+            let ext: std::borrow::Cow<'_, str> = if ext.bytes().any(|b| b.is_ascii_uppercase()) {
+                ext.to_ascii_lowercase().into()
+            } else {
+                ext.into()
+            };
+            (stem, ext)
+        });
     if let Some((_, ext)) = &ext
         && let Some(name) = extra(ext)
     {
@@ -649,9 +653,10 @@ pub fn detect<'a>(
 /// `detect(name, b"", |_| None).is_some()` says, but cheaper: which one does not matter here.
 pub fn is_known_name(file_name: &str) -> bool {
     let names = names();
-    if let Some((stem, ext)) = file_name.rsplit_once('.')
-        && !stem.is_empty()
+    if let Some(dot) = file_name.bytes().rposition(|b| b == b'.')
+        && dot > 0
     {
+        let ext = &file_name[dot + 1..];
         let known = match ext.bytes().any(|b| b.is_ascii_uppercase()) {
             true => names
                 .extensions
@@ -670,11 +675,12 @@ pub fn is_known_name(file_name: &str) -> bool {
 }
 
 /// The table's file names, name prefixes and extensions, each with the index of the first
-/// language that lists it.
+/// language that lists it. Looked up (never iterated) for every file of a scan and every path
+/// of a `threatspec.yaml`: a fast hash of the table's own keys.
 struct Names {
-    filenames: std::collections::HashMap<&'static str, usize>,
+    filenames: std::collections::HashMap<&'static str, usize, foldhash::fast::FixedState>,
     prefixes: Vec<(&'static str, usize)>,
-    extensions: std::collections::HashMap<&'static str, usize>,
+    extensions: std::collections::HashMap<&'static str, usize, foldhash::fast::FixedState>,
 }
 
 fn names() -> &'static Names {

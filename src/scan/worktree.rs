@@ -154,6 +154,20 @@ pub fn scan_dir_cached(
     cache: Option<&ScanCache>,
     record: bool,
 ) -> Result<(ScanResult, ForCache), ScanError> {
+    scan_dir_watching(root, config, threads, on_file, cache, record, None)
+}
+
+/// [`scan_dir_cached`], the walk recording in `watch` what the paths watched are (see
+/// [`fs::Watch`]).
+pub(crate) fn scan_dir_watching(
+    root: &Path,
+    config: &Config,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+    cache: Option<&ScanCache>,
+    record: bool,
+    watch: Option<std::sync::Arc<fs::Watch>>,
+) -> Result<(ScanResult, ForCache), ScanError> {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
     let opts = FileOptions::from_config(config);
@@ -324,7 +338,7 @@ pub fn scan_dir_cached(
             read_one(file);
         }
     };
-    fs::walk(root, &config.scan, threads, &visit)?;
+    fs::walk_watching(root, &config.scan, threads, watch, &visit)?;
     crate::timings::mark("walk done");
 
     // The deferred small files: none is read in a folder whose fingerprint is the cached one

@@ -91,12 +91,83 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
     out
 }
 
+/// Paths whose type a caller wants to learn from the walk's own listings instead of listing
+/// their folders once more before it (a `threatspec.yaml` that gives a `mime` to each of
+/// thousands of files: see `import::threatspec::Unchecked`). The walk records what each entry it
+/// lists is, from the listing (`d_type`), as a listing by `std::fs::read_dir` gives it; a path
+/// it never lists (its folder is left out or unreadable, or the path is not there) stays
+/// unseen, and the caller looks at it itself.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    /// What the walker puts before a relative path: the root and a separator.
+    prefix: Vec<u8>,
+    /// Each path, relative to the root, with what the walk saw of it: [`UNSEEN`],
+    /// [`NOT_A_FOLDER`] or [`A_FOLDER`].
+    paths: HashMap<String, std::sync::atomic::AtomicU8, foldhash::fast::RandomState>,
+}
+
+const UNSEEN: u8 = 0;
+const NOT_A_FOLDER: u8 = 1;
+const A_FOLDER: u8 = 2;
+
+impl Watch {
+    /// Watch `rels` (relative to `root`, `/`-separated, normalised as the walker spells paths).
+    pub(crate) fn new(root: &Path, rels: impl ExactSizeIterator<Item = String>) -> Self {
+        let mut prefix = root.join("x").into_os_string().into_encoded_bytes();
+        prefix.pop();
+        let mut paths = HashMap::with_capacity_and_hasher(rels.len(), Default::default());
+        for rel in rels {
+            paths.insert(rel, std::sync::atomic::AtomicU8::new(UNSEEN));
+        }
+        Watch { prefix, paths }
+    }
+
+    fn saw(&self, path: &Path, is_dir: bool) {
+        let seen = path
+            .as_os_str()
+            .as_encoded_bytes()
+            .strip_prefix(self.prefix.as_slice())
+            .and_then(|rel| std::str::from_utf8(rel).ok())
+            .and_then(|rel| self.paths.get(rel));
+        if let Some(seen) = seen {
+            let what = if is_dir { A_FOLDER } else { NOT_A_FOLDER };
+            seen.store(what, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Each path (each once), with whether the walk listed it as a folder (`Some(true)`) or
+    /// as anything else (`Some(false)`: a file, a link, a special file), or `None` when it
+    /// never listed it. Read after the walk.
+    pub(crate) fn seen(&self) -> impl Iterator<Item = (&str, Option<bool>)> {
+        self.paths.iter().map(|(rel, seen)| {
+            let seen = match seen.load(std::sync::atomic::Ordering::Relaxed) {
+                A_FOLDER => Some(true),
+                NOT_A_FOLDER => Some(false),
+                _ => None,
+            };
+            (rel.as_str(), seen)
+        })
+    }
+}
+
 /// Walk `root` with `threads` threads, calling `visit` for every file and problem. `visit` runs
 /// on the walker threads, so heavy per-file work belongs in it.
 pub(crate) fn walk(
     root: &Path,
     config: &ScanConfig,
     threads: usize,
+    visit: &(dyn Fn(Found) + Sync),
+) -> Result<(), WalkError> {
+    walk_watching(root, config, threads, None, visit)
+}
+
+/// [`walk`], recording in `watch` what the listings say the watched paths are. Links are typed
+/// as links only when they are not followed: with `follow_symlinks` nothing is recorded.
+pub(crate) fn walk_watching(
+    root: &Path,
+    config: &ScanConfig,
+    threads: usize,
+    watch: Option<Arc<Watch>>,
     visit: &(dyn Fn(Found) + Sync),
 ) -> Result<(), WalkError> {
     let meta = std::fs::metadata(root).map_err(|source| WalkError::Root {
@@ -123,6 +194,7 @@ pub(crate) fn walk(
         errors: Mutex::default(),
         tracked: OnceLock::new(),
         kept: RwLock::default(),
+        watch: watch.filter(|_| !config.follow_symlinks),
     });
 
     // Every ignore rule (globs, ignore files, hidden files) is applied by `Rules` in
@@ -285,10 +357,16 @@ struct Rules {
     tracked: OnceLock<Option<Tracked>>,
     /// Folders `.gitignore` rejects that are walked for their tracked files (paths as bytes).
     kept: RwLock<HashSet<Vec<u8>, foldhash::fast::RandomState>>,
+    /// Paths whose type is recorded as their folder is listed (see [`Watch`]).
+    watch: Option<Arc<Watch>>,
 }
 
 impl Rules {
     fn is_ignored(&self, entry: &ignore::DirEntry) -> bool {
+        // Every entry of a listed folder comes here first, whatever is left out below.
+        if let Some(watch) = &self.watch {
+            watch.saw(entry.path(), entry.file_type().is_some_and(|t| t.is_dir()));
+        }
         if entry.file_name() == ".git" {
             return true;
         }

@@ -404,18 +404,42 @@ mod plain {
 /// Our language for a MIME type Threatspec's comment parser knows (comment_parser 1.2.4's
 /// `MIME_MAP`). `text/plain` and everything else map to nothing.
 pub fn language_for_mime(mime: &str) -> Option<&'static str> {
-    Some(match mime.trim().to_ascii_lowercase().as_str() {
-        "application/javascript" | "text/x-javascript" => "javascript",
-        "text/x-c" => "c",
-        "text/x-c++" => "cpp",
-        "text/x-java" | "text/x-java-source" => "java",
-        "text/x-go" => "go",
-        "text/x-python" | "text/x-script.python" => "python",
-        "text/x-ruby" => "ruby",
-        "text/x-shellscript" => "bash",
-        "text/html" | "text/xml" => "html",
+    // Lower-cased in place (one `mime` a path, thousands of paths): no type is longer.
+    let mime = mime.trim().as_bytes();
+    let mut lower = [0u8; 24];
+    let lower = lower.get_mut(..mime.len())?;
+    lower.copy_from_slice(mime);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"application/javascript" | b"text/x-javascript" => "javascript",
+        b"text/x-c" => "c",
+        b"text/x-c++" => "cpp",
+        b"text/x-java" | b"text/x-java-source" => "java",
+        b"text/x-go" => "go",
+        b"text/x-python" | b"text/x-script.python" => "python",
+        b"text/x-ruby" => "ruby",
+        b"text/x-shellscript" => "bash",
+        b"text/html" | b"text/xml" => "html",
         _ => return None,
     })
+}
+
+/// Not empty, no `\\`, and no empty, `.` or `..` part: in one pass over the bytes.
+fn is_plain_relative(path: &[u8]) -> bool {
+    let mut start = 0;
+    for (i, &b) in path.iter().enumerate() {
+        match b {
+            b'\\' => return false,
+            b'/' => {
+                if matches!(&path[start..i], b"" | b"." | b"..") {
+                    return false;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    !matches!(&path[start..], b"" | b"." | b"..")
 }
 
 /// A path of `threatspec.yaml`, relative to the folder of the file, as a path relative to
@@ -424,13 +448,7 @@ pub fn relative_to_root(entry: &str, root: &Path) -> Option<String> {
     let entry = entry.trim();
     // Most entries are already plain relative paths (`src/app.py`): nothing to normalize. (No
     // empty, `.` or `..` part also rules out a leading or trailing `/`.)
-    if !entry.is_empty()
-        && memchr::memchr(b'\\', entry.as_bytes()).is_none()
-        && entry
-            .as_bytes()
-            .split(|&b| b == b'/')
-            .all(|part| !matches!(part, b"" | b"." | b".."))
-    {
+    if is_plain_relative(entry.as_bytes()) {
         return Some(entry.to_string());
     }
     let p = Path::new(entry);
@@ -590,6 +608,88 @@ impl Derived {
 
 /// [`config_from`], with the witnesses of what it read on disk.
 pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
+    derive_config_deferring(ts, root, false).0
+}
+
+/// `mime` paths named like a file of a language of ours (`a.py`), whose folder nothing else
+/// needed listing: what they set depends only on whether one is a folder (a file with a known
+/// name maps nothing; a link or a missing path maps nothing either; a folder maps the unknown
+/// extensions under it). They are taken for non-folders, and the walk that follows, which lists
+/// their folders anyway, tells ([`Unchecked::holds`]); the folders are not listed twice.
+#[derive(Debug)]
+pub(crate) struct Unchecked {
+    /// The paths, relative to the root, and what the walk saw of them.
+    watch: std::sync::Arc<crate::source::fs::Watch>,
+}
+
+impl Unchecked {
+    /// What the walk is to record.
+    pub(crate) fn watch(&self) -> std::sync::Arc<crate::source::fs::Watch> {
+        std::sync::Arc::clone(&self.watch)
+    }
+
+    /// After the walk: `true` when none of the paths is a folder, so that the settings derived
+    /// without them are the ones a listing of their folders beforehand gives, `witnesses` with
+    /// them. A path the walk did not list (its folder left out, unreadable, a link; the path not
+    /// there) is looked at as [`derive_config`] looks at it: in a listing of its folder, else by
+    /// itself, witnessed. `false`: derive the settings again with [`derive_config`].
+    pub(crate) fn holds(
+        &self,
+        root: &Path,
+        witnesses: &mut Vec<(String, Option<Witness>)>,
+    ) -> bool {
+        use std::collections::HashSet;
+        let mut unseen: BTreeMap<&str, HashSet<&str, Fast>> = BTreeMap::new();
+        for (rel, seen) in self.watch.seen() {
+            match seen {
+                Some(true) => return false,
+                Some(false) => {}
+                None => {
+                    let (parent, name) = parent_and_name(rel);
+                    unseen.entry(parent).or_default().insert(name);
+                }
+            }
+        }
+        for (parent, names) in &unseen {
+            let listed = list_types(&root.join(parent), names);
+            for name in names {
+                let rel = if parent.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{parent}/{name}")
+                };
+                let kind = listed
+                    .as_ref()
+                    .and_then(|l| l.get(name).copied())
+                    .or_else(|| {
+                        witnesses.push((rel.clone(), Witness::of(&root.join(&rel))));
+                        std::fs::symlink_metadata(root.join(&rel))
+                            .ok()
+                            .map(|m| m.file_type())
+                    });
+                if kind.is_some_and(|k| k.is_dir()) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// A relative path's folder (`""` for the root) and name.
+fn parent_and_name(rel: &str) -> (&str, &str) {
+    match rel.bytes().rposition(|b| b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => ("", rel),
+    }
+}
+
+/// [`derive_config`]; with `defer`, the `mime` paths of [`Unchecked`] are left to the walk.
+pub(crate) fn derive_config_deferring(
+    ts: &ThreatspecConfig,
+    root: &Path,
+    defer: bool,
+) -> (Derived, Option<Unchecked>) {
     let name = Some(ts.project.name.trim().to_string()).filter(|n| !n.is_empty());
     let description = ts.project.description.trim().to_string();
     let mut everything = ts.paths.is_empty();
@@ -614,16 +714,20 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
     let mime_rels: Vec<&str> = mimes.iter().map(|&(i, _)| rels[i].as_str()).collect();
     let mut witnesses = Vec::new();
     let mut extensions = BTreeMap::new();
-    for (exts, (_, lang)) in unknown_extensions(root, &mime_rels, &mut witnesses)
-        .into_iter()
-        .zip(&mimes)
-    {
+    let (found, deferred) = unknown_extensions(root, &mime_rels, defer, &mut witnesses);
+    for (exts, (_, lang)) in found.into_iter().zip(&mimes) {
         for ext in exts {
             extensions.entry(ext).or_insert_with(|| lang.to_string());
         }
     }
     witnesses.sort();
     witnesses.dedup();
+    let unchecked = (!deferred.is_empty()).then(|| {
+        let rels = deferred.iter().map(|&i| mime_rels[i].to_string());
+        Unchecked {
+            watch: std::sync::Arc::new(crate::source::fs::Watch::new(root, rels)),
+        }
+    });
     let include = if everything {
         Vec::new()
     } else {
@@ -634,14 +738,15 @@ pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
         rels.dedup();
         rels
     };
-    Derived {
+    let derived = Derived {
         name,
         description,
         include,
         exclude: exclude.into_iter().collect(),
         extensions,
         witnesses,
-    }
+    };
+    (derived, unchecked)
 }
 
 /// A fast hash for the maps of one resolution (file names of one project, not chosen to
@@ -654,47 +759,51 @@ type Fast = foldhash::fast::RandomState;
 ///
 /// A `threatspec.yaml` that forces a `mime` per file lists thousands of files: what each path
 /// is (a file, a folder, a link, nothing) is read from one listing of its parent folder (on
-/// every core), not from a `stat` per path.
+/// every core), not from a `stat` per path. With `defer`, a folder whose wanted names are all
+/// names of files of a known language is not listed (only witnessed): the numbers of those
+/// paths are returned, with nothing found for them, for the walk to check (see [`Unchecked`]).
 fn unknown_extensions(
     root: &Path,
     rels: &[&str],
+    defer: bool,
     witnesses: &mut Vec<(String, Option<Witness>)>,
-) -> Vec<BTreeSet<String>> {
+) -> (Vec<BTreeSet<String>>, Vec<usize>) {
     use std::collections::{HashMap, HashSet};
-    // The names wanted from each parent folder.
-    let mut wanted: HashMap<&str, HashSet<&str, Fast>, Fast> = HashMap::default();
+    let deferrable = |name: &str| defer && !name.is_empty() && crate::lang::is_known_name(name);
+    // The names wanted from each parent folder, and whether it is to be listed.
+    let mut wanted: HashMap<&str, (HashSet<&str, Fast>, bool), Fast> = HashMap::default();
     for rel in rels {
-        if let Some((parent, name)) = rel.rsplit_once('/').or(Some(("", rel)))
-            && !name.is_empty()
-        {
-            wanted.entry(parent).or_default().insert(name);
+        let (parent, name) = parent_and_name(rel);
+        if !name.is_empty() {
+            let (names, list) = wanted.entry(parent).or_default();
+            names.insert(name);
+            *list |= !deferrable(name);
         }
     }
-    let wanted: Vec<(&str, HashSet<&str, Fast>)> = wanted.into_iter().collect();
+    let wanted: Vec<Wanted<'_>> = wanted.into_iter().collect();
+    let listing = wanted.iter().any(|(_, (_, list))| *list);
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = wanted.len().div_ceil(threads).max(1);
-    type Listed<'a> = (&'a str, Option<Witness>, Option<Types<'a>>);
-    let listed: Vec<Listed<'_>> = std::thread::scope(|s| {
-        let parts: Vec<_> = wanted
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|(dir, names)| {
-                            // The folder's times before its listing: a change during it shows.
-                            let path = root.join(dir);
-                            let seen = Witness::of(&path);
-                            (*dir, seen, list_types(&path, names))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|p| p.join().unwrap_or_default())
-            .collect()
-    });
+    let listed: Vec<Listed<'_>> = if listing {
+        std::thread::scope(|s| {
+            let parts: Vec<_> = wanted
+                .chunks(chunk)
+                .map(|part| s.spawn(move || look(root, part)))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_default())
+                .collect()
+        })
+    } else {
+        // Only witnesses to take: not worth a thread.
+        look(root, &wanted)
+    };
+    let deferred_dirs: HashSet<&str, Fast> = wanted
+        .iter()
+        .filter(|(_, (_, list))| !*list)
+        .map(|(dir, _)| *dir)
+        .collect();
     let mut listings: HashMap<&str, Types<'_>, Fast> = HashMap::default();
     for (dir, seen, types) in listed {
         witnesses.push((dir.to_string(), seen));
@@ -702,11 +811,20 @@ fn unknown_extensions(
             listings.insert(dir, types);
         }
     }
-    rels.iter()
-        .map(|rel| {
-            let (parent, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let mut deferred = Vec::new();
+    let found = rels
+        .iter()
+        .enumerate()
+        .map(|(i, rel)| {
+            let (parent, name) = parent_and_name(rel);
+            let listing = listings.get(parent);
+            // A folder is left unlisted only when each name wanted from it is deferrable.
+            if listing.is_none() && !name.is_empty() && deferred_dirs.contains(parent) {
+                deferred.push(i);
+                return BTreeSet::new();
+            }
             // Not in a listing (the root, a folder that cannot be read): ask directly.
-            let listed = listings.get(parent).and_then(|l| l.get(name).copied());
+            let listed = listing.and_then(|l| l.get(name).copied());
             let kind = listed.or_else(|| {
                 witnesses.push((rel.to_string(), Witness::of(&root.join(rel))));
                 std::fs::symlink_metadata(root.join(rel))
@@ -718,6 +836,24 @@ fn unknown_extensions(
                 Some(k) if k.is_file() => unknown_extension(name).into_iter().collect(),
                 _ => BTreeSet::new(),
             }
+        })
+        .collect();
+    (found, deferred)
+}
+
+/// A folder, the names wanted from it, and whether it is to be listed.
+type Wanted<'a> = (&'a str, (std::collections::HashSet<&'a str, Fast>, bool));
+/// A folder, what it looked like, and the types of the names wanted from it if it was listed.
+type Listed<'a> = (&'a str, Option<Witness>, Option<Types<'a>>);
+
+/// Witness each folder of `part`, and list those to be listed.
+fn look<'a>(root: &Path, part: &[Wanted<'a>]) -> Vec<Listed<'a>> {
+    part.iter()
+        .map(|(dir, (names, list))| {
+            // The folder's times before its listing: a change during it shows.
+            let path = root.join(dir);
+            let seen = Witness::of(&path);
+            (*dir, seen, list.then(|| list_types(&path, names)).flatten())
         })
         .collect()
 }
@@ -1058,6 +1194,108 @@ mod tests {
     /// inside other paths, `ignore`s, missing paths, links, folders named like files and
     /// unknown extensions.
     #[cfg(unix)]
+    /// `mime` paths left to the walk (named like source files, in folders nothing else needed
+    /// listed) give, once the walk has typed them, the settings and witnesses of a listing
+    /// beforehand: also for a path that is missing, a link, under a link to a folder, in a
+    /// hidden or an excluded folder (none listed by the walk). One that is a folder, seen by the
+    /// walk or not, makes the deferred reading void.
+    #[test]
+    fn deferred_mime_paths_give_what_a_listing_beforehand_gives() {
+        let dir = tempfile::tempdir().expect("dir");
+        let root = dir.path();
+        for rel in [
+            "src/a.py",
+            "src/b.go",
+            "src/c.tpl",
+            "src/dir.py/q.tpl2",
+            "skip/inner/s.py",
+            "skip/inner/deep.py/r.tpl3",
+            ".hid/h.py",
+            "top.rs",
+        ] {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, "# @threat X (#x)\n").expect("write");
+        }
+        std::os::unix::fs::symlink(root.join("src/a.py"), root.join("src/link.py")).expect("link");
+        std::os::unix::fs::symlink(root.join("src"), root.join("linkdir")).expect("link");
+        let entry = |rel: &str| format!("  - path: '{rel}'\n    mime: 'text/x-c'\n");
+        let yaml = |extra: &[&str]| {
+            let mut y = String::from(
+                "project:\n  name: p\npaths:\n  - path: 'skip'\n    ignore: 'inner'\n",
+            );
+            for rel in [
+                "src/a.py",
+                "src/b.go",
+                "src/a.py",
+                "src/gone.py",
+                "src/link.py",
+                "linkdir/b.go",
+                "skip/inner/s.py",
+                ".hid/h.py",
+                "top.rs",
+                "nowhere/n.py",
+            ]
+            .iter()
+            .chain(extra)
+            {
+                y.push_str(&entry(rel));
+            }
+            y
+        };
+        let deferred = |yaml: &str| {
+            let ts = parse_config(yaml).expect("parses");
+            let eager = derive_config(&ts, root);
+            let (mut derived, unchecked) = derive_config_deferring(&ts, root, true);
+            let unchecked = unchecked.expect("paths left to the walk");
+            let config = derived.config();
+            crate::source::fs::walk_watching(
+                root,
+                &config.scan,
+                2,
+                Some(unchecked.watch()),
+                &|_| {},
+            )
+            .expect("walks");
+            let holds = unchecked.holds(root, &mut derived.witnesses);
+            derived.witnesses.sort();
+            derived.witnesses.dedup();
+            (eager, holds.then_some(derived))
+        };
+
+        let (eager, derived) = deferred(&yaml(&[]));
+        assert_eq!(derived.as_ref(), Some(&eager));
+        assert!(
+            eager
+                .witnesses
+                .iter()
+                .any(|(w, seen)| w == "src/gone.py" && seen.is_none()),
+            "a missing path is witnessed: {:?}",
+            eager.witnesses
+        );
+        assert!(eager.extensions.is_empty());
+
+        // A folder named like a file, which the walk lists.
+        let (eager, derived) = deferred(&yaml(&["src/dir.py"]));
+        assert_eq!(derived, None);
+        assert_eq!(eager.extensions.keys().collect::<Vec<_>>(), ["tpl2"]);
+        // One in a folder the walk leaves out.
+        let (eager, derived) = deferred(&yaml(&["skip/inner/deep.py"]));
+        assert_eq!(derived, None);
+        assert_eq!(eager.extensions.keys().collect::<Vec<_>>(), ["tpl3"]);
+        // Next to a path that is not named like a file, its folder is listed beforehand.
+        let ts = parse_config(&yaml(&["src/dir.py", "src/c.tpl"])).expect("parses");
+        let (derived, unchecked) = derive_config_deferring(&ts, root, true);
+        assert_eq!(
+            derived.extensions.keys().collect::<Vec<_>>(),
+            ["tpl", "tpl2"]
+        );
+        let unchecked = unchecked.expect("other folders");
+        let left: Vec<&str> = unchecked.watch.seen().map(|(rel, _)| rel).collect();
+        assert!(left.contains(&"top.rs"), "{left:?}");
+        assert!(!left.iter().any(|r| r.starts_with("src/")), "{left:?}");
+    }
+
     #[test]
     fn derived_settings_match_a_plain_reading() {
         let dir = tempfile::tempdir().expect("dir");
@@ -1156,5 +1394,24 @@ mod tests {
         assert_eq!(our_id("#a b"), "a_b");
         assert_eq!(language_for_mime("text/x-python"), Some("python"));
         assert_eq!(language_for_mime("text/plain"), None);
+        // Case and surrounding spaces do not matter; what is longer than every type is none.
+        assert_eq!(
+            language_for_mime(" Application/JavaScript "),
+            Some("javascript")
+        );
+        assert_eq!(language_for_mime("TEXT/X-SCRIPT.PYTHON"), Some("python"));
+        assert_eq!(language_for_mime("application/javascript-x"), None);
+        assert_eq!(language_for_mime("application/javascript-and-more"), None);
+        assert_eq!(language_for_mime("téxt/x-c"), None);
+        // The plain form of a path, tested in one pass, is what splitting it says.
+        for path in [
+            "a", "a/b", "", "/", "a/", "/a", "a//b", ".", "..", "a/.", "a/../b", ".a/..b", "a\\b",
+            "...", "./a",
+        ] {
+            let split = !path.is_empty()
+                && !path.contains('\\')
+                && path.split('/').all(|p| !matches!(p, "" | "." | ".."));
+            assert_eq!(is_plain_relative(path.as_bytes()), split, "{path:?}");
+        }
     }
 }
