@@ -131,6 +131,8 @@ pub struct ForCache {
     pub misses: usize,
     /// When the scan started, before any file was read: the time of the racy-entry rule.
     pub started: std::time::SystemTime,
+    /// What the walk kept of each folder (`None` when links are followed).
+    pub(crate) listings: Option<crate::source::listing::Listings>,
     /// The outcome of every file that contributes something, sorted by path (`diff` builds
     /// its base revision from them).
     pub outcomes: Vec<Stored>,
@@ -324,8 +326,26 @@ pub fn scan_dir_cached(
             read_one(file);
         }
     };
-    fs::walk(root, &config.scan, threads, &visit)?;
+    // The listing cache is read and written with the scan cache; a scan without either (a
+    // cold one) keeps the `ignore` crate's walk.
+    let walked = match track {
+        true => fs::walk_listed(
+            root,
+            &config.scan,
+            threads,
+            &visit,
+            cache.and_then(|c| c.listings.as_ref()),
+            started_at,
+        )?,
+        false => {
+            fs::walk(root, &config.scan, threads, &visit)?;
+            None
+        }
+    };
     crate::timings::mark("walk done");
+    if walked.as_ref().is_some_and(|w| w.changed) && cache.is_some() {
+        misses.fetch_add(1, Ordering::Relaxed);
+    }
 
     // The deferred small files: none is read in a folder whose fingerprint is the cached one
     // (the same paths with the same stats, all settled, all contributing nothing then); all
@@ -407,6 +427,7 @@ pub fn scan_dir_cached(
         folders,
         misses: misses.into_inner(),
         started: started_at,
+        listings: walked.map(|w| w.listings),
         outcomes: stored,
     };
     Ok((result, for_cache))
