@@ -326,9 +326,10 @@ pub fn scan_dir_cached(
             read_one(file);
         }
     };
-    // The listing cache is read and written with the scan cache; a scan without either (a
-    // cold one) keeps the `ignore` crate's walk.
-    let walked = match track {
+    // The listing cache is written by a scan that read a scan cache, and read by the next: a
+    // cold scan and the first one (which writes the scan cache) keep the `ignore` crate's walk,
+    // as `stat`ing every folder to record it made the first run 10% slower on 22,600 folders.
+    let walked = match cache.is_some() {
         true => fs::walk_listed(
             root,
             &config.scan,

@@ -369,8 +369,6 @@ impl OwnWalk<'_> {
             self.chunks(files, more);
             return;
         }
-        let ignores = ignore_stat(dir, self.started);
-        let below = trusted && was.is_some_and(|w| Some(w.ignores) == ignores);
         let with_path = |path: PathBuf, err: std::io::Error| ignore::Error::WithPath {
             path,
             err: Box::new(ignore::Error::Io(err)),
@@ -383,6 +381,10 @@ impl OwnWalk<'_> {
         let mut troubled = false;
         let mut consulted = false;
         let mut names: Vec<(bool, std::ffi::OsString)> = Vec::new();
+        let mut dirs = Vec::new();
+        // Whether the listing holds an ignore file: most folders have none, and then no
+        // `stat` of them is needed.
+        let mut guarded = false;
         for entry in entries {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -401,6 +403,7 @@ impl OwnWalk<'_> {
                 }
             };
             let name = entry.file_name();
+            guarded |= name == IGNORE_FILE || name == ".gitignore";
             if self.rules.is_ignored(
                 &path,
                 &name,
@@ -412,8 +415,7 @@ impl OwnWalk<'_> {
                 continue;
             }
             if kind.is_dir() {
-                let rel = child(&rel, name.as_encoded_bytes());
-                more.push(Work::Dir(path, rel, depth + 1, below));
+                dirs.push((path, child(&rel, name.as_encoded_bytes())));
                 names.push((true, name));
             } else if kind.is_file() {
                 files.push(path);
@@ -421,6 +423,14 @@ impl OwnWalk<'_> {
             }
         }
         troubled |= !errors.is_empty();
+        let ignores = match guarded {
+            true => ignore_stat(dir, self.started),
+            false => Some(0),
+        };
+        let below = trusted && was.is_some_and(|w| Some(w.ignores) == ignores);
+        for (path, rel) in dirs {
+            more.push(Work::Dir(path, rel, depth + 1, below));
+        }
         for err in &errors {
             problem(self.root, err, self.visit);
         }
