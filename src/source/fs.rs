@@ -249,6 +249,11 @@ static COLLIDED: std::sync::LazyLock<Arc<Listed>> = std::sync::LazyLock::new(|| 
     })
 });
 
+/// A folder of more entries keeps no names: skipping its listing spares about six calls,
+/// while its files cost a `stat` each anyway, and its names would make the cache grow with
+/// every file (a million generated names took 22 MB, and the run that kept them 262 MB).
+const MAX_KEPT_NAMES: usize = 64;
+
 /// Files handed out as one piece of work: a folder's files are visited in chunks, so that one
 /// folder of 10,000 files still keeps every thread busy.
 const FILE_CHUNK: usize = 64;
@@ -436,7 +441,11 @@ impl OwnWalk<'_> {
         }
         if let (Some(stat), Some(ignores)) = (stat, ignores) {
             let settled = crate::source::listing::settled(stat, self.started);
-            let names = (settled && ignores == 0 && !consulted && !troubled)
+            let names = (settled
+                && ignores == 0
+                && !consulted
+                && !troubled
+                && names.len() <= MAX_KEPT_NAMES)
                 .then(|| {
                     let mut raw: Vec<(bool, &[u8])> = names
                         .iter()
