@@ -993,22 +993,24 @@ mod tests {
         let visit = |found: Found| match found {
             Found::File(f) => files
                 .lock()
-                .unwrap()
+                .expect("test setup")
                 .push(format!("{:?} {}", f.path, f.rel)),
-            Found::Problem(d) => problems.lock().unwrap().push(d),
+            Found::Problem(d) => problems.lock().expect("test setup").push(d),
         };
         // Everything counts as settled: the scan "started" in a minute.
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
         let walked = match previous {
-            Some(previous) => walk_listed(root, config, 2, &visit, previous, later).unwrap(),
+            Some(previous) => {
+                walk_listed(root, config, 2, &visit, previous, later).expect("test setup")
+            }
             None => {
-                walk(root, config, 2, &visit).unwrap();
+                walk(root, config, 2, &visit).expect("test setup");
                 None
             }
         };
-        let mut files = files.into_inner().unwrap();
+        let mut files = files.into_inner().expect("test setup");
         files.sort();
-        let mut problems = problems.into_inner().unwrap();
+        let mut problems = problems.into_inner().expect("test setup");
         crate::diagnostic::normalize(&mut problems);
         let problems = problems.iter().map(|d| format!("{d:?}")).collect();
         ((files, problems), walked)
@@ -1052,8 +1054,8 @@ mod tests {
     fn adversarial_tree(root: &Path) {
         let w = |rel: &str, text: &str| {
             let path = root.join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
+            std::fs::create_dir_all(path.parent().expect("test setup")).expect("test setup");
+            std::fs::write(path, text).expect("test setup");
         };
         w(
             ".gitignore",
@@ -1095,19 +1097,19 @@ mod tests {
         {
             use std::os::unix::ffi::OsStrExt;
             use std::os::unix::fs::{PermissionsExt, symlink};
-            symlink("a.rs", root.join("link_to_file.rs")).unwrap();
-            symlink("sub", root.join("link_to_dir")).unwrap();
-            symlink("nowhere", root.join("dangling.rs")).unwrap();
-            symlink(".", root.join("sub/loop")).unwrap();
-            std::fs::create_dir_all(root.join("linkedignore")).unwrap();
-            symlink("../.gitignore", root.join("linkedignore/.gitignore")).unwrap();
+            symlink("a.rs", root.join("link_to_file.rs")).expect("test setup");
+            symlink("sub", root.join("link_to_dir")).expect("test setup");
+            symlink("nowhere", root.join("dangling.rs")).expect("test setup");
+            symlink(".", root.join("sub/loop")).expect("test setup");
+            std::fs::create_dir_all(root.join("linkedignore")).expect("test setup");
+            symlink("../.gitignore", root.join("linkedignore/.gitignore")).expect("test setup");
             w("linkedignore/x.log", "");
             let bad = std::ffi::OsStr::from_bytes(b"bad\xff\xfe.rs");
-            std::fs::write(root.join("sub").join(bad), "").unwrap();
+            std::fs::write(root.join("sub").join(bad), "").expect("test setup");
             let bad_dir = std::ffi::OsStr::from_bytes(b"dir\xff");
-            std::fs::create_dir_all(root.join(bad_dir)).unwrap();
-            std::fs::write(root.join(bad_dir).join("in.rs"), "").unwrap();
-            std::fs::create_dir_all(root.join("fifo")).unwrap();
+            std::fs::create_dir_all(root.join(bad_dir)).expect("test setup");
+            std::fs::write(root.join(bad_dir).join("in.rs"), "").expect("test setup");
+            std::fs::create_dir_all(root.join("fifo")).expect("test setup");
             let _ = std::process::Command::new("mkfifo")
                 .arg(root.join("fifo/.gitignore"))
                 .status();
@@ -1115,13 +1117,13 @@ mod tests {
                 .arg(root.join("fifo/pipe.rs"))
                 .status();
             std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o000))
-                .unwrap();
+                .expect("test setup");
         }
     }
 
     #[test]
     fn the_listing_walk_equals_the_ignore_walk() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
         let root = dir.path();
         adversarial_tree(root);
         let configs = [
@@ -1156,9 +1158,9 @@ mod tests {
                 .env("GIT_CONFIG_GLOBAL", "/dev/null")
                 .output()
         };
-        std::fs::remove_dir_all(root.join(".git")).unwrap();
+        std::fs::remove_dir_all(root.join(".git")).expect("test setup");
         if git(&["init", "-q"]).is_ok_and(|o| o.status.success()) {
-            git(&["add", "-f", "x.log", "build/out.rs", "sub/y.py"]).unwrap();
+            git(&["add", "-f", "x.log", "build/out.rs", "sub/y.py"]).expect("test setup");
             for config in &configs {
                 assert_same_walk(root, config);
             }
@@ -1167,7 +1169,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             let open = std::fs::Permissions::from_mode(0o755);
-            std::fs::set_permissions(root.join("locked"), open).unwrap();
+            std::fs::set_permissions(root.join("locked"), open).expect("test setup");
         }
     }
 
@@ -1176,17 +1178,17 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_kept_listing_is_used_only_while_its_folder_and_ignore_files_hold() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
         let root = dir.path();
-        std::fs::create_dir_all(root.join("a/b")).unwrap();
-        std::fs::write(root.join("a/.gitignore"), "*.log\n").unwrap();
-        std::fs::write(root.join("a/b/x.rs"), "").unwrap();
+        std::fs::create_dir_all(root.join("a/b")).expect("test setup");
+        std::fs::write(root.join("a/.gitignore"), "*.log\n").expect("test setup");
+        std::fs::write(root.join("a/b/x.rs"), "").expect("test setup");
         let config = ScanConfig::default();
         let (_, walked) = listing(root, &config, Some(None));
-        let mut kept = walked.unwrap().listings;
+        let mut kept = walked.expect("test setup").listings;
         let forge = |kept: &mut Listings| {
             let key = crate::source::listing::folder_key(b"a/b");
-            let was = kept.get(key).unwrap().as_ref().clone();
+            let was = kept.get(key).expect("test setup").as_ref().clone();
             let mut entries: Vec<(bool, &[u8])> = vec![(false, b"x.rs"), (false, b"forged.rs")];
             let names = crate::source::listing::encode_names(&mut entries);
             kept.folders.insert(key, Arc::new(Listed { names, ..was }));
@@ -1199,15 +1201,18 @@ mod tests {
         // The ignore file above, edited in place with its old times put back but for the
         // change time: below it, nothing kept is trusted.
         let path = root.join("a/.gitignore");
-        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(&path)
+            .expect("test setup")
+            .modified()
+            .expect("test setup");
         std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(&path, "*.rs\n").unwrap();
+        std::fs::write(&path, "*.rs\n").expect("test setup");
         std::fs::File::options()
             .write(true)
             .open(&path)
-            .unwrap()
+            .expect("test setup")
             .set_modified(mtime)
-            .unwrap();
+            .expect("test setup");
         let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
         assert!(
             !forged(&files),
@@ -1220,10 +1225,10 @@ mod tests {
 
         // Kept again; then the folder itself changes.
         let (_, walked) = listing(root, &config, Some(None));
-        let mut kept = walked.unwrap().listings;
+        let mut kept = walked.expect("test setup").listings;
         forge(&mut kept);
         std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(root.join("a/b/y.py"), "").unwrap();
+        std::fs::write(root.join("a/b/y.py"), "").expect("test setup");
         let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
         assert!(!forged(&files), "the listing of a changed folder was used");
         assert!(files.iter().any(|f| f.ends_with(" a/b/y.py")));

@@ -161,10 +161,7 @@ impl Listings {
         let mut folders = HashMap::default();
         let u32_of = |b: &[u8]| b.try_into().ok().map(u32::from_le_bytes);
         let u64_of = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
-        loop {
-            let Some(key) = take(8) else {
-                break;
-            };
+        while let Some(key) = take(8) {
             let key = u64_of(key)?;
             let ino = u64_of(take(8)?)?;
             let mtime = u64_of(take(8)?)? as i64;
