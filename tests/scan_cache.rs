@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 mod support;
-use support::{cached, tm, write};
+use support::{cached, git_cmd, tm, write};
 
 struct Run {
     stdout: String,
@@ -112,6 +112,10 @@ fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
     }
     settle();
     let first = scan(root, cache.path(), true);
+    // The scan after the first keeps the folders' listings (the first run keeps the `ignore`
+    // crate's walk): the cache is rewritten once more.
+    let listed = scan(root, cache.path(), true);
+    assert_eq!(listed.stdout, first.stdout);
     let saved = caches(cache.path());
     assert_eq!(saved.len(), 1, "one cache for the folder: {saved:?}");
     let (written, ino) = (modified(&saved[0]), inode(&saved[0]));
@@ -388,9 +392,11 @@ fn plain_files_cost_a_fingerprint_in_the_cache() {
     let saved = caches(cache.path());
     assert_eq!(saved.len(), 1, "{saved:?}");
     let size = fs::metadata(&saved[0]).expect("cache").len();
-    // 1,000 entries of 16 bytes, the annotated file's record, the header and the index.
+    // 1,000 entries of 16 bytes, each name in its folder's listing (front-coded: 3 bytes and
+    // what differs from the name before, 6 or 7 here), the annotated file's record, the header
+    // and the index.
     assert!(
-        size < 1000 * 16 + 4096,
+        size < 1000 * (16 + 10) + 4096,
         "a cache of {size} bytes for 1,000 files that hold nothing"
     );
     same_as_uncached(root, cache.path(), "no change");
@@ -452,6 +458,10 @@ fn listing(root: &Path) -> (Vec<String>, Vec<String>) {
                 .expect("below root")
                 .to_string_lossy()
                 .into_owned();
+            // Git's own folder is git's to edit.
+            if rel == ".git" || rel.starts_with(".git/") {
+                continue;
+            }
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
@@ -495,7 +505,7 @@ fn random_edit(root: &Path, rng: &mut Rng, n: u64) -> String {
         "" => name.to_string(),
         f => format!("{f}/{name}"),
     };
-    match rng.below(14) {
+    match rng.below(20) {
         0 => {
             let rel = at(&format!("new{n}.py"));
             write(root, &rel, format!("x = {n}\n"));
@@ -597,6 +607,88 @@ fn random_edit(root: &Path, rng: &mut Rng, n: u64) -> String {
             }
             None => "nothing to chmod".into(),
         },
+        14 => {
+            // An ignore file edited in place, same size, its modification time put back: no
+            // folder time moves, so only its own stat tells (what the listing cache keeps).
+            let ignores: Vec<String> = files
+                .iter()
+                .filter(|f| f.ends_with(".gitignore") || f.ends_with(".threatmarkignore"))
+                .cloned()
+                .collect();
+            match rng.pick(&ignores) {
+                Some(rel) => {
+                    let path = root.join(&rel);
+                    let len = fs::metadata(&path).map(|m| m.len() as usize).unwrap_or(0);
+                    let mtime = modified(&path);
+                    let pattern = *["*.py", "*.rb", "f1*", "!*", "p*/", "*/"]
+                        .get(rng.below(6))
+                        .unwrap_or(&"*");
+                    let mut text = format!("{pattern}\n");
+                    if text.len() + 2 <= len {
+                        text.push('#');
+                        while text.len() + 1 < len {
+                            text.push('x');
+                        }
+                        text.push('\n');
+                    }
+                    let _ = fs::write(&path, &text);
+                    let _ = fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .and_then(|f| f.set_modified(mtime));
+                    format!(
+                        "{rel} now ignores {pattern} (size {len} -> {}), old mtime",
+                        text.len()
+                    )
+                }
+                None => "no ignore file to edit".into(),
+            }
+        }
+        15 => match rng.pick(&dirs) {
+            // A folder that cannot be listed (but can be written into), or can again.
+            Some(dir) => {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = if rng.below(2) == 0 { 0o311 } else { 0o755 };
+                let _ = fs::set_permissions(root.join(&dir), fs::Permissions::from_mode(mode));
+                format!("chmod {mode:o} folder {dir}")
+            }
+            None => "no folder to chmod".into(),
+        },
+        16 => match rng.pick(&dirs) {
+            Some(dir) => {
+                let _ = fs::remove_dir_all(root.join(&dir));
+                let _ = fs::write(root.join(&dir), format!("# @threat F{n} (#f{n})\n"));
+                format!("replaced folder {dir} by a file")
+            }
+            None => "no folder to replace".into(),
+        },
+        17 => {
+            let rel = at(".threatmarkignore");
+            let pattern = *["f1*.py", "!*.rb", "sub/", "*.py\n!f2.py"]
+                .get(rng.below(4))
+                .unwrap_or(&"x");
+            write(root, &rel, format!("{pattern}\n"));
+            format!("{rel} ignores {pattern:?}")
+        }
+        18 | 19 => match rng.pick(&files) {
+            // Tracked files pass `.gitignore`: the index decides, and no folder time moves.
+            Some(rel) => {
+                let git = |args: &[&str]| git_cmd(root).args(args).output();
+                if !root.join(".git").exists() {
+                    let _ = git(&["init", "-q"]);
+                }
+                let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
+                write(root, ".gitignore", format!("{name}\n*.rb\n"));
+                if rng.below(2) == 0 {
+                    let _ = git(&["add", "-f", "--", &rel]);
+                    format!("git add -f {rel}, ignored by name")
+                } else {
+                    let _ = git(&["rm", "-q", "--cached", "--", &rel]);
+                    format!("git rm --cached {rel}, ignored by name")
+                }
+            }
+            None => "nothing to track".into(),
+        },
         _ => match rng.pick(&files) {
             // Replaced by another file of the same size and name (a new inode).
             Some(rel) => {
@@ -616,14 +708,18 @@ fn random_edit(root: &Path, rng: &mut Rng, n: u64) -> String {
 /// scan that wrote the cache, ignore files created, edited and deleted, folders replaced by
 /// links, permission changes): every cached scan equals a scan without the cache. Many small
 /// files that contribute nothing, so the folders' fingerprints (which spare reading them) are
-/// what is tested. `THREATMARK_TEST_SEED` replays one seed.
+/// what is tested. And folder-level edits, for the listing cache (which spares listing folders
+/// whose stat is unchanged): ignore files edited in place with their old times, folders made
+/// unreadable and readable again, folders replaced by files, `.threatmarkignore` files, a git
+/// index that starts or stops tracking an ignored file. `THREATMARK_TEST_SEED` replays one
+/// seed.
 // @tests #racy_rule for #parse_cache
 // @tests #folder_fingerprint for #parse_cache
 #[test]
 fn random_edits_between_cached_scans_are_always_seen() {
     let seeds: Vec<u64> = match std::env::var("THREATMARK_TEST_SEED") {
         Ok(s) => vec![s.parse().expect("a number")],
-        Err(_) => vec![0x5eed_0001, 0x5eed_0002],
+        Err(_) => vec![0x5eed_0001, 0x5eed_0002, 0x5eed_0003],
     };
     for seed in seeds {
         let (dir, cache) = folders();
@@ -660,6 +756,14 @@ fn random_edits_between_cached_scans_are_always_seen() {
                 cache.path(),
                 &format!("seed {seed:#x}: {done:?}, settled"),
             );
+        }
+        // Folders made unreadable would outlive the test (each pass opens one more level).
+        for _ in 0..8 {
+            let (_, dirs) = listing(root);
+            for d in dirs {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = fs::set_permissions(root.join(d), fs::Permissions::from_mode(0o755));
+            }
         }
     }
 }

@@ -197,7 +197,9 @@ pub(super) fn scan_folder_keeping(
         if unchanged {
             scan_cache::touch(&at);
         } else {
-            let cache = ScanCache::new(key, found.files, found.plain).with_folders(found.folders);
+            let cache = ScanCache::new(key, found.files, found.plain)
+                .with_folders(found.folders)
+                .with_listings(found.listings);
             let threatspec = threatspec.as_ref().map(|t| t.record(&config));
             // Written while the model is serialised and written: off the critical path.
             scan_cache::save_in_background(at, cache, threatspec, found.started);

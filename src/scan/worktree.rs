@@ -131,6 +131,8 @@ pub struct ForCache {
     pub misses: usize,
     /// When the scan started, before any file was read: the time of the racy-entry rule.
     pub started: std::time::SystemTime,
+    /// What the walk kept of each folder (`None` when links are followed).
+    pub(crate) listings: Option<crate::source::listing::Listings>,
     /// The outcome of every file that contributes something, sorted by path (`diff` builds
     /// its base revision from them).
     pub outcomes: Vec<Stored>,
@@ -338,8 +340,28 @@ pub(crate) fn scan_dir_watching(
             read_one(file);
         }
     };
-    fs::walk_watching(root, &config.scan, threads, watch, &visit)?;
+    // The listing cache is written by a scan that read a scan cache, and read by the next: a
+    // cold scan and the first one (which writes the scan cache) keep the `ignore` crate's walk,
+    // as `stat`ing every folder to record it made the first run 10% slower on 22,600 folders.
+    let walked = match cache.is_some() {
+        true => fs::walk_listed(
+            root,
+            &config.scan,
+            threads,
+            &visit,
+            cache.and_then(|c| c.listings.as_ref()),
+            started_at,
+            watch,
+        )?,
+        false => {
+            fs::walk_watching(root, &config.scan, threads, watch, &visit)?;
+            None
+        }
+    };
     crate::timings::mark("walk done");
+    if walked.as_ref().is_some_and(|w| w.changed) && cache.is_some() {
+        misses.fetch_add(1, Ordering::Relaxed);
+    }
 
     // The deferred small files: none is read in a folder whose fingerprint is the cached one
     // (the same paths with the same stats, all settled, all contributing nothing then); all
@@ -421,6 +443,7 @@ pub(crate) fn scan_dir_watching(
         folders,
         misses: misses.into_inner(),
         started: started_at,
+        listings: walked.map(|w| w.listings),
         outcomes: stored,
     };
     Ok((result, for_cache))

@@ -105,6 +105,27 @@ pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
     of(&std::fs::metadata(path)?)
 }
 
+/// `std::fs::symlink_metadata(path)` (a link's own stat), relative to the folder's descriptor.
+pub(crate) fn lstat(path: &Path) -> std::io::Result<Stat> {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = in_folder(path, |dir, name| {
+        rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+    }) {
+        let st = found?;
+        #[allow(clippy::unnecessary_cast)]
+        let stat = Stat {
+            is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
+                == rustix::fs::FileType::RegularFile,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        };
+        return Ok(stat);
+    }
+    of(&std::fs::symlink_metadata(path)?)
+}
+
 /// `path` names nothing, not even a dangling link: the walk's probe for ignore files, which
 /// most folders do not have (two failing lookups per folder of a warm scan; relative to the
 /// folder's descriptor, the kernel does not walk the whole path again). `false` when unsure.

@@ -42,6 +42,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::source::filter::{
     IGNORE_FILE, MAX_IGNORE_FILE_BYTES, WalkError, compile_ignore, too_large,
 };
+use crate::source::listing::{DirStat, Listed, Listings};
 
 /// A file the walk found. Its size is not known yet: asking for it costs a `statx` per file,
 /// and most files are either never read (unknown extension) or small; the reader checks it.
@@ -170,32 +171,9 @@ pub(crate) fn walk_watching(
     watch: Option<Arc<Watch>>,
     visit: &(dyn Fn(Found) + Sync),
 ) -> Result<(), WalkError> {
-    let meta = std::fs::metadata(root).map_err(|source| WalkError::Root {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(WalkError::Root {
-            path: root.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
-        });
-    }
+    check_root(root)?;
     crate::source::at::new_walk();
-    let rules = Arc::new(Rules {
-        root: root.to_path_buf(),
-        overrides: crate::source::filter::overrides(root, config)?,
-        hidden: config.hidden,
-        follow_symlinks: config.follow_symlinks,
-        root_real: config
-            .follow_symlinks
-            .then(|| std::fs::canonicalize(root).ok())
-            .flatten(),
-        dirs: RwLock::default(),
-        errors: Mutex::default(),
-        tracked: OnceLock::new(),
-        kept: RwLock::default(),
-        watch: watch.filter(|_| !config.follow_symlinks),
-    });
+    let rules = Arc::new(Rules::new(root, config, watch)?);
 
     // Every ignore rule (globs, ignore files, hidden files) is applied by `Rules` in
     // `filter_entry`, with the crate's precedence; the crate itself reads no ignore file.
@@ -211,7 +189,17 @@ pub(crate) fn walk_watching(
         .require_git(false)
         .ignore(false)
         .follow_links(config.follow_symlinks)
-        .filter_entry(move |e| e.depth() == 0 || !filter.is_ignored(e));
+        .filter_entry(move |e| {
+            e.depth() == 0
+                || !filter.is_ignored(
+                    e.path(),
+                    e.file_name(),
+                    e.file_type().is_some_and(|t| t.is_dir()),
+                    e.path_is_symlink(),
+                    e.depth(),
+                    &mut false,
+                )
+        });
 
     let root_buf = root.to_path_buf();
     builder.build_parallel().run(|| {
@@ -235,28 +223,434 @@ pub(crate) fn walk_watching(
             WalkState::Continue
         })
     });
-    let errors = std::mem::take(&mut *rules.errors.lock().unwrap_or_else(|e| e.into_inner()));
-    for err in errors {
-        match err {
-            RuleError::Linked(rel) => visit(Found::Problem(
-                Diagnostic::new(
-                    Code::IgnoreFileError,
-                    format!("`{rel}` is a symbolic link; it was not read"),
-                )
-                .in_file(&rel)
-                .help("ignore files must be part of the repository: replace the link with a copy, or set `follow_symlinks = true`"),
-            )),
-            RuleError::Special(rel) => visit(Found::Problem(
-                Diagnostic::new(
-                    Code::IgnoreFileError,
-                    format!("`{rel}` is not a regular file; it was not read"),
-                )
-                .in_file(&rel),
-            )),
-            RuleError::Diagnostic(d) => visit(Found::Problem(d)),
-        }
+    rules.report(visit);
+    Ok(())
+}
+
+/// `path` without trailing separators (`repo/` is `repo`), its components as they are.
+fn without_trailing_separators(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
+/// The scan root must be a folder.
+fn check_root(root: &Path) -> Result<(), WalkError> {
+    let meta = std::fs::metadata(root).map_err(|source| WalkError::Root {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(WalkError::Root {
+            path: root.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a directory"),
+        });
     }
     Ok(())
+}
+
+/// What [`walk_listed`] kept of the folders for the next scan.
+#[derive(Debug)]
+pub(crate) struct Walked {
+    pub(crate) listings: Listings,
+    /// Some folder's entry differs from the one given (or one is new or gone).
+    pub(crate) changed: bool,
+}
+
+/// [`walk`] with the listing cache (see [`crate::source::listing`]): a folder whose stat is the
+/// one `previous` kept, under ignore files that are unchanged, is not listed again; its kept
+/// names are visited. Returns what the next scan can keep (folders settled at `started`), or
+/// `None` when links are followed: then the `ignore` crate's walk runs, for its loop checks,
+/// and nothing is kept. Gives the same files and problems as [`walk`].
+pub(crate) fn walk_listed(
+    root: &Path,
+    config: &ScanConfig,
+    threads: usize,
+    visit: &(dyn Fn(Found) + Sync),
+    previous: Option<&Listings>,
+    started: std::time::SystemTime,
+    watch: Option<Arc<Watch>>,
+) -> Result<Option<Walked>, WalkError> {
+    if config.follow_symlinks || !cfg!(unix) {
+        return walk_watching(root, config, threads, watch, visit).map(|()| None);
+    }
+    check_root(root)?;
+    // `repo/` and `repo` name one folder, but only the second is the parent of its children's
+    // paths, by which the rules' folders are found.
+    let root = &without_trailing_separators(root);
+    crate::source::at::new_walk();
+    let rules = Rules::new(root, config, watch)?;
+    let own = OwnWalk {
+        root,
+        rules: &rules,
+        visit,
+        previous,
+        started,
+        kept: Mutex::default(),
+        guarded: Mutex::default(),
+    };
+    own.run(threads);
+    rules.report(visit);
+    let mut kept = own.kept.into_inner().unwrap_or_else(|e| e.into_inner());
+    // A folder's ignore files vouch for what is below it only when they were read without a
+    // problem (the problem is reported when the folder is listed; below, names are trusted).
+    let dirs = rules.dirs.read().unwrap_or_else(|e| e.into_inner());
+    for (key, path) in own.guarded.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        let clean = dirs
+            .get(path.as_os_str().as_encoded_bytes())
+            .is_some_and(|c| !c.troubled);
+        if !clean {
+            kept.folders.remove(&key);
+        }
+    }
+    // Two folders with one key: neither is kept.
+    kept.folders.retain(|_, l| !Arc::ptr_eq(l, &*COLLIDED));
+    let changed = previous.is_none_or(|p| {
+        p.len() != kept.len()
+            || kept.folders.iter().any(|(rel, now)| {
+                p.get(*rel)
+                    .is_none_or(|was| !Arc::ptr_eq(was, now) && **was != **now)
+            })
+    });
+    Ok(Some(Walked {
+        listings: kept,
+        changed,
+    }))
+}
+
+/// The entry of a key two folders share while a walk runs (removed at its end).
+static COLLIDED: std::sync::LazyLock<Arc<Listed>> = std::sync::LazyLock::new(|| {
+    Arc::new(Listed {
+        stat: DirStat {
+            ino: 0,
+            mtime: 0,
+            ctime: 0,
+        },
+        ignores: 0,
+        names: None,
+    })
+});
+
+/// A folder of more entries keeps no names: skipping its listing spares about six calls,
+/// while its files cost a `stat` each anyway, and its names would make the cache grow with
+/// every file (a million generated names took 22 MB, and the run that kept them 262 MB).
+const MAX_KEPT_NAMES: usize = 64;
+
+/// Files handed out as one piece of work: a folder's files are visited in chunks, so that one
+/// folder of 10,000 files still keeps every thread busy.
+const FILE_CHUNK: usize = 64;
+
+/// Work for [`OwnWalk`]'s threads.
+enum Work {
+    /// A folder to list: its path, its path below the root, its depth, and whether the ignore
+    /// files of every folder above it are the ones the previous scan saw.
+    Dir(PathBuf, Vec<u8>, usize, bool),
+    /// Files of one folder that passed the rules.
+    Files(Vec<PathBuf>),
+}
+
+/// The walk with the listing cache: the `ignore` crate's walk, rule for rule (`read_dir`, each
+/// entry through [`Rules::is_ignored`] with its type from the listing, folders that pass
+/// listed, regular files that pass visited, listing errors worded by [`problem`] as the
+/// crate's), except that a folder the previous scan kept is not listed.
+struct OwnWalk<'a> {
+    root: &'a Path,
+    rules: &'a Rules,
+    visit: &'a (dyn Fn(Found) + Sync),
+    previous: Option<&'a Listings>,
+    started: std::time::SystemTime,
+    /// What the next scan may use.
+    kept: Mutex<Listings>,
+    /// Folders with ignore files that were kept: (key, path).
+    guarded: Mutex<Vec<(u64, PathBuf)>>,
+}
+
+impl OwnWalk<'_> {
+    fn run(&self, threads: usize) {
+        use std::sync::Condvar;
+        let first = Work::Dir(self.root.to_path_buf(), Vec::new(), 0, true);
+        // The stack of work, and how many threads are busy with a piece of it.
+        let queue: Mutex<(Vec<Work>, usize)> = Mutex::new((vec![first], 0));
+        let ready = Condvar::new();
+        let worker = || {
+            loop {
+                let work = {
+                    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        if let Some(work) = q.0.pop() {
+                            q.1 += 1;
+                            break Some(work);
+                        }
+                        if q.1 == 0 {
+                            break None;
+                        }
+                        q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                    }
+                };
+                let Some(work) = work else {
+                    ready.notify_all();
+                    return;
+                };
+                let mut more = Vec::new();
+                match work {
+                    Work::Dir(dir, rel, depth, trusted) => {
+                        self.folder(&dir, rel, depth, trusted, &mut more)
+                    }
+                    Work::Files(files) => self.files(files),
+                }
+                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                q.1 -= 1;
+                let wake = !more.is_empty() || q.1 == 0;
+                q.0.append(&mut more);
+                drop(q);
+                if wake {
+                    ready.notify_all();
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 1..threads.max(1) {
+                s.spawn(worker);
+            }
+            worker();
+        });
+    }
+
+    fn files(&self, files: Vec<PathBuf>) {
+        for path in files {
+            let rel = relative(self.root, &path);
+            (self.visit)(Found::File(FoundFile { path, rel }));
+        }
+    }
+
+    /// List one folder, or take its kept names: subfolders and all but one chunk of its files
+    /// go to `more`; that chunk is visited here.
+    fn folder(&self, dir: &Path, rel: Vec<u8>, depth: usize, trusted: bool, more: &mut Vec<Work>) {
+        let child = |rel: &[u8], name: &[u8]| {
+            let mut child = Vec::with_capacity(rel.len() + name.len() + 1);
+            if !rel.is_empty() {
+                child.extend_from_slice(rel);
+                child.push(b'/');
+            }
+            child.extend_from_slice(name);
+            child
+        };
+        let key = crate::source::listing::folder_key(&rel);
+        let was = self.previous.and_then(|p| p.get(key));
+        // The root may be given as a link to a folder; below it, links are not walked.
+        let stat = dir_stat(dir, depth == 0);
+        let mut files = Vec::new();
+        if let Some(was) = was.filter(|w| trusted && w.ignores == 0 && Some(w.stat) == stat)
+            && let Some(names) = was.names.as_deref()
+        {
+            let whole = crate::source::listing::each_name(names, |is_dir, name| {
+                let path = dir.join(name_of(name));
+                match is_dir {
+                    true => more.push(Work::Dir(path, child(&rel, name), depth + 1, true)),
+                    false => files.push(path),
+                }
+            });
+            // `decode` checked the names; a damaged list here would be a bug, not a user's.
+            debug_assert!(whole);
+            self.keep(key, Arc::clone(was));
+            self.chunks(files, more);
+            return;
+        }
+        let with_path = |path: PathBuf, err: std::io::Error| ignore::Error::WithPath {
+            path,
+            err: Box::new(ignore::Error::Io(err)),
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => return problem(self.root, &with_path(dir.to_path_buf(), e), self.visit),
+        };
+        let mut errors = Vec::new();
+        let mut troubled = false;
+        let mut consulted = false;
+        let mut names: Vec<(bool, std::ffi::OsString)> = Vec::new();
+        let mut dirs = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    errors.push(with_path(dir.to_path_buf(), e));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            let kind = match entry.file_type() {
+                Ok(kind) => kind,
+                Err(e) => {
+                    troubled = true;
+                    problem(self.root, &with_path(path, e), self.visit);
+                    continue;
+                }
+            };
+            let name = entry.file_name();
+            if self.rules.is_ignored(
+                &path,
+                &name,
+                kind.is_dir(),
+                kind.is_symlink(),
+                depth + 1,
+                &mut consulted,
+            ) {
+                continue;
+            }
+            if kind.is_dir() {
+                dirs.push((path, child(&rel, name.as_encoded_bytes())));
+                names.push((true, name));
+            } else if kind.is_file() {
+                files.push(path);
+                names.push((false, name));
+            }
+        }
+        troubled |= !errors.is_empty();
+        // Probed, not told by the listing's names: a case-insensitive file system opens
+        // `.GitIgnore` as `.gitignore`. A troubled listing vouches for nothing below it.
+        let ignores = match troubled {
+            true => None,
+            false => ignore_stat(dir, self.started),
+        };
+        // The same folder (a key two folders share must not vouch for the other's children).
+        let below = trusted
+            && was.is_some_and(|w| {
+                Some(w.ignores) == ignores && stat.is_some_and(|s| s.ino == w.stat.ino)
+            });
+        for (path, rel) in dirs {
+            more.push(Work::Dir(path, rel, depth + 1, below));
+        }
+        for err in &errors {
+            problem(self.root, err, self.visit);
+        }
+        if let (Some(stat), Some(ignores)) = (stat, ignores) {
+            let settled = crate::source::listing::settled(stat, self.started);
+            let names = (settled
+                && ignores == 0
+                && !consulted
+                && !troubled
+                && names.len() <= MAX_KEPT_NAMES)
+                .then(|| {
+                    let mut raw: Vec<(bool, &[u8])> = names
+                        .iter()
+                        .map(|(d, n)| (*d, n.as_encoded_bytes()))
+                        .collect();
+                    crate::source::listing::encode_names(&mut raw)
+                })
+                .flatten();
+            let now = Listed {
+                stat,
+                ignores,
+                names,
+            };
+            if ignores != 0 {
+                self.guarded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((key, dir.to_path_buf()));
+            }
+            let now = match was {
+                Some(was) if **was == now => Arc::clone(was),
+                _ => Arc::new(now),
+            };
+            self.keep(key, now);
+        }
+        self.chunks(files, more);
+    }
+
+    /// Keep a folder's entry for the next scan; two folders with one key keep neither.
+    fn keep(&self, key: u64, listed: Arc<Listed>) {
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.folders.insert(key, listed).is_some() {
+            kept.folders.insert(key, Arc::clone(&*COLLIDED));
+        }
+    }
+
+    fn chunks(&self, mut files: Vec<PathBuf>, more: &mut Vec<Work>) {
+        while files.len() > FILE_CHUNK {
+            more.push(Work::Files(files.split_off(files.len() - FILE_CHUNK)));
+        }
+        self.files(files);
+    }
+}
+
+/// A folder's inode and times (its own, not a link's target unless `follow`), if it can be
+/// `stat`ed.
+fn dir_stat(dir: &Path, follow: bool) -> Option<DirStat> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match follow {
+            true => std::fs::metadata(dir),
+            false => std::fs::symlink_metadata(dir),
+        }
+        .ok()?;
+        meta.is_dir().then(|| DirStat {
+            ino: meta.ino(),
+            // Saturating: a folder dated after 2262 must not overflow (nor panic in tests).
+            mtime: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
+            ctime: meta
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, follow);
+        None
+    }
+}
+
+/// A fingerprint of the `stat` (not following links) of a folder's two ignore files: 0 when it
+/// has neither, `None` when one is not settled at `started` or cannot be `stat`ed.
+fn ignore_stat(dir: &Path, started: std::time::SystemTime) -> Option<u64> {
+    let mut print = 0u64;
+    let mut found = false;
+    for name in [IGNORE_FILE, ".gitignore"] {
+        let path = dir.join(name);
+        match crate::source::at::lstat(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return None,
+            Ok(st) => {
+                let stat = DirStat {
+                    ino: st.ino,
+                    mtime: st.mtime,
+                    ctime: st.ctime,
+                };
+                if !crate::source::listing::settled(stat, started) {
+                    return None;
+                }
+                let mut bytes = Vec::with_capacity(64);
+                bytes.extend_from_slice(name.as_bytes());
+                for n in [st.ino as i64, st.size as i64, st.mtime, st.ctime] {
+                    bytes.extend_from_slice(&n.to_le_bytes());
+                }
+                bytes.push(u8::from(st.is_file));
+                found = true;
+                print = print
+                    .wrapping_mul(31)
+                    .wrapping_add(crate::text::fnv1a(&bytes) | 1);
+            }
+        }
+    }
+    // Never 0 (no ignore file) when there is one, whatever the sum wrapped to.
+    Some(if found { print | 1 } else { 0 })
+}
+
+/// A file name from its raw bytes (as the walk listed them).
+fn name_of(bytes: &[u8]) -> PathBuf {
+    // On unix any bytes are a name (the listing cache is kept on unix only).
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
 /// The ignore files that apply in one folder, its own and those above it up to the root, the
@@ -269,6 +663,9 @@ struct Chain {
     /// untracked entries are ignored whatever the patterns say (git cannot re-include a file
     /// whose folder is excluded).
     ignored: bool,
+    /// Reading the folder's own ignore files gave a problem (a link, a special file, a limit,
+    /// a bad pattern): the listing cache does not trust what is below it.
+    troubled: bool,
 }
 
 /// What git tracks below the scan root, relative to it, as path bytes: the files of the index
@@ -362,16 +759,75 @@ struct Rules {
 }
 
 impl Rules {
-    fn is_ignored(&self, entry: &ignore::DirEntry) -> bool {
+    fn new(
+        root: &Path,
+        config: &ScanConfig,
+        watch: Option<Arc<Watch>>,
+    ) -> Result<Rules, WalkError> {
+        Ok(Rules {
+            root: root.to_path_buf(),
+            overrides: crate::source::filter::overrides(root, config)?,
+            hidden: config.hidden,
+            follow_symlinks: config.follow_symlinks,
+            root_real: config
+                .follow_symlinks
+                .then(|| std::fs::canonicalize(root).ok())
+                .flatten(),
+            dirs: RwLock::default(),
+            errors: Mutex::default(),
+            tracked: OnceLock::new(),
+            kept: RwLock::default(),
+            watch: watch.filter(|_| !config.follow_symlinks),
+        })
+    }
+
+    /// Hand the problems met with ignore files and links to `visit`.
+    fn report(&self, visit: &(dyn Fn(Found) + Sync)) {
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()));
+        for err in errors {
+            match err {
+            RuleError::Linked(rel) => visit(Found::Problem(
+                Diagnostic::new(
+                    Code::IgnoreFileError,
+                    format!("`{rel}` is a symbolic link; it was not read"),
+                )
+                .in_file(&rel)
+                .help("ignore files must be part of the repository: replace the link with a copy, or set `follow_symlinks = true`"),
+            )),
+            RuleError::Special(rel) => visit(Found::Problem(
+                Diagnostic::new(
+                    Code::IgnoreFileError,
+                    format!("`{rel}` is not a regular file; it was not read"),
+                )
+                .in_file(&rel),
+            )),
+            RuleError::Diagnostic(d) => visit(Found::Problem(d)),
+        }
+        }
+    }
+
+    /// Is the entry at `path` (named `name`, `depth` below the root) left out? `is_symlink`:
+    /// it is a link, followed or not; `is_dir`: it is a folder (a link that is not followed is
+    /// not one). `consulted` is set when a `.gitignore` rejected it, so that git's index decided
+    /// (what a listing kept for the next scan must not depend on).
+    fn is_ignored(
+        &self,
+        path: &Path,
+        name: &std::ffi::OsStr,
+        is_dir: bool,
+        is_symlink: bool,
+        depth: usize,
+        consulted: &mut bool,
+    ) -> bool {
         // Every entry of a listed folder comes here first, whatever is left out below.
         if let Some(watch) = &self.watch {
-            watch.saw(entry.path(), entry.file_type().is_some_and(|t| t.is_dir()));
+            watch.saw(path, is_dir);
         }
-        if entry.file_name() == ".git" {
+        if name == ".git" {
             return true;
         }
-        if entry.path_is_symlink() && self.leaves_root(entry.path()) {
-            let rel = relative(&self.root, entry.path());
+        if is_symlink && self.leaves_root(path) {
+            let rel = relative(&self.root, path);
             let diag = Diagnostic::new(
                 Code::LinkOutOfRoot,
                 format!(
@@ -384,8 +840,6 @@ impl Rules {
             errors.push(RuleError::Diagnostic(diag));
             return true;
         }
-        let path = entry.path();
-        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
         match self
             .overrides
             .matched(path, is_dir, || relative(&self.root, path))
@@ -398,7 +852,7 @@ impl Rules {
             return false;
         };
         // `.threatmarkignore` files outrank `.gitignore` files at any depth; the deepest first.
-        let chain = self.chain(parent, entry.depth().saturating_sub(1));
+        let chain = self.chain(parent, depth.saturating_sub(1));
         for gi in chain.custom.iter() {
             match gi.matched(path, is_dir) {
                 Match::Ignore(_) => return true,
@@ -418,6 +872,7 @@ impl Rules {
                 .unwrap_or(false);
         // Git never ignores what it tracks; the index is only consulted for rejected entries.
         if git_ignored {
+            *consulted = true;
             if !self.is_tracked(path, is_dir) {
                 return true;
             }
@@ -426,7 +881,7 @@ impl Rules {
                 kept.insert(path.as_os_str().as_encoded_bytes().to_vec());
             }
         }
-        !self.hidden && entry.file_name().as_encoded_bytes().starts_with(b".")
+        !self.hidden && name.as_encoded_bytes().starts_with(b".")
     }
 
     /// Is `path` (a file, or a folder holding one) tracked by git?
@@ -468,10 +923,11 @@ impl Rules {
                 .contains(key),
             ..Chain::default()
         };
-        for (own, list) in [
+        for ((own, troubled), list) in [
             (self.read(dir, IGNORE_FILE), &mut chain.custom),
             (self.read(dir, ".gitignore"), &mut chain.git),
         ] {
+            chain.troubled |= troubled;
             if !own.is_empty() {
                 list.push(Arc::new(own));
             }
@@ -501,14 +957,16 @@ impl Rules {
     /// order mark dropped, reading stopped at the first line that is not UTF-8, an error that
     /// is only an I/O error dropped), except that a symbolic link is not followed unless links
     /// are, and that at most [`MAX_IGNORE_FILE_BYTES`] are read (over it: TM032, no rules).
-    fn read(&self, dir: &Path, name: &str) -> Gitignore {
+    /// With whether it gave any problem.
+    fn read(&self, dir: &Path, name: &str) -> (Gitignore, bool) {
         let mut errors = Vec::new();
         let gi = self.read_file(&dir.join(name), dir, &mut errors);
-        if !errors.is_empty() {
+        let troubled = !errors.is_empty();
+        if troubled {
             let mut all = self.errors.lock().unwrap_or_else(|e| e.into_inner());
             all.extend(errors);
         }
-        gi
+        (gi, troubled)
     }
 
     fn read_file(&self, path: &Path, dir: &Path, errors: &mut Vec<RuleError>) -> Gitignore {
@@ -623,6 +1081,286 @@ pub(crate) fn folder_name(root: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Listing = (Vec<String>, Vec<String>);
+
+    /// What a walk gives: every file (real path and relative path) and every problem, sorted;
+    /// with the listing cache when `previous` is given (`Some(None)`: recording only).
+    fn listing(
+        root: &Path,
+        config: &ScanConfig,
+        previous: Option<Option<&Listings>>,
+    ) -> (Listing, Option<Walked>) {
+        let files = Mutex::new(Vec::new());
+        let problems = Mutex::new(Vec::new());
+        let visit = |found: Found| match found {
+            Found::File(f) => files
+                .lock()
+                .expect("test setup")
+                .push(format!("{:?} {}", f.path, f.rel)),
+            Found::Problem(d) => problems.lock().expect("test setup").push(d),
+        };
+        // Everything counts as settled: the scan "started" in a minute.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let walked = match previous {
+            Some(previous) => {
+                walk_listed(root, config, 2, &visit, previous, later, None).expect("test setup")
+            }
+            None => {
+                walk(root, config, 2, &visit).expect("test setup");
+                None
+            }
+        };
+        let mut files = files.into_inner().expect("test setup");
+        files.sort();
+        let mut problems = problems.into_inner().expect("test setup");
+        crate::diagnostic::normalize(&mut problems);
+        let problems = problems.iter().map(|d| format!("{d:?}")).collect();
+        ((files, problems), walked)
+    }
+
+    /// The own walk lists what the `ignore` crate's walk lists, with the same problems, when
+    /// it records the listings and when it uses them.
+    fn assert_same_walk(root: &Path, config: &ScanConfig) {
+        let (crate_walk, _) = listing(root, config, None);
+        let (first, walked) = listing(root, config, Some(None));
+        let kept = walked.map(|w| w.listings);
+        let (warm, again) = listing(root, config, Some(kept.as_ref()));
+        for (what, own) in [("recording", first), ("warm", warm)] {
+            assert_eq!(
+                own.1,
+                crate_walk.1,
+                "problems under {}, {what}",
+                root.display()
+            );
+            if own.0 != crate_walk.0 {
+                let only_own: Vec<_> = own.0.iter().filter(|f| !crate_walk.0.contains(f)).collect();
+                let only_crate: Vec<_> =
+                    crate_walk.0.iter().filter(|f| !own.0.contains(f)).collect();
+                panic!(
+                    "files under {}, {what}: only the own walk: {only_own:?}; only the crate's: {only_crate:?}",
+                    root.display()
+                );
+            }
+        }
+        assert!(
+            !again.is_some_and(|w| w.changed),
+            "an unchanged tree changed the listings"
+        );
+    }
+
+    /// An adversarial tree: nested `.gitignore` and `.threatmarkignore` files with negations and
+    /// anchored patterns, hidden files and folders, `.git`, links to files, folders and nowhere,
+    /// a link loop, ignore files that are links, folders or FIFOs, an ignore file over the
+    /// size limit, an unreadable folder, names that are not UTF-8, a folder of more files than
+    /// a work chunk, and a git repository whose index tracks ignored files.
+    fn adversarial_tree(root: &Path) {
+        let w = |rel: &str, text: &str| {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().expect("test setup")).expect("test setup");
+            std::fs::write(path, text).expect("test setup");
+        };
+        w(
+            ".gitignore",
+            "*.log\nbuild/\n!keep.log\n/top_only.rs\ndeep/**/gen_*\n",
+        );
+        w(".threatmarkignore", "vendor/\n!vendor/ours/\n*.min.js\n");
+        w("a.rs", "// @threat A (#a)\n");
+        w("x.log", "");
+        w("keep.log", "");
+        w("top_only.rs", "");
+        w("sub/top_only.rs", "");
+        w("build/out.rs", "");
+        w("sub/build/out.rs", "");
+        w("sub/.gitignore", "!*.log\n*.py\n!keep.py\n");
+        w("sub/x.log", "");
+        w("sub/y.py", "");
+        w("sub/keep.py", "");
+        w("sub/deeper/.threatmarkignore", "!*.py\n");
+        w("sub/deeper/z.py", "");
+        w("deep/a/b/gen_x.rs", "");
+        w("deep/a/b/real.rs", "");
+        w("vendor/lib.js", "");
+        w("vendor/ours/lib.js", "");
+        w("app.min.js", "");
+        w(".hidden.rs", "");
+        w(".github/workflows/ci.yml", "");
+        w(".git/config", "");
+        w("sub/.git/HEAD", "");
+        w("big/.gitignore", &"x\n".repeat(600_000));
+        w("big/x", "");
+        w("big/y.rs", "");
+        for i in 0..150 {
+            w(&format!("flat/f{i:03}.go"), "");
+        }
+        w("locked/secret.rs", "");
+        w("ignorefolder/.gitignore/inner", "");
+        w("ignorefolder/a.rs", "");
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            use std::os::unix::fs::{PermissionsExt, symlink};
+            symlink("a.rs", root.join("link_to_file.rs")).expect("test setup");
+            symlink("sub", root.join("link_to_dir")).expect("test setup");
+            symlink("nowhere", root.join("dangling.rs")).expect("test setup");
+            symlink(".", root.join("sub/loop")).expect("test setup");
+            std::fs::create_dir_all(root.join("linkedignore")).expect("test setup");
+            symlink("../.gitignore", root.join("linkedignore/.gitignore")).expect("test setup");
+            w("linkedignore/x.log", "");
+            let bad = std::ffi::OsStr::from_bytes(b"bad\xff\xfe.rs");
+            std::fs::write(root.join("sub").join(bad), "").expect("test setup");
+            let bad_dir = std::ffi::OsStr::from_bytes(b"dir\xff");
+            std::fs::create_dir_all(root.join(bad_dir)).expect("test setup");
+            std::fs::write(root.join(bad_dir).join("in.rs"), "").expect("test setup");
+            std::fs::create_dir_all(root.join("fifo")).expect("test setup");
+            let _ = std::process::Command::new("mkfifo")
+                .arg(root.join("fifo/.gitignore"))
+                .status();
+            let _ = std::process::Command::new("mkfifo")
+                .arg(root.join("fifo/pipe.rs"))
+                .status();
+            std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o000))
+                .expect("test setup");
+        }
+    }
+
+    #[test]
+    fn the_listing_walk_equals_the_ignore_walk() {
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path();
+        adversarial_tree(root);
+        let configs = [
+            ScanConfig::default(),
+            ScanConfig {
+                hidden: false,
+                ..ScanConfig::default()
+            },
+            ScanConfig {
+                include: vec!["sub/**".into()],
+                ..ScanConfig::default()
+            },
+            ScanConfig {
+                include: vec!["sub/**".into(), "*.rs".into()],
+                exclude: vec!["**/deeper/**".into(), "flat/f1*".into()],
+                ..ScanConfig::default()
+            },
+            ScanConfig {
+                exclude: vec!["!*.rs".into(), "vendor".into()],
+                ..ScanConfig::default()
+            },
+        ];
+        for config in &configs {
+            assert_same_walk(root, config);
+            assert_same_walk(&root.join("sub"), config);
+        }
+        // In a git repository, tracked files pass `.gitignore` (the index is read on demand).
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .current_dir(root)
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+        };
+        std::fs::remove_dir_all(root.join(".git")).expect("test setup");
+        if git(&["init", "-q"]).is_ok_and(|o| o.status.success()) {
+            git(&["add", "-f", "x.log", "build/out.rs", "sub/y.py"]).expect("test setup");
+            for config in &configs {
+                assert_same_walk(root, config);
+            }
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let open = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(root.join("locked"), open).expect("test setup");
+        }
+    }
+
+    /// A root given as `repo/` keeps its listing like `repo`: the rules find its ignore files by
+    /// the children's parent path, which has no trailing `/`.
+    #[cfg(unix)]
+    #[test]
+    fn a_root_with_a_trailing_separator_keeps_its_listing() {
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("test setup");
+        std::fs::write(root.join(".gitignore"), "*.log\n").expect("test setup");
+        std::fs::write(root.join("a/x.rs"), "// x\n").expect("test setup");
+        let config = ScanConfig::default();
+        let slashed = PathBuf::from(format!("{}/", root.display()));
+        let (plain, _) = listing(root, &config, None);
+        let (first, walked) = listing(&slashed, &config, Some(None));
+        assert_eq!(first, plain);
+        let kept = walked.expect("listings kept").listings;
+        let top = kept
+            .get(crate::source::listing::folder_key(b""))
+            .expect("the root's entry is kept");
+        assert_ne!(top.ignores, 0, "the root's ignore file is in its entry");
+        let (again, walked) = listing(&slashed, &config, Some(Some(&kept)));
+        assert_eq!(again, plain);
+        assert!(!walked.expect("listings kept").changed);
+    }
+
+    /// A kept listing is used while the folder's stat holds (a forged name in it is visited),
+    /// and not once the folder changed, nor below an ignore file whose stat changed.
+    #[cfg(unix)]
+    #[test]
+    fn a_kept_listing_is_used_only_while_its_folder_and_ignore_files_hold() {
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("test setup");
+        std::fs::write(root.join("a/.gitignore"), "*.log\n").expect("test setup");
+        std::fs::write(root.join("a/b/x.rs"), "").expect("test setup");
+        let config = ScanConfig::default();
+        let (_, walked) = listing(root, &config, Some(None));
+        let mut kept = walked.expect("test setup").listings;
+        let forge = |kept: &mut Listings| {
+            let key = crate::source::listing::folder_key(b"a/b");
+            let was = kept.get(key).expect("test setup").as_ref().clone();
+            let mut entries: Vec<(bool, &[u8])> = vec![(false, b"x.rs"), (false, b"forged.rs")];
+            let names = crate::source::listing::encode_names(&mut entries);
+            kept.folders.insert(key, Arc::new(Listed { names, ..was }));
+        };
+        forge(&mut kept);
+        let forged = |files: &[String]| files.iter().any(|f| f.ends_with(" a/b/forged.rs"));
+        let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
+        assert!(forged(&files), "the kept listing was not used");
+
+        // The ignore file above, edited in place to the same size with its old times put back
+        // but for the change time: below it, nothing kept is trusted.
+        let path = root.join("a/.gitignore");
+        let mtime = std::fs::metadata(&path)
+            .expect("test setup")
+            .modified()
+            .expect("test setup");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, "*.rs\n\n").expect("test setup");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("test setup")
+            .set_modified(mtime)
+            .expect("test setup");
+        let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
+        assert!(
+            !forged(&files),
+            "a listing below a changed ignore file was used"
+        );
+        assert!(
+            !files.iter().any(|f| f.ends_with(" a/b/x.rs")),
+            "*.rs applies"
+        );
+
+        // Kept again; then the folder itself changes.
+        let (_, walked) = listing(root, &config, Some(None));
+        let mut kept = walked.expect("test setup").listings;
+        forge(&mut kept);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(root.join("a/b/y.py"), "").expect("test setup");
+        let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
+        assert!(!forged(&files), "the listing of a changed folder was used");
+        assert!(files.iter().any(|f| f.ends_with(" a/b/y.py")));
+    }
 
     /// The text fast path of [`relative`] gives what the component-wise form gives.
     #[test]

@@ -6,3 +6,4 @@ pub(crate) mod at;
 pub(crate) mod filter;
 pub(crate) mod fs;
 pub(crate) mod git;
+pub(crate) mod listing;

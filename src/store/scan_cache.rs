@@ -41,15 +41,17 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::listing::Listings;
 use crate::store::snapshot::{Parts, RecordRef, Records, Stored};
 
 const MAGIC: &str = "threatmark-scan-cache";
 /// 2: files that contribute nothing are fingerprints in one binary record, not index entries.
 /// 3: and each folder's files that contribute nothing have one fingerprint together.
-const FORMAT: u32 = 3;
+/// 4: and the walk's listing of each folder (`source::listing`).
+const FORMAT: u32 = 4;
 
 /// Files touched this recently before a scan are not cached by it.
-pub(crate) const SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const SETTLE: Duration = crate::source::listing::SETTLE;
 
 /// How many work-tree caches a cache folder keeps (one per scanned folder).
 const KEEP_CACHES: usize = 64;
@@ -105,11 +107,7 @@ impl FileStat {
 
     /// Both times are older than `started` by more than [`SETTLE`].
     pub(crate) fn settled(&self, started: SystemTime) -> bool {
-        let Ok(since) = started.duration_since(SystemTime::UNIX_EPOCH) else {
-            return false;
-        };
-        let limit = i64::try_from(since.saturating_sub(SETTLE).as_nanos()).unwrap_or(i64::MAX);
-        self.mtime < limit && self.ctime < limit
+        crate::source::listing::settled_times(self.mtime, self.ctime, started)
     }
 }
 
@@ -215,6 +213,8 @@ pub struct ScanCache {
     /// Folders whose files that contribute nothing were all settled, by [`folder_key`], with
     /// the [`folder_fingerprint`] of those files, sorted by key.
     pub folders: Vec<Plain>,
+    /// What the walk kept of each folder, to skip listing the unchanged ones.
+    pub(crate) listings: Option<Listings>,
     /// Where each path is in `files` (filled on load: a scan looks up every file).
     by_path: std::collections::HashMap<String, usize>,
 }
@@ -239,8 +239,15 @@ impl ScanCache {
             files,
             plain,
             folders: Vec::new(),
+            listings: None,
             by_path: Default::default(),
         }
+    }
+
+    /// The same, with the walk's listings.
+    pub(crate) fn with_listings(mut self, listings: Option<Listings>) -> Self {
+        self.listings = listings;
+        self
     }
 
     /// The same, with the fingerprints of folders (any order).
@@ -327,6 +334,9 @@ struct Index {
     /// The record of the folders' fingerprints, as `plain`'s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     folders: Option<Saved>,
+    /// The record of the walk's listings (`Listings::encode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listings: Option<Saved>,
 }
 
 /// `(path, stat, (annotated, record))`: the record only for files that contribute something.
@@ -448,6 +458,21 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
     }
     let plain = pairs(index.plain, records.as_ref(), size)?;
     let folders = pairs(index.folders, records.as_ref(), size)?;
+    let listings = match index.listings {
+        Some(saved) => {
+            let at = RecordRef::from(saved);
+            if !Stored::fits(&at, size) {
+                return None;
+            }
+            let mut bytes = vec![0; at.outcome];
+            records.read_at(at.at, &mut bytes).ok()?;
+            if crc32fast::hash(&bytes) != at.crc {
+                return None;
+            }
+            Some(Listings::decode(&bytes)?)
+        }
+        None => None,
+    };
     let threatspec = match index.threatspec {
         Some((text, parsed)) => {
             let (text, parsed) = (RecordRef::from(text), RecordRef::from(parsed));
@@ -469,6 +494,7 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
         files,
         plain,
         folders,
+        listings,
         by_path,
     })
 }
@@ -578,12 +604,14 @@ fn encode(
     let plain = pair_bytes(&plain).map(&mut raw);
     // Two folders with one key: neither is kept.
     let folders = pair_bytes(&one_per_key(&mut cache.folders)).map(&mut raw);
+    let listings = cache.listings.take().map(|l| raw(l.encode()));
     let index = Index {
         config_key: cache.config_key,
         threatspec,
         files,
         plain,
         folders,
+        listings,
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     Ok((index, records))
@@ -826,12 +854,14 @@ mod tests {
             .map(|ts| (raw(ts.yaml.as_bytes()), raw(&ts.derived)));
         let plain = pair_bytes(&plain).map(|b| raw(&b));
         let folders = pair_bytes(&one_per_key(&mut cache.folders)).map(|b| raw(&b));
+        let listings = cache.listings.take().map(|l| raw(&l.encode()));
         let index = Index {
             config_key: cache.config_key,
             threatspec,
             files,
             plain,
             folders,
+            listings,
         };
         let index = serde_json::to_vec(&index).expect("index");
         crate::store::cache::write_indexed(path, MAGIC, FORMAT, &index, &records).expect("write");
@@ -903,7 +933,32 @@ mod tests {
             if seed % 4 == 1 {
                 folders.push(Plain::new("d0", &stat(71)));
             }
-            let cache = ScanCache::new(seed, files, plain).with_folders(folders);
+            // The walk's listings, for every other seed.
+            let listings = (seed % 2 == 0).then(|| {
+                let mut l = crate::source::listing::Listings::default();
+                for i in 0..seed {
+                    let listed = crate::source::listing::Listed {
+                        stat: crate::source::listing::DirStat {
+                            ino: i,
+                            mtime: 5,
+                            ctime: 6,
+                        },
+                        ignores: i % 3,
+                        names: (i % 4 != 1)
+                            .then(|| {
+                                let name = format!("f{i}");
+                                let mut entries = vec![(false, name.as_bytes()), (true, b"d")];
+                                crate::source::listing::encode_names(&mut entries)
+                            })
+                            .flatten(),
+                    };
+                    l.folders.insert(i * 7, Arc::new(listed));
+                }
+                l
+            });
+            let cache = ScanCache::new(seed, files, plain)
+                .with_folders(folders)
+                .with_listings(listings.clone());
             let (new, old) = (dir.path().join("new"), dir.path().join("old"));
             save(&new, cache.clone(), threatspec, started).expect("save");
             save_whole(&old, cache, threatspec, started);
@@ -912,6 +967,11 @@ mod tests {
 
             // The next scan keeps the loaded records it did not read again, beside new ones.
             let loaded = load(&new).expect("load");
+            assert_eq!(
+                loaded.listings.as_ref().map(|l| &l.folders),
+                listings.as_ref().map(|l| &l.folders),
+                "seed {seed}: listings"
+            );
             let mut files = loaded.files.clone();
             files.extend(mixed_cache(seed + 100, 20));
             let plain = loaded.plain.clone();
