@@ -4,7 +4,7 @@
 //! instead of reading them, as git does with its index.
 //!
 //! Trust rules, git's in spirit ("racy git"): an entry is only written for a file whose
-//! modification and change times are both more than [`SETTLE`] older than the start of the scan
+//! modification and change times are both more than [`SETTLE`](crate::source::listing::SETTLE) older than the start of the scan
 //! that read it, so an edit in the same clock tick as the scan cannot hide behind equal times.
 //! The change time cannot be set by a user; any write moves it. The cache also carries the
 //! configuration's key and the build's identity (`BUILD_ID`: the version and a hash of the
@@ -37,7 +37,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,9 +49,6 @@ const MAGIC: &str = "threatmark-scan-cache";
 /// 3: and each folder's files that contribute nothing have one fingerprint together.
 /// 4: and the walk's listing of each folder (`source::listing`).
 const FORMAT: u32 = 4;
-
-/// Files touched this recently before a scan are not cached by it.
-pub(crate) const SETTLE: Duration = crate::source::listing::SETTLE;
 
 /// How many work-tree caches a cache folder keeps (one per scanned folder).
 const KEEP_CACHES: usize = 64;
@@ -105,7 +102,7 @@ impl FileStat {
         })
     }
 
-    /// Both times are older than `started` by more than [`SETTLE`].
+    /// Both times are older than `started` by more than [`SETTLE`](crate::source::listing::SETTLE).
     pub(crate) fn settled(&self, started: SystemTime) -> bool {
         crate::source::listing::settled_times(self.mtime, self.ctime, started)
     }
@@ -528,7 +525,7 @@ fn pairs(saved: Option<Saved>, records: &dyn Records, size: u64) -> Option<Vec<P
 }
 
 /// Save `cache` (its files in any order) for a scan that started at `started`: files touched
-/// too close to it are left out (see [`SETTLE`]; the caller leaves out [`Plain`] files that
+/// too close to it are left out (see [`SETTLE`](crate::source::listing::SETTLE); the caller leaves out [`Plain`] files that
 /// were not settled, as only it knows their stat). Failing to save is not an error worth
 /// failing a scan for, so callers may ignore the result.
 pub(crate) fn save(
@@ -692,7 +689,7 @@ mod tests {
     use super::*;
 
     fn stat(age_secs: u64) -> FileStat {
-        let t = SystemTime::now() - Duration::from_secs(age_secs);
+        let t = SystemTime::now() - std::time::Duration::from_secs(age_secs);
         let ns = i64::try_from(
             t.duration_since(SystemTime::UNIX_EPOCH)
                 .expect("after the epoch")
