@@ -188,6 +188,8 @@ impl Listings {
             Some(head)
         };
         let mut folders = HashMap::default();
+        // Bytes of whole folders read: a record cut inside a key is damaged too.
+        let mut used = 0usize;
         let u32_of = |b: &[u8]| b.try_into().ok().map(u32::from_le_bytes);
         let u64_of = |b: &[u8]| b.try_into().ok().map(u64::from_le_bytes);
         while let Some(key) = take(8) {
@@ -196,10 +198,12 @@ impl Listings {
             let mtime = u64_of(take(8)?)? as i64;
             let ctime = u64_of(take(8)?)? as i64;
             let ignores = u64_of(take(8)?)?;
+            used += 44;
             let names = match u32_of(take(4)?)? {
                 u32::MAX => None,
                 n => {
                     let names = take(usize::try_from(n).ok()?)?;
+                    used += names.len();
                     if !each_name(names, |_, _| {}) {
                         return None;
                     }
@@ -215,7 +219,7 @@ impl Listings {
                 return None;
             }
         }
-        Some(Listings { folders })
+        (used == bytes.len()).then_some(Listings { folders })
     }
 }
 
@@ -276,12 +280,15 @@ mod tests {
         assert_eq!(seen, expected);
         let too_long = vec![b'n'; 256];
         assert!(encode_names(&mut [(false, &too_long[..])]).is_none());
+        // A record cut anywhere but between folders is damaged (even inside a key).
+        let mut whole = 0;
         for cut in 1..bytes.len() {
-            // A record cut anywhere but between folders is damaged.
             if let Some(short) = Listings::decode(&bytes[..cut]) {
                 assert!(short.len() < 3, "cut at {cut}");
+                whole += 1;
             }
         }
+        assert_eq!(whole, 2, "only the two cuts between folders decode");
     }
 
     /// Names a listing never holds are refused, so a forged cache cannot lead the walk out of
