@@ -42,6 +42,15 @@ impl ser::Error for Unsupported {
     }
 }
 
+/// Methods of a serializer that refuse a scalar (a map key that is not a string).
+macro_rules! refuse {
+    ($($method:ident: $ty:ty),* $(,)?) => {
+        $(fn $method(self, _: $ty) -> Result {
+            Err(Unsupported)
+        })*
+    };
+}
+
 struct Pretty {
     out: String,
     /// Open arrays and objects.
@@ -415,42 +424,20 @@ impl ser::Serializer for Key<'_> {
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Result {
         value.serialize(self)
     }
-    fn serialize_bool(self, _: bool) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_i8(self, _: i8) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_i16(self, _: i16) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_i32(self, _: i32) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_i64(self, _: i64) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_u8(self, _: u8) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_u16(self, _: u16) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_u32(self, _: u32) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_u64(self, _: u64) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_f32(self, _: f32) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_f64(self, _: f64) -> Result {
-        Err(Unsupported)
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result {
-        Err(Unsupported)
-    }
+    refuse!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_f32: f32,
+        serialize_f64: f64,
+        serialize_bytes: &[u8],
+    );
     fn serialize_none(self) -> Result {
         Err(Unsupported)
     }

@@ -85,9 +85,22 @@ pub(crate) fn open(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// `std::fs::metadata(path)` (links followed), relative to the folder's descriptor.
 pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
+    stat_with(path, true)
+}
+
+/// `std::fs::symlink_metadata(path)` (a link's own stat), relative to the folder's descriptor.
+pub(crate) fn lstat(path: &Path) -> std::io::Result<Stat> {
+    stat_with(path, false)
+}
+
+fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
     #[cfg(target_os = "linux")]
     if let Some(found) = in_folder(path, |dir, name| {
-        rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty())
+        let flags = match follow {
+            true => rustix::fs::AtFlags::empty(),
+            false => rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        };
+        rustix::fs::statat(dir, name, flags)
     }) {
         let st = found?;
         // The fields' integer types differ between targets.
@@ -102,28 +115,10 @@ pub(crate) fn stat(path: &Path) -> std::io::Result<Stat> {
         };
         return Ok(stat);
     }
-    of(&std::fs::metadata(path)?)
-}
-
-/// `std::fs::symlink_metadata(path)` (a link's own stat), relative to the folder's descriptor.
-pub(crate) fn lstat(path: &Path) -> std::io::Result<Stat> {
-    #[cfg(target_os = "linux")]
-    if let Some(found) = in_folder(path, |dir, name| {
-        rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-    }) {
-        let st = found?;
-        #[allow(clippy::unnecessary_cast)]
-        let stat = Stat {
-            is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
-                == rustix::fs::FileType::RegularFile,
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-        };
-        return Ok(stat);
-    }
-    of(&std::fs::symlink_metadata(path)?)
+    of(&match follow {
+        true => std::fs::metadata(path)?,
+        false => std::fs::symlink_metadata(path)?,
+    })
 }
 
 /// `path` names nothing, not even a dangling link: the walk's probe for ignore files, which
