@@ -242,6 +242,25 @@ fn a_mime_folder_named_like_a_file_maps_what_it_holds() {
     settle();
     same_as_uncached(root, cache.path(), "the first scan");
     same_as_uncached(root, cache.path(), "no change");
+    // The folders' listings are kept now; a comment in threatspec.yaml makes the next scan
+    // type its paths again, from the kept listings (the own walker), not from a fresh one.
+    same_as_uncached(root, cache.path(), "listings kept");
+    let yaml = fs::read_to_string(root.join("threatspec.yaml")).expect("read");
+    write(root, "threatspec.yaml", format!("{yaml}# a comment\n"));
+    settle();
+    same_as_uncached(root, cache.path(), "a comment in threatspec.yaml");
+    // The folder named like a file becomes a file.
+    fs::remove_dir_all(root.join("src/views.py")).expect("rm");
+    write(root, "src/views.py", "# @threat Views (#views)\n");
+    settle();
+    same_as_uncached(root, cache.path(), "the folder became a file");
+    write(
+        root,
+        "threatspec.yaml",
+        format!("{yaml}# another comment\n"),
+    );
+    settle();
+    same_as_uncached(root, cache.path(), "another comment");
 }
 
 /// In a git work tree the cache is in the git folder, not in the user's cache folder.

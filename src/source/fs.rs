@@ -443,6 +443,10 @@ impl OwnWalk<'_> {
         {
             let whole = crate::source::listing::each_name(names, |is_dir, name| {
                 let path = dir.join(name_of(name));
+                // The folder's stat holds, so each kept entry is what its listing said it was.
+                if let Some(watch) = &self.rules.watch {
+                    watch.saw(&path, is_dir);
+                }
                 match is_dir {
                     true => more.push(Work::Dir(path, child(&rel, name), depth + 1, true)),
                     false => files.push(path),
@@ -1299,6 +1303,60 @@ mod tests {
         let (again, walked) = listing(&slashed, &config, Some(Some(&kept)));
         assert_eq!(again, plain);
         assert!(!walked.expect("listings kept").changed);
+    }
+
+    /// Entries of a folder whose kept listing is reused are typed for a [`Watch`] as its
+    /// listing typed them (the folder's stat holds); a path in no listing stays unseen.
+    #[cfg(unix)]
+    #[test]
+    fn kept_listings_type_watched_paths() {
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/views.py")).expect("test setup");
+        std::fs::write(root.join("src/app.py"), "# a\n").expect("test setup");
+        let config = ScanConfig::default();
+        let (_, walked) = listing(root, &config, Some(None));
+        let mut kept = walked.expect("listings kept").listings;
+        // A name only the kept listing has: it is typed only when the kept listing is used.
+        let key = crate::source::listing::folder_key(b"src");
+        let was = kept.get(key).expect("src is kept").as_ref().clone();
+        let mut names: Vec<(bool, &[u8])> = vec![
+            (false, b"app.py"),
+            (true, b"views.py"),
+            (false, b"forged.py"),
+        ];
+        let names = crate::source::listing::encode_names(&mut names);
+        kept.folders.insert(
+            key,
+            Arc::new(crate::source::listing::Listed { names, ..was }),
+        );
+        let rels = [
+            "src/app.py",
+            "src/views.py",
+            "src/forged.py",
+            "src/missing.py",
+        ];
+        let watch = Arc::new(Watch::new(root, rels.iter().map(|r| r.to_string())));
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        walk_listed(
+            root,
+            &config,
+            2,
+            &|_| {},
+            Some(&kept),
+            later,
+            Some(Arc::clone(&watch)),
+        )
+        .expect("test setup");
+        let seen: std::collections::BTreeMap<&str, Option<bool>> = watch.seen().collect();
+        assert_eq!(seen["src/app.py"], Some(false));
+        assert_eq!(seen["src/views.py"], Some(true));
+        assert_eq!(
+            seen["src/forged.py"],
+            Some(false),
+            "the kept listing was not used"
+        );
+        assert_eq!(seen["src/missing.py"], None);
     }
 
     /// A kept listing is used while the folder's stat holds (a forged name in it is visited),

@@ -1189,16 +1189,12 @@ mod tests {
         }
     }
 
-    /// What a `threatspec.yaml` sets, against a plain reading of the rules (a set of paths, a
-    /// `stat` per `mime` path), on a project with globbed and plain paths, repeats, paths
-    /// inside other paths, `ignore`s, missing paths, links, folders named like files and
-    /// unknown extensions.
-    #[cfg(unix)]
     /// `mime` paths left to the walk (named like source files, in folders nothing else needed
     /// listed) give, once the walk has typed them, the settings and witnesses of a listing
     /// beforehand: also for a path that is missing, a link, under a link to a folder, in a
     /// hidden or an excluded folder (none listed by the walk). One that is a folder, seen by the
     /// walk or not, makes the deferred reading void.
+    #[cfg(unix)]
     #[test]
     fn deferred_mime_paths_give_what_a_listing_beforehand_gives() {
         let dir = tempfile::tempdir().expect("dir");
@@ -1296,6 +1292,11 @@ mod tests {
         assert!(!left.iter().any(|r| r.starts_with("src/")), "{left:?}");
     }
 
+    /// What a `threatspec.yaml` sets, against a plain reading of the rules (a set of paths, a
+    /// `stat` per `mime` path), on a project with globbed and plain paths, repeats, paths
+    /// inside other paths, `ignore`s, missing paths, links, folders named like files and
+    /// unknown extensions.
+    #[cfg(unix)]
     #[test]
     fn derived_settings_match_a_plain_reading() {
         let dir = tempfile::tempdir().expect("dir");
