@@ -94,9 +94,22 @@ pub(crate) fn write_output(path: &Path, contents: &[u8]) -> Result<(), WriteErro
 /// holds exactly `contents`? Only a file of the same length is read, so a link to
 /// `/proc/self/pagemap` or a huge file costs nothing.
 fn same_contents(path: &Path, contents: &[u8]) -> bool {
-    let plain = std::fs::symlink_metadata(path)
-        .is_ok_and(|m| m.is_file() && m.len() == contents.len() as u64);
-    plain && std::fs::File::open(path).is_ok_and(|file| reads_as(file, contents))
+    let plain = |m: &std::fs::Metadata| m.is_file() && m.len() == contents.len() as u64;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| plain(&m)) {
+        return false;
+    }
+    // The path may be swapped between the two looks: opened without following a link and
+    // without blocking (a FIFO put in its place would hang the open), then checked by handle.
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+        open.custom_flags(flags.bits() as i32);
+    }
+    open.open(path)
+        .is_ok_and(|file| file.metadata().is_ok_and(|m| plain(&m)) && reads_as(file, contents))
 }
 
 /// Does `reader` hold exactly `contents`? Compared a block at a time: a 6 MB model is not read
