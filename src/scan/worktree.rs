@@ -109,10 +109,22 @@ fn name_of(bytes: &[u8]) -> PathBuf {
 /// The key of a file's folder and the file's path below `root`, as raw bytes (two names that
 /// are not UTF-8 stay two).
 fn place<'a>(root: &Path, path: &'a Path) -> (u64, &'a [u8]) {
+    let (folder, rel) = split_place(root, path);
+    (scan_cache::folder_key(folder), rel)
+}
+
+/// The folder and the path of [`place`]: `path.strip_prefix(root)` and its parent, as bytes.
+/// A walker's path is split at its last `/` instead: parsing components for every file of a
+/// scan that writes the cache was 4% of its CPU on 50,000 files.
+fn split_place<'a>(root: &Path, path: &'a Path) -> (&'a [u8], &'a [u8]) {
+    if let Some(rel) = fs::joined_below(root, path) {
+        let folder = rel.iter().rposition(|b| *b == b'/').unwrap_or(0);
+        return (&rel[..folder], rel);
+    }
     let rel = path.strip_prefix(root).unwrap_or(path);
     let folder = rel.parent().unwrap_or(Path::new(""));
     (
-        scan_cache::folder_key(folder.as_os_str().as_encoded_bytes()),
+        folder.as_os_str().as_encoded_bytes(),
         rel.as_os_str().as_encoded_bytes(),
     )
 }
@@ -282,7 +294,8 @@ pub(crate) fn scan_dir_watching(
             }
             // Unchanged since the last scan: its outcome, without reading it.
             let hit = cache.and_then(|c| c.lookup(&file.rel));
-            let place = track.then(|| place(root, &file.path));
+            // Only a cache's folders need it here (`read_one` finds it again for itself).
+            let place = cache.is_some().then(|| place(root, &file.path));
             // A small file that held nothing, in a folder the last scan fingerprinted: read
             // only if the folder's fingerprint changed (decided after the walk).
             let in_folder = !matches!(hit, Some(Hit::File(_)))
@@ -526,6 +539,45 @@ mod tests {
             scan_dir_cached(root, &Config::default(), 2, &|| {}, cache, true).expect("scan");
         let ids = result.model.threats.iter().map(|t| t.id.clone()).collect();
         (ids, found)
+    }
+
+    /// The walker's paths split at their last `/` give the bytes that parsing components gives,
+    /// for roots and paths of every shape (joined or spelled out, `.` and empty components,
+    /// trailing separators, names that are not UTF-8, paths not below the root).
+    #[test]
+    fn split_place_is_strip_prefix_and_parent() {
+        let roots = [
+            "/", "/tmp/small", "/tmp/small/", ".", "./", "x", "x/", "x/.", "./x", "x//", "x/./y",
+            "", "a/b", "..", "../x",
+        ];
+        let rels = [
+            "a", "a/b", "a/b/c.rs", "é/ü.py", ".hidden/x", "a..b", "..", "a/..", "./a", "a/./b",
+            "a//b", "a/", "a/.", ".",
+        ];
+        let mut paths: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for root in roots {
+            for rel in rels {
+                paths.push((root.into(), Path::new(root).join(rel)));
+                paths.push((root.into(), format!("{root}/{rel}").into()));
+                paths.push((root.into(), format!("{root}{rel}").into()));
+                paths.push((root.into(), format!("y/{rel}").into()));
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStrExt;
+                let name = std::ffi::OsStr::from_bytes(b"n\xff/\xfe.rs");
+                paths.push((root.into(), Path::new(root).join(name)));
+            }
+        }
+        for (root, path) in &paths {
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            let folder = rel.parent().unwrap_or(Path::new(""));
+            let expected = (
+                folder.as_os_str().as_encoded_bytes(),
+                rel.as_os_str().as_encoded_bytes(),
+            );
+            assert_eq!(split_place(root, path), expected, "{root:?} {path:?}");
+        }
     }
 
     fn cache_of(found: ForCache) -> ScanCache {
