@@ -102,23 +102,38 @@ fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
         };
         rustix::fs::statat(dir, name, flags)
     }) {
-        let st = found?;
-        // The fields' integer types differ between targets.
-        #[allow(clippy::unnecessary_cast)]
-        let stat = Stat {
-            is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
-                == rustix::fs::FileType::RegularFile,
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-        };
-        return Ok(stat);
+        return Ok(of_rustix(&found?));
     }
     of(&match follow {
         true => std::fs::metadata(path)?,
         false => std::fs::symlink_metadata(path)?,
     })
+}
+
+/// `file.metadata()` as a [`Stat`]: on Linux with `fstat` (std asks `statx` for every field).
+pub(crate) fn fstat(file: &std::fs::File) -> std::io::Result<Stat> {
+    #[cfg(target_os = "linux")]
+    {
+        Ok(of_rustix(&rustix::fs::fstat(file)?))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        of(&file.metadata()?)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn of_rustix(st: &rustix::fs::Stat) -> Stat {
+    // The fields' integer types differ between targets.
+    #[allow(clippy::unnecessary_cast)]
+    Stat {
+        is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
+            == rustix::fs::FileType::RegularFile,
+        ino: st.st_ino as u64,
+        size: st.st_size as u64,
+        mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+    }
 }
 
 /// `path` names nothing, not even a dangling link: the walk's probe for ignore files, which

@@ -60,25 +60,40 @@ pub(crate) enum Found {
     Problem(Diagnostic),
 }
 
+/// The bytes of `path` after `root` and its separator, when `path` is `root` joined with plain
+/// names (as every walker path is): they are then what `path.strip_prefix(root)` gives, without
+/// parsing components, which runs several times per file. `None` for any other shape (a `.`
+/// or empty component, a trailing separator), and off unix, where the caller parses.
+pub(crate) fn joined_below<'a>(root: &Path, path: &'a Path) -> Option<&'a [u8]> {
+    #[cfg(unix)]
+    {
+        let (root, path) = (
+            root.as_os_str().as_encoded_bytes(),
+            path.as_os_str().as_encoded_bytes(),
+        );
+        let rest = path.strip_prefix(root)?;
+        let text = match root.ends_with(b"/") {
+            true => rest,
+            false => rest.strip_prefix(b"/")?,
+        };
+        let plain = !root.is_empty()
+            && !text.is_empty()
+            && !text.starts_with(b"/")
+            && !text.ends_with(b"/")
+            && !text.windows(2).any(|w| w == b"//")
+            && !text.split(|b| *b == b'/').any(|part| part == b".");
+        plain.then_some(text)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (root, path);
+        None
+    }
+}
+
 /// `path` relative to `root`, with `/` separators.
 pub(crate) fn relative(root: &Path, path: &Path) -> String {
-    // The walker's paths are the root joined with plain names: as text they are already what
-    // the component-wise form below gives, and this runs several times per file.
-    #[cfg(unix)]
-    if let (Some(root), Some(path)) = (root.to_str(), path.to_str())
-        && let Some(text) = path
-            .strip_prefix(root)
-            .and_then(|rest| match root.ends_with('/') {
-                true => Some(rest),
-                false => rest.strip_prefix('/'),
-            })
-        && !root.is_empty()
-        && !text.is_empty()
-        && !text.starts_with('/')
-        && !text.ends_with('/')
-        && !text.contains("//")
-        && !text.split('/').any(|part| part == ".")
-    {
+    if let Some(text) = joined_below(root, path).and_then(|t| std::str::from_utf8(t).ok()) {
         return text.to_string();
     }
     let rel = path.strip_prefix(root).unwrap_or(path);
