@@ -206,7 +206,12 @@ pub(super) fn scan_folder_keeping(
         }
         crate::timings::mark("scan cache saved");
     }
-    scan::finish::finish(root, explicit_config, &config, &mut result, imports)?;
+    // The root's own `threatspec.yaml`, when the configuration came from it.
+    let loaded = threatspec
+        .as_ref()
+        .filter(|_| explicit_config.is_none())
+        .map(|t| t.text());
+    scan::finish::finish(root, explicit_config, &config, &mut result, imports, loaded)?;
     Ok((config, result, found.outcomes))
 }
 
@@ -646,5 +651,56 @@ mod tests {
         }
         let err = model_path(root, "../\u{1b}[2J.json").expect_err("escapes");
         assert!(!err.to_string().contains('\u{1b}'), "{err}");
+    }
+
+    /// `write_and_render` renders more than [`DIAGNOSTICS_PER_PIECE`] diagnostics in pieces,
+    /// on whichever thread takes each, and joins them in order: for every format that renders
+    /// pieces, the joined pieces are the bytes of one rendering of the whole list (snippets
+    /// with carets, whole-file and file-less diagnostics, help lines, with and without color).
+    #[test]
+    fn diagnostics_rendered_in_pieces_join_to_one_rendering() {
+        use crate::diagnostic::{Code, Diagnostic, Span};
+        use crate::model::Location;
+        let text: String = (0..50)
+            .map(|i| format!("# @threat T{i} (#t{i})\n"))
+            .collect();
+        let starts: Vec<usize> = text.match_indices('#').map(|(at, _)| at).collect();
+        let sources = std::collections::BTreeMap::from([(
+            "svc/main.py".to_string(),
+            std::sync::Arc::<str>::from(text.as_str()),
+        )]);
+        let mut all = Vec::new();
+        for i in 0..45u32 {
+            let d = Diagnostic::new(Code::UndeclaredReference, format!("diagnostic {i}"));
+            all.push(match i % 3 {
+                0 => {
+                    let start = starts[2 * i as usize];
+                    d.at(Location::new("svc/main.py", i + 1, 1))
+                        .at_span(Span::new(start, start + 10))
+                        .label("here")
+                        .help(format!("help {i}"))
+                }
+                1 => d.in_file("svc/other.py"),
+                _ => d,
+            });
+        }
+        let matrix = crate::analysis::RiskMatrix::default();
+        let mut formats = 0;
+        for format in DiagnosticFormat::value_variants() {
+            if !format.renders_each() {
+                continue;
+            }
+            formats += 1;
+            for color in [false, true] {
+                let whole = format.render(&all, &[], &sources, &matrix, color);
+                let pieces: String = all
+                    .chunks(DIAGNOSTICS_PER_PIECE)
+                    .map(|piece| format.render(piece, &[], &sources, &matrix, color))
+                    .collect();
+                assert!(all.len() > 2 * DIAGNOSTICS_PER_PIECE);
+                assert_eq!(pieces, whole, "{format:?}, color {color}");
+            }
+        }
+        assert_eq!(formats, 4, "every format but SARIF renders pieces");
     }
 }

@@ -150,6 +150,11 @@ pub(crate) struct Threatspec {
 }
 
 impl Threatspec {
+    /// The file's text, as it was read.
+    pub(crate) fn text(&self) -> &str {
+        &self.yaml
+    }
+
     /// What the walk is to record, when some `mime` paths were left to it.
     pub(crate) fn watch(&self) -> Option<Arc<Watch>> {
         self.unchecked.as_ref().map(Unchecked::watch)

@@ -68,17 +68,19 @@ pub(crate) enum Imports {
 /// Complete the assembled result of the work tree at `root`: merge a Threatspec project's
 /// `imports` (other projects' models; an import that cannot be read is an error, as in
 /// `scan`), and add TM049 when `threatmark.toml` hides a `threatspec.yaml` (unless the
-/// configuration was given explicitly).
+/// configuration was given explicitly). `loaded` is the root's `threatspec.yaml` as the
+/// configuration was just loaded from it, if it was (see [`names_imports`]).
 pub(crate) fn finish(
     root: &Path,
     explicit_config: Option<&Path>,
     config: &Config,
     result: &mut ScanResult,
     imports: Imports,
+    loaded: Option<&str>,
 ) -> anyhow::Result<()> {
     // Only a project that names imports pays for a copy of its model (and on a failed
     // import the result keeps the model it had).
-    if imports == Imports::Merge && names_imports(root, config) {
+    if imports == Imports::Merge && names_imports(root, config, loaded) {
         result.model = crate::import::threatspec::with_imports(
             root,
             result.model.clone(),
@@ -98,8 +100,14 @@ pub(crate) fn finish(
 /// Does the root's `threatspec.yaml` (read as the project's configuration: no
 /// `threatmark.toml` beside it) mention `imports`? The cheap test `with_imports` starts with;
 /// the workspace rebuilds such a project on every refresh, since an imported model can change
-/// without a walked file changing.
-pub(crate) fn names_imports(root: &Path, config: &Config) -> bool {
+/// without a walked file changing. `loaded`: the file's text as the configuration was just
+/// loaded from it, tested instead of reading the file again (a `threatspec.yaml` that lists
+/// every file is a few hundred kilobytes); one over `[scan] max_file_size` is still read, to
+/// fail as before.
+pub(crate) fn names_imports(root: &Path, config: &Config, loaded: Option<&str>) -> bool {
+    if let Some(text) = loaded.filter(|t| t.len() as u64 <= config.scan.max_file_size) {
+        return text.contains("imports");
+    }
     let file = root.join(crate::import::threatspec::CONFIG_FILE);
     if root.join(crate::config::FILE_NAME).is_file() || !file.is_file() {
         return false;
@@ -158,4 +166,33 @@ fn shadowed_threatspec(root: &Path) -> Option<Diagnostic> {
         .in_file(name)
         .help(help),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text the configuration was loaded from is tested, not the file read again; a text
+    /// over `[scan] max_file_size` still reads the file (to fail as before), as does no text.
+    #[test]
+    fn names_imports_tests_the_loaded_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::write(
+            root.join(crate::import::threatspec::CONFIG_FILE),
+            "paths:\n  - src\n",
+        )
+        .expect("write");
+        let config = Config::default();
+        let loaded = "paths:\n  - src\nimports:\n  - ../other\n";
+        assert!(names_imports(root, &config, Some(loaded)));
+        assert!(!names_imports(root, &config, Some("paths:\n  - src\n")));
+        assert!(!names_imports(root, &config, None));
+        let mut small = Config::default();
+        small.scan.max_file_size = 4;
+        assert!(
+            names_imports(root, &small, Some("paths: []\n")),
+            "the file is over the limit: read, and refused, as before"
+        );
+    }
 }

@@ -120,7 +120,9 @@ fn is_plain_path(glob: &str) -> bool {
 
 pub(crate) fn overrides(root: &Path, config: &ScanConfig) -> Result<PathGlobs, WalkError> {
     let mut includes = OverrideBuilder::new(root);
-    let mut literal = HashSet::default();
+    // Sized up front: a `threatspec.yaml` that lists every file gives thousands of paths, and
+    // growing the set rehashes them again and again.
+    let mut literal = HashSet::with_capacity_and_hasher(config.include.len(), Default::default());
     for glob in &config.include {
         if is_plain_path(glob) {
             literal.insert(glob.clone());

@@ -485,6 +485,7 @@ impl Workspace {
             &self.config,
             &mut result,
             Imports::Merge,
+            None,
         );
         if let Err(e) = finished {
             // `scan` stops here (exit 2); a server keeps the model without the imports and
@@ -507,7 +508,7 @@ impl Workspace {
                     .help("`threatmark scan` stops on this (exit 2); the model stays empty until the configuration loads"),
             );
         }
-        self.imports = crate::scan::finish::names_imports(&self.root, &self.config);
+        self.imports = crate::scan::finish::names_imports(&self.root, &self.config, None);
         let shown = match crate::scan::selection::scan_diagnostics(&self.config, &result) {
             Ok(selected) => selected.diagnostics,
             Err(_) => result.diagnostics.clone(),
