@@ -109,6 +109,13 @@ fn name_of(bytes: &[u8]) -> PathBuf {
 /// The key of a file's folder and the file's path below `root`, as raw bytes (two names that
 /// are not UTF-8 stay two).
 fn place<'a>(root: &Path, path: &'a Path) -> (u64, &'a [u8]) {
+    if let Some(rel) = fs::below(root, path) {
+        let folder = rel
+            .iter()
+            .rposition(|b| *b == b'/')
+            .map_or(&rel[..0], |at| &rel[..at]);
+        return (scan_cache::folder_key(folder), rel);
+    }
     let rel = path.strip_prefix(root).unwrap_or(path);
     let folder = rel.parent().unwrap_or(Path::new(""));
     (
@@ -586,6 +593,39 @@ mod tests {
             ["t"],
             "the folder's files were read although it matched"
         );
+    }
+
+    /// The byte fast path of [`place`] gives what `Path::strip_prefix` and `parent` give.
+    #[test]
+    fn places_are_the_component_wise_ones() {
+        let slow = |root: &Path, path: &Path| {
+            let rel = path.strip_prefix(root).unwrap_or(path);
+            let folder = rel.parent().unwrap_or(Path::new(""));
+            (
+                scan_cache::folder_key(folder.as_os_str().as_encoded_bytes()),
+                rel.as_os_str().as_encoded_bytes().to_vec(),
+            )
+        };
+        for (root, path) in [
+            ("/repo", "/repo/a.rs"),
+            ("/repo", "/repo/a/b/c.rs"),
+            ("/repo/", "/repo/a/b.rs"),
+            ("/repo", "/repo/./a/b.rs"),
+            ("/repo", "/repo/a//b.rs"),
+            ("/repo", "/repo/../b.rs"),
+            ("/repo", "/repository/b.rs"),
+            ("/repo", "/elsewhere/b.rs"),
+            (".", "./src/a.rs"),
+            ("./", "./src/a.rs"),
+            ("repo", "repo/x"),
+            ("", "a/b"),
+            ("/", "/etc/x"),
+            ("/repo/./x", "/repo/./x/y/z"),
+        ] {
+            let (root, path) = (Path::new(root), Path::new(path));
+            let (key, rel) = place(root, path);
+            assert_eq!((key, rel.to_vec()), slow(root, path), "{root:?} {path:?}");
+        }
     }
 
     /// How long a test waits for files to be settled.

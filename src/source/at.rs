@@ -33,8 +33,16 @@ pub(crate) struct Stat {
 #[cfg(target_os = "linux")]
 thread_local! {
     /// The folder this thread used last, its descriptor and the walk it was opened in.
-    static FOLDER: std::cell::RefCell<Option<(u64, std::path::PathBuf, std::os::fd::OwnedFd)>> =
+    static FOLDER: std::cell::RefCell<Option<(u64, std::path::PathBuf, Folder)>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// A folder's descriptor, to open or `stat` what is in it (its subfolders too) without
+/// looking its path up again. An empty stand-in where there are no descriptors.
+#[derive(Debug, Clone)]
+pub(crate) struct Folder {
+    #[cfg(target_os = "linux")]
+    fd: std::sync::Arc<std::os::fd::OwnedFd>,
 }
 
 /// Run `f` with the descriptor of `path`'s folder and `path`'s last component, or `None` when
@@ -44,19 +52,27 @@ fn in_folder<R>(
     path: &Path,
     f: impl FnOnce(std::os::fd::BorrowedFd<'_>, &std::ffi::OsStr) -> R,
 ) -> Option<R> {
+    use std::ffi::OsStr;
     use std::os::fd::AsFd;
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return None;
-    };
-    if parent.as_os_str().is_empty() {
+    use std::os::unix::ffi::OsStrExt;
+    // Split at the last separator, by bytes: `Path::parent` and `file_name` parse components,
+    // and this runs for every file of a warm scan. A name that is empty, `.` or `..` (which
+    // `file_name` would not give as the name) takes the full path.
+    let bytes = path.as_os_str().as_bytes();
+    let at = bytes.iter().rposition(|b| *b == b'/')?;
+    let (parent, name) = (&bytes[..at.max(1)], &bytes[at + 1..]);
+    if matches!(name, b"" | b"." | b"..") {
         return None;
     }
+    let (parent, name) = (
+        Path::new(OsStr::from_bytes(parent)),
+        OsStr::from_bytes(name),
+    );
     let walk = WALK.load(Ordering::Relaxed);
     FOLDER.with_borrow_mut(|folder| {
-        if folder
-            .as_ref()
-            .is_none_or(|(w, p, _)| *w != walk || p != parent)
-        {
+        if folder.as_ref().is_none_or(|(w, p, _)| {
+            *w != walk || p.as_os_str().as_bytes() != parent.as_os_str().as_bytes()
+        }) {
             use rustix::fs::{CWD, Mode, OFlags};
             let fd = rustix::fs::openat(
                 CWD,
@@ -64,10 +80,13 @@ fn in_folder<R>(
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
                 Mode::empty(),
             );
-            *folder = fd.ok().map(|fd| (walk, parent.to_path_buf(), fd));
+            *folder = fd.ok().map(|fd| {
+                let fd = std::sync::Arc::new(fd);
+                (walk, parent.to_path_buf(), Folder { fd })
+            });
         }
-        let (_, _, fd) = folder.as_ref()?;
-        Some(f(fd.as_fd(), name))
+        let (_, _, handle) = folder.as_ref()?;
+        Some(f(handle.fd.as_fd(), name))
     })
 }
 
@@ -93,6 +112,84 @@ pub(crate) fn lstat(path: &Path) -> std::io::Result<Stat> {
     stat_with(path, false)
 }
 
+/// [`Stat`] from the kernel's, and whether it is a folder.
+#[cfg(target_os = "linux")]
+fn of_raw(st: &rustix::fs::Stat) -> (Stat, bool) {
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    // The fields' integer types differ between targets.
+    #[allow(clippy::unnecessary_cast)]
+    let stat = Stat {
+        is_file: kind == rustix::fs::FileType::RegularFile,
+        ino: st.st_ino as u64,
+        size: st.st_size as u64,
+        mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+    };
+    (stat, kind == rustix::fs::FileType::Directory)
+}
+
+/// The stat of the folder `dir` (a link's own unless `follow`), `None` when it is not a folder
+/// or cannot be `stat`ed, and its descriptor. Taken through the descriptor, which this thread
+/// then keeps for `dir`'s entries: the folder's path is looked up once for its own stat and
+/// its files' (`openat` and `fstat` instead of a `statx` by path and an `openat` by path).
+/// With the descriptor of `dir`'s parent, only its name is looked up, in the parent.
+pub(crate) fn folder(
+    dir: &Path,
+    parent: Option<&Folder>,
+    follow: bool,
+) -> (Option<Stat>, Option<Folder>) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, Mode, OFlags};
+        use std::os::unix::ffi::OsStrExt;
+        // Without `O_DIRECTORY`: a link's own descriptor when it is not followed, as `lstat`.
+        let flags = match follow {
+            true => OFlags::PATH | OFlags::CLOEXEC,
+            false => OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        };
+        let name = dir
+            .as_os_str()
+            .as_bytes()
+            .rsplit(|b| *b == b'/')
+            .next()
+            .filter(|name| !matches!(*name, b"" | b"." | b".."));
+        let opened = match (parent, name) {
+            (Some(parent), Some(name)) => rustix::fs::openat(
+                &*parent.fd,
+                std::ffi::OsStr::from_bytes(name),
+                flags,
+                Mode::empty(),
+            ),
+            _ => rustix::fs::openat(CWD, dir, flags, Mode::empty()),
+        };
+        if let Ok(fd) = opened
+            && let Ok(st) = rustix::fs::fstat(&fd)
+        {
+            let (stat, is_dir) = of_raw(&st);
+            if !is_dir {
+                return (None, None);
+            }
+            let handle = Folder {
+                fd: std::sync::Arc::new(fd),
+            };
+            let walk = WALK.load(Ordering::Relaxed);
+            FOLDER.with_borrow_mut(|folder| {
+                *folder = Some((walk, dir.to_path_buf(), handle.clone()));
+            });
+            return (Some(stat), Some(handle));
+        }
+    }
+    let _ = parent;
+    let stat = match follow {
+        true => std::fs::metadata(dir),
+        false => std::fs::symlink_metadata(dir),
+    }
+    .ok()
+    .filter(|meta| meta.is_dir())
+    .and_then(|meta| of(&meta).ok());
+    (stat, None)
+}
+
 fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
     #[cfg(target_os = "linux")]
     if let Some(found) = in_folder(path, |dir, name| {
@@ -102,18 +199,7 @@ fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
         };
         rustix::fs::statat(dir, name, flags)
     }) {
-        let st = found?;
-        // The fields' integer types differ between targets.
-        #[allow(clippy::unnecessary_cast)]
-        let stat = Stat {
-            is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
-                == rustix::fs::FileType::RegularFile,
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
-        };
-        return Ok(stat);
+        return Ok(of_raw(&found?).0);
     }
     of(&match follow {
         true => std::fs::metadata(path)?,
@@ -176,6 +262,52 @@ pub(crate) fn of(meta: &std::fs::Metadata) -> std::io::Result<Stat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder's stat through its descriptor, looked up by path or by name in its parent's,
+    /// is what `std` gives for the path (a link's own stat unless followed: then no folder),
+    /// and the files below it are then `stat`ed as by path.
+    #[test]
+    fn folder_stats_equal_path_stats() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("test tree");
+        std::fs::write(root.join("a/b/x.rs"), "x").expect("test tree");
+        std::fs::write(root.join("a/file"), "f").expect("test tree");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("b", root.join("a/link")).expect("test tree");
+        new_walk();
+        let (top, parent) = folder(&root.join("a"), None, false);
+        let expected = |rel: &str, follow: bool| {
+            let path = root.join(rel);
+            match follow {
+                true => std::fs::metadata(&path),
+                false => std::fs::symlink_metadata(&path),
+            }
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| of(&m).ok())
+        };
+        assert_eq!(top, expected("a", false));
+        #[cfg(target_os = "linux")]
+        assert!(parent.is_some(), "no descriptor for a folder");
+        for (rel, follow) in [
+            ("a/b", false),
+            ("a/b", true),
+            ("a/link", false),
+            ("a/link", true),
+            ("a/file", false),
+            ("a/missing", false),
+        ] {
+            for parent in [None, parent.as_ref()] {
+                let (stat, _) = folder(&root.join(rel), parent, follow);
+                assert_eq!(stat, expected(rel, follow), "{rel} {follow}");
+            }
+        }
+        let (_, _) = folder(&root.join("a/b"), parent.as_ref(), false);
+        let file = root.join("a/b/x.rs");
+        let by_path = std::fs::metadata(&file).and_then(|m| of(&m));
+        assert_eq!(stat(&file).ok(), by_path.ok());
+    }
 
     /// Relative to the folder's descriptor, `open` and `stat` give what the full path gives:
     /// for files in turn in different folders, links to files and folders, missing names,

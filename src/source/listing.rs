@@ -42,6 +42,16 @@ pub(crate) struct DirStat {
     pub(crate) ctime: i64,
 }
 
+impl From<crate::source::at::Stat> for DirStat {
+    fn from(st: crate::source::at::Stat) -> Self {
+        DirStat {
+            ino: st.ino,
+            mtime: st.mtime,
+            ctime: st.ctime,
+        }
+    }
+}
+
 /// Files and folders touched this recently before a scan are not cached by it.
 pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
