@@ -194,6 +194,8 @@ pub(crate) fn scan_dir_watching(
     // Each folder's files that contribute nothing, with settled times: what the cache keeps
     // of small ones (see `ScanCache::folder`), tracked when a cache is read or written.
     let track = record || cache.is_some();
+    // The walkers' spelling of the root, which their paths start with (see `place`).
+    let walk_root = fs::without_trailing_separators(root);
     let folders: Mutex<HashMap<u64, FolderSum, foldhash::fast::RandomState>> =
         Mutex::new(HashMap::default());
     let add = |place: &Option<(u64, &[u8])>, stat: &FileStat| {
@@ -209,7 +211,7 @@ pub(crate) fn scan_dir_watching(
     };
 
     let read_one = |file: FoundFile| {
-        let place = track.then(|| place(root, &file.path));
+        let place = track.then(|| place(&walk_root, &file.path));
         READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
             Ok((Limited::TooLarge(size), _)) => {
                 let d = match size {
@@ -289,7 +291,7 @@ pub(crate) fn scan_dir_watching(
             }
             // Unchanged since the last scan: its outcome, without reading it.
             let hit = cache.and_then(|c| c.lookup(&file.rel));
-            let place = track.then(|| place(root, &file.path));
+            let place = track.then(|| place(&walk_root, &file.path));
             // A small file that held nothing, in a folder the last scan fingerprinted: read
             // only if the folder's fingerprint changed (decided after the walk).
             let in_folder = !matches!(hit, Some(Hit::File(_)))

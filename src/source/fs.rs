@@ -124,6 +124,7 @@ const A_FOLDER: u8 = 2;
 impl Watch {
     /// Watch `rels` (relative to `root`, `/`-separated, normalised as the walker spells paths).
     pub(crate) fn new(root: &Path, rels: impl ExactSizeIterator<Item = String>) -> Self {
+        let root = without_trailing_separators(root);
         let mut prefix = root.join("x").into_os_string().into_encoded_bytes();
         prefix.pop();
         let mut paths = HashMap::with_capacity_and_hasher(rels.len(), Default::default());
@@ -182,6 +183,8 @@ pub(crate) fn walk_watching(
     visit: &(dyn Fn(Found) + Sync),
 ) -> Result<(), WalkError> {
     check_root(root)?;
+    // As in `walk_listed`: the paths handed out, and a `Watch`'s prefix, start with this root.
+    let root = &without_trailing_separators(root);
     crate::source::at::new_walk();
     let rules = Arc::new(Rules::new(root, config, watch)?);
 
@@ -237,8 +240,10 @@ pub(crate) fn walk_watching(
     Ok(())
 }
 
-/// `path` without trailing separators (`repo/` is `repo`), its components as they are.
-fn without_trailing_separators(path: &Path) -> PathBuf {
+/// `path` without trailing separators (`repo/` and `repo//` are `repo`), its components as
+/// they are: the one spelling of a scan root that both walkers and a [`Watch`] start paths
+/// with, so that `scan repo//` finds its watched paths and folder keys as `scan repo` does.
+pub(crate) fn without_trailing_separators(path: &Path) -> PathBuf {
     path.components().collect()
 }
 
@@ -1319,6 +1324,36 @@ mod tests {
         let (again, walked) = listing(&slashed, &config, Some(Some(&kept)));
         assert_eq!(again, plain);
         assert!(!walked.expect("listings kept").changed);
+    }
+
+    /// A root spelled with trailing separators (`scan repo//`) is the root without them, for
+    /// a [`Watch`] too: both walkers, recording listings and using them, type its paths.
+    #[cfg(unix)]
+    #[test]
+    fn a_watch_under_a_root_with_trailing_separators_sees_its_paths() {
+        let dir = tempfile::tempdir().expect("test setup");
+        std::fs::create_dir_all(dir.path().join("src/views.py")).expect("test setup");
+        std::fs::write(dir.path().join("src/app.py"), "# a\n").expect("test setup");
+        let config = ScanConfig::default();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let mut kept = None;
+        for slashes in ["/", "//", "///"] {
+            let root = PathBuf::from(format!("{}{slashes}", dir.path().display()));
+            for run in ["crate", "recording", "warm"] {
+                let rels = ["src/app.py", "src/views.py"].map(String::from);
+                let watch = Arc::new(Watch::new(&root, rels.into_iter()));
+                let watching = Some(Arc::clone(&watch));
+                match run {
+                    "crate" => walk_watching(&root, &config, 2, watching, &|_| {}),
+                    _ => walk_listed(&root, &config, 2, &|_| {}, kept.as_ref(), later, watching)
+                        .map(|walked| kept = walked.map(|w| w.listings)),
+                }
+                .expect("test setup");
+                let seen: std::collections::BTreeMap<&str, Option<bool>> = watch.seen().collect();
+                assert_eq!(seen["src/app.py"], Some(false), "{slashes} {run}");
+                assert_eq!(seen["src/views.py"], Some(true), "{slashes} {run}");
+            }
+        }
     }
 
     /// Entries of a folder whose kept listing is reused are typed for a [`Watch`] as its
