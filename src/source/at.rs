@@ -32,21 +32,45 @@ pub(crate) struct Stat {
 
 #[cfg(target_os = "linux")]
 thread_local! {
-    /// The folder this thread used last, its descriptor and the walk it was opened in.
-    static FOLDER: std::cell::RefCell<Option<(u64, std::path::PathBuf, Folder)>> =
+    /// The folder this thread used last (its descriptor and path) and the walk it was opened
+    /// in: what is below it is opened or `stat`ed by the path below it.
+    static FOLDER: std::cell::RefCell<Option<(u64, Folder)>> =
         const { std::cell::RefCell::new(None) };
 }
 
-/// A folder's descriptor, to open or `stat` what is in it (its subfolders too) without
-/// looking its path up again. An empty stand-in where there are no descriptors.
+/// A folder's descriptor, to open or `stat` what is below it without looking its path up
+/// again. An empty stand-in where there are no descriptors.
 #[derive(Debug, Clone)]
 pub(crate) struct Folder {
     #[cfg(target_os = "linux")]
     fd: std::sync::Arc<std::os::fd::OwnedFd>,
+    /// The path it was opened by.
+    #[cfg(target_os = "linux")]
+    path: std::sync::Arc<[u8]>,
 }
 
-/// Run `f` with the descriptor of `path`'s folder and `path`'s last component, or `None` when
-/// there is none to use (no parent or name, or the folder does not open).
+/// A path below a folder's descriptor is looked up from it when it is at most this many names
+/// long: each name costs a lookup, so a deep path opens a descriptor nearer to it.
+const MAX_NAMES_BELOW: usize = 4;
+
+/// `path` below `folder`, as plain names (none empty, `.` or `..`), at most
+/// [`MAX_NAMES_BELOW`] of them.
+#[cfg(target_os = "linux")]
+fn below<'a>(folder: &Folder, path: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = path.strip_prefix(&*folder.path)?.strip_prefix(b"/")?;
+    let mut names = 0;
+    for name in rest.split(|b| *b == b'/') {
+        names += 1;
+        if matches!(name, b"" | b"." | b"..") || names > MAX_NAMES_BELOW {
+            return None;
+        }
+    }
+    Some(rest)
+}
+
+/// Run `f` with a descriptor of a folder above `path` and `path` below it: the folder this
+/// thread used last when `path` is below it, else `path`'s parent, opened by path. `None`
+/// when there is none to use (no parent or name, or the folder does not open).
 #[cfg(target_os = "linux")]
 fn in_folder<R>(
     path: &Path,
@@ -55,38 +79,42 @@ fn in_folder<R>(
     use std::ffi::OsStr;
     use std::os::fd::AsFd;
     use std::os::unix::ffi::OsStrExt;
-    // Split at the last separator, by bytes: `Path::parent` and `file_name` parse components,
-    // and this runs for every file of a warm scan. A name that is empty, `.` or `..` (which
-    // `file_name` would not give as the name) takes the full path.
     let bytes = path.as_os_str().as_bytes();
-    let at = bytes.iter().rposition(|b| *b == b'/')?;
-    let (parent, name) = (&bytes[..at.max(1)], &bytes[at + 1..]);
-    if matches!(name, b"" | b"." | b"..") {
-        return None;
-    }
-    let (parent, name) = (
-        Path::new(OsStr::from_bytes(parent)),
-        OsStr::from_bytes(name),
-    );
     let walk = WALK.load(Ordering::Relaxed);
     FOLDER.with_borrow_mut(|folder| {
-        if folder.as_ref().is_none_or(|(w, p, _)| {
-            *w != walk || p.as_os_str().as_bytes() != parent.as_os_str().as_bytes()
-        }) {
-            use rustix::fs::{CWD, Mode, OFlags};
-            let fd = rustix::fs::openat(
-                CWD,
-                parent,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            );
-            *folder = fd.ok().map(|fd| {
-                let fd = std::sync::Arc::new(fd);
-                (walk, parent.to_path_buf(), Folder { fd })
-            });
+        if let Some((w, last)) = folder.as_ref()
+            && *w == walk
+            && let Some(rest) = below(last, bytes)
+        {
+            return Some(f(last.fd.as_fd(), OsStr::from_bytes(rest)));
         }
-        let (_, _, handle) = folder.as_ref()?;
-        Some(f(handle.fd.as_fd(), name))
+        // Split at the last separator, by bytes: `Path::parent` and `file_name` parse
+        // components, and this runs for every file of a warm scan. A name that is empty, `.`
+        // or `..` (which `file_name` would not give as the name) takes the full path.
+        let at = bytes.iter().rposition(|b| *b == b'/')?;
+        let (parent, name) = (&bytes[..at.max(1)], &bytes[at + 1..]);
+        if matches!(name, b"" | b"." | b"..") {
+            return None;
+        }
+        use rustix::fs::{CWD, Mode, OFlags};
+        let fd = rustix::fs::openat(
+            CWD,
+            OsStr::from_bytes(parent),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        *folder = fd.ok().map(|fd| {
+            let fd = std::sync::Arc::new(fd);
+            (
+                walk,
+                Folder {
+                    fd,
+                    path: parent.into(),
+                },
+            )
+        });
+        let (_, handle) = folder.as_ref()?;
+        Some(f(handle.fd.as_fd(), OsStr::from_bytes(name)))
     })
 }
 
@@ -129,57 +157,76 @@ fn of_raw(st: &rustix::fs::Stat) -> (Stat, bool) {
 }
 
 /// The stat of the folder `dir` (a link's own unless `follow`), `None` when it is not a folder
-/// or cannot be `stat`ed, and its descriptor. Taken through the descriptor, which this thread
-/// then keeps for `dir`'s entries: the folder's path is looked up once for its own stat and
-/// its files' (`openat` and `fstat` instead of a `statx` by path and an `openat` by path).
-/// With the descriptor of `dir`'s parent, only its name is looked up, in the parent.
+/// or cannot be `stat`ed, and its descriptor if one was opened. With `above`, a descriptor of a
+/// folder above `dir`, only the names below it are looked up. With `open`, `dir` is opened
+/// (`openat` and `fstat` instead of a `statx` by path) and its descriptor kept by this thread
+/// for what is below it; else one `fstatat` below `above` (when `dir` is close enough below
+/// it), and this thread keeps `above` for `dir`'s entries: a folder of a few files costs one
+/// call for its own stat, and its files one more name to look up each.
 pub(crate) fn folder(
     dir: &Path,
-    parent: Option<&Folder>,
+    above: Option<&Folder>,
     follow: bool,
+    open: bool,
 ) -> (Option<Stat>, Option<Folder>) {
     #[cfg(target_os = "linux")]
     {
-        use rustix::fs::{CWD, Mode, OFlags};
+        use rustix::fs::{AtFlags, CWD, Mode, OFlags};
         use std::os::unix::ffi::OsStrExt;
-        // Without `O_DIRECTORY`: a link's own descriptor when it is not followed, as `lstat`.
-        let flags = match follow {
-            true => OFlags::PATH | OFlags::CLOEXEC,
-            false => OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        };
-        let name = dir
-            .as_os_str()
-            .as_bytes()
-            .rsplit(|b| *b == b'/')
-            .next()
-            .filter(|name| !matches!(*name, b"" | b"." | b".."));
-        let opened = match (parent, name) {
-            (Some(parent), Some(name)) => rustix::fs::openat(
-                &*parent.fd,
-                std::ffi::OsStr::from_bytes(name),
-                flags,
-                Mode::empty(),
-            ),
-            _ => rustix::fs::openat(CWD, dir, flags, Mode::empty()),
-        };
-        if let Ok(fd) = opened
-            && let Ok(st) = rustix::fs::fstat(&fd)
+        let bytes = dir.as_os_str().as_bytes();
+        let walk = WALK.load(Ordering::Relaxed);
+        let rest = above.and_then(|above| Some((above, below(above, bytes)?)));
+        // Its entries are one name further below `above`.
+        let close =
+            rest.is_some_and(|(_, rest)| rest.split(|b| *b == b'/').count() < MAX_NAMES_BELOW);
+        if !open
+            && close
+            && let Some((above, rest)) = rest
         {
-            let (stat, is_dir) = of_raw(&st);
-            if !is_dir {
-                return (None, None);
-            }
-            let handle = Folder {
-                fd: std::sync::Arc::new(fd),
+            let flags = match follow {
+                true => AtFlags::empty(),
+                false => AtFlags::SYMLINK_NOFOLLOW,
             };
-            let walk = WALK.load(Ordering::Relaxed);
-            FOLDER.with_borrow_mut(|folder| {
-                *folder = Some((walk, dir.to_path_buf(), handle.clone()));
-            });
-            return (Some(stat), Some(handle));
+            if let Ok(st) = rustix::fs::statat(&*above.fd, std::ffi::OsStr::from_bytes(rest), flags)
+            {
+                let (stat, is_dir) = of_raw(&st);
+                if is_dir {
+                    FOLDER.with_borrow_mut(|folder| *folder = Some((walk, above.clone())));
+                }
+                return (is_dir.then_some(stat), None);
+            }
+        } else {
+            // Without `O_DIRECTORY`: a link's own descriptor when it is not followed, as `lstat`.
+            let flags = match follow {
+                true => OFlags::PATH | OFlags::CLOEXEC,
+                false => OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            };
+            let opened = match rest {
+                Some((above, rest)) => rustix::fs::openat(
+                    &*above.fd,
+                    std::ffi::OsStr::from_bytes(rest),
+                    flags,
+                    Mode::empty(),
+                ),
+                None => rustix::fs::openat(CWD, dir, flags, Mode::empty()),
+            };
+            if let Ok(fd) = opened
+                && let Ok(st) = rustix::fs::fstat(&fd)
+            {
+                let (stat, is_dir) = of_raw(&st);
+                if !is_dir {
+                    return (None, None);
+                }
+                let handle = Folder {
+                    fd: std::sync::Arc::new(fd),
+                    path: bytes.into(),
+                };
+                FOLDER.with_borrow_mut(|folder| *folder = Some((walk, handle.clone())));
+                return (Some(stat), Some(handle));
+            }
         }
     }
-    let _ = parent;
+    let _ = (above, open);
     let stat = match follow {
         true => std::fs::metadata(dir),
         false => std::fs::symlink_metadata(dir),
@@ -276,7 +323,7 @@ mod tests {
         #[cfg(unix)]
         std::os::unix::fs::symlink("b", root.join("a/link")).expect("test tree");
         new_walk();
-        let (top, parent) = folder(&root.join("a"), None, false);
+        let (top, parent) = folder(&root.join("a"), None, false, true);
         let expected = |rel: &str, follow: bool| {
             let path = root.join(rel);
             match follow {
@@ -299,14 +346,19 @@ mod tests {
             ("a/missing", false),
         ] {
             for parent in [None, parent.as_ref()] {
-                let (stat, _) = folder(&root.join(rel), parent, follow);
-                assert_eq!(stat, expected(rel, follow), "{rel} {follow}");
+                for open in [false, true] {
+                    let (stat, _) = folder(&root.join(rel), parent, follow, open);
+                    assert_eq!(stat, expected(rel, follow), "{rel} {follow} {open}");
+                }
             }
         }
-        let (_, _) = folder(&root.join("a/b"), parent.as_ref(), false);
-        let file = root.join("a/b/x.rs");
-        let by_path = std::fs::metadata(&file).and_then(|m| of(&m));
-        assert_eq!(stat(&file).ok(), by_path.ok());
+        // The files below, through the folder's descriptor or the one above it.
+        for open in [false, true] {
+            let (_, _) = folder(&root.join("a/b"), parent.as_ref(), false, open);
+            let file = root.join("a/b/x.rs");
+            let by_path = std::fs::metadata(&file).and_then(|m| of(&m));
+            assert_eq!(stat(&file).ok(), by_path.ok(), "{open}");
+        }
     }
 
     /// Relative to the folder's descriptor, `open` and `stat` give what the full path gives:

@@ -373,6 +373,9 @@ struct Dir {
     parent: Option<crate::source::at::Folder>,
 }
 
+/// A folder of at most this many kept entries opens no descriptor of its own (see `OwnWalk::folder`).
+const FEW_ENTRIES: usize = 8;
+
 /// Folders this deep hand no descriptor to their subfolders, which look their paths up whole:
 /// the descriptors held by folders waiting to be listed stay below the process's limit (the
 /// walk is depth first, so they are about the folders above the one being listed).
@@ -479,9 +482,15 @@ impl OwnWalk<'_> {
         let key = crate::source::listing::folder_key(&rel);
         let was = self.previous.and_then(|p| p.get(key));
         // The root may be given as a link to a folder; below it, links are not walked.
-        let (stat, handle) = crate::source::at::folder(dir, parent.as_ref(), depth == 0);
+        // A folder the last scan saw with a few entries is `stat`ed below the descriptor
+        // handed down, without a descriptor of its own (two calls fewer); its entries are
+        // looked up below that one too.
+        let open = was
+            .and_then(|w| w.names.as_deref())
+            .is_none_or(|names| crate::source::listing::count_names(names) > FEW_ENTRIES);
+        let (stat, handle) = crate::source::at::folder(dir, parent.as_ref(), depth == 0, open);
         let stat = stat.map(DirStat::from);
-        let handle = handle.filter(|_| depth < MAX_PARENT_DEPTH);
+        let handle = handle.or(parent).filter(|_| depth < MAX_PARENT_DEPTH);
         let sub = |path: PathBuf, rel: Vec<u8>, trusted: bool| {
             Work::Dir(Dir {
                 path,

@@ -106,6 +106,17 @@ pub(crate) fn encode_names(entries: &mut [(bool, &[u8])]) -> Option<Box<[u8]>> {
     Some(out.into_boxed_slice())
 }
 
+/// How many entries [`encode_names`]' bytes hold (a hint: damaged bytes are found by
+/// [`each_name`]).
+pub(crate) fn count_names(names: &[u8]) -> usize {
+    let (mut count, mut rest) = (0, names);
+    while let [_, _, len, tail @ ..] = rest {
+        count += 1;
+        rest = tail.get(usize::from(*len)..).unwrap_or_default();
+    }
+    count
+}
+
 /// Call `each(is_dir, name)` for the entries of [`encode_names`]' bytes; `false` when they are
 /// damaged (then some entries may have been given). Only what a listing can hold passes: one
 /// path component (no `/`, no NUL, not `.` or `..`), each name after the one before, so a forged
