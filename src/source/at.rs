@@ -32,42 +32,89 @@ pub(crate) struct Stat {
 
 #[cfg(target_os = "linux")]
 thread_local! {
-    /// The folder this thread used last, its descriptor and the walk it was opened in.
-    static FOLDER: std::cell::RefCell<Option<(u64, std::path::PathBuf, std::os::fd::OwnedFd)>> =
+    /// The folder this thread used last (its descriptor and path) and the walk it was opened
+    /// in: what is below it is opened or `stat`ed by the path below it.
+    static FOLDER: std::cell::RefCell<Option<(u64, Folder)>> =
         const { std::cell::RefCell::new(None) };
 }
 
-/// Run `f` with the descriptor of `path`'s folder and `path`'s last component, or `None` when
-/// there is none to use (no parent or name, or the folder does not open).
+/// A folder's descriptor, to open or `stat` what is below it without looking its path up
+/// again. An empty stand-in where there are no descriptors.
+#[derive(Debug, Clone)]
+pub(crate) struct Folder {
+    #[cfg(target_os = "linux")]
+    fd: std::sync::Arc<std::os::fd::OwnedFd>,
+    /// The path it was opened by.
+    #[cfg(target_os = "linux")]
+    path: std::sync::Arc<[u8]>,
+}
+
+/// A path below a folder's descriptor is looked up from it when it is at most this many names
+/// long: each name costs a lookup, so a deep path opens a descriptor nearer to it.
+const MAX_NAMES_BELOW: usize = 4;
+
+/// `path` below `folder`, as plain names (none empty, `.` or `..`), at most
+/// [`MAX_NAMES_BELOW`] of them.
+#[cfg(target_os = "linux")]
+fn below<'a>(folder: &Folder, path: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = path.strip_prefix(&*folder.path)?.strip_prefix(b"/")?;
+    let mut names = 0;
+    for name in rest.split(|b| *b == b'/') {
+        names += 1;
+        if matches!(name, b"" | b"." | b"..") || names > MAX_NAMES_BELOW {
+            return None;
+        }
+    }
+    Some(rest)
+}
+
+/// Run `f` with a descriptor of a folder above `path` and `path` below it: the folder this
+/// thread used last when `path` is below it, else `path`'s parent, opened by path. `None`
+/// when there is none to use (no parent or name, or the folder does not open).
 #[cfg(target_os = "linux")]
 fn in_folder<R>(
     path: &Path,
     f: impl FnOnce(std::os::fd::BorrowedFd<'_>, &std::ffi::OsStr) -> R,
 ) -> Option<R> {
+    use std::ffi::OsStr;
     use std::os::fd::AsFd;
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return None;
-    };
-    if parent.as_os_str().is_empty() {
-        return None;
-    }
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
     let walk = WALK.load(Ordering::Relaxed);
     FOLDER.with_borrow_mut(|folder| {
-        if folder
-            .as_ref()
-            .is_none_or(|(w, p, _)| *w != walk || p != parent)
+        if let Some((w, last)) = folder.as_ref()
+            && *w == walk
+            && let Some(rest) = below(last, bytes)
         {
-            use rustix::fs::{CWD, Mode, OFlags};
-            let fd = rustix::fs::openat(
-                CWD,
-                parent,
-                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            );
-            *folder = fd.ok().map(|fd| (walk, parent.to_path_buf(), fd));
+            return Some(f(last.fd.as_fd(), OsStr::from_bytes(rest)));
         }
-        let (_, _, fd) = folder.as_ref()?;
-        Some(f(fd.as_fd(), name))
+        // Split at the last separator, by bytes: `Path::parent` and `file_name` parse
+        // components, and this runs for every file of a warm scan. A name that is empty, `.`
+        // or `..` (which `file_name` would not give as the name) takes the full path.
+        let at = bytes.iter().rposition(|b| *b == b'/')?;
+        let (parent, name) = (&bytes[..at.max(1)], &bytes[at + 1..]);
+        if matches!(name, b"" | b"." | b"..") {
+            return None;
+        }
+        use rustix::fs::{CWD, Mode, OFlags};
+        let fd = rustix::fs::openat(
+            CWD,
+            OsStr::from_bytes(parent),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        *folder = fd.ok().map(|fd| {
+            let fd = std::sync::Arc::new(fd);
+            (
+                walk,
+                Folder {
+                    fd,
+                    path: parent.into(),
+                },
+            )
+        });
+        let (_, handle) = folder.as_ref()?;
+        Some(f(handle.fd.as_fd(), OsStr::from_bytes(name)))
     })
 }
 
@@ -93,6 +140,103 @@ pub(crate) fn lstat(path: &Path) -> std::io::Result<Stat> {
     stat_with(path, false)
 }
 
+/// [`Stat`] from the kernel's, and whether it is a folder.
+#[cfg(target_os = "linux")]
+fn of_raw(st: &rustix::fs::Stat) -> (Stat, bool) {
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    // The fields' integer types differ between targets.
+    #[allow(clippy::unnecessary_cast)]
+    let stat = Stat {
+        is_file: kind == rustix::fs::FileType::RegularFile,
+        ino: st.st_ino as u64,
+        size: st.st_size as u64,
+        mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+    };
+    (stat, kind == rustix::fs::FileType::Directory)
+}
+
+/// The stat of the folder `dir` (a link's own unless `follow`), `None` when it is not a folder
+/// or cannot be `stat`ed, and its descriptor if one was opened. With `above`, a descriptor of a
+/// folder above `dir`, only the names below it are looked up. With `open`, `dir` is opened
+/// (`openat` and `fstat` instead of a `statx` by path) and its descriptor kept by this thread
+/// for what is below it; else one `fstatat` below `above` (when `dir` is close enough below
+/// it), and this thread keeps `above` for `dir`'s entries: a folder of a few files costs one
+/// call for its own stat, and its files one more name to look up each.
+pub(crate) fn folder(
+    dir: &Path,
+    above: Option<&Folder>,
+    follow: bool,
+    open: bool,
+) -> (Option<Stat>, Option<Folder>) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = dir.as_os_str().as_bytes();
+        let walk = WALK.load(Ordering::Relaxed);
+        let rest = above.and_then(|above| Some((above, below(above, bytes)?)));
+        // Its entries are one name further below `above`.
+        let close =
+            rest.is_some_and(|(_, rest)| rest.split(|b| *b == b'/').count() < MAX_NAMES_BELOW);
+        if !open
+            && close
+            && let Some((above, rest)) = rest
+        {
+            let flags = match follow {
+                true => AtFlags::empty(),
+                false => AtFlags::SYMLINK_NOFOLLOW,
+            };
+            if let Ok(st) = rustix::fs::statat(&*above.fd, std::ffi::OsStr::from_bytes(rest), flags)
+            {
+                let (stat, is_dir) = of_raw(&st);
+                if is_dir {
+                    FOLDER.with_borrow_mut(|folder| *folder = Some((walk, above.clone())));
+                }
+                return (is_dir.then_some(stat), None);
+            }
+        } else {
+            // Without `O_DIRECTORY`: a link's own descriptor when it is not followed, as `lstat`.
+            let flags = match follow {
+                true => OFlags::PATH | OFlags::CLOEXEC,
+                false => OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            };
+            let opened = match rest {
+                Some((above, rest)) => rustix::fs::openat(
+                    &*above.fd,
+                    std::ffi::OsStr::from_bytes(rest),
+                    flags,
+                    Mode::empty(),
+                ),
+                None => rustix::fs::openat(CWD, dir, flags, Mode::empty()),
+            };
+            if let Ok(fd) = opened
+                && let Ok(st) = rustix::fs::fstat(&fd)
+            {
+                let (stat, is_dir) = of_raw(&st);
+                if !is_dir {
+                    return (None, None);
+                }
+                let handle = Folder {
+                    fd: std::sync::Arc::new(fd),
+                    path: bytes.into(),
+                };
+                FOLDER.with_borrow_mut(|folder| *folder = Some((walk, handle.clone())));
+                return (Some(stat), Some(handle));
+            }
+        }
+    }
+    let _ = (above, open);
+    let stat = match follow {
+        true => std::fs::metadata(dir),
+        false => std::fs::symlink_metadata(dir),
+    }
+    .ok()
+    .filter(|meta| meta.is_dir())
+    .and_then(|meta| of(&meta).ok());
+    (stat, None)
+}
+
 fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
     #[cfg(target_os = "linux")]
     if let Some(found) = in_folder(path, |dir, name| {
@@ -102,7 +246,7 @@ fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
         };
         rustix::fs::statat(dir, name, flags)
     }) {
-        return Ok(of_rustix(&found?));
+        return Ok(of_raw(&found?).0);
     }
     of(&match follow {
         true => std::fs::metadata(path)?,
@@ -114,25 +258,11 @@ fn stat_with(path: &Path, follow: bool) -> std::io::Result<Stat> {
 pub(crate) fn fstat(file: &std::fs::File) -> std::io::Result<Stat> {
     #[cfg(target_os = "linux")]
     {
-        Ok(of_rustix(&rustix::fs::fstat(file)?))
+        Ok(of_raw(&rustix::fs::fstat(file)?).0)
     }
     #[cfg(not(target_os = "linux"))]
     {
         of(&file.metadata()?)
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn of_rustix(st: &rustix::fs::Stat) -> Stat {
-    // The fields' integer types differ between targets.
-    #[allow(clippy::unnecessary_cast)]
-    Stat {
-        is_file: rustix::fs::FileType::from_raw_mode(st.st_mode)
-            == rustix::fs::FileType::RegularFile,
-        ino: st.st_ino as u64,
-        size: st.st_size as u64,
-        mtime: ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
-        ctime: ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
     }
 }
 
@@ -191,6 +321,57 @@ pub(crate) fn of(meta: &std::fs::Metadata) -> std::io::Result<Stat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder's stat through its descriptor, looked up by path or by name in its parent's,
+    /// is what `std` gives for the path (a link's own stat unless followed: then no folder),
+    /// and the files below it are then `stat`ed as by path.
+    #[test]
+    fn folder_stats_equal_path_stats() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("test tree");
+        std::fs::write(root.join("a/b/x.rs"), "x").expect("test tree");
+        std::fs::write(root.join("a/file"), "f").expect("test tree");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("b", root.join("a/link")).expect("test tree");
+        new_walk();
+        let (top, parent) = folder(&root.join("a"), None, false, true);
+        let expected = |rel: &str, follow: bool| {
+            let path = root.join(rel);
+            match follow {
+                true => std::fs::metadata(&path),
+                false => std::fs::symlink_metadata(&path),
+            }
+            .ok()
+            .filter(|m| m.is_dir())
+            .and_then(|m| of(&m).ok())
+        };
+        assert_eq!(top, expected("a", false));
+        #[cfg(target_os = "linux")]
+        assert!(parent.is_some(), "no descriptor for a folder");
+        for (rel, follow) in [
+            ("a/b", false),
+            ("a/b", true),
+            ("a/link", false),
+            ("a/link", true),
+            ("a/file", false),
+            ("a/missing", false),
+        ] {
+            for parent in [None, parent.as_ref()] {
+                for open in [false, true] {
+                    let (stat, _) = folder(&root.join(rel), parent, follow, open);
+                    assert_eq!(stat, expected(rel, follow), "{rel} {follow} {open}");
+                }
+            }
+        }
+        // The files below, through the folder's descriptor or the one above it.
+        for open in [false, true] {
+            let (_, _) = folder(&root.join("a/b"), parent.as_ref(), false, open);
+            let file = root.join("a/b/x.rs");
+            let by_path = std::fs::metadata(&file).and_then(|m| of(&m));
+            assert_eq!(stat(&file).ok(), by_path.ok(), "{open}");
+        }
+    }
 
     /// Relative to the folder's descriptor, `open` and `stat` give what the full path gives:
     /// for files in turn in different folders, links to files and folders, missing names,

@@ -60,40 +60,9 @@ pub(crate) enum Found {
     Problem(Diagnostic),
 }
 
-/// The bytes of `path` after `root` and its separator, when `path` is `root` joined with plain
-/// names (as every walker path is): they are then what `path.strip_prefix(root)` gives, without
-/// parsing components, which runs several times per file. `None` for any other shape (a `.`
-/// or empty component, a trailing separator), and off unix, where the caller parses.
-pub(crate) fn joined_below<'a>(root: &Path, path: &'a Path) -> Option<&'a [u8]> {
-    #[cfg(unix)]
-    {
-        let (root, path) = (
-            root.as_os_str().as_encoded_bytes(),
-            path.as_os_str().as_encoded_bytes(),
-        );
-        let rest = path.strip_prefix(root)?;
-        let text = match root.ends_with(b"/") {
-            true => rest,
-            false => rest.strip_prefix(b"/")?,
-        };
-        let plain = !root.is_empty()
-            && !text.is_empty()
-            && !text.starts_with(b"/")
-            && !text.ends_with(b"/")
-            && !text.windows(2).any(|w| w == b"//")
-            && !text.split(|b| *b == b'/').any(|part| part == b".");
-        plain.then_some(text)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (root, path);
-        None
-    }
-}
-
 /// `path` relative to `root`, with `/` separators.
 pub(crate) fn relative(root: &Path, path: &Path) -> String {
-    if let Some(text) = joined_below(root, path).and_then(|t| std::str::from_utf8(t).ok()) {
+    if let Some(text) = below(root, path).and_then(|rel| std::str::from_utf8(rel).ok()) {
         return text.to_string();
     }
     let rel = path.strip_prefix(root).unwrap_or(path);
@@ -105,6 +74,32 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
         out.push_str(&part.as_os_str().to_string_lossy());
     }
     out
+}
+
+/// The bytes of `path` after `root` and its separator, when they are already the component-wise
+/// relative path (plain names joined by single `/`s), as the walker's paths (the root joined
+/// with names) are; `None` otherwise, and on targets whose paths are not bytes. Runs several
+/// times per file: `Path::strip_prefix` and `parent` parse components one by one.
+pub(crate) fn below<'a>(root: &Path, path: &'a Path) -> Option<&'a [u8]> {
+    #[cfg(unix)]
+    {
+        let root = root.as_os_str().as_encoded_bytes();
+        let rest = path.as_os_str().as_encoded_bytes().strip_prefix(root)?;
+        let text = match root.last()? {
+            b'/' => rest,
+            _ => rest.strip_prefix(b"/")?,
+        };
+        // No empty part (a leading, trailing or doubled `/`, or nothing) and no `.`.
+        let plain = text
+            .split(|b| *b == b'/')
+            .all(|part| !part.is_empty() && part != b".");
+        plain.then_some(text)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (root, path);
+        None
+    }
 }
 
 /// Paths whose type a caller wants to learn from the walk's own listings instead of listing
@@ -129,6 +124,7 @@ const A_FOLDER: u8 = 2;
 impl Watch {
     /// Watch `rels` (relative to `root`, `/`-separated, normalised as the walker spells paths).
     pub(crate) fn new(root: &Path, rels: impl ExactSizeIterator<Item = String>) -> Self {
+        let root = without_trailing_separators(root);
         let mut prefix = root.join("x").into_os_string().into_encoded_bytes();
         prefix.pop();
         let mut paths = HashMap::with_capacity_and_hasher(rels.len(), Default::default());
@@ -187,6 +183,8 @@ pub(crate) fn walk_watching(
     visit: &(dyn Fn(Found) + Sync),
 ) -> Result<(), WalkError> {
     check_root(root)?;
+    // As in `walk_listed`: the paths handed out, and a `Watch`'s prefix, start with this root.
+    let root = &without_trailing_separators(root);
     crate::source::at::new_walk();
     let rules = Arc::new(Rules::new(root, config, watch)?);
 
@@ -242,8 +240,10 @@ pub(crate) fn walk_watching(
     Ok(())
 }
 
-/// `path` without trailing separators (`repo/` is `repo`), its components as they are.
-fn without_trailing_separators(path: &Path) -> PathBuf {
+/// `path` without trailing separators (`repo/` and `repo//` are `repo`), its components as
+/// they are: the one spelling of a scan root that both walkers and a [`Watch`] start paths
+/// with, so that `scan repo//` finds its watched paths and folder keys as `scan repo` does.
+pub(crate) fn without_trailing_separators(path: &Path) -> PathBuf {
     path.components().collect()
 }
 
@@ -355,12 +355,31 @@ const FILE_CHUNK: usize = 64;
 
 /// Work for [`OwnWalk`]'s threads.
 enum Work {
-    /// A folder to list: its path, its path below the root, its depth, and whether the ignore
-    /// files of every folder above it are the ones the previous scan saw.
-    Dir(PathBuf, Vec<u8>, usize, bool),
+    /// A folder to list.
+    Dir(Dir),
     /// Files of one folder that passed the rules.
     Files(Vec<PathBuf>),
 }
+
+/// A folder for [`OwnWalk`] to list.
+struct Dir {
+    path: PathBuf,
+    /// Its path below the root.
+    rel: Vec<u8>,
+    depth: usize,
+    /// The ignore files of every folder above it are the ones the previous scan saw.
+    trusted: bool,
+    /// The descriptor of the folder above it, to look up its name alone.
+    parent: Option<crate::source::at::Folder>,
+}
+
+/// A folder of at most this many kept entries opens no descriptor of its own (see `OwnWalk::folder`).
+const FEW_ENTRIES: usize = 8;
+
+/// Folders this deep hand no descriptor to their subfolders, which look their paths up whole:
+/// the descriptors held by folders waiting to be listed stay below the process's limit (the
+/// walk is depth first, so they are about the folders above the one being listed).
+const MAX_PARENT_DEPTH: usize = 32;
 
 /// The walk with the listing cache: the `ignore` crate's walk, rule for rule (`read_dir`, each
 /// entry through [`Rules::is_ignored`] with its type from the listing, folders that pass
@@ -381,7 +400,13 @@ struct OwnWalk<'a> {
 impl OwnWalk<'_> {
     fn run(&self, threads: usize) {
         use std::sync::Condvar;
-        let first = Work::Dir(self.root.to_path_buf(), Vec::new(), 0, true);
+        let first = Work::Dir(Dir {
+            path: self.root.to_path_buf(),
+            rel: Vec::new(),
+            depth: 0,
+            trusted: true,
+            parent: None,
+        });
         // The stack of work, and how many threads are busy with a piece of it.
         let queue: Mutex<(Vec<Work>, usize)> = Mutex::new((vec![first], 0));
         let ready = Condvar::new();
@@ -406,9 +431,7 @@ impl OwnWalk<'_> {
                 };
                 let mut more = Vec::new();
                 match work {
-                    Work::Dir(dir, rel, depth, trusted) => {
-                        self.folder(&dir, rel, depth, trusted, &mut more)
-                    }
+                    Work::Dir(dir) => self.folder(dir, &mut more),
                     Work::Files(files) => self.files(files),
                 }
                 let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -438,7 +461,15 @@ impl OwnWalk<'_> {
 
     /// List one folder, or take its kept names: subfolders and all but one chunk of its files
     /// go to `more`; that chunk is visited here.
-    fn folder(&self, dir: &Path, rel: Vec<u8>, depth: usize, trusted: bool, more: &mut Vec<Work>) {
+    fn folder(&self, work: Dir, more: &mut Vec<Work>) {
+        let Dir {
+            path: dir,
+            rel,
+            depth,
+            trusted,
+            parent,
+        } = work;
+        let dir = dir.as_path();
         let child = |rel: &[u8], name: &[u8]| {
             let mut child = Vec::with_capacity(rel.len() + name.len() + 1);
             if !rel.is_empty() {
@@ -451,7 +482,24 @@ impl OwnWalk<'_> {
         let key = crate::source::listing::folder_key(&rel);
         let was = self.previous.and_then(|p| p.get(key));
         // The root may be given as a link to a folder; below it, links are not walked.
-        let stat = dir_stat(dir, depth == 0);
+        // A folder the last scan saw with a few entries is `stat`ed below the descriptor
+        // handed down, without a descriptor of its own (two calls fewer); its entries are
+        // looked up below that one too.
+        let open = was
+            .and_then(|w| w.names.as_deref())
+            .is_none_or(|names| crate::source::listing::count_names(names) > FEW_ENTRIES);
+        let (stat, handle) = crate::source::at::folder(dir, parent.as_ref(), depth == 0, open);
+        let stat = stat.map(DirStat::from);
+        let handle = handle.or(parent).filter(|_| depth < MAX_PARENT_DEPTH);
+        let sub = |path: PathBuf, rel: Vec<u8>, trusted: bool| {
+            Work::Dir(Dir {
+                path,
+                rel,
+                depth: depth + 1,
+                trusted,
+                parent: handle.clone(),
+            })
+        };
         let mut files = Vec::new();
         if let Some(was) = was.filter(|w| trusted && w.ignores == 0 && Some(w.stat) == stat)
             && let Some(names) = was.names.as_deref()
@@ -463,7 +511,7 @@ impl OwnWalk<'_> {
                     watch.saw(&path, is_dir);
                 }
                 match is_dir {
-                    true => more.push(Work::Dir(path, child(&rel, name), depth + 1, true)),
+                    true => more.push(sub(path, child(&rel, name), true)),
                     false => files.push(path),
                 }
             });
@@ -535,7 +583,7 @@ impl OwnWalk<'_> {
                 Some(w.ignores) == ignores && stat.is_some_and(|s| s.ino == w.stat.ino)
             });
         for (path, rel) in dirs {
-            more.push(Work::Dir(path, rel, depth + 1, below));
+            more.push(sub(path, rel, below));
         }
         for err in &errors {
             problem(self.root, err, self.visit);
@@ -591,37 +639,6 @@ impl OwnWalk<'_> {
     }
 }
 
-/// A folder's inode and times (its own, not a link's target unless `follow`), if it can be
-/// `stat`ed.
-fn dir_stat(dir: &Path, follow: bool) -> Option<DirStat> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let meta = match follow {
-            true => std::fs::metadata(dir),
-            false => std::fs::symlink_metadata(dir),
-        }
-        .ok()?;
-        meta.is_dir().then(|| DirStat {
-            ino: meta.ino(),
-            // Saturating: a folder dated after 2262 must not overflow (nor panic in tests).
-            mtime: meta
-                .mtime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.mtime_nsec()),
-            ctime: meta
-                .ctime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.ctime_nsec()),
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (dir, follow);
-        None
-    }
-}
-
 /// A fingerprint of the `stat` (not following links) of a folder's two ignore files: 0 when it
 /// has neither, `None` when one is not settled at `started` or cannot be `stat`ed.
 fn ignore_stat(dir: &Path, started: std::time::SystemTime) -> Option<u64> {
@@ -633,12 +650,7 @@ fn ignore_stat(dir: &Path, started: std::time::SystemTime) -> Option<u64> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) => return None,
             Ok(st) => {
-                let stat = DirStat {
-                    ino: st.ino,
-                    mtime: st.mtime,
-                    ctime: st.ctime,
-                };
-                if !crate::source::listing::settled(stat, started) {
+                if !crate::source::listing::settled(DirStat::from(st), started) {
                     return None;
                 }
                 let mut bytes = Vec::with_capacity(64);
@@ -1172,7 +1184,8 @@ mod tests {
     /// anchored patterns, hidden files and folders, `.git`, links to files, folders and nowhere,
     /// a link loop, ignore files that are links, folders or FIFOs, an ignore file over the
     /// size limit, an unreadable folder, names that are not UTF-8, a folder of more files than
-    /// a work chunk, and a git repository whose index tracks ignored files.
+    /// a work chunk, a chain of folders deeper than [`MAX_PARENT_DEPTH`], and a git repository
+    /// whose index tracks ignored files.
     fn adversarial_tree(root: &Path) {
         let w = |rel: &str, text: &str| {
             let path = root.join(rel);
@@ -1212,6 +1225,8 @@ mod tests {
         for i in 0..150 {
             w(&format!("flat/f{i:03}.go"), "");
         }
+        // Deeper than the folders that hand their descriptor down.
+        w(&format!("{}leaf.rs", "d/".repeat(MAX_PARENT_DEPTH + 8)), "");
         w("locked/secret.rs", "");
         w("ignorefolder/.gitignore/inner", "");
         w("ignorefolder/a.rs", "");
@@ -1318,6 +1333,36 @@ mod tests {
         let (again, walked) = listing(&slashed, &config, Some(Some(&kept)));
         assert_eq!(again, plain);
         assert!(!walked.expect("listings kept").changed);
+    }
+
+    /// A root spelled with trailing separators (`scan repo//`) is the root without them, for
+    /// a [`Watch`] too: both walkers, recording listings and using them, type its paths.
+    #[cfg(unix)]
+    #[test]
+    fn a_watch_under_a_root_with_trailing_separators_sees_its_paths() {
+        let dir = tempfile::tempdir().expect("test setup");
+        std::fs::create_dir_all(dir.path().join("src/views.py")).expect("test setup");
+        std::fs::write(dir.path().join("src/app.py"), "# a\n").expect("test setup");
+        let config = ScanConfig::default();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let mut kept = None;
+        for slashes in ["/", "//", "///"] {
+            let root = PathBuf::from(format!("{}{slashes}", dir.path().display()));
+            for run in ["crate", "recording", "warm"] {
+                let rels = ["src/app.py", "src/views.py"].map(String::from);
+                let watch = Arc::new(Watch::new(&root, rels.into_iter()));
+                let watching = Some(Arc::clone(&watch));
+                match run {
+                    "crate" => walk_watching(&root, &config, 2, watching, &|_| {}),
+                    _ => walk_listed(&root, &config, 2, &|_| {}, kept.as_ref(), later, watching)
+                        .map(|walked| kept = walked.map(|w| w.listings)),
+                }
+                .expect("test setup");
+                let seen: std::collections::BTreeMap<&str, Option<bool>> = watch.seen().collect();
+                assert_eq!(seen["src/app.py"], Some(false), "{slashes} {run}");
+                assert_eq!(seen["src/views.py"], Some(true), "{slashes} {run}");
+            }
+        }
     }
 
     /// Entries of a folder whose kept listing is reused are typed for a [`Watch`] as its

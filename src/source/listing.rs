@@ -42,6 +42,16 @@ pub(crate) struct DirStat {
     pub(crate) ctime: i64,
 }
 
+impl From<crate::source::at::Stat> for DirStat {
+    fn from(st: crate::source::at::Stat) -> Self {
+        DirStat {
+            ino: st.ino,
+            mtime: st.mtime,
+            ctime: st.ctime,
+        }
+    }
+}
+
 /// Files and folders touched this recently before a scan are not cached by it.
 pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -94,6 +104,17 @@ pub(crate) fn encode_names(entries: &mut [(bool, &[u8])]) -> Option<Box<[u8]>> {
         before = name;
     }
     Some(out.into_boxed_slice())
+}
+
+/// How many entries [`encode_names`]' bytes hold (a hint: damaged bytes are found by
+/// [`each_name`]).
+pub(crate) fn count_names(names: &[u8]) -> usize {
+    let (mut count, mut rest) = (0, names);
+    while let [_, _, len, tail @ ..] = rest {
+        count += 1;
+        rest = tail.get(usize::from(*len)..).unwrap_or_default();
+    }
+    count
 }
 
 /// Call `each(is_dir, name)` for the entries of [`encode_names`]' bytes; `false` when they are

@@ -187,6 +187,30 @@ pub(crate) fn folder_fingerprint(sum: u64, count: u64) -> u64 {
     foldhash::quality::FixedState::with_seed(0x666f_6c64_6572_6670).hash_one((sum, count))
 }
 
+/// The first entry of `sorted` (sorted by key) with `key`, as a binary search finds it. The
+/// keys are hashes, spread evenly over the 64-bit range, so the search starts where `key` sits
+/// in an even spread and widens until it brackets it: a few probes close together, where a
+/// binary search of a warm scan's tens of thousands of entries jumps across the whole array
+/// (a cache miss a step) for every file.
+fn find_key(sorted: &[Plain], key: u64) -> Option<Plain> {
+    let n = sorted.len();
+    // Below `n`: the product is less than `n << 64`.
+    let guess = usize::try_from((u128::from(key) * n as u128) >> 64).unwrap_or(0);
+    let (mut lo, mut hi, mut step) = (guess.min(n), guess.min(n), 8);
+    // Every entry before `lo` is below `key`, and every entry from `hi` on is not.
+    while lo > 0 && sorted[lo - 1].key >= key {
+        lo = lo.saturating_sub(step);
+        step *= 2;
+    }
+    step = 8;
+    while hi < n && sorted[hi].key < key {
+        hi = (hi + step).min(n);
+        step *= 2;
+    }
+    let at = lo + sorted[lo..hi].partition_point(|p| p.key < key);
+    sorted.get(at).filter(|p| p.key == key).copied()
+}
+
 /// What the last scan kept of a file.
 #[derive(Debug, Clone, Copy)]
 pub enum Hit<'a> {
@@ -213,7 +237,7 @@ pub struct ScanCache {
     /// What the walk kept of each folder, to skip listing the unchanged ones.
     pub(crate) listings: Option<Listings>,
     /// Where each path is in `files` (filled on load: a scan looks up every file).
-    by_path: std::collections::HashMap<String, usize>,
+    by_path: std::collections::HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 impl std::fmt::Debug for ScanCache {
@@ -261,11 +285,7 @@ impl ScanCache {
     /// The fingerprint the last scan gave the files of the folder with this [`folder_key`]
     /// that contribute nothing, when all of them were settled.
     pub(crate) fn folder(&self, key: u64) -> Option<u64> {
-        let at = self.folders.partition_point(|p| p.key < key);
-        self.folders
-            .get(at)
-            .filter(|p| p.key == key)
-            .map(|p| p.fingerprint)
+        find_key(&self.folders, key).map(|p| p.fingerprint)
     }
 
     /// What the last scan kept of `rel`, if anything.
@@ -276,12 +296,7 @@ impl ScanCache {
         if self.plain.is_empty() {
             return None;
         }
-        let key = path_key(rel);
-        let at = self.plain.partition_point(|p| p.key < key);
-        self.plain
-            .get(at)
-            .filter(|p| p.key == key)
-            .map(|p| Hit::Plain(*p))
+        find_key(&self.plain, path_key(rel)).map(Hit::Plain)
     }
 
     /// What `threatspec.yaml` set for the last scan, as the loader saved it, if `yaml` is still
@@ -686,6 +701,48 @@ pub(crate) fn touch(path: &Path) {
 
 #[cfg(test)]
 mod tests {
+    /// [`find_key`] finds what a binary search of the whole slice finds: keys spread evenly
+    /// and bunched at either end, repeated keys, keys absent below, between and above.
+    #[test]
+    fn find_key_is_a_binary_search() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..400 {
+            let n = next() as usize % 300;
+            let mut keys: Vec<u64> = (0..n)
+                .map(|_| match round % 4 {
+                    0 => next(),
+                    1 => next() % 50,
+                    2 => u64::MAX - next() % 50,
+                    _ => next() % 7 * (u64::MAX / 7),
+                })
+                .collect();
+            keys.sort_unstable();
+            let sorted: Vec<Plain> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, &key)| Plain {
+                    key,
+                    fingerprint: i as u64,
+                })
+                .collect();
+            let mut probes: Vec<u64> = keys.clone();
+            probes.extend([0, 1, u64::MAX, u64::MAX - 1, u64::MAX / 2]);
+            probes.extend(keys.iter().map(|k| k.wrapping_add(1)));
+            probes.extend((0..20).map(|_| next()));
+            for key in probes {
+                let at = sorted.partition_point(|p| p.key < key);
+                let slow = sorted.get(at).filter(|p| p.key == key).copied();
+                assert_eq!(super::find_key(&sorted, key), slow, "{key} in {keys:?}");
+            }
+        }
+    }
+
     use super::*;
 
     fn stat(age_secs: u64) -> FileStat {
