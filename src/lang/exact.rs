@@ -23,9 +23,10 @@
 //!   holds a line break or a non-ASCII character or has flags other than lower-case letters,
 //!   a comment inside a template's `${…}`, `<!--` and `-->` (HTML-like comments), a `#!` line;
 //!   in JavaScript also every `<` before a letter, `/`, `>` or `!` (JSX).
-//! - Rust (strings that span lines): a comment marker (`//`, `/*`) or `r#` after the first
-//!   line break, a `\` before the last one, and on the last line a comment, `/*`, `r#` or a
-//!   `\` at its end (see [`scan`]).
+//! - Rust (strings that span lines): on the last line a comment, `/*`, `r#` or a `\` at its
+//!   end; in a string the lexical scanner reads as code (all but `r#"…"#` and `r##"…"##`)
+//!   also a comment marker (`//`, `/*`) or `r#` after the first line break and a `\` before
+//!   the last one (see [`scan`]).
 //! - Python: f-strings, a `\\` outside a string other than a line continuation, a string
 //!   after a line continuation or after a `:` at the end of a line's code (`if x: "doc"`), a
 //!   `;` after a string that starts a statement, `$`, `?` and backticks. A string that is a
@@ -541,7 +542,7 @@ impl Lexer<'_> {
     /// the rest of its last line hold a comment.
     fn multi_line_ok(&mut self, start: usize, close: usize) -> Option<()> {
         if self.d == Dialect::Rust {
-            return self.rust_multi_line(start, close);
+            return self.rust_multi_line(start, close, true);
         }
         quiet_literal(
             self.b,
@@ -554,25 +555,25 @@ impl Lexer<'_> {
 
     /// Rust: a literal from `start` to `self.i` that spans lines. A scan that resumes at the
     /// start of its last line (the line of the token after it) must agree with this lexer, which
-    /// [`scan`] checks on that line; one that starts on an earlier line inside it must meet no
-    /// comment and nothing that spans lines before that line: no `//`, `/*` or `r#` after its
-    /// first line break, and no `\` before its last one (it continues a lexical string).
-    fn rust_multi_line(&mut self, start: usize, close: usize) -> Option<()> {
+    /// [`scan`] checks on that line. Where the lexical scanner reads the literal as code
+    /// (`"…"`, `r"…"`, `r###"…"###`; `body`), a scan that starts on an earlier line inside it
+    /// (after an escape, the only node that starts there) must meet no comment and nothing that
+    /// spans lines before that line: no `//`, `/*` or `r#` after its first line break, and no
+    /// `\` before its last one (it continues a lexical string). The lexical scanner reads
+    /// `r#"…"#` and `r##"…"##` as tree-sitter does, and no node starts inside them.
+    fn rust_multi_line(&mut self, start: usize, close: usize, body: bool) -> Option<()> {
         let lit = &self.b[start..self.i - close];
         let Some(first) = memchr::memchr(b'\n', lit) else {
             return Some(());
         };
-        let body = &lit[first..];
-        if [&b"//"[..], b"/*", b"r#"]
-            .iter()
-            .any(|m| memchr::memmem::find(body, m).is_some())
-        {
-            return None;
-        }
         let last = memchr::memrchr(b'\n', lit).map_or(0, |p| p + 1);
-        if lit[..last]
-            .strip_suffix(b"\n")
-            .is_some_and(|l| l.strip_suffix(b"\r").unwrap_or(l).ends_with(b"\\"))
+        if body
+            && ([&b"//"[..], b"/*", b"r#"]
+                .iter()
+                .any(|m| memchr::memmem::find(&lit[first..], m).is_some())
+                || lit[..last]
+                    .strip_suffix(b"\n")
+                    .is_some_and(|l| l.strip_suffix(b"\r").unwrap_or(l).ends_with(b"\\")))
         {
             return None;
         }
@@ -882,7 +883,9 @@ impl Lexer<'_> {
                 let start = self.i;
                 self.i = i + hashes;
                 self.prev = Prev::Other;
-                return self.multi_line_ok(start, hashes + 1);
+                // The lexical scanner's raw strings (the Rust row's `r#"` and `r##"`).
+                let lexical = matches!(hashes, 1 | 2);
+                return self.rust_multi_line(start, hashes + 1, !lexical);
             }
         }
     }
@@ -1305,6 +1308,16 @@ mod tests {
         assert_eq!(
             scan(rust(), "let s = \"a\nx \\\"b\\\" y\";\n// c\n").map(|v| v.len()),
             Some(1)
+        );
+        // The lexical scanner reads `r#"…"#` as tree-sitter does: its lines may hold anything.
+        assert_eq!(
+            scan(rust(), "f(r#\"\n// no /* r#\" \\\n\"#);\n// c\n")
+                .map(|v| v.iter().map(|c| c.start).collect()),
+            Some(vec![26])
+        );
+        assert_eq!(
+            scan(rust(), "f(r###\"\n// no\n\"###);\n").map(|v| v.len()),
+            None
         );
         for refused in [
             // A comment after the string on its last line: a scan resuming there hides it.
