@@ -363,6 +363,28 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
                 let b: &[u8] = bad[rng.below(bad.len())];
                 out.extend_from_slice(b);
             }
+            // Templates with substitutions and regular expressions (sixth round).
+            12 if rng.below(2) == 0 => out.extend(
+                rng.pick(&[
+                    "`a ${x} b`",
+                    "`a ${`b ${c}`} d`",
+                    "`a ${f(/x/)}`",
+                    "`a\n${x}\nb`",
+                    "`${ {a: 1} }`",
+                    "`a ${x // c\n} b`",
+                    "= /a[/*]\\/b/g",
+                    "(/[/]/, /\\//)",
+                    "= /a/ / 2",
+                    "x++ / 2 ",
+                    "x! / y",
+                    "x.return / 2",
+                    "return /x/",
+                    "f<T> / 2",
+                    "=> /x/",
+                    "${",
+                ])
+                .bytes(),
+            ),
             _ => out.extend(code(rng).bytes()),
         }
         if rng.below(4) == 0 {

@@ -15,10 +15,18 @@
 //! - C#: any `#` directive, `@"` and `$"` strings, `"""` raw strings.
 //! - Go: nothing more (raw strings in backticks and runes are modelled).
 //! - Java: nothing more (text blocks `"""` are modelled).
-//! - JavaScript, TypeScript: every `/` that could start a regular expression (one counts as a
-//!   division only after a name that is not a keyword, a number or `]`), `${` in a template,
-//!   `<!--` and `-->` (HTML-like comments), a `#!` line; in JavaScript also every `<` before
-//!   a letter, `/`, `>` or `!` (JSX).
+//! - JavaScript, TypeScript: a `/` that tree-sitter reads by context (after `)`, `}`, `.`,
+//!   `++`, `--`, a string or template, a regular expression, `of`, `yield`, `await`,
+//!   `extends`, and in TypeScript after `!` and a `>` not in `=>`; a `/` after a name that is
+//!   not a keyword, a number or `]` is a division, after an opening bracket, another operator,
+//!   a keyword such as `return` or the start a regular expression), a regular expression that
+//!   holds a line break or a non-ASCII character or has flags other than lower-case letters,
+//!   a comment inside a template's `${…}`, `<!--` and `-->` (HTML-like comments), a `#!` line;
+//!   in JavaScript also every `<` before a letter, `/`, `>` or `!` (JSX).
+//! - Rust (strings that span lines): on the last line a comment, `/*`, `r#` or a `\` at its
+//!   end; in a string the lexical scanner reads as code (all but `r#"…"#` and `r##"…"##`)
+//!   also a comment marker (`//`, `/*`) or `r#` after the first line break and a `\` before
+//!   the last one (see [`scan`]).
 //! - Python: f-strings, a `\\` outside a string other than a line continuation, a string
 //!   after a line continuation or after a `:` at the end of a line's code (`if x: "doc"`), a
 //!   `;` after a string that starts a statement, `$`, `?` and backticks. A string that is a
@@ -141,14 +149,16 @@ pub fn covers(name: &str) -> bool {
 /// ([`super::lexical`]). So the answer also requires that the lexical scanner, run over the
 /// whole file, finds the same comments: then the error lines give the same comments either way.
 /// (The lexical scanner resumes at the start of an error's line; a string that spans lines is
-/// therefore refused when a quote or comment marker follows its first line break. Where the
+/// therefore refused when a quote or comment marker follows its first line break, except in
+/// Rust, where the scan from its last line is compared on that line alone. Where the
 /// lexical scanner reads the closing delimiter of such a string as an opening one (`"""`), the
 /// lexers of PHP, Kotlin, Swift and Scala name the start of its line, and a scan of the rest
 /// of the file from there must find the same comments too.)
 pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
     let (exact, resumes) = scan_exact_resuming(lang.name, text)?;
-    let same = |from: usize, lexical: &[RawComment]| {
+    let same = |from: usize, until: usize, lexical: &[RawComment]| {
         let exact = &exact[exact.partition_point(|c| c.start < from)..];
+        let exact = &exact[..exact.partition_point(|c| c.start < until)];
         exact.len() == lexical.len()
             && exact.iter().zip(lexical).all(|(e, l)| {
                 e.start == l.start
@@ -157,8 +167,32 @@ pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
                     && (e.end == l.end || (!e.block && text[e.end..l.end].trim().is_empty()))
             })
     };
-    if !same(0, &super::lexical::scan(lang, text)) {
+    if !same(0, text.len(), &super::lexical::scan(lang, text)) {
         return None;
+    }
+    if lang.name == "rust" {
+        // A Rust string's last line: the scan that resumes there reads its closing quote as
+        // an opening one, to the line's end. When that line opens nothing that spans lines
+        // (`/*`, `r#"`, a `\` at its end), that scan and the one over the whole file are both
+        // between tokens at the next line's start, and read the same from there on: the line
+        // alone is compared.
+        return resumes
+            .iter()
+            .all(|&from| {
+                let line = &text.as_bytes()[from..];
+                let until = memchr::memchr(b'\n', line).map_or(text.len(), |p| from + p + 1);
+                let line = &text.as_bytes()[from..until];
+                let body = line.strip_suffix(b"\n").unwrap_or(line);
+                memchr::memmem::find(line, b"/*").is_none()
+                    && memchr::memmem::find(line, b"r#").is_none()
+                    && !body.strip_suffix(b"\r").unwrap_or(body).ends_with(b"\\")
+                    && same(
+                        from,
+                        until,
+                        &super::lexical::scan_range(lang, text, from, until),
+                    )
+            })
+            .then_some(exact);
     }
     if resumes.len() > MAX_RESUMES {
         return None;
@@ -168,6 +202,7 @@ pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
         .all(|&from| {
             same(
                 from,
+                text.len(),
                 &super::lexical::scan_range(lang, text, from, text.len()),
             )
         })
@@ -199,15 +234,19 @@ fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<u
         Dialect::Kotlin => return kotlin::scan(b),
         Dialect::Swift => return swift::scan(b),
         Dialect::Scala => return scala::scan(b),
-        _ => Lexer {
-            d,
-            b,
-            i: 0,
-            out: Vec::new(),
-            stack: Vec::new(),
-            prev: Prev::Start,
+        _ => {
+            return Lexer {
+                d,
+                b,
+                i: 0,
+                out: Vec::new(),
+                stack: Vec::new(),
+                prev: Prev::Operator,
+                templates: Vec::new(),
+                resumes: Vec::new(),
+            }
+            .run();
         }
-        .run(),
     };
     comments.map(|c| (c, Vec::new()))
 }
@@ -429,11 +468,15 @@ const MAX_DEPTH: usize = 256;
 /// The last significant token, for telling a division from a regular expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Prev {
-    Start,
+    /// The start of the text, an opening bracket, an operator or a keyword after which only
+    /// an operand can follow: a `/` starts a regular expression.
+    Operator,
     /// A name that is not a keyword, or a number.
     Operand,
     /// `]`
     Close,
+    /// Anything after which either reading could be right (`)`, `}`, `++`, a string, a
+    /// keyword that may be a name, TypeScript's `x!` and `>`): a `/` is refused.
     Other,
 }
 
@@ -444,12 +487,39 @@ struct Lexer<'t> {
     out: Vec<RawComment>,
     stack: Vec<u8>,
     prev: Prev,
+    /// The starts of the templates whose `${…}` substitutions are open, innermost last.
+    templates: Vec<usize>,
+    /// Rust: the starts of the last lines of strings that span lines (see [`scan`]).
+    resumes: Vec<usize>,
 }
 
 /// Keywords after which a `/` starts a regular expression in JavaScript: the lexical scanner's,
-/// and `extends` (`class A extends /x/.constructor`).
+/// less those that may also be names (`of`, `yield`, `await`: `let of = 4; of / 2`).
 fn js_regex_keyword(word: &[u8]) -> bool {
-    super::lexical::REGEX_KEYWORDS.contains(&word) || word == b"extends"
+    super::lexical::REGEX_KEYWORDS.contains(&word) && !matches!(word, b"of" | b"yield" | b"await")
+}
+
+/// Words after which a `/` is refused: those that may be a keyword or a name, and `extends`
+/// (`class A extends /x/.constructor`, which tree-sitter reads by context).
+fn js_ambiguous_word(word: &[u8]) -> bool {
+    matches!(word, b"of" | b"yield" | b"await" | b"extends")
+}
+
+/// What a `/` after the operator `c` (at `b[i]`) is, in JavaScript and TypeScript: a regular
+/// expression where only an operand can follow. Refused after `++`, `--` and `.` (`1./2`,
+/// `x++ / 2`), and in TypeScript after `!` (`x! / 2`, a non-null assertion) and a `>` that
+/// is not part of `=>` (it may close type arguments: `f<T> / 2`).
+fn js_after_operator(b: &[u8], i: usize, ts: bool) -> Prev {
+    let c = b[i];
+    let before = i.checked_sub(1).map_or(0, |k| b[k]);
+    match c {
+        b'+' | b'-' if before == c => Prev::Other,
+        b'!' if ts => Prev::Other,
+        b'>' if ts && before != b'=' => Prev::Other,
+        b',' | b'=' | b':' | b'!' | b'&' | b'|' | b'?' | b';' | b'+' | b'-' | b'*' | b'%'
+        | b'<' | b'>' | b'~' | b'^' => Prev::Operator,
+        _ => Prev::Other,
+    }
 }
 
 /// A backslash at `i` that escapes a line break or the end of the text: every lexer refuses
@@ -470,7 +540,10 @@ impl Lexer<'_> {
     /// A literal from `start` to `self.i` that spans lines: nothing after its first line break
     /// may look like a quote or a comment to a scan that starts there (see [`scan`]), nor may
     /// the rest of its last line hold a comment.
-    fn multi_line_ok(&self, start: usize, close: usize) -> Option<()> {
+    fn multi_line_ok(&mut self, start: usize, close: usize) -> Option<()> {
+        if self.d == Dialect::Rust {
+            return self.rust_multi_line(start, close, true);
+        }
         quiet_literal(
             self.b,
             (start, self.i - close, self.i),
@@ -480,7 +553,35 @@ impl Lexer<'_> {
         .then_some(())
     }
 
-    fn run(mut self) -> Option<Vec<RawComment>> {
+    /// Rust: a literal from `start` to `self.i` that spans lines. A scan that resumes at the
+    /// start of its last line (the line of the token after it) must agree with this lexer, which
+    /// [`scan`] checks on that line. Where the lexical scanner reads the literal as code
+    /// (`"…"`, `r"…"`, `r###"…"###`; `body`), a scan that starts on an earlier line inside it
+    /// (after an escape, the only node that starts there) must meet no comment and nothing that
+    /// spans lines before that line: no `//`, `/*` or `r#` after its first line break, and no
+    /// `\` before its last one (it continues a lexical string). The lexical scanner reads
+    /// `r#"…"#` and `r##"…"##` as tree-sitter does, and no node starts inside them.
+    fn rust_multi_line(&mut self, start: usize, close: usize, body: bool) -> Option<()> {
+        let lit = &self.b[start..self.i - close];
+        let Some(first) = memchr::memchr(b'\n', lit) else {
+            return Some(());
+        };
+        let last = memchr::memrchr(b'\n', lit).map_or(0, |p| p + 1);
+        if body
+            && ([&b"//"[..], b"/*", b"r#"]
+                .iter()
+                .any(|m| memchr::memmem::find(&lit[first..], m).is_some())
+                || lit[..last]
+                    .strip_suffix(b"\n")
+                    .is_some_and(|l| l.strip_suffix(b"\r").unwrap_or(l).ends_with(b"\\")))
+        {
+            return None;
+        }
+        self.resumes.push(start + last);
+        Some(())
+    }
+
+    fn run(mut self) -> Option<(Vec<RawComment>, Vec<usize>)> {
         let d = self.d;
         let js = matches!(d, Dialect::JavaScript | Dialect::TypeScript);
         if js && self.b.starts_with(b"#!") {
@@ -503,15 +604,20 @@ impl Lexer<'_> {
             }
             let was_line_start = std::mem::replace(&mut line_start, false);
             match c {
+                // tree-sitter finds a comment inside `${…}`, the lexical scanner may not.
+                b'/' if matches!(self.at(1), b'/' | b'*') && !self.templates.is_empty() => {
+                    return None;
+                }
                 b'/' if self.at(1) == b'/' => self.line_comment()?,
                 b'/' if self.at(1) == b'*' => self.block_comment()?,
-                b'/' if js => {
-                    if !matches!(self.prev, Prev::Operand | Prev::Close) {
-                        return None;
+                b'/' if js => match self.prev {
+                    Prev::Operand | Prev::Close => {
+                        self.i += 1;
+                        self.prev = Prev::Operator;
                     }
-                    self.i += 1;
-                    self.prev = Prev::Other;
-                }
+                    Prev::Operator => self.regex()?,
+                    Prev::Other => return None,
+                },
                 b'"' => {
                     if matches!(d, Dialect::Java) && self.b[self.i..].starts_with(b"\"\"\"") {
                         self.text_block()?;
@@ -559,7 +665,13 @@ impl Lexer<'_> {
                     }
                     self.stack.push(c);
                     self.i += 1;
-                    self.prev = Prev::Other;
+                    self.prev = Prev::Operator;
+                }
+                b'}' if self.stack.last() == Some(&b'$') => {
+                    // The end of a template's `${…}`: the template goes on.
+                    self.stack.pop();
+                    let start = self.templates.pop()?;
+                    self.template_from(start, self.i + 1)?;
                 }
                 b')' | b']' | b'}' => {
                     let open = match c {
@@ -587,12 +699,16 @@ impl Lexer<'_> {
                 c if is_ident(c) => self.word()?,
                 c if c < 0x20 || c == 0x7f => return None,
                 _ => {
+                    self.prev = if js {
+                        js_after_operator(self.b, self.i, d == Dialect::TypeScript)
+                    } else {
+                        Prev::Other
+                    };
                     self.i += 1;
-                    self.prev = Prev::Other;
                 }
             }
         }
-        self.stack.is_empty().then_some(self.out)
+        self.stack.is_empty().then_some((self.out, self.resumes))
     }
 
     /// A name or number; a quote right after it is a string prefix or a digit separator.
@@ -605,7 +721,17 @@ impl Lexer<'_> {
             self.i += 1;
         }
         let word = &self.b[start..self.i];
-        self.prev = if js_regex_keyword(word) {
+        // A keyword after `.` is a property name (`x.return / 2`).
+        let property = self.b[..start]
+            .iter()
+            .rev()
+            .find(|c| !c.is_ascii_whitespace())
+            == Some(&b'.');
+        self.prev = if property {
+            Prev::Operand
+        } else if js_regex_keyword(word) {
+            Prev::Operator
+        } else if js_ambiguous_word(word) {
             Prev::Other
         } else {
             Prev::Operand
@@ -757,7 +883,9 @@ impl Lexer<'_> {
                 let start = self.i;
                 self.i = i + hashes;
                 self.prev = Prev::Other;
-                return self.multi_line_ok(start, hashes + 1);
+                // The lexical scanner's raw strings (the Rust row's `r#"` and `r##"`).
+                let lexical = matches!(hashes, 1 | 2);
+                return self.rust_multi_line(start, hashes + 1, !lexical);
             }
         }
     }
@@ -777,20 +905,75 @@ impl Lexer<'_> {
         self.multi_line_ok(start, 3)
     }
 
-    /// JavaScript: a template literal without substitutions.
+    /// JavaScript: a template literal at `i`.
     fn template(&mut self) -> Option<()> {
-        let mut i = self.i + 1;
+        self.template_from(self.i, self.i + 1)
+    }
+
+    /// The rest of the template that starts at `start`, from `i`: to its closing backtick, or
+    /// into a `${…}` substitution, whose code the main loop reads (its closing `}` comes back
+    /// here). A template that spans lines is checked as a whole, substitutions included.
+    fn template_from(&mut self, start: usize, mut i: usize) -> Option<()> {
         loop {
             match *self.b.get(i)? {
                 b'\\' => i += 2,
-                b'$' if self.b.get(i + 1) == Some(&b'{') => return None,
+                b'$' if self.b.get(i + 1) == Some(&b'{') => {
+                    self.templates.push(start);
+                    self.i = i;
+                    self.prev = Prev::Operator;
+                    return self.open_substitution();
+                }
                 b'`' => break,
                 _ => i += 1,
             }
         }
-        let start = self.i;
         self.i = i + 1;
+        self.prev = Prev::Other;
         self.multi_line_ok(start, 1)
+    }
+
+    fn open_substitution(&mut self) -> Option<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return None;
+        }
+        self.stack.push(b'$');
+        self.i += 2;
+        Some(())
+    }
+
+    /// JavaScript: a regular expression literal at `i` (`/`, a body with escapes and classes
+    /// `[…]` in which `/` does not close it, `/`, lower-case flags), on one line and in ASCII.
+    fn regex(&mut self) -> Option<()> {
+        let mut i = self.i + 1;
+        let mut class = false;
+        loop {
+            match *self.b.get(i)? {
+                b'\\' => {
+                    let e = *self.b.get(i + 1)?;
+                    if !(0x20..0x7f).contains(&e) {
+                        return None;
+                    }
+                    i += 2;
+                    continue;
+                }
+                b'[' => class = true,
+                b']' => class = false,
+                b'/' if !class => break,
+                c if !(0x20..0x7f).contains(&c) => return None,
+                _ => {}
+            }
+            i += 1;
+        }
+        i += 1;
+        while self.b.get(i).is_some_and(u8::is_ascii_lowercase) {
+            i += 1;
+        }
+        if self.b.get(i).is_some_and(|&c| is_ident(c)) {
+            return None;
+        }
+        self.i = i;
+        self.prev = Prev::Other;
+        Some(())
     }
 
     /// C and C++: a preprocessor line whose rest is ordinary tokens.
@@ -1042,7 +1225,7 @@ mod tests {
             spans("javascript", "a = b / c; // d"),
             Some(vec![(11, 15, false)])
         );
-        assert_eq!(spans("javascript", "a = /re/; // d"), None);
+        assert_eq!(spans("javascript", "f(a) /re/; // d"), None);
         assert_eq!(spans("c", "#define X '\n"), None);
         assert_eq!(spans("c", "/* open"), None);
         assert_eq!(spans("java", "f(\"x);"), None);
@@ -1052,6 +1235,110 @@ mod tests {
             spans("python", "\"\"\"d\"\"\"\nx = '#' # c\nf(\"\"\"\n\"\"\")"),
             Some(vec![(0, 7, true), (16, 19, false)])
         );
+    }
+
+    #[test]
+    fn js_templates_with_substitutions_nest_and_a_comment_inside_one_is_refused() {
+        for lang in ["javascript", "typescript"] {
+            assert_eq!(
+                spans(lang, "a = `x ${b + `y ${c} //`} // z`; // d"),
+                Some(vec![(33, 37, false)]),
+                "{lang}"
+            );
+            assert_eq!(
+                spans(lang, "a = `${ {b: `}`} }`; // d"),
+                Some(vec![(21, 25, false)])
+            );
+            for refused in [
+                "a = `${b // c\n}`",
+                "a = `${b /* c */}`",
+                "a = `${b`",
+                "a = `${b)}`",
+                "a = `x\n${\"y\"}`",
+            ] {
+                assert_eq!(spans(lang, refused), None, "{lang}: {refused}");
+            }
+        }
+    }
+
+    #[test]
+    fn js_regular_expressions_after_tokens_that_make_them_certain() {
+        for lang in ["javascript", "typescript"] {
+            assert_eq!(
+                spans(lang, "/a/.test(x); f(/[/*]\\//g, b ? /x/ : /y/); // c"),
+                Some(vec![(42, 46, false)]),
+                "{lang}"
+            );
+            assert_eq!(
+                spans(
+                    lang,
+                    "if (x && /^#/.test(l) && x.return / 2) return /y/i; // c"
+                ),
+                Some(vec![(52, 56, false)]),
+                "{lang}"
+            );
+            for refused in [
+                "f() /x/",
+                "} /x/",
+                "x++ /x/",
+                "of /x/",
+                "1./x/",
+                "a = /x\n/",
+                "a = /x/Q",
+                "a = /é/",
+                "`a` /x/",
+            ] {
+                assert_eq!(spans(lang, refused), None, "{lang}: {refused}");
+            }
+        }
+        // TypeScript: `x!` is a non-null assertion and `>` may close type arguments.
+        assert_eq!(spans("javascript", "a = !/x/"), Some(vec![]));
+        assert_eq!(spans("typescript", "a = x! / y"), None);
+        assert_eq!(spans("typescript", "a = f<T> / y"), None);
+        assert_eq!(spans("typescript", "a = () => /x/"), Some(vec![]));
+    }
+
+    #[test]
+    fn rust_strings_that_span_lines_answer_when_their_last_line_agrees() {
+        let snapshot = "f(str![[r#\"\n{\"a\": \"[ROOT]/foo\"}\n\"#]]);\n// c\n";
+        assert_eq!(
+            scan(rust(), snapshot).map(|v| v.iter().map(|c| (c.start, c.end)).collect()),
+            Some(vec![(39, 43)])
+        );
+        assert_eq!(
+            scan(rust(), "let s = \"a\nx \\\"b\\\" y\";\n// c\n").map(|v| v.len()),
+            Some(1)
+        );
+        // The lexical scanner reads `r#"…"#` as tree-sitter does: its lines may hold anything.
+        assert_eq!(
+            scan(rust(), "f(r#\"\n// no /* r#\" \\\n\"#);\n// c\n")
+                .map(|v| v.iter().map(|c| c.start).collect()),
+            Some(vec![26])
+        );
+        assert_eq!(
+            scan(rust(), "f(r###\"\n// no\n\"###);\n").map(|v| v.len()),
+            None
+        );
+        for refused in [
+            // A comment after the string on its last line: a scan resuming there hides it.
+            "let s = \"a\nb\"; // c\n",
+            // After the first line break: a comment marker, a raw string, a continued line.
+            "let s = \"a\nhttp://x\";\n",
+            "let s = \"a\n/* x\";\n",
+            "let s = \"a\nr#\";\n",
+            "let s = \"a\n\"\\\nb\";\n",
+            // The last line opens something that spans lines.
+            "let s = \"a\nb\"; let t = r#\"\nc\"#;\n",
+        ] {
+            assert_eq!(scan(rust(), refused).map(|v| v.len()), None, "{refused}");
+        }
+    }
+
+    fn rust() -> &'static Language {
+        super::super::LANGUAGES
+            .iter()
+            .find(|l| l.name == "rust")
+            .expect("rust is a language")
     }
 
     #[test]
