@@ -786,3 +786,62 @@ fn random_edits_between_cached_scans_are_always_seen() {
         }
     }
 }
+
+/// A warm walk keeps folder descriptors for the folders waiting to be listed, within a share of
+/// the process's limit: a deep tree whose every level leaves a folder waiting, scanned warm
+/// under a low `ulimit -n`, reads every file (no "Too many open files") and gives the cold
+/// scan's model and diagnostics.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_warm_walk_of_a_deep_tree_stays_within_the_descriptor_limit() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    let tree = |edit: &str| {
+        let mut level = String::new();
+        for depth in 0..40 {
+            for i in 0..10 {
+                let text = match i {
+                    0 => format!("# @threat Deep {depth}{edit} (#deep{depth})\n"),
+                    _ => format!("x = {i}{edit}\n"),
+                };
+                write(root, &format!("{level}f{i}.py"), text);
+            }
+            for leaf in ["a", "c"] {
+                write(root, &format!("{level}{leaf}/g.py"), "y = 1\n");
+            }
+            level.push_str("b/");
+        }
+    };
+    tree("");
+    settle();
+    // The first scan writes the cache, the second the listings.
+    scan(root, cache.path(), true);
+    scan(root, cache.path(), true);
+    // Every file changes, none of the folders: the listings hold, and every file is read.
+    tree("0");
+    let cold = scan(root, cache.path(), false);
+    let mut cmd = std::process::Command::new("sh");
+    support::isolate(&mut cmd);
+    let out = cmd
+        .env_remove("THREATMARK_NO_CACHE")
+        .env("XDG_CACHE_HOME", cache.path())
+        .args(["-c", "ulimit -n 32 && exec \"$0\" \"$@\""])
+        .arg(support::BIN)
+        // One thread: every level's first folder waits while the chain below it is walked.
+        .args(["scan", "--format", "json", "-q", "-j", "1"])
+        .arg(root)
+        .output()
+        .expect("sh runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "warm scan failed: {stderr}");
+    assert!(
+        stderr == cold.stderr,
+        "diagnostics of the warm scan: {}",
+        stderr.chars().take(600).collect::<String>()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        cold.stdout,
+        "model of the warm scan"
+    );
+}

@@ -404,7 +404,7 @@ fn write_and_render(
     let selection = OnceLock::new();
     let next = AtomicUsize::new(0);
     let (selected_tx, selected_rx) = std::sync::mpsc::channel::<()>();
-    let (wrote, mut pieces) = std::thread::scope(|s| {
+    let (wrote, pieces) = std::thread::scope(|s| {
         let rendering = s.spawn(|| {
             let selected = selection.get_or_init(|| select(config, result));
             // Dropping the sender tells the writing thread that the selection is made.
@@ -433,9 +433,13 @@ fn write_and_render(
     let selected = selection
         .into_inner()
         .unwrap_or_else(|| Err(anyhow::anyhow!("the diagnostics were not selected")))?;
+    Ok((wrote, selected, joined(pieces)))
+}
+
+/// The pieces of both threads, in order.
+fn joined(mut pieces: Vec<(usize, String)>) -> String {
     pieces.sort_unstable_by_key(|&(index, _)| index);
-    let rendered = pieces.into_iter().map(|(_, piece)| piece).collect();
-    Ok((wrote, selected, rendered))
+    pieces.into_iter().map(|(_, piece)| piece).collect()
 }
 
 /// Render the pieces of `selected` that no other thread has taken (`next` counts the pieces
@@ -448,8 +452,26 @@ fn render_pieces(
     next: &AtomicUsize,
     color: bool,
 ) -> Vec<(usize, String)> {
-    let all = selected.diagnostics.as_slice();
-    let per_piece = match args.output_format.renders_each() {
+    take_pieces(
+        selected.diagnostics.as_slice(),
+        args.output_format.renders_each(),
+        next,
+        |piece| {
+            args.output_format
+                .render(piece, &[], &result.sources, &config.risk, color)
+        },
+    )
+}
+
+/// [`render_pieces`]' loop: pieces of [`DIAGNOSTICS_PER_PIECE`] when the format renders each
+/// diagnostic alone (`each`), else the whole list as one.
+fn take_pieces(
+    all: &[crate::diagnostic::Diagnostic],
+    each: bool,
+    next: &AtomicUsize,
+    render: impl Fn(&[crate::diagnostic::Diagnostic]) -> String,
+) -> Vec<(usize, String)> {
+    let per_piece = match each {
         true => DIAGNOSTICS_PER_PIECE,
         false => all.len().max(1),
     };
@@ -461,11 +483,9 @@ fn render_pieces(
             return mine;
         }
         let start = (index * per_piece).min(all.len());
-        let piece = &all[start..(start + per_piece).min(all.len())];
         mine.push((
             index,
-            args.output_format
-                .render(piece, &[], &result.sources, &config.risk, color),
+            render(&all[start..(start + per_piece).min(all.len())]),
         ));
     }
 }
@@ -687,18 +707,27 @@ mod tests {
         let matrix = crate::analysis::RiskMatrix::default();
         let mut formats = 0;
         for format in DiagnosticFormat::value_variants() {
-            if !format.renders_each() {
-                continue;
-            }
-            formats += 1;
+            formats += usize::from(format.renders_each());
             for color in [false, true] {
-                let whole = format.render(&all, &[], &sources, &matrix, color);
-                let pieces: String = all
-                    .chunks(DIAGNOSTICS_PER_PIECE)
-                    .map(|piece| format.render(piece, &[], &sources, &matrix, color))
-                    .collect();
-                assert!(all.len() > 2 * DIAGNOSTICS_PER_PIECE);
-                assert_eq!(pieces, whole, "{format:?}, color {color}");
+                let render =
+                    |piece: &[Diagnostic]| format.render(piece, &[], &sources, &matrix, color);
+                let whole = render(&all);
+                // Two takers sharing the counter, as the two threads of `write_and_render`:
+                // the second takes every piece left while the first renders its first one.
+                let next = AtomicUsize::new(0);
+                let theirs = std::cell::RefCell::new(Vec::new());
+                let mine = take_pieces(&all, format.renders_each(), &next, |piece| {
+                    if theirs.borrow().is_empty() {
+                        let taken = take_pieces(&all, format.renders_each(), &next, render);
+                        theirs.borrow_mut().extend(taken);
+                    }
+                    render(piece)
+                });
+                let mut pieces = theirs.into_inner();
+                assert_eq!(pieces.is_empty(), !format.renders_each(), "{format:?}");
+                assert_eq!(mine.len(), 1, "{format:?}");
+                pieces.extend(mine);
+                assert_eq!(joined(pieces), whole, "{format:?}, color {color}");
             }
         }
         assert_eq!(formats, 4, "every format but SARIF renders pieces");

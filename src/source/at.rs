@@ -43,21 +43,65 @@ thread_local! {
 #[derive(Debug, Clone)]
 pub(crate) struct Folder {
     #[cfg(target_os = "linux")]
-    fd: std::sync::Arc<std::os::fd::OwnedFd>,
+    fd: std::sync::Arc<Held>,
     /// The path it was opened by.
     #[cfg(target_os = "linux")]
     path: std::sync::Arc<[u8]>,
 }
 
+/// A folder's descriptor, counted while it is open (see [`may_open`]).
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+struct Held(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(target_os = "linux")]
+impl Held {
+    fn new(fd: std::os::fd::OwnedFd) -> std::sync::Arc<Self> {
+        HELD.fetch_add(1, Ordering::Relaxed);
+        std::sync::Arc::new(Self(fd))
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Held {
+    fn drop(&mut self) {
+        HELD.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether the walk may open one more folder descriptor to keep. Each folder waiting to be
+/// listed keeps its parent's, so a deep and bushy tree walked by many threads would hold
+/// about depth × threads of them, and the files and listings opened beside them could fail
+/// for want of descriptors (EMFILE). A quarter of the process's limit, at most 256, is theirs;
+/// past it, folders are looked up by path as before.
+#[cfg(target_os = "linux")]
+fn may_open() -> bool {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let budget = *BUDGET.get_or_init(|| {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        limit.map_or(256, |n| usize::try_from(n / 4).unwrap_or(256).min(256))
+    });
+    HELD.load(Ordering::Relaxed) < budget
+}
+
 /// A path below a folder's descriptor is looked up from it when it is at most this many names
 /// long: each name costs a lookup, so a deep path opens a descriptor nearer to it.
+#[cfg(target_os = "linux")]
 const MAX_NAMES_BELOW: usize = 4;
 
 /// `path` below `folder`, as plain names (none empty, `.` or `..`), at most
 /// [`MAX_NAMES_BELOW`] of them.
 #[cfg(target_os = "linux")]
 fn below<'a>(folder: &Folder, path: &'a [u8]) -> Option<&'a [u8]> {
-    let rest = path.strip_prefix(&*folder.path)?.strip_prefix(b"/")?;
+    let rest = path.strip_prefix(&*folder.path)?;
+    // The root folder's path ends in its separator.
+    let rest = match folder.path.last() {
+        Some(b'/') => rest,
+        _ => rest.strip_prefix(b"/")?,
+    };
     let mut names = 0;
     for name in rest.split(|b| *b == b'/') {
         names += 1;
@@ -86,7 +130,7 @@ fn in_folder<R>(
             && *w == walk
             && let Some(rest) = below(last, bytes)
         {
-            return Some(f(last.fd.as_fd(), OsStr::from_bytes(rest)));
+            return Some(f(last.fd.0.as_fd(), OsStr::from_bytes(rest)));
         }
         // Split at the last separator, by bytes: `Path::parent` and `file_name` parse
         // components, and this runs for every file of a warm scan. A name that is empty, `.`
@@ -104,17 +148,16 @@ fn in_folder<R>(
             Mode::empty(),
         );
         *folder = fd.ok().map(|fd| {
-            let fd = std::sync::Arc::new(fd);
             (
                 walk,
                 Folder {
-                    fd,
+                    fd: Held::new(fd),
                     path: parent.into(),
                 },
             )
         });
         let (_, handle) = folder.as_ref()?;
-        Some(f(handle.fd.as_fd(), OsStr::from_bytes(name)))
+        Some(f(handle.fd.0.as_fd(), OsStr::from_bytes(name)))
     })
 }
 
@@ -179,7 +222,9 @@ pub(crate) fn folder(
         // Its entries are one name further below `above`.
         let close =
             rest.is_some_and(|(_, rest)| rest.split(|b| *b == b'/').count() < MAX_NAMES_BELOW);
-        if !open
+        // Past the budget, no descriptor is opened: below `above` or by path.
+        let may_open = may_open();
+        if (!open || !may_open)
             && close
             && let Some((above, rest)) = rest
         {
@@ -187,7 +232,8 @@ pub(crate) fn folder(
                 true => AtFlags::empty(),
                 false => AtFlags::SYMLINK_NOFOLLOW,
             };
-            if let Ok(st) = rustix::fs::statat(&*above.fd, std::ffi::OsStr::from_bytes(rest), flags)
+            if let Ok(st) =
+                rustix::fs::statat(&above.fd.0, std::ffi::OsStr::from_bytes(rest), flags)
             {
                 let (stat, is_dir) = of_raw(&st);
                 if is_dir {
@@ -195,7 +241,7 @@ pub(crate) fn folder(
                 }
                 return (is_dir.then_some(stat), None);
             }
-        } else {
+        } else if may_open {
             // Without `O_DIRECTORY`: a link's own descriptor when it is not followed, as `lstat`.
             let flags = match follow {
                 true => OFlags::PATH | OFlags::CLOEXEC,
@@ -203,7 +249,7 @@ pub(crate) fn folder(
             };
             let opened = match rest {
                 Some((above, rest)) => rustix::fs::openat(
-                    &*above.fd,
+                    &above.fd.0,
                     std::ffi::OsStr::from_bytes(rest),
                     flags,
                     Mode::empty(),
@@ -218,7 +264,7 @@ pub(crate) fn folder(
                     return (None, None);
                 }
                 let handle = Folder {
-                    fd: std::sync::Arc::new(fd),
+                    fd: Held::new(fd),
                     path: bytes.into(),
                 };
                 FOLDER.with_borrow_mut(|folder| *folder = Some((walk, handle.clone())));

@@ -489,6 +489,14 @@ impl OwnWalk<'_> {
             .and_then(|w| w.names.as_deref())
             .is_none_or(|names| crate::source::listing::count_names(names) > FEW_ENTRIES);
         let (stat, handle) = crate::source::at::folder(dir, parent.as_ref(), depth == 0, open);
+        // Listed as a folder but no longer one (swapped for a link since): not listed through
+        // whatever it is now, since links below the root are not walked.
+        if depth > 0
+            && stat.is_none()
+            && std::fs::symlink_metadata(dir).is_ok_and(|meta| !meta.is_dir())
+        {
+            return;
+        }
         let stat = stat.map(DirStat::from);
         let handle = handle.or(parent).filter(|_| depth < MAX_PARENT_DEPTH);
         let sub = |path: PathBuf, rel: Vec<u8>, trusted: bool| {
