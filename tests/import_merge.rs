@@ -402,6 +402,52 @@ fn threatspec_imports_are_merged() {
     assert!(merged.component("checkout").is_some());
 }
 
+/// `scan --config other.yaml` still merges what the root's own `threatspec.yaml` imports: the
+/// question "does the project name imports?" is asked of the root's file, not of the text the
+/// configuration was loaded from (which is the root's file only without `--config`).
+#[test]
+fn a_scan_with_another_config_merges_the_roots_imports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("app");
+    copy_dir(&fixture().join("expected"), &root.join("lib/threatmodel"));
+    fs::write(
+        root.join("threatspec.yaml"),
+        "project:\n  name: app\n  description: ''\nimports:\n  - 'lib'\npaths:\n  - './'\n",
+    )
+    .expect("write");
+    fs::create_dir_all(root.join("other")).expect("mkdir");
+    fs::write(
+        root.join("other/threatspec.yaml"),
+        "project:\n  name: other\n  description: ''\npaths:\n  - './'\n",
+    )
+    .expect("write");
+    fs::write(root.join("main.py"), "# @threat SQL Injection (#sqli)\n").expect("write");
+    let model = |args: &[&str]| -> Value {
+        let out = tm()
+            .current_dir(&root)
+            .args(["scan", "-q", "--format", "json"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let has_checkout = |m: &Value| {
+        m["components"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["id"] == "checkout"))
+    };
+    assert!(has_checkout(&model(&[])), "the root's imports merged");
+    assert!(
+        has_checkout(&model(&["--config", "other/threatspec.yaml"])),
+        "with --config, the root's imports are merged all the same"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // merge
 

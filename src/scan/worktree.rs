@@ -541,6 +541,7 @@ fn read_limited(
     }
     Ok((Limited::Read(buffer.len()), stat(&file)))
 }
+
 /// The project name: from the configuration, else the root folder's name.
 pub fn project_for(root: &Path, config: &Config) -> Project {
     project_named(config, &fs::folder_name(root))
