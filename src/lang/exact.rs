@@ -367,10 +367,7 @@ impl<'t> Cursor<'t> {
 
     /// An opening bracket (or an interpolation frame) at `i`, `len` bytes long.
     fn open(&mut self, frame: u8, len: usize) -> Option<()> {
-        if self.stack.len() >= MAX_DEPTH {
-            return None;
-        }
-        self.stack.push(frame);
+        push_frame(&mut self.stack, frame)?;
         self.i += len;
         Some(())
     }
@@ -464,6 +461,11 @@ fn operator_char(c: u8) -> bool {
 /// Deeper nesting is left to tree-sitter, so that a pathological file meets the parse budget
 /// (TM025) as it did before the lexer existed: the diagnostics stay the same.
 const MAX_DEPTH: usize = 256;
+
+/// Push an opening bracket (or an interpolation frame) on `stack`: `None` past [`MAX_DEPTH`].
+fn push_frame(stack: &mut Vec<u8>, frame: u8) -> Option<()> {
+    (stack.len() < MAX_DEPTH).then(|| stack.push(frame))
+}
 
 /// The last significant token, for telling a division from a regular expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -660,10 +662,7 @@ impl Lexer<'_> {
                     _ => return None,
                 },
                 b'(' | b'[' | b'{' => {
-                    if self.stack.len() >= MAX_DEPTH {
-                        return None;
-                    }
-                    self.stack.push(c);
+                    push_frame(&mut self.stack, c)?;
                     self.i += 1;
                     self.prev = Prev::Operator;
                 }
@@ -918,10 +917,11 @@ impl Lexer<'_> {
             match *self.b.get(i)? {
                 b'\\' => i += 2,
                 b'$' if self.b.get(i + 1) == Some(&b'{') => {
+                    push_frame(&mut self.stack, b'$')?;
                     self.templates.push(start);
-                    self.i = i;
+                    self.i = i + 2;
                     self.prev = Prev::Operator;
-                    return self.open_substitution();
+                    return Some(());
                 }
                 b'`' => break,
                 _ => i += 1,
@@ -930,15 +930,6 @@ impl Lexer<'_> {
         self.i = i + 1;
         self.prev = Prev::Other;
         self.multi_line_ok(start, 1)
-    }
-
-    fn open_substitution(&mut self) -> Option<()> {
-        if self.stack.len() >= MAX_DEPTH {
-            return None;
-        }
-        self.stack.push(b'$');
-        self.i += 2;
-        Some(())
     }
 
     /// JavaScript: a regular expression literal at `i` (`/`, a body with escapes and classes
@@ -1057,10 +1048,7 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
                 i = end;
             }
             b'(' | b'[' | b'{' => {
-                if stack.len() >= MAX_DEPTH {
-                    return None;
-                }
-                stack.push(c);
+                push_frame(&mut stack, c)?;
                 line_start = false;
                 last = c;
                 i += 1;

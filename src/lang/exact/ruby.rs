@@ -3,7 +3,7 @@
 //! division as tree-sitter-ruby's scanner tells them, symbols and heredocs whose bodies hold no
 //! quote or comment marker.
 
-use super::{MAX_DEPTH, hash_comment, quiet_literal};
+use super::{hash_comment, push_frame, quiet_literal};
 use crate::lang::lexical::RawComment;
 
 /// Keywords after which an operand is expected (a `/` there starts a regular expression).
@@ -241,10 +241,7 @@ impl<'t> Ruby<'t> {
                 }
                 b'`' => return None,
                 b'(' | b'[' | b'{' => {
-                    if self.stack.len() >= MAX_DEPTH {
-                        return None;
-                    }
-                    self.stack.push(c);
+                    push_frame(&mut self.stack, c)?;
                     self.i += 1;
                     self.operand = false;
                 }
@@ -321,10 +318,7 @@ impl<'t> Ruby<'t> {
                     return Some(());
                 }
                 b'#' if self.at(1) == b'{' => {
-                    if self.stack.len() >= MAX_DEPTH {
-                        return None;
-                    }
-                    self.stack.push(INTERPOLATION);
+                    push_frame(&mut self.stack, INTERPOLATION)?;
                     self.i += 2;
                     self.operand = false;
                     return Some(());

@@ -4,7 +4,7 @@
 //! `$(…)`, `$((…))`, backticks, here-strings and heredocs whose bodies hold no quote or
 //! comment marker are modelled.
 
-use super::{MAX_DEPTH, hash_comment, quiet_literal};
+use super::{hash_comment, push_frame, quiet_literal};
 use crate::lang::lexical::RawComment;
 
 /// Stack frames: `(` for `(`, `$(`, `<(` and `>(`; [`ARITHMETIC`] for `((` and `$((`.
@@ -75,10 +75,7 @@ impl<'t> Shell<'t> {
     }
 
     fn push(&mut self, frame: u8, len: usize) -> Option<()> {
-        if self.stack.len() >= MAX_DEPTH {
-            return None;
-        }
-        self.stack.push(frame);
+        push_frame(&mut self.stack, frame)?;
         self.special(len);
         Some(())
     }
