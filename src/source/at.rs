@@ -92,24 +92,35 @@ fn may_open() -> bool {
 #[cfg(target_os = "linux")]
 const MAX_NAMES_BELOW: usize = 4;
 
-/// `path` below `folder`, as plain names (none empty, `.` or `..`), at most
-/// [`MAX_NAMES_BELOW`] of them.
-#[cfg(target_os = "linux")]
-fn below<'a>(folder: &Folder, path: &'a [u8]) -> Option<&'a [u8]> {
-    let rest = path.strip_prefix(&*folder.path)?;
-    // The root folder's path ends in its separator.
-    let rest = match folder.path.last() {
-        Some(b'/') => rest,
+/// `fs::below` on `/`-separated bytes: `path` after `root` and its separator when that is plain
+/// names joined by single `/`s (no empty part, no `.`); also a folder descriptor's `below`.
+#[cfg(unix)]
+pub(crate) fn below_bytes<'a>(root: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    let rest = path.strip_prefix(root)?;
+    let text = match root.last()? {
+        b'/' => rest,
         _ => rest.strip_prefix(b"/")?,
     };
+    // No empty part (a leading, trailing or doubled `/`, or nothing) and no `.`.
+    let plain = text
+        .split(|b| *b == b'/')
+        .all(|part| !part.is_empty() && part != b".");
+    plain.then_some(text)
+}
+
+/// `path` below `folder`, as plain names (none empty, `.` or `..`), at most
+/// [`MAX_NAMES_BELOW`] of them, and how many.
+#[cfg(target_os = "linux")]
+fn below<'a>(folder: &Folder, path: &'a [u8]) -> Option<(&'a [u8], usize)> {
+    let rest = below_bytes(&folder.path, path)?;
     let mut names = 0;
     for name in rest.split(|b| *b == b'/') {
         names += 1;
-        if matches!(name, b"" | b"." | b"..") || names > MAX_NAMES_BELOW {
+        if name == b".." || names > MAX_NAMES_BELOW {
             return None;
         }
     }
-    Some(rest)
+    Some((rest, names))
 }
 
 /// Run `f` with a descriptor of a folder above `path` and `path` below it: the folder this
@@ -128,7 +139,7 @@ fn in_folder<R>(
     FOLDER.with_borrow_mut(|folder| {
         if let Some((w, last)) = folder.as_ref()
             && *w == walk
-            && let Some(rest) = below(last, bytes)
+            && let Some((rest, _)) = below(last, bytes)
         {
             return Some(f(last.fd.0.as_fd(), OsStr::from_bytes(rest)));
         }
@@ -218,10 +229,10 @@ pub(crate) fn folder(
         use std::os::unix::ffi::OsStrExt;
         let bytes = dir.as_os_str().as_bytes();
         let walk = WALK.load(Ordering::Relaxed);
-        let rest = above.and_then(|above| Some((above, below(above, bytes)?)));
+        let below = above.and_then(|above| Some((above, below(above, bytes)?)));
         // Its entries are one name further below `above`.
-        let close =
-            rest.is_some_and(|(_, rest)| rest.split(|b| *b == b'/').count() < MAX_NAMES_BELOW);
+        let close = below.is_some_and(|(_, (_, names))| names < MAX_NAMES_BELOW);
+        let rest = below.map(|(above, (rest, _))| (above, rest));
         // Past the budget, no descriptor is opened: below `above` or by path.
         let may_open = may_open();
         if (!open || !may_open)

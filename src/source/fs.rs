@@ -83,17 +83,10 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
 pub(crate) fn below<'a>(root: &Path, path: &'a Path) -> Option<&'a [u8]> {
     #[cfg(unix)]
     {
-        let root = root.as_os_str().as_encoded_bytes();
-        let rest = path.as_os_str().as_encoded_bytes().strip_prefix(root)?;
-        let text = match root.last()? {
-            b'/' => rest,
-            _ => rest.strip_prefix(b"/")?,
-        };
-        // No empty part (a leading, trailing or doubled `/`, or nothing) and no `.`.
-        let plain = text
-            .split(|b| *b == b'/')
-            .all(|part| !part.is_empty() && part != b".");
-        plain.then_some(text)
+        crate::source::at::below_bytes(
+            root.as_os_str().as_encoded_bytes(),
+            path.as_os_str().as_encoded_bytes(),
+        )
     }
     #[cfg(not(unix))]
     {
