@@ -674,8 +674,8 @@ mod tests {
     }
 
     /// `write_and_render` renders more than [`DIAGNOSTICS_PER_PIECE`] diagnostics in pieces,
-    /// on whichever thread takes each, and joins them in order: for every format that renders
-    /// pieces, the joined pieces are the bytes of one rendering of the whole list (snippets
+    /// on whichever thread takes each, and joins them in order: for every format (SARIF is one
+    /// piece), the joined pieces are the bytes of one rendering of the whole list (snippets
     /// with carets, whole-file and file-less diagnostics, help lines, with and without color).
     #[test]
     fn diagnostics_rendered_in_pieces_join_to_one_rendering() {

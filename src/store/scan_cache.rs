@@ -701,6 +701,8 @@ pub(crate) fn touch(path: &Path) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// [`find_key`] finds what a binary search of the whole slice finds: keys spread evenly
     /// and bunched at either end, repeated keys, keys absent below, between and above.
     #[test]
@@ -738,12 +740,10 @@ mod tests {
             for key in probes {
                 let at = sorted.partition_point(|p| p.key < key);
                 let slow = sorted.get(at).filter(|p| p.key == key).copied();
-                assert_eq!(super::find_key(&sorted, key), slow, "{key} in {keys:?}");
+                assert_eq!(find_key(&sorted, key), slow, "{key} in {keys:?}");
             }
         }
     }
-
-    use super::*;
 
     fn stat(age_secs: u64) -> FileStat {
         let t = SystemTime::now() - std::time::Duration::from_secs(age_secs);
