@@ -246,44 +246,93 @@ pub(super) struct Scanned {
 }
 
 /// Scan, write or print the model, print the diagnostics and the summary.
+///
+/// The thread that renders the diagnostics beside the model's writing is started before the
+/// scan and parked until the scan is done: on a machine whose kernel places a new thread on its
+/// parent's vCPU (see docs/performance.md, "Issue 20, seventh round"), a thread started when
+/// the work is there runs only once the main thread blocks, after the model is written, while
+/// one woken from a wait is placed on an idle vCPU.
 pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
     let root = args.root.dir();
-    let (config, result) = match &args.rev {
-        Some(rev) => {
-            let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
-            let scanned = repo
-                .scan_rev(rev)
-                .map_err(|e| explain_unborn(root, rev, e))?;
-            repo.save_cache();
-            scanned
-        }
-        None => scan_root(
-            &args.root,
-            args.threads,
-            args.quiet || args.output_format.is_machine(),
-        )?,
-    };
-    let to_stdout =
-        args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
-
-    crate::timings::mark("scanned");
-    let (wrote, selected, rendered) = if args.threads == Some(1) {
-        let wrote = write_model(args, root, &config, &result, to_stdout)?;
-        let selected = select(&config, &result)?;
-        let rendered = render_pieces(
-            args,
-            &config,
-            &result,
-            &selected,
-            &AtomicUsize::new(0),
-            color,
-        )
-        .into_iter()
-        .map(|(_, piece)| piece)
-        .collect();
-        (wrote, selected, rendered)
-    } else {
-        write_and_render(args, root, &config, &result, to_stdout, color)?
+    // Declared before the threads' scope, so that the parked thread may borrow them.
+    let scanned: OnceLock<(Config, scan::ScanResult)> = OnceLock::new();
+    let selection = OnceLock::new();
+    let next = AtomicUsize::new(0);
+    let (wrote, rendered) = std::thread::scope(|s| -> anyhow::Result<_> {
+        let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
+        let (selected_tx, selected_rx) = std::sync::mpsc::channel::<()>();
+        let rendering = (args.threads != Some(1)).then(|| {
+            let (scanned, selection, next) = (&scanned, &selection, &next);
+            s.spawn(move || {
+                // No message: the scan failed, and there is nothing to render.
+                if start_rx.recv().is_err() {
+                    return Vec::new();
+                }
+                let Some((config, result)) = scanned.get() else {
+                    return Vec::new();
+                };
+                let selected = selection.get_or_init(|| select(config, result));
+                // Dropping the sender tells the writing thread that the selection is made.
+                drop(selected_tx);
+                match selected {
+                    Ok(selected) => render_pieces(args, config, result, selected, next, color),
+                    Err(_) => Vec::new(),
+                }
+            })
+        });
+        let (config, result) = match &args.rev {
+            Some(rev) => {
+                let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
+                let scanned = repo
+                    .scan_rev(rev)
+                    .map_err(|e| explain_unborn(root, rev, e))?;
+                repo.save_cache();
+                scanned
+            }
+            None => scan_root(
+                &args.root,
+                args.threads,
+                args.quiet || args.output_format.is_machine(),
+            )?,
+        };
+        let (config, result) = scanned.get_or_init(|| (config, result));
+        let to_stdout = args.format == Some(ScanFormat::Json)
+            || (args.rev.is_some() && args.output.is_none());
+        crate::timings::mark("scanned");
+        let Some(rendering) = rendering else {
+            let wrote = write_model(args, root, config, result, to_stdout)?;
+            let selected = selection.get_or_init(|| select(config, result));
+            let rendered = match selected {
+                Ok(selected) => render_pieces(args, config, result, selected, &next, color),
+                Err(_) => Vec::new(),
+            };
+            return Ok((wrote, rendered));
+        };
+        let _ = start_tx.send(());
+        // Write the model on this thread while the parked one selects the diagnostics and
+        // renders them; once the model is written this thread renders too (see
+        // [`render_pieces`]). The model's error comes first, as on one thread.
+        let wrote = write_model(args, root, config, result, to_stdout);
+        // An error (the sender dropped) is the signal too.
+        let _ = selected_rx.recv();
+        let mut pieces = match (&wrote, selection.get()) {
+            (Ok(_), Some(Ok(selected))) => {
+                render_pieces(args, config, result, selected, &next, color)
+            }
+            _ => Vec::new(),
+        };
+        let theirs = rendering
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        pieces.extend(theirs);
+        Ok((wrote?, pieces))
+    })?;
+    let rendered = joined(rendered);
+    let selected = selection
+        .into_inner()
+        .unwrap_or_else(|| Err(anyhow::anyhow!("the diagnostics were not selected")))?;
+    let Some((config, result)) = scanned.into_inner() else {
+        anyhow::bail!("the scan did not finish");
     };
     let counts = Counts::of(&selected.diagnostics);
     let mut stderr = std::io::stderr().lock();
@@ -387,54 +436,6 @@ fn run_file(args: &ScanArgs, file: &Path, color: bool) -> anyhow::Result<u8> {
 /// Diagnostics rendered in one piece of work: enough to make taking a piece cheap beside
 /// rendering it, few enough that the two threads end together.
 const DIAGNOSTICS_PER_PIECE: usize = 16;
-
-/// Write the model on this thread while a second one selects the diagnostics and starts to
-/// render them; once the model is written this thread renders too, taking the pieces not yet
-/// taken. Each piece is rendered alone and the pieces are joined in their order, so the bytes
-/// are those of one rendering on one thread, whichever thread renders what. The model's error
-/// comes first, as on one thread, and nothing is printed before it.
-fn write_and_render(
-    args: &ScanArgs,
-    root: &Path,
-    config: &Config,
-    result: &scan::ScanResult,
-    to_stdout: bool,
-    color: bool,
-) -> anyhow::Result<(Option<PathBuf>, super::selection::Selected, String)> {
-    let selection = OnceLock::new();
-    let next = AtomicUsize::new(0);
-    let (selected_tx, selected_rx) = std::sync::mpsc::channel::<()>();
-    let (wrote, pieces) = std::thread::scope(|s| {
-        let rendering = s.spawn(|| {
-            let selected = selection.get_or_init(|| select(config, result));
-            // Dropping the sender tells the writing thread that the selection is made.
-            drop(selected_tx);
-            match selected {
-                Ok(selected) => render_pieces(args, config, result, selected, &next, color),
-                Err(_) => Vec::new(),
-            }
-        });
-        let wrote = write_model(args, root, config, result, to_stdout);
-        // An error (the sender dropped) is the signal too.
-        let _ = selected_rx.recv();
-        let mut pieces = match (&wrote, selection.get()) {
-            (Ok(_), Some(Ok(selected))) => {
-                render_pieces(args, config, result, selected, &next, color)
-            }
-            _ => Vec::new(),
-        };
-        let theirs = rendering
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        pieces.extend(theirs);
-        (wrote, pieces)
-    });
-    let wrote = wrote?;
-    let selected = selection
-        .into_inner()
-        .unwrap_or_else(|| Err(anyhow::anyhow!("the diagnostics were not selected")))?;
-    Ok((wrote, selected, joined(pieces)))
-}
 
 /// The pieces of both threads, in order.
 fn joined(mut pieces: Vec<(usize, String)>) -> String {
