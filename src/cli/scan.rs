@@ -296,8 +296,8 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
             )?,
         };
         let (config, result) = scanned.get_or_init(|| (config, result));
-        let to_stdout = args.format == Some(ScanFormat::Json)
-            || (args.rev.is_some() && args.output.is_none());
+        let to_stdout =
+            args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
         crate::timings::mark("scanned");
         let Some(rendering) = rendering else {
             let wrote = write_model(args, root, config, result, to_stdout)?;

@@ -59,14 +59,23 @@ struct Pretty {
     has_value: bool,
 }
 
-const SPACES: &str = "                                                                ";
+/// A line break and the indentation of 32 levels: a break and the indentation of any level up
+/// to that are one copy of a prefix.
+const BREAK: &str = "\n                                                                ";
 
 impl Pretty {
-    fn indent(&mut self) {
-        let mut left = self.depth * 2;
+    /// A line break and the indentation of the current depth.
+    fn line_break(&mut self) {
+        let width = self.depth * 2;
+        if width < BREAK.len() {
+            self.out.push_str(&BREAK[..=width]);
+            return;
+        }
+        self.out.push('\n');
+        let mut left = width;
         while left > 0 {
-            let n = left.min(SPACES.len());
-            self.out.push_str(&SPACES[..n]);
+            let n = left.min(BREAK.len() - 1);
+            self.out.push_str(&BREAK[1..=n]);
             left -= n;
         }
     }
@@ -80,8 +89,7 @@ impl Pretty {
     fn close(&mut self, bracket: char) {
         self.depth -= 1;
         if self.has_value {
-            self.out.push('\n');
-            self.indent();
+            self.line_break();
         }
         self.out.push(bracket);
         // The array or object just closed is a value of the one around it.
@@ -90,11 +98,14 @@ impl Pretty {
 
     /// Before an element of an array or a key of an object.
     fn item(&mut self, first: bool) {
-        self.out.push_str(if first { "\n" } else { ",\n" });
-        self.indent();
+        if !first {
+            self.out.push(',');
+        }
+        self.line_break();
     }
 
     fn string(&mut self, s: &str) {
+        self.out.reserve(s.len() + 2);
         self.out.push('"');
         if any_to_escape(s.as_bytes()) {
             self.escaped(s);
@@ -387,7 +398,10 @@ impl ser::SerializeStruct for &mut Pretty {
     type Ok = ();
     type Error = Unsupported;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
-        ser::SerializeMap::serialize_key(self, key)?;
+        // The key is a string: written directly, not through the map key's serializer.
+        let first = !self.has_value;
+        self.item(first);
+        self.string(key);
         ser::SerializeMap::serialize_value(self, value)
     }
     fn end(self) -> Result {
@@ -586,6 +600,38 @@ mod tests {
             same_as_serde_json(&random_value(&mut state, 0));
         }
         same_as_serde_json(&json!({"a": [], "b": {}, "c": [[], {}, [[1]], {"d": {}}], "e": -0}));
+    }
+
+    /// Nesting past the 32 levels that one copy of [`BREAK`] indents, and struct fields (whose
+    /// keys are written directly), with a key that needs escaping.
+    #[test]
+    fn deep_values_and_struct_keys_are_written_as_serde_json_writes_them() {
+        let mut value = json!(1);
+        for depth in 0..70 {
+            value = match depth % 2 {
+                0 => json!([value, {}, []]),
+                _ => json!({"k": value, "l": [1, 2]}),
+            };
+            same_as_serde_json(&value);
+        }
+        #[derive(Serialize)]
+        struct Fields {
+            plain: u8,
+            #[serde(rename = "quote\"d \\ and\n")]
+            odd: Vec<u8>,
+            #[serde(rename = "")]
+            empty: Option<Vec<Fields>>,
+        }
+        let inner = Fields {
+            plain: 2,
+            odd: Vec::new(),
+            empty: None,
+        };
+        same_as_serde_json(&Fields {
+            plain: 1,
+            odd: vec![2, 3],
+            empty: Some(vec![inner]),
+        });
     }
 
     #[test]

@@ -9,9 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use annotate_snippets::{
-    AnnotationKind, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str,
-};
+use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::text::LineIndex;
@@ -94,6 +92,17 @@ pub fn render(diags: &[Diagnostic], sources: &BTreeMap<String, Arc<str>>, color:
     out
 }
 
+/// `text` with annotate-snippets' normalisation of untrusted text (control and bidirectional
+/// characters replaced by visible ones). Printable ASCII is left as it is (tested), so the common
+/// case copies the text instead of looking up each character in the crate's table.
+fn normalize_untrusted_str(text: &str) -> String {
+    if text.bytes().all(|b| matches!(b, b' '..=b'~')) {
+        text.to_string()
+    } else {
+        annotate_snippets::normalize_untrusted_str(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +116,33 @@ mod tests {
             .help("\u{1b}[31mred");
         let out = render(&[d], &BTreeMap::new(), false);
         assert!(!out.contains('\u{1b}'), "{out:?}");
+    }
+
+    /// The shortcut of [`normalize_untrusted_str`] holds: annotate-snippets leaves every
+    /// printable ASCII character as it is, and the rest still goes through the crate.
+    #[test]
+    fn printable_ascii_is_what_annotate_snippets_leaves_alone() {
+        for b in 0..=0x7f_u8 {
+            let c = char::from(b).to_string();
+            let theirs = annotate_snippets::normalize_untrusted_str(&c);
+            if (b' '..=b'~').contains(&b) {
+                assert_eq!(theirs, c, "{b:#04x}");
+            }
+            assert_eq!(normalize_untrusted_str(&c), theirs, "{b:#04x}");
+        }
+        for text in [
+            "a\u{1b}[2Jb",
+            "tab\there",
+            "\u{202e}evil",
+            "é",
+            "x\u{200d}y",
+            "plain text",
+        ] {
+            assert_eq!(
+                normalize_untrusted_str(text),
+                annotate_snippets::normalize_untrusted_str(text)
+            );
+        }
     }
 
     #[test]
