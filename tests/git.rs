@@ -1827,3 +1827,56 @@ fn diff_of_two_revisions_without_snapshots_reads_only_the_changed_files() {
     assert_eq!(fast.code, 0, "{}", fast.stderr);
     assert_eq!(fast.stdout, expected);
 }
+
+/// `diff A..B` with no snapshot reads each changed path's folders' `.threatmarkignore`s (looked
+/// up once per folder, below its parent, for every folder of the change at once). An edited
+/// annotation in a file that a nested ignore file excludes leaves the model as it is, and the
+/// change proves it without building a model; the same edit in a folder beside it, where a
+/// file of the same name is not ignored, is a change in the model. Either way the output is
+/// the full computation's.
+#[test]
+fn diff_without_snapshots_applies_the_ignore_files_of_each_changed_folder() {
+    let repo = Repo::new();
+    repo.write("a/b/.threatmarkignore", "x.py\n");
+    repo.write("a/.threatmarkignore", "deep/\n");
+    for folder in ["a/b", "a/c", "a/b/d", "a/deep/e", "z"] {
+        repo.write(
+            &format!("{folder}/x.py"),
+            format!("# @threat In {folder} (#t_{})\n", folder.replace('/', "_")),
+        );
+    }
+    let first = repo.commit("ignore files at two depths");
+    for folder in ["a/b", "a/deep/e"] {
+        repo.write(&format!("{folder}/x.py"), "# @threat Edited (#edited)\n");
+    }
+    let ignored_only = repo.commit("annotations edited in ignored files only");
+    repo.write("a/c/x.py", "# @threat Edited beside (#beside)\n");
+    let beside = repo.commit("the same edit beside them");
+    let diff = |a: &str, b: &str, full: bool| {
+        let _ = fs::remove_dir_all(repo.path().join(".git/threatmark"));
+        let mut cmd = repo.tm();
+        cmd.env("THREATMARK_TIMINGS", "1");
+        if full {
+            cmd.env("THREATMARK_DIFF_FULL", "1");
+        }
+        cmd.args(["diff", &format!("{a}..{b}"), "--format", "json"]);
+        run(cmd)
+    };
+    for (a, b, proved_same) in [
+        (&first, &ignored_only, true),
+        (&ignored_only, &beside, false),
+        (&first, &beside, false),
+    ] {
+        let (full, fast) = (diff(a, b, true), diff(a, b, false));
+        assert_eq!(fast.code, 0, "{}", fast.stderr);
+        assert_eq!(fast.stdout, full.stdout, "{a}..{b}");
+        // A changed annotation found means both models were built.
+        assert_eq!(
+            !fast.stderr.contains("a changed annotation found")
+                && !fast.stderr.contains("model built"),
+            proved_same,
+            "{a}..{b}: {}",
+            fast.stderr
+        );
+    }
+}

@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -518,16 +518,23 @@ pub fn same_model_by_change(
     }
     let mut dirs: Vec<String> = dirs.into_iter().collect();
     dirs.sort();
+    let folders: Vec<String> = dirs
+        .iter()
+        .map(|dir| match dir.is_empty() {
+            true => a.prefix.to_string(),
+            false => join(&a.prefix, dir),
+        })
+        .collect();
+    let folders: Vec<&str> = folders.iter().map(String::as_str).collect();
     let mut ignore_files = Vec::new();
-    for dir in dirs {
-        let rel = join(&dir, crate::source::filter::IGNORE_FILE);
-        if let Some(bytes) = reader.file_at(tree_a, &join(&a.prefix, &rel))? {
-            if bytes.len() as u64 > crate::source::filter::MAX_IGNORE_FILE_BYTES {
-                return Ok(None);
-            }
-            ignore_files.push((rel, bytes));
+    for (i, id) in reader.blobs_in_folders(tree_a, &folders, crate::source::filter::IGNORE_FILE)? {
+        if reader.blob_size(id)? > crate::source::filter::MAX_IGNORE_FILE_BYTES {
+            return Ok(None);
         }
+        let rel = join(&dirs[i], crate::source::filter::IGNORE_FILE);
+        ignore_files.push((rel, reader.blob(id)?));
     }
+    crate::timings::mark("ignore files read");
     let mut problems = Vec::new();
     let filter = TreeFilter::new(&config_a.scan, &ignore_files, &mut problems)?;
     if !problems.is_empty() {
@@ -538,33 +545,65 @@ pub fn same_model_by_change(
         _ => None,
     };
     let opts = FileOptions::from_config(&config_a);
-    // A few changed paths at a time: the first that differs settles it (then both trees are
-    // scanned, and what was read here is in `cache`).
-    for part in changes.chunks(16 * threads.max(1)) {
-        let mut files: Vec<(&str, ObjectId)> = Vec::new();
-        for (rel, c) in part {
-            files.extend(scanned(rel, c.old).map(|id| (rel.as_str(), id)));
-            files.extend(scanned(rel, c.new).map(|id| (rel.as_str(), id)));
-        }
-        let batch = read_blobs(a.repo, &files, &opts, cache, threads)?;
-        // Each changed path's annotated outcomes, one per side: the same annotations on both.
-        let mut annotated: HashMap<&str, Vec<&FileOutcome>> = HashMap::new();
-        for o in &batch.outcomes {
-            if !o.annotations.is_empty() {
-                annotated.entry(o.path.as_str()).or_default().push(o);
-            }
-        }
-        let same = annotated.values().all(|sides| match sides.as_slice() {
-            [one, other] => one.annotations == other.annotations,
-            _ => false,
-        });
-        if !same {
-            crate::timings::mark("a changed annotation found");
-            return Ok(Some(false));
-        }
+    let paths: Vec<(&str, Option<ObjectId>, Option<ObjectId>)> = changes
+        .iter()
+        .map(|(rel, c)| (rel.as_str(), scanned(rel, c.old), scanned(rel, c.new)))
+        .filter(|(_, old, new)| old.is_some() || new.is_some())
+        .collect();
+    if !same_annotations(a.repo, &paths, &opts, cache, threads)? {
+        crate::timings::mark("a changed annotation found");
+        return Ok(Some(false));
     }
     crate::timings::mark("changed blobs read");
     Ok(Some(true))
+}
+
+/// Whether each changed path holds the same annotations on both sides (a missing side, a file
+/// not scanned or over the size limit holds none). One pool of threads takes the paths in
+/// turn, both sides of a path on the same thread, and the first path that differs stops them
+/// all: then both trees are scanned in full, and what was read here is in `cache`.
+fn same_annotations(
+    repo: &GitRepo,
+    paths: &[(&str, Option<ObjectId>, Option<ObjectId>)],
+    opts: &FileOptions,
+    cache: &BlobCache,
+    threads: usize,
+) -> Result<bool, GitError> {
+    let next = AtomicUsize::new(0);
+    let differs = AtomicBool::new(false);
+    let failure: Mutex<Option<GitError>> = Mutex::default();
+    let work = || {
+        let reader = repo.reader();
+        let side = |rel: &str, id: Option<ObjectId>| match id {
+            Some(id) => rev_file(&reader, rel, id, opts, cache).map(|file| match file {
+                RevFile::Done(outcome, _) => outcome.annotations,
+                RevFile::Skipped | RevFile::TooLarge(_) => Vec::new(),
+            }),
+            None => Ok(Vec::new()),
+        };
+        while !differs.load(Ordering::Relaxed)
+            && lock(&failure).is_none()
+            && let Some(&(rel, old, new)) = paths.get(next.fetch_add(1, Ordering::Relaxed))
+        {
+            match side(rel, old).and_then(|old| Ok(old == side(rel, new)?)) {
+                Ok(true) => {}
+                Ok(false) => differs.store(true, Ordering::Relaxed),
+                Err(e) => {
+                    lock(&failure).get_or_insert(e);
+                }
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads.clamp(1, paths.len().max(1)) {
+            s.spawn(work);
+        }
+        work();
+    });
+    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(!differs.into_inner()),
+    }
 }
 
 /// The ignore files of a tree, read unless they are over the size limit (their header says so

@@ -368,6 +368,60 @@ impl Reader {
         Ok(None)
     }
 
+    /// The blob named `name` in each of `folders` (paths from `tree`'s root, `""` for the
+    /// root) that holds one, as `(index in folders, blob)`, in the order of `folders`. Each
+    /// folder's tree, and each of its parents', is decoded once, below its parent: looking the
+    /// folders up one by one from the root ([`Reader::file_at`]) decodes the trees near the
+    /// root once per folder, which for the hundreds of folders of a large change was most of
+    /// a `diff` in a fresh clone.
+    pub fn blobs_in_folders(
+        &self,
+        tree: ObjectId,
+        folders: &[&str],
+        name: &str,
+    ) -> Result<Vec<(usize, ObjectId)>, GitError> {
+        use std::collections::{BTreeSet, HashMap};
+        // Every folder and its parents; sorted, a parent comes before its children.
+        let mut all: BTreeSet<&str> = BTreeSet::new();
+        for folder in folders {
+            let mut rest = *folder;
+            while all.insert(rest) && !rest.is_empty() {
+                rest = rest.rfind('/').map_or("", |i| &rest[..i]);
+            }
+        }
+        let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
+        for folder in all.iter().filter(|f| !f.is_empty()) {
+            let (parent, child) = folder.rsplit_once('/').unwrap_or(("", folder));
+            children.entry(parent).or_default().push(child);
+        }
+        let mut trees: HashMap<&str, ObjectId> = HashMap::from([("", tree)]);
+        let mut found: HashMap<&str, ObjectId> = HashMap::new();
+        for folder in &all {
+            let Some(&id) = trees.get(folder) else {
+                continue; // not a folder in this tree
+            };
+            let wanted = children.get(folder).map_or(&[][..], Vec::as_slice);
+            let t = self.repo.find_tree(id).map_err(object_err(id))?;
+            for entry in t.iter() {
+                let entry = entry.map_err(object_err(id))?;
+                let filename = entry.filename();
+                if entry.mode().is_blob() && filename == name {
+                    found.insert(folder, entry.object_id());
+                } else if entry.mode().is_tree()
+                    && let Some(child) = wanted.iter().find(|c| filename == **c)
+                    && let Some(path) = all.get(join(folder, child).as_str())
+                {
+                    trees.insert(path, entry.object_id());
+                }
+            }
+        }
+        Ok(folders
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| found.get(f).map(|id| (i, *id)))
+            .collect())
+    }
+
     /// Paths whose content or kind differs between two trees, sorted, with the file on each
     /// side. Identical subtrees are skipped by id, so the cost follows the size of the change,
     /// not of the repository (gix-diff's walk, which reuses two buffers for every tree).
