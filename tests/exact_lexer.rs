@@ -395,6 +395,101 @@ fn generate(rng: &mut Rng) -> Vec<u8> {
     out
 }
 
+/// C directive lines: `#define` values and other directives' arguments, which tree-sitter-c
+/// reads as one `preproc_arg` token up to a `/*` or the line break (a `//` or a quote inside
+/// is text), and `#if` conditions, which are ordinary tokens.
+const C_DIRECTIVES: &[&str] = &[
+    "\n#define A\n",
+    "\n#define A 1\n",
+    "\n#define A(x, ...) x /* c */ + 1\n",
+    "\n#define A(x) \\\n  do { x; /* c */ } \\\n  while (0)\n",
+    "\n#define A 1 // not a comment\n",
+    "\n#define A // a comment\n",
+    "\n#define A \"/*\" // d\n",
+    "\n#define A 'x /* c\n */\n",
+    "\n#define A /* c */ \n",
+    "\n#define A  \n",
+    "\n#define A x /\n",
+    "\n#undef A /* c */\n",
+    "\n#pragma once\n",
+    "\n#error don't // d\n",
+    "\n#if A /* c */ && B // d\n",
+    "\n#elif defined(A)\n",
+    "\n#if(A)\n",
+    "\n#include_next <a.h>\n",
+    "\n#iffy\n",
+    "printf(\"%\"PRIuMAX\" // no\\n\", L\"/* no */\");",
+];
+
+/// Every C directive line above, alone and before code with comments: the lexer must agree
+/// with tree-sitter, and answer for the ones it models.
+#[test]
+fn c_directive_lines_agree_with_tree_sitter() {
+    let c = LANGUAGES.iter().find(|l| l.name == "c").expect("c");
+    let mut tally = BTreeMap::new();
+    for line in C_DIRECTIVES {
+        for text in [
+            format!("int a; // a\n{line}int b; // b\n"),
+            format!("struct s {{\n{line}  int b; /* b */\n}};\n"),
+        ] {
+            compare(c, &format!("{text:?}"), text.as_bytes(), &mut tally);
+        }
+    }
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    // `#define A`, `#define A 1`, the function-like ones, `#undef`, `#pragma`, `#if`, `#elif`
+    // and the strings after names (twice each); the rest is refused, here or by the lexical
+    // cross-check.
+    assert_eq!(tally["c"].exact, 18, "{}", report(&tally));
+}
+
+/// Python f-strings: `{…}` is code to tree-sitter-python (its quotes start strings, its `#`
+/// a comment) and part of one string to the lexical scanner.
+const PY_FSTRINGS: &[&str] = &[
+    "f'a {x} b'",
+    "f\"{x!r:>10}\"",
+    "f'{x:%Y-%m-%d}' # c",
+    "f'{d[\"k\"]} {{literal}}'",
+    "rf'\\d{n}'",
+    "f\"\"\"a {x}\nb # no\n\"\"\"",
+    "f'{x # c\n}'",
+    "f'{\"#\"}'",
+    "f'{x:#x}'",
+    "f'{f\"{y}\"}'",
+    "f'{x[\\'a\\']}'",
+    "f\"\"\"a\n{x}\"\"\"",
+    "f'a }'",
+    "f'\\N{DASH}'",
+    "f'\\{x}'",
+    "f'{x:{w}}'",
+];
+
+/// Every f-string above as a statement, an assignment's value and a call's argument, before
+/// code with comments: the lexer must agree with tree-sitter, and answer for the first five
+/// as a value and an argument (but the third, whose comment swallows the call's `)`). As a
+/// statement on its own the lexical scanner does not take an f-string for a docstring, and
+/// the file is refused.
+#[test]
+fn python_f_strings_agree_with_tree_sitter() {
+    let py = LANGUAGES
+        .iter()
+        .find(|l| l.name == "python")
+        .expect("python");
+    let mut tally = BTreeMap::new();
+    for (n, s) in PY_FSTRINGS.iter().enumerate() {
+        for text in [
+            format!("{s}\nx = 1 # a\n"),
+            format!("y = {s}\nx = '#' # a\n"),
+            format!("def f():\n    g({s}, 1) # b\n    '''d # no'''\n"),
+        ] {
+            compare(py, &format!("{n}: {text:?}"), text.as_bytes(), &mut tally);
+        }
+    }
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    assert_eq!(tally["python"].exact, 9, "{}", report(&tally));
+}
+
 /// The generated adversarial corpus, in every covered language.
 #[test]
 fn the_exact_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
@@ -410,6 +505,13 @@ fn the_exact_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
             if lang.name == "php" {
                 // PHP code starts at its opening tag.
                 bytes.splice(0..0, *b"<?php\n");
+            }
+            if lang.name == "c" {
+                // Directive lines anywhere, also inside strings and comments (seventh round).
+                for _ in 0..rng.below(4) {
+                    let at = rng.below(bytes.len() + 1);
+                    bytes.splice(at..at, rng.pick(C_DIRECTIVES).bytes());
+                }
             }
             compare(
                 lang,

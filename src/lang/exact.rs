@@ -9,9 +9,13 @@
 //! after which tree-sitter's recovery, not the token rules, decides what a comment is); a
 //! control character or non-ASCII character outside strings and comments; a line comment that
 //! ends in `\` (C continues it). Per language, refused:
-//! - C, C++: any preprocessor line other than `#include`, `#ifdef`, `#ifndef`, `#else`,
-//!   `#endif` (`#define` reads the rest of its line as one token); a quote right after an
-//!   identifier or number (`L"`, `u8R"(` raw strings, `1'000` digit separators).
+//! - C, C++: a quote right after an identifier or number (`L"`, `u8R"(` raw strings, `1'000`
+//!   digit separators; in C only `'` and a `"` after a number), a line continuation in `#include` and the conditionals. C++: any
+//!   preprocessor line other than `#include`, `#ifdef`, `#ifndef`, `#else`, `#endif`. C
+//!   (`#define` values and other directives' arguments are one `preproc_arg` token up to a
+//!   `/*` or the line break): `//` in such a line, a `/` before its line break, whitespace
+//!   right before its line break after a name or comment (`#define X \n`, a syntax error),
+//!   `#if(`, `#elifdef`, a name that only starts like a known one (`#include_next`).
 //! - C#: any `#` directive, `@"` and `$"` strings, `"""` raw strings.
 //! - Go: nothing more (raw strings in backticks and runes are modelled).
 //! - Java: nothing more (text blocks `"""` are modelled).
@@ -27,7 +31,10 @@
 //!   end; in a string the lexical scanner reads as code (all but `r#"…"#` and `r##"…"##`)
 //!   also a comment marker (`//`, `/*`) or `r#` after the first line break and a `\` before
 //!   the last one (see [`scan`]).
-//! - Python: f-strings, a `\\` outside a string other than a line continuation, a string
+//! - Python: f-strings whose `{…}` holds `#`, `\\`, the f-string's own quote, a string
+//!   in the other quote that holds a brace, `#` or `\\`, or a line break, or opens after
+//!   the f-string's first line, `{…}` inside a format specification, `\\` before a brace or
+//!   `N`, a lone `}`; a `\\` outside a string other than a line continuation, a string
 //!   after a line continuation or after a `:` at the end of a line's code (`if x: "doc"`), a
 //!   `;` after a string that starts a statement, `$`, `?` and backticks. A string that is a
 //!   statement on its own is a docstring (the query's `@doc`).
@@ -759,8 +766,12 @@ impl Lexer<'_> {
             }
             return Some(());
         }
+        // C: a name before a string (`"%"PRIuMAX"\n"`, `L"x"`) is a macro or a prefix that
+        // leaves the string as it is; C++ has raw strings (`R"(…)"`) and literal suffixes.
+        let c_macro = self.d == Dialect::C && next == b'"' && !word[0].is_ascii_digit();
         if matches!(next, b'"' | b'\'')
             && !matches!(self.d, Dialect::JavaScript | Dialect::TypeScript)
+            && !c_macro
         {
             return None;
         }
@@ -967,7 +978,10 @@ impl Lexer<'_> {
         Some(())
     }
 
-    /// C and C++: a preprocessor line whose rest is ordinary tokens.
+    /// C and C++: a preprocessor line. The rest of `#include`, `#ifdef`, `#ifndef`, `#else`,
+    /// `#endif`, `#if` and `#elif` is ordinary tokens (the main loop reads it); `#define`'s
+    /// value and the argument of any other directive (`#undef`, `#pragma`, `#error`) are
+    /// tree-sitter-c's `preproc_arg` ([`Self::preproc_arg`]).
     fn directive(&mut self) -> Option<()> {
         let mut i = self.i + 1;
         while matches!(self.b.get(i), Some(b' ' | b'\t')) {
@@ -978,14 +992,37 @@ impl Lexer<'_> {
             i += 1;
         }
         let name = &self.b[start..i];
+        // The grammar's directive token is `#[ \t]*[a-zA-Z0-9]\w*`: a longer name
+        // (`#include_next`, `#1`) or one that merely starts like a directive it knows
+        // (`#iffy`) is read by rules not modelled.
+        if name.is_empty() || self.b.get(i).is_some_and(|&c| is_ident(c)) {
+            return None;
+        }
+        const KNOWN: &[&[u8]] = &[
+            b"include",
+            b"define",
+            b"if",
+            b"ifdef",
+            b"ifndef",
+            b"elif",
+            b"elifdef",
+            b"elifndef",
+            b"else",
+            b"endif",
+        ];
+        if !KNOWN.contains(&name) && KNOWN.iter().any(|k| name.starts_with(k)) {
+            return None;
+        }
         let line_end = memchr::memchr(b'\n', &self.b[i..]).map_or(self.b.len(), |p| i + p);
         let line = self.b[i..line_end]
             .strip_suffix(b"\r")
             .unwrap_or(&self.b[i..line_end]);
-        if line.ends_with(b"\\") {
-            return None;
-        }
+        // tree-sitter-cpp's directives were not compared: C++ keeps the older rules.
+        let c = self.d == Dialect::C;
         match name {
+            b"define" if c => return self.define(i),
+            b"elifdef" | b"elifndef" => return None,
+            _ if line.ends_with(b"\\") => return None,
             b"include" => {
                 while matches!(self.b.get(i), Some(b' ' | b'\t')) {
                     i += 1;
@@ -1002,9 +1039,104 @@ impl Lexer<'_> {
                     _ => return None,
                 }
             }
-            b"ifdef" | b"ifndef" | b"else" | b"endif" => self.i = i,
+            // `#if(x)`: the condition glued to the name is left to tree-sitter.
+            b"if" | b"elif" if !c || !matches!(self.b.get(i), Some(b' ' | b'\t')) => {
+                return None;
+            }
+            b"ifdef" | b"ifndef" | b"else" | b"endif" | b"if" | b"elif" => self.i = i,
+            _ if c && !KNOWN.contains(&name) => return self.preproc_arg(i),
             _ => return None,
         }
+        self.prev = Prev::Other;
+        Some(())
+    }
+
+    /// C: `#define NAME` and `#define NAME(a, b, ...)` at `i` (after `define`), then
+    /// its value.
+    fn define(&mut self, mut i: usize) -> Option<()> {
+        let spaces = i;
+        while matches!(self.b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        if i == spaces
+            || !self
+                .b
+                .get(i)
+                .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'_')
+        {
+            return None;
+        }
+        while self
+            .b
+            .get(i)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+        {
+            i += 1;
+        }
+        if self.b.get(i) == Some(&b'(') {
+            // The parameters (`token.immediate('(')`): names, `...` and commas.
+            let close = memchr::memchr(b')', &self.b[i..])? + i;
+            let params = &self.b[i + 1..close];
+            if !params
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b',' | b'.' | b' '))
+            {
+                return None;
+            }
+            i = close + 1;
+        }
+        self.preproc_arg(i)
+    }
+
+    /// C: the rest of a directive line from `i`, as tree-sitter-c reads it: block comments,
+    /// line continuations (skipped like spaces) and `preproc_arg` tokens
+    /// (`\S([^/\n]|\/[^*]|\\\r?\n)*`, which run over quotes, `//` and line continuations and
+    /// stop before `/*`), to the line break, which must follow a token at once (`#define X \n`
+    /// is a syntax error after which tree-sitter loses the next line's comments). Refused:
+    /// `//` (a comment where a token starts, text inside a `preproc_arg`), a `/` before a line
+    /// break (the token runs on over it), control characters and non-ASCII.
+    fn preproc_arg(&mut self, mut i: usize) -> Option<()> {
+        loop {
+            let spaces = i;
+            while matches!(self.b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+            match *self.b.get(i)? {
+                // A line continuation between tokens is skipped like a space.
+                b'\\' if self.b.get(i + 1) == Some(&b'\n') => i += 2,
+                b'\\' if self.b.get(i + 1..i + 3) == Some(b"\r\n") => i += 3,
+                b'\n' if i == spaces => break,
+                b'\r' if i == spaces && self.b.get(i + 1) == Some(&b'\n') => break,
+                b'\n' | b'\r' | b'\\' => return None,
+                b'/' if self.b.get(i + 1) == Some(&b'*') => {
+                    let (comment, end) = block_comment(self.b, i, false)?;
+                    self.out.push(comment);
+                    i = end;
+                }
+                _ => {
+                    // A `preproc_arg`: to the line break or the next `/*`.
+                    loop {
+                        match *self.b.get(i)? {
+                            b'\n' => break,
+                            b'\r' if self.b.get(i + 1) == Some(&b'\n') => break,
+                            b'\\' if self.b.get(i + 1) == Some(&b'\n') => i += 2,
+                            b'\\' if self.b.get(i + 1..i + 3) == Some(b"\r\n") => i += 3,
+                            b'/' if self.b.get(i + 1) == Some(&b'*') => break,
+                            b'/' if matches!(self.b.get(i + 1), Some(b'/' | b'\n' | b'\r')) => {
+                                return None;
+                            }
+                            b'\t' => i += 1,
+                            c if !(0x20..0x7f).contains(&c) => return None,
+                            _ => i += 1,
+                        }
+                    }
+                    if self.b[i] != b'/' {
+                        break;
+                    }
+                }
+            }
+        }
+        self.i = i;
         self.prev = Prev::Other;
         Some(())
     }
@@ -1081,10 +1213,11 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
                 let word = &b[start..i];
                 if matches!(b.get(i), Some(b'"' | b'\'')) {
                     let prefix = word.to_ascii_lowercase();
-                    if !matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb") {
-                        return None;
-                    }
-                    i = py_string(b, i)?;
+                    i = match &prefix[..] {
+                        b"r" | b"u" | b"b" | b"br" | b"rb" => py_string(b, i)?,
+                        b"f" | b"fr" | b"rf" => py_fstring(b, i)?,
+                        _ => return None,
+                    };
                     py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
                     last = b'"';
                 } else {
@@ -1129,6 +1262,96 @@ fn py_string(b: &[u8], i: usize) -> Option<usize> {
         }
         if !triple && (c == b'\n' || c == b'\r') {
             return None;
+        }
+        j += 1;
+    }
+}
+
+/// The end of the Python f-string whose quote is at `i` (after its prefix), when it is one
+/// the lexer models: tree-sitter-python reads each `{…}` as code, whose quotes start strings
+/// and whose `#` starts a comment, and the lexical scanner reads the whole f-string as one
+/// string. So an interpolation must hold neither `#`, `\\`, nor the f-string's own quote
+/// (Python 3.12 nests those), may hold strings in the other quote on its line, and must
+/// close on the line where it opens, which is the f-string's first line; `\\` before a brace
+/// or `N` (`\\N{…}`), and a lone `}` are refused too.
+fn py_fstring(b: &[u8], i: usize) -> Option<usize> {
+    let q = b[i];
+    let triple = b.get(i..i + 3).is_some_and(|t| t.iter().all(|&c| c == q));
+    let mut j = if triple { i + 3 } else { i + 1 };
+    let mut first_line = true;
+    loop {
+        let c = *b.get(j)?;
+        match c {
+            b'\\' => {
+                let e = *b.get(j + 1)?;
+                if matches!(e, b'{' | b'}' | b'N' | b'\n' | b'\r') && !(triple && e == b'\n') {
+                    return None;
+                }
+                first_line &= e != b'\n';
+                j += 2;
+                continue;
+            }
+            b'{' | b'}' if b.get(j + 1) == Some(&c) => {
+                j += 2;
+                continue;
+            }
+            b'}' => return None,
+            b'{' => {
+                if !first_line {
+                    return None;
+                }
+                j = py_interpolation(b, j + 1, q)?;
+                continue;
+            }
+            b'\n' | b'\r' if !triple => return None,
+            b'\n' => first_line = false,
+            _ => {}
+        }
+        if c == q {
+            if !triple {
+                return Some(j + 1);
+            }
+            if b.get(j..j + 3).is_some_and(|t| t.iter().all(|&x| x == q)) {
+                return Some(j + 3);
+            }
+        }
+        j += 1;
+    }
+}
+
+/// The end of an f-string's `{…}` whose code starts at `j` (see [`py_fstring`]), after its
+/// closing `}`.
+fn py_interpolation(b: &[u8], mut j: usize, q: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut spec = false;
+    loop {
+        let c = *b.get(j)?;
+        match c {
+            b'#' | b'\\' | b'\n' | b'\r' => return None,
+            _ if c == q => return None,
+            b'}' if depth == 0 => return Some(j + 1),
+            // A nested `{…}` in a format specification is another interpolation.
+            b'{' if spec => return None,
+            _ if spec => {}
+            b'"' | b'\'' => {
+                // A string in the other quote, on this line, with nothing that opens.
+                if b[..j].last().is_some_and(|p| p.is_ascii_alphanumeric()) {
+                    return None;
+                }
+                let close = memchr::memchr(c, &b[j + 1..])? + j + 1;
+                if b[j + 1..close]
+                    .iter()
+                    .any(|x| matches!(x, b'\n' | b'\r' | b'\\' | b'{' | b'}' | b'#'))
+                {
+                    return None;
+                }
+                j = close;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            b':' if depth == 0 => spec = true,
+            c if !(0x20..0x7f).contains(&c) => return None,
+            _ => {}
         }
         j += 1;
     }
@@ -1214,7 +1437,13 @@ mod tests {
             Some(vec![(11, 15, false)])
         );
         assert_eq!(spans("javascript", "f(a) /re/; // d"), None);
-        assert_eq!(spans("c", "#define X '\n"), None);
+        assert_eq!(spans("c", "#define X '\n"), Some(vec![]));
+        assert_eq!(spans("cpp", "#define X 1\n"), None);
+        assert_eq!(
+            spans("c", "f(\"%\"PRIuMAX\" // no\", L\"/*\"); // c"),
+            Some(vec![(30, 34, false)])
+        );
+        assert_eq!(spans("cpp", "f(R\"(x)\");"), None);
         assert_eq!(spans("c", "/* open"), None);
         assert_eq!(spans("java", "f(\"x);"), None);
         assert_eq!(spans("java", "f());"), None);
