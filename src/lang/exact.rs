@@ -66,6 +66,13 @@
 //!   interpolated one, `$"`, a `${…}` that spans lines or sits in a `"""` string, more quotes
 //!   after a closing `"""`, a comment glued to an operator, and anything but spaces after a block
 //!   comment on its line (tree-sitter-scala then stretches the comment over it).
+//! - HCL ([`hcl`], Terraform): a line break, a comment or a heredoc inside a template's
+//!   `${…}` or `%{…}` (or inside `"…"`), an escape tree-sitter-hcl does not know (`\q`), `'`,
+//!   `$`, `\` or `;` outside strings, a heredoc opener with a space before its identifier
+//!   or anything after it on its line, a heredoc body line that holds `#`, `//`, `/*` or `<<`
+//!   outside quotes or a control character (the lexical scanner reads a body line as code when
+//!   it resumes there), or that starts with the identifier and then a character that cannot
+//!   continue one (`EOF x`), and a heredoc closed by the file's last line with no line break.
 //!
 //! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
 //! that spans lines in these four, the lexical scanner, resuming at the start of the string's
@@ -85,6 +92,7 @@
 //! rest to tree-sitter; a differential test and a fuzz target compare the two
 //! @mitigates #extractor against #lexer_divergence with #exact_lexer
 
+mod hcl;
 mod kotlin;
 mod php;
 mod ruby;
@@ -113,6 +121,7 @@ enum Dialect {
     Kotlin,
     Swift,
     Scala,
+    Hcl,
 }
 
 fn dialect(name: &str) -> Option<Dialect> {
@@ -132,6 +141,7 @@ fn dialect(name: &str) -> Option<Dialect> {
         "kotlin" => Dialect::Kotlin,
         "swift" => Dialect::Swift,
         "scala" => Dialect::Scala,
+        "hcl" => Dialect::Hcl,
         _ => return None,
     })
 }
@@ -230,6 +240,7 @@ fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<u
         Dialect::Python => python(b),
         Dialect::Ruby => ruby::scan(b),
         Dialect::Shell => shell::scan(b),
+        Dialect::Hcl => hcl::scan(b),
         Dialect::Php => return php::scan(b),
         Dialect::Kotlin => return kotlin::scan(b),
         Dialect::Swift => return swift::scan(b),
