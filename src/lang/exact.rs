@@ -73,6 +73,12 @@
 //!   outside quotes or a control character (the lexical scanner reads a body line as code when
 //!   it resumes there), or that starts with the identifier and then a character that cannot
 //!   continue one (`EOF x`), and a heredoc closed by the file's last line with no line break.
+//! - YAML ([`yaml`]): a quoted scalar or flow collection that spans lines, a line indented
+//!   more than a line that ended in a value (a plain scalar that spans lines), `%`
+//!   directives, `?` complex keys, an indentation indicator (`|2`), a line between a block
+//!   scalar's parent and its body's indentation (`- k: |` then a line indented by 2), a tab in
+//!   indentation, a `#` right after a quote, Helm's `{{` outside quotes and comments, `-`
+//!   entries in flow collections, text after `---`, a byte-order mark.
 //!
 //! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
 //! that spans lines in these four, the lexical scanner, resuming at the start of the string's
@@ -99,6 +105,7 @@ mod ruby;
 mod scala;
 mod shell;
 mod swift;
+mod yaml;
 
 use super::Language;
 use super::lexical::RawComment;
@@ -122,6 +129,7 @@ enum Dialect {
     Swift,
     Scala,
     Hcl,
+    Yaml,
 }
 
 fn dialect(name: &str) -> Option<Dialect> {
@@ -142,6 +150,7 @@ fn dialect(name: &str) -> Option<Dialect> {
         "swift" => Dialect::Swift,
         "scala" => Dialect::Scala,
         "hcl" => Dialect::Hcl,
+        "yaml" => Dialect::Yaml,
         _ => return None,
     })
 }
@@ -241,6 +250,7 @@ fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<u
         Dialect::Ruby => ruby::scan(b),
         Dialect::Shell => shell::scan(b),
         Dialect::Hcl => hcl::scan(b),
+        Dialect::Yaml => yaml::scan(b),
         Dialect::Php => return php::scan(b),
         Dialect::Kotlin => return kotlin::scan(b),
         Dialect::Swift => return swift::scan(b),

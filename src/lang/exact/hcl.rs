@@ -45,7 +45,9 @@ fn in_template(cx: &Cursor) -> bool {
 /// Anywhere inside a template's code, also in brackets there: it stays on its line and holds
 /// no comment (which would run over the template's end) and no heredoc.
 fn within_template(cx: &Cursor) -> bool {
-    cx.stack.iter().any(|f| matches!(*f, INTERPOLATION | DIRECTIVE))
+    cx.stack
+        .iter()
+        .any(|f| matches!(*f, INTERPOLATION | DIRECTIVE))
 }
 
 /// One token of code at `i`; a heredoc's identifier when one opens.
@@ -282,7 +284,8 @@ mod tests {
 
     #[test]
     fn heredoc_bodies_are_text() {
-        let tf = "a = <<EOF\n{\"k\": \"arn:x/*\"}\n  EOFX\nEOF\n# real\nb = <<-X\n  ${f(\"a\")}\n  X\n";
+        let tf =
+            "a = <<EOF\n{\"k\": \"arn:x/*\"}\n  EOFX\nEOF\n# real\nb = <<-X\n  ${f(\"a\")}\n  X\n";
         assert_eq!(texts(tf), Some(vec!["# real"]));
     }
 
