@@ -1093,3 +1093,170 @@ fn the_php_kotlin_swift_and_scala_lexers_agree_with_tree_sitter_on_an_adversaria
         20,
     );
 }
+
+/// HCL's code tokens; the first [`PLAIN_TOKENS`] are ordinary code.
+const HCL: &[&str] = &[
+    "x",
+    "a = 1\n",
+    "resource \"t\" \"n\" {\n",
+    " ",
+    "\n",
+    ".",
+    "=",
+    ", ",
+    "a / b",
+    "[1, 2]",
+    "f(x)",
+    "\"s\"",
+    "\"a${x}b\"",
+    "\"%{if x}y%{endif}\"",
+    "var.a[0]",
+    "x ? y : z",
+    "{ for k, v in m : k => v }",
+    "[*].id",
+    "a == b && !c",
+    "h = <<EOF\nbody\nEOF\n",
+    "h = <<-EOT\n  x ${y}\n  EOT\n",
+    "// c\n",
+    // Hostile from here on.
+    "h = <<EOF\n# fake\nEOF\n",
+    "h = <<EOF\n// fake\nEOF\n",
+    "h = <<EOF\n\"/* q */\"\nEOF\n",
+    "h = <<EOF\nEOFX\nEOF\n",
+    "h = <<EOF\n  EOF  \n",
+    "h = <<EOF\nEOF x\nEOF\n",
+    "h = <<EOF\nEOF;\n# x\nEOF\n",
+    "h = <<EOF\nEOF${x}\nEOF\n",
+    "h = <<EOF x\nEOF\n",
+    "h = << EOF\nEOF\n",
+    "h = <<EOF-X\ny\nEOF-X\n",
+    "h = <<EOF\nx",
+    "h = <<EOF\n${\"#\"}\nEOF\n",
+    "\"${\"#\"}\"",
+    "\"${ {a = \"}\"} }\"",
+    "\"$${x} # y\"",
+    "\"%%{x} // y\"",
+    "\"${x # c\n}\"",
+    "\"${x // c\n}\"",
+    "\"${x /* c */}\"",
+    "\"${~ x ~}\"",
+    "\"\\u00e9\\q\"",
+    "\"\\U0001F600\"",
+    "\"a\nb\"",
+    "/* a /* b */",
+    "/*/ x */",
+    "'a'",
+    "$x",
+    "é",
+    "a#b",
+    "a//b",
+    "a/*b*/c",
+    "#\r\n",
+    "\r\n",
+];
+
+/// The HCL corpus: its own tokens, traps and syntax errors.
+#[test]
+fn the_hcl_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
+    agree_on_a_corpus(
+        0x2020_0005,
+        &[("hcl", HCL)],
+        |rng, _, code| generate_hash(rng, code),
+        20,
+    );
+}
+
+/// Whole Terraform files that parse without an error, each with a trap for one rule of the HCL
+/// lexer: the lexer must agree with tree-sitter on all, and answer those marked.
+#[test]
+fn the_hcl_lexer_answers_and_agrees_on_valid_files() {
+    let lang = threatmark::lang::by_name("hcl").expect("hcl");
+    for (text, answers) in [
+        // Tree-sitter-hcl's body goes on past `EOF;` (the lexical scanner's would not).
+        ("a = <<EOF\nEOF;\n# x\nEOF\n# real\n", false),
+        ("a = <<EOF\nEOF x\n# x\nEOF\n# real\n", false),
+        ("a = <<EOF\nEOFX\n\"// x\"\nEOF\n# real\n", true),
+        (
+            "a = <<-EOT\n  {\"r\": \"arn:aws:s3:::b/*\"}\n  EOT\n// real\n",
+            true,
+        ),
+        (
+            "a = \"${b[\"#\"]} %{ if c }/* x */%{ endif }\" # real\n",
+            true,
+        ),
+        ("a = \"$${x} # no\" /* real */\n", true),
+        (
+            "v \"v\" {\n  d = [for x in y : x if x != \"//\"] // real\n}\n",
+            true,
+        ),
+    ] {
+        let mut tally = BTreeMap::new();
+        compare(lang, text, text.as_bytes(), &mut tally);
+        assert_no_mismatch(&tally);
+        assert_eq!(tally["hcl"].exact == 1, answers, "{text:?}");
+    }
+}
+
+/// YAML's code tokens; the first [`PLAIN_TOKENS`] are ordinary YAML.
+const YAML: &[&str] = &[
+    "k: v\n",
+    "- a\n",
+    "  ",
+    " ",
+    "\n",
+    "k:\n",
+    "  x: 1\n",
+    "- name: x\n",
+    "q: \"s\"\n",
+    "s: 's'\n",
+    "l: [a, b]\n",
+    "m: {a: 1}\n",
+    "r: |\n  body\n",
+    "f: >-\n  body\n",
+    "---\n",
+    "a: &x 1\n",
+    "b: *x\n",
+    "t: !!str 1\n",
+    "u: a#b\n",
+    "w: http://x/#y\n",
+    "- - a\n",
+    "# c\n",
+    // Hostile from here on.
+    "r: |\n  # fake\n  x\n",
+    "- k: |\n    x\n  # c\n",
+    "r: |2\n   # fake\n",
+    "r: |\n\n      # fake\n    x\n",
+    "k: a\n  b # c\n",
+    "k: \"a\n  # b\"\n",
+    "k: 'a\n  # b'\n",
+    "k: [a,\n  # b\n  c]\n",
+    "k: it's # c\n",
+    "k: \"a\"#b\n",
+    "k: {{ .Values.x }} # c\n",
+    "{{- if .Values.x }}\n",
+    "%YAML 1.2\n",
+    "? a\n: b\n",
+    "--- # c\n",
+    "--- x\n",
+    "...\n",
+    "\tk: v\n",
+    "k:\tv # c\n",
+    "k: 'a''#b'\n",
+    "k: \"a\\\"# b\"\n",
+    "k: &a#b c\n",
+    "k: !t#g c\n",
+    "k: @x\n",
+    "k: `x`\n",
+    "\r\n",
+];
+
+/// The YAML corpus: its own tokens, traps and syntax errors.
+#[test]
+fn the_yaml_lexer_agrees_with_tree_sitter_on_an_adversarial_corpus() {
+    agree_on_a_corpus(
+        0x2020_0006,
+        &[("yaml", YAML)],
+        |rng, _, code| generate_hash(rng, code),
+        20,
+    );
+}

@@ -73,6 +73,19 @@
 //!   interpolated one, `$"`, a `${…}` that spans lines or sits in a `"""` string, more quotes
 //!   after a closing `"""`, a comment glued to an operator, and anything but spaces after a block
 //!   comment on its line (tree-sitter-scala then stretches the comment over it).
+//! - HCL ([`hcl`], Terraform): a line break, a comment or a heredoc inside a template's
+//!   `${…}` or `%{…}` (or inside `"…"`), an escape tree-sitter-hcl does not know (`\q`), `'`,
+//!   `$`, `\` or `;` outside strings, a heredoc opener with a space before its identifier
+//!   or anything after it on its line, a heredoc body line that holds `#`, `//`, `/*` or `<<`
+//!   outside quotes or a control character (the lexical scanner reads a body line as code when
+//!   it resumes there), or that starts with the identifier and then a character that cannot
+//!   continue one (`EOF x`), and a heredoc closed by the file's last line with no line break.
+//! - YAML ([`yaml`]): a quoted scalar or flow collection that spans lines, a line indented
+//!   more than a line that ended in a value (a plain scalar that spans lines), `%`
+//!   directives, `?` complex keys, an indentation indicator (`|2`), a line between a block
+//!   scalar's parent and its body's indentation (`- k: |` then a line indented by 2), a tab in
+//!   indentation, a `#` right after a quote, Helm's `{{` outside quotes and comments, `-`
+//!   entries in flow collections, text after `---`, a byte-order mark.
 //!
 //! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
 //! that spans lines in these four, the lexical scanner, resuming at the start of the string's
@@ -92,12 +105,14 @@
 //! rest to tree-sitter; a differential test and a fuzz target compare the two
 //! @mitigates #extractor against #lexer_divergence with #exact_lexer
 
+mod hcl;
 mod kotlin;
 mod php;
 mod ruby;
 mod scala;
 mod shell;
 mod swift;
+mod yaml;
 
 use super::Language;
 use super::lexical::RawComment;
@@ -120,6 +135,8 @@ enum Dialect {
     Kotlin,
     Swift,
     Scala,
+    Hcl,
+    Yaml,
 }
 
 fn dialect(name: &str) -> Option<Dialect> {
@@ -139,6 +156,8 @@ fn dialect(name: &str) -> Option<Dialect> {
         "kotlin" => Dialect::Kotlin,
         "swift" => Dialect::Swift,
         "scala" => Dialect::Scala,
+        "hcl" => Dialect::Hcl,
+        "yaml" => Dialect::Yaml,
         _ => return None,
     })
 }
@@ -237,6 +256,8 @@ fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<u
         Dialect::Python => python(b),
         Dialect::Ruby => ruby::scan(b),
         Dialect::Shell => shell::scan(b),
+        Dialect::Hcl => hcl::scan(b),
+        Dialect::Yaml => yaml::scan(b),
         Dialect::Php => return php::scan(b),
         Dialect::Kotlin => return kotlin::scan(b),
         Dialect::Swift => return swift::scan(b),

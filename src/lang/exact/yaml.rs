@@ -1,0 +1,294 @@
+//! YAML's exact lexer (tree-sitter-yaml's reading; see [`super`] for the contract), line by
+//! line: a `#` is a comment at a line's start or after a space or tab, outside quoted scalars
+//! and outside block scalar bodies (`|`, `>`). What YAML makes depend on more than the line
+//! (scalars and flow collections that span lines, directives, complex keys) is refused.
+
+use super::hash_comment;
+use crate::lang::lexical::RawComment;
+
+pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
+    if b.starts_with("\u{feff}".as_bytes()) {
+        return None;
+    }
+    let mut out = Vec::new();
+    // The indentation of the last line with content, and whether that line ended in a value
+    // (a line more indented after it would continue a plain scalar, or be an error).
+    let mut last: Option<(usize, bool)> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+        let line = &b[i..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let indent = line.iter().take_while(|c| **c == b' ').count();
+        let rest = &line[indent..];
+        if rest.iter().all(|c| matches!(c, b' ' | b'\t')) {
+            i = end + 1;
+            continue;
+        }
+        if rest.first() == Some(&b'\t') {
+            return None;
+        }
+        if rest[0] == b'#' {
+            let (comment, _) = hash_comment(b, i + indent);
+            out.push(comment);
+            i = end + 1;
+            continue;
+        }
+        if last.is_some_and(|(at, value)| value && indent > at) {
+            return None;
+        }
+        let read = read_line(b, i, indent, line.len(), &mut out)?;
+        last = Some((indent, read.value));
+        i = end + 1;
+        if read.block_scalar {
+            i = block_scalar_body(b, i, indent)?;
+        }
+    }
+    Some(out)
+}
+
+/// What a line of content ended in.
+struct Line {
+    /// A value (a scalar or an alias), not `:`, `-` or a block scalar indicator.
+    value: bool,
+    /// A block scalar indicator: its body follows.
+    block_scalar: bool,
+}
+
+/// The line at `start` (`len` bytes without its line break), its indentation `indent`
+/// already read: its comment goes to `out`.
+fn read_line(
+    b: &[u8],
+    start: usize,
+    indent: usize,
+    len: usize,
+    out: &mut Vec<RawComment>,
+) -> Option<Line> {
+    let line = &b[start..start + len];
+    if indent == 0
+        && (line.starts_with(b"%") || line.starts_with(b"---") || line.starts_with(b"..."))
+    {
+        // Directives are refused; a document marker alone on its line (or before a comment).
+        if line.starts_with(b"%") {
+            return None;
+        }
+        let after = &line[3..];
+        let body = after.trim_ascii_start();
+        if !(body.is_empty() || (body.starts_with(b"#") && body.len() < after.len())) {
+            return None;
+        }
+        if body.starts_with(b"#") {
+            let (comment, _) = hash_comment(b, start + (len - body.len()));
+            out.push(comment);
+        }
+        return Some(Line {
+            value: false,
+            block_scalar: false,
+        });
+    }
+    let mut k = indent;
+    // At the start of a node, where a quote opens a quoted scalar and `[`, `{`, `|`, `>`,
+    // `&`, `!` are indicators.
+    let mut node_start = true;
+    let mut flow = 0usize;
+    let mut value = false;
+    let mut block_scalar = false;
+    while k < len {
+        let c = line[k];
+        let spaced = k == 0 || matches!(line[k - 1], b' ' | b'\t');
+        match c {
+            b' ' | b'\t' => {
+                k += 1;
+                continue;
+            }
+            b'#' if spaced => {
+                let (comment, _) = hash_comment(b, start + k);
+                out.push(comment);
+                break;
+            }
+            c if c < 0x20 => return None,
+            b'"' | b'\'' if node_start => {
+                k = quoted(line, k)?;
+                if line.get(k) == Some(&b'#') {
+                    return None;
+                }
+                node_start = false;
+                value = true;
+                continue;
+            }
+            b'[' | b'{' if node_start || flow > 0 => {
+                if line.get(k + 1) == Some(&b'{') || flow >= super::MAX_DEPTH {
+                    // Helm's `{{ }}` templates: not YAML.
+                    return None;
+                }
+                flow += 1;
+                k += 1;
+                node_start = true;
+                value = false;
+                continue;
+            }
+            b']' | b'}' if flow > 0 => {
+                flow -= 1;
+                value = true;
+                node_start = false;
+            }
+            b',' if flow > 0 => {
+                node_start = true;
+                value = false;
+            }
+            b'|' | b'>' if node_start && flow == 0 => {
+                // `|`, `>`, with a chomping indicator; an indentation indicator is refused.
+                let mut j = k + 1;
+                if matches!(line.get(j), Some(b'+' | b'-')) {
+                    j += 1;
+                }
+                let tail = &line[j..];
+                let body = tail.trim_ascii_start();
+                if body.is_empty() {
+                } else if body.starts_with(b"#") && body.len() < tail.len() {
+                    let (comment, _) = hash_comment(b, start + len - body.len());
+                    out.push(comment);
+                } else {
+                    return None;
+                }
+                block_scalar = true;
+                value = false;
+                break;
+            }
+            b'&' | b'!' if node_start => {
+                // An anchor or a tag: a node still follows.
+                while k < len && !matches!(line[k], b' ' | b'\t') {
+                    k += 1;
+                }
+                continue;
+            }
+            // Complex keys, and characters that cannot start a plain scalar.
+            b'?' | b'%' | b'@' | b'`' if node_start => return None,
+            b'-' if node_start && matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => {
+                if flow > 0 {
+                    return None;
+                }
+                value = false;
+            }
+            b':' if matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => {
+                node_start = true;
+                value = false;
+                k += 1;
+                continue;
+            }
+            b':' if flow > 0 => return None,
+            _ => {
+                node_start = false;
+                value = true;
+            }
+        }
+        if c == b'{' && line.get(k + 1) == Some(&b'{') {
+            return None;
+        }
+        k += 1;
+    }
+    (flow == 0).then_some(Line {
+        value,
+        block_scalar,
+    })
+}
+
+/// A quoted scalar at `k` of `line`, closed on the same line; where it ends.
+fn quoted(line: &[u8], k: usize) -> Option<usize> {
+    let q = line[k];
+    let mut j = k + 1;
+    loop {
+        let c = *line.get(j)?;
+        if q == b'"' && c == b'\\' {
+            j += 2;
+        } else if c == q {
+            if q == b'\'' && line.get(j + 1) == Some(&b'\'') {
+                j += 2;
+            } else {
+                return Some(j + 1);
+            }
+        } else {
+            j += 1;
+        }
+    }
+}
+
+/// The body of a block scalar whose indicator sits on a line indented `parent` spaces, from
+/// the next line's start `i`: its lines are text. Returns where the first line after it
+/// starts. The body's indentation is its first non-blank line's; a line after it indented
+/// more than `parent` but less than the body is refused (the lexical scanner would read it
+/// as text, YAML as the next node or an error), and so is a tab in a body line's indentation
+/// and a blank line before the first that is indented more than it.
+fn block_scalar_body(b: &[u8], mut i: usize, parent: usize) -> Option<usize> {
+    let mut body: Option<usize> = None;
+    let mut widest_blank = 0;
+    while i < b.len() {
+        let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+        let line = &b[i..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let indent = line.iter().take_while(|c| **c == b' ').count();
+        let rest = &line[indent..];
+        if rest.iter().any(|c| *c < 0x20 && *c != b'\t') {
+            return None;
+        }
+        if rest.is_empty() {
+            if body.is_none() {
+                widest_blank = widest_blank.max(indent);
+            }
+            i = end + 1;
+            continue;
+        }
+        if rest[0] == b'\t' {
+            return None;
+        }
+        let n = *body.get_or_insert(indent);
+        if indent <= parent {
+            return Some(i);
+        }
+        if indent < n || widest_blank > n {
+            return None;
+        }
+        i = end + 1;
+    }
+    Some(i)
+}
+
+#[cfg(test)]
+mod tests {
+    fn texts(text: &str) -> Option<Vec<&str>> {
+        super::scan(text.as_bytes()).map(|v| v.iter().map(|c| &text[c.start..c.end]).collect())
+    }
+
+    #[test]
+    fn comments_quotes_and_block_scalars() {
+        let yaml = "# a\nk: v # b\nq: \"x # no\" # c\ns: 'it''s # no'\nu: a#b\nrun: | # d\n  # no\n  make\n# e\n- >-\n  # no\n- [a, \"# no\"] # f\n";
+        assert_eq!(
+            texts(yaml),
+            Some(vec!["# a", "# b", "# c", "# d", "# e", "# f"])
+        );
+        assert_eq!(texts("---\nx: &a it's # c\ny: *a\n"), Some(vec!["# c"]));
+    }
+
+    #[test]
+    fn what_is_not_modelled_is_refused() {
+        for text in [
+            // Scalars and flow collections that span lines.
+            "k: a\n  b # c\n",
+            "k: \"a\n  b\"\n",
+            "k: [a,\n  b]\n",
+            // A directive, a complex key, an indentation indicator, Helm's templates.
+            "%YAML 1.2\n---\n",
+            "? a\n: b\n",
+            "k: |2\n   x\n",
+            "k: {{ .Values.x }}\n",
+            // A line between the block scalar's parent and its body.
+            "- k: |\n    x\n  # c\n",
+            // A `#` right after a quote, a tab in indentation, a byte-order mark.
+            "k: \"a\"#b\n",
+            "k:\n\t- a\n",
+            "\u{feff}# a\n",
+        ] {
+            assert_eq!(texts(text), None, "{text:?}");
+        }
+    }
+}
