@@ -1,4 +1,6 @@
-//! Walking a work tree in parallel with the `ignore` crate (ripgrep's walker).
+//! Walking a work tree in parallel: with the walk of the listing cache (`OwnWalk`, which records
+//! nothing when no cache is written), and with the `ignore` crate's (ripgrep's walker) where
+//! links are followed (its loop checks) and off unix.
 //!
 //! Path rules, chosen so that the same commit gives the same model on every machine:
 //! - `.gitignore` files inside the tree and `.threatmarkignore` files apply, even outside a git
@@ -168,7 +170,27 @@ pub(crate) fn walk(
 
 /// [`walk`], recording in `watch` what the listings say the watched paths are. Links are typed
 /// as links only when they are not followed: with `follow_symlinks` nothing is recorded.
+///
+/// A walk that keeps nothing for the next scan: the listing cache's walk ([`OwnWalk`]) without
+/// its records (no folder `stat`, no ignore-file probe beyond reading the rules), since it
+/// keeps the calling thread busy as one of the walkers and idle walkers wait on a condition
+/// variable (the `ignore` crate's poll in 1 ms sleeps); the crate's walk where the own walk
+/// does not go: with `follow_symlinks` (its loop checks) and off unix.
 pub(crate) fn walk_watching(
+    root: &Path,
+    config: &ScanConfig,
+    threads: usize,
+    watch: Option<Arc<Watch>>,
+    visit: &(dyn Fn(Found) + Sync),
+) -> Result<(), WalkError> {
+    if config.follow_symlinks || !cfg!(unix) {
+        return crate_walk(root, config, threads, watch, visit);
+    }
+    own_walk(root, config, threads, watch, visit, None).map(|_| ())
+}
+
+/// The `ignore` crate's parallel walk, with threatmark's [`Rules`].
+fn crate_walk(
     root: &Path,
     config: &ScanConfig,
     threads: usize,
@@ -278,18 +300,40 @@ pub(crate) fn walk_listed(
     watch: Option<Arc<Watch>>,
 ) -> Result<Option<Walked>, WalkError> {
     if config.follow_symlinks || !cfg!(unix) {
-        return walk_watching(root, config, threads, watch, visit).map(|()| None);
+        return crate_walk(root, config, threads, watch, visit).map(|()| None);
     }
+    own_walk(
+        root,
+        config,
+        threads,
+        watch,
+        visit,
+        Some((previous, started)),
+    )
+}
+
+/// The own walk, recording the listings (`record`: the previous scan's, and when this one
+/// started) or not; `None` when it recorded nothing.
+fn own_walk(
+    root: &Path,
+    config: &ScanConfig,
+    threads: usize,
+    watch: Option<Arc<Watch>>,
+    visit: &(dyn Fn(Found) + Sync),
+    record: Option<(Option<&Listings>, std::time::SystemTime)>,
+) -> Result<Option<Walked>, WalkError> {
     check_root(root)?;
     // `repo/` and `repo` name one folder, but only the second is the parent of its children's
     // paths, by which the rules' folders are found.
     let root = &without_trailing_separators(root);
     crate::source::at::new_walk();
     let rules = Rules::new(root, config, watch)?;
+    let (previous, started) = record.unwrap_or((None, std::time::UNIX_EPOCH));
     let own = OwnWalk {
         root,
         rules: &rules,
         visit,
+        record: record.is_some(),
         previous,
         started,
         kept: Mutex::default(),
@@ -297,6 +341,9 @@ pub(crate) fn walk_listed(
     };
     own.run(threads);
     rules.report(visit);
+    if !own.record {
+        return Ok(None);
+    }
     let mut kept = own.kept.into_inner().unwrap_or_else(|e| e.into_inner());
     // A folder's ignore files vouch for what is below it only when they were read without a
     // problem (the problem is reported when the folder is listed; below, names are trusted).
@@ -346,6 +393,15 @@ const MAX_KEPT_NAMES: usize = 64;
 /// folder of 10,000 files still keeps every thread busy.
 const FILE_CHUNK: usize = 64;
 
+/// The work [`OwnWalk`]'s threads share.
+struct Shared {
+    work: Vec<Work>,
+    /// Threads waiting for work.
+    waiting: usize,
+    /// Every thread waited with no work left: the walk is over.
+    done: bool,
+}
+
 /// Work for [`OwnWalk`]'s threads.
 enum Work {
     /// A folder to list.
@@ -382,6 +438,9 @@ struct OwnWalk<'a> {
     root: &'a Path,
     rules: &'a Rules,
     visit: &'a (dyn Fn(Found) + Sync),
+    /// Listings are recorded for the next scan; else the walk keeps nothing and spends no call
+    /// on it (no folder `stat` or descriptor, no ignore-file probe, no names).
+    record: bool,
     previous: Option<&'a Listings>,
     started: std::time::SystemTime,
     /// What the next scan may use.
@@ -391,8 +450,13 @@ struct OwnWalk<'a> {
 }
 
 impl OwnWalk<'_> {
+    /// Each thread works depth first on a stack of its own and hands the oldest half of it
+    /// (the folders nearest the root: the most work) to the shared one when another thread is
+    /// waiting for work, so that a thread stays in one part of the tree, where the folder
+    /// descriptor it keeps (`at`) serves its next folders and files.
     fn run(&self, threads: usize) {
         use std::sync::Condvar;
+        let threads = threads.max(1);
         let first = Work::Dir(Dir {
             path: self.root.to_path_buf(),
             rel: Vec::new(),
@@ -400,45 +464,58 @@ impl OwnWalk<'_> {
             trusted: true,
             parent: None,
         });
-        // The stack of work, and how many threads are busy with a piece of it.
-        let queue: Mutex<(Vec<Work>, usize)> = Mutex::new((vec![first], 0));
+        let shared = Mutex::new(Shared {
+            work: vec![first],
+            waiting: 0,
+            done: false,
+        });
         let ready = Condvar::new();
-        let worker = || {
+        let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
+        // The next piece of work, or `None` once every thread waits and none is left.
+        let take = |own: &mut Vec<Work>| {
+            if let Some(work) = own.pop() {
+                return Some(work);
+            }
+            let mut s = lock();
             loop {
-                let work = {
-                    let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-                    loop {
-                        if let Some(work) = q.0.pop() {
-                            q.1 += 1;
-                            break Some(work);
-                        }
-                        if q.1 == 0 {
-                            break None;
-                        }
-                        q = ready.wait(q).unwrap_or_else(|e| e.into_inner());
-                    }
-                };
-                let Some(work) = work else {
+                if let Some(work) = s.work.pop() {
+                    return Some(work);
+                }
+                if s.done {
+                    return None;
+                }
+                s.waiting += 1;
+                if s.waiting == threads {
+                    s.done = true;
+                    drop(s);
                     ready.notify_all();
-                    return;
-                };
+                    return None;
+                }
+                s = ready.wait(s).unwrap_or_else(|e| e.into_inner());
+                s.waiting -= 1;
+            }
+        };
+        let worker = || {
+            let mut own = Vec::new();
+            while let Some(work) = take(&mut own) {
                 let mut more = Vec::new();
                 match work {
                     Work::Dir(dir) => self.folder(dir, &mut more),
                     Work::Files(files) => self.files(files),
                 }
-                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-                q.1 -= 1;
-                let wake = !more.is_empty() || q.1 == 0;
-                q.0.append(&mut more);
-                drop(q);
-                if wake {
-                    ready.notify_all();
+                own.append(&mut more);
+                if own.len() > 1 {
+                    let mut s = lock();
+                    if s.waiting > 0 && s.work.is_empty() {
+                        s.work.extend(own.drain(..own.len() / 2));
+                        drop(s);
+                        ready.notify_all();
+                    }
                 }
             }
         };
         std::thread::scope(|s| {
-            for _ in 1..threads.max(1) {
+            for _ in 1..threads {
                 s.spawn(worker);
             }
             worker();
@@ -481,10 +558,15 @@ impl OwnWalk<'_> {
         let open = was
             .and_then(|w| w.names.as_deref())
             .is_none_or(|names| crate::source::listing::count_names(names) > FEW_ENTRIES);
-        let (stat, handle) = crate::source::at::folder(dir, parent.as_ref(), depth == 0, open);
+        let (stat, handle) = match self.record {
+            true => crate::source::at::folder(dir, parent.as_ref(), depth == 0, open),
+            false => (None, None),
+        };
         // Listed as a folder but no longer one (swapped for a link since): not listed through
-        // whatever it is now, since links below the root are not walked.
-        if depth > 0
+        // whatever it is now, since links below the root are not walked. (Unchecked when not
+        // recording, as the `ignore` crate's walk does not check it.)
+        if self.record
+            && depth > 0
             && stat.is_none()
             && std::fs::symlink_metadata(dir).is_ok_and(|meta| !meta.is_dir())
         {
@@ -564,17 +646,25 @@ impl OwnWalk<'_> {
                 continue;
             }
             if kind.is_dir() {
-                dirs.push((path, child(&rel, name.as_encoded_bytes())));
-                names.push((true, name));
+                let sub = match self.record {
+                    true => child(&rel, name.as_encoded_bytes()),
+                    false => Vec::new(),
+                };
+                dirs.push((path, sub));
+                if self.record {
+                    names.push((true, name));
+                }
             } else if kind.is_file() {
                 files.push(path);
-                names.push((false, name));
+                if self.record {
+                    names.push((false, name));
+                }
             }
         }
         troubled |= !errors.is_empty();
         // Probed, not told by the listing's names: a case-insensitive file system opens
         // `.GitIgnore` as `.gitignore`. A troubled listing vouches for nothing below it.
-        let ignores = match troubled {
+        let ignores = match troubled || !self.record {
             true => None,
             false => ignore_stat(dir, self.started),
         };
@@ -1117,11 +1207,22 @@ mod tests {
     type Listing = (Vec<String>, Vec<String>);
 
     /// What a walk gives: every file (real path and relative path) and every problem, sorted;
-    /// with the listing cache when `previous` is given (`Some(None)`: recording only).
+    /// with the listing cache when `previous` is given (`Some(None)`: recording only), else
+    /// the `ignore` crate's walk.
     fn listing(
         root: &Path,
         config: &ScanConfig,
         previous: Option<Option<&Listings>>,
+    ) -> (Listing, Option<Walked>) {
+        walked_by(root, config, previous, false)
+    }
+
+    /// [`listing`], or the walk that records nothing ([`walk`]) when `cold`.
+    fn walked_by(
+        root: &Path,
+        config: &ScanConfig,
+        previous: Option<Option<&Listings>>,
+        cold: bool,
     ) -> (Listing, Option<Walked>) {
         let files = Mutex::new(Vec::new());
         let problems = Mutex::new(Vec::new());
@@ -1138,8 +1239,12 @@ mod tests {
             Some(previous) => {
                 walk_listed(root, config, 2, &visit, previous, later, None).expect("test setup")
             }
-            None => {
+            None if cold => {
                 walk(root, config, 2, &visit).expect("test setup");
+                None
+            }
+            None => {
+                crate_walk(root, config, 2, None, &visit).expect("test setup");
                 None
             }
         };
@@ -1152,13 +1257,14 @@ mod tests {
     }
 
     /// The own walk lists what the `ignore` crate's walk lists, with the same problems, when
-    /// it records the listings and when it uses them.
+    /// it records nothing, when it records the listings and when it uses them.
     fn assert_same_walk(root: &Path, config: &ScanConfig) {
         let (crate_walk, _) = listing(root, config, None);
+        let (cold, _) = walked_by(root, config, None, true);
         let (first, walked) = listing(root, config, Some(None));
         let kept = walked.map(|w| w.listings);
         let (warm, again) = listing(root, config, Some(kept.as_ref()));
-        for (what, own) in [("recording", first), ("warm", warm)] {
+        for (what, own) in [("cold", cold), ("recording", first), ("warm", warm)] {
             assert_eq!(
                 own.1,
                 crate_walk.1,
@@ -1311,6 +1417,33 @@ mod tests {
         }
     }
 
+    /// A walk that keeps nothing needs no thread of its own with one thread: the calling
+    /// thread walks (the `ignore` crate's walk spawns its walkers and waits for them).
+    #[cfg(unix)]
+    #[test]
+    fn a_walk_that_keeps_nothing_walks_on_the_calling_thread() {
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).expect("test setup");
+        std::fs::write(root.join("a/b/x.rs"), "// x\n").expect("test setup");
+        std::fs::write(root.join("y.rs"), "// y\n").expect("test setup");
+        let here = std::thread::current().id();
+        let elsewhere = Mutex::new(Vec::new());
+        walk(root, &ScanConfig::default(), 1, &|found| {
+            if let Found::File(f) = found
+                && std::thread::current().id() != here
+            {
+                elsewhere.lock().expect("test setup").push(f.rel);
+            }
+        })
+        .expect("test setup");
+        let elsewhere = elsewhere.into_inner().expect("test setup");
+        assert!(
+            elsewhere.is_empty(),
+            "visited on another thread: {elsewhere:?}"
+        );
+    }
+
     /// A root given as `repo/` keeps its listing like `repo`: the rules find its ignore files by
     /// the children's parent path, which has no trailing `/`.
     #[cfg(unix)]
@@ -1349,12 +1482,13 @@ mod tests {
         let mut kept = None;
         for slashes in ["/", "//", "///"] {
             let root = PathBuf::from(format!("{}{slashes}", dir.path().display()));
-            for run in ["crate", "recording", "warm"] {
+            for run in ["crate", "cold", "recording", "warm"] {
                 let rels = ["src/app.py", "src/views.py"].map(String::from);
                 let watch = Arc::new(Watch::new(&root, rels.into_iter()));
                 let watching = Some(Arc::clone(&watch));
                 match run {
-                    "crate" => walk_watching(&root, &config, 2, watching, &|_| {}),
+                    "crate" => crate_walk(&root, &config, 2, watching, &|_| {}),
+                    "cold" => walk_watching(&root, &config, 2, watching, &|_| {}),
                     _ => walk_listed(&root, &config, 2, &|_| {}, kept.as_ref(), later, watching)
                         .map(|walked| kept = walked.map(|w| w.listings)),
                 }
