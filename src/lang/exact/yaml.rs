@@ -16,11 +16,7 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
     let mut last: Option<(usize, bool)> = None;
     let mut i = 0;
     while i < b.len() {
-        let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-        let line = &b[i..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let indent = line.iter().take_while(|c| **c == b' ').count();
-        let rest = &line[indent..];
+        let (end, indent, rest) = line_at(b, i);
         if rest.iter().all(|c| matches!(c, b' ' | b'\t')) {
             i = end + 1;
             continue;
@@ -37,7 +33,7 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
         if last.is_some_and(|(at, value)| value && indent > at) {
             return None;
         }
-        let read = read_line(b, i, indent, line.len(), &mut out)?;
+        let read = read_line(b, i, indent, indent + rest.len(), &mut out)?;
         last = Some((indent, read.value));
         i = end + 1;
         if read.block_scalar {
@@ -223,11 +219,7 @@ fn block_scalar_body(b: &[u8], mut i: usize, parent: usize) -> Option<usize> {
     let mut body: Option<usize> = None;
     let mut widest_blank = 0;
     while i < b.len() {
-        let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
-        let line = &b[i..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let indent = line.iter().take_while(|c| **c == b' ').count();
-        let rest = &line[indent..];
+        let (end, indent, rest) = line_at(b, i);
         if rest.iter().any(|c| *c < 0x20 && *c != b'\t') {
             return None;
         }
@@ -251,6 +243,16 @@ fn block_scalar_body(b: &[u8], mut i: usize, parent: usize) -> Option<usize> {
         i = end + 1;
     }
     Some(i)
+}
+
+/// The line that starts at `i`: where it ends (its `\n` or the end of the text), its
+/// indentation in spaces, and what follows the indentation, without a `\r` at its end.
+fn line_at(b: &[u8], i: usize) -> (usize, usize, &[u8]) {
+    let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+    let line = &b[i..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let indent = line.iter().take_while(|c| **c == b' ').count();
+    (end, indent, &line[indent..])
 }
 
 #[cfg(test)]
