@@ -402,6 +402,26 @@ struct Shared {
     done: bool,
 }
 
+/// Held by each of [`OwnWalk`]'s threads: one that panics (in a visit, a lexer, …) ends the
+/// walk for all, so that the panic goes on through the threads' scope instead of the others
+/// waiting for it forever.
+struct Quit<'a> {
+    shared: &'a Mutex<Shared>,
+    ready: &'a std::sync::Condvar,
+}
+
+impl Drop for Quit<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            s.done = true;
+            s.work.clear();
+            drop(s);
+            self.ready.notify_all();
+        }
+    }
+}
+
 /// Work for [`OwnWalk`]'s threads.
 enum Work {
     /// A folder to list.
@@ -496,6 +516,10 @@ impl OwnWalk<'_> {
             }
         };
         let worker = || {
+            let _ends_the_walk_if_it_panics = Quit {
+                shared: &shared,
+                ready: &ready,
+            };
             let mut own = Vec::new();
             while let Some(work) = take(&mut own) {
                 let mut more = Vec::new();
@@ -1442,6 +1466,37 @@ mod tests {
             elsewhere.is_empty(),
             "visited on another thread: {elsewhere:?}"
         );
+    }
+
+    /// A visit that panics on one file ends the walk with that panic, whichever thread it
+    /// runs on; the others do not wait for it forever.
+    #[cfg(unix)]
+    #[test]
+    fn a_panic_in_a_visit_ends_the_walk() {
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path().to_path_buf();
+        for i in 0..40 {
+            let folder = root.join(format!("d{i}"));
+            std::fs::create_dir_all(&folder).expect("test setup");
+            std::fs::write(folder.join("x.rs"), "// x\n").expect("test setup");
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let walked = std::panic::catch_unwind(|| {
+                walk(&root, &ScanConfig::default(), 2, &|found| {
+                    if let Found::File(f) = found
+                        && f.rel == "d17/x.rs"
+                    {
+                        panic!("a visit that fails");
+                    }
+                })
+            });
+            let _ = tx.send(walked.is_err());
+        });
+        let panicked = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the walk ends");
+        assert!(panicked, "the visit's panic goes on");
     }
 
     /// A root given as `repo/` keeps its listing like `repo`: the rules find its ignore files by

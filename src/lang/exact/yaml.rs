@@ -13,7 +13,7 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
     let mut out = Vec::new();
     // The indentation of the last line with content, and whether that line ended in a value
     // (a line more indented after it would continue a plain scalar, or be an error).
-    let mut last: Option<(usize, bool)> = None;
+    let mut last: Option<(usize, bool, bool)> = None;
     let mut i = 0;
     while i < b.len() {
         let (end, indent, rest) = line_at(b, i);
@@ -30,14 +30,19 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
             i = end + 1;
             continue;
         }
-        if last.is_some_and(|(at, value)| value && indent > at) {
+        // A plain scalar goes on over the lines indented more than its parent node, whose
+        // column a bare scalar's line does not show (the top level's is -1): any line but a
+        // less indented one after it is refused.
+        if last.is_some_and(|(at, value, bare)| {
+            value && indent > at || bare && (indent > 0 || at == 0)
+        }) {
             return None;
         }
         let read = read_line(b, i, indent, indent + rest.len(), &mut out)?;
-        last = Some((indent, read.value));
+        last = Some((indent, read.value, read.bare));
         i = end + 1;
         if read.block_scalar {
-            i = block_scalar_body(b, i, indent)?;
+            i = block_scalar_body(b, i, indent, indent + owner_column(rest))?;
         }
     }
     Some(out)
@@ -49,6 +54,9 @@ struct Line {
     value: bool,
     /// A block scalar indicator: its body follows.
     block_scalar: bool,
+    /// A scalar with no key and no `-` before it on the line: a plain scalar there may go on
+    /// over the following lines.
+    bare: bool,
 }
 
 /// The line at `start` (`len` bytes without its line break), its indentation `indent`
@@ -80,6 +88,7 @@ fn read_line(
         return Some(Line {
             value: false,
             block_scalar: false,
+            bare: false,
         });
     }
     let mut k = indent;
@@ -89,6 +98,8 @@ fn read_line(
     let mut flow = 0usize;
     let mut value = false;
     let mut block_scalar = false;
+    // A key, a `-` entry or a flow collection seen on the line.
+    let mut structure = false;
     while k < len {
         let c = line[k];
         let spaced = k == 0 || matches!(line[k - 1], b' ' | b'\t');
@@ -118,6 +129,7 @@ fn read_line(
                     return None;
                 }
                 flow += 1;
+                structure = true;
                 k += 1;
                 node_start = true;
                 value = false;
@@ -164,10 +176,12 @@ fn read_line(
                 if flow > 0 {
                     return None;
                 }
+                structure = true;
                 value = false;
             }
             b':' if matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => {
                 node_start = true;
+                structure = true;
                 value = false;
                 k += 1;
                 continue;
@@ -186,6 +200,7 @@ fn read_line(
     (flow == 0).then_some(Line {
         value,
         block_scalar,
+        bare: value && !structure,
     })
 }
 
@@ -214,8 +229,11 @@ fn quoted(line: &[u8], k: usize) -> Option<usize> {
 /// starts. The body's indentation is its first non-blank line's; a line after it indented
 /// more than `parent` but less than the body is refused (the lexical scanner would read it
 /// as text, YAML as the next node or an error), and so is a tab in a body line's indentation
-/// and a blank line before the first that is indented more than it.
-fn block_scalar_body(b: &[u8], mut i: usize, parent: usize) -> Option<usize> {
+/// and a blank line before the first that is indented more than it. tree-sitter-yaml ends
+/// the scalar at a line indented no more than the column of the node that holds it (`owner`:
+/// after the line's `- ` entries), the lexical scanner at one indented no more than the line:
+/// a first body line between the two is refused.
+fn block_scalar_body(b: &[u8], mut i: usize, parent: usize, owner: usize) -> Option<usize> {
     let mut body: Option<usize> = None;
     let mut widest_blank = 0;
     while i < b.len() {
@@ -233,6 +251,9 @@ fn block_scalar_body(b: &[u8], mut i: usize, parent: usize) -> Option<usize> {
         if rest[0] == b'\t' {
             return None;
         }
+        if body.is_none() && indent > parent && indent <= owner {
+            return None;
+        }
         let n = *body.get_or_insert(indent);
         if indent <= parent {
             return Some(i);
@@ -243,6 +264,24 @@ fn block_scalar_body(b: &[u8], mut i: usize, parent: usize) -> Option<usize> {
         i = end + 1;
     }
     Some(i)
+}
+
+/// The column, after the indentation, of the node that holds a block scalar on a line whose
+/// content is `rest`: the key's, after the line's `- ` entries, or the last entry's `-` when
+/// the scalar is that entry (`- |`).
+fn owner_column(rest: &[u8]) -> usize {
+    let (mut k, mut dash) = (0, 0);
+    while rest.get(k) == Some(&b'-') && matches!(rest.get(k + 1), Some(b' ' | b'\t')) {
+        dash = k;
+        k += 1;
+        while matches!(rest.get(k), Some(b' ' | b'\t')) {
+            k += 1;
+        }
+    }
+    match rest.get(k) {
+        Some(b'|' | b'>') if k > 0 => dash,
+        _ => k,
+    }
 }
 
 /// The line that starts at `i`: where it ends (its `\n` or the end of the text), its
@@ -285,6 +324,14 @@ mod tests {
             "k: {{ .Values.x }}\n",
             // A line between the block scalar's parent and its body.
             "- k: |\n    x\n  # c\n",
+            // A first body line no deeper than the key or entry that holds the scalar
+            // (tree-sitter ends the scalar there; the lexical scanner does not).
+            "- k: |\n  # c\n",
+            "  - run: |\n    # note\n",
+            "- - |\n  # c\n",
+            // A bare scalar goes on over the next lines (the top level's column is -1).
+            "a\n'x # y'\n",
+            "k:\n  a\n  'x # y'\n",
             // A `#` right after a quote, a tab in indentation, a byte-order mark.
             "k: \"a\"#b\n",
             "k:\n\t- a\n",
