@@ -425,22 +425,29 @@ const C_DIRECTIVES: &[&str] = &[
 /// with tree-sitter, and answer for the ones it models.
 #[test]
 fn c_directive_lines_agree_with_tree_sitter() {
-    let c = LANGUAGES.iter().find(|l| l.name == "c").expect("c");
-    let mut tally = BTreeMap::new();
-    for line in C_DIRECTIVES {
-        for text in [
+    let texts = C_DIRECTIVES.iter().flat_map(|line| {
+        [
             format!("int a; // a\n{line}int b; // b\n"),
             format!("struct s {{\n{line}  int b; /* b */\n}};\n"),
-        ] {
-            compare(c, &format!("{text:?}"), text.as_bytes(), &mut tally);
-        }
-    }
-    eprintln!("{}", report(&tally));
-    assert_no_mismatch(&tally);
+        ]
+    });
     // `#define A`, `#define A 1`, the function-like ones, `#undef`, `#pragma`, `#if`, `#elif`
     // and the strings after names (twice each); the rest is refused, here or by the lexical
     // cross-check.
-    assert_eq!(tally["c"].exact, 18, "{}", report(&tally));
+    assert_eq!(answered_of_snippets("c", texts), 18);
+}
+
+/// Each of `texts` compared with tree-sitter in the language `name`: no mismatch; how many
+/// the lexer answered.
+fn answered_of_snippets(name: &str, texts: impl IntoIterator<Item = String>) -> usize {
+    let lang = threatmark::lang::by_name(name).expect("language");
+    let mut tally = BTreeMap::new();
+    for (n, text) in texts.into_iter().enumerate() {
+        compare(lang, &format!("{n}: {text:?}"), text.as_bytes(), &mut tally);
+    }
+    eprintln!("{}", report(&tally));
+    assert_no_mismatch(&tally);
+    tally.get(name).map_or(0, |t| t.exact)
 }
 
 /// Python f-strings: `{…}` is code to tree-sitter-python (its quotes start strings, its `#`
@@ -471,23 +478,14 @@ const PY_FSTRINGS: &[&str] = &[
 /// the file is refused.
 #[test]
 fn python_f_strings_agree_with_tree_sitter() {
-    let py = LANGUAGES
-        .iter()
-        .find(|l| l.name == "python")
-        .expect("python");
-    let mut tally = BTreeMap::new();
-    for (n, s) in PY_FSTRINGS.iter().enumerate() {
-        for text in [
+    let texts = PY_FSTRINGS.iter().flat_map(|s| {
+        [
             format!("{s}\nx = 1 # a\n"),
             format!("y = {s}\nx = '#' # a\n"),
             format!("def f():\n    g({s}, 1) # b\n    '''d # no'''\n"),
-        ] {
-            compare(py, &format!("{n}: {text:?}"), text.as_bytes(), &mut tally);
-        }
-    }
-    eprintln!("{}", report(&tally));
-    assert_no_mismatch(&tally);
-    assert_eq!(tally["python"].exact, 9, "{}", report(&tally));
+        ]
+    });
+    assert_eq!(answered_of_snippets("python", texts), 9);
 }
 
 /// The generated adversarial corpus, in every covered language.
