@@ -7,7 +7,7 @@
 //! pre-commit`) is run by git on the next commit, and `.git/config` can name programs
 //! (`core.fsmonitor`), so one write there is code execution for whoever made us write it: the
 //! pull request's threatmark.toml, or a link it plants. Threatmark's own caches under
-//! `.git/threatmark/` are written with [`write_cache`], which is not a user-facing path.
+//! `.git/threatmark/` are written with [`write_cache_with`], which is not a user-facing path.
 //!
 //! Writing so that a crash never leaves half a file behind: write a temporary file in the same
 //! folder, flush it to disk, then rename it over the target (rename is atomic on POSIX). The
@@ -292,15 +292,11 @@ fn resolve(path: &Path) -> PathBuf {
     out
 }
 
-/// Replace a cache file: atomically (temp file, rename), but without waiting for the disk. A
-/// cache that a crash leaves short fails its checksum and is rebuilt, so durability is not
-/// worth an fsync of several megabytes on every run.
-pub(crate) fn write_cache(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    replace(path, contents, false)
-}
-
-/// [`write_cache`] of contents that `write` streams in pieces, so that a cache is never held
-/// whole in memory beside what it is made of (issue 20: the first scan's peak memory).
+/// Replace a cache file with what `write` streams in pieces: atomically (temp file, rename),
+/// but without waiting for the disk. A cache that a crash leaves short fails its checksum and
+/// is rebuilt, so durability is not worth an fsync of several megabytes on every run; and a
+/// cache is never held whole in memory beside what it is made of (issue 20: the first scan's
+/// peak memory).
 pub(crate) fn write_cache_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,

@@ -65,18 +65,6 @@ impl BlobCache {
         }
     }
 
-    /// Entries used in this run, sorted, for saving.
-    pub fn used(&self) -> Vec<(CacheKey, FileOutcome)> {
-        let map = lock(&self.map);
-        let mut out: Vec<(CacheKey, FileOutcome)> = map
-            .iter()
-            .filter(|(_, (outcome, used))| *used && !outcome.timed_out)
-            .map(|(k, (v, _))| (k.clone(), v.clone()))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
-
     pub fn len(&self) -> usize {
         lock(&self.map).len()
     }
@@ -138,7 +126,7 @@ pub(crate) fn load(path: &Path, cache: &BlobCache) -> Loaded {
     }
 }
 
-/// The body of a file written by [`with_header`], if its header checks out.
+/// The body of a file written by [`save`], if its header checks out.
 fn checked_body(bytes: &[u8]) -> Result<&[u8], String> {
     let nl = memchr::memchr(b'\n', bytes).ok_or("no header")?;
     let (sum, len) = checked_header(&bytes[..nl], MAGIC, FORMAT)?;
@@ -176,12 +164,6 @@ fn header(magic: &str, format: u32, checked: &[u8]) -> Vec<u8> {
     .into_bytes()
 }
 
-fn with_header(body: &[u8]) -> Vec<u8> {
-    let mut out = header(MAGIC, FORMAT, body);
-    out.extend_from_slice(body);
-    out
-}
-
 fn parse(bytes: &[u8]) -> Result<Vec<(CacheKey, FileOutcome)>, String> {
     let body = checked_body(bytes)?;
     let entries: Vec<Entry> =
@@ -196,20 +178,42 @@ fn parse(bytes: &[u8]) -> Result<Vec<(CacheKey, FileOutcome)>, String> {
         .collect()
 }
 
-/// Save the entries used in this run.
+/// An entry as [`save`] writes it: [`Entry`]'s fields, borrowed from the cache (a copy of
+/// every outcome used to be made only to be encoded, then the encoding copied behind the
+/// header).
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    path: &'a str,
+    id: String,
+    fingerprint: u64,
+    outcome: &'a FileOutcome,
+}
+
+/// Save the entries used in this run, sorted.
 pub(crate) fn save(path: &Path, cache: &BlobCache) -> std::io::Result<()> {
-    let entries: Vec<Entry> = cache
-        .used()
+    let map = lock(&cache.map);
+    let mut used: Vec<(&CacheKey, &FileOutcome)> = map
+        .iter()
+        .filter(|(_, (outcome, used))| *used && !outcome.timed_out)
+        .map(|(k, (v, _))| (k, v))
+        .collect();
+    used.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let entries: Vec<EntryRef<'_>> = used
         .into_iter()
-        .map(|((path, id, fingerprint), outcome)| Entry {
+        .map(|((path, id, fingerprint), outcome)| EntryRef {
             path,
             id: id.to_string(),
-            fingerprint,
+            fingerprint: *fingerprint,
             outcome,
         })
         .collect();
     let body = serde_json::to_vec(&entries).map_err(std::io::Error::other)?;
-    crate::output::write_cache(path, &with_header(&body))
+    drop(entries);
+    drop(map);
+    crate::output::write_cache_with(path, |out| {
+        out.write_all(&header(MAGIC, FORMAT, &body))?;
+        out.write_all(&body)
+    })
 }
 
 /// How many snapshots are kept; the oldest are removed.
@@ -446,6 +450,36 @@ pub(crate) fn save_snapshot(dir: &Path, snapshot: &Snapshot) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `save` writes from the cache's own entries (borrowed, not copied) is what `load`
+    /// reads back: the used entries only, every field, in key order.
+    #[test]
+    fn used_entries_round_trip_in_key_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("cache");
+        let cache = BlobCache::default();
+        let id = |b: u8| ObjectId::from_bytes_or_panic(&[b; 20]);
+        let outcome = |path: &str| crate::store::record::parsed(path, "# @threat T (#t)\n");
+        for (path, b) in [("z.py", 1), ("a.py", 2), ("a.py", 1)] {
+            cache.put((path.to_string(), id(b), 7), &outcome(path));
+        }
+        cache.preload([(("unused.py".to_string(), id(3), 7), outcome("unused.py"))]);
+        save(&p, &cache).expect("save");
+        let bytes = std::fs::read(&p).expect("read");
+        let entries = parse(&bytes).expect("parse");
+        let keys: Vec<(&str, ObjectId)> = entries
+            .iter()
+            .map(|((path, id, _), _)| (path.as_str(), *id))
+            .collect();
+        assert_eq!(keys, [("a.py", id(1)), ("a.py", id(2)), ("z.py", id(1))]);
+        for ((path, _, fingerprint), read) in &entries {
+            assert_eq!(*fingerprint, 7);
+            let written = outcome(path);
+            assert_eq!(read.path, written.path);
+            assert_eq!(read.annotations, written.annotations);
+            assert!(read.matched);
+        }
+    }
 
     #[test]
     fn round_trip_and_corruption() {
