@@ -62,6 +62,26 @@ fn is_word(c: u8) -> bool {
         )
 }
 
+/// Whether a `'…'` body that may span lines leaves the lexical scanner's reading of every
+/// line start alike. tree-sitter-bash's `raw_string` is one token, so a syntax error's region
+/// (see [`super::scan`]) starts at a line start outside it or on its first or last line, never
+/// inside. The lexical scanner ends a quote at the line's end: it reads the body's lines after
+/// the first as code and the closing `'` as an opening one, to that line's end. It is at a
+/// fresh line start at every line, as in the rest of a shell file, unless a line of the body
+/// opens a heredoc (`<<`) or a quote continued by `\` at the line's end; refused. Then a scan
+/// that resumes at any line start reads what the scan of the whole file reads from there, and
+/// that scan is compared with this lexer's comments (a `#` comment in the body, read as code,
+/// is refused there).
+fn raw_string_rereads_alike(body: &[u8]) -> bool {
+    if memchr::memchr(b'\n', body).is_none() {
+        return true;
+    }
+    memchr::memmem::find(body, b"<<").is_none()
+        && !body
+            .windows(2)
+            .any(|w| w[0] == b'\\' && matches!(w[1], b'\n' | b'\r'))
+}
+
 impl<'t> Shell<'t> {
     fn at(&self, k: usize) -> u8 {
         self.b.get(self.i + k).copied().unwrap_or(0)
@@ -139,7 +159,7 @@ impl<'t> Shell<'t> {
                 },
                 b'\'' => {
                     let end = memchr::memchr(b'\'', &self.b[self.i + 1..])? + self.i + 1;
-                    if self.b[self.i..end].contains(&b'\n') {
+                    if !raw_string_rereads_alike(&self.b[self.i + 1..end]) {
                         return None;
                     }
                     self.special(end + 1 - self.i);
