@@ -10,7 +10,9 @@ use crate::lang::lexical::RawComment;
 /// Stack frames: `(` for `(`, `$(`, `<(` and `>(`; [`ARITHMETIC`] for `((` and `$((`.
 const ARITHMETIC: u8 = b'A';
 
-pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
+/// The comments, and the starts of the lines that close `'…'` strings that span lines (see
+/// [`super::scan`]).
+pub(super) fn scan(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     Shell {
         b,
         i: 0,
@@ -20,6 +22,7 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
         glued: false,
         heredoc: None,
         in_test: false,
+        resumes: Vec::new(),
     }
     .run()
 }
@@ -37,6 +40,8 @@ struct Shell<'t> {
     heredoc: Option<(&'t [u8], bool)>,
     /// Inside `[ … ]` or `[[ … ]]` (until `]` or `;`, or the line's end).
     in_test: bool,
+    /// The starts of the last lines of `'…'` strings that span lines.
+    resumes: Vec<usize>,
 }
 
 /// Bytes that make up plain words (tree-sitter-bash's word: anything but its special characters
@@ -62,26 +67,6 @@ fn is_word(c: u8) -> bool {
         )
 }
 
-/// Whether a `'…'` body that may span lines leaves the lexical scanner's reading of every
-/// line start alike. tree-sitter-bash's `raw_string` is one token, so a syntax error's region
-/// (see [`super::scan`]) starts at a line start outside it or on its first or last line, never
-/// inside. The lexical scanner ends a quote at the line's end: it reads the body's lines after
-/// the first as code and the closing `'` as an opening one, to that line's end. It is at a
-/// fresh line start at every line, as in the rest of a shell file, unless a line of the body
-/// opens a heredoc (`<<`) or a quote continued by `\` at the line's end; refused. Then a scan
-/// that resumes at any line start reads what the scan of the whole file reads from there, and
-/// that scan is compared with this lexer's comments (a `#` comment in the body, read as code,
-/// is refused there).
-fn raw_string_rereads_alike(body: &[u8]) -> bool {
-    if memchr::memchr(b'\n', body).is_none() {
-        return true;
-    }
-    memchr::memmem::find(body, b"<<").is_none()
-        && !body
-            .windows(2)
-            .any(|w| w[0] == b'\\' && matches!(w[1], b'\n' | b'\r'))
-}
-
 impl<'t> Shell<'t> {
     fn at(&self, k: usize) -> u8 {
         self.b.get(self.i + k).copied().unwrap_or(0)
@@ -100,7 +85,7 @@ impl<'t> Shell<'t> {
         Some(())
     }
 
-    fn run(mut self) -> Option<Vec<RawComment>> {
+    fn run(mut self) -> Option<(Vec<RawComment>, Vec<usize>)> {
         while self.i < self.b.len() {
             let c = self.b[self.i];
             match c {
@@ -159,8 +144,16 @@ impl<'t> Shell<'t> {
                 },
                 b'\'' => {
                     let end = memchr::memchr(b'\'', &self.b[self.i + 1..])? + self.i + 1;
-                    if !raw_string_rereads_alike(&self.b[self.i + 1..end]) {
-                        return None;
+                    if let Some(last) = memchr::memrchr(b'\n', &self.b[self.i..end]) {
+                        // A merge-conflict marker line is an error region wherever it is.
+                        if self.b[self.i..end].split(|&c| c == b'\n').skip(1).any(|line| {
+                            [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
+                                .iter()
+                                .any(|m| line.starts_with(m))
+                        }) {
+                            return None;
+                        }
+                        self.resumes.push(self.i + last + 1);
                     }
                     self.special(end + 1 - self.i);
                 }
@@ -239,7 +232,7 @@ impl<'t> Shell<'t> {
                 _ => return None,
             }
         }
-        (self.stack.is_empty() && self.heredoc.is_none()).then_some(self.out)
+        (self.stack.is_empty() && self.heredoc.is_none()).then_some((self.out, self.resumes))
     }
 
     /// The rest of a `"` string, on one line; `$(` and backticks inside are refused.
