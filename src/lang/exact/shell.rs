@@ -146,11 +146,15 @@ impl<'t> Shell<'t> {
                     let end = memchr::memchr(b'\'', &self.b[self.i + 1..])? + self.i + 1;
                     if let Some(last) = memchr::memrchr(b'\n', &self.b[self.i..end]) {
                         // A merge-conflict marker line is an error region wherever it is.
-                        if self.b[self.i..end].split(|&c| c == b'\n').skip(1).any(|line| {
-                            [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
-                                .iter()
-                                .any(|m| line.starts_with(m))
-                        }) {
+                        if self.b[self.i..end]
+                            .split(|&c| c == b'\n')
+                            .skip(1)
+                            .any(|line| {
+                                [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
+                                    .iter()
+                                    .any(|m| line.starts_with(m))
+                            })
+                        {
                             return None;
                         }
                         self.resumes.push(self.i + last + 1);
