@@ -31,35 +31,15 @@ pub fn scan(lang: &Language, text: &str) -> Vec<RawComment> {
 /// or comment) started there; a comment or string that starts before `until` is followed to its
 /// end. Used to read the part of a file a syntax error hides from tree-sitter.
 pub fn scan_range(lang: &Language, text: &str, from: usize, until: usize) -> Vec<RawComment> {
-    scan_inner(
-        &Tokens {
-            line: lang.line_comments,
-            block: lang.block_comments,
-            strings: lang.multiline_strings,
-            rules: lang.lexical_rules(),
-        },
-        text,
-        (from, until),
-        None,
-    )
+    scan_inner(&Tokens::of(lang), text, (from, until), None)
 }
 
 /// [`scan`], and the tokens it skipped whole (strings, block comments, heredocs, block
 /// scalars), in order: a scan that resumes at a line start strictly inside one of them reads
 /// differently from this one, and one that resumes anywhere else reads the same from there.
-pub fn scan_with_spans(lang: &Language, text: &str) -> (Vec<RawComment>, Vec<Range<usize>>) {
+pub(crate) fn scan_with_spans(lang: &Language, text: &str) -> (Vec<RawComment>, Vec<Range<usize>>) {
     let mut spans = Vec::new();
-    let comments = scan_inner(
-        &Tokens {
-            line: lang.line_comments,
-            block: lang.block_comments,
-            strings: lang.multiline_strings,
-            rules: lang.lexical_rules(),
-        },
-        text,
-        (0, text.len()),
-        Some(&mut spans),
-    );
+    let comments = scan_inner(&Tokens::of(lang), text, (0, text.len()), Some(&mut spans));
     (comments, spans)
 }
 
@@ -94,6 +74,17 @@ struct Tokens<'t> {
     block: &'t [(&'t str, &'t str)],
     strings: &'t [(&'t str, &'t str)],
     rules: LexicalRules,
+}
+
+impl Tokens<'static> {
+    fn of(lang: &Language) -> Self {
+        Tokens {
+            line: lang.line_comments,
+            block: lang.block_comments,
+            strings: lang.multiline_strings,
+            rules: lang.lexical_rules(),
+        }
+    }
 }
 
 /// The scan; `spans`, when given, collects the tokens skipped whole (see [`scan_with_spans`]).
