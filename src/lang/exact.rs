@@ -53,7 +53,9 @@
 //! - Shell ([`shell`], tree-sitter-bash, which also reads zsh and ksh files): `#` right after
 //!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`, `!#`), any `#` after a `[`
 //!   on its line (until `]` or `;`: tests, whose words may be patterns), a comment inside `(…)`,
-//!   `$(…)` or `$((…))`, a string that spans lines, `$(` or backticks inside `"…"`, `${…}`
+//!   `$(…)` or `$((…))`, a `"…"` string that spans lines, a `'…'` string that spans
+//!   lines across whose closing line's start the lexical scanner reads a heredoc or a quote
+//!   continued by `\` (see [`scan`]), a conflict marker in it, `$(` or backticks inside `"…"`, `${…}`
 //!   holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`, an
 //!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
 //!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
@@ -176,7 +178,9 @@ pub fn covers(name: &str) -> bool {
 /// whole file, finds the same comments: then the error lines give the same comments either way.
 /// (The lexical scanner resumes at the start of an error's line; a string that spans lines is
 /// therefore refused when a quote or comment marker follows its first line break, except in
-/// Rust, where the scan from its last line is compared on that line alone. Where the
+/// Rust, where the scan from its last line is compared on that line alone, and in shell, where
+/// the lexical scanner ends a quote at the line's end and is between tokens at the start of a
+/// `'…'` string's closing line unless it skips a heredoc or continued quote across it. Where the
 /// lexical scanner reads the closing delimiter of such a string as an opening one (`"""`), the
 /// lexers of PHP, Kotlin, Swift and Scala name the start of its line, and a scan of the rest
 /// of the file from there must find the same comments too.)
@@ -193,6 +197,21 @@ pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
                     && (e.end == l.end || (!e.block && text[e.end..l.end].trim().is_empty()))
             })
     };
+    if lang.name == "bash" {
+        // A `'…'` string that spans lines is one token to tree-sitter-bash, so no error region
+        // starts inside it; the lexical scanner ends a quote at the line's end and reads its
+        // other lines as code (compared with the rest), and its closing `'` as an opening one.
+        // A scan that resumes at the start of the closing line reads what the whole-file scan
+        // reads from there when that scan skips no token across that line start (a heredoc or
+        // a quote continued by `\` in the body): then both are between tokens there.
+        let (lexical, spans) = super::lexical::scan_with_spans(lang, text);
+        let between_tokens = |at: usize| {
+            let k = spans.partition_point(|s| s.start < at);
+            k == 0 || spans[k - 1].end <= at
+        };
+        return (same(0, text.len(), &lexical) && resumes.iter().all(|&at| between_tokens(at)))
+            .then_some(exact);
+    }
     if !same(0, text.len(), &super::lexical::scan(lang, text)) {
         return None;
     }
@@ -255,7 +274,7 @@ fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<u
     let comments = match d {
         Dialect::Python => python(b),
         Dialect::Ruby => ruby::scan(b),
-        Dialect::Shell => shell::scan(b),
+        Dialect::Shell => return shell::scan(b),
         Dialect::Hcl => hcl::scan(b),
         Dialect::Yaml => yaml::scan(b),
         Dialect::Php => return php::scan(b),

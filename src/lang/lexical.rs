@@ -8,6 +8,8 @@
 //! with `=` (Perl's POD, Ruby's `=begin`) only count at the start of a line, as in those
 //! languages, so `$x =pod` is code.
 
+use std::ops::Range;
+
 use super::{Language, LexicalRules};
 
 /// A comment found in the text: byte range, and whether it is a block comment.
@@ -29,17 +31,16 @@ pub fn scan(lang: &Language, text: &str) -> Vec<RawComment> {
 /// or comment) started there; a comment or string that starts before `until` is followed to its
 /// end. Used to read the part of a file a syntax error hides from tree-sitter.
 pub fn scan_range(lang: &Language, text: &str, from: usize, until: usize) -> Vec<RawComment> {
-    scan_inner(
-        &Tokens {
-            line: lang.line_comments,
-            block: lang.block_comments,
-            strings: lang.multiline_strings,
-            rules: lang.lexical_rules(),
-        },
-        text,
-        from,
-        until,
-    )
+    scan_inner(&Tokens::of(lang), text, (from, until), None)
+}
+
+/// [`scan`], and the tokens it skipped whole (strings, block comments, heredocs, block
+/// scalars), in order: a scan that resumes at a line start strictly inside one of them reads
+/// differently from this one, and one that resumes anywhere else reads the same from there.
+pub(crate) fn scan_with_spans(lang: &Language, text: &str) -> (Vec<RawComment>, Vec<Range<usize>>) {
+    let mut spans = Vec::new();
+    let comments = scan_inner(&Tokens::of(lang), text, (0, text.len()), Some(&mut spans));
+    (comments, spans)
 }
 
 /// [`scan`] with explicit tokens and no multi-line strings.
@@ -62,8 +63,8 @@ pub fn scan_with_strings(
             rules: LexicalRules::default(),
         },
         text,
-        0,
-        text.len(),
+        (0, text.len()),
+        None,
     )
 }
 
@@ -75,7 +76,29 @@ struct Tokens<'t> {
     rules: LexicalRules,
 }
 
-fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec<RawComment> {
+impl Tokens<'static> {
+    fn of(lang: &Language) -> Self {
+        Tokens {
+            line: lang.line_comments,
+            block: lang.block_comments,
+            strings: lang.multiline_strings,
+            rules: lang.lexical_rules(),
+        }
+    }
+}
+
+/// The scan; `spans`, when given, collects the tokens skipped whole (see [`scan_with_spans`]).
+fn scan_inner(
+    tokens: &Tokens<'_>,
+    text: &str,
+    (from, until): (usize, usize),
+    mut spans: Option<&mut Vec<Range<usize>>>,
+) -> Vec<RawComment> {
+    let mut span = |r: Range<usize>| {
+        if let Some(spans) = spans.as_deref_mut() {
+            spans.push(r);
+        }
+    };
     let Tokens {
         line,
         block,
@@ -113,6 +136,7 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
     let mut out = Vec::new();
     let mut i = from;
     let mut quote: Option<u8> = None;
+    let mut quote_start = 0;
     while i < until {
         if let Some(q) = quote {
             // Inside a quoted string only a backslash, the closing quote or a line end matter.
@@ -126,6 +150,7 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
             }
             quote = None;
             i += 1;
+            span(quote_start..i);
             continue;
         }
         match bytes[i..until].iter().position(|&b| starts[usize::from(b)]) {
@@ -153,8 +178,10 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
             if rules.statement_blocks && !first_on_line() {
                 // `x = """...` is a string, not a docstring.
                 let body_start = i + open.len();
+                let start = i;
                 i = memchr::memmem::find(&bytes[body_start..], close.as_bytes())
                     .map_or(bytes.len(), |p| body_start + p + close.len());
+                span(start..i);
                 continue;
             }
             let body_start = i + open.len();
@@ -174,6 +201,7 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
                 block: true,
                 unterminated,
             });
+            span(i..end);
             i = end;
             continue;
         }
@@ -197,8 +225,10 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
         if let Some((open, close)) = strings.iter().find(|(o, _)| rest.starts_with(o.as_bytes())) {
             let body_start = i + open.len();
             // An unterminated string runs to the end of the file, as it does for the compiler.
+            let start = i;
             i = memchr::memmem::find(&bytes[body_start..], close.as_bytes())
                 .map_or(bytes.len(), |p| body_start + p + close.len());
+            span(start..i);
             continue;
         }
         if rules.slash_regex && b == b'/' && operand_expected(bytes, i) {
@@ -208,7 +238,8 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
         if let Some(end) = heredoc_end(rules.heredocs, bytes, i) {
             // The rest of the opener's line is code; the body lines are text.
             let eol = memchr::memchr(b'\n', rest).map_or(bytes.len(), |p| i + p);
-            out.extend(scan_inner(tokens, text, i + 2, eol));
+            out.extend(scan_inner(tokens, text, (i + 2, eol), None));
+            span(i..end.max(eol));
             i = end.max(eol);
             continue;
         }
@@ -216,14 +247,19 @@ fn scan_inner(tokens: &Tokens<'_>, text: &str, from: usize, until: usize) -> Vec
             && let Some(end) = block_scalar_end(bytes, i)
         {
             let eol = memchr::memchr(b'\n', rest).map_or(bytes.len(), |p| i + p);
-            out.extend(scan_inner(tokens, text, i + 1, eol));
+            out.extend(scan_inner(tokens, text, (i + 1, eol), None));
+            span(i..end.max(eol));
             i = end.max(eol);
             continue;
         }
         if b == b'"' || b == b'\'' {
             quote = Some(b);
+            quote_start = i;
         }
         i += 1;
+    }
+    if quote.is_some() {
+        span(quote_start..bytes.len());
     }
     out
 }

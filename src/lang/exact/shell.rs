@@ -10,7 +10,9 @@ use crate::lang::lexical::RawComment;
 /// Stack frames: `(` for `(`, `$(`, `<(` and `>(`; [`ARITHMETIC`] for `((` and `$((`.
 const ARITHMETIC: u8 = b'A';
 
-pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
+/// The comments, and the starts of the lines that close `'…'` strings that span lines (see
+/// [`super::scan`]).
+pub(super) fn scan(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     Shell {
         b,
         i: 0,
@@ -20,6 +22,7 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
         glued: false,
         heredoc: None,
         in_test: false,
+        resumes: Vec::new(),
     }
     .run()
 }
@@ -37,6 +40,8 @@ struct Shell<'t> {
     heredoc: Option<(&'t [u8], bool)>,
     /// Inside `[ … ]` or `[[ … ]]` (until `]` or `;`, or the line's end).
     in_test: bool,
+    /// The starts of the last lines of `'…'` strings that span lines.
+    resumes: Vec<usize>,
 }
 
 /// Bytes that make up plain words (tree-sitter-bash's word: anything but its special characters
@@ -80,7 +85,7 @@ impl<'t> Shell<'t> {
         Some(())
     }
 
-    fn run(mut self) -> Option<Vec<RawComment>> {
+    fn run(mut self) -> Option<(Vec<RawComment>, Vec<usize>)> {
         while self.i < self.b.len() {
             let c = self.b[self.i];
             match c {
@@ -139,8 +144,20 @@ impl<'t> Shell<'t> {
                 },
                 b'\'' => {
                     let end = memchr::memchr(b'\'', &self.b[self.i + 1..])? + self.i + 1;
-                    if self.b[self.i..end].contains(&b'\n') {
-                        return None;
+                    if let Some(last) = memchr::memrchr(b'\n', &self.b[self.i..end]) {
+                        // A merge-conflict marker line is an error region wherever it is.
+                        if self.b[self.i..end]
+                            .split(|&c| c == b'\n')
+                            .skip(1)
+                            .any(|line| {
+                                [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
+                                    .iter()
+                                    .any(|m| line.starts_with(m))
+                            })
+                        {
+                            return None;
+                        }
+                        self.resumes.push(self.i + last + 1);
                     }
                     self.special(end + 1 - self.i);
                 }
@@ -219,7 +236,7 @@ impl<'t> Shell<'t> {
                 _ => return None,
             }
         }
-        (self.stack.is_empty() && self.heredoc.is_none()).then_some(self.out)
+        (self.stack.is_empty() && self.heredoc.is_none()).then_some((self.out, self.resumes))
     }
 
     /// The rest of a `"` string, on one line; `$(` and backticks inside are refused.
