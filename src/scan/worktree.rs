@@ -257,24 +257,11 @@ pub fn scan_dir_cached(
     cache: Option<&ScanCache>,
     record: bool,
 ) -> Result<(ScanResult, ForCache), ScanError> {
-    scan_dir_watching(root, config, threads, on_file, cache, record, None)
+    walk_watching(root, config, threads, on_file, cache, record, None)?.assemble(root, config)
 }
 
-/// [`scan_dir_cached`], the walk recording in `watch` what the paths watched are (see
-/// [`fs::Watch`]).
-pub(crate) fn scan_dir_watching(
-    root: &Path,
-    config: &Config,
-    threads: usize,
-    on_file: &(dyn Fn() + Sync),
-    cache: Option<&ScanCache>,
-    record: bool,
-    watch: Option<std::sync::Arc<fs::Watch>>,
-) -> Result<(ScanResult, ForCache), ScanError> {
-    walk_watching(root, config, threads, on_file, cache, record, watch)?.assemble(root, config)
-}
-
-/// The walk of [`scan_dir_watching`], without building the model.
+/// The walk of [`scan_dir_cached`], without building the model ([`Walked::assemble`]),
+/// recording in `watch` what the paths watched are (see [`fs::Watch`]).
 pub(crate) fn walk_watching(
     root: &Path,
     config: &Config,
