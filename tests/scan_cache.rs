@@ -65,10 +65,23 @@ fn folders() -> (tempfile::TempDir, tempfile::TempDir) {
     )
 }
 
-/// The cache files in the user cache folder.
+/// The scan caches in the user cache folder.
 fn caches(cache: &Path) -> Vec<std::path::PathBuf> {
+    stored(cache, "scan-")
+}
+
+/// The files in the user cache folder whose names start with `prefix`.
+fn stored(cache: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
     fs::read_dir(cache.join("threatmark"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+                })
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -168,8 +181,8 @@ fn a_cached_scan_equals_a_full_scan_after_every_kind_of_change() {
     settle();
     same_as_uncached(root, cache.path(), "the changes settling");
 
-    // A damaged cache is rebuilt, and the scan is the same.
-    for path in caches(cache.path()) {
+    // A damaged cache (and memo) is rebuilt, and the scan is the same.
+    for path in stored(cache.path(), "") {
         let mut bytes = fs::read(&path).expect("read");
         for at in [bytes.len() / 2, bytes.len() - 2] {
             bytes[at] ^= 0x40;
@@ -844,4 +857,205 @@ fn a_warm_walk_of_a_deep_tree_stays_within_the_descriptor_limit() {
         cold.stdout,
         "model of the warm scan"
     );
+}
+
+/// One `threatmark scan` of `root` with the cache in `cache` (`None`: no cache) and the phase
+/// timings on: its outputs, whether it answered from the memo of the last scan, and the model
+/// file it wrote (`-o`), if any.
+struct Recalled {
+    code: i32,
+    stdout: Vec<u8>,
+    /// Without the timings, and with the summary's seconds blanked (they are a clock's).
+    stderr: String,
+    model: Option<Vec<u8>>,
+    recalled: bool,
+}
+
+fn scan_recalling(root: &Path, cache: Option<&Path>, args: &[&str], model: &Path) -> Recalled {
+    let _ = fs::remove_file(model);
+    let mut cmd = tm();
+    cmd.env("THREATMARK_TIMINGS", "1").args(args);
+    if !args.contains(&"--format") {
+        cmd.arg("-o").arg(model);
+    }
+    if let Some(cache) = cache {
+        cached(&mut cmd, cache);
+    }
+    let out = cmd.arg(root).output().expect("threatmark runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let recalled = stderr.contains("ms  memo recalled");
+    let stderr = stderr
+        .lines()
+        .filter(|l| !l.starts_with("threatmark timings:"))
+        .map(|l| match (l.starts_with("threatmark: "), l.rfind(" in ")) {
+            (true, Some(at)) if l.ends_with('s') => format!("{} in _s", &l[..at]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Recalled {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr,
+        model: fs::read(model).ok(),
+        recalled,
+    }
+}
+
+/// A scan with the cache equals one without (model, stdout, stderr but the clock, exit code);
+/// whether it answered from the memo is returned.
+fn recalled_as_uncached(root: &Path, cache: &Path, args: &[&str], what: &str) -> bool {
+    let out = tempfile::tempdir().expect("dir");
+    let model = out.path().join("m.json");
+    let with = scan_recalling(root, Some(cache), args, &model);
+    let without = scan_recalling(root, None, args, &model);
+    assert!(!without.recalled, "{what}: recalled without a cache");
+    assert_eq!(with.code, without.code, "{what}: exit code");
+    assert_eq!(
+        String::from_utf8_lossy(&with.stdout),
+        String::from_utf8_lossy(&without.stdout),
+        "{what}: stdout"
+    );
+    assert_eq!(with.stderr, without.stderr, "{what}: stderr");
+    assert_eq!(with.model, without.model, "{what}: model file");
+    with.recalled
+}
+
+/// A tree with errors, warnings, snippets, a binary file and suppressions (by the
+/// configuration and by a comment), settled.
+fn diagnosed_tree(root: &Path) {
+    write(
+        root,
+        "threatmark.toml",
+        "[project]\nname = \"memo\"\n\n[scan]\nexclude = [\"threatspec.yaml\"]\n\n[diagnostics]\nper-file-ignores = { \"src/quiet/**\" = [\"TM036\"] }\n",
+    );
+    // Hidden by threatmark.toml (TM049, whose help quotes its paths), and not walked.
+    write(root, "threatspec.yaml", "paths:\n  - 'src'\n");
+    write(
+        root,
+        "src/api.py",
+        "# @component Api (#api)\n# @threat Injection (#sqli) [impact: hgih; stride: X]\n# @mitigates #api against #sqli\n# @threat\n# @exposes #api to #nope\n# @accepts #sqli to #api with fine for now [expires: 2001-01-01]\n",
+    );
+    write(
+        root,
+        "src/quiet/q.py",
+        "# @exposes #api to #hushed\n# threatmark: ignore[TM036]\n# @exposes #api to #also_hushed\n",
+    );
+    write(root, "src/inv.rs", "// @threat T\u{200B}wo (#two)\n");
+    write(root, "src/blob.rs", "\0\0binary @threat");
+    for i in 0..30 {
+        write(root, &format!("lib/m{i}.go"), "package lib\n");
+    }
+    settle();
+}
+
+/// The scan's memo: once every file comes from the cache, a scan of an unchanged tree answers
+/// from the memo of the last one, and writes and prints what a scan without any cache does,
+/// in every diagnostic format, with and without colour, `--strict`, `-q`, the model to a file
+/// or to stdout.
+#[cfg(unix)]
+#[test]
+fn a_recalled_scan_writes_and_prints_what_a_scan_does() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    diagnosed_tree(root);
+    // The first scan writes the cache, the second (every file from it) the memo.
+    let model = cache.path().join("m.json");
+    for _ in 0..2 {
+        assert!(!scan_recalling(root, Some(cache.path()), &["scan"], &model).recalled);
+    }
+    assert_eq!(stored(cache.path(), "memo-").len(), 1, "one memo");
+    let mut recalled = 0;
+    for format in ["full", "concise", "json", "github", "sarif"] {
+        for color in ["never", "always"] {
+            for extra in [
+                &[][..],
+                &["--strict"],
+                &["-q"],
+                &["--format", "json", "-j", "1"],
+            ] {
+                let mut args = vec!["--color", color, "scan", "--output-format", format];
+                args.extend_from_slice(extra);
+                let what = format!("{args:?}");
+                recalled += usize::from(recalled_as_uncached(root, cache.path(), &args, &what));
+            }
+        }
+    }
+    assert_eq!(
+        recalled, 40,
+        "every scan of the unchanged tree was recalled"
+    );
+    let strict = scan_recalling(root, Some(cache.path()), &["scan", "--strict"], &model);
+    assert!(strict.recalled && strict.code == 1, "errors fail --strict");
+}
+
+/// Each input of the memo changed alone makes the next scan compute its results (the same as
+/// a scan without a cache), and the memo is used again once that state has its own: a file
+/// edited to the same size with its modification time put back (once settled, the walk finds
+/// it in the cache with its new stat), a root configuration file the walk does not see (a
+/// `threatspec.yaml` that `threatmark.toml` hides and excludes: TM049 quotes it), the
+/// configuration given with `--config` (outside the tree) edited, `--config` itself, and a
+/// damaged memo. The same folder reached through a link scans as it does.
+#[cfg(unix)]
+#[test]
+fn each_input_of_the_memo_changed_alone_is_a_miss() {
+    let (dir, cache) = folders();
+    let root = dir.path().join("tree");
+    diagnosed_tree(&root);
+    let hit = |args: &[&str], what: &str| recalled_as_uncached(&root, cache.path(), args, what);
+    let prime = |args: &[&str], what: &str| {
+        let mut n = 0;
+        while !hit(args, what) {
+            n += 1;
+            assert!(n < 4, "{what}: never recalled");
+        }
+    };
+    prime(&["scan"], "unchanged");
+
+    // A same-size edit, the modification time put back.
+    let api = root.join("src/api.py");
+    let mtime = modified(&api);
+    let text = fs::read_to_string(&api).expect("read");
+    fs::write(&api, text.replace("hgih", "high")).expect("write");
+    fs::File::options()
+        .write(true)
+        .open(&api)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set mtime");
+    assert!(!hit(&["scan"], "a same-size edit"));
+    settle();
+    prime(&["scan"], "the edit settled");
+
+    // A root configuration file that is not walked.
+    write(&root, "threatspec.yaml", "paths:\n  - 'lib'\n");
+    assert!(!hit(&["scan"], "threatspec.yaml edited"));
+    prime(&["scan"], "threatspec.yaml edited");
+
+    // A configuration outside the tree, edited (threatspec.yaml is walked with it: settled).
+    settle();
+    let outside = dir.path().join("outside.toml");
+    fs::write(&outside, "[project]\nname = \"one\"\n").expect("write");
+    let config = outside.to_str().expect("utf-8");
+    assert!(!hit(&["scan", "--config", config], "--config given"));
+    prime(&["scan", "--config", config], "--config");
+    fs::write(&outside, "[project]\nname = \"two\"\n").expect("write");
+    assert!(!hit(&["scan", "--config", config], "--config edited"));
+    prime(&["scan", "--config", config], "--config edited");
+    assert!(!hit(&["scan"], "--config left out"));
+
+    // The same folder through a link: its cache, another project name.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&root, &link).expect("symlink");
+    recalled_as_uncached(&link, cache.path(), &["scan"], "through a link");
+    prime(&["scan"], "the root again");
+
+    // A damaged memo: a miss, and rewritten.
+    for path in stored(cache.path(), "memo-") {
+        let mut bytes = fs::read(&path).expect("read");
+        let at = bytes.len() / 2;
+        bytes[at] ^= 0x40;
+        fs::write(&path, bytes).expect("write");
+    }
+    assert!(!hit(&["scan"], "a damaged memo"));
+    assert!(hit(&["scan"], "the memo rewritten"));
 }

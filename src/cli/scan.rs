@@ -84,6 +84,21 @@ pub(super) fn scan_root(
     threads: Option<usize>,
     quiet: bool,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
+    let (config, recalled) = scan_root_recalling(root, threads, quiet, false)?;
+    match recalled {
+        Recalled::Scanned { result, .. } => Ok((config, *result)),
+        Recalled::Remembered { .. } => anyhow::bail!("a memo was recalled that was not asked for"),
+    }
+}
+
+/// [`scan_root`], which with `recall` may answer with the last scan's memo (see
+/// [`scan_folder_recalling`]).
+fn scan_root_recalling(
+    root: &RootArgs,
+    threads: Option<usize>,
+    quiet: bool,
+    recall: bool,
+) -> anyhow::Result<(Config, Recalled)> {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
@@ -103,17 +118,18 @@ pub(super) fn scan_root(
             bar.inc(1);
         }
     };
-    let (config, result) = scan_folder(
+    let scanned = scan_folder_recalling(
         root.dir(),
         root.config.as_deref(),
         threads,
         &tick,
         Imports::Merge,
+        recall,
     )?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    Ok((config, result))
+    Ok(scanned)
 }
 
 /// Load the configuration and scan a folder of the work tree, with the scan cache of the last
@@ -143,6 +159,46 @@ pub(super) fn scan_folder_keeping(
     scan::ScanResult,
     Vec<crate::store::snapshot::Stored>,
 )> {
+    match scan_folder_recalling(root, explicit_config, threads, on_file, imports, false)? {
+        (
+            config,
+            Recalled::Scanned {
+                result, outcomes, ..
+            },
+        ) => Ok((config, *result, outcomes)),
+        (_, Recalled::Remembered { .. }) => {
+            anyhow::bail!("a memo was recalled that was not asked for")
+        }
+    }
+}
+
+/// What [`scan_folder_recalling`] found.
+pub(super) enum Recalled {
+    /// The scan's result, with the outcome of every file that contributes something (sorted
+    /// by path), and where and under which key its memo is to be stored when it may be.
+    Scanned {
+        result: Box<scan::ScanResult>,
+        outcomes: Vec<crate::store::snapshot::Stored>,
+        memo: Option<(PathBuf, [u64; 2])>,
+    },
+    /// Nothing the last scan's results depend on changed: its memo, with this walk's counters.
+    Remembered {
+        memo: Box<crate::store::memo::Memo>,
+        stats: scan::Stats,
+    },
+}
+
+/// [`scan_folder_keeping`]; with `recall`, a scan whose every file came from the scan cache
+/// and whose memo key ([`memo_key`]) is the stored memo's answers with the memo, without
+/// decoding the cached outcomes or building the model.
+fn scan_folder_recalling(
+    root: &Path,
+    explicit_config: Option<&Path>,
+    threads: usize,
+    on_file: &(dyn Fn() + Sync),
+    imports: Imports,
+    recall: bool,
+) -> anyhow::Result<(Config, Recalled)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
         scan::finish::refuse_linked_config(root)?;
@@ -151,50 +207,85 @@ pub(super) fn scan_folder_keeping(
     let previous = at.as_deref().and_then(scan_cache::load);
     crate::timings::mark("scan cache loaded");
     let reuse = |yaml: &str| previous.as_ref().and_then(|c| c.threatspec(yaml));
+    let walk = |config: &Config, cache: Option<&ScanCache>, watch| {
+        scan::walk_watching(root, config, threads, on_file, cache, at.is_some(), watch)
+            .with_context(|| format!("scanning {}", root.display()))
+    };
     // A `threatspec.yaml`'s `mime` paths named like source files are typed by the walk; in the
     // rare case that one is a folder, the configuration is loaded again without that and the
     // scan is run again (the first one's result is dropped).
     let mut defer = true;
-    let (config, threatspec, key, mut result, found) = loop {
-        let (config, mut threatspec) =
-            Config::load_deferring(root, explicit_config, &reuse, defer)?;
+    let (config, threatspec, key, walked) = loop {
+        let (config, threatspec) = Config::load_deferring(root, explicit_config, &reuse, defer)?;
         crate::timings::mark("configuration loaded");
         let key = scan::config_key(&config);
         let previous = previous.as_ref().filter(|p| p.config_key == key);
         let watch = threatspec.as_ref().and_then(|t| t.watch());
-        let scanned = |cache: Option<&ScanCache>| {
-            scan::scan_dir_watching(
-                root,
-                &config,
-                threads,
-                on_file,
-                cache,
-                at.is_some(),
-                watch.clone(),
-            )
-        };
-        let (result, found) = match scanned(previous) {
-            // A cache record that does not decode: scan again without the cache.
-            Err(scan::ScanError::Cache(damaged)) => {
-                eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
-                scanned(None)
-            }
-            other => other,
-        }
-        .with_context(|| format!("scanning {}", root.display()))?;
+        let walked = walk(&config, previous, watch)?;
+        let mut threatspec = threatspec;
         if threatspec.as_mut().is_none_or(|t| t.settle(root)) {
-            break (config, threatspec, key, result, found);
+            break (config, threatspec, key, walked);
         }
         defer = false;
     };
     let previous = previous.filter(|p| p.config_key == key);
-    if let Some(at) = at {
-        let same_yaml = threatspec.as_ref().is_none_or(|t| t.reused);
-        // Every file came from the cache, and no cached file is gone: it is still current.
-        let unchanged = previous
+    // The root's own `threatspec.yaml`, when the configuration came from it.
+    let loaded = threatspec
+        .as_ref()
+        .filter(|_| explicit_config.is_none())
+        .map(|t| t.text());
+    let same_yaml = threatspec.as_ref().is_none_or(|t| t.reused);
+    // Every file came from the cache, and no cached file is gone: it is still current.
+    let unchanged = |found: &scan::ForCache| {
+        previous
             .as_ref()
-            .is_some_and(|p| same_yaml && found.misses == 0 && p.entries() == found.entries());
-        if unchanged {
+            .is_some_and(|p| same_yaml && found.misses == 0 && p.entries() == found.entries())
+    };
+    // Only what the walk, the configuration and the root's files decide may be recalled: every
+    // file from the cache of this configuration (a listing recorded anew changes no outcome),
+    // no problem met, no other project's model imported.
+    let memo = match (&at, recall) {
+        (Some(at), true)
+            if previous.is_some()
+                && same_yaml
+                && walked.found.fresh == 0
+                && !scan::finish::names_imports(root, &config, loaded) =>
+        {
+            crate::store::memo::beside(at).zip(memo_key(
+                root,
+                explicit_config,
+                key,
+                walked.found.identity(),
+            ))
+        }
+        _ => None,
+    };
+    if let (Some(at), Some((path, memo_key))) = (&at, &memo)
+        && let Some(remembered) = crate::store::memo::load(path, *memo_key)
+    {
+        crate::timings::mark("memo recalled");
+        scan_cache::touch(at);
+        crate::store::memo::touch(path);
+        let stats = walked.into_stats();
+        return Ok((
+            config,
+            Recalled::Remembered {
+                memo: Box::new(remembered),
+                stats,
+            },
+        ));
+    }
+    let (mut result, found) = match walked.assemble(root, &config) {
+        // A cache record that does not decode: scan again without the cache.
+        Err(scan::ScanError::Cache(damaged)) => {
+            eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
+            walk(&config, None, None)?.assemble(root, &config)
+        }
+        other => other,
+    }
+    .with_context(|| format!("scanning {}", root.display()))?;
+    if let Some(at) = at {
+        if unchanged(&found) {
             scan_cache::touch(&at);
         } else {
             let cache = ScanCache::new(key, found.files, found.plain)
@@ -206,13 +297,74 @@ pub(super) fn scan_folder_keeping(
         }
         crate::timings::mark("scan cache saved");
     }
-    // The root's own `threatspec.yaml`, when the configuration came from it.
-    let loaded = threatspec
-        .as_ref()
-        .filter(|_| explicit_config.is_none())
-        .map(|t| t.text());
     scan::finish::finish(root, explicit_config, &config, &mut result, imports, loaded)?;
-    Ok((config, result, found.outcomes))
+    Ok((
+        config,
+        Recalled::Scanned {
+            result: Box::new(result),
+            outcomes: found.outcomes,
+            memo,
+        },
+    ))
+}
+
+/// The key of a scan's memo: everything its model, diagnostics and summary counts depend on
+/// besides the files the walk vouches for (`identity`, see `ForCache::identity`). That is the
+/// build and the resolved configuration (`config_key`: `scan::config_key` holds both), the
+/// root as given (the project is named after it) and resolved, the configuration given with
+/// `--config`, and the bytes of the root's configuration files (which one is read, and TM049
+/// when `threatmark.toml` hides a `threatspec.yaml`). The command-line options that shape
+/// only the output (`-o`, `--format`, `--output-format`, `--strict`, `-q`, colours) are
+/// applied to the memo's data as to a scan's, and a scan's model never depends on the date
+/// (its analysis is computed without one). `None` when a file cannot be read whole: no memo.
+fn memo_key(
+    root: &Path,
+    explicit_config: Option<&Path>,
+    config_key: u64,
+    identity: [u64; 2],
+) -> Option<[u64; 2]> {
+    use std::hash::BuildHasher;
+    /// A configuration file larger than this is not read again for a key.
+    const MAX_CONFIG: u64 = 16 * 1024 * 1024;
+    fn put(inputs: &mut Vec<u8>, bytes: &[u8]) {
+        inputs.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        inputs.extend_from_slice(bytes);
+    }
+    fn file(inputs: &mut Vec<u8>, path: &Path) -> Option<()> {
+        put(inputs, path.as_os_str().as_encoded_bytes());
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_file() && meta.len() <= MAX_CONFIG => {
+                put(inputs, b"file");
+                put(inputs, &std::fs::read(path).ok()?);
+            }
+            Ok(meta) if meta.is_file() => return None,
+            _ => put(inputs, b"none"),
+        }
+        Some(())
+    }
+    let mut inputs: Vec<u8> = Vec::new();
+    put(&mut inputs, crate::BUILD_ID.as_bytes());
+    for part in [config_key, identity[0], identity[1]] {
+        put(&mut inputs, &part.to_le_bytes());
+    }
+    put(&mut inputs, root.as_os_str().as_encoded_bytes());
+    let real = std::fs::canonicalize(root).ok()?;
+    put(&mut inputs, real.as_os_str().as_encoded_bytes());
+    match explicit_config {
+        Some(config) => file(&mut inputs, config)?,
+        None => put(&mut inputs, b"no --config"),
+    }
+    for name in [
+        crate::config::FILE_NAME,
+        crate::import::threatspec::CONFIG_FILE,
+        crate::import::guardlink::CONFIG_FILE,
+    ] {
+        file(&mut inputs, &root.join(name))?;
+    }
+    Some(
+        [0x6d65_6d6f_6b65_7931_u64, 0x6d65_6d6f_6b65_7932]
+            .map(|seed| foldhash::quality::FixedState::with_seed(seed).hash_one(inputs.as_slice())),
+    )
 }
 
 pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
@@ -255,10 +407,10 @@ pub(super) struct Scanned {
 pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
     let root = args.root.dir();
     // Declared before the threads' scope, so that the parked thread may borrow them.
-    let scanned: OnceLock<(Config, scan::ScanResult)> = OnceLock::new();
+    let scanned: OnceLock<(Config, Done)> = OnceLock::new();
     let selection = OnceLock::new();
     let next = AtomicUsize::new(0);
-    let (wrote, rendered) = std::thread::scope(|s| -> anyhow::Result<_> {
+    let (wrote, rendered, json) = std::thread::scope(|s| -> anyhow::Result<_> {
         let (start_tx, start_rx) = std::sync::mpsc::channel::<()>();
         let (selected_tx, selected_rx) = std::sync::mpsc::channel::<()>();
         let rendering = (args.threads != Some(1)).then(|| {
@@ -268,56 +420,68 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
                 if start_rx.recv().is_err() {
                     return Vec::new();
                 }
-                let Some((config, result)) = scanned.get() else {
+                let Some((config, done)) = scanned.get() else {
                     return Vec::new();
                 };
-                let selected = selection.get_or_init(|| select(config, result));
+                let selected = selection.get_or_init(|| done.select(config));
                 // Dropping the sender tells the writing thread that the selection is made.
                 drop(selected_tx);
                 match selected {
-                    Ok(selected) => render_pieces(args, config, result, selected, next, color),
+                    Ok(selected) => render_pieces(args, config, done, selected, next, color),
                     Err(_) => Vec::new(),
                 }
             })
         });
-        let (config, result) = match &args.rev {
+        let (config, done) = match &args.rev {
             Some(rev) => {
                 let repo = super::revs::Repo::open(root, args.threads, args.root.config.clone());
-                let scanned = repo
+                let (config, result) = repo
                     .scan_rev(rev)
                     .map_err(|e| explain_unborn(root, rev, e))?;
                 repo.save_cache();
-                scanned
+                (config, Done::Scanned(Box::new(result), None))
             }
-            None => scan_root(
-                &args.root,
-                args.threads,
-                args.quiet || args.output_format.is_machine(),
-            )?,
+            None => {
+                let quiet = args.quiet || args.output_format.is_machine();
+                match scan_root_recalling(&args.root, args.threads, quiet, !args.watch)? {
+                    (config, Recalled::Scanned { result, memo, .. }) => {
+                        (config, Done::Scanned(result, memo))
+                    }
+                    (config, Recalled::Remembered { mut memo, stats }) => {
+                        // The memo's diagnostics are the selection: set before the rendering
+                        // thread looks.
+                        let _ = selection.set(Ok(super::selection::Selected {
+                            diagnostics: std::mem::take(&mut memo.diagnostics),
+                            suppressed: Vec::new(),
+                        }));
+                        (config, Done::Remembered(memo, stats))
+                    }
+                }
+            }
         };
-        let (config, result) = scanned.get_or_init(|| (config, result));
+        let (config, done) = scanned.get_or_init(|| (config, done));
         let to_stdout =
             args.format == Some(ScanFormat::Json) || (args.rev.is_some() && args.output.is_none());
         crate::timings::mark("scanned");
         let Some(rendering) = rendering else {
-            let wrote = write_model(args, root, config, result, to_stdout)?;
-            let selected = selection.get_or_init(|| select(config, result));
+            let (wrote, json) = write_model(args, root, config, done, to_stdout)?;
+            let selected = selection.get_or_init(|| done.select(config));
             let rendered = match selected {
-                Ok(selected) => render_pieces(args, config, result, selected, &next, color),
+                Ok(selected) => render_pieces(args, config, done, selected, &next, color),
                 Err(_) => Vec::new(),
             };
-            return Ok((wrote, rendered));
+            return Ok((wrote, rendered, json));
         };
         let _ = start_tx.send(());
         // Write the model on this thread while the parked one selects the diagnostics and
         // renders them; once the model is written this thread renders too (see
         // [`render_pieces`]). The model's error comes first, as on one thread.
-        let wrote = write_model(args, root, config, result, to_stdout);
+        let wrote = write_model(args, root, config, done, to_stdout);
         // An error (the sender dropped) is the signal too.
         let _ = selected_rx.recv();
         let mut pieces = match (&wrote, selection.get()) {
             (Ok(_), Some(Ok(selected))) => {
-                render_pieces(args, config, result, selected, &next, color)
+                render_pieces(args, config, done, selected, &next, color)
             }
             _ => Vec::new(),
         };
@@ -325,43 +489,128 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         pieces.extend(theirs);
-        Ok((wrote?, pieces))
+        let (wrote, json) = wrote?;
+        Ok((wrote, pieces, json))
     })?;
     let rendered = joined(rendered);
     let selected = selection
         .into_inner()
         .unwrap_or_else(|| Err(anyhow::anyhow!("the diagnostics were not selected")))?;
-    let Some((config, result)) = scanned.into_inner() else {
+    let Some((config, done)) = scanned.into_inner() else {
         anyhow::bail!("the scan did not finish");
     };
     let counts = Counts::of(&selected.diagnostics);
+    let suppressed = match &done {
+        Done::Scanned(..) => super::selection::summary_line(&selected.suppressed),
+        Done::Remembered(memo, _) => memo.suppressed.clone(),
+    };
     let mut stderr = std::io::stderr().lock();
     // A closed stderr must not turn a finished scan into a failure.
     let _ = stderr.write_all(rendered.as_bytes());
     if !args.quiet && !args.output_format.is_machine() {
-        if let Some(line) = super::selection::summary_line(&selected.suppressed) {
+        if let Some(line) = &suppressed {
             let _ = stderr.write_all(line.as_bytes());
         }
         let shown = wrote.as_ref().map(|p| p.display().to_string());
-        let summary =
-            render::summary::scan_summary(&result.model, &result.stats, counts, shown.as_deref());
+        let summary = match &done {
+            Done::Scanned(result, _) => render::summary::scan_summary(
+                &result.model,
+                &result.stats,
+                counts,
+                shown.as_deref(),
+            ),
+            Done::Remembered(memo, stats) => {
+                let [files_matched, files_annotated, binary_skipped, annotations] = memo.counters;
+                let stats = scan::Stats {
+                    files_matched,
+                    files_annotated,
+                    binary_skipped,
+                    annotations,
+                    ..stats.clone()
+                };
+                render::summary::scan_summary_of(&memo.kinds, &stats, counts, shown.as_deref())
+            }
+        };
         let _ = stderr.write_all(summary.as_bytes());
     }
+    drop(stderr);
     let code = if args.strict && counts.errors > 0 {
         exit::FAILED
     } else {
         exit::OK
     };
+    if let (Done::Scanned(result, Some((path, key))), Some(json)) = (&done, json) {
+        // The next scan of the same state answers from this.
+        let stats = &result.stats;
+        let memo = crate::store::memo::Memo {
+            model: json.into_bytes(),
+            sources: quoted_sources(&selected.diagnostics, &result.sources),
+            diagnostics: selected.diagnostics.clone(),
+            suppressed,
+            kinds: (result.model.counts().into_iter())
+                .map(|(kind, n)| (kind.to_string(), n))
+                .collect(),
+            counters: [
+                stats.files_matched,
+                stats.files_annotated,
+                stats.binary_skipped,
+                stats.annotations,
+            ],
+        };
+        let _ = crate::store::memo::save(path, *key, &memo);
+        crate::timings::mark("memo saved");
+    }
     if !args.watch {
         // The process ends after this scan: freeing the model, the sources and the diagnostics
         // one allocation at a time would only delay the exit (milliseconds on a large model).
-        std::mem::forget((result, selected, rendered));
+        std::mem::forget((done, selected, rendered));
     }
     Ok(Scanned {
         code,
         config,
         written: wrote,
     })
+}
+
+/// What `scan` prints and writes from: a scan's result (with where its memo goes, if it may
+/// have one), or the last scan's memo with this walk's counters.
+enum Done {
+    Scanned(Box<scan::ScanResult>, Option<(PathBuf, [u64; 2])>),
+    Remembered(Box<crate::store::memo::Memo>, scan::Stats),
+}
+
+impl Done {
+    /// The texts the diagnostics quote.
+    fn sources(&self) -> &std::collections::BTreeMap<String, std::sync::Arc<str>> {
+        match self {
+            Done::Scanned(result, _) => &result.sources,
+            Done::Remembered(memo, _) => &memo.sources,
+        }
+    }
+
+    /// The diagnostics shown. A memo's are set as the selection when it is recalled (see
+    /// [`once`]), so this only selects a scan's.
+    fn select(&self, config: &Config) -> anyhow::Result<super::selection::Selected> {
+        match self {
+            Done::Scanned(result, _) => select(config, result),
+            Done::Remembered(memo, _) => Ok(super::selection::Selected {
+                diagnostics: memo.diagnostics.clone(),
+                suppressed: Vec::new(),
+            }),
+        }
+    }
+}
+
+/// The texts of `sources` that `diagnostics` quote: what a memo keeps to render them again.
+fn quoted_sources(
+    diagnostics: &[crate::diagnostic::Diagnostic],
+    sources: &std::collections::BTreeMap<String, std::sync::Arc<str>>,
+) -> std::collections::BTreeMap<String, std::sync::Arc<str>> {
+    diagnostics
+        .iter()
+        .filter_map(|d| d.location.as_ref())
+        .filter_map(|l| Some((l.path.clone(), std::sync::Arc::clone(sources.get(&l.path)?))))
+        .collect()
 }
 
 /// `threatmark scan FILE`: the repository the file is in is scanned as a whole (its
@@ -448,7 +697,7 @@ fn joined(mut pieces: Vec<(usize, String)>) -> String {
 fn render_pieces(
     args: &ScanArgs,
     config: &Config,
-    result: &scan::ScanResult,
+    done: &Done,
     selected: &super::selection::Selected,
     next: &AtomicUsize,
     color: bool,
@@ -459,7 +708,7 @@ fn render_pieces(
         next,
         |piece| {
             args.output_format
-                .render(piece, &[], &result.sources, &config.risk, color)
+                .render(piece, &[], done.sources(), &config.risk, color)
         },
     )
 }
@@ -491,21 +740,33 @@ fn take_pieces(
     }
 }
 
-/// Serialise the model and write it (`-o`, `[scan] output`) or print it: the file written.
+/// Serialise the model (a memo's is already) and write it (`-o`, `[scan] output`) or print it:
+/// the file written, and the serialised model when it is to be memoised.
 fn write_model(
     args: &ScanArgs,
     root: &Path,
     config: &Config,
-    result: &scan::ScanResult,
+    done: &Done,
     to_stdout: bool,
-) -> anyhow::Result<Option<PathBuf>> {
-    let json = model::to_json(&result.model);
-    crate::timings::mark("model serialised");
+) -> anyhow::Result<(Option<PathBuf>, Option<String>)> {
+    let serialised = match done {
+        Done::Scanned(result, _) => {
+            let json = model::to_json(&result.model);
+            crate::timings::mark("model serialised");
+            Some(json)
+        }
+        Done::Remembered(..) => None,
+    };
+    let json: &[u8] = match (done, &serialised) {
+        (_, Some(json)) => json.as_bytes(),
+        (Done::Remembered(memo, _), None) => &memo.model,
+        (Done::Scanned(..), None) => &[],
+    };
     let wrote = match to_stdout {
         true => {
             let mut stdout = std::io::stdout().lock();
             stdout
-                .write_all(json.as_bytes())
+                .write_all(json)
                 .and_then(|()| stdout.flush())
                 .context("writing the model to stdout")?;
             None
@@ -518,15 +779,16 @@ fn write_model(
                 None => model_path(root, &config.scan.output)?,
             };
             let written = match &args.output {
-                Some(_) => output::write_output(&target, json.as_bytes()),
-                None => output::write_atomic(&target, json.as_bytes()),
+                Some(_) => output::write_output(&target, json),
+                None => output::write_atomic(&target, json),
             };
             written.with_context(|| format!("writing {}", target.display()))?;
             Some(target)
         }
     };
     crate::timings::mark("model written");
-    Ok(wrote)
+    let memoised = serialised.filter(|_| matches!(done, Done::Scanned(_, Some(_))));
+    Ok((wrote, memoised))
 }
 
 /// The scan's diagnostics after `[diagnostics]` and `threatmark: ignore` comments.

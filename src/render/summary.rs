@@ -11,10 +11,20 @@ pub(crate) fn scan_summary(
     counts: Counts,
     wrote: Option<&str>,
 ) -> String {
+    scan_summary_of(&model.counts(), stats, counts, wrote)
+}
+
+/// [`scan_summary`] from the model's counts by kind (`ThreatModel::counts`).
+pub(crate) fn scan_summary_of<K: AsRef<str>>(
+    kinds: &[(K, usize)],
+    stats: &Stats,
+    counts: Counts,
+    wrote: Option<&str>,
+) -> String {
     let mut out = String::new();
-    let kinds: Vec<String> = model
-        .counts()
-        .into_iter()
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| (k.as_ref(), *n))
         .filter(|(_, n)| *n > 0)
         .map(|(k, n)| format!("{n} {}", if n == 1 { singular(k) } else { k }))
         .collect();

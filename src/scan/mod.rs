@@ -35,7 +35,7 @@ pub use crate::store::snapshot::{Damaged, Origin, Snapshot, Stored};
 pub use pipeline::{FileOptions, FileOutcome, ScanResult, assemble, is_candidate, process_file};
 pub use revision::{Reuse, RevScan, RevTarget, same_model_by_change, scan_rev};
 pub use stats::Stats;
-pub(crate) use worktree::scan_dir_watching;
+pub(crate) use worktree::walk_watching;
 pub use worktree::{ForCache, project_for, scan_dir, scan_dir_cached};
 
 #[derive(Debug, thiserror::Error)]

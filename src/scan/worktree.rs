@@ -148,12 +148,101 @@ pub struct ForCache {
     /// The outcome of every file that contributes something, sorted by path (`diff` builds
     /// its base revision from them).
     pub outcomes: Vec<Stored>,
+    /// Files read (or found unreadable, or over the size limit) and problems the walk met,
+    /// cache or not: none when every file came from the cache, and only then do the entries
+    /// name everything the result depends on (see [`ForCache::identity`]).
+    pub fresh: usize,
 }
 
 impl ForCache {
     /// How many files it holds.
     pub fn entries(&self) -> usize {
         self.files.len() + self.plain.len() + self.folders.len()
+    }
+
+    /// Every file the walk kept, as a 128-bit fingerprint: the path and stat of each file that
+    /// contributes something, each other file's fingerprint and each folder's (paths and
+    /// stats too). Wrapping sums of per-entry hashes (and the counts), so the walker threads'
+    /// order does not matter. When nothing was [`fresh`](Self::fresh), every outcome came
+    /// from a settled cache entry of that path and stat, so two walks with one identity have
+    /// the same outcomes (the `scan` command's memo of its results rests on this).
+    pub fn identity(&self) -> [u64; 2] {
+        use std::hash::BuildHasher;
+        let seeds = [0x6964_656e_7469_7479_u64, 0x6d65_6d6f_6b65_7973];
+        seeds.map(|seed| {
+            let state = foldhash::quality::FixedState::with_seed(seed);
+            let files = self.files.iter().fold(0u64, |sum, f| {
+                let s = f.stat;
+                sum.wrapping_add(state.hash_one((&f.rel, s.ino, s.size, s.mtime, s.ctime)))
+            });
+            let pairs = |list: &[Plain], tag: u8| {
+                list.iter().fold(0u64, |sum, p| {
+                    sum.wrapping_add(state.hash_one((tag, p.key, p.fingerprint)))
+                })
+            };
+            state.hash_one((
+                files,
+                self.files.len(),
+                pairs(&self.plain, 1),
+                self.plain.len(),
+                pairs(&self.folders, 2),
+                self.folders.len(),
+            ))
+        })
+    }
+}
+
+/// What a walk found, before the model is built from it ([`Walked::assemble`]): a caller that
+/// can tell from [`ForCache`] alone that it knows the result (see [`ForCache::identity`])
+/// skips decoding the outcomes and building the model.
+pub(crate) struct Walked {
+    pub(crate) found: ForCache,
+    problems: Vec<Diagnostic>,
+    stats: Stats,
+    started: Instant,
+}
+
+impl Walked {
+    /// The counters of the walk (files seen and read, bytes read), timed to now.
+    pub(crate) fn into_stats(self) -> Stats {
+        Stats {
+            elapsed: self.started.elapsed(),
+            ..self.stats
+        }
+    }
+
+    /// Decode the outcomes and build the model, as [`scan_dir_cached`] returns it.
+    pub(crate) fn assemble(
+        self,
+        root: &Path,
+        config: &Config,
+    ) -> Result<(ScanResult, ForCache), ScanError> {
+        let Walked {
+            found,
+            problems: mut diagnostics,
+            mut stats,
+            started,
+        } = self;
+        let decoded = found
+            .outcomes
+            .iter()
+            .map(Stored::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let project = project_for(root, config);
+        let outcomes: Vec<&FileOutcome> = decoded.iter().map(|o| &**o).collect();
+        let mut result = assemble(
+            project,
+            &outcomes,
+            &config.risk,
+            config.model.limits(),
+            &mut stats,
+        );
+        diagnostics.append(&mut result.diagnostics);
+        diagnostic::normalize(&mut diagnostics);
+        result.diagnostics = diagnostics;
+        stats.elapsed = started.elapsed();
+        result.stats = stats;
+        Ok((result, found))
     }
 }
 
@@ -168,12 +257,12 @@ pub fn scan_dir_cached(
     cache: Option<&ScanCache>,
     record: bool,
 ) -> Result<(ScanResult, ForCache), ScanError> {
-    scan_dir_watching(root, config, threads, on_file, cache, record, None)
+    walk_watching(root, config, threads, on_file, cache, record, None)?.assemble(root, config)
 }
 
-/// [`scan_dir_cached`], the walk recording in `watch` what the paths watched are (see
-/// [`fs::Watch`]).
-pub(crate) fn scan_dir_watching(
+/// The walk of [`scan_dir_cached`], without building the model ([`Walked::assemble`]),
+/// recording in `watch` what the paths watched are (see [`fs::Watch`]).
+pub(crate) fn walk_watching(
     root: &Path,
     config: &Config,
     threads: usize,
@@ -181,7 +270,7 @@ pub(crate) fn scan_dir_watching(
     cache: Option<&ScanCache>,
     record: bool,
     watch: Option<std::sync::Arc<fs::Watch>>,
-) -> Result<(ScanResult, ForCache), ScanError> {
+) -> Result<Walked, ScanError> {
     let started = Instant::now();
     let started_at = std::time::SystemTime::now();
     let opts = FileOptions::from_config(config);
@@ -192,6 +281,7 @@ pub(crate) fn scan_dir_watching(
     let cached: Mutex<Vec<CachedFile>> = Mutex::new(Vec::new());
     let plain: Mutex<Vec<Plain>> = Mutex::new(Vec::new());
     let misses = AtomicUsize::new(0);
+    let fresh = AtomicUsize::new(0);
     let seen = AtomicUsize::new(0);
     let read = AtomicUsize::new(0);
     let bytes_read = AtomicU64::new(0);
@@ -216,6 +306,7 @@ pub(crate) fn scan_dir_watching(
     };
 
     let read_one = |file: FoundFile| {
+        fresh.fetch_add(1, Ordering::Relaxed);
         let place = track.then(|| place(&walk_root, &file.path));
         READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
             Ok((Limited::TooLarge(size), _)) => {
@@ -287,7 +378,10 @@ pub(crate) fn scan_dir_watching(
     };
 
     let visit = |found: Found| match found {
-        Found::Problem(d) => lock(&problems).push(d),
+        Found::Problem(d) => {
+            fresh.fetch_add(1, Ordering::Relaxed);
+            lock(&problems).push(d);
+        }
         Found::File(file) => {
             seen.fetch_add(1, Ordering::Relaxed);
             on_file();
@@ -427,32 +521,13 @@ pub(crate) fn scan_dir_watching(
     let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     outcomes.sort_by(|a, b| a.0.cmp(&b.0));
     let stored: Vec<Stored> = outcomes.into_iter().map(|(_, o)| o).collect();
-    let decoded = stored
-        .iter()
-        .map(Stored::decode)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut diagnostics = problems.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut stats = Stats {
+    let stats = Stats {
         files_seen: seen.into_inner(),
         files_read: read.into_inner(),
         bytes_read: bytes_read.into_inner(),
         ..Stats::default()
     };
-    let project = project_for(root, config);
-    let outcomes: Vec<&FileOutcome> = decoded.iter().map(|o| &**o).collect();
-    let mut result = assemble(
-        project,
-        &outcomes,
-        &config.risk,
-        config.model.limits(),
-        &mut stats,
-    );
-    diagnostics.append(&mut result.diagnostics);
-    diagnostic::normalize(&mut diagnostics);
-    result.diagnostics = diagnostics;
-    stats.elapsed = started.elapsed();
-    result.stats = stats;
-    let for_cache = ForCache {
+    let found = ForCache {
         files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
         plain: plain.into_inner().unwrap_or_else(|e| e.into_inner()),
         folders,
@@ -460,8 +535,14 @@ pub(crate) fn scan_dir_watching(
         started: started_at,
         listings: walked.map(|w| w.listings),
         outcomes: stored,
+        fresh: fresh.into_inner(),
     };
-    Ok((result, for_cache))
+    Ok(Walked {
+        found,
+        problems: problems.into_inner().unwrap_or_else(|e| e.into_inner()),
+        stats,
+        started,
+    })
 }
 /// The first `n` bytes of the buffer are the file, or it is over the limit (`None`: its size is
 /// unknown, but it held more bytes than the limit).

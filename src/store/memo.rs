@@ -1,0 +1,206 @@
+//! The `scan` command's memo: what the last scan of a folder produced (the model's bytes, the
+//! selected diagnostics as data, the texts their snippets quote, the counts of the summary),
+//! under a key of everything it was produced from. A scan whose key is the stored one writes
+//! the stored model and renders the stored diagnostics, without decoding the cached outcomes,
+//! building the model or analysing it: on a tree of 50,000 small files that is most of what a
+//! warm scan does after its walk.
+//!
+//! The key is the caller's (`cli::scan`): the build, the resolved configuration and the files
+//! it came from, the root, and the walk's identity of every file (`ForCache::identity`), taken
+//! only when every file came from the scan cache. This module keeps the bytes and checks them:
+//! a missing, truncated, damaged or foreign memo (another build, another key) is `None`, a
+//! miss, never a wrong answer. It lives beside the scan cache (`memo-<folder>`), where the
+//! same ownership rule applies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostic;
+use crate::store::snapshot::Records;
+
+const MAGIC: &str = "threatmark-scan-memo";
+const FORMAT: u32 = 1;
+
+/// How many memos a cache folder keeps (one per scanned folder, as scan caches).
+const KEEP_MEMOS: usize = 64;
+
+/// What a scan produced, as `scan` prints and writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Memo {
+    /// The model as written (`threatmodel.json`'s bytes).
+    pub(crate) model: Vec<u8>,
+    /// The diagnostics shown, after `[diagnostics]` and `threatmark: ignore` comments.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// The summary's line of what was suppressed, if anything was.
+    pub(crate) suppressed: Option<String>,
+    /// The texts the diagnostics' snippets quote, by path.
+    pub(crate) sources: BTreeMap<String, Arc<str>>,
+    /// The model's counts by kind, as the summary prints them.
+    pub(crate) kinds: Vec<(String, usize)>,
+    /// The scan's counters that the model build sets: files matched, files annotated, binary
+    /// files skipped, annotations.
+    pub(crate) counters: [usize; 4],
+}
+
+/// A record of the file: where it starts (after the index), its length and CRC-32.
+type Saved = (u64, usize, u32);
+
+#[derive(Serialize, Deserialize)]
+struct Index {
+    key: [u64; 2],
+    model: Saved,
+    diagnostics: Saved,
+    sources: Vec<(String, Saved)>,
+    suppressed: Option<String>,
+    kinds: Vec<(String, usize)>,
+    counters: [usize; 4],
+}
+
+/// Where the memo of the folder whose scan cache is at `cache` lives.
+pub(crate) fn beside(cache: &Path) -> Option<PathBuf> {
+    let name = cache.file_name()?.to_str()?;
+    let folder = name.strip_prefix("scan-")?;
+    Some(cache.with_file_name(format!("memo-{folder}")))
+}
+
+/// The memo at `path` if it was stored under `key` by this build and every record checks out.
+pub(crate) fn load(path: &Path, key: [u64; 2]) -> Option<Memo> {
+    let (index, records) = super::cache::read_index(path, MAGIC, FORMAT)?;
+    // The key first: a memo of another state is not decoded.
+    let index: Index = serde_json::from_slice(&index).ok()?;
+    if index.key != key {
+        return None;
+    }
+    let size = records.size();
+    let read = |(at, len, crc): Saved| -> Option<Vec<u8>> {
+        if at.checked_add(len as u64)? > size {
+            return None;
+        }
+        let mut buf = vec![0; len];
+        records.read_at(at, &mut buf).ok()?;
+        (crc32fast::hash(&buf) == crc).then_some(buf)
+    };
+    let model = read(index.model)?;
+    let diagnostics = serde_json::from_slice(&read(index.diagnostics)?).ok()?;
+    let mut sources = BTreeMap::new();
+    for (path, saved) in index.sources {
+        let text = String::from_utf8(read(saved)?).ok()?;
+        sources.insert(path, Arc::from(text));
+    }
+    Some(Memo {
+        model,
+        diagnostics,
+        suppressed: index.suppressed,
+        sources,
+        kinds: index.kinds,
+        counters: index.counters,
+    })
+}
+
+/// Store `memo` under `key` at `path` (atomically), and prune the least recently used memos of
+/// the folder. Failing to save costs the next scan its shortcut only.
+pub(crate) fn save(path: &Path, key: [u64; 2], memo: &Memo) -> std::io::Result<()> {
+    let diagnostics = serde_json::to_vec(&memo.diagnostics).map_err(std::io::Error::other)?;
+    let mut at = 0u64;
+    let mut place = |bytes: &[u8]| {
+        let saved = (at, bytes.len(), crc32fast::hash(bytes));
+        at += bytes.len() as u64;
+        saved
+    };
+    let index = Index {
+        key,
+        model: place(&memo.model),
+        diagnostics: place(&diagnostics),
+        sources: memo
+            .sources
+            .iter()
+            .map(|(path, text)| (path.clone(), place(text.as_bytes())))
+            .collect(),
+        suppressed: memo.suppressed.clone(),
+        kinds: memo.kinds.clone(),
+        counters: memo.counters,
+    };
+    let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
+    super::cache::write_indexed_with(path, MAGIC, FORMAT, &index, |out| {
+        out.write_all(&memo.model)?;
+        out.write_all(&diagnostics)?;
+        memo.sources
+            .values()
+            .try_for_each(|text| out.write_all(text.as_bytes()))
+    })?;
+    if let Some(dir) = path.parent() {
+        super::cache::prune(dir, "memo-", KEEP_MEMOS);
+    }
+    Ok(())
+}
+
+/// Mark the memo at `path` as just used, so that pruning keeps the memos used most.
+pub(crate) fn touch(path: &Path) {
+    super::cache::touch(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::{Code, Span};
+    use crate::model::Location;
+
+    fn memo() -> Memo {
+        let text = "# @threat T (#t)\n# @threat U (#t)\n";
+        Memo {
+            model: b"{\"threats\": []}\n".to_vec(),
+            diagnostics: vec![
+                Diagnostic::new(Code::UndeclaredReference, "dangling")
+                    .at(Location::new("a.py", 2, 3))
+                    .at_span(Span::new(19, 22))
+                    .label("here")
+                    .help("declare it"),
+                Diagnostic::new(Code::UndeclaredReference, "no file"),
+            ],
+            suppressed: Some("1 diagnostic suppressed\n".into()),
+            sources: BTreeMap::from([("a.py".to_string(), Arc::from(text))]),
+            kinds: vec![("threats".into(), 1)],
+            counters: [1, 1, 0, 2],
+        }
+    }
+
+    /// A memo reads back as it was stored, only under its own key; any byte of it changed,
+    /// or the file cut short anywhere, is a miss and never a panic or another memo.
+    #[test]
+    fn a_memo_reads_back_only_whole_and_under_its_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("memo-0123");
+        let key = [7, 9];
+        save(&path, key, &memo()).expect("save");
+        assert_eq!(load(&path, key), Some(memo()));
+        assert_eq!(load(&path, [7, 8]), None, "another key");
+        assert_eq!(load(&dir.path().join("memo-none"), key), None);
+        let bytes = std::fs::read(&path).expect("read");
+        for cut in 0..bytes.len() {
+            std::fs::write(&path, &bytes[..cut]).expect("write");
+            assert_eq!(load(&path, key), None, "cut at {cut}");
+        }
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x20;
+            std::fs::write(&path, &damaged).expect("write");
+            let loaded = load(&path, key);
+            assert!(
+                loaded.is_none() || loaded == Some(memo()),
+                "byte {at} changed gave another memo"
+            );
+        }
+    }
+
+    #[test]
+    fn the_memo_sits_beside_its_scan_cache() {
+        assert_eq!(
+            beside(Path::new("/x/threatmark/scan-00ff")),
+            Some(PathBuf::from("/x/threatmark/memo-00ff"))
+        );
+        assert_eq!(beside(Path::new("/x/other")), None);
+    }
+}
