@@ -11,7 +11,7 @@
 //! match (a truncated write, a bit flip, another threatmark build) means the file is ignored
 //! and rebuilt, never trusted. Writes are atomic.
 //!
-//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/ (cache-v1, snapshots/, scan-*) and the user cache folder
+//! @component Threatmark:Parse cache (#parse_cache) in #process [type: store]: .git/threatmark/ (cache-v1, snapshots/, scan-*, memo-*) and the user cache folder
 //! @threat Poisoned parse cache (#cache_poisoning) [stride: T; likelihood: rare; impact: major; owner: @threatmark-maintainers]:
 //! a stale or tampered cache or snapshot makes diff and check report a model the code does not have
 //! @control Checksummed, versioned cache (#checksummed_cache): header with format, build identity (version and a hash of the sources), length and checksum; any mismatch discards the cache

@@ -11,6 +11,10 @@
 //! a missing, truncated, damaged or foreign memo (another build, another key) is `None`, a
 //! miss, never a wrong answer. It lives beside the scan cache (`memo-<folder>`), where the
 //! same ownership rule applies.
+//!
+//! @control Memo keyed by every input (#memo_key): the build, the resolved configuration and the bytes of its files, the root, and the walk's identity of every file (path, inode, size, mtime, ctime), taken only when every file came from a settled scan-cache entry; any other state is a miss and the scan is computed
+//! @mitigates #parse_cache against #stale_scan_cache with #memo_key
+//! @mitigates #parse_cache against #cache_poisoning with #checksummed_cache
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
