@@ -328,20 +328,18 @@ fn own_walk(
     let root = &without_trailing_separators(root);
     crate::source::at::new_walk();
     let rules = Rules::new(root, config, watch)?;
-    let (previous, started) = record.unwrap_or((None, std::time::UNIX_EPOCH));
     let own = OwnWalk {
         root,
         rules: &rules,
         visit,
-        record: record.is_some(),
-        previous,
-        started,
+        previous: record.and_then(|(previous, _)| previous),
+        started: record.map(|(_, started)| started),
         kept: Mutex::default(),
         guarded: Mutex::default(),
     };
     own.run(threads);
     rules.report(visit);
-    if !own.record {
+    if !own.records() {
         return Ok(None);
     }
     let mut kept = own.kept.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -358,7 +356,7 @@ fn own_walk(
     }
     // Two folders with one key: neither is kept.
     kept.folders.retain(|_, l| !Arc::ptr_eq(l, &*COLLIDED));
-    let changed = previous.is_none_or(|p| {
+    let changed = own.previous.is_none_or(|p| {
         p.len() != kept.len()
             || kept.folders.iter().any(|(rel, now)| {
                 p.get(*rel)
@@ -458,11 +456,11 @@ struct OwnWalk<'a> {
     root: &'a Path,
     rules: &'a Rules,
     visit: &'a (dyn Fn(Found) + Sync),
-    /// Listings are recorded for the next scan; else the walk keeps nothing and spends no call
-    /// on it (no folder `stat` or descriptor, no ignore-file probe, no names).
-    record: bool,
     previous: Option<&'a Listings>,
-    started: std::time::SystemTime,
+    /// When this scan started, if it records listings for the next one; else the walk keeps
+    /// nothing and spends no call on it (no folder `stat` or descriptor, no ignore-file probe,
+    /// no names).
+    started: Option<std::time::SystemTime>,
     /// What the next scan may use.
     kept: Mutex<Listings>,
     /// Folders with ignore files that were kept: (key, path).
@@ -470,6 +468,11 @@ struct OwnWalk<'a> {
 }
 
 impl OwnWalk<'_> {
+    /// Whether listings are recorded for the next scan.
+    fn records(&self) -> bool {
+        self.started.is_some()
+    }
+
     /// Each thread works depth first on a stack of its own and hands the oldest half of it
     /// (the folders nearest the root: the most work) to the shared one when another thread is
     /// waiting for work, so that a thread stays in one part of the tree, where the folder
@@ -582,14 +585,14 @@ impl OwnWalk<'_> {
         let open = was
             .and_then(|w| w.names.as_deref())
             .is_none_or(|names| crate::source::listing::count_names(names) > FEW_ENTRIES);
-        let (stat, handle) = match self.record {
+        let (stat, handle) = match self.records() {
             true => crate::source::at::folder(dir, parent.as_ref(), depth == 0, open),
             false => (None, None),
         };
         // Listed as a folder but no longer one (swapped for a link since): not listed through
         // whatever it is now, since links below the root are not walked. (Unchecked when not
         // recording, as the `ignore` crate's walk does not check it.)
-        if self.record
+        if self.records()
             && depth > 0
             && stat.is_none()
             && std::fs::symlink_metadata(dir).is_ok_and(|meta| !meta.is_dir())
@@ -670,17 +673,17 @@ impl OwnWalk<'_> {
                 continue;
             }
             if kind.is_dir() {
-                let sub = match self.record {
+                let sub = match self.records() {
                     true => child(&rel, name.as_encoded_bytes()),
                     false => Vec::new(),
                 };
                 dirs.push((path, sub));
-                if self.record {
+                if self.records() {
                     names.push((true, name));
                 }
             } else if kind.is_file() {
                 files.push(path);
-                if self.record {
+                if self.records() {
                     names.push((false, name));
                 }
             }
@@ -688,9 +691,9 @@ impl OwnWalk<'_> {
         troubled |= !errors.is_empty();
         // Probed, not told by the listing's names: a case-insensitive file system opens
         // `.GitIgnore` as `.gitignore`. A troubled listing vouches for nothing below it.
-        let ignores = match troubled || !self.record {
-            true => None,
-            false => ignore_stat(dir, self.started),
+        let ignores = match (troubled, self.started) {
+            (false, Some(started)) => ignore_stat(dir, started),
+            _ => None,
         };
         // The same folder (a key two folders share must not vouch for the other's children).
         let below = trusted
@@ -703,8 +706,8 @@ impl OwnWalk<'_> {
         for err in &errors {
             problem(self.root, err, self.visit);
         }
-        if let (Some(stat), Some(ignores)) = (stat, ignores) {
-            let settled = crate::source::listing::settled(stat, self.started);
+        if let (Some(stat), Some(ignores), Some(started)) = (stat, ignores, self.started) {
+            let settled = crate::source::listing::settled(stat, started);
             let names = (settled
                 && ignores == 0
                 && !consulted
