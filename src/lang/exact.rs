@@ -1256,15 +1256,8 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
             b'"' | b'\'' => {
                 let start = i;
                 i = py_string(b, i)?;
-                resumes.extend(py_statement(
-                    b,
-                    start,
-                    i,
-                    line_start,
-                    last,
-                    stack.is_empty(),
-                    &mut out,
-                )?);
+                let top = stack.is_empty();
+                resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
                 line_start = false;
                 last = b'"';
             }
@@ -1281,15 +1274,8 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                         b"f" | b"fr" | b"rf" => py_fstring(b, i)?,
                         _ => return None,
                     };
-                    resumes.extend(py_statement(
-                        b,
-                        start,
-                        i,
-                        line_start,
-                        last,
-                        stack.is_empty(),
-                        &mut out,
-                    )?);
+                    let top = stack.is_empty();
+                    resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
                     last = b'"';
                 } else {
                     last = b'a';
