@@ -17,8 +17,13 @@
 //!   right before its line break after a name or comment (`#define X \n`, a syntax error),
 //!   `#if(`, `#elifdef`, a name that only starts like a known one (`#include_next`).
 //! - C#: any `#` directive, `@"` and `$"` strings, `"""` raw strings.
-//! - Go: nothing more (raw strings in backticks and runes are modelled).
-//! - Java: nothing more (text blocks `"""` are modelled).
+//! - Go: only literals that span lines, below (backtick raw strings and runes are modelled).
+//! - Java: only the literals that span lines below (text blocks `"""` are modelled).
+//! - Go, Java, JavaScript, TypeScript, Python (literals that span lines): a comment or quote
+//!   after the first line break, a comment after it on its last line, and a rest of the file
+//!   that a scan from the start of that line reads differently (see [`scan`]); in Python
+//!   only quotes or `#` in a string that is not a statement on its own, and no scan for a
+//!   docstring.
 //! - JavaScript, TypeScript: a `/` that tree-sitter reads by context (after `)`, `}`, `.`,
 //!   `++`, `--`, a string or template, a regular expression, `of`, `yield`, `await`,
 //!   `extends`, and in TypeScript after `!` and a `>` not in `=>`; a `/` after a name that is
@@ -90,9 +95,10 @@
 //!   entries in flow collections, text after `---`, a byte-order mark.
 //!
 //! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
-//! that spans lines in these four, the lexical scanner, resuming at the start of the string's
-//! last line, would read its closing delimiter as an opening one: [`scan`] also requires a
-//! lexical scan of the rest of the file from there to agree.
+//! that spans lines in these four, and in Go, Java, JavaScript, TypeScript and Python, the
+//! lexical scanner, resuming at the start of the string's last line, would read its closing
+//! delimiter as an opening one: [`scan`] also requires a lexical scan of the rest of the file
+//! from there to agree.
 //!
 //! Every other language stays on tree-sitter. `tests/exact_lexer.rs` runs both on every
 //! fixture, on an adversarial corpus and on inputs with syntax errors inserted; the fuzz
@@ -182,8 +188,9 @@ pub fn covers(name: &str) -> bool {
 /// the lexical scanner ends a quote at the line's end and is between tokens at the start of a
 /// `'…'` string's closing line unless it skips a heredoc or continued quote across it. Where the
 /// lexical scanner reads the closing delimiter of such a string as an opening one (`"""`), the
-/// lexers of PHP, Kotlin, Swift and Scala name the start of its line, and a scan of the rest
-/// of the file from there must find the same comments too.)
+/// lexers of Go, Java, JavaScript, TypeScript, Python (not for a docstring), PHP, Kotlin,
+/// Swift and Scala name the start of its line, and a scan of the rest of the file from there
+/// must find the same comments too.)
 pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
     let (exact, resumes) = scan_exact_resuming(lang.name, text)?;
     let same = |from: usize, until: usize, lexical: &[RawComment]| {
@@ -272,7 +279,7 @@ fn scan_exact_resuming(name: &str, text: &str) -> Option<(Vec<RawComment>, Vec<u
     }
     let b = text.as_bytes();
     let comments = match d {
-        Dialect::Python => python(b),
+        Dialect::Python => return python(b),
         Dialect::Ruby => ruby::scan(b),
         Dialect::Shell => return shell::scan(b),
         Dialect::Hcl => hcl::scan(b),
@@ -328,6 +335,12 @@ fn quiet_literal(
     };
     let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
     !lit[nl..].iter().any(|c| markers.contains(c)) && !comment_after(&b[end..line_end])
+}
+
+/// The start of the last line of the literal `start..end`, when it spans lines: a scan that
+/// resumes there reads its closing delimiter as an opening one (see [`scan`]).
+fn last_line(b: &[u8], start: usize, end: usize) -> Option<usize> {
+    memchr::memrchr(b'\n', &b[start..end]).map(|p| start + p + 1)
 }
 
 /// The block comment that opens at `start` (`/*`) and its end; `nest` when `/*` inside it
@@ -439,9 +452,7 @@ impl<'t> Cursor<'t> {
             after.windows(2).any(|w| w == b"//" || w == b"/*") || after.contains(&b'#')
         })
         .then_some(())?;
-        if let Some(nl) = memchr::memrchr(b'\n', &self.b[start..body_end]) {
-            self.resumes.push(start + nl + 1);
-        }
+        self.resumes.extend(last_line(self.b, start, body_end));
         Some(())
     }
 
@@ -538,7 +549,7 @@ struct Lexer<'t> {
     prev: Prev,
     /// The starts of the templates whose `${…}` substitutions are open, innermost last.
     templates: Vec<usize>,
-    /// Rust: the starts of the last lines of strings that span lines (see [`scan`]).
+    /// The starts of the last lines of literals that span lines (see [`scan`]).
     resumes: Vec<usize>,
 }
 
@@ -588,18 +599,20 @@ impl Lexer<'_> {
 
     /// A literal from `start` to `self.i` that spans lines: nothing after its first line break
     /// may look like a quote or a comment to a scan that starts there (see [`scan`]), nor may
-    /// the rest of its last line hold a comment.
+    /// the rest of its last line hold a comment. A scan that resumes at the start of its last
+    /// line reads its closing delimiter as an opening one: that line start is one of the
+    /// resumes [`scan`] checks.
     fn multi_line_ok(&mut self, start: usize, close: usize) -> Option<()> {
         if self.d == Dialect::Rust {
             return self.rust_multi_line(start, close, true);
         }
-        quiet_literal(
-            self.b,
-            (start, self.i - close, self.i),
-            b"\"'`#/<=>",
-            |after| after.windows(2).any(|w| w == b"//" || w == b"/*"),
-        )
-        .then_some(())
+        let body_end = self.i - close;
+        quiet_literal(self.b, (start, body_end, self.i), b"\"'`#/<=>", |after| {
+            after.windows(2).any(|w| w == b"//" || w == b"/*")
+        })
+        .then_some(())?;
+        self.resumes.extend(last_line(self.b, start, body_end));
+        Some(())
     }
 
     /// Rust: a literal from `start` to `self.i` that spans lines. A scan that resumes at the
@@ -1182,9 +1195,11 @@ impl Lexer<'_> {
     }
 }
 
-/// Python: `#` comments, and strings that are statements on their own (docstrings).
-fn python(b: &[u8]) -> Option<Vec<RawComment>> {
+/// Python: `#` comments, and strings that are statements on their own (docstrings); and the
+/// starts of the last lines of other strings that span lines (see [`scan`]).
+fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     let mut out = Vec::new();
+    let mut resumes = Vec::new();
     let mut stack: Vec<u8> = Vec::new();
     let mut i = 0;
     // No token yet on this logical line (a line ending in `\` continues it).
@@ -1241,7 +1256,8 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
             b'"' | b'\'' => {
                 let start = i;
                 i = py_string(b, i)?;
-                py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
+                let top = stack.is_empty();
+                resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
                 line_start = false;
                 last = b'"';
             }
@@ -1258,7 +1274,8 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
                         b"f" | b"fr" | b"rf" => py_fstring(b, i)?,
                         _ => return None,
                     };
-                    py_statement(b, start, i, line_start, last, stack.is_empty(), &mut out)?;
+                    let top = stack.is_empty();
+                    resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
                     last = b'"';
                 } else {
                     last = b'a';
@@ -1274,7 +1291,7 @@ fn python(b: &[u8]) -> Option<Vec<RawComment>> {
             }
         }
     }
-    stack.is_empty().then_some(out)
+    stack.is_empty().then_some((out, resumes))
 }
 
 /// The end of the Python string whose quote is at `i`; `None` if it is never closed or a
@@ -1397,7 +1414,10 @@ fn py_interpolation(b: &[u8], mut j: usize, q: u8) -> Option<usize> {
     }
 }
 
-/// A string from `start` to `end`: a docstring when it is a statement on its own.
+/// A string from `start` to `end`: a docstring when it is a statement on its own. Returns the
+/// start of its last line when it spans lines and is not a docstring: a scan that resumes
+/// there (after a syntax error on that line) reads its closing quotes as opening ones, and
+/// [`scan`] checks that it agrees. (No node starts on a docstring's last line after it.)
 fn py_statement(
     b: &[u8],
     start: usize,
@@ -1406,10 +1426,11 @@ fn py_statement(
     last: u8,
     top: bool,
     out: &mut Vec<RawComment>,
-) -> Option<()> {
+) -> Option<Option<usize>> {
     // A string that spans lines and is not a docstring: the lexical scanner, resuming at a
     // line start inside it (after a syntax error), must see nothing there (see [`scan`]).
     let lit = &b[start..end];
+    let resume = last_line(b, start, end);
     if let Some(nl) = memchr::memchr(b'\n', lit) {
         let body = &lit[nl..lit.len().saturating_sub(3)];
         let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
@@ -1420,7 +1441,7 @@ fn py_statement(
         }
     }
     if !top {
-        return Some(());
+        return Some(resume);
     }
     // What follows on the line: nothing (or a comment) makes the string the whole statement.
     let mut k = end;
@@ -1436,6 +1457,7 @@ fn py_statement(
                 block: true,
                 unterminated: false,
             });
+            return Some(None);
         } else if matches!(b.get(k), Some(b';' | b'\\')) {
             return None;
         }
@@ -1443,7 +1465,7 @@ fn py_statement(
         // `if x: "doc"` is a statement on its own too.
         return None;
     }
-    Some(())
+    Some(resume)
 }
 
 #[cfg(test)]
