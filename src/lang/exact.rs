@@ -10,8 +10,9 @@
 //! control character or non-ASCII character outside strings and comments; a line comment that
 //! ends in `\` (C continues it). Per language, refused:
 //! - C, C++: a quote right after an identifier or number (`L"`, `u8R"(` raw strings, `1'000`
-//!   digit separators; in C only `'` and a `"` after a number), a line continuation in `#include` and the conditionals. C++: any
-//!   preprocessor line other than `#include`, `#ifdef`, `#ifndef`, `#else`, `#endif`. C
+//!   digit separators; in C only `'` and a `"` after a number), a line continuation in
+//!   `#include` and the conditionals. C++: any preprocessor line other than `#include`,
+//!   `#ifdef`, `#ifndef`, `#else`, `#endif`. C
 //!   (`#define` values and other directives' arguments are one `preproc_arg` token up to a
 //!   `/*` or the line break): `//` in such a line, a `/` before its line break, whitespace
 //!   right before its line break after a name or comment (`#define X \n`, a syntax error),
