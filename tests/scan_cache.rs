@@ -1059,3 +1059,37 @@ fn each_input_of_the_memo_changed_alone_is_a_miss() {
     assert!(!hit(&["scan"], "a damaged memo"));
     assert!(hit(&["scan"], "the memo rewritten"));
 }
+
+/// A recalled scan still saves the scan cache when the walk recorded something anew: a file
+/// that no language reads, added to a folder, changes no outcome (the memo answers) but the
+/// folder's listing, which every later scan would list again if only the memo were used.
+#[cfg(unix)]
+#[test]
+fn a_recalled_scan_keeps_the_scan_cache_current() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    diagnosed_tree(root);
+    let model = cache.path().join("m.json");
+    let mut n = 0;
+    while !scan_recalling(root, Some(cache.path()), &["scan"], &model).recalled {
+        n += 1;
+        assert!(n < 4, "never recalled");
+    }
+    let saved = || {
+        let scan = caches(cache.path());
+        assert_eq!(scan.len(), 1, "one scan cache");
+        fs::read(&scan[0]).expect("read the scan cache")
+    };
+    let before = saved();
+    write(root, "lib/img.png", "not source");
+    settle();
+    let after = scan_recalling(root, Some(cache.path()), &["scan"], &model);
+    assert!(after.recalled, "a file no language reads changes no result");
+    assert_ne!(saved(), before, "the new listing is saved");
+    assert!(recalled_as_uncached(
+        root,
+        cache.path(),
+        &["scan"],
+        "after the save"
+    ));
+}

@@ -236,15 +236,27 @@ fn scan_folder_recalling(
         .map(|t| t.text());
     let same_yaml = threatspec.as_ref().is_none_or(|t| t.reused);
     // Every file came from the cache, and no cached file is gone: it is still current.
-    let unchanged = |found: &scan::ForCache| {
-        previous
+    // Else it is saved anew, also when the memo answers (a folder listed again, say, changes
+    // no outcome but is listed again by every scan until the cache records it).
+    let save_cache = |at: &Path, found: scan::ForCache| {
+        let unchanged = previous
             .as_ref()
-            .is_some_and(|p| same_yaml && found.misses == 0 && p.entries() == found.entries())
+            .is_some_and(|p| same_yaml && found.misses == 0 && p.entries() == found.entries());
+        if unchanged {
+            scan_cache::touch(at);
+        } else {
+            let cache = ScanCache::new(key, found.files, found.plain)
+                .with_folders(found.folders)
+                .with_listings(found.listings);
+            let threatspec = threatspec.as_ref().map(|t| t.record(&config));
+            // Written while the model is serialised and written: off the critical path.
+            scan_cache::save_in_background(at.to_path_buf(), cache, threatspec, found.started);
+        }
     };
     // Only what the walk, the configuration and the root's files decide may be recalled: every
     // file from the cache of this configuration (a listing recorded anew changes no outcome),
     // no problem met, no other project's model imported.
-    let memo = match (&at, recall) {
+    let mut memo = match (&at, recall) {
         (Some(at), true)
             if previous.is_some()
                 && same_yaml
@@ -264,9 +276,9 @@ fn scan_folder_recalling(
         && let Some(remembered) = crate::store::memo::load(path, *memo_key)
     {
         crate::timings::mark("memo recalled");
-        scan_cache::touch(at);
         crate::store::memo::touch(path);
-        let stats = walked.into_stats();
+        let (found, stats) = walked.into_found_and_stats();
+        save_cache(at, found);
         return Ok((
             config,
             Recalled::Remembered {
@@ -275,26 +287,20 @@ fn scan_folder_recalling(
             },
         ));
     }
-    let (mut result, found) = match walked.assemble(root, &config) {
-        // A cache record that does not decode: scan again without the cache.
+    let (mut result, mut found) = match walked.assemble(root, &config) {
+        // A cache record that does not decode: scan again without the cache (and keep no memo:
+        // its key is the first walk's).
         Err(scan::ScanError::Cache(damaged)) => {
             eprintln!("threatmark: ignoring the scan cache ({damaged}); it will be rebuilt");
+            memo = None;
             walk(&config, None, None)?.assemble(root, &config)
         }
         other => other,
     }
     .with_context(|| format!("scanning {}", root.display()))?;
-    if let Some(at) = at {
-        if unchanged(&found) {
-            scan_cache::touch(&at);
-        } else {
-            let cache = ScanCache::new(key, found.files, found.plain)
-                .with_folders(found.folders)
-                .with_listings(found.listings);
-            let threatspec = threatspec.as_ref().map(|t| t.record(&config));
-            // Written while the model is serialised and written: off the critical path.
-            scan_cache::save_in_background(at, cache, threatspec, found.started);
-        }
+    let outcomes = std::mem::take(&mut found.outcomes);
+    if let Some(at) = &at {
+        save_cache(at, found);
         crate::timings::mark("scan cache saved");
     }
     scan::finish::finish(root, explicit_config, &config, &mut result, imports, loaded)?;
@@ -302,7 +308,7 @@ fn scan_folder_recalling(
         config,
         Recalled::Scanned {
             result: Box::new(result),
-            outcomes: found.outcomes,
+            outcomes,
             memo,
         },
     ))
@@ -588,15 +594,15 @@ impl Done {
         }
     }
 
-    /// The diagnostics shown. A memo's are set as the selection when it is recalled (see
-    /// [`once`]), so this only selects a scan's.
+    /// The diagnostics shown. A memo's are moved into the selection when it is recalled (see
+    /// [`once`]), so only a scan's are selected here; asking a memo is an error rather than
+    /// an empty selection.
     fn select(&self, config: &Config) -> anyhow::Result<super::selection::Selected> {
         match self {
             Done::Scanned(result, _) => select(config, result),
-            Done::Remembered(memo, _) => Ok(super::selection::Selected {
-                diagnostics: memo.diagnostics.clone(),
-                suppressed: Vec::new(),
-            }),
+            Done::Remembered(..) => {
+                anyhow::bail!("a recalled scan's diagnostics are selected when it is recalled")
+            }
         }
     }
 }

@@ -151,7 +151,7 @@ pub struct ForCache {
     /// Files read (or found unreadable, or over the size limit) and problems the walk met,
     /// cache or not: none when every file came from the cache, and only then do the entries
     /// name everything the result depends on (see [`ForCache::identity`]).
-    pub fresh: usize,
+    pub(crate) fresh: usize,
 }
 
 impl ForCache {
@@ -166,7 +166,7 @@ impl ForCache {
     /// order does not matter. When nothing was [`fresh`](Self::fresh), every outcome came
     /// from a settled cache entry of that path and stat, so two walks with one identity have
     /// the same outcomes (the `scan` command's memo of its results rests on this).
-    pub fn identity(&self) -> [u64; 2] {
+    pub(crate) fn identity(&self) -> [u64; 2] {
         use std::hash::BuildHasher;
         let seeds = [0x6964_656e_7469_7479_u64, 0x6d65_6d6f_6b65_7973];
         seeds.map(|seed| {
@@ -203,12 +203,14 @@ pub(crate) struct Walked {
 }
 
 impl Walked {
-    /// The counters of the walk (files seen and read, bytes read), timed to now.
-    pub(crate) fn into_stats(self) -> Stats {
-        Stats {
+    /// What the walk keeps for the cache, and its counters (files seen and read, bytes read)
+    /// timed to now, for a caller that needs no model.
+    pub(crate) fn into_found_and_stats(self) -> (ForCache, Stats) {
+        let stats = Stats {
             elapsed: self.started.elapsed(),
             ..self.stats
-        }
+        };
+        (self.found, stats)
     }
 
     /// Decode the outcomes and build the model, as [`scan_dir_cached`] returns it.
