@@ -59,9 +59,9 @@
 //! - Shell ([`shell`], tree-sitter-bash, which also reads zsh and ksh files): `#` right after
 //!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`, `!#`), any `#` after a `[`
 //!   on its line (until `]` or `;`: tests, whose words may be patterns), a comment inside `(…)`,
-//!   `$(…)` or `$((…))`, a `"…"` string that spans lines, a `'…'` string that spans
-//!   lines across whose closing line's start the lexical scanner reads a heredoc or a quote
-//!   continued by `\` (see [`scan`]), a conflict marker in it, `$(` or backticks inside `"…"`, `${…}`
+//!   `$(…)` or `$((…))`, a `"…"` string that spans lines, a `'…'` string that spans lines
+//!   across whose closing line's start the lexical scanner reads a heredoc or a quote continued
+//!   by `\` (see [`scan`]) or holding a conflict marker, `$(` or backticks inside `"…"`, `${…}`
 //!   holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`, an
 //!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
 //!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
