@@ -869,6 +869,8 @@ struct Recalled {
     stderr: String,
     model: Option<Vec<u8>>,
     recalled: bool,
+    /// Recalled with the diagnostics as the memo's scan rendered them.
+    rendering_recalled: bool,
 }
 
 fn scan_recalling(root: &Path, cache: Option<&Path>, args: &[&str], model: &Path) -> Recalled {
@@ -884,6 +886,7 @@ fn scan_recalling(root: &Path, cache: Option<&Path>, args: &[&str], model: &Path
     let out = cmd.arg(root).output().expect("threatmark runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let recalled = stderr.contains("ms  memo recalled");
+    let rendering_recalled = stderr.contains("ms  memo recalled, with its rendering");
     let stderr = stderr
         .lines()
         .filter(|l| !l.starts_with("threatmark timings:"))
@@ -899,12 +902,18 @@ fn scan_recalling(root: &Path, cache: Option<&Path>, args: &[&str], model: &Path
         stderr,
         model: fs::read(model).ok(),
         recalled,
+        rendering_recalled,
     }
 }
 
 /// A scan with the cache equals one without (model, stdout, stderr but the clock, exit code);
 /// whether it answered from the memo is returned.
 fn recalled_as_uncached(root: &Path, cache: &Path, args: &[&str], what: &str) -> bool {
+    as_uncached(root, cache, args, what).recalled
+}
+
+/// [`recalled_as_uncached`], with what the cached scan did.
+fn as_uncached(root: &Path, cache: &Path, args: &[&str], what: &str) -> Recalled {
     let out = tempfile::tempdir().expect("dir");
     let model = out.path().join("m.json");
     let with = scan_recalling(root, Some(cache), args, &model);
@@ -918,7 +927,7 @@ fn recalled_as_uncached(root: &Path, cache: &Path, args: &[&str], what: &str) ->
     );
     assert_eq!(with.stderr, without.stderr, "{what}: stderr");
     assert_eq!(with.model, without.model, "{what}: model file");
-    with.recalled
+    with
 }
 
 /// A tree with errors, warnings, snippets, a binary file and suppressions (by the
@@ -987,6 +996,36 @@ fn a_recalled_scan_writes_and_prints_what_a_scan_does() {
     );
     let strict = scan_recalling(root, Some(cache.path()), &["scan", "--strict"], &model);
     assert!(strict.recalled && strict.code == 1, "errors fail --strict");
+}
+
+/// A memo keeps the diagnostics as the scan that wrote it rendered them: a recall in the same
+/// format and colour prints that text, one in any other renders the diagnostics afresh, and
+/// each prints and writes what a scan without a cache does.
+#[test]
+fn a_memo_prints_its_stored_rendering_only_in_its_own_format_and_colour() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    diagnosed_tree(root);
+    let model = cache.path().join("m.json");
+    assert!(!scan_recalling(root, Some(cache.path()), &["scan"], &model).recalled);
+    let args =
+        |[format, color]: [&'static str; 2]| ["--color", color, "scan", "--output-format", format];
+    let renderings = ["full", "concise", "json", "github", "sarif"]
+        .into_iter()
+        .flat_map(|format| ["never", "always"].map(|color| [format, color]));
+    for written in renderings.clone() {
+        for memo in stored(cache.path(), "memo-") {
+            fs::remove_file(memo).expect("remove the memo");
+        }
+        let writer = scan_recalling(root, Some(cache.path()), &args(written), &model);
+        assert!(!writer.recalled, "{written:?} writes the memo");
+        for read in renderings.clone() {
+            let what = format!("a memo written with {written:?}, read with {read:?}");
+            let reader = as_uncached(root, cache.path(), &args(read), &what);
+            assert!(reader.recalled, "{what}: recalled");
+            assert_eq!(reader.rendering_recalled, read == written, "{what}");
+        }
+    }
 }
 
 /// Each input of the memo changed alone makes the next scan compute its results (the same as

@@ -84,7 +84,7 @@ pub(super) fn scan_root(
     threads: Option<usize>,
     quiet: bool,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
-    let (config, recalled) = scan_root_recalling(root, threads, quiet, false)?;
+    let (config, recalled) = scan_root_recalling(root, threads, quiet, None)?;
     match recalled {
         Recalled::Scanned { result, .. } => Ok((config, *result)),
         Recalled::Remembered { .. } => anyhow::bail!("a memo was recalled that was not asked for"),
@@ -97,7 +97,7 @@ fn scan_root_recalling(
     root: &RootArgs,
     threads: Option<usize>,
     quiet: bool,
-    recall: bool,
+    recall: Option<&str>,
 ) -> anyhow::Result<(Config, Recalled)> {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -159,7 +159,7 @@ pub(super) fn scan_folder_keeping(
     scan::ScanResult,
     Vec<crate::store::snapshot::Stored>,
 )> {
-    match scan_folder_recalling(root, explicit_config, threads, on_file, imports, false)? {
+    match scan_folder_recalling(root, explicit_config, threads, on_file, imports, None)? {
         (
             config,
             Recalled::Scanned {
@@ -188,16 +188,17 @@ pub(super) enum Recalled {
     },
 }
 
-/// [`scan_folder_keeping`]; with `recall`, a scan whose every file came from the scan cache
-/// and whose memo key ([`memo_key`]) is the stored memo's answers with the memo, without
-/// decoding the cached outcomes or building the model.
+/// [`scan_folder_keeping`]; with `recall` (the rendering of the diagnostics that will be
+/// printed, see [`rendering`]), a scan whose every file came from the scan cache and whose
+/// memo key ([`memo_key`]) is the stored memo's answers with the memo, without decoding the
+/// cached outcomes or building the model.
 fn scan_folder_recalling(
     root: &Path,
     explicit_config: Option<&Path>,
     threads: usize,
     on_file: &(dyn Fn() + Sync),
     imports: Imports,
-    recall: bool,
+    recall: Option<&str>,
 ) -> anyhow::Result<(Config, Recalled)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
@@ -257,7 +258,7 @@ fn scan_folder_recalling(
     // file from the cache of this configuration (a listing recorded anew changes no outcome),
     // no problem met, no other project's model imported.
     let mut memo = match (&at, recall) {
-        (Some(at), true)
+        (Some(at), Some(_))
             if previous.is_some()
                 && same_yaml
                 && walked.found.fresh == 0
@@ -272,10 +273,13 @@ fn scan_folder_recalling(
         }
         _ => None,
     };
-    if let (Some(at), Some((path, memo_key))) = (&at, &memo)
-        && let Some(remembered) = crate::store::memo::load(path, *memo_key)
+    if let (Some(at), Some((path, memo_key)), Some(rendering)) = (&at, &memo, recall)
+        && let Some(remembered) = crate::store::memo::load(path, *memo_key, rendering)
     {
-        crate::timings::mark("memo recalled");
+        crate::timings::mark(match remembered.rendered {
+            Some(_) => "memo recalled, with its rendering",
+            None => "memo recalled",
+        });
         crate::store::memo::touch(path);
         let (found, stats) = walked.into_found_and_stats();
         save_cache(at, found);
@@ -412,6 +416,7 @@ pub(super) struct Scanned {
 /// one woken from a wait is placed on an idle vCPU.
 pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
     let root = args.root.dir();
+    let shown_as = rendering(args, color);
     // Declared before the threads' scope, so that the parked thread may borrow them.
     let scanned: OnceLock<(Config, Done)> = OnceLock::new();
     let selection = OnceLock::new();
@@ -449,7 +454,8 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
             }
             None => {
                 let quiet = args.quiet || args.output_format.is_machine();
-                match scan_root_recalling(&args.root, args.threads, quiet, !args.watch)? {
+                let recall = (!args.watch).then_some(shown_as.as_str());
+                match scan_root_recalling(&args.root, args.threads, quiet, recall)? {
                     (config, Recalled::Scanned { result, memo, .. }) => {
                         (config, Done::Scanned(result, memo))
                     }
@@ -498,14 +504,28 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
         let (wrote, json) = wrote?;
         Ok((wrote, pieces, json))
     })?;
-    let rendered = joined(rendered);
     let selected = selection
         .into_inner()
         .unwrap_or_else(|| Err(anyhow::anyhow!("the diagnostics were not selected")))?;
     let Some((config, done)) = scanned.into_inner() else {
         anyhow::bail!("the scan did not finish");
     };
-    let counts = Counts::of(&selected.diagnostics);
+    // A memo recalled with its rendering holds neither the diagnostics to count nor to render.
+    let (counts, mut rendered) = match &done {
+        Done::Remembered(memo, _) => {
+            let [errors, warnings, notes] = memo.severities;
+            let counts = Counts {
+                errors,
+                warnings,
+                notes,
+            };
+            match &memo.rendered {
+                Some((_, text)) => (counts, text.clone()),
+                None => (counts, joined(rendered)),
+            }
+        }
+        Done::Scanned(..) => (Counts::of(&selected.diagnostics), joined(rendered)),
+    };
     let suppressed = match &done {
         Done::Scanned(..) => super::selection::summary_line(&selected.suppressed),
         Done::Remembered(memo, _) => memo.suppressed.clone(),
@@ -552,6 +572,8 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
             model: json.into_bytes(),
             sources: quoted_sources(&selected.diagnostics, &result.sources),
             diagnostics: selected.diagnostics.clone(),
+            severities: [counts.errors, counts.warnings, counts.notes],
+            rendered: Some((shown_as, std::mem::take(&mut rendered))),
             suppressed,
             kinds: (result.model.counts().into_iter())
                 .map(|(kind, n)| (kind.to_string(), n))
@@ -605,6 +627,14 @@ impl Done {
             }
         }
     }
+}
+
+/// The name under which a memo keeps the diagnostics as rendered: everything the rendering
+/// depends on besides the diagnostics, the texts they quote and the configuration (its risk
+/// matrix), which the memo's key holds. The memo's header names the build, so the `Debug`
+/// spelling of the format may be used.
+fn rendering(args: &ScanArgs, color: bool) -> String {
+    format!("{:?}, colour {color}", args.output_format)
 }
 
 /// The texts of `sources` that `diagnostics` quote: what a memo keeps to render them again.
@@ -708,6 +738,12 @@ fn render_pieces(
     next: &AtomicUsize,
     color: bool,
 ) -> Vec<(usize, String)> {
+    // A memo's stored rendering is printed as it is (see [`once`]).
+    if let Done::Remembered(memo, _) = done
+        && memo.rendered.is_some()
+    {
+        return Vec::new();
+    }
     take_pieces(
         selected.diagnostics.as_slice(),
         args.output_format.renders_each(),
