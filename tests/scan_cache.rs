@@ -1028,6 +1028,85 @@ fn a_memo_prints_its_stored_rendering_only_in_its_own_format_and_colour() {
     }
 }
 
+/// A memo keeps the model file as its scan left it, settled: a recall that finds it so reads
+/// and writes no model, and one that finds it edited (to the same size, its modification
+/// time put back), replaced or removed since writes it again, as a scan without a cache does.
+#[cfg(unix)]
+#[test]
+fn a_recalled_scan_rewrites_a_model_file_changed_since_its_memo() {
+    let (dir, cache) = folders();
+    let root = dir.path().join("tree");
+    diagnosed_tree(&root);
+    let model = dir.path().join("m.json");
+    let expected = dir.path().join("expected.json");
+    let out = tm()
+        .env("THREATMARK_NO_CACHE", "1")
+        .args(["scan", "-q", "-o"])
+        .arg(&expected)
+        .arg(&root)
+        .output()
+        .expect("threatmark runs");
+    assert!(out.status.success());
+    let expected = fs::read(&expected).expect("the model");
+    // Whether the scan was recalled, and whether it left the model file as it was.
+    let scan = || {
+        let mut cmd = tm();
+        cmd.env("THREATMARK_TIMINGS", "1")
+            .args(["scan", "-q", "-o"]);
+        cached(&mut cmd, cache.path());
+        let out = cmd
+            .arg(&model)
+            .arg(&root)
+            .output()
+            .expect("threatmark runs");
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(fs::read(&model).ok().as_ref(), Some(&expected), "{stderr}");
+        (
+            stderr.contains("ms  memo recalled"),
+            stderr.contains("ms  model file unchanged"),
+        )
+    };
+    // A memo written anew while the model file is settled, then recalled without the model.
+    let primed = || {
+        for memo in stored(cache.path(), "memo-") {
+            fs::remove_file(memo).expect("remove the memo");
+        }
+        settle();
+        assert_eq!(scan(), (false, false), "the memo is written");
+        assert_eq!(scan(), (true, true), "the model file is as the memo says");
+    };
+    assert_eq!(scan(), (false, false), "the cache is written");
+    primed();
+
+    let mtime = modified(&model);
+    let mut edited = fs::read(&model).expect("read");
+    let at = edited.len() / 2;
+    edited[at] = if edited[at] == b' ' { b'\t' } else { b' ' };
+    fs::write(&model, &edited).expect("write");
+    fs::File::options()
+        .write(true)
+        .open(&model)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set mtime");
+    assert_eq!(
+        scan(),
+        (true, false),
+        "edited to the same size, the time put back"
+    );
+
+    primed();
+    let other = dir.path().join("other.json");
+    fs::write(&other, &edited).expect("write");
+    fs::rename(&other, &model).expect("rename");
+    assert_eq!(scan(), (true, false), "replaced");
+
+    primed();
+    fs::remove_file(&model).expect("remove");
+    assert_eq!(scan(), (true, false), "removed");
+    assert_eq!(scan(), (true, false), "written since, not settled");
+}
+
 /// Each input of the memo changed alone makes the next scan compute its results (the same as
 /// a scan without a cache), and the memo is used again once that state has its own: a file
 /// edited to the same size with its modification time put back (once settled, the walk finds

@@ -97,7 +97,7 @@ fn scan_root_recalling(
     root: &RootArgs,
     threads: Option<usize>,
     quiet: bool,
-    recall: Option<&str>,
+    recall: Option<&Recall<'_>>,
 ) -> anyhow::Result<(Config, Recalled)> {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -172,6 +172,14 @@ pub(super) fn scan_folder_keeping(
     }
 }
 
+/// What a scan that may be recalled prints and writes, as its memo keeps them.
+struct Recall<'a> {
+    /// How the diagnostics are rendered (see [`rendering`]).
+    rendering: &'a str,
+    /// Where the model is written under a configuration; `None` to stdout.
+    output: &'a dyn Fn(&Config) -> Option<PathBuf>,
+}
+
 /// What [`scan_folder_recalling`] found.
 pub(super) enum Recalled {
     /// The scan's result, with the outcome of every file that contributes something (sorted
@@ -188,17 +196,16 @@ pub(super) enum Recalled {
     },
 }
 
-/// [`scan_folder_keeping`]; with `recall` (the rendering of the diagnostics that will be
-/// printed, see [`rendering`]), a scan whose every file came from the scan cache and whose
-/// memo key ([`memo_key`]) is the stored memo's answers with the memo, without decoding the
-/// cached outcomes or building the model.
+/// [`scan_folder_keeping`]; with `recall` (what will be printed and written), a scan whose
+/// every file came from the scan cache and whose memo key ([`memo_key`]) is the stored memo's
+/// answers with the memo, without decoding the cached outcomes or building the model.
 fn scan_folder_recalling(
     root: &Path,
     explicit_config: Option<&Path>,
     threads: usize,
     on_file: &(dyn Fn() + Sync),
     imports: Imports,
-    recall: Option<&str>,
+    recall: Option<&Recall<'_>>,
 ) -> anyhow::Result<(Config, Recalled)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
@@ -273,8 +280,20 @@ fn scan_folder_recalling(
         }
         _ => None,
     };
-    if let (Some(at), Some((path, memo_key)), Some(rendering)) = (&at, &memo, recall)
-        && let Some(remembered) = crate::store::memo::load(path, *memo_key, rendering)
+    let target = recall.and_then(|r| (r.output)(&config));
+    // The model file as the memo's scan left it: its bytes are not read, nothing is written.
+    let unchanged = |(path, stat): &(String, [i64; 4])| {
+        target.as_deref().is_some_and(|target| {
+            target.to_str() == Some(path.as_str())
+                && std::fs::symlink_metadata(target)
+                    .ok()
+                    .and_then(|meta| crate::store::scan_cache::FileStat::of(&meta))
+                    .is_some_and(|now| <[i64; 4]>::from(now) == *stat)
+        })
+    };
+    if let (Some(at), Some((path, memo_key)), Some(recall)) = (&at, &memo, recall)
+        && let Some(remembered) =
+            crate::store::memo::load(path, *memo_key, recall.rendering, unchanged)
     {
         crate::timings::mark(match remembered.rendered {
             Some(_) => "memo recalled, with its rendering",
@@ -454,7 +473,16 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
             }
             None => {
                 let quiet = args.quiet || args.output_format.is_machine();
-                let recall = (!args.watch).then_some(shown_as.as_str());
+                let output = |config: &Config| match (args.format, &args.output) {
+                    (Some(ScanFormat::Json), _) => None,
+                    (None, Some(path)) => Some(path.clone()),
+                    (None, None) => model_path(root, &config.scan.output).ok(),
+                };
+                let recall = Recall {
+                    rendering: &shown_as,
+                    output: &output,
+                };
+                let recall = (!args.watch).then_some(&recall);
                 match scan_root_recalling(&args.root, args.threads, quiet, recall)? {
                     (config, Recalled::Scanned { result, memo, .. }) => {
                         (config, Done::Scanned(result, memo))
@@ -569,7 +597,8 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
         // The next scan of the same state answers from this.
         let stats = &result.stats;
         let memo = crate::store::memo::Memo {
-            model: json.into_bytes(),
+            model: Some(json.into_bytes()),
+            written: wrote.as_deref().and_then(settled_file),
             sources: quoted_sources(&selected.diagnostics, &result.sources),
             diagnostics: selected.diagnostics.clone(),
             severities: [counts.errors, counts.warnings, counts.notes],
@@ -627,6 +656,16 @@ impl Done {
             }
         }
     }
+}
+
+/// The model file at `path` as a memo keeps it (see [`scan_folder_recalling`]): its path and
+/// stat, if it is a plain file whose times are settled (git's racy rule: a write after this
+/// moves its change time, so it cannot match).
+fn settled_file(path: &Path) -> Option<(String, [i64; 4])> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let stat = crate::store::scan_cache::FileStat::of(&meta)?;
+    let path = path.to_str()?;
+    (stat.settled(std::time::SystemTime::now())).then(|| (path.to_string(), stat.into()))
 }
 
 /// The name under which a memo keeps the diagnostics as rendered: everything the rendering
@@ -799,13 +838,16 @@ fn write_model(
         }
         Done::Remembered(..) => None,
     };
-    let json: &[u8] = match (done, &serialised) {
-        (_, Some(json)) => json.as_bytes(),
-        (Done::Remembered(memo, _), None) => &memo.model,
-        (Done::Scanned(..), None) => &[],
+    // A memo without its model was recalled for a model file that holds it (see
+    // [`scan_folder_recalling`]): that file is left as it is.
+    let json: Option<&[u8]> = match (done, &serialised) {
+        (_, Some(json)) => Some(json.as_bytes()),
+        (Done::Remembered(memo, _), None) => memo.model.as_deref(),
+        (Done::Scanned(..), None) => Some(&[]),
     };
-    let wrote = match to_stdout {
-        true => {
+    let wrote = match (to_stdout, json) {
+        (true, None) => anyhow::bail!("a memo was recalled without the model to print"),
+        (true, Some(json)) => {
             let mut stdout = std::io::stdout().lock();
             stdout
                 .write_all(json)
@@ -813,16 +855,20 @@ fn write_model(
                 .context("writing the model to stdout")?;
             None
         }
-        false => {
+        (false, json) => {
             // `-o` is the user's own choice; `[scan] output` comes from the repository, which
             // may be hostile, so it must stay inside it.
             let target = match &args.output {
                 Some(path) => path.clone(),
                 None => model_path(root, &config.scan.output)?,
             };
-            let written = match &args.output {
-                Some(_) => output::write_output(&target, json),
-                None => output::write_atomic(&target, json),
+            let written = match (&args.output, json) {
+                (_, None) => {
+                    crate::timings::mark("model file unchanged");
+                    Ok(())
+                }
+                (Some(_), Some(json)) => output::write_output(&target, json),
+                (None, Some(json)) => output::write_atomic(&target, json),
             };
             written.with_context(|| format!("writing {}", target.display()))?;
             Some(target)

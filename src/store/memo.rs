@@ -11,6 +11,12 @@
 //! rendered again (841 warnings of the small tree took ~5 ms on two threads). Any other
 //! rendering is made afresh from the diagnostics, as before.
 //!
+//! And it keeps the model file as it stood, settled, after the scan that stored it wrote or
+//! confirmed it (path and stat, as the scan cache keeps a file): a recall whose model file
+//! still has that stat does not read the model's bytes, and writes nothing. Any write since
+//! moves the change time (git's racy rule, as for the scan cache), so an edited, replaced or
+//! removed file is written again.
+//!
 //! The key is the caller's (`cli::scan`): the build, the resolved configuration and the files
 //! it came from, the root, and the walk's identity of every file (`ForCache::identity`), taken
 //! only when every file came from the scan cache. This module keeps the bytes and checks them:
@@ -32,7 +38,7 @@ use crate::diagnostic::Diagnostic;
 use crate::store::snapshot::Records;
 
 const MAGIC: &str = "threatmark-scan-memo";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// How many memos a cache folder keeps (one per scanned folder, as scan caches).
 const KEEP_MEMOS: usize = 64;
@@ -40,8 +46,12 @@ const KEEP_MEMOS: usize = 64;
 /// What a scan produced, as `scan` prints and writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Memo {
-    /// The model as written (`threatmodel.json`'s bytes).
-    pub(crate) model: Vec<u8>,
+    /// The model as written (`threatmodel.json`'s bytes); `None` when loaded for a model file
+    /// that is as `written` says.
+    pub(crate) model: Option<Vec<u8>>,
+    /// The model file (its path as given) and its stat (`FileStat` as `[i64; 4]`), settled,
+    /// after the scan wrote the model or found it there.
+    pub(crate) written: Option<(String, [i64; 4])>,
     /// The diagnostics shown, after `[diagnostics]` and `threatmark: ignore` comments. Empty
     /// (with `sources`) in a memo loaded with its stored `rendered` text.
     pub(crate) diagnostics: Vec<Diagnostic>,
@@ -68,6 +78,7 @@ type Saved = (u64, usize, u32);
 struct Index {
     key: [u64; 2],
     model: Saved,
+    written: Option<(String, [i64; 4])>,
     diagnostics: Saved,
     sources: Vec<(String, Saved)>,
     severities: [usize; 3],
@@ -86,8 +97,14 @@ pub(crate) fn beside(cache: &Path) -> Option<PathBuf> {
 
 /// The memo at `path` if it was stored under `key` by this build and every record it needs
 /// checks out: with its rendered diagnostics when they are the `rendering` asked for (then
-/// without the diagnostics as data and the texts they quote), else with those.
-pub(crate) fn load(path: &Path, key: [u64; 2], rendering: &str) -> Option<Memo> {
+/// without the diagnostics as data and the texts they quote), else with those; without the
+/// model's bytes when `unchanged` says its model file is as it was `written`.
+pub(crate) fn load(
+    path: &Path,
+    key: [u64; 2],
+    rendering: &str,
+    unchanged: impl FnOnce(&(String, [i64; 4])) -> bool,
+) -> Option<Memo> {
     let (index, records) = super::cache::read_index(path, MAGIC, FORMAT)?;
     // The key first: a memo of another state is not decoded.
     let index: Index = serde_json::from_slice(&index).ok()?;
@@ -103,7 +120,10 @@ pub(crate) fn load(path: &Path, key: [u64; 2], rendering: &str) -> Option<Memo> 
         records.read_at(at, &mut buf).ok()?;
         (crc32fast::hash(&buf) == crc).then_some(buf)
     };
-    let model = read(index.model)?;
+    let model = match index.written.as_ref().is_some_and(unchanged) {
+        true => None,
+        false => Some(read(index.model)?),
+    };
     let (diagnostics, sources, rendered) = match index.rendered {
         Some((name, saved)) if name == rendering => {
             let text = String::from_utf8(read(saved)?).ok()?;
@@ -121,6 +141,7 @@ pub(crate) fn load(path: &Path, key: [u64; 2], rendering: &str) -> Option<Memo> 
     };
     Some(Memo {
         model,
+        written: index.written,
         diagnostics,
         severities: index.severities,
         rendered,
@@ -134,6 +155,10 @@ pub(crate) fn load(path: &Path, key: [u64; 2], rendering: &str) -> Option<Memo> 
 /// Store `memo` under `key` at `path` (atomically), and prune the least recently used memos of
 /// the folder. Failing to save costs the next scan its shortcut only.
 pub(crate) fn save(path: &Path, key: [u64; 2], memo: &Memo) -> std::io::Result<()> {
+    // A memo loaded without its model is never stored again: the next recall would write it.
+    let Some(model) = memo.model.as_deref() else {
+        return Err(std::io::Error::other("a memo without its model"));
+    };
     let diagnostics = serde_json::to_vec(&memo.diagnostics).map_err(std::io::Error::other)?;
     let mut at = 0u64;
     let mut place = |bytes: &[u8]| {
@@ -143,7 +168,8 @@ pub(crate) fn save(path: &Path, key: [u64; 2], memo: &Memo) -> std::io::Result<(
     };
     let index = Index {
         key,
-        model: place(&memo.model),
+        model: place(model),
+        written: memo.written.clone(),
         diagnostics: place(&diagnostics),
         sources: memo
             .sources
@@ -159,7 +185,7 @@ pub(crate) fn save(path: &Path, key: [u64; 2], memo: &Memo) -> std::io::Result<(
     };
     let index = serde_json::to_vec(&index).map_err(std::io::Error::other)?;
     super::cache::write_indexed_with(path, MAGIC, FORMAT, &index, |out| {
-        out.write_all(&memo.model)?;
+        out.write_all(model)?;
         out.write_all(&diagnostics)?;
         memo.sources
             .values()
@@ -189,7 +215,8 @@ mod tests {
     fn memo() -> Memo {
         let text = "# @threat T (#t)\n# @threat U (#t)\n";
         Memo {
-            model: b"{\"threats\": []}\n".to_vec(),
+            model: Some(b"{\"threats\": []}\n".to_vec()),
+            written: Some(("m.json".into(), [1, 17, 2, 3])),
             diagnostics: vec![
                 Diagnostic::new(Code::UndeclaredReference, "dangling")
                     .at(Location::new("a.py", 2, 3))
@@ -229,25 +256,40 @@ mod tests {
             ..memo()
         };
         save(&path, key, &memo()).expect("save");
-        assert_eq!(load(&path, key, "full"), Some(as_text.clone()));
-        assert_eq!(load(&path, key, "concise"), Some(as_data.clone()));
-        assert_eq!(load(&path, [7, 8], "full"), None, "another key");
-        assert_eq!(load(&dir.path().join("memo-none"), key, "full"), None);
+        assert_eq!(load(&path, key, "full", |_| false), Some(as_text.clone()));
+        assert_eq!(
+            load(&path, key, "concise", |_| false),
+            Some(as_data.clone())
+        );
+        assert_eq!(load(&path, [7, 8], "full", |_| false), None, "another key");
+        assert_eq!(
+            load(&dir.path().join("memo-none"), key, "full", |_| false),
+            None
+        );
+        let unread = Memo {
+            model: None,
+            ..as_text.clone()
+        };
+        let as_written = |w: &(String, [i64; 4])| w == &("m.json".to_string(), [1, 17, 2, 3]);
+        assert_eq!(load(&path, key, "full", as_written), Some(unread));
         let unrendered = dir.path().join("memo-4567");
         save(&unrendered, key, &as_data).expect("save");
-        assert_eq!(load(&unrendered, key, "full"), Some(as_data.clone()));
+        assert_eq!(
+            load(&unrendered, key, "full", |_| false),
+            Some(as_data.clone())
+        );
         let bytes = std::fs::read(&path).expect("read");
         for cut in 0..bytes.len() {
             std::fs::write(&path, &bytes[..cut]).expect("write");
-            assert_eq!(load(&path, key, "full"), None, "cut at {cut}");
-            assert_eq!(load(&path, key, "concise"), None, "cut at {cut}");
+            assert_eq!(load(&path, key, "full", |_| false), None, "cut at {cut}");
+            assert_eq!(load(&path, key, "concise", |_| false), None, "cut at {cut}");
         }
         for at in 0..bytes.len() {
             let mut damaged = bytes.clone();
             damaged[at] ^= 0x20;
             std::fs::write(&path, &damaged).expect("write");
             for (rendering, whole) in [("full", &as_text), ("concise", &as_data)] {
-                let loaded = load(&path, key, rendering);
+                let loaded = load(&path, key, rendering, |_| false);
                 assert!(
                     loaded.is_none() || loaded.as_ref() == Some(whole),
                     "byte {at} changed gave another memo for {rendering}"
