@@ -1001,6 +1001,7 @@ fn a_recalled_scan_writes_and_prints_what_a_scan_does() {
 /// A memo keeps the diagnostics as the scan that wrote it rendered them: a recall in the same
 /// format and colour prints that text, one in any other renders the diagnostics afresh, and
 /// each prints and writes what a scan without a cache does.
+#[cfg(unix)]
 #[test]
 fn a_memo_prints_its_stored_rendering_only_in_its_own_format_and_colour() {
     let (dir, cache) = folders();
