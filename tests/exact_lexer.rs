@@ -1376,6 +1376,8 @@ const YAML: &[&str] = &[
     "    more #text # c\n",
     "   x: y # c\n",
     "  - it's # c\n",
+    "k: a-{{ b }} # c\n",
+    "  {{ x }}\n",
 ];
 
 /// The YAML corpus: its own tokens, traps and syntax errors.
@@ -1411,13 +1413,17 @@ const YAML_PLAIN_LINES: &[&str] = &[
     "k: a\n  - b # c\n",
     "k: a\n  {{ b }} # c\n",
     "- k: v\n - x # c\n",
+    "k: a-{{ b }} # c\n",
+    "k: a\n  b {{ c }} # d\n",
+    "k: [a {{ b }}] # c\n",
 ];
 
 /// Every YAML snippet above at the top level, nested in a mapping and between comments: the
-/// lexer must agree with tree-sitter, and answer the first seven, the ninth and the last in
-/// every context (`it's "x"` is valid, but the lexical scanner reads its quotes as a string).
-/// Base refuses every one: it took any line indented more than one that ended in a value for
-/// a plain scalar that spans lines.
+/// lexer must agree with tree-sitter, and answer the first seven, the ninth, and the three
+/// after the sixteenth in every context (`it's "x"` is valid, but the lexical scanner reads its
+/// quotes as a string). Base refuses every one: it took any line indented more than one that
+/// ended in a value for a plain scalar that spans lines, and `{{` inside a plain scalar for
+/// a Helm template.
 #[test]
 fn yaml_plain_scalars_that_span_lines_agree_with_tree_sitter() {
     let texts = YAML_PLAIN_LINES.iter().flat_map(|s| {
@@ -1428,5 +1434,5 @@ fn yaml_plain_scalars_that_span_lines_agree_with_tree_sitter() {
             format!("# a\n{s}# b\nz: 1 # c\n"),
         ]
     });
-    assert_eq!(answered_of_snippets("yaml", texts), 27);
+    assert_eq!(answered_of_snippets("yaml", texts), 33);
 }

@@ -232,9 +232,6 @@ fn read_line(
                 value = true;
             }
         }
-        if c == b'{' && line.get(k + 1) == Some(&b'{') {
-            return None;
-        }
         k += 1;
     }
     (flow == 0).then_some(Line {
@@ -248,8 +245,8 @@ fn read_line(
 
 /// A line at `start` (`len` bytes, its indentation read) that continues a plain scalar: text
 /// up to a `#` after a space, a comment that ends the scalar (then `true`). `None` for a line
-/// that starts with an indicator, or holds `: ` (an error in a plain scalar), Helm's `{{` or
-/// a control character.
+/// that starts with an indicator, or holds `: ` (an error in a plain scalar) or a control
+/// character.
 fn continuation(b: &[u8], start: usize, len: usize, out: &mut Vec<RawComment>) -> Option<bool> {
     let line = &b[start..start + len];
     if matches!(
@@ -281,7 +278,6 @@ fn continuation(b: &[u8], start: usize, len: usize, out: &mut Vec<RawComment>) -
                 return Some(true);
             }
             b':' if matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => return None,
-            b'{' if line.get(k + 1) == Some(&b'{') => return None,
             b'\t' => {}
             c if c < 0x20 => return None,
             _ => {}
@@ -402,6 +398,8 @@ mod tests {
         // `#` after a space starts a comment; as deep as the key: the mapping goes on.
         let yaml = "- k: a\n    b#c 'd' # e\n  j: 1 # f\n- x\n  y # g\n";
         assert_eq!(texts(yaml), Some(vec!["# e", "# f", "# g"]));
+        // Inside a plain scalar, `{{` is text (Helm's templates start a node: refused).
+        assert_eq!(texts("k: a-{{ b }} # c\n"), Some(vec!["# c"]));
     }
 
     #[test]
