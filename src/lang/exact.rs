@@ -89,11 +89,11 @@
 //!   it resumes there), or that starts with the identifier and then a character that cannot
 //!   continue one (`EOF x`), and a heredoc closed by the file's last line with no line break.
 //! - YAML ([`yaml`]): a quoted scalar or flow collection that spans lines, a line indented
-//!   more than a line that ended in a value (a plain scalar that spans lines), `%`
-//!   directives, `?` complex keys, an indentation indicator (`|2`), a line between a block
-//!   scalar's parent and its body's indentation (`- k: |` then a line indented by 2), a tab in
-//!   indentation, a `#` right after a quote, Helm's `{{` outside quotes and comments, `-`
-//!   entries in flow collections, text after `---`, a byte-order mark.
+//!   more than the key or `-` that holds a value unless it goes on with a plain scalar (not
+//!   after a comment; no indicator first, no `: `), `%` directives, `?` complex keys, an
+//!   indentation indicator (`|2`), a line between a block scalar's parent and its body's
+//!   indentation (`- k: |` then a line indented by 2), a tab in indentation, a `#` right after
+//!   a quote, Helm's `{{` where a node starts, `-` in flow collections, text after `---`, a BOM.
 //!
 //! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
 //! that spans lines in these four, and in Java, JavaScript, TypeScript and Python, the

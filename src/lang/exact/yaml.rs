@@ -1,7 +1,9 @@
 //! YAML's exact lexer (tree-sitter-yaml's reading; see [`super`] for the contract), line by
 //! line: a `#` is a comment at a line's start or after a space or tab, outside quoted scalars
-//! and outside block scalar bodies (`|`, `>`). What YAML makes depend on more than the line
-//! (scalars and flow collections that span lines, directives, complex keys) is refused.
+//! and outside block scalar bodies (`|`, `>`). A plain scalar goes on over the lines indented
+//! more than the key or `-` entry that holds it, which are text up to a comment. What else
+//! YAML makes depend on more than the line (quoted scalars and flow collections that span
+//! lines, directives, complex keys) is refused.
 
 use super::hash_comment;
 use crate::lang::lexical::RawComment;
@@ -11,9 +13,9 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
         return None;
     }
     let mut out = Vec::new();
-    // The indentation of the last line with content, and whether that line ended in a value
-    // (a line more indented after it would continue a plain scalar, or be an error).
-    let mut last: Option<(usize, bool, bool)> = None;
+    // The last line with content: its indentation and what it ended in. A line indented more
+    // than the node that holds its value continues a plain scalar, or is an error.
+    let mut last: Option<(usize, Line)> = None;
     let mut i = 0;
     while i < b.len() {
         let (end, indent, rest) = line_at(b, i);
@@ -27,21 +29,34 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
         if rest[0] == b'#' {
             let (comment, _) = hash_comment(b, i + indent);
             out.push(comment);
+            // A comment ends a plain scalar: a line that would continue it is an error.
+            if let Some((_, line)) = &mut last {
+                line.plain = false;
+            }
             i = end + 1;
             continue;
         }
-        // A plain scalar goes on over the lines indented more than its parent node, whose
-        // column a bare scalar's line does not show (the top level's is -1): any line but a
-        // less indented one after it is refused.
-        if last.is_some_and(|(at, value, bare)| {
-            value && indent > at || bare && (indent > 0 || at == 0)
-        }) {
-            return None;
+        if let Some((at, line)) = &mut last {
+            if line.value && indent > line.owner {
+                if !line.plain {
+                    return None;
+                }
+                // More of the plain scalar: text, up to a comment that ends it.
+                line.plain = !continuation(b, i + indent, rest.len(), &mut out)?;
+                i = end + 1;
+                continue;
+            }
+            // A bare scalar's parent node does not show on its line (the top level's column
+            // is -1): any line but a less indented one after it is refused.
+            if line.bare && (indent > 0 || *at == 0) {
+                return None;
+            }
         }
         let read = read_line(b, i, indent, indent + rest.len(), &mut out)?;
-        last = Some((indent, read.value, read.bare));
+        let block_scalar = read.block_scalar;
+        last = Some((indent, read));
         i = end + 1;
-        if read.block_scalar {
+        if block_scalar {
             i = block_scalar_body(b, i, indent, indent + owner_column(rest))?;
         }
     }
@@ -57,6 +72,12 @@ struct Line {
     /// A scalar with no key and no `-` before it on the line: a plain scalar there may go on
     /// over the following lines.
     bare: bool,
+    /// The column of the node that holds the value: its key's, or its `-` entry's. A line
+    /// indented more goes on with the value.
+    owner: usize,
+    /// The value is a plain scalar that a more indented line continues (no flow collection,
+    /// anchor, tag or comment on the line).
+    plain: bool,
 }
 
 /// The line at `start` (`len` bytes without its line break), its indentation `indent`
@@ -89,6 +110,8 @@ fn read_line(
             value: false,
             block_scalar: false,
             bare: false,
+            owner: 0,
+            plain: false,
         });
     }
     let mut k = indent;
@@ -100,9 +123,17 @@ fn read_line(
     let mut block_scalar = false;
     // A key, a `-` entry or a flow collection seen on the line.
     let mut structure = false;
+    // Where the node being read started, and the column of the node that holds a value.
+    let (mut node, mut owner) = (indent, indent);
+    // A flow collection, an anchor, a tag or a comment seen on the line; the last value read
+    // a plain scalar.
+    let (mut decorated, mut plain) = (false, false);
     while k < len {
         let c = line[k];
         let spaced = k == 0 || matches!(line[k - 1], b' ' | b'\t');
+        if node_start && !matches!(c, b' ' | b'\t') {
+            node = k;
+        }
         match c {
             b' ' | b'\t' => {
                 k += 1;
@@ -111,6 +142,7 @@ fn read_line(
             b'#' if spaced => {
                 let (comment, _) = hash_comment(b, start + k);
                 out.push(comment);
+                decorated = true;
                 break;
             }
             c if c < 0x20 => return None,
@@ -121,6 +153,7 @@ fn read_line(
                 }
                 node_start = false;
                 value = true;
+                plain = false;
                 continue;
             }
             b'[' | b'{' if node_start || flow > 0 => {
@@ -130,6 +163,7 @@ fn read_line(
                 }
                 flow += 1;
                 structure = true;
+                decorated = true;
                 k += 1;
                 node_start = true;
                 value = false;
@@ -138,6 +172,7 @@ fn read_line(
             b']' | b'}' if flow > 0 => {
                 flow -= 1;
                 value = true;
+                plain = false;
                 node_start = false;
             }
             b',' if flow > 0 => {
@@ -165,6 +200,7 @@ fn read_line(
             }
             b'&' | b'!' if node_start => {
                 // An anchor or a tag: a node still follows.
+                decorated = true;
                 while k < len && !matches!(line[k], b' ' | b'\t') {
                     k += 1;
                 }
@@ -178,8 +214,10 @@ fn read_line(
                 }
                 structure = true;
                 value = false;
+                owner = k;
             }
             b':' if matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => {
+                owner = node;
                 node_start = true;
                 structure = true;
                 value = false;
@@ -188,12 +226,11 @@ fn read_line(
             }
             b':' if flow > 0 => return None,
             _ => {
+                // An alias (`*a`) is no scalar: nothing continues it.
+                plain = !(node_start && c == b'*') && (plain || node_start);
                 node_start = false;
                 value = true;
             }
-        }
-        if c == b'{' && line.get(k + 1) == Some(&b'{') {
-            return None;
         }
         k += 1;
     }
@@ -201,7 +238,52 @@ fn read_line(
         value,
         block_scalar,
         bare: value && !structure,
+        owner,
+        plain: value && plain && !decorated,
     })
+}
+
+/// A line at `start` (`len` bytes, its indentation read) that continues a plain scalar: text
+/// up to a `#` after a space, a comment that ends the scalar (then `true`). `None` for a line
+/// that starts with an indicator, or holds `: ` (an error in a plain scalar) or a control
+/// character.
+fn continuation(b: &[u8], start: usize, len: usize, out: &mut Vec<RawComment>) -> Option<bool> {
+    let line = &b[start..start + len];
+    if matches!(
+        line[0],
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    ) {
+        return None;
+    }
+    for (k, &c) in line.iter().enumerate() {
+        match c {
+            b'#' if k > 0 && matches!(line[k - 1], b' ' | b'\t') => {
+                out.push(hash_comment(b, start + k).0);
+                return Some(true);
+            }
+            b':' if matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => return None,
+            b'\t' => {}
+            c if c < 0x20 => return None,
+            _ => {}
+        }
+    }
+    Some(false)
 }
 
 /// A quoted scalar at `k` of `line`, closed on the same line; where it ends.
@@ -311,10 +393,27 @@ mod tests {
     }
 
     #[test]
+    fn plain_scalars_that_span_lines() {
+        // Indented more than the key or `-` that holds the value: more of the scalar, whose
+        // `#` after a space starts a comment; as deep as the key: the mapping goes on.
+        let yaml = "- k: a\n    b#c 'd' # e\n  j: 1 # f\n- x\n  y # g\n";
+        assert_eq!(texts(yaml), Some(vec!["# e", "# f", "# g"]));
+        // Inside a plain scalar, `{{` is text (Helm's templates start a node: refused).
+        assert_eq!(texts("k: a-{{ b }} # c\n"), Some(vec!["# c"]));
+    }
+
+    #[test]
     fn what_is_not_modelled_is_refused() {
         for text in [
-            // Scalars and flow collections that span lines.
-            "k: a\n  b # c\n",
+            // Quoted scalars and flow collections that span lines, and lines that cannot
+            // continue a plain scalar: after a comment, a quoted scalar or an alias, or starting
+            // with an indicator or holding `: `.
+            "k: a # c\n  b\n",
+            "k: a\n  # c\n  b\n",
+            "k: \"a\"\n  b\n",
+            "k: *a\n  b\n",
+            "k: a\n  - b\n",
+            "k: a\n  b: c\n",
             "k: \"a\n  b\"\n",
             "k: [a,\n  b]\n",
             // A directive, a complex key, an indentation indicator, Helm's templates.
