@@ -164,7 +164,7 @@ fn extract_parsed(
     merge_conflicts: &mut Vec<Conflict>,
 ) -> Vec<RawComment> {
     match tree_sitter_comments(lang, scanned, opts) {
-        Ok(Some((raw, errors, strings))) => {
+        Ok(Some((raw, errors))) => {
             out.method = Some(Method::TreeSitter);
             let mut regions = whole_lines(scanned, errors);
             // A marker the grammar read without an error is text, not a conflict: a test's
@@ -175,7 +175,7 @@ fn extract_parsed(
                     .any(|r| r.start < c.region.end && c.region.start < r.end)
             });
             regions.extend(merge_conflicts.iter().map(|c| c.region.clone()));
-            recover(lang, scanned, (raw, &strings), &regions)
+            recover(lang, scanned, raw, &regions)
         }
         Ok(None) => {
             out.method = Some(Method::Lexical);
@@ -285,9 +285,8 @@ enum TsFailure {
     Grammar(String),
 }
 
-/// The comments tree-sitter found, the byte ranges where its tree has errors, and the strings
-/// it parsed whole in which the first line of one of those ranges starts ([`strings_into`]).
-type Parsed = (Vec<RawComment>, Vec<Range<usize>>, Vec<Range<usize>>);
+/// The comments tree-sitter found, and the byte ranges where its tree has errors.
+type Parsed = (Vec<RawComment>, Vec<Range<usize>>);
 
 /// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
 /// `Err` when the parse was stopped by the budget or the query does not compile.
@@ -376,8 +375,7 @@ fn tree_sitter_comments(
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
         let errors = error_ranges(root, bytes);
-        let strings = strings_into(lang, &ts_lang, root, bytes, &errors);
-        Ok(Some((raw, errors, strings)))
+        Ok(Some((raw, errors)))
     })
 }
 
@@ -463,55 +461,6 @@ fn is_block_comment(lang: &Language, node_text: &[u8]) -> bool {
             && trimmed.starts_with(open.as_bytes())
             && trimmed.ends_with(close.as_bytes())
     })
-}
-
-/// Per grammar, the literals that span lines and inside which no node starts (one token, or
-/// tokens with nothing between them that can fail): Go's raw strings.
-fn whole_string_kinds(name: &str) -> &'static [&'static str] {
-    match name {
-        "go" => &["raw_string_literal"],
-        _ => &[],
-    }
-}
-
-/// The literals of [`whole_string_kinds`] that tree-sitter parsed without an error and in
-/// which an error range's first line starts, the error coming after them (`` `a⏎b` ;;; ``).
-/// The lexical scanner, resuming at that line's start, would read the literal's closing
-/// delimiter as an opening one and lose what follows; [`recover`] starts it after the literal.
-fn strings_into(
-    lang: &Language,
-    ts_lang: &tree_sitter::Language,
-    root: tree_sitter::Node<'_>,
-    bytes: &[u8],
-    errors: &[Range<usize>],
-) -> Vec<Range<usize>> {
-    if errors.is_empty() {
-        return Vec::new();
-    }
-    let kinds: Vec<u16> = whole_string_kinds(lang.name)
-        .iter()
-        .map(|k| ts_lang.id_for_node_kind(k, true))
-        .filter(|&id| id != 0)
-        .collect();
-    if kinds.is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for error in errors {
-        let at = error.start.min(bytes.len());
-        let line = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |p| p + 1);
-        let mut node = root.descendant_for_byte_range(line, line);
-        while let Some(n) = node {
-            if kinds.contains(&n.kind_id()) {
-                if n.start_byte() < line && n.end_byte() <= at && !n.has_error() {
-                    out.push(n.byte_range());
-                }
-                break;
-            }
-            node = n.parent();
-        }
-    }
-    out
 }
 
 /// Where a syntax tree with errors cannot be trusted: its ERROR nodes with the node around each
@@ -678,12 +627,10 @@ fn conflicts(text: &str) -> Vec<Conflict> {
 /// or a `//` inside a string taken for one. There the lexical scanner decides, with the
 /// language's comment and string tokens, scanning from the start of the region's first line;
 /// outside, tree-sitter's comments stand. Comments that overlap keep the one that starts first.
-/// A region whose first line starts inside a comment or a literal tree-sitter read whole
-/// (`strings`, [`strings_into`]) is scanned from that token's end.
 fn recover(
     lang: &Language,
     text: &str,
-    (ts, strings): (Vec<RawComment>, &[Range<usize>]),
+    ts: Vec<RawComment>,
     regions: &[Range<usize>],
 ) -> Vec<RawComment> {
     if regions.is_empty() {
@@ -706,14 +653,12 @@ fn recover(
     let mut scanned_to = 0;
     for region in &regions {
         let mut from = region.start.max(scanned_to);
-        // Start after a comment tree-sitter found that runs into the region, or a literal.
+        // Start after a comment tree-sitter found that runs into the region.
         if let Some(c) = ts
             .iter()
             .find(|c| c.start < from && from < c.end && !inside(c.start))
         {
             from = c.end;
-        } else if let Some(s) = strings.iter().find(|s| s.start < from && from < s.end) {
-            from = s.end;
         }
         if from >= region.end {
             continue;
@@ -1191,28 +1136,5 @@ lambda: "no"
         assert_eq!(lines_of("lua", src), vec![vec!["@threat Real"]]);
         let src = "$s = @\"\n# @threat Fake\n\"@\n# @threat Real\n";
         assert_eq!(lines_of("powershell", src), vec![vec!["@threat Real"]]);
-    }
-
-    #[test]
-    fn an_error_after_a_go_raw_string_is_scanned_from_its_end() {
-        // The error region's first line is the raw string's last: a scan from that line's
-        // start would read the closing backtick as an opening one, to the next raw string.
-        let lang = crate::lang::by_name("go").expect("go");
-        let src = "var x = `a\n// not\nb` ;;; :=\n// @threat After (#after)\nvar y = `c`\n";
-        let index = LineIndex::new(src);
-        let loc = Locator::new("t.go", src, &index);
-        let opts = Options {
-            exact_lexer: false,
-            ..Options::default()
-        };
-        let ex = extract(lang, &loc, &opts);
-        assert_eq!(ex.method, Some(Method::TreeSitter));
-        let lines: Vec<&str> = ex
-            .comments
-            .iter()
-            .flatten()
-            .map(|l| l.text.trim())
-            .collect();
-        assert_eq!(lines, ["@threat After (#after)"]);
     }
 }

@@ -8,7 +8,7 @@
 //! that is never closed; a bracket that does not match (the likeliest sign of a syntax error,
 //! after which tree-sitter's recovery, not the token rules, decides what a comment is); a
 //! control character or non-ASCII character outside strings and comments; a line comment that
-//! ends in `\` but in Go and Rust (C continues it). Per language, refused:
+//! ends in `\` except in Go and Rust (C continues it). Per language, refused:
 //! - C, C++: a quote right after an identifier or number (`L"`, `u8R"(` raw strings, `1'000`
 //!   digit separators; in C only `'` and a `"` after a number), a line continuation in
 //!   `#include` and the conditionals. C++: any preprocessor line other than `#include`,
@@ -18,9 +18,9 @@
 //!   right before its line break after a name or comment (`#define X \n`, a syntax error),
 //!   `#if(`, `#elifdef`, a name that only starts like a known one (`#include_next`).
 //! - C#: any `#` directive, `@"` and `$"` strings, `"""` raw strings.
-//! - Go: nothing more (raw strings that span lines and runes are modelled; see [`scan`]).
+//! - Go: only literals that span lines, below (backtick raw strings and runes are modelled).
 //! - Java: only the literals that span lines below (text blocks `"""` are modelled).
-//! - Java, JavaScript, TypeScript, Python (literals that span lines): a comment or quote
+//! - Go, Java, JavaScript, TypeScript, Python (literals that span lines): a comment or quote
 //!   after the first line break, a comment after it on its last line, and a rest of the file
 //!   that a scan from the start of that line reads differently (see [`scan`]); in Python
 //!   only quotes or `#` in a string that is not a statement on its own, and no scan for a
@@ -96,7 +96,7 @@
 //!   a quote, Helm's `{{` where a node starts, `-` in flow collections, text after `---`, a BOM.
 //!
 //! Kotlin, Swift and Scala nest block comments (`/* /* */ */`), PHP does not. For a string
-//! that spans lines in these four, and in Java, JavaScript, TypeScript and Python, the
+//! that spans lines in these four, and in Go, Java, JavaScript, TypeScript and Python, the
 //! lexical scanner, resuming at the start of the string's last line, would read its closing
 //! delimiter as an opening one: [`scan`] also requires a lexical scan of the rest of the file
 //! from there to agree.
@@ -185,13 +185,11 @@ pub fn covers(name: &str) -> bool {
 /// whole file, finds the same comments: then the error lines give the same comments either way.
 /// (The lexical scanner resumes at the start of an error's line; a string that spans lines is
 /// therefore refused when a quote or comment marker follows its first line break, except in
-/// Go, where no node starts inside a raw string and a region whose first line starts inside
-/// one tree-sitter parsed whole is scanned from its end (`comments::recover`), in
 /// Rust, where the scan from its last line is compared on that line alone, and in shell, where
 /// the lexical scanner ends a quote at the line's end and is between tokens at the start of a
 /// `'…'` string's closing line unless it skips a heredoc or continued quote across it. Where the
 /// lexical scanner reads the closing delimiter of such a string as an opening one (`"""`), the
-/// lexers of Java, JavaScript, TypeScript, Python (not for a docstring), PHP, Kotlin,
+/// lexers of Go, Java, JavaScript, TypeScript, Python (not for a docstring), PHP, Kotlin,
 /// Swift and Scala name the start of its line, and a scan of the rest of the file from there
 /// must find the same comments too.)
 pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
@@ -706,11 +704,12 @@ impl Lexer<'_> {
                 b'`' => {
                     match d {
                         Dialect::Go => {
-                            // One token to tree-sitter-go and a string to the lexical scanner:
-                            // no node starts inside it, and an error region whose first line
-                            // does is scanned from its end (`comments::recover`).
+                            // Three tokens to tree-sitter-go, whose error recovery can pair
+                            // the backticks otherwise: the body and the closing line are checked.
                             let end = memchr::memchr(b'`', &self.b[self.i + 1..])?;
+                            let start = self.i;
                             self.i += end + 2;
+                            self.multi_line_ok(start, 1)?;
                         }
                         Dialect::JavaScript | Dialect::TypeScript => self.template()?,
                         _ => return None,
@@ -1495,14 +1494,10 @@ mod tests {
             spans("go", "x := `// no` // yes"),
             Some(vec![(13, 19, false)])
         );
-        // No node starts inside a raw string, and the recovery starts after one that an error
-        // region's first line starts in: whatever its body holds, it is answered.
+        // After a syntax error the lexical scanner may resume inside a literal that spans lines.
         assert_eq!(spans("go", "x := `a\n` + y"), Some(vec![]));
-        assert_eq!(spans("go", "x := `a\n\"` + y"), Some(vec![]));
-        assert_eq!(
-            spans("go", "x := `a\n` // yes"),
-            Some(vec![(10, 16, false)])
-        );
+        assert_eq!(spans("go", "x := `a\n\"` + y"), None);
+        assert_eq!(spans("go", "x := `a\n` // yes"), None);
         assert_eq!(
             spans("javascript", "a = b / c; // d"),
             Some(vec![(11, 15, false)])
