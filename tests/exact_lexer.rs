@@ -1454,6 +1454,37 @@ const YAML_PLAIN_LINES: &[&str] = &[
     "k: [a {{ b }}] # c\n",
 ];
 
+/// What a review of the ninth round's YAML lever found: a key after an anchor, a tag or a flow
+/// collection (tree-sitter measures from the first node of the line, not the key), a block
+/// scalar with no key or `-` on its line (its parent is the node that holds the line, the top
+/// level's column -1), a bare scalar at the top level indented more than the line after it. The
+/// lexer must agree with tree-sitter-yaml or refuse (the first two groups were answered wrongly
+/// before the fix; the last two cases, a bare value under its key, are answered).
+#[test]
+fn yaml_cases_of_the_ninth_rounds_review_agree_with_tree_sitter() {
+    let texts = [
+        "&a k: v\n  \"x # y\"\n",
+        "!t k: v\n  \"x # y\"\n",
+        "- &a k: v\n    \"x # y\"\n",
+        "[a]: v\n \"x # y\"\n",
+        "{a: 1}: v\n  \"x # y\"\n",
+        "&a k: v\n  'x # y'\n",
+        "|\nfoo # c\n",
+        "---\n|\nfoo # c\n",
+        " |\n # c\n",
+        "k:\n  |\n  foo # c\n",
+        "k:\n  !t |\n  foo # c\n",
+        "- \n  >\n  foo # c\n",
+        "   |\n   b]\n     b\t# c\n",
+        "  b\n'x # y'\n",
+        "  b\n\"x # y\"\n",
+        "k:\n  v\nz: 1 # c\n",
+        "- k:\n    v\nz: 1 # c\n",
+    ]
+    .map(String::from);
+    assert_eq!(answered_of_snippets("yaml", texts), 2);
+}
+
 /// Every YAML snippet above at the top level, nested in a mapping and between comments: the
 /// lexer must agree with tree-sitter, and answer the first seven, the ninth, and the three
 /// after the sixteenth in every context (`it's "x"` is valid, but the lexical scanner reads its

@@ -47,12 +47,14 @@ pub(super) fn scan(b: &[u8]) -> Option<Vec<RawComment>> {
                 continue;
             }
             // A bare scalar's parent node does not show on its line (the top level's column
-            // is -1): any line but a less indented one after it is refused.
-            if line.bare && (indent > 0 || *at == 0) {
+            // is -1): any line but a less indented one after it is refused, and any line at
+            // all unless the line before it opened a node for it (a key or `-` with no value).
+            if line.bare && (indent > 0 || *at == 0 || !line.opened) {
                 return None;
             }
         }
-        let read = read_line(b, i, indent, indent + rest.len(), &mut out)?;
+        let mut read = read_line(b, i, indent, indent + rest.len(), &mut out)?;
+        read.opened = matches!(&last, Some((at, l)) if l.opens && *at < indent);
         let block_scalar = read.block_scalar;
         last = Some((indent, read));
         i = end + 1;
@@ -78,6 +80,10 @@ struct Line {
     /// The value is a plain scalar that a more indented line continues (no flow collection,
     /// anchor, tag or comment on the line).
     plain: bool,
+    /// A key or `-` entry with no value on the line: a more indented line is its node.
+    opens: bool,
+    /// The line before this one opened a node for it (set by [`scan`]).
+    opened: bool,
 }
 
 /// The line at `start` (`len` bytes without its line break), its indentation `indent`
@@ -112,6 +118,8 @@ fn read_line(
             bare: false,
             owner: 0,
             plain: false,
+            opens: false,
+            opened: false,
         });
     }
     let mut k = indent;
@@ -180,6 +188,11 @@ fn read_line(
                 value = false;
             }
             b'|' | b'>' if node_start && flow == 0 => {
+                // The body's parent is the node that holds the line, which does not show on a
+                // line with no key and no `-` (the top level's column is -1): refused.
+                if !structure {
+                    return None;
+                }
                 // `|`, `>`, with a chomping indicator; an indentation indicator is refused.
                 let mut j = k + 1;
                 if matches!(line.get(j), Some(b'+' | b'-')) {
@@ -217,7 +230,11 @@ fn read_line(
                 owner = k;
             }
             b':' if matches!(line.get(k + 1), None | Some(b' ' | b'\t')) => {
-                owner = node;
+                // tree-sitter-yaml measures from the first node of the line after its `- `
+                // entries, which is not the key after an anchor, a tag or a flow collection:
+                // then every more indented line is refused, as the line's own indentation
+                // makes it (a value's line is no plain scalar there).
+                owner = if decorated { indent } else { node };
                 node_start = true;
                 structure = true;
                 value = false;
@@ -240,6 +257,8 @@ fn read_line(
         bare: value && !structure,
         owner,
         plain: value && plain && !decorated,
+        opens: structure && !value && !block_scalar,
+        opened: false,
     })
 }
 
