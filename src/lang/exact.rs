@@ -59,13 +59,13 @@
 //! - Shell ([`shell`], tree-sitter-bash, which also reads zsh and ksh files): `#` right after
 //!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`, `!#`), any `#` after a `[`
 //!   on its line (until `]` or `;`: tests, whose words may be patterns), a comment inside `(…)`,
-//!   `$(…)` or `$((…))`, a `"…"` string that spans lines, a `'…'` string that spans lines
-//!   across whose closing line's start the lexical scanner reads a heredoc or a quote continued
-//!   by `\` (see [`scan`]) or holding a conflict marker, `$(` or backticks inside `"…"`, `${…}`
-//!   holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`, an
-//!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
-//!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
-//!   `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
+//!   `$(…)` or `$((…))`, a `"…"` string that spans lines (also in its `$(…)`), a `'…'` string
+//!   that spans lines across whose closing line's start the lexical scanner reads a heredoc or a
+//!   quote continued by `\` (see [`scan`]) or holding a conflict marker, backticks in `"…"`,
+//!   `${…}` holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`,
+//!   a `)` that closes no bracket outside a `case`, `case` inside brackets, `\r`, an escaped
+//!   space, more than one heredoc on a line, a heredoc inside brackets, a heredoc body holding
+//!   a quote, `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
 //! - PHP ([`php`]): a file that does not start with `<?php` and a space, or holds `?>` or a
 //!   second `<?` anywhere; heredoc and nowdoc (`<<<`), backticks, `{$`, `${` and `$name[` in
 //!   a `"…"` string, a quote after a name (`b"…"`), `__halt_compiler`, a `\` not before a name.
