@@ -580,6 +580,46 @@ fn shell_case_heredoc_and_substitution_constructs_agree_with_tree_sitter() {
     assert_eq!(answered_of_snippets("bash", texts), 42);
 }
 
+/// Shell `"…"` strings that span lines (`git commit -m "a⏎⏎b"`): nodes to tree-sitter-bash
+/// (their expansions start on their inner lines, where an error region may start), a quote
+/// that ends at the line's end to the lexical scanner, which reads the other lines as code.
+const SH_DOUBLE_QUOTED: &[&str] = &[
+    "x=\"a\nb\"\n# c",
+    "git commit -m \"a\n\nb\" &&\n# c\ngit log",
+    "x=\"a\n$y ${z}\nb\"",
+    "x=\"a\n$(b) $((1+2))\nc\"",
+    "x=\"a\nit's\nb\"",
+    "echo \"a\nb\" # c",
+    "x=\"a\n# not\nb\"",
+    "x=\"a \\\nb\"",
+    "x=\"a\n$(b\n)\"",
+    "cat <<EOF \"a\nb\"\nEOF\n",
+    "x=\"a\n=======\nb\"",
+    "x=\"a\n<<EOF b\nc\nEOF\n\"",
+    "f \"a\nb\" ;; :=\n# after",
+    "x=\"a\nb",
+    "x=\"a\n`b`\"",
+];
+
+/// Every string above before and after comments, with a syntax error before it and after it:
+/// the lexer must agree with tree-sitter, and answer for the first five and the one with a
+/// syntax error on its closing line in all three contexts (18). Refused: a comment after the
+/// closing quote or on an inner line (the lexical scanner reads the closing quote as an opening
+/// one and the inner lines as code), `\\` before a line break, a line break inside a `$(…)`, a
+/// heredoc pending, a conflict marker, a heredoc the lexical scanner reads across an inner
+/// line's start, a string never closed, backticks. Base refuses every one.
+#[test]
+fn shell_double_quoted_strings_that_span_lines_agree_with_tree_sitter() {
+    let texts = SH_DOUBLE_QUOTED.iter().flat_map(|s| {
+        [
+            format!("# a\n{s}\necho x # b\n"),
+            format!("{s}\nfi # b\necho '#' # c\n"),
+            format!("then\n# a\n{s}\n# b\n"),
+        ]
+    });
+    assert_eq!(answered_of_snippets("bash", texts), 18);
+}
+
 /// Literals that span lines, with a syntax error (or none) on their closing line and a literal
 /// of the same kind after the comments that follow: tree-sitter's path rescans the error's
 /// lines from the closing line's start, where the lexical scanner reads the closing delimiter
@@ -877,6 +917,7 @@ const SHELL: &[&str] = &[
     "\"$((1+2))\"",
     "<<-\\EOF\n\tx\n\tEOF\n",
     "<<\\EOF\n# x\nEOF\n",
+    "\"a\n$x\nb\"",
 ];
 
 /// How many of a language's code tokens are ordinary code.

@@ -17,8 +17,8 @@ const CASE: u8 = b'C';
 /// A `"…"` string, which a `$(…)` or `$((…))` inside interrupts until its `)` closes.
 const QUOTE: u8 = b'"';
 
-/// The comments, and the starts of the lines that close `'…'` strings that span lines (see
-/// [`super::scan`]).
+/// The comments, and the line starts inside strings that span lines at which the lexical
+/// scanner must be between tokens (see [`super::scan`]).
 pub(super) fn scan(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     Shell {
         b,
@@ -47,7 +47,8 @@ struct Shell<'t> {
     heredoc: Option<(&'t [u8], bool)>,
     /// Inside `[ … ]` or `[[ … ]]` (until `]` or `;`, or the line's end).
     in_test: bool,
-    /// The starts of the last lines of `'…'` strings that span lines.
+    /// The starts of the last lines of `'…'` strings that span lines, and of every line after
+    /// the first of `"…"` strings that span lines.
     resumes: Vec<usize>,
 }
 
@@ -72,6 +73,13 @@ fn is_word(c: u8) -> bool {
                 | b'~'
                 | b'^'
         )
+}
+
+/// `line` starts with a merge-conflict marker.
+fn conflict_marker(line: &[u8]) -> bool {
+    [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
+        .iter()
+        .any(|m| line.starts_with(m))
 }
 
 impl<'t> Shell<'t> {
@@ -184,11 +192,7 @@ impl<'t> Shell<'t> {
                         if self.b[self.i..end]
                             .split(|&c| c == b'\n')
                             .skip(1)
-                            .any(|line| {
-                                [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
-                                    .iter()
-                                    .any(|m| line.starts_with(m))
-                            })
+                            .any(conflict_marker)
                         {
                             return None;
                         }
@@ -284,8 +288,8 @@ impl<'t> Shell<'t> {
         (self.stack.is_empty() && self.heredoc.is_none()).then_some((self.out, self.resumes))
     }
 
-    /// The rest of a `"` string (the [`QUOTE`] frame on top), on one line: to its closing
-    /// quote, or to a `$(` or `$((` that the main loop reads until its `)` returns here.
+    /// The rest of a `"` string (the [`QUOTE`] frame on top): to its closing quote, or to a
+    /// `$(` or `$((` that the main loop reads (on one line) until its `)` returns here.
     /// Backticks inside are refused.
     fn double_quoted(&mut self) -> Option<()> {
         loop {
@@ -301,7 +305,18 @@ impl<'t> Shell<'t> {
                     self.special(1);
                     return Some(());
                 }
-                b'\n' | b'`' => return None,
+                b'\n' => {
+                    // A string that spans lines: an error region may start at any of its
+                    // lines (its expansions are nodes), where the lexical scanner must be
+                    // between tokens as well (see [`super::scan`]). Not with a heredoc
+                    // pending, nor across a conflict marker (an error region wherever it is).
+                    self.i += 1;
+                    if self.heredoc.is_some() || conflict_marker(&self.b[self.i..]) {
+                        return None;
+                    }
+                    self.resumes.push(self.i);
+                }
+                b'`' => return None,
                 b'$' if self.at(1) == b'(' && self.at(2) == b'(' => {
                     return self.push(ARITHMETIC, 3);
                 }
