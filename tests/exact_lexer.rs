@@ -488,6 +488,19 @@ fn python_f_strings_agree_with_tree_sitter() {
     assert_eq!(answered_of_snippets("python", texts), 9);
 }
 
+/// Each shell snippet after a comment, before `fi` (a syntax error) and after `then` (one),
+/// with comments around: no mismatch; how many the lexer answered.
+fn answered_in_shell_contexts(snippets: &[&str]) -> usize {
+    let texts = snippets.iter().flat_map(|s| {
+        [
+            format!("# a\n{s}\necho x # b\n"),
+            format!("{s}\nfi # b\necho '#' # c\n"),
+            format!("then\n# a\n{s}\n# b\n"),
+        ]
+    });
+    answered_of_snippets("bash", texts)
+}
+
 /// Shell `'…'` strings that span lines (git's `test_expect_success 'title' '⏎ body ⏎'`): one
 /// token to tree-sitter-bash, a quote that ends at the line's end to the lexical scanner.
 const SH_RAW_STRINGS: &[&str] = &[
@@ -518,14 +531,7 @@ const SH_RAW_STRINGS: &[&str] = &[
 /// line's start. Every one spans lines, which base refuses.
 #[test]
 fn shell_strings_that_span_lines_agree_with_tree_sitter() {
-    let texts = SH_RAW_STRINGS.iter().flat_map(|s| {
-        [
-            format!("# a\n{s}\necho x # b\n"),
-            format!("{s}\nfi # b\necho '#' # c\n"),
-            format!("then\n# a\n{s}\n# b\n"),
-        ]
-    });
-    assert_eq!(answered_of_snippets("bash", texts), 24);
+    assert_eq!(answered_in_shell_contexts(SH_RAW_STRINGS), 24);
 }
 
 /// Shell constructs of git's test scripts (t/*.sh): `case` patterns, whose `)` closes no
@@ -570,14 +576,7 @@ const SH_CONSTRUCTS: &[&str] = &[
 /// `"$(…)"` traps. Base refuses every one.
 #[test]
 fn shell_case_heredoc_and_substitution_constructs_agree_with_tree_sitter() {
-    let texts = SH_CONSTRUCTS.iter().flat_map(|s| {
-        [
-            format!("# a\n{s}\necho x # b\n"),
-            format!("{s}\nfi # b\necho '#' # c\n"),
-            format!("then\n# a\n{s}\n# b\n"),
-        ]
-    });
-    assert_eq!(answered_of_snippets("bash", texts), 42);
+    assert_eq!(answered_in_shell_contexts(SH_CONSTRUCTS), 42);
 }
 
 /// Shell `"…"` strings that span lines (`git commit -m "a⏎⏎b"`): nodes to tree-sitter-bash
@@ -610,14 +609,7 @@ const SH_DOUBLE_QUOTED: &[&str] = &[
 /// line's start, a string never closed, backticks. Base refuses every one.
 #[test]
 fn shell_double_quoted_strings_that_span_lines_agree_with_tree_sitter() {
-    let texts = SH_DOUBLE_QUOTED.iter().flat_map(|s| {
-        [
-            format!("# a\n{s}\necho x # b\n"),
-            format!("{s}\nfi # b\necho '#' # c\n"),
-            format!("then\n# a\n{s}\n# b\n"),
-        ]
-    });
-    assert_eq!(answered_of_snippets("bash", texts), 18);
+    assert_eq!(answered_in_shell_contexts(SH_DOUBLE_QUOTED), 18);
 }
 
 /// Literals that span lines, with a syntax error (or none) on their closing line and a literal

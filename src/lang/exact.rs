@@ -1691,12 +1691,17 @@ mod tests {
             ),
             Some(vec![(11, 14, false), (42, 45, false)])
         );
+        assert_eq!(
+            spans("bash", "case x in a#b) ;; esac # c"),
+            Some(vec![(23, 26, false)])
+        );
         for refused in [
             "echo a;# c",
             "echo \"a\"#b",
             "echo $x#y",
             "x=(1 # c\n2)",
-            "case x in a#b) ;; esac",
+            "case x in a)# c\n;; esac",
+            "echo case a) # c",
             "cat <<EOF\n# not\nEOF\n",
             "cat <<EOF\nEOFX\nEOF\n",
             "[[ $x =~ ^#a ]]",
