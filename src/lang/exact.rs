@@ -59,13 +59,13 @@
 //! - Shell ([`shell`], tree-sitter-bash, which also reads zsh and ksh files): `#` right after
 //!   a quote, an expansion or an operator (`"a"#b`, `$x#`, `;#`, `!#`), any `#` after a `[`
 //!   on its line (until `]` or `;`: tests, whose words may be patterns), a comment inside `(…)`,
-//!   `$(…)` or `$((…))`, a `"…"` string that spans lines, a `'…'` string that spans lines
-//!   across whose closing line's start the lexical scanner reads a heredoc or a quote continued
-//!   by `\` (see [`scan`]) or holding a conflict marker, `$(` or backticks inside `"…"`, `${…}`
-//!   holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or `(`, `=~`, an
-//!   unmatched `)` (`case` patterns), `case` inside brackets, `\r`, an escaped space, more
-//!   than one heredoc on a line, a heredoc inside brackets, a heredoc body holding a quote,
-//!   `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
+//!   `$(…)` or `$((…))`, a line break in a `$(…)` in `"…"`, a string that spans lines across
+//!   whose closing line's start (any line's start, for `"…"`) the lexical scanner reads a
+//!   heredoc or a quote continued by `\` (see [`scan`]) or holding a conflict marker, backticks
+//!   in `"…"`, `${…}` holding quotes, `$` or nesting, a backtick body with `#`, quotes, `$` or
+//!   `(`, `=~`, a `)` that closes no bracket outside a `case`, `case` in brackets, `\r`, an
+//!   escaped space, two heredocs on a line, a heredoc in brackets, a heredoc body holding a
+//!   quote, `#`, `<` or a backtick, or a line that starts with its delimiter and holds more.
 //! - PHP ([`php`]): a file that does not start with `<?php` and a space, or holds `?>` or a
 //!   second `<?` anywhere; heredoc and nowdoc (`<<<`), backticks, `{$`, `${` and `$name[` in
 //!   a `"…"` string, a quote after a name (`b"…"`), `__halt_compiler`, a `\` not before a name.
@@ -211,7 +211,9 @@ pub fn scan(lang: &Language, text: &str) -> Option<Vec<RawComment>> {
         // other lines as code (compared with the rest), and its closing `'` as an opening one.
         // A scan that resumes at the start of the closing line reads what the whole-file scan
         // reads from there when that scan skips no token across that line start (a heredoc or
-        // a quote continued by `\` in the body): then both are between tokens there.
+        // a quote continued by `\` in the body): then both are between tokens there. A `"…"`
+        // string's expansions are nodes, so a region may start at any of its lines: the lexer
+        // names each, and each is checked the same way.
         let (lexical, spans) = super::lexical::scan_with_spans(lang, text);
         let between_tokens = |at: usize| {
             let k = spans.partition_point(|s| s.start < at);
@@ -1692,12 +1694,17 @@ mod tests {
             ),
             Some(vec![(11, 14, false), (42, 45, false)])
         );
+        assert_eq!(
+            spans("bash", "case x in a#b) ;; esac # c"),
+            Some(vec![(23, 26, false)])
+        );
         for refused in [
             "echo a;# c",
             "echo \"a\"#b",
             "echo $x#y",
             "x=(1 # c\n2)",
-            "case x in a#b) ;; esac",
+            "case x in a)# c\n;; esac",
+            "echo case a) # c",
             "cat <<EOF\n# not\nEOF\n",
             "cat <<EOF\nEOFX\nEOF\n",
             "[[ $x =~ ^#a ]]",

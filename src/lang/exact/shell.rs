@@ -1,17 +1,24 @@
 //! The shell's exact lexer (tree-sitter-bash's reading; see [`super`] for the contract): `#`
 //! starts a comment only at the start of a word, after whitespace or a line's start; inside a
 //! plain word (`a#b`, `x=#y`) and in `$#` or `${#x}` it is text. Quotes, `$'…'`, `${…}`,
-//! `$(…)`, `$((…))`, backticks, here-strings and heredocs whose bodies hold no quote or
-//! comment marker are modelled.
+//! `$(…)`, `$((…))` (also inside `"…"`), backticks, here-strings, `case` statements (whose
+//! patterns end in a `)` that closes no bracket) and heredocs (`<<EOF`, `<<-'EOF'`, `<<\EOF`)
+//! whose bodies hold no quote or comment marker are modelled.
 
 use super::{hash_comment, push_frame, quiet_literal};
 use crate::lang::lexical::RawComment;
 
-/// Stack frames: `(` for `(`, `$(`, `<(` and `>(`; [`ARITHMETIC`] for `((` and `$((`.
+/// Stack frames: `(` for `(`, `$(`, `<(` and `>(`; [`ARITHMETIC`] for `((` and `$((`;
+/// [`CASE`] from `case` to `esac`; [`QUOTE`] for a `"…"` string.
 const ARITHMETIC: u8 = b'A';
+/// A `case` statement, whose patterns end in a `)` that closes no bracket. Inside it (and
+/// nothing else) comments and heredocs are read as at the top level.
+const CASE: u8 = b'C';
+/// A `"…"` string, which a `$(…)` or `$((…))` inside interrupts until its `)` closes.
+const QUOTE: u8 = b'"';
 
-/// The comments, and the starts of the lines that close `'…'` strings that span lines (see
-/// [`super::scan`]).
+/// The comments, and the line starts inside strings that span lines at which the lexical
+/// scanner must be between tokens (see [`super::scan`]).
 pub(super) fn scan(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     Shell {
         b,
@@ -40,7 +47,8 @@ struct Shell<'t> {
     heredoc: Option<(&'t [u8], bool)>,
     /// Inside `[ … ]` or `[[ … ]]` (until `]` or `;`, or the line's end).
     in_test: bool,
-    /// The starts of the last lines of `'…'` strings that span lines.
+    /// The starts of the last lines of `'…'` strings that span lines, and of every line after
+    /// the first of `"…"` strings that span lines.
     resumes: Vec<usize>,
 }
 
@@ -67,6 +75,13 @@ fn is_word(c: u8) -> bool {
         )
 }
 
+/// `line` starts with a merge-conflict marker.
+fn conflict_marker(line: &[u8]) -> bool {
+    [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
+        .iter()
+        .any(|m| line.starts_with(m))
+}
+
 impl<'t> Shell<'t> {
     fn at(&self, k: usize) -> u8 {
         self.b.get(self.i + k).copied().unwrap_or(0)
@@ -85,12 +100,37 @@ impl<'t> Shell<'t> {
         Some(())
     }
 
+    /// Outside brackets and strings (inside `case` statements only).
+    fn at_top_level(&self) -> bool {
+        self.stack.iter().all(|&f| f == CASE)
+    }
+
+    /// The word at `start` begins a command: first on its line or after `;`, `&`, `|`, a
+    /// bracket or a `case` pattern's `)` (a `case` elsewhere is an argument, `echo case`).
+    fn command_position(&self, start: usize) -> bool {
+        let mut k = start;
+        while k > 0 && matches!(self.b[k - 1], b' ' | b'\t') {
+            k -= 1;
+        }
+        match k.checked_sub(1).map(|j| self.b[j]) {
+            None => true,
+            // Not after a line continuation.
+            Some(b'\n') => k < 2 || self.b[k - 2] != b'\\',
+            Some(c) => matches!(c, b';' | b'&' | b'|' | b'(' | b'{' | b')'),
+        }
+    }
+
     fn run(mut self) -> Option<(Vec<RawComment>, Vec<usize>)> {
         while self.i < self.b.len() {
+            if self.stack.last() == Some(&QUOTE) {
+                self.double_quoted()?;
+                continue;
+            }
             let c = self.b[self.i];
             match c {
                 b'\n' => {
-                    if self.stack.last() == Some(&ARITHMETIC) {
+                    // A `"…"` string that spans lines, here through a `$(…)` inside it.
+                    if self.stack.last() == Some(&ARITHMETIC) || self.stack.contains(&QUOTE) {
                         return None;
                     }
                     self.i += 1;
@@ -110,7 +150,7 @@ impl<'t> Shell<'t> {
                         return None;
                     }
                     if self.word_start {
-                        if !self.stack.is_empty() {
+                        if !self.at_top_level() {
                             return None;
                         }
                         let (comment, end) = hash_comment(self.b, self.i);
@@ -145,15 +185,14 @@ impl<'t> Shell<'t> {
                 b'\'' => {
                     let end = memchr::memchr(b'\'', &self.b[self.i + 1..])? + self.i + 1;
                     if let Some(last) = memchr::memrchr(b'\n', &self.b[self.i..end]) {
+                        if self.stack.contains(&QUOTE) {
+                            return None;
+                        }
                         // A merge-conflict marker line is an error region wherever it is.
                         if self.b[self.i..end]
                             .split(|&c| c == b'\n')
                             .skip(1)
-                            .any(|line| {
-                                [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
-                                    .iter()
-                                    .any(|m| line.starts_with(m))
-                            })
+                            .any(conflict_marker)
                         {
                             return None;
                         }
@@ -161,10 +200,7 @@ impl<'t> Shell<'t> {
                     }
                     self.special(end + 1 - self.i);
                 }
-                b'"' => {
-                    self.i += 1;
-                    self.double_quoted()?;
-                }
+                b'"' => self.push(QUOTE, 1)?,
                 b'$' => self.dollar()?,
                 b'`' => {
                     let end = memchr::memchr(b'`', &self.b[self.i + 1..])? + self.i + 1;
@@ -183,10 +219,17 @@ impl<'t> Shell<'t> {
                         self.push(b'(', 1)?;
                     }
                 }
-                b')' => match self.stack.pop() {
-                    Some(ARITHMETIC) if self.at(1) == b')' => self.special(2),
-                    Some(b'(') => self.special(1),
-                    // `case` patterns (`a)`) and the like.
+                b')' => match self.stack.last() {
+                    Some(&ARITHMETIC) if self.at(1) == b')' => {
+                        self.stack.pop();
+                        self.special(2);
+                    }
+                    Some(b'(') => {
+                        self.stack.pop();
+                        self.special(1);
+                    }
+                    // The end of a `case` pattern (`a)`, `*)`).
+                    Some(&CASE) => self.special(1),
                     _ => return None,
                 },
                 b'<' | b'>' if self.at(1) == b'(' => self.push(b'(', 2)?,
@@ -215,12 +258,18 @@ impl<'t> Shell<'t> {
                         self.i += 1;
                     }
                     let word = &self.b[start..self.i];
-                    // `case` patterns inside brackets, and `=~` (a regular expression in
-                    // `[[ ]]`, whose text the grammar reads by other rules).
-                    if word == b"case" && !self.stack.is_empty()
+                    // `case` inside brackets, and `=~` (a regular expression in `[[ ]]`, whose
+                    // text the grammar reads by other rules).
+                    if word == b"case" && !self.at_top_level()
                         || word.windows(2).any(|w| w == b"=~")
                     {
                         return None;
+                    }
+                    if word == b"case" && self.command_position(start) {
+                        push_frame(&mut self.stack, CASE)?;
+                    } else if word == b"esac" && self.stack.last() == Some(&CASE) {
+                        // The grammar takes `esac` for the keyword wherever a `case` can end.
+                        self.stack.pop();
                     }
                     self.word_start = false;
                     // `#` continues a word after these; after `!`, `*`, `?`, `~` or `^`
@@ -239,7 +288,9 @@ impl<'t> Shell<'t> {
         (self.stack.is_empty() && self.heredoc.is_none()).then_some((self.out, self.resumes))
     }
 
-    /// The rest of a `"` string, on one line; `$(` and backticks inside are refused.
+    /// The rest of a `"` string (the [`QUOTE`] frame on top): to its closing quote, or to a
+    /// `$(` or `$((` that the main loop reads (on one line) until its `)` returns here.
+    /// Backticks inside are refused.
     fn double_quoted(&mut self) -> Option<()> {
         loop {
             match *self.b.get(self.i)? {
@@ -250,11 +301,26 @@ impl<'t> Shell<'t> {
                     self.i += 2;
                 }
                 b'"' => {
+                    self.stack.pop();
                     self.special(1);
                     return Some(());
                 }
-                b'\n' | b'`' => return None,
-                b'$' if self.at(1) == b'(' => return None,
+                b'\n' => {
+                    // A string that spans lines: an error region may start at any of its
+                    // lines (its expansions are nodes), where the lexical scanner must be
+                    // between tokens as well (see [`super::scan`]). Not with a heredoc
+                    // pending, nor across a conflict marker (an error region wherever it is).
+                    self.i += 1;
+                    if self.heredoc.is_some() || conflict_marker(&self.b[self.i..]) {
+                        return None;
+                    }
+                    self.resumes.push(self.i);
+                }
+                b'`' => return None,
+                b'$' if self.at(1) == b'(' && self.at(2) == b'(' => {
+                    return self.push(ARITHMETIC, 3);
+                }
+                b'$' if self.at(1) == b'(' => return self.push(b'(', 2),
                 b'$' if self.at(1) == b'{' => self.braces()?,
                 _ => self.i += 1,
             }
@@ -291,10 +357,7 @@ impl<'t> Shell<'t> {
                 }
                 self.special(i + 1 - self.i);
             }
-            b'"' => {
-                self.i += 2;
-                self.double_quoted()?;
-            }
+            b'"' => self.push(QUOTE, 2)?,
             b'(' if self.at(2) == b'(' => self.push(ARITHMETIC, 3)?,
             b'(' => self.push(b'(', 2)?,
             b'{' => {
@@ -318,7 +381,7 @@ impl<'t> Shell<'t> {
 
     /// `<<ID`, `<<-ID`, `<< ID`, with `'` or `"` around ID; the body is read at the line's end.
     fn heredoc_opener(&mut self) -> Option<()> {
-        if !self.stack.is_empty() || self.heredoc.is_some() {
+        if !self.at_top_level() || self.heredoc.is_some() {
             return None;
         }
         let mut i = self.i + 2;
@@ -329,7 +392,13 @@ impl<'t> Shell<'t> {
         while matches!(self.b.get(i), Some(b' ' | b'\t')) {
             i += 1;
         }
-        let quote = self.b.get(i).copied().filter(|c| matches!(c, b'\'' | b'"'));
+        // `<<\EOF` quotes the delimiter as `<<'EOF'` does (the lexical scanner takes it for no
+        // heredoc and reads the body as code, which a quiet body makes the same).
+        let quote = self
+            .b
+            .get(i)
+            .copied()
+            .filter(|c| matches!(c, b'\'' | b'"' | b'\\'));
         if quote.is_some() {
             i += 1;
         }
@@ -345,7 +414,7 @@ impl<'t> Shell<'t> {
         if id.is_empty() {
             return None;
         }
-        if let Some(q) = quote {
+        if let Some(q) = quote.filter(|&q| q != b'\\') {
             if self.b.get(i) != Some(&q) {
                 return None;
             }
