@@ -389,7 +389,7 @@ static COLLIDED: std::sync::LazyLock<Arc<Listed>> = std::sync::LazyLock::new(|| 
 const MAX_KEPT_NAMES: usize = 64;
 
 /// The encoded names one walk keeps of folders over [`MAX_KEPT_NAMES`] entries, in all: the
-/// 50,000 names of the small tree's 264 folders take 1.1 MB, and a tree of a million files
+/// 50,000 names of the small tree's 264 folders take 1.0 MB, and a tree of a million files
 /// keeps about a fifth of its folders (the first walked) and lists the rest.
 const MAX_BIG_NAMES_BYTES: usize = 4 << 20;
 
@@ -1733,7 +1733,11 @@ mod tests {
         let ((files, _), again) = listing(root, &config, Some(Some(&kept)));
         assert!(forged(&files), "the kept listing was not used");
         assert!(
-            again.expect("test setup").listings.get(key).is_some_and(|l| l.names.is_some()),
+            again
+                .expect("test setup")
+                .listings
+                .get(key)
+                .is_some_and(|l| l.names.is_some()),
             "a used listing is kept again"
         );
 
@@ -1753,7 +1757,10 @@ mod tests {
             .expect("test setup");
         std::fs::set_permissions(&path, mode).expect("test setup");
         let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
-        assert!(!forged(&files), "the listing of a folder whose ctime moved was used");
+        assert!(
+            !forged(&files),
+            "the listing of a folder whose ctime moved was used"
+        );
     }
 
     /// The text fast path of [`relative`] gives what the component-wise form gives.
