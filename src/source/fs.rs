@@ -336,6 +336,7 @@ fn own_walk(
         started: record.map(|(_, started)| started),
         kept: Mutex::default(),
         guarded: Mutex::default(),
+        big_names: std::sync::atomic::AtomicUsize::new(MAX_BIG_NAMES_BYTES),
     };
     own.run(threads);
     rules.report(visit);
@@ -382,10 +383,15 @@ static COLLIDED: std::sync::LazyLock<Arc<Listed>> = std::sync::LazyLock::new(|| 
     })
 });
 
-/// A folder of more entries keeps no names: skipping its listing spares about six calls,
-/// while its files cost a `stat` each anyway, and its names would make the cache grow with
-/// every file (a million generated names took 22 MB, and the run that kept them 262 MB).
+/// A folder of at most this many entries always keeps its names; a bigger one keeps them
+/// only while [`MAX_BIG_NAMES_BYTES`] lasts: without a bound the names make the cache grow
+/// with every file (a million generated names took 22 MB, and the run that kept them 262 MB).
 const MAX_KEPT_NAMES: usize = 64;
+
+/// The encoded names one walk keeps of folders over [`MAX_KEPT_NAMES`] entries, in all: the
+/// 50,000 names of the small tree's 264 folders take 1.0 MB, and a tree of a million files
+/// keeps about a fifth of its folders (the first walked) and lists the rest.
+const MAX_BIG_NAMES_BYTES: usize = 4 << 20;
 
 /// Files handed out as one piece of work: a folder's files are visited in chunks, so that one
 /// folder of 10,000 files still keeps every thread busy.
@@ -465,6 +471,8 @@ struct OwnWalk<'a> {
     kept: Mutex<Listings>,
     /// Folders with ignore files that were kept: (key, path).
     guarded: Mutex<Vec<(u64, PathBuf)>>,
+    /// What is left of [`MAX_BIG_NAMES_BYTES`] in this walk.
+    big_names: std::sync::atomic::AtomicUsize,
 }
 
 impl OwnWalk<'_> {
@@ -582,9 +590,11 @@ impl OwnWalk<'_> {
         // A folder the last scan saw with a few entries is `stat`ed below the descriptor
         // handed down, without a descriptor of its own (two calls fewer); its entries are
         // looked up below that one too.
-        let open = was
+        let kept_count = was
             .and_then(|w| w.names.as_deref())
-            .is_none_or(|names| crate::source::listing::count_names(names) > FEW_ENTRIES);
+            .map(crate::source::listing::count_names);
+        let open = kept_count.is_none_or(|count| count > FEW_ENTRIES);
+        let kept_count = kept_count.unwrap_or(0);
         let (stat, handle) = match self.records() {
             true => crate::source::at::folder(dir, parent.as_ref(), depth == 0, open),
             false => (None, None),
@@ -627,7 +637,14 @@ impl OwnWalk<'_> {
             });
             // `decode` checked the names; a damaged list here would be a bug, not a user's.
             debug_assert!(whole);
-            self.keep(key, Arc::clone(was));
+            let again = match kept_count > MAX_KEPT_NAMES && !self.take_big(names.len()) {
+                true => Arc::new(Listed {
+                    names: None,
+                    ..**was
+                }),
+                false => Arc::clone(was),
+            };
+            self.keep(key, again);
             self.chunks(files, more);
             return;
         }
@@ -708,11 +725,7 @@ impl OwnWalk<'_> {
         }
         if let (Some(stat), Some(ignores), Some(started)) = (stat, ignores, self.started) {
             let settled = crate::source::listing::settled(stat, started);
-            let names = (settled
-                && ignores == 0
-                && !consulted
-                && !troubled
-                && names.len() <= MAX_KEPT_NAMES)
+            let names = (settled && ignores == 0 && !consulted && !troubled)
                 .then(|| {
                     let mut raw: Vec<(bool, &[u8])> = names
                         .iter()
@@ -720,7 +733,8 @@ impl OwnWalk<'_> {
                         .collect();
                     crate::source::listing::encode_names(&mut raw)
                 })
-                .flatten();
+                .flatten()
+                .filter(|kept| names.len() <= MAX_KEPT_NAMES || self.take_big(kept.len()));
             let now = Listed {
                 stat,
                 ignores,
@@ -739,6 +753,16 @@ impl OwnWalk<'_> {
             self.keep(key, now);
         }
         self.chunks(files, more);
+    }
+
+    /// Takes `bytes` of the names of big folders this walk may keep, if that many are left.
+    fn take_big(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.big_names
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(bytes)
+            })
+            .is_ok()
     }
 
     /// Keep a folder's entry for the next scan; two folders with one key keep neither.
@@ -1671,6 +1695,72 @@ mod tests {
         let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
         assert!(!forged(&files), "the listing of a changed folder was used");
         assert!(files.iter().any(|f| f.ends_with(" a/b/y.py")));
+    }
+
+    /// A folder of more than [`MAX_KEPT_NAMES`] entries keeps its names too (a forged one is
+    /// visited while the folder holds), and is listed again once its modification time or its
+    /// change time moved.
+    #[cfg(unix)]
+    #[test]
+    fn a_big_folder_keeps_its_listing_only_while_its_times_hold() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("test setup");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("big")).expect("test setup");
+        for i in 0..MAX_KEPT_NAMES + 36 {
+            std::fs::write(root.join(format!("big/f{i:03}.rs")), "").expect("test setup");
+        }
+        let config = ScanConfig::default();
+        let key = crate::source::listing::folder_key(b"big");
+        let forged_listing = || {
+            let (_, walked) = listing(root, &config, Some(None));
+            let mut kept = walked.expect("test setup").listings;
+            let was = kept.get(key).expect("test setup").as_ref().clone();
+            let names = was.names.as_deref().expect("a big folder keeps its names");
+            let mut entries = Vec::new();
+            assert!(crate::source::listing::each_name(names, |d, n| {
+                entries.push((d, n.to_vec()))
+            }));
+            assert!(entries.len() > MAX_KEPT_NAMES);
+            entries.push((false, b"forged.rs".to_vec()));
+            let mut raw: Vec<(bool, &[u8])> = entries.iter().map(|(d, n)| (*d, &n[..])).collect();
+            let names = crate::source::listing::encode_names(&mut raw);
+            kept.folders.insert(key, Arc::new(Listed { names, ..was }));
+            kept
+        };
+        let forged = |files: &[String]| files.iter().any(|f| f.ends_with(" big/forged.rs"));
+        let kept = forged_listing();
+        let ((files, _), again) = listing(root, &config, Some(Some(&kept)));
+        assert!(forged(&files), "the kept listing was not used");
+        assert!(
+            again
+                .expect("test setup")
+                .listings
+                .get(key)
+                .is_some_and(|l| l.names.is_some()),
+            "a used listing is kept again"
+        );
+
+        // A file added: the modification time moves.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(root.join("big/new.rs"), "").expect("test setup");
+        let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
+        assert!(!forged(&files), "the listing of a changed folder was used");
+        assert!(files.iter().any(|f| f.ends_with(" big/new.rs")));
+
+        // Its permissions changed and put back: only the change time moves.
+        let kept = forged_listing();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let path = root.join("big");
+        let mode = std::fs::metadata(&path).expect("test setup").permissions();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+            .expect("test setup");
+        std::fs::set_permissions(&path, mode).expect("test setup");
+        let ((files, _), _) = listing(root, &config, Some(Some(&kept)));
+        assert!(
+            !forged(&files),
+            "the listing of a folder whose ctime moved was used"
+        );
     }
 
     /// The text fast path of [`relative`] gives what the component-wise form gives.
