@@ -534,6 +534,29 @@ fn shell_strings_that_span_lines_agree_with_tree_sitter() {
     assert_eq!(answered_in_shell_contexts(SH_RAW_STRINGS), 24);
 }
 
+/// What a review of the ninth round's shell lever found: a `#` in arithmetic that is not in a
+/// number with a base (`a#`, `0x1#`, `16#f#`) starts a comment for tree-sitter-bash, and an
+/// unquoted or `\\`-quoted heredoc delimiter runs to the next blank (`<<\\EOF;` ends at a line
+/// `EOF;`). The lexer answered all of these wrongly before the fix; now it must agree or refuse.
+#[test]
+fn shell_cases_of_the_ninth_rounds_review_agree_with_tree_sitter() {
+    let texts = [
+        "x=\"$((a#))\n))\"\n",
+        "x=\"$((16#f#))\n))\"\n",
+        "x=\"$((0x1#))\n))\"\n",
+        "x=\"$((16#11#1))\n))\"\n",
+        "x=\"$((a-16#f))\" # c\n",
+        "cat <<\\EOF;\nx\nEOF\n# c\nEOF;\n# d\n",
+        "cat <<\\EOF>f\nx\nEOF\n# c\nEOF>f\n# d\n",
+        "cat <<-\\EOF|cat\nx\nEOF\n# c\nEOF|cat\n# d\n",
+        "cat <<EOF;\nx\nEOF\n# c\nEOF;\n# d\n",
+        "case a in\na) cat <<\\EOF;;\nx\nEOF\n# c\nEOF;;\nesac\n# d\n",
+        "cat <<'EOF';\nx\nEOF\n# c\n",
+    ]
+    .map(String::from);
+    assert_eq!(answered_of_snippets("bash", texts), 2);
+}
+
 /// Shell constructs of git's test scripts (t/*.sh): `case` patterns, whose `)` closes no
 /// bracket; `<<\\EOF` heredocs, whose delimiter the `\\` quotes (the lexical scanner takes
 /// them for no heredoc and reads their bodies as code); `$(…)` inside `"…"`. Traps: a `#`

@@ -157,8 +157,7 @@ impl<'t> Shell<'t> {
                         self.out.push(comment);
                         self.i = end;
                     } else if self.glued
-                        && (self.stack.last() != Some(&ARITHMETIC)
-                            || self.b[self.i - 1].is_ascii_alphanumeric())
+                        && (self.stack.last() != Some(&ARITHMETIC) || self.in_based_number())
                     {
                         self.i += 1;
                         self.word_start = false;
@@ -379,7 +378,46 @@ impl<'t> Shell<'t> {
         Some(())
     }
 
-    /// `<<ID`, `<<-ID`, `<< ID`, with `'` or `"` around ID; the body is read at the line's end.
+    /// In arithmetic, is the glued `#` at `self.i` inside a number with a base (`16#ff`)?
+    /// tree-sitter-bash's number token is `-?(0x)?[0-9]+(#[0-9A-Za-z@_]+)?`: after anything
+    /// else (`a#`, `0x1#`, `16#f#`, `$1#`) the `#` starts a comment, which is refused.
+    fn in_based_number(&self) -> bool {
+        let word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'@' | b'#');
+        let start = self.b[..self.i]
+            .iter()
+            .rposition(|c| !word(c))
+            .map_or(0, |p| p + 1);
+        let digits = &self.b[start..self.i];
+        !digits.is_empty()
+            && digits.iter().all(u8::is_ascii_digit)
+            && start > 0
+            && matches!(
+                self.b[start - 1],
+                b' ' | b'\t'
+                    | b'('
+                    | b'+'
+                    | b'-'
+                    | b'*'
+                    | b'/'
+                    | b'%'
+                    | b'='
+                    | b','
+                    | b'<'
+                    | b'>'
+                    | b'!'
+                    | b'&'
+                    | b'|'
+                    | b'^'
+                    | b'~'
+                    | b'?'
+                    | b':'
+            )
+            && (self.b.get(self.i + 1))
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'_'))
+    }
+
+    /// `<<ID`, `<<-ID`, `<< ID`, with `'`, `"` or a `\` before ID; the body is read at the
+    /// line's end.
     fn heredoc_opener(&mut self) -> Option<()> {
         if !self.at_top_level() || self.heredoc.is_some() {
             return None;
@@ -420,11 +458,13 @@ impl<'t> Shell<'t> {
             }
             i += 1;
         }
-        if !matches!(
-            self.b.get(i),
-            None | Some(b' ' | b'\t' | b'\n' | b';' | b'|' | b'&' | b')' | b'>')
-        ) {
-            return None;
+        // tree-sitter-bash reads an unquoted (or `\`-quoted) delimiter up to the next blank
+        // (`<<EOF;` ends at a line `EOF;`); a quoted one ends at its closing quote.
+        let quoted = quote.is_some_and(|q| q != b'\\');
+        match self.b.get(i) {
+            None | Some(b' ' | b'\t' | b'\n') => {}
+            Some(b';' | b'|' | b'&' | b')' | b'>') if quoted => {}
+            _ => return None,
         }
         self.heredoc = Some((id, strip_tabs));
         self.special(i - self.i);
