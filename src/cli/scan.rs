@@ -285,10 +285,7 @@ fn scan_folder_recalling(
     let unchanged = |(path, stat): &(String, [i64; 4])| {
         target.as_deref().is_some_and(|target| {
             target.to_str() == Some(path.as_str())
-                && std::fs::symlink_metadata(target)
-                    .ok()
-                    .and_then(|meta| crate::store::scan_cache::FileStat::of(&meta))
-                    .is_some_and(|now| <[i64; 4]>::from(now) == *stat)
+                && model_file_stat(target).is_some_and(|now| <[i64; 4]>::from(now) == *stat)
         })
     };
     if let (Some(at), Some((path, memo_key)), Some(recall)) = (&at, &memo, recall)
@@ -473,10 +470,9 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
             }
             None => {
                 let quiet = args.quiet || args.output_format.is_machine();
-                let output = |config: &Config| match (args.format, &args.output) {
-                    (Some(ScanFormat::Json), _) => None,
-                    (None, Some(path)) => Some(path.clone()),
-                    (None, None) => model_path(root, &config.scan.output).ok(),
+                let output = |config: &Config| match args.format {
+                    Some(ScanFormat::Json) => None,
+                    None => model_file(args, root, config).ok(),
                 };
                 let recall = Recall {
                     rendering: &shown_as,
@@ -662,10 +658,25 @@ impl Done {
 /// stat, if it is a plain file whose times are settled (git's racy rule: a write after this
 /// moves its change time, so it cannot match).
 fn settled_file(path: &Path) -> Option<(String, [i64; 4])> {
-    let meta = std::fs::symlink_metadata(path).ok()?;
-    let stat = crate::store::scan_cache::FileStat::of(&meta)?;
+    let stat = model_file_stat(path)?;
     let path = path.to_str()?;
     (stat.settled(std::time::SystemTime::now())).then(|| (path.to_string(), stat.into()))
+}
+
+/// The stat of the model file at `path`, if it is a plain file (a link is never trusted).
+fn model_file_stat(path: &Path) -> Option<crate::store::scan_cache::FileStat> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    crate::store::scan_cache::FileStat::of(&meta)
+}
+
+/// Where `scan` writes the model file: `-o`, else `[scan] output` below the root. `-o` is the
+/// user's own choice; `[scan] output` comes from the repository, which may be hostile, so
+/// [`model_path`] keeps it inside the root.
+fn model_file(args: &ScanArgs, root: &Path, config: &Config) -> anyhow::Result<PathBuf> {
+    match &args.output {
+        Some(path) => Ok(path.clone()),
+        None => model_path(root, &config.scan.output),
+    }
 }
 
 /// The name under which a memo keeps the diagnostics as rendered: everything the rendering
@@ -856,12 +867,7 @@ fn write_model(
             None
         }
         (false, json) => {
-            // `-o` is the user's own choice; `[scan] output` comes from the repository, which
-            // may be hostile, so it must stay inside it.
-            let target = match &args.output {
-                Some(path) => path.clone(),
-                None => model_path(root, &config.scan.output)?,
-            };
+            let target = model_file(args, root, config)?;
             let written = match (&args.output, json) {
                 (_, None) => {
                     crate::timings::mark("model file unchanged");
