@@ -571,22 +571,11 @@ struct Conflict {
     reported: bool,
 }
 
-/// The merge conflicts in `text`. Markers count only at the start of a line, as git writes
-/// them: seven `<`, `=` or `>`, then a space or the line's end (`=======` then the line's end).
+/// The merge conflicts in `text`. Markers count only at the start of a line
+/// ([`lexical::conflict_marker`]).
 fn conflicts(text: &str) -> Vec<Conflict> {
     let bytes = text.as_bytes();
-    let marker = |at: usize| -> Option<u8> {
-        let c = *bytes.get(at)?;
-        let ok = matches!(c, b'<' | b'=' | b'>')
-            && bytes.len() >= at + 7
-            && bytes[at..at + 7].iter().all(|&b| b == c)
-            && match bytes.get(at + 7) {
-                None | Some(b'\n' | b'\r') => true,
-                Some(b' ') => c != b'=',
-                _ => false,
-            };
-        ok.then_some(c)
-    };
+    let marker = |at: usize| lexical::conflict_marker(&bytes[at..]);
     let mut out = Vec::new();
     // (start of the outermost open conflict, depth)
     let mut open: Option<(usize, usize)> = None;

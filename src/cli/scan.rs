@@ -84,21 +84,21 @@ pub(super) fn scan_root(
     threads: Option<usize>,
     quiet: bool,
 ) -> anyhow::Result<(Config, scan::ScanResult)> {
-    let (config, recalled) = scan_root_recalling(root, threads, quiet, None)?;
+    let (config, recalled) = scan_root_recalling(root, threads, quiet, NO_RECALL)?;
     match recalled {
         Recalled::Scanned { result, .. } => Ok((config, *result)),
-        Recalled::Remembered { .. } => anyhow::bail!("a memo was recalled that was not asked for"),
+        Recalled::Remembered { memo, .. } => match memo {},
     }
 }
 
 /// [`scan_root`], which with `recall` may answer with the last scan's memo (see
 /// [`scan_folder_recalling`]).
-fn scan_root_recalling(
+fn scan_root_recalling<M>(
     root: &RootArgs,
     threads: Option<usize>,
     quiet: bool,
-    recall: Option<&Recall<'_>>,
-) -> anyhow::Result<(Config, Recalled)> {
+    recall: Option<&Recall<'_, M>>,
+) -> anyhow::Result<(Config, Recalled<M>)> {
     let threads = threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
@@ -159,29 +159,32 @@ pub(super) fn scan_folder_keeping(
     scan::ScanResult,
     Vec<crate::store::snapshot::Stored>,
 )> {
-    match scan_folder_recalling(root, explicit_config, threads, on_file, imports, None)? {
+    match scan_folder_recalling(root, explicit_config, threads, on_file, imports, NO_RECALL)? {
         (
             config,
             Recalled::Scanned {
                 result, outcomes, ..
             },
         ) => Ok((config, *result, outcomes)),
-        (_, Recalled::Remembered { .. }) => {
-            anyhow::bail!("a memo was recalled that was not asked for")
-        }
+        (_, Recalled::Remembered { memo, .. }) => match memo {},
     }
 }
 
-/// What a scan that may be recalled prints and writes, as its memo keeps them.
-struct Recall<'a> {
+/// What a scan that may be recalled prints and writes, as its memo keeps them, and how a
+/// recalled memo is handed back (`M`: see [`NO_RECALL`]).
+struct Recall<'a, M> {
     /// How the diagnostics are rendered (see [`rendering`]).
     rendering: &'a str,
     /// Where the model is written under a configuration; `None` to stdout.
     output: &'a dyn Fn(&Config) -> Option<PathBuf>,
+    keep: fn(crate::store::memo::Memo) -> M,
 }
 
+/// No recall: a scan whose memo type has no values, so that it cannot answer with one.
+const NO_RECALL: Option<&Recall<'static, std::convert::Infallible>> = None;
+
 /// What [`scan_folder_recalling`] found.
-pub(super) enum Recalled {
+pub(super) enum Recalled<M> {
     /// The scan's result, with the outcome of every file that contributes something (sorted
     /// by path), and where and under which key its memo is to be stored when it may be.
     Scanned {
@@ -190,23 +193,20 @@ pub(super) enum Recalled {
         memo: Option<(PathBuf, [u64; 2])>,
     },
     /// Nothing the last scan's results depend on changed: its memo, with this walk's counters.
-    Remembered {
-        memo: Box<crate::store::memo::Memo>,
-        stats: scan::Stats,
-    },
+    Remembered { memo: M, stats: scan::Stats },
 }
 
 /// [`scan_folder_keeping`]; with `recall` (what will be printed and written), a scan whose
 /// every file came from the scan cache and whose memo key ([`memo_key`]) is the stored memo's
 /// answers with the memo, without decoding the cached outcomes or building the model.
-fn scan_folder_recalling(
+fn scan_folder_recalling<M>(
     root: &Path,
     explicit_config: Option<&Path>,
     threads: usize,
     on_file: &(dyn Fn() + Sync),
     imports: Imports,
-    recall: Option<&Recall<'_>>,
-) -> anyhow::Result<(Config, Recalled)> {
+    recall: Option<&Recall<'_, M>>,
+) -> anyhow::Result<(Config, Recalled<M>)> {
     use crate::store::scan_cache::{self, ScanCache};
     if explicit_config.is_none() {
         scan::finish::refuse_linked_config(root)?;
@@ -282,10 +282,9 @@ fn scan_folder_recalling(
     };
     let target = recall.and_then(|r| (r.output)(&config));
     // The model file as the memo's scan left it: its bytes are not read, nothing is written.
-    let unchanged = |(path, stat): &(String, [i64; 4])| {
+    let unchanged = |(path, stat): &(String, crate::store::scan_cache::FileStat)| {
         target.as_deref().is_some_and(|target| {
-            target.to_str() == Some(path.as_str())
-                && model_file_stat(target).is_some_and(|now| <[i64; 4]>::from(now) == *stat)
+            target.to_str() == Some(path.as_str()) && model_file_stat(target) == Some(*stat)
         })
     };
     if let (Some(at), Some((path, memo_key)), Some(recall)) = (&at, &memo, recall)
@@ -302,7 +301,7 @@ fn scan_folder_recalling(
         return Ok((
             config,
             Recalled::Remembered {
-                memo: Box::new(remembered),
+                memo: (recall.keep)(remembered),
                 stats,
             },
         ));
@@ -477,6 +476,7 @@ pub(super) fn once(args: &ScanArgs, color: bool) -> anyhow::Result<Scanned> {
                 let recall = Recall {
                     rendering: &shown_as,
                     output: &output,
+                    keep: Box::new,
                 };
                 let recall = (!args.watch).then_some(&recall);
                 match scan_root_recalling(&args.root, args.threads, quiet, recall)? {
@@ -657,10 +657,10 @@ impl Done {
 /// The model file at `path` as a memo keeps it (see [`scan_folder_recalling`]): its path and
 /// stat, if it is a plain file whose times are settled (git's racy rule: a write after this
 /// moves its change time, so it cannot match).
-fn settled_file(path: &Path) -> Option<(String, [i64; 4])> {
+fn settled_file(path: &Path) -> Option<(String, crate::store::scan_cache::FileStat)> {
     let stat = model_file_stat(path)?;
     let path = path.to_str()?;
-    (stat.settled(std::time::SystemTime::now())).then(|| (path.to_string(), stat.into()))
+    (stat.settled(std::time::SystemTime::now())).then(|| (path.to_string(), stat))
 }
 
 /// The stat of the model file at `path`, if it is a plain file (a link is never trusted).

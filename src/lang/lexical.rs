@@ -429,6 +429,23 @@ fn find_at_line_start(hay: &[u8], token: &[u8]) -> Option<usize> {
     None
 }
 
+/// The merge-conflict marker that `line` (the text from a line's start on) starts with, as git
+/// writes them: seven `<`, `=` or `>`, then a space or the line's end (`=======` then the
+/// line's end). The exact lexers refuse a literal that spans such a line, because the
+/// comments' recovery (`comments::conflicts`) makes it an error region.
+pub(crate) fn conflict_marker(line: &[u8]) -> Option<u8> {
+    let c = *line.first()?;
+    let ok = matches!(c, b'<' | b'=' | b'>')
+        && line.len() >= 7
+        && line[..7].iter().all(|&b| b == c)
+        && match line.get(7) {
+            None | Some(b'\n' | b'\r') => true,
+            Some(b' ') => c != b'=',
+            _ => false,
+        };
+    ok.then_some(c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

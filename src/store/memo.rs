@@ -35,6 +35,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
+use crate::store::scan_cache::FileStat;
 use crate::store::snapshot::Records;
 
 const MAGIC: &str = "threatmark-scan-memo";
@@ -49,9 +50,9 @@ pub(crate) struct Memo {
     /// The model as written (`threatmodel.json`'s bytes); `None` when loaded for a model file
     /// that is as `written` says.
     pub(crate) model: Option<Vec<u8>>,
-    /// The model file (its path as given) and its stat (`FileStat` as `[i64; 4]`), settled,
+    /// The model file (its path as given) and its stat, settled,
     /// after the scan wrote the model or found it there.
-    pub(crate) written: Option<(String, [i64; 4])>,
+    pub(crate) written: Option<(String, FileStat)>,
     /// The diagnostics shown, after `[diagnostics]` and `threatmark: ignore` comments. Empty
     /// (with `sources`) in a memo loaded with its stored `rendered` text.
     pub(crate) diagnostics: Vec<Diagnostic>,
@@ -78,7 +79,7 @@ type Saved = (u64, usize, u32);
 struct Index {
     key: [u64; 2],
     model: Saved,
-    written: Option<(String, [i64; 4])>,
+    written: Option<(String, FileStat)>,
     diagnostics: Saved,
     sources: Vec<(String, Saved)>,
     severities: [usize; 3],
@@ -103,7 +104,7 @@ pub(crate) fn load(
     path: &Path,
     key: [u64; 2],
     rendering: &str,
-    unchanged: impl FnOnce(&(String, [i64; 4])) -> bool,
+    unchanged: impl FnOnce(&(String, FileStat)) -> bool,
 ) -> Option<Memo> {
     let (index, records) = super::cache::read_index(path, MAGIC, FORMAT)?;
     // The key first: a memo of another state is not decoded.
@@ -212,11 +213,20 @@ mod tests {
     use crate::diagnostic::{Code, Span};
     use crate::model::Location;
 
+    fn stat() -> FileStat {
+        FileStat {
+            ino: 1,
+            size: 17,
+            mtime: 2,
+            ctime: 3,
+        }
+    }
+
     fn memo() -> Memo {
         let text = "# @threat T (#t)\n# @threat U (#t)\n";
         Memo {
             model: Some(b"{\"threats\": []}\n".to_vec()),
-            written: Some(("m.json".into(), [1, 17, 2, 3])),
+            written: Some(("m.json".into(), stat())),
             diagnostics: vec![
                 Diagnostic::new(Code::UndeclaredReference, "dangling")
                     .at(Location::new("a.py", 2, 3))
@@ -270,7 +280,7 @@ mod tests {
             model: None,
             ..as_text.clone()
         };
-        let as_written = |w: &(String, [i64; 4])| w == &("m.json".to_string(), [1, 17, 2, 3]);
+        let as_written = |w: &(String, FileStat)| w == &("m.json".to_string(), stat());
         assert_eq!(load(&path, key, "full", as_written), Some(unread));
         let unrendered = dir.path().join("memo-4567");
         save(&unrendered, key, &as_data).expect("save");

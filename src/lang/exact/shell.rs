@@ -75,11 +75,9 @@ fn is_word(c: u8) -> bool {
         )
 }
 
-/// `line` starts with a merge-conflict marker.
+/// `line` starts with a merge-conflict marker (an error region wherever it is).
 fn conflict_marker(line: &[u8]) -> bool {
-    [&b"<<<<<<<"[..], b"=======", b">>>>>>>"]
-        .iter()
-        .any(|m| line.starts_with(m))
+    crate::lang::lexical::conflict_marker(line).is_some()
 }
 
 impl<'t> Shell<'t> {
