@@ -36,7 +36,7 @@
 //! @mitigates #parse_cache against #nondeterminism with #cached_diagnostics
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -211,68 +211,6 @@ fn find_key(sorted: &[Plain], key: u64) -> Option<Plain> {
     sorted.get(at).filter(|p| p.key == key).copied()
 }
 
-/// Where each run of keys with the same top bits starts in a slice sorted by key: a warm scan
-/// looks up every file in tens of thousands of [`Plain`] entries, between two `stat`s that
-/// evict them from the CPU's caches, and [`find_key`]'s guess lands about √n entries off, so
-/// it widened and bisected through a dozen cache misses per file (a tenth of a warm scan's
-/// samples on 50,000 files). With this table (4 bytes per 4 entries, small enough to stay
-/// cached) a lookup reads one slot and then one bucket of a few adjacent entries.
-#[derive(Debug, Clone)]
-struct Buckets {
-    /// How far a key is shifted right to give its bucket.
-    shift: u32,
-    /// `starts[b]` is the index of the first entry in bucket `b` or a later one; one more
-    /// slot than buckets, the last being the slice's length.
-    starts: Vec<u32>,
-}
-
-impl Buckets {
-    /// About four entries a bucket; `None` for a slice too long for `u32` indices.
-    fn new(sorted: &[Plain]) -> Option<Buckets> {
-        let n = u32::try_from(sorted.len()).ok()?;
-        let bits = (u32::BITS - n.leading_zeros()).saturating_sub(3);
-        let shift = u64::BITS - bits;
-        let mut starts = Vec::with_capacity((1 << bits) + 1);
-        for (i, p) in (0u32..).zip(sorted) {
-            let bucket = p.key.checked_shr(shift).unwrap_or(0) as usize;
-            // Every bucket up to this entry's own starts here (empty ones included).
-            while starts.len() <= bucket {
-                starts.push(i);
-            }
-        }
-        starts.resize((1 << bits) + 1, n);
-        Some(Buckets { shift, starts })
-    }
-
-    /// [`find_key`] through the table, for the slice it was built from.
-    fn find(&self, sorted: &[Plain], key: u64) -> Option<Plain> {
-        let bucket = key.checked_shr(self.shift).unwrap_or(0) as usize;
-        let (Some(&lo), Some(&hi)) = (self.starts.get(bucket), self.starts.get(bucket + 1)) else {
-            return find_key(sorted, key);
-        };
-        // Binary within the bucket: keys bunched by crafted paths cost a bisection, not a scan.
-        let run = sorted.get(lo as usize..hi as usize)?;
-        let at = run.partition_point(|p| p.key < key);
-        run.get(at).filter(|p| p.key == key).copied()
-    }
-}
-
-/// [`find_key`] with `buckets` built on first use (a scan that only writes the cache never
-/// builds them); a slice too long for them is searched as before.
-fn find_bucketed(sorted: &[Plain], buckets: &OnceLock<Option<Buckets>>, key: u64) -> Option<Plain> {
-    match buckets.get_or_init(|| Buckets::new(sorted)) {
-        Some(table)
-            if table
-                .starts
-                .last()
-                .is_some_and(|&n| n as usize == sorted.len()) =>
-        {
-            table.find(sorted, key)
-        }
-        _ => find_key(sorted, key),
-    }
-}
-
 /// What the last scan kept of a file.
 #[derive(Debug, Clone, Copy)]
 pub enum Hit<'a> {
@@ -291,8 +229,7 @@ pub struct ScanCache {
     pub config_key: u64,
     /// Files kept with their path, sorted by path: those that contribute something.
     pub files: Vec<CachedFile>,
-    /// Files that contributed nothing, sorted by key (not changed once looked up in: its
-    /// bucket table is built by the first lookup).
+    /// Files that contributed nothing, sorted by key.
     pub plain: Vec<Plain>,
     /// Folders whose files that contribute nothing were all settled, by [`folder_key`], with
     /// the [`folder_fingerprint`] of those files, sorted by key.
@@ -301,9 +238,6 @@ pub struct ScanCache {
     pub(crate) listings: Option<Listings>,
     /// Where each path is in `files` (filled on load: a scan looks up every file).
     by_path: std::collections::HashMap<String, usize, foldhash::fast::RandomState>,
-    /// The bucket tables of `plain` and `folders`, built by their first lookup.
-    plain_buckets: OnceLock<Option<Buckets>>,
-    folder_buckets: OnceLock<Option<Buckets>>,
 }
 
 impl std::fmt::Debug for ScanCache {
@@ -328,8 +262,6 @@ impl ScanCache {
             folders: Vec::new(),
             listings: None,
             by_path: Default::default(),
-            plain_buckets: OnceLock::new(),
-            folder_buckets: OnceLock::new(),
         }
     }
 
@@ -342,7 +274,6 @@ impl ScanCache {
     /// The same, with the fingerprints of folders (any order).
     pub fn with_folders(mut self, folders: Vec<Plain>) -> Self {
         self.folders = folders;
-        self.folder_buckets = OnceLock::new();
         self
     }
 
@@ -354,7 +285,7 @@ impl ScanCache {
     /// The fingerprint the last scan gave the files of the folder with this [`folder_key`]
     /// that contribute nothing, when all of them were settled.
     pub(crate) fn folder(&self, key: u64) -> Option<u64> {
-        find_bucketed(&self.folders, &self.folder_buckets, key).map(|p| p.fingerprint)
+        find_key(&self.folders, key).map(|p| p.fingerprint)
     }
 
     /// What the last scan kept of `rel`, if anything.
@@ -365,7 +296,7 @@ impl ScanCache {
         if self.plain.is_empty() {
             return None;
         }
-        find_bucketed(&self.plain, &self.plain_buckets, path_key(rel)).map(Hit::Plain)
+        find_key(&self.plain, path_key(rel)).map(Hit::Plain)
     }
 
     /// What `threatspec.yaml` set for the last scan, as the loader saved it, if `yaml` is still
@@ -577,8 +508,6 @@ pub(crate) fn load(path: &Path) -> Option<ScanCache> {
         folders,
         listings,
         by_path,
-        plain_buckets: OnceLock::new(),
-        folder_buckets: OnceLock::new(),
     })
 }
 
@@ -774,9 +703,8 @@ pub(crate) fn touch(path: &Path) {
 mod tests {
     use super::*;
 
-    /// [`find_key`] and the bucket table ([`Buckets`]) find what a binary search of the whole
-    /// slice finds: keys spread evenly and bunched at either end, repeated keys, keys absent
-    /// below, between and above.
+    /// [`find_key`] finds what a binary search of the whole slice finds: keys spread evenly
+    /// and bunched at either end, repeated keys, keys absent below, between and above.
     #[test]
     fn find_key_is_a_binary_search() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -787,10 +715,7 @@ mod tests {
             seed
         };
         for round in 0..400 {
-            let n = match round % 40 {
-                39 => 5000 + next() as usize % 3000,
-                _ => next() as usize % 300,
-            };
+            let n = next() as usize % 300;
             let mut keys: Vec<u64> = (0..n)
                 .map(|_| match round % 4 {
                     0 => next(),
@@ -816,14 +741,6 @@ mod tests {
                 let at = sorted.partition_point(|p| p.key < key);
                 let slow = sorted.get(at).filter(|p| p.key == key).copied();
                 assert_eq!(find_key(&sorted, key), slow, "{key} in {keys:?}");
-                let table = Buckets::new(&sorted).expect("a short slice");
-                assert_eq!(table.find(&sorted, key), slow, "{key} in {keys:?}");
-                let lazy = OnceLock::new();
-                assert_eq!(
-                    find_bucketed(&sorted, &lazy, key),
-                    slow,
-                    "{key} in {keys:?}"
-                );
             }
         }
     }
