@@ -12,8 +12,8 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::diagnostic::{self, Code, Diagnostic};
 use crate::model::Project;
-use crate::source::at;
 use crate::source::fs::{self, Found, FoundFile};
+use crate::source::{at, eof};
 use crate::store::scan_cache::{self, CachedFile, FileStat, Hit, Plain, ScanCache};
 use crate::store::snapshot::Stored;
 
@@ -307,10 +307,11 @@ pub(crate) fn walk_watching(
         }
     };
 
+    let short_is_end = eof::short_reads_end_files(root, config.scan.follow_symlinks);
     let read_one = |file: FoundFile| {
         fresh.fetch_add(1, Ordering::Relaxed);
         let place = track.then(|| place(&walk_root, &file.path));
-        READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record) {
+        READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record, short_is_end) {
             Ok((Limited::TooLarge(size), _)) => {
                 let d = match size {
                     Some(size) => too_large(&file.rel, size, opts.max_file_size),
@@ -553,8 +554,8 @@ enum Limited {
     TooLarge(Option<u64>),
 }
 
-/// Size of the first read: most source files fit, so they cost `open`, two `read`s and `close`,
-/// as in ripgrep, with no `stat`.
+/// Size of the first read: most source files fit, so they cost `open`, one `read` and `close`
+/// where a short read is their end (see [`eof`]), else two `read`s as in ripgrep; no `stat`.
 const FIRST_READ: usize = 64 * 1024;
 /// A worker's buffer that grew past this for one large file is given back afterwards.
 const KEEP_BUFFER: usize = 1024 * 1024;
@@ -576,12 +577,15 @@ thread_local! {
 /// racy-entry limit, so the entry is dropped). It is taken after the first read that returns
 /// bytes: a regular file whose size is what was read is then whole without the read that
 /// returns its end, so a scan that writes the cache makes the system calls of one that does
-/// not (`open`, `read`, `fstat`, `close` against `open`, `read`, `read`, `close`).
+/// not (`open`, `read`, `fstat`, `close` against `open`, `read`, `read`, `close`). Without
+/// `keep` and with `short_is_end` (the walk's root is where [`eof::short_reads_end_files`]
+/// holds), a short first read not on a page boundary is the end: `open`, `read`, `close`.
 fn read_limited(
     path: &Path,
     limit: u64,
     buffer: &mut Vec<u8>,
     keep: bool,
+    short_is_end: bool,
 ) -> std::io::Result<(Limited, Option<at::Stat>)> {
     use std::io::Read;
     let mut file = at::open(path)?;
@@ -599,6 +603,10 @@ fn read_limited(
             Ok(0) => return Ok((Limited::Read(filled), stat(&file))),
             Ok(n) => {
                 filled += n;
+                // Without a stat to keep, a short read is the end where `eof` says so.
+                if !keep && short_is_end && filled < first && filled % eof::PAGE != 0 {
+                    return Ok((Limited::Read(filled), None));
+                }
                 // Once: a file that is not what the stat says is read to its end as before.
                 if std::mem::take(&mut ask)
                     && filled < first
@@ -683,7 +691,7 @@ mod tests {
     #[test]
     fn reading_with_the_stat_reads_what_reading_to_the_end_reads() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut sizes = vec![0, 1, 99, 100, 101, 511, 512, 4096];
+        let mut sizes = vec![0, 1, 99, 100, 101, 511, 512, 4095, 4096, 4097, 8192];
         sizes.extend([
             FIRST_READ - 1,
             FIRST_READ,
@@ -701,9 +709,15 @@ mod tests {
             let meta = at::of(&std::fs::metadata(&path).expect("metadata")).expect("stat");
             for limit in [100, 1 << 20] {
                 let (mut a, mut b) = (vec![0; FIRST_READ], vec![0; FIRST_READ]);
-                let (plain, none) = read_limited(&path, limit, &mut a, false).expect("read");
-                let (kept, stat) = read_limited(&path, limit, &mut b, true).expect("read");
+                let mut c = vec![0; FIRST_READ];
+                let (plain, none) = read_limited(&path, limit, &mut a, false, false).expect("read");
+                let (short, _) = read_limited(&path, limit, &mut c, false, true).expect("read");
+                let (kept, stat) = read_limited(&path, limit, &mut b, true, true).expect("read");
                 assert_eq!(of(&plain), of(&kept), "size {size}, limit {limit}");
+                assert_eq!(of(&plain), of(&short), "size {size}, limit {limit}");
+                if let Some(n) = of(&short) {
+                    assert_eq!(&c[..n], &bytes[..], "size {size}");
+                }
                 assert!(none.is_none());
                 if let Some(n) = of(&kept) {
                     assert_eq!((&a[..n], &b[..n]), (&bytes[..], &bytes[..]), "size {size}");
@@ -717,11 +731,61 @@ mod tests {
         #[cfg(target_os = "linux")]
         {
             let mut buffer = vec![0; FIRST_READ];
-            let (read, stat) =
-                read_limited(Path::new("/proc/self/status"), 1 << 20, &mut buffer, true)
-                    .expect("read");
+            let (read, stat) = read_limited(
+                Path::new("/proc/self/status"),
+                1 << 20,
+                &mut buffer,
+                true,
+                false,
+            )
+            .expect("read");
             assert!(of(&read).is_some_and(|n| n > 100), "read whole");
             assert_eq!(stat.map(|s| s.size), Some(0));
+        }
+    }
+
+    /// Where short reads are trusted, bytes fewer than the first read asked for are the whole
+    /// file, read with one `read`: a pipe whose writer wrote them and stays open gives them
+    /// without an end, and a second `read` would wait for the writer to close it. Bytes that
+    /// end on a page boundary are read to the end (the writer closes it after a while).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_short_read_is_the_end_only_where_trusted_and_off_a_page_boundary() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let page = eof::PAGE;
+        for (size, trusted, one_read) in [
+            (100, true, true),
+            (page - 1, true, true),
+            (3 * page + 1, true, true),
+            (page, true, false),
+            (3 * page, true, false),
+            (100, false, false),
+        ] {
+            let path = dir.path().join(format!("fifo{size}{trusted}"));
+            let mode = rustix::fs::Mode::from_raw_mode(0o600);
+            rustix::fs::mknodat(rustix::fs::CWD, &path, rustix::fs::FileType::Fifo, mode, 0)
+                .expect("fifo");
+            let (done, wait) = std::sync::mpsc::channel::<()>();
+            let writer = std::thread::spawn({
+                let path = path.clone();
+                move || {
+                    let mut pipe = std::fs::File::options()
+                        .write(true)
+                        .open(&path)
+                        .expect("fifo");
+                    pipe.write_all(&vec![b'x'; size]).expect("write");
+                    // Open until the reader is done, or three seconds passed (a loaded machine).
+                    wait.recv_timeout(std::time::Duration::from_secs(3)).is_ok()
+                }
+            });
+            let mut buffer = vec![0; FIRST_READ];
+            let (read, _) =
+                read_limited(&path, 1 << 20, &mut buffer, false, trusted).expect("read");
+            let _ = done.send(());
+            let open_at_the_end = writer.join().expect("writer");
+            assert!(matches!(read, Limited::Read(n) if n == size), "{size}");
+            assert_eq!(open_at_the_end, one_read, "{size} {trusted}");
         }
     }
 

@@ -3,6 +3,7 @@
 //! same pure per-file pipeline in `scan`, so the same path rules hold everywhere.
 
 pub(crate) mod at;
+pub(crate) mod eof;
 pub(crate) mod filter;
 pub(crate) mod fs;
 pub(crate) mod git;
