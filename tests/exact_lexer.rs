@@ -616,7 +616,9 @@ fn generate_module(rng: &mut Rng) -> Vec<u8> {
         lines.push(rng.pick(PY_AFTER).to_string());
     }
     let mut text = lines.join(*rng.pick(&["\n", "\n", "\r\n"]));
-    text.push_str(rng.pick(&["\n", ""]));
+    if rng.below(2) == 0 {
+        text.push('\n');
+    }
     text.into_bytes()
 }
 
