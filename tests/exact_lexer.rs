@@ -488,6 +488,151 @@ fn python_f_strings_agree_with_tree_sitter() {
     assert_eq!(answered_of_snippets("python", texts), 9);
 }
 
+/// Python strings that span lines as the value of `NAME =` (Ansible's `DOCUMENTATION =
+/// r"""…"""` with `#`, quotes and YAML in the body), answered after a prelude tree-sitter
+/// parses without an error; and the files with syntax errors that showed where tree-sitter
+/// reads such a string, or a string first on a line, otherwise: its recovery lexing the opening
+/// quotes and reading the body as code (`from or from x`), a line that does not end a statement
+/// (`x: int =`, `x.`, `x ==`), a decorator with no definition after it.
+#[test]
+fn python_assigned_strings_that_span_lines_agree_with_tree_sitter() {
+    let module = "#!/usr/bin/python\n# c\nfrom __future__ import annotations\n\n\
+                  __metaclass__ = type\n\nDOCUMENTATION = r'''\n---\nmodule: x # not\n\
+                  description: \"a\" 'b'\n'''\n\nEXAMPLES = \"\"\"\n# @threat Fake (#fake)\n\
+                  \"\"\"\n\nimport os\n# @threat Real (#real)\ndef f():\n    return 1\n";
+    let answered = [
+        module.to_string(),
+        module.replace("import os", "import os; x = = 1 2"),
+        module.replace("\nEXAMPLES", "\nEXAMPLES = 1\nE2"),
+    ];
+    let refused = [
+        module.replace("from __future__", "from or from x\nfrom __future__"),
+        module.replace("__metaclass__ = type", "__metaclass__ = type if"),
+        "x: int =\n  '''\n  # t\n  '''\n".to_string(),
+        "x.\nclass C:\n    '''d\n    # d\n    '''\n".to_string(),
+        "x ==\nexec 'x'\n= =\nx = '\\\\'\n".to_string(),
+        "@dec\n'''d\n# d\n'''\n".to_string(),
+        "D = 1 R'''\n# in\n\"x\" 'y'\n\n'''\nexcept:\n".to_string(),
+        "from or from x\nD = rb\"\"\"\n# x\n'q' \"r\"\n\"\"\"\n".to_string(),
+    ];
+    let n = answered_of_snippets("python", answered.into_iter().chain(refused));
+    assert_eq!(n, 3);
+}
+
+/// Python module preludes: lines tree-sitter-python parses without an error, then (from
+/// [`PY_PRELUDE_CLEAN`] on) lines that only look like them (relative imports, `as`, keywords
+/// as names, indentation, `= =`).
+const PY_PRELUDE: &[&str] = &[
+    "from __future__ import annotations",
+    "from __future__ import absolute_import, division, print_function",
+    "import os.path, sys",
+    "__metaclass__ = type",
+    "X = None",
+    "Z = r'z # no'",
+    "# c",
+    "",
+    "'''module doc\n# d\n'''",
+    "from . import x",
+    "import a as b",
+    "X = = 1",
+    "X = 1 2",
+    "  X = 1",
+    "X = 1;",
+    "from a import b as",
+    "from or from x",
+    "X = not",
+    "X = print",
+    "print = 1",
+    "X = 1.",
+    "from a import *",
+    "X = 'a' 'b'",
+    "X = '''a'''  # c",
+    "import a,",
+    "try",
+    "X = b'\\x00'",
+    "@dec",
+    "x = (\n1)",
+];
+
+/// The lines of [`PY_PRELUDE`] tree-sitter-python parses without an error.
+const PY_PRELUDE_CLEAN: usize = 9;
+
+/// After the strings: code, comments, syntax errors, other strings.
+const PY_AFTER: &[&str] = &[
+    "x = 1",
+    "# @threat Real (#real)",
+    "def f(:",
+    "1 2",
+    "x.",
+    "else:",
+    "'''",
+    "    y",
+    "from . import a",
+    "def f():\n    '''d\n    # d\n    '''",
+    "lambda:",
+    ")",
+];
+
+/// A module: prelude lines, `NAME = '''…'''` strings with comment markers and quotes in their
+/// bodies (some after more prelude lines), then code.
+fn generate_module(rng: &mut Rng) -> Vec<u8> {
+    const BODIES: &[&str] = &[
+        "\n# @threat Fake (#fake)\n'q' \"r\"\n",
+        "a\n# x\n",
+        "\n\\'''\n# z\n",
+        "\n\"\"\"\n# w\n",
+        "\n\t# t\r\n",
+        "\n\\\n#\n",
+        "\n'\n#\n",
+    ];
+    let prelude = |rng: &mut Rng| {
+        let n = if rng.below(5) == 0 {
+            PY_PRELUDE.len()
+        } else {
+            PY_PRELUDE_CLEAN
+        };
+        PY_PRELUDE[rng.below(n)].to_string()
+    };
+    let mut lines: Vec<String> = Vec::new();
+    for _ in 0..rng.below(5) {
+        lines.push(prelude(rng));
+    }
+    for _ in 0..1 + rng.below(3) {
+        let (quote, other) = *rng.pick(&[("'''", "\"\"\""), ("\"\"\"", "'''")]);
+        let body = rng.pick(BODIES).replace(quote, other);
+        lines.push(format!(
+            "{}{}{}{quote}{body}{}{quote}{}",
+            rng.pick(&["DOCUMENTATION", "D", "type", "print"]),
+            rng.pick(&[" = ", "=", " == "]),
+            rng.pick(&["", "r", "b", "u", "Rb"]),
+            rng.pick(&["", "", " ", "\t"]),
+            rng.pick(&["", "", " ", "\r", " # c", ".strip()"]),
+        ));
+        if rng.below(3) == 0 {
+            lines.push(prelude(rng));
+        }
+    }
+    for _ in 0..rng.below(3) {
+        lines.push(rng.pick(PY_AFTER).to_string());
+    }
+    let mut text = lines.join(*rng.pick(&["\n", "\n", "\r\n"]));
+    if rng.below(2) == 0 {
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+/// The Python module corpus: no mismatch; the lexer answers more than one file in fifteen.
+#[test]
+fn python_modules_with_strings_that_span_lines_agree_with_tree_sitter() {
+    agree_on_a_corpus(
+        0x2020_0013,
+        &[("python", &[])],
+        |rng, _, _| generate_module(rng),
+        15,
+    );
+}
+
 /// Each shell snippet after a comment, before `fi` (a syntax error) and after `then` (one),
 /// with comments around: no mismatch; how many the lexer answered.
 fn answered_in_shell_contexts(snippets: &[&str]) -> usize {

@@ -24,7 +24,7 @@
 //!   after the first line break, a comment after it on its last line, and a rest of the file
 //!   that a scan from the start of that line reads differently (see [`scan`]); in Python
 //!   only quotes or `#` in a string that is not a statement on its own, and no scan for a
-//!   docstring.
+//!   docstring or for `NAME = r'''…'''` after a prelude with no syntax error, closed alone.
 //! - JavaScript, TypeScript: a `/` that tree-sitter reads by context (after `)`, `}`, `.`,
 //!   `++`, `--`, a string or template, a regular expression, `of`, `yield`, `await`,
 //!   `extends`, and in TypeScript after `!` and a `>` not in `=>`; a `/` after a name that is
@@ -42,8 +42,9 @@
 //!   the f-string's first line, `{…}` inside a format specification, `\\` before a brace or
 //!   `N`, a lone `}`; a `\\` outside a string other than a line continuation, a string
 //!   after a line continuation or after a `:` at the end of a line's code (`if x: "doc"`), a
-//!   `;` after a string that starts a statement, `$`, `?` and backticks. A string that is a
-//!   statement on its own is a docstring (the query's `@doc`).
+//!   `;` after a string that starts a statement, `$`, `?` and backticks, a line that ends
+//!   where tree-sitter-python ends no statement (`x =`, `x.`, `not`), a decorator with no
+//!   definition after it. A string that is a statement on its own is a docstring (`@doc`).
 //! - Rust: a quote after an identifier other than the string prefixes `b`, `c`, `r`, `br`,
 //!   `cr` (raw strings `r#"…"#` and nested block comments are modelled); a `'` that is neither
 //!   a char literal nor a lifetime.
@@ -1201,8 +1202,65 @@ impl Lexer<'_> {
     }
 }
 
+/// Python's keywords after which tree-sitter-python's scanner ends no statement at a line
+/// break (the grammar wants more: `not`, `import`, `else` without its `:`); `pass`, `return`,
+/// `True` and the like may end one.
+const PY_OPEN_KEYWORDS: &[&[u8]] = &[
+    b"and",
+    b"as",
+    b"assert",
+    b"async",
+    b"await",
+    b"class",
+    b"def",
+    b"del",
+    b"elif",
+    b"else",
+    b"except",
+    b"finally",
+    b"for",
+    b"from",
+    b"global",
+    b"if",
+    b"import",
+    b"in",
+    b"is",
+    b"lambda",
+    b"nonlocal",
+    b"not",
+    b"or",
+    b"try",
+    b"while",
+    b"with",
+];
+
+/// The keywords that open a compound statement, whose header ends in `:`.
+const PY_COMPOUND: &[&[u8]] = &[
+    b"if", b"elif", b"else", b"while", b"for", b"try", b"except", b"finally", b"with", b"def",
+    b"class", b"async", b"match", b"case",
+];
+
+/// Where a Python string stands (see [`py_statement`]).
+#[derive(Debug, Clone, Copy)]
+struct PyAt {
+    /// No token before it on its logical line.
+    line_start: bool,
+    /// The last significant byte of code before it on its logical line.
+    last: u8,
+    /// Outside brackets.
+    top: bool,
+    /// The value of `name =`, first on its logical line, outside brackets (not an f-string).
+    assigned: bool,
+}
+
 /// Python: `#` comments, and strings that are statements on their own (docstrings); and the
 /// starts of the last lines of other strings that span lines (see [`scan`]).
+///
+/// tree-sitter-python's scanner ends a statement at a line break only where the grammar allows
+/// one. After an operator or a keyword that wants more (`x =`, `x.`, `not`, `lambda:`) it reads
+/// the next line as part of the same statement where Python sees a syntax error, and a string
+/// first on that line is no docstring to it (`x =⏎"""s"""` is an assignment), nor after a
+/// decorator that no `def` or `class` follows: such files are refused.
 fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     let mut out = Vec::new();
     let mut resumes = Vec::new();
@@ -1212,13 +1270,49 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     let mut line_start = true;
     // The last significant byte of code on this logical line.
     let mut last: u8 = 0;
+    // This line's code so far ends where tree-sitter-python may end a statement.
+    let mut ends = true;
+    // This line starts with a compound statement's keyword; the last word was `import`.
+    let mut header = false;
+    let mut after_import = false;
+    // This line starts with `@`; the previous one did, so this one must be a definition.
+    let mut decorator = false;
+    let mut definition = false;
+    // `name =` first on this line, outside brackets: 1 after the name, 2 after the `=`.
+    let mut assign = 0u8;
+    // Every logical line so far is one tree-sitter-python parses without an error (see
+    // [`py_clean_line`]), and where this one starts.
+    let mut clean = true;
+    let mut line_begin = 0;
     while i < b.len() {
         let c = b[i];
+        if definition && line_start && !matches!(c, b'\n' | b' ' | b'\t' | b'\r' | b'\x0c' | b'#') {
+            let word = &b[i..];
+            let word = &word[..word
+                .iter()
+                .position(|&x| !(x.is_ascii_alphanumeric() || x == b'_'))
+                .unwrap_or(word.len())];
+            if !(c == b'@' || matches!(word, b"def" | b"class" | b"async")) {
+                return None;
+            }
+            definition = false;
+        }
         match c {
             b'\n' => {
                 if stack.is_empty() {
+                    if !line_start {
+                        if !ends {
+                            return None;
+                        }
+                        definition = decorator;
+                        clean = clean && py_clean_line(&b[line_begin..i]);
+                    }
+                    line_begin = i + 1;
                     line_start = true;
                     last = 0;
+                    header = false;
+                    decorator = false;
+                    assign = 0;
                 }
                 i += 1;
             }
@@ -1234,6 +1328,7 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                     return None;
                 }
                 last = b'\\';
+                assign = 0;
             }
             b'#' => {
                 let (comment, end) = hash_comment(b, i);
@@ -1244,6 +1339,9 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                 push_frame(&mut stack, c)?;
                 line_start = false;
                 last = c;
+                ends = false;
+                after_import = false;
+                assign = 0;
                 i += 1;
             }
             b')' | b']' | b'}' => {
@@ -1257,15 +1355,26 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                 }
                 line_start = false;
                 last = c;
+                ends = true;
+                after_import = false;
+                assign = 0;
                 i += 1;
             }
             b'"' | b'\'' => {
                 let start = i;
                 i = py_string(b, i)?;
-                let top = stack.is_empty();
-                resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
+                let at = PyAt {
+                    line_start,
+                    last,
+                    top: stack.is_empty(),
+                    assigned: assign == 2 && clean,
+                };
+                resumes.extend(py_statement(b, start, i, at, &mut out)?);
                 line_start = false;
                 last = b'"';
+                ends = true;
+                after_import = false;
+                assign = 0;
             }
             c if c.is_ascii_alphanumeric() || c == b'_' => {
                 let start = i;
@@ -1275,15 +1384,33 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                 let word = &b[start..i];
                 if matches!(b.get(i), Some(b'"' | b'\'')) {
                     let prefix = word.to_ascii_lowercase();
+                    let plain = matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb");
                     i = match &prefix[..] {
-                        b"r" | b"u" | b"b" | b"br" | b"rb" => py_string(b, i)?,
+                        _ if plain => py_string(b, i)?,
                         b"f" | b"fr" | b"rf" => py_fstring(b, i)?,
                         _ => return None,
                     };
-                    let top = stack.is_empty();
-                    resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
+                    let at = PyAt {
+                        line_start,
+                        last,
+                        top: stack.is_empty(),
+                        assigned: assign == 2 && plain && clean,
+                    };
+                    resumes.extend(py_statement(b, start, i, at, &mut out)?);
                     last = b'"';
+                    ends = true;
+                    after_import = false;
+                    assign = 0;
                 } else {
+                    let open = PY_OPEN_KEYWORDS.contains(&word);
+                    if line_start {
+                        header = PY_COMPOUND.contains(&word);
+                    }
+                    header &= word != b"lambda";
+                    // At the line's first column (the prelude has no indentation).
+                    assign = u8::from(line_start && start == line_begin && !open);
+                    ends = !open;
+                    after_import = word == b"import";
                     last = b'a';
                 }
                 line_start = false;
@@ -1291,6 +1418,21 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
             b'$' | b'?' | b'`' => return None,
             c if !(0x20..0x7f).contains(&c) => return None,
             _ => {
+                decorator |= line_start && c == b'@';
+                assign = if c == b'=' && assign == 1 && b.get(i + 1) != Some(&b'=') {
+                    2
+                } else {
+                    0
+                };
+                ends = match c {
+                    b':' => header && stack.is_empty(),
+                    b';' | b',' => true,
+                    b'*' => after_import,
+                    // `...`, the ellipsis (`def f(): ...`).
+                    b'.' => b[..i].ends_with(b".."),
+                    _ => false,
+                };
+                after_import = false;
                 line_start = false;
                 last = c;
                 i += 1;
@@ -1298,6 +1440,119 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
         }
     }
     stack.is_empty().then_some((out, resumes))
+}
+
+/// Whether tree-sitter-python parses this logical line of a module's prelude without an error,
+/// leaving its parser between statements: a comment, a docstring, `from a.b import c, d`,
+/// `import a.b, c`, or `NAME = value` (a name, a number or a string), each first in its line.
+/// A string that spans lines (`DOCUMENTATION = r"""…"""`) is answered unchecked only after such
+/// a prelude: after a syntax error, tree-sitter's recovery may lex its opening quotes while the
+/// parser is recovering, and its scanner then reads the body as code (generated files showed
+/// `from or from x⏎D = r"""⏎# c⏎"""` reporting `# c`).
+fn py_clean_line(line: &[u8]) -> bool {
+    const KEYWORDS: &[&[u8]] = &[
+        b"pass",
+        b"break",
+        b"continue",
+        b"return",
+        b"yield",
+        b"raise",
+        b"print",
+        b"exec",
+        b"match",
+        b"case",
+        b"type",
+        b"await",
+        b"True",
+        b"False",
+        b"None",
+    ];
+    let name = |w: &[u8]| {
+        w.first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+            && !PY_OPEN_KEYWORDS.contains(&w)
+            && !KEYWORDS.contains(&w)
+    };
+    let value = |w: &[u8]| {
+        name(w)
+            || w == b"\""
+            || matches!(w, b"True" | b"False" | b"None" | b"type")
+            || w.iter().all(u8::is_ascii_digit)
+    };
+    let mut tokens: Vec<&[u8]> = Vec::new();
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        match c {
+            b' ' | b'\t' | b'\r' if i > 0 => i += 1,
+            b'#' if i > 0 => break,
+            b'.' | b',' | b'=' if i > 0 => {
+                tokens.push(&line[i..=i]);
+                i += 1;
+            }
+            b'"' | b'\'' => {
+                let Some(end) = py_string(line, i) else {
+                    return false;
+                };
+                tokens.push(b"\"");
+                i = end;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = i;
+                while i < line.len() && (line[i].is_ascii_alphanumeric() || line[i] == b'_') {
+                    i += 1;
+                }
+                if matches!(line.get(i), Some(b'"' | b'\'')) {
+                    let prefix = line[start..i].to_ascii_lowercase();
+                    if !matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb") {
+                        return false;
+                    }
+                    continue;
+                }
+                tokens.push(&line[start..i]);
+            }
+            _ => return false,
+        }
+    }
+    // A dotted name at the start of `t`: how many tokens it takes.
+    let dotted = |t: &[&[u8]]| -> Option<usize> {
+        let mut k = 0;
+        loop {
+            if !t.get(k).is_some_and(|w| name(w)) {
+                return None;
+            }
+            k += 1;
+            if t.get(k).is_none_or(|w| *w != b".") {
+                return Some(k);
+            }
+            k += 1;
+        }
+    };
+    // Dotted names (only plain names when `plain`) separated by commas, to the line's end.
+    let list = |mut t: &[&[u8]], plain: bool| -> bool {
+        loop {
+            let Some(k) = dotted(t) else {
+                return false;
+            };
+            if plain && k != 1 {
+                return false;
+            }
+            match t.get(k) {
+                None => return true,
+                Some(sep) if *sep == b"," => t = &t[k + 1..],
+                Some(_) => return false,
+            }
+        }
+    };
+    match &tokens[..] {
+        [s] => *s == b"\"",
+        [n, eq, v] => name(n) && *eq == b"=" && value(v),
+        [first, rest @ ..] if *first == b"import" => list(rest, false),
+        [first, rest @ ..] if *first == b"from" => dotted(rest).is_some_and(|k| {
+            rest.get(k).is_some_and(|w| *w == b"import") && list(&rest[k + 1..], true)
+        }),
+        _ => false,
+    }
 }
 
 /// The end of the Python string whose quote is at `i`; `None` if it is never closed or a
@@ -1424,22 +1679,43 @@ fn py_interpolation(b: &[u8], mut j: usize, q: u8) -> Option<usize> {
 /// start of its last line when it spans lines and is not a docstring: a scan that resumes
 /// there (after a syntax error on that line) reads its closing quotes as opening ones, and
 /// [`scan`] checks that it agrees. (No node starts on a docstring's last line after it.)
+///
+/// The value of `name =` first on a line after a line that ends a statement, whose closing
+/// quotes stand alone on their line (`DOCUMENTATION = r'''…'''`), may hold anything and is not
+/// checked there: tree-sitter-python shifts its opening quotes where an expression must follow,
+/// its scanner then reads the body up to the closing quotes as one token, and no node starts
+/// on its later lines, so no error region does (generated files with syntax errors around
+/// such strings agree with tree-sitter, `tests/exact_lexer.rs`).
 fn py_statement(
     b: &[u8],
     start: usize,
     end: usize,
-    line_start: bool,
-    last: u8,
-    top: bool,
+    at: PyAt,
     out: &mut Vec<RawComment>,
 ) -> Option<Option<usize>> {
-    // A string that spans lines and is not a docstring: the lexical scanner, resuming at a
-    // line start inside it (after a syntax error), must see nothing there (see [`scan`]).
+    let PyAt {
+        line_start,
+        last,
+        top,
+        assigned,
+    } = at;
     let lit = &b[start..end];
     let resume = last_line(b, start, end);
+    let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
+    let closes_alone = assigned
+        && resume.is_some_and(|r| {
+            b[r..end - 3].iter().all(|c| matches!(c, b' ' | b'\t'))
+                && b[end..line_end]
+                    .iter()
+                    .all(|c| matches!(c, b' ' | b'\t' | b'\r'))
+        });
+    if closes_alone {
+        return Some(None);
+    }
+    // A string that spans lines and is not a docstring: the lexical scanner, resuming at a
+    // line start inside it (after a syntax error), must see nothing there (see [`scan`]).
     if let Some(nl) = memchr::memchr(b'\n', lit) {
         let body = &lit[nl..lit.len().saturating_sub(3)];
-        let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
         let quiet = !body.iter().any(|c| matches!(c, b'"' | b'\'' | b'#'))
             && !b[end..line_end].contains(&b'#');
         if !(quiet || top && line_start) {
