@@ -8,8 +8,6 @@
 //! afresh, and after the original inside `with_prior_parse`. Inputs: every source file of the
 //! repository and, in an ignored test, every file of the trees named by
 //! `THREATMARK_EXACT_TREE` (`:`-separated).
-//!
-//! @tests #parse_budget for #extractor
 
 use std::path::{Path, PathBuf};
 
@@ -117,37 +115,13 @@ fn compare(lang: &Language, name: &str, bytes: &[u8], rng: &mut Rng, tally: &mut
     }
 }
 
-/// Every file under `roots`, skipping `.git`, `target` and `node_modules`.
-fn files(roots: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs: Vec<PathBuf> = roots.to_vec();
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                let name = entry.file_name();
-                if name != ".git" && name != "target" && name != "node_modules" {
-                    dirs.push(path);
-                }
-            } else if kind.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn compare_tree(roots: &[PathBuf], every: usize) -> Tally {
     let mut tally = Tally::default();
     let mut rng = Rng(20);
-    for path in files(roots).into_iter().step_by(every.max(1)) {
+    for path in support::source_files(roots)
+        .into_iter()
+        .step_by(every.max(1))
+    {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
@@ -208,12 +182,7 @@ fn an_edit_parsed_from_the_prior_tree_finds_what_a_fresh_parse_finds() {
 #[test]
 #[ignore = "reads the trees named by THREATMARK_EXACT_TREE"]
 fn an_edit_parsed_from_the_prior_tree_agrees_on_the_trees_named() {
-    let roots: Vec<PathBuf> = std::env::var("THREATMARK_EXACT_TREE")
-        .unwrap_or_default()
-        .split(':')
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .collect();
+    let roots = support::roots_from_env("THREATMARK_EXACT_TREE");
     let every = std::env::var("THREATMARK_EVERY")
         .ok()
         .and_then(|n| n.parse().ok())
