@@ -61,6 +61,8 @@ pub struct Extracted<'a> {
     /// tree-sitter was stopped by its budget. A stop by the clock depends on the machine's
     /// load, so such outcomes (rare) are not cached.
     pub timed_out: bool,
+    /// tree-sitter parsed it as an edit of the prior version's tree ([`with_prior_parse`]).
+    pub reused_tree: bool,
 }
 
 /// Limits for one file's extraction.
@@ -91,6 +93,60 @@ pub const MAX_TREE_SITTER_BYTES: usize = 2 * 1024 * 1024;
 thread_local! {
     // Parsers are not Sync; each worker thread keeps one and switches its language.
     static PARSER: RefCell<Parser> = RefCell::new(Parser::new());
+    // Inside [`with_prior_parse`]: this thread's last clean tree-sitter parse, for the next.
+    static PRIOR: RefCell<Option<Prior>> = const { RefCell::new(None) };
+    static KEEP_PRIOR: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A clean parse (no ERROR or MISSING node) kept so that the next file, another version of
+/// the same file, is parsed incrementally from it.
+struct Prior {
+    lang: &'static str,
+    text: Vec<u8>,
+    tree: tree_sitter::Tree,
+    /// The budget's units the fresh parse spent.
+    spent: u64,
+}
+
+/// Run `f` with the thread's parses kept from one file to the next: the two versions of a
+/// changed file are parsed as one edit, the second reusing the first's tree where the text is
+/// the same (tree-sitter's incremental parsing). Only a clean result of a clean prior is used;
+/// anything else is parsed afresh.
+pub fn with_prior_parse<R>(f: impl FnOnce() -> R) -> R {
+    KEEP_PRIOR.with(|k| k.set(true));
+    let out = f();
+    KEEP_PRIOR.with(|k| k.set(false));
+    PRIOR.with(|p| p.borrow_mut().take());
+    out
+}
+
+/// The edit that turns `old` into `new`: their common prefix and suffix kept, the middle
+/// replaced.
+fn edit_between(old: &[u8], new: &[u8]) -> tree_sitter::InputEdit {
+    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let room = old.len().min(new.len()) - prefix;
+    let suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let point = |text: &[u8], at: usize| {
+        let before = &text[..at];
+        let row = memchr::memchr_iter(b'\n', before).count();
+        let column = at - memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        tree_sitter::Point { row, column }
+    };
+    let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
+    tree_sitter::InputEdit {
+        start_byte: prefix,
+        old_end_byte: old_end,
+        new_end_byte: new_end,
+        start_position: point(old, prefix),
+        old_end_position: point(old, old_end),
+        new_end_position: point(new, new_end),
+    }
 }
 
 /// Find and clean every comment in `loc.text`.
@@ -164,8 +220,9 @@ fn extract_parsed(
     merge_conflicts: &mut Vec<Conflict>,
 ) -> Vec<RawComment> {
     match tree_sitter_comments(lang, scanned, opts) {
-        Ok(Some((raw, errors))) => {
+        Ok(Some((raw, errors, reused_tree))) => {
             out.method = Some(Method::TreeSitter);
+            out.reused_tree = reused_tree;
             let mut regions = whole_lines(scanned, errors);
             // A marker the grammar read without an error is text, not a conflict: a test's
             // fixture in a raw string, a heading underline in a doc comment.
@@ -285,8 +342,9 @@ enum TsFailure {
     Grammar(String),
 }
 
-/// The comments tree-sitter found, and the byte ranges where its tree has errors.
-type Parsed = (Vec<RawComment>, Vec<Range<usize>>);
+/// The comments tree-sitter found, the byte ranges where its tree has errors, and whether
+/// the tree was parsed as an edit of a prior one.
+type Parsed = (Vec<RawComment>, Vec<Range<usize>>, bool);
 
 /// Comment nodes via tree-sitter: `Ok(None)` when the language has no grammar compiled in,
 /// `Err` when the parse was stopped by the budget or the query does not compile.
@@ -327,12 +385,55 @@ fn tree_sitter_comments(
                 ControlFlow::Continue(())
             }
         };
-        let options = ParseOptions::new().progress_callback(&mut progress);
-        let tree = parser.parse_with_options(
-            &mut |i, _| bytes.get(i..).unwrap_or_default(),
-            None,
-            Some(options),
-        );
+        let keep = KEEP_PRIOR.with(Cell::get);
+        let limit_units = budget.units.unwrap_or(u64::MAX);
+        // A clean parse of another version of this file: parse this one as an edit of it.
+        // Only while the fresh parse of the prior spent little of the budget, so that a
+        // fresh parse of this text is all but certain to fit in it too.
+        let prior = keep
+            .then(|| PRIOR.with(|p| p.borrow_mut().take()))
+            .flatten()
+            .filter(|p| {
+                p.lang == lang.name
+                    && p.spent.saturating_mul(16) < limit_units
+                    && bytes.len() <= p.text.len().saturating_mul(2) + 65_536
+            });
+        let incremental = prior.and_then(|mut p| {
+            p.tree.edit(&edit_between(&p.text, bytes));
+            // Its own budget: a stop here only means the fresh parse below decides.
+            let own = Budget::new(opts.parse_timeout);
+            let mut bounded = |_: &ParseState| {
+                if own.spend(1) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            };
+            let options = ParseOptions::new().progress_callback(&mut bounded);
+            let tree = parser.parse_with_options(
+                &mut |i, _| bytes.get(i..).unwrap_or_default(),
+                Some(&p.tree),
+                Some(options),
+            )?;
+            (!tree.root_node().has_error()).then_some((tree, p.spent))
+        });
+        let (tree, reused) = match incremental {
+            // The walk below is charged after what the fresh parse of the prior cost.
+            Some((tree, spent)) => {
+                budget.spend(spent);
+                (Some(tree), Some(spent))
+            }
+            None => {
+                parser.reset();
+                let options = ParseOptions::new().progress_callback(&mut progress);
+                let tree = parser.parse_with_options(
+                    &mut |i, _| bytes.get(i..).unwrap_or_default(),
+                    None,
+                    Some(options),
+                );
+                (tree, None)
+            }
+        };
         let Some(tree) = tree else {
             parser.reset();
             return Err(TsFailure::Budget(if stopped_parse {
@@ -375,7 +476,18 @@ fn tree_sitter_comments(
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
         let errors = error_ranges(root, bytes);
-        Ok(Some((raw, errors)))
+        if keep && errors.is_empty() && !root.has_error() {
+            let spent = reused.unwrap_or_else(|| budget.spent.get());
+            PRIOR.with(|p| {
+                *p.borrow_mut() = Some(Prior {
+                    lang: lang.name,
+                    text: bytes.to_vec(),
+                    tree: tree.clone(),
+                    spent,
+                });
+            });
+        }
+        Ok(Some((raw, errors, reused.is_some())))
     })
 }
 

@@ -79,36 +79,9 @@ fn language_of(path: &Path, bytes: &[u8]) -> Option<&'static Language> {
     threatmark::lang::detect(name, &bytes[..bytes.len().min(512)], |_| None)
 }
 
-/// Every file under `roots`, skipping `.git` and `target`.
-fn files(roots: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs: Vec<PathBuf> = roots.to_vec();
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                let name = entry.file_name();
-                if name != ".git" && name != "target" && name != "node_modules" {
-                    dirs.push(path);
-                }
-            } else if kind.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 fn compare_tree(roots: &[PathBuf]) -> BTreeMap<&'static str, Tally> {
     let mut tally = BTreeMap::new();
-    for path in files(roots) {
+    for path in support::source_files(roots) {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
@@ -1219,12 +1192,7 @@ fn agree_on_a_corpus(
 #[test]
 #[ignore = "reads the trees named by THREATMARK_EXACT_TREE"]
 fn the_exact_lexer_agrees_with_tree_sitter_on_the_trees_named() {
-    let roots: Vec<PathBuf> = std::env::var("THREATMARK_EXACT_TREE")
-        .unwrap_or_default()
-        .split(':')
-        .filter(|s| !s.is_empty())
-        .map(PathBuf::from)
-        .collect();
+    let roots = support::roots_from_env("THREATMARK_EXACT_TREE");
     let tally = compare_tree(&roots);
     println!("{}", report(&tally));
     assert_no_mismatch(&tally);

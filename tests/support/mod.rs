@@ -213,6 +213,43 @@ pub(crate) fn assert_valid_sarif(log: &Value) {
     }
 }
 
+/// Every file under `roots`, skipping `.git`, `target` and `node_modules`, sorted.
+pub(crate) fn source_files(roots: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = roots.to_vec();
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let name = entry.file_name();
+                if name != ".git" && name != "target" && name != "node_modules" {
+                    dirs.push(path);
+                }
+            } else if kind.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The folders named by the environment variable `var` (`:`-separated; none when unset).
+pub(crate) fn roots_from_env(var: &str) -> Vec<PathBuf> {
+    std::env::var(var)
+        .unwrap_or_default()
+        .split(':')
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
 /// splitmix64: a small seeded generator for generated corpora, so a failure names a case that
 /// can be replayed from its seed.
 pub(crate) struct Rng(pub(crate) u64);
