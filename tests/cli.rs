@@ -288,6 +288,40 @@ fn debug_comments_shows_language_and_comments() {
         ));
 }
 
+/// Output into a pipe that its reader closed (`threatmark … | head -1`) is an error that
+/// names stdout (exit 2), never a panic with a backtrace: for every command that prints.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_is_an_error_not_a_panic() {
+    let repo = clean_repo();
+    // More than a pipe holds, so the write fails whether or not the reader closed first.
+    let big: String = (0..6000)
+        .map(|i| format!("# @threat T{i} (#t{i})\n"))
+        .collect();
+    write(repo.path(), "big.py", big.as_bytes());
+    let file = repo.path().join("big.py");
+    let file = file.to_str().expect("path");
+    for args in [
+        vec!["debug", "comments", file],
+        vec!["explain", "--all"],
+        vec!["schema"],
+        vec!["languages"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_threatmark"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("writing to stdout"), "{args:?}: {stderr}");
+    }
+}
+
 // @tests #diagnose_bad_input for #scanner
 // @tests #size_limit for #scanner
 // @tests #no_follow_symlinks for #walker

@@ -462,23 +462,22 @@ fn python_f_strings_agree_with_tree_sitter() {
 }
 
 /// Python strings that span lines as the value of `NAME =` (Ansible's `DOCUMENTATION =
-/// r"""…"""` with `#`, quotes and YAML in the body), answered after a prelude tree-sitter
-/// parses without an error; and the files with syntax errors that showed where tree-sitter
-/// reads such a string, or a string first on a line, otherwise: its recovery lexing the opening
-/// quotes and reading the body as code (`from or from x`), a line that does not end a statement
-/// (`x: int =`, `x.`, `x ==`), a decorator with no definition after it.
+/// r"""…"""` with `#`, quotes and YAML in the body) are refused: tree-sitter's recovery can
+/// lex their opening quotes while it recovers and read the body as code (`from or from x`),
+/// or start a node at the closing quotes (a MISSING name before `= 1`, `.strip()`, `or Y`
+/// when an error follows), where the lexical scan from that line reads them as opening ones
+/// (the tenth round's review). A line that does not end a statement (`x: int =`, `x.`,
+/// `x ==`) and a decorator with no definition after it are refused too.
 #[test]
 fn python_assigned_strings_that_span_lines_agree_with_tree_sitter() {
     let module = "#!/usr/bin/python\n# c\nfrom __future__ import annotations\n\n\
                   __metaclass__ = type\n\nDOCUMENTATION = r'''\n---\nmodule: x # not\n\
                   description: \"a\" 'b'\n'''\n\nEXAMPLES = \"\"\"\n# @threat Fake (#fake)\n\
                   \"\"\"\n\nimport os\n# @threat Real (#real)\ndef f():\n    return 1\n";
-    let answered = [
+    let cases = [
         module.to_string(),
         module.replace("import os", "import os; x = = 1 2"),
         module.replace("\nEXAMPLES", "\nEXAMPLES = 1\nE2"),
-    ];
-    let refused = [
         module.replace("from __future__", "from or from x\nfrom __future__"),
         module.replace("__metaclass__ = type", "__metaclass__ = type if"),
         "x: int =\n  '''\n  # t\n  '''\n".to_string(),
@@ -487,9 +486,18 @@ fn python_assigned_strings_that_span_lines_agree_with_tree_sitter() {
         "@dec\n'''d\n# d\n'''\n".to_string(),
         "D = 1 R'''\n# in\n\"x\" 'y'\n\n'''\nexcept:\n".to_string(),
         "from or from x\nD = rb\"\"\"\n# x\n'q' \"r\"\n\"\"\"\n".to_string(),
+        // The review's files: a node starts at the closing quotes.
+        "x = '''\nq\n'''\n= 1  # @threat lost\nelse:\n".to_string(),
+        "x = '''\n'''\n= 1\ny = 2  # @threat lost\nelse:\n".to_string(),
+        "x = '''\nq\n'''\n= 1\n@dec\n".to_string(),
+        "import os\nDOCUMENTATION = r'''\nmodule: foo\n'''\n.strip()  # @threat lost\n@dec\n"
+            .to_string(),
+        "X = '''\nq\n'''\nor Y  # @threat lost\nelif:\n".to_string(),
+        "DOC = Br''' @threat a\n#\n'''\r\n= 1\nM = 0\n'''\n# zz\n'''\n@dec\n".to_string(),
+        "_y  =  b'''\n\"\"\"x\n\\'\n\u{e9} \u{fc}\n'''\n= 1\nelse:".to_string(),
     ];
-    let n = answered_of_snippets("python", answered.into_iter().chain(refused));
-    assert_eq!(n, 3);
+    let n = answered_of_snippets("python", cases);
+    assert_eq!(n, ANSWERED_ASSIGNED);
 }
 
 /// Python module preludes: lines tree-sitter-python parses without an error, then (from
@@ -529,6 +537,9 @@ const PY_PRELUDE: &[&str] = &[
 
 /// The lines of [`PY_PRELUDE`] tree-sitter-python parses without an error.
 const PY_PRELUDE_CLEAN: usize = 9;
+
+/// How many of the cases above the lexer answers.
+const ANSWERED_ASSIGNED: usize = 0;
 
 /// After the strings: code, comments, syntax errors, other strings.
 const PY_AFTER: &[&str] = &[
@@ -595,14 +606,16 @@ fn generate_module(rng: &mut Rng) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// The Python module corpus: no mismatch; the lexer answers more than one file in fifteen.
+/// The Python module corpus: no mismatch. Every file holds an assigned string that spans
+/// lines with markers in its body, which the lexer refuses since the tenth round's review
+/// (see above), so no share of answers is asked for: the corpus guards the next attempt.
 #[test]
 fn python_modules_with_strings_that_span_lines_agree_with_tree_sitter() {
     agree_on_a_corpus(
         0x2020_0013,
         &[("python", &[])],
         |rng, _, _| generate_module(rng),
-        15,
+        0,
     );
 }
 
@@ -1155,7 +1168,7 @@ fn the_ruby_and_shell_lexers_agree_with_tree_sitter_on_an_adversarial_corpus() {
 }
 
 /// Seeded `EXACT_CASES` files (2,000 by default) per language, each compared with
-/// tree-sitter; no mismatch, and the lexer answers more than one file in `share`.
+/// tree-sitter; no mismatch, and the lexer answers more than one file in `share` (0: any).
 fn agree_on_a_corpus(
     seed: u64,
     langs: &[(&str, &[&str])],
@@ -1182,7 +1195,8 @@ fn agree_on_a_corpus(
     }
     eprintln!("{}", report(&tally));
     assert_no_mismatch(&tally);
-    for (lang, t) in &tally {
+    // `share` 0: no answers asked for.
+    for (lang, t) in tally.iter().filter(|_| share > 0) {
         assert!(t.exact * share > t.files, "{lang}: {t:?}");
     }
 }

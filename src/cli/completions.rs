@@ -2,7 +2,6 @@
 //! generated from the clap definition itself, so they can never disagree with the flags. Release
 //! archives ship both (.github/scripts/package.sh runs these commands on the built binary).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -38,7 +37,7 @@ pub(super) fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
     // Generated into memory first: clap_complete panics on a write error (a closed pipe).
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "threatmark", &mut script);
-    to_stdout(&script)?;
+    super::to_stdout(&script)?;
     Ok(exit::OK)
 }
 
@@ -48,7 +47,7 @@ pub(super) fn man(args: ManArgs) -> anyhow::Result<u8> {
     let mut cmd = super::Cli::command().disable_help_subcommand(true);
     cmd.build();
     match args.output {
-        None => to_stdout(&page(cmd)?)?,
+        None => super::to_stdout(&page(cmd)?)?,
         Some(dir) => {
             // Refused before the folder is made, not only per page.
             output::refuse_git_dir(&dir).with_context(|| format!("writing {}", dir.display()))?;
@@ -78,12 +77,4 @@ fn page(cmd: clap::Command) -> anyhow::Result<Vec<u8>> {
         .render(&mut roff)
         .context("rendering the man page")?;
     Ok(roff)
-}
-
-fn to_stdout(bytes: &[u8]) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .context("writing to stdout")
 }

@@ -53,7 +53,10 @@ pub(super) fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
     let path = file.display().to_string();
     let loc = Locator::new(&path, text, &index);
     let extracted = comments::extract(language, &loc, &Options::default());
-    println!(
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{}: {} ({}), {}, {} comments",
         path,
         language.name,
@@ -73,7 +76,7 @@ pub(super) fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
     for (n, comment) in extracted.comments.iter().enumerate() {
         let first = comment.first().map_or(0, |l| l.offset);
         let (line, col) = index.position(text, first);
-        println!("\n#{} at {line}:{col}", n + 1);
+        let _ = writeln!(out, "\n#{} at {line}:{col}", n + 1);
         for l in comment {
             let (line, _) = index.position(text, l.offset);
             let mark = if annotation::is_tag_line(l.text) {
@@ -81,18 +84,20 @@ pub(super) fn run(cmd: DebugCommand, color: bool) -> anyhow::Result<u8> {
             } else {
                 " "
             };
-            println!("{line:>6} {mark}| {}", printable(l.text));
+            let _ = writeln!(out, "{line:>6} {mark}| {}", printable(l.text));
         }
         let mut found = Vec::new();
         annotation::parse_comment(comment, &loc, &mut found, &mut diags);
         for a in found {
-            println!(
+            let _ = writeln!(
+                out,
                 "       => @{} {}",
                 a.tag.as_str(),
                 printable(&format!("{:?}", a.body))
             );
         }
     }
+    super::to_stdout(out.as_bytes())?;
     if !diags.is_empty() {
         let sources = BTreeMap::from([(path.clone(), Arc::<str>::from(text))]);
         eprint!("{}", render::diagnostics::render(&diags, &sources, color));

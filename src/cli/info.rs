@@ -24,19 +24,25 @@ pub struct ExplainArgs {
 
 pub(super) fn explain(args: ExplainArgs) -> anyhow::Result<u8> {
     if args.all {
-        print!("{}", diagnostic::reference_markdown());
+        super::to_stdout(diagnostic::reference_markdown().as_bytes())?;
         return Ok(exit::OK);
     }
     let raw = args.code.unwrap_or_default();
     let Ok(code) = raw.parse::<Code>() else {
         bail!("unknown diagnostic code `{raw}`; `threatmark explain --all` lists them");
     };
-    println!("{}", code.explain_text());
+    super::to_stdout(format!("{}\n", code.explain_text()).as_bytes())?;
     Ok(exit::OK)
 }
 
 pub(super) fn languages() -> anyhow::Result<u8> {
-    println!("{:<12} {:<11} {:<40} FILES", "NAME", "COMMENTS", "TITLE");
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:<11} {:<40} FILES",
+        "NAME", "COMMENTS", "TITLE"
+    );
     for l in lang::LANGUAGES {
         let how = if l.grammar.is_some() {
             "tree-sitter"
@@ -51,7 +57,8 @@ pub(super) fn languages() -> anyhow::Result<u8> {
                 (*f).to_string()
             }
         }));
-        println!(
+        let _ = writeln!(
+            out,
             "{:<12} {:<11} {:<40} {}",
             l.name,
             how,
@@ -60,13 +67,15 @@ pub(super) fn languages() -> anyhow::Result<u8> {
         );
     }
     // Not a language (no comment markers): the whole file is annotation text.
-    println!(
+    let _ = writeln!(
+        out,
         "{:<12} {:<11} {:<40} *.{}",
         crate::lang::design_text::NAME,
         "whole file",
         "Design text (Threatspec's .txt files)",
         crate::lang::design_text::EXTENSION
     );
+    super::to_stdout(out.as_bytes())?;
     Ok(exit::OK)
 }
 

@@ -260,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Languages => info::languages(),
         Command::Init(args) => info::init(args),
         Command::Schema => {
-            print!("{}", crate::model::json_schema());
+            to_stdout(crate::model::json_schema().as_bytes())?;
             Ok(exit::OK)
         }
         Command::Debug(cmd) => debug::run(cmd, color),
@@ -272,6 +272,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Mcp(args) => mcp::run(args),
         Command::Lsp(args) => lsp::run(args),
     }
+}
+
+/// Write a command's output to stdout: a closed pipe (`| head`) is an error that names
+/// stdout (exit 2), not a panic as with `print!`.
+fn to_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .context("writing to stdout")
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@
 //!   after the first line break, a comment after it on its last line, and a rest of the file
 //!   that a scan from the start of that line reads differently (see [`scan`]); in Python
 //!   only quotes or `#` in a string that is not a statement on its own, and no scan for a
-//!   docstring or for `NAME = r'''…'''` after a prelude with no syntax error, closed alone.
+//!   docstring.
 //! - JavaScript, TypeScript: a `/` that tree-sitter reads by context (after `)`, `}`, `.`,
 //!   `++`, `--`, a string or template, a regular expression, `of`, `yield`, `await`,
 //!   `extends`, and in TypeScript after `!` and a `>` not in `=>`; a `/` after a name that is
@@ -1240,19 +1240,6 @@ const PY_COMPOUND: &[&[u8]] = &[
     b"class", b"async", b"match", b"case",
 ];
 
-/// Where a Python string stands (see [`py_statement`]).
-#[derive(Debug, Clone, Copy)]
-struct PyAt {
-    /// No token before it on its logical line.
-    line_start: bool,
-    /// The last significant byte of code before it on its logical line.
-    last: u8,
-    /// Outside brackets.
-    top: bool,
-    /// The value of `name =`, first on its logical line, outside brackets (not an f-string).
-    assigned: bool,
-}
-
 /// Python: `#` comments, and strings that are statements on their own (docstrings); and the
 /// starts of the last lines of other strings that span lines (see [`scan`]).
 ///
@@ -1278,12 +1265,6 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
     // This line starts with `@`; the previous one did, so this one must be a definition.
     let mut decorator = false;
     let mut definition = false;
-    // `name =` first on this line, outside brackets: 1 after the name, 2 after the `=`.
-    let mut assign = 0u8;
-    // Every logical line so far is one tree-sitter-python parses without an error (see
-    // [`py_clean_line`]), and where this one starts.
-    let mut clean = true;
-    let mut line_begin = 0;
     while i < b.len() {
         let c = b[i];
         if definition && line_start && !matches!(c, b'\n' | b' ' | b'\t' | b'\r' | b'\x0c' | b'#') {
@@ -1305,14 +1286,11 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                             return None;
                         }
                         definition = decorator;
-                        clean = clean && py_clean_line(&b[line_begin..i]);
                     }
-                    line_begin = i + 1;
                     line_start = true;
                     last = 0;
                     header = false;
                     decorator = false;
-                    assign = 0;
                 }
                 i += 1;
             }
@@ -1328,7 +1306,6 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                     return None;
                 }
                 last = b'\\';
-                assign = 0;
             }
             b'#' => {
                 let (comment, end) = hash_comment(b, i);
@@ -1341,7 +1318,6 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                 last = c;
                 ends = false;
                 after_import = false;
-                assign = 0;
                 i += 1;
             }
             b')' | b']' | b'}' => {
@@ -1357,24 +1333,17 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                 last = c;
                 ends = true;
                 after_import = false;
-                assign = 0;
                 i += 1;
             }
             b'"' | b'\'' => {
                 let start = i;
                 i = py_string(b, i)?;
-                let at = PyAt {
-                    line_start,
-                    last,
-                    top: stack.is_empty(),
-                    assigned: assign == 2 && clean,
-                };
-                resumes.extend(py_statement(b, start, i, at, &mut out)?);
+                let top = stack.is_empty();
+                resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
                 line_start = false;
                 last = b'"';
                 ends = true;
                 after_import = false;
-                assign = 0;
             }
             c if c.is_ascii_alphanumeric() || c == b'_' => {
                 let start = i;
@@ -1384,31 +1353,22 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
                 let word = &b[start..i];
                 if matches!(b.get(i), Some(b'"' | b'\'')) {
                     let prefix = word.to_ascii_lowercase();
-                    let plain = matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb");
                     i = match &prefix[..] {
-                        _ if plain => py_string(b, i)?,
+                        b"r" | b"u" | b"b" | b"br" | b"rb" => py_string(b, i)?,
                         b"f" | b"fr" | b"rf" => py_fstring(b, i)?,
                         _ => return None,
                     };
-                    let at = PyAt {
-                        line_start,
-                        last,
-                        top: stack.is_empty(),
-                        assigned: assign == 2 && plain && clean,
-                    };
-                    resumes.extend(py_statement(b, start, i, at, &mut out)?);
+                    let top = stack.is_empty();
+                    resumes.extend(py_statement(b, start, i, line_start, last, top, &mut out)?);
                     last = b'"';
                     ends = true;
                     after_import = false;
-                    assign = 0;
                 } else {
                     let open = PY_OPEN_KEYWORDS.contains(&word);
                     if line_start {
                         header = PY_COMPOUND.contains(&word);
                     }
                     header &= word != b"lambda";
-                    // At the line's first column (the prelude has no indentation).
-                    assign = u8::from(line_start && start == line_begin && !open);
                     ends = !open;
                     after_import = word == b"import";
                     last = b'a';
@@ -1419,11 +1379,6 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
             c if !(0x20..0x7f).contains(&c) => return None,
             _ => {
                 decorator |= line_start && c == b'@';
-                assign = if c == b'=' && assign == 1 && b.get(i + 1) != Some(&b'=') {
-                    2
-                } else {
-                    0
-                };
                 ends = match c {
                     b':' => header && stack.is_empty(),
                     b';' | b',' => true,
@@ -1440,119 +1395,6 @@ fn python(b: &[u8]) -> Option<(Vec<RawComment>, Vec<usize>)> {
         }
     }
     stack.is_empty().then_some((out, resumes))
-}
-
-/// Whether tree-sitter-python parses this logical line of a module's prelude without an error,
-/// leaving its parser between statements: a comment, a docstring, `from a.b import c, d`,
-/// `import a.b, c`, or `NAME = value` (a name, a number or a string), each first in its line.
-/// A string that spans lines (`DOCUMENTATION = r"""…"""`) is answered unchecked only after such
-/// a prelude: after a syntax error, tree-sitter's recovery may lex its opening quotes while the
-/// parser is recovering, and its scanner then reads the body as code (generated files showed
-/// `from or from x⏎D = r"""⏎# c⏎"""` reporting `# c`).
-fn py_clean_line(line: &[u8]) -> bool {
-    const KEYWORDS: &[&[u8]] = &[
-        b"pass",
-        b"break",
-        b"continue",
-        b"return",
-        b"yield",
-        b"raise",
-        b"print",
-        b"exec",
-        b"match",
-        b"case",
-        b"type",
-        b"await",
-        b"True",
-        b"False",
-        b"None",
-    ];
-    let name = |w: &[u8]| {
-        w.first()
-            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
-            && !PY_OPEN_KEYWORDS.contains(&w)
-            && !KEYWORDS.contains(&w)
-    };
-    let value = |w: &[u8]| {
-        name(w)
-            || w == b"\""
-            || matches!(w, b"True" | b"False" | b"None" | b"type")
-            || w.iter().all(u8::is_ascii_digit)
-    };
-    let mut tokens: Vec<&[u8]> = Vec::new();
-    let mut i = 0;
-    while i < line.len() {
-        let c = line[i];
-        match c {
-            b' ' | b'\t' | b'\r' if i > 0 => i += 1,
-            b'#' if i > 0 => break,
-            b'.' | b',' | b'=' if i > 0 => {
-                tokens.push(&line[i..=i]);
-                i += 1;
-            }
-            b'"' | b'\'' => {
-                let Some(end) = py_string(line, i) else {
-                    return false;
-                };
-                tokens.push(b"\"");
-                i = end;
-            }
-            c if c.is_ascii_alphanumeric() || c == b'_' => {
-                let start = i;
-                while i < line.len() && (line[i].is_ascii_alphanumeric() || line[i] == b'_') {
-                    i += 1;
-                }
-                if matches!(line.get(i), Some(b'"' | b'\'')) {
-                    let prefix = line[start..i].to_ascii_lowercase();
-                    if !matches!(&prefix[..], b"r" | b"u" | b"b" | b"br" | b"rb") {
-                        return false;
-                    }
-                    continue;
-                }
-                tokens.push(&line[start..i]);
-            }
-            _ => return false,
-        }
-    }
-    // A dotted name at the start of `t`: how many tokens it takes.
-    let dotted = |t: &[&[u8]]| -> Option<usize> {
-        let mut k = 0;
-        loop {
-            if !t.get(k).is_some_and(|w| name(w)) {
-                return None;
-            }
-            k += 1;
-            if t.get(k).is_none_or(|w| *w != b".") {
-                return Some(k);
-            }
-            k += 1;
-        }
-    };
-    // Dotted names (only plain names when `plain`) separated by commas, to the line's end.
-    let list = |mut t: &[&[u8]], plain: bool| -> bool {
-        loop {
-            let Some(k) = dotted(t) else {
-                return false;
-            };
-            if plain && k != 1 {
-                return false;
-            }
-            match t.get(k) {
-                None => return true,
-                Some(sep) if *sep == b"," => t = &t[k + 1..],
-                Some(_) => return false,
-            }
-        }
-    };
-    match &tokens[..] {
-        [s] => *s == b"\"",
-        [n, eq, v] => name(n) && *eq == b"=" && value(v),
-        [first, rest @ ..] if *first == b"import" => list(rest, false),
-        [first, rest @ ..] if *first == b"from" => dotted(rest).is_some_and(|k| {
-            rest.get(k).is_some_and(|w| *w == b"import") && list(&rest[k + 1..], true)
-        }),
-        _ => false,
-    }
 }
 
 /// The end of the Python string whose quote is at `i`; `None` if it is never closed or a
@@ -1679,43 +1521,22 @@ fn py_interpolation(b: &[u8], mut j: usize, q: u8) -> Option<usize> {
 /// start of its last line when it spans lines and is not a docstring: a scan that resumes
 /// there (after a syntax error on that line) reads its closing quotes as opening ones, and
 /// [`scan`] checks that it agrees. (No node starts on a docstring's last line after it.)
-///
-/// The value of `name =` first on a line after a line that ends a statement, whose closing
-/// quotes stand alone on their line (`DOCUMENTATION = r'''…'''`), may hold anything and is not
-/// checked there: tree-sitter-python shifts its opening quotes where an expression must follow,
-/// its scanner then reads the body up to the closing quotes as one token, and no node starts
-/// on its later lines, so no error region does (generated files with syntax errors around
-/// such strings agree with tree-sitter, `tests/exact_lexer.rs`).
 fn py_statement(
     b: &[u8],
     start: usize,
     end: usize,
-    at: PyAt,
+    line_start: bool,
+    last: u8,
+    top: bool,
     out: &mut Vec<RawComment>,
 ) -> Option<Option<usize>> {
-    let PyAt {
-        line_start,
-        last,
-        top,
-        assigned,
-    } = at;
     let lit = &b[start..end];
     let resume = last_line(b, start, end);
-    let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
-    let closes_alone = assigned
-        && resume.is_some_and(|r| {
-            b[r..end - 3].iter().all(|c| matches!(c, b' ' | b'\t'))
-                && b[end..line_end]
-                    .iter()
-                    .all(|c| matches!(c, b' ' | b'\t' | b'\r'))
-        });
-    if closes_alone {
-        return Some(None);
-    }
     // A string that spans lines and is not a docstring: the lexical scanner, resuming at a
     // line start inside it (after a syntax error), must see nothing there (see [`scan`]).
     if let Some(nl) = memchr::memchr(b'\n', lit) {
         let body = &lit[nl..lit.len().saturating_sub(3)];
+        let line_end = memchr::memchr(b'\n', &b[end..]).map_or(b.len(), |p| end + p);
         let quiet = !body.iter().any(|c| matches!(c, b'"' | b'\'' | b'#'))
             && !b[end..line_end].contains(&b'#');
         if !(quiet || top && line_start) {

@@ -307,11 +307,15 @@ pub(crate) fn walk_watching(
         }
     };
 
-    let short_is_end = eof::short_reads_end_files(root, config.scan.follow_symlinks);
+    // Asked on the first file read: a warm walk that reads nothing pays no `statfs`.
+    let short_is_end = std::sync::OnceLock::new();
+    let short_is_end = || {
+        *short_is_end.get_or_init(|| eof::short_reads_end_files(root, config.scan.follow_symlinks))
+    };
     let read_one = |file: FoundFile| {
         fresh.fetch_add(1, Ordering::Relaxed);
         let place = track.then(|| place(&walk_root, &file.path));
-        READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record, short_is_end) {
+        READ_BUFFER.with_borrow_mut(|buffer| match read_limited(&file.path, opts.max_file_size, buffer, record, short_is_end()) {
             Ok((Limited::TooLarge(size), _)) => {
                 let d = match size {
                     Some(size) => too_large(&file.rel, size, opts.max_file_size),
