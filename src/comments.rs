@@ -108,7 +108,7 @@ struct Prior {
     spent: u64,
 }
 
-/// Run `f` with the thread's parses kept from one file to the next: the two versions of a
+/// Run `f` with the thread's fresh parses kept for the next file: the two versions of a
 /// changed file are parsed as one edit, the second reusing the first's tree where the text is
 /// the same (tree-sitter's incremental parsing). Only a clean result of a clean prior is used;
 /// anything else is parsed afresh.
@@ -479,14 +479,15 @@ fn tree_sitter_comments(
         raw.sort_by_key(|r| (r.start, r.end));
         raw.dedup_by_key(|r| r.start);
         let errors = error_ranges(root, bytes);
-        if keep && errors.is_empty() && !root.has_error() {
-            let spent = reused.unwrap_or_else(|| budget.spent.get());
+        // Only a fresh parse is kept: one that reused a prior was the second of its pair,
+        // and copying its text would be dropped unused.
+        if keep && reused.is_none() && errors.is_empty() && !root.has_error() {
             PRIOR.with(|p| {
                 *p.borrow_mut() = Some(Prior {
                     lang: lang.name,
                     text: bytes.to_vec(),
                     tree: tree.clone(),
-                    spent,
+                    spent: budget.spent.get(),
                 });
             });
         }
