@@ -294,7 +294,7 @@ fn debug_comments_shows_language_and_comments() {
 #[test]
 fn a_closed_stdout_is_an_error_not_a_panic() {
     let repo = clean_repo();
-    // More than a pipe holds, so the write fails whether or not the reader closed first.
+    // More than a pipe holds, as `| head -1` would see it.
     let big: String = (0..6000)
         .map(|i| format!("# @threat T{i} (#t{i})\n"))
         .collect();
@@ -307,14 +307,16 @@ fn a_closed_stdout_is_an_error_not_a_panic() {
         vec!["schema"],
         vec!["languages"],
     ] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_threatmark"))
+        // The reader is gone before the child starts: dropping it after spawn raced the
+        // child, which could write a short output into the pipe's buffer and exit 0.
+        let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_threatmark"))
             .args(&args)
-            .stdout(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::from(writer))
             .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        drop(child.stdout.take());
-        let out = child.wait_with_output().expect("wait");
+            .output()
+            .expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
