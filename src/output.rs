@@ -526,12 +526,23 @@ mod tests {
         assert!(leftovers.is_empty());
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            // 0644 less the umask, as any file the user creates: compared with one made so,
+            // not with 0644, so a runner with umask 027 passes too.
+            let reference = dir.path().join("sub/reference");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&reference)
+                .expect("reference");
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
+            };
             assert_eq!(
-                mode & 0o044,
-                0o044,
-                "published files are readable by others: {mode:o}"
+                mode(&p),
+                mode(&reference),
+                "published files are 0644 less the umask"
             );
         }
     }

@@ -288,6 +288,19 @@ fn debug_comments_shows_language_and_comments() {
         ));
 }
 
+/// A pipe's writing end whose reader is gone before any child starts: dropping the reader
+/// after spawn raced the child, which could write a short output into the pipe's buffer and
+/// exit 0. Close-on-exec, so another test's child cannot inherit the reader and keep it open.
+#[cfg(unix)]
+fn closed_pipe() -> std::os::fd::OwnedFd {
+    #[cfg(not(target_vendor = "apple"))]
+    let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe");
+    #[cfg(target_vendor = "apple")]
+    let (reader, writer) = rustix::pipe::pipe().expect("pipe");
+    drop(reader);
+    writer
+}
+
 /// Output into a pipe that its reader closed (`threatmark … | head -1`) is an error that
 /// names stdout (exit 2), never a panic with a backtrace: for every command that prints.
 #[cfg(unix)]
@@ -307,13 +320,9 @@ fn a_closed_stdout_is_an_error_not_a_panic() {
         vec!["schema"],
         vec!["languages"],
     ] {
-        // The reader is gone before the child starts: dropping it after spawn raced the
-        // child, which could write a short output into the pipe's buffer and exit 0.
-        let (reader, writer) = rustix::pipe::pipe().expect("pipe");
-        drop(reader);
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_threatmark"))
             .args(&args)
-            .stdout(std::process::Stdio::from(writer))
+            .stdout(std::process::Stdio::from(closed_pipe()))
             .stderr(std::process::Stdio::piped())
             .output()
             .expect("run");

@@ -59,13 +59,22 @@ impl Drop for Watching {
     }
 }
 
+/// Replace `root/rel` in one step (a sibling no language reads, renamed over it), as editors
+/// save: `fs::write` truncates, then writes, two events that a stall longer than the quiet
+/// period would split into two scans of which the first reads an empty file.
+fn replace(root: &Path, rel: &str, text: &str) {
+    let partial = format!("{rel}.partial");
+    write(root, &partial, text);
+    std::fs::rename(root.join(&partial), root.join(rel)).expect("rename");
+}
+
 fn interrupt(child: &mut Child) -> i32 {
-    let pid = child.id().to_string();
-    let sent = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    // A system call, not the `kill` binary: slim images have no procps.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(child),
+        rustix::process::Signal::INT,
+    )
+    .expect("kill");
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -110,7 +119,7 @@ fn the_model_follows_edits_deletions_and_new_folders_and_ctrl_c_exits_zero() {
         "{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    write(
+    replace(
         root,
         "src/a.py",
         "# @threat Alpha (#alpha)\n# @threat Gamma (#gamma)\n",
@@ -157,10 +166,10 @@ fn the_model_follows_edits_deletions_and_new_folders_and_ctrl_c_exits_zero() {
 
     // A burst of saves is (about) one scan, not thirty.
     for i in 0..30 {
-        write(
+        replace(
             root,
             &format!("src/burst{i}.py"),
-            format!("# @threat B{i} (#b{i})\n"),
+            &format!("# @threat B{i} (#b{i})\n"),
         );
     }
     poll("the burst", || (threats(root).len() == 32).then_some(()));

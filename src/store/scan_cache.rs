@@ -745,8 +745,8 @@ mod tests {
         }
     }
 
-    fn stat(age_secs: u64) -> FileStat {
-        let t = SystemTime::now() - std::time::Duration::from_secs(age_secs);
+    fn stat_at(now: SystemTime, age_secs: u64) -> FileStat {
+        let t = now - std::time::Duration::from_secs(age_secs);
         let ns = i64::try_from(
             t.duration_since(SystemTime::UNIX_EPOCH)
                 .expect("after the epoch")
@@ -766,7 +766,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(".git/threatmark/scan-x");
         let outcome = crate::store::record::parsed("a.py", "# @threat T (#t)\n");
-        let old = stat(60);
+        // One clock reading for the stats and the save: "just now" stays just now on a slow machine.
+        let now = SystemTime::now();
+        let old = stat_at(now, 60);
         let cache = ScanCache::new(
             9,
             vec![
@@ -777,12 +779,12 @@ mod tests {
                 },
                 CachedFile {
                     rel: "a.py".into(),
-                    stat: stat(60),
+                    stat: stat_at(now, 60),
                     outcome: Some(Box::new(Stored::new(outcome.clone()))),
                 },
                 CachedFile {
                     rel: "new.py".into(),
-                    stat: stat(0),
+                    stat: stat_at(now, 0),
                     outcome: None,
                 },
             ],
@@ -794,7 +796,7 @@ mod tests {
             yaml: yaml.clone(),
             read: Vec::new(),
         };
-        save(&path, cache, Some(&ts), SystemTime::now()).expect("save");
+        save(&path, cache, Some(&ts), now).expect("save");
         let back = load(&path).expect("load");
         assert_eq!(back.config_key, 9);
         let rels: Vec<&str> = back.files.iter().map(|f| f.rel.as_str()).collect();
@@ -924,7 +926,7 @@ mod tests {
     /// A seeded mix of what a scan hands the writer: annotated files (their text kept), files
     /// with diagnostics only, binary files, files that contribute nothing, racy files, repeated
     /// paths, paths out of order and beyond ASCII.
-    fn mixed_cache(seed: u64, files: usize) -> Vec<CachedFile> {
+    fn mixed_cache(now: SystemTime, seed: u64, files: usize) -> Vec<CachedFile> {
         let mut state = seed;
         let mut next = move |n: u64| {
             state = state
@@ -948,7 +950,7 @@ mod tests {
                     1 => format!("z{i}.rs"),
                     _ => format!("a/{}/f{i}.py", next(9)),
                 };
-                let stat = stat(if next(7) == 0 { 0 } else { 60 + next(100) });
+                let stat = stat_at(now, if next(7) == 0 { 0 } else { 60 + next(100) });
                 let outcome = match next(3) {
                     0 => None,
                     _ => {
@@ -975,17 +977,17 @@ mod tests {
             read: vec![(0, 0)],
         };
         for seed in 0..24u64 {
-            let files = mixed_cache(seed, [0, 1, 5, 40, 300][seed as usize % 5]);
+            let files = mixed_cache(started, seed, [0, 1, 5, 40, 300][seed as usize % 5]);
             let plain: Vec<Plain> = (0..seed * 3)
-                .map(|i| Plain::new(&format!("p{i}"), &stat(90)))
+                .map(|i| Plain::new(&format!("p{i}"), &stat_at(started, 90)))
                 .collect();
             let threatspec = (seed % 3 != 0).then_some(&ts);
             // Folders' fingerprints, one key given twice with two fingerprints (neither kept).
             let mut folders: Vec<Plain> = (0..seed % 7)
-                .map(|i| Plain::new(&format!("d{i}"), &stat(70 + i)))
+                .map(|i| Plain::new(&format!("d{i}"), &stat_at(started, 70 + i)))
                 .collect();
             if seed % 4 == 1 {
-                folders.push(Plain::new("d0", &stat(71)));
+                folders.push(Plain::new("d0", &stat_at(started, 71)));
             }
             // The walk's listings, for every other seed.
             let listings = (seed % 2 == 0).then(|| {
@@ -1027,7 +1029,7 @@ mod tests {
                 "seed {seed}: listings"
             );
             let mut files = loaded.files.clone();
-            files.extend(mixed_cache(seed + 100, 20));
+            files.extend(mixed_cache(started, seed + 100, 20));
             let plain = loaded.plain.clone();
             let again = ScanCache::new(seed, files, plain).with_folders(loaded.folders.clone());
             save(&new, again.clone(), threatspec, started).expect("save");
