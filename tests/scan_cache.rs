@@ -1212,3 +1212,43 @@ fn a_recalled_scan_keeps_the_scan_cache_current() {
         "after the save"
     ));
 }
+
+/// Whether a scan of `root` with the cache in `cache` started saving the cache before it built
+/// the model (the order of its timing marks), and that it saved one.
+fn saved_before_the_build(root: &Path, cache: &Path) -> bool {
+    let mut cmd = tm();
+    cmd.env("THREATMARK_TIMINGS", "1")
+        .args(["scan", "-q", "--format", "json"]);
+    cached(&mut cmd, cache);
+    let out = cmd.arg(root).output().expect("threatmark runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let at = |mark: &str| {
+        stderr
+            .lines()
+            .position(|l| l.starts_with("threatmark timings:") && l.ends_with(mark))
+    };
+    let saved = at("ms  scan cache saved").expect("the cache is saved");
+    saved < at("ms  model built").expect("the model is built")
+}
+
+/// A first run (no cache of its configuration) starts writing the cache before it builds the
+/// model, on the core the single-threaded build leaves idle: every outcome is its own. A run
+/// that took outcomes from a cache starts it after the build, which decodes them: a damaged
+/// record must not be written again.
+#[test]
+fn a_first_run_writes_the_cache_while_the_model_is_built() {
+    let (dir, cache) = folders();
+    let root = dir.path();
+    write(root, "a.py", "# @threat Spoofing (#spoof)\n");
+    write(root, "b.py", "x = 1\n".repeat(200));
+    settle();
+    assert!(saved_before_the_build(root, cache.path()), "the first run");
+    assert_eq!(caches(cache.path()).len(), 1);
+    write(root, "c.py", "# @threat Tampering (#tamper)\n");
+    assert!(
+        !saved_before_the_build(root, cache.path()),
+        "a run with the cache"
+    );
+    same_as_uncached(root, cache.path(), "a first run and an edit");
+}

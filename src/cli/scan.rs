@@ -223,7 +223,7 @@ fn scan_folder_recalling<M>(
     // rare case that one is a folder, the configuration is loaded again without that and the
     // scan is run again (the first one's result is dropped).
     let mut defer = true;
-    let (config, threatspec, key, walked) = loop {
+    let (config, threatspec, key, mut walked) = loop {
         let (config, threatspec) = Config::load_deferring(root, explicit_config, &reuse, defer)?;
         crate::timings::mark("configuration loaded");
         let key = scan::config_key(&config);
@@ -306,6 +306,14 @@ fn scan_folder_recalling<M>(
             },
         ));
     }
+    // Without a cache of this configuration every outcome was made by this walk, so none can be
+    // damaged: the cache is written while the model is built on one thread and the other core
+    // would idle, not later beside the model's serialisation.
+    let early = previous.is_none();
+    if let Some(at) = at.as_ref().filter(|_| early) {
+        save_cache(at, walked.found.take_entries());
+        crate::timings::mark("scan cache saved");
+    }
     let (mut result, mut found) = match walked.assemble(root, &config) {
         // A cache record that does not decode: scan again without the cache (and keep no memo:
         // its key is the first walk's).
@@ -318,7 +326,7 @@ fn scan_folder_recalling<M>(
     }
     .with_context(|| format!("scanning {}", root.display()))?;
     let outcomes = std::mem::take(&mut found.outcomes);
-    if let Some(at) = &at {
+    if let Some(at) = at.as_ref().filter(|_| !early) {
         save_cache(at, found);
         crate::timings::mark("scan cache saved");
     }

@@ -160,6 +160,21 @@ impl ForCache {
         self.files.len() + self.plain.len() + self.folders.len()
     }
 
+    /// What the cache keeps (entries, fingerprints, listings, counters), moved out; the
+    /// outcomes stay here for the model's build, so the cache can be written beside it.
+    pub(crate) fn take_entries(&mut self) -> ForCache {
+        ForCache {
+            files: std::mem::take(&mut self.files),
+            plain: std::mem::take(&mut self.plain),
+            folders: std::mem::take(&mut self.folders),
+            misses: self.misses,
+            started: self.started,
+            listings: self.listings.take(),
+            outcomes: Vec::new(),
+            fresh: self.fresh,
+        }
+    }
+
     /// Every file the walk kept, as a 128-bit fingerprint: the path and stat of each file that
     /// contributes something, each other file's fingerprint and each folder's (paths and
     /// stats too). Wrapping sums of per-entry hashes (and the counts), so the walker threads'
