@@ -351,6 +351,22 @@ pub(crate) fn is_ignore_file(rel: &str) -> bool {
     name == IGNORE_FILE
 }
 
+/// The empty path and every path of one to three of `parts`, for tests of path predicates.
+#[cfg(test)]
+pub(crate) fn paths_of(parts: &[&str]) -> Vec<String> {
+    let mut paths = vec![String::new()];
+    for a in parts {
+        paths.push(a.to_string());
+        for b in parts {
+            paths.push(format!("{a}/{b}"));
+            for c in parts {
+                paths.push(format!("{a}/{b}/{c}"));
+            }
+        }
+    }
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,17 +384,7 @@ mod tests {
         let parts = [
             "a", "", ".", "..", "b.c", "d*", "?", "[x]", "{a,b}", "e\\f", "!g", "..h", "i.",
         ];
-        let mut globs = vec![String::new()];
-        for a in parts {
-            globs.push(a.to_string());
-            for b in parts {
-                globs.push(format!("{a}/{b}"));
-                for c in parts {
-                    globs.push(format!("{a}/{b}/{c}"));
-                }
-            }
-        }
-        for glob in &globs {
+        for glob in &paths_of(&parts) {
             assert_eq!(is_plain_path(glob), slow(glob), "{glob:?}");
         }
     }
