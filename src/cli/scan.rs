@@ -419,7 +419,12 @@ pub(super) fn run(args: ScanArgs, color: bool) -> anyhow::Result<u8> {
     if args.watch {
         return super::watch::run(&args, color);
     }
-    once(&args, color).map(|scanned| scanned.code)
+    once(&args, color).map(|scanned| {
+        // The process ends after this scan: a `threatspec.yaml` that lists every file leaves
+        // thousands of include paths in the configuration, not worth freeing one at a time.
+        std::mem::forget(scanned.config);
+        scanned.code
+    })
 }
 
 /// What one scan of [`once`] did, for `--watch`.

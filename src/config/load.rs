@@ -99,12 +99,13 @@ impl Config {
                         }
                     })?;
                     crate::timings::mark("threatspec.yaml parsed");
+                    let absolute = ts.has_absolute_paths();
                     let (mut derived, unchecked) =
-                        crate::import::threatspec::derive_config_deferring(&ts, root, defer);
+                        crate::import::threatspec::derive_config_deferring(ts, root, defer);
                     crate::timings::mark("threatspec paths resolved");
                     // Without its own witness, what the file set is never reused: so for an
                     // absolute path entry too, which resolves through links nothing witnesses.
-                    if let Some(own) = own.filter(|_| !ts.has_absolute_paths()) {
+                    if let Some(own) = own.filter(|_| !absolute) {
                         derived.witnesses.push(own);
                         derived.witnesses.sort();
                     }
@@ -132,7 +133,7 @@ impl Config {
                 message,
             }
         })?;
-        Ok(crate::import::threatspec::config_from(&ts, root))
+        Ok(crate::import::threatspec::config_from(ts, root))
     }
 }
 

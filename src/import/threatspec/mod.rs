@@ -219,7 +219,13 @@ mod plain {
             return None;
         }
         let mut lines = Vec::new();
-        for raw in text.split('\n') {
+        // The lines as `split('\n')` gives them (the last one too, even if empty), found by a
+        // byte search: its per-line overhead counts on a file of thousands of short lines.
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+        for end in ends {
+            let raw = &text[start..end];
+            start = end + 1;
             let body = raw.trim_start_matches(' ');
             if body.trim().is_empty() || body.starts_with('#') {
                 continue;
@@ -331,7 +337,8 @@ mod plain {
 
     /// `key: value` (the value `None` when the line ends after the colon), for a simple key.
     fn key_value(text: &str) -> Option<(&str, Option<&str>)> {
-        let (key, rest) = text.split_once(':')?;
+        let colon = memchr::memchr(b':', text.as_bytes())?;
+        let (key, rest) = (&text[..colon], &text[colon + 1..]);
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase()) {
             return None;
         }
@@ -424,20 +431,18 @@ pub fn language_for_mime(mime: &str) -> Option<&'static str> {
     })
 }
 
-/// Not empty, no `\\`, and no empty, `.` or `..` part: in one pass over the bytes.
+/// Not empty, no `\\`, and no empty, `.` or `..` part. A byte search for each (thousands of
+/// paths in a `threatspec.yaml` that lists every file, each with a few `/`).
 fn is_plain_relative(path: &[u8]) -> bool {
+    if memchr::memchr(b'\\', path).is_some() {
+        return false;
+    }
     let mut start = 0;
-    for (i, &b) in path.iter().enumerate() {
-        match b {
-            b'\\' => return false,
-            b'/' => {
-                if matches!(&path[start..i], b"" | b"." | b"..") {
-                    return false;
-                }
-                start = i + 1;
-            }
-            _ => {}
+    for i in memchr::memchr_iter(b'/', path) {
+        if matches!(&path[start..i], b"" | b"." | b"..") {
+            return false;
         }
+        start = i + 1;
     }
     !matches!(&path[start..], b"" | b"." | b"..")
 }
@@ -471,6 +476,15 @@ pub fn relative_to_root(entry: &str, root: &Path) -> Option<String> {
         }
     }
     Some(parts.join("/"))
+}
+
+/// [`relative_to_root`] of an entry the caller owns: a plain relative path (most entries) is
+/// the result itself, not a copy of it.
+fn relative_to_root_owned(entry: String, root: &Path) -> Option<String> {
+    if entry.trim().len() == entry.len() && is_plain_relative(entry.as_bytes()) {
+        return Some(entry);
+    }
+    relative_to_root(&entry, root)
 }
 
 /// A Threatspec `ignore` string (a substring of the absolute path) under the configured path
@@ -511,7 +525,7 @@ pub fn ignore_glob(under: &str, ignore: &str) -> Option<String> {
 /// - `.txt` files are design text, read whole as by Threatspec's TextFileParser (as in any
 ///   project), unless a `mime` maps them to a language;
 /// - `imports` are not scan settings: see [`import_dirs`].
-pub fn config_from(ts: &ThreatspecConfig, root: &Path) -> Config {
+pub fn config_from(ts: ThreatspecConfig, root: &Path) -> Config {
     derive_config(ts, root).config()
 }
 
@@ -607,7 +621,7 @@ impl Derived {
 }
 
 /// [`config_from`], with the witnesses of what it read on disk.
-pub fn derive_config(ts: &ThreatspecConfig, root: &Path) -> Derived {
+pub fn derive_config(ts: ThreatspecConfig, root: &Path) -> Derived {
     derive_config_deferring(ts, root, false).0
 }
 
@@ -686,7 +700,7 @@ fn parent_and_name(rel: &str) -> (&str, &str) {
 
 /// [`derive_config`]; with `defer`, the `mime` paths of [`Unchecked`] are left to the walk.
 pub(crate) fn derive_config_deferring(
-    ts: &ThreatspecConfig,
+    ts: ThreatspecConfig,
     root: &Path,
     defer: bool,
 ) -> (Derived, Option<Unchecked>) {
@@ -698,15 +712,23 @@ pub(crate) fn derive_config_deferring(
     let mut rels: Vec<String> = Vec::with_capacity(ts.paths.len());
     let mut exclude = BTreeSet::new();
     let mut mimes: Vec<(usize, &'static str)> = Vec::new();
-    for entry in &ts.paths {
-        let Some(rel) = relative_to_root(entry.path(), root) else {
+    for entry in ts.paths {
+        let (path, ignore, mime) = match entry {
+            PathEntry::Plain(path) => (path, None, None),
+            PathEntry::Detailed { path, ignore, mime } => (path, ignore, mime),
+        };
+        let Some(rel) = relative_to_root_owned(path, root) else {
             continue;
         };
         everything |= rel.is_empty();
-        for i in entry.ignore() {
-            exclude.extend(ignore_glob(&rel, i));
+        match &ignore {
+            Some(OneOrMany::One(i)) => exclude.extend(ignore_glob(&rel, i)),
+            Some(OneOrMany::Many(all)) => {
+                exclude.extend(all.iter().filter_map(|i| ignore_glob(&rel, i)));
+            }
+            None => {}
         }
-        if let Some(lang) = entry.mime().and_then(language_for_mime) {
+        if let Some(lang) = mime.as_deref().and_then(language_for_mime) {
             mimes.push((rels.len(), lang));
         }
         rels.push(rel);
@@ -782,9 +804,10 @@ fn unknown_extensions(
     }
     let wanted: Vec<Wanted<'_>> = wanted.into_iter().collect();
     let listing = wanted.iter().any(|(_, (_, list))| *list);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let chunk = wanted.len().div_ceil(threads).max(1);
     let listed: Vec<Listed<'_>> = if listing {
+        // Asked only here: the question reads the cgroup's files.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunk = wanted.len().div_ceil(threads).max(1);
         std::thread::scope(|s| {
             let parts: Vec<_> = wanted
                 .chunks(chunk)
@@ -1053,6 +1076,18 @@ mod tests {
         assert_eq!(c.imports[1].path(), "../lib");
     }
 
+    /// The byte searches of `is_plain_relative` answer as a test of each byte does.
+    #[test]
+    fn plain_relative_paths_are_told_as_byte_by_byte() {
+        let slow = |path: &str| {
+            !path.contains('\\') && path.split('/').all(|seg| !matches!(seg, "" | "." | ".."))
+        };
+        let parts = ["a", "", ".", "..", "b.c", "e\\f", "..h", "i.", " "];
+        for path in &crate::source::filter::paths_of(&parts) {
+            assert_eq!(is_plain_relative(path.as_bytes()), slow(path), "{path:?}");
+        }
+    }
+
     #[test]
     fn paths_and_ignores() {
         let root = Path::new("/nonexistent/repo");
@@ -1241,8 +1276,8 @@ mod tests {
         };
         let deferred = |yaml: &str| {
             let ts = parse_config(yaml).expect("parses");
-            let eager = derive_config(&ts, root);
-            let (mut derived, unchecked) = derive_config_deferring(&ts, root, true);
+            let eager = derive_config(ts.clone(), root);
+            let (mut derived, unchecked) = derive_config_deferring(ts, root, true);
             let unchecked = unchecked.expect("paths left to the walk");
             let config = derived.config();
             crate::source::fs::walk_watching(
@@ -1281,7 +1316,7 @@ mod tests {
         assert_eq!(eager.extensions.keys().collect::<Vec<_>>(), ["tpl3"]);
         // Next to a path that is not named like a file, its folder is listed beforehand.
         let ts = parse_config(&yaml(&["src/dir.py", "src/c.tpl"])).expect("parses");
-        let (derived, unchecked) = derive_config_deferring(&ts, root, true);
+        let (derived, unchecked) = derive_config_deferring(ts, root, true);
         assert_eq!(
             derived.extensions.keys().collect::<Vec<_>>(),
             ["tpl", "tpl2"]
@@ -1324,7 +1359,7 @@ mod tests {
         std::os::unix::fs::symlink(root.join("lib"), root.join("linked")).expect("link");
         let yaml = "project:\n  name: p\npaths:\n  - 'src/a.py'\n  - path: 'src/b.tpl'\n    mime: 'text/x-python'\n  - path: 'src/c.PHTML'\n    mime: 'text/x-c'\n  - path: 'src/a.py'\n    mime: 'text/x-go'\n  - path: 'lib'\n    mime: 'text/x-ruby'\n    ignore: 'deep'\n  - path: 'lib/x.rs'\n    mime: 'text/x-java'\n  - path: 'named.py'\n    mime: 'text/x-shellscript'\n  - path: 'missing/m.zz'\n    mime: 'text/x-c'\n  - path: 'src/link.tpl'\n    mime: 'text/x-c'\n  - path: 'linked'\n    mime: 'text/x-c'\n  - 'src/*.py'\n  - './other/'\n  - 'a/../src/a.py'\n  - '../outside'\n  - path: 'CMakeLists.txt'\n    mime: 'text/x-c'\n  - path: 'src/c.PHTML'\n    mime: 'text/x-java'\n";
         let ts = parse_config(yaml).expect("parses");
-        let derived = derive_config(&ts, root);
+        let derived = derive_config(ts.clone(), root);
 
         // The plain reading.
         let mut include = BTreeSet::new();
