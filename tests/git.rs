@@ -100,6 +100,17 @@ impl Repo {
         self.git(&["rev-parse", rev]).trim().to_string()
     }
 
+    /// Delete the loose object `rev` names: a blob the test then shows was not read.
+    fn remove_object(&self, rev: &str) {
+        let id = self.rev(rev);
+        let object = self
+            .path()
+            .join(".git/objects")
+            .join(&id[..2])
+            .join(&id[2..]);
+        fs::remove_file(object).expect("a loose object");
+    }
+
     fn tm(&self) -> Command {
         tm_in(self.path())
     }
@@ -1744,14 +1755,7 @@ fn diff_in_a_fresh_clone_reads_only_what_changed_and_equals_the_full_diff() {
     // The last commit: the configuration and ignore files are the work tree's.
     let last = &commits[commits.len() - 1];
     let expected = same(last, "before the object is removed");
-    let hidden = repo.rev(&format!("{}:.hidden.py", last));
-    fs::remove_file(
-        repo.path()
-            .join(".git/objects")
-            .join(&hidden[..2])
-            .join(&hidden[2..]),
-    )
-    .expect("a loose object");
+    repo.remove_object(&format!("{}:.hidden.py", last));
     assert_eq!(diff(last, true).code, 2, "the full diff reads every blob");
     let fast = diff(last, false);
     assert_eq!(fast.code, 0, "{}", fast.stderr);
@@ -1760,6 +1764,42 @@ fn diff_in_a_fresh_clone_reads_only_what_changed_and_equals_the_full_diff() {
     // An untracked ignore file changes what the work-tree walk reads: the base is read in full.
     repo.write("lib/generated/.threatmarkignore", "x.py\n");
     assert_eq!(diff(last, false).code, 2, "every blob read");
+}
+
+// @tests #proven_same for #scanner
+/// `diff BASE` with no snapshot probes every folder of BASE's tree for a `.threatmarkignore`
+/// the revision does not have, on several threads when there are many folders: an untracked one
+/// in the last folder (the last thread's share) still makes the base read in full.
+#[test]
+fn diff_in_a_fresh_clone_probes_every_folder_for_an_untracked_ignore_file() {
+    let repo = Repo::new();
+    repo.write("a.py", "# @threat A (#a)\n");
+    for i in 0..600 {
+        repo.write(&format!("d{i:03}/f.py"), format!("x = {i}\n"));
+    }
+    let base = repo.commit("many folders");
+    repo.write("a.py", "# @threat A, edited (#a)\n");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // The index written after every file, as at the end of a clone (no racy entries).
+    repo.git(&["update-index", "--index-version", "4"]);
+    let diff = |full: bool| {
+        let _ = fs::remove_dir_all(repo.path().join(".git/threatmark"));
+        let mut cmd = repo.tm();
+        if full {
+            cmd.env("THREATMARK_DIFF_FULL", "1");
+        }
+        cmd.args(["diff", &base, "--format", "json", "-j", "4"]);
+        run(cmd)
+    };
+    let expected = diff(true);
+    assert_eq!(expected.code, 0, "{}", expected.stderr);
+    // An unchanged file's blob, gone: only a diff that takes the work tree's outcome succeeds.
+    repo.remove_object(&format!("{base}:d000/f.py"));
+    let fast = diff(false);
+    assert_eq!(fast.code, 0, "{}", fast.stderr);
+    assert_eq!(fast.stdout, expected.stdout);
+    repo.write("d599/.threatmarkignore", "f.py\n");
+    assert_eq!(diff(false).code, 2, "every blob read");
 }
 
 /// `diff A..B` with no snapshot (a fresh clone): when the files that differ between the two
@@ -1810,14 +1850,7 @@ fn diff_of_two_revisions_without_snapshots_reads_only_the_changed_files() {
     }
     // An unchanged file's blob, gone: the full computation reads it, the change does not.
     let expected = diff(&commits[0], &commits[1], true).stdout;
-    let kept = repo.rev(&format!("{}:.github/workflows/ci.yml", commits[0]));
-    fs::remove_file(
-        repo.path()
-            .join(".git/objects")
-            .join(&kept[..2])
-            .join(&kept[2..]),
-    )
-    .expect("a loose object");
+    repo.remove_object(&format!("{}:.github/workflows/ci.yml", commits[0]));
     assert_eq!(
         diff(&commits[0], &commits[1], true).code,
         2,

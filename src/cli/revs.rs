@@ -401,6 +401,7 @@ impl Repo {
             )
         });
         let index = if unread { None } else { git.clean_index().ok() };
+        crate::timings::mark("index read");
         let reuse = index.as_ref().map(|index| scan::Reuse {
             config_key: scan::config_key(&head_config),
             outcomes: &outcomes,

@@ -645,12 +645,13 @@ impl std::fmt::Debug for CleanIndex {
 }
 
 impl CleanIndex {
-    /// The blob a work-tree file is, when its index entry says so and its stat proves it: a
-    /// regular file at stage 0 whose `lstat` matches the entry in every field (nanoseconds,
-    /// inode, ctime), and which is not racy (written before the index, to the nanosecond). This
-    /// is git's own rule for skipping a file's content, made stricter; anything else is `None`
-    /// (read the blob).
-    pub fn clean_blob(&self, rel: &str) -> Option<(ObjectId, u64)> {
+    /// The size of the work-tree file `rel` when it is the blob `id`: its index entry says so
+    /// and its stat proves it: a regular file at stage 0 whose `lstat` matches the entry in
+    /// every field (nanoseconds, inode, ctime), and which is not racy (written before the
+    /// index, to the nanosecond). This is git's own rule for skipping a file's content, made
+    /// stricter; anything else is `None` (read the blob). The entry is checked before the file
+    /// is `stat`ed: a file the change touched costs no system call.
+    pub fn clean_blob(&self, rel: &str, id: ObjectId) -> Option<u64> {
         use gix::index::entry::{Mode, Stage, stat::Options};
         let entry = self
             .index
@@ -661,6 +662,7 @@ impl CleanIndex {
                     | gix::index::entry::Flags::SKIP_WORKTREE
                     | gix::index::entry::Flags::ASSUME_VALID,
             )
+            || entry.id != id
         {
             return None;
         }
@@ -677,7 +679,7 @@ impl CleanIndex {
             use_stdev: true,
         };
         (entry.stat.matches(&now, strict) && !entry.stat.is_racy(self.index.timestamp(), strict))
-            .then_some((entry.id, meta.len()))
+            .then_some(meta.len())
     }
 
     /// Whether a file (tracked or not) exists at this work-tree path.
