@@ -43,29 +43,39 @@ const MIN_CACHED_SIZE: u64 = 512;
 struct FolderSum {
     sum: u64,
     count: u64,
-    /// Small files not read yet: read only when the folder's fingerprint is not the cached
-    /// one. Kept compact (a warm scan of a million small files defers most of them): the
-    /// folder's path once, the names one after another, each ended by a `/` (which no name
-    /// holds), and the sum, count and total size of their entries.
+    /// Files not read yet: read only when the folder's fingerprint is not the cached one.
     pending: Pending,
 }
 
+/// A folder's files that a warm scan defers to its fingerprint: each file in a folder the last
+/// scan fingerprinted that has no entry with its path and is settled. Kept compact (a warm
+/// scan of a million small files defers most of them): the folder's path once, the names one
+/// after another, each ended by a `/` (which no name holds), and the sum, count and total size
+/// of their entries.
 #[derive(Default)]
 struct Pending {
     dir: Option<PathBuf>,
+    /// The folder below the scanned one, as bytes (what its key was taken from).
+    folder: Vec<u8>,
+    /// Files under [`MIN_CACHED_SIZE`] (no entry of their own in the cache).
     names: Vec<u8>,
+    /// The others, in the order of `kept`.
+    large: Vec<u8>,
+    /// What the cache keeps of each of `large` when it still holds nothing: its [`Plain`]
+    /// (found after the walk only if the folder changed, instead of a lookup per file), its
+    /// `folder_entry` and size.
+    kept: Vec<(Plain, u64, u64)>,
     sum: u64,
     count: u64,
     bytes: u64,
 }
 
 impl Pending {
-    /// The files, as the walk found them.
-    fn files(&self, root: &Path) -> impl Iterator<Item = FoundFile> {
+    /// The files named in `names`, as the walk found them.
+    fn files(&self, root: &Path, names: &[u8]) -> impl Iterator<Item = FoundFile> {
         let dir = self.dir.clone().unwrap_or_default();
         let root = root.to_path_buf();
-        let names: Vec<PathBuf> = self
-            .names
+        let names: Vec<PathBuf> = names
             .split(|b| *b == b'/')
             .filter(|n| !n.is_empty())
             .map(name_of)
@@ -78,19 +88,20 @@ impl Pending {
     }
 }
 
-/// A file name's bytes as `name_of` turns them back into the name: on unix any name; elsewhere
-/// only a name that is Unicode (a lone surrogate would come back as U+FFFD), so other names are
-/// read, not deferred.
-fn name_bytes(name: &std::ffi::OsStr) -> Option<&[u8]> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Some(name.as_bytes())
+/// A relative path's folder and name, as bytes: split at its last `/`.
+fn folder_and_name(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|b| *b == b'/') {
+        Some(at) => (&rel[..at], &rel[at + 1..]),
+        None => (&[], rel),
     }
-    #[cfg(not(unix))]
-    {
-        name.to_str().map(str::as_bytes)
-    }
+}
+
+/// Whether a file of this name can wait for its folder's fingerprint: `name_of` must turn its
+/// bytes back into the name (on unix any name; elsewhere only one that is Unicode, as a lone
+/// surrogate would come back as U+FFFD), and it must be a name, not `.` or `..` (which a path
+/// of another spelling than the walker's could end with). Other files are read.
+fn deferrable(name: &[u8]) -> bool {
+    !matches!(name, b"" | b"." | b"..") && (cfg!(unix) || std::str::from_utf8(name).is_ok())
 }
 
 /// A file name from its raw bytes.
@@ -396,13 +407,19 @@ pub(crate) fn walk_watching(
                 return;
             }
             // Unchanged since the last scan: its outcome, without reading it.
-            let hit = cache.and_then(|c| c.lookup(&file.rel));
+            let kept = cache.and_then(|c| c.get(&file.rel));
             // Only a cache's folders need it here (`read_one` finds it again for itself).
             let place = cache.is_some().then(|| place(&walk_root, &file.path));
-            // A small file that held nothing, in a folder the last scan fingerprinted: read
-            // only if the folder's fingerprint changed (decided after the walk).
-            let in_folder = !matches!(hit, Some(Hit::File(_)))
-                && place.and_then(|(key, _)| cache?.folder(key)).is_some();
+            // A file that held nothing, in a folder the last scan fingerprinted: read only if
+            // the folder's fingerprint changed (decided after the walk, where a larger file's
+            // own entry is looked up only then: the lookup is a cache miss per file).
+            let in_folder =
+                kept.is_none() && place.and_then(|(key, _)| cache?.folder(key)).is_some();
+            let hit = match (kept, in_folder) {
+                (Some(kept), _) => Some(Hit::File(kept)),
+                (None, true) => None,
+                (None, false) => cache.and_then(|c| c.plain_entry(&file.rel)).map(Hit::Plain),
+            };
             let now = (hit.is_some() || in_folder)
                 .then(|| at::stat(&file.path).ok())
                 .flatten()
@@ -428,22 +445,32 @@ pub(crate) fn walk_watching(
                     return;
                 }
                 (_, Some(stat)) if in_folder && stat.settled(started_at) => {
-                    if let Some((key, rel)) = place
-                        && let (Some(dir), Some(name)) = (
-                            file.path.parent(),
-                            file.path.file_name().and_then(name_bytes),
-                        )
+                    // The folder and the name from the bytes `place` split off (parsing the
+                    // path's components again ran for every file of a warm scan).
+                    let split = place.map(|(key, rel)| (key, rel, folder_and_name(rel)));
+                    if let Some((key, rel, (folder, name))) = split
+                        && deferrable(name)
                     {
                         let entry = scan_cache::folder_entry(rel, &stat);
+                        let large = (stat.size >= MIN_CACHED_SIZE)
+                            .then(|| (Plain::new(&file.rel, &stat), entry, stat.size));
                         let mut folders = lock(&folders);
                         let pending = &mut folders.entry(key).or_default().pending;
                         if pending.dir.is_none() {
-                            pending.dir = Some(dir.to_path_buf());
+                            pending.dir = file.path.parent().map(Path::to_path_buf);
+                            pending.folder = folder.to_vec();
                         }
                         // One folder key for two folders (a collision): not deferred.
-                        if pending.dir.as_deref() == Some(dir) {
-                            pending.names.extend_from_slice(name);
-                            pending.names.push(b'/');
+                        if pending.folder == folder {
+                            let names = match large {
+                                None => &mut pending.names,
+                                Some(large) => {
+                                    pending.kept.push(large);
+                                    &mut pending.large
+                                }
+                            };
+                            names.extend_from_slice(name);
+                            names.push(b'/');
                             pending.sum = pending.sum.wrapping_add(entry);
                             pending.count += 1;
                             pending.bytes += stat.size;
@@ -479,10 +506,12 @@ pub(crate) fn walk_watching(
         misses.fetch_add(1, Ordering::Relaxed);
     }
 
-    // The deferred small files: none is read in a folder whose fingerprint is the cached one
-    // (the same paths with the same stats, all settled, all contributing nothing then); all
-    // are read in one whose fingerprint changed.
+    // The deferred files: none is read in a folder whose fingerprint is the cached one (the
+    // same paths with the same stats, all settled, all contributing nothing then), and the
+    // larger ones keep their entries; in one whose fingerprint changed, a larger file whose
+    // own entry holds is taken from it, and the others are read.
     let mut again = Vec::new();
+    let mut recalled = Vec::new();
     for (key, folder) in lock(&folders).iter_mut() {
         let pending = std::mem::take(&mut folder.pending);
         if pending.count == 0 {
@@ -494,8 +523,22 @@ pub(crate) fn walk_watching(
             read.fetch_add(pending.count as usize, Ordering::Relaxed);
             bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
             (folder.sum, folder.count) = (sum, count);
-        } else {
-            again.extend(pending.files(root));
+            recalled.extend(pending.kept.iter().map(|(plain, _, _)| *plain));
+            continue;
+        }
+        again.extend(pending.files(root, &pending.names));
+        let large = pending.files(root, &pending.large).zip(&pending.kept);
+        for (file, (now, entry, size)) in large {
+            let was = cache.and_then(|c| c.plain_entry(&file.rel));
+            if was.is_some_and(|was| was.fingerprint == now.fingerprint) {
+                read.fetch_add(1, Ordering::Relaxed);
+                bytes_read.fetch_add(*size, Ordering::Relaxed);
+                recalled.push(*now);
+                folder.sum = folder.sum.wrapping_add(*entry);
+                folder.count += 1;
+            } else {
+                again.push(file);
+            }
         }
     }
     if !again.is_empty() {
@@ -536,7 +579,11 @@ pub(crate) fn walk_watching(
     };
     let found = ForCache {
         files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
-        plain: plain.into_inner().unwrap_or_else(|e| e.into_inner()),
+        plain: {
+            let mut plain = plain.into_inner().unwrap_or_else(|e| e.into_inner());
+            plain.append(&mut recalled);
+            plain
+        },
         folders,
         misses: misses.into_inner(),
         started: started_at,
