@@ -840,7 +840,9 @@ mod tests {
         }
     }
 
-    fn cache_of(found: ForCache) -> ScanCache {
+    /// The cache the next scan reads, as saving and loading it gives it (entries sorted by key).
+    fn cache_of(mut found: ForCache) -> ScanCache {
+        found.plain.sort();
         ScanCache::new(0, found.files, found.plain).with_folders(found.folders)
     }
 
@@ -898,6 +900,55 @@ mod tests {
             ["t"],
             "the folder's files were read although it matched"
         );
+    }
+
+    /// Larger files that held nothing are decided by their folder's fingerprint too: while it
+    /// is the cached one their entries are kept without being looked up (a cache that lost
+    /// them gets them back, and the walk's identity is the first scan's); once it changed,
+    /// each is taken from its own entry when that holds, and only the edited one is read.
+    #[cfg(unix)]
+    #[test]
+    fn larger_plain_files_wait_for_their_folders_fingerprint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
+        std::fs::write(root.join("a/small.py"), "x = 1\n").expect("write");
+        let body = "x = 1  # nothing here\n".repeat(40);
+        for i in 0..4 {
+            std::fs::write(root.join(format!("a/p{i}.py")), &body).expect("write");
+        }
+        let settle = || std::thread::sleep(SETTLE_WAIT);
+        settle();
+        let (_, first) = threats(root, None);
+        let sorted = |found: &ForCache| {
+            let mut plain = found.plain.clone();
+            plain.sort();
+            plain
+        };
+        assert_eq!(first.plain.len(), 4, "one entry per larger file");
+        let identity = first.identity();
+        let expected = sorted(&first);
+        let honest = cache_of(first);
+
+        // The entries gone, the fingerprints kept: the folder vouches for the files.
+        let mut stripped = honest.clone();
+        stripped.plain.clear();
+        let (ids, found) = threats(root, Some(&stripped));
+        assert_eq!(ids, ["t"]);
+        assert_eq!(sorted(&found), expected, "the entries were not kept");
+        assert_eq!(found.identity(), identity);
+        assert_eq!(found.fresh, 0, "a file was read");
+
+        // One larger file edited: the folder changed, the other three keep their entries.
+        let mut edited = body.clone();
+        edited.push_str("# @threat New (#n)\n");
+        std::fs::write(root.join("a/p2.py"), edited).expect("write");
+        settle();
+        let (ids, found) = threats(root, Some(&honest));
+        assert_eq!(ids, ["n", "t"], "the edit was not seen");
+        assert_eq!(found.fresh, 2, "only the edited file and the small one are read");
+        assert_eq!(found.plain.len(), 3);
     }
 
     /// How long a test waits for files to be settled.
