@@ -947,7 +947,10 @@ mod tests {
         settle();
         let (ids, found) = threats(root, Some(&honest));
         assert_eq!(ids, ["n", "t"], "the edit was not seen");
-        assert_eq!(found.fresh, 2, "only the edited file and the small one are read");
+        assert_eq!(
+            found.fresh, 2,
+            "only the edited file and the small one are read"
+        );
         assert_eq!(found.plain.len(), 3);
     }
 
