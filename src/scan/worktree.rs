@@ -846,20 +846,27 @@ mod tests {
         ScanCache::new(0, found.files, found.plain).with_folders(found.folders)
     }
 
+    /// A tree whose folder `a` holds an annotated `t.py` and `count` files `p0.py`, … of `text`.
+    #[cfg(unix)]
+    fn annotated_folder(count: usize, text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
+        for i in 0..count {
+            std::fs::write(root.join(format!("a/p{i}.py")), text).expect("write");
+        }
+        dir
+    }
+
     /// Small files that held nothing are not read while their folder's fingerprint is the
     /// cached one, and are read when it changed: a cache forged with the fingerprint of the
     /// edited folder hides the edit (so the skip is taken), the honest one does not.
     #[cfg(unix)]
     #[test]
     fn small_plain_files_are_read_only_when_their_folder_changed() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = annotated_folder(5, "x = 1  # nothing here\n");
         let root = dir.path();
-        std::fs::create_dir_all(root.join("a")).expect("mkdir");
-        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
-        for i in 0..5 {
-            std::fs::write(root.join(format!("a/p{i}.py")), "x = 1  # nothing here\n")
-                .expect("write");
-        }
         let settle = || std::thread::sleep(SETTLE_WAIT);
         settle();
         let (first, found) = threats(root, None);
@@ -909,15 +916,10 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn larger_plain_files_wait_for_their_folders_fingerprint() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path();
-        std::fs::create_dir_all(root.join("a")).expect("mkdir");
-        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
-        std::fs::write(root.join("a/small.py"), "x = 1\n").expect("write");
         let body = "x = 1  # nothing here\n".repeat(40);
-        for i in 0..4 {
-            std::fs::write(root.join(format!("a/p{i}.py")), &body).expect("write");
-        }
+        let dir = annotated_folder(4, &body);
+        let root = dir.path();
+        std::fs::write(root.join("a/small.py"), "x = 1\n").expect("write");
         let settle = || std::thread::sleep(SETTLE_WAIT);
         settle();
         let (_, first) = threats(root, None);
