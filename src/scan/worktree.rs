@@ -37,6 +37,12 @@ pub fn scan_dir(
 /// only in their folder's fingerprint.
 const MIN_CACHED_SIZE: u64 = 512;
 
+/// The folders' sums, by folder key.
+type Folders = HashMap<u64, FolderSum, foldhash::fast::RandomState>;
+
+/// How many locks the folders' sums are split over during a walk.
+const FOLDER_SHARDS: usize = 16;
+
 /// One folder's files that contribute nothing and are settled, as one scan finds them: the
 /// wrapping sum of their `scan_cache::folder_entry` hashes and their count.
 #[derive(Default)]
@@ -304,14 +310,17 @@ pub(crate) fn walk_watching(
     let track = record || cache.is_some();
     // The walkers' spelling of the root, which their paths start with (see `place`).
     let walk_root = fs::without_trailing_separators(root);
-    let folders: Mutex<HashMap<u64, FolderSum, foldhash::fast::RandomState>> =
-        Mutex::new(HashMap::default());
+    // In shards by key: the walker threads are mostly in different folders, and a deferred
+    // file grows its folder's lists under the lock (one shared map made them wait on each
+    // other: ten times the `futex` calls).
+    let folders: [Mutex<Folders>; FOLDER_SHARDS] = Default::default();
+    let shard = |key: u64| lock(&folders[(key % FOLDER_SHARDS as u64) as usize]);
     let add = |place: &Option<(u64, &[u8])>, stat: &FileStat| {
         if let Some((key, rel)) = place
             && stat.settled(started_at)
         {
             let entry = scan_cache::folder_entry(rel, stat);
-            let mut folders = lock(&folders);
+            let mut folders = shard(*key);
             let folder = folders.entry(*key).or_default();
             folder.sum = folder.sum.wrapping_add(entry);
             folder.count += 1;
@@ -454,7 +463,7 @@ pub(crate) fn walk_watching(
                         let entry = scan_cache::folder_entry(rel, &stat);
                         let large = (stat.size >= MIN_CACHED_SIZE)
                             .then(|| (Plain::new(&file.rel, &stat), entry, stat.size));
-                        let mut folders = lock(&folders);
+                        let mut folders = shard(key);
                         let pending = &mut folders.entry(key).or_default().pending;
                         if pending.dir.is_none() {
                             pending.dir = file.path.parent().map(Path::to_path_buf);
@@ -512,32 +521,36 @@ pub(crate) fn walk_watching(
     // own entry holds is taken from it, and the others are read.
     let mut again = Vec::new();
     let mut recalled = Vec::new();
-    for (key, folder) in lock(&folders).iter_mut() {
-        let pending = std::mem::take(&mut folder.pending);
-        if pending.count == 0 {
-            continue;
-        }
-        let sum = folder.sum.wrapping_add(pending.sum);
-        let count = folder.count + pending.count;
-        if cache.and_then(|c| c.folder(*key)) == Some(scan_cache::folder_fingerprint(sum, count)) {
-            read.fetch_add(pending.count as usize, Ordering::Relaxed);
-            bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
-            (folder.sum, folder.count) = (sum, count);
-            recalled.extend(pending.kept.iter().map(|(plain, _, _)| *plain));
-            continue;
-        }
-        again.extend(pending.files(root, &pending.names));
-        let large = pending.files(root, &pending.large).zip(&pending.kept);
-        for (file, (now, entry, size)) in large {
-            let was = cache.and_then(|c| c.plain_entry(&file.rel));
-            if was.is_some_and(|was| was.fingerprint == now.fingerprint) {
-                read.fetch_add(1, Ordering::Relaxed);
-                bytes_read.fetch_add(*size, Ordering::Relaxed);
-                recalled.push(*now);
-                folder.sum = folder.sum.wrapping_add(*entry);
-                folder.count += 1;
-            } else {
-                again.push(file);
+    for shard in &folders {
+        for (key, folder) in lock(shard).iter_mut() {
+            let pending = std::mem::take(&mut folder.pending);
+            if pending.count == 0 {
+                continue;
+            }
+            let sum = folder.sum.wrapping_add(pending.sum);
+            let count = folder.count + pending.count;
+            if cache.and_then(|c| c.folder(*key))
+                == Some(scan_cache::folder_fingerprint(sum, count))
+            {
+                read.fetch_add(pending.count as usize, Ordering::Relaxed);
+                bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
+                (folder.sum, folder.count) = (sum, count);
+                recalled.extend(pending.kept.iter().map(|(plain, _, _)| *plain));
+                continue;
+            }
+            again.extend(pending.files(root, &pending.names));
+            let large = pending.files(root, &pending.large).zip(&pending.kept);
+            for (file, (now, entry, size)) in large {
+                let was = cache.and_then(|c| c.plain_entry(&file.rel));
+                if was.is_some_and(|was| was.fingerprint == now.fingerprint) {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    bytes_read.fetch_add(*size, Ordering::Relaxed);
+                    recalled.push(*now);
+                    folder.sum = folder.sum.wrapping_add(*entry);
+                    folder.count += 1;
+                } else {
+                    again.push(file);
+                }
             }
         }
     }
@@ -553,8 +566,8 @@ pub(crate) fn walk_watching(
             }
         });
     }
-    let folders: Vec<Plain> = (folders.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .into_iter()
+    let folders: Vec<Plain> = (folders.into_iter())
+        .flat_map(|shard| shard.into_inner().unwrap_or_else(|e| e.into_inner()))
         .filter(|(_, f)| f.count > 0)
         .map(|(key, f)| Plain {
             key,
