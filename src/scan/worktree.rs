@@ -37,35 +37,51 @@ pub fn scan_dir(
 /// only in their folder's fingerprint.
 const MIN_CACHED_SIZE: u64 = 512;
 
+/// The folders' sums, by folder key.
+type Folders = HashMap<u64, FolderSum, foldhash::fast::RandomState>;
+
+/// How many locks the folders' sums are split over during a walk.
+const FOLDER_SHARDS: usize = 16;
+
 /// One folder's files that contribute nothing and are settled, as one scan finds them: the
 /// wrapping sum of their `scan_cache::folder_entry` hashes and their count.
 #[derive(Default)]
 struct FolderSum {
     sum: u64,
     count: u64,
-    /// Small files not read yet: read only when the folder's fingerprint is not the cached
-    /// one. Kept compact (a warm scan of a million small files defers most of them): the
-    /// folder's path once, the names one after another, each ended by a `/` (which no name
-    /// holds), and the sum, count and total size of their entries.
+    /// Files not read yet: read only when the folder's fingerprint is not the cached one.
     pending: Pending,
 }
 
+/// A folder's files that a warm scan defers to its fingerprint: each file in a folder the last
+/// scan fingerprinted that has no entry with its path and is settled. Kept compact (a warm
+/// scan of a million small files defers most of them): the folder's path once, the names one
+/// after another, each ended by a `/` (which no name holds), and the sum, count and total size
+/// of their entries.
 #[derive(Default)]
 struct Pending {
     dir: Option<PathBuf>,
+    /// The folder below the scanned one, as bytes (what its key was taken from).
+    folder: Vec<u8>,
+    /// Files under [`MIN_CACHED_SIZE`] (no entry of their own in the cache).
     names: Vec<u8>,
+    /// The others, in the order of `kept`.
+    large: Vec<u8>,
+    /// What the cache keeps of each of `large` when it still holds nothing: its [`Plain`]
+    /// (found after the walk only if the folder changed, instead of a lookup per file), its
+    /// `folder_entry` and size.
+    kept: Vec<(Plain, u64, u64)>,
     sum: u64,
     count: u64,
     bytes: u64,
 }
 
 impl Pending {
-    /// The files, as the walk found them.
-    fn files(&self, root: &Path) -> impl Iterator<Item = FoundFile> {
+    /// The files named in `names`, as the walk found them.
+    fn files(&self, root: &Path, names: &[u8]) -> impl Iterator<Item = FoundFile> {
         let dir = self.dir.clone().unwrap_or_default();
         let root = root.to_path_buf();
-        let names: Vec<PathBuf> = self
-            .names
+        let names: Vec<PathBuf> = names
             .split(|b| *b == b'/')
             .filter(|n| !n.is_empty())
             .map(name_of)
@@ -78,19 +94,20 @@ impl Pending {
     }
 }
 
-/// A file name's bytes as `name_of` turns them back into the name: on unix any name; elsewhere
-/// only a name that is Unicode (a lone surrogate would come back as U+FFFD), so other names are
-/// read, not deferred.
-fn name_bytes(name: &std::ffi::OsStr) -> Option<&[u8]> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        Some(name.as_bytes())
+/// A relative path's folder and name, as bytes: split at its last `/`.
+fn folder_and_name(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|b| *b == b'/') {
+        Some(at) => (&rel[..at], &rel[at + 1..]),
+        None => (&[], rel),
     }
-    #[cfg(not(unix))]
-    {
-        name.to_str().map(str::as_bytes)
-    }
+}
+
+/// Whether a file of this name can wait for its folder's fingerprint: `name_of` must turn its
+/// bytes back into the name (on unix any name; elsewhere only one that is Unicode, as a lone
+/// surrogate would come back as U+FFFD), and it must be a name, not `.` or `..` (which a path
+/// of another spelling than the walker's could end with). Other files are read.
+fn deferrable(name: &[u8]) -> bool {
+    !matches!(name, b"" | b"." | b"..") && (cfg!(unix) || std::str::from_utf8(name).is_ok())
 }
 
 /// A file name from its raw bytes.
@@ -308,14 +325,17 @@ pub(crate) fn walk_watching(
     let track = record || cache.is_some();
     // The walkers' spelling of the root, which their paths start with (see `place`).
     let walk_root = fs::without_trailing_separators(root);
-    let folders: Mutex<HashMap<u64, FolderSum, foldhash::fast::RandomState>> =
-        Mutex::new(HashMap::default());
+    // In shards by key: the walker threads are mostly in different folders, and a deferred
+    // file grows its folder's lists under the lock (one shared map made them wait on each
+    // other: ten times the `futex` calls).
+    let folders: [Mutex<Folders>; FOLDER_SHARDS] = Default::default();
+    let shard = |key: u64| lock(&folders[(key % FOLDER_SHARDS as u64) as usize]);
     let add = |place: &Option<(u64, &[u8])>, stat: &FileStat| {
         if let Some((key, rel)) = place
             && stat.settled(started_at)
         {
             let entry = scan_cache::folder_entry(rel, stat);
-            let mut folders = lock(&folders);
+            let mut folders = shard(*key);
             let folder = folders.entry(*key).or_default();
             folder.sum = folder.sum.wrapping_add(entry);
             folder.count += 1;
@@ -411,13 +431,19 @@ pub(crate) fn walk_watching(
                 return;
             }
             // Unchanged since the last scan: its outcome, without reading it.
-            let hit = cache.and_then(|c| c.lookup(&file.rel));
+            let kept = cache.and_then(|c| c.get(&file.rel));
             // Only a cache's folders need it here (`read_one` finds it again for itself).
             let place = cache.is_some().then(|| place(&walk_root, &file.path));
-            // A small file that held nothing, in a folder the last scan fingerprinted: read
-            // only if the folder's fingerprint changed (decided after the walk).
-            let in_folder = !matches!(hit, Some(Hit::File(_)))
-                && place.and_then(|(key, _)| cache?.folder(key)).is_some();
+            // A file that held nothing, in a folder the last scan fingerprinted: read only if
+            // the folder's fingerprint changed (decided after the walk, where a larger file's
+            // own entry is looked up only then: the lookup is a cache miss per file).
+            let in_folder =
+                kept.is_none() && place.and_then(|(key, _)| cache?.folder(key)).is_some();
+            let hit = match (kept, in_folder) {
+                (Some(kept), _) => Some(Hit::File(kept)),
+                (None, true) => None,
+                (None, false) => cache.and_then(|c| c.plain_entry(&file.rel)).map(Hit::Plain),
+            };
             let now = (hit.is_some() || in_folder)
                 .then(|| at::stat(&file.path).ok())
                 .flatten()
@@ -443,22 +469,32 @@ pub(crate) fn walk_watching(
                     return;
                 }
                 (_, Some(stat)) if in_folder && stat.settled(started_at) => {
-                    if let Some((key, rel)) = place
-                        && let (Some(dir), Some(name)) = (
-                            file.path.parent(),
-                            file.path.file_name().and_then(name_bytes),
-                        )
+                    // The folder and the name from the bytes `place` split off (parsing the
+                    // path's components again ran for every file of a warm scan).
+                    let split = place.map(|(key, rel)| (key, rel, folder_and_name(rel)));
+                    if let Some((key, rel, (folder, name))) = split
+                        && deferrable(name)
                     {
                         let entry = scan_cache::folder_entry(rel, &stat);
-                        let mut folders = lock(&folders);
+                        let large = (stat.size >= MIN_CACHED_SIZE)
+                            .then(|| (Plain::new(&file.rel, &stat), entry, stat.size));
+                        let mut folders = shard(key);
                         let pending = &mut folders.entry(key).or_default().pending;
                         if pending.dir.is_none() {
-                            pending.dir = Some(dir.to_path_buf());
+                            pending.dir = file.path.parent().map(Path::to_path_buf);
+                            pending.folder = folder.to_vec();
                         }
                         // One folder key for two folders (a collision): not deferred.
-                        if pending.dir.as_deref() == Some(dir) {
-                            pending.names.extend_from_slice(name);
-                            pending.names.push(b'/');
+                        if pending.folder == folder {
+                            let names = match large {
+                                None => &mut pending.names,
+                                Some(large) => {
+                                    pending.kept.push(large);
+                                    &mut pending.large
+                                }
+                            };
+                            names.extend_from_slice(name);
+                            names.push(b'/');
                             pending.sum = pending.sum.wrapping_add(entry);
                             pending.count += 1;
                             pending.bytes += stat.size;
@@ -494,23 +530,43 @@ pub(crate) fn walk_watching(
         misses.fetch_add(1, Ordering::Relaxed);
     }
 
-    // The deferred small files: none is read in a folder whose fingerprint is the cached one
-    // (the same paths with the same stats, all settled, all contributing nothing then); all
-    // are read in one whose fingerprint changed.
+    // The deferred files: none is read in a folder whose fingerprint is the cached one (the
+    // same paths with the same stats, all settled, all contributing nothing then), and the
+    // larger ones keep their entries; in one whose fingerprint changed, a larger file whose
+    // own entry holds is taken from it, and the others are read.
     let mut again = Vec::new();
-    for (key, folder) in lock(&folders).iter_mut() {
-        let pending = std::mem::take(&mut folder.pending);
-        if pending.count == 0 {
-            continue;
-        }
-        let sum = folder.sum.wrapping_add(pending.sum);
-        let count = folder.count + pending.count;
-        if cache.and_then(|c| c.folder(*key)) == Some(scan_cache::folder_fingerprint(sum, count)) {
-            read.fetch_add(pending.count as usize, Ordering::Relaxed);
-            bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
-            (folder.sum, folder.count) = (sum, count);
-        } else {
-            again.extend(pending.files(root));
+    let mut recalled = Vec::new();
+    for shard in &folders {
+        for (key, folder) in lock(shard).iter_mut() {
+            let pending = std::mem::take(&mut folder.pending);
+            if pending.count == 0 {
+                continue;
+            }
+            let sum = folder.sum.wrapping_add(pending.sum);
+            let count = folder.count + pending.count;
+            if cache.and_then(|c| c.folder(*key))
+                == Some(scan_cache::folder_fingerprint(sum, count))
+            {
+                read.fetch_add(pending.count as usize, Ordering::Relaxed);
+                bytes_read.fetch_add(pending.bytes, Ordering::Relaxed);
+                (folder.sum, folder.count) = (sum, count);
+                recalled.extend(pending.kept.iter().map(|(plain, _, _)| *plain));
+                continue;
+            }
+            again.extend(pending.files(root, &pending.names));
+            let large = pending.files(root, &pending.large).zip(&pending.kept);
+            for (file, (now, entry, size)) in large {
+                let was = cache.and_then(|c| c.plain_entry(&file.rel));
+                if was.is_some_and(|was| was.fingerprint == now.fingerprint) {
+                    read.fetch_add(1, Ordering::Relaxed);
+                    bytes_read.fetch_add(*size, Ordering::Relaxed);
+                    recalled.push(*now);
+                    folder.sum = folder.sum.wrapping_add(*entry);
+                    folder.count += 1;
+                } else {
+                    again.push(file);
+                }
+            }
         }
     }
     if !again.is_empty() {
@@ -525,8 +581,8 @@ pub(crate) fn walk_watching(
             }
         });
     }
-    let folders: Vec<Plain> = (folders.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .into_iter()
+    let folders: Vec<Plain> = (folders.into_iter())
+        .flat_map(|shard| shard.into_inner().unwrap_or_else(|e| e.into_inner()))
         .filter(|(_, f)| f.count > 0)
         .map(|(key, f)| Plain {
             key,
@@ -551,7 +607,11 @@ pub(crate) fn walk_watching(
     };
     let found = ForCache {
         files: cached.into_inner().unwrap_or_else(|e| e.into_inner()),
-        plain: plain.into_inner().unwrap_or_else(|e| e.into_inner()),
+        plain: {
+            let mut plain = plain.into_inner().unwrap_or_else(|e| e.into_inner());
+            plain.append(&mut recalled);
+            plain
+        },
         folders,
         misses: misses.into_inner(),
         started: started_at,
@@ -811,8 +871,23 @@ mod tests {
         }
     }
 
-    fn cache_of(found: ForCache) -> ScanCache {
+    /// The cache the next scan reads, as saving and loading it gives it (entries sorted by key).
+    fn cache_of(mut found: ForCache) -> ScanCache {
+        found.plain.sort();
         ScanCache::new(0, found.files, found.plain).with_folders(found.folders)
+    }
+
+    /// A tree whose folder `a` holds an annotated `t.py` and `count` files `p0.py`, … of `text`.
+    #[cfg(unix)]
+    fn annotated_folder(count: usize, text: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a")).expect("mkdir");
+        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
+        for i in 0..count {
+            std::fs::write(root.join(format!("a/p{i}.py")), text).expect("write");
+        }
+        dir
     }
 
     /// Small files that held nothing are not read while their folder's fingerprint is the
@@ -821,14 +896,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn small_plain_files_are_read_only_when_their_folder_changed() {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let dir = annotated_folder(5, "x = 1  # nothing here\n");
         let root = dir.path();
-        std::fs::create_dir_all(root.join("a")).expect("mkdir");
-        std::fs::write(root.join("a/t.py"), "# @threat T (#t)\n").expect("write");
-        for i in 0..5 {
-            std::fs::write(root.join(format!("a/p{i}.py")), "x = 1  # nothing here\n")
-                .expect("write");
-        }
         let settle = || std::thread::sleep(SETTLE_WAIT);
         settle();
         let (first, found) = threats(root, None);
@@ -869,6 +938,53 @@ mod tests {
             ["t"],
             "the folder's files were read although it matched"
         );
+    }
+
+    /// Larger files that held nothing are decided by their folder's fingerprint too: while it
+    /// is the cached one their entries are kept without being looked up (a cache that lost
+    /// them gets them back, and the walk's identity is the first scan's); once it changed,
+    /// each is taken from its own entry when that holds, and only the edited one is read.
+    #[cfg(unix)]
+    #[test]
+    fn larger_plain_files_wait_for_their_folders_fingerprint() {
+        let body = "x = 1  # nothing here\n".repeat(40);
+        let dir = annotated_folder(4, &body);
+        let root = dir.path();
+        std::fs::write(root.join("a/small.py"), "x = 1\n").expect("write");
+        let settle = || std::thread::sleep(SETTLE_WAIT);
+        settle();
+        let (_, first) = threats(root, None);
+        let sorted = |found: &ForCache| {
+            let mut plain = found.plain.clone();
+            plain.sort();
+            plain
+        };
+        assert_eq!(first.plain.len(), 4, "one entry per larger file");
+        let identity = first.identity();
+        let expected = sorted(&first);
+        let honest = cache_of(first);
+
+        // The entries gone, the fingerprints kept: the folder vouches for the files.
+        let mut stripped = honest.clone();
+        stripped.plain.clear();
+        let (ids, found) = threats(root, Some(&stripped));
+        assert_eq!(ids, ["t"]);
+        assert_eq!(sorted(&found), expected, "the entries were not kept");
+        assert_eq!(found.identity(), identity);
+        assert_eq!(found.fresh, 0, "a file was read");
+
+        // One larger file edited: the folder changed, the other three keep their entries.
+        let mut edited = body.clone();
+        edited.push_str("# @threat New (#n)\n");
+        std::fs::write(root.join("a/p2.py"), edited).expect("write");
+        settle();
+        let (ids, found) = threats(root, Some(&honest));
+        assert_eq!(ids, ["n", "t"], "the edit was not seen");
+        assert_eq!(
+            found.fresh, 2,
+            "only the edited file and the small one are read"
+        );
+        assert_eq!(found.plain.len(), 3);
     }
 
     /// How long a test waits for files to be settled.

@@ -625,7 +625,7 @@ impl OwnWalk<'_> {
             && let Some(names) = was.names.as_deref()
         {
             let whole = crate::source::listing::each_name(names, |is_dir, name| {
-                let path = dir.join(name_of(name));
+                let path = joined(dir, name);
                 // The folder's stat holds, so each kept entry is what its listing said it was.
                 if let Some(watch) = &self.rules.watch {
                     watch.saw(&path, is_dir);
@@ -812,17 +812,22 @@ fn ignore_stat(dir: &Path, started: std::time::SystemTime) -> Option<u64> {
     Some(if found { print | 1 } else { 0 })
 }
 
-/// A file name from its raw bytes (as the walk listed them).
-fn name_of(bytes: &[u8]) -> PathBuf {
+/// `dir` joined with a file name from its raw bytes (as the walk listed them), in one
+/// allocation: `Path::join` copies `dir` and grows the copy, and this runs for every kept name
+/// of a warm walk.
+fn joined(dir: &Path, name: &[u8]) -> PathBuf {
     // On unix any bytes are a name (the listing cache is kept on unix only).
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+        let mut path = PathBuf::with_capacity(dir.as_os_str().len() + 1 + name.len());
+        path.push(dir);
+        path.push(std::ffi::OsStr::from_bytes(name));
+        path
     }
     #[cfg(not(unix))]
     {
-        PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+        dir.join(String::from_utf8_lossy(name).as_ref())
     }
 }
 

@@ -293,10 +293,16 @@ impl ScanCache {
         if let Some(file) = self.get(rel) {
             return Some(Hit::File(file));
         }
+        self.plain_entry(rel).map(Hit::Plain)
+    }
+
+    /// The fingerprint the last scan kept of `rel` as a file that contributed nothing, if any
+    /// (what [`lookup`](Self::lookup) finds when `rel` has no entry with its path).
+    pub(crate) fn plain_entry(&self, rel: &str) -> Option<Plain> {
         if self.plain.is_empty() {
             return None;
         }
-        find_key(&self.plain, path_key(rel)).map(Hit::Plain)
+        find_key(&self.plain, path_key(rel))
     }
 
     /// What `threatspec.yaml` set for the last scan, as the loader saved it, if `yaml` is still
