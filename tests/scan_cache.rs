@@ -101,6 +101,36 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(2200));
 }
 
+/// Two larger files that hold nothing, whose names are not UTF-8 and come out as one path,
+/// share one key, which the cache keeps for neither: a warm scan that recalled both entries
+/// counted two the cache cannot hold, and wrote it again on every run.
+#[cfg(target_os = "linux")]
+#[test]
+fn names_that_collide_as_text_do_not_rewrite_the_cache_on_every_warm_scan() {
+    use std::os::unix::ffi::OsStrExt;
+    let (root, cache) = folders();
+    let r = root.path();
+    write(r, "a/t.py", "# @threat T (#t)\n");
+    write(r, "a/s.py", "x = 1\n");
+    for (name, n) in [(&b"a/n\xff.py"[..], 1), (&b"a/n\xfe.py"[..], 2)] {
+        let text = "x = 1  # nothing here\n".repeat(40) + &format!("y = {n}\n");
+        fs::write(r.join(std::ffi::OsStr::from_bytes(name)), text).expect("write");
+    }
+    settle();
+    scan(r, cache.path(), true);
+    scan(r, cache.path(), true);
+    let [file] = &caches(cache.path())[..] else {
+        panic!("one scan cache")
+    };
+    let settled = inode(file);
+    for run in 3..=4 {
+        scan(r, cache.path(), true);
+        // After each run: a rewrite may take the inode the one before it freed.
+        assert_eq!(inode(file), settled, "warm scan {run} rewrote the cache");
+    }
+    same_as_uncached(r, cache.path(), "names that collide as text");
+}
+
 // @tests #racy_rule for #parse_cache
 // @tests #checksummed_cache for #parse_cache
 #[test]

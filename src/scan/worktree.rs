@@ -476,8 +476,12 @@ pub(crate) fn walk_watching(
                         && deferrable(name)
                     {
                         let entry = scan_cache::folder_entry(rel, &stat);
-                        let large = (stat.size >= MIN_CACHED_SIZE)
-                            .then(|| (Plain::new(&file.rel, &stat), entry, stat.size));
+                        // A name that is not UTF-8 may share its lossy path, and so its key,
+                        // with another, which the cache keeps for neither: recalling its entry
+                        // would count one the cache cannot hold and rewrite it every run.
+                        let large = (stat.size >= MIN_CACHED_SIZE
+                            && std::str::from_utf8(name).is_ok())
+                        .then(|| (Plain::new(&file.rel, &stat), entry, stat.size));
                         let mut folders = shard(key);
                         let pending = &mut folders.entry(key).or_default().pending;
                         if pending.dir.is_none() {
