@@ -17,6 +17,7 @@ mod load;
 
 use crate::config::Config;
 use crate::model::{self, Project, ThreatModel};
+use crate::source::filter::is_plain_relative;
 pub use convert::{Imported, Locate, Outputs, convert, keep_paths, our_id};
 pub use load::{load_dir, load_dir_with, output_dir};
 
@@ -429,22 +430,6 @@ pub fn language_for_mime(mime: &str) -> Option<&'static str> {
         b"text/html" | b"text/xml" => "html",
         _ => return None,
     })
-}
-
-/// Not empty, no `\\`, and no empty, `.` or `..` part. A byte search for each (thousands of
-/// paths in a `threatspec.yaml` that lists every file, each with a few `/`).
-fn is_plain_relative(path: &[u8]) -> bool {
-    if memchr::memchr(b'\\', path).is_some() {
-        return false;
-    }
-    let mut start = 0;
-    for i in memchr::memchr_iter(b'/', path) {
-        if matches!(&path[start..i], b"" | b"." | b"..") {
-            return false;
-        }
-        start = i + 1;
-    }
-    !matches!(&path[start..], b"" | b"." | b"..")
 }
 
 /// A path of `threatspec.yaml`, relative to the folder of the file, as a path relative to
